@@ -1,0 +1,23 @@
+/*
+ * cmds.h - jit-ca subcommands.  Each takes the arguments after the
+ * subcommand name (argv[0] is the subcommand) and returns the process exit
+ * status: 0 on success; on failure it has printed one line
+ * "jit-ca CMD: message" to stderr and returns 1 (2 for usage errors).
+ */
+#ifndef JIT_CMDS_H
+#define JIT_CMDS_H
+
+int cmd_init(int argc, char **argv);     /* cmd_ca.c */
+int cmd_ca(int argc, char **argv);       /* cmd_ca.c */
+int cmd_sign(int argc, char **argv);     /* cmd_ca.c */
+int cmd_policy(int argc, char **argv);   /* cmd_policy.c */
+int cmd_token(int argc, char **argv);    /* cmd_token.c */
+int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
+int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
+int cmd_krl(int argc, char **argv);      /* cmd_krl.c */
+
+/* Print "jit-ca CMD: message\n" to stderr. */
+void cmd_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,85 @@
+/* main.c - jit-ca: dispatch to subcommands (see cmds.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "init", cmd_init, "create a new CA key and data directory" },
+	{ "ca", cmd_ca, "print the CA public key line" },
+	{ "sign", cmd_sign, "sign a user certificate offline" },
+#ifdef JIT_HAVE_CMD_POLICY
+	{ "policy", cmd_policy, "check policy files" },
+#endif
+#ifdef JIT_HAVE_CMD_TOKEN
+	{ "token", cmd_token, "create, list and revoke API tokens" },
+#endif
+#ifdef JIT_HAVE_CMD_SERVE
+	{ "serve", cmd_serve, "run the approval API server" },
+#endif
+#ifdef JIT_HAVE_CMD_AUDIT
+	{ "audit", cmd_audit, "export and verify the audit log" },
+#endif
+#ifdef JIT_HAVE_CMD_KRL
+	{ "krl", cmd_krl, "write the key revocation list" },
+#endif
+};
+
+void
+cmd_fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "jit-ca %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: jit-ca COMMAND [OPTIONS]\n\n"
+	    "Just-in-time SSH certificate authority.\n\nCommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(f, "\nRun 'jit-ca COMMAND --help' for a command's options.\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("jit-ca 0.1.0\n");
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "jit-ca: unknown command '%s' (try jit-ca --help)\n",
+	    argv[1]);
+	return 2;
+}

@@ -1,0 +1,421 @@
+/* util.c - see util.h. */
+#include "util.h"
+#include "err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+int
+jit_err_from_errno(int e)
+{
+	switch (e) {
+	case ENOENT: case ENOTDIR:
+		return JIT_ERR_NOT_FOUND;
+	case EACCES: case EPERM: case EROFS:
+		return JIT_ERR_PERMISSION;
+	case EEXIST:
+		return JIT_ERR_FILE_EXISTS;
+	case ENOSPC: case EDQUOT:
+		return JIT_ERR_STORE_FULL;
+	case ENOMEM:
+		return JIT_ERR_ALLOC;
+	case EIO:
+		return JIT_ERR_IO;
+	default:
+		return JIT_ERR_SYSTEM;
+	}
+}
+
+int
+jit_parse_duration(const char *s, uint64_t *seconds)
+{
+	uint64_t total = 0, v, mul;
+	const char *p = s;
+
+	*seconds = 0;
+	if (s == NULL || *s == '\0')
+		return JIT_ERR_BAD_DURATION;
+	while (*p != '\0') {
+		if (*p < '0' || *p > '9')
+			return JIT_ERR_BAD_DURATION;
+		v = 0;
+		while (*p >= '0' && *p <= '9') {
+			if (v > (UINT64_MAX - 9) / 10)
+				return JIT_ERR_BAD_DURATION;
+			v = v * 10 + (uint64_t)(*p - '0');
+			p++;
+		}
+		switch (*p) {
+		case 's': mul = 1; p++; break;
+		case 'm': mul = 60; p++; break;
+		case 'h': mul = 3600; p++; break;
+		case 'd': mul = 86400; p++; break;
+		case 'w': mul = 7 * 86400; p++; break;
+		case '\0':
+			/* A bare number is seconds, only as the whole string. */
+			if (p - s > 0 && total == 0) {
+				mul = 1;
+				break;
+			}
+			return JIT_ERR_BAD_DURATION;
+		default:
+			return JIT_ERR_BAD_DURATION;
+		}
+		if (v > UINT64_MAX / mul || total > UINT64_MAX - v * mul)
+			return JIT_ERR_BAD_DURATION;
+		total += v * mul;
+	}
+	/* Cap at ~100 years so later arithmetic on times cannot overflow. */
+	if (total == 0 || total > 100ull * 365 * 86400)
+		return JIT_ERR_BAD_DURATION;
+	*seconds = total;
+	return 0;
+}
+
+void
+jit_format_duration(uint64_t s, char *out, size_t len)
+{
+	static const struct { uint64_t n; char u; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	size_t used = 0;
+	size_t i;
+
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	if (s == 0) {
+		snprintf(out, len, "0s");
+		return;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]) && s > 0; i++) {
+		if (s >= units[i].n) {
+			int n = snprintf(out + used, len - used, "%llu%c",
+			    (unsigned long long)(s / units[i].n), units[i].u);
+			if (n < 0 || (size_t)n >= len - used)
+				return;
+			used += (size_t)n;
+			s %= units[i].n;
+		}
+	}
+}
+
+void
+jit_format_time(uint64_t t, char out[JIT_TIME_LEN])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t > (uint64_t)253402300799ull || gmtime_r(&tt, &tm) == NULL) {
+		snprintf(out, JIT_TIME_LEN, "9999-12-31T23:59:59Z");
+		return;
+	}
+	strftime(out, JIT_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+parse_digits(const char **p, int n, int *v)
+{
+	int x = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return 0;
+}
+
+int
+jit_parse_time(const char *s, uint64_t *t)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	const char *p = s;
+	char *end;
+	time_t tt;
+
+	*t = 0;
+	if (s == NULL || *s == '\0')
+		return JIT_ERR_INVALID_FORMAT;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		unsigned long long v;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return JIT_ERR_INVALID_FORMAT;
+		*t = v;
+		return 0;
+	}
+	if (parse_digits(&p, 4, &y) || *p++ != '-' ||
+	    parse_digits(&p, 2, &mo) || *p++ != '-' ||
+	    parse_digits(&p, 2, &d))
+		return JIT_ERR_INVALID_FORMAT;
+	h = mi = sec = 0;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (parse_digits(&p, 2, &h) || *p++ != ':' ||
+		    parse_digits(&p, 2, &mi))
+			return JIT_ERR_INVALID_FORMAT;
+		if (*p == ':') {
+			p++;
+			if (parse_digits(&p, 2, &sec))
+				return JIT_ERR_INVALID_FORMAT;
+			if (*p == '.') {
+				p++;
+				while (*p >= '0' && *p <= '9')
+					p++;
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p == '-' ? -1 : 1;
+			p++;
+			if (parse_digits(&p, 2, &oh) || *p++ != ':' ||
+			    parse_digits(&p, 2, &om))
+				return JIT_ERR_INVALID_FORMAT;
+		} else {
+			return JIT_ERR_INVALID_FORMAT;
+		}
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60 || oh > 23 || om > 59 || y < 1970)
+		return JIT_ERR_INVALID_FORMAT;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((tt = timegm(&tm)) == (time_t)-1)
+		return JIT_ERR_INVALID_FORMAT;
+	tt -= sign * (oh * 3600 + om * 60);
+	if (tt < 0)
+		return JIT_ERR_INVALID_FORMAT;
+	*t = (uint64_t)tt;
+	return 0;
+}
+
+uint64_t
+jit_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+uint64_t
+jit_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+jit_read_file(const char *path, size_t max, unsigned char **data, size_t *len)
+{
+	unsigned char *buf = NULL;
+	size_t cap = 0, used = 0;
+	int fd, r = JIT_ERR_INTERNAL;
+	ssize_t n;
+
+	*data = NULL;
+	if (len != NULL)
+		*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return jit_err_from_errno(errno);
+	for (;;) {
+		if (used == cap) {
+			size_t ncap = cap == 0 ? 4096 : cap * 2;
+			unsigned char *nb;
+			if (cap >= max + 1) {
+				r = JIT_ERR_NO_BUFFER_SPACE;
+				goto out;
+			}
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if ((nb = malloc(ncap + 1)) == NULL) {
+				r = JIT_ERR_ALLOC;
+				goto out;
+			}
+			if (buf != NULL) {
+				memcpy(nb, buf, used);
+				OPENSSL_cleanse(buf, cap);
+				free(buf);
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = jit_err_from_errno(errno);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > max) {
+			r = JIT_ERR_NO_BUFFER_SPACE;
+			goto out;
+		}
+	}
+	if (buf == NULL && (buf = malloc(1)) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto out;
+	}
+	buf[used] = '\0';
+	*data = buf;
+	buf = NULL;
+	if (len != NULL)
+		*len = used;
+	r = 0;
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+static int
+fsync_parent(const char *path)
+{
+	char *dir = jit_strdup(path), *slash;
+	int fd, r = 0;
+
+	if (dir == NULL)
+		return JIT_ERR_ALLOC;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = jit_err_from_errno(errno);
+	else {
+		if (fsync(fd) != 0)
+			r = jit_err_from_errno(errno);
+		close(fd);
+	}
+	free(dir);
+	return r;
+}
+
+int
+jit_write_file_atomic(const char *path, const void *data, size_t len,
+    unsigned mode, int exclusive)
+{
+	size_t plen = strlen(path);
+	char *tmp = NULL;
+	const unsigned char *p = data;
+	unsigned char rnd[6];
+	int fd = -1, r = JIT_ERR_INTERNAL;
+	size_t off = 0;
+
+	if ((tmp = malloc(plen + 32)) == NULL)
+		return JIT_ERR_ALLOC;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		r = JIT_ERR_CRYPTO;
+		goto out;
+	}
+	snprintf(tmp, plen + 32, "%s.tmp-%02x%02x%02x%02x%02x%02x", path,
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    (mode_t)mode)) < 0) {
+		r = jit_err_from_errno(errno);
+		goto out;
+	}
+	/* The umask may have narrowed the mode; set it exactly. */
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		r = jit_err_from_errno(errno);
+		goto fail;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = jit_err_from_errno(errno);
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		r = jit_err_from_errno(errno);
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (exclusive) {
+		/* link() fails if the target exists: no window for a race. */
+		if (link(tmp, path) != 0) {
+			r = jit_err_from_errno(errno);
+			goto fail;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) != 0) {
+		r = jit_err_from_errno(errno);
+		goto fail;
+	}
+	r = fsync_parent(path);
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	return r;
+}
+
+int
+jit_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+char *
+jit_strdup(const char *s)
+{
+	size_t n;
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	if ((d = malloc(n + 1)) != NULL)
+		memcpy(d, s, n + 1);
+	return d;
+}
+
+void
+jit_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}

@@ -1,0 +1,55 @@
+/*
+ * util.h - small helpers shared by every part: durations, times, files.
+ */
+#ifndef JIT_UTIL_H
+#define JIT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Parse "90", "90s", "30m", "1h", "2d" (also "1h30m") into seconds.
+ * Rejects empty, negative, unknown units, overflow and zero.  Returns 0
+ * or JIT_ERR_BAD_DURATION. */
+int jit_parse_duration(const char *s, uint64_t *seconds);
+
+/* Format seconds as the shortest exact "2d", "1h30m", "45s"; writes at
+ * most len bytes including the NUL. */
+void jit_format_duration(uint64_t seconds, char *out, size_t len);
+
+/* RFC 3339 UTC "2026-11-30T07:42:00Z" (21 bytes incl. NUL). */
+#define JIT_TIME_LEN 21
+void jit_format_time(uint64_t t, char out[JIT_TIME_LEN]);
+/* Parse RFC 3339 with Z or +HH:MM offset, or a plain integer epoch. */
+int jit_parse_time(const char *s, uint64_t *t);
+
+/* Seconds since the epoch, wall clock. */
+uint64_t jit_now(void);
+/* Monotonic milliseconds (for timing and deadlines). */
+uint64_t jit_monotonic_ms(void);
+
+/* Read a whole file of at most max bytes into a new NUL-terminated
+ * allocation.  Errors: NOT_FOUND, PERMISSION, NO_BUFFER_SPACE (too big),
+ * SYSTEM. */
+int jit_read_file(const char *path, size_t max, unsigned char **data,
+    size_t *len);
+
+/* Write data to path atomically: a temporary file in the same directory
+ * with the given mode, fsync, rename, fsync of the directory.  With
+ * exclusive set an existing path gives FILE_EXISTS and nothing changes. */
+int jit_write_file_atomic(const char *path, const void *data, size_t len,
+    unsigned mode, int exclusive);
+
+/* Map an errno value to a JIT_ERR_* code. */
+int jit_err_from_errno(int e);
+
+/* Constant-time equality of two byte strings of equal length. */
+int jit_ct_equal(const void *a, const void *b, size_t len);
+
+/* Duplicate a string (NULL-safe: returns NULL for NULL). */
+char *jit_strdup(const char *s);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void jit_hex(const unsigned char *in, size_t len, char *out);
+
+#endif
