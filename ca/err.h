@@ -51,6 +51,10 @@
 	X(IO,                  -53, "input/output error")                    \
 	X(BAD_DURATION,        -54, "invalid duration (use e.g. 90s, 30m, 1h, 2d)") \
 	X(POLICY,              -60, "invalid policy")                        \
+	X(POLICY_ROLE,         -61, "no such role in the policy")            \
+	X(POLICY_DURATION,     -62, "duration not allowed for the role")     \
+	X(POLICY_REASON,       -63, "reason missing or not in the form the role requires") \
+	X(POLICY_KEY_TYPE,     -64, "key type not allowed for the role")     \
 	X(STORE,               -70, "storage error")                         \
 	X(STORE_FULL,          -71, "storage is full")                       \
 	X(STORE_LOCKED,        -72, "data directory is locked by another process") \
