@@ -1,0 +1,350 @@
+/*
+ * store.h - the approval server's durable state: one LMDB environment in
+ * the data directory (DIR/data.mdb, DIR/lock.mdb, both 0600).
+ *
+ * Model.  Every state change is one *write closure*: a function the caller
+ * hands to jit_store_write().  It runs inside a write transaction, makes
+ * its changes (a request update, a cert record, a token, ...) and appends
+ * the matching audit entry (jit_audit_append(), audit.h) in that same
+ * transaction, so either all of it is stored or none of it is.
+ * jit_store_write() returns only after the transaction is durable on disk
+ * (fsync'd; LMDB's default sync mode, never MDB_NOSYNC / MDB_NOMETASYNC),
+ * so once a caller has been told "ok" a kill -9 or power loss cannot lose
+ * the change.
+ *
+ * Group commit.  One writer thread per store runs every closure.  Callers
+ * of jit_store_write() from any number of threads enqueue their closure
+ * and sleep; the writer takes everything queued, opens ONE transaction,
+ * runs each closure in its own nested transaction (a closure that fails
+ * is rolled back alone; the others keep their changes), commits once (one
+ * fsync) and then wakes every caller with its own result.  While the
+ * writer waits for the disk, new callers queue up and form the next
+ * batch, so throughput scales with concurrency instead of being capped by
+ * fsync latency.
+ *
+ * Reads.  jit_store_read() runs a closure in a read-only snapshot in the
+ * caller's thread; reads never block writes and see only committed data.
+ * Read snapshots should be short (they pin old pages): never wait on the
+ * network or on jit_store_wait_change() inside one.
+ *
+ * Processes.  LMDB is safe across processes: `jit-ca serve` opens with
+ * JIT_STORE_SERVER (an exclusive flock on DIR/server.lock, so a second
+ * server fails with JIT_ERR_STORE_LOCKED) while `jit-ca token create` or
+ * `jit-ca audit export` open the same directory without that flag and
+ * work while the server runs.  Writes from another process are serialised
+ * by LMDB and chain into the same audit log, but they do not wake this
+ * process's jit_store_wait_change() waiters (those time out and re-read).
+ * Never use a store across fork(): open it in the process that uses it.
+ *
+ * Threads.  A struct jit_store may be used from any number of threads at
+ * once.  A struct jit_store_txn belongs to the closure it was passed to
+ * and must not be used after that closure returns or from another thread.
+ *
+ * Errors.  Every function returns 0 or a negative JIT_ERR_* (err.h);
+ * LMDB codes never escape store.c.  Mapping: map or disk full (MDB_MAP_FULL,
+ * ENOSPC, EDQUOT) -> STORE_FULL; MDB_CORRUPTED, MDB_PAGE_NOTFOUND,
+ * MDB_INVALID, MDB_VERSION_MISMATCH and unparsable records ->
+ * STORE_CORRUPT; missing key -> NOT_FOUND; key exists on a create ->
+ * CONFLICT; data dir held by another server -> STORE_LOCKED; permission
+ * problems -> PERMISSION; anything else -> STORE.  A STORE_FULL write
+ * leaves the stored data intact (the transaction is aborted).
+ *
+ * JSON.  Records are jansson objects, stored compactly.  Getters return a
+ * NEW reference the caller must json_decref().  Putters borrow their
+ * argument (they do not steal or keep it) unless stated otherwise.
+ * Callback arguments are borrowed and valid only during the callback
+ * (json_incref() to keep one).
+ */
+#ifndef JIT_STORE_H
+#define JIT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct jit_store;
+struct jit_store_txn;
+
+/* ---- opening and closing ------------------------------------------- */
+
+/* Flags for jit_store_open(). */
+#define JIT_STORE_SERVER   0x1u  /* take DIR/server.lock exclusively */
+#define JIT_STORE_READONLY 0x2u  /* no writes (jit_store_write gives
+                                    JIT_ERR_PERMISSION); no writer thread */
+
+#define JIT_STORE_DEFAULT_MAP_SIZE (8ull << 30)  /* 8 GiB, sparse */
+
+struct jit_store_options {
+	unsigned flags;       /* JIT_STORE_* */
+	uint64_t map_size;    /* bytes; 0 = JIT_STORE_DEFAULT_MAP_SIZE.  An
+	                         existing larger environment keeps its size. */
+	unsigned max_batch;   /* most closures per commit; 0 = 4096 */
+};
+
+/*
+ * Open (creating if needed) the store in directory dir.  A missing dir is
+ * created with mode 0700 (its parent must exist).  On success *out is the
+ * new store, to be released with jit_store_close().  *out is NULL on
+ * failure.  Errors: STORE_LOCKED (JIT_STORE_SERVER and another process
+ * holds the lock), PERMISSION, NOT_FOUND (parent dir missing, or
+ * READONLY and no store exists), STORE_CORRUPT, STORE_FULL, ALLOC, STORE.
+ */
+int jit_store_open(const char *dir, unsigned flags, struct jit_store **out);
+int jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
+    struct jit_store **out);
+
+/*
+ * Stop the writer thread (queued writes finish first), close the
+ * environment, release the server lock.  No other thread may be inside a
+ * jit_store_* call (including jit_store_wait_change) when this is called.
+ * NULL is a no-op.
+ */
+void jit_store_close(struct jit_store *s);
+
+/* ---- transactions --------------------------------------------------- */
+
+/*
+ * A write closure.  Runs on the store's writer thread inside a write
+ * transaction t.  Return 0 to keep its changes, or a negative JIT_ERR_*
+ * to roll back exactly this closure's changes (other closures in the same
+ * batch are unaffected); that code is what jit_store_write() returns.
+ * It runs exactly once.  It must not call jit_store_write() or
+ * jit_store_read() (that would deadlock or fail with INTERNAL), must not
+ * block on anything slow (it holds up every other writer), and should
+ * only compute results into ctx: the caller may use them only if
+ * jit_store_write() returned 0 (the commit can still fail afterwards).
+ * Reads through t see the changes of earlier closures of the same batch.
+ */
+typedef int (*jit_store_write_fn)(struct jit_store_txn *t, void *ctx);
+
+/*
+ * Run fn(t, ctx) in a write transaction and return when it is durably
+ * committed (0), or when it failed: fn's own negative code, or a commit
+ * error (STORE_FULL, STORE, ...) in which case nothing of fn is stored.
+ * Blocks the calling thread; thread-safe; group-committed with other
+ * callers.  READONLY stores give PERMISSION.
+ */
+int jit_store_write(struct jit_store *s, jit_store_write_fn fn, void *ctx);
+
+/* A read closure: runs in the caller's thread in a read-only snapshot. */
+typedef int (*jit_store_read_fn)(struct jit_store_txn *t, void *ctx);
+
+/* Run fn in a read snapshot; returns fn's result (or a store error from
+ * beginning the snapshot).  Writes through t give PERMISSION. */
+int jit_store_read(struct jit_store *s, jit_store_read_fn fn, void *ctx);
+
+/* ---- requests ------------------------------------------------------- */
+
+/*
+ * Request IDs are "r-" followed by 12 characters of lowercase RFC 4648
+ * base32 ("a".."z", "2".."7"), 60 random bits from the OS CSPRNG:
+ * short, URL-safe, unguessable.  JIT_REQUEST_ID_LEN includes the NUL.
+ */
+#define JIT_REQUEST_ID_LEN 15
+/* Make a fresh random ID (not checked against the store). */
+int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
+
+/*
+ * A stored request is a JSON object (design.md, "Contract") that must
+ * have string members "id", "state" and "user"; "id" at most 64 bytes,
+ * "state" and "user" at most 200 bytes (INVALID_ARGUMENT otherwise).  The
+ * store indexes requests by state and by user in *creation order*: each
+ * request gets a sequence number (1, 2, ...) when created, which never
+ * changes and is the cursor used by the list functions.
+ */
+
+/*
+ * Create a request.  If req has no "id", a fresh ID is generated and set
+ * in req (the caller sees it); an ID that already exists gives CONFLICT.
+ * Sets *seq (may be NULL) to the new request's sequence number.  Marks
+ * the id as changed for jit_store_wait_change().
+ */
+int jit_store_create_request(struct jit_store_txn *t, json_t *req,
+    uint64_t *seq);
+
+/*
+ * Replace an existing request (looked up by req's "id") with req, moving
+ * its index entries if "state" or "user" changed.  NOT_FOUND if no such
+ * request.  Marks the id as changed for jit_store_wait_change().
+ */
+int jit_store_put_request(struct jit_store_txn *t, const json_t *req);
+
+/* Fetch a request: *out is a new reference (NULL on error); *seq (may be
+ * NULL) its sequence number.  NOT_FOUND if absent. */
+int jit_store_get_request(struct jit_store_txn *t, const char *id,
+    json_t **out, uint64_t *seq);
+
+/* Convenience: jit_store_get_request() in its own read snapshot. */
+int jit_store_load_request(struct jit_store *s, const char *id, json_t **out);
+
+/*
+ * Listing.  The callback gets each request (borrowed) and its sequence
+ * number; it returns 0 to continue, 1 to stop early (the list function
+ * then returns 0), or a negative error which is returned as is.
+ */
+typedef int (*jit_store_request_cb)(json_t *req, uint64_t seq, void *ctx);
+
+struct jit_store_list {
+	uint64_t after;   /* cursor: ascending, only seq > after (0 = from the
+	                     oldest); descending, only seq < after (0 = from
+	                     the newest) */
+	size_t limit;     /* at most this many callbacks; 0 = no limit */
+	int descending;   /* newest first */
+};
+
+/* Requests in state `state` (e.g. "pending"), in creation order, using the
+ * state index: cost is proportional to what is returned, not to the size
+ * of the store.  opt may be NULL (ascending, everything). */
+int jit_store_list_by_state(struct jit_store_txn *t, const char *state,
+    const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx);
+/* Requests made by user, in creation order, via the user index. */
+int jit_store_list_by_user(struct jit_store_txn *t, const char *user,
+    const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx);
+/* All requests in creation order. */
+int jit_store_list_all(struct jit_store_txn *t,
+    const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx);
+
+/* Number of requests in a state (an index range count; for /metrics). */
+int jit_store_count_by_state(struct jit_store_txn *t, const char *state,
+    uint64_t *count);
+
+/* ---- certificates --------------------------------------------------- */
+
+/*
+ * Allocate the next certificate serial: 1, 2, 3, ... never 0, never
+ * reused, even across restarts or if the serial's write closure fails and
+ * a later one succeeds (a rolled-back closure's serial may be handed out
+ * again, but it was never stored anywhere).
+ */
+int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
+
+/*
+ * Store the record of an issued certificate under its serial (non-zero).
+ * rec is a JSON object; suggested members: "serial", "request", "user",
+ * "role", "cert" (the OpenSSH cert line), "key_fingerprint",
+ * "valid_after", "valid_before", "issued_at".  CONFLICT if the serial
+ * already has a record (records are write-once).
+ */
+int jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
+    const json_t *rec);
+/* Fetch a cert record (new reference).  NOT_FOUND if absent. */
+int jit_store_get_cert(struct jit_store_txn *t, uint64_t serial,
+    json_t **out);
+
+/* Cert records in serial order with serial > after; callback as for
+ * requests (0 continue, 1 stop, negative error). */
+typedef int (*jit_store_cert_cb)(json_t *rec, uint64_t serial, void *ctx);
+int jit_store_list_certs(struct jit_store_txn *t, uint64_t after,
+    size_t limit, jit_store_cert_cb cb, void *ctx);
+
+/* ---- tokens --------------------------------------------------------- */
+
+/*
+ * API tokens are stored by the SHA-256 of the token string only; the
+ * token itself is never stored.  A token record is a JSON object with at
+ * least a string "id" (a short public handle for listing and revoking,
+ * at most 64 bytes, unique) and "user"; suggested: "created_at",
+ * "expires_at", "revoked_at", "name".
+ */
+#define JIT_TOKEN_HASH_LEN 32
+
+/* SHA-256 of the token string (without its NUL). */
+void jit_store_token_hash(const char *token,
+    unsigned char hash[JIT_TOKEN_HASH_LEN]);
+
+/* Insert or replace the token record for hash.  Keeps an id -> hash index;
+ * CONFLICT if rec's "id" already names a different token. */
+int jit_store_put_token(struct jit_store_txn *t,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], const json_t *rec);
+/* Look up by hash (authentication); new reference; NOT_FOUND if absent.
+ * Whether the token is expired or revoked is for the caller to judge. */
+int jit_store_get_token(struct jit_store_txn *t,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t **out);
+/* Look up by public id; hash (may be NULL) receives the token hash. */
+int jit_store_get_token_by_id(struct jit_store_txn *t, const char *id,
+    unsigned char hash[JIT_TOKEN_HASH_LEN], json_t **out);
+/* Mark a token revoked: sets "revoked_at" (RFC 3339, now) if not already
+ * set.  NOT_FOUND if no token has that id. */
+int jit_store_revoke_token(struct jit_store_txn *t, const char *id);
+/* Delete a token record entirely.  NOT_FOUND if no token has that id. */
+int jit_store_delete_token(struct jit_store_txn *t, const char *id);
+/* All token records, in hash order (unspecified but stable). */
+typedef int (*jit_store_token_cb)(const unsigned char
+    hash[JIT_TOKEN_HASH_LEN], json_t *rec, void *ctx);
+int jit_store_list_tokens(struct jit_store_txn *t, jit_store_token_cb cb,
+    void *ctx);
+
+/* ---- small named values ---------------------------------------------- */
+
+/* A key/value table for anything else the server needs to keep (e.g. CA
+ * metadata).  key: non-empty string of at most 200 bytes; the value is any
+ * JSON value.  get: NOT_FOUND if absent. */
+int jit_store_put_value(struct jit_store_txn *t, const char *key,
+    const json_t *value);
+int jit_store_get_value(struct jit_store_txn *t, const char *key,
+    json_t **out);
+
+/* ---- audit log storage (used by audit.c; see audit.h) -------------- */
+
+/*
+ * The audit table maps seq (1, 2, ...) to the entry's canonical JSON text
+ * (audit.h), stored byte for byte as it is exported.
+ */
+
+/* The last entry: *seq = 0 and *json = NULL when the log is empty.  *json
+ * is a malloc'd NUL-terminated copy the caller frees. */
+int jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
+    size_t *len);
+/* Append entry seq (must be exactly last + 1, else CONFLICT) with its
+ * text (len bytes, no NUL needed).  Write transactions only. */
+int jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
+    const char *json, size_t len);
+/* Stream entries with seq >= from_seq in order, in constant memory.  The
+ * text is borrowed (valid during the callback only; NOT NUL-terminated).
+ * Callback: 0 continue, 1 stop, negative error (returned as is). */
+typedef int (*jit_store_audit_cb)(uint64_t seq, const char *json, size_t len,
+    void *ctx);
+int jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
+    jit_store_audit_cb cb, void *ctx);
+/* Fetch one entry's text as a malloc'd NUL-terminated copy. */
+int jit_store_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
+    size_t *len);
+
+/* ---- change notification (long-poll) --------------------------------- */
+
+/*
+ * The store keeps a version number that grows by one with every durable
+ * commit made by this process.  To wait for a request to change without
+ * polling:
+ *
+ *     v = jit_store_version(s);          // BEFORE reading
+ *     read the request; if its state is final, answer;
+ *     if (jit_store_wait_change(s, id, v, remaining_ms) == 1)
+ *         re-read and answer (or loop);
+ *
+ * jit_store_wait_change() returns 1 as soon as some commit with version >
+ * since has changed request id (created or put) - at once if that already
+ * happened - or 0 after timeout_ms (0 = check only).  With id NULL, any
+ * commit counts.  It may rarely return 1 for a commit that touched a
+ * different request (ids share wake-up slots); callers must re-read.  It
+ * never fails and needs no read snapshot.  Commits by other processes do
+ * not wake it.
+ */
+uint64_t jit_store_version(struct jit_store *s);
+int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
+    int timeout_ms);
+
+/* ---- statistics -------------------------------------------------------- */
+
+struct jit_store_stats {
+	uint64_t writes;        /* closures run (ok or failed) */
+	uint64_t writes_failed; /* closures rolled back or lost to a commit
+	                           error */
+	uint64_t commits;       /* durable transactions (fsyncs) */
+	uint64_t max_batch;     /* largest batch so far */
+	uint64_t version;       /* jit_store_version() */
+};
+void jit_store_get_stats(struct jit_store *s, struct jit_store_stats *st);
+
+#endif
