@@ -1,0 +1,804 @@
+/*
+ * cmd_ca.c - jit-ca init, ca and sign: CA administration without the
+ * server.  See cmds.h for the exit-status contract: 0 success, 1 runtime
+ * failure, 2 usage error (unknown or missing options, malformed values),
+ * each failure reported as one line "jit-ca CMD: message" on stderr.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "cadir.h"
+#include "cert.h"
+#include "cmds.h"
+#include "err.h"
+#include "key.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+#define CLOCK_SKEW 60            /* seconds valid_after is backdated */
+#define USER_KEY_MAX (64 * 1024) /* largest .pub file we read */
+#define RSA_MAX_BITS 16384
+/* Stay below 2^63: Go's x/crypto/ssh reads larger times as negative. */
+#define TIME_MAX ((uint64_t)INT64_MAX - 1)
+
+/* Long-only options get values outside the char range. */
+enum {
+	OPT_DURATION = 256,
+	OPT_FORCE_COMMAND,
+	OPT_SOURCE_ADDRESS,
+	OPT_EXTENSION,
+	OPT_NO_EXTENSIONS,
+	OPT_VALID_FROM,
+	OPT_KEY_TYPE,
+	OPT_BITS,
+	OPT_FINGERPRINT,
+};
+
+/*
+ * Report a getopt_long failure in our one-line format.  opterr is 0 and
+ * the option string starts with ':' so getopt returns ':' for a missing
+ * argument and '?' for an unknown option, leaving the message to us.
+ */
+static int
+bad_option(const char *cmd, int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	/* For a short option in a group ("-xk") argv[optind-1] is the whole
+	 * group; name the option itself. */
+	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+		arg = shortopt;
+	if (c == ':')
+		cmd_fail(cmd, "option '%s' needs a value (try jit-ca %s --help)",
+		    arg, cmd);
+	else
+		cmd_fail(cmd, "unknown option '%s' (try jit-ca %s --help)",
+		    arg, cmd);
+	return EXIT_USAGE;
+}
+
+static int
+no_operands(const char *cmd, int argc, char **argv)
+{
+	if (optind < argc) {
+		cmd_fail(cmd, "unexpected argument '%s' (try jit-ca %s --help)",
+		    argv[optind], cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void
+getopt_reset(void)
+{
+	/* main() dispatches after its own look at argv; glibc needs 0 to
+	 * reinitialise fully. */
+	optind = 0;
+	opterr = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* jit-ca init                                                          */
+
+static void
+init_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jit-ca init --data DIR [--key-type TYPE] [--bits N]\n"
+	    "\n"
+	    "Create a new CA key in the data directory DIR (created with mode\n"
+	    "0700 if missing) and print its public key line, the line hosts\n"
+	    "trust with TrustedUserCAKeys.  Writes DIR/ca_key (0600) and\n"
+	    "DIR/ca_key.pub (0644).  An existing CA is never overwritten.\n"
+	    "\n"
+	    "  -d, --data DIR      data directory\n"
+	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
+	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
+	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
+	    "  -h, --help          show this help\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_RSA_DEFAULT_BITS, JIT_RSA_MIN_CA_BITS);
+}
+
+/* Parse a positive decimal number no larger than max. */
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	*v = 0;
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (x > (UINT64_MAX - 9) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	if (x > max)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+int
+cmd_init(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "key-type", required_argument, NULL, OPT_KEY_TYPE },
+		{ "bits", required_argument, NULL, OPT_BITS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "init", *data = NULL, *type_name = "ed25519";
+	const char *bits_arg = NULL;
+	enum jit_key_type type;
+	struct jit_key *k = NULL;
+	char *line = NULL;
+	uint64_t bits = 0;
+	int c, r, ret = 1;
+
+	getopt_reset();
+	while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case OPT_KEY_TYPE: type_name = optarg; break;
+		case OPT_BITS: bits_arg = optarg; break;
+		case 'h': init_usage(stdout); return 0;
+		default: return bad_option(cmd, c, argv);
+		}
+	}
+	if ((r = no_operands(cmd, argc, argv)) != 0)
+		return r;
+	if (data == NULL || *data == '\0') {
+		cmd_fail(cmd, "missing --data DIR (try jit-ca init --help)");
+		return EXIT_USAGE;
+	}
+	type = jit_key_type_from_short_name(type_name);
+	if (type == JIT_KEY_UNKNOWN) {
+		cmd_fail(cmd, "unknown key type '%s' (use ed25519, ecdsa-p256, "
+		    "ecdsa-p384, ecdsa-p521 or rsa)", type_name);
+		return EXIT_USAGE;
+	}
+	if (bits_arg != NULL) {
+		if (type != JIT_KEY_RSA) {
+			cmd_fail(cmd, "--bits applies only to --key-type rsa");
+			return EXIT_USAGE;
+		}
+		if (parse_uint(bits_arg, RSA_MAX_BITS, &bits) != 0 ||
+		    bits < JIT_RSA_MIN_CA_BITS) {
+			cmd_fail(cmd, "invalid --bits '%s' (RSA CA keys need "
+			    "%d to %d bits)", bits_arg, JIT_RSA_MIN_CA_BITS,
+			    RSA_MAX_BITS);
+			return EXIT_USAGE;
+		}
+	}
+	if (jit_cadir_exists(data)) {
+		cmd_fail(cmd, "%s already holds a CA key; refusing to "
+		    "overwrite it", data);
+		return 1;
+	}
+	r = jit_cadir_create(data, type, (unsigned)bits, &k);
+	if (r == JIT_ERR_FILE_EXISTS) {
+		cmd_fail(cmd, "%s already holds a CA key; refusing to "
+		    "overwrite it", data);
+		goto out;
+	} else if (r == JIT_ERR_INVALID_ARGUMENT) {
+		cmd_fail(cmd, "%s exists and is not a directory", data);
+		goto out;
+	} else if (r != 0) {
+		cmd_fail(cmd, "cannot create a CA in %s: %s", data, jit_err(r));
+		goto out;
+	}
+	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0) {
+		cmd_fail(cmd, "cannot format the CA public key: %s",
+		    jit_err(r));
+		goto out;
+	}
+	printf("%s\n", line);
+	if (fflush(stdout) != 0) {
+		cmd_fail(cmd, "cannot write to stdout");
+		goto out;
+	}
+	ret = 0;
+out:
+	jit_key_free(k);
+	free(line);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* jit-ca ca                                                            */
+
+static void
+ca_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jit-ca ca --data DIR [--fingerprint]\n"
+	    "\n"
+	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
+	    "the data directory DIR.\n"
+	    "\n"
+	    "  -d, --data DIR      data directory\n"
+	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
+	    "  -h, --help          show this help\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int
+cmd_ca(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "fingerprint", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "ca", *data = NULL;
+	struct jit_key *k = NULL;
+	char *line = NULL, *fp = NULL;
+	int c, r, ret = 1, want_fp = 0;
+
+	getopt_reset();
+	while ((c = getopt_long(argc, argv, ":d:lh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'l': want_fp = 1; break;
+		case 'h': ca_usage(stdout); return 0;
+		default: return bad_option(cmd, c, argv);
+		}
+	}
+	if ((r = no_operands(cmd, argc, argv)) != 0)
+		return r;
+	if (data == NULL || *data == '\0') {
+		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
+		return EXIT_USAGE;
+	}
+	r = jit_cadir_public_line(data, &line);
+	if (r == JIT_ERR_NOT_FOUND) {
+		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
+		    "--data %s')", data, data);
+		goto out;
+	} else if (r != 0) {
+		cmd_fail(cmd, "cannot read the CA key in %s: %s", data,
+		    jit_err(r));
+		goto out;
+	}
+	if (want_fp) {
+		if ((r = jit_key_parse_public(line, &k, NULL)) != 0 ||
+		    (r = jit_key_fingerprint(k, &fp)) != 0) {
+			cmd_fail(cmd, "cannot fingerprint the CA key: %s",
+			    jit_err(r));
+			goto out;
+		}
+		printf("%s\n", fp);
+	} else {
+		printf("%s\n", line);
+	}
+	if (fflush(stdout) != 0) {
+		cmd_fail(cmd, "cannot write to stdout");
+		goto out;
+	}
+	ret = 0;
+out:
+	jit_key_free(k);
+	free(line);
+	free(fp);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* jit-ca sign                                                          */
+
+static const char *const known_extensions[] = {
+	"no-touch-required",
+	"permit-X11-forwarding",
+	"permit-agent-forwarding",
+	"permit-port-forwarding",
+	"permit-pty",
+	"permit-user-rc",
+};
+#define NKNOWN_EXT (sizeof(known_extensions) / sizeof(known_extensions[0]))
+#define MAX_EXTENSIONS 64
+
+static void
+sign_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jit-ca sign --data DIR --key USER.pub --principal P\n"
+	    "                   [--principal P2 ...] --duration TIME [options]\n"
+	    "\n"
+	    "Sign an OpenSSH user certificate for USER.pub with the CA in DIR,\n"
+	    "offline, and print the certificate line.  The certificate is\n"
+	    "valid from 60 s ago (clock skew) until now + TIME, or exactly\n"
+	    "from --valid-from for TIME.\n"
+	    "\n"
+	    "  -d, --data DIR            data directory holding the CA\n"
+	    "  -k, --key FILE            user public key (ed25519, ecdsa, or\n"
+	    "                            rsa of at least %d bits)\n"
+	    "  -n, --principal NAME      login name allowed; repeatable\n"
+	    "      --duration TIME       validity, e.g. 90s, 30m, 1h, 2d\n"
+	    "  -I, --identity ID         key ID logged by sshd (default: the\n"
+	    "                            first principal)\n"
+	    "  -z, --serial N            serial, non-zero (default: random)\n"
+	    "      --force-command CMD   critical option force-command\n"
+	    "      --source-address LIST critical option source-address: a\n"
+	    "                            comma list of IPv4/IPv6 addresses or\n"
+	    "                            CIDRs, e.g. 10.0.0.0/8,::1\n"
+	    "      --extension NAME      extension to grant; repeatable, or a\n"
+	    "                            comma list; replaces the default\n"
+	    "                            (permit-pty only)\n"
+	    "      --no-extensions       grant no extensions at all\n"
+	    "      --valid-from TIME     start: RFC 3339 (2030-01-31T08:00:00Z),\n"
+	    "                            epoch seconds, or +DURATION from now\n"
+	    "  -o, --output FILE         write the certificate line to FILE\n"
+	    "                            instead of stdout\n"
+	    "  -h, --help                show this help\n"
+	    "\n"
+	    "Known extensions: permit-pty, permit-port-forwarding,\n"
+	    "permit-agent-forwarding, permit-X11-forwarding, permit-user-rc,\n"
+	    "no-touch-required; custom ones look like name@domain.\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_RSA_MIN_USER_BITS);
+}
+
+/* 1 if s contains a byte below 0x20 or DEL. */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * Check one source-address entry the way sshd's addr_pton_cidr() does: an
+ * IPv4 or IPv6 address with an optional /prefix no longer than the
+ * address, and no host bits set beyond the prefix (sshd refuses such a
+ * certificate outright).  Writes a reason into why on failure.
+ */
+static int
+check_cidr(const char *entry, size_t len, char *why, size_t whylen)
+{
+	char addr[64], *slash;
+	unsigned char bin[16];
+	uint64_t prefix = 0;
+	int af, have_prefix = 0;
+	size_t nbytes, i;
+
+	if (len == 0) {
+		snprintf(why, whylen, "empty entry");
+		return -1;
+	}
+	if (len >= sizeof(addr) ||
+	    strspn(entry, "0123456789abcdefABCDEF.:/") < len) {
+		snprintf(why, whylen, "'%.*s' is not an IPv4/IPv6 address "
+		    "or CIDR", (int)(len > 60 ? 60 : len), entry);
+		return -1;
+	}
+	memcpy(addr, entry, len);
+	addr[len] = '\0';
+	if ((slash = strchr(addr, '/')) != NULL) {
+		*slash = '\0';
+		have_prefix = 1;
+		if (parse_uint(slash + 1, 128, &prefix) != 0) {
+			snprintf(why, whylen, "'%s/%s': bad prefix length",
+			    addr, slash + 1);
+			return -1;
+		}
+	}
+	if (inet_pton(AF_INET, addr, bin) == 1) {
+		af = AF_INET;
+		nbytes = 4;
+	} else if (inet_pton(AF_INET6, addr, bin) == 1) {
+		af = AF_INET6;
+		nbytes = 16;
+	} else {
+		snprintf(why, whylen, "'%s' is not an IPv4/IPv6 address",
+		    addr);
+		return -1;
+	}
+	if (!have_prefix)
+		return 0;
+	if (prefix > nbytes * 8) {
+		snprintf(why, whylen, "'%s/%" PRIu64 "': prefix longer than "
+		    "%zu bits", addr, prefix, nbytes * 8);
+		return -1;
+	}
+	for (i = 0; i < nbytes; i++) {
+		unsigned bit0 = (unsigned)i * 8, mask;
+		if (bit0 + 8 <= prefix)
+			continue;
+		mask = bit0 >= prefix ? 0xffu :
+		    (0xffu >> (prefix - bit0));
+		if ((bin[i] & mask) != 0) {
+			char net[INET6_ADDRSTRLEN];
+			size_t j;
+			for (j = i; j < nbytes; j++) {
+				bit0 = (unsigned)j * 8;
+				mask = bit0 >= prefix ? 0xffu :
+				    (0xffu >> (prefix - bit0));
+				bin[j] &= (unsigned char)~mask;
+			}
+			if (inet_ntop(af, bin, net, sizeof(net)) == NULL)
+				snprintf(net, sizeof(net), "?");
+			snprintf(why, whylen, "'%s/%" PRIu64 "' has host bits "
+			    "set (did you mean %s/%" PRIu64 "?)", addr, prefix,
+			    net, prefix);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_source_address(const char *list, char *why, size_t whylen)
+{
+	const char *p = list, *comma;
+	size_t len;
+
+	if (*list == '\0') {
+		snprintf(why, whylen, "empty list");
+		return -1;
+	}
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (check_cidr(p, len, why, whylen) != 0)
+			return -1;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static int
+valid_extension_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOWN_EXT; i++)
+		if (strcmp(s, known_extensions[i]) == 0)
+			return 1;
+	/* Vendor extensions are "name@domain" (PROTOCOL.certkeys). */
+	return strchr(s, '@') != NULL && s[0] != '@' &&
+	    s[strlen(s) - 1] != '@' && strpbrk(s, " \t,") == NULL &&
+	    !has_control(s);
+}
+
+/* Split a comma list of extensions into ext[], checking each name. */
+static int
+add_extensions(const char *cmd, char *arg, const char **ext, size_t *next)
+{
+	char *p = arg, *comma;
+	size_t i;
+
+	for (;;) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (!valid_extension_name(p)) {
+			cmd_fail(cmd, "unknown extension '%s' (known: "
+			    "permit-pty, permit-port-forwarding, "
+			    "permit-agent-forwarding, permit-X11-forwarding, "
+			    "permit-user-rc, no-touch-required; or "
+			    "name@domain)", p);
+			return -1;
+		}
+		for (i = 0; i < *next; i++) {
+			if (strcmp(ext[i], p) == 0) {
+				cmd_fail(cmd, "extension '%s' given twice", p);
+				return -1;
+			}
+		}
+		if (*next >= MAX_EXTENSIONS) {
+			cmd_fail(cmd, "too many extensions (at most %d)",
+			    MAX_EXTENSIONS);
+			return -1;
+		}
+		ext[(*next)++] = p;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static int
+check_principal(const char *cmd, const char *p, const char **seen,
+    size_t nseen)
+{
+	size_t i;
+
+	if (*p == '\0') {
+		cmd_fail(cmd, "empty --principal");
+		return -1;
+	}
+	/* sshd compares principals to login names and to
+	 * AuthorizedPrincipalsFile lines; separators or control characters
+	 * can only cause surprises there. */
+	if (strpbrk(p, " \t,") != NULL || has_control(p)) {
+		cmd_fail(cmd, "invalid principal '%s' (no spaces, commas or "
+		    "control characters)", p);
+		return -1;
+	}
+	for (i = 0; i < nseen; i++) {
+		if (strcmp(seen[i], p) == 0) {
+			cmd_fail(cmd, "principal '%s' given twice", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Non-zero 63-bit random serial. */
+static int
+random_serial(uint64_t *serial)
+{
+	unsigned char b[8];
+	uint64_t v;
+	size_t i;
+
+	do {
+		if (RAND_bytes(b, sizeof(b)) != 1)
+			return JIT_ERR_CRYPTO;
+		v = 0;
+		for (i = 0; i < sizeof(b); i++)
+			v = (v << 8) | b[i];
+		v &= (uint64_t)INT64_MAX;
+	} while (v == 0);
+	*serial = v;
+	return 0;
+}
+
+/* Read and parse the user's public key file, keeping its comment. */
+static int
+load_user_key(const char *path, struct jit_key **key, char **comment)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	*key = NULL;
+	*comment = NULL;
+	if ((r = jit_read_file(path, USER_KEY_MAX, &data, &len)) != 0)
+		return r;
+	if (strlen((char *)data) != len)
+		r = JIT_ERR_INVALID_FORMAT;
+	else
+		r = jit_key_parse_public((char *)data, key, comment);
+	free(data);
+	return r;
+}
+
+int
+cmd_sign(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "principal", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "identity", required_argument, NULL, 'I' },
+		{ "serial", required_argument, NULL, 'z' },
+		{ "force-command", required_argument, NULL, OPT_FORCE_COMMAND },
+		{ "source-address", required_argument, NULL,
+		    OPT_SOURCE_ADDRESS },
+		{ "extension", required_argument, NULL, OPT_EXTENSION },
+		{ "no-extensions", no_argument, NULL, OPT_NO_EXTENSIONS },
+		{ "valid-from", required_argument, NULL, OPT_VALID_FROM },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "sign";
+	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
+	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
+	const char *source = NULL, *valid_from = NULL, *output = NULL;
+	const char *principals[JIT_CERT_MAX_PRINCIPALS];
+	const char *ext[MAX_EXTENSIONS];
+	size_t nprincipals = 0, next = 0;
+	int ext_given = 0, no_ext = 0;
+	struct jit_key *user = NULL, *ca = NULL;
+	struct jit_cert_spec spec;
+	struct jit_buf blob = JIT_BUF_INIT;
+	char *comment = NULL, *line = NULL, why[160];
+	uint64_t duration = 0, serial = 0, start, now;
+	int c, r, ret = 1;
+
+	getopt_reset();
+	while ((c = getopt_long(argc, argv, ":d:k:n:I:z:o:h", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'k': keypath = optarg; break;
+		case 'n':
+			if (nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
+				cmd_fail(cmd, "too many principals (at most "
+				    "%d)", JIT_CERT_MAX_PRINCIPALS);
+				return EXIT_USAGE;
+			}
+			if (check_principal(cmd, optarg, principals,
+			    nprincipals) != 0)
+				return EXIT_USAGE;
+			principals[nprincipals++] = optarg;
+			break;
+		case OPT_DURATION: duration_arg = optarg; break;
+		case 'I': identity = optarg; break;
+		case 'z': serial_arg = optarg; break;
+		case OPT_FORCE_COMMAND: force = optarg; break;
+		case OPT_SOURCE_ADDRESS: source = optarg; break;
+		case OPT_EXTENSION:
+			ext_given = 1;
+			if (add_extensions(cmd, optarg, ext, &next) != 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_NO_EXTENSIONS: no_ext = 1; break;
+		case OPT_VALID_FROM: valid_from = optarg; break;
+		case 'o': output = optarg; break;
+		case 'h': sign_usage(stdout); return 0;
+		default: return bad_option(cmd, c, argv);
+		}
+	}
+	if ((r = no_operands(cmd, argc, argv)) != 0)
+		return r;
+
+	/* Required options, in the order the usage line names them. */
+	if (data == NULL || *data == '\0') {
+		cmd_fail(cmd, "missing --data DIR (try jit-ca sign --help)");
+		return EXIT_USAGE;
+	}
+	if (keypath == NULL || *keypath == '\0') {
+		cmd_fail(cmd, "missing --key USER.pub (try jit-ca sign --help)");
+		return EXIT_USAGE;
+	}
+	if (nprincipals == 0) {
+		cmd_fail(cmd, "missing --principal (a certificate without "
+		    "principals is refused by sshd)");
+		return EXIT_USAGE;
+	}
+	if (duration_arg == NULL) {
+		cmd_fail(cmd, "missing --duration (e.g. --duration 1h)");
+		return EXIT_USAGE;
+	}
+
+	/* Option values. */
+	if (jit_parse_duration(duration_arg, &duration) != 0) {
+		cmd_fail(cmd, "invalid --duration '%s' (use e.g. 90s, 30m, "
+		    "1h, 2d; must be more than zero)", duration_arg);
+		return EXIT_USAGE;
+	}
+	if (identity == NULL)
+		identity = principals[0];
+	if (*identity == '\0' || has_control(identity)) {
+		cmd_fail(cmd, "invalid --identity (must be non-empty "
+		    "printable text)");
+		return EXIT_USAGE;
+	}
+	if (serial_arg != NULL &&
+	    (parse_uint(serial_arg, UINT64_MAX, &serial) != 0 ||
+	    serial == 0)) {
+		cmd_fail(cmd, "invalid --serial '%s' (a non-zero decimal "
+		    "number below 2^64)", serial_arg);
+		return EXIT_USAGE;
+	}
+	if (force != NULL && *force == '\0') {
+		cmd_fail(cmd, "empty --force-command");
+		return EXIT_USAGE;
+	}
+	if (source != NULL &&
+	    check_source_address(source, why, sizeof(why)) != 0) {
+		cmd_fail(cmd, "invalid --source-address: %s", why);
+		return EXIT_USAGE;
+	}
+	if (no_ext && ext_given) {
+		cmd_fail(cmd, "--no-extensions and --extension exclude each "
+		    "other");
+		return EXIT_USAGE;
+	}
+	if (!ext_given && !no_ext) {
+		ext[0] = "permit-pty";
+		next = 1;
+	}
+	now = jit_now();
+	if (valid_from == NULL) {
+		start = now > CLOCK_SKEW ? now - CLOCK_SKEW : 0;
+	} else if (valid_from[0] == '+') {
+		uint64_t delta;
+		if (jit_parse_duration(valid_from + 1, &delta) != 0) {
+			cmd_fail(cmd, "invalid --valid-from '%s'", valid_from);
+			return EXIT_USAGE;
+		}
+		start = now + delta;
+	} else if (jit_parse_time(valid_from, &start) != 0) {
+		cmd_fail(cmd, "invalid --valid-from '%s' (use RFC 3339 like "
+		    "2030-01-31T08:00:00Z, epoch seconds or +1h)", valid_from);
+		return EXIT_USAGE;
+	}
+	/* duration is capped at ~100 years, so the sum cannot wrap. */
+	if (start > TIME_MAX - duration) {
+		cmd_fail(cmd, "validity window ends too far in the future");
+		return EXIT_USAGE;
+	}
+
+	/* Keys. */
+	r = load_user_key(keypath, &user, &comment);
+	if (r != 0) {
+		cmd_fail(cmd, "%s: %s", keypath, jit_err(r));
+		goto out;
+	}
+	r = jit_cadir_load(data, &ca);
+	if (r == JIT_ERR_NOT_FOUND) {
+		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
+		    "--data %s')", data, data);
+		goto out;
+	} else if (r != 0) {
+		cmd_fail(cmd, "cannot load the CA key from %s: %s", data,
+		    jit_err(r));
+		goto out;
+	}
+	if (serial == 0 && (r = random_serial(&serial)) != 0) {
+		cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+		goto out;
+	}
+
+	memset(&spec, 0, sizeof(spec));
+	spec.key = user;
+	spec.serial = serial;
+	spec.key_id = identity;
+	spec.principals = principals;
+	spec.nprincipals = nprincipals;
+	spec.valid_after = start;
+	spec.valid_before = start + duration;
+	spec.force_command = force;
+	spec.source_address = source;
+	spec.extensions = ext;
+	spec.nextensions = next;
+	if ((r = jit_cert_sign(&spec, ca, jit_key_signer, ca, &blob)) != 0) {
+		cmd_fail(cmd, "cannot sign the certificate: %s", jit_err(r));
+		goto out;
+	}
+	if ((r = jit_cert_format(jit_buf_ptr(&blob), jit_buf_len(&blob),
+	    comment, &line)) != 0) {
+		cmd_fail(cmd, "cannot format the certificate: %s", jit_err(r));
+		goto out;
+	}
+	if (output != NULL) {
+		size_t len = strlen(line);
+		line[len] = '\n';   /* replaces the NUL; written by length */
+		r = jit_write_file_atomic(output, line, len + 1, 0644, 0);
+		line[len] = '\0';
+		if (r != 0) {
+			cmd_fail(cmd, "cannot write %s: %s", output,
+			    jit_err(r));
+			goto out;
+		}
+	} else {
+		printf("%s\n", line);
+		if (fflush(stdout) != 0) {
+			cmd_fail(cmd, "cannot write to stdout");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	jit_buf_release(&blob);
+	jit_key_free(user);
+	jit_key_free(ca);
+	free(comment);
+	free(line);
+	return ret;
+}
