@@ -142,7 +142,7 @@ done
 n=200
 for c in ed25519 ecdsa256 ecdsa384 ecdsa521 rsa3072; do
 	n=$((n + 1))
-	sign "ed25519-by-$c" "ca-$c" user-ed25519 $n "bob@$c" bob,deploy \
+	sign "opts-by-$c" "ca-$c" user-ed25519 $n "bob@$c" bob,deploy \
 	    "$t2030" "$t2031" 1 -O clear -O permit-pty \
 	    -O permit-agent-forwarding -O force-command=/usr/bin/uptime \
 	    -O source-address=10.0.0.0/8,192.168.1.1 <<EOF
