@@ -1,0 +1,1 @@
+384 SHA256:H620cS9jf+wIGmbuHTm9v3Nyf5GK6WMrtIKlWt3UL5E ecdsa384@jit-ssh-test (ECDSA)

@@ -1,0 +1,1 @@
+256 SHA256:PCo0dUX3e33hE4w4vjHKAmSoCiMAHmufPoHkaGgJDzE ed25519@jit-ssh-test (ED25519)

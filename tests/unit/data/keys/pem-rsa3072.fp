@@ -1,0 +1,1 @@
+3072 SHA256:uoDcaf4WppUGSnm7VuK2PMZ1CVOPxn7AyTzxxIfKhFw pem (RSA)

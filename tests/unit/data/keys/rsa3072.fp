@@ -1,0 +1,1 @@
+3072 SHA256:yGrIiAy5C+kr90FwBwbM140UGm3+UCajvHS0DYcPaoA rsa3072@jit-ssh-test (RSA)
