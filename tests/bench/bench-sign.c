@@ -1,0 +1,302 @@
+/*
+ * bench-sign.c - certificate issuance rate against the raw signature rate.
+ *
+ * Measures, on one core in one process, each for about the same time:
+ *   - libsodium crypto_sign_detached (Ed25519) over a message the size of
+ *     a certificate's signed bytes;
+ *   - OpenSSL EVP Ed25519 (EVP_DigestSignInit + one-shot EVP_DigestSign);
+ *   - our certificates with an Ed25519 CA: jit_cert_sign into a reused
+ *     jit_buf (build + sign + encode), and the same plus jit_cert_format
+ *     (base64 line);
+ *   - the same for an ECDSA P-256 CA against raw OpenSSL ECDSA P-256
+ *     (SHA-256) signing.
+ * and prints a table with the ratios.  Not a test: the ratios depend on
+ * the machine and its load.
+ *
+ * Usage: bench-sign [SECONDS-PER-ROW]   (default 2)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "cert.h"
+#include "err.h"
+#include "key.h"
+
+static double seconds = 2.0;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct row {
+	const char *name;
+	double rate;
+};
+
+typedef int (*op_fn)(void *arg);
+
+/* Run op in batches until `seconds` have passed; return ops/s. */
+static double
+measure(op_fn op, void *arg)
+{
+	double t0, t;
+	unsigned long n = 0;
+	int i;
+
+	/* Warm up caches and lazy initialisation. */
+	for (i = 0; i < 50; i++) {
+		if (op(arg) != 0)
+			return -1;
+	}
+	t0 = now_s();
+	do {
+		for (i = 0; i < 64; i++) {
+			if (op(arg) != 0)
+				return -1;
+		}
+		n += 64;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return (double)n / (t - t0);
+}
+
+/* ---- raw signatures ---- */
+
+struct raw_sodium {
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	unsigned char sig[crypto_sign_BYTES];
+	const unsigned char *msg;
+	size_t len;
+};
+
+static int
+op_sodium(void *arg)
+{
+	struct raw_sodium *s = arg;
+
+	return crypto_sign_detached(s->sig, NULL, s->msg, s->len, s->sk);
+}
+
+struct raw_evp {
+	EVP_PKEY *pkey;
+	EVP_MD_CTX *ctx;
+	const EVP_MD *md;
+	unsigned char sig[256];
+	const unsigned char *msg;
+	size_t len;
+};
+
+static int
+op_evp(void *arg)
+{
+	struct raw_evp *s = arg;
+	size_t siglen = sizeof(s->sig);
+
+	if (EVP_DigestSignInit(s->ctx, NULL, s->md, NULL, s->pkey) != 1 ||
+	    EVP_DigestSign(s->ctx, s->sig, &siglen, s->msg, s->len) != 1)
+		return -1;
+	return 0;
+}
+
+static EVP_PKEY *
+evp_keygen(const char *alg, const char *group)
+{
+	EVP_PKEY *pkey = NULL;
+
+	if (group != NULL)
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, alg, group);
+	else
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, alg);
+	return pkey;
+}
+
+/* ---- certificates ---- */
+
+static const char *const principals[] = { "alice" };
+static const char *const extensions[] = {
+	"permit-pty", "permit-agent-forwarding", "permit-port-forwarding",
+	"permit-X11-forwarding", "permit-user-rc",
+};
+
+struct certs {
+	struct jit_cert_spec spec;
+	struct jit_key *ca;
+	struct jit_buf b;
+	int format;
+};
+
+static int
+op_cert(void *arg)
+{
+	struct certs *c = arg;
+	char *line = NULL;
+	int r;
+
+	jit_buf_reset(&c->b);
+	c->spec.serial++;
+	if ((r = jit_cert_sign(&c->spec, c->ca, jit_key_signer, c->ca,
+	    &c->b)) != 0)
+		return r;
+	if (c->format) {
+		if ((r = jit_cert_format(jit_buf_ptr(&c->b),
+		    jit_buf_len(&c->b), NULL, &line)) != 0)
+			return r;
+		free(line);
+	}
+	return 0;
+}
+
+static int
+certs_init(struct certs *c, enum jit_key_type catype,
+    const struct jit_key *user)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	jit_buf_init(&c->b);
+	if ((r = jit_key_generate(catype, 0, &c->ca)) != 0)
+		return r;
+	c->spec.key = user;
+	c->spec.serial = 1;
+	c->spec.key_id = "alice@example.com via jit-ca (request 12345)";
+	c->spec.principals = principals;
+	c->spec.nprincipals = 1;
+	c->spec.valid_after = 1900000000;
+	c->spec.valid_before = 1900000000 + 3600;
+	c->spec.extensions = extensions;
+	c->spec.nextensions = 5;
+	return 0;
+}
+
+static void
+certs_free(struct certs *c)
+{
+	jit_buf_release(&c->b);
+	jit_key_free(c->ca);
+}
+
+static void
+print_row(const char *name, double rate, double base1, const char *b1,
+    double base2, const char *b2)
+{
+	char r1[32] = "", r2[32] = "";
+
+	if (base1 > 0)
+		snprintf(r1, sizeof(r1), "%5.1f%% of %s", 100 * rate / base1,
+		    b1);
+	if (base2 > 0)
+		snprintf(r2, sizeof(r2), "%5.1f%% of %s", 100 * rate / base2,
+		    b2);
+	printf("%-46s %10.0f/s  %-22s %s\n", name, rate, r1, r2);
+}
+
+static void
+die(const char *what, int r)
+{
+	fprintf(stderr, "bench-sign: %s: %s\n", what, r < 0 ? jit_err(r) :
+	    "failed");
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct raw_sodium rs;
+	struct raw_evp re;
+	struct certs ce;
+	struct jit_key *user = NULL;
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char msg[377];
+	double sodium_rate, evp_rate, ecdsa_rate, r1, r2;
+	size_t len;
+	int r;
+
+	if (argc > 1 && (seconds = atof(argv[1])) <= 0)
+		seconds = 2.0;
+	if (sodium_init() < 0)
+		die("sodium_init", -1);
+	if ((r = jit_key_generate(JIT_KEY_ED25519, 0, &user)) != 0)
+		die("user key", r);
+
+	/* The signed part of an Ed25519 cert from an Ed25519 CA with these
+	 * options is this long; the raw rows sign the same amount. */
+	if ((r = certs_init(&ce, JIT_KEY_ED25519, user)) != 0 ||
+	    (r = op_cert(&ce)) != 0)
+		die("certificate", r);
+	len = jit_buf_len(&ce.b) - 4 - 4 - 11 - 4 - 64;
+	if (len > sizeof(msg))
+		len = sizeof(msg);
+	randombytes_buf(msg, sizeof(msg));
+
+	printf("jit-ssh certificate signing benchmark (%.1f s per row, one "
+	    "core, cert of %zu bytes, %zu signed)\n", seconds,
+	    jit_buf_len(&ce.b), len);
+	printf("%-46s %12s  %s\n", "operation", "rate", "ratio");
+
+	crypto_sign_keypair(pk, rs.sk);
+	rs.msg = msg;
+	rs.len = len;
+	sodium_rate = measure(op_sodium, &rs);
+	print_row("Ed25519 raw: libsodium crypto_sign_detached", sodium_rate,
+	    0, NULL, 0, NULL);
+
+	memset(&re, 0, sizeof(re));
+	if ((re.pkey = evp_keygen("ED25519", NULL)) == NULL ||
+	    (re.ctx = EVP_MD_CTX_new()) == NULL)
+		die("EVP Ed25519 key", -1);
+	re.msg = msg;
+	re.len = len;
+	evp_rate = measure(op_evp, &re);
+	print_row("Ed25519 raw: OpenSSL EVP_DigestSign", evp_rate,
+	    sodium_rate, "libsodium", 0, NULL);
+	EVP_MD_CTX_free(re.ctx);
+	EVP_PKEY_free(re.pkey);
+
+	ce.format = 0;
+	r1 = measure(op_cert, &ce);
+	print_row("Ed25519 CA: cert build+sign+encode", r1, sodium_rate,
+	    "libsodium", evp_rate, "OpenSSL");
+	ce.format = 1;
+	r2 = measure(op_cert, &ce);
+	print_row("Ed25519 CA: ... + base64 line", r2, sodium_rate,
+	    "libsodium", evp_rate, "OpenSSL");
+	certs_free(&ce);
+
+	memset(&re, 0, sizeof(re));
+	if ((re.pkey = evp_keygen("EC", "P-256")) == NULL ||
+	    (re.ctx = EVP_MD_CTX_new()) == NULL)
+		die("EVP P-256 key", -1);
+	re.md = EVP_sha256();
+	re.msg = msg;
+	re.len = len;
+	ecdsa_rate = measure(op_evp, &re);
+	print_row("ECDSA P-256 raw: OpenSSL EVP_DigestSign", ecdsa_rate,
+	    0, NULL, 0, NULL);
+	EVP_MD_CTX_free(re.ctx);
+	EVP_PKEY_free(re.pkey);
+
+	if ((r = certs_init(&ce, JIT_KEY_ECDSA_P256, user)) != 0)
+		die("P-256 CA", r);
+	r1 = measure(op_cert, &ce);
+	print_row("ECDSA P-256 CA: cert build+sign+encode", r1, ecdsa_rate,
+	    "OpenSSL", 0, NULL);
+	ce.format = 1;
+	r2 = measure(op_cert, &ce);
+	print_row("ECDSA P-256 CA: ... + base64 line", r2, ecdsa_rate,
+	    "OpenSSL", 0, NULL);
+	certs_free(&ce);
+
+	jit_key_free(user);
+	return 0;
+}
