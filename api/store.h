@@ -77,8 +77,11 @@ struct jit_store_txn;
 
 struct jit_store_options {
 	unsigned flags;       /* JIT_STORE_* */
-	uint64_t map_size;    /* bytes; 0 = JIT_STORE_DEFAULT_MAP_SIZE.  An
-	                         existing larger environment keeps its size. */
+	uint64_t map_size;    /* bytes; 0 = JIT_STORE_DEFAULT_MAP_SIZE.  The
+	                         map is set to this at open (never below what
+	                         is already stored); the file grows only as
+	                         data is written.  Every process opening the
+	                         same dir should use the same size. */
 	unsigned max_batch;   /* most closures per commit; 0 = 4096 */
 };
 

@@ -1,0 +1,1247 @@
+/*
+ * test-store.c - the LMDB store: requests and indexes, serials, certs,
+ * tokens, group commit, durability (reopen, kill -9), locking, map full.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "err.h"
+#include "store.h"
+#include "test.h"
+#include "util.h"
+
+/* ---- helpers --------------------------------------------------------- */
+
+static char *
+tmpdir(void)
+{
+	char tmpl[] = "/tmp/jit-test-store-XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	REQUIRE(d != NULL);
+	return jit_strdup(d);
+}
+
+static void
+rmdir_all(char *dir)
+{
+	static const char *files[] = { "data.mdb", "lock.mdb", "server.lock" };
+	char p[512];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+static json_t *
+mkreq(const char *user, const char *state, const char *role)
+{
+	char now[JIT_TIME_LEN];
+
+	jit_format_time(jit_now(), now);
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:[]}", "user", user,
+	    "state", state, "role", role, "created_at", now, "duration", 3600,
+	    "approvals");
+}
+
+/* Create one request (and its audit entry) in its own write. */
+struct create_ctx {
+	json_t *req;
+	uint64_t seq;
+};
+
+static int
+create_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct create_ctx *c = ctx;
+	json_t *a;
+	int r;
+
+	if ((r = jit_store_create_request(t, c->req, &c->seq)) != 0)
+		return r;
+	a = json_pack("{s:s, s:s, s:s}", "event", "request.create", "actor",
+	    json_string_value(json_object_get(c->req, "user")), "request",
+	    json_string_value(json_object_get(c->req, "id")));
+	r = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	return r;
+}
+
+static char *
+create(struct jit_store *s, const char *user, const char *state)
+{
+	struct create_ctx c = { mkreq(user, state, "prod-db"), 0 };
+	char *id = NULL;
+
+	CHECK_OK(jit_store_write(s, create_fn, &c));
+	id = jit_strdup(json_string_value(json_object_get(c.req, "id")));
+	json_decref(c.req);
+	return id;
+}
+
+struct state_ctx {
+	const char *id;
+	const char *state;
+};
+
+static int
+set_state_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct state_ctx *c = ctx;
+	json_t *req;
+	int r;
+
+	if ((r = jit_store_get_request(t, c->id, &req, NULL)) != 0)
+		return r;
+	json_object_set_new(req, "state", json_string(c->state));
+	r = jit_store_put_request(t, req);
+	json_decref(req);
+	return r;
+}
+
+struct collect {
+	char ids[64][JIT_REQUEST_ID_LEN];
+	uint64_t seqs[64];
+	size_t n;
+};
+
+static int
+collect_cb(json_t *req, uint64_t seq, void *ctx)
+{
+	struct collect *c = ctx;
+
+	if (c->n >= 64)
+		return JIT_ERR_INTERNAL;
+	snprintf(c->ids[c->n], JIT_REQUEST_ID_LEN, "%s",
+	    json_string_value(json_object_get(req, "id")));
+	c->seqs[c->n++] = seq;
+	return 0;
+}
+
+struct list_ctx {
+	int which;  /* 0 state, 1 user, 2 all */
+	const char *name;
+	struct jit_store_list opt;
+	struct collect *out;
+};
+
+static int
+list_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct list_ctx *c = ctx;
+
+	c->out->n = 0;
+	if (c->which == 0)
+		return jit_store_list_by_state(t, c->name, &c->opt, collect_cb,
+		    c->out);
+	if (c->which == 1)
+		return jit_store_list_by_user(t, c->name, &c->opt, collect_cb,
+		    c->out);
+	return jit_store_list_all(t, &c->opt, collect_cb, c->out);
+}
+
+static size_t
+list(struct jit_store *s, int which, const char *name, uint64_t after,
+    size_t limit, int desc, struct collect *out)
+{
+	struct list_ctx c = { which, name, { after, limit, desc }, out };
+
+	CHECK_OK(jit_store_read(s, list_fn, &c));
+	return out->n;
+}
+
+/* ---- requests and indexes --------------------------------------------- */
+
+static void
+test_requests(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct collect c;
+	struct state_ctx sc;
+	char *id1, *id2, *id3;
+	json_t *req;
+	uint64_t seq;
+
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	id1 = create(s, "alice", "pending");
+	id2 = create(s, "bob", "pending");
+	id3 = create(s, "alice", "pending");
+	CHECK(strncmp(id1, "r-", 2) == 0 && strlen(id1) == 14);
+	CHECK(strcmp(id1, id2) != 0);
+
+	CHECK_OK(jit_store_load_request(s, id2, &req));
+	CHECK_STR(json_string_value(json_object_get(req, "user")), "bob");
+	CHECK_INT(json_integer_value(json_object_get(req, "duration")), 3600);
+	json_decref(req);
+	CHECK_INT(jit_store_load_request(s, "r-nosuchthing", &req),
+	    JIT_ERR_NOT_FOUND);
+	CHECK(req == NULL);
+
+	/* Pending in creation order. */
+	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 3);
+	CHECK_STR(c.ids[0], id1);
+	CHECK_STR(c.ids[1], id2);
+	CHECK_STR(c.ids[2], id3);
+	CHECK_U64(c.seqs[0], 1);
+	CHECK_U64(c.seqs[2], 3);
+
+	/* Approve id1: it leaves the pending index, joins approved. */
+	sc.id = id1;
+	sc.state = "approved";
+	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 2);
+	CHECK_STR(c.ids[0], id2);
+	CHECK_STR(c.ids[1], id3);
+	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 1);
+	CHECK_STR(c.ids[0], id1);
+	/* A state name that is a prefix of another matches nothing. */
+	CHECK_INT(list(s, 0, "pend", 0, 0, 0, &c), 0);
+	CHECK_INT(list(s, 0, "approve", 0, 0, 0, &c), 0);
+
+	sc.id = id2;
+	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	sc.id = id3;
+	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 0);
+	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
+
+	/* The user index is untouched by state changes. */
+	CHECK_INT(list(s, 1, "alice", 0, 0, 0, &c), 2);
+	CHECK_STR(c.ids[0], id1);
+	CHECK_STR(c.ids[1], id3);
+	CHECK_INT(list(s, 1, "bob", 0, 0, 0, &c), 1);
+	CHECK_INT(list(s, 1, "carol", 0, 0, 0, &c), 0);
+
+	/* Updating an unknown request is NOT_FOUND, not a create. */
+	sc.id = "r-aaaaaaaaaaaa";
+	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+
+	jit_store_close(s);
+
+	/* Reopen: everything is still there, seq continues. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
+	CHECK_INT(list(s, 2, NULL, 0, 0, 0, &c), 3);
+	{
+		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0 };
+
+		CHECK_OK(jit_store_write(s, create_fn, &cc));
+		CHECK_U64(cc.seq, 4);
+		json_decref(cc.req);
+	}
+	{
+		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0 };
+
+		/* An explicit id that exists already is a CONFLICT. */
+		json_object_set_new(cc.req, "id", json_string(id1));
+		CHECK_INT(jit_store_write(s, create_fn, &cc),
+		    JIT_ERR_CONFLICT);
+		json_decref(cc.req);
+		/* A request without state or user is refused. */
+		cc.req = json_pack("{s:s}", "user", "x");
+		CHECK_INT(jit_store_write(s, create_fn, &cc),
+		    JIT_ERR_INVALID_ARGUMENT);
+		json_decref(cc.req);
+	}
+	CHECK_OK(jit_store_load_request(s, id3, &req));
+	CHECK_STR(json_string_value(json_object_get(req, "state")), "approved");
+	json_decref(req);
+	(void)seq;
+	jit_store_close(s);
+	free(id1);
+	free(id2);
+	free(id3);
+	rmdir_all(dir);
+}
+
+struct count_ctx {
+	const char *state;
+	uint64_t n;
+};
+
+static int
+count_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct count_ctx *c = ctx;
+
+	return jit_store_count_by_state(t, c->state, &c->n);
+}
+
+static void
+test_listing(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct collect c;
+	struct count_ctx cc = { "pending", 0 };
+	char *ids[20];
+
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	for (int i = 0; i < 20; i++)
+		ids[i] = create(s, i % 2 ? "bob" : "alice",
+		    i % 3 ? "pending" : "denied");
+	/* alice: 0 2 4 ... 18 */
+	CHECK_INT(list(s, 1, "alice", 0, 0, 0, &c), 10);
+	for (int i = 0; i < 10; i++)
+		CHECK_STR(c.ids[i], ids[2 * i]);
+	/* Newest first, limit 3. */
+	CHECK_INT(list(s, 1, "alice", 0, 3, 1, &c), 3);
+	CHECK_STR(c.ids[0], ids[18]);
+	CHECK_STR(c.ids[1], ids[16]);
+	CHECK_STR(c.ids[2], ids[14]);
+	/* Next page: before the last seq seen. */
+	CHECK_INT(list(s, 1, "alice", c.seqs[2], 3, 1, &c), 3);
+	CHECK_STR(c.ids[0], ids[12]);
+	CHECK_STR(c.ids[2], ids[8]);
+	/* Ascending pages. */
+	CHECK_INT(list(s, 1, "bob", 0, 4, 0, &c), 4);
+	CHECK_STR(c.ids[3], ids[7]);
+	CHECK_INT(list(s, 1, "bob", c.seqs[3], 100, 0, &c), 6);
+	CHECK_STR(c.ids[0], ids[9]);
+	CHECK_STR(c.ids[5], ids[19]);
+	/* Last user in key order: descending from the end of the table. */
+	CHECK_INT(list(s, 1, "bob", 0, 1, 1, &c), 1);
+	CHECK_STR(c.ids[0], ids[19]);
+	/* States: i % 3 == 0 denied (0,3,...,18 = 7), pending 13. */
+	CHECK_INT(list(s, 0, "denied", 0, 0, 0, &c), 7);
+	CHECK_STR(c.ids[6], ids[18]);
+	CHECK_INT(list(s, 0, "pending", 0, 0, 1, &c), 13);
+	CHECK_STR(c.ids[0], ids[19]);
+	CHECK_STR(c.ids[12], ids[1]);
+	CHECK_OK(jit_store_read(s, count_fn, &cc));
+	CHECK_U64(cc.n, 13);
+	/* All, descending from a cursor. */
+	CHECK_INT(list(s, 2, NULL, 5, 0, 1, &c), 4);
+	CHECK_STR(c.ids[0], ids[3]);
+	CHECK_INT(list(s, 2, NULL, 18, 0, 0, &c), 2);
+	CHECK_STR(c.ids[1], ids[19]);
+	jit_store_close(s);
+	for (int i = 0; i < 20; i++)
+		free(ids[i]);
+	rmdir_all(dir);
+}
+
+/* ---- concurrency and group commit -------------------------------------- */
+
+#define NTHREADS 8
+#define NPER 500
+
+struct issue_ctx {
+	uint64_t serial;
+	char id[JIT_REQUEST_ID_LEN];
+};
+
+/* What the server does on issuance: serial, cert record, request update
+ * and audit entry, all in one transaction. */
+static int
+issue_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct issue_ctx *c = ctx;
+	json_t *req, *rec, *a;
+	int r;
+
+	if ((r = jit_store_next_serial(t, &c->serial)) != 0)
+		return r;
+	req = mkreq("alice", "approved", "prod-db");
+	json_object_set_new(req, "serial", json_integer((json_int_t)c->serial));
+	if ((r = jit_store_create_request(t, req, NULL)) != 0) {
+		json_decref(req);
+		return r;
+	}
+	snprintf(c->id, sizeof(c->id), "%s",
+	    json_string_value(json_object_get(req, "id")));
+	json_decref(req);
+	rec = json_pack("{s:I, s:s, s:s}", "serial", (json_int_t)c->serial,
+	    "request", c->id, "cert", "ssh-ed25519-cert-v01@openssh.com AAAA");
+	r = jit_store_put_cert(t, c->serial, rec);
+	json_decref(rec);
+	if (r != 0)
+		return r;
+	a = json_pack("{s:s, s:s, s:s, s:I}", "event", "cert.issue", "actor",
+	    "alice", "request", c->id, "serial", (json_int_t)c->serial);
+	r = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	return r;
+}
+
+struct worker {
+	struct jit_store *s;
+	uint64_t serials[NPER];
+	char ids[NPER][JIT_REQUEST_ID_LEN];
+	int errors;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < NPER; i++) {
+		struct issue_ctx c;
+
+		if (jit_store_write(w->s, issue_fn, &c) != 0) {
+			w->errors++;
+			continue;
+		}
+		w->serials[i] = c.serial;
+		memcpy(w->ids[i], c.id, sizeof(c.id));
+	}
+	return NULL;
+}
+
+struct check_ctx {
+	struct worker *w;
+	int missing;
+	uint64_t audit_count;
+	int audit_r;
+};
+
+static int
+check_all_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct check_ctx *c = ctx;
+
+	for (int k = 0; k < NTHREADS; k++) {
+		for (int i = 0; i < NPER; i++) {
+			json_t *j = NULL;
+			uint64_t sn = c->w[k].serials[i];
+
+			if (jit_store_get_cert(t, sn, &j) != 0) {
+				c->missing++;
+				continue;
+			}
+			if (strcmp(json_string_value(json_object_get(j,
+			    "request")), c->w[k].ids[i]) != 0)
+				c->missing++;
+			json_decref(j);
+			if (jit_store_get_request(t, c->w[k].ids[i], &j, NULL)
+			    != 0) {
+				c->missing++;
+				continue;
+			}
+			if ((uint64_t)json_integer_value(json_object_get(j,
+			    "serial")) != sn)
+				c->missing++;
+			json_decref(j);
+		}
+	}
+	c->audit_r = jit_audit_verify_store(t, &c->audit_count, NULL, NULL);
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+test_concurrent(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct worker *w = calloc(NTHREADS, sizeof(*w));
+	pthread_t th[NTHREADS];
+	uint64_t *all = calloc(NTHREADS * NPER, sizeof(uint64_t));
+	struct jit_store_stats st;
+	struct check_ctx cc = { 0 };
+	uint64_t t0;
+	int dup = 0;
+
+	REQUIRE(w != NULL && all != NULL);
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	t0 = jit_monotonic_ms();
+	for (int k = 0; k < NTHREADS; k++) {
+		w[k].s = s;
+		REQUIRE(pthread_create(&th[k], NULL, worker_main, &w[k]) == 0);
+	}
+	for (int k = 0; k < NTHREADS; k++) {
+		pthread_join(th[k], NULL);
+		CHECK_INT(w[k].errors, 0);
+	}
+	jit_store_get_stats(s, &st);
+	printf("concurrent: %d writes in %llu ms, %llu commits, max batch "
+	    "%llu\n", NTHREADS * NPER,
+	    (unsigned long long)(jit_monotonic_ms() - t0),
+	    (unsigned long long)st.commits, (unsigned long long)st.max_batch);
+	CHECK_U64(st.writes, NTHREADS * NPER);
+	CHECK(st.commits <= st.writes);
+	CHECK(st.max_batch > 1);  /* group commit happened */
+
+	/* Serials: unique, 1..N with no gaps. */
+	for (int k = 0; k < NTHREADS; k++)
+		memcpy(all + k * NPER, w[k].serials, sizeof(w[k].serials));
+	qsort(all, NTHREADS * NPER, sizeof(uint64_t), cmp_u64);
+	for (int i = 0; i < NTHREADS * NPER; i++)
+		if (all[i] != (uint64_t)i + 1)
+			dup++;
+	CHECK_INT(dup, 0);
+	jit_store_close(s);
+
+	/* After reopening: every cert, request and audit entry is there. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	cc.w = w;
+	CHECK_OK(jit_store_read(s, check_all_fn, &cc));
+	CHECK_INT(cc.missing, 0);
+	CHECK_OK(cc.audit_r);
+	CHECK_U64(cc.audit_count, NTHREADS * NPER);
+	jit_store_close(s);
+	free(all);
+	free(w);
+	rmdir_all(dir);
+}
+
+/* A failing closure in the middle of a batch leaves no trace. */
+struct group_ctx {
+	struct jit_store *s;
+	int fail;
+	int hold_ms;
+	int result;
+	struct issue_ctx ic;
+};
+
+static int
+group_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct group_ctx *g = ctx;
+	int r;
+
+	if (g->hold_ms > 0) {
+		/* Hold the writer so the next callers queue into one batch. */
+		struct timespec ts = { 0, g->hold_ms * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if ((r = issue_fn(t, &g->ic)) != 0)
+		return r;
+	return g->fail ? JIT_ERR_CONFLICT : 0;
+}
+
+static void *
+group_main(void *arg)
+{
+	struct group_ctx *g = arg;
+
+	g->result = jit_store_write(g->s, group_fn, g);
+	return NULL;
+}
+
+struct exist_ctx {
+	const char *id;
+	uint64_t serial;
+	int req_r, cert_r;
+	uint64_t audit_count;
+	int audit_r;
+};
+
+static int
+exist_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct exist_ctx *e = ctx;
+	json_t *j = NULL;
+
+	e->req_r = jit_store_get_request(t, e->id, &j, NULL);
+	json_decref(j);
+	j = NULL;
+	e->cert_r = e->serial ? jit_store_get_cert(t, e->serial, &j) :
+	    JIT_ERR_NOT_FOUND;
+	json_decref(j);
+	e->audit_r = jit_audit_verify_store(t, &e->audit_count, NULL, NULL);
+	return 0;
+}
+
+static void
+test_group_failure(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct group_ctx g[6];
+	pthread_t th[6];
+	struct jit_store_stats st;
+	struct exist_ctx e;
+	uint64_t serials[6];
+	int n = 0;
+
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 6; i++) {
+		g[i].s = s;
+		g[i].fail = (i == 3);
+		g[i].hold_ms = (i == 0) ? 200 : 0;
+	}
+	REQUIRE(pthread_create(&th[0], NULL, group_main, &g[0]) == 0);
+	usleep(50000);  /* the writer is now inside g[0] */
+	for (int i = 1; i < 6; i++)
+		REQUIRE(pthread_create(&th[i], NULL, group_main, &g[i]) == 0);
+	for (int i = 0; i < 6; i++)
+		pthread_join(th[i], NULL);
+	jit_store_get_stats(s, &st);
+	CHECK_U64(st.commits, 2);      /* g[0] alone, then 1..5 together */
+	CHECK_U64(st.max_batch, 5);
+	CHECK_U64(st.writes_failed, 1);
+	for (int i = 0; i < 6; i++) {
+		CHECK_INT(g[i].result, i == 3 ? JIT_ERR_CONFLICT : 0);
+		e.id = g[i].ic.id;
+		e.serial = g[i].ic.serial;
+		CHECK_OK(jit_store_read(s, exist_fn, &e));
+		CHECK_INT(e.req_r, i == 3 ? JIT_ERR_NOT_FOUND : 0);
+		if (i == 3) {
+			/* Its serial may have been reused by a later
+			 * closure; its request is gone either way. */
+			continue;
+		}
+		CHECK_INT(e.cert_r, 0);
+		serials[n++] = g[i].ic.serial;
+	}
+	/* The rolled-back closure's serial was handed out again: the
+	 * committed serials are exactly 1..5. */
+	qsort(serials, (size_t)n, sizeof(uint64_t), cmp_u64);
+	for (int i = 0; i < n; i++)
+		CHECK_U64(serials[i], (uint64_t)i + 1);
+	CHECK_OK(e.audit_r);
+	CHECK_U64(e.audit_count, 5);
+	jit_store_close(s);
+	rmdir_all(dir);
+}
+
+/* ---- tokens and values --------------------------------------------------- */
+
+struct tok_ctx {
+	int step;
+	unsigned char h1[JIT_TOKEN_HASH_LEN], h2[JIT_TOKEN_HASH_LEN];
+	int n;
+};
+
+static int
+tok_count_cb(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *ctx)
+{
+	struct tok_ctx *c = ctx;
+
+	(void)hash;
+	(void)rec;
+	c->n++;
+	return 0;
+}
+
+static int
+tok_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct tok_ctx *c = ctx;
+	json_t *rec, *got = NULL;
+	unsigned char h[JIT_TOKEN_HASH_LEN];
+	int r;
+
+	switch (c->step) {
+	case 0:
+		rec = json_pack("{s:s, s:s}", "id", "t-1", "user", "alice");
+		r = jit_store_put_token(t, c->h1, rec);
+		json_decref(rec);
+		if (r != 0)
+			return r;
+		rec = json_pack("{s:s, s:s}", "id", "t-2", "user", "bob");
+		r = jit_store_put_token(t, c->h2, rec);
+		json_decref(rec);
+		return r;
+	case 1:
+		/* Same id for another token: refused. */
+		rec = json_pack("{s:s, s:s}", "id", "t-1", "user", "eve");
+		r = jit_store_put_token(t, c->h2, rec);
+		json_decref(rec);
+		return r;
+	case 2:
+		if ((r = jit_store_get_token(t, c->h1, &got)) != 0)
+			return r;
+		r = strcmp(json_string_value(json_object_get(got, "user")),
+		    "alice") == 0 ? 0 : JIT_ERR_INTERNAL;
+		json_decref(got);
+		if (r != 0)
+			return r;
+		if ((r = jit_store_get_token_by_id(t, "t-2", h, &got)) != 0)
+			return r;
+		json_decref(got);
+		if (memcmp(h, c->h2, sizeof(h)) != 0)
+			return JIT_ERR_INTERNAL;
+		c->n = 0;
+		return jit_store_list_tokens(t, tok_count_cb, c);
+	case 3:
+		return jit_store_revoke_token(t, "t-1");
+	case 4:
+		if ((r = jit_store_get_token(t, c->h1, &got)) != 0)
+			return r;
+		r = json_is_string(json_object_get(got, "revoked_at")) ? 0 :
+		    JIT_ERR_INTERNAL;
+		json_decref(got);
+		return r;
+	case 5:
+		return jit_store_delete_token(t, "t-2");
+	case 6:
+		return jit_store_get_token(t, c->h2, &got);
+	}
+	return JIT_ERR_INTERNAL;
+}
+
+static void
+test_tokens(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct tok_ctx c = { 0 };
+
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	jit_store_token_hash("jit_secret_one", c.h1);
+	jit_store_token_hash("jit_secret_two", c.h2);
+	CHECK(memcmp(c.h1, c.h2, JIT_TOKEN_HASH_LEN) != 0);
+	c.step = 0;
+	CHECK_OK(jit_store_write(s, tok_fn, &c));
+	c.step = 1;
+	CHECK_INT(jit_store_write(s, tok_fn, &c), JIT_ERR_CONFLICT);
+	c.step = 2;
+	CHECK_OK(jit_store_read(s, tok_fn, &c));
+	CHECK_INT(c.n, 2);
+	c.step = 3;
+	CHECK_OK(jit_store_write(s, tok_fn, &c));
+	c.step = 4;
+	CHECK_OK(jit_store_read(s, tok_fn, &c));
+	c.step = 3;  /* revoking again is harmless */
+	CHECK_OK(jit_store_write(s, tok_fn, &c));
+	c.step = 5;
+	CHECK_OK(jit_store_write(s, tok_fn, &c));
+	c.step = 6;
+	CHECK_INT(jit_store_read(s, tok_fn, &c), JIT_ERR_NOT_FOUND);
+	c.step = 5;
+	CHECK_INT(jit_store_write(s, tok_fn, &c), JIT_ERR_NOT_FOUND);
+	/* Writes through a read snapshot are refused. */
+	c.step = 0;
+	CHECK_INT(jit_store_read(s, tok_fn, &c), JIT_ERR_PERMISSION);
+	jit_store_close(s);
+	rmdir_all(dir);
+}
+
+static int
+value_put_fn(struct jit_store_txn *t, void *ctx)
+{
+	json_t *v = json_pack("{s:s, s:i}", "ca", "ssh-ed25519 AAAA", "n", 7);
+	int r = jit_store_put_value(t, "ca.meta", v);
+
+	json_decref(v);
+	if (r == 0) {
+		v = json_integer(42);
+		r = jit_store_put_value(t, "answer", v);
+		json_decref(v);
+	}
+	return r;
+}
+
+static int
+value_get_fn(struct jit_store_txn *t, void *ctx)
+{
+	json_t *v;
+	int r;
+
+	if ((r = jit_store_get_value(t, "answer", &v)) != 0)
+		return r;
+	r = json_integer_value(v) == 42 ? 0 : JIT_ERR_INTERNAL;
+	json_decref(v);
+	if (r != 0)
+		return r;
+	if ((r = jit_store_get_value(t, "ca.meta", &v)) != 0)
+		return r;
+	r = json_integer_value(json_object_get(v, "n")) == 7 ? 0 :
+	    JIT_ERR_INTERNAL;
+	json_decref(v);
+	if (r != 0)
+		return r;
+	return jit_store_get_value(t, "absent", &v);
+}
+
+static int
+nested_read_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct jit_store *s = ctx;
+
+	(void)t;
+	return jit_store_read(s, value_get_fn, NULL);
+}
+
+static int
+nested_write_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct jit_store *s = ctx;
+
+	(void)t;
+	return jit_store_write(s, value_put_fn, NULL);
+}
+
+static void
+test_values_misc(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	CHECK_OK(jit_store_write(s, value_put_fn, NULL));
+	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
+	/* Misuse inside a write closure fails instead of deadlocking. */
+	CHECK_INT(jit_store_write(s, nested_read_fn, s), JIT_ERR_INTERNAL);
+	CHECK_INT(jit_store_write(s, nested_write_fn, s), JIT_ERR_INTERNAL);
+	jit_store_close(s);
+
+	/* Read-only: reads work, writes are refused. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_READONLY, &s));
+	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_store_write(s, value_put_fn, NULL), JIT_ERR_PERMISSION);
+	jit_store_close(s);
+	rmdir_all(dir);
+
+	/* A missing store cannot be opened read-only; a missing parent
+	 * directory is NOT_FOUND. */
+	CHECK_INT(jit_store_open("/tmp/jit-test-store-does-not-exist",
+	    JIT_STORE_READONLY, &s), JIT_ERR_NOT_FOUND);
+	CHECK(s == NULL);
+	CHECK_INT(jit_store_open("/tmp/jit-no-such-parent-dir/x", 0, &s),
+	    JIT_ERR_NOT_FOUND);
+}
+
+/* ---- locking and other processes ----------------------------------------- */
+
+static int
+token_cli_fn(struct jit_store_txn *t, void *ctx)
+{
+	unsigned char h[JIT_TOKEN_HASH_LEN];
+	json_t *rec, *a;
+	int r;
+
+	jit_store_token_hash("cli-made-token", h);
+	rec = json_pack("{s:s, s:s}", "id", "t-cli", "user", "carol");
+	r = jit_store_put_token(t, h, rec);
+	json_decref(rec);
+	if (r != 0)
+		return r;
+	a = json_pack("{s:s, s:s, s:s}", "event", "token.create", "actor",
+	    "cli:root", "user", "carol");
+	r = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	return r;
+}
+
+static int
+token_check_fn(struct jit_store_txn *t, void *ctx)
+{
+	uint64_t *count = ctx;
+	json_t *rec;
+	int r;
+
+	if ((r = jit_store_get_token_by_id(t, "t-cli", NULL, &rec)) != 0)
+		return r;
+	json_decref(rec);
+	return jit_audit_verify_store(t, count, NULL, NULL);
+}
+
+static void
+test_locking(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s, *s2 = NULL;
+	char *id;
+	pid_t pid;
+	int status;
+	uint64_t count = 0;
+
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	/* A second server in this process... */
+	CHECK_INT(jit_store_open(dir, JIT_STORE_SERVER, &s2),
+	    JIT_ERR_STORE_LOCKED);
+	CHECK(s2 == NULL);
+	id = create(s, "alice", "pending");
+
+	/* ...or in another process is refused; a CLI-mode open in another
+	 * process works while the server runs, and its writes chain into
+	 * the same audit log. */
+	fflush(NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct jit_store *c;
+		int r = jit_store_open(dir, JIT_STORE_SERVER, &c);
+
+		if (r != JIT_ERR_STORE_LOCKED)
+			_exit(10);
+		if (jit_store_open(dir, 0, &c) != 0)
+			_exit(11);
+		if (jit_store_write(c, token_cli_fn, NULL) != 0)
+			_exit(12);
+		jit_store_close(c);
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+	CHECK_OK(jit_store_read(s, token_check_fn, &count));
+	CHECK_U64(count, 2);
+	/* And the server keeps chaining after the CLI's entry. */
+	free(id);
+	id = create(s, "bob", "pending");
+	CHECK_OK(jit_store_read(s, token_check_fn, &count));
+	CHECK_U64(count, 3);
+	jit_store_close(s);
+
+	/* Closing releases the lock. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	jit_store_close(s);
+	free(id);
+	rmdir_all(dir);
+}
+
+/* ---- map full ------------------------------------------------------------ */
+
+struct big_ctx {
+	char *reason;
+};
+
+static int
+big_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct big_ctx *b = ctx;
+	json_t *req = mkreq("alice", "pending", "prod-db");
+	json_t *a;
+	int r;
+
+	json_object_set_new(req, "reason", json_string(b->reason));
+	r = jit_store_create_request(t, req, NULL);
+	if (r == 0) {
+		a = json_pack("{s:s, s:s, s:s}", "event", "request.create",
+		    "actor", "alice", "reason", b->reason);
+		r = jit_audit_append(t, a, NULL, NULL);
+		json_decref(a);
+	}
+	json_decref(req);
+	return r;
+}
+
+struct all_ctx {
+	uint64_t n;
+	uint64_t audit;
+	int audit_r;
+};
+
+static int
+count_cb(json_t *req, uint64_t seq, void *ctx)
+{
+	struct all_ctx *c = ctx;
+
+	(void)req;
+	(void)seq;
+	c->n++;
+	return 0;
+}
+
+static int
+count_all_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct all_ctx *c = ctx;
+	int r;
+
+	c->n = 0;
+	if ((r = jit_store_list_all(t, NULL, count_cb, c)) != 0)
+		return r;
+	c->audit_r = jit_audit_verify_store(t, &c->audit, NULL, NULL);
+	return 0;
+}
+
+static void
+test_map_full(void)
+{
+	char *dir = tmpdir();
+	struct jit_store_options o = { 0 };
+	struct jit_store *s;
+	struct big_ctx b;
+	struct all_ctx c = { 0 };
+	int ok = 0, r = 0;
+
+	b.reason = malloc(3001);
+	REQUIRE(b.reason != NULL);
+	memset(b.reason, 'x', 3000);
+	b.reason[3000] = '\0';
+	o.map_size = 1 << 20;  /* 1 MiB */
+	REQUIRE_OK(jit_store_open_opts(dir, &o, &s));
+	for (int i = 0; i < 10000; i++) {
+		if ((r = jit_store_write(s, big_fn, &b)) != 0)
+			break;
+		ok++;
+	}
+	CHECK_INT(r, JIT_ERR_STORE_FULL);
+	CHECK(ok > 10);
+	/* Still full, still answering, nothing half-written. */
+	CHECK_INT(jit_store_write(s, big_fn, &b), JIT_ERR_STORE_FULL);
+	CHECK_OK(jit_store_read(s, count_all_fn, &c));
+	CHECK_U64(c.n, (uint64_t)ok);
+	jit_store_close(s);
+
+	/* Reopen with room: old data intact, writes work again. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	CHECK_OK(jit_store_read(s, count_all_fn, &c));
+	CHECK_U64(c.n, (uint64_t)ok);
+	CHECK_OK(c.audit_r);
+	CHECK_U64(c.audit, (uint64_t)ok);
+	CHECK_OK(jit_store_write(s, big_fn, &b));
+	CHECK_OK(jit_store_read(s, count_all_fn, &c));
+	CHECK_U64(c.n, (uint64_t)ok + 1);
+	CHECK_OK(c.audit_r);
+	printf("map full after %d requests of 3 KB in 1 MiB\n", ok);
+	jit_store_close(s);
+	free(b.reason);
+	rmdir_all(dir);
+}
+
+/* ---- change notification --------------------------------------------------- */
+
+struct waiter {
+	struct jit_store *s;
+	const char *id;
+	uint64_t since;
+	int timeout_ms;
+	int result;
+	uint64_t waited_ms;
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	uint64_t t0 = jit_monotonic_ms();
+
+	w->result = jit_store_wait_change(w->s, w->id, w->since,
+	    w->timeout_ms);
+	w->waited_ms = jit_monotonic_ms() - t0;
+	return NULL;
+}
+
+static void
+test_wait_change(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct state_ctx sc;
+	struct waiter w = { 0 }, wa = { 0 };
+	pthread_t th, tha;
+	uint64_t v, v2;
+	char *id;
+
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	id = create(s, "alice", "pending");
+	v = jit_store_version(s);
+	CHECK(v >= 1);
+	/* Nothing changes: times out. */
+	CHECK_INT(jit_store_wait_change(s, id, v, 50), 0);
+	CHECK_INT(jit_store_wait_change(s, NULL, v, 0), 0);
+	/* Already changed since an older version: at once. */
+	CHECK_INT(jit_store_wait_change(s, id, v - 1, 5000), 1);
+
+	w.s = wa.s = s;
+	w.id = id;
+	w.since = wa.since = v;
+	w.timeout_ms = wa.timeout_ms = 10000;
+	REQUIRE(pthread_create(&th, NULL, waiter_main, &w) == 0);
+	REQUIRE(pthread_create(&tha, NULL, waiter_main, &wa) == 0);
+	usleep(100000);
+	sc.id = id;
+	sc.state = "approved";
+	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	pthread_join(th, NULL);
+	pthread_join(tha, NULL);
+	CHECK_INT(w.result, 1);
+	CHECK_INT(wa.result, 1);
+	CHECK(w.waited_ms < 5000);
+	v2 = jit_store_version(s);
+	CHECK_U64(v2, v + 1);
+	/* A failed write does not bump the version. */
+	sc.id = "r-doesnotexist";
+	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+	CHECK_U64(jit_store_version(s), v2);
+	jit_store_close(s);
+	free(id);
+	rmdir_all(dir);
+}
+
+/* ---- crash safety: kill -9 at a random moment ------------------------------ */
+
+#define CRASH_THREADS 4
+
+struct crash_worker {
+	struct jit_store *s;
+	int fd;
+};
+
+static void *
+crash_worker_main(void *arg)
+{
+	struct crash_worker *w = arg;
+
+	for (;;) {
+		struct issue_ctx c;
+		char line[64];
+		int n;
+
+		if (jit_store_write(w->s, issue_fn, &c) != 0)
+			_exit(20);
+		/* Only acknowledged writes are reported; one write(2) of
+		 * < PIPE_BUF bytes is atomic. */
+		n = snprintf(line, sizeof(line), "%s %020llu\n", c.id,
+		    (unsigned long long)c.serial);
+		if (write(w->fd, line, (size_t)n) != n)
+			_exit(21);
+	}
+	return NULL;
+}
+
+struct acked {
+	char id[JIT_REQUEST_ID_LEN];
+	uint64_t serial;
+};
+
+struct crash_check {
+	struct acked *a;
+	size_t n;
+	size_t missing;
+	uint64_t audit;
+	int audit_r;
+};
+
+static int
+crash_check_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct crash_check *c = ctx;
+
+	for (size_t i = 0; i < c->n; i++) {
+		json_t *j = NULL;
+
+		if (jit_store_get_request(t, c->a[i].id, &j, NULL) != 0)
+			c->missing++;
+		json_decref(j);
+		j = NULL;
+		if (jit_store_get_cert(t, c->a[i].serial, &j) != 0)
+			c->missing++;
+		json_decref(j);
+	}
+	c->audit_r = jit_audit_verify_store(t, &c->audit, NULL, NULL);
+	return 0;
+}
+
+static void
+test_crash(void)
+{
+	char *dir = tmpdir();
+	size_t cap = 1 << 16, total = 0;
+	struct acked *a = malloc(cap * sizeof(*a));
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+
+	REQUIRE(a != NULL);
+	printf("crash test seed %u\n", seed);
+	srand(seed);
+	for (int round = 0; round < 4; round++) {
+		int p[2], status;
+		pid_t pid;
+		FILE *f;
+		char line[128];
+		struct crash_check cc = { 0 };
+		struct jit_store *s;
+		size_t before = total;
+
+		REQUIRE(pipe(p) == 0);
+		fflush(NULL);
+		pid = fork();
+		REQUIRE(pid >= 0);
+		if (pid == 0) {
+			struct crash_worker w[CRASH_THREADS];
+			pthread_t th[CRASH_THREADS];
+			struct jit_store *cs;
+
+			close(p[0]);
+			if (jit_store_open(dir, JIT_STORE_SERVER, &cs) != 0)
+				_exit(30);
+			for (int k = 0; k < CRASH_THREADS; k++) {
+				w[k].s = cs;
+				w[k].fd = p[1];
+				pthread_create(&th[k], NULL,
+				    crash_worker_main, &w[k]);
+			}
+			for (;;)
+				pause();
+		}
+		close(p[1]);
+		usleep(50000 + (useconds_t)(rand() % 400000));
+		kill(pid, SIGKILL);
+		REQUIRE(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		f = fdopen(p[0], "r");
+		REQUIRE(f != NULL);
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned long long sn;
+			char id[32];
+
+			if (sscanf(line, "%31s %llu", id, &sn) != 2 ||
+			    strlen(id) != JIT_REQUEST_ID_LEN - 1)
+				continue;  /* cannot happen: writes are atomic */
+			if (total == cap) {
+				cap *= 2;
+				a = realloc(a, cap * sizeof(*a));
+				REQUIRE(a != NULL);
+			}
+			memcpy(a[total].id, id, JIT_REQUEST_ID_LEN);
+			a[total].serial = sn;
+			total++;
+		}
+		fclose(f);
+
+		/* The server lock died with the process. */
+		REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+		cc.a = a;
+		cc.n = total;
+		CHECK_OK(jit_store_read(s, crash_check_fn, &cc));
+		CHECK_INT(cc.missing, 0);
+		CHECK_OK(cc.audit_r);
+		/* Possibly a few more committed than were acknowledged. */
+		CHECK(cc.audit >= total);
+		printf("crash round %d: %zu acknowledged (%zu this round), "
+		    "%llu audit entries, 0 lost\n", round, total,
+		    total - before, (unsigned long long)cc.audit);
+		jit_store_close(s);
+		CHECK(total > before);
+	}
+	free(a);
+	rmdir_all(dir);
+}
+
+int
+main(void)
+{
+	test_requests();
+	test_listing();
+	test_tokens();
+	test_values_misc();
+	test_wait_change();
+	test_group_failure();
+	test_concurrent();
+	test_locking();
+	test_map_full();
+	test_crash();
+	TEST_DONE();
+}
