@@ -408,28 +408,35 @@ static int
 known_key(struct ctx *c, const yaml_node_t *k, const char *field,
     const char *const *known, size_t n, unsigned *seenmask, size_t *idx)
 {
-	char buf[64];
+	char buf[64], path[192];
 	const char *v = (const char *)k->data.scalar.value;
 	size_t len = k->data.scalar.length;
+	const char *hint = NULL;
 
 	*idx = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strlen(known[i]) != len || memcmp(known[i], v, len) != 0)
 			continue;
+		snprintf(path, sizeof(path), "%s%s%s", field,
+		    field[0] ? "." : "", known[i]);
 		if (*seenmask & (1u << i))
-			return fail(c, k, field, "duplicate key '%s'",
+			return fail(c, k, path, "duplicate key '%s'",
 			    known[i]);
 		*seenmask |= 1u << i;
 		*idx = i;
 		return 0;
 	}
-	if (memchr(v, '\0', len) == NULL) {
-		const char *hint = suggest(v, known, n);
-		if (hint != NULL)
-			return fail(c, k, field, "unknown key '%s' (did you "
-			    "mean '%s'?)", shown(v, len, buf), hint);
-	}
-	return fail(c, k, field, "unknown key '%s'", shown(v, len, buf));
+	/* The unknown key is named in the field too, so the error line reads
+	 * "roles.x.approver: unknown key ...". */
+	shown(v, len, buf);
+	snprintf(path, sizeof(path), "%s%s%s", field, field[0] ? "." : "",
+	    buf);
+	if (memchr(v, '\0', len) == NULL)
+		hint = suggest(v, known, n);
+	if (hint != NULL)
+		return fail(c, k, path, "unknown key '%s' (did you mean "
+		    "'%s'?)", buf, hint);
+	return fail(c, k, path, "unknown key '%s'", buf);
 }
 
 /* ---- value parsers ---- */
@@ -1128,8 +1135,9 @@ yaml_fail(struct ctx *c, yaml_parser_t *y, const char *data, size_t len)
 	col = y->problem_mark.column + 1;
 	if (y->context != NULL)
 		return fail_at(c->err, c->file, line, "", "YAML syntax error: "
-		    "%s %s (column %zu)", y->problem ? y->problem : "error",
-		    y->context, col);
+		    "%s (column %zu) %s started at line %zu",
+		    y->problem ? y->problem : "error", col, y->context,
+		    y->context_mark.line + 1);
 	return fail_at(c->err, c->file, line, "", "YAML syntax error: %s "
 	    "(column %zu)", y->problem ? y->problem : "error", col);
 }

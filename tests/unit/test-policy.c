@@ -1,0 +1,640 @@
+/* test-policy.c - policy loader and evaluator.  Runs in tests/. */
+#include <string.h>
+
+#include "err.h"
+#include "policy.h"
+#include "test.h"
+
+#define EXAMPLES "../policies/examples"
+#define DATA "unit/data/policy/"
+
+static char msg[512];
+
+#define CHECK_CONTAINS(hay, needle) do { const char *h_ = (hay), \
+	*n_ = (needle); test_checks++; if (h_ == NULL || \
+	strstr(h_, n_) == NULL) { fprintf(stderr, "%s:%d: \"%s\" does not " \
+	"contain \"%s\"\n", __FILE__, __LINE__, h_ ? h_ : "(null)", n_); \
+	test_failures++; } } while (0)
+
+static void
+test_examples(void)
+{
+	struct jit_policy *p = NULL;
+	struct jit_policy_error e;
+	const struct jit_policy_role *r;
+	size_t n;
+	const char *const *g;
+
+	REQUIRE_OK(jit_policy_load(EXAMPLES, &p, &e));
+	CHECK_INT(jit_policy_file_count(p), 4);
+	CHECK_INT(jit_policy_user_count(p), 5);
+	CHECK_INT(jit_policy_role_count(p), 3);
+	CHECK_STR(jit_policy_source(p), EXAMPLES);
+	CHECK_INT(strlen(jit_policy_hash(p)), 64);
+	CHECK_STR(jit_policy_user_at(p, 0), "alice");
+	CHECK_STR(jit_policy_user_at(p, 4), "erin");
+	CHECK(jit_policy_user_at(p, 5) == NULL);
+	CHECK_STR(jit_policy_role_at(p, 0)->name, "prod-db");
+	CHECK_STR(jit_policy_role_at(p, 1)->name, "readonly");
+	CHECK_STR(jit_policy_role_at(p, 2)->name, "staging");
+	CHECK(jit_policy_role_at(p, 3) == NULL);
+	CHECK(jit_policy_role(p, "nope") == NULL);
+	CHECK(jit_policy_role(p, NULL) == NULL);
+
+	CHECK(jit_policy_user_exists(p, "alice"));
+	CHECK(!jit_policy_user_exists(p, "mallory"));
+	CHECK(!jit_policy_user_exists(p, NULL));
+	g = jit_policy_user_groups(p, "bob", &n);
+	REQUIRE(g != NULL);
+	CHECK_INT(n, 2);
+	CHECK_STR(g[0], "dev");
+	CHECK_STR(g[1], "sre");
+	CHECK(jit_policy_user_groups(p, "mallory", &n) == NULL);
+	CHECK_INT(n, 0);
+	CHECK(jit_policy_user_in_group(p, "carol", "security"));
+	CHECK(!jit_policy_user_in_group(p, "alice", "security"));
+	CHECK(!jit_policy_user_in_group(p, "mallory", "security"));
+
+	r = jit_policy_role(p, "prod-db");
+	REQUIRE(r != NULL);
+	CHECK_INT(r->nprincipals, 1);
+	CHECK_STR(r->principals[0], "postgres");
+	CHECK_INT(r->approvals, 2);
+	CHECK_INT(jit_policy_approvals_needed(r), 2);
+	CHECK_INT(r->nrequire_groups, 1);
+	CHECK_STR(r->require_groups[0], "security");
+	CHECK_INT(r->napprovers, 2);
+	CHECK_STR(r->approvers[1], "group:security");
+	CHECK_INT(r->self_approval, 0);
+	CHECK_U64(r->max_duration, 4 * 3600);
+	CHECK_U64(r->default_duration, 3600);
+	CHECK_U64(r->pending_timeout, 24 * 3600);
+	CHECK_INT(r->reason_required, 1);
+	CHECK_STR(r->reason_pattern, "^[A-Z]+-[0-9]+");
+	CHECK(r->reason_regex != NULL);
+	CHECK_STR(r->source_address, "10.0.0.0/8,127.0.0.0/8,::1");
+	CHECK(r->force_command == NULL);
+	CHECK_INT(r->nextensions, 1);
+	CHECK_STR(r->extensions[0], "permit-pty");
+	CHECK_INT(r->key_types, JIT_POLICY_KEY_ED25519);
+	CHECK_CONTAINS(r->file, "production.yaml");
+	CHECK(r->line > 0);
+
+	r = jit_policy_role(p, "readonly");
+	REQUIRE(r != NULL);
+	CHECK_INT(jit_policy_approvals_needed(r), 0);
+	CHECK_INT(r->key_types, JIT_POLICY_KEY_ALL);
+	CHECK(r->source_address == NULL);
+	CHECK(r->reason_regex == NULL);
+	CHECK_INT(r->reason_required, 0);
+
+	r = jit_policy_role(p, "staging");
+	REQUIRE(r != NULL);
+	CHECK_INT(r->nextensions, 2);
+	CHECK_INT(r->key_types, JIT_POLICY_KEY_ED25519 | JIT_POLICY_KEY_ECDSA);
+	jit_policy_free(p);
+
+	/* One file: the hash is plain SHA-256 of its bytes, as load_mem. */
+	{
+		struct jit_policy *q = NULL;
+		unsigned char *data = NULL;
+		size_t len = 0;
+		FILE *f = fopen(DATA "good-minimal.yaml", "rb");
+		REQUIRE(f != NULL);
+		data = malloc(65536);
+		REQUIRE(data != NULL);
+		len = fread(data, 1, 65536, f);
+		fclose(f);
+		REQUIRE_OK(jit_policy_load(DATA "good-minimal.yaml", &p, &e));
+		REQUIRE_OK(jit_policy_load_mem("x.yaml", (char *)data, len,
+		    &q, &e));
+		CHECK_STR(jit_policy_hash(p), jit_policy_hash(q));
+		CHECK_STR(jit_policy_source(q), "x.yaml");
+		jit_policy_free(p);
+		jit_policy_free(q);
+		free(data);
+	}
+	/* Known vector: sha256("users: {a: {}}\n"). */
+	{
+		const char *doc = "users: {a: {}}\n";
+		REQUIRE_OK(jit_policy_load_mem(NULL, doc, strlen(doc), &p, &e));
+		CHECK_STR(jit_policy_hash(p), "bd70066b8891dd33a158f6ddb9fe9361"
+		    "520ca70f7895a5a3446e0fa575f461c5");
+		CHECK_STR(jit_policy_source(p), "<memory>");
+		CHECK_INT(jit_policy_role_count(p), 0);
+		jit_policy_free(p);
+	}
+
+	/* Directory merge: admins from two files, non-YAML and dotfiles
+	 * ignored. */
+	REQUIRE_OK(jit_policy_load(DATA "good-dir", &p, &e));
+	CHECK_INT(jit_policy_file_count(p), 2);
+	CHECK(jit_policy_is_admin(p, "dave"));
+	CHECK(jit_policy_is_admin(p, "carol"));
+	CHECK(!jit_policy_is_admin(p, "alice"));
+	CHECK(jit_policy_is_auditor(p, "carol"));
+	CHECK(!jit_policy_is_auditor(p, "dave"));
+	r = jit_policy_role(p, "r");
+	REQUIRE(r != NULL);
+	/* Defaults. */
+	CHECK_INT(r->approvals, 1);
+	CHECK_U64(r->max_duration, 3600);
+	CHECK_U64(r->default_duration, 3600);
+	CHECK_U64(r->pending_timeout, 86400);
+	CHECK_INT(r->nextensions, 1);
+	CHECK_STR(r->extensions[0], "permit-pty");
+	CHECK_INT(r->key_types, JIT_POLICY_KEY_ALL);
+	CHECK_CONTAINS(r->file, "roles.yml");
+	CHECK_INT(r->line, 3);
+	jit_policy_free(p);
+	jit_policy_free(NULL);
+}
+
+struct bad {
+	const char *path;
+	unsigned line;
+	const char *field;
+	const char *message;    /* a substring */
+};
+
+static const struct bad bad_cases[] = {
+	{ "bad-unknown-top.yaml", 6, "role", "unknown key 'role' (did you "
+	    "mean 'roles'?)" },
+	{ "bad-unknown-role-key.yaml", 10, "roles.r.approver",
+	    "did you mean 'approvers'" },
+	{ "bad-user-key.yaml", 3, "users.bob.group", "unknown key 'group'" },
+	{ "bad-unknown-user.yaml", 12, "roles.r.approvers",
+	    "unknown user 'mallory'" },
+	{ "bad-unknown-group.yaml", 9, "roles.r.requesters",
+	    "unknown group 'devs'" },
+	{ "bad-admin.yaml", 6, "admins", "unknown user 'eve'" },
+	{ "bad-duration.yaml", 11, "roles.r.max_duration",
+	    "invalid duration '4x'" },
+	{ "bad-empty-principals.yaml", 10, "roles.r.principals",
+	    "at least one principal" },
+	{ "bad-default-gt-max.yaml", 12, "roles.r.default_duration",
+	    "default_duration 2h is longer than max_duration 1h" },
+	{ "bad-approvals.yaml", 11, "roles.r.approvals",
+	    "role r needs 2 approvals but only 1 user can approve" },
+	{ "bad-no-approvers.yaml", 7, "roles.r.approvals",
+	    "lists no approvers" },
+	{ "bad-regex.yaml", 12, "roles.r.reason_pattern",
+	    "invalid regular expression" },
+	{ "bad-cidr.yaml", 11, "roles.r.source_address",
+	    "'192.168.1.0/33'" },
+	{ "bad-cidr-hostbits.yaml", 12, "roles.r.source_address",
+	    "host bits" },
+	{ "bad-extension.yaml", 11, "roles.r.extensions",
+	    "unknown extension 'permit-ptty' (did you mean 'permit-pty'?)" },
+	{ "bad-wrong-type.yaml", 8, "roles.r.principals",
+	    "expected a list" },
+	{ "bad-syntax.yaml", 10, "", "YAML syntax error" },
+	{ "bad-dup-key.yaml", 12, "roles.r.approvals", "duplicate key" },
+	{ "bad-alias.yaml", 10, "roles.r.approvers", "aliases" },
+	{ "bad-missing-requesters.yaml", 7, "roles.r.requesters", "missing" },
+	{ "bad-bool.yaml", 11, "roles.r.self_approval",
+	    "expected true or false, found 'yes'" },
+	{ "bad-require-group.yaml", 11, "roles.r.require_groups",
+	    "no approver of role r is in group security" },
+	{ "bad-auto-require.yaml", 12, "roles.r.require_groups",
+	    "auto-approved" },
+	{ "bad-key-type.yaml", 11, "roles.r.key_types",
+	    "unknown key type 'dsa'" },
+	{ "bad-principal.yaml", 8, "roles.r.principals",
+	    "invalid principal 'bad name'" },
+	{ "bad-list-dup.yaml", 9, "roles.r.requesters",
+	    "'group:dev' is listed twice" },
+	{ "bad-tag.yaml", 11, "roles.r.approvals", "tags" },
+	{ "bad-empty.yaml", 1, "", "file is empty" },
+	{ "bad-two-docs.yaml", 6, "", "only one YAML document" },
+	{ "bad-dup-role-dir", 7, "roles.r",
+	    "role r is already defined at " DATA "bad-dup-role-dir/a.yaml:7" },
+	{ "bad-dup-user-dir", 3, "users.carol", "user carol is already "
+	    "defined at " DATA "bad-dup-user-dir/10-users.yaml:4" },
+};
+
+static const char *const bad_files[] = {
+	[29] = "bad-dup-role-dir/b.yaml",
+	[30] = "bad-dup-user-dir/20-more.yml",
+};
+
+static void
+test_bad_fixtures(void)
+{
+	size_t nb = sizeof(bad_cases) / sizeof(bad_cases[0]);
+
+	CHECK_INT(nb, 31);
+	for (size_t i = 0; i < nb; i++) {
+		const struct bad *b = &bad_cases[i];
+		struct jit_policy *p = (struct jit_policy *)1;
+		struct jit_policy_error e;
+		char path[256], file[256];
+		int r;
+
+		snprintf(path, sizeof(path), DATA "%s", b->path);
+		snprintf(file, sizeof(file), DATA "%s",
+		    i < sizeof(bad_files) / sizeof(bad_files[0]) &&
+		    bad_files[i] != NULL ? bad_files[i] : b->path);
+		r = jit_policy_load(path, &p, &e);
+		CHECK_INT(r, JIT_ERR_POLICY);
+		CHECK(p == NULL);
+		CHECK_STR(e.file, file);
+		CHECK_INT(e.line, b->line);
+		CHECK_STR(e.field, b->field);
+		CHECK_CONTAINS(e.message, b->message);
+		if (r == 0)
+			jit_policy_free(p);
+	}
+}
+
+static void
+test_errors(void)
+{
+	struct jit_policy *p = NULL;
+	struct jit_policy_error e;
+	char line[512];
+
+	/* Formatter. */
+	memset(&e, 0, sizeof(e));
+	strcpy(e.file, "a.yaml");
+	e.line = 7;
+	strcpy(e.field, "roles.x.approvals");
+	strcpy(e.message, "bad");
+	jit_policy_error_format(&e, line, sizeof(line));
+	CHECK_STR(line, "a.yaml:7: roles.x.approvals: bad");
+	e.line = 0;
+	e.field[0] = '\0';
+	jit_policy_error_format(&e, line, sizeof(line));
+	CHECK_STR(line, "a.yaml: bad");
+	jit_policy_error_format(&e, line, 4);
+	CHECK_STR(line, "a.y");
+
+	CHECK_INT(jit_policy_load(DATA "does-not-exist.yaml", &p, &e),
+	    JIT_ERR_NOT_FOUND);
+	CHECK(p == NULL);
+	CHECK_STR(e.file, DATA "does-not-exist.yaml");
+	CHECK_INT(e.line, 0);
+	CHECK_CONTAINS(e.message, "cannot read");
+	/* A directory without policy files. */
+	CHECK_INT(jit_policy_load("unit", &p, &e), JIT_ERR_POLICY);
+	CHECK_CONTAINS(e.message, "no *.yaml");
+	CHECK_INT(jit_policy_load(NULL, &p, &e), JIT_ERR_INVALID_ARGUMENT);
+	CHECK_INT(jit_policy_load(EXAMPLES, NULL, &e),
+	    JIT_ERR_INVALID_ARGUMENT);
+	/* err may be NULL. */
+	CHECK_INT(jit_policy_load(DATA "bad-cidr.yaml", &p, NULL),
+	    JIT_ERR_POLICY);
+
+	/* From memory: empty, NUL bytes, non-mapping root, oversize. */
+	CHECK_INT(jit_policy_load_mem("m", "", 0, &p, &e), JIT_ERR_POLICY);
+	CHECK_STR(e.file, "m");
+	CHECK_INT(jit_policy_load_mem("m", "users: {\"a\\0b\": {}}\n", 20,
+	    &p, &e), JIT_ERR_POLICY);
+	CHECK_CONTAINS(e.message, "NUL");
+	CHECK_INT(jit_policy_load_mem("m", "a\0b", 3, &p, &e),
+	    JIT_ERR_POLICY);
+	CHECK_INT(jit_policy_load_mem("m", "- a\n- b\n", 8, &p, &e),
+	    JIT_ERR_POLICY);
+	CHECK_CONTAINS(e.message, "expected a mapping");
+	CHECK_INT(jit_policy_load_mem("m", "x", JIT_POLICY_MAX_FILE + 1, &p,
+	    &e), JIT_ERR_NO_BUFFER_SPACE);
+	CHECK_INT(jit_policy_load_mem("m", NULL, 1, &p, &e),
+	    JIT_ERR_INVALID_ARGUMENT);
+	/* Invalid UTF-8 is a reader error with a line. */
+	CHECK_INT(jit_policy_load_mem("m", "users:\n  \xff: {}\n", 14, &p,
+	    &e), JIT_ERR_POLICY);
+	CHECK_INT(e.line, 2);
+	/* A regex whose expansion would be huge is refused up front. */
+	{
+		const char *doc = "users: {a: {groups: [g]}}\nroles:\n  r:\n"
+		    "    principals: [p]\n    requesters: [a]\n"
+		    "    approvals: 0\n"
+		    "    reason_pattern: '((a{1000}){1000}){1000}'\n";
+		CHECK_INT(jit_policy_load_mem("m", doc, strlen(doc), &p, &e),
+		    JIT_ERR_POLICY);
+		CHECK_STR(e.field, "roles.r.reason_pattern");
+		CHECK_INT(e.line, 7);
+	}
+	/* Durations above 366d, approvals out of range, bad names. */
+	{
+		static const struct { const char *line, *field, *msg; } t[] = {
+			{ "max_duration: 400d", "roles.r.max_duration",
+			    "longer than 366d" },
+			{ "approvals: -1", "roles.r.approvals",
+			    "whole number" },
+			{ "approvals: 257", "roles.r.approvals",
+			    "whole number" },
+			{ "force_command: ''", "roles.r.force_command",
+			    "non-empty" },
+			{ "force_command: [ls]", "roles.r.force_command",
+			    "expected a command" },
+			{ "source_address: []", "roles.r.source_address",
+			    "empty list" },
+			{ "key_types: []", "roles.r.key_types",
+			    "at least one" },
+			{ "reason: maybe", "roles.r.reason",
+			    "required or optional" },
+			{ "extensions: [verify-required]",
+			    "roles.r.extensions", "unknown extension" },
+			{ "require_groups: [g, g]", "roles.r.require_groups",
+			    "listed twice" },
+			{ "key_types: [rsa, rsa]", "roles.r.key_types",
+			    "listed twice" },
+			{ "description: [x]", "roles.r.description",
+			    "expected text" },
+			{ "require_groups: [group:g]",
+			    "roles.r.require_groups", "bare group name" },
+		};
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			char doc[512];
+			int n = snprintf(doc, sizeof(doc),
+			    "users: {a: {groups: [g]}}\nroles:\n  r:\n"
+			    "    principals: [p]\n    requesters: [group:g]\n"
+			    "    approvers: [a]\n    %s\n", t[i].line);
+			CHECK_INT(jit_policy_load_mem("m", doc, (size_t)n, &p,
+			    &e), JIT_ERR_POLICY);
+			CHECK_STR(e.field, t[i].field);
+			CHECK_CONTAINS(e.message, t[i].msg);
+		}
+	}
+	/* Principals that could confuse sshd or a shell. */
+	{
+		static const char *const t[] = { "[a, -rf]", "[a, 'b,c']",
+		    "['a b']", "[.hidden]", "[\"x\\0y\"]",
+		    "[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaa]", "[~]", "[[a]]" };
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			char doc[512];
+			int n = snprintf(doc, sizeof(doc),
+			    "users: {a: {groups: [g]}}\nroles:\n  r:\n"
+			    "    principals: %s\n    requesters: [a]\n"
+			    "    approvals: 0\n", t[i]);
+			CHECK_INT(jit_policy_load_mem("m", doc, (size_t)n, &p,
+			    &e), JIT_ERR_POLICY);
+			CHECK_STR(e.field, "roles.r.principals");
+			CHECK_INT(e.line, 4);
+		}
+	}
+	/* Good variants: IPv6 CIDR, vendor extension, null user, force
+	 * command, durations in seconds. */
+	{
+		const char *doc = "users:\n  a:\n  b@example.com: {groups: [g]}\n"
+		    "roles:\n  r:\n    principals: [p]\n"
+		    "    requesters: [a]\n    approvers: [group:g]\n"
+		    "    source_address: [2001:db8::/32, 192.0.2.7]\n"
+		    "    extensions: [permit-pty, login@example.com]\n"
+		    "    force_command: /usr/bin/psql -X\n"
+		    "    max_duration: 7200\n    default_duration: 30m\n"
+		    "    self_approval: true\n";
+		const struct jit_policy_role *r;
+		REQUIRE_OK(jit_policy_load_mem("m", doc, strlen(doc), &p, &e));
+		r = jit_policy_role(p, "r");
+		REQUIRE(r != NULL);
+		CHECK_STR(r->source_address, "2001:db8::/32,192.0.2.7");
+		CHECK_STR(r->extensions[1], "login@example.com");
+		CHECK_STR(r->force_command, "/usr/bin/psql -X");
+		CHECK_U64(r->max_duration, 7200);
+		CHECK_U64(r->default_duration, 1800);
+		CHECK_INT(r->self_approval, 1);
+		CHECK(jit_policy_user_groups(p, "a", NULL) == NULL);
+		jit_policy_free(p);
+	}
+}
+
+static void
+test_decisions(void)
+{
+	struct jit_policy *p = NULL;
+	struct jit_policy_error e;
+	uint64_t eff = 99;
+
+	REQUIRE_OK(jit_policy_load(EXAMPLES, &p, &e));
+
+	/* Who may request. */
+	CHECK_OK(jit_policy_can_request(p, "alice", "staging", msg,
+	    sizeof(msg)));
+	CHECK_STR(msg, "");
+	CHECK_OK(jit_policy_can_request(p, "bob", "prod-db", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_request(p, "carol", "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_STR(msg, "user carol may not request role staging");
+	CHECK_OK(jit_policy_can_request(p, "carol", "readonly", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_request(p, "erin", "readonly", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_INT(jit_policy_can_request(p, "mallory", "readonly", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_CONTAINS(msg, "not in the policy");
+	CHECK_INT(jit_policy_can_request(p, "alice", "root", msg,
+	    sizeof(msg)), JIT_ERR_POLICY_ROLE);
+	CHECK_STR(msg, "role root is not in the policy");
+	CHECK_INT(jit_policy_can_request(p, NULL, "staging", msg,
+	    sizeof(msg)), JIT_ERR_INVALID_ARGUMENT);
+	CHECK_INT(jit_policy_can_request(NULL, "alice", "staging", NULL, 0),
+	    JIT_ERR_INVALID_ARGUMENT);
+	CHECK(jit_policy_is_requester(p, "alice", "prod-db"));
+	CHECK(!jit_policy_is_requester(p, "dave", "prod-db"));
+
+	/* Who may approve: eligibility, self-approval, another role. */
+	CHECK_OK(jit_policy_can_approve(p, "bob", "alice", "staging", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_approve(p, "alice", "alice", "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_CONTAINS(msg, "own request");
+	CHECK(jit_policy_is_approver(p, "alice", "staging"));
+	CHECK_INT(jit_policy_can_approve(p, "carol", "alice", "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_STR(msg, "user carol is not an approver for role staging");
+	/* alice requests prod-db but cannot approve it. */
+	CHECK(!jit_policy_is_approver(p, "alice", "prod-db"));
+	CHECK_INT(jit_policy_can_approve(p, "alice", "bob", "prod-db", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_OK(jit_policy_can_approve(p, "carol", "alice", "prod-db", msg,
+	    sizeof(msg)));
+	CHECK_OK(jit_policy_can_approve(p, "bob", "alice", "prod-db", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_approve(p, "bob", "bob", "prod-db", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_INT(jit_policy_can_approve(p, "mallory", "bob", "prod-db", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_INT(jit_policy_can_approve(p, "dave", "bob", "nope", msg,
+	    sizeof(msg)), JIT_ERR_POLICY_ROLE);
+	CHECK_INT(jit_policy_can_approve(p, "dave", NULL, "prod-db", msg,
+	    sizeof(msg)), JIT_ERR_INVALID_ARGUMENT);
+	CHECK(!jit_policy_is_approver(p, "dave", "nope"));
+	CHECK(!jit_policy_is_approver(p, NULL, "prod-db"));
+
+	/* Admins and auditors. */
+	CHECK(jit_policy_is_admin(p, "dave"));
+	CHECK(!jit_policy_is_admin(p, "alice"));
+	CHECK(!jit_policy_is_admin(p, "mallory"));
+	CHECK(!jit_policy_is_admin(p, NULL));
+	CHECK(jit_policy_is_auditor(p, "erin"));
+	CHECK(jit_policy_is_auditor(p, "carol"));
+	CHECK(!jit_policy_is_auditor(p, "bob"));
+	CHECK(!jit_policy_is_auditor(p, "mallory"));
+
+	/* Durations. */
+	CHECK_OK(jit_policy_check_request(p, "prod-db", 0, "INC-4211 disk",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)));
+	CHECK_U64(eff, 3600);
+	CHECK_OK(jit_policy_check_request(p, "prod-db", 4 * 3600, "INC-1",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)));
+	CHECK_U64(eff, 4 * 3600);
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 8 * 3600, "INC-1",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)),
+	    JIT_ERR_POLICY_DURATION);
+	CHECK_U64(eff, 0);
+	CHECK_STR(msg, "duration 8h exceeds the maximum of 4h for role "
+	    "prod-db");
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 4 * 3600 + 1,
+	    "INC-1", JIT_KEY_ED25519, NULL, msg, sizeof(msg)),
+	    JIT_ERR_POLICY_DURATION);
+	CHECK_OK(jit_policy_check_request(p, "staging", 0, NULL,
+	    JIT_KEY_ECDSA_P384, &eff, msg, sizeof(msg)));
+	CHECK_U64(eff, 2 * 3600);
+
+	/* Reasons. */
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, NULL,
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_STR(msg, "role prod-db requires a reason matching "
+	    "^[A-Z]+-[0-9]+");
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, "",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, "fixing stuff",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_STR(msg, "reason does not match the pattern ^[A-Z]+-[0-9]+ "
+	    "required by role prod-db");
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, "see INC-1",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, "INC-1\nx",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_CONTAINS(msg, "control characters");
+	{
+		char big[JIT_POLICY_MAX_REASON + 2];
+		memset(big, 'A', sizeof(big) - 1);
+		big[0] = 'X';
+		memcpy(big, "INC-1 ", 6);
+		big[sizeof(big) - 1] = '\0';
+		CHECK_INT(jit_policy_check_request(p, "prod-db", 0, big,
+		    JIT_KEY_ED25519, &eff, msg, sizeof(msg)),
+		    JIT_ERR_POLICY_REASON);
+		big[JIT_POLICY_MAX_REASON] = '\0';
+		CHECK_OK(jit_policy_check_request(p, "prod-db", 0, big,
+		    JIT_KEY_ED25519, &eff, msg, sizeof(msg)));
+	}
+	/* Optional reason: anything printable goes, none is fine. */
+	CHECK_OK(jit_policy_check_request(p, "readonly", 0, "looking around",
+	    JIT_KEY_RSA, &eff, msg, sizeof(msg)));
+	CHECK_U64(eff, 8 * 3600);
+
+	/* Key types. */
+	CHECK_INT(jit_policy_check_request(p, "prod-db", 0, "INC-1",
+	    JIT_KEY_ECDSA_P256, &eff, msg, sizeof(msg)),
+	    JIT_ERR_POLICY_KEY_TYPE);
+	CHECK_STR(msg, "key type ecdsa is not allowed for role prod-db "
+	    "(allowed: ed25519)");
+	CHECK_INT(jit_policy_check_request(p, "staging", 0, NULL,
+	    JIT_KEY_RSA, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_KEY_TYPE);
+	CHECK_STR(msg, "key type rsa is not allowed for role staging "
+	    "(allowed: ed25519, ecdsa)");
+	CHECK_INT(jit_policy_check_request(p, "readonly", 0, NULL,
+	    JIT_KEY_UNKNOWN, &eff, msg, sizeof(msg)),
+	    JIT_ERR_POLICY_KEY_TYPE);
+	CHECK_OK(jit_policy_check_request(p, "readonly", 0, NULL,
+	    JIT_KEY_ECDSA_P521, &eff, msg, sizeof(msg)));
+	CHECK_INT(jit_policy_check_request(p, "nope", 0, NULL,
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_ROLE);
+	CHECK_INT(jit_policy_key_type_bit(JIT_KEY_ECDSA_P384),
+	    JIT_POLICY_KEY_ECDSA);
+	CHECK_INT(jit_policy_key_type_bit(JIT_KEY_UNKNOWN), 0);
+
+	/* The approval rule. */
+	{
+		const char *none[] = { NULL };
+		const char *bob[] = { "bob" };
+		const char *bob_dave[] = { "bob", "dave" };
+		const char *bob_carol[] = { "bob", "carol" };
+		const char *carol_carol[] = { "carol", "carol" };
+		const char *bob_bob_carol[] = { "bob", "bob", "carol" };
+		const char *alice_carol[] = { "alice", "carol" };
+		const char *mallory_carol[] = { "mallory", "carol" };
+		const char *null_carol_dave[] = { NULL, "carol", "dave" };
+
+		CHECK_INT(jit_policy_approval_status(p, "prod-db", "alice",
+		    none, 0, msg, sizeof(msg)), 0);
+		CHECK_STR(msg, "0 of 2 approvals; still needs one from group "
+		    "security");
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "alice",
+		    bob, 1), 0);
+		/* Two distinct, but none from security. */
+		CHECK_INT(jit_policy_approval_status(p, "prod-db", "alice",
+		    bob_dave, 2, msg, sizeof(msg)), 0);
+		CHECK_STR(msg, "2 of 2 approvals; still needs one from group "
+		    "security");
+		CHECK_INT(jit_policy_approval_status(p, "prod-db", "alice",
+		    bob_carol, 2, msg, sizeof(msg)), 1);
+		CHECK_STR(msg, "2 of 2 approvals");
+		/* The same person twice counts once. */
+		CHECK_INT(jit_policy_approval_status(p, "prod-db", "alice",
+		    carol_carol, 2, msg, sizeof(msg)), 0);
+		CHECK_STR(msg, "1 of 2 approvals");
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "alice",
+		    bob_bob_carol, 3), 1);
+		/* alice is no approver of prod-db; mallory is nobody. */
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "bob",
+		    alice_carol, 2), 0);
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "alice",
+		    mallory_carol, 2), 0);
+		/* bob requesting: his own approval never counts. */
+		CHECK_INT(jit_policy_approval_status(p, "prod-db", "bob",
+		    bob_carol, 2, msg, sizeof(msg)), 0);
+		CHECK_STR(msg, "1 of 2 approvals");
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "bob",
+		    null_carol_dave, 3), 1);
+		/* Peer review. */
+		CHECK_INT(jit_policy_approval_satisfied(p, "staging", "alice",
+		    bob, 1), 1);
+		CHECK_INT(jit_policy_approval_satisfied(p, "staging", "bob",
+		    bob, 1), 0);
+		CHECK_INT(jit_policy_approval_satisfied(p, "staging", "alice",
+		    alice_carol, 2), 0);
+		/* Auto-approve. */
+		CHECK_INT(jit_policy_approval_status(p, "readonly", "alice",
+		    none, 0, msg, sizeof(msg)), 1);
+		CHECK_STR(msg, "auto-approved");
+		/* Errors. */
+		CHECK_INT(jit_policy_approval_satisfied(p, "nope", "alice",
+		    bob, 1), JIT_ERR_POLICY_ROLE);
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", NULL,
+		    bob, 1), JIT_ERR_INVALID_ARGUMENT);
+		CHECK_INT(jit_policy_approval_satisfied(p, "prod-db", "alice",
+		    NULL, 1), JIT_ERR_INVALID_ARGUMENT);
+	}
+	jit_policy_free(p);
+
+	/* Self-approval on: the requester's approval counts. */
+	{
+		const char *doc = "users:\n  a: {groups: [ops]}\n"
+		    "  b: {groups: [ops]}\nroles:\n  r:\n"
+		    "    principals: [p]\n    requesters: [group:ops]\n"
+		    "    approvers: [group:ops]\n    self_approval: true\n";
+		const char *a[] = { "a" };
+		REQUIRE_OK(jit_policy_load_mem("m", doc, strlen(doc), &p, &e));
+		CHECK_OK(jit_policy_can_approve(p, "a", "a", "r", msg,
+		    sizeof(msg)));
+		CHECK_INT(jit_policy_approval_satisfied(p, "r", "a", a, 1), 1);
+		jit_policy_free(p);
+	}
+}
+
+int
+main(void)
+{
+	test_examples();
+	test_bad_fixtures();
+	test_errors();
+	test_decisions();
+	TEST_DONE();
+}
