@@ -92,9 +92,12 @@ int jit_audit_entry_hash(const json_t *entry, char hex[JIT_AUDIT_HASH_HEX]);
  *     for each entry: if ((r = jit_audit_verify_next(&v, e)) != 0)
  *             report v.error at v.error_seq / v.count + 1 ...;
  *
- * To verify an excerpt that starts later (an export with since=), pass
- * the first expected seq and the hash its "prev" must equal, or
- * prev_hex NULL to accept the first entry's "prev" as given.
+ * first_seq 0 or 1 with prev_hex NULL expects the whole chain (seq 1,
+ * prev = 64 zeros).  To verify an excerpt that starts later (an export
+ * with since=), pass the first expected seq and the hash its "prev" must
+ * equal, or prev_hex NULL to accept the first entry's "prev" as given.
+ * The chain alone cannot show that entries were cut off the END: compare
+ * the last hash with a trusted one (the export's signature covers it).
  */
 struct jit_audit_verifier {
 	uint64_t next_seq;    /* seq the next entry must have; 0 = any */

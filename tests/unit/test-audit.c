@@ -1,0 +1,363 @@
+/*
+ * test-audit.c - the hash-chained audit log: canonical form (against a
+ * vector made with Python's json module and checked with jq), append in
+ * the store's transactions, verification and tamper detection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "err.h"
+#include "store.h"
+#include "test.h"
+#include "util.h"
+
+/*
+ * Made with:
+ *   python3 -c 'import json,hashlib; e={...}; c=json.dumps(e,
+ *     sort_keys=True, separators=(",",":"), ensure_ascii=False);
+ *     print(c); print(hashlib.sha256(c.encode()).hexdigest())'
+ * and checked with: jq -cjS "del(.hash)" | sha256sum
+ */
+static const char kat_input[] =
+    "{\"seq\": 1, \"time\": \"2026-01-01T00:00:00Z\", \"event\": "
+    "\"request.create\", \"actor\": \"alice\", \"request\": \"r-abc\", "
+    "\"reason\": \"INC-1 \\u00e9\\n\\\"q\\\" / \\\\ \\t\", \"principals\": "
+    "[\"postgres\", \"z\"], \"serial\": 5, \"ok\": true, \"x\": null, "
+    "\"nested\": {\"b\": 1, \"a\": []}, \"prev\": "
+    "\"0000000000000000000000000000000000000000000000000000000000000000\", "
+    "\"hash\": "
+    "\"ce7689d3a3f9f727504493b7cde9dc815d82a8d5a460ced9d28e29b68bd4f0af\"}";
+static const char kat_canonical[] =
+    "{\"actor\":\"alice\",\"event\":\"request.create\",\"nested\":{\"a\":[],"
+    "\"b\":1},\"ok\":true,\"prev\":"
+    "\"0000000000000000000000000000000000000000000000000000000000000000\","
+    "\"principals\":[\"postgres\",\"z\"],\"reason\":\"INC-1 \xc3\xa9\\n\\\"q"
+    "\\\" / \\\\ \\t\",\"request\":\"r-abc\",\"seq\":1,\"serial\":5,\"time\":"
+    "\"2026-01-01T00:00:00Z\",\"x\":null}";
+static const char kat_hash[] =
+    "ce7689d3a3f9f727504493b7cde9dc815d82a8d5a460ced9d28e29b68bd4f0af";
+
+static void
+test_canonical(void)
+{
+	json_error_t je;
+	json_t *e = json_loads(kat_input, 0, &je), *bad;
+	char hex[JIT_AUDIT_HASH_HEX], *text;
+	size_t len;
+
+	REQUIRE(e != NULL);
+	CHECK_OK(jit_audit_canonical(e, 1, &text, &len));
+	CHECK_STR(text, kat_canonical);
+	CHECK_U64(len, strlen(kat_canonical));
+	free(text);
+	CHECK_OK(jit_audit_entry_hash(e, hex));
+	CHECK_STR(hex, kat_hash);
+
+	/* Values tools disagree on are refused. */
+	bad = json_pack("{s:f}", "x", 1.5);
+	CHECK_INT(jit_audit_entry_hash(bad, hex), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(bad);
+	bad = json_pack("{s:s}", "x", "bell\a");
+	CHECK_INT(jit_audit_entry_hash(bad, hex), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(bad);
+	bad = json_pack("{s:[s]}", "x", "del\x7f");
+	CHECK_INT(jit_audit_entry_hash(bad, hex), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(bad);
+	bad = json_pack("{s:I}", "x", (json_int_t)9007199254740993LL);
+	CHECK_INT(jit_audit_entry_hash(bad, hex), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(bad);
+
+	/* The KAT entry verifies as the first of a chain. */
+	{
+		struct jit_audit_verifier v;
+
+		jit_audit_verify_init(&v, 1, NULL);
+		CHECK_OK(jit_audit_verify_next(&v, e));
+		CHECK_U64(v.count, 1);
+		CHECK_STR(v.prev, kat_hash);
+	}
+	json_decref(e);
+}
+
+/* ---- in the store ------------------------------------------------------ */
+
+static char *
+tmpdir(void)
+{
+	char tmpl[] = "/tmp/jit-test-audit-XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	REQUIRE(d != NULL);
+	return jit_strdup(d);
+}
+
+static void
+rmdir_all(char *dir)
+{
+	static const char *files[] = { "data.mdb", "lock.mdb", "server.lock" };
+	char p[512];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+struct append_ctx {
+	int n;          /* entries to append */
+	int fail;       /* then fail the closure */
+	json_t *fields; /* or append exactly these */
+	uint64_t seq;
+	char hash[JIT_AUDIT_HASH_HEX];
+};
+
+static int
+append_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct append_ctx *c = ctx;
+	int r;
+
+	if (c->fields != NULL)
+		return jit_audit_append(t, c->fields, &c->seq, c->hash);
+	for (int i = 0; i < c->n; i++) {
+		json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:[s]}", "event",
+		    "request.approve", "actor", "bob", "comment", "ok \xc3\xa9",
+		    "i", i, "principals", "postgres");
+
+		r = jit_audit_append(t, f, &c->seq, c->hash);
+		json_decref(f);
+		if (r != 0)
+			return r;
+	}
+	return c->fail ? JIT_ERR_CONFLICT : 0;
+}
+
+#define MAXLINES 32
+
+struct lines {
+	char *l[MAXLINES];
+	size_t n;
+};
+
+static int
+export_cb(uint64_t seq, const char *json, size_t len, void *ctx)
+{
+	struct lines *ls = ctx;
+
+	(void)seq;
+	if (ls->n >= MAXLINES)
+		return 1;
+	ls->l[ls->n] = malloc(len + 1);
+	memcpy(ls->l[ls->n], json, len);
+	ls->l[ls->n][len] = '\0';
+	ls->n++;
+	return 0;
+}
+
+static int
+export_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_audit_iter(t, 1, export_cb, ctx);
+}
+
+struct verify_ctx {
+	uint64_t count;
+	char head[JIT_AUDIT_HASH_HEX];
+	uint64_t hseq;
+	char hhash[JIT_AUDIT_HASH_HEX];
+	struct jit_audit_verifier v;
+};
+
+static int
+verify_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	int r;
+
+	if ((r = jit_audit_head(t, &c->hseq, c->hhash)) != 0)
+		return r;
+	return jit_audit_verify_store(t, &c->count, c->head, &c->v);
+}
+
+/* Verify lines[order[0..n)] as a chain; return the failing seq or 0. */
+static uint64_t
+verify_lines(char **l, size_t n, struct jit_audit_verifier *v)
+{
+	jit_audit_verify_init(v, 1, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (jit_audit_verify_text(v, l[i], strlen(l[i])) != 0)
+			return v->error_seq ? v->error_seq : (uint64_t)-1;
+	return 0;
+}
+
+static void
+test_chain(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct append_ctx a = { 0 };
+	struct verify_ctx vc;
+	struct lines ls = { { 0 }, 0 };
+	struct jit_audit_verifier v;
+	char *l[MAXLINES], *edited;
+	json_t *e;
+	json_error_t je;
+
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	/* Empty log: head is zeros, verifies with 0 entries. */
+	memset(&vc, 0, sizeof(vc));
+	CHECK_OK(jit_store_read(s, verify_fn, &vc));
+	CHECK_U64(vc.count, 0);
+	CHECK_U64(vc.hseq, 0);
+	CHECK_STR(vc.hhash, "0000000000000000000000000000000000000000000000"
+	    "000000000000000000");
+
+	a.n = 1;
+	CHECK_OK(jit_store_write(s, append_fn, &a));
+	CHECK_U64(a.seq, 1);
+	a.n = 3;  /* three entries in one transaction */
+	CHECK_OK(jit_store_write(s, append_fn, &a));
+	CHECK_U64(a.seq, 4);
+	a.fail = 1;  /* rolled back: no entries, no gap */
+	CHECK_INT(jit_store_write(s, append_fn, &a), JIT_ERR_CONFLICT);
+	a.fail = 0;
+	a.n = 2;
+	CHECK_OK(jit_store_write(s, append_fn, &a));
+	CHECK_U64(a.seq, 6);
+
+	/* Bad fields are refused and change nothing. */
+	a.fields = json_pack("{s:s}", "event", "x");  /* no actor */
+	CHECK_INT(jit_store_write(s, append_fn, &a), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(a.fields);
+	a.fields = json_pack("{s:s, s:s, s:i}", "event", "x", "actor", "y",
+	    "seq", 99);
+	CHECK_INT(jit_store_write(s, append_fn, &a), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(a.fields);
+	a.fields = json_pack("{s:s, s:s, s:s}", "event", "x", "actor", "y",
+	    "reason", "a\x1b[31m");
+	CHECK_INT(jit_store_write(s, append_fn, &a), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(a.fields);
+	/* A given time is kept. */
+	a.fields = json_pack("{s:s, s:s, s:s}", "event", "request.expire",
+	    "actor", "system", "time", "2026-02-03T04:05:06Z");
+	CHECK_OK(jit_store_write(s, append_fn, &a));
+	CHECK_U64(a.seq, 7);
+	json_decref(a.fields);
+	a.fields = NULL;
+	jit_store_close(s);
+
+	/* Reopen; verify the stored chain. */
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_READONLY, &s));
+	memset(&vc, 0, sizeof(vc));
+	CHECK_OK(jit_store_read(s, verify_fn, &vc));
+	CHECK_U64(vc.count, 7);
+	CHECK_U64(vc.hseq, 7);
+	CHECK_STR(vc.head, a.hash);
+	CHECK_STR(vc.hhash, a.hash);
+	CHECK_OK(jit_store_read(s, export_fn, &ls));
+	jit_store_close(s);
+	REQUIRE(ls.n == 7);
+
+	/* Exported lines verify offline. */
+	CHECK_U64(verify_lines(ls.l, ls.n, &v), 0);
+	CHECK_U64(v.count, 7);
+	e = json_loads(ls.l[6], 0, &je);
+	CHECK_STR(json_string_value(json_object_get(e, "time")),
+	    "2026-02-03T04:05:06Z");
+	json_decref(e);
+	e = json_loads(ls.l[0], 0, &je);
+	CHECK_STR(json_string_value(json_object_get(e, "prev")),
+	    "0000000000000000000000000000000000000000000000000000000000000000");
+	CHECK_STR(json_string_value(json_object_get(e, "comment")),
+	    "ok \xc3\xa9");
+	json_decref(e);
+
+	/* Edited entry: its hash no longer matches. */
+	memcpy(l, ls.l, sizeof(l));
+	e = json_loads(ls.l[2], 0, &je);
+	json_object_set_new(e, "actor", json_string("mallory"));
+	edited = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+	l[2] = edited;
+	CHECK_U64(verify_lines(l, ls.n, &v), 3);
+	CHECK(strstr(v.error, "hash") != NULL);
+	free(edited);
+
+	/* Edited and re-hashed: the next entry's prev gives it away. */
+	{
+		char h[JIT_AUDIT_HASH_HEX];
+
+		CHECK_OK(jit_audit_entry_hash(e, h));
+		json_object_set_new(e, "hash", json_string(h));
+		edited = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+		l[2] = edited;
+		CHECK_U64(verify_lines(l, ls.n, &v), 4);
+		CHECK(strstr(v.error, "prev") != NULL);
+		free(edited);
+	}
+	json_decref(e);
+
+	/* Deleted entry (seq 3). */
+	memcpy(l, ls.l, sizeof(l));
+	memmove(&l[2], &l[3], (ls.n - 3) * sizeof(l[0]));
+	CHECK_U64(verify_lines(l, ls.n - 1, &v), 4);
+	CHECK(strstr(v.error, "expected") != NULL);
+
+	/* Reordered entries (swap 4 and 5). */
+	memcpy(l, ls.l, sizeof(l));
+	l[3] = ls.l[4];
+	l[4] = ls.l[3];
+	CHECK_U64(verify_lines(l, ls.n, &v), 5);
+
+	/* Deleted and renumbered: hash breaks. */
+	memcpy(l, ls.l, sizeof(l));
+	e = json_loads(ls.l[4], 0, &je);
+	json_object_set_new(e, "seq", json_integer(4));
+	edited = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+	l[3] = edited;
+	CHECK_U64(verify_lines(l, 4, &v), 4);
+	free(edited);
+	json_decref(e);
+
+	/* Garbage line. */
+	memcpy(l, ls.l, sizeof(l));
+	l[1] = "{not json";
+	CHECK(verify_lines(l, ls.n, &v) != 0);
+	CHECK(strstr(v.error, "JSON") != NULL);
+
+	/* An excerpt starting later verifies given the hash before it, and
+	 * fails given the wrong one. */
+	{
+		json_t *e2 = json_loads(ls.l[2], 0, &je);
+		const char *prev = json_string_value(json_object_get(e2,
+		    "hash"));
+
+		jit_audit_verify_init(&v, 4, prev);
+		for (size_t i = 3; i < ls.n; i++)
+			CHECK_OK(jit_audit_verify_text(&v, ls.l[i],
+			    strlen(ls.l[i])));
+		CHECK_U64(v.count, 4);
+		jit_audit_verify_init(&v, 4, kat_hash);
+		CHECK_INT(jit_audit_verify_text(&v, ls.l[3], strlen(ls.l[3])),
+		    JIT_ERR_AUDIT_CHAIN);
+		jit_audit_verify_init(&v, 4, NULL);
+		CHECK_OK(jit_audit_verify_text(&v, ls.l[3], strlen(ls.l[3])));
+		json_decref(e2);
+	}
+
+	for (size_t i = 0; i < ls.n; i++)
+		free(ls.l[i]);
+	rmdir_all(dir);
+}
+
+int
+main(void)
+{
+	test_canonical();
+	test_chain();
+	TEST_DONE();
+}
