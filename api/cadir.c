@@ -154,12 +154,14 @@ jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
 	r = 0;
 out:
 	if (r != 0) {
+		int saved = errno;   /* callers may want the cause of SYSTEM */
 		if (wrote_pub)
 			unlink(pubpath);
 		if (wrote_key)
 			unlink(keypath);
 		if (created_dir)
 			rmdir(dir);
+		errno = saved;
 	}
 	jit_key_free(k);
 	free(line);

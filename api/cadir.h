@@ -42,7 +42,7 @@ int jit_cadir_exists(const char *dir);
  * mkdir, key generation or the file writes return (NOT_FOUND when the
  * parent is missing, PERMISSION, ...).  On any error nothing is left
  * behind: the key files are removed and dir is removed if this call
- * created it.
+ * created it.  For SYSTEM errors errno still holds the cause.
  */
 int jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
     struct jit_key **out);

@@ -5,12 +5,15 @@
  * each failure reported as one line "jit-ca CMD: message" on stderr.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
@@ -77,6 +80,16 @@ no_operands(const char *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* jit_err(r), but with the errno text for SYSTEM errors, which the
+ * library leaves in errno (EFBIG, EISDIR, ... have no code of their own). */
+static const char *
+errmsg(int r)
+{
+	if (r == JIT_ERR_SYSTEM && errno != 0)
+		return strerror(errno);
+	return jit_err(r);
+}
+
 static void
 getopt_reset(void)
 {
@@ -114,7 +127,7 @@ init_usage(FILE *f)
 static int
 parse_uint(const char *s, uint64_t max, uint64_t *v)
 {
-	uint64_t x = 0;
+	uint64_t x = 0, d;
 
 	*v = 0;
 	if (s == NULL || *s == '\0')
@@ -122,14 +135,30 @@ parse_uint(const char *s, uint64_t max, uint64_t *v)
 	for (; *s != '\0'; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		if (x > (UINT64_MAX - 9) / 10)
+		d = (uint64_t)(*s - '0');
+		if (x > (UINT64_MAX - d) / 10)
 			return -1;
-		x = x * 10 + (uint64_t)(*s - '0');
+		x = x * 10 + d;
 	}
 	if (x > max)
 		return -1;
 	*v = x;
 	return 0;
+}
+
+/* 1 if the directory that would contain path exists. */
+static int
+parent_exists(const char *path)
+{
+	char *copy = jit_strdup(path);
+	struct stat st;
+	int r;
+
+	if (copy == NULL)
+		return 1;
+	r = stat(dirname(copy), &st) == 0 && S_ISDIR(st.st_mode);
+	free(copy);
+	return r;
 }
 
 int
@@ -198,8 +227,12 @@ cmd_init(int argc, char **argv)
 	} else if (r == JIT_ERR_INVALID_ARGUMENT) {
 		cmd_fail(cmd, "%s exists and is not a directory", data);
 		goto out;
+	} else if (r == JIT_ERR_NOT_FOUND && !parent_exists(data)) {
+		cmd_fail(cmd, "cannot create %s: its parent directory does not "
+		    "exist", data);
+		goto out;
 	} else if (r != 0) {
-		cmd_fail(cmd, "cannot create a CA in %s: %s", data, jit_err(r));
+		cmd_fail(cmd, "cannot create a CA in %s: %s", data, errmsg(r));
 		goto out;
 	}
 	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0) {
@@ -274,7 +307,7 @@ cmd_ca(int argc, char **argv)
 		goto out;
 	} else if (r != 0) {
 		cmd_fail(cmd, "cannot read the CA key in %s: %s", data,
-		    jit_err(r));
+		    errmsg(r));
 		goto out;
 	}
 	if (want_fp) {
@@ -616,7 +649,8 @@ cmd_sign(int argc, char **argv)
 	struct jit_cert_spec spec;
 	struct jit_buf blob = JIT_BUF_INIT;
 	char *comment = NULL, *line = NULL, why[160];
-	uint64_t duration = 0, serial = 0, start, now;
+	struct stat st;
+	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
 
 	getopt_reset();
@@ -713,7 +747,10 @@ cmd_sign(int argc, char **argv)
 		ext[0] = "permit-pty";
 		next = 1;
 	}
+	/* Default window: backdated by the skew allowance, ending exactly
+	 * duration from now.  An explicit start is taken as given. */
 	now = jit_now();
+	base = now;
 	if (valid_from == NULL) {
 		start = now > CLOCK_SKEW ? now - CLOCK_SKEW : 0;
 	} else if (valid_from[0] == '+') {
@@ -722,22 +759,29 @@ cmd_sign(int argc, char **argv)
 			cmd_fail(cmd, "invalid --valid-from '%s'", valid_from);
 			return EXIT_USAGE;
 		}
-		start = now + delta;
+		start = base = now + delta;
 	} else if (jit_parse_time(valid_from, &start) != 0) {
 		cmd_fail(cmd, "invalid --valid-from '%s' (use RFC 3339 like "
 		    "2030-01-31T08:00:00Z, epoch seconds or +1h)", valid_from);
 		return EXIT_USAGE;
+	} else {
+		base = start;
 	}
 	/* duration is capped at ~100 years, so the sum cannot wrap. */
-	if (start > TIME_MAX - duration) {
+	if (base > TIME_MAX - duration) {
 		cmd_fail(cmd, "validity window ends too far in the future");
 		return EXIT_USAGE;
 	}
+	end = base + duration;
 
-	/* Keys. */
+	/* Keys.  A directory would fail later with a bare EISDIR. */
+	if (stat(keypath, &st) == 0 && !S_ISREG(st.st_mode)) {
+		cmd_fail(cmd, "%s: not a regular file", keypath);
+		goto out;
+	}
 	r = load_user_key(keypath, &user, &comment);
 	if (r != 0) {
-		cmd_fail(cmd, "%s: %s", keypath, jit_err(r));
+		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
 	r = jit_cadir_load(data, &ca);
@@ -747,7 +791,7 @@ cmd_sign(int argc, char **argv)
 		goto out;
 	} else if (r != 0) {
 		cmd_fail(cmd, "cannot load the CA key from %s: %s", data,
-		    jit_err(r));
+		    errmsg(r));
 		goto out;
 	}
 	if (serial == 0 && (r = random_serial(&serial)) != 0) {
@@ -762,7 +806,7 @@ cmd_sign(int argc, char **argv)
 	spec.principals = principals;
 	spec.nprincipals = nprincipals;
 	spec.valid_after = start;
-	spec.valid_before = start + duration;
+	spec.valid_before = end;
 	spec.force_command = force;
 	spec.source_address = source;
 	spec.extensions = ext;
@@ -783,7 +827,7 @@ cmd_sign(int argc, char **argv)
 		line[len] = '\0';
 		if (r != 0) {
 			cmd_fail(cmd, "cannot write %s: %s", output,
-			    jit_err(r));
+			    errmsg(r));
 			goto out;
 		}
 	} else {
