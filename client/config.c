@@ -1,0 +1,247 @@
+/*
+ * config.c - ~/.config/jit-ssh/config.
+ *
+ * The file is plain "key = value" lines; '#' starts a comment line.
+ * Keys: url, token, ca_key (a CA public key line), tls_ca (a file).
+ * Unknown keys are an error so a typo cannot silently drop the CA pin.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "err.h"
+#include "util.h"
+
+#define CONFIG_REL ".config/jit-ssh/config"
+#define CONFIG_MAX (64 * 1024)
+
+char *
+jit_home_path(const char *rel)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+	char *out;
+	size_t n;
+
+	if (home == NULL || *home == '\0') {
+		if ((pw = getpwuid(getuid())) == NULL)
+			return NULL;
+		home = pw->pw_dir;
+	}
+	n = strlen(home) + 1 + strlen(rel) + 1;
+	if ((out = malloc(n)) == NULL)
+		return NULL;
+	snprintf(out, n, "%s/%s", home, rel);
+	return out;
+}
+
+int
+jit_config_set(char **field, const char *value)
+{
+	char *v = NULL;
+
+	if (value != NULL && (v = strdup(value)) == NULL)
+		return JIT_ERR_ALLOC;
+	if (*field != NULL) {
+		jit_wipe(*field, strlen(*field));
+		free(*field);
+	}
+	*field = v;
+	return 0;
+}
+
+void
+jit_config_release(struct jit_config *c)
+{
+	jit_config_set(&c->path, NULL);
+	jit_config_set(&c->url, NULL);
+	jit_config_set(&c->token, NULL);
+	jit_config_set(&c->ca_key, NULL);
+	jit_config_set(&c->tls_ca, NULL);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse(struct jit_config *c, char *text, char *msg, size_t msglen)
+{
+	char *line, *next, *eq, *k, *v;
+	char **field;
+	unsigned lineno = 0;
+	int r;
+
+	for (line = text; line != NULL; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			snprintf(msg, msglen, "%s:%u: expected 'key = value'",
+			    c->path, lineno);
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		*eq = '\0';
+		k = trim(line);
+		v = trim(eq + 1);
+		if (strcmp(k, "url") == 0)
+			field = &c->url;
+		else if (strcmp(k, "token") == 0)
+			field = &c->token;
+		else if (strcmp(k, "ca_key") == 0)
+			field = &c->ca_key;
+		else if (strcmp(k, "tls_ca") == 0)
+			field = &c->tls_ca;
+		else {
+			snprintf(msg, msglen, "%s:%u: unknown key '%s'",
+			    c->path, lineno, k);
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		if ((r = jit_config_set(field, *v ? v : NULL)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+jit_config_load(const char *path, struct jit_config *c, char *msg,
+    size_t msglen)
+{
+	const char *env;
+	int r;
+
+	if ((r = jit_config_load_file(path, c, msg, msglen)) != 0)
+		return r;
+	if ((env = getenv("JIT_SSH_URL")) != NULL && *env &&
+	    (r = jit_config_set(&c->url, env)) != 0)
+		return r;
+	if ((env = getenv("JIT_SSH_TOKEN")) != NULL && *env &&
+	    (r = jit_config_set(&c->token, env)) != 0)
+		return r;
+	return 0;
+}
+
+int
+jit_config_load_file(const char *path, struct jit_config *c, char *msg,
+    size_t msglen)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int r = JIT_ERR_INTERNAL;
+
+	memset(c, 0, sizeof(*c));
+	msg[0] = '\0';
+	if (path != NULL)
+		c->path = strdup(path);
+	else
+		c->path = jit_home_path(CONFIG_REL);
+	if (c->path == NULL) {
+		snprintf(msg, msglen, "cannot find the home directory");
+		return JIT_ERR_ALLOC;
+	}
+	r = jit_read_file(c->path, CONFIG_MAX, &data, &len);
+	if (r == 0) {
+		c->from_file = 1;
+		r = parse(c, (char *)data, msg, msglen);
+		jit_wipe(data, len);
+		free(data);
+		if (r != 0) {
+			if (msg[0] == '\0')
+				snprintf(msg, msglen, "%s: %s", c->path,
+				    jit_err(r));
+			return r;
+		}
+	} else if (r != JIT_ERR_NOT_FOUND) {
+		snprintf(msg, msglen, "cannot read %s: %s", c->path,
+		    jit_err(r));
+		return r;
+	}
+	return 0;
+}
+
+/* mkdir -p for the parent directories of path, mode 0700. */
+static int
+make_parents(const char *path)
+{
+	char *p, *s;
+	int r = 0;
+
+	if ((p = strdup(path)) == NULL)
+		return JIT_ERR_ALLOC;
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			r = jit_err_from_errno(errno);
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return r;
+}
+
+static int
+valid_value(const char *v)
+{
+	return v == NULL || strpbrk(v, "\n\r") == NULL;
+}
+
+int
+jit_config_save(const struct jit_config *c, char *msg, size_t msglen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = JIT_ERR_INTERNAL;
+
+	if (!valid_value(c->url) || !valid_value(c->token) ||
+	    !valid_value(c->ca_key) || !valid_value(c->tls_ca)) {
+		snprintf(msg, msglen, "a configuration value contains a "
+		    "newline");
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return JIT_ERR_ALLOC;
+	fprintf(f, "# jit-ssh client configuration (written by jit-ssh "
+	    "setup)\n");
+	if (c->url)
+		fprintf(f, "url = %s\n", c->url);
+	if (c->token)
+		fprintf(f, "token = %s\n", c->token);
+	if (c->ca_key)
+		fprintf(f, "ca_key = %s\n", c->ca_key);
+	if (c->tls_ca)
+		fprintf(f, "tls_ca = %s\n", c->tls_ca);
+	if (fclose(f) != 0) {
+		free(text);
+		return JIT_ERR_ALLOC;
+	}
+	if ((r = make_parents(c->path)) != 0 ||
+	    (r = jit_write_file_atomic(c->path, text, len, 0600, 0)) != 0)
+		snprintf(msg, msglen, "cannot write %s: %s", c->path,
+		    jit_err(r));
+	jit_wipe(text, len);
+	free(text);
+	return r;
+}

@@ -1,0 +1,340 @@
+/*
+ * install.c - a role's files under ~/.ssh/jit/ and its ssh-agent
+ * identities.
+ *
+ *   ~/.ssh/jit/              0700
+ *   ~/.ssh/jit/ROLE          private key (0600), or a symlink to --key
+ *   ~/.ssh/jit/ROLE.pub      public key line
+ *   ~/.ssh/jit/ROLE-cert.pub certificate line (ssh -i ROLE finds it)
+ *   ~/.ssh/jit/pending/ID    key made for a request still waiting
+ *
+ * Agent identities carry the comment "jit-ssh:ROLE", which is how older
+ * certificates of a role are found and removed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "client.h"
+#include "err.h"
+#include "util.h"
+
+int
+jit_role_name_ok(const char *role)
+{
+	size_t i, n;
+
+	if (role == NULL || (n = strlen(role)) == 0 || n > 64 ||
+	    role[0] == '.' || role[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = role[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-'))
+			return 0;
+	}
+	/* "ROLE-cert" would collide with another role's cert file name. */
+	if (n >= 5 && strcmp(role + n - 5, "-cert") == 0)
+		return 0;
+	return 1;
+}
+
+static int
+ensure_dir(const char *path, char *msg, size_t msglen)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		snprintf(msg, msglen, "cannot create %s: %s", path,
+		    strerror(errno));
+		return jit_err_from_errno(errno);
+	}
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(msg, msglen, "%s is not a directory", path);
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
+	return 0;
+}
+
+int
+jit_jit_dir(int create, char **out, char *msg, size_t msglen)
+{
+	char *ssh = NULL, *dir = NULL;
+	int r = JIT_ERR_ALLOC;
+
+	*out = NULL;
+	if ((ssh = jit_home_path(".ssh")) == NULL ||
+	    (dir = jit_home_path(".ssh/jit")) == NULL) {
+		snprintf(msg, msglen, "cannot find the home directory");
+		goto out;
+	}
+	if (create) {
+		if ((r = ensure_dir(ssh, msg, msglen)) != 0 ||
+		    (r = ensure_dir(dir, msg, msglen)) != 0)
+			goto out;
+		/* Keys live here: keep it private even if it pre-existed. */
+		if (chmod(dir, 0700) != 0) {
+			snprintf(msg, msglen, "cannot chmod %s: %s", dir,
+			    strerror(errno));
+			r = jit_err_from_errno(errno);
+			goto out;
+		}
+	}
+	*out = dir;
+	dir = NULL;
+	r = 0;
+ out:
+	free(ssh);
+	free(dir);
+	return r;
+}
+
+static char *
+join(const char *dir, const char *name, const char *suffix)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s%s", dir, name, suffix ? suffix : "") < 0)
+		return NULL;
+	return p;
+}
+
+/* Remove the agent identities whose comment is "jit-ssh:ROLE" (role) or
+ * starts with "jit-ssh:" (role NULL). */
+static int
+agent_remove_role(struct jit_agent *a, const char *role, size_t *n)
+{
+	struct jit_agent_idlist *l = NULL;
+	const char *c;
+	size_t i;
+	int r;
+
+	*n = 0;
+	if ((r = jit_agent_list(a, &l)) != 0)
+		return r;
+	for (i = 0; i < l->n; i++) {
+		c = l->ids[i].comment;
+		if (strncmp(c, JIT_AGENT_COMMENT_PREFIX,
+		    strlen(JIT_AGENT_COMMENT_PREFIX)) != 0)
+			continue;
+		if (role != NULL &&
+		    strcmp(c + strlen(JIT_AGENT_COMMENT_PREFIX), role) != 0)
+			continue;
+		r = jit_agent_remove(a, l->ids[i].blob, l->ids[i].blob_len);
+		if (r == 0)
+			(*n)++;
+		else if (r != JIT_ERR_AGENT)   /* gone meanwhile is fine */
+			break;
+		r = 0;
+	}
+	jit_agent_idlist_free(l);
+	return r;
+}
+
+int
+jit_install(const char *role, const char *key_src, int key_owned,
+    const struct jit_key *key, const char *cert_line,
+    const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
+    int no_agent, int *agent_status, char *msg, size_t msglen)
+{
+	struct jit_agent *a = NULL;
+	char *dir = NULL, *kpath = NULL, *ppath = NULL, *cpath = NULL;
+	char *publine = NULL, *text = NULL, *abs = NULL, comment[128];
+	size_t removed = 0;
+	int r = JIT_ERR_INTERNAL;
+
+	*agent_status = 0;
+	msg[0] = '\0';
+	if ((r = jit_jit_dir(1, &dir, msg, msglen)) != 0)
+		goto out;
+	if ((kpath = join(dir, role, NULL)) == NULL ||
+	    (ppath = join(dir, role, ".pub")) == NULL ||
+	    (cpath = join(dir, role, "-cert.pub")) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto out;
+	}
+
+	/* Key first, then the certificate, each replaced atomically. */
+	if (key_owned) {
+		if (rename(key_src, kpath) != 0) {
+			r = jit_err_from_errno(errno);
+			snprintf(msg, msglen, "cannot move %s to %s: %s",
+			    key_src, kpath, strerror(errno));
+			goto out;
+		}
+	} else if (strcmp(key_src, kpath) != 0) {
+		if ((abs = realpath(key_src, NULL)) == NULL) {
+			r = jit_err_from_errno(errno);
+			snprintf(msg, msglen, "%s: %s", key_src,
+			    strerror(errno));
+			goto out;
+		}
+		if ((unlink(kpath) != 0 && errno != ENOENT) ||
+		    symlink(abs, kpath) != 0) {
+			r = jit_err_from_errno(errno);
+			snprintf(msg, msglen, "cannot link %s to %s: %s",
+			    kpath, abs, strerror(errno));
+			goto out;
+		}
+	}
+	if ((r = jit_key_format_public(key, "jit-ssh", &publine)) != 0 ||
+	    asprintf(&text, "%s\n", publine) < 0) {
+		text = NULL;
+		r = r ? r : JIT_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = jit_write_file_atomic(ppath, text, strlen(text), 0644,
+	    0)) != 0) {
+		snprintf(msg, msglen, "cannot write %s: %s", ppath,
+		    jit_err(r));
+		goto out;
+	}
+	free(text);
+	if (asprintf(&text, "%s\n", cert_line) < 0) {
+		text = NULL;
+		r = JIT_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = jit_write_file_atomic(cpath, text, strlen(text), 0644,
+	    0)) != 0) {
+		snprintf(msg, msglen, "cannot write %s: %s", cpath,
+		    jit_err(r));
+		goto out;
+	}
+
+	if (no_agent) {
+		r = 0;
+		goto out;
+	}
+	if ((r = jit_agent_open(NULL, &a)) != 0) {
+		if (r != JIT_ERR_NOT_FOUND) {
+			*agent_status = -1;
+			snprintf(msg, msglen, "cannot talk to ssh-agent at "
+			    "$SSH_AUTH_SOCK: %s", jit_err(r));
+		}
+		r = 0;
+		goto out;
+	}
+	snprintf(comment, sizeof(comment), "%s%s", JIT_AGENT_COMMENT_PREFIX,
+	    role);
+	if ((r = agent_remove_role(a, role, &removed)) != 0 ||
+	    (r = jit_agent_add_cert(a, key, cert_blob, cert_len, comment,
+	    lifetime)) != 0) {
+		*agent_status = -1;
+		snprintf(msg, msglen, "ssh-agent did not take the certificate: "
+		    "%s", jit_err(r));
+		r = 0;
+		goto out;
+	}
+	*agent_status = 1;
+	r = 0;
+ out:
+	jit_agent_close(a);
+	free(dir);
+	free(kpath);
+	free(ppath);
+	free(cpath);
+	free(publine);
+	free(text);
+	free(abs);
+	return r;
+}
+
+static int
+unlink_role_files(const char *dir, const char *role, int *any)
+{
+	static const char *const suffixes[] = { "-cert.pub", ".pub", "" };
+	char *p;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if ((p = join(dir, role, suffixes[i])) == NULL)
+			return JIT_ERR_ALLOC;
+		if (unlink(p) == 0)
+			*any = 1;
+		else if (errno != ENOENT && r == 0)
+			r = jit_err_from_errno(errno);
+		free(p);
+	}
+	return r;
+}
+
+int
+jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
+    size_t msglen)
+{
+	struct jit_agent *a = NULL;
+	struct dirent *de;
+	DIR *d = NULL;
+	char *dir = NULL, name[NAME_MAX + 1];
+	size_t n, len;
+	int r, any;
+
+	*nroles = 0;
+	*nagent = 0;
+	msg[0] = '\0';
+	if (jit_agent_open(NULL, &a) == 0) {
+		r = agent_remove_role(a, role, nagent);
+		jit_agent_close(a);
+		if (r != 0) {
+			snprintf(msg, msglen, "ssh-agent: %s", jit_err(r));
+			return r;
+		}
+	}
+	if ((r = jit_jit_dir(0, &dir, msg, msglen)) != 0)
+		return r;
+	if (role != NULL) {
+		any = 0;
+		r = unlink_role_files(dir, role, &any);
+		*nroles = any;
+		goto out;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		r = errno == ENOENT ? 0 : jit_err_from_errno(errno);
+		goto out;
+	}
+	/* Every ROLE-cert.pub names a role; unlinking while reading the
+	 * directory may hide or repeat entries, so collect the names one
+	 * pass at a time until none is left. */
+	for (;;) {
+		n = 0;
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			len = strlen(de->d_name);
+			if (len <= 9 || strcmp(de->d_name + len - 9,
+			    "-cert.pub") != 0)
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 9),
+			    de->d_name);
+			if (!jit_role_name_ok(name))
+				continue;
+			any = 0;
+			if ((r = unlink_role_files(dir, name, &any)) != 0)
+				goto out;
+			if (any) {
+				(*nroles)++;
+				n++;
+			}
+		}
+		if (n == 0)
+			break;
+	}
+	r = 0;
+ out:
+	if (r != 0 && msg[0] == '\0')
+		snprintf(msg, msglen, "cannot remove files in %s: %s", dir,
+		    jit_err(r));
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+	return r;
+}

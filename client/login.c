@@ -1,0 +1,782 @@
+/*
+ * login.c - jit-ssh login: make a key, ask for the role, wait for the
+ * decision with the long-poll endpoint, then fetch, verify and install
+ * the certificate.
+ *
+ * Trust: the certificate is checked against the CA key pinned at setup
+ * (or given with --ca-key), never against whatever the server names, and
+ * against what was granted: our key, the principals and the window the
+ * server reported for the request.  Anything that fails is refused before
+ * a single file is written or the agent is touched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cert.h"
+#include "client.h"
+#include "err.h"
+#include "util.h"
+
+#define WAIT_SECONDS 25           /* per long-poll */
+#define MAX_BACKDATE 3600         /* valid_after may precede not_before */
+
+struct waiter {
+	const char *id;
+	const char *role;
+	json_t *req;                  /* latest request seen (borrowed) */
+	uint64_t started_ms;          /* when we began waiting */
+	uint64_t created;             /* request created_at, 0 if unknown */
+	int tty;                      /* live progress line on stderr */
+	int line_shown;
+	int quiet;                    /* --json: no progress at all */
+	char last[512];               /* last text printed (non-tty) */
+};
+
+static void
+fmt_waited(const struct waiter *w, char *out, size_t len)
+{
+	uint64_t now = jit_now(), s;
+
+	if (w->created != 0 && now >= w->created)
+		s = now - w->created;
+	else
+		s = (jit_monotonic_ms() - w->started_ms) / 1000;
+	snprintf(out, len, "%um%02us", (unsigned)(s / 60),
+	    (unsigned)(s % 60));
+}
+
+/* "alice, bob" from an array of {user, ...}; out is always terminated. */
+static void
+users_of(const json_t *arr, char *out, size_t len)
+{
+	const json_t *v;
+	const char *u;
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	if (!json_is_array(arr))
+		return;
+	json_array_foreach(arr, i, v) {
+		if ((u = jit_json_str(v, "user")) == NULL)
+			continue;
+		n = snprintf(out + used, len - used, "%s%s", used ? ", " : "",
+		    u);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void
+progress_text(const struct waiter *w, char *out, size_t len)
+{
+	const char *state = jit_json_str(w->req, "state");
+	const json_t *appr = json_object_get(w->req, "approvals");
+	char who[256], waited[32];
+	size_t got = json_is_array(appr) ? json_array_size(appr) : 0;
+	long long need = jit_json_int(w->req, "approvals_needed", 0);
+
+	users_of(appr, who, sizeof(who));
+	fmt_waited(w, waited, sizeof(waited));
+	snprintf(out, len, "request %s (%s): %s, %zu/%lld approvals%s%s%s, "
+	    "waited %s", w->id, w->role, state ? state : "?", got, need,
+	    who[0] ? " (" : "", who, who[0] ? ")" : "", waited);
+}
+
+static void
+progress_update(struct waiter *w, int force)
+{
+	char text[512];
+
+	if (w->quiet)
+		return;
+	progress_text(w, text, sizeof(text));
+	if (w->tty) {
+		/* One line, rewritten in place. */
+		fprintf(stderr, "\r\033[K%s", text);
+		w->line_shown = 1;
+		return;
+	}
+	/* Not a terminal: a line per change (ignore the clock). */
+	{
+		char *p = strstr(text, ", waited ");
+		size_t n = p ? (size_t)(p - text) : strlen(text);
+
+		if (!force && strncmp(w->last, text, n) == 0 &&
+		    w->last[n] == '\0')
+			return;
+		snprintf(w->last, sizeof(w->last), "%.*s", (int)n, text);
+		fprintf(stderr, "%s\n", text);
+	}
+}
+
+static void
+progress_end(struct waiter *w)
+{
+	if (w->tty && w->line_shown)
+		fputc('\n', stderr);
+	w->line_shown = 0;
+}
+
+static void
+on_tick(void *ctx)
+{
+	struct waiter *w = ctx;
+
+	if (w->tty)
+		progress_update(w, 0);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	/* Interrupted by SIGINT: return early, the caller checks. */
+	nanosleep(&ts, NULL);
+}
+
+static void
+print_resume(const char *id)
+{
+	fprintf(stderr, "jit-ssh: request %s is still pending.\n"
+	    "  resume waiting: jit-ssh login --resume %s\n"
+	    "  cancel it:      jit-ssh cancel %s\n", id, id, id);
+}
+
+static char *
+pending_key_path(const char *name)
+{
+	char *dir = NULL, *p = NULL, msg[256];
+
+	if (jit_jit_dir(1, &dir, msg, sizeof(msg)) != 0)
+		return NULL;
+	if (asprintf(&p, "%s/pending", dir) < 0)
+		p = NULL;
+	else if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+		free(p);
+		p = NULL;
+	} else {
+		free(p);
+		if (asprintf(&p, "%s/pending/%s", dir, name) < 0)
+			p = NULL;
+	}
+	free(dir);
+	return p;
+}
+
+/* Get the request; on failure print and return an exit code. */
+static int
+get_request(const struct jit_config *c, const char *id, unsigned wait_s,
+    struct waiter *w, json_t **out)
+{
+	struct jit_http_result res;
+	char path[256], msg[512];
+	int r;
+
+	*out = NULL;
+	if (wait_s > 0)
+		snprintf(path, sizeof(path), "/v1/requests/%s?wait=%u", id,
+		    wait_s);
+	else
+		snprintf(path, sizeof(path), "/v1/requests/%s", id);
+	r = jit_http_call(c, "GET", path, NULL, (long)wait_s + 30,
+	    w ? on_tick : NULL, w, &res, msg, sizeof(msg));
+	if (r == JIT_ERR_SYSTEM && jit_interrupted)
+		return JIT_EXIT_INTERRUPTED;
+	if (r != 0) {
+		if (w)
+			progress_end(w);
+		jit_fail("%s", msg);
+		return JIT_EXIT_ERROR;
+	}
+	if (res.status != 200 || !json_is_object(res.json)) {
+		if (w)
+			progress_end(w);
+		if (res.status == 200)
+			snprintf(msg, sizeof(msg), "the server sent a response "
+			    "that is not JSON (is the URL right?)");
+		else
+			jit_http_describe_error(&res, msg, sizeof(msg));
+		jit_fail("request %s: %s", id, msg);
+		jit_http_result_release(&res);
+		return JIT_EXIT_ERROR;
+	}
+	*out = json_incref(res.json);
+	jit_http_result_release(&res);
+	return 0;
+}
+
+static int
+same_progress(const json_t *a, const json_t *b)
+{
+	const char *sa = jit_json_str(a, "state"), *sb = jit_json_str(b,
+	    "state");
+	const json_t *aa = json_object_get(a, "approvals");
+	const json_t *ba = json_object_get(b, "approvals");
+	const json_t *ad = json_object_get(a, "denials");
+	const json_t *bd = json_object_get(b, "denials");
+
+	return sa && sb && strcmp(sa, sb) == 0 &&
+	    json_array_size(aa) == json_array_size(ba) &&
+	    json_array_size(ad) == json_array_size(bd);
+}
+
+/*
+ * Wait while the request is pending.  *req is replaced by the latest
+ * version.  Returns 0 when it left "pending", else an exit code (after
+ * printing).
+ */
+static int
+wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
+    uint64_t timeout_s)
+{
+	json_t *next = NULL;
+	const char *state;
+	uint64_t deadline = 0, t0, left;
+	unsigned wait_s;
+	int rc;
+
+	if (timeout_s > 0)
+		deadline = jit_monotonic_ms() + timeout_s * 1000;
+	w->req = *req;
+	progress_update(w, 1);
+	for (;;) {
+		state = jit_json_str(*req, "state");
+		if (state == NULL || strcmp(state, "pending") != 0)
+			break;
+		if (jit_interrupted)
+			goto interrupted;
+		wait_s = WAIT_SECONDS;
+		if (deadline != 0) {
+			t0 = jit_monotonic_ms();
+			if (t0 >= deadline) {
+				progress_end(w);
+				jit_fail("gave up waiting for request %s "
+				    "after %llus (--timeout); it is still "
+				    "pending: resume with 'jit-ssh login "
+				    "--resume %s' or cancel with 'jit-ssh "
+				    "cancel %s'", w->id,
+				    (unsigned long long)timeout_s, w->id,
+				    w->id);
+				return JIT_EXIT_ENDED;
+			}
+			left = (deadline - t0 + 999) / 1000;
+			if (left < wait_s)
+				wait_s = (unsigned)left;
+		}
+		t0 = jit_monotonic_ms();
+		rc = get_request(c, w->id, wait_s, w, &next);
+		if (rc == JIT_EXIT_INTERRUPTED)
+			goto interrupted;
+		if (rc != 0)
+			return rc;
+		/* A server that answers a long-poll at once with nothing
+		 * new must not turn this into a busy loop. */
+		if (same_progress(*req, next) &&
+		    jit_monotonic_ms() - t0 < 500)
+			sleep_ms(1000);
+		json_decref(*req);
+		*req = next;
+		w->req = next;
+		progress_update(w, 0);
+	}
+	progress_end(w);
+	return 0;
+ interrupted:
+	progress_end(w);
+	print_resume(w->id);
+	return JIT_EXIT_INTERRUPTED;
+}
+
+/* The request's principals as a NULL-terminated array of borrowed
+ * strings (free the array only). */
+static const char **
+principals_of(const json_t *req, size_t *n)
+{
+	const json_t *arr = json_object_get(req, "principals"), *v;
+	const char **out;
+	size_t i;
+
+	*n = 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > JIT_CERT_MAX_PRINCIPALS)
+		return NULL;
+	if ((out = calloc(json_array_size(arr) + 1, sizeof(*out))) == NULL)
+		return NULL;
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v)) {
+			free(out);
+			return NULL;
+		}
+		out[i] = json_string_value(v);
+	}
+	*n = json_array_size(arr);
+	return out;
+}
+
+/*
+ * Verify a certificate line completely against the pinned CA, our key
+ * and the grant in req.  On success *out is the parsed cert.  On failure
+ * msg says why.
+ */
+static int
+verify_cert(const char *line, const json_t *req, const struct jit_key *ca,
+    const struct jit_key *key, struct jit_cert **out, char *msg,
+    size_t msglen)
+{
+	struct jit_cert *cert = NULL;
+	struct jit_cert_expect e;
+	const char **princ = NULL;
+	const char *s;
+	uint64_t not_before = 0, not_after = 0, now = jit_now();
+	size_t np = 0;
+	int r = JIT_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((r = jit_cert_parse_line(line, &cert)) != 0) {
+		snprintf(msg, msglen, "not a valid certificate: %s",
+		    jit_err(r));
+		goto out;
+	}
+	if ((princ = principals_of(req, &np)) == NULL) {
+		r = JIT_ERR_CERT_PRINCIPALS;
+		snprintf(msg, msglen, "the server did not report the granted "
+		    "principals");
+		goto out;
+	}
+	if ((s = jit_json_str(req, "not_after")) == NULL ||
+	    jit_parse_time(s, &not_after) != 0 ||
+	    (s = jit_json_str(req, "not_before")) == NULL ||
+	    jit_parse_time(s, &not_before) != 0) {
+		r = JIT_ERR_CERT_INVALID;
+		snprintf(msg, msglen, "the server did not report the grant "
+		    "window");
+		goto out;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ca = ca;
+	e.key = key;
+	e.now = now;
+	e.principals = princ;
+	e.nprincipals = np;
+	if ((r = jit_cert_verify(cert, &e)) != 0) {
+		snprintf(msg, msglen, "%s", jit_err(r));
+		goto out;
+	}
+	/* The window must be the grant: ends exactly at not_after, starts
+	 * no later than not_before and at most MAX_BACKDATE before it. */
+	if (cert->valid_before != not_after ||
+	    cert->valid_after > not_before ||
+	    cert->valid_after + MAX_BACKDATE < not_before) {
+		char va[JIT_TIME_LEN], vb[JIT_TIME_LEN];
+		char gb[JIT_TIME_LEN], ga[JIT_TIME_LEN];
+
+		jit_format_time(cert->valid_after, va);
+		jit_format_time(cert->valid_before, vb);
+		jit_format_time(not_before, gb);
+		jit_format_time(not_after, ga);
+		r = JIT_ERR_CERT_INVALID;
+		snprintf(msg, msglen, "certificate window %s..%s differs from "
+		    "the grant %s..%s", va, vb, gb, ga);
+		goto out;
+	}
+	*out = cert;
+	cert = NULL;
+	r = 0;
+ out:
+	free(princ);
+	jit_cert_free(cert);
+	return r;
+}
+
+static void
+join_principals(const struct jit_cert *cert, char *out, size_t len)
+{
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < cert->nprincipals; i++) {
+		n = snprintf(out + used, len - used, "%s%s", i ? "," : "",
+		    cert->principals[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Print what happened to a request that ended without approval. */
+static int
+report_end(const json_t *req, const char *id, int json)
+{
+	const char *state = jit_json_str(req, "state");
+	const json_t *den = json_object_get(req, "denials"), *d;
+	size_t i;
+
+	if (json) {
+		json_dumpf(req, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	}
+	if (state != NULL && strcmp(state, "denied") == 0) {
+		json_array_foreach(den, i, d) {
+			const char *u = jit_json_str(d, "user");
+			const char *cm = jit_json_str(d, "comment");
+
+			jit_fail("request %s was denied by %s%s%s%s", id,
+			    u ? u : "?", cm && *cm ? ": \"" : "",
+			    cm && *cm ? cm : "", cm && *cm ? "\"" : "");
+		}
+		if (json_array_size(den) == 0)
+			jit_fail("request %s was denied", id);
+		return JIT_EXIT_DENIED;
+	}
+	if (state != NULL && strcmp(state, "cancelled") == 0) {
+		jit_fail("request %s was cancelled", id);
+		return JIT_EXIT_ENDED;
+	}
+	if (state != NULL && strcmp(state, "expired") == 0) {
+		jit_fail("request %s expired: nobody decided in time", id);
+		return JIT_EXIT_ENDED;
+	}
+	if (state != NULL && strcmp(state, "revoked") == 0) {
+		const char *by = jit_json_str(req, "revoked_by");
+
+		jit_fail("request %s was revoked%s%s", id, by ? " by " : "",
+		    by ? by : "");
+		return JIT_EXIT_ENDED;
+	}
+	jit_fail("request %s is %s", id, state ? state : "in an unknown state");
+	return JIT_EXIT_ENDED;
+}
+
+static int
+fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
+    const char *id, const char *role, json_t *req, const struct jit_key *ca,
+    const struct jit_key *key, const char *key_path, int key_owned)
+{
+	struct jit_http_result res;
+	struct jit_cert *cert = NULL;
+	char path[256], msg[512], princ[1024], until[JIT_TIME_LEN];
+	char left_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
+	const json_t *appr;
+	size_t n;
+	uint64_t now;
+	uint32_t lifetime;
+	int r, agent = 0, rc = JIT_EXIT_ERROR;
+
+	snprintf(path, sizeof(path), "/v1/requests/%s/certificate", id);
+	if ((rc = jit_api(c, "GET", path, NULL, 1, &res)) != 0)
+		return rc;
+	rc = JIT_EXIT_ERROR;
+	/* One line, without trailing whitespace. */
+	n = strcspn(res.body, "\r\n");
+	if ((line = strndup(res.body, n)) == NULL)
+		goto out;
+	if ((r = verify_cert(line, req, ca, key, &cert, msg,
+	    sizeof(msg))) != 0) {
+		jit_fail("certificate for request %s refused: %s; nothing was "
+		    "installed", id, msg);
+		rc = JIT_EXIT_CERT;
+		goto out;
+	}
+	now = jit_now();
+	if (cert->valid_before <= now) {
+		jit_fail("certificate for request %s has already expired", id);
+		rc = JIT_EXIT_ENDED;
+		goto out;
+	}
+	lifetime = cert->valid_before - now > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)(cert->valid_before - now);
+	if ((r = jit_install(role, key_path, key_owned, key, line, cert->blob,
+	    cert->blob_len, lifetime, o->no_agent, &agent, msg,
+	    sizeof(msg))) != 0) {
+		jit_fail("%s", msg);
+		goto out;
+	}
+	if (agent < 0)
+		fprintf(stderr, "jit-ssh: warning: %s; the files still work "
+		    "with ssh -i\n", msg);
+	if (key_owned && key_path != NULL) {
+		/* The pending key's .pub is not needed any more. */
+		char *pub = NULL;
+
+		if (asprintf(&pub, "%s.pub", key_path) >= 0) {
+			unlink(pub);
+			free(pub);
+		}
+	}
+	if (jit_jit_dir(0, &dir, msg, sizeof(msg)) != 0 ||
+	    asprintf(&kfile, "%s/%s", dir, role) < 0) {
+		kfile = NULL;
+		goto out;
+	}
+	join_principals(cert, princ, sizeof(princ));
+	jit_format_time(cert->valid_before, until);
+	jit_format_duration(cert->valid_before - now, left_s, sizeof(left_s));
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s, "
+		    "s:s, s:b}", "id", id, "role", role, "state", "approved",
+		    "principals", json_object_get(req, "principals"),
+		    "not_after", until, "serial", (json_int_t)cert->serial,
+		    "key", kfile, "certificate", line, "agent", agent > 0);
+
+		if (j != NULL) {
+			json_dumpf(j, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+	} else {
+		char who[256];
+
+		appr = json_object_get(req, "approvals");
+		users_of(appr, who, sizeof(who));
+		printf("Access granted for role %s (request %s%s%s).\n", role,
+		    id, who[0] ? ", approved by " : "", who);
+		printf("  principals:  %s\n", princ);
+		printf("  expires:     %s (in %s)\n", until, left_s);
+		printf("  certificate: %s-cert.pub (serial %llu)\n", kfile,
+		    (unsigned long long)cert->serial);
+		if (agent > 0) {
+			printf("  ssh-agent:   added; it forgets the key at "
+			    "expiry\n");
+			printf("Connect with:\n  ssh %s@HOST\n",
+			    cert->principals[0]);
+			printf("or, without the agent:\n  ssh -i %s %s@HOST\n",
+			    kfile, cert->principals[0]);
+		} else {
+			printf("  ssh-agent:   %s\n", o->no_agent ?
+			    "not used (--no-agent)" : agent < 0 ?
+			    "failed (see above)" : "none running");
+			printf("Connect with:\n  ssh -i %s %s@HOST\n", kfile,
+			    cert->principals[0]);
+		}
+	}
+	rc = JIT_EXIT_OK;
+ out:
+	jit_http_result_release(&res);
+	jit_cert_free(cert);
+	free(line);
+	free(dir);
+	free(kfile);
+	return rc;
+}
+
+int
+cmd_login(const struct jit_opts *o)
+{
+	struct jit_config c;
+	struct jit_key *ca = NULL, *key = NULL, *reqkey = NULL;
+	struct jit_http_result res;
+	struct waiter w;
+	json_t *body = NULL, *req = NULL;
+	const char *role = NULL, *state, *s;
+	char *key_path = NULL, *tmp_path = NULL, *publine = NULL, *id = NULL;
+	char *role_copy = NULL, name[64];
+	uint64_t secs = 0, timeout_s = 0;
+	int rc = JIT_EXIT_ERROR, r, key_owned = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&res, 0, sizeof(res));
+	memset(&w, 0, sizeof(w));
+	if (o->nargs > 1 || (o->nargs == 0 && o->resume == NULL)) {
+		jit_fail("usage: jit-ssh login ROLE [--for DURATION] "
+		    "[--reason TEXT] [--key PATH] [--no-agent] [--no-wait] | "
+		    "login --resume ID");
+		return JIT_EXIT_USAGE;
+	}
+	if (o->nargs == 1)
+		role = o->args[0];
+	if (role != NULL && !jit_role_name_ok(role)) {
+		jit_fail("invalid role name '%s'", role);
+		return JIT_EXIT_USAGE;
+	}
+	if (o->duration != NULL && jit_parse_duration(o->duration, &secs)) {
+		jit_fail("--for: %s", jit_err(JIT_ERR_BAD_DURATION));
+		return JIT_EXIT_USAGE;
+	}
+	if (o->timeout != NULL && jit_parse_duration(o->timeout,
+	    &timeout_s)) {
+		jit_fail("--timeout: %s", jit_err(JIT_ERR_BAD_DURATION));
+		return JIT_EXIT_USAGE;
+	}
+	if (o->resume != NULL && !jit_request_id_ok(o->resume)) {
+		jit_fail("invalid request ID '%s'", o->resume);
+		return JIT_EXIT_USAGE;
+	}
+	if ((rc = jit_opts_config(o, &c)) != 0)
+		return rc;
+	rc = JIT_EXIT_ERROR;
+	if (jit_pinned_ca(&c, &ca) != 0)
+		goto out;
+
+	if (o->resume != NULL) {
+		/* Pick up an existing request: its key is the pending key
+		 * made for it, or --key. */
+		if ((rc = get_request(&c, o->resume, 0, NULL, &req)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		if ((id = strdup(o->resume)) == NULL)
+			goto out;
+		s = jit_json_str(req, "role");
+		if (s == NULL || !jit_role_name_ok(s) ||
+		    (role != NULL && strcmp(role, s) != 0)) {
+			jit_fail("request %s is for role '%s'%s%s", id,
+			    s ? s : "?", role ? ", not " : "",
+			    role ? role : "");
+			goto out;
+		}
+		/* req is replaced while waiting: keep our own copy. */
+		if ((role_copy = strdup(s)) == NULL)
+			goto out;
+		role = role_copy;
+		if (o->key != NULL)
+			key_path = strdup(o->key);
+		else {
+			key_path = pending_key_path(id);
+			key_owned = 1;
+		}
+		if (key_path == NULL)
+			goto out;
+		if ((r = jit_key_load_private(key_path, &key)) != 0) {
+			jit_fail("cannot load the key for request %s from %s: "
+			    "%s%s", id, key_path, jit_err(r), key_owned ?
+			    " (made with --key? pass it again)" : "");
+			goto out;
+		}
+		s = jit_json_str(req, "public_key");
+		if (s == NULL || jit_key_parse_public(s, &reqkey, NULL) != 0 ||
+		    !jit_key_equal_public(key, reqkey)) {
+			jit_fail("%s is not the key of request %s", key_path,
+			    id);
+			goto out;
+		}
+	} else {
+		if (o->key != NULL) {
+			if ((r = jit_key_load_private(o->key, &key)) != 0) {
+				jit_fail("--key %s: %s", o->key, jit_err(r));
+				goto out;
+			}
+			if ((key_path = strdup(o->key)) == NULL)
+				goto out;
+		} else {
+			/* A fresh key for this grant, saved before the
+			 * request exists so it cannot be lost. */
+			if ((r = jit_key_generate(JIT_KEY_ED25519, 0,
+			    &key)) != 0) {
+				jit_fail("cannot make a key: %s", jit_err(r));
+				goto out;
+			}
+			snprintf(name, sizeof(name), "new-%ld-%llu",
+			    (long)getpid(),
+			    (unsigned long long)jit_monotonic_ms());
+			if ((tmp_path = pending_key_path(name)) == NULL) {
+				jit_fail("cannot create ~/.ssh/jit/pending");
+				goto out;
+			}
+			if ((r = jit_key_save_private(key, tmp_path,
+			    "jit-ssh")) != 0) {
+				jit_fail("cannot write %s: %s", tmp_path,
+				    jit_err(r));
+				goto out;
+			}
+			key_owned = 1;
+		}
+		if ((r = jit_key_format_public(key, NULL, &publine)) != 0) {
+			jit_fail("%s", jit_err(r));
+			goto out;
+		}
+		body = json_pack("{s:s, s:s}", "role", role, "public_key",
+		    publine);
+		if (body == NULL)
+			goto out;
+		if (o->duration != NULL)
+			json_object_set_new(body, "duration",
+			    json_integer((json_int_t)secs));
+		if (o->reason != NULL)
+			json_object_set_new(body, "reason",
+			    json_string(o->reason));
+		if ((rc = jit_api(&c, "POST", "/v1/requests", body, 0,
+		    &res)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		req = json_incref(res.json);
+		jit_http_result_release(&res);
+		s = jit_json_str(req, "id");
+		if (s == NULL || !jit_request_id_ok(s)) {
+			jit_fail("the server's answer has no valid request ID");
+			goto out;
+		}
+		if ((id = strdup(s)) == NULL)
+			goto out;
+		if (key_owned) {
+			if ((key_path = pending_key_path(id)) == NULL ||
+			    rename(tmp_path, key_path) != 0) {
+				jit_fail("cannot keep the key for request %s: "
+				    "%s", id, strerror(errno));
+				goto out;
+			}
+			free(tmp_path);
+			tmp_path = NULL;
+		}
+		if (!o->json)
+			fprintf(stderr, "jit-ssh: request %s for role %s "
+			    "created\n", id, role);
+	}
+
+	state = jit_json_str(req, "state");
+	if (o->no_wait && state != NULL && strcmp(state, "pending") == 0) {
+		if (o->json) {
+			json_dumpf(req, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		} else {
+			printf("%s\n", id);
+			fprintf(stderr, "jit-ssh: not waiting; when it is "
+			    "approved run: jit-ssh login --resume %s\n", id);
+		}
+		rc = JIT_EXIT_OK;
+		goto out;
+	}
+
+	w.id = id;
+	w.role = role;
+	w.started_ms = jit_monotonic_ms();
+	w.tty = isatty(2);
+	w.quiet = o->json;
+	if ((s = jit_json_str(req, "created_at")) == NULL ||
+	    jit_parse_time(s, &w.created) != 0)
+		w.created = 0;
+	if ((rc = wait_decision(&c, &w, &req, timeout_s)) != 0)
+		goto out;
+	state = jit_json_str(req, "state");
+	if (state == NULL || strcmp(state, "approved") != 0) {
+		rc = report_end(req, id, o->json);
+		goto out;
+	}
+	rc = fetch_verify_install(&c, o, id, role, req, ca, key, key_path,
+	    key_owned);
+ out:
+	if (tmp_path != NULL) {
+		unlink(tmp_path);
+		free(tmp_path);
+	}
+	free(role_copy);
+	json_decref(body);
+	json_decref(req);
+	jit_http_result_release(&res);
+	jit_key_free(ca);
+	jit_key_free(key);
+	jit_key_free(reqkey);
+	free(key_path);
+	free(publine);
+	free(id);
+	jit_config_release(&c);
+	return rc;
+}
