@@ -1,0 +1,250 @@
+/*
+ * cmd_token.c - `jit-ca token create|list|revoke`: API tokens (auth.h).
+ *
+ * Works while the server runs: the store is opened without the server
+ * lock.  The token is printed once on stdout and only its SHA-256 is
+ * stored; list never shows tokens.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "cmds.h"
+#include "config.h"
+#include "err.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: jit-ca token create USER [--ttl 90d] [--data DIR] "
+	    "[--policies PATH]\n"
+	    "                           [--config FILE]\n"
+	    "       jit-ca token list [--data DIR] [--config FILE] [--json]\n"
+	    "       jit-ca token revoke ID [--data DIR] [--config FILE]\n\n"
+	    "create  makes an API token for USER (who must exist in the "
+	    "policy) and\n"
+	    "        prints it once on stdout; only its SHA-256 is stored.\n"
+	    "list    shows id, user, created, expires and revoked "
+	    "(never tokens).\n"
+	    "revoke  revokes the token with that id (from list).\n\n"
+	    "  --data DIR       data directory (default: the config's, else "
+	    "%s)\n"
+	    "  --policies PATH  policy file or directory (default: the "
+	    "config's,\n"
+	    "                   else %s)\n"
+	    "  --config FILE    take data and policies from a server config\n"
+	    "  --ttl DURATION   token lifetime (default 90d)\n"
+	    "  --json           list as JSON lines\n\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_CONFIG_DEFAULT_DATA, JIT_CONFIG_DEFAULT_POLICIES);
+}
+
+/* "cli:NAME" for the audit log. */
+static void
+actor_name(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
+	    pw->pw_name : "unknown");
+}
+
+struct list_ctx {
+	int json;
+	size_t n;
+};
+
+static int
+print_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *vctx)
+{
+	struct list_ctx *l = vctx;
+	const char *revoked;
+
+	(void)hash;
+	l->n++;
+	if (l->json) {
+		char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+		if (s == NULL)
+			return JIT_ERR_ALLOC;
+		printf("%s\n", s);
+		free(s);
+		return 0;
+	}
+	revoked = json_string_value(json_object_get(rec, "revoked_at"));
+	printf("%-15s %-20s %-21s %-21s %s\n",
+	    json_string_value(json_object_get(rec, "id")) ?: "?",
+	    json_string_value(json_object_get(rec, "user")) ?: "?",
+	    json_string_value(json_object_get(rec, "created_at")) ?: "-",
+	    json_string_value(json_object_get(rec, "expires_at")) ?: "-",
+	    revoked != NULL ? revoked : "-");
+	return 0;
+}
+
+static int
+list_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct list_ctx *l = vctx;
+
+	if (!l->json)
+		printf("%-15s %-20s %-21s %-21s %s\n", "ID", "USER", "CREATED",
+		    "EXPIRES", "REVOKED");
+	return jit_store_list_tokens(t, print_token, l);
+}
+
+int
+cmd_token(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "policies", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct jit_config cfg;
+	struct jit_store *store = NULL;
+	struct jit_policy *policy = NULL;
+	const char *data = NULL, *policies = NULL, *config = NULL, *sub,
+	    *ttl_s = NULL;
+	char err[1024], actor[128];
+	uint64_t ttl = 0;
+	int c, json = 0, r, ret = 1;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "revoke") != 0) {
+		cmd_fail("token", "unknown subcommand '%s' (use create, list "
+		    "or revoke)", sub);
+		return 2;
+	}
+	opterr = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, ":d:p:c:t:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'p': policies = optarg; break;
+		case 'c': config = optarg; break;
+		case 't': ttl_s = optarg; break;
+		case 'j': json = 1; break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			cmd_fail("token", "option '%s' needs a value",
+			    argv[optind - 1]);
+			return 2;
+		default:
+			cmd_fail("token", "unknown option '%s' (try jit-ca "
+			    "token --help)", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (strcmp(sub, "list") == 0 ? optind != argc : optind != argc - 1) {
+		cmd_fail("token", strcmp(sub, "list") == 0 ?
+		    "list takes no arguments" : "%s needs exactly one "
+		    "argument (try jit-ca token --help)", sub);
+		return 2;
+	}
+	if (ttl_s != NULL && (jit_parse_duration(ttl_s, &ttl) != 0 ||
+	    ttl > JIT_TOKEN_MAX_TTL)) {
+		cmd_fail("token", "--ttl: invalid duration '%s' (e.g. 30d, "
+		    "at most 3660d)", ttl_s);
+		return 2;
+	}
+	if (config != NULL)
+		r = jit_config_load(config, &cfg, err, sizeof(err));
+	else
+		r = jit_config_defaults(&cfg);
+	if (r != 0) {
+		cmd_fail("token", "%s", config != NULL ? err : jit_err(r));
+		return 1;
+	}
+	if (data == NULL)
+		data = cfg.data;
+	if (policies == NULL)
+		policies = cfg.policies;
+	actor_name(actor, sizeof(actor));
+
+	if (strcmp(sub, "create") == 0) {
+		const char *user = argv[optind];
+		struct jit_policy_error pe;
+		char id[JIT_TOKEN_ID_LEN], exp[JIT_TIME_LEN], *tok = NULL;
+
+		if ((r = jit_policy_load(policies, &policy, &pe)) != 0) {
+			jit_policy_error_format(&pe, err, sizeof(err));
+			cmd_fail("token", "policy: %s", *err ? err :
+			    jit_err(r));
+			goto out;
+		}
+		if (!jit_policy_user_exists(policy, user)) {
+			cmd_fail("token", "user '%s' is not in the policy %s",
+			    user, policies);
+			goto out;
+		}
+		if ((r = jit_store_open(data, 0, &store)) != 0) {
+			cmd_fail("token", "%s: %s", data, jit_err(r));
+			goto out;
+		}
+		if ((r = jit_auth_token_create(store, user, ttl, actor, &tok,
+		    id)) != 0) {
+			cmd_fail("token", "%s", jit_err(r));
+			goto out;
+		}
+		jit_format_time(jit_now() + (ttl ? ttl :
+		    JIT_TOKEN_DEFAULT_TTL), exp);
+		printf("%s\n", tok);
+		fflush(stdout);
+		fprintf(stderr, "jit-ca token: created %s for %s, expires %s "
+		    "(the token is shown only once)\n", id, user, exp);
+		jit_wipe(tok, strlen(tok));
+		free(tok);
+	} else if (strcmp(sub, "list") == 0) {
+		struct list_ctx l = { json, 0 };
+		if ((r = jit_store_open(data, JIT_STORE_READONLY,
+		    &store)) != 0) {
+			cmd_fail("token", "%s: %s", data, jit_err(r));
+			goto out;
+		}
+		if ((r = jit_store_read(store, list_fn, &l)) != 0) {
+			cmd_fail("token", "%s", jit_err(r));
+			goto out;
+		}
+	} else {
+		const char *id = argv[optind];
+		if ((r = jit_store_open(data, 0, &store)) != 0) {
+			cmd_fail("token", "%s: %s", data, jit_err(r));
+			goto out;
+		}
+		if ((r = jit_auth_token_revoke(store, id, actor)) != 0) {
+			cmd_fail("token", "%s: %s", id, r == JIT_ERR_NOT_FOUND ?
+			    "no token with this id (see jit-ca token list)" :
+			    jit_err(r));
+			goto out;
+		}
+		fprintf(stderr, "jit-ca token: revoked %s\n", id);
+	}
+	ret = 0;
+out:
+	jit_store_close(store);
+	jit_policy_free(policy);
+	jit_config_release(&cfg);
+	return ret;
+}

@@ -1,0 +1,614 @@
+/* http.c - see http.h.  The only file that includes microhttpd.h. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "util.h"
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define TLS_FILE_MAX (1024 * 1024)
+
+struct jit_http {
+	struct MHD_Daemon *daemon;
+	jit_http_handler_fn handler;
+	void *ctx;
+	size_t max_body;
+	int quiet;
+	int fd;                      /* listening socket (MHD owns it) */
+	unsigned port;
+	char *unix_path;             /* socket file to unlink at stop */
+	char *tls_cert_pem;
+	char *tls_key_pem;
+	size_t tls_key_len;
+	pthread_mutex_t lock;
+	unsigned busy;               /* requests inside the handler */
+};
+
+/* Per-request state, from the URI log callback to completion. */
+struct reqstate {
+	uint64_t start_ms;
+	char *uri;                   /* raw request URI (with query) */
+	char method[16];
+	char path[128];              /* for the log line, truncated */
+	unsigned char *body;
+	size_t body_len, body_cap;
+	int too_large;
+	int counted;                 /* counted in h->busy */
+	unsigned status;
+	char user[72];
+	char addr[INET6_ADDRSTRLEN];
+};
+
+void
+jit_http_response_release(struct jit_http_response *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static void *
+uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct reqstate *rs = calloc(1, sizeof(*rs));
+
+	(void)cls;
+	(void)conn;
+	if (rs == NULL)
+		return NULL;
+	rs->start_ms = jit_monotonic_ms();
+	rs->uri = jit_strdup(uri != NULL ? uri : "");
+	return rs;
+}
+
+static void
+client_addr(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, len, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)len);
+	else if (sa->sa_family == AF_UNIX)
+		snprintf(out, len, "unix");
+}
+
+/* Copy s for the log line, replacing anything unprintable. */
+static void
+log_copy(char *dst, size_t len, const char *s, size_t n)
+{
+	size_t i;
+
+	if (n >= len)
+		n = len - 1;
+	for (i = 0; i < n && s[i] != '\0'; i++)
+		dst[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	dst[i] = '\0';
+}
+
+static enum MHD_Result
+send_response(struct jit_http *h, struct MHD_Connection *conn,
+    struct reqstate *rs, struct jit_http_response *resp)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	char ra[32];
+
+	if (resp->status == 0)
+		resp->status = 500;
+	if (resp->body == NULL) {
+		resp->body = jit_strdup("");
+		resp->body_len = 0;
+		if (resp->body == NULL)
+			return MHD_NO;
+	}
+	mr = MHD_create_response_from_buffer(resp->body_len, resp->body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (mr == NULL) {
+		jit_http_response_release(resp);
+		return MHD_NO;
+	}
+	resp->body = NULL;
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    resp->content_type != NULL ? resp->content_type :
+	    "application/json");
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (resp->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%u", resp->retry_after);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (resp->www_authenticate)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"jit-ssh\"");
+	if (rs != NULL) {
+		rs->status = resp->status;
+		log_copy(rs->user, sizeof(rs->user), resp->user,
+		    strnlen(resp->user, sizeof(resp->user)));
+	}
+	(void)h;
+	ret = MHD_queue_response(conn, resp->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result
+send_error(struct jit_http *h, struct MHD_Connection *conn,
+    struct reqstate *rs, unsigned status, const char *error,
+    const char *detail)
+{
+	struct jit_http_response resp;
+	char buf[256];
+	int n;
+
+	memset(&resp, 0, sizeof(resp));
+	/* error and detail are fixed strings without characters that need
+	 * JSON escaping. */
+	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"detail\":\"%s\"}",
+	    error, detail);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return MHD_NO;
+	resp.status = status;
+	if ((resp.body = jit_strdup(buf)) == NULL)
+		return MHD_NO;
+	resp.body_len = (size_t)n;
+	return send_response(h, conn, rs, &resp);
+}
+
+static int
+body_append(struct reqstate *rs, const char *data, size_t n, size_t max)
+{
+	size_t ncap;
+	unsigned char *nb;
+
+	if (n > max || rs->body_len > max - n)
+		return JIT_ERR_NO_BUFFER_SPACE;
+	if (rs->body_len + n + 1 > rs->body_cap) {
+		ncap = rs->body_cap == 0 ? 1024 : rs->body_cap;
+		while (ncap < rs->body_len + n + 1)
+			ncap *= 2;
+		if (ncap > max + 1)
+			ncap = max + 1;
+		if ((nb = realloc(rs->body, ncap)) == NULL)
+			return JIT_ERR_ALLOC;
+		rs->body = nb;
+		rs->body_cap = ncap;
+	}
+	memcpy(rs->body + rs->body_len, data, n);
+	rs->body_len += n;
+	rs->body[rs->body_len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct jit_http *h = cls;
+	struct reqstate *rs = *con_cls;
+	struct jit_http_request req;
+	struct jit_http_response resp;
+	const char *q, *cl;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (rs == NULL)
+		return MHD_NO;  /* allocation failed in uri_logger */
+	if (rs->method[0] == '\0') {
+		/* First call: headers only. */
+		log_copy(rs->method, sizeof(rs->method), method,
+		    strlen(method));
+		log_copy(rs->path, sizeof(rs->path), url, strlen(url));
+		client_addr(conn, rs->addr, sizeof(rs->addr));
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL) {
+			char *end;
+			unsigned long long v;
+			errno = 0;
+			v = strtoull(cl, &end, 10);
+			if (errno != 0 || *end != '\0' || v > h->max_body) {
+				rs->too_large = 1;
+				return send_error(h, conn, rs, 413,
+				    "too_large", "request body too large");
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!rs->too_large && body_append(rs, upload_data,
+		    *upload_data_size, h->max_body) != 0) {
+			rs->too_large = 1;
+			*upload_data_size = 0;
+			return send_error(h, conn, rs, 413, "too_large",
+			    "request body too large");
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rs->too_large)
+		return MHD_YES;  /* the 413 is already queued */
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = method;
+	req.path = url;
+	q = rs->uri != NULL ? strchr(rs->uri, '?') : NULL;
+	req.query = q != NULL ? q + 1 : "";
+	req.authorization = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.content_type = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.client_addr = rs->addr;
+	req.body = rs->body != NULL ? rs->body : (const unsigned char *)"";
+	req.body_len = rs->body_len;
+
+	pthread_mutex_lock(&h->lock);
+	h->busy++;
+	rs->counted = 1;
+	pthread_mutex_unlock(&h->lock);
+	h->handler(h->ctx, &req, &resp);
+	ret = send_response(h, conn, rs, &resp);
+	jit_http_response_release(&resp);
+	/* The body is no longer needed; it may hold a public key. */
+	if (rs->body != NULL) {
+		jit_wipe(rs->body, rs->body_cap);
+		free(rs->body);
+		rs->body = NULL;
+		rs->body_len = rs->body_cap = 0;
+	}
+	return ret;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct jit_http *h = cls;
+	struct reqstate *rs = *con_cls;
+
+	(void)conn;
+	if (rs == NULL)
+		return;
+	*con_cls = NULL;
+	if (rs->counted) {
+		pthread_mutex_lock(&h->lock);
+		h->busy--;
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (!h->quiet && rs->method[0] != '\0') {
+		uint64_t ms = jit_monotonic_ms() - rs->start_ms;
+		char ts[JIT_TIME_LEN];
+		jit_format_time(jit_now(), ts);
+		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+		    rs->status != 0)
+			fprintf(stderr, "jit-ca: %s %s %s %s %u %s %llums\n",
+			    ts, rs->addr, rs->method, rs->path, rs->status,
+			    rs->user[0] != '\0' ? rs->user : "-",
+			    (unsigned long long)ms);
+		else
+			fprintf(stderr, "jit-ca: %s %s %s %s aborted "
+			    "(connection closed) %llums\n", ts, rs->addr,
+			    rs->method, rs->path, (unsigned long long)ms);
+	}
+	if (rs->body != NULL) {
+		jit_wipe(rs->body, rs->body_cap);
+		free(rs->body);
+	}
+	free(rs->uri);
+	free(rs);
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
+    size_t errlen)
+{
+	int fd = -1, one = 1, r, e;
+
+	if (l->kind == JIT_LISTEN_UNIX) {
+		struct sockaddr_un sun;
+		struct stat st;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(l->host) >= sizeof(sun.sun_path)) {
+			seterr(err, errlen, "unix socket path too long");
+			return JIT_ERR_INVALID_ARGUMENT;
+		}
+		memcpy(sun.sun_path, l->host, strlen(l->host));
+		/* Replace a stale socket, but never a regular file. */
+		if (lstat(l->host, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				seterr(err, errlen, "%s exists and is not a "
+				    "socket", l->host);
+				return JIT_ERR_FILE_EXISTS;
+			}
+			unlink(l->host);
+		}
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			goto syserr;
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			goto syserr;
+		if ((h->unix_path = jit_strdup(l->host)) == NULL) {
+			close(fd);
+			return JIT_ERR_ALLOC;
+		}
+	} else {
+		struct addrinfo hints, *ai = NULL;
+		char port[8];
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = l->kind == JIT_LISTEN_INET6 ? AF_INET6 :
+		    AF_INET;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		snprintf(port, sizeof(port), "%u", l->port);
+		if ((r = getaddrinfo(l->host, port, &hints, &ai)) != 0) {
+			seterr(err, errlen, "cannot resolve %s: %s", l->host,
+			    gai_strerror(r));
+			return JIT_ERR_INVALID_ARGUMENT;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd < 0) {
+			freeaddrinfo(ai);
+			goto syserr;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			e = errno;
+			freeaddrinfo(ai);
+			errno = e;
+			goto syserr;
+		}
+		freeaddrinfo(ai);
+	}
+	if (listen(fd, 128) != 0)
+		goto syserr;
+	if (l->kind != JIT_LISTEN_UNIX) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				h->port = ntohs(((struct sockaddr_in *)&ss)->
+				    sin_port);
+			else if (ss.ss_family == AF_INET6)
+				h->port = ntohs(((struct sockaddr_in6 *)&ss)->
+				    sin6_port);
+		}
+	}
+	h->fd = fd;
+	return 0;
+syserr:
+	e = errno;
+	if (l->kind == JIT_LISTEN_UNIX)
+		seterr(err, errlen, "cannot listen on unix:%s: %s", l->host,
+		    strerror(e));
+	else
+		seterr(err, errlen, "cannot listen on %s%s%s:%u: %s",
+		    l->kind == JIT_LISTEN_INET6 ? "[" : "", l->host,
+		    l->kind == JIT_LISTEN_INET6 ? "]" : "", l->port,
+		    strerror(e));
+	if (fd >= 0)
+		close(fd);
+	return jit_err_from_errno(e);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* MHD messages end with a newline already. */
+	fprintf(stderr, "jit-ca: http: %s", buf);
+}
+
+static void
+http_free(struct jit_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->tls_key_pem != NULL) {
+		jit_wipe(h->tls_key_pem, h->tls_key_len);
+		free(h->tls_key_pem);
+	}
+	free(h->tls_cert_pem);
+	free(h->unix_path);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+int
+jit_http_start(const struct jit_http_options *opts,
+    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
+    char *err, size_t errlen)
+{
+	struct jit_http *h;
+	unsigned flags;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return JIT_ERR_ALLOC;
+	pthread_mutex_init(&h->lock, NULL);
+	h->handler = handler;
+	h->ctx = ctx;
+	h->max_body = opts->max_body;
+	h->quiet = opts->quiet;
+	h->fd = -1;
+	flags = MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG;
+	if (opts->tls_cert != NULL || opts->tls_key != NULL) {
+		if (opts->tls_cert == NULL || opts->tls_key == NULL) {
+			seterr(err, errlen, "tls needs both cert and key");
+			r = JIT_ERR_INVALID_ARGUMENT;
+			goto fail;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			seterr(err, errlen, "libmicrohttpd was built without "
+			    "TLS support");
+			r = JIT_ERR_INVALID_ARGUMENT;
+			goto fail;
+		}
+		if ((r = jit_read_file(opts->tls_cert, TLS_FILE_MAX, &data,
+		    &len)) != 0) {
+			seterr(err, errlen, "tls cert %s: %s", opts->tls_cert,
+			    jit_err(r));
+			goto fail;
+		}
+		h->tls_cert_pem = (char *)data;
+		if ((r = jit_read_file(opts->tls_key, TLS_FILE_MAX, &data,
+		    &len)) != 0) {
+			seterr(err, errlen, "tls key %s: %s", opts->tls_key,
+			    jit_err(r));
+			goto fail;
+		}
+		h->tls_key_pem = (char *)data;
+		h->tls_key_len = len;
+		flags |= MHD_USE_TLS;
+	}
+	if ((r = open_listener(opts->listen, h, err, errlen)) != 0)
+		goto fail;
+	if (opts->listen->kind == JIT_LISTEN_INET6)
+		flags |= MHD_USE_IPv6;
+	if (h->tls_cert_pem != NULL)
+		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
+		    access_handler, h,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
+		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)JIT_HTTP_HEADER_LIMIT,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)opts->connection_timeout,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)opts->max_connections,
+		    MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key_pem,
+		    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		    MHD_OPTION_END);
+	else
+		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
+		    access_handler, h,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
+		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)JIT_HTTP_HEADER_LIMIT,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)opts->connection_timeout,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)opts->max_connections,
+		    MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		seterr(err, errlen, "cannot start the HTTP server%s",
+		    h->tls_cert_pem != NULL ? " (check the TLS cert and key)"
+		    : "");
+		close(h->fd);
+		r = JIT_ERR_HTTP;
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
+	http_free(h);
+	return r;
+}
+
+unsigned
+jit_http_port(const struct jit_http *h)
+{
+	return h != NULL ? h->port : 0;
+}
+
+void
+jit_http_stop(struct jit_http *h, unsigned grace_ms)
+{
+	uint64_t deadline;
+	MHD_socket fd;
+	unsigned busy;
+
+	if (h == NULL)
+		return;
+	/* Stop accepting; connections already open keep being served. */
+	fd = MHD_quiesce_daemon(h->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	deadline = jit_monotonic_ms() + grace_ms;
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		busy = h->busy;
+		pthread_mutex_unlock(&h->lock);
+		if (busy == 0 || jit_monotonic_ms() >= deadline)
+			break;
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	/* Give the last responses a moment to leave the socket buffers. */
+	{
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(h->daemon);
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
+	http_free(h);
+}

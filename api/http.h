@@ -1,0 +1,92 @@
+/*
+ * http.h - the HTTP server (a thin wrapper around libmicrohttpd; this is
+ * the only file that includes microhttpd.h).
+ *
+ * Every request is collected whole (headers, then a body of at most
+ * max_body bytes) and handed to one handler function as a
+ * struct jit_http_request; the handler fills a struct jit_http_response.
+ * The handler is a plain function with no knowledge of sockets, so tests
+ * and fuzzers call it directly.
+ *
+ * Threads: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so
+ * a long-poll that blocks inside the handler never delays other clients;
+ * max_connections bounds the number of threads.  The handler must be
+ * thread-safe.
+ *
+ * Limits: a Content-Length above max_body is refused with 413 before the
+ * body is read; a chunked body that grows past max_body is refused with
+ * 413 as soon as it does.  Headers are limited by a per-connection memory
+ * pool (JIT_HTTP_HEADER_LIMIT); larger header blocks get 431 from MHD.
+ * Idle or slow clients are dropped after connection_timeout seconds.
+ *
+ * Logging: one line per request on stderr,
+ *   "jit-ca: ADDR METHOD PATH STATUS USER MSms"
+ * The path is logged without its query string and nothing from the
+ * headers or body (tokens, keys, certificates) is ever logged.
+ */
+#ifndef JIT_HTTP_H
+#define JIT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define JIT_HTTP_HEADER_LIMIT (32 * 1024)
+
+struct jit_http_request {
+	const char *method;          /* "GET", "POST", ... */
+	const char *path;            /* decoded path, no query string */
+	const char *query;           /* raw query string after '?', or "" */
+	const char *authorization;   /* Authorization header or NULL */
+	const char *content_type;    /* Content-Type header or NULL */
+	const char *client_addr;     /* "127.0.0.1", "::1", "unix" */
+	const unsigned char *body;   /* NUL-terminated; may be "" */
+	size_t body_len;
+};
+
+struct jit_http_response {
+	unsigned status;             /* HTTP status; 0 is treated as 500 */
+	const char *content_type;    /* static string; NULL = application/json */
+	char *body;                  /* malloc'd, freed by the caller */
+	size_t body_len;
+	unsigned retry_after;        /* seconds, for 429/503; 0 = none */
+	int www_authenticate;        /* add WWW-Authenticate: Bearer (401) */
+	char user[72];               /* authenticated user for the log line */
+};
+
+/* Release the body of a response and reset it. */
+void jit_http_response_release(struct jit_http_response *r);
+
+typedef void (*jit_http_handler_fn)(void *ctx,
+    const struct jit_http_request *req, struct jit_http_response *resp);
+
+struct jit_http_options {
+	const struct jit_listen *listen;
+	const char *tls_cert;        /* PEM file paths; both NULL = plain */
+	const char *tls_key;
+	size_t max_body;
+	unsigned connection_timeout; /* seconds */
+	unsigned max_connections;
+	int quiet;                   /* no per-request log lines */
+};
+
+struct jit_http;
+
+/* Bind, listen and start serving.  For a unix: listener an existing
+ * socket file is replaced.  Errors: SYSTEM/PERMISSION (bind), NOT_FOUND
+ * (TLS files), INVALID_ARGUMENT (TLS unsupported), HTTP (MHD refused to
+ * start); err receives a one-line explanation. */
+int jit_http_start(const struct jit_http_options *opts,
+    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
+    char *err, size_t errlen);
+
+/* The bound TCP port (useful with port 0), 0 for unix sockets. */
+unsigned jit_http_port(const struct jit_http *h);
+
+/* Stop accepting new connections, wait up to grace_ms for requests that
+ * are being handled to finish (their responses are sent), then stop all
+ * threads and free h.  NULL is a no-op. */
+void jit_http_stop(struct jit_http *h, unsigned grace_ms);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * server.h - the approval server's lifecycle (jit-ca serve).
+ *
+ * jit_server_run():
+ *   1. blocks SIGINT, SIGTERM and SIGHUP in the calling thread before any
+ *      thread starts (every thread inherits the mask; the calling thread
+ *      takes them with sigwait), ignores SIGPIPE;
+ *   2. loads the policy (a broken policy refuses to start);
+ *   3. opens the store in server mode (a second server on the same data
+ *      directory fails with STORE_LOCKED);
+ *   4. loads the CA key from DATA/ca_key, or creates an Ed25519 CA when
+ *      the data directory has none;
+ *   5. with the embedded defaults (no config file) and a CA created just
+ *      now, creates one API token per policy user, writes them to
+ *      DATA/demo-tokens (0600, "user token" lines) and prints them once
+ *      on stdout;
+ *   6. appends "server.start" to the audit log (policy hash, CA
+ *      fingerprint, listen address);
+ *   7. serves HTTP (http.h) and runs the sweeper every sweep_interval
+ *      seconds (pending requests past their timeout -> expired, grants
+ *      past not_after -> ended);
+ *   8. SIGHUP reloads the policy: a broken file keeps the last good policy
+ *      and the reason is logged; a good one is swapped in and recorded
+ *      ("policy.reload" with its hash);
+ *   9. SIGTERM / SIGINT: stop accepting, let requests being handled finish
+ *      (long-polls return at once with the current state), stop the
+ *      sweeper, close the store, return 0.
+ *
+ * Diagnostics go to stderr as "jit-ca: ..." lines (the server's log);
+ * err receives the reason a start failed.
+ */
+#ifndef JIT_SERVER_H
+#define JIT_SERVER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define JIT_DEMO_TOKENS_FILE "demo-tokens"
+#define JIT_DEMO_TOKEN_TTL (30ull * 86400)
+
+/* Run until SIGTERM/SIGINT.  0 after a clean shutdown; a negative
+ * JIT_ERR_* if the server could not start (err says why). */
+int jit_server_run(const struct jit_config *cfg, int quiet, char *err,
+    size_t errlen);
+
+#endif
