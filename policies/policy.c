@@ -99,6 +99,10 @@ struct ctx {
 
 /* ---- small helpers ---- */
 
+static void set_err(struct jit_policy_error *err, const char *file,
+    unsigned line, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static void
 set_err(struct jit_policy_error *err, const char *file, unsigned line,
     const char *field, const char *fmt, va_list ap)
