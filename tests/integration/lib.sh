@@ -246,8 +246,8 @@ free_port() {
 }
 
 wait_for() {
-	local cmd=$1 secs=${2:-10} i
-	for i in $(seq $((secs * 10))); do
+	local cmd=$1 secs=${2:-10} _
+	for _ in $(seq $((secs * 10))); do
 		eval "$cmd" && return 0
 		sleep 0.1
 	done
@@ -259,7 +259,7 @@ wait_port() {
 }
 
 start_sshd() {
-	local ca= krl= users= root=no opts=() attempt
+	local ca='' krl='' users='' root=no opts=() attempt
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--ca) ca=$2; shift 2 ;;
@@ -286,6 +286,7 @@ start_sshd() {
 	SSHD_LOG=$SSHD_DIR/sshd.log
 	# A port can be taken between free_port and bind: retry a few times.
 	for attempt in 1 2 3 4 5; do
+		: "start attempt $attempt"
 		SSHD_PORT=$(free_port) || return 1
 		{
 			echo "Port $SSHD_PORT"
@@ -352,6 +353,7 @@ sshd_log_since() {
 }
 
 sshd_log_grep() {
+	# shellcheck disable=SC2034  # pat is read by the eval in wait_for
 	local pat=$1 secs=${2:-3}
 	wait_for "sshd_log_since | grep -qE -- \"\$pat\"" "$secs"
 }
