@@ -1,0 +1,29 @@
+#!/bin/sh
+# run.sh - build an optimised tree (build-bench, buildtype=release) and run
+# every benchmark in tests/bench, printing one table.
+#
+# Usage: tests/bench/run.sh [SECONDS-PER-ROW] [CERTS-PER-PROCESS-ROW]
+#        (defaults 2 and 200)
+set -eu
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${1:-2}
+n=${2:-200}
+cd "$root"
+
+if [ ! -d build-bench ]; then
+	meson setup build-bench --buildtype=release -Dintegration=false \
+	    >/dev/null
+fi
+ninja -C build-bench >/dev/null
+
+echo "== jit-ssh benchmarks ($(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
+for b in build-bench/tests/bench/bench-*; do
+	[ -x "$b" ] && [ -f "$b" ] || continue
+	case "$b" in *.p) continue ;; esac
+	"$b" "$secs"
+done
+for s in tests/bench/bench-*.sh; do
+	[ -f "$s" ] || continue
+	JIT_CA=${JIT_CA:-$root/build-bench/api/jit-ca} sh "$s" "$n"
+done
