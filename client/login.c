@@ -579,7 +579,7 @@ cmd_login(const struct jit_opts *o)
 	json_t *body = NULL, *req = NULL;
 	const char *role = NULL, *state, *s;
 	char *key_path = NULL, *tmp_path = NULL, *publine = NULL, *id = NULL;
-	char *role_copy = NULL, name[64];
+	char *role_copy = NULL, name[64], msg[256];
 	uint64_t secs = 0, timeout_s = 0;
 	int rc = JIT_EXIT_ERROR, r, key_owned = 0;
 
@@ -645,7 +645,24 @@ cmd_login(const struct jit_opts *o)
 		}
 		if (key_path == NULL)
 			goto out;
-		if ((r = jit_key_load_private(key_path, &key)) != 0) {
+		r = jit_key_load_private(key_path, &key);
+		if (r == JIT_ERR_NOT_FOUND && key_owned) {
+			/* Installed before: the key is now ~/.ssh/jit/ROLE
+			 * (checked against the request below). */
+			char *dir = NULL;
+
+			free(key_path);
+			key_path = NULL;
+			key_owned = 0;
+			if (jit_jit_dir(0, &dir, msg, sizeof(msg)) == 0 &&
+			    asprintf(&key_path, "%s/%s", dir, role) < 0)
+				key_path = NULL;
+			free(dir);
+			if (key_path == NULL)
+				goto out;
+			r = jit_key_load_private(key_path, &key);
+		}
+		if (r != 0) {
 			jit_fail("cannot load the key for request %s from %s: "
 			    "%s%s", id, key_path, jit_err(r), key_owned ?
 			    " (made with --key? pass it again)" : "");

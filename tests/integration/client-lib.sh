@@ -1,0 +1,140 @@
+# shellcheck shell=bash
+# tests/integration/client-lib.sh - helpers for the jit-ssh client tests
+# (test-client-*.sh), on top of lib.sh (source that first).
+#
+#   client_server [EXTRA_POLICY_YAML]
+#       Start a real `jit-ca serve` on a free loopback port with a test
+#       policy (users alice/carol in dev, bob in dev+sre; roles "ops"
+#       (1 approval, principal $JIT_USER1) and "quick" (pending_timeout
+#       3s)), make a token per user in $T/TOKEN_alice etc.  Sets JURL,
+#       SERVER_PID, CA_PUB ($T/data/ca_key.pub).
+#   client_setup USER           jit-ssh setup $JURL --token ... --yes as
+#                               USER (HOME=$T/home/USER)
+#   as USER CMD...              run CMD with HOME=$T/home/USER
+#   start_agent                 ssh-agent -D on $T/agent.sock; exports
+#                               SSH_AUTH_SOCK, sets AGENT_PID
+#   agent_list                  ssh-add -L (empty when no identities)
+#   wait_request_id LOG         wait for "request ID ... created" in LOG,
+#                               print ID
+#   ssh_agent_try USER [CMD]    plain ssh (no -i) through the agent to the
+#                               test sshd
+#   ssh_files_try KEY USER      ssh -i KEY, no agent
+
+client_server() {
+	local extra=${1:-} u
+	mkdir -p "$T/home"
+	cat >"$T/policy.yaml" <<EOF
+users:
+  alice: {groups: [dev]}
+  bob:   {groups: [dev, sre]}
+  carol: {groups: [dev]}
+admins: [bob]
+auditors: [bob]
+roles:
+  ops:
+    principals: [$JIT_USER1]
+    requesters: [group:dev]
+    approvers: [group:sre]
+    approvals: 1
+    max_duration: 1h
+    default_duration: 10m
+    pending_timeout: 1h
+    reason: optional
+    extensions: [permit-pty]
+    key_types: [ed25519, ecdsa, rsa]
+  quick:
+    principals: [$JIT_USER1]
+    requesters: [group:dev]
+    approvers: [group:sre]
+    approvals: 1
+    max_duration: 1h
+    default_duration: 10m
+    pending_timeout: 3s
+    reason: optional
+    key_types: [ed25519]
+$extra
+EOF
+	local port attempt
+	for attempt in 1 2 3; do
+		port=$(free_port) || return 1
+		cat >"$T/server.yaml" <<EOF
+listen: 127.0.0.1:$port
+data: $T/data
+policies: $T/policy.yaml
+sweep_interval: 1s
+EOF
+		jit_bg "$T/server.log" "$JIT_CA" serve --config "$T/server.yaml"
+		SERVER_PID=$JIT_BG_PID
+		if wait_port "$port" 10; then
+			break
+		fi
+		jit_kill "$SERVER_PID"
+		port=
+	done
+	[ -n "$port" ] || { echo "jit-ca serve did not start:" >&2;
+		cat "$T/server.log" >&2; return 1; }
+	JURL=http://127.0.0.1:$port
+	CA_PUB=$T/data/ca_key.pub
+	for u in alice bob carol; do
+		"$JIT_CA" token create "$u" --config "$T/server.yaml" \
+			>"$T/TOKEN_$u" 2>/dev/null || {
+			echo "token create $u failed" >&2; return 1; }
+		mkdir -p "$T/home/$u"
+	done
+}
+
+as() {
+	local u=$1
+	shift
+	HOME=$T/home/$u "$@"
+}
+
+client_setup() {
+	as "$1" "$JIT_SSH" setup "$JURL" --token "$(cat "$T/TOKEN_$1")" \
+		--yes </dev/null >/dev/null
+}
+
+start_agent() {
+	jit_bg "$T/agent.log" ssh-agent -D -a "$T/agent.sock"
+	AGENT_PID=$JIT_BG_PID
+	wait_for "[ -S '$T/agent.sock' ]" 5 || { echo "ssh-agent did not start" >&2; return 1; }
+	export SSH_AUTH_SOCK=$T/agent.sock
+}
+
+agent_list() {
+	ssh-add -L 2>/dev/null
+	return 0
+}
+
+wait_request_id() {
+	local log=$1
+	wait_for "grep -qE 'request r-[A-Za-z0-9_-]+ for role' '$log'" 10 ||
+		return 1
+	grep -oE 'request r-[A-Za-z0-9_-]+ for role' "$log" | head -n 1 |
+		awk '{print $2}'
+}
+
+ssh_agent_try() {
+	local user=$1
+	shift
+	[ $# -gt 0 ] || set -- true
+	ssh -F /dev/null -n -o IdentityAgent="$SSH_AUTH_SOCK" \
+		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
+		-o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
+		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
+		2>"$T/ssh.stderr"
+}
+
+ssh_files_try() {
+	local key=$1 user=$2
+	shift 2
+	[ $# -gt 0 ] || set -- true
+	ssh -F /dev/null -n -i "$key" -o IdentityAgent=none \
+		-o IdentitiesOnly=yes \
+		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
+		-o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
+		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
+		2>"$T/ssh.stderr"
+}
