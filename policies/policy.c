@@ -1725,13 +1725,17 @@ jit_policy_error_format(const struct jit_policy_error *e, char *out,
 	if (out == NULL || outlen == 0)
 		return;
 	if (e == NULL) {
-		snprintf(out, outlen, "(no error)");
+		out[0] = '\0';
+		return;
+	}
+	if (e->message[0] == '\0') {
+		out[0] = '\0';
 		return;
 	}
 	if (e->line > 0)
 		snprintf(line, sizeof(line), ":%u", e->line);
-	snprintf(out, outlen, "%s%s:%s%s%s %s", e->file, line,
-	    e->field[0] ? " " : "", e->field, e->field[0] ? ":" : "",
+	snprintf(out, outlen, "%s%s%s%s%s%s", e->file, line,
+	    e->file[0] ? ": " : "", e->field, e->field[0] ? ": " : "",
 	    e->message);
 }
 

@@ -120,8 +120,10 @@ struct jit_policy_error {
 };
 
 /* Format e as "FILE:LINE: FIELD: message" into out (outlen bytes incl.
- * NUL, truncated to fit); ":LINE" is left out when line is 0 and
- * " FIELD:" when field is empty. */
+ * NUL, truncated to fit); ":LINE" is left out when line is 0,
+ * "FIELD: " when field is empty, "FILE: " when file is empty.  out is ""
+ * when e is NULL or has no message (a failure such as ALLOC that carries
+ * no location: use jit_err(code) then). */
 void jit_policy_error_format(const struct jit_policy_error *e, char *out,
     size_t outlen);
 

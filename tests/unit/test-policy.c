@@ -268,6 +268,14 @@ test_errors(void)
 	CHECK_STR(line, "a.yaml: bad");
 	jit_policy_error_format(&e, line, 4);
 	CHECK_STR(line, "a.y");
+	e.file[0] = '\0';
+	jit_policy_error_format(&e, line, sizeof(line));
+	CHECK_STR(line, "bad");
+	memset(&e, 0, sizeof(e));
+	jit_policy_error_format(&e, line, sizeof(line));
+	CHECK_STR(line, "");
+	jit_policy_error_format(NULL, line, sizeof(line));
+	CHECK_STR(line, "");
 
 	CHECK_INT(jit_policy_load(DATA "does-not-exist.yaml", &p, &e),
 	    JIT_ERR_NOT_FOUND);
