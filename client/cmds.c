@@ -668,6 +668,14 @@ cmd_setup(const struct jit_opts *o)
 		if (jit_key_fingerprint(old, &oldfp) != 0)
 			goto out;
 	}
+	if (c.token != NULL) {
+		/* Check the token now rather than at the first login. */
+		if ((rc = jit_api(&c, "GET", "/v1/whoami", NULL, 0,
+		    &res)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		user = jit_json_str(res.json, "user");
+	}
 	fprintf(stderr, "Server %s\nCA key fingerprint: %s\n", c.url, fp);
 	if (changed)
 		fprintf(stderr, "WARNING: this differs from the CA key pinned "
@@ -681,14 +689,6 @@ cmd_setup(const struct jit_opts *o)
 	}
 	if (jit_config_set(&c.ca_key, line) != 0)
 		goto oom;
-	if (c.token != NULL) {
-		/* Check the token now rather than at the first login. */
-		if ((rc = jit_api(&c, "GET", "/v1/whoami", NULL, 0,
-		    &res)) != 0)
-			goto out;
-		rc = JIT_EXIT_ERROR;
-		user = jit_json_str(res.json, "user");
-	}
 	if (jit_config_save(&c, msg, sizeof(msg)) != 0) {
 		jit_fail("%s", msg);
 		goto out;

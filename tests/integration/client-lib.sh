@@ -91,7 +91,7 @@ as() {
 
 client_setup() {
 	as "$1" "$JIT_SSH" setup "$JURL" --token "$(cat "$T/TOKEN_$1")" \
-		--yes </dev/null >/dev/null
+		--yes </dev/null >/dev/null 2>"$T/setup-$1.err"
 }
 
 start_agent() {
