@@ -109,8 +109,9 @@ jit_buf_reserve(struct jit_buf *b, size_t len, unsigned char **p)
 	*p = NULL;
 	if (b->readonly)
 		return JIT_ERR_INVALID_ARGUMENT;
-	/* Consumed bytes at the front are reclaimed before growing. */
-	if (b->off > 0 && b->cap - b->end < len) {
+	/* Consumed bytes at the front are reclaimed before growing, and
+	 * before refusing: only unread data counts against max. */
+	if (b->off > 0 && (b->cap - b->end < len || b->max - b->end < len)) {
 		memmove(b->d, b->d + b->off, b->end - b->off);
 		jit_wipe(b->d + (b->end - b->off), b->off);
 		b->end -= b->off;
