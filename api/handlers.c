@@ -1664,6 +1664,7 @@ static const char *const metric_states[] = { "pending", "approved",
 struct metrics_ctx {
 	uint64_t counts[NSTATES];
 	uint64_t issued;
+	uint64_t audit_seq;
 };
 
 static int
@@ -1678,6 +1679,11 @@ metrics_fn(struct jit_store_txn *t, void *vctx)
 		if ((r = jit_store_count_by_state(t, metric_states[i],
 		    &m->counts[i])) != 0)
 			return r;
+	{
+		char head[JIT_AUDIT_HASH_HEX];
+		if ((r = jit_audit_head(t, &m->audit_seq, head)) != 0)
+			return r;
+	}
 	if (jit_store_get_value(t, "metrics.certs_issued", &v) == 0 &&
 	    json_integer_value(v) > 0)
 		m->issued = (uint64_t)json_integer_value(v);
@@ -1713,6 +1719,9 @@ handle_metrics(struct call *c)
 	    "# TYPE jit_certificates_issued_total counter\n"
 	    "jit_certificates_issued_total %llu\n",
 	    (unsigned long long)m.issued);
+	EMIT("# HELP jit_audit_entries Entries in the audit log.\n"
+	    "# TYPE jit_audit_entries gauge\n"
+	    "jit_audit_entries %llu\n", (unsigned long long)m.audit_seq);
 	EMIT("# HELP jit_http_requests_total API requests answered, by "
 	    "status class.\n# TYPE jit_http_requests_total counter\n");
 	for (i = 1; i < 6; i++)

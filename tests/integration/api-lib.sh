@@ -1,0 +1,183 @@
+# shellcheck shell=bash
+# tests/integration/api-lib.sh - helpers for the approval API tests
+# (test-api-*.sh), on top of lib.sh (source that first).
+#
+#   api_policy                write the test policy to $T/policy.yaml:
+#       users alice, bob (dev), bob also sre, carol (security), dave (sre,
+#       admin), erin (audit, auditor), frank (ops), gina (sre)
+#       roles: ops (1 approval from sre, reason ^[A-Z]+-[0-9]+, max 1h,
+#              ed25519/ecdsa, principal $JIT_USER1),
+#              twoman (2 approvals from sre/security, one from security),
+#              auto (approvals 0, requesters dev + frank, max 10m),
+#              self (sre may request and approve their own),
+#              other (requested by frank only, approved by gina),
+#              quick (pending_timeout 2s)
+#   api_start [EXTRA_CONFIG_YAML]
+#       start `jit-ca serve --config $T/server.yaml` on a free port with
+#       data $T/data; sets JURL, API_PID, API_LOG.  Reuses $T/server.yaml's
+#       port on a restart (api_start again after api_stop / kill).
+#   api_stop                  SIGTERM the server, wait; sets API_RC
+#   api_tokens USER...        jit-ca token create for each; sets TOK_<user>
+#   api TOKEN METHOD PATH [BODY]
+#       curl the API; sets STATUS (HTTP code) and RB (response body).
+#       TOKEN "" sends no Authorization header.
+#   jget JSON FILTER          jq -r FILTER on JSON
+#   audit_count               current jit_audit_entries from /metrics
+#   new_request TOKEN ROLE [DURATION] [REASON] [KEYFILE]
+#       POST /v1/requests with $T/user_key.pub (or KEYFILE.pub); sets
+#       STATUS, RB and RID (the id, or "").
+
+api_policy() {
+	cat >"$T/policy.yaml" <<EOF
+users:
+  alice: {groups: [dev]}
+  bob:   {groups: [dev, sre]}
+  carol: {groups: [security]}
+  dave:  {groups: [sre]}
+  erin:  {groups: [audit]}
+  frank: {groups: [ops]}
+  gina:  {groups: [sre2]}
+admins: [dave]
+auditors: [group:audit]
+roles:
+  ops:
+    principals: [$JIT_USER1]
+    requesters: [group:dev]
+    approvers: [group:sre]
+    approvals: 1
+    max_duration: 1h
+    default_duration: 10m
+    pending_timeout: 1h
+    reason: required
+    reason_pattern: '^[A-Z]+-[0-9]+'
+    extensions: [permit-pty]
+    key_types: [ed25519, ecdsa]
+  twoman:
+    principals: [$JIT_USER1, $JIT_USER2]
+    requesters: [group:dev]
+    approvers: [group:sre, group:security]
+    approvals: 2
+    require_groups: [security]
+    max_duration: 2h
+    pending_timeout: 1h
+  auto:
+    principals: [$JIT_USER2]
+    requesters: [group:dev, frank]
+    approvers: [group:sre]
+    approvals: 0
+    max_duration: 10m
+    default_duration: 5m
+    pending_timeout: 1h
+    source_address: [127.0.0.0/8]
+    force_command: /bin/echo forced
+    extensions: [permit-pty]
+  self:
+    principals: [$JIT_USER1]
+    requesters: [group:sre]
+    approvers: [group:sre]
+    approvals: 1
+    self_approval: true
+    max_duration: 1h
+  other:
+    principals: [$JIT_USER2]
+    requesters: [frank]
+    approvers: [gina]
+    approvals: 1
+    max_duration: 1h
+  quick:
+    principals: [$JIT_USER1]
+    requesters: [group:dev]
+    approvers: [group:sre]
+    approvals: 1
+    max_duration: 1h
+    pending_timeout: 2s
+EOF
+}
+
+API_PORT=
+API_PID=
+API_LOG=
+JURL=
+
+api_start() {
+	local extra=${1:-} attempt
+	[ -f "$T/policy.yaml" ] || api_policy
+	for attempt in 1 2 3; do
+		[ -n "$API_PORT" ] || API_PORT=$(free_port) || return 1
+		cat >"$T/server.yaml" <<EOF
+listen: 127.0.0.1:$API_PORT
+data: $T/data
+policies: $T/policy.yaml
+clock_skew: 60s
+max_body: 64KiB
+max_wait: 20s
+sweep_interval: 1s
+rate_limit: 0
+$extra
+EOF
+		API_STARTS=$((${API_STARTS:-0} + 1))
+		API_LOG=$T/server.$API_STARTS.log
+		jit_bg "$API_LOG" "$JIT_CA" serve --config "$T/server.yaml"
+		API_PID=$JIT_BG_PID
+		JURL=http://127.0.0.1:$API_PORT
+		if wait_for "grep -q 'listening on' '$API_LOG' || ! kill -0 $API_PID 2>/dev/null" 20 &&
+			kill -0 "$API_PID" 2>/dev/null; then
+			return 0
+		fi
+		cat "$API_LOG" >&2
+		grep -q 'Address already in use' "$API_LOG" || return 1
+		API_PORT=
+	done
+	return 1
+}
+
+api_stop() {
+	kill -TERM "$API_PID" 2>/dev/null
+	wait "$API_PID" 2>/dev/null
+	API_RC=$?
+	local p keep=()
+	for p in "${_JIT_PIDS[@]}"; do
+		[ "$p" = "$API_PID" ] || keep+=("$p")
+	done
+	_JIT_PIDS=("${keep[@]}")
+}
+
+api_tokens() {
+	local u tok
+	for u in "$@"; do
+		tok=$("$JIT_CA" token create "$u" --config "$T/server.yaml" \
+			2>/dev/null) || { echo "token create $u failed" >&2; return 1; }
+		printf -v "TOK_$u" '%s' "$tok"
+	done
+}
+
+api() {
+	local tok=$1 m=$2 p=$3 args
+	args=(-s -o "$T/.api.body" -w '%{http_code}' -X "$m" --max-time 60)
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+	if [ $# -ge 4 ]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$4")
+	fi
+	STATUS=$(curl "${args[@]}" "$JURL$p")
+	RB=$(cat "$T/.api.body")
+}
+
+jget() {
+	printf '%s' "$1" | jq -r "$2" 2>/dev/null
+}
+
+audit_count() {
+	curl -s "$JURL/metrics" | awk '$1=="jit_audit_entries"{print $2}'
+}
+
+new_request() {
+	local tok=$1 role=$2 dur=${3:-} reason=${4:-} key=${5:-$T/user_key}
+	local body
+	body=$(jq -cn --arg r "$role" --arg k "$(cat "$key.pub")" \
+		--arg d "$dur" --arg why "$reason" \
+		'{role: $r, public_key: $k}
+		 + (if $d == "" then {} elif ($d|test("^[0-9]+$")) then {duration: ($d|tonumber)} else {duration: $d} end)
+		 + (if $why == "" then {} else {reason: $why} end)')
+	api "$tok" POST /v1/requests "$body"
+	RID=$(jget "$RB" '.id // empty')
+}
