@@ -48,7 +48,9 @@ const char *jit_key_type_family(enum jit_key_type t);
 /* Parse a short name ("ed25519", "ecdsa-p256"..., "ecdsa" = P-256, "rsa");
  * returns JIT_KEY_UNKNOWN if not recognised. */
 enum jit_key_type jit_key_type_from_short_name(const char *s);
-/* From an SSH key type name; JIT_KEY_UNKNOWN if unknown. */
+/* From a plain SSH key type name ("ssh-ed25519", ...); JIT_KEY_UNKNOWN
+ * for anything else, including cert type names and signature algorithm
+ * names such as "rsa-sha2-512". */
 enum jit_key_type jit_key_type_from_ssh_name(const char *s, size_t len);
 
 /* Accessors */
@@ -71,12 +73,16 @@ int jit_key_put_public(const struct jit_key *k, struct jit_buf *b);
 
 /* Parse a plain public key blob (no private part).  Checks points are on
  * the curve and RSA sizes (>= 1024 bits here; policy decides more).
- * A certificate blob gives KEY_IS_CERT, DSA KEY_TYPE_UNSUPPORTED. */
+ * A certificate blob gives KEY_IS_CERT, DSA KEY_TYPE_UNSUPPORTED.
+ * Only canonical encodings are accepted (minimal mpints, uncompressed EC
+ * points), so a blob that parses is byte for byte jit_key_public_blob;
+ * bytes after the key give TRAILING_DATA. */
 int jit_key_from_blob(const unsigned char *blob, size_t len,
     struct jit_key **out);
 
 /* Read the key fields (after the type name string) of a plain key of
- * type t from b, as they appear both in plain blobs and inside certs. */
+ * type t from b, as they appear both in plain blobs and inside certs.
+ * On error nothing is consumed from b. */
 int jit_key_get_public_fields(struct jit_buf *b, enum jit_key_type t,
     struct jit_key **out);
 /* Append the key fields (after the type name) of k, as inside certs. */
@@ -86,14 +92,17 @@ int jit_key_put_public_fields(const struct jit_key *k, struct jit_buf *b);
  * key: Ed25519, ECDSA, RSA >= 2048.  Leading/trailing whitespace is
  * ignored; options before the type are not accepted.  *comment (if
  * non-NULL) receives a new string or NULL.  Errors: KEY_IS_CERT,
- * KEY_TYPE_UNSUPPORTED (DSA), KEY_TOO_SMALL, KEY_TYPE_UNKNOWN,
- * INVALID_FORMAT, BAD_PUBLIC_KEY. */
+ * KEY_TYPE_UNSUPPORTED (DSA, sk-*), KEY_TOO_SMALL, KEY_TYPE_UNKNOWN,
+ * INVALID_FORMAT, BAD_PUBLIC_KEY.  INVALID_FORMAT also covers a line over
+ * 64 KiB, a line break inside, control characters in the comment and a
+ * type word that differs from the blob's type. */
 int jit_key_parse_public(const char *line, struct jit_key **out,
     char **comment);
 /* Read a .pub file with one key line; same rules. */
 int jit_key_load_public(const char *path, struct jit_key **out);
 
-/* "TYPE BASE64[ comment]" as a new string (no newline). */
+/* "TYPE BASE64[ comment]" as a new string (no newline).  A NULL or empty
+ * comment is left out; one with control characters is INVALID_ARGUMENT. */
 int jit_key_format_public(const struct jit_key *k, const char *comment,
     char **out);
 
@@ -109,7 +118,10 @@ int jit_key_equal_public(const struct jit_key *a, const struct jit_key *b);
  * or a PEM private key (PKCS#8 or traditional) readable by OpenSSL.  An
  * encrypted openssh-key-v1 gives KEY_ENCRYPTED.  The public half embedded
  * in the file must match the private half (KEY_MISMATCH).  DSA gives
- * KEY_TYPE_UNSUPPORTED. */
+ * KEY_TYPE_UNSUPPORTED; RSA below JIT_RSA_MIN_USER_BITS KEY_TOO_SMALL;
+ * an encrypted PEM key KEY_ENCRYPTED (OpenSSL never prompts).  Files are
+ * limited to 256 KiB.  parse_private also takes the binary (base64
+ * decoded) openssh-key-v1 container. */
 int jit_key_load_private(const char *path, struct jit_key **out);
 int jit_key_parse_private(const unsigned char *data, size_t len,
     struct jit_key **out);
@@ -120,7 +132,9 @@ int jit_key_parse_private(const unsigned char *data, size_t len,
  * fsync'ed; on error nothing is left behind. */
 int jit_key_save_private(const struct jit_key *k, const char *path,
     const char *comment);
-/* Serialise the openssh-key-v1 container to b (secret: release b). */
+/* Append the armoured openssh-key-v1 text ("-----BEGIN OPENSSH PRIVATE
+ * KEY-----" ...), exactly the bytes jit_key_save_private writes, to b
+ * (secret: release b).  KEY_NO_PRIVATE for a public key. */
 int jit_key_put_private_openssh(const struct jit_key *k, const char *comment,
     struct jit_buf *b);
 
@@ -133,13 +147,16 @@ int jit_key_put_agent_private_fields(const struct jit_key *k,
 /* Sign data, appending an SSH signature blob (string alg, string sig) to
  * sig.  Ed25519 -> "ssh-ed25519"; ECDSA -> "ecdsa-sha2-nistpN" with
  * SHA-256/384/512; RSA -> "rsa-sha2-512".  Needs the private part
- * (KEY_NO_PRIVATE). */
+ * (KEY_NO_PRIVATE).  On error sig is unchanged.  Ed25519 signing does no
+ * allocation beyond growing sig. */
 int jit_key_sign(const struct jit_key *k, const unsigned char *data,
     size_t len, struct jit_buf *sig);
 
 /* Verify an SSH signature blob over data with k's public key.  Accepts
  * ssh-ed25519, ecdsa-sha2-nistpN matching the curve, rsa-sha2-256/512;
- * refuses ssh-rsa (SHA-1) with SIGNATURE_ALG.  0 or SIGNATURE_INVALID. */
+ * refuses ssh-rsa (SHA-1) with SIGNATURE_ALG.  0 or SIGNATURE_INVALID
+ * (also for a malformed blob, trailing bytes, another key type's
+ * algorithm, or an RSA signature not exactly the modulus length). */
 int jit_key_verify(const struct jit_key *k, const unsigned char *sig,
     size_t siglen, const unsigned char *data, size_t len);
 
