@@ -132,6 +132,20 @@ subsection_types(const struct jit_buf *krl)
 
 static struct jit_key *ca, *ca2;
 
+/* With JIT_KRL_SEED_DIR set, KRLs we build are also written there as
+ * fuzz seeds (tests/fuzz/corpus/krl/.make-seeds.sh uses this). */
+static void
+save_seed(const char *name, const struct jit_buf *b)
+{
+	const char *d = getenv("JIT_KRL_SEED_DIR");
+	char p[512];
+
+	if (d == NULL)
+		return;
+	snprintf(p, sizeof(p), "%s/%s", d, name);
+	write_buf(p, b);
+}
+
 static const uint64_t revoked[] = {
 	5, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,   /* range */
 	100, 101,                                           /* short run */
@@ -173,6 +187,7 @@ test_against_keygen(void)
 	spec.comment = "jit-ssh test";
 	REQUIRE_OK(jit_krl_build(&spec, &b));
 	write_buf(krlp, &b);
+	save_seed("ours-all-subsections.krl", &b);
 	mask = subsection_types(&b);
 	CHECK_INT(mask, 0xf);  /* list, range, bitmap and key ID all used */
 
@@ -196,6 +211,7 @@ test_against_keygen(void)
 	spec.nkey_ids = 0;
 	REQUIRE_OK(jit_krl_build(&spec, &b));
 	write_buf(emptyp, &b);
+	save_seed("ours-empty.krl", &b);
 	CHECK_INT(jit_buf_len(&b), 8 + 4 + 8 + 8 + 8 + 4 + 4 + 12);
 	jit_buf_reset(&b);
 	spec.ca = ca2;
@@ -205,6 +221,7 @@ test_against_keygen(void)
 	spec.nkey_ids = 3;
 	REQUIRE_OK(jit_krl_build(&spec, &b));
 	write_buf(otherp, &b);
+	save_seed("ours-ecdsa-ca.krl", &b);
 
 	for (i = 0; i < NPROBES; i++) {
 		uint64_t s = probes[i];
@@ -273,6 +290,11 @@ test_keygen_krls(void)
 	    path("spec2")) == 0);
 
 	REQUIRE_OK(jit_read_file(path("kg.krl"), 1 << 20, &d, &len));
+	{
+		struct jit_buf v;
+		jit_buf_view(&v, d, len);
+		save_seed("keygen-mixed.krl", &v);
+	}
 	REQUIRE_OK(jit_krl_parse(d, len, &krl));
 	CHECK_U64(krl->version, 42);
 	CHECK(krl->nexplicit_keys >= 1);
@@ -314,6 +336,11 @@ test_keygen_krls(void)
 	REQUIRE(run("ssh-keygen -q -k -f %s -s none %s", path("any.krl"),
 	    path("spec3")) == 0);
 	REQUIRE_OK(jit_read_file(path("any.krl"), 1 << 20, &d, &len));
+	{
+		struct jit_buf v;
+		jit_buf_view(&v, d, len);
+		save_seed("keygen-any-ca.krl", &v);
+	}
 	REQUIRE_OK(jit_krl_parse(d, len, &krl));
 	CHECK_INT(jit_krl_is_revoked_key_id(krl, ca, "eve"), 1);
 	CHECK_INT(jit_krl_is_revoked_key_id(krl, ca2, "eve"), 1);
@@ -329,7 +356,7 @@ test_roundtrip(void)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ULL, base;
 	uint64_t *s = malloc(4000 * sizeof(*s));
-	size_t iter, n, i, j, uniq;
+	size_t iter, n, i, j, uniq, nseeds = 0;
 
 	REQUIRE(s != NULL);
 	for (iter = 0; iter < 200; iter++) {
@@ -356,6 +383,13 @@ test_roundtrip(void)
 		spec.serials = s;
 		spec.nserials = n;
 		REQUIRE_OK(jit_krl_build(&spec, &b));
+		if (jit_buf_len(&b) < 2048 && nseeds < 4) {
+			char name[64];
+			snprintf(name, sizeof(name), "ours-random-%zu.krl",
+			    iter);
+			save_seed(name, &b);
+			nseeds++;
+		}
 		REQUIRE_OK(jit_krl_parse(jit_buf_ptr(&b), jit_buf_len(&b),
 		    &krl));
 		for (uniq = 0, i = 0; i < n; i++) {
