@@ -1011,6 +1011,72 @@ test_map_full(void)
 	rmdir_all(dir);
 }
 
+/* Several writers fill the map at once: the closure that hits the limit
+ * fails alone inside its batch; everything acknowledged is kept. */
+struct filler {
+	struct jit_store *s;
+	struct big_ctx *b;
+	int ok;
+	int last;
+};
+
+static void *
+filler_main(void *arg)
+{
+	struct filler *f = arg;
+
+	for (int i = 0; i < 10000; i++) {
+		if ((f->last = jit_store_write(f->s, big_fn, f->b)) != 0)
+			break;
+		f->ok++;
+	}
+	return NULL;
+}
+
+static void
+test_map_full_concurrent(void)
+{
+	char *dir = tmpdir();
+	struct jit_store_options o = { 0 };
+	struct jit_store *s;
+	struct big_ctx b;
+	struct all_ctx c = { 0 };
+	struct filler f[6];
+	pthread_t th[6];
+	int ok = 0;
+
+	b.reason = malloc(2001);
+	REQUIRE(b.reason != NULL);
+	memset(b.reason, 'y', 2000);
+	b.reason[2000] = '\0';
+	o.map_size = 1 << 20;
+	REQUIRE_OK(jit_store_open_opts(dir, &o, &s));
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < 6; i++) {
+		f[i].s = s;
+		f[i].b = &b;
+		REQUIRE(pthread_create(&th[i], NULL, filler_main, &f[i]) == 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(f[i].last, JIT_ERR_STORE_FULL);
+		ok += f[i].ok;
+	}
+	CHECK_OK(jit_store_read(s, count_all_fn, &c));
+	CHECK_U64(c.n, (uint64_t)ok);
+	CHECK_OK(c.audit_r);
+	CHECK_U64(c.audit, (uint64_t)ok);
+	jit_store_close(s);
+	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	CHECK_OK(jit_store_read(s, count_all_fn, &c));
+	CHECK_U64(c.n, (uint64_t)ok);
+	CHECK_OK(c.audit_r);
+	CHECK_OK(jit_store_write(s, big_fn, &b));
+	jit_store_close(s);
+	free(b.reason);
+	rmdir_all(dir);
+}
+
 /* ---- change notification --------------------------------------------------- */
 
 struct waiter {
@@ -1164,6 +1230,7 @@ test_crash(void)
 		struct crash_check cc = { 0 };
 		struct jit_store *s;
 		size_t before = total;
+		char pending_char;
 
 		REQUIRE(pipe(p) == 0);
 		fflush(NULL);
@@ -1187,12 +1254,23 @@ test_crash(void)
 				pause();
 		}
 		close(p[1]);
-		usleep(50000 + (useconds_t)(rand() % 400000));
+		/* Start the clock at the first acknowledgement so a slow
+		 * start (sanitizers, a loaded machine) still gets killed in
+		 * the middle of writing. */
+		{
+			char c;
+
+			REQUIRE(read(p[0], &c, 1) == 1);
+			pending_char = c;
+		}
+		usleep((useconds_t)(rand() % 300000));
 		kill(pid, SIGKILL);
 		REQUIRE(waitpid(pid, &status, 0) == pid);
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		f = fdopen(p[0], "r");
 		REQUIRE(f != NULL);
+		/* Put the first byte back in front of the rest. */
+		REQUIRE(ungetc((unsigned char)pending_char, f) != EOF);
 		while (fgets(line, sizeof(line), f) != NULL) {
 			unsigned long long sn;
 			char id[32];
@@ -1242,6 +1320,7 @@ main(void)
 	test_concurrent();
 	test_locking();
 	test_map_full();
+	test_map_full_concurrent();
 	test_crash();
 	TEST_DONE();
 }
