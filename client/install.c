@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,56 @@ jit_jit_dir(int create, char **out, char *msg, size_t msglen)
 	return r;
 }
 
+/*
+ * Replace path with data atomically (temporary file + rename) but without
+ * fsync: these files can always be fetched again (login --resume), and
+ * two fsyncs per file were most of the approval-to-usable latency.
+ */
+static int
+write_replace(const char *path, const char *data, unsigned mode)
+{
+	char *tmp = NULL;
+	size_t len = strlen(data), off = 0;
+	ssize_t n;
+	int fd = -1, r = JIT_ERR_INTERNAL;
+
+	if (asprintf(&tmp, "%s.tmp-%ld", path, (long)getpid()) < 0)
+		return JIT_ERR_ALLOC;
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) < 0) {
+		r = jit_err_from_errno(errno);
+		goto out;
+	}
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = jit_err_from_errno(errno);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = jit_err_from_errno(errno);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		r = jit_err_from_errno(errno);
+		goto out;
+	}
+	r = 0;
+ out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return r;
+}
+
 static char *
 join(const char *dir, const char *name, const char *suffix)
 {
@@ -162,6 +213,27 @@ jit_install(const char *role, const char *key_src, int key_owned,
 		goto out;
 	}
 
+	/* The agent first: that is what makes plain ssh work, and the
+	 * files can follow a few milliseconds later. */
+	if (!no_agent && (r = jit_agent_open(NULL, &a)) != 0) {
+		if (r != JIT_ERR_NOT_FOUND) {
+			*agent_status = -1;
+			snprintf(msg, msglen, "cannot talk to ssh-agent at "
+			    "$SSH_AUTH_SOCK: %s", jit_err(r));
+		}
+	} else if (!no_agent) {
+		snprintf(comment, sizeof(comment), "%s%s",
+		    JIT_AGENT_COMMENT_PREFIX, role);
+		if ((r = agent_remove_role(a, role, &removed)) != 0 ||
+		    (r = jit_agent_add_cert(a, key, cert_blob, cert_len,
+		    comment, lifetime)) != 0) {
+			*agent_status = -1;
+			snprintf(msg, msglen, "ssh-agent did not take the "
+			    "certificate: %s", jit_err(r));
+		} else
+			*agent_status = 1;
+	}
+
 	/* Key first, then the certificate, each replaced atomically. */
 	if (key_owned) {
 		if (rename(key_src, kpath) != 0) {
@@ -191,8 +263,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 		r = r ? r : JIT_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = jit_write_file_atomic(ppath, text, strlen(text), 0644,
-	    0)) != 0) {
+	if ((r = write_replace(ppath, text, 0644)) != 0) {
 		snprintf(msg, msglen, "cannot write %s: %s", ppath,
 		    jit_err(r));
 		goto out;
@@ -203,38 +274,12 @@ jit_install(const char *role, const char *key_src, int key_owned,
 		r = JIT_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = jit_write_file_atomic(cpath, text, strlen(text), 0644,
-	    0)) != 0) {
+	if ((r = write_replace(cpath, text, 0644)) != 0) {
 		snprintf(msg, msglen, "cannot write %s: %s", cpath,
 		    jit_err(r));
 		goto out;
 	}
 
-	if (no_agent) {
-		r = 0;
-		goto out;
-	}
-	if ((r = jit_agent_open(NULL, &a)) != 0) {
-		if (r != JIT_ERR_NOT_FOUND) {
-			*agent_status = -1;
-			snprintf(msg, msglen, "cannot talk to ssh-agent at "
-			    "$SSH_AUTH_SOCK: %s", jit_err(r));
-		}
-		r = 0;
-		goto out;
-	}
-	snprintf(comment, sizeof(comment), "%s%s", JIT_AGENT_COMMENT_PREFIX,
-	    role);
-	if ((r = agent_remove_role(a, role, &removed)) != 0 ||
-	    (r = jit_agent_add_cert(a, key, cert_blob, cert_len, comment,
-	    lifetime)) != 0) {
-		*agent_status = -1;
-		snprintf(msg, msglen, "ssh-agent did not take the certificate: "
-		    "%s", jit_err(r));
-		r = 0;
-		goto out;
-	}
-	*agent_status = 1;
 	r = 0;
  out:
 	jit_agent_close(a);
