@@ -1127,6 +1127,7 @@ main(void)
 	test_reference("rsa2048", JIT_KEY_RSA, 2048);
 	test_reference("pem-rsa3072", JIT_KEY_RSA, 3072);
 	test_reference("pem-ecdsa384", JIT_KEY_ECDSA_P384, 384);
+	test_reference("pem-ecdsa384-compressed", JIT_KEY_ECDSA_P384, 384);
 	test_reference("pem-ed25519", JIT_KEY_ED25519, 256);
 	test_refusals();
 	test_blob_corruption();

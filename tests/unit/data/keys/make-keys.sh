@@ -35,6 +35,11 @@ ssh-keygen -q -N '' -C pem -t rsa -b 3072 -m PEM -f pem-rsa3072
 ssh-keygen -lf pem-rsa3072.pub > pem-rsa3072.fp
 ssh-keygen -q -N '' -C pem -t ecdsa -b 384 -m PKCS8 -f pem-ecdsa384
 ssh-keygen -lf pem-ecdsa384.pub > pem-ecdsa384.fp
+# The same key with its public point stored compressed (traditional PEM).
+openssl ec -in pem-ecdsa384 -conv_form compressed \
+    -out pem-ecdsa384-compressed 2>/dev/null
+cp pem-ecdsa384.pub pem-ecdsa384-compressed.pub
+cp pem-ecdsa384.fp pem-ecdsa384-compressed.fp
 openssl genpkey -algorithm ed25519 -out pem-ed25519 2>/dev/null
 chmod 600 pem-ed25519
 # ssh-keygen 9.2 cannot read PKCS#8 Ed25519: build the .pub line from the
