@@ -24,6 +24,7 @@
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define TLS_FILE_MAX (1024 * 1024)
+#define DISCARD_MAX (16u * 1024 * 1024)  /* then the connection is closed */
 
 struct jit_http {
 	struct MHD_Daemon *daemon;
@@ -50,6 +51,7 @@ struct reqstate {
 	unsigned char *body;
 	size_t body_len, body_cap;
 	int too_large;
+	size_t discarded;            /* body bytes dropped after too_large */
 	int counted;                 /* counted in h->busy */
 	unsigned status;
 	char user[72];
@@ -244,18 +246,30 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!rs->too_large && body_append(rs, upload_data,
-		    *upload_data_size, h->max_body) != 0) {
-			rs->too_large = 1;
+		if (rs->too_large) {
+			/* A chunked body that outgrew the limit: MHD cannot
+			 * answer before the upload ends, so discard the rest,
+			 * but not forever. */
+			rs->discarded += *upload_data_size;
 			*upload_data_size = 0;
-			return send_error(h, conn, rs, 413, "too_large",
-			    "request body too large");
+			return rs->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+		}
+		if (body_append(rs, upload_data, *upload_data_size,
+		    h->max_body) != 0) {
+			rs->too_large = 1;
+			if (rs->body != NULL) {
+				jit_wipe(rs->body, rs->body_cap);
+				free(rs->body);
+				rs->body = NULL;
+				rs->body_len = rs->body_cap = 0;
+			}
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (rs->too_large)
-		return MHD_YES;  /* the 413 is already queued */
+		return rs->status != 0 ? MHD_YES : send_error(h, conn, rs,
+		    413, "too_large", "request body too large");
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
