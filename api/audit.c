@@ -165,6 +165,15 @@ jit_audit_head(struct jit_store_txn *t, uint64_t *seq,
 	if (seq == NULL || hash_hex == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
 	memcpy(hash_hex, zero_hash, JIT_AUDIT_HASH_HEX);
+	if ((r = jit_store_audit_head(t, seq, hash_hex)) != 0)
+		return r;
+	if (*seq != 0) {
+		if (!is_hash_hex(hash_hex))
+			return JIT_ERR_AUDIT_CHAIN;
+		return 0;
+	}
+	/* No recorded head: the log is empty (or predates the record). */
+	memcpy(hash_hex, zero_hash, JIT_AUDIT_HASH_HEX);
 	if ((r = jit_store_audit_last(t, seq, &text, &len)) != 0)
 		return r;
 	if (*seq != 0)
@@ -221,7 +230,7 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 		goto alloc;
 	if ((r = jit_audit_canonical(e, 0, &text, &len)) != 0)
 		goto out;
-	if ((r = jit_store_audit_put(t, last + 1, text, len)) != 0)
+	if ((r = jit_store_audit_put(t, last + 1, hash, text, len)) != 0)
 		goto out;
 	if (seq != NULL)
 		*seq = last + 1;

@@ -13,7 +13,9 @@
  *   token_ids  token id -> sha256(token)
  *   values     key -> JSON (any value)
  *   audit      be64(seq) -> canonical entry text
- *   meta       "schema", "next_request_seq", "next_serial" -> be64
+ *   meta       "schema", "next_request_seq", "next_serial" -> be64;
+ *              "audit_head" -> be64(seq) || hash hex (saves parsing the
+ *              last entry on every append)
  * Big-endian integers make LMDB's bytewise key order the numeric order, so
  * index ranges come out in creation order.
  */
@@ -1446,19 +1448,47 @@ jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
 	return r;
 }
 
+#define AUDIT_HEAD_KEY "audit_head"  /* be64(seq) || 64 hex digits */
+
 int
-jit_store_audit_put(struct jit_store_txn *t, uint64_t seq, const char *json,
-    size_t len)
+jit_store_audit_head(struct jit_store_txn *t, uint64_t *seq, char *hash_hex)
+{
+	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, d;
+	int rc;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (hash_hex != NULL)
+		hash_hex[0] = '\0';
+	if (t == NULL || seq == NULL || hash_hex == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	if (d.mv_size != 8 + 64)
+		return JIT_ERR_STORE_CORRUPT;
+	*seq = get_be64(d.mv_data);
+	memcpy(hash_hex, (const char *)d.mv_data + 8, 64);
+	hash_hex[64] = '\0';
+	return 0;
+}
+
+int
+jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
+    const char *hash_hex, const char *json, size_t len)
 {
 	MDB_cursor *cur = NULL;
-	unsigned char kb[8];
+	unsigned char kb[8], hb[8 + 64];
 	MDB_val k, d;
 	uint64_t last = 0;
 	int r, rc;
 
 	if ((r = need_write(t)) != 0)
 		return r;
-	if (json == NULL || len == 0 || seq == 0)
+	if (json == NULL || len == 0 || seq == 0 || hash_hex == NULL ||
+	    strlen(hash_hex) != 64)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &cur)) != 0)
 		return map_err(rc);
@@ -1472,13 +1502,31 @@ jit_store_audit_put(struct jit_store_txn *t, uint64_t seq, const char *json,
 		return JIT_ERR_STORE_CORRUPT;
 	if (seq != last + 1)
 		return JIT_ERR_CONFLICT;
+	{
+		/* The recorded head must describe the last entry. */
+		char hh[65];
+		uint64_t hseq;
+
+		if ((r = jit_store_audit_head(t, &hseq, hh)) != 0)
+			return r;
+		if (hseq != last && !(hseq == 0 && hh[0] == '\0'))
+			return JIT_ERR_STORE_CORRUPT;
+	}
 	put_be64(kb, seq);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	d.mv_data = (void *)json;
 	d.mv_size = len;
-	return map_err(mdb_put(t->txn, t->s->dbi[DB_AUDIT], &k, &d,
-	    MDB_APPEND));
+	if ((r = map_err(mdb_put(t->txn, t->s->dbi[DB_AUDIT], &k, &d,
+	    MDB_APPEND))) != 0)
+		return r;
+	put_be64(hb, seq);
+	memcpy(hb + 8, hash_hex, 64);
+	k.mv_data = AUDIT_HEAD_KEY;
+	k.mv_size = sizeof(AUDIT_HEAD_KEY) - 1;
+	d.mv_data = hb;
+	d.mv_size = sizeof(hb);
+	return map_err(mdb_put(t->txn, t->s->dbi[DB_META], &k, &d, 0));
 }
 
 int

@@ -300,9 +300,15 @@ int jit_store_get_value(struct jit_store_txn *t, const char *key,
 int jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
     size_t *len);
 /* Append entry seq (must be exactly last + 1, else CONFLICT) with its
- * text (len bytes, no NUL needed).  Write transactions only. */
+ * text (len bytes, no NUL needed) and its hash (64 lowercase hex digits),
+ * which becomes the recorded head.  Write transactions only. */
 int jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
-    const char *json, size_t len);
+    const char *hash_hex, const char *json, size_t len);
+/* The head recorded by the last jit_store_audit_put() (cheap: no
+ * parsing): *seq and hash_hex (65 bytes) receive it; *seq = 0 and
+ * hash_hex = "" when none is recorded. */
+int jit_store_audit_head(struct jit_store_txn *t, uint64_t *seq,
+    char *hash_hex);
 /* Stream entries with seq >= from_seq in order, in constant memory.  The
  * text is borrowed (valid during the callback only; NOT NUL-terminated).
  * Callback: 0 continue, 1 stop, negative error (returned as is). */
