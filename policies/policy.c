@@ -1588,7 +1588,13 @@ list_dir(const char *path, struct strlist *names,
 			r = fail_at(err, path, 0, "", "path too long");
 			break;
 		}
-		if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+		/* A policy file that cannot be examined (a dangling symlink,
+		 * say) is an error rather than silently left out. */
+		if (stat(full, &st) != 0) {
+			r = read_error(err, full, jit_err_from_errno(errno));
+			break;
+		}
+		if (!S_ISREG(st.st_mode))
 			continue;
 		if ((r = strlist_add(names, jit_strdup(e->d_name), NULL,
 		    0)) != 0)

@@ -3,7 +3,8 @@
  * approve, and what the resulting certificate may do.
  *
  * A policy is YAML (schema below), read from one file or from every
- * *.yaml / *.yml file of a directory (not recursive, dotfiles skipped,
+ * *.yaml / *.yml file of a directory (not recursive, dotfiles and
+ * subdirectories skipped, a dangling symlink an error,
  * files merged in byte order of their names).  Loading is strict: an
  * unknown key, a value of the wrong type, an unknown user or group, a bad
  * duration, an empty principal list or a rule that can never be met is an

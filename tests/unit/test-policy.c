@@ -1,5 +1,10 @@
 /* test-policy.c - policy loader and evaluator.  Runs in tests/. */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "err.h"
 #include "policy.h"
@@ -410,6 +415,73 @@ test_errors(void)
 }
 
 static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f != NULL);
+	fputs(text, f);
+	REQUIRE(fclose(f) == 0);
+}
+
+/* A directory: hash over NAME NUL LEN NUL BYTES in name order, a
+ * subdirectory named *.yaml skipped, a dangling *.yaml symlink refused. */
+static void
+test_directory(void)
+{
+	const char *a = "users: {a: {groups: [g]}}\n";
+	const char *b = "roles:\n  r: {principals: [p], requesters: [a], "
+	    "approvals: 0}\n";
+	char dir[] = "/tmp/test-policy-XXXXXX", path[256], hex[65];
+	unsigned char dg[32];
+	unsigned dlen = 0;
+	struct jit_policy *p = NULL;
+	struct jit_policy_error e;
+	EVP_MD_CTX *md;
+	char lens[16];
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/b.yml", dir);
+	write_text(path, b);
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	write_text(path, a);
+	snprintf(path, sizeof(path), "%s/sub.yaml", dir);
+	REQUIRE(mkdir(path, 0700) == 0);
+	REQUIRE_OK(jit_policy_load(dir, &p, &e));
+	CHECK_INT(jit_policy_file_count(p), 2);
+	REQUIRE((md = EVP_MD_CTX_new()) != NULL);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, "a.yaml", 7);
+	snprintf(lens, sizeof(lens), "%zu", strlen(a));
+	EVP_DigestUpdate(md, lens, strlen(lens) + 1);
+	EVP_DigestUpdate(md, a, strlen(a));
+	EVP_DigestUpdate(md, "b.yml", 6);
+	snprintf(lens, sizeof(lens), "%zu", strlen(b));
+	EVP_DigestUpdate(md, lens, strlen(lens) + 1);
+	EVP_DigestUpdate(md, b, strlen(b));
+	EVP_DigestFinal_ex(md, dg, &dlen);
+	EVP_MD_CTX_free(md);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+	CHECK_STR(jit_policy_hash(p), hex);
+	jit_policy_free(p);
+
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	REQUIRE(symlink("missing.yaml", path) == 0);
+	CHECK_INT(jit_policy_load(dir, &p, &e), JIT_ERR_NOT_FOUND);
+	CHECK(p == NULL);
+	CHECK_STR(e.file, path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub.yaml", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/b.yml", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
 test_decisions(void)
 {
 	struct jit_policy *p = NULL;
@@ -643,6 +715,7 @@ main(void)
 	test_examples();
 	test_bad_fixtures();
 	test_errors();
+	test_directory();
 	test_decisions();
 	TEST_DONE();
 }
