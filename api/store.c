@@ -60,9 +60,10 @@ struct wreq {
 	jit_store_write_fn fn;
 	void *ctx;
 	int result;
-	int done;
+	int done;             /* guarded by mu */
+	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct wreq *next;
+	struct wreq *next;    /* guarded by the store's qmu */
 };
 
 struct jit_store_txn {
@@ -552,16 +553,20 @@ writer_main(void *arg)
 
 		run_batch(s, batch, n);
 
-		pthread_mutex_lock(&s->qmu);
+		/* Wake each caller through its own mutex, so callers do
+		 * not pile up on the queue lock while new ones enqueue. */
 		for (w = batch; w != NULL; ) {
 			struct wreq *next = w->next;
 
-			/* After done is set the caller may return and its
+			/* Once done is set the caller may return and its
 			 * stack frame (w) vanish: read next first. */
+			pthread_mutex_lock(&w->mu);
 			w->done = 1;
 			pthread_cond_signal(&w->cv);
+			pthread_mutex_unlock(&w->mu);
 			w = next;
 		}
+		pthread_mutex_lock(&s->qmu);
 	}
 	pthread_mutex_unlock(&s->qmu);
 	return NULL;
@@ -587,12 +592,13 @@ jit_store_write(struct jit_store *s, jit_store_write_fn fn, void *ctx)
 	memset(&w, 0, sizeof(w));
 	w.fn = fn;
 	w.ctx = ctx;
+	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->qmu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->qmu);
-		pthread_cond_destroy(&w.cv);
-		return JIT_ERR_STORE;
+		w.result = JIT_ERR_STORE;
+		goto out;
 	}
 	if (s->qtail != NULL)
 		s->qtail->next = &w;
@@ -600,10 +606,14 @@ jit_store_write(struct jit_store *s, jit_store_write_fn fn, void *ctx)
 		s->qhead = &w;
 	s->qtail = &w;
 	pthread_cond_signal(&s->qcv);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &s->qmu);
 	pthread_mutex_unlock(&s->qmu);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+out:
 	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
 	return w.result;
 }
 
