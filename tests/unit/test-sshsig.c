@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "buf.h"
 #include "err.h"
 #include "key.h"
@@ -453,6 +456,79 @@ test_malformed_blobs(void)
 	jit_key_free(k);
 }
 
+/*
+ * RSA signature algorithms: a blob whose inner signature is rsa-sha2-256
+ * verifies, one with SHA-1 "ssh-rsa" is refused even though the RSA
+ * signature itself is valid.  Signatures are made with OpenSSL directly
+ * from a PEM key written by ssh-keygen.
+ */
+static void
+test_rsa_algs(void)
+{
+	static const struct {
+		const char *name;
+		const char *md;
+		int want;
+	} algs[] = {
+		{ "rsa-sha2-256", "SHA256", 0 },
+		{ "rsa-sha2-512", "SHA512", 0 },
+		{ "ssh-rsa", "SHA1", JIT_ERR_SIGNATURE_ALG },
+		{ "rsa-sha2-256", "SHA512", JIT_ERR_SIGNATURE_INVALID },
+	};
+	struct jit_key *pub = NULL;
+	const unsigned char *pk;
+	unsigned char d[64], rsasig[1024];
+	size_t pklen, i;
+	EVP_PKEY *pkey = NULL;
+	FILE *f;
+
+	memset(d, 0x33, sizeof(d));
+	REQUIRE(run("ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C '' -f %s",
+	    path("k_pem")) == 0);
+	f = fopen(path("k_pem"), "r");
+	REQUIRE(f != NULL);
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	REQUIRE(pkey != NULL);
+	REQUIRE_OK(jit_key_load_public(path("k_pem.pub"), &pub));
+	REQUIRE_OK(jit_key_public_blob(pub, &pk, &pklen));
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		struct jit_buf tosign = JIT_BUF_INIT, sig = JIT_BUF_INIT;
+		struct jit_buf b = JIT_BUF_INIT;
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		size_t rlen = sizeof(rsasig);
+
+		REQUIRE(md != NULL);
+		REQUIRE_OK(jit_buf_put(&tosign, "SSHSIG", 6));
+		REQUIRE_OK(jit_buf_put_cstring(&tosign, "file"));
+		REQUIRE_OK(jit_buf_put_string(&tosign, NULL, 0));
+		REQUIRE_OK(jit_buf_put_cstring(&tosign, "sha512"));
+		REQUIRE_OK(jit_buf_put_string(&tosign, d, 64));
+		REQUIRE(EVP_DigestSignInit_ex(md, NULL, algs[i].md, NULL, NULL,
+		    pkey, NULL) == 1);
+		REQUIRE(EVP_DigestSign(md, rsasig, &rlen, jit_buf_ptr(&tosign),
+		    jit_buf_len(&tosign)) == 1);
+		EVP_MD_CTX_free(md);
+		REQUIRE_OK(jit_buf_put_cstring(&sig, algs[i].name));
+		REQUIRE_OK(jit_buf_put_string(&sig, rsasig, rlen));
+		REQUIRE_OK(jit_buf_put(&b, "SSHSIG", 6));
+		REQUIRE_OK(jit_buf_put_u32(&b, 1));
+		REQUIRE_OK(jit_buf_put_string(&b, pk, pklen));
+		REQUIRE_OK(jit_buf_put_cstring(&b, "file"));
+		REQUIRE_OK(jit_buf_put_string(&b, NULL, 0));
+		REQUIRE_OK(jit_buf_put_cstring(&b, "sha512"));
+		REQUIRE_OK(jit_buf_put_stringb(&b, &sig));
+		CHECK_INT(jit_sshsig_verify_blob(jit_buf_ptr(&b),
+		    jit_buf_len(&b), "file", "sha512", d, 64, NULL),
+		    algs[i].want);
+		jit_buf_release(&tosign);
+		jit_buf_release(&sig);
+		jit_buf_release(&b);
+	}
+	EVP_PKEY_free(pkey);
+	jit_key_free(pub);
+}
+
 int
 main(void)
 {
@@ -461,6 +537,7 @@ main(void)
 	test_own_keys();
 	test_keygen_signs();
 	test_malformed_blobs();
+	test_rsa_algs();
 	run("rm -rf %s", dir);
 	TEST_DONE();
 }
