@@ -172,10 +172,19 @@ pending_key_path(const char *name)
 	return p;
 }
 
-/* Get the request; on failure print and return an exit code. */
+/* Internal: a transient failure the waiting loop retries. */
+#define JIT_EXIT_RETRY (-1)
+#define RETRIES 6                 /* 1+2+4+8+15+15 s before giving up */
+
+/*
+ * Get the request; on failure print and return an exit code.  With
+ * transport_msg non-NULL, a failure to reach the server (or a 502-504)
+ * is not printed but returned as JIT_EXIT_RETRY with the message.
+ */
 static int
 get_request(const struct jit_config *c, const char *id, unsigned wait_s,
-    struct waiter *w, json_t **out)
+    struct waiter *w, json_t **out, char *transport_msg,
+    size_t transport_len)
 {
 	struct jit_http_result res;
 	char path[256], msg[512];
@@ -191,7 +200,17 @@ get_request(const struct jit_config *c, const char *id, unsigned wait_s,
 	    w ? on_tick : NULL, w, &res, msg, sizeof(msg));
 	if (r == JIT_ERR_SYSTEM && jit_interrupted)
 		return JIT_EXIT_INTERRUPTED;
-	if (r != 0) {
+	if (r != 0 || res.status == 502 || res.status == 503 ||
+	    res.status == 504) {
+		/* Transport trouble or a server restarting: the caller may
+		 * retry while waiting. */
+		if (r == 0)
+			jit_http_describe_error(&res, msg, sizeof(msg));
+		jit_http_result_release(&res);
+		if (transport_msg != NULL) {
+			snprintf(transport_msg, transport_len, "%s", msg);
+			return JIT_EXIT_RETRY;
+		}
 		if (w)
 			progress_end(w);
 		jit_fail("%s", msg);
@@ -240,8 +259,9 @@ wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
 {
 	json_t *next = NULL;
 	const char *state;
+	char tmsg[512];
 	uint64_t deadline = 0, t0, left;
-	unsigned wait_s;
+	unsigned wait_s, failures = 0;
 	int rc;
 
 	if (timeout_s > 0)
@@ -273,11 +293,33 @@ wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
 				wait_s = (unsigned)left;
 		}
 		t0 = jit_monotonic_ms();
-		rc = get_request(c, w->id, wait_s, w, &next);
+		rc = get_request(c, w->id, wait_s, w, &next, tmsg,
+		    sizeof(tmsg));
 		if (rc == JIT_EXIT_INTERRUPTED)
 			goto interrupted;
+		if (rc == JIT_EXIT_RETRY) {
+			/* Keep waiting through a server restart or a network
+			 * blip, with backoff; the request lives on the server
+			 * whatever happens here. */
+			if (++failures >= RETRIES) {
+				progress_end(w);
+				jit_fail("lost the server while waiting for "
+				    "request %s: %s (resume with 'jit-ssh "
+				    "login --resume %s')", w->id, tmsg, w->id);
+				return JIT_EXIT_ERROR;
+			}
+			if (!w->quiet) {
+				progress_end(w);
+				fprintf(stderr, "jit-ssh: %s; retrying\n",
+				    tmsg);
+			}
+			sleep_ms(failures >= 4 ? 15000 :
+			    1000u << (failures - 1));
+			continue;
+		}
 		if (rc != 0)
 			return rc;
+		failures = 0;
 		/* A server that answers a long-poll at once with nothing
 		 * new must not turn this into a busy loop. */
 		if (same_progress(*req, next) &&
@@ -620,7 +662,8 @@ cmd_login(const struct jit_opts *o)
 	if (o->resume != NULL) {
 		/* Pick up an existing request: its key is the pending key
 		 * made for it, or --key. */
-		if ((rc = get_request(&c, o->resume, 0, NULL, &req)) != 0)
+		if ((rc = get_request(&c, o->resume, 0, NULL, &req, NULL,
+		    0)) != 0)
 			goto out;
 		rc = JIT_EXIT_ERROR;
 		if ((id = strdup(o->resume)) == NULL)

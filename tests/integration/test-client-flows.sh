@@ -102,6 +102,39 @@ assert_eq 0 "$?" "login --resume after Ctrl-C succeeds once approved"
 assert_contains "$(agent_list)" "jit-ssh:ops" "resumed login installed the certificate"
 as alice "$JIT_SSH" logout >/dev/null
 
+# --- the server restarts while login waits: it keeps waiting --------------
+jit_bg "$T/restart.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
+LOGIN_PID=$JIT_BG_PID
+id=$(wait_request_id "$T/restart.log")
+sleep 0.3
+jit_kill "$SERVER_PID"
+sleep 1.5
+jit_bg "$T/server2.log" "$JIT_CA" serve --config "$T/server.yaml"
+SERVER_PID=$JIT_BG_PID
+wait_port "${JURL##*:}" 10 || fail "server restarted" "$(cat "$T/server2.log")"
+run as bob "$JIT_SSH" approve "$id"
+assert_rc 0 "approve after the restart"
+wait "$LOGIN_PID"
+assert_eq 0 "$?" "login survives a server restart while waiting"
+assert_contains "$(cat "$T/restart.log")" "retrying" "and says it is retrying"
+as alice "$JIT_SSH" logout >/dev/null
+
+# --- config file problems ----------------------------------------------------
+cfg=$T/home/alice/.config/jit-ssh/config
+cp "$cfg" "$T/config.good"
+echo "ca_kye = typo" >>"$cfg"
+assert_one_line_error "unknown config key" as alice "$JIT_SSH" whoami
+assert_contains "$ERR" "unknown key 'ca_kye'" "unknown config key is named"
+cp "$T/config.good" "$cfg"
+run env HOME="$T/home/alice" JIT_SSH_URL="http://127.0.0.1:$(free_port)" \
+	"$JIT_SSH" whoami
+assert_contains "$ERR" "cannot connect" "JIT_SSH_URL overrides the config"
+run env HOME="$T/home/alice" JIT_SSH_TOKEN=jit_bogus "$JIT_SSH" whoami
+assert_contains "$ERR" "refused the token" "JIT_SSH_TOKEN overrides the config"
+run env HOME="$T/home/alice" JIT_SSH_TOKEN=jit_bogus "$JIT_SSH" whoami \
+	--token "$(cat "$T/TOKEN_alice")"
+assert_rc 0 "--token overrides JIT_SSH_TOKEN"
+
 # --- connection problems: one clear line each -----------------------------
 dead=$(free_port)
 assert_one_line_error "server down" \
