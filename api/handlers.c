@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cert.h"
 #include "err.h"
+#include "revocation.h"
 #include "util.h"
 
 #define MAX_PUBLIC_KEY 16384      /* bytes of a public key line */
@@ -1825,6 +1826,11 @@ route(struct call *c)
 		if (!method_is(c, "GET"))
 			return wrong_method(c, "GET");
 		reply_text(c, 200, c->api->ca_line);
+		return;
+	}
+	if (strcmp(path, "/v1/krl") == 0) {
+		jit_revocation_handle_krl(c->api->store, c->api->ca, c->now,
+		    c->api->clock_skew, c->req, c->resp);
 		return;
 	}
 	if (strcmp(path, "/v1/whoami") == 0) {

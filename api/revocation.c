@@ -1,0 +1,188 @@
+/* revocation.c - see revocation.h. */
+#include "revocation.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "krl.h"
+#include "util.h"
+
+struct collect {
+	uint64_t now, grace;
+	uint64_t *serials;
+	size_t n, cap;
+	uint64_t expired;
+	uint64_t generated;
+};
+
+static uint64_t
+time_member(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	uint64_t t;
+
+	if (s == NULL || jit_parse_time(s, &t) != 0)
+		return 0;
+	return t;
+}
+
+static int
+collect_cb(json_t *req, uint64_t seq, void *vctx)
+{
+	struct collect *c = vctx;
+	json_t *sj = json_object_get(req, "serial");
+	uint64_t serial, not_after, until, revoked_at;
+
+	(void)seq;
+	if (sj == NULL || json_is_null(sj))
+		return 0;       /* revoked before a cert was issued */
+	if (!json_is_integer(sj) || json_integer_value(sj) <= 0)
+		return JIT_ERR_STORE_CORRUPT;
+	serial = (uint64_t)json_integer_value(sj);
+	if ((not_after = time_member(req, "not_after")) == 0)
+		return JIT_ERR_STORE_CORRUPT;
+	revoked_at = time_member(req, "revoked_at");
+	if (revoked_at > c->generated)
+		c->generated = revoked_at;
+	until = not_after > UINT64_MAX - c->grace ? UINT64_MAX :
+	    not_after + c->grace;
+	if (c->now >= until) {
+		/* Dead everywhere: leave it out, but remember that the
+		 * content changed when it dropped. */
+		c->expired++;
+		if (until > c->generated)
+			c->generated = until;
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		uint64_t *p;
+
+		if (ncap > SIZE_MAX / sizeof(*p))
+			return JIT_ERR_ALLOC;
+		if ((p = realloc(c->serials, ncap * sizeof(*p))) == NULL)
+			return JIT_ERR_ALLOC;
+		c->serials = p;
+		c->cap = ncap;
+	}
+	c->serials[c->n++] = serial;
+	return 0;
+}
+
+static int
+collect_fn(struct jit_store_txn *t, void *vctx)
+{
+	return jit_store_list_by_state(t, "revoked", NULL, collect_cb, vctx);
+}
+
+int
+jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
+    uint64_t now, uint64_t grace, struct jit_buf *out,
+    struct jit_revocation_info *info)
+{
+	struct collect c;
+	struct jit_krl_spec spec;
+	int r = JIT_ERR_INTERNAL;
+
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
+	if (ca == NULL || out == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	memset(&c, 0, sizeof(c));
+	c.now = now;
+	c.grace = grace;
+	if (s != NULL && (r = jit_store_read(s, collect_fn, &c)) != 0)
+		goto out;
+	memset(&spec, 0, sizeof(spec));
+	spec.ca = ca;
+	spec.serials = c.serials;
+	spec.nserials = c.n;
+	spec.version = (uint64_t)c.n + 2 * c.expired;
+	spec.generated = c.generated;
+	spec.comment = JIT_KRL_COMMENT;
+	if ((r = jit_krl_build(&spec, out)) != 0)
+		goto out;
+	if (info != NULL) {
+		info->listed = c.n;
+		info->expired = c.expired;
+		info->version = spec.version;
+		info->generated = spec.generated;
+	}
+out:
+	free(c.serials);
+	return r;
+}
+
+static void
+error_reply(struct jit_http_response *resp, unsigned status,
+    const char *error, const char *detail)
+{
+	json_t *j = json_pack("{s:s, s:s}", "error", error, "detail", detail);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(j);
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->content_type = NULL;
+	resp->status = status;
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	/* jansson's buffer has room for the string only: add the newline
+	 * the other endpoints end with by reallocating. */
+	{
+		char *t = realloc(s, n + 2);
+		if (t == NULL) {
+			free(s);
+			return;
+		}
+		t[n] = '\n';
+		t[n + 1] = '\0';
+		resp->body = t;
+		resp->body_len = n + 1;
+	}
+}
+
+void
+jit_revocation_handle_krl(struct jit_store *s, const struct jit_key *ca,
+    uint64_t now, uint64_t grace, const struct jit_http_request *req,
+    struct jit_http_response *resp)
+{
+	struct jit_buf b = JIT_BUF_INIT;
+	char *body;
+	int r;
+
+	if (req->method == NULL || (strcmp(req->method, "GET") != 0 &&
+	    strcmp(req->method, "HEAD") != 0)) {
+		error_reply(resp, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	if ((r = jit_revocation_krl(s, ca, now, grace, &b, NULL)) != 0) {
+		fprintf(stderr, "jit-ca: GET /v1/krl: %s\n", jit_err(r));
+		error_reply(resp, r == JIT_ERR_STORE_LOCKED ||
+		    r == JIT_ERR_STORE_FULL ? 503 : 500,
+		    r == JIT_ERR_STORE_LOCKED || r == JIT_ERR_STORE_FULL ?
+		    "unavailable" : "internal", "cannot build the KRL");
+		return;
+	}
+	/* The body is binary: body_len, not strlen, is its size. */
+	if ((body = malloc(jit_buf_len(&b) + 1)) == NULL) {
+		jit_buf_release(&b);
+		error_reply(resp, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(body, jit_buf_ptr(&b), jit_buf_len(&b));
+	body[jit_buf_len(&b)] = '\0';
+	free(resp->body);
+	resp->status = 200;
+	resp->content_type = "application/octet-stream";
+	resp->body = body;
+	resp->body_len = jit_buf_len(&b);
+	jit_buf_release(&b);
+}

@@ -1,0 +1,77 @@
+/*
+ * revocation.h - the key revocation list (KRL) of the certificates whose
+ * grants were ended early, served as GET /v1/krl and written offline by
+ * `jit-ca krl`.
+ *
+ * Source of truth.  POST /v1/requests/ID/revoke (handlers.c) moves a
+ * request to state "revoked" and keeps its "serial" (present once a cert
+ * was issued) and "not_after" (the cert's valid_before).  The KRL lists
+ * the serials of the revoked requests, read through the store's state
+ * index, whose certificates could still be accepted somewhere: those with
+ * now < not_after + grace.  grace is the server's clock_skew: a host whose
+ * clock lags the CA's by up to that much still sees the revocation until
+ * the cert is dead on that host too.  Revoked certs past that point are
+ * left out, which keeps the KRL small (they are dead anyway).
+ *
+ * Determinism.  For the same store contents the KRL bytes depend only on
+ * which serials are listed, so the server and `jit-ca krl` produce
+ * byte-identical files, and a host can compare with cmp(1):
+ *   krl_version    = (revoked requests with a serial)
+ *                  + (those of them already left out as expired);
+ *                    both terms only grow, and every change of the listed
+ *                    set increases the sum, so the version increases
+ *                    whenever the content changes;
+ *   generated_date = the time the content last changed: the latest
+ *                    revoked_at, or not_after + grace of an entry that
+ *                    dropped out, whichever is later (0 with no
+ *                    revocations at all);
+ *   comment        = "jit-ssh".
+ * The KRL has one CERTIFICATES section for the CA (see krl.h) and no
+ * signature; with nothing revoked it has no sections and revokes nothing.
+ */
+#ifndef JIT_REVOCATION_H
+#define JIT_REVOCATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http.h"
+#include "key.h"
+#include "store.h"
+
+#define JIT_KRL_COMMENT "jit-ssh"
+
+struct jit_revocation_info {
+	uint64_t listed;      /* serials in the KRL */
+	uint64_t expired;     /* revoked serials left out as expired */
+	uint64_t version;     /* krl_version written */
+	uint64_t generated;   /* generated_date written */
+};
+
+/*
+ * Read the revoked requests from s (one read snapshot) and append the KRL
+ * for CA key ca (public or private; only its public half is used) at time
+ * now to out.  s may be NULL for a data directory that has no store yet
+ * (nothing revoked).  info (may be NULL) receives the figures.  Requests whose
+ * "serial" or "not_after" are missing or malformed are skipped when they
+ * have no serial (revoked before any cert was issued) and otherwise fail
+ * with STORE_CORRUPT, because leaving out a revoked cert silently would
+ * let it in.  Errors: the store's, ALLOC, the KRL builder's.  On error
+ * out is unchanged.
+ */
+int jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
+    uint64_t now, uint64_t grace, struct jit_buf *out,
+    struct jit_revocation_info *info);
+
+/*
+ * GET /v1/krl for the API dispatcher (no authentication: the KRL is
+ * public, like the CA key).  Fills resp (which must be zeroed) with 200
+ * application/octet-stream and the KRL, or a JSON error: 405 for any
+ * method but GET and HEAD, 500/503 when the store cannot be read.
+ */
+void jit_revocation_handle_krl(struct jit_store *s, const struct jit_key *ca,
+    uint64_t now, uint64_t grace, const struct jit_http_request *req,
+    struct jit_http_response *resp);
+
+#endif
