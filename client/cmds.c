@@ -647,9 +647,23 @@ cmd_setup(const struct jit_opts *o)
 			return JIT_EXIT_ERROR;
 	}
 	same_url = c.url != NULL && strcmp(c.url, o->args[0]) == 0;
-	if (jit_config_set(&c.url, o->args[0]) != 0 ||
-	    (o->tls_ca && jit_config_set(&c.tls_ca, o->tls_ca) != 0))
+	if (jit_config_set(&c.url, o->args[0]) != 0)
 		goto oom;
+	if (o->tls_ca != NULL) {
+		/* Saved as an absolute path: the config outlives the cwd. */
+		char *abs = realpath(o->tls_ca, NULL);
+
+		if (abs == NULL) {
+			jit_fail("--tls-ca %s: %s", o->tls_ca,
+			    strerror(errno));
+			rc = JIT_EXIT_ERROR;
+			goto out;
+		}
+		rc = jit_config_set(&c.tls_ca, abs);
+		free(abs);
+		if (rc != 0)
+			goto oom;
+	}
 	if (o->token != NULL) {
 		if (jit_config_set(&c.token, o->token) != 0)
 			goto oom;
