@@ -135,6 +135,28 @@ run env HOME="$T/home/alice" JIT_SSH_TOKEN=jit_bogus "$JIT_SSH" whoami \
 	--token "$(cat "$T/TOKEN_alice")"
 assert_rc 0 "--token overrides JIT_SSH_TOKEN"
 
+# --- on a terminal: setup asks, login shows one live progress line --------
+if command -v script >/dev/null 2>&1; then
+	mkdir -p "$T/home/dave"
+	run bash -c "(sleep 1; echo n) | HOME='$T/home/dave' script -qec \
+		'$JIT_SSH setup $JURL' /dev/null"
+	assert_ne 0 "$RC" "setup on a terminal: answering no fails"
+	assert_contains "$OUT" "Trust this CA key" "setup on a terminal asks"
+	[ ! -e "$T/home/dave/.config/jit-ssh/config" ] &&
+		ok "setup on a terminal: no means no config" ||
+		fail "setup on a terminal: no means no config"
+	run bash -c "(sleep 1; echo y) | HOME='$T/home/dave' script -qec \
+		'$JIT_SSH setup $JURL' /dev/null"
+	assert_rc 0 "setup on a terminal: answering yes pins the CA"
+	run bash -c "HOME='$T/home/alice' script -qec \
+		'$JIT_SSH login ops --timeout 3s' /dev/null </dev/null"
+	assert_contains "$OUT" $'\r\e[K' "login on a terminal rewrites one line"
+	assert_contains "$OUT" "waited 0m02s" "the live line shows the time waited"
+	assert_contains "$OUT" "0/1 approvals" "the live line shows approvals so far"
+	id=$(echo "$OUT" | grep -oE 'request r-[A-Za-z0-9_-]+' | head -n 1 | awk '{print $2}')
+	as alice "$JIT_SSH" cancel "$id" >/dev/null
+fi
+
 # --- connection problems: one clear line each -----------------------------
 dead=$(free_port)
 assert_one_line_error "server down" \
