@@ -1,0 +1,202 @@
+/* test-config.c - server config loader (api/config.h). */
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "test.h"
+
+static int
+parse(const char *text, struct jit_config *c, char *err, size_t errlen)
+{
+	return jit_config_parse("t.yaml", (const unsigned char *)text,
+	    strlen(text), c, err, errlen);
+}
+
+/* The text must be refused with an error containing want. */
+static void
+refuse(const char *text, const char *want)
+{
+	struct jit_config c;
+	char err[512];
+	int r = parse(text, &c, err, sizeof(err));
+
+	CHECK_INT(r, JIT_ERR_INVALID_FORMAT);
+	if (strstr(err, want) == NULL) {
+		fprintf(stderr, "error \"%s\" lacks \"%s\" (input: %s)\n", err,
+		    want, text);
+		test_failures++;
+	}
+	/* Released on error: a second release is harmless. */
+	jit_config_release(&c);
+}
+
+static void
+test_defaults(void)
+{
+	struct jit_config c;
+
+	REQUIRE_OK(jit_config_defaults(&c));
+	CHECK_STR(c.listen_text, "127.0.0.1:8787");
+	CHECK_INT(c.listen.kind, JIT_LISTEN_INET);
+	CHECK_STR(c.listen.host, "127.0.0.1");
+	CHECK_INT(c.listen.port, 8787);
+	CHECK_STR(c.data, "./jit-data");
+	CHECK_STR(c.policies, "policies/examples/");
+	CHECK_U64(c.clock_skew, 60);
+	CHECK_U64(c.max_body, 65536);
+	CHECK(c.tls_cert == NULL && c.tls_key == NULL);
+	CHECK_INT(c.from_file, 0);
+	jit_config_release(&c);
+}
+
+static void
+test_full(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("listen: '[::1]:9000'\n"
+	    "data: /var/lib/jit-ssh\n"
+	    "policies: /etc/jit-ssh/policies\n"
+	    "tls: {cert: /etc/jit/tls.crt, key: /etc/jit/tls.key}\n"
+	    "clock_skew: 2m\n"
+	    "max_body: 1MiB\n"
+	    "max_wait: 30s\n"
+	    "sweep_interval: 10s\n"
+	    "connection_timeout: 1m\n"
+	    "threads: 0\n"
+	    "max_connections: 50\n"
+	    "rate_limit: 0\n", &c, err, sizeof(err)));
+	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
+	CHECK_STR(c.listen.host, "::1");
+	CHECK_INT(c.listen.port, 9000);
+	CHECK_STR(c.data, "/var/lib/jit-ssh");
+	CHECK_STR(c.policies, "/etc/jit-ssh/policies");
+	CHECK_STR(c.tls_cert, "/etc/jit/tls.crt");
+	CHECK_STR(c.tls_key, "/etc/jit/tls.key");
+	CHECK_U64(c.clock_skew, 120);
+	CHECK_U64(c.max_body, 1024 * 1024);
+	CHECK_U64(c.max_wait, 30);
+	CHECK_U64(c.sweep_interval, 10);
+	CHECK_U64(c.connection_timeout, 60);
+	CHECK_INT(c.max_connections, 50);
+	CHECK_INT(c.rate_limit, 0);
+	CHECK_INT(c.from_file, 1);
+	jit_config_release(&c);
+
+	/* Unset keys keep the defaults; an empty file is all defaults. */
+	REQUIRE_OK(parse("listen: unix:/run/jit.sock\n", &c, err,
+	    sizeof(err)));
+	CHECK_INT(c.listen.kind, JIT_LISTEN_UNIX);
+	CHECK_STR(c.listen.host, "/run/jit.sock");
+	CHECK_STR(c.data, "./jit-data");
+	CHECK_U64(c.clock_skew, 60);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("", &c, err, sizeof(err)));
+	CHECK_STR(c.listen_text, "127.0.0.1:8787");
+	jit_config_release(&c);
+	REQUIRE_OK(parse("# only a comment\n", &c, err, sizeof(err)));
+	jit_config_release(&c);
+	REQUIRE_OK(parse("tls: null\nclock_skew: 0\n", &c, err, sizeof(err)));
+	CHECK(c.tls_cert == NULL);
+	CHECK_U64(c.clock_skew, 0);
+	jit_config_release(&c);
+}
+
+static void
+test_errors(void)
+{
+	refuse("listen: 1.2.3.4:80\nlistn: x\n", "t.yaml:2: config: unknown "
+	    "key 'listn'");
+	refuse("data: /a\ndata: /b\n", "t.yaml:2: data: duplicate key");
+	refuse("listen: nowhere\n", "t.yaml:1: listen: invalid address");
+	refuse("listen: 1.2.3.4:99999\n", "listen: invalid address");
+	refuse("listen: ::1:80\n", "listen: invalid address");
+	refuse("listen: 'unix:'\n", "listen: invalid address");
+	refuse("data: ''\n", "data: must not be empty");
+	refuse("data: [a, b]\n", "data: expected a string");
+	refuse("policies:\n", "policies: must not be empty");
+	refuse("tls: {cert: a}\n", "tls: needs both cert and key");
+	refuse("tls: {cert: a, key: b, ca: c}\n", "tls: unknown key 'ca'");
+	refuse("tls: yes\n", "tls: expected a mapping");
+	refuse("clock_skew: soon\n", "clock_skew: invalid duration");
+	refuse("clock_skew: 2h\n", "clock_skew: at most 1h");
+	refuse("max_body: 0\n", "max_body: expected a size");
+	refuse("max_body: 2GiB\n", "max_body: expected a size");
+	refuse("max_body: 64 KiB\n", "max_body: expected a size");
+	refuse("max_body: 64XB\n", "max_body");
+	refuse("max_wait: 0\n", "max_wait: invalid duration");
+	refuse("max_wait: 1h\n", "max_wait: at most 10m");
+	refuse("threads: -1\n", "threads: expected a non-negative integer");
+	refuse("max_connections: 0\n", "max_connections: must be at least 1");
+	refuse("rate_limit: lots\n", "rate_limit");
+	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
+	refuse("listen: [unclosed\n", "t.yaml:");
+	refuse("a: 1\n---\nb: 2\n", "config");
+	refuse("? [a]\n: b\n", "keys must be strings");
+}
+
+static void
+test_listen(void)
+{
+	struct jit_listen l;
+
+	REQUIRE_OK(jit_listen_parse("localhost:0", &l));
+	CHECK_INT(l.kind, JIT_LISTEN_INET);
+	CHECK_STR(l.host, "localhost");
+	CHECK_INT(l.port, 0);
+	jit_listen_release(&l);
+	CHECK_INT(jit_listen_parse("", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse(":80", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse("[::1]", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse("[]:80", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse("[x;y]:80", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse("host:80x", &l), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_listen_parse("a b:80", &l), JIT_ERR_INVALID_FORMAT);
+}
+
+static void
+test_size(void)
+{
+	size_t n;
+
+	CHECK_OK(jit_parse_size("65536", &n));
+	CHECK_U64(n, 65536);
+	CHECK_OK(jit_parse_size("64KiB", &n));
+	CHECK_U64(n, 65536);
+	CHECK_OK(jit_parse_size("64K", &n));
+	CHECK_U64(n, 65536);
+	CHECK_OK(jit_parse_size("2MiB", &n));
+	CHECK_U64(n, 2u * 1024 * 1024);
+	CHECK_OK(jit_parse_size("1024MiB", &n));
+	CHECK_INT(jit_parse_size("1025MiB", &n), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_parse_size("0", &n), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_parse_size("-1", &n), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_parse_size("K", &n), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_parse_size("99999999999999999999", &n),
+	    JIT_ERR_INVALID_FORMAT);
+}
+
+static void
+test_load_file(void)
+{
+	struct jit_config c;
+	char err[512];
+
+	CHECK_INT(jit_config_load("/nonexistent/jit.yaml", &c, err,
+	    sizeof(err)), JIT_ERR_NOT_FOUND);
+	CHECK(strstr(err, "/nonexistent/jit.yaml") != NULL);
+	jit_config_release(&c);
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_full();
+	test_errors();
+	test_listen();
+	test_size();
+	test_load_file();
+	TEST_DONE();
+}
