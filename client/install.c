@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cert.h"
 #include "client.h"
 #include "err.h"
 #include "util.h"
@@ -190,6 +191,27 @@ agent_remove_role(struct jit_agent *a, const char *role, size_t *n)
 	return r;
 }
 
+/*
+ * The certificate currently installed for the role may also be in the
+ * agent under another comment (someone ran ssh-add on the files): remove
+ * that blob too.  Best effort; errors are ignored.
+ */
+static void
+agent_remove_file_cert(struct jit_agent *a, const char *cpath)
+{
+	unsigned char *data = NULL;
+	struct jit_cert *c = NULL;
+	size_t len;
+
+	if (jit_read_file(cpath, 64 * 1024, &data, &len) != 0)
+		return;
+	data[strcspn((char *)data, "\r\n")] = '\0';
+	if (jit_cert_parse_line((char *)data, &c) == 0)
+		(void)jit_agent_remove(a, c->blob, c->blob_len);
+	jit_cert_free(c);
+	free(data);
+}
+
 int
 jit_install(const char *role, const char *key_src, int key_owned,
     const struct jit_key *key, const char *cert_line,
@@ -224,6 +246,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 	} else if (!no_agent) {
 		snprintf(comment, sizeof(comment), "%s%s",
 		    JIT_AGENT_COMMENT_PREFIX, role);
+		agent_remove_file_cert(a, cpath);
 		if ((r = agent_remove_role(a, role, &removed)) != 0 ||
 		    (r = jit_agent_add_cert(a, key, cert_blob, cert_len,
 		    comment, lifetime)) != 0) {

@@ -515,8 +515,11 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 	int r, agent = 0, rc = JIT_EXIT_ERROR;
 
 	snprintf(path, sizeof(path), "/v1/requests/%s/certificate", id);
-	if ((rc = jit_api(c, "GET", path, NULL, 1, &res)) != 0)
+	if ((rc = jit_api(c, "GET", path, NULL, 1, &res)) != 0) {
+		fprintf(stderr, "jit-ssh: request %s is approved; install its "
+		    "certificate with: jit-ssh login --resume %s\n", id, id);
 		return rc;
+	}
 	rc = JIT_EXIT_ERROR;
 	/* One line, without trailing whitespace. */
 	n = strcspn(res.body, "\r\n");

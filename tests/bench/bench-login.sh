@@ -11,13 +11,13 @@
 # whole approve command (process start, HTTP round trip, commit).
 # Target: approve->agent under 50 ms.
 #
-# Usage: sh tests/bench/bench-login.sh [ROUNDS]   (default 20, max 200)
+# Usage: sh tests/bench/bench-login.sh [ROUNDS]   (default 20, max 50)
 # Env:   JIT_CA, JIT_SSH (default: build-bench binaries, built if missing)
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-20}
-[ "$rounds" -gt 200 ] && rounds=200
+[ "$rounds" -gt 50 ] && rounds=50
 JIT_CA=${JIT_CA:-$root/build-bench/api/jit-ca}
 if [ -z "${JIT_SSH:-}" ]; then
 	JIT_SSH=$root/build-bench/client/jit-ssh

@@ -100,7 +100,10 @@ assert_not_contains "$(agent_list)" "jit-ssh:ops" \
 	"after the window the agent no longer lists the certificate"
 
 
-# A second login for the same role replaces the agent identity.
+# A second login for the same role replaces the agent identity, and also
+# the installed certificate if someone ran ssh-add on the files.
+ssh-add -q "$jd/ops" 2>/dev/null
+cp "$jd/ops.pub" "$T/old-ops.pub"
 jit_bg "$T/login2.log" env HOME="$T/home/alice" "$JIT_SSH" login ops \
 	--for 10m
 LOGIN_PID=$JIT_BG_PID
@@ -110,6 +113,9 @@ wait "$LOGIN_PID"
 assert_eq 0 "$?" "second login for ops"
 assert_eq 1 "$(agent_list | grep -c 'jit-ssh:ops')" \
 	"the older certificate of the role was removed from the agent"
+assert_eq 1 "$(agent_list | grep -c 'cert-v01@openssh.com')" \
+	"the ssh-add'ed copy of the old certificate was removed too"
+ssh-add -q -d "$T/old-ops.pub" 2>/dev/null
 run as alice "$JIT_SSH" logout ops
 assert_rc 0 "logout ops"
 assert_eq 0 "$(agent_list | grep -c 'jit-ssh:ops')" "logout empties the agent"
