@@ -40,6 +40,8 @@ struct jit_http {
 	size_t tls_key_len;
 	pthread_mutex_t lock;
 	unsigned busy;               /* requests inside the handler */
+	int starting;                /* atomic: inside jit_http_start */
+	char start_msg[256];         /* first MHD message while starting */
 };
 
 /* Per-request state, from the URI log callback to completion. */
@@ -457,13 +459,29 @@ syserr:
 
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 
-	(void)cls;
+	struct jit_http *h = cls;
+	size_t n;
+
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* MHD messages end with a newline already. */
-	fprintf(stderr, "jit-ca: http: %s", buf);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	/* While starting, keep the first message for the one-line error
+	 * jit_http_start() returns instead of printing several lines. */
+	if (h != NULL && __atomic_load_n(&h->starting, __ATOMIC_SEQ_CST)) {
+		if (h->start_msg[0] == '\0')
+			snprintf(h->start_msg, sizeof(h->start_msg), "%s",
+			    buf);
+		return;
+	}
+	fprintf(stderr, "jit-ca: http: %s\n", buf);
 }
 
 static void
@@ -539,10 +557,11 @@ jit_http_start(const struct jit_http_options *opts,
 		goto fail;
 	if (opts->listen->kind == JIT_LISTEN_INET6)
 		flags |= MHD_USE_IPv6;
+	h->starting = 1;
 	if (h->tls_cert_pem != NULL)
 		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
 		    access_handler, h,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)h,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
 		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
@@ -559,7 +578,7 @@ jit_http_start(const struct jit_http_options *opts,
 	else
 		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
 		    access_handler, h,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)h,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
 		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
@@ -570,8 +589,10 @@ jit_http_start(const struct jit_http_options *opts,
 		    MHD_OPTION_CONNECTION_LIMIT,
 		    (unsigned)opts->max_connections,
 		    MHD_OPTION_END);
+	__atomic_store_n(&h->starting, 0, __ATOMIC_SEQ_CST);
 	if (h->daemon == NULL) {
-		seterr(err, errlen, "cannot start the HTTP server%s",
+		seterr(err, errlen, "cannot start the HTTP server%s%s%s",
+		    h->start_msg[0] != '\0' ? ": " : "", h->start_msg,
 		    h->tls_cert_pem != NULL ? " (check the TLS cert and key)"
 		    : "");
 		close(h->fd);
