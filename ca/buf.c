@@ -142,6 +142,31 @@ jit_buf_reserve(struct jit_buf *b, size_t len, unsigned char **p)
 }
 
 int
+jit_buf_ensure(struct jit_buf *b, size_t len)
+{
+	unsigned char *p;
+	int r;
+
+	if (!b->readonly && b->cap - b->end >= len)
+		return 0;
+	if ((r = jit_buf_reserve(b, len, &p)) != 0)
+		return r;
+	b->end -= len;
+	return 0;
+}
+
+void
+jit_buf_truncate(struct jit_buf *b, size_t keep)
+{
+	size_t len = jit_buf_len(b);
+
+	if (b->readonly || len <= keep)
+		return;
+	jit_wipe(b->d + b->off + keep, len - keep);
+	b->end = b->off + keep;
+}
+
+int
 jit_buf_put(struct jit_buf *b, const void *v, size_t len)
 {
 	unsigned char *p;

@@ -62,6 +62,14 @@ const unsigned char *jit_buf_ptr(const struct jit_buf *b);
  * the bytes count as data.  Fails with NO_BUFFER_SPACE past max. */
 int jit_buf_reserve(struct jit_buf *b, size_t len, unsigned char **p);
 
+/* Grow the allocation so len more bytes fit without reallocating; the
+ * data is unchanged.  Fails with NO_BUFFER_SPACE past max. */
+int jit_buf_ensure(struct jit_buf *b, size_t len);
+
+/* Keep only the first keep readable bytes, wiping the rest (undo of
+ * appends made after jit_buf_len() was keep).  No-op if len <= keep. */
+void jit_buf_truncate(struct jit_buf *b, size_t keep);
+
 /* Writers append.  On error the buffer is unchanged. */
 int jit_buf_put(struct jit_buf *b, const void *v, size_t len);
 int jit_buf_put_u8(struct jit_buf *b, uint8_t v);

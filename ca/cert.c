@@ -47,37 +47,6 @@ add_cstring_len(size_t *acc, const char *s)
 	return add_len(acc, n);
 }
 
-/*
- * Make sure b can take len more bytes without reallocating.  buf.h has
- * no call that grows without adding data, so this reserves the room and
- * gives it straight back; the allocation stays.
- */
-static int
-buf_prealloc(struct jit_buf *b, size_t len)
-{
-	unsigned char *p;
-	int r;
-
-	if (b->cap - b->off - jit_buf_len(b) >= len)
-		return 0;
-	if ((r = jit_buf_reserve(b, len, &p)) != 0)
-		return r;
-	b->end -= len;
-	return 0;
-}
-
-/* Drop (and wipe) whatever was appended to b after it held keep bytes. */
-static void
-buf_rollback(struct jit_buf *b, size_t keep)
-{
-	size_t len = jit_buf_len(b);
-
-	if (len <= keep)
-		return;
-	jit_wipe(b->d + b->off + keep, len - keep);
-	b->end = b->off + keep;
-}
-
 /* Insertion sort of C-string pointers, byte-wise; lists here are short. */
 static void
 sort_names(const char **v, size_t n)
@@ -240,7 +209,7 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 	    (r = add_len(&est, 1024 + jit_key_bits(ca_pub) / 8)) != 0)
 		goto out;
 	/* Best effort: a buffer with a tight limit may still fit the cert. */
-	if ((r = buf_prealloc(out, est)) != 0 && r != JIT_ERR_NO_BUFFER_SPACE)
+	if ((r = jit_buf_ensure(out, est)) != 0 && r != JIT_ERR_NO_BUFFER_SPACE)
 		goto out;
 
 	randombytes_buf(nonce, sizeof(nonce));
@@ -299,7 +268,7 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 	r = 0;
  out:
 	if (r != 0 && appended)
-		buf_rollback(out, start);
+		jit_buf_truncate(out, start);
 	if (ext != small_ext)
 		free(ext);
 	jit_buf_release(&sig);

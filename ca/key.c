@@ -998,8 +998,7 @@ sign_ed25519(const struct jit_key *k, const unsigned char *data, size_t len,
 	if (crypto_sign_detached(p + sizeof(ed25519_sig_head), NULL, data, len,
 	    k->ed_sk) != 0) {
 		/* Cannot happen with libsodium; undo the reservation. */
-		jit_wipe(p, sizeof(ed25519_sig_head) + ED25519_SIG_LEN);
-		sig->end = sig->off + keep;
+		jit_buf_truncate(sig, keep);
 		return JIT_ERR_CRYPTO;
 	}
 	return 0;
