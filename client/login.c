@@ -779,6 +779,12 @@ cmd_login(const struct jit_opts *o)
 		}
 		if ((id = strdup(s)) == NULL)
 			goto out;
+		if ((s = jit_json_str(req, "role")) == NULL ||
+		    strcmp(s, role) != 0) {
+			jit_fail("the server answered request %s for role "
+			    "'%s', not '%s'", id, s ? s : "?", role);
+			goto out;
+		}
 		if (key_owned) {
 			if ((key_path = pending_key_path(id)) == NULL ||
 			    rename(tmp_path, key_path) != 0) {
