@@ -827,6 +827,17 @@ cmd_login(const struct jit_opts *o)
 	state = jit_json_str(req, "state");
 	if (state == NULL || strcmp(state, "approved") != 0) {
 		rc = report_end(req, id, o->json);
+		/* The request is over for good: its key is of no use. */
+		if (key_owned && key_path != NULL && state != NULL &&
+		    strcmp(state, "pending") != 0) {
+			char *pub = NULL;
+
+			unlink(key_path);
+			if (asprintf(&pub, "%s.pub", key_path) >= 0) {
+				unlink(pub);
+				free(pub);
+			}
+		}
 		goto out;
 	}
 	rc = fetch_verify_install(&c, o, id, role, req, ca, key, key_path,

@@ -40,6 +40,8 @@ assert_contains "$(cat "$T/deny.log")" \
 	"request $id was denied by bob: \"not during the freeze\"" \
 	"denied login prints who denied and the comment"
 nothing_installed ops "denied"
+[ ! -e "$jd/pending/$id" ] && ok "denied: the key made for it is deleted" ||
+	fail "denied: the key made for it is deleted" "$(ls -la "$jd/pending")"
 
 # --- cancelled (by alice from another shell) -------------------------------
 jit_bg "$T/cancel.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
