@@ -35,6 +35,8 @@ path(const char *name)
 	return p[slot];
 }
 
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 run(const char *fmt, ...)
 {

@@ -38,6 +38,8 @@ path(const char *name)
 }
 
 /* Run a shell command; returns its exit status (or -1). */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 run(const char *fmt, ...)
 {
