@@ -22,7 +22,8 @@
 #define MAX_NAME 64
 #define MAX_APPROVALS 256
 #define MAX_PATTERN 256
-#define MAX_PATTERN_COST 65536
+#define MAX_PATTERN_COST 4096
+#define MAX_PATTERN_DEPTH 16
 #define MAX_TEXT 4096
 #define DEFAULT_MAX_DURATION 3600
 #define DEFAULT_PENDING_TIMEOUT (24 * 3600)
@@ -649,40 +650,126 @@ parse_duration(struct ctx *c, const yaml_node_t *n, const char *field,
 	return r;
 }
 
-/* Reject interval repetitions whose expansion could make regcomp use
- * unbounded memory: the product of all {n,m} bounds times the pattern
- * length must stay small.  Real reason patterns are far below it. */
-static int
-pattern_cost_ok(const char *s)
+/* glibc's regcomp expands repetitions into copies of the repeated
+ * subexpression ("x+" is "xx*", "x{3}" is "xxx"), so nested repetitions
+ * grow exponentially and a short pattern can take minutes and gigabytes
+ * to compile (the fuzzer found "a+++++++++++++++++++").  Estimate the size
+ * of the expanded pattern, nesting included, and refuse big ones, as well
+ * as adjacent repetition operators, whose meaning POSIX leaves undefined.
+ * Returns NULL if acceptable, else why not. */
+static const char *
+pattern_problem(const char *s)
 {
-	uint64_t cost = strlen(s) + 1;
+	struct frame { uint64_t sum, last; } st[MAX_PATTERN_DEPTH + 1];
+	size_t depth = 0;
+	int quantified = 0;
 
+	memset(st, 0, sizeof(st));
 	for (const char *p = s; *p != '\0'; p++) {
-		uint64_t bound = 0;
-		if (*p == '\\' && p[1] != '\0') {
-			p++;
+		uint64_t factor = 0;
+		struct frame *f = &st[depth];
+
+		switch (*p) {
+		case '(':
+			if (depth == MAX_PATTERN_DEPTH)
+				return "parentheses nested too deeply";
+			st[++depth] = (struct frame){ 0, 0 };
+			quantified = 0;
 			continue;
-		}
-		if (*p != '{')
+		case ')':
+			if (depth == 0)
+				break;  /* regcomp reports it */
+			depth--;
+			st[depth].last = f->sum + 1;
+			st[depth].sum += f->sum + 1;
+			quantified = 0;
 			continue;
-		for (p++; *p != '\0' && *p != '}'; p++) {
-			if (*p >= '0' && *p <= '9') {
-				uint64_t v = 0;
-				while (*p >= '0' && *p <= '9' && v < 100000)
-					v = v * 10 + (uint64_t)(*p++ - '0');
-				if (v > bound)
-					bound = v;
-				p--;
-			}
-		}
-		if (bound > 1)
-			cost *= bound;
-		if (cost > MAX_PATTERN_COST)
-			return 0;
-		if (*p == '\0')
+		case '|':
+			quantified = 0;
+			f->last = 0;
+			continue;
+		case '*':
+		case '?':
+			factor = 1;
 			break;
+		case '+':
+			factor = 2;
+			break;
+		case '{': {
+			uint64_t v = 0, hi = 0;
+			const char *q = p + 1;
+			if (*q < '0' || *q > '9')
+				break;  /* a literal brace */
+			for (; *q != '\0' && *q != '}'; q++) {
+				if (*q >= '0' && *q <= '9') {
+					if (v < 100000)
+						v = v * 10 + (uint64_t)(*q - '0');
+				} else
+					v = 0;
+				if (v > hi)
+					hi = v;
+			}
+			if (*q == '\0')
+				break;  /* regcomp reports it */
+			factor = hi + 1;
+			p = q;
+			break;
+		}
+		case '[': {
+			/* A bracket expression is one atom; "]" right after
+			 * "[" or "[^" is a member, as are [:class:] parts. */
+			const char *q = p + 1;
+			if (*q == '^')
+				q++;
+			if (*q == ']')
+				q++;
+			while (*q != '\0' && *q != ']') {
+				if (*q == '[' && (q[1] == ':' || q[1] == '.' ||
+				    q[1] == '=')) {
+					const char *e = strchr(q + 2, q[1]);
+					if (e == NULL || e[1] != ']')
+						break;
+					q = e + 2;
+				} else
+					q++;
+			}
+			if (*q == '\0')
+				return NULL;  /* regcomp reports it */
+			p = q;
+			break;
+		}
+		case '\\':
+			/* Back-references make matching exponential in the
+			 * reason's length, and the reason comes from users. */
+			if (p[1] >= '1' && p[1] <= '9')
+				return "back-references are not supported";
+			if (p[1] != '\0')
+				p++;
+			break;
+		default:
+			break;
+		}
+		if (factor == 0) {
+			/* An atom. */
+			f->sum += 1;
+			f->last = 1;
+			quantified = 0;
+		} else {
+			if (quantified)
+				return "repetition operators may not follow "
+				    "each other";
+			if (f->last == 0)
+				continue;  /* regcomp reports it or takes it
+				              literally */
+			f->sum += f->last * (factor - 1) + 1;
+			f->last *= factor;
+			quantified = 1;
+		}
+		if (f->sum > MAX_PATTERN_COST || f->last > MAX_PATTERN_COST)
+			return "pattern expands too much when compiled "
+			    "(nested or large repetitions)";
 	}
-	return 1;
+	return NULL;
 }
 
 static int
@@ -803,17 +890,20 @@ parse_role_field(struct ctx *c, struct role *ro, size_t f,
 		free(s);
 		return r;
 	case RF_REASON_PATTERN: {
+		const char *why;
 		char ebuf[128];
 		int rc;
 		if ((r = get_string(c, v, field, "a regular expression",
 		    &s)) != 0)
 			return r;
-		if (s[0] == '\0' || strlen(s) > MAX_PATTERN ||
-		    !pattern_cost_ok(s)) {
+		if (s[0] == '\0' || strlen(s) > MAX_PATTERN) {
 			free(s);
 			return fail(c, v, field, "pattern must be 1 to %d "
-			    "bytes with modest {n,m} repetitions",
-			    MAX_PATTERN);
+			    "bytes", MAX_PATTERN);
+		}
+		if ((why = pattern_problem(s)) != NULL) {
+			free(s);
+			return fail(c, v, field, "%s", why);
 		}
 		if ((rc = regcomp(&ro->re, s, REG_EXTENDED | REG_NOSUB)) != 0) {
 			regerror(rc, NULL, ebuf, sizeof(ebuf));

@@ -328,6 +328,47 @@ test_errors(void)
 		CHECK_STR(e.field, "roles.r.reason_pattern");
 		CHECK_INT(e.line, 7);
 	}
+	/* Reason patterns: usual ones compile; patterns whose compiled
+	 * form explodes (found by fuzzing: regcomp took minutes) do not. */
+	{
+		static const struct { const char *pat; int ok; } t[] = {
+			{ "^[A-Z]+-[0-9]+", 1 },
+			{ "^(INC|CHG)-[0-9]{1,8}( .*)?$", 1 },
+			{ "^[][:alpha:]]+ [^]x]*$", 1 },
+			{ "^a\\+b\\{2\\}$", 1 },
+			{ "^[A-Z]{2,10}-[0-9]{1,6}: .{10,200}$", 1 },
+			{ "a+++++++++++++++++++", 0 },
+			{ "[A-Z]****+-[0-9]+", 0 },
+			{ "a*?", 0 },
+			{ "(((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+", 0 },
+			{ "((a{100}){100})", 0 },
+			{ "(x{2}){2}(y{3}){3}", 1 },
+			{ "(a*)\\1", 0 },
+			{ "((((((((((((((((((a))))))))))))))))))", 0 },
+			{ "([A-Z]", 0 },
+		};
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			char doc[512];
+			int n = snprintf(doc, sizeof(doc),
+			    "users: {a: {}}\nroles:\n  r:\n"
+			    "    principals: [p]\n    requesters: [a]\n"
+			    "    approvals: 0\n    reason_pattern: '%s'\n",
+			    t[i].pat);
+			int r = jit_policy_load_mem("m", doc, (size_t)n, &p,
+			    &e);
+			if (t[i].ok) {
+				CHECK_OK(r);
+				if (r != 0)
+					fprintf(stderr, "  pattern %s: %s\n",
+					    t[i].pat, e.message);
+				jit_policy_free(p);
+			} else {
+				CHECK_INT(r, JIT_ERR_POLICY);
+				CHECK_STR(e.field, "roles.r.reason_pattern");
+				CHECK_INT(e.line, 7);
+			}
+		}
+	}
 	/* Durations above 366d, approvals out of range, bad names. */
 	{
 		static const struct { const char *line, *field, *msg; } t[] = {
