@@ -242,8 +242,16 @@ api "$TOK_frank" GET /v1/whoami
 assert_eq true "$(jget "$RB" '.can_request | index("ops") != null')" "reloaded policy is in effect"
 assert_eq $((a1 + 1)) "$(audit_count)" "policy.reload audited"
 
-# ---- clean shutdown ----------------------------------------------------------------
+# ---- clean shutdown: an in-flight long-poll is answered ---------------------------
+new_request "$TOK_alice" ops 10m "INC-5"
+curl -s -o "$T/lastpoll.json" -w '%{http_code}' -H "Authorization: Bearer $TOK_alice" \
+	"$JURL/v1/requests/$RID?wait=15" >"$T/lastpoll.code" &
+POLL=$!
+sleep 1
 api_stop
+wait "$POLL"
+assert_eq 200 "$(cat "$T/lastpoll.code")" "in-flight long-poll answered at shutdown"
+assert_eq pending "$(jq -r .state "$T/lastpoll.json")" "with the current state"
 assert_eq 0 "$API_RC" "SIGTERM: exit 0"
 assert_contains "$(cat "$API_LOG")" "stopped" "server logs its stop"
 finish
