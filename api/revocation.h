@@ -22,9 +22,9 @@
  *                    set increases the sum, so the version increases
  *                    whenever the content changes;
  *   generated_date = the time the content last changed: the latest
- *                    revoked_at, or not_after + grace of an entry that
- *                    dropped out, whichever is later (0 with no
- *                    revocations at all);
+ *                    revoked_at of a request with a serial, or
+ *                    not_after + grace of an entry that dropped out,
+ *                    whichever is later (0 with no such revocation);
  *   comment        = "jit-ssh".
  * The KRL has one CERTIFICATES section for the CA (see krl.h) and no
  * signature; with nothing revoked it has no sections and revokes nothing.
