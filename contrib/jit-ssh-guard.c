@@ -616,10 +616,16 @@ guard(const struct shell *sh, uint64_t valid_before, uint64_t warn,
 			break;
 		}
 		if (nwarn > 0 && now >= warn_at[0]) {
-			tell("jit-ssh: access ends at %s (in %llu min): this "
-			    "session will be closed then.", end,
-			    (unsigned long long)((deadline - now + 30000) /
-			    60000));
+			uint64_t left = (deadline - now + 999) / 1000;
+
+			if (left >= 90)
+				tell("jit-ssh: access ends at %s (in %llu min):"
+				    " this session will be closed then.", end,
+				    (unsigned long long)((left + 30) / 60));
+			else
+				tell("jit-ssh: access ends at %s (in %llus): "
+				    "this session will be closed then.", end,
+				    (unsigned long long)left);
 			warn_at[0] = warn_at[1];
 			nwarn--;
 			continue;
