@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "audit_export.h"
 #include "auth.h"
 #include "buf.h"
 #include "cert.h"
@@ -1803,6 +1804,25 @@ authenticate(struct call *c)
 	return 0;
 }
 
+/* GET /v1/audit: a signed, streamed export (audit_export.h). */
+static void
+handle_audit(struct call *c)
+{
+	char why[256];
+	unsigned st;
+
+	if (!jit_policy_is_auditor(c->p, c->user) &&
+	    !jit_policy_is_admin(c->p, c->user)) {
+		reply_error(c, 403, NULL, "only auditors and admins may export "
+		    "the audit log");
+		return;
+	}
+	st = jit_audit_export_respond(c->api->store, c->api->ca,
+	    c->req->query, c->resp, why, sizeof(why));
+	if (st != 200)
+		reply_error(c, st, st == 400 ? "bad_query" : NULL, "%s", why);
+}
+
 static void
 route(struct call *c)
 {
@@ -1831,6 +1851,13 @@ route(struct call *c)
 	if (strcmp(path, "/v1/krl") == 0) {
 		jit_revocation_handle_krl(c->api->store, c->api->ca, c->now,
 		    c->api->clock_skew, c->req, c->resp);
+		return;
+	}
+	if (strcmp(path, "/v1/audit") == 0) {
+		if (!method_is(c, "GET"))
+			return wrong_method(c, "GET");
+		if (authenticate(c) == 0)
+			handle_audit(c);
 		return;
 	}
 	if (strcmp(path, "/v1/whoami") == 0) {

@@ -50,6 +50,9 @@
  *        allocates the serial, signs and stores the cert record, the
  *        request's serial and the audit entry in one write, and answers
  *        only after it is durable; later fetches return the same bytes.
+ *   GET  /v1/audit[?since=&until=&user=&role=&event=&format=jsonl|csv]
+ *        auditors and admins (others 403): the signed audit export,
+ *        streamed in constant memory (audit_export.h); bad query -> 400.
  *   GET  /v1/ca        text/plain CA public key line (no auth)
  *   GET  /v1/whoami    {user, groups, admin, auditor, can_request,
  *                       can_approve}

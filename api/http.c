@@ -66,7 +66,39 @@ jit_http_response_release(struct jit_http_response *r)
 	if (r == NULL)
 		return;
 	free(r->body);
+	if (r->stream_free != NULL)
+		r->stream_free(r->stream_ctx);
 	memset(r, 0, sizeof(*r));
+}
+
+/* A streamed body (jit_http_response.stream) as an MHD content reader. */
+struct stream {
+	ssize_t (*fn)(void *ctx, char *buf, size_t max);
+	void (*free_fn)(void *ctx);
+	void *ctx;
+};
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	ssize_t n;
+
+	(void)pos;
+	n = st->fn(st->ctx, buf, max);
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	if (st->free_fn != NULL)
+		st->free_fn(st->ctx);
+	free(st);
 }
 
 static void *
@@ -127,19 +159,40 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 
 	if (resp->status == 0)
 		resp->status = 500;
-	if (resp->body == NULL) {
-		resp->body = jit_strdup("");
-		resp->body_len = 0;
-		if (resp->body == NULL)
+	if (resp->stream != NULL && resp->body == NULL) {
+		struct stream *st = malloc(sizeof(*st));
+
+		if (st == NULL) {
+			jit_http_response_release(resp);
 			return MHD_NO;
+		}
+		st->fn = resp->stream;
+		st->free_fn = resp->stream_free;
+		st->ctx = resp->stream_ctx;
+		/* From here MHD owns the stream (stream_free on every path). */
+		resp->stream = NULL;
+		resp->stream_free = NULL;
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+		    32 * 1024, stream_read, st, stream_free);
+		if (mr == NULL) {
+			stream_free(st);
+			return MHD_NO;
+		}
+	} else {
+		if (resp->body == NULL) {
+			resp->body = jit_strdup("");
+			resp->body_len = 0;
+			if (resp->body == NULL)
+				return MHD_NO;
+		}
+		mr = MHD_create_response_from_buffer(resp->body_len,
+		    resp->body, MHD_RESPMEM_MUST_FREE);
+		if (mr == NULL) {
+			jit_http_response_release(resp);
+			return MHD_NO;
+		}
+		resp->body = NULL;
 	}
-	mr = MHD_create_response_from_buffer(resp->body_len, resp->body,
-	    MHD_RESPMEM_MUST_FREE);
-	if (mr == NULL) {
-		jit_http_response_release(resp);
-		return MHD_NO;
-	}
-	resp->body = NULL;
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    resp->content_type != NULL ? resp->content_type :
 	    "application/json");

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -53,9 +54,18 @@ struct jit_http_response {
 	unsigned retry_after;        /* seconds, for 429/503; 0 = none */
 	int www_authenticate;        /* add WWW-Authenticate: Bearer (401) */
 	char user[72];               /* authenticated user for the log line */
+	/* A streamed body instead of body (which must then be NULL):
+	 * stream(stream_ctx, buf, max) is called from the connection's
+	 * thread until it returns 0 (end) or a negative value (abort: the
+	 * connection is closed mid-body); it returns the bytes it wrote to
+	 * buf (at most max).  stream_free(stream_ctx) is called exactly once
+	 * afterwards, also when the response is released unsent. */
+	ssize_t (*stream)(void *ctx, char *buf, size_t max);
+	void (*stream_free)(void *ctx);
+	void *stream_ctx;
 };
 
-/* Release the body of a response and reset it. */
+/* Release the body (or the stream) of a response and reset it. */
 void jit_http_response_release(struct jit_http_response *r);
 
 typedef void (*jit_http_handler_fn)(void *ctx,

@@ -273,6 +273,10 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 		seterr(err, errlen, "%s", msg);
 		goto out;
 	}
+	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
+		seterr(err, errlen, "audit log: %s", jit_err(r));
+		goto out;
+	}
 	f = json_pack("{s:s, s:s}", "listen", cfg->listen_text, "version",
 	    "0.1.0");
 	if ((r = jit_api_audit(api, "server.start", f)) != 0) {

@@ -41,7 +41,7 @@ assert_eq 0 "$API_RC" "SIGTERM: exit 0"
 api_start || { fail "server restarts"; finish; }
 api "$TOK_erin" GET "/v1/requests?limit=1000"
 assert_eq "$LIST0" "$RB" "all requests identical after a clean restart"
-assert_eq $((A0 + 1)) "$(audit_count)" "audit log kept (+ server.start)"
+assert_eq $((A0 + 2)) "$(audit_count)" "audit log kept (+ policy.load, server.start)"
 api "$TOK_alice" GET "/v1/requests/$P1/certificate"
 assert_eq "$CERT1" "$RB" "certificate re-fetch after restart: same bytes"
 api "$TOK_bob" POST "/v1/requests/$P2/approve" '{}'

@@ -1,0 +1,1494 @@
+/*
+ * audit_export.c - see audit_export.h.
+ *
+ * The producer is a pull state machine (header row, entries, trailer,
+ * signature) so the HTTP server can stream it from a libmicrohttpd
+ * content reader and the CLI can copy it to a file, both in constant
+ * memory.  Everything emitted before the signature is fed to the sshsig
+ * digest as it is produced.
+ */
+#include "audit_export.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "err.h"
+#include "sshsig.h"
+#include "util.h"
+
+#define FILTER_MAX 200          /* longest filter value */
+#define SCAN_BUDGET 4096        /* entries read per snapshot */
+#define HASH_ALG "sha512"
+
+static const char zero_hash[JIT_AUDIT_HASH_HEX] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* The CSV columns before "entry", in JIT_AUDIT_CSV_COLUMNS order. */
+static const char *const csv_cols[] = {
+	"seq", "time", "event", "actor", "request", "user", "role", "state",
+	"principals", "reason", "duration", "comment", "serial", "key_id",
+	"valid_after", "valid_before", "not_before", "not_after",
+	"key_fingerprint", "ca_fingerprint", "client_address", "token_id",
+	"policy_hash", "prev", "hash",
+};
+#define NCOLS (sizeof(csv_cols) / sizeof(csv_cols[0]) + 1)
+
+/* ---- filters ---------------------------------------------------------- */
+
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return JIT_ERR_INVALID_ARGUMENT;
+}
+
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+set_str(char **dst, const char *v)
+{
+	char *n = jit_strdup(v);
+
+	if (n == NULL)
+		return JIT_ERR_ALLOC;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+int
+jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
+    const char *value, char *err, size_t errlen)
+{
+	uint64_t t;
+
+	if (f == NULL || name == NULL || value == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "jsonl") == 0)
+			f->format = JIT_AUDIT_JSONL;
+		else if (strcmp(value, "csv") == 0)
+			f->format = JIT_AUDIT_CSV;
+		else
+			return seterr(err, errlen, "format must be jsonl or csv");
+		return 0;
+	}
+	if (*value == '\0' || strlen(value) > FILTER_MAX || !printable(value))
+		return seterr(err, errlen, "%s: empty, too long or not "
+		    "printable", name);
+	if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0) {
+		if (jit_parse_time(value, &t) != 0)
+			return seterr(err, errlen, "%s: not a time (use "
+			    "RFC 3339 like 2026-01-31T00:00:00Z, or epoch "
+			    "seconds)", name);
+		if (name[0] == 's') {
+			f->since = t;
+			f->has_since = 1;
+		} else {
+			f->until = t;
+			f->has_until = 1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "user") == 0)
+		return set_str(&f->user, value);
+	if (strcmp(name, "role") == 0)
+		return set_str(&f->role, value);
+	if (strcmp(name, "event") == 0) {
+		/* Every comma-separated item must be non-empty. */
+		const char *p = value;
+		for (;;) {
+			const char *c = strchr(p, ',');
+			size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
+			if (n == 0)
+				return seterr(err, errlen, "event: empty item in "
+				    "the list");
+			if (c == NULL)
+				break;
+			p = c + 1;
+		}
+		return set_str(&f->event, value);
+	}
+	return seterr(err, errlen, "unknown filter '%.40s' (use since, until, "
+	    "user, role, event, format)", printable(name) ? name : "?");
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode n bytes of s (%XX escapes, '+' = space) into out[outlen]. */
+static int
+url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		int ch = (unsigned char)s[i];
+
+		if (ch == '%') {
+			int hi, lo;
+			if (n - i < 3)
+				return -1;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			ch = hi * 16 + lo;
+			i += 2;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		if (ch == 0 || o + 1 >= outlen)
+			return -1;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
+    char *err, size_t errlen)
+{
+	static const char *const names[] = { "since", "until", "user", "role",
+	    "event", "format" };
+	unsigned seen = 0;
+	const char *p = query, *amp, *eq;
+	char name[32], value[FILTER_MAX + 2];
+	size_t i, len;
+	int r;
+
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > 0) {
+			eq = memchr(p, '=', len);
+			if (url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
+			    name, sizeof(name)) != 0)
+				return seterr(err, errlen, "malformed query "
+				    "string");
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				if (strcmp(name, names[i]) == 0)
+					break;
+			if (i == sizeof(names) / sizeof(names[0]))
+				return seterr(err, errlen, "unknown query "
+				    "parameter '%.40s' (use since, until, user, "
+				    "role, event, format)", printable(name) ?
+				    name : "?");
+			if (seen & (1u << i))
+				return seterr(err, errlen, "query parameter '%s' "
+				    "given twice", names[i]);
+			seen |= 1u << i;
+			if (eq == NULL || url_decode(eq + 1,
+			    len - (size_t)(eq - p) - 1, value, sizeof(value))
+			    != 0)
+				return seterr(err, errlen, "bad or too long value "
+				    "for query parameter '%s'", names[i]);
+			if ((r = jit_audit_filter_set(f, name, value, err,
+			    errlen)) != 0)
+				return r;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+void
+jit_audit_filter_release(struct jit_audit_filter *f)
+{
+	if (f == NULL)
+		return;
+	free(f->user);
+	free(f->role);
+	free(f->event);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+jit_audit_filter_is_empty(const struct jit_audit_filter *f)
+{
+	return !f->has_since && !f->has_until && f->user == NULL &&
+	    f->role == NULL && f->event == NULL;
+}
+
+static int
+str_is(const json_t *v, const char *s)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+/* 1 if name is in the comma-separated list (items "x.*" are prefixes,
+ * "*" matches everything). */
+static int
+event_in(const char *list, const char *name)
+{
+	const char *p = list;
+	size_t n, nl = strlen(name);
+
+	for (;;) {
+		const char *c = strchr(p, ',');
+		n = c != NULL ? (size_t)(c - p) : strlen(p);
+		if (n >= 1 && p[n - 1] == '*') {
+			if (nl >= n - 1 && memcmp(name, p, n - 1) == 0)
+				return 1;
+		} else if (n == nl && memcmp(name, p, n) == 0) {
+			return 1;
+		}
+		if (c == NULL)
+			return 0;
+		p = c + 1;
+	}
+}
+
+int
+jit_audit_filter_match(const struct jit_audit_filter *f, const json_t *entry)
+{
+	const char *ev;
+	uint64_t t;
+
+	if (f->has_since || f->has_until) {
+		const char *ts = json_string_value(json_object_get(entry,
+		    "time"));
+		if (ts == NULL || jit_parse_time(ts, &t) != 0)
+			return 0;
+		if (f->has_since && t < f->since)
+			return 0;
+		if (f->has_until && t >= f->until)
+			return 0;
+	}
+	if (f->user != NULL && !str_is(json_object_get(entry, "user"),
+	    f->user) && !str_is(json_object_get(entry, "actor"), f->user))
+		return 0;
+	if (f->role != NULL && !str_is(json_object_get(entry, "role"),
+	    f->role))
+		return 0;
+	if (f->event != NULL) {
+		ev = json_string_value(json_object_get(entry, "event"));
+		if (ev == NULL || !event_in(f->event, ev))
+			return 0;
+	}
+	return 1;
+}
+
+/* The filters as a JSON object (only those given). */
+static json_t *
+filters_json(const struct jit_audit_filter *f)
+{
+	char ts[JIT_TIME_LEN];
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	if (f->has_since) {
+		jit_format_time(f->since, ts);
+		json_object_set_new(o, "since", json_string(ts));
+	}
+	if (f->has_until) {
+		jit_format_time(f->until, ts);
+		json_object_set_new(o, "until", json_string(ts));
+	}
+	if (f->user != NULL)
+		json_object_set_new(o, "user", json_string(f->user));
+	if (f->role != NULL)
+		json_object_set_new(o, "role", json_string(f->role));
+	if (f->event != NULL)
+		json_object_set_new(o, "event", json_string(f->event));
+	return o;
+}
+
+/* ---- CSV -------------------------------------------------------------- */
+
+/* Append one field, quoted when needed (RFC 4180).  guard: prefix a ' to
+ * text a spreadsheet would take as a formula. */
+static int
+csv_field(struct jit_buf *out, const char *s, size_t n, int guard)
+{
+	size_t i;
+	int quote = 0, r;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' ||
+		    s[i] == '\n') {
+			quote = 1;
+			break;
+		}
+	if (quote && (r = jit_buf_put(out, "\"", 1)) != 0)
+		return r;
+	if (guard && n > 0 && strchr("=+-@\t\r", s[0]) != NULL &&
+	    (r = jit_buf_put(out, "'", 1)) != 0)
+		return r;
+	if (!quote)
+		return jit_buf_put(out, s, n);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' && (r = jit_buf_put(out, "\"", 1)) != 0)
+			return r;
+		if ((r = jit_buf_put(out, s + i, 1)) != 0)
+			return r;
+	}
+	return jit_buf_put(out, "\"", 1);
+}
+
+static int
+csv_value(struct jit_buf *out, const json_t *v)
+{
+	char num[32], *s;
+	size_t i;
+	int r;
+
+	switch (v == NULL ? JSON_NULL : json_typeof(v)) {
+	case JSON_STRING:
+		return csv_field(out, json_string_value(v),
+		    json_string_length(v), 1);
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%lld",
+		    (long long)json_integer_value(v));
+		return jit_buf_put(out, num, strlen(num));
+	case JSON_TRUE:
+		return jit_buf_put(out, "true", 4);
+	case JSON_FALSE:
+		return jit_buf_put(out, "false", 5);
+	case JSON_NULL:
+		return 0;
+	case JSON_ARRAY: {
+		/* An array of strings, e.g. principals: space-separated. */
+		struct jit_buf tmp = JIT_BUF_INIT;
+		json_t *m;
+		int all = 1;
+
+		json_array_foreach(v, i, m)
+			if (!json_is_string(m))
+				all = 0;
+		if (all) {
+			r = 0;
+			json_array_foreach(v, i, m) {
+				if (r == 0 && i > 0)
+					r = jit_buf_put(&tmp, " ", 1);
+				if (r == 0)
+					r = jit_buf_put(&tmp,
+					    json_string_value(m),
+					    json_string_length(m));
+			}
+			if (r == 0)
+				r = csv_field(out, (const char *)
+				    jit_buf_ptr(&tmp), jit_buf_len(&tmp), 1);
+			jit_buf_release(&tmp);
+			return r;
+		}
+	}
+		/* FALLTHROUGH */
+	default:
+		if ((s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT |
+		    JSON_ENCODE_ANY)) == NULL)
+			return JIT_ERR_ALLOC;
+		r = csv_field(out, s, strlen(s), 1);
+		free(s);
+		return r;
+	}
+}
+
+int
+jit_audit_csv_row(const json_t *entry, const char *text, size_t text_len,
+    struct jit_buf *out)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i + 1 < NCOLS; i++) {
+		if ((r = csv_value(out, json_object_get(entry, csv_cols[i])))
+		    != 0 || (r = jit_buf_put(out, ",", 1)) != 0)
+			return r;
+	}
+	if ((r = csv_field(out, text, text_len, 0)) != 0)
+		return r;
+	return jit_buf_put(out, "\r\n", 2);
+}
+
+/* ---- the export state machine ----------------------------------------- */
+
+enum xstate { X_HEADER, X_ENTRIES, X_TRAILER, X_SIGN, X_DONE };
+
+struct jit_audit_export {
+	struct jit_store *s;
+	struct jit_audit_filter f;
+	struct jit_key *signer;
+	char *signer_fp;
+	unsigned flags;
+	int filtered;
+	uint64_t head_seq;
+	char head_hash[JIT_AUDIT_HASH_HEX];
+	char generated_at[JIT_TIME_LEN];
+	uint64_t next_seq;          /* next seq to read */
+	uint64_t count, first_seq, last_seq;
+	enum xstate state;
+	struct jit_buf out;         /* produced, not yet handed out */
+	struct jit_sshsig_hash *h;
+	char *sig;
+	int err;
+	/* per snapshot */
+	size_t scanned;
+	int more;                   /* the snapshot stopped on its budget */
+};
+
+static int
+head_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct jit_audit_export *x = ctx;
+
+	return jit_audit_head(t, &x->head_seq, x->head_hash);
+}
+
+int
+jit_audit_export_new(struct jit_store *s, const struct jit_audit_filter *f,
+    struct jit_key *signer, unsigned flags, struct jit_audit_export **out)
+{
+	struct jit_audit_export *x;
+	int r = JIT_ERR_INTERNAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (s == NULL || f == NULL || signer == NULL || out == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (!jit_key_has_private(signer))
+		return JIT_ERR_KEY_NO_PRIVATE;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return JIT_ERR_ALLOC;
+	jit_buf_init(&x->out);
+	x->s = s;
+	x->signer = signer;
+	x->flags = flags;
+	x->f.format = f->format;
+	x->f.has_since = f->has_since;
+	x->f.since = f->since;
+	x->f.has_until = f->has_until;
+	x->f.until = f->until;
+	if ((f->user != NULL && (x->f.user = jit_strdup(f->user)) == NULL) ||
+	    (f->role != NULL && (x->f.role = jit_strdup(f->role)) == NULL) ||
+	    (f->event != NULL && (x->f.event = jit_strdup(f->event)) == NULL)) {
+		r = JIT_ERR_ALLOC;
+		goto fail;
+	}
+	x->filtered = !jit_audit_filter_is_empty(f);
+	if ((r = jit_key_fingerprint(signer, &x->signer_fp)) != 0 ||
+	    (r = jit_sshsig_hash_init(HASH_ALG, &x->h)) != 0 ||
+	    (r = jit_store_read(s, head_fn, x)) != 0)
+		goto fail;
+	jit_format_time(jit_now(), x->generated_at);
+	x->next_seq = 1;
+	x->state = X_HEADER;
+	*out = x;
+	return 0;
+fail:
+	jit_audit_export_free(x);
+	return r;
+}
+
+void
+jit_audit_export_free(struct jit_audit_export *x)
+{
+	if (x == NULL)
+		return;
+	jit_audit_filter_release(&x->f);
+	free(x->signer_fp);
+	jit_buf_release(&x->out);
+	jit_sshsig_hash_free(x->h);
+	free(x->sig);
+	free(x);
+}
+
+const char *
+jit_audit_export_signature(const struct jit_audit_export *x)
+{
+	return x != NULL && x->state == X_DONE ? x->sig : NULL;
+}
+
+void
+jit_audit_export_info(const struct jit_audit_export *x, uint64_t *count,
+    uint64_t *first_seq, uint64_t *last_seq, uint64_t *head_seq)
+{
+	if (count != NULL)
+		*count = x->count;
+	if (first_seq != NULL)
+		*first_seq = x->first_seq;
+	if (last_seq != NULL)
+		*last_seq = x->last_seq;
+	if (head_seq != NULL)
+		*head_seq = x->head_seq;
+}
+
+/* Append to the output the bytes from off to the end (just produced) to
+ * the signed digest. */
+static int
+hash_from(struct jit_audit_export *x, size_t off)
+{
+	size_t n = jit_buf_len(&x->out);
+
+	return jit_sshsig_hash_update(x->h, jit_buf_ptr(&x->out) + off,
+	    n - off);
+}
+
+static int
+entry_cb(uint64_t seq, const char *json, size_t len, void *ctx)
+{
+	struct jit_audit_export *x = ctx;
+	size_t off = jit_buf_len(&x->out);
+	json_error_t je;
+	json_t *e = NULL;
+	int r;
+
+	if (seq > x->head_seq)
+		return 1;  /* appended after the export started */
+	if (seq != x->next_seq)
+		return JIT_ERR_AUDIT_CHAIN;  /* a gap in the stored log */
+	x->next_seq = seq + 1;
+	if (x->filtered || x->f.format == JIT_AUDIT_CSV) {
+		if ((e = json_loadb(json, len, 0, &je)) == NULL)
+			return JIT_ERR_STORE_CORRUPT;
+		if (x->filtered && !jit_audit_filter_match(&x->f, e)) {
+			json_decref(e);
+			goto next;
+		}
+	}
+	if (x->f.format == JIT_AUDIT_CSV)
+		r = jit_audit_csv_row(e, json, len, &x->out);
+	else if ((r = jit_buf_put(&x->out, json, len)) == 0)
+		r = jit_buf_put(&x->out, "\n", 1);
+	json_decref(e);
+	if (r != 0 || (r = hash_from(x, off)) != 0)
+		return r;
+	if (x->count++ == 0)
+		x->first_seq = seq;
+	x->last_seq = seq;
+next:
+	if (++x->scanned >= SCAN_BUDGET ||
+	    jit_buf_len(&x->out) >= JIT_AUDIT_EXPORT_CHUNK) {
+		x->more = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+refill_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct jit_audit_export *x = ctx;
+
+	x->scanned = 0;
+	x->more = 0;
+	return jit_store_audit_iter(t, x->next_seq, entry_cb, x);
+}
+
+static int
+put_trailer(struct jit_audit_export *x)
+{
+	size_t off = jit_buf_len(&x->out);
+	json_t *t;
+	char *s;
+	int r;
+
+	/* A full export must end at the head it was cut from. */
+	if (!x->filtered && x->last_seq != x->head_seq)
+		return JIT_ERR_AUDIT_CHAIN;
+	t = json_pack("{s:{s:i, s:s, s:o, s:b, s:I, s:I, s:I, s:{s:I, s:s}, "
+	    "s:s, s:s, s:s, s:s}}", "export",
+	    "version", JIT_AUDIT_EXPORT_VERSION,
+	    "format", x->f.format == JIT_AUDIT_CSV ? "csv" : "jsonl",
+	    "filters", filters_json(&x->f),
+	    "contiguous", !x->filtered,
+	    "count", (json_int_t)x->count,
+	    "first_seq", (json_int_t)x->first_seq,
+	    "last_seq", (json_int_t)x->last_seq,
+	    "chain_head", "seq", (json_int_t)x->head_seq,
+	    "hash", x->head_hash,
+	    "generated_at", x->generated_at,
+	    "namespace", JIT_AUDIT_NAMESPACE,
+	    "hash_alg", HASH_ALG,
+	    "signer", x->signer_fp);
+	if (t == NULL)
+		return JIT_ERR_ALLOC;
+	s = json_dumps(t, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(t);
+	if (s == NULL)
+		return JIT_ERR_ALLOC;
+	if (x->f.format == JIT_AUDIT_CSV) {
+		static const char lead[] = "#export,,,,,,,,,,,,,,,,,,,,,,,,,";
+		if ((r = jit_buf_put(&x->out, lead, sizeof(lead) - 1)) == 0 &&
+		    (r = csv_field(&x->out, s, strlen(s), 0)) == 0)
+			r = jit_buf_put(&x->out, "\r\n", 2);
+	} else if ((r = jit_buf_put(&x->out, s, strlen(s))) == 0) {
+		r = jit_buf_put(&x->out, "\n", 1);
+	}
+	free(s);
+	if (r == 0)
+		r = hash_from(x, off);
+	return r;
+}
+
+static int
+sign(struct jit_audit_export *x)
+{
+	unsigned char digest[JIT_SSHSIG_MAX_DIGEST];
+	size_t dlen;
+	int r;
+
+	if ((r = jit_sshsig_hash_final(x->h, digest, &dlen)) != 0)
+		return r;
+	jit_sshsig_hash_free(x->h);
+	x->h = NULL;
+	if ((r = jit_sshsig_sign_digest(jit_key_signer, x->signer, x->signer,
+	    JIT_AUDIT_NAMESPACE, HASH_ALG, digest, dlen, &x->sig)) != 0)
+		return r;
+	if (x->flags & JIT_AUDIT_EXPORT_INLINE_SIG)
+		return jit_buf_put(&x->out, x->sig, strlen(x->sig));
+	return 0;
+}
+
+/* Produce the next piece of output into x->out (which is empty). */
+static int
+produce(struct jit_audit_export *x)
+{
+	int r;
+
+	jit_buf_reset(&x->out);
+	switch (x->state) {
+	case X_HEADER:
+		x->state = X_ENTRIES;
+		if (x->f.format != JIT_AUDIT_CSV)
+			return 0;
+		if ((r = jit_buf_put(&x->out, JIT_AUDIT_CSV_COLUMNS "\r\n",
+		    sizeof(JIT_AUDIT_CSV_COLUMNS "\r\n") - 1)) != 0)
+			return r;
+		return hash_from(x, 0);
+	case X_ENTRIES:
+		if (x->next_seq > x->head_seq) {
+			x->state = X_TRAILER;
+			return 0;
+		}
+		if ((r = jit_store_read(x->s, refill_fn, x)) != 0)
+			return r;
+		if (!x->more)
+			x->state = X_TRAILER;
+		return 0;
+	case X_TRAILER:
+		x->state = X_SIGN;
+		return put_trailer(x);
+	case X_SIGN:
+		if ((r = sign(x)) != 0)
+			return r;
+		x->state = X_DONE;
+		return 0;
+	case X_DONE:
+		return 0;
+	}
+	return JIT_ERR_INTERNAL;
+}
+
+ssize_t
+jit_audit_export_read(struct jit_audit_export *x, char *buf, size_t max)
+{
+	size_t n;
+	int r;
+
+	if (x == NULL || buf == NULL || max == 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	while (jit_buf_len(&x->out) == 0) {
+		if (x->err != 0)
+			return x->err;
+		if (x->state == X_DONE)
+			return 0;
+		if ((r = produce(x)) != 0) {
+			x->err = r;
+			return r;
+		}
+	}
+	n = jit_buf_len(&x->out);
+	if (n > max)
+		n = max;
+	memcpy(buf, jit_buf_ptr(&x->out), n);
+	jit_buf_skip(&x->out, n);
+	if (n > (size_t)SSIZE_MAX)
+		return JIT_ERR_INTERNAL;
+	return (ssize_t)n;
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static ssize_t
+stream_fn(void *ctx, char *buf, size_t max)
+{
+	ssize_t n = jit_audit_export_read(ctx, buf, max);
+
+	return n < 0 ? -1 : n;
+}
+
+static void
+stream_free_fn(void *ctx)
+{
+	jit_audit_export_free(ctx);
+}
+
+unsigned
+jit_audit_export_respond(struct jit_store *s, struct jit_key *ca,
+    const char *query, struct jit_http_response *resp, char *err,
+    size_t errlen)
+{
+	struct jit_audit_filter f;
+	struct jit_audit_export *x = NULL;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (jit_audit_filter_parse_query(&f, query != NULL ? query : "", err,
+	    errlen) != 0) {
+		jit_audit_filter_release(&f);
+		return 400;
+	}
+	r = jit_audit_export_new(s, &f, ca, JIT_AUDIT_EXPORT_INLINE_SIG, &x);
+	if (r != 0) {
+		jit_audit_filter_release(&f);
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "cannot start the export: %s",
+			    jit_err(r));
+		return 500;
+	}
+	resp->status = 200;
+	resp->content_type = f.format == JIT_AUDIT_CSV ?
+	    "text/csv; charset=utf-8; header=present" :
+	    "application/x-ndjson; charset=utf-8";
+	resp->stream = stream_fn;
+	resp->stream_free = stream_free_fn;
+	resp->stream_ctx = x;
+	jit_audit_filter_release(&f);
+	return 200;
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+/*
+ * The verifier reads one record at a time.  A record is one line for
+ * JSON lines, and for CSV as many lines as it takes to close every quote.
+ */
+struct vstate {
+	FILE *f;
+	struct jit_audit_verify_result *res;
+	enum jit_audit_format format;
+	char *rec;                  /* current record, with its line end */
+	size_t len, cap;
+	uint64_t line;              /* physical lines read so far */
+	uint64_t rec_line;          /* first line of the current record */
+	/* signed-content digests (both, when the algorithm is not known) */
+	struct jit_sshsig_hash *h256, *h512;
+	/* inline signature */
+	struct jit_buf sig;
+	int in_sig;
+	/* chain */
+	uint64_t count, first_seq, last_seq, last_line;
+	char last_hash[JIT_AUDIT_HASH_HEX];
+	uint64_t gap_line;
+	char gap_msg[256];
+	uint64_t err_line;
+	char err_msg[256];
+	int have_trailer;
+	uint64_t trailer_line;
+	json_t *trailer;
+};
+
+/* Read one physical line (with its '\n', if any) appended to v->rec.
+ * 1 = got one, 0 = EOF, negative = error. */
+static int
+read_line(struct vstate *v)
+{
+	char chunk[8192];
+	size_t n, start = v->len;
+
+	for (;;) {
+		if (fgets(chunk, sizeof(chunk), v->f) == NULL) {
+			if (ferror(v->f))
+				return JIT_ERR_IO;
+			break;
+		}
+		n = strlen(chunk);
+		if (v->len + n + 1 > JIT_AUDIT_MAX_RECORD)
+			return JIT_ERR_NO_BUFFER_SPACE;
+		if (v->len + n + 1 > v->cap) {
+			size_t nc = v->cap == 0 ? 16384 : v->cap;
+			char *p;
+			while (nc < v->len + n + 1)
+				nc *= 2;
+			if ((p = realloc(v->rec, nc)) == NULL)
+				return JIT_ERR_ALLOC;
+			v->rec = p;
+			v->cap = nc;
+		}
+		memcpy(v->rec + v->len, chunk, n);
+		v->len += n;
+		v->rec[v->len] = '\0';
+		if (n > 0 && chunk[n - 1] == '\n')
+			break;
+	}
+	if (v->len == start)
+		return 0;
+	v->line++;
+	return 1;
+}
+
+/* 1 if the record so far has an odd number of quotes (a CSV field is
+ * still open). */
+static int
+quote_open(const char *s, size_t n)
+{
+	size_t i, q = 0;
+
+	for (i = 0; i < n; i++)
+		q += s[i] == '"';
+	return q & 1;
+}
+
+/* Read the next record into v->rec. 1/0/negative as read_line. */
+static int
+read_record(struct vstate *v)
+{
+	int r;
+
+	v->len = 0;
+	if ((r = read_line(v)) != 1)
+		return r;
+	v->rec_line = v->line;
+	if (v->format != JIT_AUDIT_CSV || v->in_sig)
+		return 1;
+	while (quote_open(v->rec, v->len)) {
+		if ((r = read_line(v)) < 0)
+			return r;
+		if (r == 0)
+			return 1;  /* unterminated; reported by the parser */
+	}
+	return 1;
+}
+
+static int
+hash_update(struct vstate *v, const void *p, size_t n)
+{
+	int r = 0;
+
+	if (v->h256 != NULL)
+		r = jit_sshsig_hash_update(v->h256, p, n);
+	if (r == 0 && v->h512 != NULL)
+		r = jit_sshsig_hash_update(v->h512, p, n);
+	return r;
+}
+
+/* Record the first content error (at the current record). */
+static void
+bad(struct vstate *v, const char *fmt, ...) __attribute__((format(printf,
+    2, 3)));
+
+static void
+bad(struct vstate *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->err_line != 0)
+		return;
+	v->err_line = v->rec_line;
+	va_start(ap, fmt);
+	vsnprintf(v->err_msg, sizeof(v->err_msg), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Split a CSV record (without its line end) into fields.  *fields gets
+ * n_want pointers into a new buffer *store (fields NUL-terminated).
+ * Returns the number of fields, or -1 if the quoting is malformed.
+ */
+static long
+csv_split(const char *s, size_t n, char ***fields, char **store)
+{
+	size_t i = 0, o = 0, nf = 0, capf = 32;
+	char **fs = malloc(capf * sizeof(*fs)), *d = malloc(n + 1);
+
+	*fields = NULL;
+	*store = NULL;
+	if (fs == NULL || d == NULL) {
+		free(fs);
+		free(d);
+		return -2;
+	}
+	for (;;) {
+		if (nf == capf) {
+			char **nfs = realloc(fs, 2 * capf * sizeof(*fs));
+			if (nfs == NULL) {
+				free(fs);
+				free(d);
+				return -2;
+			}
+			fs = nfs;
+			capf *= 2;
+		}
+		fs[nf++] = d + o;
+		if (i < n && s[i] == '"') {
+			i++;
+			for (;;) {
+				if (i >= n)
+					goto malformed;
+				if (s[i] == '"') {
+					if (i + 1 < n && s[i + 1] == '"') {
+						d[o++] = '"';
+						i += 2;
+						continue;
+					}
+					i++;
+					break;
+				}
+				d[o++] = s[i++];
+			}
+			if (i < n && s[i] != ',')
+				goto malformed;
+		} else {
+			while (i < n && s[i] != ',') {
+				if (s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+					goto malformed;
+				d[o++] = s[i++];
+			}
+		}
+		d[o++] = '\0';
+		if (i >= n)
+			break;
+		i++;  /* the comma */
+	}
+	*fields = fs;
+	*store = d;
+	return (long)nf;
+malformed:
+	free(fs);
+	free(d);
+	return -1;
+}
+
+static int
+is_hash_hex(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 64)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Check one entry (text = its canonical JSON as found in the file). */
+static void
+check_entry(struct vstate *v, const char *text, size_t len, const char *raw,
+    size_t rawlen)
+{
+	struct jit_audit_verifier av;
+	struct jit_buf row = JIT_BUF_INIT;
+	json_error_t je;
+	json_t *e;
+	char *canon = NULL;
+	const char *prev, *hash;
+	json_int_t sq;
+	uint64_t seq;
+	size_t clen;
+
+	e = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (e == NULL || !json_is_object(e)) {
+		bad(v, "not a JSON object: %.100s", e == NULL ? je.text : "");
+		goto out;
+	}
+	if (!json_is_integer(json_object_get(e, "seq")) ||
+	    (sq = json_integer_value(json_object_get(e, "seq"))) < 1) {
+		bad(v, "entry has no valid \"seq\"");
+		goto out;
+	}
+	seq = (uint64_t)sq;
+	/* Any change to the bytes of the line, even whitespace, is named
+	 * here: an entry line is exactly the canonical text. */
+	if (jit_audit_canonical(e, 0, &canon, &clen) != 0 || clen != len ||
+	    memcmp(canon, text, len) != 0) {
+		bad(v, "entry %llu is not in canonical form (the line was "
+		    "edited)", (unsigned long long)seq);
+		goto out;
+	}
+	if (v->format == JIT_AUDIT_CSV) {
+		if (jit_audit_csv_row(e, text, len, &row) != 0 ||
+		    jit_buf_len(&row) != rawlen ||
+		    memcmp(jit_buf_ptr(&row), raw, rawlen) != 0) {
+			bad(v, "row of entry %llu does not match its \"entry\" "
+			    "column (a cell was edited)",
+			    (unsigned long long)seq);
+			goto out;
+		}
+	}
+	jit_audit_verify_init(&av, seq, NULL);
+	if (jit_audit_verify_next(&av, e) != 0) {
+		bad(v, "entry %llu: %s", (unsigned long long)seq, av.error);
+		goto out;
+	}
+	prev = json_string_value(json_object_get(e, "prev"));
+	hash = json_string_value(json_object_get(e, "hash"));
+	if (v->count > 0 && seq <= v->last_seq) {
+		bad(v, "entry %llu comes after entry %llu (line %llu): lines "
+		    "reordered, duplicated or inserted", (unsigned long long)seq,
+		    (unsigned long long)v->last_seq,
+		    (unsigned long long)v->last_line);
+		goto out;
+	}
+	if (v->count > 0 && seq == v->last_seq + 1 &&
+	    strcmp(prev, v->last_hash) != 0) {
+		bad(v, "entry %llu: \"prev\" is not the hash of entry %llu on "
+		    "line %llu (a line was changed or inserted)",
+		    (unsigned long long)seq, (unsigned long long)v->last_seq,
+		    (unsigned long long)v->last_line);
+		goto out;
+	}
+	if (v->gap_line == 0 && ((v->count == 0 && seq != 1) ||
+	    (v->count > 0 && seq != v->last_seq + 1))) {
+		v->gap_line = v->rec_line;
+		if (v->count == 0)
+			snprintf(v->gap_msg, sizeof(v->gap_msg), "the export "
+			    "starts at entry %llu, not 1 (lines deleted)",
+			    (unsigned long long)seq);
+		else
+			snprintf(v->gap_msg, sizeof(v->gap_msg), "entry %llu "
+			    "follows entry %llu (line %llu): entries missing "
+			    "(lines deleted)", (unsigned long long)seq,
+			    (unsigned long long)v->last_seq,
+			    (unsigned long long)v->last_line);
+	}
+	if (v->count++ == 0)
+		v->first_seq = seq;
+	v->last_seq = seq;
+	v->last_line = v->rec_line;
+	memcpy(v->last_hash, hash, JIT_AUDIT_HASH_HEX);
+out:
+	jit_buf_release(&row);
+	free(canon);
+	json_decref(e);
+}
+
+static void
+check_trailer_text(struct vstate *v, const char *text, size_t len)
+{
+	json_error_t je;
+	json_t *t = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je), *x;
+
+	x = json_object_get(t, "export");
+	if (!json_is_object(t) || json_object_size(t) != 1 ||
+	    !json_is_object(x)) {
+		bad(v, "malformed export trailer");
+		json_decref(t);
+		return;
+	}
+	json_incref(x);
+	json_decref(t);
+	v->have_trailer = 1;
+	v->trailer_line = v->rec_line;
+	v->trailer = x;
+}
+
+/* Strip the line end of a record: its length without "\n" or "\r\n". */
+static size_t
+content_len(const char *s, size_t n, int crlf)
+{
+	if (n > 0 && s[n - 1] == '\n') {
+		n--;
+		if (crlf && n > 0 && s[n - 1] == '\r')
+			n--;
+	}
+	return n;
+}
+
+static void
+check_record(struct vstate *v)
+{
+	const char *s = v->rec;
+	size_t n = v->len, cl;
+
+	if (v->have_trailer) {
+		bad(v, "data after the export trailer (line %llu)",
+		    (unsigned long long)v->trailer_line);
+		return;
+	}
+	if (v->format == JIT_AUDIT_JSONL) {
+		if (n == 0 || s[n - 1] != '\n') {
+			bad(v, "the last line is cut off (truncated export)");
+			return;
+		}
+		cl = n - 1;
+		if (cl >= 10 && memcmp(s, "{\"export\":", 10) == 0)
+			check_trailer_text(v, s, cl);
+		else
+			check_entry(v, s, cl, NULL, 0);
+		return;
+	}
+	/* CSV */
+	if (n < 2 || s[n - 1] != '\n' || s[n - 2] != '\r') {
+		bad(v, "the record does not end in CRLF (truncated or "
+		    "edited)");
+		return;
+	}
+	cl = content_len(s, n, 1);
+	{
+		char **fs = NULL, *store = NULL;
+		long nf = csv_split(s, cl, &fs, &store);
+
+		if (nf == -2) {
+			bad(v, "out of memory");
+			return;
+		}
+		if (nf < 0 || (size_t)nf != NCOLS) {
+			bad(v, "not a CSV record of %zu fields (quoting broken "
+			    "or a cell added or removed)", (size_t)NCOLS);
+		} else if (strcmp(fs[0], "#export") == 0) {
+			check_trailer_text(v, fs[NCOLS - 1],
+			    strlen(fs[NCOLS - 1]));
+		} else {
+			check_entry(v, fs[NCOLS - 1], strlen(fs[NCOLS - 1]), s,
+			    n);
+		}
+		free(fs);
+		free(store);
+	}
+}
+
+/* After a fault, only look for the trailer (it decides whether an
+ * earlier gap in seq counts). */
+static void
+find_trailer(struct vstate *v)
+{
+	char **fs = NULL, *store = NULL;
+	size_t cl;
+
+	if (v->format == JIT_AUDIT_JSONL) {
+		cl = content_len(v->rec, v->len, 0);
+		if (cl >= 10 && memcmp(v->rec, "{\"export\":", 10) == 0)
+			check_trailer_text(v, v->rec, cl);
+		return;
+	}
+	if (strncmp(v->rec, "#export,", 8) != 0)
+		return;
+	cl = content_len(v->rec, v->len, 1);
+	if (csv_split(v->rec, cl, &fs, &store) == (long)NCOLS)
+		check_trailer_text(v, fs[NCOLS - 1], strlen(fs[NCOLS - 1]));
+	free(fs);
+	free(store);
+}
+
+static uint64_t
+jint(const json_t *o, const char *k, int *ok)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*ok = 0;
+		return 0;
+	}
+	return (uint64_t)json_integer_value(v);
+}
+
+/* After the last record: the trailer against what was seen. */
+static void
+check_end(struct vstate *v, uint64_t next_line)
+{
+	struct jit_audit_verify_result *res = v->res;
+	json_t *t = v->trailer, *head;
+	const char *fmt, *hh;
+	uint64_t n, a, b, hs;
+	int ok = 1, contiguous;
+	char *fj;
+
+	if (!v->have_trailer) {
+		if (v->err_line == 0) {
+			v->err_line = next_line;
+			snprintf(v->err_msg, sizeof(v->err_msg), "the export "
+			    "ends without its trailer (truncated after line "
+			    "%llu)", (unsigned long long)(next_line - 1));
+		}
+		return;
+	}
+	contiguous = json_is_true(json_object_get(t, "contiguous"));
+	/* For a full export a gap is the first fault, if it comes first. */
+	if (contiguous && v->gap_line != 0 && (v->err_line == 0 ||
+	    v->gap_line < v->err_line)) {
+		v->err_line = v->gap_line;
+		snprintf(v->err_msg, sizeof(v->err_msg), "%s", v->gap_msg);
+		return;
+	}
+	if (v->err_line != 0)
+		return;
+	v->rec_line = v->trailer_line;
+	head = json_object_get(t, "chain_head");
+	n = jint(t, "count", &ok);
+	a = jint(t, "first_seq", &ok);
+	b = jint(t, "last_seq", &ok);
+	hs = jint(head, "seq", &ok);
+	hh = json_string_value(json_object_get(head, "hash"));
+	fmt = json_string_value(json_object_get(t, "format"));
+	if (!ok || !is_hash_hex(hh) || fmt == NULL ||
+	    !json_is_boolean(json_object_get(t, "contiguous")) ||
+	    !json_is_object(json_object_get(t, "filters"))) {
+		bad(v, "export trailer lacks count, first_seq, last_seq, "
+		    "chain_head, format, contiguous or filters");
+		return;
+	}
+	if (strcmp(fmt, v->format == JIT_AUDIT_CSV ? "csv" : "jsonl") != 0) {
+		bad(v, "export trailer says format %.10s", fmt);
+		return;
+	}
+	if (n != v->count) {
+		bad(v, "export trailer says %llu entries, the file has %llu "
+		    "(lines deleted or inserted)", (unsigned long long)n,
+		    (unsigned long long)v->count);
+		return;
+	}
+	if (a != v->first_seq || b != v->last_seq) {
+		bad(v, "export trailer says entries %llu..%llu, the file has "
+		    "%llu..%llu", (unsigned long long)a, (unsigned long long)b,
+		    (unsigned long long)v->first_seq,
+		    (unsigned long long)v->last_seq);
+		return;
+	}
+	if (contiguous && json_object_size(json_object_get(t, "filters"))
+	    != 0) {
+		bad(v, "export trailer says contiguous but lists filters");
+		return;
+	}
+	if (v->count > 0 && v->last_seq > hs) {
+		bad(v, "entry %llu is past the chain head %llu",
+		    (unsigned long long)v->last_seq, (unsigned long long)hs);
+		return;
+	}
+	if (contiguous && (v->last_seq != hs || (v->count == 0 ?
+	    strcmp(hh, zero_hash) : strcmp(hh, v->last_hash)) != 0)) {
+		bad(v, "the export does not end at the chain head %llu it "
+		    "names (lines deleted at the end)", (unsigned long long)hs);
+		return;
+	}
+	if (!contiguous && v->count > 0 && v->last_seq == hs &&
+	    strcmp(hh, v->last_hash) != 0) {
+		bad(v, "the last entry is the chain head but its hash is not "
+		    "the trailer's chain head hash");
+		return;
+	}
+	res->count = v->count;
+	res->first_seq = v->first_seq;
+	res->last_seq = v->last_seq;
+	res->head_seq = hs;
+	snprintf(res->head_hash, sizeof(res->head_hash), "%s", hh);
+	res->contiguous = contiguous;
+	fj = json_dumps(json_object_get(t, "filters"), JSON_SORT_KEYS |
+	    JSON_COMPACT);
+	snprintf(res->filters, sizeof(res->filters), "%s", fj != NULL ? fj :
+	    "?");
+	free(fj);
+	snprintf(res->generated_at, sizeof(res->generated_at), "%s",
+	    json_string_value(json_object_get(t, "generated_at")) ?
+	    json_string_value(json_object_get(t, "generated_at")) : "?");
+}
+
+int
+jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
+    const struct jit_key *expected, struct jit_audit_verify_result *res)
+{
+	struct vstate v;
+	struct jit_key *signer = NULL;
+	unsigned char digest[JIT_SSHSIG_MAX_DIGEST];
+	const char *alg = NULL, *sig;
+	char *fp = NULL;
+	size_t dlen, slen;
+	int r, first = 1, sig_line = 0;
+	uint64_t sig_start = 0;
+
+	if (res == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	memset(res, 0, sizeof(*res));
+	memset(&v, 0, sizeof(v));
+	if (f == NULL || expected == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	v.f = f;
+	v.res = res;
+	jit_buf_init(&v.sig);
+	if (sig_armored != NULL) {
+		if ((r = jit_sshsig_peek_hash_alg(sig_armored, sig_len, &alg))
+		    != 0) {
+			snprintf(res->error, sizeof(res->error), "the signature "
+			    "file is not an SSH signature: %s", jit_err(r));
+			r = JIT_ERR_SIGNATURE_INVALID;
+			goto out;
+		}
+		r = jit_sshsig_hash_init(alg, strcmp(alg, "sha256") == 0 ?
+		    &v.h256 : &v.h512);
+	} else {
+		if ((r = jit_sshsig_hash_init("sha256", &v.h256)) == 0)
+			r = jit_sshsig_hash_init("sha512", &v.h512);
+	}
+	if (r != 0)
+		goto out;
+
+	for (;;) {
+		if ((r = read_record(&v)) < 0) {
+			if (r == JIT_ERR_NO_BUFFER_SPACE) {
+				bad(&v, "line longer than %u bytes",
+				    JIT_AUDIT_MAX_RECORD);
+				/* The line number is the one being read. */
+				v.err_line = v.line + 1;
+				break;
+			}
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (first) {
+			first = 0;
+			if (v.len > 0 && v.rec[0] == '{') {
+				v.format = JIT_AUDIT_JSONL;
+			} else if (strncmp(v.rec, JIT_AUDIT_CSV_COLUMNS,
+			    strlen(JIT_AUDIT_CSV_COLUMNS)) == 0) {
+				v.format = JIT_AUDIT_CSV;
+				if (strcmp(v.rec, JIT_AUDIT_CSV_COLUMNS "\r\n")
+				    != 0)
+					bad(&v, "the CSV header row was changed");
+				if ((r = hash_update(&v, v.rec, v.len)) != 0)
+					goto out;
+				continue;
+			} else if (strncmp(v.rec, JIT_AUDIT_SIG_BEGIN,
+			    strlen(JIT_AUDIT_SIG_BEGIN)) != 0) {
+				bad(&v, "neither a JSON-lines nor a CSV audit "
+				    "export");
+				break;
+			}
+			res->format = v.format;
+		}
+		if (!v.in_sig && sig_armored == NULL &&
+		    content_len(v.rec, v.len, 0) == strlen(JIT_AUDIT_SIG_BEGIN)
+		    && memcmp(v.rec, JIT_AUDIT_SIG_BEGIN,
+		    strlen(JIT_AUDIT_SIG_BEGIN)) == 0) {
+			v.in_sig = 1;
+			sig_start = v.rec_line;
+		}
+		if (v.in_sig) {
+			if (jit_buf_len(&v.sig) + v.len > JIT_SSHSIG_MAX_ARMOR) {
+				bad(&v, "the inline signature is too long");
+				break;
+			}
+			if ((r = jit_buf_put(&v.sig, v.rec, v.len)) != 0)
+				goto out;
+			continue;
+		}
+		if ((r = hash_update(&v, v.rec, v.len)) != 0)
+			goto out;
+		if (v.err_line == 0)
+			check_record(&v);
+		else if (!v.have_trailer)
+			find_trailer(&v);
+	}
+	res->format = v.format;
+	check_end(&v, sig_start != 0 ? sig_start : v.line + 1);
+	if (v.err_line != 0) {
+		res->line = v.err_line;
+		snprintf(res->error, sizeof(res->error), "%s", v.err_msg);
+		r = JIT_ERR_AUDIT_CHAIN;
+		goto out;
+	}
+	/* The signature. */
+	if (sig_armored != NULL) {
+		sig = sig_armored;
+		slen = sig_len;
+	} else if (v.in_sig) {
+		sig = (const char *)jit_buf_ptr(&v.sig);
+		slen = jit_buf_len(&v.sig);
+		sig_line = 1;
+		if ((r = jit_sshsig_peek_hash_alg(sig, slen, &alg)) != 0) {
+			res->line = sig_start;
+			snprintf(res->error, sizeof(res->error), "the inline "
+			    "signature is malformed: %s", jit_err(r));
+			r = JIT_ERR_SIGNATURE_INVALID;
+			goto out;
+		}
+	} else {
+		snprintf(res->error, sizeof(res->error), "no signature: none "
+		    "inline and no signature file given");
+		r = JIT_ERR_SIGNATURE_INVALID;
+		goto out;
+	}
+	r = jit_sshsig_hash_final(strcmp(alg, "sha256") == 0 ? v.h256 :
+	    v.h512, digest, &dlen);
+	if (r != 0)
+		goto out;
+	r = jit_sshsig_verify_digest(sig, slen, JIT_AUDIT_NAMESPACE, alg,
+	    digest, dlen, &signer);
+	if (r != 0) {
+		res->line = sig_line ? sig_start : 0;
+		snprintf(res->error, sizeof(res->error), "the signature does not "
+		    "verify: %s (the content was changed after signing, or "
+		    "the namespace is not %s)", jit_err(r),
+		    JIT_AUDIT_NAMESPACE);
+		r = JIT_ERR_SIGNATURE_INVALID;
+		goto out;
+	}
+	if (jit_key_fingerprint(signer, &fp) == 0)
+		snprintf(res->signer_fp, sizeof(res->signer_fp), "%s", fp);
+	if (!jit_key_equal_public(signer, expected)) {
+		res->line = sig_line ? sig_start : 0;
+		snprintf(res->error, sizeof(res->error), "signed by %s, not "
+		    "by the expected key", fp != NULL ? fp : "another key");
+		r = JIT_ERR_SIGNATURE_INVALID;
+		goto out;
+	}
+	{
+		const char *tfp = json_string_value(json_object_get(v.trailer,
+		    "signer"));
+		if (tfp == NULL || fp == NULL || strcmp(tfp, fp) != 0) {
+			res->line = v.trailer_line;
+			snprintf(res->error, sizeof(res->error), "the trailer "
+			    "names signer %.80s but %s signed",
+			    tfp != NULL ? tfp : "(none)", fp != NULL ? fp : "?");
+			r = JIT_ERR_AUDIT_CHAIN;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(fp);
+	jit_key_free(signer);
+	jit_sshsig_hash_free(v.h256);
+	jit_sshsig_hash_free(v.h512);
+	jit_buf_release(&v.sig);
+	json_decref(v.trailer);
+	free(v.rec);
+	return r;
+}
