@@ -336,6 +336,29 @@ get_section(struct jit_buf *b, struct jit_buf *view)
 	return jit_buf_skip(b, n);
 }
 
+/* A section header (byte type, then a section); an empty section is
+ * INVALID_FORMAT, as in OpenSSH. */
+static int
+get_typed_section(struct jit_buf *b, uint8_t *type, struct jit_buf *view)
+{
+	int r;
+
+	if ((r = jit_buf_get_u8(b, type)) != 0 ||
+	    (r = get_section(b, view)) != 0)
+		return r;
+	return jit_buf_len(view) == 0 ? JIT_ERR_INVALID_FORMAT : 0;
+}
+
+/* After a section parser: its result, or TRAILING_DATA if it left bytes
+ * unread. */
+static int
+section_done(int r, const struct jit_buf *view)
+{
+	if (r == 0 && jit_buf_len(view) != 0)
+		return JIT_ERR_TRAILING_DATA;
+	return r;
+}
+
 static void
 ca_release(struct jit_krl_ca *c)
 {
@@ -531,13 +554,8 @@ parse_certs(struct jit_krl *krl, struct jit_buf *sect)
 		goto out;
 	}
 	while (jit_buf_len(sect) > 0) {
-		if ((r = jit_buf_get_u8(sect, &type)) != 0 ||
-		    (r = get_section(sect, &sub)) != 0)
+		if ((r = get_typed_section(sect, &type, &sub)) != 0)
 			goto out;
-		if (jit_buf_len(&sub) == 0) {
-			r = JIT_ERR_INVALID_FORMAT;
-			goto out;
-		}
 		switch (type) {
 		case KRL_CERT_SERIAL_LIST:
 			r = parse_serial_list(c, &sub);
@@ -555,12 +573,8 @@ parse_certs(struct jit_krl *krl, struct jit_buf *sect)
 			r = JIT_ERR_INVALID_FORMAT;
 			break;
 		}
-		if (r != 0)
+		if ((r = section_done(r, &sub)) != 0)
 			goto out;
-		if (jit_buf_len(&sub) != 0) {
-			r = JIT_ERR_TRAILING_DATA;
-			goto out;
-		}
 	}
 	r = 0;
  out:
@@ -682,13 +696,8 @@ jit_krl_parse(const unsigned char *data, size_t len, struct jit_krl **out)
 		goto out;
 	}
 	while (jit_buf_len(&b) > 0) {
-		if ((r = jit_buf_get_u8(&b, &type)) != 0 ||
-		    (r = get_section(&b, &sect)) != 0)
+		if ((r = get_typed_section(&b, &type, &sect)) != 0)
 			goto out;
-		if (jit_buf_len(&sect) == 0) {
-			r = JIT_ERR_INVALID_FORMAT;
-			goto out;
-		}
 		switch (type) {
 		case KRL_SECTION_CERTIFICATES:
 			r = parse_certs(krl, &sect);
@@ -706,12 +715,8 @@ jit_krl_parse(const unsigned char *data, size_t len, struct jit_krl **out)
 			r = JIT_ERR_INVALID_FORMAT;
 			break;
 		}
-		if (r != 0)
+		if ((r = section_done(r, &sect)) != 0)
 			goto out;
-		if (jit_buf_len(&sect) != 0) {
-			r = JIT_ERR_TRAILING_DATA;
-			goto out;
-		}
 	}
 	for (i = 0; i < krl->ncas; i++)
 		normalise(&krl->cas[i]);
