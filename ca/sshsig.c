@@ -163,14 +163,14 @@ put_signed_data(struct jit_buf *b, const unsigned char *ns, size_t nslen,
 	return 0;
 }
 
-/* Check the arguments shared by the signing entry points and return the
- * canonical hash name in *canon. */
+/* Check the namespace, hash name (NULL = sha512) and digest length that
+ * signing and verifying share; the canonical hash name in *canon. */
 static int
-check_sign_args(jit_signer_fn signer, const struct jit_key *pub,
-    const char *ns, const char *hash_alg, size_t dlen, const char **canon)
+check_ns_hash(const char *ns, const char *hash_alg, size_t dlen,
+    const char **canon)
 {
 	*canon = NULL;
-	if (signer == NULL || pub == NULL || ns == NULL || *ns == '\0')
+	if (ns == NULL || *ns == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (hash_alg == NULL)
 		hash_alg = "sha512";
@@ -179,6 +179,18 @@ check_sign_args(jit_signer_fn signer, const struct jit_key *pub,
 	if (dlen != jit_sshsig_digest_len(*canon))
 		return JIT_ERR_INVALID_ARGUMENT;
 	return 0;
+}
+
+/* Check the arguments shared by the signing entry points and return the
+ * canonical hash name in *canon. */
+static int
+check_sign_args(jit_signer_fn signer, const struct jit_key *pub,
+    const char *ns, const char *hash_alg, size_t dlen, const char **canon)
+{
+	*canon = NULL;
+	if (signer == NULL || pub == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return check_ns_hash(ns, hash_alg, dlen, canon);
 }
 
 int
@@ -499,15 +511,9 @@ check_verify_args(const char *ns, const char *hash_alg,
     const unsigned char *digest, size_t dlen, const char **canon)
 {
 	*canon = NULL;
-	if (ns == NULL || *ns == '\0' || digest == NULL)
+	if (digest == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (hash_alg == NULL)
-		hash_alg = "sha512";
-	if ((*canon = hash_alg_canon(hash_alg, strlen(hash_alg))) == NULL)
-		return JIT_ERR_SIGNATURE_ALG;
-	if (dlen != jit_sshsig_digest_len(*canon))
-		return JIT_ERR_INVALID_ARGUMENT;
-	return 0;
+	return check_ns_hash(ns, hash_alg, dlen, canon);
 }
 
 int
