@@ -10,7 +10,7 @@
  * It reads the keys the session authenticated with from the file named by
  * $SSH_USER_AUTH (lines "publickey TYPE BASE64"), and if one of them is a
  * certificate signed by a jit-ssh CA (a key in --ca FILE, default
- * /etc/ssh/jit_ca.pub, or $JIT_SSH_GUARD_CA), it runs the session -
+ * /etc/ssh/jit_ca.pub), it runs the session -
  * $SSH_ORIGINAL_COMMAND through the user's shell, or the user's login
  * shell - as a child in its own process group (which gets the terminal's
  * foreground), warns on the terminal --warn before the certificate's
@@ -31,7 +31,16 @@
  * against forgotten sessions, not against a user who sets out to evade it
  * (killing it, or escaping with setsid before it can see the process).
  * Port forwardings without a session (ssh -N) never run ForceCommand;
- * roles that allow forwarding should be short.
+ * roles that allow forwarding should be short.  The $SSH_USER_AUTH file
+ * belongs to the user and lives as long as the connection: a user who
+ * rewrites it while the certificate is valid can open new, unguarded
+ * sessions on the same (multiplexed) connection after expiry.  A missing
+ * or unreadable file therefore refuses the session, but a forged one
+ * cannot be told apart.
+ *
+ * The CA file is taken from --ca only, never from the environment: with
+ * AcceptEnv or PermitUserEnvironment the user could point it at a key of
+ * their own and go unguarded.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -81,7 +90,7 @@ usage(FILE *f)
 	    "Other sessions are not touched.\n\n"
 	    "  --ca FILE        jit-ssh CA public key(s), one per line "
 	    "(default:\n"
-	    "                   $JIT_SSH_GUARD_CA, else %s)\n"
+	    "                   %s)\n"
 	    "  --warn DURATION  warn on the terminal this long before the end "
 	    "(default\n"
 	    "                   5m; 0 = no warning)\n\n"
@@ -201,14 +210,15 @@ fail:
 /*
  * Look through the auth info for certificates.  Returns 1 and sets
  * *valid_before (the earliest, if there are several) when one of ours is
- * there, 0 when none is, or -1 with why set when the session has a
- * certificate but the CA file cannot be read (we cannot tell, so we fail
- * closed).
+ * there, 0 when none is, or -1 with why set to a message when we cannot
+ * tell, so the session is refused: the auth file cannot be read (sshd
+ * always writes it with ExposeAuthInfo, so it was removed or replaced) or
+ * the session has a certificate but the CA file cannot be read.
  */
 static int
 find_jit_cert(const char *auth_path, const char *ca_path,
     uint64_t *valid_before, uint64_t *serial, char **key_id,
-    const char **why)
+    char *why, size_t whylen)
 {
 	unsigned char *data = NULL;
 	size_t len, ncas = 0, i;
@@ -219,8 +229,11 @@ find_jit_cert(const char *auth_path, const char *ca_path,
 	*valid_before = 0;
 	*serial = 0;
 	*key_id = NULL;
-	if (jit_read_file(auth_path, MAX_AUTH_FILE, &data, &len) != 0)
-		return 0;
+	if ((r = jit_read_file(auth_path, MAX_AUTH_FILE, &data, &len)) != 0) {
+		snprintf(why, whylen, "cannot read SSH_USER_AUTH file %s (%s)",
+		    auth_path, jit_err(r));
+		return -1;
+	}
 	cur = (char *)data;
 	while ((line = next_line(&cur)) != NULL) {
 		struct jit_cert *c = NULL;
@@ -233,7 +246,8 @@ find_jit_cert(const char *auth_path, const char *ca_path,
 			continue;
 		if (cas == NULL && (r = load_cas(ca_path, &cas, &ncas)) != 0) {
 			jit_cert_free(c);
-			*why = jit_err(r);
+			snprintf(why, whylen, "cannot read the CA key file %s "
+			    "(%s)", ca_path, jit_err(r));
 			found = -1;
 			break;
 		}
@@ -675,14 +689,12 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ca = getenv("JIT_SSH_GUARD_CA"), *auth, *why = "";
+	const char *ca = DEFAULT_CA, *auth;
 	struct shell sh;
 	uint64_t warn = DEFAULT_WARN, valid_before, serial;
-	char *key_id = NULL;
+	char *key_id = NULL, why[512];
 	int c, r;
 
-	if (ca == NULL || *ca == '\0')
-		ca = DEFAULT_CA;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:w:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -722,12 +734,12 @@ main(int argc, char **argv)
 		    "no?): session not guarded");
 		exec_shell(&sh);
 	}
-	r = find_jit_cert(auth, ca, &valid_before, &serial, &key_id, &why);
+	r = find_jit_cert(auth, ca, &valid_before, &serial, &key_id, why,
+	    sizeof(why));
 	if (r < 0) {
-		fprintf(stderr, "%s: cannot read the CA key file %s (%s): "
-		    "refusing the session\n", progname, ca, why);
-		syslog(LOG_ERR, "cannot read the CA key file %s (%s): session "
-		    "refused", ca, why);
+		fprintf(stderr, "%s: %s: refusing the session\n", progname,
+		    why);
+		syslog(LOG_ERR, "%s: session refused", why);
 		return 1;
 	}
 	/* Not one of ours: unaffected.  (Ours never say "forever", but such

@@ -170,5 +170,17 @@ run "$GUARD" --warn soon
 assert_rc 2 "a bad --warn is a usage error"
 run env -u SSH_USER_AUTH SSH_ORIGINAL_COMMAND="echo direct" "$GUARD"
 assert_eq "0 direct" "$RC $OUT" "without SSH_USER_AUTH the command just runs"
+run env SSH_USER_AUTH="$T/no-such-auth-file" SSH_ORIGINAL_COMMAND="echo ran" \
+	"$GUARD" --ca "$T/jit_ca.pub"
+assert_eq "1 " "$RC $OUT" "an SSH_USER_AUTH file that cannot be read refuses the session"
+printf 'publickey %s\n' "$(cat "$T/u-cert.pub")" >"$T/auth-info"
+if [ ! -e /etc/ssh/jit_ca.pub ]; then
+	# An old JIT_SSH_GUARD_CA naming another CA would run this unguarded.
+	run env JIT_SSH_GUARD_CA="$T/other_ca.pub" \
+		SSH_USER_AUTH="$T/auth-info" SSH_ORIGINAL_COMMAND="echo ran" \
+		"$GUARD"
+	assert_eq "1 " "$RC $OUT" "the CA file is never taken from the environment"
+	assert_contains "$ERR" "/etc/ssh/jit_ca.pub" "but from --ca or the default"
+fi
 
 finish
