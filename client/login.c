@@ -365,6 +365,36 @@ principals_of(const json_t *req, size_t *n)
 }
 
 /*
+ * The critical options a role can give a certificate.  Any other is not
+ * something we were granted (and sshd refuses certificates carrying an
+ * unknown one), so the certificate is refused before it is installed.
+ */
+static int
+expected_critical(const struct jit_cert *cert, char *msg, size_t msglen)
+{
+	const char *name;
+	size_t i, j;
+	char shown[64];
+
+	for (i = 0; i < cert->ncritical; i++) {
+		name = cert->critical[i].name;
+		if (strcmp(name, "force-command") == 0 ||
+		    strcmp(name, "source-address") == 0)
+			continue;
+		/* The name came from the server: keep escapes off the
+		 * terminal. */
+		for (j = 0; name[j] != '\0' && j < sizeof(shown) - 1; j++)
+			shown[j] = name[j] >= 0x20 && name[j] < 0x7f ?
+			    name[j] : '?';
+		shown[j] = '\0';
+		snprintf(msg, msglen, "unexpected critical option '%s'",
+		    shown);
+		return JIT_ERR_CERT_OPTION;
+	}
+	return 0;
+}
+
+/*
  * Verify a certificate line completely against the pinned CA, our key
  * and the grant in req.  On success *out is the parsed cert.  On failure
  * msg says why.
@@ -413,6 +443,8 @@ verify_cert(const char *line, const json_t *req, const struct jit_key *ca,
 		snprintf(msg, msglen, "%s", jit_err(r));
 		goto out;
 	}
+	if ((r = expected_critical(cert, msg, msglen)) != 0)
+		goto out;
 	/* The window must be the grant: ends exactly at not_after, starts
 	 * no later than not_before and at most MAX_BACKDATE before it. */
 	if (cert->valid_before != not_after ||

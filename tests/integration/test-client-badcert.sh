@@ -3,7 +3,8 @@
 # (python3 http.server, below) approves every request at once and then
 # returns, depending on $T/fake/mode, a certificate that is good (control),
 # signed by another CA, for another key, for other principals, for a
-# longer window, with a broken signature, or garbage.  Each bad one must be
+# longer window, with a broken signature, with an unknown critical option,
+# as a host certificate, or garbage.  Each bad one must be
 # refused with exit 5, and nothing may change: no files written under
 # ~/.ssh/jit/, the agent's identities exactly as before.
 . "$(dirname "$0")/lib.sh"
@@ -35,14 +36,14 @@ def keygen_time(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc) \
         .strftime("%Y%m%d%H%M%S")
 
-def sign(ca, pub, principals, va, vb):
+def sign(ca, pub, principals, va, vb, extra=()):
     env = dict(os.environ, TZ="UTC")
     for ext in ("-cert.pub",):
         try: os.unlink(pub[:-4] + ext)
         except FileNotFoundError: pass
     subprocess.run(["ssh-keygen", "-q", "-s", ca, "-I", "fake", "-z", "7",
                     "-n", principals, "-V",
-                    keygen_time(va) + ":" + keygen_time(vb), pub],
+                    keygen_time(va) + ":" + keygen_time(vb), *extra, pub],
                    check=True, env=env)
     return open(pub[:-4] + "-cert.pub").read().strip()
 
@@ -81,6 +82,11 @@ class H(BaseHTTPRequestHandler):
                 c = sign(F + "/ca", pub, principal + ",root", nb - 60, na)
             elif mode == "window":
                 c = sign(F + "/ca", pub, principal, nb - 60, na + 3600)
+            elif mode == "critical":
+                c = sign(F + "/ca", pub, principal, nb - 60, na,
+                         ("-O", "critical:permit-all@example.com=yes"))
+            elif mode == "host":
+                c = sign(F + "/ca", pub, principal, nb - 60, na, ("-h",))
             elif mode == "badsig":
                 c = sign(F + "/ca", pub, principal, nb - 60, na)
                 t, b64 = c.split()[:2]
@@ -150,7 +156,8 @@ snapshot() {
 	} 2>&1
 }
 
-for mode in wrongca wrongkey principals extraprincipal window badsig garbage; do
+for mode in wrongca wrongkey principals extraprincipal window badsig critical \
+	host garbage; do
 	echo "$mode" >"$F/mode"
 	before=$(snapshot)
 	run as alice "$JIT_SSH" login ops
@@ -170,6 +177,10 @@ assert_contains "$ERR" "different key" "wrong key is named"
 echo principals >"$F/mode"
 run as alice "$JIT_SSH" login ops
 assert_contains "$ERR" "principals" "wrong principals are named"
+echo critical >"$F/mode"
+run as alice "$JIT_SSH" login ops
+assert_contains "$ERR" "unexpected critical option 'permit-all@example.com'" \
+	"an unexpected critical option is named"
 
 # --ca-key overrides the pin: with another CA pinned the good cert fails.
 echo good >"$F/mode"
