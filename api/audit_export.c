@@ -23,6 +23,8 @@
 
 #define FILTER_MAX 200          /* longest filter value */
 #define SCAN_BUDGET 4096        /* entries read per snapshot */
+#define RELEASE_EVERY (8u << 20)   /* bytes of the map read between
+                                      jit_store_release_pages() */
 #define HASH_ALG "sha512"
 
 static const char zero_hash[JIT_AUDIT_HASH_HEX] =
@@ -455,6 +457,8 @@ struct jit_audit_export {
 	struct jit_sshsig_hash *h;
 	char *sig;
 	int err;
+	uint64_t mapped;            /* entry bytes read since the last
+	                               jit_store_release_pages() */
 	/* per snapshot */
 	size_t scanned;
 	int more;                   /* the snapshot stopped on its budget */
@@ -571,6 +575,7 @@ entry_cb(uint64_t seq, const char *json, size_t len, void *ctx)
 	if (seq != x->next_seq)
 		return JIT_ERR_AUDIT_CHAIN;  /* a gap in the stored log */
 	x->next_seq = seq + 1;
+	x->mapped += len;
 	if (x->filtered || x->f.format == JIT_AUDIT_CSV) {
 		if ((e = json_loadb(json, len, 0, &je)) == NULL)
 			return JIT_ERR_STORE_CORRUPT;
@@ -696,6 +701,12 @@ produce(struct jit_audit_export *x)
 		}
 		if ((r = jit_store_read(x->s, refill_fn, x)) != 0)
 			return r;
+		/* Keep the pages of the map we have read from piling up in
+		 * our RSS: it would grow with the size of the log. */
+		if (x->mapped >= RELEASE_EVERY) {
+			jit_store_release_pages(x->s);
+			x->mapped = 0;
+		}
 		if (!x->more)
 			x->state = X_TRAILER;
 		return 0;

@@ -25,9 +25,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1647,4 +1649,47 @@ jit_store_get_stats(struct jit_store *s, struct jit_store_stats *st)
 	*st = s->stats;
 	st->version = s->version;
 	pthread_mutex_unlock(&s->vmu);
+}
+
+void
+jit_store_release_pages(struct jit_store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fs;
+	const char *dir;
+	char path[PATH_MAX], line[PATH_MAX + 128];
+	unsigned long lo, hi, off, ino;
+	unsigned maj, mnr;
+	size_t used;
+	FILE *f;
+	int n;
+
+	if (s == NULL || mdb_env_info(s->env, &info) != 0 ||
+	    mdb_env_stat(s->env, &st) != 0 ||
+	    mdb_env_get_path(s->env, &dir) != 0)
+		return;
+	n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &fs) != 0)
+		return;
+	used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
+	/* LMDB does not tell where it mapped the file (me_mapaddr is only
+	 * set with MDB_FIXEDMAP), so find the shared mapping of data.mdb's
+	 * inode at offset 0.  The map is read-only (no MDB_WRITEMAP):
+	 * dropping our page table entries loses nothing, the next access
+	 * maps the same page-cache page again. */
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms,
+		    &off, &maj, &mnr, &ino) != 7 || off != 0 ||
+		    ino != (unsigned long)fs.st_ino || perms[3] != 's' ||
+		    hi <= lo)
+			continue;
+		(void)madvise((void *)lo, hi - lo < used ? hi - lo : used,
+		    MADV_DONTNEED);
+	}
+	fclose(f);
 }

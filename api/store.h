@@ -356,4 +356,17 @@ struct jit_store_stats {
 };
 void jit_store_get_stats(struct jit_store *s, struct jit_store_stats *st);
 
+/* ---- memory ------------------------------------------------------------ */
+
+/*
+ * Drop the pages of the store's memory map that this process has touched
+ * from its resident set (madvise MADV_DONTNEED on the read-only shared
+ * map).  Nothing is lost: the data stays in the page cache and the next
+ * access maps it again (a minor fault).  A long scan (an audit export of
+ * millions of entries) calls this now and then so the process's RSS does
+ * not grow with the size of the store.  Safe while other threads read or
+ * write; never fails; NULL is a no-op.
+ */
+void jit_store_release_pages(struct jit_store *s);
+
 #endif
