@@ -322,6 +322,9 @@ jit_http_call(const struct jit_config *c, const char *method,
 	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(handle, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, NULL);
+	/* curl_slist_append keeps its own copy of the Authorization line. */
+	for (h = hdrs; h != NULL; h = h->next)
+		jit_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	if (auth != NULL) {
 		jit_wipe(auth, strlen(auth));
