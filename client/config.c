@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "client.h"
 #include "err.h"
 #include "util.h"
@@ -207,12 +208,30 @@ valid_value(const char *v)
 	return v == NULL || strpbrk(v, "\n\r") == NULL;
 }
 
+/* Append "key = value\n" (nothing for a NULL value). */
+static int
+put_setting(struct jit_buf *b, const char *key, const char *value)
+{
+	int r;
+
+	if (value == NULL)
+		return 0;
+	if ((r = jit_buf_put(b, key, strlen(key))) != 0 ||
+	    (r = jit_buf_put(b, " = ", 3)) != 0 ||
+	    (r = jit_buf_put(b, value, strlen(value))) != 0 ||
+	    (r = jit_buf_put_u8(b, '\n')) != 0)
+		return r;
+	return 0;
+}
+
 int
 jit_config_save(const struct jit_config *c, char *msg, size_t msglen)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	static const char head[] = "# jit-ssh client configuration "
+	    "(written by jit-ssh setup)\n";
+	/* A jit_buf, not open_memstream: it wipes the token whenever it
+	 * grows and when released. */
+	struct jit_buf b = JIT_BUF_INIT;
 	int r = JIT_ERR_INTERNAL;
 
 	if (!valid_value(c->url) || !valid_value(c->token) ||
@@ -221,27 +240,18 @@ jit_config_save(const struct jit_config *c, char *msg, size_t msglen)
 		    "newline");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
-	if ((f = open_memstream(&text, &len)) == NULL)
-		return JIT_ERR_ALLOC;
-	fprintf(f, "# jit-ssh client configuration (written by jit-ssh "
-	    "setup)\n");
-	if (c->url)
-		fprintf(f, "url = %s\n", c->url);
-	if (c->token)
-		fprintf(f, "token = %s\n", c->token);
-	if (c->ca_key)
-		fprintf(f, "ca_key = %s\n", c->ca_key);
-	if (c->tls_ca)
-		fprintf(f, "tls_ca = %s\n", c->tls_ca);
-	if (fclose(f) != 0) {
-		free(text);
-		return JIT_ERR_ALLOC;
-	}
+	if ((r = jit_buf_put(&b, head, sizeof(head) - 1)) != 0 ||
+	    (r = put_setting(&b, "url", c->url)) != 0 ||
+	    (r = put_setting(&b, "token", c->token)) != 0 ||
+	    (r = put_setting(&b, "ca_key", c->ca_key)) != 0 ||
+	    (r = put_setting(&b, "tls_ca", c->tls_ca)) != 0)
+		goto out;
 	if ((r = make_parents(c->path)) != 0 ||
-	    (r = jit_write_file_atomic(c->path, text, len, 0600, 0)) != 0)
+	    (r = jit_write_file_atomic(c->path, jit_buf_ptr(&b),
+	    jit_buf_len(&b), 0600, 0)) != 0)
 		snprintf(msg, msglen, "cannot write %s: %s", c->path,
 		    jit_err(r));
-	jit_wipe(text, len);
-	free(text);
+ out:
+	jit_buf_release(&b);
 	return r;
 }
