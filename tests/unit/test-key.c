@@ -49,11 +49,17 @@ static char *
 read_text(const char *path)
 {
 	unsigned char *d = NULL;
+	char *s;
 	size_t len;
 
 	if (jit_read_file(path, 1 << 20, &d, &len) != 0)
 		return NULL;
-	return (char *)d;
+	/* Return a copy: once this is inlined, gcc 12 -O2 cannot rule out
+	 * that jit_read_file stored &d in d and warns that the result may
+	 * point to the dead local (-Wdangling-pointer). */
+	s = jit_strdup((const char *)d);
+	free(d);
+	return s;
 }
 
 /* Run a shell command, return its exit status (or -1). */
