@@ -415,8 +415,8 @@ test_errors(void)
 	{
 		static const char *const t[] = { "[a, -rf]", "[a, 'b,c']",
 		    "['a b']", "[.hidden]", "[\"x\\0y\"]",
-		    "[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaa]", "[~]", "[[a]]" };
+		    ("[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaa]"), "[~]", "[[a]]" };
 		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 			char doc[512];
 			int n = snprintf(doc, sizeof(doc),
