@@ -1391,7 +1391,12 @@ struct issue_ctx {
 	struct call *c;
 	const char *id;
 	uint64_t now;
+	uint64_t serial;          /* reserved before the write */
+	const json_t *snap;       /* the request as read before the write */
+	json_t *rec;              /* the cert record signed before the write */
+	json_t *extra;            /* its audit fields */
 	char *line;               /* the cert line (new) */
+	int retry;                /* read and sign again */
 	char msg[256];
 };
 
@@ -1421,6 +1426,8 @@ check_fetch(struct call *c, const json_t *req, uint64_t now, char *msg,
 	return 0;
 }
 
+/* Sign the certificate for req with serial; *rec is its record.  Runs
+ * before the write (in the caller's thread), not on the writer. */
 static int
 sign_cert(struct issue_ctx *ic, const json_t *req, uint64_t serial,
     json_t **rec)
@@ -1445,8 +1452,11 @@ sign_cert(struct issue_ctx *ic, const json_t *req, uint64_t serial,
 	}
 	if (np == 0 || nb == 0 || na <= nb)
 		return JIT_ERR_STORE_CORRUPT;
-	if ((r = jit_key_parse_public(jstr(req, "public_key"), &key,
-	    NULL)) != 0)
+	/* The stored key line was made by handle_create from a key that
+	 * jit_key_parse_public validated; validating the point again would
+	 * cost two signatures. */
+	if ((r = jit_key_parse_public_trusted(jstr(req, "public_key"),
+	    &key)) != 0)
 		return r;
 	if ((principals = calloc(np, sizeof(*principals))) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -1506,12 +1516,35 @@ out:
 	return r;
 }
 
+/* The members of a request that the signed certificate was made from. */
+static int
+same_grant(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = { "user", "role", "public_key",
+	    "not_before", "not_after" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *x = jstr(a, keys[i]), *y = jstr(b, keys[i]);
+		if (x == NULL || y == NULL || strcmp(x, y) != 0)
+			return 0;
+	}
+	return json_equal(json_object_get(a, "principals"),
+	    json_object_get(b, "principals"));
+}
+
+/*
+ * The issuing transaction.  The certificate was signed before the write
+ * with a reserved serial (jit_store_reserve_serial), so the writer thread,
+ * which every write in the server waits on, spends no time on
+ * signatures; here the request is checked again, the serial claimed and
+ * the cert record, request update and audit entry stored together.
+ */
 static int
 issue_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct issue_ctx *ic = vctx;
-	json_t *req = NULL, *rec = NULL, *serialj, *cnt = NULL, *extra;
-	uint64_t serial;
+	json_t *req = NULL, *rec = NULL, *serialj, *cnt = NULL;
 	int r;
 
 	if ((r = jit_store_get_request(t, ic->id, &req, NULL)) != 0)
@@ -1521,7 +1554,8 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 		goto out;
 	serialj = json_object_get(req, "serial");
 	if (json_is_integer(serialj)) {
-		/* Another fetch issued it first: return the same bytes. */
+		/* Another fetch issued it first: return the same bytes (ours
+		 * is dropped; its serial stays unused). */
 		if ((r = jit_store_get_cert(t, (uint64_t)json_integer_value(
 		    serialj), &rec)) != 0)
 			goto out;
@@ -1529,16 +1563,26 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 			r = JIT_ERR_STORE_CORRUPT;
 			goto out;
 		}
+		free(ic->line);
 		if ((ic->line = jit_strdup(jstr(rec, "cert"))) == NULL)
 			r = JIT_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = jit_store_next_serial(t, &serial)) != 0 ||
-	    (r = sign_cert(ic, req, serial, &rec)) != 0 ||
-	    (r = jit_store_put_cert(t, serial, rec)) != 0)
+	if (!same_grant(req, ic->snap)) {
+		/* Changed since it was read: sign again. */
+		ic->retry = 1;
+		r = JIT_ERR_CONFLICT;
 		goto out;
+	}
+	if ((r = jit_store_claim_serial(t, ic->serial)) != 0 ||
+	    (r = jit_store_put_cert(t, ic->serial, ic->rec)) != 0) {
+		/* CONFLICT: another process stored a cert with this serial
+		 * meanwhile; a fresh reservation skips past it. */
+		ic->retry = r == JIT_ERR_CONFLICT;
+		goto out;
+	}
 	if (json_object_set_new(req, "serial", json_integer(
-	    (json_int_t)serial)) != 0 || set_time(req, "issued_at",
+	    (json_int_t)ic->serial)) != 0 || set_time(req, "issued_at",
 	    ic->now) != 0) {
 		r = JIT_ERR_ALLOC;
 		goto out;
@@ -1558,68 +1602,122 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 			goto out;
 		}
 	}
-	extra = json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
-	    "serial", (json_int_t)serial, "key_id", json_object_get(rec,
-	    "key_id"), "principals", json_object_get(rec, "principals"),
-	    "valid_after", json_object_get(rec, "valid_after"),
-	    "valid_before", json_object_get(rec, "valid_before"),
-	    "key_fingerprint", json_object_get(rec, "key_fingerprint"),
-	    "ca_fingerprint", json_object_get(rec, "ca_fingerprint"));
-	if (extra == NULL) {
-		r = JIT_ERR_ALLOC;
-		goto out;
-	}
 	r = audit_append_new(t, audit_fields("cert.issue", ic->c->user, req,
-	    extra));
+	    json_incref(ic->extra)));
 out:
-	if (r != 0) {
-		free(ic->line);
-		ic->line = NULL;
-	}
 	json_decref(cnt);
 	json_decref(rec);
 	json_decref(req);
 	return r;
 }
 
+struct reserve_ctx {
+	const char *id;
+	json_t *req;
+	json_t *cert;
+	uint64_t serial;
+};
+
+/* Read the request (and its cert, if issued) and, if it has none yet,
+ * reserve a serial, all in one snapshot. */
+static int
+reserve_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct reserve_ctx *rc = vctx;
+	json_t *serial;
+	int r;
+
+	if ((r = jit_store_get_request(t, rc->id, &rc->req, NULL)) != 0)
+		return r;
+	serial = json_object_get(rc->req, "serial");
+	if (json_is_integer(serial) && json_integer_value(serial) > 0)
+		return jit_store_get_cert(t, (uint64_t)json_integer_value(
+		    serial), &rc->cert);
+	return jit_store_reserve_serial(t, &rc->serial);
+}
+
+#define ISSUE_TRIES 3
+
 static void
 handle_certificate(struct call *c, const char *id)
 {
 	struct issue_ctx ic;
-	json_t *req = NULL, *rec = NULL;
-	int r;
+	struct reserve_ctx rc;
+	int r = JIT_ERR_INTERNAL, tries;
 
 	memset(&ic, 0, sizeof(ic));
+	memset(&rc, 0, sizeof(rc));
 	if (c->req->query[0] != '\0') {
 		reply_error(c, 400, "bad_query", "no query parameters here");
 		return;
 	}
-	if ((r = load_request(c, id, 1, &req, &rec)) != 0) {
-		reply_jit_error(c, r, r == JIT_ERR_NOT_FOUND ?
-		    "no such request" : NULL);
-		return;
-	}
-	if ((r = check_fetch(c, req, c->now, ic.msg, sizeof(ic.msg))) != 0) {
-		reply_jit_error(c, r, ic.msg);
-		goto out;
-	}
-	if (rec != NULL && jstr(rec, "cert") != NULL) {
-		reply_text(c, 200, jstr(rec, "cert"));
-		goto out;
-	}
-	ic.c = c;
-	ic.id = id;
-	ic.now = c->now;
-	if ((r = jit_store_write(c->api->store, issue_fn, &ic)) != 0) {
+	for (tries = 0; tries < ISSUE_TRIES; tries++) {
+		memset(&rc, 0, sizeof(rc));
+		rc.id = id;
+		if ((r = jit_store_read(c->api->store, reserve_fn, &rc)) != 0) {
+			reply_jit_error(c, r, r == JIT_ERR_NOT_FOUND ?
+			    "no such request" : NULL);
+			goto out;
+		}
+		if ((r = check_fetch(c, rc.req, c->now, ic.msg,
+		    sizeof(ic.msg))) != 0) {
+			reply_jit_error(c, r, ic.msg);
+			goto out;
+		}
+		if (rc.cert != NULL && jstr(rc.cert, "cert") != NULL) {
+			reply_text(c, 200, jstr(rc.cert, "cert"));
+			goto out;
+		}
+		if (rc.serial == 0) {
+			reply_jit_error(c, JIT_ERR_STORE_CORRUPT, NULL);
+			goto out;
+		}
+		ic.c = c;
+		ic.id = id;
+		ic.now = c->now;
+		ic.serial = rc.serial;
+		ic.snap = rc.req;
+		if ((r = sign_cert(&ic, rc.req, rc.serial, &ic.rec)) != 0) {
+			reply_jit_error(c, r, ic.msg);
+			goto out;
+		}
+		ic.extra = json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+		    "serial", (json_int_t)rc.serial, "key_id",
+		    json_object_get(ic.rec, "key_id"), "principals",
+		    json_object_get(ic.rec, "principals"), "valid_after",
+		    json_object_get(ic.rec, "valid_after"), "valid_before",
+		    json_object_get(ic.rec, "valid_before"), "key_fingerprint",
+		    json_object_get(ic.rec, "key_fingerprint"),
+		    "ca_fingerprint", json_object_get(ic.rec,
+		    "ca_fingerprint"));
+		if (ic.extra == NULL) {
+			reply_error(c, 500, NULL, "out of memory");
+			goto out;
+		}
+		ic.retry = 0;
+		r = jit_store_write(c->api->store, issue_fn, &ic);
+		json_decref(ic.rec);
+		json_decref(ic.extra);
+		ic.rec = ic.extra = NULL;
+		if (r == 0 || !ic.retry)
+			break;
 		free(ic.line);
+		ic.line = NULL;
+		json_decref(rc.req);
+		json_decref(rc.cert);
+		rc.req = rc.cert = NULL;
+	}
+	if (r != 0) {
 		reply_jit_error(c, r, ic.msg);
 		goto out;
 	}
 	reply_text(c, 200, ic.line);
-	free(ic.line);
 out:
-	json_decref(req);
-	json_decref(rec);
+	free(ic.line);
+	json_decref(ic.rec);
+	json_decref(ic.extra);
+	json_decref(rc.req);
+	json_decref(rc.cert);
 }
 
 /* ---- whoami, ca, healthz, metrics ------------------------------------------ */

@@ -91,6 +91,10 @@ struct jit_store {
 	int writer_started;
 	pthread_t writer;
 
+	/* Serial reservations (jit_store_reserve_serial), guarded by smu. */
+	pthread_mutex_t smu;
+	uint64_t serial_mem;
+
 	/* Versions and statistics, guarded by vmu. */
 	pthread_mutex_t vmu;
 	pthread_cond_t any_cv;
@@ -366,6 +370,7 @@ jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_cond_init(&s->qcv, NULL);
 	pthread_mutex_init(&s->vmu, NULL);
+	pthread_mutex_init(&s->smu, NULL);
 	pthread_cond_init(&s->any_cv, &ca);
 	for (int i = 0; i < NSLOTS; i++)
 		pthread_cond_init(&s->slot_cv[i], &ca);
@@ -409,6 +414,7 @@ fail:
 		pthread_mutex_destroy(&s->qmu);
 		pthread_cond_destroy(&s->qcv);
 		pthread_mutex_destroy(&s->vmu);
+		pthread_mutex_destroy(&s->smu);
 		pthread_cond_destroy(&s->any_cv);
 		for (int i = 0; i < NSLOTS; i++)
 			pthread_cond_destroy(&s->slot_cv[i]);
@@ -435,6 +441,7 @@ jit_store_close(struct jit_store *s)
 	pthread_mutex_destroy(&s->qmu);
 	pthread_cond_destroy(&s->qcv);
 	pthread_mutex_destroy(&s->vmu);
+	pthread_mutex_destroy(&s->smu);
 	pthread_cond_destroy(&s->any_cv);
 	for (int i = 0; i < NSLOTS; i++)
 		pthread_cond_destroy(&s->slot_cv[i]);
@@ -1103,6 +1110,64 @@ jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial)
 	if ((r = meta_put_u64(t, "next_serial", next + 1)) != 0)
 		return r;
 	*serial = next;
+	return 0;
+}
+
+/*
+ * Reservations hand out serials from an in-memory counter that never goes
+ * below the stored next_serial of the snapshot t, so a serial is never
+ * given out twice by this process, and never one that a committed
+ * transaction (of any process) already allocated.  The claim in the
+ * issuing transaction moves next_serial past it, so after a restart the
+ * counter starts above every stored serial.  A reservation that is never
+ * claimed leaves a gap; nothing signed with it left the process.
+ */
+int
+jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
+{
+	uint64_t next;
+	int r;
+
+	if (serial != NULL)
+		*serial = 0;
+	if (t == NULL || t->txn == NULL || serial == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((r = meta_get_u64(t, "next_serial", 1, &next)) != 0)
+		return r;
+	pthread_mutex_lock(&t->s->smu);
+	if (t->s->serial_mem < next)
+		t->s->serial_mem = next;
+	if (t->s->serial_mem == 0 || t->s->serial_mem == UINT64_MAX) {
+		pthread_mutex_unlock(&t->s->smu);
+		return JIT_ERR_STORE_FULL;
+	}
+	*serial = t->s->serial_mem++;
+	pthread_mutex_unlock(&t->s->smu);
+	return 0;
+}
+
+int
+jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial)
+{
+	unsigned char kb[8];
+	MDB_val k = { 8, kb }, d;
+	uint64_t next;
+	int r, rc;
+
+	if ((r = need_write(t)) != 0)
+		return r;
+	if (serial == 0 || serial == UINT64_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	put_be64(kb, serial);
+	rc = mdb_get(t->txn, t->s->dbi[DB_CERTS], &k, &d);
+	if (rc == 0)
+		return JIT_ERR_CONFLICT;
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if ((r = meta_get_u64(t, "next_serial", 1, &next)) != 0)
+		return r;
+	if (serial >= next)
+		return meta_put_u64(t, "next_serial", serial + 1);
 	return 0;
 }
 

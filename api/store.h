@@ -223,6 +223,23 @@ int jit_store_count_by_state(struct jit_store_txn *t, const char *state,
 int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
 
 /*
+ * Serials for signing OUTSIDE the write closure, so the writer thread
+ * does not spend its time on signatures.  jit_store_reserve_serial()
+ * takes the next serial from an in-memory counter of this store object
+ * that never goes below the stored next_serial seen in snapshot t (a read
+ * or write transaction); it never returns the same serial twice in this
+ * process.  The issuing write closure must then call
+ * jit_store_claim_serial(), which gives CONFLICT if a cert record with
+ * that serial exists and otherwise moves next_serial past it, in the
+ * same transaction that stores the cert.  A reserved serial that is not
+ * claimed (the signed cert is thrown away) leaves a gap in the
+ * sequence, never a duplicate.  Do not mix with jit_store_next_serial()
+ * in concurrent closures of one process (a CONFLICT is then possible).
+ */
+int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
+int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
+
+/*
  * Store the record of an issued certificate under its serial (non-zero).
  * rec is a JSON object; suggested members: "serial", "request", "user",
  * "role", "cert" (the OpenSSH cert line), "key_fingerprint",
