@@ -19,39 +19,9 @@
 #include "util.h"
 
 #include "test.h"
+#include "test-files.h"
 
 #define MAXU64 UINT64_MAX
-
-static char dir[64];
-
-static char *
-path(const char *name)
-{
-	static char p[8][256];
-	static int slot;
-
-	slot = (slot + 1) % 8;
-	snprintf(p[slot], sizeof(p[slot]), "%s/%s", dir, name);
-	return p[slot];
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (st == -1 || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
 
 static void
 write_buf(const char *p, const struct jit_buf *b)
@@ -261,7 +231,6 @@ test_keygen_krls(void)
 	size_t len = 0;
 	uint64_t s;
 	char *pub2 = NULL;
-
 
 	REQUIRE(run("ssh-keygen -q -t ed25519 -N '' -C '' -f %s",
 	    path("user2")) == 0);

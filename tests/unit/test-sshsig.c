@@ -20,41 +20,10 @@
 #include "util.h"
 
 #include "test.h"
-
-static char dir[64];
+#include "test-files.h"
 
 static const char msg[] =
     "jit-ssh audit export\nline two\n\0binary after a NUL\n";
-
-static char *
-path(const char *name)
-{
-	static char p[8][256];
-	static int slot;
-
-	slot = (slot + 1) % 8;
-	snprintf(p[slot], sizeof(p[slot]), "%s/%s", dir, name);
-	return p[slot];
-}
-
-/* Run a shell command; returns its exit status (or -1). */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (st == -1 || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
 
 static void
 write_file(const char *p, const void *data, size_t len)
