@@ -267,6 +267,31 @@ do_verify(const char *file, const char *ca_key, const char *data,
 	}
 	r = jit_audit_verify_file(f, (const char *)sig, siglen, expected,
 	    &res);
+	/* has_inline_sig() only looks at text: a CSV cell may hold a line
+	 * that looks like the armour.  If no inline signature was found
+	 * after all, try FILE.sig. */
+	if (r == JIT_ERR_SIGNATURE_INVALID && sigfile == NULL && !is_stdin &&
+	    strstr(res.error, "no signature") != NULL) {
+		size_t n = strlen(file) + 5;
+		free(autosig);
+		if ((autosig = malloc(n)) == NULL) {
+			cmd_fail("audit", "out of memory");
+			goto out;
+		}
+		snprintf(autosig, n, "%s.sig", file);
+		if (access(autosig, F_OK) == 0) {
+			sigfile = autosig;
+			if ((r = jit_read_file(sigfile, JIT_SSHSIG_MAX_ARMOR,
+			    &sig, &siglen)) != 0) {
+				cmd_fail("audit", "%s: %s", sigfile,
+				    jit_err(r));
+				goto out;
+			}
+			rewind(f);
+			r = jit_audit_verify_file(f, (const char *)sig, siglen,
+			    expected, &res);
+		}
+	}
 	if (r == JIT_ERR_AUDIT_CHAIN || r == JIT_ERR_SIGNATURE_INVALID) {
 		if (res.line != 0)
 			fprintf(stderr, "%s:%llu: %s\n", name,
