@@ -449,47 +449,45 @@ known_key(struct ctx *c, const yaml_node_t *k, const char *field,
 typedef int (*item_check_fn)(struct ctx *c, const yaml_node_t *n,
     const char *field, const char *s);
 
+/* Fail unless s is a valid name (valid_name); the message says what the
+ * name is for and ends with hint. */
+static int
+check_name(struct ctx *c, const yaml_node_t *n, const char *field,
+    const char *s, int allow_at, const char *what, const char *hint)
+{
+	char buf[64];
+
+	if (valid_name(s, allow_at))
+		return 0;
+	return fail(c, n, field, "invalid %s '%s'%s", what,
+	    shown(s, strlen(s), buf), hint);
+}
+
 static int
 check_rule_entry(struct ctx *c, const yaml_node_t *n, const char *field,
     const char *s)
 {
-	char buf[64];
-
-	if (strncmp(s, "group:", 6) == 0) {
-		if (!valid_name(s + 6, 0))
-			return fail(c, n, field, "invalid group name '%s'",
-			    shown(s + 6, strlen(s + 6), buf));
-		return 0;
-	}
-	if (!valid_name(s, 1))
-		return fail(c, n, field, "invalid user name '%s' (use a user "
-		    "name or group:NAME)", shown(s, strlen(s), buf));
-	return 0;
+	if (strncmp(s, "group:", 6) == 0)
+		return check_name(c, n, field, s + 6, 0, "group name", "");
+	return check_name(c, n, field, s, 1, "user name",
+	    " (use a user name or group:NAME)");
 }
 
 static int
 check_group(struct ctx *c, const yaml_node_t *n, const char *field,
     const char *s)
 {
-	char buf[64];
-
-	if (!valid_name(s, 0))
-		return fail(c, n, field, "invalid group name '%s'%s",
-		    shown(s, strlen(s), buf), strncmp(s, "group:", 6) == 0 ?
-		    " (write the bare group name here)" : "");
-	return 0;
+	return check_name(c, n, field, s, 0, "group name",
+	    strncmp(s, "group:", 6) == 0 ?
+	    " (write the bare group name here)" : "");
 }
 
 static int
 check_principal(struct ctx *c, const yaml_node_t *n, const char *field,
     const char *s)
 {
-	char buf[64];
-
-	if (!valid_name(s, 0))
-		return fail(c, n, field, "invalid principal '%s' (1-64 of "
-		    "A-Z a-z 0-9 . _ -)", shown(s, strlen(s), buf));
-	return 0;
+	return check_name(c, n, field, s, 0, "principal",
+	    " (1-64 of A-Z a-z 0-9 . _ -)");
 }
 
 static const char *const known_extensions[] = {
