@@ -191,7 +191,7 @@ main(int argc, char **argv)
 	if ((pos = calloc((size_t)argc + 1, sizeof(*pos))) == NULL)
 		return JIT_EXIT_ERROR;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "-hym:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "-:hym:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 1:
 			pos[npos++] = optarg;

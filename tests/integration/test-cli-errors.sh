@@ -218,4 +218,26 @@ echo garbage >"$T/badca/ca_key"
 assert_one_line_error "sign: corrupt CA key" "$J" sign --data "$T/badca" "${ok_args[@]}"
 assert_rc 1 "sign: corrupt CA key exits 1"
 
+# The client: --help exits 0 everywhere; usage errors are one line, exit 2.
+if [ -n "${JIT_SSH:-}" ]; then
+	export HOME=$T/client-home
+	mkdir -p "$HOME"
+	run "$JIT_SSH" --help
+	assert_rc 0 "jit-ssh --help exits 0"
+	for sub in login setup status list approve deny cancel revoke logout ca \
+		whoami; do
+		run "$JIT_SSH" "$sub" --help
+		assert_rc 0 "jit-ssh $sub --help exits 0"
+	done
+	assert_one_line_error "jit-ssh: unknown command" "$JIT_SSH" bogus
+	assert_one_line_error "jit-ssh: unknown option" "$JIT_SSH" status --bogus
+	assert_rc 2 "jit-ssh: unknown option exits 2"
+	assert_one_line_error "jit-ssh: option without its value" \
+		"$JIT_SSH" login ops --for
+	assert_rc 2 "jit-ssh: option without its value exits 2"
+	assert_contains "$ERR" "--for needs a value" \
+		"jit-ssh: a missing value is named as such, not as an unknown option"
+	assert_one_line_error "jit-ssh: bad duration" "$JIT_SSH" login ops --for zz
+fi
+
 finish
