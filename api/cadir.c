@@ -171,6 +171,32 @@ out:
 }
 
 int
+jit_cadir_check_key_mode(const char *dir, unsigned *mode)
+{
+	struct stat st;
+	char *keypath = NULL;
+	int r;
+
+	if (mode != NULL)
+		*mode = 0;
+	if ((r = jit_cadir_path(dir, JIT_CADIR_KEY, &keypath)) != 0)
+		return r;
+	if (stat(keypath, &st) != 0)
+		r = jit_err_from_errno(errno);
+	else if (!S_ISREG(st.st_mode))
+		r = JIT_ERR_INVALID_ARGUMENT;
+	else if ((st.st_mode & 077) != 0) {
+		r = JIT_ERR_PERMISSION;
+		if (mode != NULL)
+			*mode = (unsigned)(st.st_mode & 07777);
+	} else {
+		r = 0;
+	}
+	free(keypath);
+	return r;
+}
+
+int
 jit_cadir_load(const char *dir, struct jit_key **out)
 {
 	char *keypath = NULL;

@@ -47,6 +47,14 @@ int jit_cadir_exists(const char *dir);
 int jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
     struct jit_key **out);
 
+/* 0 if DIR/ca_key is a regular file that neither its group nor others
+ * may read, write or execute (mode & 077 == 0).  PERMISSION when they
+ * may (*mode, if non-NULL, receives the permission bits for the
+ * message), INVALID_ARGUMENT when it is not a regular file, NOT_FOUND or
+ * another errno-derived code when it cannot be examined.  The server
+ * calls this before loading the key (OpenSSH refuses such keys too). */
+int jit_cadir_check_key_mode(const char *dir, unsigned *mode);
+
 /* Load the CA private key from DIR/ca_key.  Errors: NOT_FOUND when there
  * is no CA, plus those of jit_key_load_private(). */
 int jit_cadir_load(const char *dir, struct jit_key **out);

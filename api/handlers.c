@@ -243,8 +243,13 @@ reply_jit_error(struct call *c, int r, const char *detail)
 		fprintf(stderr, "jit-ca: %s %s: %s%s%s\n", c->req->method,
 		    c->req->path, jit_err(r), detail != NULL && *detail ?
 		    ": " : "", detail != NULL ? detail : "");
-	reply_error(c, st, NULL, "%s", detail != NULL && *detail ? detail :
-	    jit_err(r));
+	/* A server-side failure names its cause ("storage is full") so the
+	 * client knows whether retrying can help. */
+	if (st >= 500 && detail != NULL && *detail)
+		reply_error(c, st, NULL, "%s: %s", detail, jit_err(r));
+	else
+		reply_error(c, st, NULL, "%s", detail != NULL && *detail ?
+		    detail : jit_err(r));
 }
 
 static void

@@ -194,6 +194,7 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 	struct sweeper sw;
 	sigset_t set;
 	int r, sig, fresh = 0, sweeper_started = 0;
+	unsigned mode = 0;
 	char msg[768];
 	json_t *f;
 
@@ -217,8 +218,9 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 	}
 	if ((r = jit_store_open(cfg->data, JIT_STORE_SERVER, &store)) != 0) {
 		if (r == JIT_ERR_STORE_LOCKED)
-			seterr(err, errlen, "%s: another jit-ca serve is "
-			    "using this data directory", cfg->data);
+			seterr(err, errlen, "%s: data directory is locked "
+			    "by another process (another jit-ca serve is "
+			    "using it?)", cfg->data);
 		else
 			seterr(err, errlen, "%s: %s", cfg->data, jit_err(r));
 		goto out;
@@ -231,6 +233,16 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 			goto out;
 		}
 		fresh = 1;
+	} else if ((r = jit_cadir_check_key_mode(cfg->data, &mode)) != 0) {
+		if (r == JIT_ERR_PERMISSION)
+			seterr(err, errlen, "%s/%s is accessible by group or "
+			    "others (mode %04o); refusing to use it: chmod 600 "
+			    "it (and rotate the CA if others may have read it)",
+			    cfg->data, JIT_CADIR_KEY, mode);
+		else
+			seterr(err, errlen, "CA key %s/%s: %s", cfg->data,
+			    JIT_CADIR_KEY, jit_err(r));
+		goto out;
 	} else if ((r = jit_cadir_load(cfg->data, &ca)) != 0) {
 		seterr(err, errlen, "loading the CA key from %s: %s",
 		    cfg->data, jit_err(r));

@@ -9,7 +9,8 @@
  *   3. opens the store in server mode (a second server on the same data
  *      directory fails with STORE_LOCKED);
  *   4. loads the CA key from DATA/ca_key, or creates an Ed25519 CA when
- *      the data directory has none;
+ *      the data directory has none; refuses to start when DATA/ca_key is
+ *      accessible by group or others (mode & 077) or not a regular file;
  *   5. with the embedded defaults (no config file) and a CA created just
  *      now, creates one API token per policy user, writes them to
  *      DATA/demo-tokens (0600, "user token" lines) and prints them once
