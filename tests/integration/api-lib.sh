@@ -15,7 +15,10 @@
 #   api_start [EXTRA_CONFIG_YAML]
 #       start `jit-ca serve --config $T/server.yaml` on a free port with
 #       data $T/data; sets JURL, API_PID, API_LOG.  Reuses $T/server.yaml's
-#       port on a restart (api_start again after api_stop / kill).
+#       port on a restart (api_start again after api_stop / kill), picks
+#       another port when the log says "Address already in use".
+#       API_MAX_WAIT (default 20s) and API_RATE_LIMIT (default 0 = off)
+#       set those two config keys.
 #   api_stop                  SIGTERM the server, wait; sets API_RC
 #   api_tokens USER...        jit-ca token create for each; sets TOK_<user>
 #   api TOKEN METHOD PATH [BODY]
@@ -110,9 +113,9 @@ data: $T/data
 policies: $T/policy.yaml
 clock_skew: 60s
 max_body: 64KiB
-max_wait: 20s
+max_wait: ${API_MAX_WAIT:-20s}
 sweep_interval: 1s
-rate_limit: 0
+rate_limit: ${API_RATE_LIMIT:-0}
 $extra
 EOF
 		API_STARTS=$((${API_STARTS:-0} + 1))

@@ -20,6 +20,15 @@
 #                               test sshd
 #   ssh_files_try KEY USER      ssh -i KEY, no agent
 
+_client_server_conf() {
+	cat >"$T/server.yaml" <<EOF
+listen: 127.0.0.1:$1
+data: $T/data
+policies: $T/policy.yaml
+sweep_interval: 1s
+EOF
+}
+
 client_server() {
 	local extra=${1:-} u
 	mkdir -p "$T/home"
@@ -54,25 +63,14 @@ roles:
     key_types: [ed25519]
 $extra
 EOF
-	local port attempt
-	for attempt in 1 2 3; do
-		port=$(free_port) || return 1
-		cat >"$T/server.yaml" <<EOF
-listen: 127.0.0.1:$port
-data: $T/data
-policies: $T/policy.yaml
-sweep_interval: 1s
-EOF
-		jit_bg "$T/server.log" "$JIT_CA" serve --config "$T/server.yaml"
-		SERVER_PID=$JIT_BG_PID
-		if wait_port "$port" 10; then
-			break
-		fi
-		jit_kill "$SERVER_PID"
-		port=
-	done
-	[ -n "$port" ] || { echo "jit-ca serve did not start:" >&2;
-		cat "$T/server.log" >&2; return 1; }
+	local port
+	# wait_port alone would be fooled by another process that took the
+	# port first: wait for our server's own "listening on".
+	serve_free_port "$T/server.log" _client_server_conf \
+		"$JIT_CA" serve --config "$T/server.yaml" || {
+		echo "jit-ca serve did not start" >&2; return 1; }
+	SERVER_PID=$SERVE_PID
+	port=$SERVE_PORT
 	JURL=http://127.0.0.1:$port
 	CA_PUB=$T/data/ca_key.pub
 	for u in alice bob carol; do

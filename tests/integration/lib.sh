@@ -42,6 +42,14 @@
 #   wait_port PORT [SECS]     wait until 127.0.0.1:PORT accepts connections
 #                             (default 10 s); returns 1 on timeout
 #   wait_for CMD [SECS]       retry CMD every 0.1 s until it succeeds
+#   serve_free_port LOG WRITE_FN CMD [ARG...]
+#       Start a server on a free loopback port, robust against another
+#       process taking the port between free_port and bind: up to 3 times,
+#       pick a port, call WRITE_FN PORT (writes the config CMD reads; ":"
+#       when none), replace @PORT@ in the ARGs, jit_bg CMD (output to LOG)
+#       and wait up to 20 s until LOG says "listening on" or CMD exits; on
+#       "Address already in use" try another port.  Sets SERVE_PID and
+#       SERVE_PORT; returns 1 (LOG on stderr) when it did not start.
 #
 # sshd
 #   start_sshd --ca FILE [--krl FILE] [--allow-users "U1 U2"] [--root]
@@ -251,6 +259,27 @@ wait_for() {
 		eval "$cmd" && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+serve_free_port() {
+	local log=$1 writefn=$2 attempt a args
+	shift 2
+	for attempt in 1 2 3; do
+		SERVE_PORT=$(free_port) || return 1
+		"$writefn" "$SERVE_PORT" || return 1
+		args=()
+		for a in "$@"; do args+=("${a//@PORT@/$SERVE_PORT}"); done
+		jit_bg "$log" "${args[@]}"
+		SERVE_PID=$JIT_BG_PID
+		if wait_for "grep -q 'listening on' '$log' || ! kill -0 $SERVE_PID 2>/dev/null" 20 &&
+			kill -0 "$SERVE_PID" 2>/dev/null; then
+			return 0
+		fi
+		grep -q 'Address already in use' "$log" || break
+		jit_kill "$SERVE_PID"
+	done
+	cat "$log" >&2
 	return 1
 }
 

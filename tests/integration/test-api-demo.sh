@@ -15,11 +15,13 @@ src=${JIT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 mkdir -p "$T/demo/policies"
 cp -r "$src/policies/examples" "$T/demo/policies/"
 cd "$T/demo" || exit 1
-port=$(free_port)
+# A retry on another port must start from a fresh data dir again.
+fresh_demo() { rm -rf "$T/demo/jit-data"; }
+serve_free_port "$T/demo.log" fresh_demo "$JIT_CA" serve --listen "127.0.0.1:@PORT@" ||
+	{ fail "demo server starts"; finish; }
+port=$SERVE_PORT
+pid=$SERVE_PID
 JURL=http://127.0.0.1:$port
-jit_bg "$T/demo.log" "$JIT_CA" serve --listen "127.0.0.1:$port"
-pid=$JIT_BG_PID
-wait_for "grep -q 'listening on' '$T/demo.log'" 20 || { cat "$T/demo.log"; fail "demo server starts"; finish; }
 ok "demo server starts with embedded defaults"
 assert_file_mode 600 jit-data/demo-tokens "demo-tokens is 0600"
 assert_file_mode 600 jit-data/ca_key "CA key is 0600"

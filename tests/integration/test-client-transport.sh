@@ -35,18 +35,20 @@ mkcert good "DNS:localhost,IP:127.0.0.1"
 mkcert other "DNS:other.example"
 
 # serve_tls NAME -> starts a TLS server with that certificate, sets URL_TLS
-serve_tls() {
-	local port
-	port=$(free_port)
-	cat >"$T/tls-$1.yaml" <<EOF
-listen: 127.0.0.1:$port
-data: $T/data-$1
+tls_conf() {   # tls_conf PORT: the config of server $TLS_NAME
+	cat >"$T/tls-$TLS_NAME.yaml" <<EOF
+listen: 127.0.0.1:$1
+data: $T/data-$TLS_NAME
 policies: $T/policy.yaml
-tls: {cert: $T/$1.crt, key: $T/$1.key}
+tls: {cert: $T/$TLS_NAME.crt, key: $T/$TLS_NAME.key}
 EOF
-	jit_bg "$T/tls-$1.log" "$JIT_CA" serve --config "$T/tls-$1.yaml"
-	wait_port "$port" 10 || { fail "TLS server ($1) started" "$(cat "$T/tls-$1.log")"; return 1; }
-	URL_TLS=https://127.0.0.1:$port
+}
+serve_tls() {
+	TLS_NAME=$1
+	serve_free_port "$T/tls-$1.log" tls_conf \
+		"$JIT_CA" serve --config "$T/tls-$1.yaml" 2>/dev/null ||
+		{ fail "TLS server ($1) started" "$(cat "$T/tls-$1.log")"; return 1; }
+	URL_TLS=https://127.0.0.1:$SERVE_PORT
 }
 
 if serve_tls good; then

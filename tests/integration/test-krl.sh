@@ -19,9 +19,9 @@ U1=$JIT_USER1
 # also how long an expired revoked cert stays in the KRL, and this test
 # waits for it.
 api_policy
-API_PORT=$(free_port) || exit 1
-cat >"$T/server.yaml" <<EOF
-listen: 127.0.0.1:$API_PORT
+krl_conf() {
+	cat >"$T/server.yaml" <<EOF
+listen: 127.0.0.1:$1
 data: $T/data
 policies: $T/policy.yaml
 clock_skew: 2s
@@ -29,15 +29,12 @@ max_wait: 20s
 sweep_interval: 1s
 rate_limit: 0
 EOF
-jit_bg "$T/server.log" "$JIT_CA" serve --config "$T/server.yaml"
-API_PID=$JIT_BG_PID
+}
+serve_free_port "$T/server.log" krl_conf "$JIT_CA" serve --config "$T/server.yaml" ||
+	{ fail "server starts"; finish; }
+API_PID=$SERVE_PID
+API_PORT=$SERVE_PORT
 JURL=http://127.0.0.1:$API_PORT
-if ! wait_for "grep -q 'listening on' '$T/server.log' || ! kill -0 $API_PID 2>/dev/null" 20 ||
-	! kill -0 "$API_PID" 2>/dev/null; then
-	cat "$T/server.log"
-	fail "server starts"
-	finish
-fi
 api_tokens alice bob dave || exit 1
 TOK_alice=${TOK_alice:?} TOK_bob=${TOK_bob:?} TOK_dave=${TOK_dave:?}
 

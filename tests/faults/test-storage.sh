@@ -1,0 +1,142 @@
+#!/bin/bash
+# test-storage.sh - storage faults.
+#   Disk full: the data directory is a 2 MB tmpfs, filled up.  Writes get a
+#   clean 503 JSON error ("storage is full"), nothing half-done is visible
+#   (in particular no certificate is handed out whose issuance could not be
+#   recorded), the server stays up and reads keep working.  After space is
+#   freed everything is intact, the refused operations succeed and the
+#   audit chain verifies.
+#   Locked: a data directory whose server lock another process holds is
+#   refused with one clear line (a second jit-ca serve on a live data
+#   directory is tested in test-api-persist.sh).
+# Needs root (mount); SKIPs otherwise.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/api-lib.sh"
+
+need_env JIT_CA
+need_root
+need_cmd curl jq ssh-keygen mount umount flock
+
+mkdir -p "$T/data"
+mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/data" 2>/dev/null ||
+	skip "cannot mount a tmpfs here"
+# Detach the mount before lib.sh's cleanup removes $T (the server may still
+# hold files in it until cleanup kills it).
+trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc); _jit_cleanup' EXIT
+
+api_policy
+api_start || { fail "server starts on a 2 MB tmpfs"; finish; }
+api_tokens alice bob erin || { fail "tokens"; finish; }
+make_user_key ed25519 "$T/user_key"
+
+# ---- some state before the disk fills ---------------------------------------
+new_request "$TOK_alice" ops 30m "INC-1"
+P1=$RID
+api "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"ok"}'
+api "$TOK_alice" GET "/v1/requests/$P1/certificate"
+assert_eq 200 "$STATUS" "a certificate is issued before the disk fills"
+CERT1=$RB
+new_request "$TOK_alice" ops 30m "INC-2"
+P2=$RID
+api "$TOK_bob" POST "/v1/requests/$P2/approve" '{"comment":"ok"}'
+assert_eq approved "$(jget "$RB" .state)" "a second request is approved (certificate not fetched yet)"
+new_request "$TOK_alice" ops 30m "INC-3"
+P3=$RID
+assert_eq 201 "$STATUS" "a third request is pending"
+
+# ---- fill the disk ---------------------------------------------------------------
+dd if=/dev/zero of="$T/data/filler" bs=16k 2>/dev/null
+df_avail=$(df --output=avail -k "$T/data" | tail -n 1 | tr -d ' ')
+assert_eq 0 "$df_avail" "the data directory's file system is full"
+# LMDB may still have room in pages it already owns: write until refused.
+codes=
+for i in $(seq 300); do
+	new_request "$TOK_alice" ops 30m "INC-$((100 + i))-$(head -c 400 /dev/zero | tr '\0' x)"
+	codes="$codes $STATUS"
+	[ "$STATUS" = 201 ] || break
+done
+assert_eq 503 "$STATUS" "a write on a full disk gets 503 (after $((i - 1)) that still fit)"
+assert_eq "" "$(echo "$codes" | tr ' ' '\n' | grep -v -x -e '' -e 201 -e 503)" \
+	"only 201 or 503, no other error"
+assert_eq unavailable "$(jget "$RB" .error)" "a JSON error"
+assert_contains "$(jget "$RB" .detail)" "storage is full" "saying the storage is full"
+api "$TOK_erin" GET "/v1/requests?limit=1000"
+LIST_FULL=$RB
+A_FULL=$(audit_count)
+
+api "" GET /healthz
+assert_eq 200 "$STATUS" "the server is alive"
+api "$TOK_alice" GET "/v1/requests/$P1"
+assert_eq 200 "$STATUS" "reads work"
+api "$TOK_alice" GET "/v1/requests/$P1/certificate"
+assert_eq 200 "$STATUS" "an issued certificate re-fetches"
+assert_eq "$CERT1" "$RB" "byte for byte"
+api "$TOK_alice" GET "/v1/requests/$P2/certificate"
+assert_eq 503 "$STATUS" "a certificate that cannot be recorded is not issued (503)"
+assert_not_contains "$RB" "-cert-v01@openssh.com" "no certificate in the answer"
+api "$TOK_bob" POST "/v1/requests/$P3/approve" '{"comment":"ok"}'
+assert_eq 503 "$STATUS" "an approval on a full disk: 503"
+api "$TOK_alice" GET "/v1/requests/$P3"
+assert_eq pending "$(jget "$RB" .state)" "and the request is still pending"
+api "$TOK_erin" GET "/v1/requests?limit=1000"
+assert_eq "$LIST_FULL" "$RB" "refused writes changed no request"
+assert_eq "$A_FULL" "$(audit_count)" "and wrote no audit entry"
+run "$JIT_CA" token create alice --config "$T/server.yaml"
+assert_ne 0 "$RC" "jit-ca token create on a full disk fails"
+assert_contains "$ERR" "storage is full" "and says so"
+assert_not_contains "$OUT" "jit_" "printing no token"
+
+# A restart on the full disk: it either starts (LMDB still had room for
+# the start entries) or refuses with one line naming the cause.
+api_stop
+assert_eq 0 "$API_RC" "SIGTERM on a full disk: clean exit"
+if api_start 2>/dev/null; then
+	api "$TOK_alice" GET "/v1/requests/$P1"
+	assert_eq 200 "$STATUS" "restart on a full disk: serves reads (LMDB had room for the start entries)"
+	api_stop
+else
+	assert_eq 1 "$(grep -c . "$API_LOG")" "restart on a full disk refused with one line: $(cat "$API_LOG")"
+	assert_contains "$(cat "$API_LOG")" "storage is full" "naming the cause"
+	api_stop
+fi
+
+# ---- free the space ------------------------------------------------------------------
+rm -f "$T/data/filler"
+api_start || { fail "server starts once space is free"; finish; }
+api "$TOK_erin" GET "/v1/requests?limit=1000"
+assert_eq "$LIST_FULL" "$RB" "every request intact after the disk was full"
+api "$TOK_alice" GET "/v1/requests/$P1/certificate"
+assert_eq "$CERT1" "$RB" "the certificate issued before is unchanged"
+api "$TOK_alice" GET "/v1/requests/$P2/certificate"
+assert_eq 200 "$STATUS" "the refused certificate is issued now"
+s1=$(printf '%s\n' "$CERT1" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
+s2=$(printf '%s\n' "$RB" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
+assert_eq $((s1 + 1)) "$s2" "with the next serial (the refused issuance used none)"
+api "$TOK_bob" POST "/v1/requests/$P3/approve" '{"comment":"ok"}'
+assert_eq approved "$(jget "$RB" .state)" "the refused approval succeeds now"
+if "$JIT_CA" audit export --help >/dev/null 2>&1; then
+	run "$JIT_CA" audit export --config "$T/server.yaml" -o "$T/audit.jsonl"
+	assert_rc 0 "audit export"
+	run "$JIT_CA" audit verify "$T/audit.jsonl" --data "$T/data"
+	assert_rc 0 "the audit chain verifies after the disk was full"
+else
+	ok "audit verify skipped: jit-ca audit export is not available"
+fi
+
+# ---- a data directory locked by another process ---------------------------------
+api_stop
+assert_eq 0 "$API_RC" "clean exit"
+(exec 9>>"$T/data/server.lock" && flock -n 9 && exec sleep 30) &
+locker=$!
+_JIT_PIDS+=("$locker")
+wait_for "! flock -n '$T/data/server.lock' true" 5
+assert_one_line_error "serve on a data directory locked by another process" \
+	"$JIT_CA" serve --config "$T/server.yaml"
+assert_contains "$ERR" "locked by another process" "says it is locked"
+assert_contains "$ERR" "$T/data" "names the directory"
+run "$JIT_CA" token create alice --config "$T/server.yaml"
+assert_rc 0 "the CLI still works next to the lock holder (it takes no server lock)"
+jit_kill "$locker"
+api_start || fail "serves once the lock is released"
+api_stop
+finish
