@@ -352,11 +352,16 @@ csv_field(struct jit_buf *out, const char *s, size_t n, int guard)
 		return r;
 	if (!quote)
 		return jit_buf_put(out, s, n);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' && (r = jit_buf_put(out, "\"", 1)) != 0)
+	/* Copy runs up to and including each quote, then double it. */
+	while (n > 0) {
+		const char *q = memchr(s, '"', n);
+		size_t run = q != NULL ? (size_t)(q - s) + 1 : n;
+
+		if ((r = jit_buf_put(out, s, run)) != 0 ||
+		    (q != NULL && (r = jit_buf_put(out, "\"", 1)) != 0))
 			return r;
-		if ((r = jit_buf_put(out, s + i, 1)) != 0)
-			return r;
+		s += run;
+		n -= run;
 	}
 	return jit_buf_put(out, "\"", 1);
 }
