@@ -817,6 +817,8 @@ jit_audit_export_respond(struct jit_store *s, struct jit_key *ca,
  */
 struct vstate {
 	FILE *f;
+	char in[64 * 1024];         /* read buffer */
+	size_t ipos, ilen;
 	struct jit_audit_verify_result *res;
 	enum jit_audit_format format;
 	char *rec;                  /* current record, with its line end */
@@ -841,20 +843,29 @@ struct vstate {
 };
 
 /* Read one physical line (with its '\n', if any) appended to v->rec.
- * 1 = got one, 0 = EOF, negative = error. */
+ * 1 = got one, 0 = EOF, negative = error.  Reads with fread, not fgets,
+ * so a NUL byte cannot hide the rest of a line from the digest. */
 static int
 read_line(struct vstate *v)
 {
-	char chunk[8192];
-	size_t n, start = v->len;
+	size_t start = v->len;
 
 	for (;;) {
-		if (fgets(chunk, sizeof(chunk), v->f) == NULL) {
-			if (ferror(v->f))
-				return JIT_ERR_IO;
-			break;
+		const char *nl;
+		size_t n;
+
+		if (v->ipos == v->ilen) {
+			v->ipos = 0;
+			v->ilen = fread(v->in, 1, sizeof(v->in), v->f);
+			if (v->ilen == 0) {
+				if (ferror(v->f))
+					return JIT_ERR_IO;
+				break;
+			}
 		}
-		n = strlen(chunk);
+		nl = memchr(v->in + v->ipos, '\n', v->ilen - v->ipos);
+		n = nl != NULL ? (size_t)(nl - (v->in + v->ipos)) + 1 :
+		    v->ilen - v->ipos;
 		if (v->len + n + 1 > JIT_AUDIT_MAX_RECORD)
 			return JIT_ERR_NO_BUFFER_SPACE;
 		if (v->len + n + 1 > v->cap) {
@@ -867,10 +878,11 @@ read_line(struct vstate *v)
 			v->rec = p;
 			v->cap = nc;
 		}
-		memcpy(v->rec + v->len, chunk, n);
+		memcpy(v->rec + v->len, v->in + v->ipos, n);
 		v->len += n;
 		v->rec[v->len] = '\0';
-		if (n > 0 && chunk[n - 1] == '\n')
+		v->ipos += n;
+		if (nl != NULL)
 			break;
 	}
 	if (v->len == start)
@@ -1154,6 +1166,10 @@ check_record(struct vstate *v)
 	const char *s = v->rec;
 	size_t n = v->len, cl;
 
+	if (memchr(s, '\0', n) != NULL) {
+		bad(v, "the line holds a NUL byte");
+		return;
+	}
 	if (v->have_trailer) {
 		bad(v, "data after the export trailer (line %llu)",
 		    (unsigned long long)v->trailer_line);

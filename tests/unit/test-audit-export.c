@@ -418,6 +418,22 @@ test_jsonl(struct jit_store *s, struct jit_key *k, struct jit_key *other)
 	    JIT_ERR_SIGNATURE_INVALID, 14, "does not verify");
 	expect_tamper("after trailer", e.body, NULL, k, ed_after_trailer,
 	    JIT_ERR_AUDIT_CHAIN, 14, "after the export trailer");
+	/* A line hidden behind a NUL byte is still a line (and still
+	 * hashed): an fgets-based reader would skip it silently. */
+	{
+		const char *l3 = strchr(strchr(e.body, '\n') + 1, '\n') + 1;
+		size_t pre = (size_t)(l3 - e.body), n = e.len + 3;
+		char *t = malloc(n);
+
+		REQUIRE(t != NULL);
+		memcpy(t, e.body, pre);
+		memcpy(t + pre, "\0X\n", 3);
+		memcpy(t + pre + 3, l3, e.len - pre);
+		CHECK_INT(verify_mem(t, n, NULL, k, &res), JIT_ERR_AUDIT_CHAIN);
+		CHECK_U64(res.line, 3);
+		CHECK(strstr(res.error, "NUL") != NULL);
+		free(t);
+	}
 	/* The same edits against a detached signature. */
 	expect_tamper("detached: edit", d.body, d.sig, k, ed_edit_value,
 	    JIT_ERR_AUDIT_CHAIN, 4, NULL);
