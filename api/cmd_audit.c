@@ -112,7 +112,9 @@ do_export(const char *data, const struct jit_audit_filter *f,
 		goto out;
 	}
 	if ((r = jit_store_open(data, JIT_STORE_READONLY, &store)) != 0) {
-		cmd_fail("audit", "%s: %s", data, jit_err(r));
+		cmd_fail("audit", "%s: %s", data, r == JIT_ERR_NOT_FOUND ?
+		    "no store here yet (the server has not run on this data "
+		    "directory)" : jit_err(r));
 		goto out;
 	}
 	if ((r = jit_audit_export_new(store, f, key, out == NULL ?
