@@ -182,6 +182,43 @@ jit_audit_head(struct jit_store_txn *t, uint64_t *seq,
 	return r;
 }
 
+/*
+ * Where the top-level member "hash" starts in compact JSON object text
+ * (at its opening quote), or NULL.  Strings are skipped whole, so a
+ * "hash" inside a value or a nested object is never taken for it.
+ */
+static const char *
+find_top_hash(const char *text)
+{
+	const char *p = text;
+	int depth = 0, in_str = 0, member_start = 0;
+
+	for (; *p != '\0'; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+			continue;
+		}
+		if (*p == '"') {
+			if (depth == 1 && member_start &&
+			    strncmp(p, "\"hash\":", 7) == 0)
+				return p;
+			member_start = 0;
+			in_str = 1;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			member_start = depth == 1;
+		} else if (*p == '}' || *p == ']') {
+			depth--;
+		} else if (*p == ',' && depth == 1) {
+			member_start = 1;
+		}
+	}
+	return NULL;
+}
+
 int
 jit_audit_append(struct jit_store_txn *t, const json_t *fields,
     uint64_t *seq, char hash_hex[JIT_AUDIT_HASH_HEX])
@@ -189,9 +226,10 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 	char prev[JIT_AUDIT_HASH_HEX], hash[JIT_AUDIT_HASH_HEX];
 	char now[JIT_TIME_LEN];
 	json_t *e = NULL, *tm;
-	char *text = NULL;
+	char *text = NULL, *without = NULL;
+	const char *hm;
 	uint64_t last;
-	size_t len;
+	size_t len, a, b;
 	int r = JIT_ERR_INTERNAL;
 
 	if (seq != NULL)
@@ -214,7 +252,16 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 		return r;
 	if (last >= (uint64_t)MAX_SAFE_INT)
 		return JIT_ERR_STORE_FULL;
-	if ((e = json_deep_copy(fields)) == NULL)
+	/*
+	 * One serialisation instead of two: the entry is dumped in canonical
+	 * form with a placeholder hash (same length as the real one, no
+	 * escaping), the text without the hash member is that text minus the
+	 * member and one comma, and the real hash is then written over the
+	 * placeholder.  Byte for byte what jit_audit_canonical() gives
+	 * (compact, sorted: members are joined by single commas).  The copy
+	 * is shallow: only top-level members are added.
+	 */
+	if ((e = json_copy((json_t *)fields)) == NULL)
 		return JIT_ERR_ALLOC;
 	if (tm == NULL) {
 		jit_format_time(jit_now(), now);
@@ -222,14 +269,29 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 			goto alloc;
 	}
 	if (json_object_set_new(e, "seq", json_integer((json_int_t)(last + 1)))
-	    != 0 || json_object_set_new(e, "prev", json_string(prev)) != 0)
+	    != 0 || json_object_set_new(e, "prev", json_string(prev)) != 0 ||
+	    json_object_set_new(e, "hash", json_string(zero_hash)) != 0)
 		goto alloc;
-	if ((r = jit_audit_entry_hash(e, hash)) != 0)
-		goto out;
-	if (json_object_set_new(e, "hash", json_string(hash)) != 0)
+	if ((text = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT)) == NULL)
 		goto alloc;
-	if ((r = jit_audit_canonical(e, 0, &text, &len)) != 0)
+	len = strlen(text);
+	if ((hm = find_top_hash(text)) == NULL || (size_t)(hm - text) < 2 ||
+	    len - (size_t)(hm - text) < 7 + 66) {
+		r = JIT_ERR_INTERNAL;
 		goto out;
+	}
+	a = (size_t)(hm - text);           /* "hash":"..." is [a, b) */
+	b = a + 7 + 66;
+	if (text[a - 1] == ',')
+		a--;                       /* drop the comma before it */
+	else if (text[b] == ',')
+		b++;                       /* first member: the one after */
+	if ((without = malloc(len - (b - a) + 1)) == NULL)
+		goto alloc;
+	memcpy(without, text, a);
+	memcpy(without + a, text + b, len - b + 1);
+	sha256_hex(without, len - (b - a), hash);
+	memcpy((char *)hm + 8, hash, 64);
 	if ((r = jit_store_audit_put(t, last + 1, hash, text, len)) != 0)
 		goto out;
 	if (seq != NULL)
@@ -241,6 +303,7 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 alloc:
 	r = JIT_ERR_ALLOC;
 out:
+	free(without);
 	free(text);
 	json_decref(e);
 	return r;

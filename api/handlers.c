@@ -707,35 +707,18 @@ load_request(struct call *c, const char *id, int want_cert, json_t **req,
 
 struct create_ctx {
 	json_t *req;
-	const char *client;
-	const char *actor;
-	int r;
+	json_t *audit;            /* its audit fields, built before the write */
 };
 
 static int
 create_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct create_ctx *cc = vctx;
-	json_t *extra;
 	int r;
 
 	if ((r = jit_store_create_request(t, cc->req, NULL)) != 0)
 		return r;
-	extra = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:O?, s:O?, "
-	    "s:O?}",
-	    "principals", json_object_get(cc->req, "principals"),
-	    "reason", json_object_get(cc->req, "reason"),
-	    "duration", json_object_get(cc->req, "duration"),
-	    "key_fingerprint", json_object_get(cc->req, "key_fingerprint"),
-	    "key_type", json_object_get(cc->req, "key_type"),
-	    "client_address", cc->client,
-	    "approvals_needed", json_object_get(cc->req, "approvals_needed"),
-	    "not_before", json_object_get(cc->req, "not_before"),
-	    "not_after", json_object_get(cc->req, "not_after"));
-	if (extra == NULL)
-		return JIT_ERR_ALLOC;
-	return audit_append_new(t, audit_fields("request.create", cc->actor,
-	    cc->req, extra));
+	return jit_audit_append(t, cc->audit, NULL, NULL);
 }
 
 static void
@@ -746,7 +729,7 @@ handle_create(struct call *c)
 	const struct jit_policy_role *role;
 	struct create_ctx cc;
 	struct jit_key *key = NULL;
-	json_t *body, *v, *req = NULL, *principals = NULL;
+	json_t *body, *v, *req = NULL, *principals = NULL, *extra;
 	const char *rolename, *pk, *reason = NULL;
 	char msg[256], *fp = NULL, *line = NULL, rid[JIT_REQUEST_ID_LEN];
 	uint64_t duration = 0, effective = 0, start = 0;
@@ -906,10 +889,27 @@ handle_create(struct call *c)
 	    role->pending_timeout) != 0) {
 		goto oom;
 	}
+	/* Everything but the store calls is done here, in the caller's
+	 * thread, not on the writer thread every write waits for. */
 	cc.req = req;
-	cc.client = c->req->client_addr != NULL ? c->req->client_addr : "-";
-	cc.actor = c->user;
-	if ((r = jit_store_write(c->api->store, create_fn, &cc)) != 0) {
+	extra = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:O?, s:O?, "
+	    "s:O?}",
+	    "principals", json_object_get(req, "principals"),
+	    "reason", json_object_get(req, "reason"),
+	    "duration", json_object_get(req, "duration"),
+	    "key_fingerprint", json_object_get(req, "key_fingerprint"),
+	    "key_type", json_object_get(req, "key_type"),
+	    "client_address", c->req->client_addr != NULL ?
+	    c->req->client_addr : "-",
+	    "approvals_needed", json_object_get(req, "approvals_needed"),
+	    "not_before", json_object_get(req, "not_before"),
+	    "not_after", json_object_get(req, "not_after"));
+	if (extra == NULL || (cc.audit = audit_fields("request.create",
+	    c->user, req, extra)) == NULL)
+		goto oom;
+	r = jit_store_write(c->api->store, create_fn, &cc);
+	json_decref(cc.audit);
+	if (r != 0) {
 		reply_jit_error(c, r, "could not store the request");
 		goto out;
 	}
@@ -1399,7 +1399,8 @@ struct issue_ctx {
 	uint64_t serial;          /* reserved before the write */
 	const json_t *snap;       /* the request as read before the write */
 	json_t *rec;              /* the cert record signed before the write */
-	json_t *extra;            /* its audit fields */
+	json_t *audit;            /* its audit fields (same_grant: as the
+	                             stored request would give them) */
 	char *line;               /* the cert line (new) */
 	int retry;                /* read and sign again */
 	char msg[256];
@@ -1607,8 +1608,7 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 			goto out;
 		}
 	}
-	r = audit_append_new(t, audit_fields("cert.issue", ic->c->user, req,
-	    json_incref(ic->extra)));
+	r = jit_audit_append(t, ic->audit, NULL, NULL);
 out:
 	json_decref(cnt);
 	json_decref(rec);
@@ -1648,6 +1648,7 @@ handle_certificate(struct call *c, const char *id)
 {
 	struct issue_ctx ic;
 	struct reserve_ctx rc;
+	json_t *ex;
 	int r = JIT_ERR_INTERNAL, tries;
 
 	memset(&ic, 0, sizeof(ic));
@@ -1686,7 +1687,7 @@ handle_certificate(struct call *c, const char *id)
 			reply_jit_error(c, r, ic.msg);
 			goto out;
 		}
-		ic.extra = json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+		ex = json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
 		    "serial", (json_int_t)rc.serial, "key_id",
 		    json_object_get(ic.rec, "key_id"), "principals",
 		    json_object_get(ic.rec, "principals"), "valid_after",
@@ -1695,15 +1696,16 @@ handle_certificate(struct call *c, const char *id)
 		    json_object_get(ic.rec, "key_fingerprint"),
 		    "ca_fingerprint", json_object_get(ic.rec,
 		    "ca_fingerprint"));
-		if (ic.extra == NULL) {
+		if (ex == NULL || (ic.audit = audit_fields("cert.issue",
+		    c->user, rc.req, ex)) == NULL) {
 			reply_error(c, 500, NULL, "out of memory");
 			goto out;
 		}
 		ic.retry = 0;
 		r = jit_store_write(c->api->store, issue_fn, &ic);
 		json_decref(ic.rec);
-		json_decref(ic.extra);
-		ic.rec = ic.extra = NULL;
+		json_decref(ic.audit);
+		ic.rec = ic.audit = NULL;
 		if (r == 0 || !ic.retry)
 			break;
 		free(ic.line);
@@ -1720,7 +1722,7 @@ handle_certificate(struct call *c, const char *id)
 out:
 	free(ic.line);
 	json_decref(ic.rec);
-	json_decref(ic.extra);
+	json_decref(ic.audit);
 	json_decref(rc.req);
 	json_decref(rc.cert);
 }

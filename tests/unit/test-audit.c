@@ -354,10 +354,48 @@ test_chain(void)
 	rmdir_all(dir);
 }
 
+/* jit_audit_append serialises once and splices the hash in: the stored
+ * text must still be exactly the canonical form, also when values or
+ * nested objects mention "hash" and members sort before and after it. */
+static void
+test_append_canonical(void)
+{
+	char *dir = tmpdir();
+	struct jit_store *s;
+	struct append_ctx a = { 0 };
+	struct verify_ctx vc;
+	json_t *f[4];
+
+	f[0] = json_pack("{s:s, s:s, s:s, s:{s:s, s:[{s:s}]}, s:s}", "event",
+	    "x", "actor", "a\",\"hash\":\"", "zz", "\"hash\":\"y\",",
+	    "nested", "h", "hash", "hash", "hash", "aaa", "aab",
+	    ",\"hash\":1");
+	f[1] = json_pack("{s:s, s:s, s:s, s:s}", "event", "e", "actor", "b",
+	    "hasg", "{", "hasi", "}");
+	f[2] = json_pack("{s:s, s:s, s:o, s:[], s:{}}", "event", "e", "actor",
+	    "c", "h", json_null(), "zzz", "has");
+	f[3] = json_pack("{s:s, s:s, s:s}", "event", "e", "actor",
+	    "\\\\\"\\", "time", "2026-01-01T00:00:00Z");
+	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	for (int i = 0; i < 4; i++) {
+		REQUIRE(f[i] != NULL);
+		a.fields = f[i];
+		CHECK_OK(jit_store_write(s, append_fn, &a));
+		json_decref(f[i]);
+	}
+	memset(&vc, 0, sizeof(vc));
+	CHECK_OK(jit_store_read(s, verify_fn, &vc));
+	CHECK_U64(vc.count, 4);
+	CHECK_STR(vc.head, a.hash);
+	jit_store_close(s);
+	rmdir_all(dir);
+}
+
 int
 main(void)
 {
 	test_canonical();
 	test_chain();
+	test_append_canonical();
 	TEST_DONE();
 }
