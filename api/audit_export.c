@@ -94,7 +94,8 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 		else if (strcmp(value, "csv") == 0)
 			f->format = JIT_AUDIT_CSV;
 		else
-			return seterr(err, errlen, "format must be jsonl or csv");
+			return seterr(err, errlen,
+			    "format must be jsonl or csv");
 		return 0;
 	}
 	if (*value == '\0' || strlen(value) > FILTER_MAX || !printable(value))
@@ -125,8 +126,8 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 			const char *c = strchr(p, ',');
 			size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
 			if (n == 0)
-				return seterr(err, errlen, "event: empty item in "
-				    "the list");
+				return seterr(err, errlen,
+				    "event: empty item in the list");
 			if (c == NULL)
 				break;
 			p = c + 1;
@@ -205,18 +206,19 @@ jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
 					break;
 			if (i == sizeof(names) / sizeof(names[0]))
 				return seterr(err, errlen, "unknown query "
-				    "parameter '%.40s' (use since, until, user, "
-				    "role, event, format)", printable(name) ?
-				    name : "?");
+				    "parameter '%.40s' (use since, until, "
+				    "user, role, event, format)",
+				    printable(name) ? name : "?");
 			if (seen & (1u << i))
-				return seterr(err, errlen, "query parameter '%s' "
-				    "given twice", names[i]);
+				return seterr(err, errlen, "query parameter "
+				    "'%s' given twice", names[i]);
 			seen |= 1u << i;
 			if (eq == NULL || url_decode(eq + 1,
 			    len - (size_t)(eq - p) - 1, value, sizeof(value))
 			    != 0)
-				return seterr(err, errlen, "bad or too long value "
-				    "for query parameter '%s'", names[i]);
+				return seterr(err, errlen, "bad or too long "
+				    "value for query parameter '%s'",
+				    names[i]);
 			if ((r = jit_audit_filter_set(f, name, value, err,
 			    errlen)) != 0)
 				return r;
@@ -1090,7 +1092,8 @@ check_entry(struct vstate *v, const char *text, size_t len, const char *raw,
 	hash = json_string_value(json_object_get(e, "hash"));
 	if (v->count > 0 && seq <= v->last_seq) {
 		bad(v, "entry %llu comes after entry %llu (line %llu): lines "
-		    "reordered, duplicated or inserted", (unsigned long long)seq,
+		    "reordered, duplicated or inserted",
+		    (unsigned long long)seq,
 		    (unsigned long long)v->last_seq,
 		    (unsigned long long)v->last_line);
 		goto out;
@@ -1377,8 +1380,9 @@ jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
 	if (sig_armored != NULL) {
 		if ((r = jit_sshsig_peek_hash_alg(sig_armored, sig_len, &alg))
 		    != 0) {
-			snprintf(res->error, sizeof(res->error), "the signature "
-			    "file is not an SSH signature: %s", jit_err(r));
+			snprintf(res->error, sizeof(res->error),
+			    "the signature file is not an SSH signature: %s",
+			    jit_err(r));
 			r = JIT_ERR_SIGNATURE_INVALID;
 			goto out;
 		}
@@ -1413,7 +1417,8 @@ jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
 				v.format = JIT_AUDIT_CSV;
 				if (strcmp(v.rec, JIT_AUDIT_CSV_COLUMNS "\r\n")
 				    != 0)
-					bad(&v, "the CSV header row was changed");
+					bad(&v, "the CSV header row was "
+					    "changed");
 				if ((r = hash_update(&v, v.rec, v.len)) != 0)
 					goto out;
 				continue;
@@ -1433,7 +1438,8 @@ jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
 			sig_start = v.rec_line;
 		}
 		if (v.in_sig) {
-			if (jit_buf_len(&v.sig) + v.len > JIT_SSHSIG_MAX_ARMOR) {
+			if (jit_buf_len(&v.sig) + v.len >
+			    JIT_SSHSIG_MAX_ARMOR) {
 				bad(&v, "the inline signature is too long");
 				break;
 			}
@@ -1485,8 +1491,8 @@ jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
 	    digest, dlen, &signer);
 	if (r != 0) {
 		res->line = sig_line ? sig_start : 0;
-		snprintf(res->error, sizeof(res->error), "the signature does not "
-		    "verify: %s (the content was changed after signing, or "
+		snprintf(res->error, sizeof(res->error), "the signature does "
+		    "not verify: %s (the content was changed after signing, or "
 		    "the namespace is not %s)", jit_err(r),
 		    JIT_AUDIT_NAMESPACE);
 		r = JIT_ERR_SIGNATURE_INVALID;
@@ -1508,7 +1514,8 @@ jit_audit_verify_file(FILE *f, const char *sig_armored, size_t sig_len,
 			res->line = v.trailer_line;
 			snprintf(res->error, sizeof(res->error), "the trailer "
 			    "names signer %.80s but %s signed",
-			    tfp != NULL ? tfp : "(none)", fp != NULL ? fp : "?");
+			    tfp != NULL ? tfp : "(none)",
+			    fp != NULL ? fp : "?");
 			r = JIT_ERR_AUDIT_CHAIN;
 			goto out;
 		}
