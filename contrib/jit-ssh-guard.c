@@ -83,7 +83,8 @@ static const char *progname = "jit-ssh-guard";
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: jit-ssh-guard [--ca FILE] [--warn DURATION]\n\n"
+	fprintf(f, "usage: jit-ssh-guard [--ca FILE] [--warn DURATION] "
+	    "[--require]\n\n"
 	    "Run from sshd_config (ExposeAuthInfo yes; ForceCommand "
 	    "jit-ssh-guard):\nruns the session's command or shell and ends "
 	    "it when the jit-ssh\ncertificate it logged in with expires.  "
@@ -93,7 +94,12 @@ usage(FILE *f)
 	    "                   %s)\n"
 	    "  --warn DURATION  warn on the terminal this long before the end "
 	    "(default\n"
-	    "                   5m; 0 = no warning)\n\n"
+	    "                   5m; 0 = no warning)\n"
+	    "  --require        refuse every session that was not opened with "
+	    "a\n"
+	    "                   currently valid jit-ssh certificate (for "
+	    "accounts\n"
+	    "                   reached only through jit-ssh: fails closed)\n\n"
 	    "Exit status: the command's; 124 when the session was ended at "
 	    "expiry;\n1 when the session could not be started.\n",
 	    DEFAULT_CA);
@@ -686,6 +692,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "ca", required_argument, NULL, 'c' },
 		{ "warn", required_argument, NULL, 'w' },
+		{ "require", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -693,10 +700,10 @@ main(int argc, char **argv)
 	struct shell sh;
 	uint64_t warn = DEFAULT_WARN, valid_before, serial;
 	char *key_id = NULL, why[512];
-	int c, r;
+	int c, r, require = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:w:rh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			ca = optarg;
@@ -709,6 +716,9 @@ main(int argc, char **argv)
 				    "'%s' (e.g. 5m, 0)\n", progname, optarg);
 				return 2;
 			}
+			break;
+		case 'r':
+			require = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -729,6 +739,13 @@ main(int argc, char **argv)
 	openlog("jit-ssh-guard", LOG_PID, LOG_AUTHPRIV);
 	pick_shell(&sh);
 	auth = getenv("SSH_USER_AUTH");
+	if ((auth == NULL || *auth == '\0') && require) {
+		fprintf(stderr, "%s: SSH_USER_AUTH is not set (ExposeAuthInfo "
+		    "no?): refusing the session (--require)\n", progname);
+		syslog(LOG_ERR, "SSH_USER_AUTH is not set: session refused "
+		    "(--require)");
+		return 1;
+	}
 	if (auth == NULL || *auth == '\0') {
 		syslog(LOG_WARNING, "SSH_USER_AUTH is not set (ExposeAuthInfo "
 		    "no?): session not guarded");
@@ -740,6 +757,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s: refusing the session\n", progname,
 		    why);
 		syslog(LOG_ERR, "%s: session refused", why);
+		return 1;
+	}
+	/* With --require only a live certificate of ours opens a session:
+	 * a plain key, another CA, or a rewritten auth file on a multiplexed
+	 * connection after expiry are all refused. */
+	if (require && (r == 0 || valid_before <= jit_now())) {
+		fprintf(stderr, "%s: %s: refusing the session (--require)\n",
+		    progname, r == 0 ? "not opened with a jit-ssh certificate"
+		    : "the jit-ssh certificate has expired");
+		syslog(LOG_NOTICE, "session without a live jit-ssh "
+		    "certificate refused (--require)");
+		free(key_id);
 		return 1;
 	}
 	/* Not one of ours: unaffected.  (Ours never say "forever", but such

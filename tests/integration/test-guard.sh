@@ -163,6 +163,22 @@ assert_contains "$(cat "$T/ssh.stderr")" "cannot read the CA key file" "and says
 run ssh_try "$T/u" "" "$U2" "echo plain"
 assert_eq "0 plain" "$RC $OUT" "a plain-key session still runs"
 
+# --- --require: jit-only accounts fail closed -----------------------------
+stop_sshd
+start_sshd --ca "$T/trusted.pub" --allow-users "$U1 $U2" \
+	--option "ExposeAuthInfo yes" \
+	--option "ForceCommand $GUARD --ca $T/jit_ca.pub --require" \
+	--option "Match User $U2" \
+	--option "AuthorizedKeysFile $T/ak/%u" || exit 1
+jit_cert 60s
+run ssh_try "$T/u" "$T/u-cert.pub" "$U1" "echo live"
+assert_eq "0 live" "$RC $OUT" "--require: a live jit certificate opens the session"
+run ssh_try "$T/u" "" "$U2" "echo plain"
+assert_eq "1 " "$RC $OUT" "--require: a plain-key session is refused"
+assert_contains "$(cat "$T/ssh.stderr")" "not opened with a jit-ssh certificate" "and says why"
+run env -u SSH_USER_AUTH SSH_ORIGINAL_COMMAND="echo direct" "$GUARD" --require
+assert_eq "1 " "$RC $OUT" "--require: no SSH_USER_AUTH refuses instead of running unguarded"
+
 # --- options -----------------------------------------------------------------
 run "$GUARD" --help
 assert_rc 0 "--help"
