@@ -1397,7 +1397,9 @@ struct issue_ctx {
 	const char *id;
 	uint64_t now;
 	uint64_t serial;          /* reserved before the write */
-	const json_t *snap;       /* the request as read before the write */
+	json_t *snap;             /* the request as read before the write */
+	const void *raw;          /* ... and its stored bytes */
+	size_t rawlen;
 	json_t *rec;              /* the cert record signed before the write */
 	json_t *audit;            /* its audit fields (same_grant: as the
 	                             stored request would give them) */
@@ -1553,7 +1555,13 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 	json_t *req = NULL, *rec = NULL, *serialj, *cnt = NULL;
 	int r;
 
-	if ((r = jit_store_get_request(t, ic->id, &req, NULL)) != 0)
+	/* Unchanged since the snapshot (the usual case): use the request
+	 * parsed then instead of parsing it again on the writer thread.  It
+	 * is ours to change; a retry reads it afresh. */
+	if (ic->raw != NULL && jit_store_request_unchanged(t, ic->id, ic->raw,
+	    ic->rawlen) == 0)
+		req = json_incref(ic->snap);
+	else if ((r = jit_store_get_request(t, ic->id, &req, NULL)) != 0)
 		return r;
 	if ((r = check_fetch(ic->c, req, ic->now, ic->msg,
 	    sizeof(ic->msg))) != 0)
@@ -1619,6 +1627,8 @@ out:
 struct reserve_ctx {
 	const char *id;
 	json_t *req;
+	void *raw;                /* req's stored bytes */
+	size_t rawlen;
 	json_t *cert;
 	uint64_t serial;
 };
@@ -1632,7 +1642,8 @@ reserve_fn(struct jit_store_txn *t, void *vctx)
 	json_t *serial;
 	int r;
 
-	if ((r = jit_store_get_request(t, rc->id, &rc->req, NULL)) != 0)
+	if ((r = jit_store_get_request_raw(t, rc->id, &rc->req, &rc->raw,
+	    &rc->rawlen)) != 0)
 		return r;
 	serial = json_object_get(rc->req, "serial");
 	if (json_is_integer(serial) && json_integer_value(serial) > 0)
@@ -1683,6 +1694,8 @@ handle_certificate(struct call *c, const char *id)
 		ic.now = c->now;
 		ic.serial = rc.serial;
 		ic.snap = rc.req;
+		ic.raw = rc.raw;
+		ic.rawlen = rc.rawlen;
 		if ((r = sign_cert(&ic, rc.req, rc.serial, &ic.rec)) != 0) {
 			reply_jit_error(c, r, ic.msg);
 			goto out;
@@ -1712,7 +1725,9 @@ handle_certificate(struct call *c, const char *id)
 		ic.line = NULL;
 		json_decref(rc.req);
 		json_decref(rc.cert);
+		free(rc.raw);
 		rc.req = rc.cert = NULL;
+		rc.raw = NULL;
 	}
 	if (r != 0) {
 		reply_jit_error(c, r, ic.msg);
@@ -1725,6 +1740,7 @@ out:
 	json_decref(ic.audit);
 	json_decref(rc.req);
 	json_decref(rc.cert);
+	free(rc.raw);
 }
 
 /* ---- whoami, ca, healthz, metrics ------------------------------------------ */
@@ -2136,42 +2152,41 @@ struct sweep_ctx {
 	json_t *end;       /* ids of approved grants past not_after */
 };
 
+/* A request whose deadline has passed (jit_store_list_due): a pending
+ * one past expires_at, or an approved grant past not_after. */
 static int
-sweep_pending(json_t *req, uint64_t seq, void *vctx)
+sweep_due(json_t *req, uint64_t seq, void *vctx)
 {
 	struct sweep_ctx *s = vctx;
-	uint64_t t = jtime(req, "expires_at");
+	const char *state = jstr(req, "state");
+	json_t *ids;
+	uint64_t t;
 
 	(void)seq;
-	if (t != 0 && s->now >= t && jstr(req, "id") != NULL)
-		return json_array_append(s->expire, json_object_get(req,
-		    "id")) == 0 ? 0 : JIT_ERR_ALLOC;
+	if (state == NULL || jstr(req, "id") == NULL)
+		return 0;
+	if (strcmp(state, "pending") == 0) {
+		t = jtime(req, "expires_at");
+		ids = s->expire;
+	} else if (strcmp(state, "approved") == 0) {
+		t = jtime(req, "not_after");
+		ids = s->end;
+	} else {
+		return 0;
+	}
+	if (t != 0 && s->now >= t)
+		return json_array_append(ids, json_object_get(req, "id")) == 0 ?
+		    0 : JIT_ERR_ALLOC;
 	return 0;
 }
 
-static int
-sweep_approved(json_t *req, uint64_t seq, void *vctx)
-{
-	struct sweep_ctx *s = vctx;
-	uint64_t t = jtime(req, "not_after");
-
-	(void)seq;
-	if (t != 0 && s->now >= t && jstr(req, "id") != NULL)
-		return json_array_append(s->end, json_object_get(req, "id"))
-		    == 0 ? 0 : JIT_ERR_ALLOC;
-	return 0;
-}
-
+/* Only the due requests are read (the store's deadline index), not every
+ * pending and approved one. */
 static int
 sweep_scan(struct jit_store_txn *t, void *vctx)
 {
-	struct sweep_ctx *s = vctx;
-	int r;
-
-	if ((r = jit_store_list_by_state(t, "pending", NULL, sweep_pending,
-	    s)) != 0)
-		return r;
-	return jit_store_list_by_state(t, "approved", NULL, sweep_approved, s);
+	return jit_store_list_due(t, ((struct sweep_ctx *)vctx)->now,
+	    sweep_due, vctx);
 }
 
 struct sweep_one {

@@ -2,12 +2,18 @@
  * store.c - see store.h.  The only file that includes lmdb.h.
  *
  * Named databases and their keys:
- *   requests   id -> be64(seq) || compact JSON.  seq is the request's
- *              creation sequence number; keeping it in the value lets an
- *              update find the old index keys without a scan.
+ *   requests   id -> header || compact JSON, the header being be64(seq)
+ *              || be64(deadline) || u8 len || state || u8 len || user.
+ *              seq is the request's creation sequence number; the header
+ *              holds every indexed field, so an update finds the old index
+ *              keys without parsing the old JSON.  (Schema 1 had only
+ *              be64(seq); opening such a store for writing rewrites it.)
  *   by_state   state NUL be64(seq) -> id
  *   by_user    user NUL be64(seq) -> id
  *   by_seq     be64(seq) -> id
+ *   by_deadline be64(deadline) || be64(seq) -> id, for requests with a
+ *              deadline: a pending request's expires_at, an approved
+ *              one's not_after (what the sweeper acts on)
  *   certs      be64(serial) -> JSON
  *   tokens     sha256(token) -> JSON
  *   token_ids  token id -> sha256(token)
@@ -41,7 +47,7 @@
 #include "err.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_NAME 200       /* state, user, value keys */
 #define MAX_ID 64          /* request and token ids */
 #define NSLOTS 256         /* wake-up slots for jit_store_wait_change */
@@ -50,11 +56,11 @@
 
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
-	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_COUNT
+	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta"
+	"token_ids", "values", "audit", "meta", "by_deadline"
 };
 
 /* One queued jit_store_write() call; lives on the caller's stack. */
@@ -82,6 +88,8 @@ struct jit_store {
 	unsigned flags;
 	unsigned max_batch;
 	int lock_fd;
+	uint64_t schema;      /* of the data read: 1 only if opened READONLY */
+	int no_deadline_db;   /* READONLY schema 1: no by_deadline */
 
 	/* Write queue, guarded by qmu. */
 	pthread_mutex_t qmu;
@@ -282,6 +290,8 @@ take_server_lock(struct jit_store *s, const char *dir)
 	return 0;
 }
 
+static int migrate_v1(struct jit_store_txn *t);
+
 static int
 open_dbis(struct jit_store *s)
 {
@@ -298,6 +308,12 @@ open_dbis(struct jit_store *s)
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(t.txn, db_names[i], ro ? 0 : MDB_CREATE,
 		    &s->dbi[i]);
+		/* Schema 1 had no by_deadline; only the sweeper (a writer,
+		 * which migrates first) uses it. */
+		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
+			s->no_deadline_db = 1;
+			continue;
+		}
 		if (rc != 0) {
 			r = map_err(rc);
 			goto fail;
@@ -309,9 +325,18 @@ open_dbis(struct jit_store *s)
 		r = JIT_ERR_STORE_CORRUPT;  /* written by a newer version */
 		goto fail;
 	}
+	/* A schema 1 store (request values without the index header) is
+	 * rewritten in this transaction when opened for writing; read-only,
+	 * it is read as it is. */
+	s->schema = schema == 0 ? SCHEMA_VERSION : schema;
+	if (!ro && schema == 1) {
+		if ((r = migrate_v1(&t)) != 0)
+			goto fail;
+		s->schema = SCHEMA_VERSION;
+	}
 	/* Committing (even a read-only transaction) keeps the handles
 	 * open for the life of the environment; an abort would close them. */
-	if (!ro && schema == 0 &&
+	if (!ro && schema != SCHEMA_VERSION &&
 	    (r = meta_put_u64(&t, "schema", SCHEMA_VERSION)) != 0)
 		goto fail;
 	return map_err(mdb_txn_commit(t.txn));
@@ -716,41 +741,113 @@ mark_changed(struct jit_store_txn *t, const char *id)
 	t->slots[slot / 8] |= (unsigned char)(1u << (slot % 8));
 }
 
-/* Serialise a request as be64(seq) || JSON. */
+/* The fixed part of a stored request's header (store.c's top comment). */
+#define REQ_FIXED 16
+
+/* A stored request's header, pointing into the value. */
+struct req_head {
+	uint64_t seq;
+	uint64_t deadline;
+	const char *state, *user;    /* not NUL-terminated */
+	size_t slen, ulen;
+	size_t json_off;
+};
+
 static int
-request_value(const json_t *req, uint64_t seq, unsigned char **out,
-    size_t *len)
+head_parse(const struct jit_store *s, const MDB_val *d, struct req_head *h)
 {
+	const unsigned char *p = d->mv_data;
+	size_t n = d->mv_size, off;
+
+	memset(h, 0, sizeof(*h));
+	if (s->schema == 1) {
+		/* Read-only view of a store not yet rewritten. */
+		if (n < 8 + 2)
+			return JIT_ERR_STORE_CORRUPT;
+		h->seq = get_be64(p);
+		h->json_off = 8;
+		return 0;
+	}
+	if (n < REQ_FIXED + 2)
+		return JIT_ERR_STORE_CORRUPT;
+	h->seq = get_be64(p);
+	h->deadline = get_be64(p + 8);
+	off = REQ_FIXED;
+	h->slen = p[off++];
+	if (h->slen == 0 || h->slen >= n - off)
+		return JIT_ERR_STORE_CORRUPT;
+	h->state = (const char *)p + off;
+	off += h->slen;
+	h->ulen = p[off++];
+	if (h->ulen == 0 || h->ulen > n - off || n - off - h->ulen < 2)
+		return JIT_ERR_STORE_CORRUPT;
+	h->user = (const char *)p + off;
+	h->json_off = off + h->ulen;
+	return 0;
+}
+
+/* The sweeper's deadline of a request in state `state`, 0 if none. */
+static uint64_t
+deadline_of(const json_t *req, const char *state)
+{
+	const char *key = strcmp(state, "pending") == 0 ? "expires_at" :
+	    strcmp(state, "approved") == 0 ? "not_after" : NULL;
+	json_t *v = key != NULL ? json_object_get(req, key) : NULL;
+	uint64_t t;
+
+	if (!json_is_string(v) || jit_parse_time(json_string_value(v), &t)
+	    != 0)
+		return 0;
+	return t;
+}
+
+/* Serialise a request as its header || JSON. */
+static int
+request_value(const json_t *req, uint64_t seq, uint64_t deadline,
+    const char *state, const char *user, unsigned char **out, size_t *len)
+{
+	size_t slen = strlen(state), ulen = strlen(user), hl, jl;
+	unsigned char *p;
 	char *js;
-	size_t jl;
 	int r;
 
 	*out = NULL;
+	if (slen == 0 || slen > MAX_NAME || ulen == 0 || ulen > MAX_NAME)
+		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = dump_json(req, 0, &js, &jl)) != 0)
 		return r;
-	if ((*out = malloc(jl + 8)) == NULL) {
+	hl = REQ_FIXED + 2 + slen + ulen;
+	if (jl > SIZE_MAX - hl || (p = malloc(hl + jl)) == NULL) {
 		free(js);
 		return JIT_ERR_ALLOC;
 	}
-	put_be64(*out, seq);
-	memcpy(*out + 8, js, jl);
-	*len = jl + 8;
+	put_be64(p, seq);
+	put_be64(p + 8, deadline);
+	p[REQ_FIXED] = (unsigned char)slen;
+	memcpy(p + REQ_FIXED + 1, state, slen);
+	p[REQ_FIXED + 1 + slen] = (unsigned char)ulen;
+	memcpy(p + REQ_FIXED + 2 + slen, user, ulen);
+	memcpy(p + hl, js, jl);
+	*out = p;
+	*len = hl + jl;
 	free(js);
 	return 0;
 }
 
 static int
-request_parse(const MDB_val *d, json_t **out, uint64_t *seq)
+request_parse(const struct jit_store *s, const MDB_val *d, json_t **out,
+    uint64_t *seq)
 {
+	struct req_head h;
 	int r;
 
 	*out = NULL;
-	if (d->mv_size < 8 + 2)
-		return JIT_ERR_STORE_CORRUPT;
+	if ((r = head_parse(s, d, &h)) != 0)
+		return r;
 	if (seq != NULL)
-		*seq = get_be64(d->mv_data);
-	if ((r = parse_json((const char *)d->mv_data + 8, d->mv_size - 8, 0,
-	    out)) != 0)
+		*seq = h.seq;
+	if ((r = parse_json((const char *)d->mv_data + h.json_off,
+	    d->mv_size - h.json_off, 0, out)) != 0)
 		return r;
 	if (!json_is_object(*out)) {
 		json_decref(*out);
@@ -774,13 +871,102 @@ request_fields(const json_t *req, const char **id, const char **state,
 	return 0;
 }
 
+/* by_deadline key: be64(deadline) || be64(seq). */
+static int
+deadline_put(struct jit_store_txn *t, uint64_t deadline, uint64_t seq,
+    const char *id)
+{
+	unsigned char kb[16];
+	MDB_val k = { sizeof(kb), kb }, d = { strlen(id), (void *)id };
+
+	if (deadline == 0)
+		return 0;
+	put_be64(kb, deadline);
+	put_be64(kb + 8, seq);
+	return map_err(mdb_put(t->txn, t->s->dbi[DB_BY_DEADLINE], &k, &d, 0));
+}
+
+static int
+deadline_del(struct jit_store_txn *t, uint64_t deadline, uint64_t seq)
+{
+	unsigned char kb[16];
+	MDB_val k = { sizeof(kb), kb };
+	int rc;
+
+	if (deadline == 0)
+		return 0;
+	put_be64(kb, deadline);
+	put_be64(kb + 8, seq);
+	rc = mdb_del(t->txn, t->s->dbi[DB_BY_DEADLINE], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+/*
+ * Rewrite a schema 1 store: every request value gets its header and, if
+ * it has a deadline, a by_deadline entry.  Walks by_seq (not the requests
+ * being rewritten).
+ */
+static int
+migrate_v1(struct jit_store_txn *t)
+{
+	struct jit_store *s = t->s;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d, rk, rd;
+	int r = JIT_ERR_INTERNAL, rc;
+
+	if ((rc = mdb_cursor_open(t->txn, s->dbi[DB_BY_SEQ], &cur)) != 0)
+		return map_err(rc);
+	s->schema = 1;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const char *id, *state, *user;
+		unsigned char *val = NULL;
+		json_t *req = NULL;
+		uint64_t seq, dl;
+		size_t vlen;
+
+		rk = d;
+		if ((rc = mdb_get(t->txn, s->dbi[DB_REQUESTS], &rk, &rd)) != 0) {
+			r = rc == MDB_NOTFOUND ? JIT_ERR_STORE_CORRUPT :
+			    map_err(rc);
+			goto out;
+		}
+		if ((r = request_parse(s, &rd, &req, &seq)) != 0)
+			goto out;
+		if ((r = request_fields(req, &id, &state, &user)) != 0) {
+			json_decref(req);
+			r = JIT_ERR_STORE_CORRUPT;
+			goto out;
+		}
+		dl = deadline_of(req, state);
+		r = request_value(req, seq, dl, state, user, &val, &vlen);
+		if (r == 0) {
+			rd.mv_data = val;
+			rd.mv_size = vlen;
+			r = map_err(mdb_put(t->txn, s->dbi[DB_REQUESTS], &rk,
+			    &rd, 0));
+		}
+		if (r == 0)
+			r = deadline_put(t, dl, seq, id);
+		free(val);
+		json_decref(req);
+		if (r != 0)
+			goto out;
+	}
+	r = rc == MDB_NOTFOUND ? 0 : map_err(rc);
+out:
+	mdb_cursor_close(cur);
+	s->schema = SCHEMA_VERSION;
+	return r;
+}
+
 int
 jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 {
 	const char *id, *state, *user;
 	unsigned char *val = NULL, sb[8];
 	size_t vlen;
-	uint64_t next;
+	uint64_t next, dl;
 	MDB_val k, d;
 	int r = JIT_ERR_INTERNAL, rc;
 
@@ -815,7 +1001,8 @@ jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 		return r;
 	if ((r = meta_get_u64(t, "next_request_seq", 1, &next)) != 0)
 		return r;
-	if ((r = request_value(req, next, &val, &vlen)) != 0)
+	dl = deadline_of(req, state);
+	if ((r = request_value(req, next, dl, state, user, &val, &vlen)) != 0)
 		return r;
 	k.mv_data = (void *)id;
 	k.mv_size = strlen(id);
@@ -834,6 +1021,7 @@ jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 		goto out;
 	if ((r = index_put(t, DB_BY_STATE, state, next, id)) != 0 ||
 	    (r = index_put(t, DB_BY_USER, user, next, id)) != 0 ||
+	    (r = deadline_put(t, dl, next, id)) != 0 ||
 	    (r = meta_put_u64(t, "next_request_seq", next + 1)) != 0)
 		goto out;
 	mark_changed(t, id);
@@ -845,14 +1033,34 @@ out:
 	return r;
 }
 
+/* Move an index entry from (old name, seq) to (new name, seq) if the name
+ * changed; old is not NUL-terminated. */
+static int
+index_move(struct jit_store_txn *t, int db, const char *old, size_t olen,
+    const char *name, uint64_t seq, const char *id)
+{
+	char ob[MAX_NAME + 1];
+	int r;
+
+	if (olen == strlen(name) && memcmp(old, name, olen) == 0)
+		return 0;
+	if (olen > MAX_NAME)
+		return JIT_ERR_STORE_CORRUPT;
+	memcpy(ob, old, olen);
+	ob[olen] = '\0';
+	if ((r = index_del(t, db, ob, seq)) != 0)
+		return r;
+	return index_put(t, db, name, seq, id);
+}
+
 int
 jit_store_put_request(struct jit_store_txn *t, const json_t *req)
 {
-	const char *id, *state, *user, *ostate, *ouser;
-	json_t *old = NULL;
+	const char *id, *state, *user;
+	struct req_head h;
 	unsigned char *val = NULL;
 	size_t vlen;
-	uint64_t seq;
+	uint64_t dl;
 	MDB_val k, d;
 	int r = JIT_ERR_INTERNAL, rc;
 
@@ -864,23 +1072,19 @@ jit_store_put_request(struct jit_store_txn *t, const json_t *req)
 	k.mv_size = strlen(id);
 	if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &k, &d)) != 0)
 		return map_err(rc);
-	if ((r = request_parse(&d, &old, &seq)) != 0)
+	/* The old index keys come from the old value's header: no JSON. */
+	if ((r = head_parse(t->s, &d, &h)) != 0)
 		return r;
-	ostate = get_name(old, "state", MAX_NAME);
-	ouser = get_name(old, "user", MAX_NAME);
-	if (ostate == NULL || ouser == NULL) {
-		r = JIT_ERR_STORE_CORRUPT;
+	dl = deadline_of(req, state);
+	if ((r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
+	    id)) != 0 ||
+	    (r = index_move(t, DB_BY_USER, h.user, h.ulen, user, h.seq,
+	    id)) != 0)
 		goto out;
-	}
-	if (strcmp(ostate, state) != 0 &&
-	    ((r = index_del(t, DB_BY_STATE, ostate, seq)) != 0 ||
-	    (r = index_put(t, DB_BY_STATE, state, seq, id)) != 0))
+	if (dl != h.deadline && ((r = deadline_del(t, h.deadline, h.seq)) != 0
+	    || (r = deadline_put(t, dl, h.seq, id)) != 0))
 		goto out;
-	if (strcmp(ouser, user) != 0 &&
-	    ((r = index_del(t, DB_BY_USER, ouser, seq)) != 0 ||
-	    (r = index_put(t, DB_BY_USER, user, seq, id)) != 0))
-		goto out;
-	if ((r = request_value(req, seq, &val, &vlen)) != 0)
+	if ((r = request_value(req, h.seq, dl, state, user, &val, &vlen)) != 0)
 		goto out;
 	d.mv_data = val;
 	d.mv_size = vlen;
@@ -891,7 +1095,6 @@ jit_store_put_request(struct jit_store_txn *t, const json_t *req)
 	r = 0;
 out:
 	free(val);
-	json_decref(old);
 	return r;
 }
 
@@ -912,7 +1115,56 @@ jit_store_get_request(struct jit_store_txn *t, const char *id, json_t **out,
 	k.mv_size = strlen(id);
 	if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &k, &d)) != 0)
 		return map_err(rc);
-	return request_parse(&d, out, seq);
+	return request_parse(t->s, &d, out, seq);
+}
+
+int
+jit_store_get_request_raw(struct jit_store_txn *t, const char *id,
+    json_t **out, void **raw, size_t *rawlen)
+{
+	MDB_val k, d;
+	int r, rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (raw != NULL)
+		*raw = NULL;
+	if (rawlen != NULL)
+		*rawlen = 0;
+	if (t == NULL || out == NULL || raw == NULL || rawlen == NULL ||
+	    check_name(id, MAX_ID) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	k.mv_data = (void *)id;
+	k.mv_size = strlen(id);
+	if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &k, &d)) != 0)
+		return map_err(rc);
+	if ((r = request_parse(t->s, &d, out, NULL)) != 0)
+		return r;
+	if ((*raw = malloc(d.mv_size)) == NULL) {
+		json_decref(*out);
+		*out = NULL;
+		return JIT_ERR_ALLOC;
+	}
+	memcpy(*raw, d.mv_data, d.mv_size);
+	*rawlen = d.mv_size;
+	return 0;
+}
+
+int
+jit_store_request_unchanged(struct jit_store_txn *t, const char *id,
+    const void *raw, size_t rawlen)
+{
+	MDB_val k, d;
+	int rc;
+
+	if (t == NULL || raw == NULL || check_name(id, MAX_ID) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	k.mv_data = (void *)id;
+	k.mv_size = strlen(id);
+	if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &k, &d)) != 0)
+		return map_err(rc);
+	return d.mv_size == rawlen && memcmp(d.mv_data, raw, rawlen) == 0 ?
+	    0 : JIT_ERR_CONFLICT;
 }
 
 struct load_ctx {
@@ -1007,7 +1259,7 @@ walk_index(struct jit_store_txn *t, int db, const unsigned char *prefix,
 			    map_err(rc);
 			goto out;
 		}
-		if ((r = request_parse(&rd, &req, NULL)) != 0)
+		if ((r = request_parse(t->s, &rd, &req, NULL)) != 0)
 			goto out;
 		count++;
 		r = cb(req, seq, ctx);
@@ -1058,6 +1310,55 @@ jit_store_list_all(struct jit_store_txn *t, const struct jit_store_list *opt,
 		return JIT_ERR_INVALID_ARGUMENT;
 	return walk_index(t, DB_BY_SEQ, (const unsigned char *)"", 0, opt, cb,
 	    ctx);
+}
+
+int
+jit_store_list_due(struct jit_store_txn *t, uint64_t now,
+    jit_store_request_cb cb, void *ctx)
+{
+	unsigned char kb[16];
+	MDB_cursor *cur = NULL;
+	MDB_val k = { sizeof(kb), kb }, d, rd;
+	int r = JIT_ERR_INTERNAL, rc;
+
+	if (t == NULL || cb == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->s->no_deadline_db)
+		return 0;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_BY_DEADLINE], &cur))
+	    != 0)
+		return map_err(rc);
+	memset(kb, 0, sizeof(kb));
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		json_t *req = NULL;
+
+		if (k.mv_size != 16) {
+			r = JIT_ERR_STORE_CORRUPT;
+			goto out;
+		}
+		if (get_be64(k.mv_data) > now)
+			break;
+		if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &d, &rd))
+		    != 0) {
+			r = rc == MDB_NOTFOUND ? JIT_ERR_STORE_CORRUPT :
+			    map_err(rc);
+			goto out;
+		}
+		if ((r = request_parse(t->s, &rd, &req, NULL)) != 0)
+			goto out;
+		r = cb(req, get_be64((const unsigned char *)k.mv_data + 8),
+		    ctx);
+		json_decref(req);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			break;
+	}
+	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : map_err(rc);
+out:
+	mdb_cursor_close(cur);
+	return r;
 }
 
 int

@@ -178,6 +178,23 @@ int jit_store_put_request(struct jit_store_txn *t, const json_t *req);
 int jit_store_get_request(struct jit_store_txn *t, const char *id,
     json_t **out, uint64_t *seq);
 
+/*
+ * Like jit_store_get_request(), and *raw is a copy of the stored record
+ * (opaque bytes; free() it), *rawlen its length, for
+ * jit_store_request_unchanged().  All outputs are cleared on entry.
+ */
+int jit_store_get_request_raw(struct jit_store_txn *t, const char *id,
+    json_t **out, void **raw, size_t *rawlen);
+
+/*
+ * 0 if request id is stored byte for byte as raw (from
+ * jit_store_get_request_raw(), possibly in an earlier snapshot), so a
+ * request parsed then can be used as it is, without parsing it again;
+ * CONFLICT if it changed since, NOT_FOUND if it is gone.
+ */
+int jit_store_request_unchanged(struct jit_store_txn *t, const char *id,
+    const void *raw, size_t rawlen);
+
 /* Convenience: jit_store_get_request() in its own read snapshot. */
 int jit_store_load_request(struct jit_store *s, const char *id, json_t **out);
 
@@ -207,6 +224,16 @@ int jit_store_list_by_user(struct jit_store_txn *t, const char *user,
 /* All requests in creation order. */
 int jit_store_list_all(struct jit_store_txn *t,
     const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx);
+
+/*
+ * Requests whose deadline is at or before now, earliest first: a pending
+ * request's "expires_at", an approved one's "not_after" (the deadline
+ * index kept by create/put; other states have none).  Cost is
+ * proportional to the number of due requests, not to the store's size.
+ * The callback is as for the list functions (seq is the request's).
+ */
+int jit_store_list_due(struct jit_store_txn *t, uint64_t now,
+    jit_store_request_cb cb, void *ctx);
 
 /* Number of requests in a state (an index range count; for /metrics). */
 int jit_store_count_by_state(struct jit_store_txn *t, const char *state,

@@ -1111,6 +1111,93 @@ test_container_checks(void)
 	jit_key_free(other);
 }
 
+/* An Ed25519 key blob with point pk parses (0) or not. */
+static int
+ed25519_parse(const unsigned char pk[32])
+{
+	struct jit_buf b = JIT_BUF_INIT;
+	struct jit_key *k = NULL;
+	int r;
+
+	REQUIRE_OK(jit_buf_put_cstring(&b, "ssh-ed25519"));
+	REQUIRE_OK(jit_buf_put_string(&b, pk, 32));
+	r = jit_key_from_blob(jit_buf_ptr(&b), jit_buf_len(&b), &k);
+	jit_key_free(k);
+	jit_buf_release(&b);
+	return r;
+}
+
+/*
+ * The Ed25519 point check at parse (key.c, ed25519_pk_ok): the 8 points
+ * of small order and non-canonical encodings are refused, as libsodium's
+ * crypto_core_ed25519_is_valid_point refuses them; points off the curve
+ * are refused; a mixed-order point (prime-order point + torsion) is
+ * accepted (is_valid_point would refuse it: the subgroup check is not
+ * made, see key.c).
+ */
+static void
+test_ed25519_points(void)
+{
+	/* the canonical y of the small-order points: 0, 1, c, p - c, p - 1 */
+	static const unsigned char c8[32] = { 0x26, 0xe8, 0x95, 0x8f, 0xc2,
+	    0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+	    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02,
+	    0x88, 0x6d, 0x53, 0xfc, 0x05 };
+	unsigned char ys[5][32] = { { 0 }, { 1 } }, id[32] = { 1 };
+	unsigned char pk[32], sk[64], t[32], m[32];
+	int decodable = 0;
+
+	memcpy(ys[2], c8, 32);
+	/* p - c and p - 1, p = 2^255 - 19 */
+	{
+		static const unsigned char p[32] = { 0xed, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f };
+		int borrow = 0;
+		for (int i = 0; i < 32; i++) {
+			int d = p[i] - c8[i] - borrow;
+			borrow = d < 0;
+			ys[3][i] = (unsigned char)(d + (borrow ? 256 : 0));
+		}
+		memcpy(ys[4], p, 32);
+		ys[4][0] = 0xec;
+	}
+	for (int i = 0; i < 5; i++) {
+		for (int sign = 0; sign < 2; sign++) {
+			memcpy(pk, ys[i], 32);
+			pk[31] |= (unsigned char)(sign << 7);
+			CHECK(!crypto_core_ed25519_is_valid_point(pk));
+			CHECK_INT(ed25519_parse(pk), JIT_ERR_BAD_PUBLIC_KEY);
+			/* a point of small order: 8P = identity */
+			if (crypto_core_ed25519_add(t, pk, pk) == 0) {
+				decodable++;
+				REQUIRE(crypto_core_ed25519_add(t, t, t) == 0);
+				REQUIRE(crypto_core_ed25519_add(t, t, t) == 0);
+				CHECK(memcmp(t, id, 32) == 0);
+			}
+		}
+	}
+	CHECK(decodable >= 8);
+	/* non-canonical: y = p + 2, a point (y = 2 is one) */
+	memset(pk, 0xff, 32);
+	pk[31] = 0x7f;
+	pk[0] = 0xef;
+	CHECK_INT(ed25519_parse(pk), JIT_ERR_BAD_PUBLIC_KEY);
+	/* off the curve: some small y is not a point */
+	memset(pk, 0, 32);
+	for (pk[0] = 2; crypto_core_ed25519_add(t, pk, pk) == 0; pk[0]++)
+		;
+	CHECK_INT(ed25519_parse(pk), JIT_ERR_BAD_PUBLIC_KEY);
+	/* a good key, and a mixed-order one */
+	crypto_sign_keypair(pk, sk);
+	CHECK_OK(ed25519_parse(pk));
+	REQUIRE(crypto_core_ed25519_add(m, pk, c8) == 0);
+	CHECK(!crypto_core_ed25519_is_valid_point(m));
+	CHECK_OK(ed25519_parse(m));
+	sodium_memzero(sk, sizeof(sk));
+}
+
 int
 main(void)
 {
@@ -1139,6 +1226,7 @@ main(void)
 	test_blob_corruption();
 	test_signature_algs();
 	test_container_checks();
+	test_ed25519_points();
 
 	{
 		char cmd[600];
