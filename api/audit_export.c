@@ -415,7 +415,7 @@ csv_value(struct jit_buf *out, const json_t *v)
 			return r;
 		}
 	}
-		/* FALLTHROUGH */
+		__attribute__((fallthrough));
 	default:
 		if ((s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT |
 		    JSON_ENCODE_ANY)) == NULL)

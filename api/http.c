@@ -285,6 +285,16 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		    strlen(method));
 		log_copy(rs->path, sizeof(rs->path), url, strlen(url));
 		client_addr(conn, rs->addr, sizeof(rs->addr));
+		/* MHD decodes %00 in the path and hands us a string cut
+		 * short at it; refuse such a path rather than act on a
+		 * prefix of what the client asked for. */
+		if (rs->uri != NULL) {
+			const char *nul = strstr(rs->uri, "%00");
+			const char *qm = strchr(rs->uri, '?');
+			if (nul != NULL && (qm == NULL || nul < qm))
+				return send_error(h, conn, rs, 400, "bad_path",
+				    "NUL byte in the request path");
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
