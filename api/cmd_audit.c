@@ -357,7 +357,7 @@ cmd_audit(int argc, char **argv)
 	const char *data = NULL, *config = NULL, *out = NULL, *key = NULL,
 	    *ca_key = NULL, *sig = NULL, *sub;
 	char err[1024];
-	int c, r, ret = 2, export;
+	int c, ret = 2, export;
 
 	memset(&filt, 0, sizeof(filt));
 	memset(&cfg, 0, sizeof(cfg));
@@ -429,15 +429,8 @@ cmd_audit(int argc, char **argv)
 	}
 	ret = 1;
 	if (data == NULL || config != NULL) {
-		r = config != NULL ? jit_config_load(config, &cfg, err,
-		    sizeof(err)) : jit_config_defaults(&cfg);
-		if (r != 0) {
-			cmd_fail("audit", "%s", config != NULL ? err :
-			    jit_err(r));
+		if (cmd_config_load("audit", config, &cfg, &data, NULL) != 0)
 			goto out;
-		}
-		if (data == NULL)
-			data = cfg.data;
 	}
 	if (export)
 		ret = do_export(data, &filt, out, key);

@@ -67,7 +67,7 @@ cmd_krl(int argc, char **argv)
 	struct jit_revocation_info info;
 	const char *data = NULL, *config = NULL, *output = NULL,
 	    *grace_s = NULL;
-	char err[1024], *line = NULL;
+	char *line = NULL;
 	uint64_t grace = 0;
 	int c, r, ret = 1;
 
@@ -112,16 +112,8 @@ cmd_krl(int argc, char **argv)
 		    "stdout");
 		return 2;
 	}
-	if (config != NULL)
-		r = jit_config_load(config, &cfg, err, sizeof(err));
-	else
-		r = jit_config_defaults(&cfg);
-	if (r != 0) {
-		cmd_fail("krl", "%s", config != NULL ? err : jit_err(r));
+	if (cmd_config_load("krl", config, &cfg, &data, NULL) != 0)
 		return 1;
-	}
-	if (data == NULL)
-		data = cfg.data;
 	if (grace_s == NULL)
 		grace = cfg.clock_skew;
 

@@ -95,14 +95,8 @@ cmd_serve(int argc, char **argv)
 		    "--help)", argv[optind]);
 		return 2;
 	}
-	if (config != NULL)
-		r = jit_config_load(config, &cfg, err, sizeof(err));
-	else
-		r = jit_config_defaults(&cfg);
-	if (r != 0) {
-		cmd_fail("serve", "%s", config != NULL ? err : jit_err(r));
+	if (cmd_config_load("serve", config, &cfg, NULL, NULL) != 0)
 		return 1;
-	}
 	if (listen != NULL) {
 		struct jit_listen l;
 		if ((r = jit_listen_parse(listen, &l)) != 0) {

@@ -169,18 +169,8 @@ cmd_token(int argc, char **argv)
 		    "at most 3660d)", ttl_s);
 		return 2;
 	}
-	if (config != NULL)
-		r = jit_config_load(config, &cfg, err, sizeof(err));
-	else
-		r = jit_config_defaults(&cfg);
-	if (r != 0) {
-		cmd_fail("token", "%s", config != NULL ? err : jit_err(r));
+	if (cmd_config_load("token", config, &cfg, &data, &policies) != 0)
 		return 1;
-	}
-	if (data == NULL)
-		data = cfg.data;
-	if (policies == NULL)
-		policies = cfg.policies;
 	actor_name(actor, sizeof(actor));
 
 	if (strcmp(sub, "create") == 0) {

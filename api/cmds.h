@@ -16,8 +16,24 @@ int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_krl(int argc, char **argv);      /* cmd_krl.c */
 
+struct jit_config;
+
 /* Print "jit-ca CMD: message\n" to stderr. */
 void cmd_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Load the server config at path (the built-in defaults when path is NULL)
+ * into *cfg, then point *data and *policies at the config's data directory
+ * and policy path where they are still NULL (either pointer may be NULL:
+ * not wanted).  The strings they then point at belong to cfg and stay valid
+ * until jit_config_release(cfg).
+ *
+ * Returns 0, or a negative JIT_ERR_* after printing "jit-ca CMD: message"
+ * (the loader's message naming the file, else the error); *cfg is then
+ * released and may be released again.
+ */
+int cmd_config_load(const char *cmd, const char *path, struct jit_config *cfg,
+    const char **data, const char **policies);
 
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "config.h"
+#include "err.h"
 
 struct command {
 	const char *name;
@@ -42,6 +44,29 @@ cmd_fail(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int
+cmd_config_load(const char *cmd, const char *path, struct jit_config *cfg,
+    const char **data, const char **policies)
+{
+	char err[1024];
+	int r = JIT_ERR_INTERNAL;
+
+	err[0] = '\0';
+	if (path != NULL)
+		r = jit_config_load(path, cfg, err, sizeof(err));
+	else
+		r = jit_config_defaults(cfg);
+	if (r != 0) {
+		cmd_fail(cmd, "%s", path != NULL && *err ? err : jit_err(r));
+		return r;
+	}
+	if (data != NULL && *data == NULL)
+		*data = cfg->data;
+	if (policies != NULL && *policies == NULL)
+		*policies = cfg->policies;
+	return 0;
 }
 
 static void
