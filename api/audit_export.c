@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "err.h"
 #include "sshsig.h"
+#include "url.h"
 #include "util.h"
 
 #define FILTER_MAX 200          /* longest filter value */
@@ -138,48 +139,6 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 	    "user, role, event, format)", printable(name) ? name : "?");
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode n bytes of s (%XX escapes, '+' = space) into out[outlen]. */
-static int
-url_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		int ch = (unsigned char)s[i];
-
-		if (ch == '%') {
-			int hi, lo;
-			if (n - i < 3)
-				return -1;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			ch = hi * 16 + lo;
-			i += 2;
-		} else if (ch == '+') {
-			ch = ' ';
-		}
-		if (ch == 0 || o + 1 >= outlen)
-			return -1;
-		out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int
 jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
     char *err, size_t errlen)
@@ -197,7 +156,7 @@ jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
 		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
 		if (len > 0) {
 			eq = memchr(p, '=', len);
-			if (url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
+			if (jit_url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
 			    name, sizeof(name)) != 0)
 				return seterr(err, errlen, "malformed query "
 				    "string");
@@ -213,7 +172,7 @@ jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
 				return seterr(err, errlen, "query parameter "
 				    "'%s' given twice", names[i]);
 			seen |= 1u << i;
-			if (eq == NULL || url_decode(eq + 1,
+			if (eq == NULL || jit_url_decode(eq + 1,
 			    len - (size_t)(eq - p) - 1, value, sizeof(value))
 			    != 0)
 				return seterr(err, errlen, "bad or too long "
