@@ -17,31 +17,8 @@
 #include "key.h"
 #include "store.h"
 #include "test.h"
+#include "test-files.h"
 #include "util.h"
-
-static char *
-tmpdir(void)
-{
-	char tmpl[] = "/tmp/jit-test-auditx-XXXXXX";
-	char *d = mkdtemp(tmpl);
-
-	REQUIRE(d != NULL);
-	return jit_strdup(d);
-}
-
-static void
-rmdir_all(char *dir)
-{
-	static const char *files[] = { "data.mdb", "lock.mdb", "server.lock" };
-	char p[512];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-	free(dir);
-}
 
 /* ---- a store with a small, varied log ------------------------------------ */
 
@@ -619,13 +596,13 @@ test_empty_and_growing(struct jit_key *k)
 	struct jit_store *s;
 	struct jit_audit_export *x;
 	struct jit_audit_filter f;
-	char *dir = tmpdir(), buf[4096];
+	char *sdir = store_dir_new("auditx"), buf[4096];
 	struct exp e;
 	struct fill fl;
 	ssize_t n;
 	uint64_t count, head;
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	/* An empty log is a valid, empty, contiguous export. */
 	REQUIRE_OK(run_export(s, k, "", JIT_AUDIT_EXPORT_INLINE_SIG, &e));
 	CHECK_OK(verify_mem(e.body, e.len, NULL, k, &res));
@@ -663,7 +640,7 @@ test_empty_and_growing(struct jit_key *k)
 		jit_key_free(pub);
 	}
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 static void
@@ -684,18 +661,18 @@ main(void)
 {
 	struct jit_key *k = NULL, *other = NULL;
 	struct jit_store *s;
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("auditx");
 
 	REQUIRE_OK(jit_key_generate(JIT_KEY_ED25519, 0, &k));
 	REQUIRE_OK(jit_key_generate(JIT_KEY_ED25519, 0, &other));
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	fill_store(s);
 	test_query();
 	test_jsonl(s, k, other);
 	test_filtered(s, k);
 	test_csv(s, k);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 	test_empty_and_growing(k);
 	test_not_an_export(k);
 	jit_key_free(k);

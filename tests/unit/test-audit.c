@@ -12,6 +12,7 @@
 #include "err.h"
 #include "store.h"
 #include "test.h"
+#include "test-files.h"
 #include "util.h"
 
 /*
@@ -83,30 +84,6 @@ test_canonical(void)
 }
 
 /* ---- in the store ------------------------------------------------------ */
-
-static char *
-tmpdir(void)
-{
-	char tmpl[] = "/tmp/jit-test-audit-XXXXXX";
-	char *d = mkdtemp(tmpl);
-
-	REQUIRE(d != NULL);
-	return jit_strdup(d);
-}
-
-static void
-rmdir_all(char *dir)
-{
-	static const char *files[] = { "data.mdb", "lock.mdb", "server.lock" };
-	char p[512];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-	free(dir);
-}
 
 struct append_ctx {
 	int n;          /* entries to append */
@@ -198,7 +175,7 @@ verify_lines(char **l, size_t n, struct jit_audit_verifier *v)
 static void
 test_chain(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("audit");
 	struct jit_store *s;
 	struct append_ctx a = { 0 };
 	struct verify_ctx vc;
@@ -208,7 +185,7 @@ test_chain(void)
 	json_t *e;
 	json_error_t je;
 
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	/* Empty log: head is zeros, verifies with 0 entries. */
 	memset(&vc, 0, sizeof(vc));
 	CHECK_OK(jit_store_read(s, verify_fn, &vc));
@@ -252,7 +229,7 @@ test_chain(void)
 	jit_store_close(s);
 
 	/* Reopen; verify the stored chain. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
 	memset(&vc, 0, sizeof(vc));
 	CHECK_OK(jit_store_read(s, verify_fn, &vc));
 	CHECK_U64(vc.count, 7);
@@ -351,7 +328,7 @@ test_chain(void)
 
 	for (size_t i = 0; i < ls.n; i++)
 		free(ls.l[i]);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* jit_audit_append serialises once and splices the hash in: the stored
@@ -360,7 +337,7 @@ test_chain(void)
 static void
 test_append_canonical(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("audit");
 	struct jit_store *s;
 	struct append_ctx a = { 0 };
 	struct verify_ctx vc;
@@ -376,7 +353,7 @@ test_append_canonical(void)
 	    "c", "h", json_null(), "zzz", "has");
 	f[3] = json_pack("{s:s, s:s, s:s}", "event", "e", "actor",
 	    "\\\\\"\\", "time", "2026-01-01T00:00:00Z");
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	for (int i = 0; i < 4; i++) {
 		REQUIRE(f[i] != NULL);
 		a.fields = f[i];
@@ -388,7 +365,7 @@ test_append_canonical(void)
 	CHECK_U64(vc.count, 4);
 	CHECK_STR(vc.head, a.hash);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 int

@@ -19,33 +19,10 @@
 #include "err.h"
 #include "store.h"
 #include "test.h"
+#include "test-files.h"
 #include "util.h"
 
 /* ---- helpers --------------------------------------------------------- */
-
-static char *
-tmpdir(void)
-{
-	char tmpl[] = "/tmp/jit-test-store-XXXXXX";
-	char *d = mkdtemp(tmpl);
-
-	REQUIRE(d != NULL);
-	return jit_strdup(d);
-}
-
-static void
-rmdir_all(char *dir)
-{
-	static const char *files[] = { "data.mdb", "lock.mdb", "server.lock" };
-	char p[512];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-	free(dir);
-}
 
 static json_t *
 mkreq(const char *user, const char *state, const char *role)
@@ -169,7 +146,7 @@ list(struct jit_store *s, int which, const char *name, uint64_t after,
 static void
 test_requests(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct collect c;
 	struct state_ctx sc;
@@ -177,7 +154,7 @@ test_requests(void)
 	json_t *req;
 	uint64_t seq;
 
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	id1 = create(s, "alice", "pending");
 	id2 = create(s, "bob", "pending");
 	id3 = create(s, "alice", "pending");
@@ -234,7 +211,7 @@ test_requests(void)
 	jit_store_close(s);
 
 	/* Reopen: everything is still there, seq continues. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
 	CHECK_INT(list(s, 2, NULL, 0, 0, 0, &c), 3);
 	{
@@ -266,7 +243,7 @@ test_requests(void)
 	free(id1);
 	free(id2);
 	free(id3);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 struct count_ctx {
@@ -285,13 +262,13 @@ count_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_listing(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct collect c;
 	struct count_ctx cc = { "pending", 0 };
 	char *ids[20];
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	for (int i = 0; i < 20; i++)
 		ids[i] = create(s, i % 2 ? "bob" : "alice",
 		    i % 3 ? "pending" : "denied");
@@ -333,7 +310,7 @@ test_listing(void)
 	jit_store_close(s);
 	for (int i = 0; i < 20; i++)
 		free(ids[i]);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- concurrency and group commit -------------------------------------- */
@@ -455,7 +432,7 @@ cmp_u64(const void *a, const void *b)
 static void
 test_concurrent(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct worker *w = calloc(NTHREADS, sizeof(*w));
 	pthread_t th[NTHREADS];
@@ -466,7 +443,7 @@ test_concurrent(void)
 	int dup = 0;
 
 	REQUIRE(w != NULL && all != NULL);
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	t0 = jit_monotonic_ms();
 	for (int k = 0; k < NTHREADS; k++) {
 		w[k].s = s;
@@ -496,7 +473,7 @@ test_concurrent(void)
 	jit_store_close(s);
 
 	/* After reopening: every cert, request and audit entry is there. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	cc.w = w;
 	CHECK_OK(jit_store_read(s, check_all_fn, &cc));
 	CHECK_INT(cc.missing, 0);
@@ -505,7 +482,7 @@ test_concurrent(void)
 	jit_store_close(s);
 	free(all);
 	free(w);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* A failing closure in the middle of a batch leaves no trace. */
@@ -570,7 +547,7 @@ exist_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_group_failure(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct group_ctx g[6];
 	pthread_t th[6];
@@ -579,7 +556,7 @@ test_group_failure(void)
 	uint64_t serials[6];
 	int n = 0;
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	memset(g, 0, sizeof(g));
 	for (int i = 0; i < 6; i++) {
 		g[i].s = s;
@@ -618,7 +595,7 @@ test_group_failure(void)
 	CHECK_OK(e.audit_r);
 	CHECK_U64(e.audit_count, 5);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- tokens and values --------------------------------------------------- */
@@ -701,11 +678,11 @@ tok_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_tokens(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct tok_ctx c = { 0 };
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	jit_store_token_hash("jit_secret_one", c.h1);
 	jit_store_token_hash("jit_secret_two", c.h2);
 	CHECK(memcmp(c.h1, c.h2, JIT_TOKEN_HASH_LEN) != 0);
@@ -732,7 +709,7 @@ test_tokens(void)
 	c.step = 0;
 	CHECK_INT(jit_store_read(s, tok_fn, &c), JIT_ERR_PERMISSION);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 static int
@@ -793,10 +770,10 @@ nested_write_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_values_misc(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	CHECK_OK(jit_store_write(s, value_put_fn, NULL));
 	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
 	/* Misuse inside a write closure fails instead of deadlocking. */
@@ -805,11 +782,11 @@ test_values_misc(void)
 	jit_store_close(s);
 
 	/* Read-only: reads work, writes are refused. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
 	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
 	CHECK_INT(jit_store_write(s, value_put_fn, NULL), JIT_ERR_PERMISSION);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 
 	/* A missing store cannot be opened read-only; a missing parent
 	 * directory is NOT_FOUND. */
@@ -854,12 +831,12 @@ claim_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_serial_reserve(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct claim_ctx c;
 	uint64_t a = 0, b = 0, x = 0;
 
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, reserve_fn, &a));
 	CHECK_OK(jit_store_read(s, reserve_fn, &b));
 	CHECK_INT(a, 1);
@@ -883,11 +860,11 @@ test_serial_reserve(void)
 	jit_store_close(s);
 	/* After a restart (x was never claimed) reservations start above
 	 * every stored serial. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, reserve_fn, &x));
 	CHECK_INT(x, 4);
 	jit_store_close(s);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- locking and other processes ----------------------------------------- */
@@ -928,16 +905,16 @@ token_check_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_locking(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s, *s2 = NULL;
 	char *id;
 	pid_t pid;
 	int status;
 	uint64_t count = 0;
 
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	/* A second server in this process... */
-	CHECK_INT(jit_store_open(dir, JIT_STORE_SERVER, &s2),
+	CHECK_INT(jit_store_open(sdir, JIT_STORE_SERVER, &s2),
 	    JIT_ERR_STORE_LOCKED);
 	CHECK(s2 == NULL);
 	id = create(s, "alice", "pending");
@@ -950,11 +927,11 @@ test_locking(void)
 	REQUIRE(pid >= 0);
 	if (pid == 0) {
 		struct jit_store *c;
-		int r = jit_store_open(dir, JIT_STORE_SERVER, &c);
+		int r = jit_store_open(sdir, JIT_STORE_SERVER, &c);
 
 		if (r != JIT_ERR_STORE_LOCKED)
 			_exit(10);
-		if (jit_store_open(dir, 0, &c) != 0)
+		if (jit_store_open(sdir, 0, &c) != 0)
 			_exit(11);
 		if (jit_store_write(c, token_cli_fn, NULL) != 0)
 			_exit(12);
@@ -974,10 +951,10 @@ test_locking(void)
 	jit_store_close(s);
 
 	/* Closing releases the lock. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	jit_store_close(s);
 	free(id);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- map full ------------------------------------------------------------ */
@@ -1039,7 +1016,7 @@ count_all_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_map_full(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store_options o = { 0 };
 	struct jit_store *s;
 	struct big_ctx b;
@@ -1051,7 +1028,7 @@ test_map_full(void)
 	memset(b.reason, 'x', 3000);
 	b.reason[3000] = '\0';
 	o.map_size = 1 << 20;  /* 1 MiB */
-	REQUIRE_OK(jit_store_open_opts(dir, &o, &s));
+	REQUIRE_OK(jit_store_open_opts(sdir, &o, &s));
 	for (int i = 0; i < 10000; i++) {
 		if ((r = jit_store_write(s, big_fn, &b)) != 0)
 			break;
@@ -1066,7 +1043,7 @@ test_map_full(void)
 	jit_store_close(s);
 
 	/* Reopen with room: old data intact, writes work again. */
-	REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, count_all_fn, &c));
 	CHECK_U64(c.n, (uint64_t)ok);
 	CHECK_OK(c.audit_r);
@@ -1078,7 +1055,7 @@ test_map_full(void)
 	printf("map full after %d requests of 3 KB in 1 MiB\n", ok);
 	jit_store_close(s);
 	free(b.reason);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* Several writers fill the map at once: the closure that hits the limit
@@ -1106,7 +1083,7 @@ filler_main(void *arg)
 static void
 test_map_full_concurrent(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store_options o = { 0 };
 	struct jit_store *s;
 	struct big_ctx b;
@@ -1120,7 +1097,7 @@ test_map_full_concurrent(void)
 	memset(b.reason, 'y', 2000);
 	b.reason[2000] = '\0';
 	o.map_size = 1 << 20;
-	REQUIRE_OK(jit_store_open_opts(dir, &o, &s));
+	REQUIRE_OK(jit_store_open_opts(sdir, &o, &s));
 	memset(f, 0, sizeof(f));
 	for (int i = 0; i < 6; i++) {
 		f[i].s = s;
@@ -1137,14 +1114,14 @@ test_map_full_concurrent(void)
 	CHECK_OK(c.audit_r);
 	CHECK_U64(c.audit, (uint64_t)ok);
 	jit_store_close(s);
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	CHECK_OK(jit_store_read(s, count_all_fn, &c));
 	CHECK_U64(c.n, (uint64_t)ok);
 	CHECK_OK(c.audit_r);
 	CHECK_OK(jit_store_write(s, big_fn, &b));
 	jit_store_close(s);
 	free(b.reason);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- change notification --------------------------------------------------- */
@@ -1173,7 +1150,7 @@ waiter_main(void *arg)
 static void
 test_wait_change(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct state_ctx sc;
 	struct waiter w = { 0 }, wa = { 0 };
@@ -1181,7 +1158,7 @@ test_wait_change(void)
 	uint64_t v, v2;
 	char *id;
 
-	REQUIRE_OK(jit_store_open(dir, 0, &s));
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	id = create(s, "alice", "pending");
 	v = jit_store_version(s);
 	CHECK(v >= 1);
@@ -1214,7 +1191,7 @@ test_wait_change(void)
 	CHECK_U64(jit_store_version(s), v2);
 	jit_store_close(s);
 	free(id);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 /* ---- crash safety: kill -9 at a random moment ------------------------------ */
@@ -1284,7 +1261,7 @@ crash_check_fn(struct jit_store_txn *t, void *ctx)
 static void
 test_crash(void)
 {
-	char *dir = tmpdir();
+	char *sdir = store_dir_new("store");
 	size_t cap = 1 << 16, total = 0;
 	struct acked *a = malloc(cap * sizeof(*a));
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
@@ -1312,7 +1289,7 @@ test_crash(void)
 			struct jit_store *cs;
 
 			close(p[0]);
-			if (jit_store_open(dir, JIT_STORE_SERVER, &cs) != 0)
+			if (jit_store_open(sdir, JIT_STORE_SERVER, &cs) != 0)
 				_exit(30);
 			for (int k = 0; k < CRASH_THREADS; k++) {
 				w[k].s = cs;
@@ -1360,7 +1337,7 @@ test_crash(void)
 		fclose(f);
 
 		/* The server lock died with the process. */
-		REQUIRE_OK(jit_store_open(dir, JIT_STORE_SERVER, &s));
+		REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 		cc.a = a;
 		cc.n = total;
 		CHECK_OK(jit_store_read(s, crash_check_fn, &cc));
@@ -1375,7 +1352,7 @@ test_crash(void)
 		CHECK(total > before);
 	}
 	free(a);
-	rmdir_all(dir);
+	store_dir_remove(sdir);
 }
 
 int
