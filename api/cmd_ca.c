@@ -90,6 +90,18 @@ errmsg(int r)
 	return jit_err(r);
 }
 
+/* Say why the CA key in data could not be read or loaded (what: "read
+ * the CA key in"), with the way to create one when there is none. */
+static void
+ca_key_fail(const char *cmd, const char *data, const char *what, int r)
+{
+	if (r == JIT_ERR_NOT_FOUND)
+		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
+		    "--data %s')", data, data);
+	else
+		cmd_fail(cmd, "cannot %s %s: %s", what, data, errmsg(r));
+}
+
 static void
 getopt_reset(void)
 {
@@ -300,14 +312,8 @@ cmd_ca(int argc, char **argv)
 		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
 		return EXIT_USAGE;
 	}
-	r = jit_cadir_public_line(data, &line);
-	if (r == JIT_ERR_NOT_FOUND) {
-		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
-		    "--data %s')", data, data);
-		goto out;
-	} else if (r != 0) {
-		cmd_fail(cmd, "cannot read the CA key in %s: %s", data,
-		    errmsg(r));
+	if ((r = jit_cadir_public_line(data, &line)) != 0) {
+		ca_key_fail(cmd, data, "read the CA key in", r);
 		goto out;
 	}
 	if (want_fp) {
@@ -784,14 +790,8 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
-	r = jit_cadir_load(data, &ca);
-	if (r == JIT_ERR_NOT_FOUND) {
-		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
-		    "--data %s')", data, data);
-		goto out;
-	} else if (r != 0) {
-		cmd_fail(cmd, "cannot load the CA key from %s: %s", data,
-		    errmsg(r));
+	if ((r = jit_cadir_load(data, &ca)) != 0) {
+		ca_key_fail(cmd, data, "load the CA key from", r);
 		goto out;
 	}
 	if (serial == 0 && (r = random_serial(&serial)) != 0) {
