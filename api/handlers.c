@@ -707,6 +707,8 @@ load_request(struct call *c, const char *id, int want_cert, json_t **req,
 
 struct create_ctx {
 	json_t *req;
+	char *js;                 /* req encoded before the write */
+	size_t jl;
 	json_t *audit;            /* its audit fields, built before the write */
 };
 
@@ -716,7 +718,8 @@ create_fn(struct jit_store_txn *t, void *vctx)
 	struct create_ctx *cc = vctx;
 	int r;
 
-	if ((r = jit_store_create_request(t, cc->req, NULL)) != 0)
+	if ((r = jit_store_create_request_encoded(t, cc->req, cc->js, cc->jl,
+	    NULL)) != 0)
 		return r;
 	return jit_audit_append(t, cc->audit, NULL, NULL);
 }
@@ -907,8 +910,14 @@ handle_create(struct call *c)
 	if (extra == NULL || (cc.audit = audit_fields("request.create",
 	    c->user, req, extra)) == NULL)
 		goto oom;
+	/* Encoded here, not on the writer thread. */
+	if (jit_store_encode_request(req, &cc.js, &cc.jl) != 0) {
+		json_decref(cc.audit);
+		goto oom;
+	}
 	r = jit_store_write(c->api->store, create_fn, &cc);
 	json_decref(cc.audit);
+	free(cc.js);
 	if (r != 0) {
 		reply_jit_error(c, r, "could not store the request");
 		goto out;
@@ -1401,6 +1410,11 @@ struct issue_ctx {
 	const void *raw;          /* ... and its stored bytes */
 	size_t rawlen;
 	json_t *rec;              /* the cert record signed before the write */
+	char *rec_js;             /* ... encoded before the write */
+	size_t rec_jl;
+	json_t *upd;              /* snap as issued (serial, issued_at) */
+	char *upd_js;             /* ... encoded before the write */
+	size_t upd_jl;
 	json_t *audit;            /* its audit fields (same_grant: as the
 	                             stored request would give them) */
 	char *line;               /* the cert line (new) */
@@ -1553,15 +1567,16 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct issue_ctx *ic = vctx;
 	json_t *req = NULL, *rec = NULL, *serialj, *cnt = NULL;
-	int r;
+	int r, unchanged = 0;
 
 	/* Unchanged since the snapshot (the usual case): use the request
 	 * parsed then instead of parsing it again on the writer thread.  It
 	 * is ours to change; a retry reads it afresh. */
 	if (ic->raw != NULL && jit_store_request_unchanged(t, ic->id, ic->raw,
-	    ic->rawlen) == 0)
+	    ic->rawlen) == 0) {
 		req = json_incref(ic->snap);
-	else if ((r = jit_store_get_request(t, ic->id, &req, NULL)) != 0)
+		unchanged = 1;
+	} else if ((r = jit_store_get_request(t, ic->id, &req, NULL)) != 0)
 		return r;
 	if ((r = check_fetch(ic->c, req, ic->now, ic->msg,
 	    sizeof(ic->msg))) != 0)
@@ -1589,20 +1604,29 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 		goto out;
 	}
 	if ((r = jit_store_claim_serial(t, ic->serial)) != 0 ||
-	    (r = jit_store_put_cert(t, ic->serial, ic->rec)) != 0) {
+	    (r = jit_store_put_cert_encoded(t, ic->serial, ic->rec_js,
+	    ic->rec_jl)) != 0) {
 		/* CONFLICT: another process stored a cert with this serial
 		 * meanwhile; a fresh reservation skips past it. */
 		ic->retry = r == JIT_ERR_CONFLICT;
 		goto out;
 	}
-	if (json_object_set_new(req, "serial", json_integer(
-	    (json_int_t)ic->serial)) != 0 || set_time(req, "issued_at",
-	    ic->now) != 0) {
-		r = JIT_ERR_ALLOC;
-		goto out;
+	if (unchanged && ic->upd_js != NULL) {
+		/* The issued request was built and encoded before the
+		 * write from these same bytes. */
+		if ((r = jit_store_put_request_encoded(t, ic->upd,
+		    ic->upd_js, ic->upd_jl)) != 0)
+			goto out;
+	} else {
+		if (json_object_set_new(req, "serial", json_integer(
+		    (json_int_t)ic->serial)) != 0 || set_time(req,
+		    "issued_at", ic->now) != 0) {
+			r = JIT_ERR_ALLOC;
+			goto out;
+		}
+		if ((r = jit_store_put_request(t, req)) != 0)
+			goto out;
 	}
-	if ((r = jit_store_put_request(t, req)) != 0)
-		goto out;
 	/* A counter for /metrics, in the same transaction. */
 	{
 		json_int_t n = 0;
@@ -1700,6 +1724,22 @@ handle_certificate(struct call *c, const char *id)
 			reply_jit_error(c, r, ic.msg);
 			goto out;
 		}
+		/* Encoded here, not on the writer thread: the cert record
+		 * and the request as issue_fn stores it when unchanged. */
+		if ((r = jit_store_encode_cert(ic.rec, &ic.rec_js,
+		    &ic.rec_jl)) != 0) {
+			reply_jit_error(c, r, NULL);
+			goto out;
+		}
+		if ((ic.upd = json_copy(rc.req)) == NULL ||
+		    json_object_set_new(ic.upd, "serial", json_integer(
+		    (json_int_t)rc.serial)) != 0 || set_time(ic.upd,
+		    "issued_at", c->now) != 0 ||
+		    (r = jit_store_encode_request(ic.upd, &ic.upd_js,
+		    &ic.upd_jl)) != 0) {
+			reply_error(c, 500, NULL, "out of memory");
+			goto out;
+		}
 		ex = json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
 		    "serial", (json_int_t)rc.serial, "key_id",
 		    json_object_get(ic.rec, "key_id"), "principals",
@@ -1718,7 +1758,11 @@ handle_certificate(struct call *c, const char *id)
 		r = jit_store_write(c->api->store, issue_fn, &ic);
 		json_decref(ic.rec);
 		json_decref(ic.audit);
-		ic.rec = ic.audit = NULL;
+		free(ic.rec_js);
+		json_decref(ic.upd);
+		free(ic.upd_js);
+		ic.rec = ic.audit = ic.upd = NULL;
+		ic.rec_js = ic.upd_js = NULL;
 		if (r == 0 || !ic.retry)
 			break;
 		free(ic.line);
@@ -1736,6 +1780,9 @@ handle_certificate(struct call *c, const char *id)
 	reply_text(c, 200, ic.line);
 out:
 	free(ic.line);
+	free(ic.rec_js);
+	free(ic.upd_js);
+	json_decref(ic.upd);
 	json_decref(ic.rec);
 	json_decref(ic.audit);
 	json_decref(rc.req);

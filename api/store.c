@@ -801,26 +801,20 @@ deadline_of(const json_t *req, const char *state)
 	return t;
 }
 
-/* Serialise a request as its header || JSON. */
+/* A stored request value: header || js (the request's JSON, jl bytes). */
 static int
-request_value(const json_t *req, uint64_t seq, uint64_t deadline,
+request_value_js(const char *js, size_t jl, uint64_t seq, uint64_t deadline,
     const char *state, const char *user, unsigned char **out, size_t *len)
 {
-	size_t slen = strlen(state), ulen = strlen(user), hl, jl;
+	size_t slen = strlen(state), ulen = strlen(user), hl;
 	unsigned char *p;
-	char *js;
-	int r;
 
 	*out = NULL;
 	if (slen == 0 || slen > MAX_NAME || ulen == 0 || ulen > MAX_NAME)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = dump_json(req, 0, &js, &jl)) != 0)
-		return r;
 	hl = REQ_FIXED + 2 + slen + ulen;
-	if (jl > SIZE_MAX - hl || (p = malloc(hl + jl)) == NULL) {
-		free(js);
+	if (jl > SIZE_MAX - hl || (p = malloc(hl + jl)) == NULL)
 		return JIT_ERR_ALLOC;
-	}
 	put_be64(p, seq);
 	put_be64(p + 8, deadline);
 	p[REQ_FIXED] = (unsigned char)slen;
@@ -830,8 +824,24 @@ request_value(const json_t *req, uint64_t seq, uint64_t deadline,
 	memcpy(p + hl, js, jl);
 	*out = p;
 	*len = hl + jl;
-	free(js);
 	return 0;
+}
+
+/* Serialise a request as its header || JSON. */
+static int
+request_value(const json_t *req, uint64_t seq, uint64_t deadline,
+    const char *state, const char *user, unsigned char **out, size_t *len)
+{
+	char *js;
+	size_t jl;
+	int r;
+
+	*out = NULL;
+	if ((r = dump_json(req, 0, &js, &jl)) != 0)
+		return r;
+	r = request_value_js(js, jl, seq, deadline, state, user, out, len);
+	free(js);
+	return r;
 }
 
 static int
@@ -963,6 +973,13 @@ out:
 int
 jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 {
+	return jit_store_create_request_encoded(t, req, NULL, 0, seq);
+}
+
+int
+jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
+    const char *js, size_t jl, uint64_t *seq)
+{
 	const char *id, *state, *user;
 	unsigned char *val = NULL, sb[8];
 	size_t vlen;
@@ -978,6 +995,9 @@ jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (json_object_get(req, "id") == NULL) {
 		char nid[JIT_REQUEST_ID_LEN];
+
+		if (js != NULL)
+			return JIT_ERR_INVALID_ARGUMENT;  /* js lacks the id */
 
 		/* 60 random bits: a clash is all but impossible, but a
 		 * clash must not overwrite, so look before using. */
@@ -1002,7 +1022,12 @@ jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
 	if ((r = meta_get_u64(t, "next_request_seq", 1, &next)) != 0)
 		return r;
 	dl = deadline_of(req, state);
-	if ((r = request_value(req, next, dl, state, user, &val, &vlen)) != 0)
+	if (js != NULL)
+		r = request_value_js(js, jl, next, dl, state, user, &val,
+		    &vlen);
+	else
+		r = request_value(req, next, dl, state, user, &val, &vlen);
+	if (r != 0)
 		return r;
 	k.mv_data = (void *)id;
 	k.mv_size = strlen(id);
@@ -1054,7 +1079,26 @@ index_move(struct jit_store_txn *t, int db, const char *old, size_t olen,
 }
 
 int
+jit_store_encode_request(const json_t *req, char **out, size_t *len)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (out == NULL || len == NULL || !json_is_object(req))
+		return JIT_ERR_INVALID_ARGUMENT;
+	return dump_json(req, 0, out, len);
+}
+
+int
 jit_store_put_request(struct jit_store_txn *t, const json_t *req)
+{
+	return jit_store_put_request_encoded(t, req, NULL, 0);
+}
+
+int
+jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
+    const char *js, size_t jl)
 {
 	const char *id, *state, *user;
 	struct req_head h;
@@ -1084,7 +1128,12 @@ jit_store_put_request(struct jit_store_txn *t, const json_t *req)
 	if (dl != h.deadline && ((r = deadline_del(t, h.deadline, h.seq)) != 0
 	    || (r = deadline_put(t, dl, h.seq, id)) != 0))
 		goto out;
-	if ((r = request_value(req, h.seq, dl, state, user, &val, &vlen)) != 0)
+	if (js != NULL)
+		r = request_value_js(js, jl, h.seq, dl, state, user, &val,
+		    &vlen);
+	else
+		r = request_value(req, h.seq, dl, state, user, &val, &vlen);
+	if (r != 0)
 		goto out;
 	d.mv_data = val;
 	d.mv_size = vlen;
@@ -1473,26 +1522,51 @@ jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial)
 }
 
 int
-jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
-    const json_t *rec)
+jit_store_encode_cert(const json_t *rec, char **out, size_t *len)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (out == NULL || len == NULL || !json_is_object(rec))
+		return JIT_ERR_INVALID_ARGUMENT;
+	return dump_json(rec, 0, out, len);
+}
+
+int
+jit_store_put_cert_encoded(struct jit_store_txn *t, uint64_t serial,
+    const char *js, size_t jl)
 {
 	unsigned char kb[8];
 	MDB_val k = { 8, kb }, d;
+	int r;
+
+	if ((r = need_write(t)) != 0)
+		return r;
+	if (serial == 0 || js == NULL || jl == 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	put_be64(kb, serial);
+	d.mv_data = (void *)js;
+	d.mv_size = jl;
+	return map_err(mdb_put(t->txn, t->s->dbi[DB_CERTS], &k, &d,
+	    MDB_NOOVERWRITE));
+}
+
+int
+jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
+    const json_t *rec)
+{
 	char *js;
 	size_t jl;
 	int r;
 
 	if ((r = need_write(t)) != 0)
 		return r;
-	if (serial == 0 || !json_is_object(rec))
+	if (serial == 0)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = dump_json(rec, 0, &js, &jl)) != 0)
+	if ((r = jit_store_encode_cert(rec, &js, &jl)) != 0)
 		return r;
-	put_be64(kb, serial);
-	d.mv_data = js;
-	d.mv_size = jl;
-	r = map_err(mdb_put(t->txn, t->s->dbi[DB_CERTS], &k, &d,
-	    MDB_NOOVERWRITE));
+	r = jit_store_put_cert_encoded(t, serial, js, jl);
 	free(js);
 	return r;
 }

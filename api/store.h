@@ -165,6 +165,11 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  */
 int jit_store_create_request(struct jit_store_txn *t, json_t *req,
     uint64_t *seq);
+/* The same with req's JSON encoded beforehand by jit_store_encode_request()
+ * (off the writer thread); req must then have its "id" (else
+ * INVALID_ARGUMENT); js NULL encodes req here. */
+int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
+    const char *js, size_t jl, uint64_t *seq);
 
 /*
  * Replace an existing request (looked up by req's "id") with req, moving
@@ -172,6 +177,16 @@ int jit_store_create_request(struct jit_store_txn *t, json_t *req,
  * request.  Marks the id as changed for jit_store_wait_change().
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req);
+/*
+ * The same with req's JSON encoded beforehand (off the writer thread):
+ * jit_store_encode_request() sets *out to req's stored JSON
+ * (NUL-terminated, caller frees) and *len to its length;
+ * jit_store_put_request_encoded() stores js (jl bytes, made so from req
+ * and not checked again) as req; js NULL encodes req here.
+ */
+int jit_store_encode_request(const json_t *req, char **out, size_t *len);
+int jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
+    const char *js, size_t jl);
 
 /* Fetch a request: *out is a new reference (NULL on error); *seq (may be
  * NULL) its sequence number.  NOT_FOUND if absent. */
@@ -275,6 +290,17 @@ int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
  */
 int jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
     const json_t *rec);
+/*
+ * The same in two steps, so the encoding can happen before a write
+ * instead of on the writer thread: jit_store_encode_cert() sets *out to
+ * the stored bytes of rec (a JSON object; NUL-terminated, caller frees)
+ * and *len to their length; jit_store_put_cert_encoded() stores bytes so
+ * made (not checked again) under serial, with jit_store_put_cert()'s
+ * errors.
+ */
+int jit_store_encode_cert(const json_t *rec, char **out, size_t *len);
+int jit_store_put_cert_encoded(struct jit_store_txn *t, uint64_t serial,
+    const char *js, size_t jl);
 /* Fetch a cert record (new reference).  NOT_FOUND if absent. */
 int jit_store_get_cert(struct jit_store_txn *t, uint64_t serial,
     json_t **out);
