@@ -27,6 +27,8 @@ jit_auth_token_generate(char **token)
 	if ((t = malloc(JIT_TOKEN_STRING_LEN + 1)) == NULL)
 		return JIT_ERR_ALLOC;
 	if (RAND_bytes(rnd, JIT_TOKEN_RANDOM_LEN) != 1) {
+		/* A failed call may still have written part of the bytes. */
+		jit_wipe(rnd, sizeof(rnd));
 		free(t);
 		return JIT_ERR_CRYPTO;
 	}
@@ -102,7 +104,7 @@ jit_auth_token_create(struct jit_store *s, const char *user,
 	char tid[JIT_TOKEN_ID_LEN], created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
 	char *tok = NULL;
 	uint64_t now = jit_now();
-	int r;
+	int r = JIT_ERR_INTERNAL;
 
 	*token = NULL;
 	if (id != NULL)
@@ -219,7 +221,7 @@ jit_auth_check(struct jit_store *s, const struct jit_policy *p,
 	const char *tok, *u, *exp, *rid;
 	uint64_t texp;
 	size_t n;
-	int r;
+	int r = JIT_ERR_INTERNAL;
 
 	user[0] = '\0';
 	if (why != NULL)
@@ -259,10 +261,11 @@ jit_auth_check(struct jit_store *s, const struct jit_policy *p,
 	if (r == JIT_ERR_NOT_FOUND) {
 		if (why != NULL)
 			*why = "unknown token";
-		return JIT_ERR_AUTH;
+		r = JIT_ERR_AUTH;
+		goto out;
 	}
 	if (r != 0)
-		return r;
+		goto out;
 	r = JIT_ERR_AUTH;
 	/* The record must belong to this hash: its id is derived from it. */
 	jit_auth_token_id(hash, id);
