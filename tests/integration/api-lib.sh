@@ -14,11 +14,12 @@
 #              quick (pending_timeout 2s)
 #   api_start [EXTRA_CONFIG_YAML]
 #       start `jit-ca serve --config $T/server.yaml` on a free port with
-#       data $T/data; sets JURL, API_PID, API_LOG.  Reuses $T/server.yaml's
-#       port on a restart (api_start again after api_stop / kill), picks
-#       another port when the log says "Address already in use".
+#       data $T/data (serve_free_port in lib.sh); sets JURL, API_PORT,
+#       API_PID, API_LOG.  Reuses API_PORT on a restart (api_start again
+#       after api_stop / kill), picks another port when the log says
+#       "Address already in use".  API_CLOCK_SKEW (default 60s),
 #       API_MAX_WAIT (default 20s) and API_RATE_LIMIT (default 0 = off)
-#       set those two config keys.
+#       set those config keys.
 #   api_stop                  SIGTERM the server, wait; sets API_RC
 #   api_tokens USER...        jit-ca token create for each; sets TOK_<user>
 #   api TOKEN METHOD PATH [BODY]
@@ -102,36 +103,34 @@ API_PID=
 API_LOG=
 JURL=
 
-api_start() {
-	local extra=${1:-} attempt
-	[ -f "$T/policy.yaml" ] || api_policy
-	for attempt in 1 2 3; do
-		[ -n "$API_PORT" ] || API_PORT=$(free_port) || return 1
-		cat >"$T/server.yaml" <<EOF
-listen: 127.0.0.1:$API_PORT
+# Writes $T/server.yaml for port $1 (serve_free_port's WRITE_FN).
+_api_server_conf() {
+	cat >"$T/server.yaml" <<EOF
+listen: 127.0.0.1:$1
 data: $T/data
 policies: $T/policy.yaml
-clock_skew: 60s
+clock_skew: ${API_CLOCK_SKEW:-60s}
 max_body: 64KiB
 max_wait: ${API_MAX_WAIT:-20s}
 sweep_interval: 1s
 rate_limit: ${API_RATE_LIMIT:-0}
-$extra
+$_API_EXTRA
 EOF
-		API_STARTS=$((${API_STARTS:-0} + 1))
-		API_LOG=$T/server.$API_STARTS.log
-		jit_bg "$API_LOG" "$JIT_CA" serve --config "$T/server.yaml"
-		API_PID=$JIT_BG_PID
-		JURL=http://127.0.0.1:$API_PORT
-		if wait_for "grep -q 'listening on' '$API_LOG' || ! kill -0 $API_PID 2>/dev/null" 20 &&
-			kill -0 "$API_PID" 2>/dev/null; then
-			return 0
-		fi
-		cat "$API_LOG" >&2
-		grep -q 'Address already in use' "$API_LOG" || return 1
-		API_PORT=
-	done
-	return 1
+}
+
+api_start() {
+	local rc=0
+	_API_EXTRA=${1:-}
+	[ -f "$T/policy.yaml" ] || api_policy
+	API_STARTS=$((${API_STARTS:-0} + 1))
+	API_LOG=$T/server.$API_STARTS.log
+	SERVE_PORT_FIRST=$API_PORT serve_free_port "$API_LOG" \
+		_api_server_conf "$JIT_CA" serve --config "$T/server.yaml" || rc=1
+	# Also after a failed start: callers read API_LOG and api_stop it.
+	API_PID=$SERVE_PID
+	API_PORT=$SERVE_PORT
+	JURL=http://127.0.0.1:$API_PORT
+	return $rc
 }
 
 api_stop() {

@@ -50,6 +50,8 @@
 #       and wait up to 20 s until LOG says "listening on" or CMD exits; on
 #       "Address already in use" try another port.  Sets SERVE_PID and
 #       SERVE_PORT; returns 1 (LOG on stderr) when it did not start.
+#       With SERVE_PORT_FIRST set the first try takes that port (a
+#       restarted server keeps its address while it is free).
 #
 # sshd
 #   start_sshd --ca FILE [--krl FILE] [--allow-users "U1 U2"] [--root]
@@ -263,10 +265,15 @@ wait_for() {
 }
 
 serve_free_port() {
-	local log=$1 writefn=$2 attempt a args
+	local log=$1 writefn=$2 attempt a args first=${SERVE_PORT_FIRST:-}
 	shift 2
 	for attempt in 1 2 3; do
-		SERVE_PORT=$(free_port) || return 1
+		if [ -n "$first" ]; then
+			SERVE_PORT=$first
+			first=
+		else
+			SERVE_PORT=$(free_port) || return 1
+		fi
 		"$writefn" "$SERVE_PORT" || return 1
 		args=()
 		for a in "$@"; do args+=("${a//@PORT@/$SERVE_PORT}"); done

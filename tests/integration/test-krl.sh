@@ -15,26 +15,9 @@ need_cmd curl jq od cmp
 ensure_test_users
 U1=$JIT_USER1
 
-# The server, as api_start does it, but with a 2 s clock_skew: that is
-# also how long an expired revoked cert stays in the KRL, and this test
-# waits for it.
-api_policy
-krl_conf() {
-	cat >"$T/server.yaml" <<EOF
-listen: 127.0.0.1:$1
-data: $T/data
-policies: $T/policy.yaml
-clock_skew: 2s
-max_wait: 20s
-sweep_interval: 1s
-rate_limit: 0
-EOF
-}
-serve_free_port "$T/server.log" krl_conf "$JIT_CA" serve --config "$T/server.yaml" ||
-	{ fail "server starts"; finish; }
-API_PID=$SERVE_PID
-API_PORT=$SERVE_PORT
-JURL=http://127.0.0.1:$API_PORT
+# A 2 s clock_skew: that is also how long an expired revoked cert stays
+# in the KRL, and this test waits for it.
+API_CLOCK_SKEW=2s api_start || { fail "server starts"; finish; }
 api_tokens alice bob dave || exit 1
 TOK_alice=${TOK_alice:?} TOK_bob=${TOK_bob:?} TOK_dave=${TOK_dave:?}
 
