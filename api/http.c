@@ -621,37 +621,36 @@ jit_http_start(const struct jit_http_options *opts,
 	if (opts->listen->kind == JIT_LISTEN_INET6)
 		flags |= MHD_USE_IPv6;
 	h->starting = 1;
-	if (h->tls_cert_pem != NULL)
+	{
+		/* One option list; TLS adds its three.  In an option array a
+		 * number goes in value, a pointer in ptr_value, and a callback
+		 * in value with its closure in ptr_value. */
+		struct MHD_OptionItem o[12];
+		size_t n = 0;
+
+#define OPT(opt, v, p) (o[n++] = (struct MHD_OptionItem){ (opt), \
+	(intptr_t)(v), (p) })
+		OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h);
+		OPT(MHD_OPTION_LISTEN_SOCKET, h->fd, NULL);
+		OPT(MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h);
+		OPT(MHD_OPTION_NOTIFY_COMPLETED, completed, h);
+		OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)JIT_HTTP_HEADER_LIMIT, NULL);
+		OPT(MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)opts->connection_timeout, NULL);
+		OPT(MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)opts->max_connections, NULL);
+		if (h->tls_cert_pem != NULL) {
+			OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem);
+			OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem);
+			OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+			    (void *)(uintptr_t)TLS_PRIORITIES);
+		}
+		OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
 		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
-		    access_handler, h,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)h,
-		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)JIT_HTTP_HEADER_LIMIT,
-		    MHD_OPTION_CONNECTION_TIMEOUT,
-		    (unsigned)opts->connection_timeout,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)opts->max_connections,
-		    MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key_pem,
-		    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-		    MHD_OPTION_END);
-	else
-		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
-		    access_handler, h,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)h,
-		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, (void *)h,
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)JIT_HTTP_HEADER_LIMIT,
-		    MHD_OPTION_CONNECTION_TIMEOUT,
-		    (unsigned)opts->connection_timeout,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)opts->max_connections,
-		    MHD_OPTION_END);
+		    access_handler, h, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+	}
 	__atomic_store_n(&h->starting, 0, __ATOMIC_SEQ_CST);
 	if (h->daemon == NULL) {
 		seterr(err, errlen, "cannot start the HTTP server%s%s%s",
