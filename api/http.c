@@ -406,22 +406,6 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(rs);
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
     size_t errlen)
@@ -435,14 +419,14 @@ open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		if (strlen(l->host) >= sizeof(sun.sun_path)) {
-			seterr(err, errlen, "unix socket path too long");
+			jit_seterr(err, errlen, "unix socket path too long");
 			return JIT_ERR_INVALID_ARGUMENT;
 		}
 		memcpy(sun.sun_path, l->host, strlen(l->host));
 		/* Replace a stale socket, but never a regular file. */
 		if (lstat(l->host, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
-				seterr(err, errlen, "%s exists and is not a "
+				jit_seterr(err, errlen, "%s exists and is not a "
 				    "socket", l->host);
 				return JIT_ERR_FILE_EXISTS;
 			}
@@ -467,7 +451,7 @@ open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
 		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 		snprintf(port, sizeof(port), "%u", l->port);
 		if ((r = getaddrinfo(l->host, port, &hints, &ai)) != 0) {
-			seterr(err, errlen, "cannot resolve %s: %s", l->host,
+			jit_seterr(err, errlen, "cannot resolve %s: %s", l->host,
 			    gai_strerror(r));
 			return JIT_ERR_INVALID_ARGUMENT;
 		}
@@ -508,10 +492,10 @@ open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
 syserr:
 	e = errno;
 	if (l->kind == JIT_LISTEN_UNIX)
-		seterr(err, errlen, "cannot listen on unix:%s: %s", l->host,
+		jit_seterr(err, errlen, "cannot listen on unix:%s: %s", l->host,
 		    strerror(e));
 	else
-		seterr(err, errlen, "cannot listen on %s%s%s:%u: %s",
+		jit_seterr(err, errlen, "cannot listen on %s%s%s:%u: %s",
 		    l->kind == JIT_LISTEN_INET6 ? "[" : "", l->host,
 		    l->kind == JIT_LISTEN_INET6 ? "]" : "", l->port,
 		    strerror(e));
@@ -589,26 +573,26 @@ jit_http_start(const struct jit_http_options *opts,
 	    MHD_USE_ERROR_LOG;
 	if (opts->tls_cert != NULL || opts->tls_key != NULL) {
 		if (opts->tls_cert == NULL || opts->tls_key == NULL) {
-			seterr(err, errlen, "tls needs both cert and key");
+			jit_seterr(err, errlen, "tls needs both cert and key");
 			r = JIT_ERR_INVALID_ARGUMENT;
 			goto fail;
 		}
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			seterr(err, errlen, "libmicrohttpd was built without "
+			jit_seterr(err, errlen, "libmicrohttpd was built without "
 			    "TLS support");
 			r = JIT_ERR_INVALID_ARGUMENT;
 			goto fail;
 		}
 		if ((r = jit_read_file(opts->tls_cert, TLS_FILE_MAX, &data,
 		    &len)) != 0) {
-			seterr(err, errlen, "tls cert %s: %s", opts->tls_cert,
+			jit_seterr(err, errlen, "tls cert %s: %s", opts->tls_cert,
 			    jit_err(r));
 			goto fail;
 		}
 		h->tls_cert_pem = (char *)data;
 		if ((r = jit_read_file(opts->tls_key, TLS_FILE_MAX, &data,
 		    &len)) != 0) {
-			seterr(err, errlen, "tls key %s: %s", opts->tls_key,
+			jit_seterr(err, errlen, "tls key %s: %s", opts->tls_key,
 			    jit_err(r));
 			goto fail;
 		}
@@ -653,7 +637,7 @@ jit_http_start(const struct jit_http_options *opts,
 	}
 	__atomic_store_n(&h->starting, 0, __ATOMIC_SEQ_CST);
 	if (h->daemon == NULL) {
-		seterr(err, errlen, "cannot start the HTTP server%s%s%s",
+		jit_seterr(err, errlen, "cannot start the HTTP server%s%s%s",
 		    h->start_msg[0] != '\0' ? ": " : "", h->start_msg,
 		    h->tls_cert_pem != NULL ? " (check the TLS cert and key)"
 		    : "");

@@ -42,22 +42,6 @@ logmsg(const char *fmt, ...)
 	fprintf(stderr, "jit-ca: %s %s\n", ts, line);
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- sweeper thread ------------------------------------------------- */
 
 struct sweeper {
@@ -116,7 +100,7 @@ make_demo_tokens(struct jit_store *store, const struct jit_policy *p,
 		const char *u = jit_policy_user_at(p, i);
 		if ((r = jit_auth_token_create(store, u, JIT_DEMO_TOKEN_TTL,
 		    "system", &tok, NULL)) != 0) {
-			seterr(err, errlen, "demo token for %s: %s", u,
+			jit_seterr(err, errlen, "demo token for %s: %s", u,
 			    jit_err(r));
 			goto out;
 		}
@@ -133,7 +117,7 @@ make_demo_tokens(struct jit_store *store, const struct jit_policy *p,
 		goto out;
 	if ((r = jit_write_file_atomic(path, jit_buf_ptr(&b), jit_buf_len(&b),
 	    0600, 0)) != 0) {
-		seterr(err, errlen, "%s: %s", path, jit_err(r));
+		jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
 		goto out;
 	}
 	printf("Demo API tokens (shown once; also in %s, mode 0600):\n", path);
@@ -213,38 +197,38 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 
 	if ((r = jit_policy_load(cfg->policies, &policy, &pe)) != 0) {
 		jit_policy_error_format(&pe, msg, sizeof(msg));
-		seterr(err, errlen, "policy: %s", *msg ? msg : jit_err(r));
+		jit_seterr(err, errlen, "policy: %s", *msg ? msg : jit_err(r));
 		goto out;
 	}
 	if ((r = jit_store_open(cfg->data, JIT_STORE_SERVER, &store)) != 0) {
 		if (r == JIT_ERR_STORE_LOCKED)
-			seterr(err, errlen, "%s: data directory is locked "
+			jit_seterr(err, errlen, "%s: data directory is locked "
 			    "by another process (another jit-ca serve is "
 			    "using it?)", cfg->data);
 		else
-			seterr(err, errlen, "%s: %s", cfg->data, jit_err(r));
+			jit_seterr(err, errlen, "%s: %s", cfg->data, jit_err(r));
 		goto out;
 	}
 	if (!jit_cadir_exists(cfg->data)) {
 		if ((r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
 		    &ca)) != 0) {
-			seterr(err, errlen, "creating the CA in %s: %s",
+			jit_seterr(err, errlen, "creating the CA in %s: %s",
 			    cfg->data, jit_err(r));
 			goto out;
 		}
 		fresh = 1;
 	} else if ((r = jit_cadir_check_key_mode(cfg->data, &mode)) != 0) {
 		if (r == JIT_ERR_PERMISSION)
-			seterr(err, errlen, "%s/%s is accessible by group or "
+			jit_seterr(err, errlen, "%s/%s is accessible by group or "
 			    "others (mode %04o); refusing to use it: chmod 600 "
 			    "it (and rotate the CA if others may have read it)",
 			    cfg->data, JIT_CADIR_KEY, mode);
 		else
-			seterr(err, errlen, "CA key %s/%s: %s", cfg->data,
+			jit_seterr(err, errlen, "CA key %s/%s: %s", cfg->data,
 			    JIT_CADIR_KEY, jit_err(r));
 		goto out;
 	} else if ((r = jit_cadir_load(cfg->data, &ca)) != 0) {
-		seterr(err, errlen, "loading the CA key from %s: %s",
+		jit_seterr(err, errlen, "loading the CA key from %s: %s",
 		    cfg->data, jit_err(r));
 		goto out;
 	}
@@ -265,7 +249,7 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 	ao.max_wait = cfg->max_wait;
 	ao.rate_limit = cfg->rate_limit;
 	if ((r = jit_api_new(&ao, policy, &api)) != 0) {
-		seterr(err, errlen, "%s", jit_err(r));
+		jit_seterr(err, errlen, "%s", jit_err(r));
 		goto out;
 	}
 	policy = NULL;  /* owned by api */
@@ -282,18 +266,18 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 	ho.quiet = quiet;
 	if ((r = jit_http_start(&ho, jit_api_handle, api, &http, msg,
 	    sizeof(msg))) != 0) {
-		seterr(err, errlen, "%s", msg);
+		jit_seterr(err, errlen, "%s", msg);
 		goto out;
 	}
 	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
-		seterr(err, errlen, "audit log: %s", jit_err(r));
+		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
 		goto out;
 	}
 	f = json_pack("{s:s, s:s}", "listen", cfg->listen_text, "version",
 	    "0.1.0");
 	if ((r = jit_api_audit(api, "server.start", f)) != 0) {
 		json_decref(f);
-		seterr(err, errlen, "audit log: %s", jit_err(r));
+		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
 		goto out;
 	}
 	json_decref(f);
@@ -310,7 +294,7 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 	sw.interval = cfg->sweep_interval;
 	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0) {
 		r = JIT_ERR_SYSTEM;
-		seterr(err, errlen, "cannot start the sweeper thread");
+		jit_seterr(err, errlen, "cannot start the sweeper thread");
 		goto out;
 	}
 	sweeper_started = 1;

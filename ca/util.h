@@ -46,6 +46,11 @@ int jit_err_from_errno(int e);
 /* Constant-time equality of two byte strings of equal length. */
 int jit_ct_equal(const void *a, const void *b, size_t len);
 
+/* Format a message into err[errlen] (truncated, always NUL-terminated);
+ * a NULL err or zero errlen is a no-op.  For "why it failed" buffers. */
+void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
