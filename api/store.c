@@ -1078,16 +1078,23 @@ index_move(struct jit_store_txn *t, int db, const char *old, size_t olen,
 	return index_put(t, db, name, seq, id);
 }
 
-int
-jit_store_encode_request(const json_t *req, char **out, size_t *len)
+/* A record's stored bytes: the compact JSON of an object. */
+static int
+encode_object(const json_t *obj, char **out, size_t *len)
 {
 	if (out != NULL)
 		*out = NULL;
 	if (len != NULL)
 		*len = 0;
-	if (out == NULL || len == NULL || !json_is_object(req))
+	if (out == NULL || len == NULL || !json_is_object(obj))
 		return JIT_ERR_INVALID_ARGUMENT;
-	return dump_json(req, 0, out, len);
+	return dump_json(obj, 0, out, len);
+}
+
+int
+jit_store_encode_request(const json_t *req, char **out, size_t *len)
+{
+	return encode_object(req, out, len);
 }
 
 int
@@ -1524,13 +1531,7 @@ jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial)
 int
 jit_store_encode_cert(const json_t *rec, char **out, size_t *len)
 {
-	if (out != NULL)
-		*out = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (out == NULL || len == NULL || !json_is_object(rec))
-		return JIT_ERR_INVALID_ARGUMENT;
-	return dump_json(rec, 0, out, len);
+	return encode_object(rec, out, len);
 }
 
 int
