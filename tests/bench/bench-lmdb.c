@@ -12,7 +12,7 @@
  * Data goes to a fresh directory under DIR, removed afterwards; run it on
  * the disk the server will use.
  *
- * This is the one place outside api/store.c that includes lmdb.h: the
+ * This is the one place outside api/store/ that includes lmdb.h: the
  * raw baseline must measure LMDB without the store in the way.
  */
 #include <pthread.h>

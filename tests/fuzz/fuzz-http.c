@@ -1,5 +1,5 @@
 /*
- * fuzz-http.c - the API handlers (api/handlers.h) in-process, without a
+ * fuzz-http.c - the API handlers (api/http/handlers.h) in-process, without a
  * socket: each input is one HTTP request given to jit_api_handle().
  *
  * Input format:

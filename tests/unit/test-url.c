@@ -1,4 +1,4 @@
-/* test-url.c - URL query decoding (api/url.h). */
+/* test-url.c - URL query decoding (api/http/url.h). */
 #include <string.h>
 
 #include "err.h"

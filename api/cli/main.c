@@ -17,21 +17,11 @@ static const struct command commands[] = {
 	{ "init", cmd_init, "create a new CA key and data directory" },
 	{ "ca", cmd_ca, "print the CA public key line" },
 	{ "sign", cmd_sign, "sign a user certificate offline" },
-#ifdef JIT_HAVE_CMD_POLICY
 	{ "policy", cmd_policy, "check policy files" },
-#endif
-#ifdef JIT_HAVE_CMD_TOKEN
 	{ "token", cmd_token, "create, list and revoke API tokens" },
-#endif
-#ifdef JIT_HAVE_CMD_SERVE
 	{ "serve", cmd_serve, "run the approval API server" },
-#endif
-#ifdef JIT_HAVE_CMD_AUDIT
 	{ "audit", cmd_audit, "export and verify the audit log" },
-#endif
-#ifdef JIT_HAVE_CMD_KRL
 	{ "krl", cmd_krl, "write the key revocation list" },
-#endif
 };
 
 void
