@@ -1,0 +1,228 @@
+/*
+ * lifecycle.h - the request lifecycle: every rule about who may move a
+ * request from which state to which, in one place.
+ *
+ *   create ──► pending ──approve (rule met)──► approved ──revoke──► revoked
+ *      │          │ ├─deny──► denied               │
+ *      │          │ ├─cancel (requester)──► cancelled
+ *      │          │ └─sweep (expires_at passed)──► expired
+ *      │          │                                └─sweep (not_after passed)──► ended
+ *      └─(role needs no approval)──► approved
+ *
+ * A certificate is issued (jit_lc_issue) for an approved request inside
+ * its window, once: later fetches return the same bytes.  The whole table,
+ * with who may trigger each transition and its audit event, is in
+ * docs/DESIGN.md.
+ *
+ * Every transition is one store write (store.h) that re-reads the request,
+ * checks it again inside the transaction, stores the new state and appends
+ * its audit entry (audit.h), so a refused or failed transition changes
+ * nothing, and a crash loses nothing that was acknowledged.  Cheap checks
+ * also run before the write so a refusal costs no write.
+ *
+ * Transitions take the policy in force (borrowed for the call), the actor
+ * (who asks; "system" for the sweeper) and the time.  They know nothing
+ * of HTTP: a refusal is a negative JIT_ERR_* plus a struct jit_lc_why with
+ * a stable machine slug (docs/API.md lists them) and a one-line message
+ * for people.  The HTTP layer maps codes to statuses in one place
+ * (api/http/reply.c).  Codes used here:
+ *   INVALID_ARGUMENT  bad input (slug says which: bad_field, bad_duration,
+ *                     bad_reason, bad_key_type, bad_public_key,
+ *                     unknown_role, ...)
+ *   FORBIDDEN         the policy does not allow this actor (forbidden)
+ *   NOT_FOUND         no such request (not_found)
+ *   CONFLICT          the request is in the wrong state (conflict)
+ *   STORE_*, ALLOC, INTERNAL  server trouble (why->message says what
+ *                     was being done)
+ *
+ * Threads: a struct jit_lifecycle may be used from any number of threads.
+ */
+#ifndef JIT_LIFECYCLE_H
+#define JIT_LIFECYCLE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cert.h"
+#include "key.h"
+#include "policy.h"
+#include "request.h"
+#include "store.h"
+
+/* Why a transition was refused or failed. */
+struct jit_lc_why {
+	const char *slug;        /* static machine slug; NULL on success */
+	char message[256];       /* for people; "" on success */
+};
+
+/* Who asks. */
+struct jit_actor {
+	const char *user;        /* authenticated user, or "system" */
+	const char *client_addr; /* for the audit log; NULL = unknown */
+};
+
+/*
+ * A change that was committed, for hooks that must write in the same
+ * transaction (a notification outbox): event is the audit event name
+ * ("request.create", "request.approve", "request.deny", "request.cancel",
+ * "request.revoke", "request.expire", "grant.end", "cert.issue"), req
+ * the request after the change, comment the actor's comment (or NULL).
+ */
+struct jit_lc_event {
+	const char *event;
+	const char *actor;
+	const struct jit_request *req;
+	const char *comment;
+};
+/* Called inside the write transaction t after the audit entry; a
+ * non-zero return rolls the whole change back. */
+typedef int (*jit_lc_hook_fn)(struct jit_store_txn *t,
+    const struct jit_lc_event *ev, void *ctx);
+
+struct jit_lifecycle_options {
+	struct jit_store *store;       /* borrowed; outlives the lifecycle */
+	const struct jit_key *ca;      /* the CA key (its public half goes
+	                                  into certificates); borrowed */
+	jit_signer_fn sign;            /* signs with the CA's private key */
+	void *sign_ctx;
+	uint64_t clock_skew;           /* seconds valid_after is backdated */
+	jit_lc_hook_fn hook;           /* may be NULL */
+	void *hook_ctx;
+};
+
+struct jit_lifecycle;
+
+/* New lifecycle.  Errors: INVALID_ARGUMENT, ALLOC, key errors (the CA
+ * fingerprint). */
+int jit_lifecycle_new(const struct jit_lifecycle_options *o,
+    struct jit_lifecycle **out);
+/* NULL is a no-op. */
+void jit_lifecycle_free(struct jit_lifecycle *lc);
+/* The CA fingerprint "SHA256:..." (valid until jit_lifecycle_free). */
+const char *jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc);
+
+/* ---- transitions ---------------------------------------------------- */
+
+struct jit_create_args {
+	const char *role;
+	const char *public_key;   /* OpenSSH public key line */
+	uint64_t duration;        /* seconds; 0 = the role's default */
+	const char *reason;       /* NULL or "" = none */
+	uint64_t start;           /* asked-for start; 0 = at approval */
+};
+
+/*
+ * A new request by who: pending, or approved at once when the role needs
+ * no approval.  *out (may be NULL) receives it.  Refusals: unknown_role,
+ * bad_public_key, bad_field (start), bad_duration, bad_reason,
+ * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester).
+ */
+int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_create_args *a,
+    uint64_t now, struct jit_request **out, struct jit_lc_why *why);
+
+enum jit_verdict { JIT_APPROVE, JIT_DENY };
+
+/*
+ * An eligible approver approves or denies pending request id.  An
+ * approval moves it to approved once the role's rule is met (the window
+ * starts now or at the asked-for start, whichever is later); a denial
+ * ends it.  comment may be NULL (a denial's is required by the API, not
+ * here).  Refusals: forbidden (not an approver, or the requester without
+ * self_approval), conflict (not pending, expired, approved twice),
+ * not_found.
+ */
+int jit_lc_decide(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, enum jit_verdict v,
+    const char *comment, uint64_t now, struct jit_request **out,
+    struct jit_lc_why *why);
+
+/* The requester withdraws pending request id.  forbidden (not the
+ * requester), conflict (not pending), not_found. */
+int jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t now,
+    struct jit_request **out, struct jit_lc_why *why);
+
+/* The role's approvers or an admin end approved grant id before its
+ * window closes; its serial (if issued) then belongs in the KRL.
+ * forbidden, conflict (not approved, or already over), not_found. */
+int jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, const char *comment,
+    uint64_t now, struct jit_request **out, struct jit_lc_why *why);
+
+/*
+ * The requester's certificate for approved request id, inside its
+ * window: the first call signs it (a fresh serial, the request's
+ * principals and window, the role's options) and stores the record, the
+ * request's serial and the audit entry together; later calls return the
+ * same bytes.  *line is the OpenSSH certificate line (caller frees).
+ * forbidden (not the requester), conflict (not approved, the window is
+ * over, the role is gone), not_found.
+ */
+int jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t now, char **line,
+    struct jit_lc_why *why);
+
+/*
+ * One sweep at time now: pending requests past expires_at become expired
+ * ("request.expire"), approved grants past not_after become ended
+ * ("grant.end"), each with its audit entry, in batched writes.
+ * *expired / *ended (may be NULL) count the changes.
+ */
+int jit_lc_sweep(struct jit_lifecycle *lc, uint64_t now, unsigned *expired,
+    unsigned *ended);
+
+/* ---- reading --------------------------------------------------------- */
+
+/* 1 if who may see req: its requester, the role's approvers, admins and
+ * auditors. */
+int jit_lc_can_view(const struct jit_policy *p, const char *user,
+    const struct jit_request *req);
+
+/* Request id for who (forbidden, not_found). */
+int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_request **out,
+    struct jit_lc_why *why);
+
+/*
+ * Long-poll: request id for who, as jit_lc_get(), but while it is pending
+ * wait up to wait_ms for its state, approvals or denials to change (or
+ * for *stop to become non-zero), then return it as it is.
+ */
+int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t wait_ms,
+    const atomic_int *stop, struct jit_request **out,
+    struct jit_lc_why *why);
+
+struct jit_lc_filter {
+	int has_state;
+	enum jit_state state;
+	const char *role;          /* NULL = any */
+	int mine;                  /* only who's own */
+	size_t limit;              /* > 0 */
+};
+
+/*
+ * The requests who may see that match f, newest first, at most f->limit.
+ * Admins and auditors see all; others their own and those of roles they
+ * approve; with no filter a non-admin gets their own requests and the
+ * pending ones they may decide on.  *items is an array of *n requests
+ * (free with jit_lc_list_free).
+ */
+int jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_lc_filter *f,
+    struct jit_request ***items, size_t *n, struct jit_lc_why *why);
+void jit_lc_list_free(struct jit_request **items, size_t n);
+
+/* ---- audit ---------------------------------------------------------- */
+
+/* Append an audit entry of event with actor "system", the policy's hash
+ * and source, the CA fingerprint and the members of fields (may be NULL;
+ * borrowed), e.g. "server.start", "policy.reload". */
+int jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const char *event, json_t *fields);
+
+#endif
