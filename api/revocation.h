@@ -36,7 +36,6 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "http.h"
 #include "key.h"
 #include "store.h"
 
@@ -63,15 +62,5 @@ struct jit_revocation_info {
 int jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
     uint64_t now, uint64_t grace, struct jit_buf *out,
     struct jit_revocation_info *info);
-
-/*
- * GET /v1/krl for the API dispatcher (no authentication: the KRL is
- * public, like the CA key).  Fills resp (which must be zeroed) with 200
- * application/octet-stream and the KRL, or a JSON error: 405 for any
- * method but GET and HEAD, 500/503 when the store cannot be read.
- */
-void jit_revocation_handle_krl(struct jit_store *s, const struct jit_key *ca,
-    uint64_t now, uint64_t grace, const struct jit_http_request *req,
-    struct jit_http_response *resp);
 
 #endif

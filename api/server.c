@@ -17,7 +17,7 @@
 #include "buf.h"
 #include "cadir.h"
 #include "err.h"
-#include "handlers.h"
+#include "api.h"
 #include "http.h"
 #include "key.h"
 #include "policy.h"

@@ -432,3 +432,14 @@ jit_hex(const unsigned char *in, size_t len, char *out)
 	}
 	out[2 * len] = '\0';
 }
+
+int
+jit_text_printable(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}

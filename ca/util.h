@@ -54,6 +54,10 @@ void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
+/* 1 if s is text a person typed: no C0 control characters and no DEL
+ * (UTF-8 beyond ASCII is allowed); 0 otherwise. */
+int jit_text_printable(const char *s);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void jit_hex(const unsigned char *in, size_t len, char *out);
 

@@ -91,6 +91,9 @@
 
 #include "key.h"
 
+/* Longest user, group, role or principal name, in bytes. */
+#define JIT_NAME_MAX 64
+
 /* Largest policy file accepted (per file). */
 #define JIT_POLICY_MAX_FILE (1024 * 1024)
 /* Longest reason accepted by jit_policy_check_request, in bytes. */

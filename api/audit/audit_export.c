@@ -718,56 +718,29 @@ jit_audit_export_read(struct jit_audit_export *x, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-/* ---- HTTP ------------------------------------------------------------- */
-
-static ssize_t
-stream_fn(void *ctx, char *buf, size_t max)
-{
-	ssize_t n = jit_audit_export_read(ctx, buf, max);
-
-	return n < 0 ? -1 : n;
-}
-
-static void
-stream_free_fn(void *ctx)
-{
-	jit_audit_export_free(ctx);
-}
-
-unsigned
-jit_audit_export_respond(struct jit_store *s, struct jit_key *ca,
-    const char *query, struct jit_http_response *resp, char *err,
-    size_t errlen)
+int
+jit_audit_export_from_query(struct jit_store *s, struct jit_key *ca,
+    const char *query, struct jit_audit_export **out,
+    enum jit_audit_format *format, char *err, size_t errlen)
 {
 	struct jit_audit_filter f;
-	struct jit_audit_export *x = NULL;
 	int r;
 
+	*out = NULL;
 	memset(&f, 0, sizeof(f));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (jit_audit_filter_parse_query(&f, query != NULL ? query : "", err,
 	    errlen) != 0) {
 		jit_audit_filter_release(&f);
-		return 400;
+		return JIT_ERR_INVALID_ARGUMENT;
 	}
-	r = jit_audit_export_new(s, &f, ca, JIT_AUDIT_EXPORT_INLINE_SIG, &x);
-	if (r != 0) {
-		jit_audit_filter_release(&f);
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot start the export: %s",
-			    jit_err(r));
-		return 500;
-	}
-	resp->status = 200;
-	resp->content_type = f.format == JIT_AUDIT_CSV ?
-	    "text/csv; charset=utf-8; header=present" :
-	    "application/x-ndjson; charset=utf-8";
-	resp->stream = stream_fn;
-	resp->stream_free = stream_free_fn;
-	resp->stream_ctx = x;
+	*format = f.format;
+	r = jit_audit_export_new(s, &f, ca, JIT_AUDIT_EXPORT_INLINE_SIG, out);
+	if (r != 0 && err != NULL && errlen > 0)
+		snprintf(err, errlen, "cannot start the export: %s", jit_err(r));
 	jit_audit_filter_release(&f);
-	return 200;
+	return r;
 }
 
 /* ---- verification ----------------------------------------------------- */

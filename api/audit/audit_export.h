@@ -96,7 +96,6 @@
 #include <sys/types.h>
 
 #include "audit.h"
-#include "http.h"
 #include "key.h"
 #include "store.h"
 
@@ -192,15 +191,15 @@ void jit_audit_export_info(const struct jit_audit_export *x, uint64_t *count,
 void jit_audit_export_free(struct jit_audit_export *x);
 
 /*
- * GET /v1/audit for a caller already known to be an auditor or admin:
- * parse query, start an export signed by ca with an inline signature and
- * make resp a streamed 200 response (text/csv or application/x-ndjson).
- * Returns 200, or 400/500 with a one-line reason in err and resp left
- * untouched (the caller answers with its usual error body).
+ * An export for the query string of GET /v1/audit (filters and format as
+ * jit_audit_filter_parse_query takes them), signed by ca with an inline
+ * signature: *out (free with jit_audit_export_free) and its *format.
+ * INVALID_ARGUMENT for a bad query, with the reason in err; other errors
+ * of jit_audit_export_new(), likewise explained in err.
  */
-unsigned jit_audit_export_respond(struct jit_store *s, struct jit_key *ca,
-    const char *query, struct jit_http_response *resp, char *err,
-    size_t errlen);
+int jit_audit_export_from_query(struct jit_store *s, struct jit_key *ca,
+    const char *query, struct jit_audit_export **out,
+    enum jit_audit_format *format, char *err, size_t errlen);
 
 /* ---- verifying an export ---------------------------------------------- */
 

@@ -1,6 +1,9 @@
 /* url.c - URL query decoding (see url.h). */
 #include "url.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static int
 hexval(int c)
 {
@@ -44,5 +47,64 @@ jit_url_decode(const char *s, size_t n, char *out, size_t outlen)
 		out[o++] = (char)ch;
 	}
 	out[o] = '\0';
+	return 0;
+}
+
+/* Text safe to echo in a message: printable ASCII only. */
+static int
+echoable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+jit_query_parse(const char *q, struct jit_query_param *params, size_t n,
+    char *err, size_t errlen)
+{
+	const char *p = q, *amp, *eq;
+	char name[64];
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		params[i].value[0] = '\0';
+		params[i].present = 0;
+	}
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > 0) {
+			eq = memchr(p, '=', len);
+			if (jit_url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
+			    name, sizeof(name)) != 0) {
+				snprintf(err, errlen, "malformed query string");
+				return -1;
+			}
+			for (i = 0; i < n; i++)
+				if (strcmp(name, params[i].name) == 0)
+					break;
+			if (i == n) {
+				snprintf(err, errlen, "unknown query parameter "
+				    "'%.40s'", echoable(name) ? name : "?");
+				return -1;
+			}
+			if (params[i].present) {
+				snprintf(err, errlen, "query parameter '%s' "
+				    "given twice", params[i].name);
+				return -1;
+			}
+			params[i].present = 1;
+			if (eq != NULL && jit_url_decode(eq + 1,
+			    len - (size_t)(eq - p) - 1, params[i].value,
+			    sizeof(params[i].value)) != 0) {
+				snprintf(err, errlen, "bad value for query "
+				    "parameter '%s'", params[i].name);
+				return -1;
+			}
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
 	return 0;
 }

@@ -16,4 +16,21 @@
  */
 int jit_url_decode(const char *s, size_t n, char *out, size_t outlen);
 
+/* One parameter a query may carry: its name, and after jit_query_parse()
+ * whether it was present and its decoded value. */
+struct jit_query_param {
+	const char *name;
+	char value[128];
+	int present;
+};
+
+/*
+ * Parse query string q ("a=1&b=x", may be "") into params (n entries,
+ * names set by the caller, value/present cleared here).  A name that is
+ * not in params, a name given twice, a bad escape or a value longer than
+ * value[] is an error: -1 with a one-line reason in err.  0 on success.
+ */
+int jit_query_parse(const char *q, struct jit_query_param *params, size_t n,
+    char *err, size_t errlen);
+
 #endif

@@ -971,14 +971,15 @@ out:
 }
 
 int
-jit_store_create_request(struct jit_store_txn *t, json_t *req, uint64_t *seq)
+jit_store_create_request(struct jit_store_txn *t, json_t *req,
+    uint64_t deadline, uint64_t *seq)
 {
-	return jit_store_create_request_encoded(t, req, NULL, 0, seq);
+	return jit_store_create_request_encoded(t, req, NULL, 0, deadline, seq);
 }
 
 int
 jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
-    const char *js, size_t jl, uint64_t *seq)
+    const char *js, size_t jl, uint64_t deadline, uint64_t *seq)
 {
 	const char *id, *state, *user;
 	unsigned char *val = NULL, sb[8];
@@ -1021,7 +1022,7 @@ jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
 		return r;
 	if ((r = meta_get_u64(t, "next_request_seq", 1, &next)) != 0)
 		return r;
-	dl = deadline_of(req, state);
+	dl = deadline;
 	if (js != NULL)
 		r = request_value_js(js, jl, next, dl, state, user, &val,
 		    &vlen);
@@ -1098,14 +1099,15 @@ jit_store_encode_request(const json_t *req, char **out, size_t *len)
 }
 
 int
-jit_store_put_request(struct jit_store_txn *t, const json_t *req)
+jit_store_put_request(struct jit_store_txn *t, const json_t *req,
+    uint64_t deadline)
 {
-	return jit_store_put_request_encoded(t, req, NULL, 0);
+	return jit_store_put_request_encoded(t, req, NULL, 0, deadline);
 }
 
 int
 jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
-    const char *js, size_t jl)
+    const char *js, size_t jl, uint64_t deadline)
 {
 	const char *id, *state, *user;
 	struct req_head h;
@@ -1126,7 +1128,7 @@ jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
 	/* The old index keys come from the old value's header: no JSON. */
 	if ((r = head_parse(t->s, &d, &h)) != 0)
 		return r;
-	dl = deadline_of(req, state);
+	dl = deadline;
 	if ((r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
 	    id)) != 0 ||
 	    (r = index_move(t, DB_BY_USER, h.user, h.ulen, user, h.seq,

@@ -164,19 +164,20 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  * the id as changed for jit_store_wait_change().
  */
 int jit_store_create_request(struct jit_store_txn *t, json_t *req,
-    uint64_t *seq);
+    uint64_t deadline, uint64_t *seq);
 /* The same with req's JSON encoded beforehand by jit_store_encode_request()
  * (off the writer thread); req must then have its "id" (else
  * INVALID_ARGUMENT); js NULL encodes req here. */
 int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
-    const char *js, size_t jl, uint64_t *seq);
+    const char *js, size_t jl, uint64_t deadline, uint64_t *seq);
 
 /*
  * Replace an existing request (looked up by req's "id") with req, moving
  * its index entries if "state" or "user" changed.  NOT_FOUND if no such
  * request.  Marks the id as changed for jit_store_wait_change().
  */
-int jit_store_put_request(struct jit_store_txn *t, const json_t *req);
+int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
+    uint64_t deadline);
 /*
  * The same with req's JSON encoded beforehand (off the writer thread):
  * jit_store_encode_request() sets *out to req's stored JSON
@@ -186,7 +187,7 @@ int jit_store_put_request(struct jit_store_txn *t, const json_t *req);
  */
 int jit_store_encode_request(const json_t *req, char **out, size_t *len);
 int jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
-    const char *js, size_t jl);
+    const char *js, size_t jl, uint64_t deadline);
 
 /* Fetch a request: *out is a new reference (NULL on error); *seq (may be
  * NULL) its sequence number.  NOT_FOUND if absent. */

@@ -152,7 +152,7 @@ issue_fn(struct jit_store_txn *t, void *ctx)
 	if ((r = jit_store_put_cert(t, c->serial, rec)) != 0)
 		goto out;
 	json_object_set_new(req, "serial", json_integer((json_int_t)c->serial));
-	if ((r = jit_store_put_request(t, req)) != 0)
+	if ((r = jit_store_put_request(t, req, 0)) != 0)
 		goto out;
 	a = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "event", "cert.issue",
 	    "actor", "alice", "request", c->id, "serial",
@@ -172,7 +172,7 @@ create_fn(struct jit_store_txn *t, void *ctx)
 {
 	json_t *req = json_pack("{s:s, s:s, s:s}", "user", "alice", "state",
 	    "approved", "role", "prod-db");
-	int r = jit_store_create_request(t, req, NULL);
+	int r = jit_store_create_request(t, req, 0, NULL);
 
 	if (r == 0)
 		snprintf(ctx, JIT_REQUEST_ID_LEN, "%s",

@@ -70,7 +70,8 @@ fill_fn(struct jit_store_txn *t, void *vctx)
 		    pend ? "expires_at" : "decided_at", later);
 		if (req == NULL)
 			return JIT_ERR_ALLOC;
-		if ((r = jit_store_create_request(t, req, NULL)) != 0) {
+		if ((r = jit_store_create_request(t, req,
+		    pend ? f->now + 86400 : 0, NULL)) != 0) {
 			json_decref(req);
 			return r;
 		}

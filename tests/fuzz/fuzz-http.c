@@ -1,5 +1,5 @@
 /*
- * fuzz-http.c - the API handlers (api/http/handlers.h) in-process, without a
+ * fuzz-http.c - the API handlers (api/http/api.h) in-process, without a
  * socket: each input is one HTTP request given to jit_api_handle().
  *
  * Input format:
@@ -25,7 +25,7 @@
 
 #include "auth.h"
 #include "err.h"
-#include "handlers.h"
+#include "api.h"
 #include "http.h"
 #include "key.h"
 #include "policy.h"

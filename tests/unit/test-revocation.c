@@ -41,7 +41,7 @@ put_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct put_ctx *p = vctx;
 
-	return jit_store_create_request(t, p->req, NULL);
+	return jit_store_create_request(t, p->req, 0, NULL);
 }
 
 /* A request in state, with serial (0 = none, -1 = malformed) and
@@ -157,29 +157,6 @@ main(void)
 		CHECK_INT(jit_krl_is_revoked_serial(k, other, 5), 0);
 		jit_krl_free(k);
 		jit_key_free(other);
-	}
-
-	/* The handler. */
-	{
-		struct jit_http_request rq;
-		struct jit_http_response rs;
-
-		memset(&rq, 0, sizeof(rq));
-		memset(&rs, 0, sizeof(rs));
-		rq.method = "GET";
-		rq.path = "/v1/krl";
-		jit_revocation_handle_krl(s, ca, now, 60, &rq, &rs);
-		CHECK_INT(rs.status, 200);
-		CHECK_STR(rs.content_type, "application/octet-stream");
-		CHECK_U64(rs.body_len, jit_buf_len(&b));
-		CHECK_MEM(rs.body, jit_buf_ptr(&b), jit_buf_len(&b));
-		jit_http_response_release(&rs);
-		memset(&rs, 0, sizeof(rs));
-		rq.method = "POST";
-		jit_revocation_handle_krl(s, ca, now, 60, &rq, &rs);
-		CHECK_INT(rs.status, 405);
-		CHECK(rs.body != NULL && strstr(rs.body, "\"error\"") != NULL);
-		jit_http_response_release(&rs);
 	}
 
 	/* A revoked record with a malformed serial: refuse, never leave a

@@ -48,7 +48,7 @@ create_fn(struct jit_store_txn *t, void *ctx)
 	json_t *a;
 	int r;
 
-	if ((r = jit_store_create_request(t, c->req, &c->seq)) != 0)
+	if ((r = jit_store_create_request(t, c->req, 0, &c->seq)) != 0)
 		return r;
 	a = json_pack("{s:s, s:s, s:s}", "event", "request.create", "actor",
 	    json_string_value(json_object_get(c->req, "user")), "request",
@@ -85,7 +85,7 @@ set_state_fn(struct jit_store_txn *t, void *ctx)
 	if ((r = jit_store_get_request(t, c->id, &req, NULL)) != 0)
 		return r;
 	json_object_set_new(req, "state", json_string(c->state));
-	r = jit_store_put_request(t, req);
+	r = jit_store_put_request(t, req, 0);
 	json_decref(req);
 	return r;
 }
@@ -336,7 +336,7 @@ issue_fn(struct jit_store_txn *t, void *ctx)
 		return r;
 	req = mkreq("alice", "approved", "prod-db");
 	json_object_set_new(req, "serial", json_integer((json_int_t)c->serial));
-	if ((r = jit_store_create_request(t, req, NULL)) != 0) {
+	if ((r = jit_store_create_request(t, req, 0, NULL)) != 0) {
 		json_decref(req);
 		return r;
 	}
@@ -972,7 +972,7 @@ big_fn(struct jit_store_txn *t, void *ctx)
 	int r;
 
 	json_object_set_new(req, "reason", json_string(b->reason));
-	r = jit_store_create_request(t, req, NULL);
+	r = jit_store_create_request(t, req, 0, NULL);
 	if (r == 0) {
 		a = json_pack("{s:s, s:s, s:s}", "event", "request.create",
 		    "actor", "alice", "reason", b->reason);

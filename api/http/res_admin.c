@@ -1,0 +1,174 @@
+/*
+ * res_admin.c - the endpoints about the server rather than about one
+ * request: GET /v1/whoami, /v1/ca, /healthz and /metrics.
+ */
+#include "api_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "err.h"
+#include "util.h"
+
+void
+res_healthz(struct call *c)
+{
+	reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void
+res_ca(struct call *c)
+{
+	reply_text(c, 200, c->api->ca_line);
+}
+
+void
+res_whoami(struct call *c)
+{
+	const char *const *groups;
+	json_t *g = json_array(), *req = json_array(), *appr = json_array();
+	size_t i, n = 0;
+
+	if (g == NULL || req == NULL || appr == NULL)
+		goto oom;
+	groups = jit_policy_user_groups(c->p, c->user, &n);
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(g, json_string(groups[i])) != 0)
+			goto oom;
+	for (i = 0; i < jit_policy_role_count(c->p); i++) {
+		const struct jit_policy_role *r = jit_policy_role_at(c->p, i);
+		if (jit_policy_is_requester(c->p, c->user, r->name) &&
+		    json_array_append_new(req, json_string(r->name)) != 0)
+			goto oom;
+		if (jit_policy_is_approver(c->p, c->user, r->name) &&
+		    json_array_append_new(appr, json_string(r->name)) != 0)
+			goto oom;
+	}
+	reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:b, s:o, s:o}",
+	    "user", c->user, "groups", g,
+	    "admin", jit_policy_is_admin(c->p, c->user),
+	    "auditor", jit_policy_is_auditor(c->p, c->user),
+	    "can_request", req, "can_approve", appr));
+	return;
+oom:
+	json_decref(g);
+	json_decref(req);
+	json_decref(appr);
+	reply_error(c, 500, NULL, "out of memory");
+}
+
+struct metrics_ctx {
+	uint64_t counts[JIT_STATE_COUNT];
+	uint64_t issued;
+	uint64_t audit_seq;
+};
+
+static int
+metrics_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct metrics_ctx *m = vctx;
+	char head[JIT_AUDIT_HASH_HEX];
+	json_t *v = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < JIT_STATE_COUNT; i++)
+		if ((r = jit_store_count_by_state(t,
+		    jit_state_name((enum jit_state)i), &m->counts[i])) != 0)
+			return r;
+	if ((r = jit_audit_head(t, &m->audit_seq, head)) != 0)
+		return r;
+	if (jit_store_get_value(t, "metrics.certs_issued", &v) == 0 &&
+	    json_integer_value(v) > 0)
+		m->issued = (uint64_t)json_integer_value(v);
+	json_decref(v);
+	return 0;
+}
+
+/* Append printf-style text to b; -1 if it does not fit. */
+static int
+emit(struct jit_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+emit(struct jit_buf *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    jit_buf_put(b, line, (size_t)n) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
+    const struct jit_store_stats *st, const struct jit_api *api)
+{
+	size_t i;
+
+	if (emit(b, "# HELP jit_requests Requests by state.\n"
+	    "# TYPE jit_requests gauge\n") != 0)
+		return -1;
+	for (i = 0; i < JIT_STATE_COUNT; i++)
+		if (emit(b, "jit_requests{state=\"%s\"} %llu\n",
+		    jit_state_name((enum jit_state)i),
+		    (unsigned long long)m->counts[i]) != 0)
+			return -1;
+	if (emit(b, "# HELP jit_certificates_issued_total Certificates "
+	    "signed.\n# TYPE jit_certificates_issued_total counter\n"
+	    "jit_certificates_issued_total %llu\n",
+	    (unsigned long long)m->issued) != 0 ||
+	    emit(b, "# HELP jit_audit_entries Entries in the audit log.\n"
+	    "# TYPE jit_audit_entries gauge\n"
+	    "jit_audit_entries %llu\n", (unsigned long long)m->audit_seq) != 0
+	    || emit(b, "# HELP jit_http_requests_total API requests answered, "
+	    "by status class.\n# TYPE jit_http_requests_total counter\n") != 0)
+		return -1;
+	for (i = 1; i < 6; i++)
+		if (emit(b, "jit_http_requests_total{code=\"%zuxx\"} %llu\n", i,
+		    (unsigned long long)atomic_load_explicit(
+		    &api->http_counts[i], memory_order_relaxed)) != 0)
+			return -1;
+	return emit(b, "# HELP jit_store_commits_total Durable store "
+	    "transactions.\n# TYPE jit_store_commits_total counter\n"
+	    "jit_store_commits_total %llu\n"
+	    "# TYPE jit_store_writes_total counter\n"
+	    "jit_store_writes_total %llu\n",
+	    (unsigned long long)st->commits, (unsigned long long)st->writes);
+}
+
+void
+res_metrics(struct call *c)
+{
+	struct metrics_ctx m;
+	struct jit_store_stats st;
+	struct jit_buf b = JIT_BUF_INIT;
+	char *s;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = jit_store_read(c->api->store, metrics_fn, &m)) != 0) {
+		reply_failure(c, r, "could not read the store");
+		return;
+	}
+	jit_store_get_stats(c->api->store, &st);
+	if (metrics_text(&b, &m, &st, c->api) != 0 ||
+	    jit_buf_put_u8(&b, 0) != 0 ||
+	    (s = jit_strdup((const char *)jit_buf_ptr(&b))) == NULL) {
+		jit_buf_release(&b);
+		reply_error(c, 500, NULL, "out of memory");
+		return;
+	}
+	jit_buf_release(&b);
+	reply_body(c, 200, s, strlen(s), "text/plain; version=0.0.4");
+}

@@ -1,0 +1,299 @@
+/*
+ * res_requests.c - /v1/requests and /v1/requests/ID[/ACTION] over HTTP:
+ * decode the body or query, call the lifecycle, encode its answer.
+ */
+#include "api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "url.h"
+#include "util.h"
+
+#define MAX_PUBLIC_KEY 16384      /* bytes of a public key line */
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+#define LIST_RELEASE_PAGES 256    /* items in a list that make it drop
+                                     map pages */
+
+/* A JSON string member without NUL bytes: 1 and *out, 0 if absent or
+ * null, -1 if of another type. */
+static int
+member_string(json_t *body, const char *key, const char **out)
+{
+	json_t *v = json_object_get(body, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return -1;
+	*out = json_string_value(v);
+	return 1;
+}
+
+/* The "duration" member: seconds or "90m"; 0 = absent.  -1 after a 400. */
+static int
+decode_duration(struct call *c, json_t *body, uint64_t *out)
+{
+	json_t *v = json_object_get(body, "duration");
+	json_int_t d;
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		d = json_integer_value(v);
+		if (d > 0 && (uint64_t)d <= JIT_POLICY_MAX_DURATION) {
+			*out = (uint64_t)d;
+			return 0;
+		}
+		reply_error(c, 400, "bad_duration", "duration must be between "
+		    "1 second and 366 days");
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		reply_error(c, 400, "bad_duration", "duration must be a number"
+		    " of seconds or a string like \"90m\"");
+		return -1;
+	}
+	if (jit_parse_duration(json_string_value(v), out) != 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		reply_error(c, 400, "bad_duration", "%s",
+		    jit_err(JIT_ERR_BAD_DURATION));
+		return -1;
+	}
+	if (*out > JIT_POLICY_MAX_DURATION) {
+		reply_error(c, 400, "bad_duration", "duration must be at most "
+		    "366 days");
+		return -1;
+	}
+	return 0;
+}
+
+/* The body of POST /v1/requests into a; -1 after a 400. */
+static int
+decode_create(struct call *c, json_t *body, struct jit_create_args *a)
+{
+	const char *start;
+	int k;
+
+	memset(a, 0, sizeof(*a));
+	if ((k = member_string(body, "role", &a->role)) == 0) {
+		reply_error(c, 400, "missing_field", "role is required");
+		return -1;
+	}
+	if (k < 0 || *a->role == '\0' || strlen(a->role) > JIT_NAME_MAX) {
+		reply_error(c, 400, "bad_field", "role must be a role name");
+		return -1;
+	}
+	if ((k = member_string(body, "public_key", &a->public_key)) == 0) {
+		reply_error(c, 400, "missing_field", "public_key is required");
+		return -1;
+	}
+	if (k < 0 || strlen(a->public_key) > MAX_PUBLIC_KEY) {
+		reply_error(c, 400, "bad_field", "public_key must be an "
+		    "OpenSSH public key line");
+		return -1;
+	}
+	if (decode_duration(c, body, &a->duration) != 0)
+		return -1;
+	if (member_string(body, "reason", &a->reason) < 0) {
+		reply_error(c, 400, "bad_reason", "reason must be a string");
+		return -1;
+	}
+	if ((k = member_string(body, "start", &start)) < 0 ||
+	    (k > 0 && jit_parse_time(start, &a->start) != 0)) {
+		reply_error(c, 400, "bad_field", "start must be an RFC 3339 "
+		    "time");
+		return -1;
+	}
+	if (a->start <= c->now)
+		a->start = 0;
+	return 0;
+}
+
+void
+res_requests_create(struct call *c)
+{
+	static const char *const allowed[] = { "role", "public_key",
+	    "duration", "reason", "start", NULL };
+	struct jit_create_args a;
+	struct jit_request *req = NULL;
+	struct jit_lc_why why;
+	json_t *body;
+	int r;
+
+	if ((body = decode_body(c, allowed, 0)) == NULL)
+		return;
+	if (decode_create(c, body, &a) == 0) {
+		r = jit_lc_create(c->api->lc, c->p, &c->who, &a, c->now, &req,
+		    &why);
+		if (r != 0)
+			reply_refusal(c, r, &why);
+		else
+			reply_request(c, 201, req);
+	}
+	jit_request_free(req);
+	json_decref(body);
+}
+
+/* The query of GET /v1/requests into f; -1 after a 400. */
+static int
+decode_list(struct call *c, struct jit_query_param *q,
+    struct jit_lc_filter *f)
+{
+	unsigned long lim = LIST_DEFAULT;
+
+	memset(f, 0, sizeof(f[0]));
+	if (decode_query(c, q, 4) != 0)
+		return -1;
+	if (q[0].present) {
+		if (jit_state_parse(q[0].value, &f->state) != 0) {
+			reply_error(c, 400, "bad_query", "unknown state (use "
+			    "pending, approved, denied, cancelled, expired, "
+			    "revoked or ended)");
+			return -1;
+		}
+		f->has_state = 1;
+	}
+	if (q[1].present)
+		f->role = q[1].value;
+	if (q[2].present) {
+		if (strcmp(q[2].value, "1") == 0 ||
+		    strcmp(q[2].value, "true") == 0) {
+			f->mine = 1;
+		} else if (strcmp(q[2].value, "0") != 0 &&
+		    strcmp(q[2].value, "false") != 0) {
+			reply_error(c, 400, "bad_query", "mine must be 1 or 0");
+			return -1;
+		}
+	}
+	if (q[3].present && (parse_uint(q[3].value, &lim) != 0 || lim == 0 ||
+	    lim > LIST_MAX)) {
+		reply_error(c, 400, "bad_query", "limit must be 1..%d",
+		    LIST_MAX);
+		return -1;
+	}
+	f->limit = lim;
+	return 0;
+}
+
+void
+res_requests_list(struct call *c)
+{
+	struct jit_query_param q[] = { { "state", "", 0 }, { "role", "", 0 },
+	    { "mine", "", 0 }, { "limit", "", 0 } };
+	struct jit_lc_filter f;
+	struct jit_request **items = NULL;
+	struct jit_lc_why why;
+	json_t *arr;
+	size_t i, n = 0;
+	int r;
+
+	if (decode_list(c, q, &f) != 0)
+		return;
+	if ((r = jit_lc_list(c->api->lc, c->p, &c->who, &f, &items, &n,
+	    &why)) != 0) {
+		reply_refusal(c, r, &why);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, jit_request_to_json(items[i]))
+		    != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	jit_lc_list_free(items, n);
+	reply_json(c, arr != NULL ? 200 : 500, arr != NULL ?
+	    json_pack("{s:o}", "requests", arr) : NULL);
+	/* A long list maps records spread over the whole file: with a
+	 * million stored requests, 1,000 of them touch ~170 MB of the LMDB
+	 * map (page cache, but counted in our RSS).  Drop those pages from
+	 * the resident set at once rather than at the next sweep. */
+	if (n >= LIST_RELEASE_PAGES)
+		jit_store_release_pages(c->api->store);
+}
+
+void
+res_request_get(struct call *c, const char *id)
+{
+	struct jit_query_param q[] = { { "wait", "", 0 } };
+	struct jit_request *req = NULL;
+	struct jit_lc_why why;
+	unsigned long wait = 0;
+	int r;
+
+	if (decode_query(c, q, 1) != 0)
+		return;
+	if (q[0].present && (parse_uint(q[0].value, &wait) != 0 ||
+	    wait > c->api->max_wait)) {
+		reply_error(c, 400, "bad_query", "wait must be 0..%llu "
+		    "seconds", (unsigned long long)c->api->max_wait);
+		return;
+	}
+	r = jit_lc_wait(c->api->lc, c->p, &c->who, id, (uint64_t)wait * 1000,
+	    &c->api->shutting_down, &req, &why);
+	if (r != 0)
+		reply_refusal(c, r, &why);
+	else
+		reply_request(c, 200, req);
+	jit_request_free(req);
+}
+
+void
+res_request_certificate(struct call *c, const char *id)
+{
+	struct jit_lc_why why;
+	char *line = NULL;
+	int r;
+
+	if (c->req->query[0] != '\0') {
+		reply_error(c, 400, "bad_query", "no query parameters here");
+		return;
+	}
+	if ((r = jit_lc_issue(c->api->lc, c->p, &c->who, id, c->now, &line,
+	    &why)) != 0)
+		reply_refusal(c, r, &why);
+	else
+		reply_text(c, 200, line);
+	free(line);
+}
+
+void
+res_request_action(struct call *c, const char *id, const char *name)
+{
+	static const char *const with_comment[] = { "comment", NULL };
+	static const char *const nothing[] = { NULL };
+	struct jit_request *req = NULL;
+	struct jit_lc_why why;
+	const char *comment = NULL;
+	json_t *body;
+	int r, cancel = strcmp(name, "cancel") == 0;
+	int deny = strcmp(name, "deny") == 0;
+
+	if ((body = decode_body(c, cancel ? nothing : with_comment, 1)) ==
+	    NULL)
+		return;
+	if (!cancel && decode_comment(c, body, deny, &comment) != 0)
+		goto out;
+	if (cancel)
+		r = jit_lc_cancel(c->api->lc, c->p, &c->who, id, c->now, &req,
+		    &why);
+	else if (strcmp(name, "revoke") == 0)
+		r = jit_lc_revoke(c->api->lc, c->p, &c->who, id, comment,
+		    c->now, &req, &why);
+	else
+		r = jit_lc_decide(c->api->lc, c->p, &c->who, id, deny ?
+		    JIT_DENY : JIT_APPROVE, comment, c->now, &req, &why);
+	if (r != 0)
+		reply_refusal(c, r, &why);
+	else
+		reply_request(c, 200, req);
+out:
+	jit_request_free(req);
+	json_decref(body);
+}

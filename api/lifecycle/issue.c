@@ -1,0 +1,360 @@
+/*
+ * issue.c - see lifecycle.h, jit_lc_issue(): the certificate of a grant.
+ *
+ * The certificate is signed before the write with a reserved serial
+ * (jit_store_reserve_serial), so the writer thread, which every write in
+ * the server waits on, spends no time on signatures.  Inside the write the
+ * request is checked again, the serial claimed, and the cert record, the
+ * request's serial and the audit entry stored together.  When the request
+ * changed between the read and the write, the work is done again (at most
+ * ISSUE_TRIES times).
+ */
+#include "lifecycle_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "err.h"
+#include "util.h"
+
+#define ISSUE_TRIES 3
+#define METRIC_CERTS_ISSUED "metrics.certs_issued"
+
+struct issue_ctx {
+	struct jit_lifecycle *lc;
+	const struct jit_actor *who;
+	const char *id;
+	uint64_t now;
+	struct jit_lc_why *why;
+	/* read before the write */
+	struct jit_request *snap;     /* the request as read */
+	void *raw;                    /* ... and its stored bytes */
+	size_t rawlen;
+	char *existing;               /* the cert line if already issued */
+	uint64_t serial;              /* reserved */
+	/* made before the write */
+	json_t *rec;                  /* the cert record */
+	char *rec_js;
+	size_t rec_jl;
+	struct jit_request *upd;      /* snap as issued (serial, issued_at) */
+	struct jit_request_enc upd_enc;
+	json_t *audit;
+	char *line;                   /* the cert line */
+	int retry;                    /* read and sign again */
+};
+
+static void
+issue_reset(struct issue_ctx *ic)
+{
+	jit_request_free(ic->snap);
+	free(ic->raw);
+	free(ic->existing);
+	json_decref(ic->rec);
+	free(ic->rec_js);
+	jit_request_free(ic->upd);
+	jit_request_enc_release(&ic->upd_enc);
+	json_decref(ic->audit);
+	free(ic->line);
+	ic->snap = ic->upd = NULL;
+	ic->raw = NULL;
+	ic->existing = ic->rec_js = ic->line = NULL;
+	ic->rec = ic->audit = NULL;
+	ic->serial = 0;
+	ic->retry = 0;
+}
+
+/* Is r's grant fetchable by who now?  0, FORBIDDEN, CONFLICT. */
+static int
+check_fetch(const struct jit_actor *who, const struct jit_request *r,
+    uint64_t now, struct jit_lc_why *why)
+{
+	if (strcmp(r->user, who->user) != 0)
+		return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden",
+		    "only the requester may fetch the certificate");
+	if (r->state != JIT_STATE_APPROVED)
+		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		    "request is %s, not approved", jit_state_name(r->state));
+	if (now >= r->not_after)
+		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		    "the grant has ended");
+	return 0;
+}
+
+/* The cert line of serial's record in *line. */
+static int
+cert_line(struct jit_store_txn *t, uint64_t serial, char **line)
+{
+	json_t *rec = NULL;
+	const char *s;
+	int r;
+
+	if ((r = jit_store_get_cert(t, serial, &rec)) != 0)
+		return r;
+	s = json_string_value(json_object_get(rec, "cert"));
+	r = s == NULL ? JIT_ERR_STORE_CORRUPT :
+	    (*line = jit_strdup(s)) == NULL ? JIT_ERR_ALLOC : 0;
+	json_decref(rec);
+	return r;
+}
+
+/* Read the request (and its cert, if issued) and, if it has none yet,
+ * reserve a serial, all in one snapshot. */
+static int
+reserve_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct issue_ctx *ic = vctx;
+	json_t *j = NULL;
+	int r;
+
+	if ((r = jit_store_get_request_raw(t, ic->id, &j, &ic->raw,
+	    &ic->rawlen)) != 0)
+		return r;
+	r = jit_request_from_json(j, &ic->snap);
+	json_decref(j);
+	if (r != 0)
+		return r;
+	if (ic->snap->serial != 0)
+		return cert_line(t, ic->snap->serial, &ic->existing);
+	return jit_store_reserve_serial(t, &ic->serial);
+}
+
+/* Sign the certificate for ic->snap with ic->serial (before the write):
+ * ic->rec, ic->line. */
+static int
+sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
+{
+	const struct jit_request *req = ic->snap;
+	const struct jit_policy_role *role;
+	struct jit_cert_spec spec;
+	struct jit_key *key = NULL;
+	struct jit_buf blob = JIT_BUF_INIT;
+	json_t *pr = NULL;
+	char keyid[256], va[JIT_TIME_LEN];
+	size_t i;
+	int r = JIT_ERR_INTERNAL;
+
+	if ((role = jit_policy_role(p, req->role)) == NULL)
+		return lc_refuse(ic->why, JIT_ERR_CONFLICT, "conflict",
+		    "role %s is no longer in the policy", req->role);
+	if (req->nprincipals == 0)
+		return JIT_ERR_STORE_CORRUPT;
+	/* The stored key line was made by jit_lc_create from a key that
+	 * jit_key_parse_public validated; validating the point again would
+	 * cost two signatures. */
+	if ((r = jit_key_parse_public_trusted(req->public_key, &key)) != 0)
+		return r;
+	snprintf(keyid, sizeof(keyid), "%s req=%s role=%s", req->user,
+	    req->id, req->role);
+	memset(&spec, 0, sizeof(spec));
+	spec.key = key;
+	spec.serial = ic->serial;
+	spec.key_id = keyid;
+	spec.principals = (const char *const *)req->principals;
+	spec.nprincipals = req->nprincipals;
+	spec.valid_after = req->not_before > ic->lc->clock_skew ?
+	    req->not_before - ic->lc->clock_skew : 0;
+	spec.valid_before = req->not_after;
+	spec.force_command = role->force_command;
+	spec.source_address = role->source_address;
+	spec.extensions = role->extensions;
+	spec.nextensions = role->nextensions;
+	if ((r = jit_cert_sign(&spec, ic->lc->ca, ic->lc->sign,
+	    ic->lc->sign_ctx, &blob)) != 0 ||
+	    (r = jit_cert_format(jit_buf_ptr(&blob), jit_buf_len(&blob),
+	    keyid, &ic->line)) != 0)
+		goto out;
+	r = JIT_ERR_ALLOC;
+	if ((pr = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < req->nprincipals; i++)
+		if (json_array_append_new(pr, json_string(req->principals[i]))
+		    != 0)
+			goto out;
+	jit_format_time(spec.valid_after, va);
+	ic->rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s, "
+	    "s:o, s:s, s:o}",
+	    "serial", (json_int_t)ic->serial, "request", req->id,
+	    "user", req->user, "role", req->role, "key_id", keyid,
+	    "cert", ic->line, "principals", pr,
+	    "key_fingerprint", req->key_fingerprint, "valid_after", va,
+	    "valid_before", lc_time_or_null(req->not_after),
+	    "ca_fingerprint", ic->lc->ca_fp,
+	    "issued_at", lc_time_or_null(ic->now));
+	if (ic->rec != NULL)
+		r = 0;
+out:
+	json_decref(pr);
+	jit_buf_release(&blob);
+	jit_key_free(key);
+	return r;
+}
+
+/* Everything the write stores, made before it: the encoded cert record,
+ * the issued request and the audit entry. */
+static int
+prepare_write(struct issue_ctx *ic)
+{
+	int r;
+
+	if ((r = jit_store_encode_cert(ic->rec, &ic->rec_js, &ic->rec_jl))
+	    != 0 || (r = jit_request_copy(ic->snap, &ic->upd)) != 0)
+		return r;
+	ic->upd->serial = ic->serial;
+	ic->upd->issued_at = ic->now;
+	if ((r = jit_request_encode(ic->upd, &ic->upd_enc)) != 0)
+		return r;
+	ic->audit = lc_audit_fields("cert.issue", ic->who->user, ic->snap,
+	    json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+	    "serial", (json_int_t)ic->serial,
+	    "key_id", json_object_get(ic->rec, "key_id"),
+	    "principals", json_object_get(ic->rec, "principals"),
+	    "valid_after", json_object_get(ic->rec, "valid_after"),
+	    "valid_before", json_object_get(ic->rec, "valid_before"),
+	    "key_fingerprint", json_object_get(ic->rec, "key_fingerprint"),
+	    "ca_fingerprint", json_object_get(ic->rec, "ca_fingerprint")));
+	return ic->audit != NULL ? 0 : JIT_ERR_ALLOC;
+}
+
+/* The members of a request that the signed certificate was made from. */
+static int
+same_grant(const struct jit_request *a, const struct jit_request *b)
+{
+	size_t i;
+
+	if (strcmp(a->user, b->user) != 0 || strcmp(a->role, b->role) != 0 ||
+	    strcmp(a->public_key, b->public_key) != 0 ||
+	    a->not_before != b->not_before || a->not_after != b->not_after ||
+	    a->nprincipals != b->nprincipals)
+		return 0;
+	for (i = 0; i < a->nprincipals; i++)
+		if (strcmp(a->principals[i], b->principals[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int
+count_issued(struct jit_store_txn *t)
+{
+	json_t *cnt = NULL;
+	json_int_t n = 0;
+	int r;
+
+	if (jit_store_get_value(t, METRIC_CERTS_ISSUED, &cnt) == 0)
+		n = json_integer_value(cnt);
+	json_decref(cnt);
+	if ((cnt = json_integer(n + 1)) == NULL)
+		return JIT_ERR_ALLOC;
+	r = jit_store_put_value(t, METRIC_CERTS_ISSUED, cnt);
+	json_decref(cnt);
+	return r;
+}
+
+static int
+issue_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct issue_ctx *ic = vctx;
+	struct jit_request *cur = NULL;
+	const struct jit_request *req = ic->snap;
+	int r, unchanged = 0;
+
+	/* Unchanged since the snapshot (the usual case): use the request
+	 * read then instead of parsing it again on the writer thread. */
+	if (jit_store_request_unchanged(t, ic->id, ic->raw, ic->rawlen) == 0)
+		unchanged = 1;
+	else if ((r = jit_request_load(t, ic->id, &cur)) != 0)
+		return r;
+	else
+		req = cur;
+	if ((r = check_fetch(ic->who, req, ic->now, ic->why)) != 0)
+		goto out;
+	if (req->serial != 0) {
+		/* Another fetch issued it first: return the same bytes (ours
+		 * is dropped; its serial stays unused). */
+		free(ic->line);
+		ic->line = NULL;
+		r = cert_line(t, req->serial, &ic->line);
+		goto out;
+	}
+	if (!unchanged && !same_grant(req, ic->snap)) {
+		ic->retry = 1;           /* changed since it was read */
+		r = JIT_ERR_CONFLICT;
+		goto out;
+	}
+	if ((r = jit_store_claim_serial(t, ic->serial)) != 0 ||
+	    (r = jit_store_put_cert_encoded(t, ic->serial, ic->rec_js,
+	    ic->rec_jl)) != 0) {
+		/* CONFLICT: another process stored a cert with this serial
+		 * meanwhile; a fresh reservation skips past it. */
+		ic->retry = r == JIT_ERR_CONFLICT;
+		goto out;
+	}
+	if (cur != NULL) {
+		cur->serial = ic->serial;
+		cur->issued_at = ic->now;
+		r = jit_request_store_put(t, cur, NULL);
+	} else {
+		r = jit_request_store_put(t, ic->upd, &ic->upd_enc);
+	}
+	if (r != 0 || (r = count_issued(t)) != 0)
+		goto out;
+	r = lc_record(ic->lc, t, json_incref(ic->audit), "cert.issue",
+	    ic->who->user, cur != NULL ? cur : ic->upd, NULL);
+out:
+	jit_request_free(cur);
+	return r;
+}
+
+int
+jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t now, char **line,
+    struct jit_lc_why *why)
+{
+	struct issue_ctx ic;
+	int r = JIT_ERR_INTERNAL, tries;
+
+	lc_why_clear(why);
+	*line = NULL;
+	memset(&ic, 0, sizeof(ic));
+	ic.lc = lc;
+	ic.who = who;
+	ic.id = id;
+	ic.now = now;
+	ic.why = why;
+	for (tries = 0; tries < ISSUE_TRIES; tries++) {
+		issue_reset(&ic);
+		if ((r = jit_store_read(lc->store, reserve_fn, &ic)) != 0) {
+			lc_load_failed(why, r);
+			break;
+		}
+		if ((r = check_fetch(who, ic.snap, now, why)) != 0)
+			break;
+		if (ic.existing != NULL) {
+			*line = ic.existing;
+			ic.existing = NULL;
+			break;
+		}
+		if (ic.serial == 0) {
+			r = JIT_ERR_STORE_CORRUPT;
+			break;
+		}
+		if ((r = sign_cert(&ic, p)) != 0 ||
+		    (r = prepare_write(&ic)) != 0)
+			break;
+		r = jit_store_write(lc->store, issue_fn, &ic);
+		if (r == 0) {
+			*line = ic.line;
+			ic.line = NULL;
+			break;
+		}
+		if (!ic.retry)
+			break;
+		lc_why_clear(why);
+	}
+	if (r != 0 && why != NULL && why->message[0] == '\0')
+		lc_refuse(why, r, NULL, "could not issue the certificate");
+	issue_reset(&ic);
+	return r;
+}

@@ -1,0 +1,600 @@
+/* lifecycle.c - see lifecycle.h: creation, decisions, cancel, revoke. */
+#include "lifecycle_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "err.h"
+#include "util.h"
+
+/* How far ahead a request may ask its window to start. */
+#define MAX_START_AHEAD (366ull * 86400)
+
+/* ---- shared helpers (lifecycle_int.h) ----------------------------------- */
+
+void
+lc_why_clear(struct jit_lc_why *why)
+{
+	if (why != NULL) {
+		why->slug = NULL;
+		why->message[0] = '\0';
+	}
+}
+
+int
+lc_refuse(struct jit_lc_why *why, int code, const char *slug,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL) {
+		why->slug = slug;
+		va_start(ap, fmt);
+		vsnprintf(why->message, sizeof(why->message), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int
+lc_load_failed(struct jit_lc_why *why, int code)
+{
+	if (code == JIT_ERR_NOT_FOUND)
+		return lc_refuse(why, code, "not_found", "no such request");
+	return lc_refuse(why, code, NULL, "could not read the request");
+}
+
+json_t *
+lc_time_or_null(uint64_t t)
+{
+	char buf[JIT_TIME_LEN];
+
+	if (t == 0)
+		return json_null();
+	jit_format_time(t, buf);
+	return json_string(buf);
+}
+
+json_t *
+lc_audit_fields(const char *event, const char *actor,
+    const struct jit_request *r, json_t *extra)
+{
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "event", event, "actor", actor, "request", r->id,
+	    "user", r->user, "role", r->role,
+	    "state", jit_state_name(r->state));
+
+	if (a != NULL && extra != NULL && json_object_update(a, extra) != 0) {
+		json_decref(a);
+		a = NULL;
+	}
+	json_decref(extra);
+	return a;
+}
+
+int
+lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
+    const char *event, const char *actor, const struct jit_request *r,
+    const char *comment)
+{
+	struct jit_lc_event ev = { event, actor, r, comment };
+	int rc;
+
+	if (a == NULL)
+		return JIT_ERR_ALLOC;
+	rc = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	if (rc == 0 && lc->hook != NULL)
+		rc = lc->hook(t, &ev, lc->hook_ctx);
+	return rc;
+}
+
+/* ---- the lifecycle object ---------------------------------------------- */
+
+int
+jit_lifecycle_new(const struct jit_lifecycle_options *o,
+    struct jit_lifecycle **out)
+{
+	struct jit_lifecycle *lc;
+	int r;
+
+	*out = NULL;
+	if (o == NULL || o->store == NULL || o->ca == NULL || o->sign == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((lc = calloc(1, sizeof(*lc))) == NULL)
+		return JIT_ERR_ALLOC;
+	lc->store = o->store;
+	lc->ca = o->ca;
+	lc->sign = o->sign;
+	lc->sign_ctx = o->sign_ctx;
+	lc->clock_skew = o->clock_skew;
+	lc->hook = o->hook;
+	lc->hook_ctx = o->hook_ctx;
+	if ((r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
+		free(lc);
+		return r;
+	}
+	*out = lc;
+	return 0;
+}
+
+void
+jit_lifecycle_free(struct jit_lifecycle *lc)
+{
+	if (lc == NULL)
+		return;
+	free(lc->ca_fp);
+	free(lc);
+}
+
+const char *
+jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc)
+{
+	return lc->ca_fp;
+}
+
+/* Move r to approved at time now: the window starts now or at the
+ * asked-for start, whichever is later. */
+static void
+grant(struct jit_request *r, uint64_t now)
+{
+	uint64_t nb = r->start > now ? r->start : now;
+
+	r->state = JIT_STATE_APPROVED;
+	r->not_before = nb;
+	r->not_after = nb + r->duration;
+	r->decided_at = now;
+	r->expires_at = 0;
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+struct create_ctx {
+	struct jit_lifecycle *lc;
+	const struct jit_request *req;
+	struct jit_request_enc enc;   /* req, encoded before the write */
+	json_t *audit;                /* its audit entry, likewise */
+	const char *actor;
+};
+
+static int
+create_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct create_ctx *cc = vctx;
+	int r;
+
+	if ((r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
+		return r;
+	r = lc_record(cc->lc, t, json_incref(cc->audit), "request.create",
+	    cc->actor, cc->req, NULL);
+	return r;
+}
+
+/* The policy's checks of a new request; *effective is the duration to
+ * grant and *key the parsed public key. */
+static int
+create_check(const struct jit_policy *p, const struct jit_actor *who,
+    const struct jit_create_args *a, uint64_t now,
+    const struct jit_policy_role **role, struct jit_key **key,
+    uint64_t *effective, struct jit_lc_why *why)
+{
+	char msg[256];
+	int r;
+
+	*key = NULL;
+	if ((*role = jit_policy_role(p, a->role)) == NULL)
+		return lc_refuse(why, JIT_ERR_POLICY_ROLE, "unknown_role",
+		    "unknown role '%s'", jit_text_printable(a->role) ?
+		    a->role : "?");
+	if (a->start > now + MAX_START_AHEAD)
+		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_field",
+		    "start is too far in the future");
+	if ((r = jit_key_parse_public(a->public_key, key, NULL)) != 0)
+		return lc_refuse(why, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
+		    "public_key: %s", jit_err(r));
+	if ((r = jit_policy_can_request(p, who->user, a->role, msg,
+	    sizeof(msg))) != 0)
+		return lc_refuse(why, r, "forbidden", "%s", *msg ? msg :
+		    jit_err(r));
+	if ((r = jit_policy_check_request(p, a->role, a->duration, a->reason,
+	    jit_key_type(*key), effective, msg, sizeof(msg))) != 0)
+		return lc_refuse(why, r, r == JIT_ERR_POLICY_DURATION ?
+		    "bad_duration" : r == JIT_ERR_POLICY_REASON ? "bad_reason" :
+		    r == JIT_ERR_POLICY_KEY_TYPE ? "bad_key_type" :
+		    "bad_request", "%s", *msg ? msg : jit_err(r));
+	if (*effective == 0)
+		return lc_refuse(why, JIT_ERR_INTERNAL, NULL,
+		    "policy gave no duration");
+	return 0;
+}
+
+static json_t *
+create_audit(const struct jit_request *req, const struct jit_actor *who)
+{
+	json_t *pr = json_array();
+	size_t i;
+
+	for (i = 0; pr != NULL && i < req->nprincipals; i++)
+		if (json_array_append_new(pr, json_string(req->principals[i]))
+		    != 0) {
+			json_decref(pr);
+			return NULL;
+		}
+	if (pr == NULL)
+		return NULL;
+	return lc_audit_fields("request.create", who->user, req, json_pack(
+	    "{s:o, s:o, s:I, s:s, s:s, s:s, s:I, s:o, s:o}",
+	    "principals", pr,
+	    "reason", req->reason != NULL ? json_string(req->reason) :
+	    json_null(),
+	    "duration", (json_int_t)req->duration,
+	    "key_fingerprint", req->key_fingerprint,
+	    "key_type", req->key_type,
+	    "client_address", who->client_addr != NULL ? who->client_addr :
+	    "-",
+	    "approvals_needed", (json_int_t)req->approvals_needed,
+	    "not_before", lc_time_or_null(req->not_before),
+	    "not_after", lc_time_or_null(req->not_after)));
+}
+
+int
+jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_create_args *a,
+    uint64_t now, struct jit_request **out, struct jit_lc_why *why)
+{
+	const struct jit_policy_role *role = NULL;
+	struct jit_request_terms terms;
+	struct jit_request *req = NULL;
+	struct create_ctx cc;
+	struct jit_key *key = NULL;
+	char *fp = NULL, *line = NULL;
+	uint64_t effective = 0;
+	int r = JIT_ERR_INTERNAL;
+
+	lc_why_clear(why);
+	memset(&cc, 0, sizeof(cc));
+	if (out != NULL)
+		*out = NULL;
+	if ((r = create_check(p, who, a, now, &role, &key, &effective,
+	    why)) != 0)
+		goto out;
+	if ((r = jit_key_fingerprint(key, &fp)) != 0 ||
+	    (r = jit_key_format_public(key, NULL, &line)) != 0) {
+		lc_refuse(why, r, NULL, "could not read the public key");
+		goto out;
+	}
+	memset(&terms, 0, sizeof(terms));
+	terms.user = who->user;
+	terms.role = role;
+	terms.public_key = line;
+	terms.key_type = jit_key_type_short_name(jit_key_type(key));
+	terms.key_fingerprint = fp;
+	terms.duration = effective;
+	terms.reason = a->reason;
+	terms.start = a->start;
+	terms.now = now;
+	if ((r = jit_request_new(&terms, &req)) != 0) {
+		lc_refuse(why, r, NULL, "could not make the request");
+		goto out;
+	}
+	if (req->approvals_needed == 0)
+		grant(req, now);
+	/* Encoded here, in the caller's thread, not on the writer thread
+	 * every write waits for. */
+	cc.lc = lc;
+	cc.req = req;
+	cc.actor = who->user;
+	if ((r = jit_request_encode(req, &cc.enc)) != 0 ||
+	    (cc.audit = create_audit(req, who)) == NULL) {
+		r = lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+		goto out;
+	}
+	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
+		lc_refuse(why, r, NULL, "could not store the request");
+		goto out;
+	}
+	if (out != NULL) {
+		*out = req;
+		req = NULL;
+	}
+out:
+	jit_request_enc_release(&cc.enc);
+	json_decref(cc.audit);
+	jit_request_free(req);
+	jit_key_free(key);
+	free(fp);
+	free(line);
+	return r;
+}
+
+/* ---- decide, cancel, revoke ------------------------------------------------ */
+
+enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE };
+
+static const char *const op_events[] = { "request.approve",
+    "request.deny", "request.cancel", "request.revoke" };
+
+struct change_ctx {
+	struct jit_lifecycle *lc;
+	const struct jit_policy *p;
+	const struct jit_actor *who;
+	const char *id;
+	enum op op;
+	const char *comment;
+	uint64_t now;
+	struct jit_request *out;      /* the request after the change */
+	struct jit_lc_why *why;
+};
+
+static int
+check_pending(const struct jit_request *r, uint64_t now,
+    struct jit_lc_why *why)
+{
+	if (r->state != JIT_STATE_PENDING)
+		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		    "request is %s, not pending", jit_state_name(r->state));
+	if (now >= r->expires_at)
+		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		    "request has expired");
+	return 0;
+}
+
+/* May who do op to r at now?  Run before the write (to refuse cheaply)
+ * and again inside it. */
+static int
+check_op(const struct change_ctx *c, const struct jit_request *r)
+{
+	const char *user = c->who->user;
+	char msg[256];
+	int rc;
+
+	switch (c->op) {
+	case OP_APPROVE:
+	case OP_DENY:
+		if ((rc = jit_policy_can_approve(c->p, user, r->user, r->role,
+		    msg, sizeof(msg))) != 0)
+			return lc_refuse(c->why, JIT_ERR_FORBIDDEN,
+			    "forbidden", "%s", *msg ? msg : jit_err(rc));
+		if ((rc = check_pending(r, c->now, c->why)) != 0)
+			return rc;
+		if (c->op == OP_APPROVE && jit_request_approved_by(r, user))
+			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			    "%s has already approved this request", user);
+		return 0;
+	case OP_CANCEL:
+		if (strcmp(r->user, user) != 0)
+			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
+			    "only the requester may cancel");
+		if (r->state != JIT_STATE_PENDING)
+			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			    "request is %s, not pending",
+			    jit_state_name(r->state));
+		return 0;
+	case OP_REVOKE:
+		if (!jit_policy_is_approver(c->p, user, r->role) &&
+		    !jit_policy_is_admin(c->p, user))
+			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
+			    "only approvers of role %s and admins may revoke",
+			    r->role);
+		if (r->state != JIT_STATE_APPROVED)
+			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			    "request is %s, not approved",
+			    jit_state_name(r->state));
+		if (c->now >= r->not_after)
+			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			    "the grant has already ended");
+		return 0;
+	}
+	return JIT_ERR_INTERNAL;
+}
+
+/* Count r's approvals against the role's rule; approve when it is met. */
+static int
+apply_approval(const struct change_ctx *c, struct jit_request *r)
+{
+	const char **approvers;
+	size_t i;
+	int met;
+
+	if ((approvers = calloc(r->napprovals, sizeof(*approvers))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < r->napprovals; i++)
+		approvers[i] = r->approvals[i].user;
+	met = jit_policy_approval_satisfied(c->p, r->role, r->user, approvers,
+	    r->napprovals);
+	free(approvers);
+	if (met < 0)
+		return met;
+	if (met == 1)
+		grant(r, c->now);
+	return 0;
+}
+
+/* Make op's change to r; *extra receives the audit entry's own members. */
+static int
+apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
+{
+	int rc;
+
+	*extra = NULL;
+	switch (c->op) {
+	case OP_APPROVE:
+		if ((rc = jit_request_add_decision(r, 0, c->who->user, c->now,
+		    c->comment)) != 0 || (rc = apply_approval(c, r)) != 0)
+			return rc;
+		*extra = json_pack("{s:s?, s:I, s:o, s:o}", "comment",
+		    c->comment, "approvals", (json_int_t)r->napprovals,
+		    "not_before", lc_time_or_null(r->not_before),
+		    "not_after", lc_time_or_null(r->not_after));
+		break;
+	case OP_DENY:
+		if ((rc = jit_request_add_decision(r, 1, c->who->user, c->now,
+		    c->comment)) != 0)
+			return rc;
+		r->state = JIT_STATE_DENIED;
+		r->decided_at = c->now;
+		r->expires_at = 0;
+		*extra = json_pack("{s:s?}", "comment", c->comment);
+		break;
+	case OP_CANCEL:
+		r->state = JIT_STATE_CANCELLED;
+		r->cancelled_at = c->now;
+		r->expires_at = 0;
+		*extra = json_object();
+		break;
+	case OP_REVOKE:
+		r->state = JIT_STATE_REVOKED;
+		r->revoked_at = c->now;
+		if ((r->revoked_by = jit_strdup(c->who->user)) == NULL ||
+		    (c->comment != NULL && (r->revoke_comment =
+		    jit_strdup(c->comment)) == NULL))
+			return JIT_ERR_ALLOC;
+		*extra = json_pack("{s:s?, s:o}", "comment", c->comment,
+		    "serial", r->serial != 0 ?
+		    json_integer((json_int_t)r->serial) : json_null());
+		break;
+	}
+	return *extra != NULL ? 0 : JIT_ERR_ALLOC;
+}
+
+static int
+change_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct change_ctx *c = vctx;
+	struct jit_request *r = NULL;
+	json_t *extra = NULL;
+	int rc;
+
+	if ((rc = jit_request_load(t, c->id, &r)) != 0)
+		return lc_load_failed(c->why, rc);
+	if ((rc = check_op(c, r)) != 0 || (rc = apply_op(c, r, &extra)) != 0 ||
+	    (rc = jit_request_store_put(t, r, NULL)) != 0)
+		goto out;
+	rc = lc_record(c->lc, t, lc_audit_fields(op_events[c->op],
+	    c->who->user, r, extra), op_events[c->op], c->who->user, r,
+	    c->comment);
+	extra = NULL;
+	if (rc != 0)
+		goto out;
+	c->out = r;
+	r = NULL;
+out:
+	json_decref(extra);
+	jit_request_free(r);
+	return rc;
+}
+
+/* Read request id in its own snapshot. */
+static int
+load_fn(struct jit_store_txn *t, void *vctx)
+{
+	void **v = vctx;
+
+	return jit_request_load(t, v[0], (struct jit_request **)&v[1]);
+}
+
+int
+lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
+    struct jit_lc_why *why)
+{
+	void *v[2] = { (void *)id, NULL };
+	int r;
+
+	*out = NULL;
+	if ((r = jit_store_read(lc->store, load_fn, v)) != 0) {
+		jit_request_free(v[1]);
+		return lc_load_failed(why, r);
+	}
+	*out = v[1];
+	return 0;
+}
+
+static int
+change(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, enum op op,
+    const char *comment, uint64_t now, struct jit_request **out,
+    struct jit_lc_why *why)
+{
+	struct change_ctx c = { lc, p, who, id, op, comment, now, NULL, why };
+	struct jit_request *cur;
+	int r;
+
+	lc_why_clear(why);
+	if (out != NULL)
+		*out = NULL;
+	/* Refuse what is plainly not allowed without taking a write. */
+	if ((r = lc_load(lc, id, &cur, why)) != 0)
+		return r;
+	r = check_op(&c, cur);
+	jit_request_free(cur);
+	if (r != 0)
+		return r;
+	if ((r = jit_store_write(lc->store, change_fn, &c)) != 0) {
+		jit_request_free(c.out);
+		if (why != NULL && why->slug == NULL && why->message[0] == '\0')
+			lc_refuse(why, r, NULL, "could not store the change");
+		return r;
+	}
+	if (out != NULL)
+		*out = c.out;
+	else
+		jit_request_free(c.out);
+	return 0;
+}
+
+int
+jit_lc_decide(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, enum jit_verdict v,
+    const char *comment, uint64_t now, struct jit_request **out,
+    struct jit_lc_why *why)
+{
+	return change(lc, p, who, id, v == JIT_DENY ? OP_DENY : OP_APPROVE,
+	    comment, now, out, why);
+}
+
+int
+jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t now,
+    struct jit_request **out, struct jit_lc_why *why)
+{
+	return change(lc, p, who, id, OP_CANCEL, NULL, now, out, why);
+}
+
+int
+jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, const char *comment,
+    uint64_t now, struct jit_request **out, struct jit_lc_why *why)
+{
+	return change(lc, p, who, id, OP_REVOKE, comment, now, out, why);
+}
+
+/* ---- system audit entries -------------------------------------------------- */
+
+static int
+audit_fn(struct jit_store_txn *t, void *vctx)
+{
+	return jit_audit_append(t, vctx, NULL, NULL);
+}
+
+int
+jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const char *event, json_t *fields)
+{
+	json_t *a;
+	int r;
+
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", event,
+	    "actor", "system", "policy_hash", jit_policy_hash(p),
+	    "policy_source", jit_policy_source(p),
+	    "ca_fingerprint", lc->ca_fp);
+	if (a == NULL)
+		return JIT_ERR_ALLOC;
+	if (fields != NULL)
+		json_object_update(a, fields);
+	r = jit_store_write(lc->store, audit_fn, a);
+	json_decref(a);
+	return r;
+}

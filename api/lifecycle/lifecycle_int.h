@@ -1,0 +1,48 @@
+/*
+ * lifecycle_int.h - what the files of the lifecycle module share
+ * (lifecycle.c: creation and decisions; issue.c: certificates; sweep.c:
+ * deadlines; read.c: reads and the long-poll).  Not for other modules.
+ */
+#ifndef JIT_LIFECYCLE_INT_H
+#define JIT_LIFECYCLE_INT_H
+
+#include "lifecycle.h"
+
+struct jit_lifecycle {
+	struct jit_store *store;
+	const struct jit_key *ca;
+	jit_signer_fn sign;
+	void *sign_ctx;
+	uint64_t clock_skew;
+	jit_lc_hook_fn hook;
+	void *hook_ctx;
+	char *ca_fp;
+};
+
+/* Set why's slug and message; returns code, so refusals read
+ * `return lc_refuse(why, JIT_ERR_CONFLICT, "conflict", "...")`. */
+int lc_refuse(struct jit_lc_why *why, int code, const char *slug,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Clear why (NULL is allowed everywhere a why is taken). */
+void lc_why_clear(struct jit_lc_why *why);
+/* A refusal for a failed read of id: not_found or the store's error. */
+int lc_load_failed(struct jit_lc_why *why, int code);
+
+/* Read request id in its own snapshot (not_found or the store's error
+ * in why). */
+int lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
+    struct jit_lc_why *why);
+
+/* The audit entry of a change to r: event, actor, r's id, user, role and
+ * state, and the members of extra (stolen; NULL = none).  NULL on ALLOC. */
+json_t *lc_audit_fields(const char *event, const char *actor,
+    const struct jit_request *r, json_t *extra);
+/* RFC 3339 string of t, or null for 0. */
+json_t *lc_time_or_null(uint64_t t);
+
+/* Append the audit entry a (stolen) and call the hook, inside t. */
+int lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
+    const char *event, const char *actor, const struct jit_request *r,
+    const char *comment);
+
+#endif
