@@ -65,6 +65,7 @@ take_server_lock(struct jit_store *s, const char *dir)
 	}
 	return 0;
 }
+
 static int
 open_dbis(struct jit_store *s)
 {
@@ -117,7 +118,63 @@ fail:
 	mdb_txn_abort(t.txn);
 	return r;
 }
+
 static void *writer_main(void *arg);
+
+/* The locks and condition variables of s. */
+static void
+sync_init(struct jit_store *s)
+{
+	pthread_condattr_t ca;
+
+	/* Wait deadlines use the monotonic clock so a wall-clock step does
+	 * not stretch or cut a long-poll. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_cond_init(&s->qcv, NULL);
+	pthread_mutex_init(&s->vmu, NULL);
+	pthread_mutex_init(&s->smu, NULL);
+	pthread_cond_init(&s->any_cv, &ca);
+	for (int i = 0; i < NSLOTS; i++)
+		pthread_cond_init(&s->slot_cv[i], &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void
+sync_destroy(struct jit_store *s)
+{
+	pthread_mutex_destroy(&s->qmu);
+	pthread_cond_destroy(&s->qcv);
+	pthread_mutex_destroy(&s->vmu);
+	pthread_mutex_destroy(&s->smu);
+	pthread_cond_destroy(&s->any_cv);
+	for (int i = 0; i < NSLOTS; i++)
+		pthread_cond_destroy(&s->slot_cv[i]);
+}
+
+/* Create s's LMDB environment and open it in dir. */
+static int
+env_open(struct jit_store *s, const char *dir, uint64_t map_size)
+{
+	unsigned envflags = MDB_NOTLS;
+	int rc;
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return jit_store__map_err(rc);
+	if ((rc = mdb_env_set_maxdbs(s->env, DB_COUNT + 2)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0)
+		return jit_store__map_err(rc);
+	if (s->flags & JIT_STORE_READONLY)
+		envflags |= MDB_RDONLY;
+	/* Default durability: every commit fsyncs data and meta pages. */
+	if ((rc = mdb_env_open(s->env, dir, envflags, 0600)) != 0)
+		return jit_store__map_err(rc);
+	/* Free reader slots left behind by processes that died (kill -9). */
+	(void)mdb_reader_check(s->env, NULL);
+	return 0;
+}
 
 int
 jit_store_open(const char *dir, unsigned flags, struct jit_store **out)
@@ -133,10 +190,8 @@ jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
     struct jit_store **out)
 {
 	struct jit_store *s = NULL;
-	pthread_condattr_t ca;
-	unsigned envflags = MDB_NOTLS;
 	uint64_t map_size;
-	int r = JIT_ERR_INTERNAL, rc, cv_init = 0;
+	int r = JIT_ERR_INTERNAL, sync_ready = 0;
 
 	if (out != NULL)
 		*out = NULL;
@@ -159,41 +214,10 @@ jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
 	if ((s->flags & JIT_STORE_SERVER) &&
 	    (r = take_server_lock(s, dir)) != 0)
 		goto fail;
-
-	/* Wait deadlines use the monotonic clock so a wall-clock step does
-	 * not stretch or cut a long-poll. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&s->qmu, NULL);
-	pthread_cond_init(&s->qcv, NULL);
-	pthread_mutex_init(&s->vmu, NULL);
-	pthread_mutex_init(&s->smu, NULL);
-	pthread_cond_init(&s->any_cv, &ca);
-	for (int i = 0; i < NSLOTS; i++)
-		pthread_cond_init(&s->slot_cv[i], &ca);
-	pthread_condattr_destroy(&ca);
-	cv_init = 1;
-
-	if ((rc = mdb_env_create(&s->env)) != 0) {
-		r = jit_store__map_err(rc);
-		goto fail;
-	}
-	if ((rc = mdb_env_set_maxdbs(s->env, DB_COUNT + 2)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0) {
-		r = jit_store__map_err(rc);
-		goto fail;
-	}
-	if (s->flags & JIT_STORE_READONLY)
-		envflags |= MDB_RDONLY;
-	/* Default durability: every commit fsyncs data and meta pages. */
-	if ((rc = mdb_env_open(s->env, dir, envflags, 0600)) != 0) {
-		r = jit_store__map_err(rc);
-		goto fail;
-	}
-	/* Free reader slots left behind by processes that died (kill -9). */
-	(void)mdb_reader_check(s->env, NULL);
-	if ((r = open_dbis(s)) != 0)
+	sync_init(s);
+	sync_ready = 1;
+	if ((r = env_open(s, dir, map_size)) != 0 ||
+	    (r = open_dbis(s)) != 0)
 		goto fail;
 	if (!(s->flags & JIT_STORE_READONLY)) {
 		if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
@@ -207,15 +231,8 @@ jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
 fail:
 	if (s->env != NULL)
 		mdb_env_close(s->env);
-	if (cv_init) {
-		pthread_mutex_destroy(&s->qmu);
-		pthread_cond_destroy(&s->qcv);
-		pthread_mutex_destroy(&s->vmu);
-		pthread_mutex_destroy(&s->smu);
-		pthread_cond_destroy(&s->any_cv);
-		for (int i = 0; i < NSLOTS; i++)
-			pthread_cond_destroy(&s->slot_cv[i]);
-	}
+	if (sync_ready)
+		sync_destroy(s);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
@@ -235,13 +252,7 @@ jit_store_close(struct jit_store *s)
 		pthread_join(s->writer, NULL);
 	}
 	mdb_env_close(s->env);
-	pthread_mutex_destroy(&s->qmu);
-	pthread_cond_destroy(&s->qcv);
-	pthread_mutex_destroy(&s->vmu);
-	pthread_mutex_destroy(&s->smu);
-	pthread_cond_destroy(&s->any_cv);
-	for (int i = 0; i < NSLOTS; i++)
-		pthread_cond_destroy(&s->slot_cv[i]);
+	sync_destroy(s);
 	/* Closing the descriptor releases the flock. */
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);

@@ -1460,7 +1460,7 @@ test_map_full_concurrent(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- change notification --------------------------------------------------- */
+/* ---- change notification ------------------------------------------------ */
 
 struct waiter {
 	struct jit_store *s;
@@ -1530,7 +1530,7 @@ test_wait_change(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- crash safety: kill -9 at a random moment ------------------------------ */
+/* ---- crash safety: kill -9 at a random moment --------------------------- */
 
 #define CRASH_THREADS 4
 
@@ -1660,7 +1660,7 @@ test_crash(void)
 
 			if (sscanf(line, "%31s %llu", id, &sn) != 2 ||
 			    strlen(id) != JIT_REQUEST_ID_LEN - 1)
-				continue;  /* cannot happen: writes are atomic */
+				continue;  /* cannot happen: atomic writes */
 			if (total == cap) {
 				cap *= 2;
 				a = realloc(a, cap * sizeof(*a));
