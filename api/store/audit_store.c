@@ -179,8 +179,5 @@ jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
 		if (r != 0)
 			break;
 	}
-	mdb_cursor_close(cur);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	return jit_store__walk_end(cur, r, rc);
 }

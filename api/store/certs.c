@@ -187,8 +187,5 @@ jit_store_list_certs(struct jit_store_txn *t, uint64_t after, size_t limit,
 		if (r != 0)
 			break;
 	}
-	mdb_cursor_close(cur);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	return jit_store__walk_end(cur, r, rc);
 }

@@ -452,6 +452,7 @@ jit_store_read(struct jit_store *s, jit_store_read_fn fn, void *ctx)
 	mdb_txn_abort(t.txn);
 	return r;
 }
+
 /* ---- change notification ------------------------------------------------ */
 
 uint64_t

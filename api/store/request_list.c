@@ -203,6 +203,5 @@ jit_store_count_by_state(struct jit_store_txn *t, const char *state,
 			break;
 		(*count)++;
 	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	return jit_store__walk_end(cur, 0, rc);
 }

@@ -155,6 +155,15 @@ int jit_store__dump_json(const json_t *j, size_t flags, char **out,
  * functions of store.h).  Clears *out and *len on entry. */
 int jit_store__encode_object(const json_t *obj, char **out, size_t *len);
 
+/*
+ * The end of a cursor walk that calls back: closes cur and returns the
+ * walk's result.  r is the last callback's (or the walk's own) result:
+ * positive (the callback stopped the walk) is success, negative is
+ * returned as is; with r 0, rc is LMDB's last cursor result, where
+ * MDB_NOTFOUND (the end of the table) is success too.
+ */
+int jit_store__walk_end(MDB_cursor *cur, int r, int rc);
+
 /* 0 for a write transaction, PERMISSION for a read snapshot,
  * INVALID_ARGUMENT for none. */
 int jit_store__need_write(struct jit_store_txn *t);

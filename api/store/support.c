@@ -114,6 +114,15 @@ jit_store__encode_object(const json_t *obj, char **out, size_t *len)
 }
 
 int
+jit_store__walk_end(MDB_cursor *cur, int r, int rc)
+{
+	mdb_cursor_close(cur);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+}
+
+int
 jit_store__need_write(struct jit_store_txn *t)
 {
 	if (t == NULL || t->txn == NULL)

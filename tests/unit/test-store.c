@@ -63,10 +63,12 @@ create_fn(struct jit_store_txn *t, void *ctx)
 	return r;
 }
 
+/* A request with the deadline given (the caller's, not the store's). */
 static char *
-create(struct jit_store *s, const char *user, const char *state)
+create_dl(struct jit_store *s, const char *user, const char *state,
+    uint64_t deadline)
 {
-	struct create_ctx c = { mkreq(user, state, "prod-db"), 0, 0 };
+	struct create_ctx c = { mkreq(user, state, "prod-db"), 0, deadline };
 	char *id = NULL;
 
 	CHECK_OK(jit_store_write(s, create_fn, &c));
@@ -75,22 +77,32 @@ create(struct jit_store *s, const char *user, const char *state)
 	return id;
 }
 
-struct state_ctx {
+/* A request without a deadline. */
+static char *
+create(struct jit_store *s, const char *user, const char *state)
+{
+	return create_dl(s, user, state, 0);
+}
+
+/* Put request id back with deadline, and with state if not NULL. */
+struct put_dl_ctx {
 	const char *id;
 	const char *state;
+	uint64_t deadline;
 };
 
 static int
-set_state_fn(struct jit_store_txn *t, void *ctx)
+put_dl_fn(struct jit_store_txn *t, void *ctx)
 {
-	struct state_ctx *c = ctx;
+	struct put_dl_ctx *c = ctx;
 	json_t *req;
 	int r;
 
 	if ((r = jit_store_get_request(t, c->id, &req, NULL)) != 0)
 		return r;
-	json_object_set_new(req, "state", json_string(c->state));
-	r = jit_store_put_request(t, req, 0);
+	if (c->state != NULL)
+		json_object_set_new(req, "state", json_string(c->state));
+	r = jit_store_put_request(t, req, c->deadline);
 	json_decref(req);
 	return r;
 }
@@ -154,7 +166,7 @@ test_requests(void)
 	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct collect c;
-	struct state_ctx sc;
+	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	char *id1, *id2, *id3;
 	json_t *req;
 	uint64_t seq;
@@ -185,7 +197,7 @@ test_requests(void)
 	/* Approve id1: it leaves the pending index, joins approved. */
 	sc.id = id1;
 	sc.state = "approved";
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 2);
 	CHECK_STR(c.ids[0], id2);
 	CHECK_STR(c.ids[1], id3);
@@ -196,9 +208,9 @@ test_requests(void)
 	CHECK_INT(list(s, 0, "approve", 0, 0, 0, &c), 0);
 
 	sc.id = id2;
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	sc.id = id3;
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 0);
 	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
 
@@ -211,7 +223,7 @@ test_requests(void)
 
 	/* Updating an unknown request is NOT_FOUND, not a create. */
 	sc.id = "r-aaaaaaaaaaaa";
-	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 
 	jit_store_close(s);
 
@@ -321,43 +333,6 @@ test_listing(void)
 }
 
 /* ---- the deadline index ------------------------------------------------- */
-
-/* A request with the deadline given (the caller's, not the store's). */
-static char *
-create_dl(struct jit_store *s, const char *user, const char *state,
-    uint64_t deadline)
-{
-	struct create_ctx c = { mkreq(user, state, "prod-db"), 0, deadline };
-	char *id = NULL;
-
-	CHECK_OK(jit_store_write(s, create_fn, &c));
-	id = jit_strdup(json_string_value(json_object_get(c.req, "id")));
-	json_decref(c.req);
-	return id;
-}
-
-/* Put request id back with deadline, and with state if not NULL. */
-struct put_dl_ctx {
-	const char *id;
-	const char *state;
-	uint64_t deadline;
-};
-
-static int
-put_dl_fn(struct jit_store_txn *t, void *ctx)
-{
-	struct put_dl_ctx *c = ctx;
-	json_t *req;
-	int r;
-
-	if ((r = jit_store_get_request(t, c->id, &req, NULL)) != 0)
-		return r;
-	if (c->state != NULL)
-		json_object_set_new(req, "state", json_string(c->state));
-	r = jit_store_put_request(t, req, c->deadline);
-	json_decref(req);
-	return r;
-}
 
 static void
 put_dl(struct jit_store *s, const char *id, const char *state,
@@ -1488,7 +1463,7 @@ test_wait_change(void)
 {
 	char *sdir = store_dir_new("store");
 	struct jit_store *s;
-	struct state_ctx sc;
+	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	struct waiter w = { 0 }, wa = { 0 };
 	pthread_t th, tha;
 	uint64_t v, v2;
@@ -1513,7 +1488,7 @@ test_wait_change(void)
 	usleep(100000);
 	sc.id = id;
 	sc.state = "approved";
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	pthread_join(th, NULL);
 	pthread_join(tha, NULL);
 	CHECK_INT(w.result, 1);
@@ -1523,7 +1498,7 @@ test_wait_change(void)
 	CHECK_U64(v2, v + 1);
 	/* A failed write does not bump the version. */
 	sc.id = "r-doesnotexist";
-	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 	CHECK_U64(jit_store_version(s), v2);
 	jit_store_close(s);
 	free(id);
