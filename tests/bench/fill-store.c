@@ -3,12 +3,13 @@
  * the store API (big batches: one transaction per BATCH requests), for the
  * large-store rows of bench-http.sh.
  *
- * Requests look like the server's own (handlers.c: same members, a real
- * Ed25519 key line and fingerprint), made by USERS different users.  PENDING
- * of them are pending, spread evenly over the whole sequence (the worst
- * case for locality: no two on one page); the rest are in final states
- * (expired, ended, denied, cancelled, revoked), so the sweeper has nothing
- * to do.  Each request also gets its request.create audit entry unless -A
+ * Requests look like the server's own (api/lifecycle/request.h: same
+ * members, a real Ed25519 key line and fingerprint), made by USERS
+ * different users.  PENDING of them are pending, spread evenly over the
+ * whole sequence (the worst case for locality: no two on one page), with
+ * their expires_at as the store's deadline; the rest are in final states
+ * (expired, ended, denied, cancelled, revoked) with no deadline, so the
+ * sweeper has nothing to do.  Each request also gets its request.create audit entry unless -A
  * is given.
  *
  * Usage: fill-store [-A] DIR COUNT PENDING [USERS]   (USERS default 1000)
@@ -70,6 +71,8 @@ fill_fn(struct jit_store_txn *t, void *vctx)
 		    pend ? "expires_at" : "decided_at", later);
 		if (req == NULL)
 			return JIT_ERR_ALLOC;
+		/* The deadline the lifecycle gives: a pending request's
+		 * expiry, none for a final state. */
 		if ((r = jit_store_create_request(t, req,
 		    pend ? f->now + 86400 : 0, NULL)) != 0) {
 			json_decref(req);
