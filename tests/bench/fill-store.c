@@ -3,8 +3,9 @@
  * the store API (big batches: one transaction per BATCH requests), for the
  * large-store rows of bench-http.sh.
  *
- * Requests look like the server's own (api/lifecycle/request.h: same
- * members, a real Ed25519 key line and fingerprint), made by USERS
+ * Requests are made by the server's own constructor (jit_request_new,
+ * api/lifecycle/request.h) with a real Ed25519 key line and fingerprint,
+ * by USERS
  * different users.  PENDING of them are pending, spread evenly over the
  * whole sequence (the worst case for locality: no two on one page), with
  * their expires_at as the store's deadline; the rest are in final states
