@@ -451,8 +451,19 @@ jit_text_printable(const char *s)
 {
 	const unsigned char *p;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f)
 			return 0;
+		/* C1 controls: U+0080..U+009F, UTF-8 C2 80..C2 9F. */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 0;
+		/* Bidi embeddings, overrides and isolates, which make text
+		 * read other than it is stored: U+202A..U+202E (E2 80
+		 * AA..AE), U+2066..U+2069 (E2 81 A6..A9). */
+		if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa &&
+		    p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 &&
+		    p[2] <= 0xa9)))
+			return 0;
+	}
 	return 1;
 }

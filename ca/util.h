@@ -54,8 +54,9 @@ void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
-/* 1 if s is text a person typed: no C0 control characters and no DEL
- * (UTF-8 beyond ASCII is allowed); 0 otherwise. */
+/* 1 if s is text a person typed: no C0 or C1 control characters, no DEL
+ * and no bidi embedding, override or isolate (U+202A..U+202E,
+ * U+2066..U+2069); other UTF-8 is allowed.  0 otherwise. */
 int jit_text_printable(const char *s);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */

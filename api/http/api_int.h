@@ -1,6 +1,6 @@
 /*
  * api_int.h - what the files of the HTTP adapter share (router.c,
- * reply.c, ratelimit.c and one res_*.c per resource).  Not for other
+ * reply.c and one res_*.c per resource).  Not for other
  * modules: they use api.h.
  */
 #ifndef JIT_API_INT_H
@@ -36,7 +36,8 @@ struct jit_api {
 	struct policy_ref *cur;
 	atomic_int shutting_down;
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
-	struct jit_ratelimit *limits;
+	struct jit_ratelimit *limits;    /* requests per user / address */
+	struct jit_ratelimit *refusals;  /* audited refusals per user */
 };
 
 /* One request being handled. */

@@ -13,6 +13,10 @@
 #include "err.h"
 #include "util.h"
 
+/* Refused attempts audited per user and second (burst twice that): an
+ * auditor sees them, a script hammering the API cannot flood the log. */
+#define REFUSALS_PER_SECOND 1
+
 /* ---- policy references ---------------------------------------------- */
 
 static struct policy_ref *
@@ -295,8 +299,12 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	lo.clock_skew = opt->clock_skew;
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
-	    (r = jit_lifecycle_new(&lo, &api->lc)) != 0 ||
-	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0)
+	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0 ||
+	    (r = jit_ratelimit_new(REFUSALS_PER_SECOND, 0,
+	    &api->refusals)) != 0)
+		goto fail;
+	lo.refusals = api->refusals;
+	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0)
 		goto fail;
 	if ((api->cur = calloc(1, sizeof(*api->cur))) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -307,6 +315,7 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
+	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);
@@ -324,6 +333,7 @@ jit_api_free(struct jit_api *api)
 		jit_policy_free(api->cur->p);
 		free(api->cur);
 	}
+	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);

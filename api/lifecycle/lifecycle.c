@@ -92,6 +92,41 @@ lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
 	return rc;
 }
 
+static int
+append_fn(struct jit_store_txn *t, void *vctx)
+{
+	return jit_audit_append(t, vctx, NULL, NULL);
+}
+
+/*
+ * Audit a refused attempt as "request.refused" (lifecycle.h, refusals):
+ * action is what was tried ("create", "approve"), role and id (may be
+ * NULL) what it was about.  Best effort: a failure to write is not the
+ * caller's refusal, so it is not reported.
+ */
+static void
+audit_refusal(struct jit_lifecycle *lc, const struct jit_actor *who,
+    const char *action, const char *role, const char *id,
+    const struct jit_lc_why *why)
+{
+	char key[JIT_NAME_MAX + 16];
+	json_t *a;
+
+	if (lc->refusals == NULL || why == NULL)
+		return;
+	snprintf(key, sizeof(key), "refused:%.64s", who->user);
+	if (!jit_ratelimit_take(lc->refusals, key, jit_monotonic_ms()))
+		return;
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s}",
+	    "event", "request.refused", "actor", who->user, "user", who->user,
+	    "action", action, "role", role, "request", id, "slug", why->slug,
+	    "why", why->message, "client_address", who->client_addr != NULL ?
+	    who->client_addr : "-");
+	if (a != NULL)
+		(void)jit_store_write(lc->store, append_fn, a);
+	json_decref(a);
+}
+
 /* ---- the lifecycle object ---------------------------------------------- */
 
 int
@@ -113,6 +148,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	lc->clock_skew = o->clock_skew;
 	lc->hook = o->hook;
 	lc->hook_ctx = o->hook_ctx;
+	lc->refusals = o->refusals;
 	if ((r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
 		free(lc);
 		return r;
@@ -197,8 +233,8 @@ create_check(const struct jit_policy *p, const struct jit_actor *who,
 		    "public_key: %s", jit_err(r));
 	if ((r = jit_policy_can_request(p, who->user, a->role, msg,
 	    sizeof(msg))) != 0)
-		return lc_refuse(why, r, "forbidden", "%s", *msg ? msg :
-		    jit_err(r));
+		return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "%s",
+		    *msg ? msg : jit_err(r));
 	if ((r = jit_policy_check_request(p, a->role, a->duration, a->reason,
 	    jit_key_type(*key), effective, msg, sizeof(msg))) != 0)
 		return lc_refuse(why, r, r == JIT_ERR_POLICY_DURATION ?
@@ -259,8 +295,11 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	if (out != NULL)
 		*out = NULL;
 	if ((r = create_check(p, who, a, now, &role, &key, &effective,
-	    why)) != 0)
+	    why)) != 0) {
+		if (r == JIT_ERR_FORBIDDEN || r == JIT_ERR_POLICY_REASON)
+			audit_refusal(lc, who, "create", a->role, NULL, why);
 		goto out;
+	}
 	if ((r = jit_key_fingerprint(key, &fp)) != 0 ||
 	    (r = jit_key_format_public(key, NULL, &line)) != 0) {
 		lc_refuse(why, r, NULL, "could not read the public key");
@@ -374,11 +413,12 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 			    jit_state_name(r->state));
 		return 0;
 	case OP_REVOKE:
-		if (!jit_policy_is_approver(c->p, user, r->role) &&
+		if (strcmp(r->user, user) != 0 &&
+		    !jit_policy_is_approver(c->p, user, r->role) &&
 		    !jit_policy_is_admin(c->p, user))
 			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
-			    "only approvers of role %s and admins may revoke",
-			    r->role);
+			    "only the requester, approvers of role %s and "
+			    "admins may revoke", r->role);
 		if (r->state != JIT_STATE_APPROVED)
 			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
 			    "request is %s, not approved",
@@ -452,9 +492,12 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		    (c->comment != NULL && (r->revoke_comment =
 		    jit_strdup(c->comment)) == NULL))
 			return JIT_ERR_ALLOC;
-		*extra = json_pack("{s:s?, s:o}", "comment", c->comment,
+		/* The requester ending their own grant early relinquishes
+		 * it; anyone else revokes it. */
+		*extra = json_pack("{s:s?, s:o, s:b}", "comment", c->comment,
 		    "serial", r->serial != 0 ?
-		    json_integer((json_int_t)r->serial) : json_null());
+		    json_integer((json_int_t)r->serial) : json_null(),
+		    "relinquished", strcmp(r->user, c->who->user) == 0);
 		break;
 	}
 	return *extra != NULL ? 0 : JIT_ERR_ALLOC;
@@ -529,6 +572,9 @@ change(struct jit_lifecycle *lc, const struct jit_policy *p,
 	if ((r = lc_load(lc, id, &cur, why)) != 0)
 		return r;
 	r = check_op(&c, cur);
+	if (r == JIT_ERR_FORBIDDEN && op == OP_APPROVE &&
+	    strcmp(cur->user, who->user) == 0)
+		audit_refusal(lc, who, "approve", cur->role, cur->id, why);
 	jit_request_free(cur);
 	if (r != 0)
 		return r;
@@ -573,12 +619,6 @@ jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
 
 /* ---- system audit entries -------------------------------------------------- */
 
-static int
-audit_fn(struct jit_store_txn *t, void *vctx)
-{
-	return jit_audit_append(t, vctx, NULL, NULL);
-}
-
 int
 jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
     const char *event, json_t *fields)
@@ -594,7 +634,7 @@ jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
 		return JIT_ERR_ALLOC;
 	if (fields != NULL)
 		json_object_update(a, fields);
-	r = jit_store_write(lc->store, audit_fn, a);
+	r = jit_store_write(lc->store, append_fn, a);
 	json_decref(a);
 	return r;
 }

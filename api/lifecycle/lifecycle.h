@@ -49,6 +49,7 @@
 #include "cert.h"
 #include "key.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "store.h"
 
@@ -91,6 +92,13 @@ struct jit_lifecycle_options {
 	uint64_t clock_skew;           /* seconds valid_after is backdated */
 	jit_lc_hook_fn hook;           /* may be NULL */
 	void *hook_ctx;
+	/* When not NULL, refused attempts that matter to an auditor (a
+	 * request by someone the policy does not allow, a reason that does
+	 * not match the role's rule, an approval of one's own request) are
+	 * audited as "request.refused", at most as often as this limiter
+	 * lets the key "refused:USER" through, so they cannot flood the
+	 * log.  Borrowed. */
+	struct jit_ratelimit *refusals;
 };
 
 struct jit_lifecycle;
@@ -147,8 +155,10 @@ int jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
     struct jit_request **out, struct jit_lc_why *why);
 
 /* The role's approvers or an admin end approved grant id before its
- * window closes; its serial (if issued) then belongs in the KRL.
- * forbidden, conflict (not approved, or already over), not_found. */
+ * window closes, or its requester relinquishes it (the audit entry's
+ * "relinquished" is then true); its serial (if issued) then belongs in
+ * the KRL.  forbidden, conflict (not approved, or already over),
+ * not_found. */
 int jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, const char *comment,
     uint64_t now, struct jit_request **out, struct jit_lc_why *why);

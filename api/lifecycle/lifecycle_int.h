@@ -16,6 +16,7 @@ struct jit_lifecycle {
 	uint64_t clock_skew;
 	jit_lc_hook_fn hook;
 	void *hook_ctx;
+	struct jit_ratelimit *refusals;
 	char *ca_fp;
 };
 

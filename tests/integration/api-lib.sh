@@ -172,6 +172,19 @@ audit_count() {
 	curl -s "$JURL/metrics" | awk '$1=="jit_audit_entries"{print $2}'
 }
 
+# Audit entries of one event so far, read through the export as admin
+# dave (api_tokens must have made TOK_dave).
+audit_event_count() {
+	curl -s -H "Authorization: Bearer $TOK_dave" \
+		"$JURL/v1/audit?event=$1" | grep -c "\"event\":\"$1\""
+}
+
+# Audit entries that are not refusals ("request.refused" is written for
+# some refused attempts, at most once a second per user).
+audit_count_changes() {
+	echo $(( $(audit_count) - $(audit_event_count request.refused) ))
+}
+
 new_request() {
 	local tok=$1 role=$2 dur=${3:-} reason=${4:-} key=${5:-$T/user_key}
 	local body

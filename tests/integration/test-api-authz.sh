@@ -28,6 +28,24 @@ refused() {
 	assert_eq "$a0" "$(audit_count)" "$msg: nothing audited"
 }
 
+# The same for a refusal an auditor must see: the request is unchanged
+# and exactly one "request.refused" entry was written.
+refused_audited() {
+	local exp=$1 msg=$2 before a0 r0
+	shift 2
+	api "$TOK_dave" GET "/v1/requests/$SNAP"
+	before=$RB
+	a0=$(audit_count)
+	r0=$(audit_event_count request.refused)
+	api "$@"
+	assert_eq "$exp" "$STATUS" "$msg -> $exp"
+	api "$TOK_dave" GET "/v1/requests/$SNAP"
+	assert_eq "$before" "$RB" "$msg: request unchanged"
+	assert_eq $((a0 + 1)) "$(audit_count)" "$msg: one audit entry"
+	assert_eq $((r0 + 1)) "$(audit_event_count request.refused)" \
+		"$msg: audited as request.refused"
+}
+
 # ---- a pending ops request by alice ------------------------------------
 new_request "$TOK_alice" ops 20m "INC-7"
 P1=$RID
@@ -38,7 +56,7 @@ refused 403 "non-approver (carol, security) approves ops" \
 	"$TOK_carol" POST "/v1/requests/$P1/approve" '{}'
 refused 403 "requester of another role (frank) approves" \
 	"$TOK_frank" POST "/v1/requests/$P1/approve" '{}'
-refused 403 "requester approves her own request" \
+refused_audited 403 "requester approves her own request" \
 	"$TOK_alice" POST "/v1/requests/$P1/approve" '{}'
 refused 403 "non-approver denies" \
 	"$TOK_frank" POST "/v1/requests/$P1/deny" '{"comment":"no"}'
@@ -63,7 +81,7 @@ assert_eq 200 "$STATUS" "eligible approver reads it"
 # ---- self-approval: bob (dev + sre) asks for ops ------------------------
 new_request "$TOK_bob" ops 20m "INC-8"
 SNAP=$RID
-refused 403 "self-approval (bob approves his own ops request)" \
+refused_audited 403 "self-approval (bob approves his own ops request)" \
 	"$TOK_bob" POST "/v1/requests/$SNAP/approve" '{}'
 api "$TOK_dave" POST "/v1/requests/$SNAP/approve" '{}'
 assert_eq approved "$(jget "$RB" .state)" "another sre approves bob's request"
@@ -94,8 +112,6 @@ refused 409 "approve an approved request" \
 	"$TOK_dave" POST "/v1/requests/$P1/approve" '{}'
 refused 409 "cancel an approved request" \
 	"$TOK_alice" POST "/v1/requests/$P1/cancel"
-refused 403 "the requester revokes (not an approver or admin)" \
-	"$TOK_alice" POST "/v1/requests/$P1/revoke" '{}'
 refused 403 "requester of another role revokes" \
 	"$TOK_frank" POST "/v1/requests/$P1/revoke" '{}'
 api "$TOK_alice" GET "/v1/requests/$P1/certificate"
@@ -128,7 +144,11 @@ new_request "$TOK_carol" auto
 assert_eq 403 "$STATUS" "carol may not request auto"
 assert_eq "$m0" "$(curl -s "$JURL/metrics" | awk '/^jit_requests\{/{s+=$2} END{print s}')" \
 	"refused requests are not stored"
-assert_eq "$a0" "$(audit_count)" "refused requests are not audited"
+assert_eq $((a0 + 2)) "$(audit_count)" \
+	"each refused request is audited once (request.refused)"
+curl -s -H "Authorization: Bearer $TOK_dave" \
+	"$JURL/v1/audit?event=request.refused&user=frank" | grep -q '"role":"ops"'
+ok "frank's refused ops request is in the audit log with its role"
 
 # ---- revoked and expired tokens ---------------------------------------------------
 T2=$("$JIT_CA" token create alice --config "$T/server.yaml" 2>/dev/null)

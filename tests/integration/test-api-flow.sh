@@ -156,6 +156,28 @@ assert_eq 409 "$STATUS" "no certificate after revocation"
 api "$TOK_dave" POST "/v1/requests/$AUTO/revoke" '{}'
 assert_eq 409 "$STATUS" "revoke twice: 409"
 
+# ---- the requester ends their own grant early ----------------------------------
+new_request "$TOK_frank" auto 5m
+REL=$RID
+api "$TOK_frank" GET "/v1/requests/$REL/certificate"
+assert_eq 200 "$STATUS" "frank's auto grant: certificate"
+api "$TOK_alice" POST "/v1/requests/$REL/revoke" '{}'
+assert_eq 403 "$STATUS" "another requester may not end frank's grant"
+a1=$(audit_count)
+api "$TOK_frank" POST "/v1/requests/$REL/revoke" '{"comment":"done early"}'
+assert_eq 200 "$STATUS" "the requester relinquishes: 200"
+assert_eq revoked "$(jget "$RB" .state)" "relinquished grant is revoked"
+assert_eq frank "$(jget "$RB" .revoked_by)" "revoked_by the requester"
+assert_eq $((a1 + 1)) "$(audit_count)" "relinquish audited once"
+assert_eq true "$(curl -s -H "Authorization: Bearer $TOK_dave" \
+	"$JURL/v1/audit?event=request.revoke&user=frank" |
+	jq -r "select(.request == \"$REL\") | .relinquished")" \
+	"the audit entry says relinquished"
+assert_eq false "$(curl -s -H "Authorization: Bearer $TOK_dave" \
+	"$JURL/v1/audit?event=request.revoke&user=alice" |
+	jq -r "select(.request == \"$AUTO\") | .relinquished")" \
+	"an admin's revocation is not relinquished"
+
 # ---- two-person rule with a required group -----------------------------------
 new_request "$TOK_alice" twoman 1h
 TWO=$RID
@@ -177,7 +199,8 @@ api "$TOK_alice" GET "/v1/requests?state=denied"
 assert_eq "$DEN" "$(jget "$RB" '.requests[0].id')" "state filter"
 assert_eq 1 "$(jget "$RB" '.requests | length')" "state filter: one denied"
 api "$TOK_frank" GET "/v1/requests"
-assert_eq 0 "$(jget "$RB" '.requests | length')" "frank sees nothing of others"
+assert_eq "$REL" "$(jget "$RB" '[.requests[].id] | join(",")')" \
+	"frank sees his own request and nothing of others"
 api "$TOK_erin" GET "/v1/requests?role=ops"
 assert_eq 3 "$(jget "$RB" '.requests | length')" "auditor sees all ops requests"
 api "$TOK_alice" GET "/v1/requests?limit=2"
