@@ -23,7 +23,8 @@
 . "$(dirname "$0")/lib.sh"
 
 need_cmd meson ninja cmp jq
-[ -n "${JIT_VERSION:-}" ] || skip "JIT_VERSION is not set (run through meson test)"
+[ -n "${JIT_VERSION:-}" ] ||
+	skip "JIT_VERSION is not set (run through meson test)"
 SRC=${JIT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 README=$SRC/contrib/README.md
 B=$T/build
@@ -99,15 +100,21 @@ check_layout() {   # check_layout PREFIX COLUMN DESTDIR
 	# the table must too), reading the configuration directory.
 	sysd=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
 	if [ -n "$sysd" ]; then
-		assert_eq "$sysd" "$units" "$w: README names systemd's unit directory"
+		assert_eq "$sysd" "$units" \
+			"$w: README names systemd's unit directory"
 	else
 		units=$p/lib/systemd/system
 	fi
 	unit=$d$units/jit-ca.service
-	[ -f "$unit" ] || { fail "$w: $units/jit-ca.service installed"; return; }
+	if [ ! -f "$unit" ]; then
+		fail "$w: $units/jit-ca.service installed"
+		return
+	fi
 	assert_eq "$bindir/jit-ca serve --config $conf/server.yaml" \
-		"$(line "$unit" ExecStart)" "$w: jit-ca.service reads $conf/server.yaml"
-	assert_contains "$(line "$unit" Documentation)" "file://$share/README.md" \
+		"$(line "$unit" ExecStart)" \
+		"$w: jit-ca.service reads $conf/server.yaml"
+	assert_contains "$(line "$unit" Documentation)" \
+		"file://$share/README.md" \
 		"$w: jit-ca.service points at the installed guide"
 	if cmp -s "$d$share/README.md" "$README"; then
 		ok "$w: the guide is installed as $share/README.md"
@@ -119,7 +126,8 @@ check_layout() {   # check_layout PREFIX COLUMN DESTDIR
 	assert_eq "/var/lib/$(line "$unit" StateDirectory)" "$state" \
 		"$w: the data directory is the unit's StateDirectory"
 	unit=$d$units/jit-ssh-host-sync.service
-	assert_eq "$sbindir/jit-ssh-host-sync --quiet" "$(line "$unit" ExecStart)" \
+	assert_eq "$sbindir/jit-ssh-host-sync --quiet" \
+		"$(line "$unit" ExecStart)" \
 		"$w: the host-sync unit runs the installed script"
 	assert_eq "$hostdir" "$(line "$unit" ReadWritePaths)" \
 		"$w: the host-sync unit may write sshd's directory"
@@ -127,7 +135,8 @@ check_layout() {   # check_layout PREFIX COLUMN DESTDIR
 		"$w: the host-sync unit names its settings file"
 	exists "$d$units/jit-ssh-host-sync.timer" "$w: timer installed"
 	assert_match "$(cat "$d$sysusers/jit-ssh.conf" 2>/dev/null)" \
-		"^u jit-ssh - \".*\" $state " "$w: sysusers home is the data directory"
+		"^u jit-ssh - \".*\" $state " \
+		"$w: sysusers home is the data directory"
 
 	# The script's defaults (from its --help), and the guard's.
 	sync=$d$sbindir/jit-ssh-host-sync
@@ -190,10 +199,11 @@ check_layout /usr 2 "$T/usr"
 
 # ---- the guide's text and the man pages (they use --prefix=/usr) ------------
 d=$T/usr
+named="($INSTALLED_BIN|$INSTALLED_SBIN)/jit-[a-z-]+"
+named="$named|$INSTALLED_SHARE/[A-Za-z0-9._/-]*[A-Za-z0-9]"
 while read -r p; do
 	exists "$d$p" "README names installed $p"
-done < <(grep -oE "($INSTALLED_BIN|$INSTALLED_SBIN)/jit-[a-z-]+|$INSTALLED_SHARE/[A-Za-z0-9._/-]*[A-Za-z0-9]" \
-	"$README" | sort -u)
+done < <(grep -oE "$named" "$README" | sort -u)
 # Configuration paths: only the two the programs read, in their directory.
 for doc in "$README" "$d$INSTALLED_MAN/man1/jit-ca.1" \
 	"$d$INSTALLED_MAN/man8/jit-ssh-host-sync.8"; do
@@ -203,7 +213,8 @@ for doc in "$README" "$d$INSTALLED_MAN/man1/jit-ca.1" \
 			assert_eq "$INSTALLED_CONF/${p##*/}" "$p" \
 				"${doc##*/} names $p" ;;
 		esac
-	done < <(grep -oE '/[a-z/]*etc/jit-ssh/[A-Za-z0-9._-]+' "$doc" | sort -u)
+	done < <(grep -oE '/[a-z/]*etc/jit-ssh/[A-Za-z0-9._-]+' "$doc" |
+		sort -u)
 done
 
 finish

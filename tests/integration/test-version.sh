@@ -9,7 +9,8 @@
 
 need_env JIT_CA JIT_SSH JIT_SSH_GUARD JIT_HOST_SYNC
 need_cmd jq curl
-[ -n "${JIT_VERSION:-}" ] || skip "JIT_VERSION is not set (run through meson test)"
+[ -n "${JIT_VERSION:-}" ] ||
+	skip "JIT_VERSION is not set (run through meson test)"
 SRC=${JIT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 for prog in "jit-ca:$JIT_CA" "jit-ssh:$JIT_SSH" \
@@ -17,7 +18,8 @@ for prog in "jit-ca:$JIT_CA" "jit-ssh:$JIT_SSH" \
 	name=${prog%%:*}
 	run "${prog#*:}" --version
 	assert_rc 0 "$name --version exits 0"
-	assert_eq "$name $JIT_VERSION" "$OUT" "$name --version prints meson's version"
+	assert_eq "$name $JIT_VERSION" "$OUT" \
+		"$name --version prints meson's version"
 	assert_eq "" "$ERR" "$name --version prints nothing on stderr"
 done
 
@@ -26,7 +28,8 @@ api_start || fail "server starts" "$(cat "$API_LOG")"
 run "$JIT_CA" audit export --data "$T/data" -o "$T/audit.jsonl"
 assert_rc 0 "audit export"
 got=$(jq -r 'select(.event == "server.start") | .version' "$T/audit.jsonl")
-assert_eq "$JIT_VERSION" "$got" "server.start audit event carries meson's version"
+assert_eq "$JIT_VERSION" "$got" \
+	"server.start audit event carries meson's version"
 api_stop
 
 # One place: a version written out in a C file or a template would not
