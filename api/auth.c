@@ -46,8 +46,10 @@ jit_auth_token_generate(char **token)
 	if (bits > 0)
 		t[o++] = b64url[(acc << (6 - bits)) & 0x3f];
 	t[o] = '\0';
+	/* acc still holds the last random bits.  A plain "acc = 0" is a
+	 * dead store the compiler may drop; jit_wipe cannot be. */
 	jit_wipe(rnd, sizeof(rnd));
-	acc = 0;
+	jit_wipe(&acc, sizeof(acc));
 	if (o != JIT_TOKEN_STRING_LEN) {
 		jit_wipe(t, JIT_TOKEN_STRING_LEN + 1);
 		free(t);

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "api.h"
 #include "http.h"
+#include "jit_version.h"
 #include "key.h"
 #include "policy.h"
 #include "store.h"
@@ -274,7 +275,7 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 		goto out;
 	}
 	f = json_pack("{s:s, s:s}", "listen", cfg->listen_text, "version",
-	    "0.1.0");
+	    JIT_VERSION);
 	if ((r = jit_api_audit(api, "server.start", f)) != 0) {
 		json_decref(f);
 		jit_seterr(err, errlen, "audit log: %s", jit_err(r));

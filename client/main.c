@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "jit_version.h"
 
 enum {
 	O_JSON = 1 << 0, O_YES = 1 << 1, O_PENDING = 1 << 2,
@@ -228,7 +229,7 @@ main(int argc, char **argv)
 		seen |= bit_of(ch);
 	}
 	if (version) {
-		printf("jit-ssh 0.1.0\n");
+		printf("jit-ssh %s\n", JIT_VERSION);
 		free(pos);
 		return JIT_EXIT_OK;
 	}

@@ -66,10 +66,12 @@
 
 #include "cert.h"
 #include "err.h"
+#include "host_paths.h"
+#include "jit_version.h"
 #include "key.h"
 #include "util.h"
 
-#define DEFAULT_CA "/etc/ssh/jit_ca.pub"
+#define DEFAULT_CA JIT_HOST_CA_FILE
 #define DEFAULT_WARN 300          /* seconds before valid_before */
 #define LAST_WARN 60
 #define MAX_AUTH_FILE (1024 * 1024)
@@ -84,7 +86,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: jit-ssh-guard [--ca FILE] [--warn DURATION] "
-	    "[--require]\n\n"
+	    "[--require]\n       jit-ssh-guard --help | --version\n\n"
 	    "Run from sshd_config (ExposeAuthInfo yes; ForceCommand "
 	    "jit-ssh-guard):\nruns the session's command or shell and ends "
 	    "it when the jit-ssh\ncertificate it logged in with expires.  "
@@ -694,6 +696,7 @@ main(int argc, char **argv)
 		{ "warn", required_argument, NULL, 'w' },
 		{ "require", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ca = DEFAULT_CA, *auth;
@@ -722,6 +725,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("jit-ssh-guard %s\n", JIT_VERSION);
 			return 0;
 		default:
 			fprintf(stderr, "%s: %s '%s' (try --help)\n", progname,

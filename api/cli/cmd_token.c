@@ -64,12 +64,20 @@ struct list_ctx {
 	size_t n;
 };
 
+/* The string member key of rec, or dflt when it is missing or no string. */
+static const char *
+rec_str(const json_t *rec, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+
+	return s != NULL ? s : dflt;
+}
+
 static int
 print_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
     void *vctx)
 {
 	struct list_ctx *l = vctx;
-	const char *revoked;
 
 	(void)hash;
 	l->n++;
@@ -81,13 +89,9 @@ print_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 		free(s);
 		return 0;
 	}
-	revoked = json_string_value(json_object_get(rec, "revoked_at"));
-	printf("%-15s %-20s %-21s %-21s %s\n",
-	    json_string_value(json_object_get(rec, "id")) ?: "?",
-	    json_string_value(json_object_get(rec, "user")) ?: "?",
-	    json_string_value(json_object_get(rec, "created_at")) ?: "-",
-	    json_string_value(json_object_get(rec, "expires_at")) ?: "-",
-	    revoked != NULL ? revoked : "-");
+	printf("%-15s %-20s %-21s %-21s %s\n", rec_str(rec, "id", "?"),
+	    rec_str(rec, "user", "?"), rec_str(rec, "created_at", "-"),
+	    rec_str(rec, "expires_at", "-"), rec_str(rec, "revoked_at", "-"));
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "err.h"
+#include "jit_version.h"
 
 struct command {
 	const char *name;
@@ -88,7 +89,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("jit-ca 0.1.0\n");
+		printf("jit-ca %s\n", JIT_VERSION);
 		return 0;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ struct jit_http {
 	size_t tls_key_len;
 	pthread_mutex_t lock;
 	unsigned busy;               /* requests inside the handler */
-	int starting;                /* atomic: inside jit_http_start */
+	atomic_int starting;         /* inside jit_http_start */
 	char start_msg[256];         /* first MHD message while starting */
 };
 
@@ -522,7 +523,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		buf[--n] = '\0';
 	/* While starting, keep the first message for the one-line error
 	 * jit_http_start() returns instead of printing several lines. */
-	if (h != NULL && __atomic_load_n(&h->starting, __ATOMIC_SEQ_CST)) {
+	if (h != NULL && atomic_load(&h->starting)) {
 		if (h->start_msg[0] == '\0')
 			snprintf(h->start_msg, sizeof(h->start_msg), "%s",
 			    buf);
@@ -604,7 +605,7 @@ jit_http_start(const struct jit_http_options *opts,
 		goto fail;
 	if (opts->listen->kind == JIT_LISTEN_INET6)
 		flags |= MHD_USE_IPv6;
-	h->starting = 1;
+	atomic_store(&h->starting, 1);
 	{
 		/* One option list; TLS adds its three.  In an option array a
 		 * number goes in value, a pointer in ptr_value, and a callback
@@ -635,7 +636,7 @@ jit_http_start(const struct jit_http_options *opts,
 		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
 		    access_handler, h, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
-	__atomic_store_n(&h->starting, 0, __ATOMIC_SEQ_CST);
+	atomic_store(&h->starting, 0);
 	if (h->daemon == NULL) {
 		jit_seterr(err, errlen, "cannot start the HTTP server%s%s%s",
 		    h->start_msg[0] != '\0' ? ": " : "", h->start_msg,

@@ -1,17 +1,17 @@
 #!/bin/bash
-# contrib/jit-ssh-host-sync against the real server (installs the CA key and
-# a KRL that ssh-keygen -Q reads), then against a fake server (python3
-# http.server) that answers garbage, an empty KRL, a KRL that does not
-# parse, one that revokes the CA itself, an older one, 404, a changed CA
-# key, and against a server that is down: each time the installed files
-# stay byte-identical, no temporary file is left, and the script exits 1
-# with a clear message.
+# jit-ssh-host-sync (built from contrib/jit-ssh-host-sync.in) against the
+# real server (installs the CA key and a KRL that ssh-keygen -Q reads),
+# then against a fake server (python3 http.server) that answers garbage,
+# an empty KRL, a KRL that does not parse, one that revokes the CA itself,
+# an older one, 404, a changed CA key, and against a server that is down:
+# each time the installed files stay byte-identical, no temporary file is
+# left, and the script exits 1 with a clear message.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/api-lib.sh"
 
 need_env JIT_CA
 need_cmd curl jq ssh-keygen python3 od cmp
-SYNC=${JIT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/contrib/jit-ssh-host-sync
+SYNC=${JIT_HOST_SYNC:-${JIT_BUILD_ROOT:-}/contrib/jit-ssh-host-sync}
 [ -x "$SYNC" ] || skip "$SYNC missing"
 
 ETC=$T/etc
