@@ -153,7 +153,7 @@ hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
 	return hk.fail;
 }
 
-/* ---- the fixture ----------------------------------------------------------- */
+/* ---- the fixture --------------------------------------------------------- */
 
 struct fx {
 	char *dir;
@@ -369,7 +369,7 @@ audit_event(struct fx *f, uint64_t seq)
 	return ev[slot];
 }
 
-/* ---- checking outcomes ------------------------------------------------------- */
+/* ---- checking outcomes --------------------------------------------------- */
 
 static void
 fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -486,7 +486,49 @@ refused_at(struct fx *f, struct peek *before, unsigned calls, int got,
 	(void)f;
 }
 
-/* ---- doing things that must work -------------------------------------------- */
+/* An id no request has. */
+#define NOID "r-aaaaaaaaaaaa"
+
+/* The slug that goes with a refusal's code. */
+static const char *
+slug_of(int code)
+{
+	switch (code) {
+	case JIT_ERR_FORBIDDEN:
+		return "forbidden";
+	case JIT_ERR_CONFLICT:
+		return "conflict";
+	case JIT_ERR_NOT_FOUND:
+		return "not_found";
+	default:
+		return "?";
+	}
+}
+
+/* REFUSED() for each transition: code is FORBIDDEN, CONFLICT or
+ * NOT_FOUND, with its slug. */
+#define NO_CREATE(f, user, args, code, slug) \
+	REFUSED((f), NULL, JIT_ERR_##code, (slug), jit_lc_create((f)->lc, \
+	    (f)->p, AS(user), (args), T0, &rout, &why))
+#define NO_DECIDE(f, id, user, v, now, code) \
+	REFUSED((f), (id), JIT_ERR_##code, slug_of(JIT_ERR_##code), \
+	    jit_lc_decide((f)->lc, (f)->p, AS(user), (id), (v), NULL, (now), \
+	    &rout, &why))
+#define NO_CANCEL(f, id, user, now, code) \
+	REFUSED((f), (id), JIT_ERR_##code, slug_of(JIT_ERR_##code), \
+	    jit_lc_cancel((f)->lc, (f)->p, AS(user), (id), (now), &rout, &why))
+#define NO_REVOKE(f, id, user, now, code) \
+	REFUSED((f), (id), JIT_ERR_##code, slug_of(JIT_ERR_##code), \
+	    jit_lc_revoke((f)->lc, (f)->p, AS(user), (id), NULL, (now), &rout, \
+	    &why))
+#define NO_ISSUE(f, id, user, now, code) \
+	REFUSED((f), (id), JIT_ERR_##code, slug_of(JIT_ERR_##code), \
+	    jit_lc_issue((f)->lc, (f)->p, AS(user), (id), (now), &lout, &why))
+#define NO_GET(f, id, user, code) \
+	REFUSED((f), (id), JIT_ERR_##code, slug_of(JIT_ERR_##code), \
+	    jit_lc_get((f)->lc, (f)->p, AS(user), (id), &rout, &why))
+
+/* ---- doing things that must work ----------------------------------------- */
 
 static struct jit_request *
 create_at(struct fx *f, const char *user, const char *role,
@@ -511,6 +553,13 @@ create_at(struct fx *f, const char *user, const char *role,
 #define CREATE(f, user, role, dur, reason, start, now) \
 	create_at((f), (user), (role), (dur), (reason), (start), (now), \
 	    __LINE__)
+/* The same, keeping only the new request's id. */
+#define CREATE_ID(f, dst, user, role, dur, reason, start, now) do { \
+	struct jit_request *new_ = create_at((f), (user), (role), (dur), \
+	    (reason), (start), (now), __LINE__); \
+	memcpy((dst), new_->id, JIT_REQUEST_ID_LEN); \
+	jit_request_free(new_); \
+} while (0)
 
 static struct jit_request *
 decide_at(struct fx *f, const char *user, const char *id, enum jit_verdict v,
@@ -697,60 +746,48 @@ test_create(void)
 	memset(&a, 0, sizeof(a));
 	a.role = "no-such-role";
 	a.public_key = ed_line;
-	REFUSED(&f, NULL, JIT_ERR_POLICY_ROLE, "unknown_role",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_ROLE, "unknown_role");
 
 	a.role = "staging";
 	a.public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBroken";
-	REFUSED(&f, NULL, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, BAD_PUBLIC_KEY, "bad_public_key");
 	a.public_key = "not a key";
-	REFUSED(&f, NULL, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, BAD_PUBLIC_KEY, "bad_public_key");
 
 	/* Over max_duration (prod-db: 4h). */
 	a.role = "prod-db";
 	a.public_key = ed_line;
 	a.reason = "INC-1 restore";
 	a.duration = 4 * HOUR + 1;
-	REFUSED(&f, NULL, JIT_ERR_POLICY_DURATION, "bad_duration",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_DURATION, "bad_duration");
 
 	/* Reason required, and in the role's form. */
 	a.duration = HOUR;
 	a.reason = NULL;
-	REFUSED(&f, NULL, JIT_ERR_POLICY_REASON, "bad_reason",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_REASON, "bad_reason");
 	a.reason = "";
-	REFUSED(&f, NULL, JIT_ERR_POLICY_REASON, "bad_reason",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_REASON, "bad_reason");
 	a.reason = "restore the backup";
-	REFUSED(&f, NULL, JIT_ERR_POLICY_REASON, "bad_reason",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_REASON, "bad_reason");
 	CHECK(strstr(why.message, "[A-Z]") != NULL);   /* shows the pattern */
 
 	/* prod-db takes Ed25519 keys only. */
 	a.reason = "INC-1 restore";
 	a.public_key = ec_line;
-	REFUSED(&f, NULL, JIT_ERR_POLICY_KEY_TYPE, "bad_key_type",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, POLICY_KEY_TYPE, "bad_key_type");
 
 	/* Not a requester of the role; not a user at all. */
 	a.public_key = ed_line;
-	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden",
-	    jit_lc_create(f.lc, f.p, AS("dave"), &a, T0, &rout, &why));
-	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden",
-	    jit_lc_create(f.lc, f.p, AS("mallory"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "dave", &a, FORBIDDEN, "forbidden");
+	NO_CREATE(&f, "mallory", &a, FORBIDDEN, "forbidden");
 	a.role = "break-glass";
 	a.reason = NULL;
-	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, FORBIDDEN, "forbidden");
 
 	/* A start more than 366 days ahead. */
 	a.role = "staging";
 	a.start = T0 + 367 * DAY;
-	REFUSED(&f, NULL, JIT_ERR_INVALID_ARGUMENT, "bad_field",
-	    jit_lc_create(f.lc, f.p, AS("alice"), &a, T0, &rout, &why));
+	NO_CREATE(&f, "alice", &a, INVALID_ARGUMENT, "bad_field");
 
 	CHANGED(&f, 0, NULL);
 	free(fp);
@@ -767,28 +804,18 @@ test_decide(void)
 	char id[JIT_REQUEST_ID_LEN];
 
 	fx_open(&f, "lc-decide");
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, 0, T0);
 
 	/* The requester may not approve (or deny) her own request. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("alice"), id, JIT_APPROVE, NULL, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("alice"), id, JIT_DENY, NULL, T0 + 1, &rout, &why));
+	NO_DECIDE(&f, id, "alice", JIT_APPROVE, T0 + 1, FORBIDDEN);
+	NO_DECIDE(&f, id, "alice", JIT_DENY, T0 + 1, FORBIDDEN);
 	/* Not approvers of staging: sre, security, an admin, no groups. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("dave"), id, JIT_APPROVE, NULL, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("carol"), id, JIT_APPROVE, NULL, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("gus"), id, JIT_DENY, NULL, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("mallory"), id, JIT_APPROVE, NULL, T0 + 1, &rout, &why));
+	NO_DECIDE(&f, id, "dave", JIT_APPROVE, T0 + 1, FORBIDDEN);
+	NO_DECIDE(&f, id, "carol", JIT_APPROVE, T0 + 1, FORBIDDEN);
+	NO_DECIDE(&f, id, "gus", JIT_DENY, T0 + 1, FORBIDDEN);
+	NO_DECIDE(&f, id, "mallory", JIT_APPROVE, T0 + 1, FORBIDDEN);
 	/* No such request. */
-	REFUSED(&f, "r-aaaaaaaaaaaa", JIT_ERR_NOT_FOUND, "not_found",
-	    jit_lc_decide(f.lc, f.p, AS("bob"), "r-aaaaaaaaaaaa",
-	    JIT_APPROVE, NULL, T0 + 1, &rout, &why));
+	NO_DECIDE(&f, NOID, "bob", JIT_APPROVE, T0 + 1, NOT_FOUND);
 	CHECK_STR(stored_state(&f, id), "pending");
 
 	/* An eligible approver: approved, the window starts now. */
@@ -807,20 +834,14 @@ test_decide(void)
 
 	/* Approved: no second approval (by the same or another approver),
 	 * no denial, no cancel. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), id, JIT_APPROVE, NULL, T0 + 61, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("frank"), id, JIT_APPROVE, NULL, T0 + 61, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("frank"), id, JIT_DENY, "no", T0 + 61, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_cancel(f.lc,
-	    f.p, AS("alice"), id, T0 + 61, &rout, &why));
+	NO_DECIDE(&f, id, "bob", JIT_APPROVE, T0 + 61, CONFLICT);
+	NO_DECIDE(&f, id, "frank", JIT_APPROVE, T0 + 61, CONFLICT);
+	NO_DECIDE(&f, id, "frank", JIT_DENY, T0 + 61, CONFLICT);
+	NO_CANCEL(&f, id, "alice", T0 + 61, CONFLICT);
 	CHECK_STR(stored_state(&f, id), "approved");
 
 	/* A role with self_approval: the requester's approval counts. */
-	r = CREATE(&f, "bob", "break-glass", 0, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "bob", "break-glass", 0, NULL, 0, T0);
 	r = APPROVE(&f, "bob", id, NULL, T0 + 2);
 	CHECK_STR(jit_state_name(r->state), "approved");
 	CHECK_U64(r->not_before, T0 + 2);
@@ -829,16 +850,12 @@ test_decide(void)
 
 	/* An asked-for start later than the approval: the window starts at
 	 * the start; one earlier than the approval: at the approval. */
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, T0 + 3 * HOUR, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, T0 + 3 * HOUR, T0);
 	r = APPROVE(&f, "frank", id, NULL, T0 + 10);
 	CHECK_U64(r->not_before, T0 + 3 * HOUR);
 	CHECK_U64(r->not_after, T0 + 4 * HOUR);
 	jit_request_free(r);
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, T0 + 20, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, T0 + 20, T0);
 	r = APPROVE(&f, "frank", id, NULL, T0 + 100);
 	CHECK_U64(r->not_before, T0 + 100);
 	CHECK_U64(r->not_after, T0 + 100 + HOUR);
@@ -872,13 +889,10 @@ test_two_person(void)
 	jit_request_free(r);
 
 	/* The same approver twice. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), id, JIT_APPROVE, NULL, T0 + 11, &rout, &why));
+	NO_DECIDE(&f, id, "bob", JIT_APPROVE, T0 + 11, CONFLICT);
 	/* The requester, and a developer who approves nothing here. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("alice"), id, JIT_APPROVE, NULL, T0 + 11, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("frank"), id, JIT_APPROVE, NULL, T0 + 11, &rout, &why));
+	NO_DECIDE(&f, id, "alice", JIT_APPROVE, T0 + 11, FORBIDDEN);
+	NO_DECIDE(&f, id, "frank", JIT_APPROVE, T0 + 11, FORBIDDEN);
 
 	/* A second approval, again from sre: two people, but nobody from
 	 * security, so still pending. */
@@ -915,9 +929,7 @@ test_two_person(void)
 
 	/* Security alone is one approval: with another from sre it is
 	 * approved whatever the order. */
-	r = CREATE(&f, "frank", "prod-db", 0, "CHG-7", 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "frank", "prod-db", 0, "CHG-7", 0, T0);
 	r = APPROVE(&f, "carol", id, NULL, T0 + 1);
 	CHECK_STR(jit_state_name(r->state), "pending");
 	jit_request_free(r);
@@ -928,11 +940,8 @@ test_two_person(void)
 
 	/* bob is in sre, but his approval of his own request never counts
 	 * (self_approval: false) and is refused. */
-	r = CREATE(&f, "bob", "prod-db", 0, "INC-9", 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), id, JIT_APPROVE, NULL, T0 + 1, &rout, &why));
+	CREATE_ID(&f, id, "bob", "prod-db", 0, "INC-9", 0, T0);
+	NO_DECIDE(&f, id, "bob", JIT_APPROVE, T0 + 1, FORBIDDEN);
 	fx_close(&f);
 }
 
@@ -946,13 +955,10 @@ test_deny_and_late(void)
 	char id[JIT_REQUEST_ID_LEN], late[JIT_REQUEST_ID_LEN];
 
 	fx_open(&f, "lc-deny");
-	r = CREATE(&f, "alice", "staging", 0, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", 0, NULL, 0, T0);
 
 	/* A non-approver cannot deny either. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
-	    f.p, AS("carol"), id, JIT_DENY, "no", T0 + 1, &rout, &why));
+	NO_DECIDE(&f, id, "carol", JIT_DENY, T0 + 1, FORBIDDEN);
 
 	r = DENY(&f, "bob", id, "not during the freeze", T0 + 5);
 	CHECK_STR(jit_state_name(r->state), "denied");
@@ -967,28 +973,17 @@ test_deny_and_late(void)
 	jit_request_free(r);
 
 	/* Denied is final. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("frank"), id, JIT_APPROVE, NULL, T0 + 6, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), id, JIT_DENY, NULL, T0 + 6, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_cancel(f.lc,
-	    f.p, AS("alice"), id, T0 + 6, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_revoke(f.lc,
-	    f.p, AS("dave"), id, NULL, T0 + 6, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), id, T0 + 6, &lout, &why));
+	NO_DECIDE(&f, id, "frank", JIT_APPROVE, T0 + 6, CONFLICT);
+	NO_DECIDE(&f, id, "bob", JIT_DENY, T0 + 6, CONFLICT);
+	NO_CANCEL(&f, id, "alice", T0 + 6, CONFLICT);
+	NO_REVOKE(&f, id, "dave", T0 + 6, CONFLICT);
+	NO_ISSUE(&f, id, "alice", T0 + 6, CONFLICT);
 
 	/* Pending, but past expires_at (the sweeper has not run yet): no
 	 * more decisions. */
-	r = CREATE(&f, "alice", "staging", 0, NULL, 0, T0);
-	memcpy(late, r->id, sizeof(late));
-	jit_request_free(r);
-	REFUSED(&f, late, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), late, JIT_APPROVE, NULL, T0 + 4 * HOUR, &rout,
-	    &why));
-	REFUSED(&f, late, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), late, JIT_DENY, NULL, T0 + 5 * HOUR, &rout,
-	    &why));
+	CREATE_ID(&f, late, "alice", "staging", 0, NULL, 0, T0);
+	NO_DECIDE(&f, late, "bob", JIT_APPROVE, T0 + 4 * HOUR, CONFLICT);
+	NO_DECIDE(&f, late, "bob", JIT_DENY, T0 + 5 * HOUR, CONFLICT);
 	CHECK_STR(stored_state(&f, late), "pending");
 	/* One second before, it could still be approved. */
 	r = APPROVE(&f, "bob", late, NULL, T0 + 4 * HOUR - 1);
@@ -1005,20 +1000,13 @@ test_cancel(void)
 	char id[JIT_REQUEST_ID_LEN];
 
 	fx_open(&f, "lc-cancel");
-	r = CREATE(&f, "alice", "staging", 0, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", 0, NULL, 0, T0);
 
 	/* Only the requester: not an approver, not an admin. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_cancel(f.lc,
-	    f.p, AS("bob"), id, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_cancel(f.lc,
-	    f.p, AS("dave"), id, T0 + 1, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_cancel(f.lc,
-	    f.p, AS("gus"), id, T0 + 1, &rout, &why));
-	REFUSED(&f, "r-aaaaaaaaaaaa", JIT_ERR_NOT_FOUND, "not_found",
-	    jit_lc_cancel(f.lc, f.p, AS("alice"), "r-aaaaaaaaaaaa", T0 + 1,
-	    &rout, &why));
+	NO_CANCEL(&f, id, "bob", T0 + 1, FORBIDDEN);
+	NO_CANCEL(&f, id, "dave", T0 + 1, FORBIDDEN);
+	NO_CANCEL(&f, id, "gus", T0 + 1, FORBIDDEN);
+	NO_CANCEL(&f, NOID, "alice", T0 + 1, NOT_FOUND);
 
 	CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("alice"), id, T0 + 30, &r,
 	    &why));
@@ -1034,19 +1022,13 @@ test_cancel(void)
 	jit_request_free(r);
 
 	/* Cancelled is final. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_cancel(f.lc,
-	    f.p, AS("alice"), id, T0 + 31, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), id, JIT_APPROVE, NULL, T0 + 31, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), id, T0 + 31, &lout, &why));
+	NO_CANCEL(&f, id, "alice", T0 + 31, CONFLICT);
+	NO_DECIDE(&f, id, "bob", JIT_APPROVE, T0 + 31, CONFLICT);
+	NO_ISSUE(&f, id, "alice", T0 + 31, CONFLICT);
 
 	/* Approved at once: nothing to cancel. */
-	r = CREATE(&f, "alice", "readonly", 0, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_cancel(f.lc,
-	    f.p, AS("alice"), id, T0 + 1, &rout, &why));
+	CREATE_ID(&f, id, "alice", "readonly", 0, NULL, 0, T0);
+	NO_CANCEL(&f, id, "alice", T0 + 1, CONFLICT);
 	fx_close(&f);
 }
 
@@ -1060,9 +1042,7 @@ test_revoke(void)
 
 	fx_open(&f, "lc-revoke");
 	/* readonly: approved at once; bob and dave approve it (sre). */
-	r = CREATE(&f, "alice", "readonly", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "readonly", HOUR, NULL, 0, T0);
 	cert = ISSUE(&f, "alice", id, T0 + 1);
 	CHANGED(&f, 1, "cert.issue");
 	free(cert);
@@ -1072,19 +1052,12 @@ test_revoke(void)
 	jit_request_free(r);
 
 	/* Not the requester, not outsiders, not auditors. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_revoke(f.lc,
-	    f.p, AS("alice"), id, NULL, T0 + 2, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_revoke(f.lc,
-	    f.p, AS("frank"), id, NULL, T0 + 2, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_revoke(f.lc,
-	    f.p, AS("erin"), id, NULL, T0 + 2, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_revoke(f.lc,
-	    f.p, AS("carol"), id, NULL, T0 + 2, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_revoke(f.lc,
-	    f.p, AS("mallory"), id, NULL, T0 + 2, &rout, &why));
-	REFUSED(&f, "r-aaaaaaaaaaaa", JIT_ERR_NOT_FOUND, "not_found",
-	    jit_lc_revoke(f.lc, f.p, AS("bob"), "r-aaaaaaaaaaaa", NULL,
-	    T0 + 2, &rout, &why));
+	NO_REVOKE(&f, id, "alice", T0 + 2, FORBIDDEN);
+	NO_REVOKE(&f, id, "frank", T0 + 2, FORBIDDEN);
+	NO_REVOKE(&f, id, "erin", T0 + 2, FORBIDDEN);
+	NO_REVOKE(&f, id, "carol", T0 + 2, FORBIDDEN);
+	NO_REVOKE(&f, id, "mallory", T0 + 2, FORBIDDEN);
+	NO_REVOKE(&f, NOID, "bob", T0 + 2, NOT_FOUND);
 
 	/* An approver of the role. */
 	CHECK_OK(jit_lc_revoke(f.lc, f.p, AS("bob"), id, "incident over",
@@ -1101,17 +1074,12 @@ test_revoke(void)
 	jit_request_free(r);
 
 	/* Revoked is final: no second revoke, no certificate. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_revoke(f.lc,
-	    f.p, AS("dave"), id, NULL, T0 + 601, &rout, &why));
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), id, T0 + 601, &lout, &why));
+	NO_REVOKE(&f, id, "dave", T0 + 601, CONFLICT);
+	NO_ISSUE(&f, id, "alice", T0 + 601, CONFLICT);
 
 	/* An admin who does not approve the role (dave, for staging). */
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_revoke(f.lc,
-	    f.p, AS("dave"), id, NULL, T0 + 1, &rout, &why));   /* pending */
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, 0, T0);
+	NO_REVOKE(&f, id, "dave", T0 + 1, CONFLICT);   /* pending */
 	jit_request_free(APPROVE(&f, "frank", id, NULL, T0 + 2));
 	CHECK_OK(jit_lc_revoke(f.lc, f.p, AS("dave"), id, NULL, T0 + 3, &r,
 	    &why));
@@ -1125,11 +1093,8 @@ test_revoke(void)
 	jit_request_free(r);
 
 	/* A grant whose window is over (not swept yet) cannot be revoked. */
-	r = CREATE(&f, "alice", "readonly", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_revoke(f.lc,
-	    f.p, AS("dave"), id, NULL, T0 + HOUR, &rout, &why));
+	CREATE_ID(&f, id, "alice", "readonly", HOUR, NULL, 0, T0);
+	NO_REVOKE(&f, id, "dave", T0 + HOUR, CONFLICT);
 	CHECK_STR(stored_state(&f, id), "approved");
 	fx_close(&f);
 }
@@ -1147,24 +1112,17 @@ test_issue(void)
 	const char *want[] = { "deploy", "ci" };
 
 	fx_open(&f, "lc-issue");
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, 0, T0);
 
 	/* Pending: nothing to issue yet. */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), id, T0 + 1, &lout, &why));
+	NO_ISSUE(&f, id, "alice", T0 + 1, CONFLICT);
 	r = APPROVE(&f, "bob", id, NULL, T0 + 10);
 	jit_request_free(r);
 
 	/* Only the requester fetches it: not the approver, not an admin. */
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_issue(f.lc,
-	    f.p, AS("bob"), id, T0 + 20, &lout, &why));
-	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_issue(f.lc,
-	    f.p, AS("dave"), id, T0 + 20, &lout, &why));
-	REFUSED(&f, "r-aaaaaaaaaaaa", JIT_ERR_NOT_FOUND, "not_found",
-	    jit_lc_issue(f.lc, f.p, AS("alice"), "r-aaaaaaaaaaaa", T0 + 20,
-	    &lout, &why));
+	NO_ISSUE(&f, id, "bob", T0 + 20, FORBIDDEN);
+	NO_ISSUE(&f, id, "dave", T0 + 20, FORBIDDEN);
+	NO_ISSUE(&f, NOID, "alice", T0 + 20, NOT_FOUND);
 
 	cert = ISSUE(&f, "alice", id, T0 + 20);
 	CHANGED(&f, 1, "cert.issue");
@@ -1215,15 +1173,12 @@ test_issue(void)
 	free(cert2);
 
 	/* The window is over: no certificate (not even the stored one). */
-	REFUSED(&f, id, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), id, T0 + 10 + HOUR, &lout, &why));
+	NO_ISSUE(&f, id, "alice", T0 + 10 + HOUR, CONFLICT);
 	free(cert);
 
 	/* Approved at once: the window starts at creation, and each grant
 	 * gets its own serial. */
-	r = CREATE(&f, "alice", "readonly", 2 * HOUR, NULL, 0, T0 + 100);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "readonly", 2 * HOUR, NULL, 0, T0 + 100);
 	cert = ISSUE(&f, "alice", id, T0 + 100);
 	CHANGED(&f, 1, "cert.issue");
 	REQUIRE_OK(jit_cert_parse_line(cert, &c));
@@ -1259,21 +1214,11 @@ test_sweep(void)
 	fx_open(&f, "lc-sweep");
 	/* r1 pending, expires T0+4h; r2 granted until T0+1h; r3 pending
 	 * until T0+7h; r4 granted until T0+8h; r5 cancelled. */
-	r = CREATE(&f, "alice", "staging", 0, NULL, 0, T0);
-	memcpy(r1, r->id, sizeof(r1));
-	jit_request_free(r);
-	r = CREATE(&f, "alice", "readonly", HOUR, NULL, 0, T0);
-	memcpy(r2, r->id, sizeof(r2));
-	jit_request_free(r);
-	r = CREATE(&f, "frank", "staging", 0, NULL, 0, T0 + 3 * HOUR);
-	memcpy(r3, r->id, sizeof(r3));
-	jit_request_free(r);
-	r = CREATE(&f, "bob", "readonly", 0, NULL, 0, T0);
-	memcpy(r4, r->id, sizeof(r4));
-	jit_request_free(r);
-	r = CREATE(&f, "frank", "staging", 0, NULL, 0, T0);
-	memcpy(r5, r->id, sizeof(r5));
-	jit_request_free(r);
+	CREATE_ID(&f, r1, "alice", "staging", 0, NULL, 0, T0);
+	CREATE_ID(&f, r2, "alice", "readonly", HOUR, NULL, 0, T0);
+	CREATE_ID(&f, r3, "frank", "staging", 0, NULL, 0, T0 + 3 * HOUR);
+	CREATE_ID(&f, r4, "bob", "readonly", 0, NULL, 0, T0);
+	CREATE_ID(&f, r5, "frank", "staging", 0, NULL, 0, T0);
 	CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("frank"), r5, T0 + 1, NULL,
 	    &why));
 	CHANGED(&f, 1, "request.cancel");
@@ -1342,15 +1287,10 @@ test_sweep(void)
 	peek_release(&q5);
 
 	/* Expired and ended are final. */
-	REFUSED(&f, r1, JIT_ERR_CONFLICT, "conflict", jit_lc_decide(f.lc,
-	    f.p, AS("bob"), r1, JIT_APPROVE, NULL, T0 + 4 * HOUR, &rout,
-	    &why));
-	REFUSED(&f, r1, JIT_ERR_CONFLICT, "conflict", jit_lc_cancel(f.lc,
-	    f.p, AS("alice"), r1, T0 + 4 * HOUR, &rout, &why));
-	REFUSED(&f, r2, JIT_ERR_CONFLICT, "conflict", jit_lc_revoke(f.lc,
-	    f.p, AS("dave"), r2, NULL, T0 + 4 * HOUR, &rout, &why));
-	REFUSED(&f, r2, JIT_ERR_CONFLICT, "conflict", jit_lc_issue(f.lc,
-	    f.p, AS("alice"), r2, T0 + 4 * HOUR, &lout, &why));
+	NO_DECIDE(&f, r1, "bob", JIT_APPROVE, T0 + 4 * HOUR, CONFLICT);
+	NO_CANCEL(&f, r1, "alice", T0 + 4 * HOUR, CONFLICT);
+	NO_REVOKE(&f, r2, "dave", T0 + 4 * HOUR, CONFLICT);
+	NO_ISSUE(&f, r2, "alice", T0 + 4 * HOUR, CONFLICT);
 
 	/* Much later: r3 expires, r4 ends; r5 (cancelled) and the final
 	 * ones are left alone.  NULL counters are allowed. */
@@ -1417,8 +1357,8 @@ test_visibility(void)
 			    &why));
 		}
 	}
-	REFUSED(&f, "r-aaaaaaaaaaaa", JIT_ERR_NOT_FOUND, "not_found",
-	    jit_lc_get(f.lc, f.p, AS("dave"), "r-aaaaaaaaaaaa", &rout,
+	REFUSED(&f, NOID, JIT_ERR_NOT_FOUND, "not_found",
+	    jit_lc_get(f.lc, f.p, AS("dave"), NOID, &rout,
 	    &why));
 
 	/* Lists, newest first.  With no filter a non-admin sees their own
@@ -1500,16 +1440,14 @@ static void
 test_wait(void)
 {
 	struct fx f;
-	struct jit_request *r, *got = NULL;
+	struct jit_request *got = NULL;
 	struct waiter w;
 	pthread_t th;
 	atomic_int stop = 1;
 	char id[JIT_REQUEST_ID_LEN];
 
 	fx_open(&f, "lc-wait");
-	r = CREATE(&f, "alice", "staging", 0, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", 0, NULL, 0, T0);
 
 	/* No wait, or told to stop: the request as it is. */
 	CHECK_OK(jit_lc_wait(f.lc, f.p, AS("alice"), id, 0, NULL, &got,
@@ -1581,12 +1519,8 @@ test_hook_rollback(void)
 	    &r, &why));
 	hk.fail = 0;
 
-	r = CREATE(&f, "alice", "staging", HOUR, NULL, 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
-	r = CREATE(&f, "alice", "readonly", 8 * HOUR, NULL, 0, T0);
-	memcpy(ro, r->id, sizeof(ro));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "staging", HOUR, NULL, 0, T0);
+	CREATE_ID(&f, ro, "alice", "readonly", 8 * HOUR, NULL, 0, T0);
 
 	hk.fail = JIT_ERR_IO;
 	ROLLED_BACK(&f, id, jit_lc_decide(f.lc, f.p, AS("bob"), id,
@@ -1655,7 +1589,6 @@ static void
 test_audit_entries(void)
 {
 	struct fx f;
-	struct jit_request *r;
 	json_t *fields;
 	uint64_t count = 0;
 	char id[JIT_REQUEST_ID_LEN];
@@ -1671,9 +1604,7 @@ test_audit_entries(void)
 	CHECK(jit_lifecycle_ca_fingerprint(f.lc) != NULL &&
 	    strncmp(jit_lifecycle_ca_fingerprint(f.lc), "SHA256:", 7) == 0);
 
-	r = CREATE(&f, "alice", "prod-db", 0, "INC-3", 0, T0);
-	memcpy(id, r->id, sizeof(id));
-	jit_request_free(r);
+	CREATE_ID(&f, id, "alice", "prod-db", 0, "INC-3", 0, T0);
 	jit_request_free(APPROVE(&f, "bob", id, NULL, T0 + 1));
 	jit_request_free(APPROVE(&f, "carol", id, NULL, T0 + 2));
 	free(ISSUE(&f, "alice", id, T0 + 3));
