@@ -137,6 +137,16 @@ parse_digits(const char **p, int n, int *v)
 	return 0;
 }
 
+static int
+days_in_month(int y, int mo)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int
 jit_parse_time(const char *s, uint64_t *t)
 {
@@ -190,8 +200,11 @@ jit_parse_time(const char *s, uint64_t *t)
 			return JIT_ERR_INVALID_FORMAT;
 		}
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60 || oh > 23 || om > 59 || y < 1970)
+	/* A real date: no February 31st (timegm would roll it into March)
+	 * and no leap second (we cannot know which minutes have one). */
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 ||
+	    oh > 23 || om > 59 || y < 1970)
 		return JIT_ERR_INVALID_FORMAT;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;

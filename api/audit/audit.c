@@ -1,6 +1,6 @@
 /*
  * audit.c - see audit.h.  The chain logic lives here; the bytes live in
- * the store's audit table (store.c).
+ * the store's audit table (api/store/audit_store.c).
  */
 #include "audit.h"
 

@@ -41,12 +41,14 @@
  * and must not be used after that closure returns or from another thread.
  *
  * Errors.  Every function returns 0 or a negative JIT_ERR_* (err.h);
- * LMDB codes never escape store.c.  Mapping: map or disk full (MDB_MAP_FULL,
- * ENOSPC, EDQUOT) -> STORE_FULL; MDB_CORRUPTED, MDB_PAGE_NOTFOUND,
- * MDB_INVALID, MDB_VERSION_MISMATCH and unparsable records ->
- * STORE_CORRUPT; missing key -> NOT_FOUND; key exists on a create ->
- * CONFLICT; data dir held by another server -> STORE_LOCKED; permission
- * problems -> PERMISSION; anything else -> STORE.  A STORE_FULL write
+ * LMDB codes never escape the store's .c files in api/store/, the only
+ * ones that include lmdb.h (store_int.h lists them and the on-disk
+ * layout).  Mapping: map or disk full (MDB_MAP_FULL, ENOSPC, EDQUOT) ->
+ * STORE_FULL; MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID,
+ * MDB_VERSION_MISMATCH and unparsable records -> STORE_CORRUPT; missing
+ * key -> NOT_FOUND; key exists on a create -> CONFLICT; data dir held by
+ * another server -> STORE_LOCKED; permission problems -> PERMISSION;
+ * anything else -> STORE.  A STORE_FULL write
  * leaves the stored data intact (the transaction is aborted).
  *
  * JSON.  Records are jansson objects, stored compactly.  Getters return a
@@ -149,19 +151,30 @@ int jit_store_read(struct jit_store *s, jit_store_read_fn fn, void *ctx);
 int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
 
 /*
- * A stored request is a JSON object (design.md, "Contract") that must
- * have string members "id", "state" and "user"; "id" at most 64 bytes,
- * "state" and "user" at most 200 bytes (INVALID_ARGUMENT otherwise).  The
- * store indexes requests by state and by user in *creation order*: each
- * request gets a sequence number (1, 2, ...) when created, which never
- * changes and is the cursor used by the list functions.
+ * A stored request is a JSON object (its members are the lifecycle's,
+ * api/lifecycle/request.h) that must have string members "id", "state"
+ * and "user"; "id" at most 64 bytes, "state" and "user" at most 200 bytes
+ * (INVALID_ARGUMENT otherwise).  The store indexes requests by state and
+ * by user in *creation order*: each request gets a sequence number (1, 2,
+ * ...) when created, which never changes and is the cursor used by the
+ * list functions.  States are opaque names to the store.
+ *
+ * Deadlines.  Create and put also take the request's deadline: the UNIX
+ * time (seconds) at which the request next needs the sweeper's
+ * attention, or 0 for none.  The store keeps a deadline index from it
+ * (jit_store_list_due()) and stores it with the request, but never
+ * derives it: what a state's deadline is (a pending request's expiry, the
+ * end of an approved grant) is for the lifecycle module to decide
+ * (jit_request_deadline(), api/lifecycle/request.h).  Each put replaces
+ * the deadline, so a put with 0 takes the request off the due list.
  */
 
 /*
- * Create a request.  If req has no "id", a fresh ID is generated and set
- * in req (the caller sees it); an ID that already exists gives CONFLICT.
- * Sets *seq (may be NULL) to the new request's sequence number.  Marks
- * the id as changed for jit_store_wait_change().
+ * Create a request with the given deadline (0 = none; see "Deadlines").
+ * If req has no "id", a fresh ID is generated and set in req (the caller
+ * sees it); an ID that already exists gives CONFLICT.  Sets *seq (may be
+ * NULL) to the new request's sequence number.  Marks the id as changed
+ * for jit_store_wait_change().
  */
 int jit_store_create_request(struct jit_store_txn *t, json_t *req,
     uint64_t deadline, uint64_t *seq);
@@ -172,9 +185,10 @@ int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
     const char *js, size_t jl, uint64_t deadline, uint64_t *seq);
 
 /*
- * Replace an existing request (looked up by req's "id") with req, moving
- * its index entries if "state" or "user" changed.  NOT_FOUND if no such
- * request.  Marks the id as changed for jit_store_wait_change().
+ * Replace an existing request (looked up by req's "id") with req and its
+ * deadline with deadline (0 = none), moving its index entries if "state",
+ * "user" or the deadline changed.  NOT_FOUND if no such request.  Marks
+ * the id as changed for jit_store_wait_change().
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
     uint64_t deadline);
@@ -242,11 +256,11 @@ int jit_store_list_all(struct jit_store_txn *t,
     const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx);
 
 /*
- * Requests whose deadline is at or before now, earliest first: a pending
- * request's "expires_at", an approved one's "not_after" (the deadline
- * index kept by create/put; other states have none).  Cost is
- * proportional to the number of due requests, not to the store's size.
- * The callback is as for the list functions (seq is the request's).
+ * Requests whose deadline (the one last given to create or put; see
+ * "Deadlines") is not 0 and at or before now, earliest deadline first
+ * (creation order among equal deadlines).  Cost is proportional to the
+ * number of due requests, not to the store's size.  The callback is as
+ * for the list functions (seq is the request's).
  */
 int jit_store_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx);

@@ -12,8 +12,9 @@
  * Data goes to a fresh directory under DIR, removed afterwards; run it on
  * the disk the server will use.
  *
- * This is the one place outside api/store/ that includes lmdb.h: the
- * raw baseline must measure LMDB without the store in the way.
+ * Outside api/store/ only this file and tests/unit/test-store.c (which
+ * forges a schema 1 store) include lmdb.h: the raw baseline must measure
+ * LMDB without the store in the way.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -102,7 +103,7 @@ bench_raw(void)
 	return rate;
 }
 
-/* ---- 2, 3. the store ------------------------------------------------------ */
+/* ---- 2, 3. the store --------------------------------------------------- */
 
 struct small_ctx {
 	uint64_t n;

@@ -3,12 +3,14 @@
  * the store API (big batches: one transaction per BATCH requests), for the
  * large-store rows of bench-http.sh.
  *
- * Requests look like the server's own (handlers.c: same members, a real
- * Ed25519 key line and fingerprint), made by USERS different users.  PENDING
- * of them are pending, spread evenly over the whole sequence (the worst
- * case for locality: no two on one page); the rest are in final states
- * (expired, ended, denied, cancelled, revoked), so the sweeper has nothing
- * to do.  Each request also gets its request.create audit entry unless -A
+ * Requests are made by the server's own constructor (jit_request_new,
+ * api/lifecycle/request.h) with a real Ed25519 key line and fingerprint,
+ * by USERS
+ * different users.  PENDING of them are pending, spread evenly over the
+ * whole sequence (the worst case for locality: no two on one page), with
+ * their expires_at as the store's deadline; the rest are in final states
+ * (expired, ended, denied, cancelled, revoked) with no deadline, so the
+ * sweeper has nothing to do.  Each request also gets its request.create audit entry unless -A
  * is given.
  *
  * Usage: fill-store [-A] DIR COUNT PENDING [USERS]   (USERS default 1000)
@@ -23,6 +25,7 @@
 #include "audit.h"
 #include "err.h"
 #include "key.h"
+#include "request.h"
 #include "store.h"
 #include "util.h"
 
@@ -36,64 +39,97 @@ struct fill {
 	uint64_t now;
 };
 
-static const char *const finals[] = { "expired", "ended", "denied",
-    "cancelled", "revoked" };
+/* The final states, in turn, with the time member each sets. */
+static const enum jit_state finals[] = { JIT_STATE_EXPIRED,
+    JIT_STATE_ENDED, JIT_STATE_DENIED, JIT_STATE_CANCELLED,
+    JIT_STATE_REVOKED };
+
+/* A role like the example "ops" role: one principal, one approval. */
+static const char *const ops_principals[] = { "postgres" };
+static const struct jit_policy_role ops_role = {
+	.name = "ops",
+	.principals = ops_principals,
+	.nprincipals = 1,
+	.approvals = 1,
+	.max_duration = 3600,
+	.default_duration = 3600,
+	.pending_timeout = 86400,
+};
+
+/* Request i, made by the server's own constructor (request.h), then
+ * moved to its state as the lifecycle would have. */
+static int
+make_request(const struct fill *f, unsigned long i, struct jit_request **out)
+{
+	struct jit_request_terms terms;
+	char user[32];
+	int pend = (i % f->every) == f->every / 2 && i / f->every < f->pending;
+	uint64_t created = f->now - (f->count - i);   /* one per second */
+	struct jit_request *r;
+	int rc;
+
+	snprintf(user, sizeof(user), "user%04lu", i % f->users);
+	memset(&terms, 0, sizeof(terms));
+	terms.user = user;
+	terms.role = &ops_role;
+	terms.public_key = f->pk;
+	terms.key_type = "ed25519";
+	terms.key_fingerprint = f->fp;
+	terms.duration = 3600;
+	terms.reason = "INC-4211";
+	terms.now = created;
+	if ((rc = jit_request_new(&terms, &r)) != 0)
+		return rc;
+	if (pend) {
+		r->expires_at = f->now + 86400;
+	} else {
+		r->state = finals[i % 5];
+		r->expires_at = 0;
+		r->decided_at = created + 3600;
+		if (r->state == JIT_STATE_ENDED || r->state == JIT_STATE_REVOKED) {
+			r->not_before = created;
+			r->not_after = created + 3600;
+		}
+	}
+	*out = r;
+	return 0;
+}
 
 static int
 fill_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct fill *f = vctx;
 	unsigned long i, end = f->next + BATCH;
-	char user[32], created[JIT_TIME_LEN], later[JIT_TIME_LEN];
+	struct jit_request *req;
+	json_t *a;
 	int r;
 
 	if (end > f->count)
 		end = f->count;
 	for (i = f->next; i < end; i++) {
-		int pend = (i % f->every) == f->every / 2 &&
-		    i / f->every < f->pending;
-		const char *state = pend ? "pending" : finals[i % 5];
-		uint64_t c = f->now - (f->count - i);   /* one per second */
-		json_t *req, *a;
-
-		snprintf(user, sizeof(user), "user%04lu", i % f->users);
-		jit_format_time(c, created);
-		jit_format_time(pend ? f->now + 86400 : c + 3600, later);
-		req = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:I, s:s, s:s, "
-		    "s:s, s:[], s:[], s:I, s:s, s:s}",
-		    "state", state, "user", user, "role", "ops",
-		    "principals", "postgres", "reason", "INC-4211",
-		    "duration", (json_int_t)3600, "public_key", f->pk,
-		    "key_type", "ed25519", "key_fingerprint", f->fp,
-		    "approvals", "denials", "approvals_needed",
-		    (json_int_t)1, "created_at", created,
-		    pend ? "expires_at" : "decided_at", later);
-		if (req == NULL)
-			return JIT_ERR_ALLOC;
-		if ((r = jit_store_create_request(t, req,
-		    pend ? f->now + 86400 : 0, NULL)) != 0) {
-			json_decref(req);
+		if ((r = make_request(f, i, &req)) != 0)
+			return r;
+		if ((r = jit_request_store_new(t, req, NULL)) != 0) {
+			jit_request_free(req);
 			return r;
 		}
 		if (f->audit) {
-			a = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:O, "
-			    "s:O, s:O}", "event", "request.create", "actor",
-			    user, "request", json_object_get(req, "id"),
-			    "user", json_object_get(req, "user"), "role",
-			    json_object_get(req, "role"), "state", "pending",
-			    "principals", json_object_get(req, "principals"),
-			    "reason", json_object_get(req, "reason"),
-			    "key_fingerprint", json_object_get(req,
-			    "key_fingerprint"));
+			a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], "
+			    "s:s, s:s}", "event", "request.create", "actor",
+			    req->user, "request", req->id, "user", req->user,
+			    "role", req->role, "state", "pending",
+			    "principals", req->principals[0],
+			    "reason", req->reason,
+			    "key_fingerprint", req->key_fingerprint);
 			r = a == NULL ? JIT_ERR_ALLOC :
 			    jit_audit_append(t, a, NULL, NULL);
 			json_decref(a);
 			if (r != 0) {
-				json_decref(req);
+				jit_request_free(req);
 				return r;
 			}
 		}
-		json_decref(req);
+		jit_request_free(req);
 	}
 	f->next = end;
 	return 0;

@@ -1,6 +1,7 @@
 /*
- * test-store.c - the LMDB store: requests and indexes, serials, certs,
- * tokens, group commit, durability (reopen, kill -9), locking, map full.
+ * test-store.c - the LMDB store: requests and indexes, the deadline index,
+ * the schema 1 rewrite, serials, certs, tokens, group commit, durability
+ * (reopen, kill -9), locking, map full.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 #include "audit.h"
 #include "err.h"
@@ -39,6 +42,7 @@ mkreq(const char *user, const char *state, const char *role)
 struct create_ctx {
 	json_t *req;
 	uint64_t seq;
+	uint64_t deadline;  /* passed to jit_store_create_request */
 };
 
 static int
@@ -48,7 +52,8 @@ create_fn(struct jit_store_txn *t, void *ctx)
 	json_t *a;
 	int r;
 
-	if ((r = jit_store_create_request(t, c->req, 0, &c->seq)) != 0)
+	if ((r = jit_store_create_request(t, c->req, c->deadline, &c->seq))
+	    != 0)
 		return r;
 	a = json_pack("{s:s, s:s, s:s}", "event", "request.create", "actor",
 	    json_string_value(json_object_get(c->req, "user")), "request",
@@ -58,10 +63,12 @@ create_fn(struct jit_store_txn *t, void *ctx)
 	return r;
 }
 
+/* A request with the deadline given (the caller's, not the store's). */
 static char *
-create(struct jit_store *s, const char *user, const char *state)
+create_dl(struct jit_store *s, const char *user, const char *state,
+    uint64_t deadline)
 {
-	struct create_ctx c = { mkreq(user, state, "prod-db"), 0 };
+	struct create_ctx c = { mkreq(user, state, "prod-db"), 0, deadline };
 	char *id = NULL;
 
 	CHECK_OK(jit_store_write(s, create_fn, &c));
@@ -70,22 +77,32 @@ create(struct jit_store *s, const char *user, const char *state)
 	return id;
 }
 
-struct state_ctx {
+/* A request without a deadline. */
+static char *
+create(struct jit_store *s, const char *user, const char *state)
+{
+	return create_dl(s, user, state, 0);
+}
+
+/* Put request id back with deadline, and with state if not NULL. */
+struct put_dl_ctx {
 	const char *id;
 	const char *state;
+	uint64_t deadline;
 };
 
 static int
-set_state_fn(struct jit_store_txn *t, void *ctx)
+put_dl_fn(struct jit_store_txn *t, void *ctx)
 {
-	struct state_ctx *c = ctx;
+	struct put_dl_ctx *c = ctx;
 	json_t *req;
 	int r;
 
 	if ((r = jit_store_get_request(t, c->id, &req, NULL)) != 0)
 		return r;
-	json_object_set_new(req, "state", json_string(c->state));
-	r = jit_store_put_request(t, req, 0);
+	if (c->state != NULL)
+		json_object_set_new(req, "state", json_string(c->state));
+	r = jit_store_put_request(t, req, c->deadline);
 	json_decref(req);
 	return r;
 }
@@ -149,7 +166,7 @@ test_requests(void)
 	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 	struct collect c;
-	struct state_ctx sc;
+	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	char *id1, *id2, *id3;
 	json_t *req;
 	uint64_t seq;
@@ -180,7 +197,7 @@ test_requests(void)
 	/* Approve id1: it leaves the pending index, joins approved. */
 	sc.id = id1;
 	sc.state = "approved";
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 2);
 	CHECK_STR(c.ids[0], id2);
 	CHECK_STR(c.ids[1], id3);
@@ -191,9 +208,9 @@ test_requests(void)
 	CHECK_INT(list(s, 0, "approve", 0, 0, 0, &c), 0);
 
 	sc.id = id2;
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	sc.id = id3;
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 0);
 	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
 
@@ -206,7 +223,7 @@ test_requests(void)
 
 	/* Updating an unknown request is NOT_FOUND, not a create. */
 	sc.id = "r-aaaaaaaaaaaa";
-	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 
 	jit_store_close(s);
 
@@ -215,14 +232,16 @@ test_requests(void)
 	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
 	CHECK_INT(list(s, 2, NULL, 0, 0, 0, &c), 3);
 	{
-		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0 };
+		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0,
+		    0 };
 
 		CHECK_OK(jit_store_write(s, create_fn, &cc));
 		CHECK_U64(cc.seq, 4);
 		json_decref(cc.req);
 	}
 	{
-		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0 };
+		struct create_ctx cc = { mkreq("dave", "pending", "x"), 0,
+		    0 };
 
 		/* An explicit id that exists already is a CONFLICT. */
 		json_object_set_new(cc.req, "id", json_string(id1));
@@ -310,6 +329,298 @@ test_listing(void)
 	jit_store_close(s);
 	for (int i = 0; i < 20; i++)
 		free(ids[i]);
+	store_dir_remove(sdir);
+}
+
+/* ---- the deadline index ------------------------------------------------- */
+
+static void
+put_dl(struct jit_store *s, const char *id, const char *state,
+    uint64_t deadline)
+{
+	struct put_dl_ctx c = { id, state, deadline };
+
+	CHECK_OK(jit_store_write(s, put_dl_fn, &c));
+}
+
+struct due_ctx {
+	uint64_t now;
+	struct collect *out;
+};
+
+static int
+due_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct due_ctx *c = ctx;
+
+	c->out->n = 0;
+	return jit_store_list_due(t, c->now, collect_cb, c->out);
+}
+
+static size_t
+due(struct jit_store *s, uint64_t now, struct collect *out)
+{
+	struct due_ctx c = { now, out };
+
+	CHECK_OK(jit_store_read(s, due_fn, &c));
+	return out->n;
+}
+
+/* The stored value's header: be64(seq) || be64(deadline) || u8 len ||
+ * state || u8 len || user, then the JSON (store_int.h). */
+struct raw_ctx {
+	const char *id;
+	void *raw;
+	size_t len;
+};
+
+static int
+raw_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct raw_ctx *c = ctx;
+	json_t *req;
+	int r;
+
+	r = jit_store_get_request_raw(t, c->id, &req, &c->raw, &c->len);
+	json_decref(req);
+	return r;
+}
+
+static void
+check_header(struct jit_store *s, const char *id, uint64_t seq,
+    uint64_t deadline, const char *state, const char *user)
+{
+	struct raw_ctx c = { id, NULL, 0 };
+	const unsigned char *p;
+	size_t sl = strlen(state), ul = strlen(user);
+	uint64_t v[2] = { 0, 0 };
+
+	CHECK_OK(jit_store_read(s, raw_fn, &c));
+	REQUIRE(c.raw != NULL && c.len > 18 + sl + ul);
+	p = c.raw;
+	for (int i = 0; i < 16; i++)
+		v[i / 8] = (v[i / 8] << 8) | p[i];
+	CHECK_U64(v[0], seq);
+	CHECK_U64(v[1], deadline);
+	CHECK_INT(p[16], sl);
+	CHECK_MEM(p + 17, state, sl);
+	CHECK_INT(p[17 + sl], ul);
+	CHECK_MEM(p + 18 + sl, user, ul);
+	CHECK_INT(p[18 + sl + ul], '{');
+	free(c.raw);
+}
+
+static void
+test_due(void)
+{
+	char *sdir = store_dir_new("store");
+	struct jit_store *s;
+	struct collect c;
+	char *a, *b, *d, *e, *f;
+
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	a = create_dl(s, "alice", "pending", 300);
+	b = create_dl(s, "bob", "pending", 100);
+	d = create_dl(s, "carol", "approved", 200);
+	/* The state does not decide: a state the lifecycle never gives a
+	 * deadline is due by the value passed, a pending one without a
+	 * deadline is not (mkreq sets no expires_at either way). */
+	e = create_dl(s, "dave", "denied", 200);
+	f = create_dl(s, "erin", "pending", 0);
+	check_header(s, a, 1, 300, "pending", "alice");
+	check_header(s, f, 5, 0, "pending", "erin");
+
+	/* Earliest first; equal deadlines in creation order. */
+	CHECK_INT(due(s, 99, &c), 0);
+	CHECK_INT(due(s, 100, &c), 1);
+	CHECK_STR(c.ids[0], b);
+	CHECK_U64(c.seqs[0], 2);
+	CHECK_INT(due(s, 250, &c), 3);
+	CHECK_STR(c.ids[0], b);
+	CHECK_STR(c.ids[1], d);
+	CHECK_STR(c.ids[2], e);
+	CHECK_INT(due(s, UINT64_MAX, &c), 4);
+	CHECK_STR(c.ids[3], a);
+
+	/* The index follows the deadline passed to put: 0 drops b from the
+	 * due list although it is still pending... */
+	put_dl(s, b, NULL, 0);
+	CHECK_INT(due(s, UINT64_MAX, &c), 3);
+	CHECK_STR(c.ids[0], d);
+	CHECK_STR(c.ids[1], e);
+	CHECK_STR(c.ids[2], a);
+	check_header(s, b, 2, 0, "pending", "bob");
+	/* ...a new value moves a request (a: 300 -> 50)... */
+	put_dl(s, a, NULL, 50);
+	CHECK_INT(due(s, 60, &c), 1);
+	CHECK_STR(c.ids[0], a);
+	/* ...a state change keeps whatever deadline the caller passes... */
+	put_dl(s, d, "revoked", 200);
+	CHECK_INT(due(s, 200, &c), 3);
+	CHECK_STR(c.ids[1], d);
+	check_header(s, d, 3, 200, "revoked", "carol");
+	/* ...and a deadline can be given to one that had none. */
+	put_dl(s, f, NULL, 10);
+	CHECK_INT(due(s, 10, &c), 1);
+	CHECK_STR(c.ids[0], f);
+	jit_store_close(s);
+
+	/* The index is durable. */
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	CHECK_INT(due(s, UINT64_MAX, &c), 4);
+	CHECK_STR(c.ids[0], f);
+	CHECK_STR(c.ids[1], a);
+	CHECK_STR(c.ids[2], d);
+	CHECK_STR(c.ids[3], e);
+	jit_store_close(s);
+	free(a);
+	free(b);
+	free(d);
+	free(e);
+	free(f);
+	store_dir_remove(sdir);
+}
+
+/* ---- schema 1 -> 2 ------------------------------------------------------ */
+
+/* One schema 1 request: requests id -> be64(seq) || JSON, and its index
+ * entries. */
+static void
+v1_put(MDB_txn *txn, const MDB_dbi *db, uint64_t seq, const char *id,
+    const char *state, const char *user, const char *extra)
+{
+	unsigned char v[512], k[256];
+	MDB_val key, val;
+	size_t n, sl = strlen(state), ul = strlen(user);
+	int len;
+
+	for (int i = 0; i < 8; i++)
+		v[i] = (unsigned char)(seq >> (56 - 8 * i));
+	len = snprintf((char *)v + 8, sizeof(v) - 8,
+	    "{\"id\":\"%s\",\"state\":\"%s\",\"user\":\"%s\"%s}", id, state,
+	    user, extra);
+	REQUIRE(len > 0 && (size_t)len < sizeof(v) - 8);
+	key.mv_data = (void *)id;
+	key.mv_size = strlen(id);
+	val.mv_data = v;
+	val.mv_size = 8 + (size_t)len;
+	REQUIRE(mdb_put(txn, db[0], &key, &val, 0) == 0);
+	val = key;
+	memcpy(k, v, 8);  /* be64(seq) */
+	key.mv_data = k;
+	key.mv_size = 8;
+	REQUIRE(mdb_put(txn, db[3], &key, &val, 0) == 0);
+	for (int which = 1; which <= 2; which++) {
+		const char *name = which == 1 ? state : user;
+
+		n = which == 1 ? sl : ul;
+		memcpy(k, name, n);
+		k[n] = '\0';
+		memcpy(k + n + 1, v, 8);
+		key.mv_size = n + 9;
+		REQUIRE(mdb_put(txn, db[which], &key, &val, 0) == 0);
+	}
+}
+
+/* A store as schema 1 wrote it, made with LMDB directly: the test has to
+ * forge the old format, which the store no longer writes. */
+static void
+make_v1_store(const char *sdir)
+{
+	static const char *const names[] = { "requests", "by_state",
+	    "by_user", "by_seq", "certs", "tokens", "token_ids", "values",
+	    "audit", "meta" };
+	unsigned char one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	unsigned char five[8] = { 0, 0, 0, 0, 0, 0, 0, 5 };
+	MDB_dbi db[10];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_val k, v;
+
+	REQUIRE(mdb_env_create(&env) == 0);
+	REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+	REQUIRE(mdb_env_open(env, sdir, 0, 0600) == 0);
+	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+	for (int i = 0; i < 10; i++)
+		REQUIRE(mdb_dbi_open(txn, names[i], MDB_CREATE, &db[i]) == 0);
+	v1_put(txn, db, 1, "r-pendingpast", "pending", "alice",
+	    ",\"expires_at\":\"2020-01-01T00:00:00Z\"");
+	v1_put(txn, db, 2, "r-approvedbob", "approved", "bob",
+	    ",\"not_after\":\"2030-01-01T00:00:00Z\","
+	    "\"expires_at\":\"2020-01-01T00:00:00Z\"");
+	v1_put(txn, db, 3, "r-deniedalice", "denied", "alice",
+	    ",\"expires_at\":\"2020-01-01T00:00:00Z\"");
+	v1_put(txn, db, 4, "r-pendingnone", "pending", "carol", "");
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	v.mv_data = one;
+	v.mv_size = 8;
+	REQUIRE(mdb_put(txn, db[9], &k, &v, 0) == 0);
+	k.mv_data = "next_request_seq";
+	k.mv_size = 16;
+	v.mv_data = five;
+	REQUIRE(mdb_put(txn, db[9], &k, &v, 0) == 0);
+	REQUIRE(mdb_txn_commit(txn) == 0);
+	mdb_env_close(env);
+}
+
+static void
+test_migrate_v1(void)
+{
+	char *sdir = store_dir_new("store");
+	struct jit_store *s;
+	struct collect c;
+	json_t *req;
+	uint64_t t2020, t2030;
+	char *id;
+
+	REQUIRE_OK(jit_parse_time("2020-01-01T00:00:00Z", &t2020));
+	REQUIRE_OK(jit_parse_time("2030-01-01T00:00:00Z", &t2030));
+	make_v1_store(sdir);
+
+	/* Read-only, it is read as it is: no deadline index yet. */
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	CHECK_INT(list(s, 0, "pending", 0, 0, 0, &c), 2);
+	CHECK_STR(c.ids[0], "r-pendingpast");
+	CHECK_INT(due(s, UINT64_MAX, &c), 0);
+	CHECK_OK(jit_store_load_request(s, "r-approvedbob", &req));
+	CHECK_STR(json_string_value(json_object_get(req, "user")), "bob");
+	json_decref(req);
+	jit_store_close(s);
+
+	/* For writing, it is rewritten; the deadlines of old data follow
+	 * the rule it was written under (pending: expires_at, approved:
+	 * not_after, others none). */
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	CHECK_INT(due(s, UINT64_MAX, &c), 2);
+	CHECK_STR(c.ids[0], "r-pendingpast");
+	CHECK_U64(c.seqs[0], 1);
+	CHECK_STR(c.ids[1], "r-approvedbob");
+	CHECK_INT(due(s, t2030 - 1, &c), 1);
+	check_header(s, "r-pendingpast", 1, t2020, "pending", "alice");
+	check_header(s, "r-approvedbob", 2, t2030, "approved", "bob");
+	check_header(s, "r-deniedalice", 3, 0, "denied", "alice");
+	check_header(s, "r-pendingnone", 4, 0, "pending", "carol");
+	CHECK_INT(list(s, 1, "alice", 0, 0, 0, &c), 2);
+	CHECK_STR(c.ids[1], "r-deniedalice");
+	CHECK_OK(jit_store_load_request(s, "r-pendingnone", &req));
+	CHECK_STR(json_string_value(json_object_get(req, "user")), "carol");
+	json_decref(req);
+	/* After the rewrite only the caller's deadline counts. */
+	put_dl(s, "r-approvedbob", NULL, 0);
+	CHECK_INT(due(s, UINT64_MAX, &c), 1);
+	id = create_dl(s, "dave", "pending", 7);
+	check_header(s, id, 5, 7, "pending", "dave");
+	CHECK_INT(due(s, UINT64_MAX, &c), 2);
+	CHECK_STR(c.ids[0], id);
+	jit_store_close(s);
+
+	/* Written as schema 2: read-only now sees the deadline index. */
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	CHECK_INT(due(s, UINT64_MAX, &c), 2);
+	CHECK_STR(c.ids[1], "r-pendingpast");
+	jit_store_close(s);
+	free(id);
 	store_dir_remove(sdir);
 }
 
@@ -1124,7 +1435,7 @@ test_map_full_concurrent(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- change notification --------------------------------------------------- */
+/* ---- change notification ------------------------------------------------ */
 
 struct waiter {
 	struct jit_store *s;
@@ -1152,7 +1463,7 @@ test_wait_change(void)
 {
 	char *sdir = store_dir_new("store");
 	struct jit_store *s;
-	struct state_ctx sc;
+	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	struct waiter w = { 0 }, wa = { 0 };
 	pthread_t th, tha;
 	uint64_t v, v2;
@@ -1177,7 +1488,7 @@ test_wait_change(void)
 	usleep(100000);
 	sc.id = id;
 	sc.state = "approved";
-	CHECK_OK(jit_store_write(s, set_state_fn, &sc));
+	CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 	pthread_join(th, NULL);
 	pthread_join(tha, NULL);
 	CHECK_INT(w.result, 1);
@@ -1187,14 +1498,14 @@ test_wait_change(void)
 	CHECK_U64(v2, v + 1);
 	/* A failed write does not bump the version. */
 	sc.id = "r-doesnotexist";
-	CHECK_INT(jit_store_write(s, set_state_fn, &sc), JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 	CHECK_U64(jit_store_version(s), v2);
 	jit_store_close(s);
 	free(id);
 	store_dir_remove(sdir);
 }
 
-/* ---- crash safety: kill -9 at a random moment ------------------------------ */
+/* ---- crash safety: kill -9 at a random moment --------------------------- */
 
 #define CRASH_THREADS 4
 
@@ -1324,7 +1635,7 @@ test_crash(void)
 
 			if (sscanf(line, "%31s %llu", id, &sn) != 2 ||
 			    strlen(id) != JIT_REQUEST_ID_LEN - 1)
-				continue;  /* cannot happen: writes are atomic */
+				continue;  /* cannot happen: atomic writes */
 			if (total == cap) {
 				cap *= 2;
 				a = realloc(a, cap * sizeof(*a));
@@ -1360,6 +1671,8 @@ main(void)
 {
 	test_requests();
 	test_listing();
+	test_due();
+	test_migrate_v1();
 	test_tokens();
 	test_values_misc();
 	test_serial_reserve();
