@@ -26,9 +26,11 @@
  * a stable machine slug (docs/API.md lists them) and a one-line message
  * for people.  The HTTP layer maps codes to statuses in one place
  * (api/http/reply.c).  Codes used here:
- *   INVALID_ARGUMENT  bad input (slug says which: bad_field, bad_duration,
- *                     bad_reason, bad_key_type, bad_public_key,
- *                     unknown_role, ...)
+ *   bad input, each with its slug: POLICY_ROLE (unknown_role),
+ *                     BAD_PUBLIC_KEY (bad_public_key), POLICY_DURATION
+ *                     (bad_duration), POLICY_REASON (bad_reason),
+ *                     POLICY_KEY_TYPE (bad_key_type), INVALID_ARGUMENT
+ *                     (bad_field, bad_query)
  *   FORBIDDEN         the policy does not allow this actor (forbidden)
  *   NOT_FOUND         no such request (not_found)
  *   CONFLICT          the request is in the wrong state (conflict)

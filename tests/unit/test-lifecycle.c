@@ -329,8 +329,10 @@ is_stored(struct fx *f, const struct jit_request *r)
 
 /* The event of audit entry seq, as a static string ("" if unreadable). */
 struct audit_get {
-	uint64_t seq;
+	uint64_t seq;           /* 0 = the newest */
 	char event[32];
+	int relinquished;       /* the member "relinquished": 1, 0, -1 if
+	                           absent */
 };
 
 static int
@@ -342,10 +344,18 @@ audit_get_fn(struct jit_store_txn *t, void *ctx)
 	json_t *e;
 	int r;
 
+	if (ag->seq == 0) {
+		char head[JIT_AUDIT_HASH_HEX];
+		if ((r = jit_audit_head(t, &ag->seq, head)) != 0)
+			return r;
+	}
 	if ((r = jit_store_audit_get(t, ag->seq, &js, &len)) != 0)
 		return r;
 	e = json_loadb(js, len, 0, NULL);
 	free(js);
+	ag->relinquished = json_is_boolean(json_object_get(e,
+	    "relinquished")) ? json_is_true(json_object_get(e,
+	    "relinquished")) : -1;
 	snprintf(ag->event, sizeof(ag->event), "%s",
 	    e != NULL && json_string_value(json_object_get(e, "event")) ?
 	    json_string_value(json_object_get(e, "event")) : "");
@@ -1051,8 +1061,7 @@ test_revoke(void)
 	CHECK(serial > 0);
 	jit_request_free(r);
 
-	/* Not the requester, not outsiders, not auditors. */
-	NO_REVOKE(&f, id, "alice", T0 + 2, FORBIDDEN);
+	/* Not outsiders, not auditors. */
 	NO_REVOKE(&f, id, "frank", T0 + 2, FORBIDDEN);
 	NO_REVOKE(&f, id, "erin", T0 + 2, FORBIDDEN);
 	NO_REVOKE(&f, id, "carol", T0 + 2, FORBIDDEN);
@@ -1096,6 +1105,31 @@ test_revoke(void)
 	CREATE_ID(&f, id, "alice", "readonly", HOUR, NULL, 0, T0);
 	NO_REVOKE(&f, id, "dave", T0 + HOUR, CONFLICT);
 	CHECK_STR(stored_state(&f, id), "approved");
+
+	/* The requester ends her own grant early: it is relinquished, and
+	 * an approver's revocation is not. */
+	{
+		struct audit_get ag;
+
+		CHECK_OK(jit_lc_revoke(f.lc, f.p, AS("alice"), id, "done",
+		    T0 + 10, &r, &why));
+		CHANGED(&f, 1, "request.revoke");
+		REQUIRE(r != NULL);
+		CHECK_STR(jit_state_name(r->state), "revoked");
+		CHECK_STR(r->revoked_by, "alice");
+		jit_request_free(r);
+		memset(&ag, 0, sizeof(ag));
+		CHECK_OK(jit_store_read(f.s, audit_get_fn, &ag));
+		CHECK_STR(ag.event, "request.revoke");
+		CHECK_INT(ag.relinquished, 1);
+		CREATE_ID(&f, id, "alice", "readonly", HOUR, NULL, 0, T0);
+		CHECK_OK(jit_lc_revoke(f.lc, f.p, AS("bob"), id, NULL, T0 + 10,
+		    &r, &why));
+		jit_request_free(r);
+		memset(&ag, 0, sizeof(ag));
+		CHECK_OK(jit_store_read(f.s, audit_get_fn, &ag));
+		CHECK_INT(ag.relinquished, 0);
+	}
 	fx_close(&f);
 }
 
