@@ -15,13 +15,13 @@
 #define MAX_PATTERN_DEPTH 16
 /*
  * Bounds on one search.  A reason is at most JIT_POLICY_MAX_REASON
- * bytes, so a sensible pattern stays far below them (a search of a
- * 512-byte reason for "^[A-Z]+-[0-9]+" takes a few hundred steps); a
- * pattern that backtracks catastrophically, such as "(a+)+$" against
- * "aaa...b", stops at the match limit within milliseconds instead of
- * running for years.
+ * bytes, so a sensible pattern stays far below them, even against a
+ * reason made to miss it; a pattern that backtracks catastrophically,
+ * such as "(a+)+$" against "aaa...b", stops at the match limit after
+ * some milliseconds instead of running for years, and the reason is
+ * refused.
  */
-#define MATCH_LIMIT 200000     /* backtracking steps */
+#define MATCH_LIMIT 1000000    /* backtracking steps */
 #define DEPTH_LIMIT 10000      /* nested backtracking points */
 #define HEAP_LIMIT 16384       /* KiB of backtracking memory */
 
