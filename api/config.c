@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,31 +173,11 @@ jit_config_defaults(struct jit_config *c)
 	return 0;
 }
 
-struct loader {
-	struct jit_yaml_doc *doc;
-};
-
 typedef const struct jit_yaml_node ynode;
-
-static int
-fail(struct loader *L, ynode *n, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct loader *L, ynode *n, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = jit_yaml_vfail(L->doc, n, field, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 /* A non-empty string of at most 4096 bytes without NUL bytes. */
 static int
-get_string(struct loader *L, ynode *n, const char *field, char **out)
+get_string(struct jit_yaml_doc *d, ynode *n, const char *field, char **out)
 {
 	size_t len = 0;
 	char *s = NULL;
@@ -206,12 +185,12 @@ get_string(struct loader *L, ynode *n, const char *field, char **out)
 
 	if (jit_yaml_scalar(n, &len) != NULL &&
 	    (len == 0 || jit_yaml_is_null(n)))
-		return fail(L, n, field, "must not be empty");
-	if ((r = jit_yaml_string(L->doc, n, field, "a string", &s)) != 0)
+		return jit_yaml_fail(d, n, field, "must not be empty");
+	if ((r = jit_yaml_string(d, n, field, "a string", &s)) != 0)
 		return r;
 	if (strlen(s) > 4096) {
 		free(s);
-		return fail(L, n, field, "too long");
+		return jit_yaml_fail(d, n, field, "too long");
 	}
 	free(*out);
 	*out = s;
@@ -219,14 +198,14 @@ get_string(struct loader *L, ynode *n, const char *field, char **out)
 }
 
 static int
-get_seconds(struct loader *L, ynode *n, const char *field, uint64_t min,
+get_seconds(struct jit_yaml_doc *d, ynode *n, const char *field, uint64_t min,
     uint64_t *out)
 {
 	const char *v;
 	uint64_t secs;
 	int r;
 
-	if ((r = jit_yaml_text(L->doc, n, field,
+	if ((r = jit_yaml_text(d, n, field,
 	    "a duration like 60s or 5m", &v)) != 0)
 		return r;
 	/* "0" means off/none for the fields that allow it. */
@@ -235,16 +214,16 @@ get_seconds(struct loader *L, ynode *n, const char *field, uint64_t min,
 		return 0;
 	}
 	if (jit_parse_duration(v, &secs) != 0)
-		return fail(L, n, field, "invalid duration '%.64s' (use e.g. "
-		    "60s, 5m, 1h)", v);
+		return jit_yaml_fail(d, n, field, "invalid duration '%.64s' "
+		    "(use e.g. 60s, 5m, 1h)", v);
 	if (secs < min || secs > CONFIG_MAX_SECONDS)
-		return fail(L, n, field, "out of range");
+		return jit_yaml_fail(d, n, field, "out of range");
 	*out = secs;
 	return 0;
 }
 
 static int
-get_uint(struct loader *L, ynode *n, const char *field, unsigned max,
+get_uint(struct jit_yaml_doc *d, ynode *n, const char *field, unsigned max,
     unsigned *out)
 {
 	const char *v;
@@ -252,21 +231,22 @@ get_uint(struct loader *L, ynode *n, const char *field, unsigned max,
 	char *end;
 	int r;
 
-	if ((r = jit_yaml_text(L->doc, n, field, "a number", &v)) != 0)
+	if ((r = jit_yaml_text(d, n, field, "a number", &v)) != 0)
 		return r;
 	if (*v == '\0' || strspn(v, "0123456789") != strlen(v) ||
 	    strlen(v) > 9)
-		return fail(L, n, field, "expected a non-negative integer");
+		return jit_yaml_fail(d, n, field,
+		    "expected a non-negative integer");
 	errno = 0;
 	x = strtoul(v, &end, 10);
 	if (errno != 0 || *end != '\0' || x > max)
-		return fail(L, n, field, "must be at most %u", max);
+		return jit_yaml_fail(d, n, field, "must be at most %u", max);
 	*out = (unsigned)x;
 	return 0;
 }
 
 static int
-load_tls(struct loader *L, ynode *n, struct jit_config *c)
+load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 {
 	static const char *const tls_keys[] = { "cert", "key" };
 	ynode *k, *v;
@@ -277,19 +257,20 @@ load_tls(struct loader *L, ynode *n, struct jit_config *c)
 	if (jit_yaml_is_null(n))
 		return 0;
 	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
-		return fail(L, n, "tls", "expected a mapping {cert, key}");
+		return jit_yaml_fail(d, n, "tls",
+		    "expected a mapping {cert, key}");
 	for (i = 0; i < jit_yaml_size(n); i++) {
-		if ((r = jit_yaml_pair_key(L->doc, n, i, "tls", &k)) != 0 ||
-		    (r = jit_yaml_key(L->doc, k, "tls", "tls", tls_keys, 2,
+		if ((r = jit_yaml_pair_key(d, n, i, "tls", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "tls", "tls", tls_keys, 2,
 		    &seen, &f)) != 0 ||
-		    (r = jit_yaml_pair_value(L->doc, n, i, "tls", &v)) != 0)
+		    (r = jit_yaml_pair_value(d, n, i, "tls", &v)) != 0)
 			return r;
-		if ((r = get_string(L, v, f == 0 ? "tls.cert" : "tls.key",
+		if ((r = get_string(d, v, f == 0 ? "tls.cert" : "tls.key",
 		    f == 0 ? &c->tls_cert : &c->tls_key)) != 0)
 			return r;
 	}
 	if (seen != 3)
-		return fail(L, n, "tls", "needs both cert and key");
+		return jit_yaml_fail(d, n, "tls", "needs both cert and key");
 	return 0;
 }
 
@@ -301,17 +282,18 @@ static const char *const top_keys[] = {
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
 static int
-load_listen(struct loader *L, ynode *v, const char *key, struct jit_config *c)
+load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
 {
 	struct jit_listen l;
 	int r;
 
-	if ((r = get_string(L, v, key, &c->listen_text)) != 0)
+	if ((r = get_string(d, v, key, &c->listen_text)) != 0)
 		return r;
 	if ((r = jit_listen_parse(c->listen_text, &l)) != 0) {
 		if (r == JIT_ERR_ALLOC)
 			return r;
-		return fail(L, v, key, "invalid address '%.64s' (use "
+		return jit_yaml_fail(d, v, key, "invalid address '%.64s' (use "
 		    "host:port, [::1]:port or unix:/path)", c->listen_text);
 	}
 	jit_listen_release(&c->listen);
@@ -321,55 +303,55 @@ load_listen(struct loader *L, ynode *v, const char *key, struct jit_config *c)
 
 /* Top-level key i (top_keys) with value v. */
 static int
-load_value(struct loader *L, size_t i, ynode *v, struct jit_config *c)
+load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 {
 	const char *key = top_keys[i], *text;
 	int r;
 
 	switch (i) {
 	case 0:
-		return load_listen(L, v, key, c);
+		return load_listen(d, v, key, c);
 	case 1:
-		return get_string(L, v, key, &c->data);
+		return get_string(d, v, key, &c->data);
 	case 2:
-		return get_string(L, v, key, &c->policies);
+		return get_string(d, v, key, &c->policies);
 	case 3:
-		return load_tls(L, v, c);
+		return load_tls(d, v, c);
 	case 4:
-		r = get_seconds(L, v, key, 0, &c->clock_skew);
+		r = get_seconds(d, v, key, 0, &c->clock_skew);
 		if (r == 0 && c->clock_skew > 3600)
-			r = fail(L, v, key, "at most 1h");
+			r = jit_yaml_fail(d, v, key, "at most 1h");
 		return r;
 	case 5:
-		if (jit_yaml_text(L->doc, v, key, "a size", &text) != 0 ||
+		if (jit_yaml_text(d, v, key, "a size", &text) != 0 ||
 		    jit_parse_size(text, &c->max_body) != 0)
-			return fail(L, v, key, "expected a size like 64KiB "
-			    "(1 byte to 1GiB)");
+			return jit_yaml_fail(d, v, key, "expected a size like "
+			    "64KiB (1 byte to 1GiB)");
 		return 0;
 	case 6:
-		r = get_seconds(L, v, key, 1, &c->max_wait);
+		r = get_seconds(d, v, key, 1, &c->max_wait);
 		if (r == 0 && c->max_wait > 600)
-			r = fail(L, v, key, "at most 10m");
+			r = jit_yaml_fail(d, v, key, "at most 10m");
 		return r;
 	case 7:
-		return get_seconds(L, v, key, 1, &c->sweep_interval);
+		return get_seconds(d, v, key, 1, &c->sweep_interval);
 	case 8:
-		return get_seconds(L, v, key, 1, &c->connection_timeout);
+		return get_seconds(d, v, key, 1, &c->connection_timeout);
 	case 9:
-		return get_uint(L, v, key, 1024, &c->threads);
+		return get_uint(d, v, key, 1024, &c->threads);
 	case 10:
-		r = get_uint(L, v, key, 100000, &c->max_connections);
+		r = get_uint(d, v, key, 100000, &c->max_connections);
 		if (r == 0 && c->max_connections == 0)
-			r = fail(L, v, key, "must be at least 1");
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
 		return r;
 	case 11:
-		return get_uint(L, v, key, 1000000, &c->rate_limit);
+		return get_uint(d, v, key, 1000000, &c->rate_limit);
 	}
 	return JIT_ERR_INTERNAL;
 }
 
 static int
-load_top(struct loader *L, ynode *root, struct jit_config *c)
+load_top(struct jit_yaml_doc *d, ynode *root, struct jit_config *c)
 {
 	ynode *k, *v;
 	unsigned seen = 0;
@@ -377,15 +359,16 @@ load_top(struct loader *L, ynode *root, struct jit_config *c)
 	int r;
 
 	if (jit_yaml_kind(root) != JIT_YAML_MAPPING)
-		return fail(L, root, "config", "expected a mapping at the top");
+		return jit_yaml_fail(d, root, "config",
+		    "expected a mapping at the top");
 	for (i = 0; i < jit_yaml_size(root); i++) {
-		if ((r = jit_yaml_pair_key(L->doc, root, i, "config",
+		if ((r = jit_yaml_pair_key(d, root, i, "config",
 		    &k)) != 0 ||
-		    (r = jit_yaml_key(L->doc, k, "", "config", top_keys, NTOP,
+		    (r = jit_yaml_key(d, k, "", "config", top_keys, NTOP,
 		    &seen, &f)) != 0 ||
-		    (r = jit_yaml_pair_value(L->doc, root, i, top_keys[f],
+		    (r = jit_yaml_pair_value(d, root, i, top_keys[f],
 		    &v)) != 0 ||
-		    (r = load_value(L, f, v, c)) != 0)
+		    (r = load_value(d, f, v, c)) != 0)
 			return r;
 	}
 	return 0;
@@ -398,7 +381,7 @@ jit_config_parse(const char *name, const unsigned char *data, size_t len,
 	static const struct jit_yaml_rules rules = {
 		0, JIT_ERR_INVALID_FORMAT, "config" };
 	struct jit_policy_error e;
-	struct loader L = { NULL };
+	struct jit_yaml_doc *doc = NULL;
 	ynode *root;
 	int r = JIT_ERR_INTERNAL;
 
@@ -409,12 +392,12 @@ jit_config_parse(const char *name, const unsigned char *data, size_t len,
 		return r;
 	c->from_file = 1;
 	r = jit_yaml_doc_load(name != NULL ? name : "config",
-	    (const char *)data, len, &rules, &e, &L.doc);
+	    (const char *)data, len, &rules, &e, &doc);
 	/* An empty file, or a null document, means "all defaults". */
-	if (r == 0 && (root = jit_yaml_root(L.doc)) != NULL &&
+	if (r == 0 && (root = jit_yaml_root(doc)) != NULL &&
 	    !jit_yaml_is_null(root))
-		r = load_top(&L, root, c);
-	jit_yaml_doc_free(L.doc);
+		r = load_top(doc, root, c);
+	jit_yaml_doc_free(doc);
 	if (r != 0) {
 		if (r == JIT_ERR_INVALID_FORMAT)
 			jit_policy_error_format(&e, err, errlen);

@@ -4,7 +4,8 @@
  *
  *   policy.c    the loaded policy as a data structure: lists, lookups,
  *               rule matching, error records, freeing;
- *   load.c      YAML (through yaml_doc.h) into that structure;
+ *   load.c      reading files and directories, the policy hash;
+ *   parse.c     one file's YAML (through yaml_doc.h) into that structure;
  *   validate.c  the checks that need every file: merging, cross-references,
  *               whether each role can be approved; publishing the roles;
  *   digest.c    the digest of a role's grant terms;
@@ -148,6 +149,13 @@ int pol_counts_as_approver(const struct role *ro, const struct user *u,
     const char *requester);
 
 void pol_role_free(struct role *ro);
+
+/* ---- parse.c ---- */
+
+/* Parse one file's len bytes into p; file (owned by p) names it in
+ * errors.  Errors: POLICY (err says where), ALLOC. */
+int pol_parse_file(struct jit_policy *p, const char *file, const char *data,
+    size_t len, struct jit_policy_error *err);
 
 /* ---- validate.c ---- */
 

@@ -31,6 +31,57 @@ struct jit_policy_regex {
 	                                so threads may share it */
 };
 
+/* At "{" (*p): the repetition factor of a counted quantifier (its
+ * largest count + 1), moving *p to its "}"; 0 for a literal brace. */
+static uint64_t
+counted_factor(const char **p)
+{
+	uint64_t v = 0, hi = 0;
+	const char *q = *p + 1;
+
+	if (*q < '0' || *q > '9')
+		return 0;
+	for (; *q != '\0' && *q != '}'; q++) {
+		if (*q >= '0' && *q <= '9') {
+			if (v < 100000)
+				v = v * 10 + (uint64_t)(*q - '0');
+		} else
+			v = 0;
+		if (v > hi)
+			hi = v;
+	}
+	if (*q == '\0')
+		return 0;
+	*p = q;
+	return hi + 1;
+}
+
+/* At "[" (p): the "]" that ends the class, or NULL if none does.  "]"
+ * right after "[" or "[^" is a member, as are [:class:] parts and
+ * escaped characters. */
+static const char *
+class_end(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q != '\0' && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+			const char *e = strchr(q + 2, q[1]);
+			if (e == NULL || e[1] != ']')
+				break;
+			q = e + 2;
+		} else if (*q == '\\' && q[1] != '\0')
+			q += 2;
+		else
+			q++;
+	}
+	return *q == '\0' ? NULL : q;
+}
+
 /*
  * PCRE2 copies a group once for each fixed repetition ("(ab){3}" is
  * compiled as three groups), so nested counted repetitions multiply the
@@ -79,51 +130,16 @@ pol_pattern_problem(const char *s)
 		case '+':
 			factor = 2;
 			break;
-		case '{': {
-			uint64_t v = 0, hi = 0;
-			const char *q = p + 1;
-			if (*q < '0' || *q > '9')
-				break;  /* a literal brace */
-			for (; *q != '\0' && *q != '}'; q++) {
-				if (*q >= '0' && *q <= '9') {
-					if (v < 100000)
-						v = v * 10 + (uint64_t)(*q - '0');
-				} else
-					v = 0;
-				if (v > hi)
-					hi = v;
-			}
-			if (*q == '\0')
-				break;  /* the compiler reports it */
-			factor = hi + 1;
-			p = q;
+		case '{':
+			/* "{N}", "{N,}", "{N,M}": a quantifier; else a
+			 * literal brace (or an error the compiler reports). */
+			factor = counted_factor(&p);
 			break;
-		}
-		case '[': {
-			/* A character class is one atom; "]" right after
-			 * "[" or "[^" is a member, as are [:class:] parts. */
-			const char *q = p + 1;
-			if (*q == '^')
-				q++;
-			if (*q == ']')
-				q++;
-			while (*q != '\0' && *q != ']') {
-				if (*q == '[' && (q[1] == ':' || q[1] == '.' ||
-				    q[1] == '=')) {
-					const char *e = strchr(q + 2, q[1]);
-					if (e == NULL || e[1] != ']')
-						break;
-					q = e + 2;
-				} else if (*q == '\\' && q[1] != '\0')
-					q += 2;
-				else
-					q++;
-			}
-			if (*q == '\0')
+		case '[':
+			/* A character class is one atom. */
+			if ((p = class_end(p)) == NULL)
 				return NULL;  /* the compiler reports it */
-			p = q;
 			break;
-		}
 		case '\\':
 			if (p[1] != '\0')
 				p++;
