@@ -2,7 +2,6 @@
  * policy.  Everything here only reads the policy. */
 #include "policy_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,64 +116,47 @@ jit_policy_approvals_needed(const struct jit_policy_role *r)
 
 /* ---- who is who ---- */
 
+/* 1 if user (may be NULL) matches rule list l. */
+static int
+user_matches(const struct jit_policy *p, const char *user,
+    const struct strlist *l)
+{
+	if (user == NULL)
+		return 0;
+	return pol_rule_match(pol_find_user(p, user), l->v, l->n);
+}
+
 int
 jit_policy_is_admin(const struct jit_policy *p, const char *user)
 {
-	if (p == NULL || user == NULL)
-		return 0;
-	return pol_rule_match(pol_find_user(p, user), p->admins.v,
-	    p->admins.n);
+	return p != NULL && user_matches(p, user, &p->admins);
 }
 
 int
 jit_policy_is_auditor(const struct jit_policy *p, const char *user)
 {
-	if (p == NULL || user == NULL)
-		return 0;
-	return pol_rule_match(pol_find_user(p, user), p->auditors.v,
-	    p->auditors.n);
+	return p != NULL && user_matches(p, user, &p->auditors);
 }
 
 int
 jit_policy_is_approver(const struct jit_policy *p, const char *user,
     const char *role)
 {
-	struct role *ro = pol_find_role(p, role);
+	const struct role *ro = pol_find_role(p, role);
 
-	if (ro == NULL || user == NULL)
-		return 0;
-	return pol_rule_match(pol_find_user(p, user), ro->approvers.v,
-	    ro->approvers.n);
+	return ro != NULL && user_matches(p, user, &ro->approvers);
 }
 
 int
 jit_policy_is_requester(const struct jit_policy *p, const char *user,
     const char *role)
 {
-	struct role *ro = pol_find_role(p, role);
+	const struct role *ro = pol_find_role(p, role);
 
-	if (ro == NULL || user == NULL)
-		return 0;
-	return pol_rule_match(pol_find_user(p, user), ro->requesters.v,
-	    ro->requesters.n);
+	return ro != NULL && user_matches(p, user, &ro->requesters);
 }
 
 /* ---- decisions ---- */
-
-static void msgf(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-msgf(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg == NULL || msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
 
 /* Common start of the decisions: clear msg, find the role. */
 static int
@@ -184,13 +166,13 @@ decision_role(const struct jit_policy *p, const char *role,
 	char buf[POL_SHOWN_MAX];
 
 	*ro = NULL;
-	msgf(msg, msglen, "%s", "");
+	jit_seterr(msg, msglen, "%s", "");
 	if (p == NULL || role == NULL) {
-		msgf(msg, msglen, "no policy or role given");
+		jit_seterr(msg, msglen, "no policy or role given");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if ((*ro = pol_find_role(p, role)) == NULL) {
-		msgf(msg, msglen, "role %s is not in the policy",
+		jit_seterr(msg, msglen, "role %s is not in the policy",
 		    pol_shown(role, strlen(role), buf));
 		return JIT_ERR_POLICY_ROLE;
 	}
@@ -206,7 +188,7 @@ known_user(const struct jit_policy *p, const char *name, char *msg,
 	char buf[POL_SHOWN_MAX];
 
 	if (u == NULL)
-		msgf(msg, msglen, "user %s is not in the policy",
+		jit_seterr(msg, msglen, "user %s is not in the policy",
 		    pol_shown(name, strlen(name), buf));
 	return u;
 }
@@ -222,14 +204,14 @@ jit_policy_can_request(const struct jit_policy *p, const char *user,
 	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
 		return r;
 	if (user == NULL) {
-		msgf(msg, msglen, "no user given");
+		jit_seterr(msg, msglen, "no user given");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if ((u = known_user(p, user, msg, msglen)) == NULL)
 		return JIT_ERR_FORBIDDEN;
 	if (!pol_rule_match(u, ro->requesters.v, ro->requesters.n)) {
-		msgf(msg, msglen, "user %s may not request role %s", u->name,
-		    ro->name);
+		jit_seterr(msg, msglen, "user %s may not request role %s",
+		    u->name, ro->name);
 		return JIT_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -246,19 +228,20 @@ jit_policy_can_approve(const struct jit_policy *p, const char *approver,
 	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
 		return r;
 	if (approver == NULL || requester == NULL) {
-		msgf(msg, msglen, "no approver or requester given");
+		jit_seterr(msg, msglen, "no approver or requester given");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if ((u = known_user(p, approver, msg, msglen)) == NULL)
 		return JIT_ERR_FORBIDDEN;
 	if (!pol_rule_match(u, ro->approvers.v, ro->approvers.n)) {
-		msgf(msg, msglen, "user %s is not an approver for role %s",
-		    u->name, ro->name);
+		jit_seterr(msg, msglen, "user %s is not an approver for role "
+		    "%s", u->name, ro->name);
 		return JIT_ERR_FORBIDDEN;
 	}
 	if (!ro->pub.self_approval && strcmp(approver, requester) == 0) {
-		msgf(msg, msglen, "user %s may not approve their own request "
-		    "for role %s (self_approval is off)", u->name, ro->name);
+		jit_seterr(msg, msglen, "user %s may not approve their own "
+		    "request for role %s (self_approval is off)", u->name,
+		    ro->name);
 		return JIT_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -289,34 +272,34 @@ check_reason(const struct role *ro, const char *reason, char *msg,
 		if (!ro->pub.reason_required)
 			return 0;
 		if (ro->reason_pattern != NULL)
-			msgf(msg, msglen, "role %s requires a reason matching "
-			    "%s", ro->name, ro->reason_pattern);
+			jit_seterr(msg, msglen, "role %s requires a reason "
+			    "matching %s", ro->name, ro->reason_pattern);
 		else
-			msgf(msg, msglen, "role %s requires a reason",
+			jit_seterr(msg, msglen, "role %s requires a reason",
 			    ro->name);
 		return JIT_ERR_POLICY_REASON;
 	}
 	if (rlen > JIT_POLICY_MAX_REASON) {
-		msgf(msg, msglen, "reason is longer than %d bytes",
+		jit_seterr(msg, msglen, "reason is longer than %d bytes",
 		    JIT_POLICY_MAX_REASON);
 		return JIT_ERR_POLICY_REASON;
 	}
 	if (!jit_text_printable(reason)) {
-		msgf(msg, msglen, "reason contains control characters");
+		jit_seterr(msg, msglen, "reason contains control characters");
 		return JIT_ERR_POLICY_REASON;
 	}
 	if (ro->re == NULL || (m = pol_regex_search(ro->re, reason)) == 1)
 		return 0;
 	if (m == 0)
-		msgf(msg, msglen, "reason does not match the pattern %s "
+		jit_seterr(msg, msglen, "reason does not match the pattern %s "
 		    "required by role %s", ro->reason_pattern, ro->name);
 	else if (m == JIT_ERR_NO_BUFFER_SPACE)
-		msgf(msg, msglen, "reason could not be checked against the "
-		    "pattern %s of role %s: matching hit its limit (the "
+		jit_seterr(msg, msglen, "reason could not be checked against "
+		    "the pattern %s of role %s: matching hit its limit (the "
 		    "pattern backtracks too much; ask for it to be "
 		    "simplified)", ro->reason_pattern, ro->name);
 	else if (m == JIT_ERR_INVALID_FORMAT)
-		msgf(msg, msglen, "reason is not valid UTF-8");
+		jit_seterr(msg, msglen, "reason is not valid UTF-8");
 	else
 		return m;
 	return JIT_ERR_POLICY_REASON;
@@ -341,8 +324,8 @@ jit_policy_check_request(const struct jit_policy *p, const char *role,
 		char d1[32], d2[32];
 		jit_format_duration(duration, d1, sizeof(d1));
 		jit_format_duration(ro->pub.max_duration, d2, sizeof(d2));
-		msgf(msg, msglen, "duration %s exceeds the maximum of %s for "
-		    "role %s", d1, d2, ro->name);
+		jit_seterr(msg, msglen, "duration %s exceeds the maximum of %s "
+		    "for role %s", d1, d2, ro->name);
 		return JIT_ERR_POLICY_DURATION;
 	}
 	if ((r = check_reason(ro, reason, msg, msglen)) != 0)
@@ -351,9 +334,9 @@ jit_policy_check_request(const struct jit_policy *p, const char *role,
 	if (bit == 0 || (ro->pub.key_types & bit) == 0) {
 		char allowed[32];
 		key_types_text(ro->pub.key_types, allowed, sizeof(allowed));
-		msgf(msg, msglen, "key type %s is not allowed for role %s "
-		    "(allowed: %s)", bit == JIT_POLICY_KEY_ED25519 ? "ed25519" :
-		    bit == JIT_POLICY_KEY_ECDSA ? "ecdsa" :
+		jit_seterr(msg, msglen, "key type %s is not allowed for role "
+		    "%s (allowed: %s)", bit == JIT_POLICY_KEY_ED25519 ?
+		    "ed25519" : bit == JIT_POLICY_KEY_ECDSA ? "ecdsa" :
 		    bit == JIT_POLICY_KEY_RSA ? "rsa" : "unknown", ro->name,
 		    allowed);
 		return JIT_ERR_POLICY_KEY_TYPE;
@@ -419,20 +402,20 @@ jit_policy_approval_status(const struct jit_policy *p, const char *role,
 	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
 		return r;
 	if (requester == NULL || (approvers == NULL && n > 0)) {
-		msgf(msg, msglen, "no requester or approvers given");
+		jit_seterr(msg, msglen, "no requester or approvers given");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if (ro->pub.approvals == 0) {
-		msgf(msg, msglen, "auto-approved");
+		jit_seterr(msg, msglen, "auto-approved");
 		return 1;
 	}
 	counted = count_approvers(p, ro, requester, approvers, n);
 	missing = missing_group(p, ro, requester, approvers, n);
 	if (missing != NULL)
-		msgf(msg, msglen, "%zu of %u approvals; still needs one from "
-		    "group %s", counted, ro->pub.approvals, missing);
+		jit_seterr(msg, msglen, "%zu of %u approvals; still needs one "
+		    "from group %s", counted, ro->pub.approvals, missing);
 	else
-		msgf(msg, msglen, "%zu of %u approvals", counted,
+		jit_seterr(msg, msglen, "%zu of %u approvals", counted,
 		    ro->pub.approvals);
 	return counted >= ro->pub.approvals && missing == NULL;
 }

@@ -2,11 +2,11 @@
 #include "terms.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "policy_int.h"
+#include "util.h"
 
 static const char *const known_extensions[] = {
 	"permit-X11-forwarding", "permit-agent-forwarding",
@@ -14,23 +14,6 @@ static const char *const known_extensions[] = {
 	"no-touch-required",
 };
 #define NKNOWN (sizeof(known_extensions) / sizeof(known_extensions[0]))
-
-static int
-refuse(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* Clear the bits of addr (nbytes) after the first bits; returns 1 if any
  * was set. */
@@ -49,6 +32,21 @@ clear_host_bits(unsigned char *addr, size_t nbytes, unsigned bits)
 	return set;
 }
 
+/* A prefix length of 1 to 3 digits (n bytes at d) into *bits. */
+static int
+parse_prefix(const char *d, size_t n, unsigned *bits)
+{
+	*bits = 0;
+	if (n == 0 || n > 3)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] < '0' || d[i] > '9')
+			return -1;
+		*bits = *bits * 10 + (unsigned)(d[i] - '0');
+	}
+	return 0;
+}
+
 int
 jit_check_source_entry(const char *s, size_t len, char *why, size_t whylen)
 {
@@ -59,8 +57,10 @@ jit_check_source_entry(const char *s, size_t len, char *why, size_t whylen)
 	unsigned bits, maxbits;
 	int af;
 
-	if (len == 0)
-		return refuse(why, whylen, "empty entry");
+	if (len == 0) {
+		jit_seterr(why, whylen, "empty entry");
+		return -1;
+	}
 	pol_shown(s, len, shown);
 	slash = memchr(s, '/', len);
 	hlen = slash != NULL ? (size_t)(slash - s) : len;
@@ -77,34 +77,24 @@ jit_check_source_entry(const char *s, size_t len, char *why, size_t whylen)
 	} else
 		goto bad;
 	bits = maxbits;
-	if (slash != NULL) {
-		size_t plen = len - hlen - 1;
-		if (plen == 0 || plen > 3)
-			return refuse(why, whylen, "'%s': bad prefix length",
-			    shown);
-		bits = 0;
-		for (size_t i = 0; i < plen; i++) {
-			char ch = slash[1 + i];
-			if (ch < '0' || ch > '9')
-				return refuse(why, whylen, "'%s': bad prefix "
-				    "length", shown);
-			bits = bits * 10 + (unsigned)(ch - '0');
-		}
-		if (bits > maxbits)
-			return refuse(why, whylen, "'%s': prefix longer than "
-			    "%u bits", shown, maxbits);
-	}
-	if (clear_host_bits(addr, maxbits / 8, bits)) {
+	if (slash != NULL &&
+	    parse_prefix(slash + 1, len - hlen - 1, &bits) != 0)
+		jit_seterr(why, whylen, "'%s': bad prefix length", shown);
+	else if (bits > maxbits)
+		jit_seterr(why, whylen, "'%s': prefix longer than %u bits",
+		    shown, maxbits);
+	else if (clear_host_bits(addr, maxbits / 8, bits)) {
 		if (inet_ntop(af, addr, net, sizeof(net)) == NULL)
 			snprintf(net, sizeof(net), "?");
-		return refuse(why, whylen, "'%s' has host bits set after the "
-		    "/%u prefix (did you mean %s/%u?)", shown, bits, net,
-		    bits);
-	}
-	return 0;
+		jit_seterr(why, whylen, "'%s' has host bits set after the /%u "
+		    "prefix (did you mean %s/%u?)", shown, bits, net, bits);
+	} else
+		return 0;
+	return -1;
 bad:
-	return refuse(why, whylen, "invalid address or CIDR '%s' (e.g. "
+	jit_seterr(why, whylen, "invalid address or CIDR '%s' (e.g. "
 	    "10.0.0.0/8 or 2001:db8::/32)", shown);
+	return -1;
 }
 
 /* NAME@DOMAIN as PROTOCOL.certkeys has vendor extensions. */
@@ -133,8 +123,10 @@ jit_check_extension(const char *name, char *why, size_t whylen)
 	char shown[POL_SHOWN_MAX];
 	const char *hint;
 
-	if (name == NULL)
-		return refuse(why, whylen, "no extension given");
+	if (name == NULL) {
+		jit_seterr(why, whylen, "no extension given");
+		return -1;
+	}
 	for (size_t i = 0; i < NKNOWN; i++)
 		if (strcmp(name, known_extensions[i]) == 0)
 			return 0;
@@ -142,10 +134,13 @@ jit_check_extension(const char *name, char *why, size_t whylen)
 		return 0;
 	pol_shown(name, strlen(name), shown);
 	if ((hint = pol_suggest(name, known_extensions, NKNOWN)) != NULL)
-		return refuse(why, whylen, "unknown extension '%s' (did you "
-		    "mean '%s'?)", shown, hint);
-	return refuse(why, whylen, "unknown extension '%s' (known: "
-	    "permit-pty, permit-port-forwarding, permit-agent-forwarding, "
-	    "permit-X11-forwarding, permit-user-rc, no-touch-required; or "
-	    "NAME@DOMAIN)", shown);
+		jit_seterr(why, whylen, "unknown extension '%s' (did you mean "
+		    "'%s'?)", shown, hint);
+	else
+		jit_seterr(why, whylen, "unknown extension '%s' (known: "
+		    "permit-pty, permit-port-forwarding, "
+		    "permit-agent-forwarding, permit-X11-forwarding, "
+		    "permit-user-rc, no-touch-required; or NAME@DOMAIN)",
+		    shown);
+	return -1;
 }
