@@ -187,8 +187,9 @@ struct jit_policy_role {
 /*
  * The digest of r's grant terms: lowercase hex SHA-256 (64 characters),
  * computed at load, equal for roles whose terms are equal (in any policy
- * and across reloads) and different when any term differs.  "" for NULL.
- * Valid until jit_policy_free().
+ * and across reloads) and different when any term differs.  r must come
+ * from a loaded policy (jit_policy_role, jit_policy_role_at); "" for
+ * NULL.  Valid until jit_policy_free().
  *
  * The terms, in this order: principals, extensions, force_command,
  * source_address, approvals, require_groups, approvers, requesters,
