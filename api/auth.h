@@ -37,7 +37,7 @@
 #define JIT_TOKEN_ID_LEN 15            /* "t-" + 12 hex + NUL */
 #define JIT_TOKEN_DEFAULT_TTL (90ull * 86400)
 #define JIT_TOKEN_MAX_TTL (3660ull * 86400)
-#define JIT_USER_MAX 64                /* longest user name (policy.h) */
+#define JIT_USER_MAX JIT_NAME_MAX      /* longest user name (policy.h) */
 
 /* A new random token string (secret). */
 int jit_auth_token_generate(char **token);

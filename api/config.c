@@ -3,15 +3,14 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "err.h"
+#include "policy.h"
 #include "util.h"
+#include "yaml_doc.h"
 
 #define CONFIG_MAX_SECONDS (365ull * 86400)
 
@@ -174,152 +173,104 @@ jit_config_defaults(struct jit_config *c)
 	return 0;
 }
 
-struct loader {
-	const char *name;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-};
+typedef const struct jit_yaml_node ynode;
 
+/* A non-empty string of at most 4096 bytes without NUL bytes. */
 static int
-fail(struct loader *L, const yaml_node_t *n, const char *field,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct loader *L, const yaml_node_t *n, const char *field,
-    const char *fmt, ...)
+get_string(struct jit_yaml_doc *d, ynode *n, const char *field, char **out)
 {
-	char msg[256];
-	va_list ap;
+	size_t len = 0;
+	char *s = NULL;
+	int r;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (L->err != NULL && L->errlen > 0)
-		snprintf(L->err, L->errlen, "%s:%lu: %s: %s", L->name,
-		    n != NULL ? (unsigned long)n->start_mark.line + 1 : 1ul,
-		    field, msg);
-	return JIT_ERR_INVALID_FORMAT;
-}
-
-static int
-is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	v = (const char *)n->data.scalar.value;
-	return n->data.scalar.length == 0 || strcmp(v, "~") == 0 ||
-	    strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
-	    strcmp(v, "NULL") == 0;
-}
-
-/* A non-empty scalar without NUL bytes. */
-static int
-get_string(struct loader *L, const yaml_node_t *n, const char *field,
-    char **out)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(L, n, field, "expected a string");
-	v = (const char *)n->data.scalar.value;
-	if (is_null(n) || n->data.scalar.length == 0)
-		return fail(L, n, field, "must not be empty");
-	if (strlen(v) != n->data.scalar.length)
-		return fail(L, n, field, "contains a NUL byte");
-	if (n->data.scalar.length > 4096)
-		return fail(L, n, field, "too long");
+	if (jit_yaml_scalar(n, &len) != NULL &&
+	    (len == 0 || jit_yaml_is_null(n)))
+		return jit_yaml_fail(d, n, field, "must not be empty");
+	if ((r = jit_yaml_string(d, n, field, "a string", &s)) != 0)
+		return r;
+	if (strlen(s) > 4096) {
+		free(s);
+		return jit_yaml_fail(d, n, field, "too long");
+	}
 	free(*out);
-	if ((*out = jit_strdup(v)) == NULL)
-		return JIT_ERR_ALLOC;
+	*out = s;
 	return 0;
 }
 
 static int
-get_seconds(struct loader *L, const yaml_node_t *n, const char *field,
-    uint64_t min, uint64_t *out)
+get_seconds(struct jit_yaml_doc *d, ynode *n, const char *field, uint64_t min,
+    uint64_t *out)
 {
-	uint64_t v;
+	const char *v;
+	uint64_t secs;
+	int r;
 
-	if (n->type != YAML_SCALAR_NODE || is_null(n))
-		return fail(L, n, field, "expected a duration like 60s or 5m");
+	if ((r = jit_yaml_text(d, n, field,
+	    "a duration like 60s or 5m", &v)) != 0)
+		return r;
 	/* "0" means off/none for the fields that allow it. */
-	if (min == 0 && strcmp((const char *)n->data.scalar.value, "0") == 0) {
+	if (min == 0 && strcmp(v, "0") == 0) {
 		*out = 0;
 		return 0;
 	}
-	if (jit_parse_duration((const char *)n->data.scalar.value, &v) != 0)
-		return fail(L, n, field, "invalid duration '%s' (use e.g. 60s,"
-		    " 5m, 1h)", (const char *)n->data.scalar.value);
-	if (v < min || v > CONFIG_MAX_SECONDS)
-		return fail(L, n, field, "out of range");
-	*out = v;
+	if (jit_parse_duration(v, &secs) != 0)
+		return jit_yaml_fail(d, n, field, "invalid duration '%.64s' "
+		    "(use e.g. 60s, 5m, 1h)", v);
+	if (secs < min || secs > CONFIG_MAX_SECONDS)
+		return jit_yaml_fail(d, n, field, "out of range");
+	*out = secs;
 	return 0;
 }
 
 static int
-get_uint(struct loader *L, const yaml_node_t *n, const char *field,
-    unsigned max, unsigned *out)
+get_uint(struct jit_yaml_doc *d, ynode *n, const char *field, unsigned max,
+    unsigned *out)
 {
 	const char *v;
 	unsigned long x;
 	char *end;
+	int r;
 
-	if (n->type != YAML_SCALAR_NODE || is_null(n))
-		return fail(L, n, field, "expected a number");
-	v = (const char *)n->data.scalar.value;
+	if ((r = jit_yaml_text(d, n, field, "a number", &v)) != 0)
+		return r;
 	if (*v == '\0' || strspn(v, "0123456789") != strlen(v) ||
 	    strlen(v) > 9)
-		return fail(L, n, field, "expected a non-negative integer");
+		return jit_yaml_fail(d, n, field,
+		    "expected a non-negative integer");
 	errno = 0;
 	x = strtoul(v, &end, 10);
 	if (errno != 0 || *end != '\0' || x > max)
-		return fail(L, n, field, "must be at most %u", max);
+		return jit_yaml_fail(d, n, field, "must be at most %u", max);
 	*out = (unsigned)x;
 	return 0;
 }
 
 static int
-load_tls(struct loader *L, yaml_node_t *n, struct jit_config *c)
+load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 {
-	yaml_node_pair_t *p;
-	int r, seen_cert = 0, seen_key = 0;
+	static const char *const tls_keys[] = { "cert", "key" };
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
 
-	if (is_null(n))
+	if (jit_yaml_is_null(n))
 		return 0;
-	if (n->type != YAML_MAPPING_NODE)
-		return fail(L, n, "tls", "expected a mapping {cert, key}");
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	    p++) {
-		yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
-		const char *key;
-
-		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return fail(L, k, "tls", "keys must be strings");
-		key = (const char *)k->data.scalar.value;
-		if (strcmp(key, "cert") == 0) {
-			if (seen_cert++)
-				return fail(L, k, "tls.cert", "duplicate key");
-			if ((r = get_string(L, v, "tls.cert",
-			    &c->tls_cert)) != 0)
-				return r;
-		} else if (strcmp(key, "key") == 0) {
-			if (seen_key++)
-				return fail(L, k, "tls.key", "duplicate key");
-			if ((r = get_string(L, v, "tls.key",
-			    &c->tls_key)) != 0)
-				return r;
-		} else {
-			return fail(L, k, "tls", "unknown key '%.64s' "
-			    "(expected cert, key)", key);
-		}
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, "tls",
+		    "expected a mapping {cert, key}");
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "tls", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "tls", "tls", tls_keys, 2,
+		    &seen, &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "tls", &v)) != 0)
+			return r;
+		if ((r = get_string(d, v, f == 0 ? "tls.cert" : "tls.key",
+		    f == 0 ? &c->tls_cert : &c->tls_key)) != 0)
+			return r;
 	}
-	if (!seen_cert || !seen_key)
-		return fail(L, n, "tls", "needs both cert and key");
+	if (seen != 3)
+		return jit_yaml_fail(d, n, "tls", "needs both cert and key");
 	return 0;
 }
 
@@ -331,94 +282,93 @@ static const char *const top_keys[] = {
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
 static int
-load_top(struct loader *L, yaml_node_t *root, struct jit_config *c)
+load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
 {
-	yaml_node_pair_t *p;
-	int seen[NTOP] = { 0 };
+	struct jit_listen l;
 	int r;
 
-	if (root->type != YAML_MAPPING_NODE)
-		return fail(L, root, "config", "expected a mapping at the top");
-	for (p = root->data.mapping.pairs.start;
-	    p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
-		const char *key;
-		size_t i;
+	if ((r = get_string(d, v, key, &c->listen_text)) != 0)
+		return r;
+	if ((r = jit_listen_parse(c->listen_text, &l)) != 0) {
+		if (r == JIT_ERR_ALLOC)
+			return r;
+		return jit_yaml_fail(d, v, key, "invalid address '%.64s' (use "
+		    "host:port, [::1]:port or unix:/path)", c->listen_text);
+	}
+	jit_listen_release(&c->listen);
+	c->listen = l;
+	return 0;
+}
 
-		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return fail(L, k, "config", "keys must be strings");
-		key = (const char *)k->data.scalar.value;
-		for (i = 0; i < NTOP; i++)
-			if (strcmp(key, top_keys[i]) == 0)
-				break;
-		if (i == NTOP)
-			return fail(L, k, "config", "unknown key '%.64s'", key);
-		if (seen[i]++)
-			return fail(L, k, key, "duplicate key");
-		switch (i) {
-		case 0: {
-			struct jit_listen l;
-			if ((r = get_string(L, v, key, &c->listen_text)) != 0)
-				return r;
-			if ((r = jit_listen_parse(c->listen_text, &l)) != 0) {
-				if (r == JIT_ERR_ALLOC)
-					return r;
-				return fail(L, v, key, "invalid address '%.64s'"
-				    " (use host:port, [::1]:port or "
-				    "unix:/path)", c->listen_text);
-			}
-			jit_listen_release(&c->listen);
-			c->listen = l;
-			break;
-		}
-		case 1:
-			r = get_string(L, v, key, &c->data);
-			break;
-		case 2:
-			r = get_string(L, v, key, &c->policies);
-			break;
-		case 3:
-			r = load_tls(L, v, c);
-			break;
-		case 4:
-			r = get_seconds(L, v, key, 0, &c->clock_skew);
-			if (r == 0 && c->clock_skew > 3600)
-				r = fail(L, v, key, "at most 1h");
-			break;
-		case 5:
-			if (v->type != YAML_SCALAR_NODE || is_null(v) ||
-			    jit_parse_size((const char *)v->data.scalar.value,
-			    &c->max_body) != 0)
-				return fail(L, v, key, "expected a size like "
-				    "64KiB (1 byte to 1GiB)");
-			break;
-		case 6:
-			r = get_seconds(L, v, key, 1, &c->max_wait);
-			if (r == 0 && c->max_wait > 600)
-				r = fail(L, v, key, "at most 10m");
-			break;
-		case 7:
-			r = get_seconds(L, v, key, 1, &c->sweep_interval);
-			break;
-		case 8:
-			r = get_seconds(L, v, key, 1, &c->connection_timeout);
-			break;
-		case 9:
-			r = get_uint(L, v, key, 1024, &c->threads);
-			break;
-		case 10:
-			r = get_uint(L, v, key, 100000, &c->max_connections);
-			if (r == 0 && c->max_connections == 0)
-				r = fail(L, v, key, "must be at least 1");
-			break;
-		case 11:
-			r = get_uint(L, v, key, 1000000, &c->rate_limit);
-			break;
-		default:
-			r = JIT_ERR_INTERNAL;
-		}
-		if (r != 0)
+/* Top-level key i (top_keys) with value v. */
+static int
+load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
+{
+	const char *key = top_keys[i], *text;
+	int r;
+
+	switch (i) {
+	case 0:
+		return load_listen(d, v, key, c);
+	case 1:
+		return get_string(d, v, key, &c->data);
+	case 2:
+		return get_string(d, v, key, &c->policies);
+	case 3:
+		return load_tls(d, v, c);
+	case 4:
+		r = get_seconds(d, v, key, 0, &c->clock_skew);
+		if (r == 0 && c->clock_skew > 3600)
+			r = jit_yaml_fail(d, v, key, "at most 1h");
+		return r;
+	case 5:
+		if (jit_yaml_text(d, v, key, "a size", &text) != 0 ||
+		    jit_parse_size(text, &c->max_body) != 0)
+			return jit_yaml_fail(d, v, key, "expected a size like "
+			    "64KiB (1 byte to 1GiB)");
+		return 0;
+	case 6:
+		r = get_seconds(d, v, key, 1, &c->max_wait);
+		if (r == 0 && c->max_wait > 600)
+			r = jit_yaml_fail(d, v, key, "at most 10m");
+		return r;
+	case 7:
+		return get_seconds(d, v, key, 1, &c->sweep_interval);
+	case 8:
+		return get_seconds(d, v, key, 1, &c->connection_timeout);
+	case 9:
+		return get_uint(d, v, key, 1024, &c->threads);
+	case 10:
+		r = get_uint(d, v, key, 100000, &c->max_connections);
+		if (r == 0 && c->max_connections == 0)
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
+		return r;
+	case 11:
+		return get_uint(d, v, key, 1000000, &c->rate_limit);
+	}
+	return JIT_ERR_INTERNAL;
+}
+
+static int
+load_top(struct jit_yaml_doc *d, ynode *root, struct jit_config *c)
+{
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
+
+	if (jit_yaml_kind(root) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, root, "config",
+		    "expected a mapping at the top");
+	for (i = 0; i < jit_yaml_size(root); i++) {
+		if ((r = jit_yaml_pair_key(d, root, i, "config",
+		    &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "", "config", top_keys, NTOP,
+		    &seen, &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, root, i, top_keys[f],
+		    &v)) != 0 ||
+		    (r = load_value(d, f, v, c)) != 0)
 			return r;
 	}
 	return 0;
@@ -428,65 +378,31 @@ int
 jit_config_parse(const char *name, const unsigned char *data, size_t len,
     struct jit_config *c, char *err, size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
-	struct loader L;
-	int r = JIT_ERR_INTERNAL, have_doc = 0;
+	static const struct jit_yaml_rules rules = {
+		0, JIT_ERR_INVALID_FORMAT, "config" };
+	struct jit_policy_error e;
+	struct jit_yaml_doc *doc = NULL;
+	ynode *root;
+	int r = JIT_ERR_INTERNAL;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	memset(&e, 0, sizeof(e));
 	if ((r = jit_config_defaults(c)) != 0)
 		return r;
 	c->from_file = 1;
-	L.name = name != NULL ? name : "config";
-	L.doc = &doc;
-	L.err = err;
-	L.errlen = errlen;
-	if (!yaml_parser_initialize(&parser)) {
-		r = JIT_ERR_ALLOC;
-		goto out;
-	}
-	yaml_parser_set_input_string(&parser, data, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s:%lu: config: %s", L.name,
-			    (unsigned long)parser.problem_mark.line + 1,
-			    parser.problem != NULL ? parser.problem :
-			    "YAML syntax error");
-		r = JIT_ERR_INVALID_FORMAT;
-		yaml_parser_delete(&parser);
-		goto out;
-	}
-	have_doc = 1;
-	root = yaml_document_get_root_node(&doc);
-	/* An empty file means "all defaults". */
-	if (root != NULL && !is_null(root) &&
-	    (r = load_top(&L, root, c)) != 0)
-		goto done;
-	/* A second document in the stream is a mistake worth reporting. */
-	{
-		yaml_document_t extra;
-		if (!yaml_parser_load(&parser, &extra)) {
-			r = fail(&L, NULL, "config", "YAML syntax error");
-			goto done;
-		}
-		root = yaml_document_get_root_node(&extra);
-		yaml_document_delete(&extra);
-		if (root != NULL) {
-			r = fail(&L, NULL, "config",
-			    "more than one YAML document");
-			goto done;
-		}
-	}
-	r = 0;
-done:
-	if (have_doc)
-		yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-out:
-	if (r != 0)
+	r = jit_yaml_doc_load(name != NULL ? name : "config",
+	    (const char *)data, len, &rules, &e, &doc);
+	/* An empty file, or a null document, means "all defaults". */
+	if (r == 0 && (root = jit_yaml_root(doc)) != NULL &&
+	    !jit_yaml_is_null(root))
+		r = load_top(doc, root, c);
+	jit_yaml_doc_free(doc);
+	if (r != 0) {
+		if (r == JIT_ERR_INVALID_FORMAT)
+			jit_policy_error_format(&e, err, errlen);
 		jit_config_release(c);
+	}
 	return r;
 }
 

@@ -9,7 +9,8 @@
  * unknown key, a value of the wrong type, an unknown user or group, a bad
  * duration, an empty principal list or a rule that can never be met is an
  * error naming file, line and field, because a typo must never silently
- * weaken a policy.  Only policies/policy.c includes yaml.h.
+ * weaken a policy.  The library is split by concern (policy_int.h lists
+ * the files); only yaml_doc.c includes yaml.h and only regex.c pcre2.h.
  *
  * Invariants of a loaded struct jit_policy:
  *   - it is immutable: every function below only reads it, so one policy
@@ -27,7 +28,7 @@
  *
  *   users:                        # map of user name -> {groups: [...]}
  *     alice: {groups: [dev]}      #   or "alice: {}" / "alice:" (no groups)
- *   admins: [alice, group:sre]    # may revoke any grant (design.md)
+ *   admins: [alice, group:sre]    # may revoke any grant
  *   auditors: [group:security]    # may export the audit log
  *   roles:
  *     prod-db:
@@ -46,24 +47,36 @@
  *                                 #   must be <= max_duration
  *       pending_timeout: 24h      # default 24h; at most 366d
  *       reason: required          # "required" or "optional" (default)
- *       reason_pattern: '^[A-Z]+-[0-9]+'   # POSIX extended regex, searched
- *                                 #   (use ^...$ to anchor); checked
- *                                 #   whenever a reason is given
+ *       reason_pattern: '^INC-\d+'        # PCRE2 (Perl syntax, UTF-8),
+ *                                 #   searched (use ^...$ to anchor);
+ *                                 #   checked whenever a reason is given
  *       source_address: [10.0.0.0/8]       # CIDRs or addresses, IPv4/6,
  *                                 #   no host bits set; omit = anywhere
  *       force_command: null       # string or null (default none)
  *       extensions: [permit-pty]  # default [permit-pty]; [] = none
  *       key_types: [ed25519, ecdsa, rsa]   # default all three
+ *       max_start_ahead: 0        # how far ahead a grant may start;
+ *                                 #   default 0, at most 366d (read and
+ *                                 #   exposed here, enforced by the API)
+ *
+ * Reason patterns are PCRE2 regular expressions of 1..256 bytes: "\d" is
+ * a digit, "\w" a word character (ASCII), "." one UTF-8 character.  A
+ * pattern that does not compile, uses a back-reference, nests
+ * parentheses more than 16 deep, expands too much through nested counted
+ * repetitions, or stacks quantifiers (lazy "*?" and possessive "++"
+ * forms are not supported) is a load error naming file and line.  Each
+ * search is bounded (a match limit, a depth limit and a heap limit), so
+ * a pattern that backtracks catastrophically refuses the reason with a
+ * message instead of hanging the server.
  *
  * Rule entries (requesters, approvers, admins, auditors) are a user name
  * or "group:NAME"; a group exists when some user lists it.
  *
  * Names: users [A-Za-z0-9._@-], groups, roles and principals
  * [A-Za-z0-9._-], each 1..64 bytes and not starting with '-' or '.'.
- * Extensions are the OpenSSH ones (permit-X11-forwarding,
- * permit-agent-forwarding, permit-port-forwarding, permit-pty,
- * permit-user-rc, no-touch-required) or NAME@DOMAIN.  Lists hold at most
- * 256 entries, and an entry listed twice is an error.  Durations use
+ * Extensions and source_address entries are checked as terms.h says
+ * (the same checks as `jit-ca sign`).  Lists hold at most 256 entries,
+ * and an entry listed twice is an error.  Durations use
  * jit_parse_duration ("90s", "30m", "1h", "2d", "1h30m", bare seconds).
  * Booleans are true/false.  Anchors and aliases, tags other than the
  * defaults, more than one document per file, empty files and files over
@@ -85,13 +98,13 @@
 #ifndef JIT_POLICY_H
 #define JIT_POLICY_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "key.h"
 
-/* Longest user, group, role or principal name, in bytes. */
+/* Longest user, group, role or principal name, in bytes: the one limit
+ * on names, used by the server as well (auth.h). */
 #define JIT_NAME_MAX 64
 
 /* Largest policy file accepted (per file). */
@@ -115,7 +128,8 @@ unsigned jit_policy_key_type_bit(enum jit_key_type t);
  * jit_policy_load_mem); line is 1-based, 0 when no line applies (e.g. a
  * file that cannot be read); field is a dotted path such as
  * "roles.prod-db.approvers", "" when none applies (syntax errors).
- * All strings are NUL-terminated, truncated if needed. */
+ * All strings are NUL-terminated, truncated if needed.  The YAML reader
+ * (yaml_doc.h) reports its errors in this form too. */
 struct jit_policy_error {
 	char file[256];
 	unsigned line;
@@ -130,6 +144,9 @@ struct jit_policy_error {
  * no location: use jit_err(code) then). */
 void jit_policy_error_format(const struct jit_policy_error *e, char *out,
     size_t outlen);
+
+/* A compiled reason pattern (opaque; the policy owns it). */
+struct jit_policy_regex;
 
 /* A role, as loaded.  Lists are arrays of n NUL-terminated strings, in
  * the order written (n may be 0 and the pointer then NULL unless stated).
@@ -152,7 +169,7 @@ struct jit_policy_role {
 	uint64_t pending_timeout;         /* seconds, >= 1 */
 	int reason_required;              /* 1 if "reason: required" */
 	const char *reason_pattern;       /* source text, NULL if none */
-	const regex_t *reason_regex;      /* compiled REG_EXTENDED|REG_NOSUB,
+	const struct jit_policy_regex *reason_regex; /* compiled (PCRE2),
 	                                     NULL if none */
 	/* Critical option "source-address": the entries joined with ",",
 	 * e.g. "10.0.0.0/8,192.168.1.0/24"; NULL = no restriction. */
@@ -161,9 +178,43 @@ struct jit_policy_role {
 	const char *const *extensions;    /* cert extensions (empty values) */
 	size_t nextensions;
 	unsigned key_types;               /* JIT_POLICY_KEY_* bits, != 0 */
+	uint64_t max_start_ahead;         /* seconds, 0..366d; 0 = a grant
+	                                     starts now */
 	const char *file;                 /* where the role is defined */
 	unsigned line;
 };
+
+/*
+ * The digest of r's grant terms: lowercase hex SHA-256 (64 characters),
+ * computed at load, equal for roles whose terms are equal (in any policy
+ * and across reloads) and different when any term differs.  r must come
+ * from a loaded policy (jit_policy_role, jit_policy_role_at); "" for
+ * NULL.  Valid until jit_policy_free().
+ *
+ * The terms, in this order: principals, extensions, force_command,
+ * source_address, approvals, require_groups, approvers, requesters,
+ * max_duration, key_types, reason, reason_pattern, self_approval,
+ * max_start_ahead.  The role's name, description, default_duration,
+ * pending_timeout and who is in which group are not terms.  The digest
+ * is taken over the bytes
+ *
+ *   "jit-ssh role terms 1\n"
+ *
+ * followed by one line per term: its name, ":", the value, "\n", where
+ * the value of
+ *   - a list (principals, extensions, source_address entries,
+ *     require_groups, approvers and requesters as written, key_types as
+ *     the names ed25519, ecdsa, rsa) is " " COUNT and then, for each entry
+ *     in strcmp order (a list is a set: its order does not matter),
+ *     " " LENGTH ":" BYTES;
+ *   - a text (force_command, reason_pattern) is " -" when absent, else
+ *     " " LENGTH ":" BYTES; reason is the text "required" or "optional";
+ *   - a number (approvals, max_duration and max_start_ahead in seconds,
+ *     self_approval as 0 or 1) is " " DECIMAL;
+ * with LENGTH and COUNT in decimal.  For example a role with principals
+ * [postgres] starts "jit-ssh role terms 1\nprincipals: 1 8:postgres\n".
+ */
+const char *jit_policy_role_digest(const struct jit_policy_role *r);
 
 struct jit_policy;
 
@@ -260,11 +311,14 @@ int jit_policy_can_approve(const struct jit_policy *p, const char *approver,
  *   POLICY_DURATION  above max_duration ("duration 8h exceeds the maximum
  *                    of 4h for role prod-db");
  *   POLICY_REASON    missing when required, longer than
- *                    JIT_POLICY_MAX_REASON, containing control characters,
- *                    or not matching reason_pattern (msg shows the
- *                    pattern);
+ *                    JIT_POLICY_MAX_REASON, containing control characters
+ *                    (jit_text_printable), not UTF-8 while the role has
+ *                    a pattern, not matching reason_pattern (msg shows
+ *                    the pattern), or too costly to match (the search
+ *                    hit its limit; msg says so);
  *   POLICY_KEY_TYPE  key family not in key_types (msg lists the allowed);
- *   INVALID_ARGUMENT NULL p or role.
+ *   INVALID_ARGUMENT NULL p or role;
+ *   ALLOC            no memory for the search.
  * Checks happen in that order and the first failure is reported.  The
  * API is expected to answer these with 400 (the client can fix them) and
  * FORBIDDEN with 403. */

@@ -61,15 +61,6 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static int
-printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static int
 set_str(char **dst, const char *v)
 {
 	char *n = jit_strdup(v);
@@ -99,7 +90,8 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 			    "format must be jsonl or csv");
 		return 0;
 	}
-	if (*value == '\0' || strlen(value) > FILTER_MAX || !printable(value))
+	if (*value == '\0' || strlen(value) > FILTER_MAX ||
+	    !jit_text_printable(value))
 		return seterr(err, errlen, "%s: empty, too long or not "
 		    "printable", name);
 	if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0) {
@@ -136,54 +128,27 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 		return set_str(&f->event, value);
 	}
 	return seterr(err, errlen, "unknown filter '%.40s' (use since, until, "
-	    "user, role, event, format)", printable(name) ? name : "?");
+	    "user, role, event, format)",
+	    jit_text_printable(name) ? name : "?");
 }
 
 int
 jit_audit_filter_parse_query(struct jit_audit_filter *f, const char *query,
     char *err, size_t errlen)
 {
-	static const char *const names[] = { "since", "until", "user", "role",
-	    "event", "format" };
-	unsigned seen = 0;
-	const char *p = query, *amp, *eq;
-	char name[32], value[FILTER_MAX + 2];
-	size_t i, len;
+	struct jit_query_param q[] = { { "since", "", 0 },
+	    { "until", "", 0 }, { "user", "", 0 }, { "role", "", 0 },
+	    { "event", "", 0 }, { "format", "", 0 } };
+	size_t i;
 	int r;
 
-	while (p != NULL && *p != '\0') {
-		amp = strchr(p, '&');
-		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len > 0) {
-			eq = memchr(p, '=', len);
-			if (jit_url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
-			    name, sizeof(name)) != 0)
-				return seterr(err, errlen, "malformed query "
-				    "string");
-			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-				if (strcmp(name, names[i]) == 0)
-					break;
-			if (i == sizeof(names) / sizeof(names[0]))
-				return seterr(err, errlen, "unknown query "
-				    "parameter '%.40s' (use since, until, "
-				    "user, role, event, format)",
-				    printable(name) ? name : "?");
-			if (seen & (1u << i))
-				return seterr(err, errlen, "query parameter "
-				    "'%s' given twice", names[i]);
-			seen |= 1u << i;
-			if (eq == NULL || jit_url_decode(eq + 1,
-			    len - (size_t)(eq - p) - 1, value, sizeof(value))
-			    != 0)
-				return seterr(err, errlen, "bad or too long "
-				    "value for query parameter '%s'",
-				    names[i]);
-			if ((r = jit_audit_filter_set(f, name, value, err,
-			    errlen)) != 0)
-				return r;
-		}
-		p = amp != NULL ? amp + 1 : NULL;
-	}
+	if (jit_query_parse(query, q, sizeof(q) / sizeof(q[0]), err,
+	    errlen) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+		if (q[i].present && (r = jit_audit_filter_set(f, q[i].name,
+		    q[i].value, err, errlen)) != 0)
+			return r;
 	return 0;
 }
 

@@ -4,10 +4,8 @@
  * failure, 2 usage error (unknown or missing options, malformed values),
  * each failure reported as one line "jit-ca CMD: message" on stderr.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +21,7 @@
 #include "cmds.h"
 #include "err.h"
 #include "key.h"
+#include "terms.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -342,15 +341,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* jit-ca sign                                                          */
 
-static const char *const known_extensions[] = {
-	"no-touch-required",
-	"permit-X11-forwarding",
-	"permit-agent-forwarding",
-	"permit-port-forwarding",
-	"permit-pty",
-	"permit-user-rc",
-};
-#define NKNOWN_EXT (sizeof(known_extensions) / sizeof(known_extensions[0]))
 #define MAX_EXTENSIONS 64
 
 static void
@@ -395,96 +385,8 @@ sign_usage(FILE *f)
 	    JIT_RSA_MIN_USER_BITS);
 }
 
-/* 1 if s contains a byte below 0x20 or DEL. */
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/*
- * Check one source-address entry the way sshd's addr_pton_cidr() does: an
- * IPv4 or IPv6 address with an optional /prefix no longer than the
- * address, and no host bits set beyond the prefix (sshd refuses such a
- * certificate outright).  Writes a reason into why on failure.
- */
-static int
-check_cidr(const char *entry, size_t len, char *why, size_t whylen)
-{
-	char addr[64], *slash;
-	unsigned char bin[16];
-	uint64_t prefix = 0;
-	int af, have_prefix = 0;
-	size_t nbytes, i;
-
-	if (len == 0) {
-		snprintf(why, whylen, "empty entry");
-		return -1;
-	}
-	if (len >= sizeof(addr) ||
-	    strspn(entry, "0123456789abcdefABCDEF.:/") < len) {
-		snprintf(why, whylen, "'%.*s' is not an IPv4/IPv6 address "
-		    "or CIDR", (int)(len > 60 ? 60 : len), entry);
-		return -1;
-	}
-	memcpy(addr, entry, len);
-	addr[len] = '\0';
-	if ((slash = strchr(addr, '/')) != NULL) {
-		*slash = '\0';
-		have_prefix = 1;
-		if (parse_uint(slash + 1, 128, &prefix) != 0) {
-			snprintf(why, whylen, "'%s/%s': bad prefix length",
-			    addr, slash + 1);
-			return -1;
-		}
-	}
-	if (inet_pton(AF_INET, addr, bin) == 1) {
-		af = AF_INET;
-		nbytes = 4;
-	} else if (inet_pton(AF_INET6, addr, bin) == 1) {
-		af = AF_INET6;
-		nbytes = 16;
-	} else {
-		snprintf(why, whylen, "'%s' is not an IPv4/IPv6 address",
-		    addr);
-		return -1;
-	}
-	if (!have_prefix)
-		return 0;
-	if (prefix > nbytes * 8) {
-		snprintf(why, whylen, "'%s/%" PRIu64 "': prefix longer than "
-		    "%zu bits", addr, prefix, nbytes * 8);
-		return -1;
-	}
-	for (i = 0; i < nbytes; i++) {
-		unsigned bit0 = (unsigned)i * 8, mask;
-		if (bit0 + 8 <= prefix)
-			continue;
-		mask = bit0 >= prefix ? 0xffu :
-		    (0xffu >> (prefix - bit0));
-		if ((bin[i] & mask) != 0) {
-			char net[INET6_ADDRSTRLEN];
-			size_t j;
-			for (j = i; j < nbytes; j++) {
-				bit0 = (unsigned)j * 8;
-				mask = bit0 >= prefix ? 0xffu :
-				    (0xffu >> (prefix - bit0));
-				bin[j] &= (unsigned char)~mask;
-			}
-			if (inet_ntop(af, bin, net, sizeof(net)) == NULL)
-				snprintf(net, sizeof(net), "?");
-			snprintf(why, whylen, "'%s/%" PRIu64 "' has host bits "
-			    "set (did you mean %s/%" PRIu64 "?)", addr, prefix,
-			    net, prefix);
-			return -1;
-		}
-	}
-	return 0;
-}
-
+/* A comma list of source-address entries, each checked as terms.h
+ * says. */
 static int
 check_source_address(const char *list, char *why, size_t whylen)
 {
@@ -498,7 +400,7 @@ check_source_address(const char *list, char *why, size_t whylen)
 	for (;;) {
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (check_cidr(p, len, why, whylen) != 0)
+		if (jit_check_source_entry(p, len, why, whylen) != 0)
 			return -1;
 		if (comma == NULL)
 			return 0;
@@ -506,36 +408,18 @@ check_source_address(const char *list, char *why, size_t whylen)
 	}
 }
 
-static int
-valid_extension_name(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < NKNOWN_EXT; i++)
-		if (strcmp(s, known_extensions[i]) == 0)
-			return 1;
-	/* Vendor extensions are "name@domain" (PROTOCOL.certkeys). */
-	return strchr(s, '@') != NULL && s[0] != '@' &&
-	    s[strlen(s) - 1] != '@' && strpbrk(s, " \t,") == NULL &&
-	    !has_control(s);
-}
-
 /* Split a comma list of extensions into ext[], checking each name. */
 static int
 add_extensions(const char *cmd, char *arg, const char **ext, size_t *next)
 {
-	char *p = arg, *comma;
+	char *p = arg, *comma, why[256];
 	size_t i;
 
 	for (;;) {
 		if ((comma = strchr(p, ',')) != NULL)
 			*comma = '\0';
-		if (!valid_extension_name(p)) {
-			cmd_fail(cmd, "unknown extension '%s' (known: "
-			    "permit-pty, permit-port-forwarding, "
-			    "permit-agent-forwarding, permit-X11-forwarding, "
-			    "permit-user-rc, no-touch-required; or "
-			    "name@domain)", p);
+		if (jit_check_extension(p, why, sizeof(why)) != 0) {
+			cmd_fail(cmd, "%s", why);
 			return -1;
 		}
 		for (i = 0; i < *next; i++) {
@@ -569,7 +453,7 @@ check_principal(const char *cmd, const char *p, const char **seen,
 	/* sshd compares principals to login names and to
 	 * AuthorizedPrincipalsFile lines; separators or control characters
 	 * can only cause surprises there. */
-	if (strpbrk(p, " \t,") != NULL || has_control(p)) {
+	if (strpbrk(p, " \t,") != NULL || !jit_text_printable(p)) {
 		cmd_fail(cmd, "invalid principal '%s' (no spaces, commas or "
 		    "control characters)", p);
 		return -1;
@@ -723,7 +607,7 @@ cmd_sign(int argc, char **argv)
 	}
 	if (identity == NULL)
 		identity = principals[0];
-	if (*identity == '\0' || has_control(identity)) {
+	if (*identity == '\0' || !jit_text_printable(identity)) {
 		cmd_fail(cmd, "invalid --identity (must be non-empty "
 		    "printable text)");
 		return EXIT_USAGE;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 static int
 hexval(int c)
 {
@@ -60,6 +62,24 @@ echoable(const char *s)
 	return 1;
 }
 
+/* The error for a parameter name not in params: it and what to use. */
+static int
+unknown(const char *name, const struct jit_query_param *params, size_t n,
+    char *err, size_t errlen)
+{
+	char use[160] = "";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < sizeof(use); i++)
+		o += (size_t)snprintf(use + o, sizeof(use) - o, "%s%s",
+		    i == 0 ? " (use " : ", ", params[i].name);
+	if (n > 0 && o < sizeof(use))
+		snprintf(use + o, sizeof(use) - o, ")");
+	jit_seterr(err, errlen, "unknown query parameter '%.40s'%s",
+	    echoable(name) ? name : "?", use);
+	return -1;
+}
+
 int
 jit_query_parse(const char *q, struct jit_query_param *params, size_t n,
     char *err, size_t errlen)
@@ -79,19 +99,17 @@ jit_query_parse(const char *q, struct jit_query_param *params, size_t n,
 			eq = memchr(p, '=', len);
 			if (jit_url_decode(p, eq != NULL ? (size_t)(eq - p) : len,
 			    name, sizeof(name)) != 0) {
-				snprintf(err, errlen, "malformed query string");
+				jit_seterr(err, errlen, "malformed query "
+				    "string");
 				return -1;
 			}
 			for (i = 0; i < n; i++)
 				if (strcmp(name, params[i].name) == 0)
 					break;
-			if (i == n) {
-				snprintf(err, errlen, "unknown query parameter "
-				    "'%.40s'", echoable(name) ? name : "?");
-				return -1;
-			}
+			if (i == n)
+				return unknown(name, params, n, err, errlen);
 			if (params[i].present) {
-				snprintf(err, errlen, "query parameter '%s' "
+				jit_seterr(err, errlen, "query parameter '%s' "
 				    "given twice", params[i].name);
 				return -1;
 			}
@@ -99,8 +117,9 @@ jit_query_parse(const char *q, struct jit_query_param *params, size_t n,
 			if (eq != NULL && jit_url_decode(eq + 1,
 			    len - (size_t)(eq - p) - 1, params[i].value,
 			    sizeof(params[i].value)) != 0) {
-				snprintf(err, errlen, "bad value for query "
-				    "parameter '%s'", params[i].name);
+				jit_seterr(err, errlen, "bad or too long value "
+				    "for query parameter '%s'",
+				    params[i].name);
 				return -1;
 			}
 		}

@@ -136,6 +136,39 @@ test_errors(void)
 	refuse("? [a]\n: b\n", "keys must be strings");
 }
 
+/* What the configuration takes from the shared YAML reader
+ * (policies/yaml_doc.h). */
+static void
+test_reader(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	/* Any key may come first (max_body first returned garbage once). */
+	REQUIRE_OK(parse("max_body: 1MiB\n", &c, err, sizeof(err)));
+	CHECK_U64(c.max_body, 1024 * 1024);
+	jit_config_release(&c);
+	/* Aliases are followed here; only policies refuse them. */
+	REQUIRE_OK(parse("data: &d /srv/jit\npolicies: *d\n", &c, err,
+	    sizeof(err)));
+	CHECK_STR(c.policies, "/srv/jit");
+	jit_config_release(&c);
+	refuse("listn: x\n", "t.yaml:1: config: unknown key 'listn' (did you "
+	    "mean 'listen'?)");
+	refuse("tls: {cert: a, cert: b}\n", "t.yaml:1: tls.cert: duplicate "
+	    "key 'cert'");
+	refuse("tls: {[a]: b}\n", "t.yaml:1: tls: keys must be strings");
+	refuse("? [a]\n: b\n", "t.yaml:1: config: keys must be strings");
+	/* A NUL byte inside a value is refused, not cut short. */
+	refuse("max_body: \"64K\\0x\"\n", "max_body: expected a size");
+	refuse("clock_skew: \"5m\\0x\"\n", "clock_skew: value contains a "
+	    "NUL byte");
+	refuse("data: \"a\\0b\"\n", "data: value contains a NUL byte");
+	refuse("listen: [unclosed\n", "t.yaml:2: config: YAML syntax error: ");
+	refuse("a: 1\n---\nb: 2\n", "t.yaml:2: config: only one YAML document");
+	refuse("data: \xff\n", "t.yaml:1: config: invalid text: ");
+}
+
 static void
 test_listen(void)
 {
@@ -195,6 +228,7 @@ main(void)
 	test_defaults();
 	test_full();
 	test_errors();
+	test_reader();
 	test_listen();
 	test_size();
 	test_load_file();

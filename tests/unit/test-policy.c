@@ -8,7 +8,10 @@
 
 #include "err.h"
 #include "policy.h"
+#include "terms.h"
 #include "test.h"
+#include "util.h"
+#include "yaml_doc.h"
 
 #define EXAMPLES "../policies/examples"
 #define DATA "unit/data/policy/"
@@ -750,6 +753,448 @@ test_decisions(void)
 	}
 }
 
+
+/* A policy with one role r and the extra role lines given, which
+ * replace the defaults principals [p], requesters [a] and approvals 0
+ * when they set those keys; NULL (with e filled) if it does not load.
+ * The extra lines start at line 7. */
+static struct jit_policy *
+role_policy(const char *extra, struct jit_policy_error *e)
+{
+	struct jit_policy *p = NULL;
+	char doc[1024];
+	int n = snprintf(doc, sizeof(doc), "users: {a: {groups: [g]}, "
+	    "b: {groups: [g]}}\nroles:\n  r:\n%s%s%s%s",
+	    strstr(extra, "principals:") ? "    description: x\n" :
+	    "    principals: [p]\n",
+	    strstr(extra, "requesters:") ? "    description: x\n" :
+	    "    requesters: [a]\n",
+	    strstr(extra, "approvals:") ? "    pending_timeout: 24h\n" :
+	    "    approvals: 0\n", extra);
+
+	REQUIRE(n > 0 && (size_t)n < sizeof(doc));
+	if (jit_policy_load_mem("m.yaml", doc, (size_t)n, &p, e) != 0)
+		return NULL;
+	return p;
+}
+
+/* Reason patterns are PCRE2: \d is a digit, errors name file and line,
+ * and a pattern that backtracks catastrophically is stopped. */
+static void
+test_pcre(void)
+{
+	struct jit_policy *p;
+	struct jit_policy_error e;
+	char reason[JIT_POLICY_MAX_REASON + 1];
+	uint64_t t0, eff;
+	int r;
+
+	p = role_policy("    reason: required\n"
+	    "    reason_pattern: '^INC-\\d+'\n", &e);
+	REQUIRE(p != NULL);
+	CHECK(jit_policy_role(p, "r")->reason_regex != NULL);
+	CHECK_OK(jit_policy_check_request(p, "r", 0, "INC-42", JIT_KEY_ED25519,
+	    &eff, msg, sizeof(msg)));
+	CHECK_OK(jit_policy_check_request(p, "r", 0, "INC-7 disk full",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)));
+	/* POSIX ERE took \d as a literal d: not any more. */
+	CHECK_INT(jit_policy_check_request(p, "r", 0, "INC-ddd",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_STR(msg, "reason does not match the pattern ^INC-\\d+ required "
+	    "by role r");
+	CHECK_INT(jit_policy_check_request(p, "r", 0, "INC-", JIT_KEY_ED25519,
+	    &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	/* UTF-8 mode: a character is not a byte; broken UTF-8 is refused. */
+	jit_policy_free(p);
+	p = role_policy("    reason_pattern: '^\\w{2} .{3}$'\n", &e);
+	REQUIRE(p != NULL);
+	CHECK_OK(jit_policy_check_request(p, "r", 0, "ab \xc3\xa4\xc3\xb6"
+	    "\xc3\xbc", JIT_KEY_ED25519, &eff, msg, sizeof(msg)));
+	CHECK_INT(jit_policy_check_request(p, "r", 0, "ab \xc3\xa4\xc3",
+	    JIT_KEY_ED25519, &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_CONTAINS(msg, "not valid UTF-8");
+	jit_policy_free(p);
+
+	/* A pattern PCRE2 cannot compile: file, line and field. */
+	CHECK(role_policy("    max_duration: 2h\n"
+	    "    reason_pattern: '^INC-\\d{3,1}'\n", &e) == NULL);
+	CHECK_STR(e.file, "m.yaml");
+	CHECK_INT(e.line, 8);
+	CHECK_STR(e.field, "roles.r.reason_pattern");
+	CHECK_CONTAINS(e.message, "invalid regular expression");
+	CHECK_CONTAINS(e.message, "offset");
+	/* Back-references in any spelling are refused. */
+	{
+		static const char *const backrefs[] = { "(a)\\\\1",
+		    "(a)\\\\g1", "(?<n>a)\\\\k<n>", "(?<n>a)(?P=n)" };
+		for (size_t i = 0; i < sizeof(backrefs) / sizeof(*backrefs);
+		    i++) {
+			char line[128];
+			snprintf(line, sizeof(line),
+			    "    reason_pattern: \"%s\"\n", backrefs[i]);
+			CHECK(role_policy(line, &e) == NULL);
+			CHECK_STR(e.field, "roles.r.reason_pattern");
+			CHECK_CONTAINS(e.message, "back-references");
+		}
+	}
+
+	/* Catastrophic backtracking is bounded: refused with a message,
+	 * long before it could finish (2^500 steps). */
+	p = role_policy("    reason_pattern: '(a+)+$'\n", &e);
+	REQUIRE(p != NULL);
+	memset(reason, 'a', sizeof(reason) - 2);
+	reason[sizeof(reason) - 2] = 'b';
+	reason[sizeof(reason) - 1] = '\0';
+	t0 = jit_monotonic_ms();
+	r = jit_policy_check_request(p, "r", 0, reason, JIT_KEY_ED25519, &eff,
+	    msg, sizeof(msg));
+	CHECK_INT(r, JIT_ERR_POLICY_REASON);
+	CHECK_CONTAINS(msg, "hit its limit");
+	CHECK_U64(eff, 0);
+	CHECK(jit_monotonic_ms() - t0 < 5000);
+	/* The same pattern still answers ordinary reasons. */
+	CHECK_OK(jit_policy_check_request(p, "r", 0, "aaaa", JIT_KEY_ED25519,
+	    &eff, msg, sizeof(msg)));
+	CHECK_INT(jit_policy_check_request(p, "r", 0, "ab", JIT_KEY_ED25519,
+	    &eff, msg, sizeof(msg)), JIT_ERR_POLICY_REASON);
+	CHECK_CONTAINS(msg, "does not match");
+	jit_policy_free(p);
+}
+
+static void
+test_start_ahead(void)
+{
+	static const struct { const char *line, *msg; unsigned at; } bad[] = {
+		{ "max_start_ahead: 367d", "longer than 366d", 7 },
+		{ "max_start_ahead: soon", "or 0 for none", 7 },
+		{ "max_start_ahead: 0s", "invalid duration", 7 },
+		{ "max_start_ahead: -1h", "invalid duration", 7 },
+		{ "max_start_ahead: [1d]", "expected a duration", 7 },
+		{ "max_start_ahead: 1d\n    max_start_ahead: 2d",
+		    "duplicate key 'max_start_ahead'", 8 },
+	};
+	struct jit_policy *p;
+	struct jit_policy_error e;
+
+	REQUIRE((p = role_policy("", &e)) != NULL);
+	CHECK_U64(jit_policy_role(p, "r")->max_start_ahead, 0);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    max_start_ahead: 0\n", &e)) != NULL);
+	CHECK_U64(jit_policy_role(p, "r")->max_start_ahead, 0);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    max_start_ahead: 2d12h\n", &e)) != NULL);
+	CHECK_U64(jit_policy_role(p, "r")->max_start_ahead, 60 * 3600);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    max_start_ahead: 366d\n", &e)) != NULL);
+	CHECK_U64(jit_policy_role(p, "r")->max_start_ahead,
+	    JIT_POLICY_MAX_DURATION);
+	jit_policy_free(p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "    %s\n", bad[i].line);
+		CHECK(role_policy(line, &e) == NULL);
+		CHECK_STR(e.field, "roles.r.max_start_ahead");
+		CHECK_INT(e.line, bad[i].at);
+		CHECK_CONTAINS(e.message, bad[i].msg);
+	}
+	/* A typo gets a hint. */
+	CHECK(role_policy("    max_start_ahaed: 1d\n", &e) == NULL);
+	CHECK_CONTAINS(e.message, "did you mean 'max_start_ahead'");
+}
+
+/* The role digest over the documented serialisation. */
+static void
+hex_sha256(const char *text, char out[65])
+{
+	unsigned char dg[32];
+	unsigned dlen = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	REQUIRE(md != NULL);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, text, strlen(text));
+	EVP_DigestFinal_ex(md, dg, &dlen);
+	EVP_MD_CTX_free(md);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", dg[i]);
+}
+
+static void
+digest_of(const char *extra, char out[65])
+{
+	struct jit_policy_error e;
+	struct jit_policy *p = role_policy(extra, &e);
+
+	out[0] = '\0';
+	if (p == NULL) {
+		fprintf(stderr, "policy with \"%s\" refused: %s\n", extra,
+		    e.message);
+		test_failures++;
+		return;
+	}
+	snprintf(out, 65, "%s", jit_policy_role_digest(jit_policy_role(p,
+	    "r")));
+	jit_policy_free(p);
+}
+
+static void
+test_digest(void)
+{
+	/* Each line changes one term; each must change the digest. */
+	static const char *const terms[] = {
+		"    principals: [p, q]\n",
+		"    extensions: [permit-pty, permit-agent-forwarding]\n",
+		"    extensions: []\n",
+		"    force_command: /bin/true\n",
+		"    source_address: [10.0.0.0/8]\n",
+		"    approvals: 1\n    approvers: [b]\n",
+		"    approvals: 1\n    approvers: [group:g]\n",
+		"    approvals: 1\n    approvers: [b]\n"
+		    "    require_groups: [g]\n",
+		"    requesters: [a, b]\n",
+		"    max_duration: 2h\n",
+		"    key_types: [ed25519]\n",
+		"    reason: required\n",
+		"    reason_pattern: '^INC-\\d+'\n",
+		"    approvals: 1\n    approvers: [group:g]\n"
+		    "    self_approval: true\n",
+		"    max_start_ahead: 1d\n",
+	};
+	/* These are not terms: the digest stays the same. */
+	static const char *const not_terms[] = {
+		"    description: the same grant\n",
+		"    pending_timeout: 1h\n",
+		"    default_duration: 30m\n",
+		"    extensions: [permit-pty]\n",
+		"    key_types: [rsa, ed25519, ecdsa]\n",
+		"    max_start_ahead: 0\n",
+	};
+	const size_t nt = sizeof(terms) / sizeof(terms[0]);
+	char base[65], d[65], seen[sizeof(terms) / sizeof(terms[0])][65];
+	char want[65];
+	struct jit_policy *p, *q;
+	struct jit_policy_error e;
+
+	digest_of("", base);
+	CHECK_INT(strlen(base), 64);
+	CHECK_INT(strspn(base, "0123456789abcdef"), 64);
+	/* The serialisation policy.h documents, by hand. */
+	hex_sha256("jit-ssh role terms 1\n"
+	    "principals: 1 1:p\n"
+	    "extensions: 1 10:permit-pty\n"
+	    "force_command: -\n"
+	    "source_address: 0\n"
+	    "approvals: 0\n"
+	    "require_groups: 0\n"
+	    "approvers: 0\n"
+	    "requesters: 1 1:a\n"
+	    "max_duration: 3600\n"
+	    "key_types: 3 5:ecdsa 7:ed25519 3:rsa\n"
+	    "reason: 8:optional\n"
+	    "reason_pattern: -\n"
+	    "self_approval: 0\n"
+	    "max_start_ahead: 0\n", want);
+	CHECK_STR(base, want);
+	for (size_t i = 0; i < nt; i++) {
+		digest_of(terms[i], seen[i]);
+		test_checks++;
+		if (strcmp(seen[i], base) == 0) {
+			fprintf(stderr, "digest unchanged by %s", terms[i]);
+			test_failures++;
+		}
+		for (size_t j = 0; j < i; j++) {
+			test_checks++;
+			if (strcmp(seen[i], seen[j]) == 0) {
+				fprintf(stderr, "same digest for %s and %s",
+				    terms[i], terms[j]);
+				test_failures++;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof(not_terms) / sizeof(not_terms[0]);
+	    i++) {
+		digest_of(not_terms[i], d);
+		CHECK_STR(d, base);
+	}
+	/* Lists are sets: their order does not matter. */
+	digest_of("    principals: [q, p]\n", d);
+	CHECK_STR(d, seen[0]);
+	/* Stable across reloads, and per role: the same terms under two
+	 * names digest alike. */
+	REQUIRE_OK(jit_policy_load(EXAMPLES, &p, &e));
+	REQUIRE_OK(jit_policy_load(EXAMPLES, &q, &e));
+	for (size_t i = 0; i < jit_policy_role_count(p); i++) {
+		const char *a = jit_policy_role_digest(jit_policy_role_at(p, i));
+		CHECK_INT(strlen(a), 64);
+		CHECK_STR(a, jit_policy_role_digest(jit_policy_role_at(q, i)));
+		if (i > 0)
+			CHECK(strcmp(a, jit_policy_role_digest(
+			    jit_policy_role_at(p, i - 1))) != 0);
+	}
+	jit_policy_free(q);
+	jit_policy_free(p);
+	CHECK_STR(jit_policy_role_digest(NULL), "");
+	{
+		const char *doc = "users: {a: {}}\nroles:\n"
+		    "  x: {principals: [p], requesters: [a], approvals: 0}\n"
+		    "  y: {principals: [p], requesters: [a], approvals: 0,\n"
+		    "      description: other}\n";
+		REQUIRE_OK(jit_policy_load_mem("m", doc, strlen(doc), &p, &e));
+		CHECK_STR(jit_policy_role_digest(jit_policy_role(p, "x")),
+		    jit_policy_role_digest(jit_policy_role(p, "y")));
+		CHECK_STR(jit_policy_role_digest(jit_policy_role(p, "x")),
+		    base);
+		jit_policy_free(p);
+	}
+}
+
+/* terms.h: the checks the loader shares with jit-ca sign. */
+static void
+test_terms(void)
+{
+	static const char *const good[] = { "10.0.0.0/8", "192.0.2.7",
+	    "192.0.2.7/32", "0.0.0.0/0", "::1", "::1/128", "2001:db8::/32",
+	    "10.0.0.0/008", "::ffff:10.0.0.0/104" };
+	static const struct { const char *in, *why; } bad[] = {
+		{ "", "empty entry" },
+		{ "10.0.0.0/33", "'10.0.0.0/33': prefix longer than 32 bits" },
+		{ "::1/129", "prefix longer than 128 bits" },
+		{ "10.1.2.3/8", "'10.1.2.3/8' has host bits set after the /8 "
+		    "prefix (did you mean 10.0.0.0/8?)" },
+		{ "2001:db8::1/32", "(did you mean 2001:db8::/32?)" },
+		{ "10.0.0.0/", "'10.0.0.0/': bad prefix length" },
+		{ "10.0.0.0/x", "bad prefix length" },
+		{ "10.0.0.0/0008", "bad prefix length" },
+		{ "10.0.0.0/-8", "bad prefix length" },
+		{ "300.1.1.1", "invalid address or CIDR '300.1.1.1'" },
+		{ " 10.0.0.0/8", "invalid address" },
+		{ "/8", "invalid address" },
+		{ "host.example", "invalid address" },
+		{ "\x1b[31m", "invalid address or CIDR '?[31m'" },
+	};
+	static const char *const ext_good[] = { "permit-pty",
+	    "permit-X11-forwarding", "no-touch-required",
+	    "login@example.com", "my_ext@sub.example-1.org" };
+	static const struct { const char *in, *why; } ext_bad[] = {
+		{ "permit-ptty", "unknown extension 'permit-ptty' (did you "
+		    "mean 'permit-pty'?)" },
+		{ "verify-required", "(known: permit-pty," },
+		{ "@example.com", "unknown extension" },
+		{ "login@", "unknown extension" },
+		{ "a b@c", "unknown extension" },
+		{ "a@b@c", "unknown extension" },
+		{ "x@dom_ain", "unknown extension" },
+		{ "\x1b]0;x@y", "unknown extension '?]0;x@y'" },
+		{ "", "unknown extension ''" },
+	};
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK_OK(jit_check_source_entry(good[i], strlen(good[i]), why,
+		    sizeof(why)));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		CHECK_INT(jit_check_source_entry(bad[i].in, strlen(bad[i].in),
+		    why, sizeof(why)), -1);
+		CHECK_CONTAINS(why, bad[i].why);
+	}
+	/* Only len bytes are read: a list entry in place. */
+	CHECK_OK(jit_check_source_entry("10.0.0.0/8,junk", 10, why,
+	    sizeof(why)));
+	CHECK_INT(jit_check_source_entry("10.0.0.0/8,junk", 11, NULL, 0), -1);
+	for (size_t i = 0; i < sizeof(ext_good) / sizeof(ext_good[0]); i++)
+		CHECK_OK(jit_check_extension(ext_good[i], why, sizeof(why)));
+	for (size_t i = 0; i < sizeof(ext_bad) / sizeof(ext_bad[0]); i++) {
+		why[0] = '\0';
+		CHECK_INT(jit_check_extension(ext_bad[i].in, why,
+		    sizeof(why)), -1);
+		CHECK_CONTAINS(why, ext_bad[i].why);
+	}
+	{
+		char longext[140];
+		memset(longext, 'a', sizeof(longext) - 1);
+		longext[sizeof(longext) - 1] = '\0';
+		longext[60] = '@';
+		CHECK_INT(jit_check_extension(longext, why, sizeof(why)), -1);
+		longext[129] = '\0';
+		CHECK_INT(jit_check_extension(longext, why, sizeof(why)), -1);
+		longext[128] = '\0';
+		CHECK_OK(jit_check_extension(longext, why, sizeof(why)));
+	}
+}
+
+/* The YAML reader's own rules, as the configuration uses them too:
+ * strict documents refuse aliases, lenient ones follow them. */
+static void
+test_yaml_doc(void)
+{
+	static const struct jit_yaml_rules strict = { JIT_YAML_STRICT,
+	    JIT_ERR_POLICY, "" };
+	static const struct jit_yaml_rules lenient = { 0,
+	    JIT_ERR_INVALID_FORMAT, "config" };
+	static const char *const known[] = { "alpha", "beta" };
+	const char *alias = "a: &x v\nb: *x\n";
+	const struct jit_yaml_node *root, *k, *v;
+	struct jit_yaml_doc *d = NULL;
+	struct jit_policy_error e;
+	unsigned seen = 0;
+	const char *text;
+	size_t idx, len;
+
+	REQUIRE_OK(jit_yaml_doc_load("f", alias, strlen(alias), &lenient, &e,
+	    &d));
+	REQUIRE((root = jit_yaml_root(d)) != NULL);
+	CHECK_INT(jit_yaml_kind(root), JIT_YAML_MAPPING);
+	CHECK_INT(jit_yaml_size(root), 2);
+	CHECK_OK(jit_yaml_pair_value(d, root, 1, "b", &v));
+	CHECK_OK(jit_yaml_text(d, v, "b", "text", &text));
+	CHECK_STR(text, "v");
+	CHECK_INT(jit_yaml_line(v), 1);
+	/* Unknown and duplicate keys, with the fields each names. */
+	CHECK_OK(jit_yaml_pair_key(d, root, 0, "", &k));
+	CHECK_INT(jit_yaml_key(d, k, "top", NULL, known, 2, &seen, &idx),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK_STR(e.field, "top.a");
+	CHECK_STR(e.message, "unknown key 'a' (expected alpha, beta)");
+	CHECK_INT(jit_yaml_key(d, k, "top", "top", known, 2, &seen, &idx),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK_STR(e.field, "top");
+	CHECK_INT(seen, 0);
+	CHECK_OK(jit_yaml_pair_value(d, root, 0, "a", &v));
+	CHECK(jit_yaml_scalar(v, &len) != NULL && len == 1);
+	CHECK(jit_yaml_scalar(root, &len) == NULL && len == 0);
+	CHECK_INT(jit_yaml_text(d, root, "x", "a name", &text),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK_STR(e.message, "expected a name, found a mapping");
+	jit_yaml_doc_free(d);
+
+	CHECK_INT(jit_yaml_doc_load("f", alias, strlen(alias), &strict, &e,
+	    &d), 0);
+	root = jit_yaml_root(d);
+	CHECK_OK(jit_yaml_pair_value(d, root, 0, "a", &v));
+	CHECK_INT(jit_yaml_pair_value(d, root, 1, "b", &v), JIT_ERR_POLICY);
+	CHECK_STR(e.message, "anchors and aliases are not supported");
+	CHECK_INT(e.line, 2);
+	jit_yaml_doc_free(d);
+
+	/* Syntax errors name the rules' field; a second document fails. */
+	CHECK_INT(jit_yaml_doc_load("f", "a: [b\n", 6, &lenient, &e, &d),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK(d == NULL);
+	CHECK_STR(e.field, "config");
+	CHECK_CONTAINS(e.message, "YAML syntax error");
+	CHECK_INT(jit_yaml_doc_load("f", "a\n---\nb\n", 8, &strict, &e, &d),
+	    JIT_ERR_POLICY);
+	CHECK_INT(e.line, 2);
+	CHECK_CONTAINS(e.message, "only one YAML document");
+	/* No document at all is no error: the root is NULL. */
+	REQUIRE_OK(jit_yaml_doc_load("f", "# nothing\n", 10, &strict, &e,
+	    &d));
+	CHECK(jit_yaml_root(d) == NULL);
+	jit_yaml_doc_free(d);
+	jit_yaml_doc_free(NULL);
+}
+
 int
 main(void)
 {
@@ -758,5 +1203,10 @@ main(void)
 	test_errors();
 	test_directory();
 	test_decisions();
+	test_pcre();
+	test_start_ahead();
+	test_digest();
+	test_terms();
+	test_yaml_doc();
 	TEST_DONE();
 }

@@ -272,6 +272,37 @@ test_misc(void)
 	CHECK(strstr(jit_err(JIT_ERR_KEY_ENCRYPTED), "ssh-keygen -p") != NULL);
 }
 
+/* jit_text_printable: C0 controls and DEL are refused; space, printable
+ * ASCII and UTF-8 beyond ASCII are text. */
+static void
+test_printable(void)
+{
+	static const char *const ok[] = { "", "INC-42 disk full", " ",
+	    "~!@#$%^&*()", "caf\xc3\xa9", "\xe2\x80\x94 dash", "\x80" };
+	static const char *const bad[] = { "a\tb", "line\n", "\r",
+	    "\x1b[31mred", "\x7f", "x\x01", "\x1f" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		test_checks++;
+		if (jit_text_printable(ok[i]) != 1) {
+			fprintf(stderr, "ok[%zu] refused\n", i);
+			test_failures++;
+		}
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		test_checks++;
+		if (jit_text_printable(bad[i]) != 0) {
+			fprintf(stderr, "bad[%zu] accepted\n", i);
+			test_failures++;
+		}
+	}
+	/* Every byte value on its own. */
+	for (unsigned c = 1; c < 256; c++) {
+		char one[2] = { (char)c, '\0' };
+		CHECK_INT(jit_text_printable(one), !(c < 0x20 || c == 0x7f));
+	}
+}
+
 int
 main(void)
 {
@@ -284,6 +315,7 @@ main(void)
 	test_clocks();
 	test_files();
 	test_misc();
+	test_printable();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
