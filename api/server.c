@@ -139,6 +139,31 @@ out:
 /* ---- policy reload -------------------------------------------------- */
 
 static void
+log_policy_end(void *ctx, const struct jit_request *r, int revoke,
+    const char *why)
+{
+	(void)ctx;
+	logmsg("policy: request %s (%s, role %s) %s: %s", r->id, r->user,
+	    r->role, revoke ? "revoked" : "expired", why);
+}
+
+/* What the policy now in force means for the open requests. */
+static void
+check_open_requests(struct jit_api *api)
+{
+	struct jit_lc_reload_counts n;
+	int r;
+
+	if ((r = jit_api_policy_check(api, jit_now(), log_policy_end, NULL,
+	    &n)) != 0)
+		logmsg("checking open requests against the policy failed: %s",
+		    jit_err(r));
+	else if (n.expired > 0 || n.revoked > 0)
+		logmsg("policy: %u open request(s) expired, %u grant(s) "
+		    "revoked", n.expired, n.revoked);
+}
+
+static void
 reload_policy(struct jit_api *api, const char *path)
 {
 	struct jit_policy *p = NULL;
@@ -160,6 +185,7 @@ reload_policy(struct jit_api *api, const char *path)
 	if ((r = jit_api_audit(api, "policy.reload", f)) != 0)
 		logmsg("audit of policy.reload failed: %s", jit_err(r));
 	json_decref(f);
+	check_open_requests(api);
 }
 
 /* ---- run -------------------------------------------------------------- */
@@ -282,6 +308,7 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 		goto out;
 	}
 	json_decref(f);
+	check_open_requests(api);
 	if (cfg->listen.kind == JIT_LISTEN_UNIX)
 		logmsg("listening on unix:%s", cfg->listen.host);
 	else

@@ -348,4 +348,23 @@ int jit_policy_approval_status(const struct jit_policy *p, const char *role,
     const char *requester, const char *const *approvers, size_t n,
     char *msg, size_t msglen);
 
+/* What a request still needs: count more approvals from a member of
+ * group (a required group) or, with group NULL, from any eligible
+ * approver. */
+struct jit_policy_need {
+	unsigned count;
+	const char *group;          /* owned by the policy; NULL = anyone */
+};
+
+/* The approvals role's rule still needs for a request by requester,
+ * given the users who approved it (counted as
+ * jit_policy_approval_satisfied counts them): one entry per required
+ * group not yet represented, then one for the rest of the count, at most
+ * maxneed entries in need, their number in *nneed (0 once the rule is
+ * met or for a role that needs no approval).  Errors: POLICY_ROLE,
+ * INVALID_ARGUMENT. */
+int jit_policy_approval_missing(const struct jit_policy *p, const char *role,
+    const char *requester, const char *const *approvers, size_t n,
+    struct jit_policy_need *need, size_t maxneed, size_t *nneed);
+
 #endif

@@ -367,26 +367,72 @@ count_approvers(const struct jit_policy *p, const struct role *ro,
 	return counted;
 }
 
+/* 1 if required group grp has a counted approver among approvers. */
+static int
+group_represented(const struct jit_policy *p, const struct role *ro,
+    const char *grp, const char *requester, const char *const *approvers,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct user *u;
+		if (approvers[i] == NULL ||
+		    (u = pol_find_user(p, approvers[i])) == NULL)
+			continue;
+		if (pol_user_in_group(u, grp) &&
+		    pol_counts_as_approver(ro, u, requester))
+			return 1;
+	}
+	return 0;
+}
+
 /* The first required group without a counted approver, or NULL. */
 static const char *
 missing_group(const struct jit_policy *p, const struct role *ro,
     const char *requester, const char *const *approvers, size_t n)
 {
-	for (size_t g = 0; g < ro->require_groups.n; g++) {
-		const char *grp = ro->require_groups.v[g];
-		int found = 0;
-		for (size_t i = 0; i < n && !found; i++) {
-			const struct user *u;
-			if (approvers[i] == NULL ||
-			    (u = pol_find_user(p, approvers[i])) == NULL)
-				continue;
-			found = pol_user_in_group(u, grp) &&
-			    pol_counts_as_approver(ro, u, requester);
-		}
-		if (!found)
-			return grp;
-	}
+	for (size_t g = 0; g < ro->require_groups.n; g++)
+		if (!group_represented(p, ro, ro->require_groups.v[g],
+		    requester, approvers, n))
+			return ro->require_groups.v[g];
 	return NULL;
+}
+
+int
+jit_policy_approval_missing(const struct jit_policy *p, const char *role,
+    const char *requester, const char *const *approvers, size_t n,
+    struct jit_policy_need *need, size_t maxneed, size_t *nneed)
+{
+	struct role *ro;
+	size_t counted, groups = 0, k = 0;
+	int r;
+
+	*nneed = 0;
+	if ((r = decision_role(p, role, &ro, NULL, 0)) != 0)
+		return r;
+	if (requester == NULL || (approvers == NULL && n > 0))
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (ro->pub.approvals == 0)
+		return 0;
+	counted = count_approvers(p, ro, requester, approvers, n);
+	for (size_t g = 0; g < ro->require_groups.n; g++) {
+		if (group_represented(p, ro, ro->require_groups.v[g],
+		    requester, approvers, n))
+			continue;
+		groups++;
+		if (k < maxneed) {
+			need[k].count = 1;
+			need[k].group = ro->require_groups.v[g];
+			k++;
+		}
+	}
+	/* Each missing group's approval also counts towards the total. */
+	if (counted + groups < ro->pub.approvals && k < maxneed) {
+		need[k].count = ro->pub.approvals - (unsigned)(counted + groups);
+		need[k].group = NULL;
+		k++;
+	}
+	*nneed = k;
+	return 0;
 }
 
 int

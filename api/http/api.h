@@ -25,6 +25,7 @@
 
 #include "http.h"
 #include "key.h"
+#include "lifecycle.h"
 #include "policy.h"
 #include "store.h"
 
@@ -64,6 +65,12 @@ void jit_api_shutdown(struct jit_api *api);
  * audit entry.  *expired / *ended (may be NULL) count the changes. */
 int jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
     unsigned *ended);
+
+/* The current policy's meaning for the open requests
+ * (jit_lc_policy_check, lifecycle.h): call after every policy load. */
+int jit_api_policy_check(struct jit_api *api, uint64_t now,
+    jit_lc_reload_fn report, void *report_ctx,
+    struct jit_lc_reload_counts *counts);
 
 /* Append an audit entry of event (e.g. "server.start") with actor
  * "system", the current policy's hash and source, the CA fingerprint and

@@ -364,3 +364,17 @@ jit_api_audit(struct jit_api *api, const char *event, json_t *fields)
 	policy_put(api, pr);
 	return r;
 }
+
+int
+jit_api_policy_check(struct jit_api *api, uint64_t now,
+    jit_lc_reload_fn report, void *report_ctx,
+    struct jit_lc_reload_counts *counts)
+{
+	struct policy_ref *pr = policy_get(api);
+	int r;
+
+	r = jit_lc_policy_check(api->lc, pr->p, now, 0, report, report_ctx,
+	    counts);
+	policy_put(api, pr);
+	return r;
+}

@@ -136,7 +136,11 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 	size_t i;
 	int r = JIT_ERR_INTERNAL;
 
-	if ((role = jit_policy_role(p, req->role)) == NULL)
+	/* The certificate carries the terms recorded when the request was
+	 * made (request.h), which approvers saw; only a request stored
+	 * before terms were recorded takes them from the role in force. */
+	role = req->terms_recorded ? NULL : jit_policy_role(p, req->role);
+	if (!req->terms_recorded && role == NULL)
 		return lc_refuse(ic->why, JIT_ERR_CONFLICT, "conflict",
 		    "role %s is no longer in the policy", req->role);
 	if (req->nprincipals == 0)
@@ -157,10 +161,17 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 	spec.valid_after = req->not_before > ic->lc->clock_skew ?
 	    req->not_before - ic->lc->clock_skew : 0;
 	spec.valid_before = req->not_after;
-	spec.force_command = role->force_command;
-	spec.source_address = role->source_address;
-	spec.extensions = role->extensions;
-	spec.nextensions = role->nextensions;
+	if (role != NULL) {
+		spec.force_command = role->force_command;
+		spec.source_address = role->source_address;
+		spec.extensions = role->extensions;
+		spec.nextensions = role->nextensions;
+	} else {
+		spec.force_command = req->force_command;
+		spec.source_address = req->source_address;
+		spec.extensions = (const char *const *)req->extensions;
+		spec.nextensions = req->nextensions;
+	}
 	if ((r = jit_cert_sign(&spec, ic->lc->ca, ic->lc->sign,
 	    ic->lc->sign_ctx, &blob)) != 0 ||
 	    (r = jit_cert_format(jit_buf_ptr(&blob), jit_buf_len(&blob),

@@ -10,9 +10,6 @@
 #include "err.h"
 #include "util.h"
 
-/* How far ahead a request may ask its window to start. */
-#define MAX_START_AHEAD (366ull * 86400)
-
 /* ---- shared helpers (lifecycle_int.h) ----------------------------------- */
 
 void
@@ -172,6 +169,42 @@ jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc)
 	return lc->ca_fp;
 }
 
+#define MAX_NEEDS 16
+
+int
+lc_update_missing(const struct jit_policy *p, struct jit_request *r)
+{
+	struct jit_policy_need need[MAX_NEEDS];
+	struct jit_missing m[MAX_NEEDS];
+	char from[MAX_NEEDS][JIT_NAME_MAX + 8];
+	const char **approvers = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	if (r->state != JIT_STATE_PENDING)
+		return jit_request_set_missing(r, NULL, 0);
+	if (r->napprovals > 0 &&
+	    (approvers = calloc(r->napprovals, sizeof(*approvers))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < r->napprovals; i++)
+		approvers[i] = r->approvals[i].user;
+	rc = jit_policy_approval_missing(p, r->role, r->user, approvers,
+	    r->napprovals, need, MAX_NEEDS, &n);
+	free(approvers);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (need[i].group != NULL)
+			snprintf(from[i], sizeof(from[i]), "group:%s",
+			    need[i].group);
+		else
+			snprintf(from[i], sizeof(from[i]), "any approver");
+		m[i].count = need[i].count;
+		m[i].from = from[i];
+	}
+	return jit_request_set_missing(r, m, n);
+}
+
 /* Move r to approved at time now: the window starts now or at the
  * asked-for start, whichever is later. */
 static void
@@ -184,6 +217,7 @@ grant(struct jit_request *r, uint64_t now)
 	r->not_after = nb + r->duration;
 	r->decided_at = now;
 	r->expires_at = 0;
+	(void)jit_request_set_missing(r, NULL, 0);  /* cannot fail: empty */
 }
 
 /* ---- create ------------------------------------------------------------ */
@@ -212,7 +246,8 @@ create_fn(struct jit_store_txn *t, void *vctx)
 /* The policy's checks of a new request; *effective is the duration to
  * grant and *key the parsed public key. */
 static int
-create_check(const struct jit_policy *p, const struct jit_actor *who,
+create_check(const struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who,
     const struct jit_create_args *a, uint64_t now,
     const struct jit_policy_role **role, struct jit_key **key,
     uint64_t *effective, struct jit_lc_why *why)
@@ -225,9 +260,16 @@ create_check(const struct jit_policy *p, const struct jit_actor *who,
 		return lc_refuse(why, JIT_ERR_POLICY_ROLE, "unknown_role",
 		    "unknown role '%s'", jit_text_printable(a->role) ?
 		    a->role : "?");
-	if (a->start > now + MAX_START_AHEAD)
-		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_field",
-		    "start is too far in the future");
+	if (a->start > now + lc->clock_skew + (*role)->max_start_ahead) {
+		char ahead[32];
+		jit_format_duration((*role)->max_start_ahead, ahead,
+		    sizeof(ahead));
+		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT,
+		    "start_too_far", "start is too far ahead: role %s lets "
+		    "a grant start at most %s from now", (*role)->name,
+		    (*role)->max_start_ahead == 0 ? "0s (at approval)" :
+		    ahead);
+	}
 	if ((r = jit_key_parse_public(a->public_key, key, NULL)) != 0)
 		return lc_refuse(why, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
 		    "public_key: %s", jit_err(r));
@@ -294,7 +336,7 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	memset(&cc, 0, sizeof(cc));
 	if (out != NULL)
 		*out = NULL;
-	if ((r = create_check(p, who, a, now, &role, &key, &effective,
+	if ((r = create_check(lc, p, who, a, now, &role, &key, &effective,
 	    why)) != 0) {
 		if (r == JIT_ERR_FORBIDDEN || r == JIT_ERR_POLICY_REASON)
 			audit_refusal(lc, who, "create", a->role, NULL, why);
@@ -315,12 +357,17 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	terms.reason = a->reason;
 	terms.start = a->start;
 	terms.now = now;
+	terms.role_digest = jit_policy_role_digest(role);
 	if ((r = jit_request_new(&terms, &req)) != 0) {
 		lc_refuse(why, r, NULL, "could not make the request");
 		goto out;
 	}
 	if (req->approvals_needed == 0)
 		grant(req, now);
+	else if ((r = lc_update_missing(p, req)) != 0) {
+		lc_refuse(why, r, NULL, "could not count the approvals needed");
+		goto out;
+	}
 	/* Encoded here, in the caller's thread, not on the writer thread
 	 * every write waits for. */
 	cc.lc = lc;
@@ -448,9 +495,11 @@ apply_approval(const struct change_ctx *c, struct jit_request *r)
 	free(approvers);
 	if (met < 0)
 		return met;
-	if (met == 1)
+	if (met == 1) {
 		grant(r, c->now);
-	return 0;
+		return 0;
+	}
+	return lc_update_missing(c->p, r);
 }
 
 /* Make op's change to r; *extra receives the audit entry's own members. */

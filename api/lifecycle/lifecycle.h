@@ -187,6 +187,31 @@ int jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 int jit_lc_sweep(struct jit_lifecycle *lc, uint64_t now, unsigned *expired,
     unsigned *ended);
 
+/*
+ * A policy was loaded (at start or on reload): what it means for the
+ * requests still open.  A pending request, or an approved one whose
+ * certificate was never fetched, ends as expired when p would refuse it
+ * (role gone, requester no longer eligible, duration above the maximum,
+ * key type or reason no longer allowed) or when its role's terms changed
+ * (its recorded role digest differs); an active grant whose role is gone
+ * or whose requester lost eligibility is revoked by "system" (its serial
+ * joins the KRL).  Each end is one audit entry with reason
+ * "policy_changed", why, and the new policy's hash.  Pending requests
+ * that stay get their "missing" list counted again.  With dry_run
+ * nothing is written.  report (may be NULL) is called for each request
+ * that ends (revoke 1 for a revocation), from the store's writer thread
+ * or, in a dry run, the caller's.
+ */
+struct jit_lc_reload_counts {
+	unsigned expired;
+	unsigned revoked;
+};
+typedef void (*jit_lc_reload_fn)(void *ctx, const struct jit_request *r,
+    int revoke, const char *why);
+int jit_lc_policy_check(struct jit_lifecycle *lc, const struct jit_policy *p,
+    uint64_t now, int dry_run, jit_lc_reload_fn report, void *report_ctx,
+    struct jit_lc_reload_counts *counts);
+
 /* ---- reading --------------------------------------------------------- */
 
 /* 1 if who may see req: its requester, the role's approvers, admins and

@@ -34,6 +34,10 @@ int lc_load_failed(struct jit_lc_why *why, int code);
 int lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
     struct jit_lc_why *why);
 
+/* Record in r what its role's rule still needs under p (nothing once
+ * approved). */
+int lc_update_missing(const struct jit_policy *p, struct jit_request *r);
+
 /* The audit entry of a change to r: event, actor, r's id, user, role and
  * state, and the members of extra (stolen; NULL = none).  NULL on ALLOC. */
 json_t *lc_audit_fields(const char *event, const char *actor,

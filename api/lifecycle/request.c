@@ -51,6 +51,48 @@ decisions_free(struct jit_decision *d, size_t n)
 	free(d);
 }
 
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+missing_free(struct jit_missing *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(m[i].from);
+	free(m);
+}
+
+int
+jit_request_set_missing(struct jit_request *r, const struct jit_missing *m,
+    size_t n)
+{
+	struct jit_missing *v = NULL;
+	size_t i;
+
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		v[i].count = m[i].count;
+		if ((v[i].from = jit_strdup(m[i].from)) == NULL) {
+			missing_free(v, i);
+			return JIT_ERR_ALLOC;
+		}
+	}
+	missing_free(r->missing, r->nmissing);
+	r->missing = v;
+	r->nmissing = n;
+	return 0;
+}
+
 void
 jit_request_free(struct jit_request *r)
 {
@@ -71,6 +113,12 @@ jit_request_free(struct jit_request *r)
 	decisions_free(r->denials, r->ndenials);
 	free(r->revoked_by);
 	free(r->revoke_comment);
+	strv_free(r->extensions, r->nextensions);
+	free(r->force_command);
+	free(r->source_address);
+	strv_free(r->require_groups, r->nrequire_groups);
+	free(r->role_digest);
+	missing_free(r->missing, r->nmissing);
 	free(r);
 }
 
@@ -115,19 +163,20 @@ jit_request_approved_by(const struct jit_request *r, const char *user)
 	return 0;
 }
 
+/* *out = a copy of the n strings p, *nout = n (0 leaves *out NULL). */
 static int
-set_principals(struct jit_request *r, const char *const *p, size_t n)
+strv_copy(char ***out, size_t *nout, const char *const *p, size_t n)
 {
 	size_t i;
 
 	if (n == 0)
 		return 0;
-	if ((r->principals = calloc(n, sizeof(*r->principals))) == NULL)
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
 		return JIT_ERR_ALLOC;
 	for (i = 0; i < n; i++) {
-		if ((r->principals[i] = jit_strdup(p[i])) == NULL)
+		if (((*out)[i] = jit_strdup(p[i])) == NULL)
 			return JIT_ERR_ALLOC;
-		r->nprincipals = i + 1;
+		*nout = i + 1;
 	}
 	return 0;
 }
@@ -151,13 +200,22 @@ jit_request_new(const struct jit_request_terms *t, struct jit_request **out)
 	r->state = JIT_STATE_PENDING;
 	if (dup_opt(&r->user, t->user) != 0 ||
 	    dup_opt(&r->role, t->role->name) != 0 ||
-	    set_principals(r, t->role->principals, t->role->nprincipals) != 0 ||
+	    strv_copy(&r->principals, &r->nprincipals, t->role->principals,
+	    t->role->nprincipals) != 0 ||
+	    strv_copy(&r->extensions, &r->nextensions, t->role->extensions,
+	    t->role->nextensions) != 0 ||
+	    strv_copy(&r->require_groups, &r->nrequire_groups,
+	    t->role->require_groups, t->role->nrequire_groups) != 0 ||
+	    dup_opt(&r->force_command, t->role->force_command) != 0 ||
+	    dup_opt(&r->source_address, t->role->source_address) != 0 ||
+	    dup_opt(&r->role_digest, t->role_digest) != 0 ||
 	    dup_opt(&r->reason, t->reason != NULL && *t->reason != '\0' ?
 	    t->reason : NULL) != 0 ||
 	    dup_opt(&r->public_key, t->public_key) != 0 ||
 	    dup_opt(&r->key_type, t->key_type) != 0 ||
 	    dup_opt(&r->key_fingerprint, t->key_fingerprint) != 0)
 		goto out;
+	r->terms_recorded = 1;
 	r->duration = t->duration;
 	r->approvals_needed = jit_policy_approvals_needed(t->role);
 	r->created_at = t->now;
@@ -204,6 +262,12 @@ jit_request_copy(const struct jit_request *r, struct jit_request **out)
 #define M_SERIAL "serial"
 #define M_REVOKED_BY "revoked_by"
 #define M_REVOKE_COMMENT "revoke_comment"
+#define M_EXTENSIONS "extensions"
+#define M_FORCE_COMMAND "force_command"
+#define M_SOURCE_ADDRESS "source_address"
+#define M_REQUIRE_GROUPS "require_groups"
+#define M_ROLE_DIGEST "role_digest"
+#define M_MISSING "missing"
 
 /* The time members, in the order they are written. */
 static const struct {
@@ -276,6 +340,52 @@ put(json_t *o, const char *key, json_t *v)
 	return v != NULL && json_object_set_new(o, key, v) == 0 ? 0 : -1;
 }
 
+static json_t *
+strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* The recorded grant terms. */
+static int
+put_terms(json_t *o, const struct jit_request *r)
+{
+	if (put(o, M_EXTENSIONS, strv_json(r->extensions, r->nextensions))
+	    != 0 ||
+	    put(o, M_FORCE_COMMAND, opt_string(r->force_command)) != 0 ||
+	    put(o, M_SOURCE_ADDRESS, opt_string(r->source_address)) != 0 ||
+	    put(o, M_REQUIRE_GROUPS, strv_json(r->require_groups,
+	    r->nrequire_groups)) != 0 ||
+	    put(o, M_ROLE_DIGEST, opt_string(r->role_digest)) != 0)
+		return -1;
+	return 0;
+}
+
+static json_t *
+missing_json(const struct jit_request *r)
+{
+	json_t *a = json_array(), *e;
+	size_t i;
+
+	for (i = 0; a != NULL && i < r->nmissing; i++) {
+		e = json_pack("{s:I, s:s}", "count",
+		    (json_int_t)r->missing[i].count, "from", r->missing[i].from);
+		if (e == NULL || json_array_append_new(a, e) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 json_t *
 jit_request_to_json(const struct jit_request *r)
 {
@@ -309,6 +419,10 @@ jit_request_to_json(const struct jit_request *r)
 		if (time_of(r, i) != 0 && put(o, time_members[i].name,
 		    time_json(time_of(r, i))) != 0)
 			goto fail_o;
+	if (r->terms_recorded && put_terms(o, r) != 0)
+		goto fail_o;
+	if (put(o, M_MISSING, missing_json(r)) != 0)
+		goto fail_o;
 	if ((r->serial != 0 && put(o, M_SERIAL,
 	    json_integer((json_int_t)r->serial)) != 0) ||
 	    (r->revoked_by != NULL && put(o, M_REVOKED_BY,
@@ -398,6 +512,61 @@ get_decisions(const json_t *j, const char *key, struct jit_request *r,
 	return 0;
 }
 
+/* An optional array of strings. */
+static int
+get_strv(const json_t *j, const char *key, char ***out, size_t *n)
+{
+	json_t *a = json_object_get(j, key), *e;
+	size_t i;
+
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return JIT_ERR_STORE_CORRUPT;
+	if (json_array_size(a) == 0)
+		return 0;
+	if ((*out = calloc(json_array_size(a), sizeof(**out))) == NULL)
+		return JIT_ERR_ALLOC;
+	json_array_foreach(a, i, e) {
+		if (!json_is_string(e))
+			return JIT_ERR_STORE_CORRUPT;
+		if (((*out)[i] = jit_strdup(json_string_value(e))) == NULL)
+			return JIT_ERR_ALLOC;
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int
+get_missing(const json_t *j, struct jit_request *r)
+{
+	json_t *a = json_object_get(j, M_MISSING), *e, *c;
+	const char *from;
+	size_t i;
+
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a))
+		return JIT_ERR_STORE_CORRUPT;
+	if (json_array_size(a) == 0)
+		return 0;
+	if ((r->missing = calloc(json_array_size(a), sizeof(*r->missing))) ==
+	    NULL)
+		return JIT_ERR_ALLOC;
+	json_array_foreach(a, i, e) {
+		c = json_object_get(e, "count");
+		from = json_string_value(json_object_get(e, "from"));
+		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+		    json_integer_value(c) > 1000 || from == NULL)
+			return JIT_ERR_STORE_CORRUPT;
+		if ((r->missing[i].from = jit_strdup(from)) == NULL)
+			return JIT_ERR_ALLOC;
+		r->missing[i].count = (unsigned)json_integer_value(c);
+		r->nmissing = i + 1;
+	}
+	return 0;
+}
+
 int
 jit_request_from_json(const json_t *j, struct jit_request **out)
 {
@@ -451,8 +620,24 @@ jit_request_from_json(const json_t *j, struct jit_request **out)
 	    (rc = get_uint(j, M_SERIAL, &r->serial)) != 0 ||
 	    (rc = get_uint(j, M_APPROVALS_NEEDED, &n)) != 0 ||
 	    (rc = get_decisions(j, M_APPROVALS, r, 0)) != 0 ||
-	    (rc = get_decisions(j, M_DENIALS, r, 1)) != 0)
+	    (rc = get_decisions(j, M_DENIALS, r, 1)) != 0 ||
+	    (rc = get_missing(j, r)) != 0)
 		goto out;
+	/* The recorded terms; a request stored before they were recorded
+	 * has no "extensions" member. */
+	if (json_object_get(j, M_EXTENSIONS) != NULL) {
+		r->terms_recorded = 1;
+		if ((rc = get_strv(j, M_EXTENSIONS, &r->extensions,
+		    &r->nextensions)) != 0 ||
+		    (rc = get_strv(j, M_REQUIRE_GROUPS, &r->require_groups,
+		    &r->nrequire_groups)) != 0 ||
+		    (rc = get_str(j, M_FORCE_COMMAND, 0, &r->force_command))
+		    != 0 ||
+		    (rc = get_str(j, M_SOURCE_ADDRESS, 0, &r->source_address))
+		    != 0 ||
+		    (rc = get_str(j, M_ROLE_DIGEST, 0, &r->role_digest)) != 0)
+			goto out;
+	}
 	r->approvals_needed = n > 1000 ? 1000 : (unsigned)n;
 	for (i = 0; i < NTIMES; i++)
 		if ((rc = get_time(j, time_members[i].name, time_at(r, i))) != 0)

@@ -58,6 +58,12 @@ struct jit_decision {
 	char *comment;            /* NULL = none */
 };
 
+/* Still needed: count approvals from ("group:NAME" or "any approver"). */
+struct jit_missing {
+	unsigned count;
+	char *from;
+};
+
 /* Times are UNIX seconds; 0 means "not set" (and is left out of the
  * stored form). */
 struct jit_request {
@@ -91,7 +97,26 @@ struct jit_request {
 	uint64_t issued_at;
 	char *revoked_by;         /* NULL unless revoked */
 	char *revoke_comment;     /* NULL = none */
+	/* The role's grant terms as they were when the request was made:
+	 * the certificate is built from these, never from a later policy,
+	 * so approvers approve what they see.  terms_recorded is 0 for a
+	 * request stored before terms were recorded (its certificate then
+	 * takes extensions and options from the role in force). */
+	int terms_recorded;
+	char **extensions;
+	size_t nextensions;
+	char *force_command;      /* NULL = none */
+	char *source_address;     /* "10.0.0.0/8,..." or NULL = anywhere */
+	char **require_groups;    /* groups that must be among the approvers */
+	size_t nrequire_groups;
+	char *role_digest;        /* jit_policy_role_digest() then, or NULL */
+	/* What is still needed before it is approved, as of the last
+	 * change: "count" approvals "from" ("group:security" or "any
+	 * approver").  Empty once approved. */
+	struct jit_missing *missing;
+	size_t nmissing;
 };
+
 
 /* The terms a new request is made from (jit_request_new). */
 struct jit_request_terms {
@@ -105,12 +130,16 @@ struct jit_request_terms {
 	const char *reason;                  /* NULL or "" = none */
 	uint64_t start;                      /* 0 = at approval */
 	uint64_t now;                        /* created_at */
+	const char *role_digest;             /* jit_policy_role_digest() of
+	                                        role, or NULL */
 };
 
 /*
  * The one constructor of a stored request: a new pending request with a
- * fresh random id, the role's principals and approvals_needed, and
- * expires_at = now + the role's pending_timeout.  (A role that needs no
+ * fresh random id, the role's grant terms recorded (principals,
+ * extensions, force_command, source_address, approvals_needed,
+ * require_groups, the role's digest), and expires_at = now + the role's
+ * pending_timeout.  (A role that needs no
  * approval is granted by the lifecycle right after, in the same write.)
  * *out is the new request.  Errors: INVALID_ARGUMENT (a missing term or a
  * zero duration), ALLOC, and those of jit_store_new_request_id().
@@ -139,6 +168,10 @@ json_t *jit_request_to_json(const struct jit_request *r);
  * its deadline index from this (jit_store_put_request's deadline).
  */
 uint64_t jit_request_deadline(const struct jit_request *r);
+
+/* Replace r's missing list with n entries (copied).  ALLOC. */
+int jit_request_set_missing(struct jit_request *r,
+    const struct jit_missing *m, size_t n);
 
 /* 1 if user has approved (or denied, for the second) r. */
 int jit_request_approved_by(const struct jit_request *r, const char *user);

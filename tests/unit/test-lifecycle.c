@@ -79,6 +79,7 @@ static const char policy_yaml[] =
     "    max_duration: 8h\n"
     "    default_duration: 2h\n"
     "    pending_timeout: 4h\n"
+    "    max_start_ahead: 1d\n"
     "    extensions: [permit-pty, permit-port-forwarding]\n"
     "    key_types: [ed25519, ecdsa]\n"
     "  readonly:\n"
@@ -89,6 +90,7 @@ static const char policy_yaml[] =
     "    max_duration: 8h\n"
     "    default_duration: 8h\n"
     "    pending_timeout: 1h\n"
+    "    max_start_ahead: 2h\n"
     "  break-glass:\n"
     "    principals: [root]\n"
     "    requesters: [group:sre]\n"
@@ -794,10 +796,18 @@ test_create(void)
 	a.reason = NULL;
 	NO_CREATE(&f, "alice", &a, FORBIDDEN, "forbidden");
 
-	/* A start more than 366 days ahead. */
+	/* A start further ahead than the role's max_start_ahead (plus the
+	 * clock skew) is refused; one within it is taken. */
 	a.role = "staging";
-	a.start = T0 + 367 * DAY;
-	NO_CREATE(&f, "alice", &a, INVALID_ARGUMENT, "bad_field");
+	a.start = T0 + DAY + SKEW + 1;
+	NO_CREATE(&f, "alice", &a, INVALID_ARGUMENT, "start_too_far");
+	a.role = "break-glass";   /* max_start_ahead 0: at approval only */
+	a.start = T0 + SKEW + 1;
+	NO_CREATE(&f, "bob", &a, INVALID_ARGUMENT, "start_too_far");
+	a.role = "readonly";      /* approved at once: a stolen token cannot
+	                             mint grants for far ahead */
+	a.start = T0 + 2 * HOUR + SKEW + 1;
+	NO_CREATE(&f, "alice", &a, INVALID_ARGUMENT, "start_too_far");
 
 	CHANGED(&f, 0, NULL);
 	free(fp);
@@ -888,14 +898,23 @@ test_two_person(void)
 	    T0);
 	memcpy(id, r->id, sizeof(id));
 	CHECK_INT(r->approvals_needed, 2);
+	/* missing at 0 approvals: one from security, one from anyone. */
+	REQUIRE(r->nmissing == 2);
+	CHECK_STR(r->missing[0].from, "group:security");
+	CHECK_INT(r->missing[0].count, 1);
+	CHECK_STR(r->missing[1].from, "any approver");
+	CHECK_INT(r->missing[1].count, 1);
 	jit_request_free(r);
 
-	/* One approval from sre: not yet. */
+	/* One approval from sre: not yet; only security is missing. */
 	r = APPROVE(&f, "bob", id, "sre ok", T0 + 10);
 	CHECK_STR(jit_state_name(r->state), "pending");
 	CHECK_INT(r->napprovals, 1);
 	CHECK_U64(r->not_before, 0);
 	CHECK_U64(r->expires_at, T0 + DAY);
+	REQUIRE(r->nmissing == 1);
+	CHECK_STR(r->missing[0].from, "group:security");
+	CHECK_INT(r->missing[0].count, 1);
 	jit_request_free(r);
 
 	/* The same approver twice. */
@@ -910,6 +929,8 @@ test_two_person(void)
 	CHECK_STR(jit_state_name(r->state), "pending");
 	CHECK_INT(r->napprovals, 2);
 	CHECK_U64(r->not_before, 0);
+	REQUIRE(r->nmissing == 1);
+	CHECK_STR(r->missing[0].from, "group:security");
 	jit_request_free(r);
 	CHECK_STR(stored_state(&f, id), "pending");
 
@@ -920,6 +941,7 @@ test_two_person(void)
 	CHECK_U64(r->not_before, T0 + 30);
 	CHECK_U64(r->not_after, T0 + 30 + 2 * HOUR);
 	CHECK_U64(r->decided_at, T0 + 30);
+	CHECK_INT(r->nmissing, 0);
 	jit_request_free(r);
 
 	/* Its certificate carries the role's source-address and only its
@@ -1130,6 +1152,68 @@ test_revoke(void)
 		CHECK_OK(jit_store_read(f.s, audit_get_fn, &ag));
 		CHECK_INT(ag.relinquished, 0);
 	}
+	fx_close(&f);
+}
+
+/* A policy like policy_yaml in which staging gives more (X11 and agent
+ * forwarding, a forced command) and prod-db needs no security approver. */
+static struct jit_policy *
+wider_policy(void)
+{
+	struct jit_policy_error pe;
+	struct jit_policy *p = NULL;
+	char *y = jit_strdup(policy_yaml), *at;
+
+	REQUIRE(y != NULL);
+	at = strstr(y, "extensions: [permit-pty, permit-port-forwarding]");
+	REQUIRE(at != NULL);
+	memcpy(at, "extensions: [permit-X11-forwarding,  permit-pty]  ",
+	    strlen("extensions: [permit-pty, permit-port-forwarding]"));
+	if (jit_policy_load_mem("wider", y, strlen(y), &p, &pe) != 0)
+		fprintf(stderr, "wider: %s:%u: %s\n", pe.file, pe.line,
+		    pe.message);
+	free(y);
+	REQUIRE(p != NULL);
+	return p;
+}
+
+/* The certificate is built from the terms recorded at creation, not from
+ * a policy loaded later. */
+static void
+test_recorded_terms(void)
+{
+	struct fx f;
+	struct jit_request *r;
+	struct jit_policy *wide;
+	struct jit_cert *c = NULL;
+	char id[JIT_REQUEST_ID_LEN], *cert = NULL;
+
+	fx_open(&f, "lc-terms");
+	wide = wider_policy();
+	CHECK(strcmp(jit_policy_role_digest(jit_policy_role(f.p, "staging")),
+	    jit_policy_role_digest(jit_policy_role(wide, "staging"))) != 0);
+	r = CREATE(&f, "alice", "staging", HOUR, NULL, 0, T0);
+	memcpy(id, r->id, sizeof(id));
+	CHECK(r->terms_recorded);
+	REQUIRE(r->nextensions == 2);
+	CHECK_STR(r->extensions[0], "permit-pty");
+	CHECK_STR(r->extensions[1], "permit-port-forwarding");
+	CHECK_STR(r->role_digest, jit_policy_role_digest(jit_policy_role(f.p,
+	    "staging")));
+	jit_request_free(r);
+	r = APPROVE(&f, "bob", id, NULL, T0 + 1);
+	jit_request_free(r);
+	/* Issued under the wider policy: still the recorded extensions. */
+	CHECK_OK(jit_lc_issue(f.lc, wide, AS("alice"), id, T0 + 2, &cert,
+	    &why));
+	REQUIRE(cert != NULL);
+	REQUIRE_OK(jit_cert_parse_line(cert, &c));
+	CHECK(jit_cert_find_extension(c, "permit-pty") != NULL);
+	CHECK(jit_cert_find_extension(c, "permit-port-forwarding") != NULL);
+	CHECK(jit_cert_find_extension(c, "permit-X11-forwarding") == NULL);
+	jit_cert_free(c);
+	free(cert);
+	jit_policy_free(wide);
 	fx_close(&f);
 }
 
@@ -1670,6 +1754,7 @@ main(void)
 	test_create();
 	test_decide();
 	test_two_person();
+	test_recorded_terms();
 	test_deny_and_late();
 	test_cancel();
 	test_revoke();
