@@ -1543,8 +1543,10 @@ parse_openssh_binary(const unsigned char *data, size_t len,
 	if ((r = get_openssh_private(&priv, &k)) != 0 ||
 	    (r = jit_buf_get_string_direct(&priv, &cmt, &cmtlen)) != 0)
 		goto out;
-	/* Padding is 1, 2, 3, ... up to the block size, nothing else. */
-	if (jit_buf_len(&priv) >= OPENSSH_BLOCK) {
+	/* Padding is 1, 2, 3, ... up to a multiple of the block size,
+	 * nothing else: OpenSSH pads to 8, libssh to 16 (key_libssh.c hands
+	 * us its exports), and OpenSSH reads either. */
+	if (jit_buf_len(&priv) >= 2 * OPENSSH_BLOCK) {
 		r = JIT_ERR_INVALID_FORMAT;
 		goto out;
 	}
