@@ -1016,6 +1016,24 @@ jit_key_equal_public(const struct jit_key *a, const struct jit_key *b)
 /* ---- generation ---- */
 
 int
+jit_key_generate_bits(enum jit_key_type t, unsigned *bits)
+{
+	if (keytype_get(t) == NULL)
+		return JIT_ERR_KEY_TYPE_UNKNOWN;
+	if (t != JIT_KEY_RSA) {
+		*bits = 0;
+		return 0;
+	}
+	if (*bits == 0)
+		*bits = JIT_RSA_DEFAULT_BITS;
+	if (*bits < JIT_RSA_MIN_CA_BITS)
+		return JIT_ERR_KEY_TOO_SMALL;
+	if (*bits > RSA_MAX_BITS)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return 0;
+}
+
+int
 jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 {
 	const struct keytype *kt = keytype_get(t);
@@ -1023,16 +1041,8 @@ jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
-	if (kt == NULL)
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if (t == JIT_KEY_RSA) {
-		if (bits == 0)
-			bits = JIT_RSA_DEFAULT_BITS;
-		if (bits < JIT_RSA_MIN_CA_BITS)
-			return JIT_ERR_KEY_TOO_SMALL;
-		if (bits > RSA_MAX_BITS)
-			return JIT_ERR_INVALID_ARGUMENT;
-	}
+	if ((r = jit_key_generate_bits(t, &bits)) != 0)
+		return r;
 	if ((r = key_new(t, &k)) != 0)
 		goto out;
 	switch (t) {

@@ -10,7 +10,6 @@
 #include "err.h"
 
 #define MAX_KEY_TEXT (256 * 1024)
-#define RSA_MAX_BITS 16384
 #define WRAP 70   /* characters per line of key file text */
 
 #define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
@@ -255,18 +254,9 @@ jit_key_libssh_generate(enum jit_key_type t, unsigned bits,
 	*out = NULL;
 	if (passphrase == NULL || *passphrase == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = ssh_type(t, &st)) != 0)
+	if ((r = jit_key_generate_bits(t, &bits)) != 0 ||
+	    (r = ssh_type(t, &st)) != 0)
 		return r;
-	if (t == JIT_KEY_RSA) {
-		if (bits == 0)
-			bits = JIT_RSA_DEFAULT_BITS;
-		if (bits < JIT_RSA_MIN_CA_BITS)
-			return JIT_ERR_KEY_TOO_SMALL;
-		if (bits > RSA_MAX_BITS)
-			return JIT_ERR_INVALID_ARGUMENT;
-	} else {
-		bits = 0;
-	}
 	ssh_set_log_level(SSH_LOG_NOLOG);
 	if (ssh_pki_generate(st, (int)bits, &key) != SSH_OK ||
 	    ssh_pki_export_privkey_base64(key, passphrase, NULL, NULL,
