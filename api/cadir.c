@@ -3,16 +3,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "err.h"
+#include "key_libssh.h"
 #include "util.h"
 
 #define PUB_MAX (64 * 1024)
+#define KEY_MAX (256 * 1024)   /* as jit_key_load_private() */
 
 int
 jit_cadir_path(const char *dir, const char *name, char **out)
@@ -88,9 +92,42 @@ fsync_parent_of(const char *dir)
 	free(copy);
 }
 
-int
-jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
-    struct jit_key **out)
+/* Write a new private key to keypath (O_EXCL semantics, mode 0600):
+ * unencrypted by key.c, or encrypted by libssh when passphrase is set. */
+static int
+write_new_key(const char *keypath, enum jit_key_type t, unsigned bits,
+    const char *passphrase, struct jit_key **out)
+{
+	struct jit_buf text = JIT_BUF_INIT;
+	int r = JIT_ERR_INTERNAL;
+
+	*out = NULL;
+	if (passphrase == NULL) {
+		if ((r = jit_key_generate(t, bits, out)) != 0)
+			return r;
+		if ((r = jit_key_save_private(*out, keypath,
+		    JIT_CADIR_COMMENT)) != 0) {
+			jit_key_free(*out);
+			*out = NULL;
+		}
+		return r;
+	}
+	if ((r = jit_key_libssh_generate(t, bits, passphrase, &text,
+	    out)) != 0)
+		goto out;
+	if ((r = jit_write_file_atomic(keypath, jit_buf_ptr(&text),
+	    jit_buf_len(&text), 0600, 1)) != 0) {
+		jit_key_free(*out);
+		*out = NULL;
+	}
+out:
+	jit_buf_release(&text);
+	return r;
+}
+
+static int
+create_ca(const char *dir, enum jit_key_type t, unsigned bits,
+    const char *passphrase, struct jit_key **out)
 {
 	struct jit_key *k = NULL;
 	char *keypath = NULL, *pubpath = NULL, *line = NULL;
@@ -133,9 +170,7 @@ jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
 	}
 	/* Generate only after the directory checks so a doomed init does
 	 * not spend seconds on an RSA key first. */
-	if ((r = jit_key_generate(t, bits, &k)) != 0)
-		goto out;
-	if ((r = jit_key_save_private(k, keypath, JIT_CADIR_COMMENT)) != 0)
+	if ((r = write_new_key(keypath, t, bits, passphrase, &k)) != 0)
 		goto out;
 	wrote_key = 1;
 	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0)
@@ -171,6 +206,24 @@ out:
 }
 
 int
+jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
+    struct jit_key **out)
+{
+	return create_ca(dir, t, bits, NULL, out);
+}
+
+int
+jit_cadir_create_encrypted(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (passphrase == NULL || *passphrase == '\0')
+		return JIT_ERR_INVALID_ARGUMENT;
+	return create_ca(dir, t, bits, passphrase, out);
+}
+
+int
 jit_cadir_check_key_mode(const char *dir, unsigned *mode)
 {
 	struct stat st;
@@ -196,22 +249,236 @@ jit_cadir_check_key_mode(const char *dir, unsigned *mode)
 	return r;
 }
 
+/* ---- passphrases ------------------------------------------------------ */
+
+/* Read the first line of a passphrase file into buf[len]. */
+static int
+pass_from_file(const char *file, const char *kind, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	unsigned char *data = NULL;
+	size_t n = 0, line;
+	struct stat st;
+	int r = JIT_ERR_INTERNAL;
+
+	if (stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 077) != 0) {
+		jit_seterr(err, errlen, "the %s %s is accessible by group or "
+		    "others (mode %04o); chmod 600 it", kind, file,
+		    (unsigned)(st.st_mode & 07777));
+		return JIT_ERR_PERMISSION;
+	}
+	r = jit_read_file(file, JIT_PASSPHRASE_MAX + 2, &data, &n);
+	if (r == JIT_ERR_NO_BUFFER_SPACE)
+		goto toolong;
+	if (r != 0) {
+		jit_seterr(err, errlen, "cannot read the %s %s: %s", kind,
+		    file, r == JIT_ERR_SYSTEM ? strerror(errno) : jit_err(r));
+		if (r == JIT_ERR_NOT_FOUND)
+			r = JIT_ERR_INVALID_ARGUMENT;
+		goto out;
+	}
+	line = strcspn((char *)data, "\n");
+	if (line > 0 && data[line - 1] == '\r')
+		line--;
+	if (memchr(data, '\0', line) != NULL) {
+		jit_seterr(err, errlen, "the %s %s holds a NUL byte", kind,
+		    file);
+		r = JIT_ERR_NUL_IN_STRING;
+		goto out;
+	}
+	if (line > JIT_PASSPHRASE_MAX || line >= len)
+		goto toolong;
+	memcpy(buf, data, line);
+	buf[line] = '\0';
+	r = 0;
+	goto out;
+toolong:
+	jit_seterr(err, errlen, "the %s %s is longer than %d bytes", kind,
+	    file, JIT_PASSPHRASE_MAX);
+	r = JIT_ERR_NO_BUFFER_SPACE;
+out:
+	if (data != NULL) {
+		jit_wipe(data, n);
+		free(data);
+	}
+	return r;
+}
+
+/* The systemd credential, if this process was given one. */
+static int
+pass_from_credential(char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *cdir = secure_getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+	char *file = NULL;
+	int r = JIT_ERR_INTERNAL;
+
+	if (cdir == NULL || *cdir == '\0')
+		return JIT_ERR_NOT_FOUND;
+	if ((r = jit_cadir_path(cdir, JIT_CADIR_CREDENTIAL, &file)) != 0)
+		return r;
+	if (lstat(file, &st) != 0 && errno == ENOENT)
+		r = JIT_ERR_NOT_FOUND;
+	else
+		r = pass_from_file(file, "credential", buf, len, err,
+		    errlen);
+	free(file);
+	return r;
+}
+
+static int
+pass_from_prompt(const struct jit_cadir_pass *src, const char *what,
+    int confirm, char *buf, size_t len, char *err, size_t errlen)
+{
+	char question[512], again[JIT_PASSPHRASE_MAX + 1];
+	int r = JIT_ERR_INTERNAL;
+
+	snprintf(question, sizeof(question), "Passphrase for %s: ", what);
+	if ((r = src->prompt(src->prompt_ctx, question, buf, len)) != 0)
+		goto fail;
+	if (!confirm)
+		return 0;
+	r = src->prompt(src->prompt_ctx, "The same passphrase again: ", again,
+	    sizeof(again));
+	if (r == 0 && (strlen(again) != strlen(buf) ||
+	    !jit_ct_equal(again, buf, strlen(buf)))) {
+		jit_seterr(err, errlen, "the two passphrases differ");
+		r = JIT_ERR_INVALID_ARGUMENT;
+	}
+	jit_wipe(again, sizeof(again));
+	if (r == 0 || r == JIT_ERR_INVALID_ARGUMENT)
+		return r;
+fail:
+	jit_seterr(err, errlen, "no passphrase for %s from the terminal: %s",
+	    what, r == JIT_ERR_NO_BUFFER_SPACE ? "too long" : jit_err(r));
+	return r;
+}
+
 int
-jit_cadir_load(const char *dir, struct jit_key **out)
+jit_cadir_pass_get(const struct jit_cadir_pass *src, const char *what,
+    int confirm, char *buf, size_t len, char *err, size_t errlen)
+{
+	int r = JIT_ERR_INTERNAL;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (buf == NULL || len <= JIT_PASSPHRASE_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	buf[0] = '\0';
+	if (src == NULL) {
+		r = JIT_ERR_NOT_FOUND;
+	} else if (src->file != NULL) {
+		r = pass_from_file(src->file, "passphrase file", buf, len,
+		    err, errlen);
+	} else if ((r = pass_from_credential(buf, len, err, errlen)) ==
+	    JIT_ERR_NOT_FOUND && src->prompt != NULL) {
+		r = pass_from_prompt(src, what, confirm, buf, len, err,
+		    errlen);
+	}
+	if (r == JIT_ERR_NOT_FOUND) {
+		jit_seterr(err, errlen, "no passphrase for %s: give it with "
+		    "--passphrase-file FILE or the systemd credential %s, or "
+		    "run on a terminal", what, JIT_CADIR_CREDENTIAL);
+	} else if (r == 0 && buf[0] == '\0') {
+		jit_seterr(err, errlen, "empty passphrase for %s", what);
+		r = JIT_ERR_INVALID_ARGUMENT;
+	}
+	if (r != 0)
+		jit_wipe(buf, len);
+	return r;
+}
+
+int
+jit_cadir_load_private(const char *path, const char *label,
+    const struct jit_cadir_pass *pass, struct jit_key **out, char *err,
+    size_t errlen)
+{
+	unsigned char *data = NULL;
+	char what[PATH_MAX + 64], secret[JIT_PASSPHRASE_MAX + 1];
+	const char *why = NULL;
+	size_t len = 0;
+	int r = JIT_ERR_INTERNAL;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	snprintf(what, sizeof(what), "%s %s", label, path);
+	if ((r = jit_read_file(path, KEY_MAX, &data, &len)) != 0)
+		goto out;
+	r = jit_key_parse_private(data, len, out);
+	if (r != JIT_ERR_KEY_ENCRYPTED)
+		goto out;
+	if ((r = jit_key_libssh_check(data, len, &why)) != 0) {
+		const char *k = why != NULL ? strstr(why, "KEY") : NULL;
+		if (r == JIT_ERR_FORMAT_UNSUPPORTED && k != NULL)
+			jit_seterr(err, errlen, "%s is encrypted, but %.*s%s%s",
+			    what, (int)(k - why), why, path, k + 3);
+		else
+			jit_seterr(err, errlen, "%s is encrypted in a form "
+			    "that cannot be read", what);
+		goto out;
+	}
+	if (pass == NULL) {
+		r = JIT_ERR_NOT_FOUND;
+	} else if ((r = jit_cadir_pass_get(pass, what, 0, secret,
+	    sizeof(secret), err, errlen)) == 0) {
+		r = jit_key_libssh_decrypt(data, len, secret, out);
+		jit_wipe(secret, sizeof(secret));
+		if (r == JIT_ERR_BAD_PASSPHRASE)
+			jit_seterr(err, errlen, "%s is encrypted and the "
+			    "passphrase is wrong", what);
+		else if (r != 0)
+			jit_seterr(err, errlen, "%s: %s", what, jit_err(r));
+	}
+	if (r == JIT_ERR_NOT_FOUND) {
+		jit_seterr(err, errlen, "%s is encrypted: give its passphrase "
+		    "with --passphrase-file FILE or the systemd credential %s, "
+		    "or run on a terminal", what, JIT_CADIR_CREDENTIAL);
+		r = JIT_ERR_KEY_ENCRYPTED;
+	}
+out:
+	if (data != NULL) {
+		jit_wipe(data, len);
+		free(data);
+	}
+	return r;
+}
+
+int
+jit_cadir_load_pass(const char *dir, const struct jit_cadir_pass *pass,
+    struct jit_key **out, char *err, size_t errlen)
 {
 	char *keypath = NULL;
 	int r;
 
 	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if ((r = jit_cadir_path(dir, JIT_CADIR_KEY, &keypath)) != 0)
 		return r;
-	r = jit_key_load_private(keypath, out);
+	r = jit_cadir_load_private(keypath, "the CA key", pass, out, err,
+	    errlen);
 	free(keypath);
 	return r;
 }
 
 int
+jit_cadir_load(const char *dir, struct jit_key **out)
+{
+	return jit_cadir_load_pass(dir, NULL, out, NULL, 0);
+}
+
+int
 jit_cadir_public_line(const char *dir, char **line)
+{
+	return jit_cadir_public_line_pass(dir, NULL, line, NULL, 0);
+}
+
+int
+jit_cadir_public_line_pass(const char *dir,
+    const struct jit_cadir_pass *pass, char **line, char *err,
+    size_t errlen)
 {
 	struct jit_key *k = NULL;
 	char *pubpath = NULL, *comment = NULL;
@@ -220,12 +487,15 @@ jit_cadir_public_line(const char *dir, char **line)
 	int r = JIT_ERR_INTERNAL;
 
 	*line = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if ((r = jit_cadir_path(dir, JIT_CADIR_PUB, &pubpath)) != 0)
 		goto out;
 	r = jit_read_file(pubpath, PUB_MAX, &data, &len);
 	if (r == JIT_ERR_NOT_FOUND) {
 		/* Derive the line from the private key (needs read access). */
-		if ((r = jit_cadir_load(dir, &k)) != 0)
+		if ((r = jit_cadir_load_pass(dir, pass, &k, err,
+		    errlen)) != 0)
 			goto out;
 		r = jit_key_format_public(k, JIT_CADIR_COMMENT, line);
 		goto out;

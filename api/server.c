@@ -191,8 +191,8 @@ reload_policy(struct jit_api *api, const char *path)
 /* ---- run -------------------------------------------------------------- */
 
 int
-jit_server_run(const struct jit_config *cfg, int quiet, char *err,
-    size_t errlen)
+jit_server_run(const struct jit_config *cfg,
+    const struct jit_cadir_pass *pass, int quiet, char *err, size_t errlen)
 {
 	struct jit_policy *policy = NULL;
 	struct jit_policy_error pe;
@@ -254,9 +254,13 @@ jit_server_run(const struct jit_config *cfg, int quiet, char *err,
 			jit_seterr(err, errlen, "CA key %s/%s: %s", cfg->data,
 			    JIT_CADIR_KEY, jit_err(r));
 		goto out;
-	} else if ((r = jit_cadir_load(cfg->data, &ca)) != 0) {
-		jit_seterr(err, errlen, "loading the CA key from %s: %s",
-		    cfg->data, jit_err(r));
+	} else if ((r = jit_cadir_load_pass(cfg->data, pass, &ca, msg,
+	    sizeof(msg))) != 0) {
+		if (*msg != '\0')
+			jit_seterr(err, errlen, "%s", msg);
+		else
+			jit_seterr(err, errlen, "loading the CA key from %s: %s",
+			    cfg->data, jit_err(r));
 		goto out;
 	}
 	if (fresh) {

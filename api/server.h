@@ -8,9 +8,12 @@
  *   2. loads the policy (a broken policy refuses to start);
  *   3. opens the store in server mode (a second server on the same data
  *      directory fails with STORE_LOCKED);
- *   4. loads the CA key from DATA/ca_key, or creates an Ed25519 CA when
- *      the data directory has none; refuses to start when DATA/ca_key is
- *      accessible by group or others (mode & 077) or not a regular file;
+ *   4. loads the CA key from DATA/ca_key, or creates an (unencrypted)
+ *      Ed25519 CA when the data directory has none; refuses to start when
+ *      DATA/ca_key is accessible by group or others (mode & 077) or not a
+ *      regular file; an encrypted DATA/ca_key is decrypted with the
+ *      passphrase from pass (cadir.h) and held decrypted in memory only
+ *      until the server stops; a wrong one refuses to start;
  *   5. with the embedded defaults (no config file) and a CA created just
  *      now, creates one API token per policy user, writes them to
  *      DATA/demo-tokens (0600, "user token" lines) and prints them once
@@ -35,14 +38,16 @@
 
 #include <stddef.h>
 
+#include "cadir.h"
 #include "config.h"
 
 #define JIT_DEMO_TOKENS_FILE "demo-tokens"
 #define JIT_DEMO_TOKEN_TTL (30ull * 86400)
 
 /* Run until SIGTERM/SIGINT.  0 after a clean shutdown; a negative
- * JIT_ERR_* if the server could not start (err says why). */
-int jit_server_run(const struct jit_config *cfg, int quiet, char *err,
-    size_t errlen);
+ * JIT_ERR_* if the server could not start (err says why).  pass: the
+ * passphrase sources for an encrypted CA key (NULL: none). */
+int jit_server_run(const struct jit_config *cfg,
+    const struct jit_cadir_pass *pass, int quiet, char *err, size_t errlen);
 
 #endif

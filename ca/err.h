@@ -26,6 +26,7 @@
 	X(NUL_IN_STRING,       -10, "string contains a NUL byte")            \
 	X(BAD_MPINT,           -11, "invalid or non-minimal integer")        \
 	X(TRAILING_DATA,       -12, "unexpected trailing data")              \
+	X(FORMAT_UNSUPPORTED,  -13, "format or encryption not supported")    \
 	X(KEY_TYPE_UNKNOWN,    -20, "unknown key type")                      \
 	X(KEY_TYPE_UNSUPPORTED,-21, "key type not supported (DSA and ssh-rsa SHA-1 are refused)") \
 	X(KEY_TOO_SMALL,       -22, "key too small")                         \
@@ -35,6 +36,7 @@
 	X(KEY_NO_PRIVATE,      -26, "key has no private part")               \
 	X(BAD_PUBLIC_KEY,      -27, "invalid public key")                    \
 	X(BAD_PRIVATE_KEY,     -28, "invalid private key")                   \
+	X(BAD_PASSPHRASE,      -29, "wrong passphrase (or the encrypted key is damaged)") \
 	X(SIGNATURE_INVALID,   -30, "incorrect signature")                   \
 	X(SIGNATURE_ALG,       -31, "signature algorithm not allowed")       \
 	X(CERT_INVALID,        -40, "invalid certificate")                   \

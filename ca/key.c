@@ -1016,6 +1016,24 @@ jit_key_equal_public(const struct jit_key *a, const struct jit_key *b)
 /* ---- generation ---- */
 
 int
+jit_key_generate_bits(enum jit_key_type t, unsigned *bits)
+{
+	if (keytype_get(t) == NULL)
+		return JIT_ERR_KEY_TYPE_UNKNOWN;
+	if (t != JIT_KEY_RSA) {
+		*bits = 0;
+		return 0;
+	}
+	if (*bits == 0)
+		*bits = JIT_RSA_DEFAULT_BITS;
+	if (*bits < JIT_RSA_MIN_CA_BITS)
+		return JIT_ERR_KEY_TOO_SMALL;
+	if (*bits > RSA_MAX_BITS)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return 0;
+}
+
+int
 jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 {
 	const struct keytype *kt = keytype_get(t);
@@ -1023,16 +1041,8 @@ jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
-	if (kt == NULL)
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if (t == JIT_KEY_RSA) {
-		if (bits == 0)
-			bits = JIT_RSA_DEFAULT_BITS;
-		if (bits < JIT_RSA_MIN_CA_BITS)
-			return JIT_ERR_KEY_TOO_SMALL;
-		if (bits > RSA_MAX_BITS)
-			return JIT_ERR_INVALID_ARGUMENT;
-	}
+	if ((r = jit_key_generate_bits(t, &bits)) != 0)
+		return r;
 	if ((r = key_new(t, &k)) != 0)
 		goto out;
 	switch (t) {
@@ -1543,8 +1553,10 @@ parse_openssh_binary(const unsigned char *data, size_t len,
 	if ((r = get_openssh_private(&priv, &k)) != 0 ||
 	    (r = jit_buf_get_string_direct(&priv, &cmt, &cmtlen)) != 0)
 		goto out;
-	/* Padding is 1, 2, 3, ... up to the block size, nothing else. */
-	if (jit_buf_len(&priv) >= OPENSSH_BLOCK) {
+	/* Padding is 1, 2, 3, ... up to a multiple of the block size,
+	 * nothing else: OpenSSH pads to 8, libssh to 16 (key_libssh.c hands
+	 * us its exports), and OpenSSH reads either. */
+	if (jit_buf_len(&priv) >= 2 * OPENSSH_BLOCK) {
 		r = JIT_ERR_INVALID_FORMAT;
 		goto out;
 	}

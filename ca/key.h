@@ -61,6 +61,10 @@ unsigned jit_key_bits(const struct jit_key *k);
 /* Generate a new key.  bits is used for RSA only (0 = 3072; < 3072 is
  * refused with KEY_TOO_SMALL). */
 int jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out);
+/* The size those rules give a new key of type t: *bits becomes the RSA
+ * size (0 -> 3072) or 0 for other types.  Errors: KEY_TYPE_UNKNOWN,
+ * KEY_TOO_SMALL, INVALID_ARGUMENT (above 16384). */
+int jit_key_generate_bits(enum jit_key_type t, unsigned *bits);
 
 void jit_key_free(struct jit_key *k);
 

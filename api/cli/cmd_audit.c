@@ -35,7 +35,8 @@ usage(FILE *f)
 	    "[--since T] [--until T]\n"
 	    "                           [--user U] [--role R] [--event E] "
 	    "[--format jsonl|csv]\n"
-	    "                           [-o FILE] [--key PRIVATE_KEY]\n"
+	    "                           [-o FILE] [--key PRIVATE_KEY] "
+	    "[--passphrase-file FILE]\n"
 	    "       jit-ca audit verify FILE|- (--ca-key CA.pub | --data DIR) "
 	    "[--sig FILE.sig]\n\n"
 	    "export  writes the audit log (JSON lines, or CSV) and a trailer "
@@ -66,6 +67,12 @@ usage(FILE *f)
 	    "  -o FILE          write FILE and FILE.sig (mode 0600)\n"
 	    "  --key FILE       sign with this private key instead of the CA "
 	    "key\n"
+	    "  --passphrase-file FILE\n"
+	    "                   passphrase of an encrypted signing key (first "
+	    "line);\n"
+	    "                   else the systemd credential "
+	    JIT_CADIR_CREDENTIAL ", else asked\n"
+	    "                   on a terminal\n"
 	    "  --ca-key FILE    the public key that must have signed (e.g. "
 	    "GET /v1/ca)\n"
 	    "  --sig FILE       the signature file\n\n"
@@ -92,8 +99,10 @@ write_all(int fd, const char *p, size_t n)
 
 static int
 do_export(const char *data, const struct jit_audit_filter *f,
-    const char *out, const char *keyfile)
+    const char *out, const char *keyfile, const char *pass_file)
 {
+	struct jit_cadir_pass pass;
+	char err[1024];
 	struct jit_store *store = NULL;
 	struct jit_key *key = NULL;
 	struct jit_audit_export *x = NULL;
@@ -103,9 +112,14 @@ do_export(const char *data, const struct jit_audit_filter *f,
 	ssize_t n;
 	size_t plen;
 
-	r = keyfile != NULL ? jit_key_load_private(keyfile, &key) :
-	    jit_cadir_load(data, &key);
-	if (r != 0) {
+	cmd_pass_init(&pass, pass_file);
+	r = keyfile != NULL ? jit_cadir_load_private(keyfile, "the key",
+	    &pass, &key, err, sizeof(err)) :
+	    jit_cadir_load_pass(data, &pass, &key, err, sizeof(err));
+	if (r != 0 && *err != '\0') {
+		cmd_fail("audit", "%s", err);
+		goto out;
+	} else if (r != 0) {
 		cmd_fail("audit", "%s: %s", keyfile != NULL ? keyfile : data,
 		    r == JIT_ERR_NOT_FOUND && keyfile == NULL ?
 		    "no CA key in this data directory" : jit_err(r));
@@ -346,6 +360,7 @@ cmd_audit(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca-key", required_argument, NULL, 'K' },
 		{ "sig", required_argument, NULL, 's' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -355,7 +370,7 @@ cmd_audit(int argc, char **argv)
 	struct jit_audit_filter filt;
 	struct jit_config cfg;
 	const char *data = NULL, *config = NULL, *out = NULL, *key = NULL,
-	    *ca_key = NULL, *sig = NULL, *sub;
+	    *ca_key = NULL, *sig = NULL, *sub, *pass_file = NULL;
 	char err[1024];
 	int c, ret = 2, export;
 
@@ -383,6 +398,7 @@ cmd_audit(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'K': ca_key = optarg; break;
 		case 's': sig = optarg; break;
+		case 'P': pass_file = optarg; break;
 		case 'S': case 'U': case 'u': case 'r': case 'e': case 'f':
 			if (!export) {
 				cmd_fail("audit", "--%s is for export only",
@@ -412,11 +428,13 @@ cmd_audit(int argc, char **argv)
 	if (export) {
 		if (optind != argc || ca_key != NULL || sig != NULL) {
 			cmd_fail("audit", "export takes only filters, --data, "
-			    "--config, -o and --key (try jit-ca audit --help)");
+			    "--config, -o, --key and --passphrase-file (try "
+			    "jit-ca audit --help)");
 			goto out;
 		}
 	} else {
-		if (optind != argc - 1 || out != NULL || key != NULL) {
+		if (optind != argc - 1 || out != NULL || key != NULL ||
+		    pass_file != NULL) {
 			cmd_fail("audit", "verify takes one FILE (or -) and "
 			    "--ca-key or --data, and --sig");
 			goto out;
@@ -433,7 +451,7 @@ cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (export)
-		ret = do_export(data, &filt, out, key);
+		ret = do_export(data, &filt, out, key, pass_file);
 	else
 		ret = do_verify(argv[optind], ca_key, data, sig);
 out:

@@ -42,6 +42,8 @@ enum {
 	OPT_KEY_TYPE,
 	OPT_BITS,
 	OPT_FINGERPRINT,
+	OPT_ENCRYPT,
+	OPT_PASSPHRASE_FILE,
 };
 
 /*
@@ -90,11 +92,15 @@ errmsg(int r)
 }
 
 /* Say why the CA key in data could not be read or loaded (what: "read
- * the CA key in"), with the way to create one when there is none. */
+ * the CA key in"), with the way to create one when there is none; why is
+ * cadir's sentence about the encryption or the passphrase, if any. */
 static void
-ca_key_fail(const char *cmd, const char *data, const char *what, int r)
+ca_key_fail(const char *cmd, const char *data, const char *what, int r,
+    const char *why)
 {
-	if (r == JIT_ERR_NOT_FOUND)
+	if (*why != '\0')
+		cmd_fail(cmd, "%s", why);
+	else if (r == JIT_ERR_NOT_FOUND)
 		cmd_fail(cmd, "no CA in %s (create one with 'jit-ca init "
 		    "--data %s')", data, data);
 	else
@@ -118,6 +124,7 @@ init_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: jit-ca init --data DIR [--key-type TYPE] [--bits N]\n"
+	    "                   [--encrypt [--passphrase-file FILE]]\n"
 	    "\n"
 	    "Create a new CA key in the data directory DIR (created with mode\n"
 	    "0700 if missing) and print its public key line, the line hosts\n"
@@ -128,6 +135,15 @@ init_usage(FILE *f)
 	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
 	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
 	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
+	    "      --encrypt       write DIR/ca_key encrypted with a "
+	    "passphrase\n"
+	    "                      (ssh-keygen -y -f reads it with the same)\n"
+	    "      --passphrase-file FILE\n"
+	    "                      with --encrypt: the passphrase is FILE's "
+	    "first\n"
+	    "                      line; else the systemd credential\n"
+	    "                      " JIT_CADIR_CREDENTIAL ", else asked twice "
+	    "on a terminal\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
@@ -179,16 +195,21 @@ cmd_init(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "key-type", required_argument, NULL, OPT_KEY_TYPE },
 		{ "bits", required_argument, NULL, OPT_BITS },
+		{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
+		{ "passphrase-file", required_argument, NULL,
+		    OPT_PASSPHRASE_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "init", *data = NULL, *type_name = "ed25519";
-	const char *bits_arg = NULL;
+	const char *bits_arg = NULL, *pass_file = NULL;
 	enum jit_key_type type;
 	struct jit_key *k = NULL;
-	char *line = NULL;
+	struct jit_cadir_pass pass;
+	char *line = NULL, err[1024], what[PATH_MAX + 32];
+	char secret[JIT_PASSPHRASE_MAX + 1];
 	uint64_t bits = 0;
-	int c, r, ret = 1;
+	int c, r, ret = 1, encrypt = 0;
 
 	getopt_reset();
 	while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
@@ -196,6 +217,8 @@ cmd_init(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case OPT_KEY_TYPE: type_name = optarg; break;
 		case OPT_BITS: bits_arg = optarg; break;
+		case OPT_ENCRYPT: encrypt = 1; break;
+		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': init_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
@@ -225,12 +248,30 @@ cmd_init(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (pass_file != NULL && !encrypt) {
+		cmd_fail(cmd, "--passphrase-file needs --encrypt");
+		return EXIT_USAGE;
+	}
 	if (jit_cadir_exists(data)) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
 		return 1;
 	}
-	r = jit_cadir_create(data, type, (unsigned)bits, &k);
+	if (encrypt) {
+		cmd_pass_init(&pass, pass_file);
+		snprintf(what, sizeof(what), "the new CA key %s/%s", data,
+		    JIT_CADIR_KEY);
+		if (jit_cadir_pass_get(&pass, what, 1, secret, sizeof(secret),
+		    err, sizeof(err)) != 0) {
+			cmd_fail(cmd, "%s", err);
+			return 1;
+		}
+		r = jit_cadir_create_encrypted(data, type, (unsigned)bits,
+		    secret, &k);
+		jit_wipe(secret, sizeof(secret));
+	} else {
+		r = jit_cadir_create(data, type, (unsigned)bits, &k);
+	}
 	if (r == JIT_ERR_FILE_EXISTS) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
@@ -270,13 +311,18 @@ static void
 ca_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca ca --data DIR [--fingerprint]\n"
+	    "usage: jit-ca ca --data DIR [--fingerprint] "
+	    "[--passphrase-file FILE]\n"
 	    "\n"
 	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
 	    "the data directory DIR.\n"
 	    "\n"
 	    "  -d, --data DIR      data directory\n"
 	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
+	    "      --passphrase-file FILE\n"
+	    "                      passphrase of an encrypted DIR/ca_key, "
+	    "needed only\n"
+	    "                      when DIR/ca_key.pub is missing\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -288,12 +334,15 @@ cmd_ca(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "fingerprint", no_argument, NULL, 'l' },
+		{ "passphrase-file", required_argument, NULL,
+		    OPT_PASSPHRASE_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "ca", *data = NULL;
+	const char *cmd = "ca", *data = NULL, *pass_file = NULL;
 	struct jit_key *k = NULL;
-	char *line = NULL, *fp = NULL;
+	struct jit_cadir_pass pass;
+	char *line = NULL, *fp = NULL, err[1024];
 	int c, r, ret = 1, want_fp = 0;
 
 	getopt_reset();
@@ -301,6 +350,7 @@ cmd_ca(int argc, char **argv)
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'l': want_fp = 1; break;
+		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': ca_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
@@ -311,8 +361,10 @@ cmd_ca(int argc, char **argv)
 		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
 		return EXIT_USAGE;
 	}
-	if ((r = jit_cadir_public_line(data, &line)) != 0) {
-		ca_key_fail(cmd, data, "read the CA key in", r);
+	cmd_pass_init(&pass, pass_file);
+	if ((r = jit_cadir_public_line_pass(data, &pass, &line, err,
+	    sizeof(err))) != 0) {
+		ca_key_fail(cmd, data, "read the CA key in", r, err);
 		goto out;
 	}
 	if (want_fp) {
@@ -375,6 +427,10 @@ sign_usage(FILE *f)
 	    "                            epoch seconds, or +DURATION from now\n"
 	    "  -o, --output FILE         write the certificate line to FILE\n"
 	    "                            instead of stdout\n"
+	    "      --passphrase-file FILE  passphrase of an encrypted CA key\n"
+	    "                            (first line; else the systemd\n"
+	    "                            credential " JIT_CADIR_CREDENTIAL ",\n"
+	    "                            else asked on a terminal)\n"
 	    "  -h, --help                show this help\n"
 	    "\n"
 	    "Known extensions: permit-pty, permit-port-forwarding,\n"
@@ -524,10 +580,12 @@ cmd_sign(int argc, char **argv)
 		{ "no-extensions", no_argument, NULL, OPT_NO_EXTENSIONS },
 		{ "valid-from", required_argument, NULL, OPT_VALID_FROM },
 		{ "output", required_argument, NULL, 'o' },
+		{ "passphrase-file", required_argument, NULL,
+		    OPT_PASSPHRASE_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "sign";
+	const char *cmd = "sign", *pass_file = NULL;
 	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
 	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
 	const char *source = NULL, *valid_from = NULL, *output = NULL;
@@ -537,8 +595,9 @@ cmd_sign(int argc, char **argv)
 	int ext_given = 0, no_ext = 0;
 	struct jit_key *user = NULL, *ca = NULL;
 	struct jit_cert_spec spec;
+	struct jit_cadir_pass pass;
 	struct jit_buf blob = JIT_BUF_INIT;
-	char *comment = NULL, *line = NULL, why[160];
+	char *comment = NULL, *line = NULL, why[160], err[1024];
 	struct stat st;
 	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
@@ -573,6 +632,7 @@ cmd_sign(int argc, char **argv)
 		case OPT_NO_EXTENSIONS: no_ext = 1; break;
 		case OPT_VALID_FROM: valid_from = optarg; break;
 		case 'o': output = optarg; break;
+		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': sign_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
@@ -674,8 +734,10 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
-	if ((r = jit_cadir_load(data, &ca)) != 0) {
-		ca_key_fail(cmd, data, "load the CA key from", r);
+	cmd_pass_init(&pass, pass_file);
+	if ((r = jit_cadir_load_pass(data, &pass, &ca, err,
+	    sizeof(err))) != 0) {
+		ca_key_fail(cmd, data, "load the CA key from", r, err);
 		goto out;
 	}
 	if (serial == 0 && (r = random_serial(&serial)) != 0) {

@@ -28,7 +28,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: jit-ca krl [--data DIR | --config FILE] "
-	    "[-o FILE] [--grace DURATION]\n\n"
+	    "[-o FILE] [--grace DURATION]\n"
+	    "                  [--passphrase-file FILE]\n\n"
 	    "Write the OpenSSH key revocation list (KRL) of the certificates "
 	    "whose grants\nwere revoked early and that have not yet expired, "
 	    "for sshd's RevokedKeys.\nThe same bytes as GET /v1/krl.  Safe "
@@ -43,7 +44,11 @@ usage(FILE *f)
 	    "they expire,\n"
 	    "                    for hosts with slow clocks (default: the "
 	    "config's\n"
-	    "                    clock_skew, 60s; \"0\" for none)\n\n"
+	    "                    clock_skew, 60s; \"0\" for none)\n"
+	    "  --passphrase-file FILE\n"
+	    "                    passphrase of an encrypted CA key, needed "
+	    "only when\n"
+	    "                    DATA/ca_key.pub is missing\n\n"
 	    "Check a KRL with: ssh-keygen -Q -f FILE CERT...\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA);
@@ -57,6 +62,7 @@ cmd_krl(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -65,9 +71,10 @@ cmd_krl(int argc, char **argv)
 	struct jit_key *ca = NULL;
 	struct jit_buf krl = JIT_BUF_INIT;
 	struct jit_revocation_info info;
+	struct jit_cadir_pass pass;
 	const char *data = NULL, *config = NULL, *output = NULL,
-	    *grace_s = NULL;
-	char *line = NULL;
+	    *grace_s = NULL, *pass_file = NULL;
+	char *line = NULL, err[1024];
 	uint64_t grace = 0;
 	int c, r, ret = 1;
 
@@ -79,6 +86,7 @@ cmd_krl(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'o': output = optarg; break;
 		case 'g': grace_s = optarg; break;
+		case 'P': pass_file = optarg; break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -117,10 +125,15 @@ cmd_krl(int argc, char **argv)
 	if (grace_s == NULL)
 		grace = cfg.clock_skew;
 
-	if ((r = jit_cadir_public_line(data, &line)) != 0) {
-		cmd_fail("krl", "%s: %s", data, r == JIT_ERR_NOT_FOUND ?
-		    "no CA in this data directory (jit-ca init --data DIR)" :
-		    jit_err(r));
+	cmd_pass_init(&pass, pass_file);
+	if ((r = jit_cadir_public_line_pass(data, &pass, &line, err,
+	    sizeof(err))) != 0) {
+		if (*err != '\0')
+			cmd_fail("krl", "%s", err);
+		else
+			cmd_fail("krl", "%s: %s", data, r == JIT_ERR_NOT_FOUND ?
+			    "no CA in this data directory (jit-ca init --data "
+			    "DIR)" : jit_err(r));
 		goto out;
 	}
 	if ((r = jit_key_parse_public(line, &ca, NULL)) != 0) {

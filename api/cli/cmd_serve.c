@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cadir.h"
 #include "cmds.h"
 #include "config.h"
 #include "err.h"
@@ -15,7 +16,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: jit-ca serve [--config FILE] [--listen ADDR] "
 	    "[--data DIR]\n"
-	    "                    [--policies PATH] [--quiet]\n\n"
+	    "                    [--policies PATH] [--passphrase-file FILE] "
+	    "[--quiet]\n\n"
 	    "Run the approval API server until SIGTERM or SIGINT; SIGHUP "
 	    "reloads\nthe policy (a broken policy keeps the last good one).\n\n"
 	    "  --config FILE    server config (YAML: listen, data, policies, "
@@ -28,6 +30,12 @@ usage(FILE *f)
 	    "(overrides config)\n"
 	    "  --data DIR       data directory (overrides config)\n"
 	    "  --policies PATH  policy file or directory (overrides config)\n"
+	    "  --passphrase-file FILE\n"
+	    "                   passphrase of an encrypted CA key (first line);"
+	    "\n"
+	    "                   else the systemd credential "
+	    JIT_CADIR_CREDENTIAL ",\n"
+	    "                   else asked on a terminal\n"
 	    "  --quiet          no per-request log lines\n\n"
 	    "Without --config: listen %s, data %s, policies %s;\n"
 	    "on a fresh data directory a new Ed25519 CA is created and one "
@@ -59,12 +67,14 @@ cmd_serve(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "policies", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct jit_config cfg;
+	struct jit_cadir_pass pass;
 	const char *config = NULL, *listen = NULL, *data = NULL,
-	    *policies = NULL;
+	    *policies = NULL, *pass_file = NULL;
 	char err[1024];
 	int c, quiet = 0, r;
 
@@ -77,6 +87,7 @@ cmd_serve(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case 'p': policies = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'P': pass_file = optarg; break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -113,7 +124,8 @@ cmd_serve(int argc, char **argv)
 	if ((data != NULL && replace(&cfg.data, data) != 0) ||
 	    (policies != NULL && replace(&cfg.policies, policies) != 0))
 		goto oom;
-	r = jit_server_run(&cfg, quiet, err, sizeof(err));
+	cmd_pass_init(&pass, pass_file);
+	r = jit_server_run(&cfg, &pass, quiet, err, sizeof(err));
 	jit_config_release(&cfg);
 	if (r != 0) {
 		cmd_fail("serve", "%s", *err ? err : jit_err(r));

@@ -36,4 +36,16 @@ void cmd_fail(const char *cmd, const char *fmt, ...)
 int cmd_config_load(const char *cmd, const char *path, struct jit_config *cfg,
     const char **data, const char **policies);
 
+struct jit_cadir_pass;
+
+/*
+ * Fill *pass with a command's passphrase sources (cadir.h): file is
+ * --passphrase-file (NULL: not given; borrowed, must outlive *pass); the
+ * systemd credential is always a source; a no-echo prompt on the terminal
+ * is one when stdin is a terminal (passphrase.c).  The prompt lets
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT through while it waits, restoring
+ * the terminal before they end the process.
+ */
+void cmd_pass_init(struct jit_cadir_pass *pass, const char *file);
+
 #endif

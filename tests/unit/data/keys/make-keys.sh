@@ -28,6 +28,19 @@ gen dsa -t dsa
 
 # Passphrase-protected (aes256-ctr + bcrypt) container.
 ssh-keygen -q -N 'correct horse' -C encrypted -t ed25519 -f encrypted-ed25519
+# More of them for test-key-libssh.c: ECDSA; RSA in OpenSSH format (which
+# libssh 0.10 cannot hand back) and the same key converted to encrypted
+# PEM (which it can); a cipher libssh does not decrypt.
+ssh-keygen -q -N 'correct horse' -C encrypted -t ecdsa -b 384 \
+    -f encrypted-ecdsa384
+ssh-keygen -q -N 'correct horse' -C encrypted -t rsa -b 3072 \
+    -f encrypted-rsa3072
+cp encrypted-rsa3072 encrypted-rsa3072-pem
+ssh-keygen -q -p -m PEM -P 'correct horse' -N 'correct horse' \
+    -f encrypted-rsa3072-pem >/dev/null
+ssh-keygen -q -N 'correct horse' -C encrypted -t ed25519 \
+    -Z chacha20-poly1305@openssh.com -f encrypted-chacha
+rm -f encrypted-chacha.pub
 
 # PEM private keys: traditional RSA, PKCS#8 ECDSA, PKCS#8 Ed25519 (openssl),
 # and an encrypted PKCS#8 key.
