@@ -134,7 +134,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	int r;
 
 	*out = NULL;
-	if (o == NULL || o->store == NULL || o->ca == NULL || o->sign == NULL)
+	if (o == NULL || o->store == NULL || (o->ca == NULL) != (o->sign == NULL))
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		return JIT_ERR_ALLOC;
@@ -146,7 +146,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	lc->hook = o->hook;
 	lc->hook_ctx = o->hook_ctx;
 	lc->refusals = o->refusals;
-	if ((r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
+	if (o->ca != NULL && (r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
 		free(lc);
 		return r;
 	}
@@ -675,7 +675,7 @@ jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
 	json_t *a;
 	int r;
 
-	a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", event,
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "event", event,
 	    "actor", "system", "policy_hash", jit_policy_hash(p),
 	    "policy_source", jit_policy_source(p),
 	    "ca_fingerprint", lc->ca_fp);

@@ -88,7 +88,9 @@ typedef int (*jit_lc_hook_fn)(struct jit_store_txn *t,
 struct jit_lifecycle_options {
 	struct jit_store *store;       /* borrowed; outlives the lifecycle */
 	const struct jit_key *ca;      /* the CA key (its public half goes
-	                                  into certificates); borrowed */
+	                                  into certificates); borrowed; NULL
+	                                  (with sign NULL) for a lifecycle
+	                                  that only reads and checks */
 	jit_signer_fn sign;            /* signs with the CA's private key */
 	void *sign_ctx;
 	uint64_t clock_skew;           /* seconds valid_after is backdated */
@@ -111,7 +113,8 @@ int jit_lifecycle_new(const struct jit_lifecycle_options *o,
     struct jit_lifecycle **out);
 /* NULL is a no-op. */
 void jit_lifecycle_free(struct jit_lifecycle *lc);
-/* The CA fingerprint "SHA256:..." (valid until jit_lifecycle_free). */
+/* The CA fingerprint "SHA256:..." (valid until jit_lifecycle_free), NULL
+ * without a CA. */
 const char *jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc);
 
 /* ---- transitions ---------------------------------------------------- */
