@@ -9,9 +9,10 @@
 #     connection timeout while other clients are served;
 #   - oversized request lines and many headers (test-api-badinput.sh has
 #     the 40 KB header and the 64 KB / 5 MB / chunked bodies);
-#   - path tricks (dot segments, %2e, %2f, %00, doubled slashes, very long
-#     paths, odd characters in ids) get 400/404 and never another user's
-#     data;
+#   - path tricks (dot segments, doubled slashes, very long paths, odd
+#     characters in ids) get 404, and encodings that are not canonical
+#     (%2e, %2f, %72 for 'r', %00) get 400 (test-api-framing.sh has more),
+#     never another user's data;
 #   - request ids that are not ours: 403 for a request the caller may not
 #     see (the id is 60 random bits, so this reveals only that an id the
 #     caller already holds exists), 404 for unknown ids; no data leaks;
@@ -148,8 +149,8 @@ trick() {
 	fi
 }
 trick "404" "/v1/requests/../ca"
-trick "404" "/v1/requests/%2e%2e/ca"
-trick "404" "/v1/requests/%2E%2E%2Fca"
+trick "400" "/v1/requests/%2e%2e/ca"
+trick "400" "/v1/requests/%2E%2E%2Fca"
 trick "404" "//v1/ca"
 trick "404" "/v1//ca"
 trick "404" "/v1/./ca"
@@ -159,8 +160,10 @@ trick "404" "/v1/requests//$RF"
 trick "404" "/v1/requests/$RF/"
 trick "404" "/v1/requests/$RF/../../whoami"
 trick "404" "/v1/requests/$RA/../$RF"
-trick "404" "/v1/requests/$RA/..%2f$RF"
-trick "404" "/v1/requests/$RA%2f..%2f$RF"
+trick "400" "/v1/requests/$RA/..%2f$RF"
+trick "400" "/v1/requests/$RA%2f..%2f$RF"
+trick "400" "/v1/requests/$RF%2Fapprove" POST
+trick "400" "/v1/%72equests/$RF"
 trick "404" "/v1/requests/$RA/certificate/../../$RF"
 trick "404" "/v1/requests/$RA/approve/../../$RF/approve" POST
 trick "404" "/v1/requests/..%5c$RF"
