@@ -107,8 +107,8 @@ check_data_dir(const char *data, char *err, size_t errlen)
 	}
 	if ((st.st_mode & 022) != 0) {
 		jit_seterr(err, errlen, "data directory %s is writable by group "
-		    "or others (mode %04o); refusing to use it: chmod 700 it",
-		    data, (unsigned)(st.st_mode & 07777));
+		    "or others (mode %04o); refusing to use it: chmod 700 %s",
+		    data, (unsigned)(st.st_mode & 07777), data);
 		return JIT_ERR_PERMISSION;
 	}
 	return 0;
