@@ -36,6 +36,8 @@
 	"+GROUP-SECP521R1"
 #define TLS_FILE_MAX (1024 * 1024)
 #define DISCARD_MAX (16u * 1024 * 1024)  /* then the connection is closed */
+#define LINGER_MS 1000               /* linger_drain */
+#define LINGER_MAX (64u * 1024)
 
 struct jit_http {
 	struct MHD_Daemon *daemon;
@@ -419,6 +421,31 @@ early_write(struct jit_http *h, struct MHD_Connection *conn, int fd,
 	return 0;
 }
 
+/* Read and drop what the client still sends until it closes, for at most
+ * LINGER_MS or LINGER_MAX bytes.  Closing a socket that has unread data
+ * sends a reset, which can destroy an answer the client has not read yet;
+ * call this after the answer and shutdown(fd, SHUT_WR). */
+static void
+linger_drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	uint64_t deadline = jit_monotonic_ms() + LINGER_MS, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while ((now = jit_monotonic_ms()) < deadline && total < LINGER_MAX) {
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			total += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			break;
+	}
+}
+
 /* Answer 400 (413 when too_large) for a Content-Length that libmicrohttpd
  * refused itself (see tl_conn above), and shut the socket for writing. */
 static void
@@ -453,6 +480,7 @@ answer_bad_length(struct jit_http *h, struct MHD_Connection *conn,
 	rs->answered_early = 1;
 	(void)early_write(h, conn, ci->connect_fd, msg, (size_t)m);
 	shutdown(ci->connect_fd, SHUT_WR);
+	linger_drain(ci->connect_fd);
 	/* For the log line: the method is not known yet. */
 	snprintf(rs->method, sizeof(rs->method), "-");
 	q = strchr(rs->uri != NULL ? rs->uri : "", '?');
@@ -607,13 +635,22 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct jit_http *h = cls;
 	struct reqstate *rs = *con_cls;
 
-	(void)conn;
 	if (rs == NULL)
 		return;
 	*con_cls = NULL;
 	if (tl_rs == rs) {
 		tl_rs = NULL;
 		tl_conn = NULL;
+	}
+	/* A refused framing leaves the rest of what the client sent unread;
+	 * let the answer reach it before MHD closes the socket. */
+	if (rs->close_conn && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL) {
+			shutdown(ci->connect_fd, SHUT_WR);
+			linger_drain(ci->connect_fd);
+		}
 	}
 	if (rs->counted) {
 		pthread_mutex_lock(&h->lock);

@@ -24,7 +24,10 @@
  * ambiguously: Content-Length together with Transfer-Encoding, two
  * Content-Length or Transfer-Encoding headers, a Transfer-Encoding other
  * than chunked, or a Content-Length that is not a plain decimal number.
- * Those answers carry "Connection: close" and the connection is closed.
+ * Those answers carry "Connection: close" and the connection is closed
+ * once the client has closed its side or after a second (what it still
+ * sends is read and dropped, so the close does not reset the connection
+ * before the client has read the answer).
  *
  * TLS: versions 1.2 and 1.3 only; on 1.2 only ECDHE key exchange with
  * AEAD ciphers (AES-GCM, ChaCha20-Poly1305).
