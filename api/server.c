@@ -116,22 +116,18 @@ check_data_dir(const char *data, char *err, size_t errlen)
 
 /* ---- demo tokens ---------------------------------------------------- */
 
-/* One token per policy user, written to DATA/demo-tokens and stdout. */
+/* One token per policy user, written to DATA/demo-tokens and stdout after
+ * a line saying until when they are valid (the last one made expires
+ * last). */
 static int
 make_demo_tokens(struct jit_store *store, const struct jit_policy *p,
     const char *data, char *err, size_t errlen)
 {
-	struct jit_buf b = JIT_BUF_INIT;
+	struct jit_buf lines = JIT_BUF_INIT, file = JIT_BUF_INIT;
 	char *path = NULL, *tok = NULL, until[JIT_TIME_LEN], head[256];
 	size_t i, n = jit_policy_user_count(p);
 	int r = JIT_ERR_INTERNAL;
 
-	jit_format_time(jit_now() + JIT_DEMO_TOKEN_TTL, until);
-	snprintf(head, sizeof(head), "# demo tokens, valid for %u hours, "
-	    "until %s; not for real use (jit-ca token create)\n",
-	    (unsigned)(JIT_DEMO_TOKEN_TTL / 3600), until);
-	if ((r = jit_buf_put(&b, head, strlen(head))) != 0)
-		goto out;
 	for (i = 0; i < n; i++) {
 		const char *u = jit_policy_user_at(p, i);
 		if ((r = jit_auth_token_create(store, u, JIT_DEMO_TOKEN_TTL,
@@ -140,25 +136,33 @@ make_demo_tokens(struct jit_store *store, const struct jit_policy *p,
 			    jit_err(r));
 			goto out;
 		}
-		if ((r = jit_buf_put(&b, u, strlen(u))) != 0 ||
-		    (r = jit_buf_put_u8(&b, ' ')) != 0 ||
-		    (r = jit_buf_put(&b, tok, strlen(tok))) != 0 ||
-		    (r = jit_buf_put_u8(&b, '\n')) != 0)
+		if ((r = jit_buf_put(&lines, u, strlen(u))) != 0 ||
+		    (r = jit_buf_put_u8(&lines, ' ')) != 0 ||
+		    (r = jit_buf_put(&lines, tok, strlen(tok))) != 0 ||
+		    (r = jit_buf_put_u8(&lines, '\n')) != 0)
 			goto out;
 		jit_wipe(tok, strlen(tok));
 		free(tok);
 		tok = NULL;
 	}
+	jit_format_time(jit_now() + JIT_DEMO_TOKEN_TTL, until);
+	snprintf(head, sizeof(head), "# demo tokens, valid for %u hours, "
+	    "until %s; not for real use (jit-ca token create)\n",
+	    (unsigned)(JIT_DEMO_TOKEN_TTL / 3600), until);
+	if ((r = jit_buf_put(&file, head, strlen(head))) != 0 ||
+	    (r = jit_buf_put(&file, jit_buf_ptr(&lines),
+	    jit_buf_len(&lines))) != 0)
+		goto out;
 	if ((r = jit_cadir_path(data, JIT_DEMO_TOKENS_FILE, &path)) != 0)
 		goto out;
-	if ((r = jit_write_file_atomic(path, jit_buf_ptr(&b), jit_buf_len(&b),
-	    0600, 0)) != 0) {
+	if ((r = jit_write_file_atomic(path, jit_buf_ptr(&file),
+	    jit_buf_len(&file), 0600, 0)) != 0) {
 		jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
 		goto out;
 	}
 	printf("Demo API tokens (printed once; also in %s, mode 0600):\n",
 	    path);
-	fwrite(jit_buf_ptr(&b), 1, jit_buf_len(&b), stdout);
+	fwrite(jit_buf_ptr(&file), 1, jit_buf_len(&file), stdout);
 	printf("Try: curl -H \"Authorization: Bearer TOKEN\" "
 	    "http://HOST:PORT/v1/whoami\n");
 	fflush(stdout);
@@ -169,7 +173,8 @@ out:
 		free(tok);
 	}
 	free(path);
-	jit_buf_release(&b);
+	jit_buf_release(&lines);
+	jit_buf_release(&file);
 	return r;
 }
 
