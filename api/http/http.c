@@ -964,25 +964,6 @@ jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
 	return 0;
 }
 
-int
-jit_http_start(const struct jit_http_options *opts,
-    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
-    char *err, size_t errlen)
-{
-	struct jit_http *h = NULL;
-	int r;
-
-	*out = NULL;
-	if ((r = jit_http_bind(opts, &h, err, errlen)) != 0)
-		return r;
-	if ((r = jit_http_serve(h, handler, ctx, err, errlen)) != 0) {
-		jit_http_stop(h, 0);
-		return r;
-	}
-	*out = h;
-	return 0;
-}
-
 unsigned
 jit_http_port(const struct jit_http *h)
 {

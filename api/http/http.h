@@ -113,11 +113,6 @@ int jit_http_bind(const struct jit_http_options *opts, struct jit_http **out,
 int jit_http_serve(struct jit_http *h, jit_http_handler_fn handler,
     void *ctx, char *err, size_t errlen);
 
-/* jit_http_bind() then jit_http_serve(); *out is NULL on error. */
-int jit_http_start(const struct jit_http_options *opts,
-    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
-    char *err, size_t errlen);
-
 /* 0 when the request target uri (as sent, before decoding; a query after
  * '?' is not looked at) is a path in canonical form: it starts with '/',
  * only unreserved characters (A-Z a-z 0-9 - . _ ~) and '/' appear as they
