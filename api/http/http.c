@@ -551,8 +551,8 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
-			char *end;
 			unsigned long long v;
+
 			if (cl[strspn(cl, "0123456789")] != '\0' ||
 			    *cl == '\0') {
 				rs->close_conn = 1;
@@ -562,7 +562,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				    "number");
 			}
 			errno = 0;
-			v = strtoull(cl, &end, 10);
+			v = strtoull(cl, NULL, 10);
 			if (errno != 0 || v > h->max_body) {
 				rs->too_large = 1;
 				return send_error(h, conn, rs, 413,
