@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -46,6 +48,8 @@ struct jit_key {
 	unsigned char ed_pk[ED25519_PK_LEN];
 	unsigned char ed_sk[ED25519_SK_LEN];    /* seed || pk */
 	EVP_PKEY *pkey;                 /* ECDSA and RSA */
+	size_t map_len;                 /* private: own pages (secret_new) */
+	int locked;                     /* those pages are locked in RAM */
 };
 
 struct keytype {
@@ -176,8 +180,53 @@ sodium_init_once(void)
 	sodium_ready = sodium_init() >= 0;
 }
 
+/*
+ * Private key material is kept out of core dumps and swap.  A private
+ * struct jit_key (which holds the Ed25519 seed) gets pages of its own,
+ * marked MADV_DONTDUMP and locked with mlock.  ECDSA and RSA private
+ * numbers live inside OpenSSL, which puts ECDSA ones in its secure heap
+ * (locked, not dumped) once that heap exists: it is made before the first
+ * private key.  Locking fails when RLIMIT_MEMLOCK is too small; the key
+ * then still works, unlocked, and jit_key_memory_locked() says so.
+ */
+#define SECURE_HEAP_SIZE (256 * 1024)
+#define SECURE_HEAP_MIN 32
+
+static pthread_once_t secure_once = PTHREAD_ONCE_INIT;
+static int secure_heap;         /* CRYPTO_secure_malloc_init's answer */
+
+static void
+secure_heap_init_once(void)
+{
+	secure_heap = CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE,
+	    SECURE_HEAP_MIN);
+}
+
+static struct jit_key *
+secret_new(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t len;
+	struct jit_key *k;
+
+	if (pg <= 0)
+		pg = 4096;
+	len = (sizeof(*k) + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	k = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (k == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTDUMP
+	(void)madvise(k, len, MADV_DONTDUMP);
+#endif
+	k->map_len = len;  /* the rest is zero, as from calloc */
+	k->locked = mlock(k, len) == 0;
+	return k;
+}
+
+/* A new key of type t; priv: it will hold a private part (secret_new). */
 static int
-key_new(enum jit_key_type t, struct jit_key **out)
+key_new(enum jit_key_type t, int priv, struct jit_key **out)
 {
 	struct jit_key *k;
 
@@ -187,7 +236,9 @@ key_new(enum jit_key_type t, struct jit_key **out)
 		return JIT_ERR_CRYPTO;
 	if (keytype_get(t) == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if ((k = calloc(1, sizeof(*k))) == NULL)
+	if (priv)
+		pthread_once(&secure_once, secure_heap_init_once);
+	if ((k = priv ? secret_new() : calloc(1, sizeof(*k))) == NULL)
 		return JIT_ERR_ALLOC;
 	k->type = t;
 	k->bits = keytype_get(t)->bits;
@@ -199,12 +250,35 @@ key_new(enum jit_key_type t, struct jit_key **out)
 void
 jit_key_free(struct jit_key *k)
 {
+	size_t map_len;
+	int locked;
+
 	if (k == NULL)
 		return;
 	jit_buf_release(&k->blob);
 	EVP_PKEY_free(k->pkey);
+	map_len = k->map_len;
+	locked = k->locked;
 	jit_wipe(k, sizeof(*k));
-	free(k);
+	if (map_len == 0) {
+		free(k);
+		return;
+	}
+	if (locked)
+		munlock(k, map_len);
+	munmap(k, map_len);
+}
+
+int
+jit_key_memory_locked(const struct jit_key *k)
+{
+	if (k == NULL || !k->has_private || !k->locked)
+		return 0;
+	/* OpenSSL 3.0 imports RSA private numbers (from a key file) onto
+	 * its ordinary heap; only keys it generates itself are secure. */
+	if (k->type == JIT_KEY_RSA)
+		return 0;
+	return k->pkey == NULL || secure_heap == 1;
 }
 
 enum jit_key_type
@@ -703,7 +777,7 @@ get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
 	*out = NULL;
 	if (kt == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if ((r = key_new(t, &k)) != 0)
+	if ((r = key_new(t, 0, &k)) != 0)
 		goto out;
 	switch (t) {
 	case JIT_KEY_ED25519:
@@ -1043,7 +1117,7 @@ jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 	*out = NULL;
 	if ((r = jit_key_generate_bits(t, &bits)) != 0)
 		return r;
-	if ((r = key_new(t, &k)) != 0)
+	if ((r = key_new(t, 1, &k)) != 0)
 		goto out;
 	switch (t) {
 	case JIT_KEY_ED25519:
@@ -1350,7 +1424,7 @@ ed25519_from_seed(const unsigned char *seed, struct jit_key **out)
 	int r;
 
 	*out = NULL;
-	if ((r = key_new(JIT_KEY_ED25519, &k)) != 0)
+	if ((r = key_new(JIT_KEY_ED25519, 1, &k)) != 0)
 		return r;
 	if (crypto_sign_seed_keypair(k->ed_pk, k->ed_sk, seed) != 0) {
 		jit_key_free(k);
@@ -1373,7 +1447,7 @@ key_from_pkey(enum jit_key_type t, EVP_PKEY **pkey, struct jit_key **out)
 	int r;
 
 	*out = NULL;
-	if ((r = key_new(t, &k)) != 0)
+	if ((r = key_new(t, 1, &k)) != 0)
 		return r;
 	k->pkey = *pkey;
 	*pkey = NULL;
@@ -1777,10 +1851,12 @@ jit_key_parse_private(const unsigned char *data, size_t len,
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (len > MAX_KEY_FILE)
 		return JIT_ERR_INVALID_FORMAT;
-	/* Make sure libsodium is ready before any key is built. */
+	/* Make sure libsodium is ready before any key is built, and
+	 * OpenSSL's secure heap before it holds private numbers. */
 	pthread_once(&sodium_once, sodium_init_once);
 	if (!sodium_ready)
 		return JIT_ERR_CRYPTO;
+	pthread_once(&secure_once, secure_heap_init_once);
 	if (len >= OPENSSH_MAGIC_LEN &&
 	    memcmp(data, OPENSSH_MAGIC, OPENSSH_MAGIC_LEN) == 0)
 		r = parse_openssh_binary(data, len, out);

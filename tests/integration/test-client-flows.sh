@@ -78,7 +78,7 @@ as alice "$JIT_SSH" cancel "$id" >/dev/null
 jit_bg "$T/int.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/int.log")
-sleep 0.5
+wait_for "grep -q approvals '$T/int.log'" 20
 t0=$(date +%s%N)
 kill -INT "$LOGIN_PID"
 wait "$LOGIN_PID"
@@ -108,9 +108,10 @@ as alice "$JIT_SSH" logout >/dev/null
 jit_bg "$T/restart.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/restart.log")
-sleep 0.3
+wait_for "grep -q approvals '$T/restart.log'" 20
 jit_kill "$SERVER_PID"
-sleep 1.5
+# Restart once the waiting login has noticed (20 s is a guard).
+wait_for "grep -q retrying '$T/restart.log'" 20
 jit_bg "$T/server2.log" "$JIT_CA" serve --config "$T/server.yaml"
 SERVER_PID=$JIT_BG_PID
 wait_port "${JURL##*:}" 10 || fail "server restarted" "$(cat "$T/server2.log")"
