@@ -23,7 +23,7 @@
 #define CONFIG_MAX (64 * 1024)
 
 char *
-jit_home_path(const char *rel)
+client_home_path(const char *rel)
 {
 	const char *home = getenv("HOME");
 	struct passwd *pw;
@@ -43,7 +43,7 @@ jit_home_path(const char *rel)
 }
 
 int
-jit_config_set(char **field, const char *value)
+client_config_set(char **field, const char *value)
 {
 	char *v = NULL;
 
@@ -58,13 +58,13 @@ jit_config_set(char **field, const char *value)
 }
 
 void
-jit_config_release(struct jit_config *c)
+client_config_release(struct client_config *c)
 {
-	jit_config_set(&c->path, NULL);
-	jit_config_set(&c->url, NULL);
-	jit_config_set(&c->token, NULL);
-	jit_config_set(&c->ca_key, NULL);
-	jit_config_set(&c->tls_ca, NULL);
+	client_config_set(&c->path, NULL);
+	client_config_set(&c->url, NULL);
+	client_config_set(&c->token, NULL);
+	client_config_set(&c->ca_key, NULL);
+	client_config_set(&c->tls_ca, NULL);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -82,7 +82,7 @@ trim(char *s)
 }
 
 static int
-parse(struct jit_config *c, char *text, char *msg, size_t msglen)
+parse(struct client_config *c, char *text, char *msg, size_t msglen)
 {
 	char *line, *next, *eq, *k, *v;
 	char **field;
@@ -117,32 +117,32 @@ parse(struct jit_config *c, char *text, char *msg, size_t msglen)
 			    c->path, lineno, k);
 			return JIT_ERR_INVALID_FORMAT;
 		}
-		if ((r = jit_config_set(field, *v ? v : NULL)) != 0)
+		if ((r = client_config_set(field, *v ? v : NULL)) != 0)
 			return r;
 	}
 	return 0;
 }
 
 int
-jit_config_load(const char *path, struct jit_config *c, char *msg,
+client_config_load(const char *path, struct client_config *c, char *msg,
     size_t msglen)
 {
 	const char *env;
 	int r;
 
-	if ((r = jit_config_load_file(path, c, msg, msglen)) != 0)
+	if ((r = client_config_load_file(path, c, msg, msglen)) != 0)
 		return r;
 	if ((env = getenv("JIT_SSH_URL")) != NULL && *env &&
-	    (r = jit_config_set(&c->url, env)) != 0)
+	    (r = client_config_set(&c->url, env)) != 0)
 		return r;
 	if ((env = getenv("JIT_SSH_TOKEN")) != NULL && *env &&
-	    (r = jit_config_set(&c->token, env)) != 0)
+	    (r = client_config_set(&c->token, env)) != 0)
 		return r;
 	return 0;
 }
 
 int
-jit_config_load_file(const char *path, struct jit_config *c, char *msg,
+client_config_load_file(const char *path, struct client_config *c, char *msg,
     size_t msglen)
 {
 	unsigned char *data = NULL;
@@ -154,7 +154,7 @@ jit_config_load_file(const char *path, struct jit_config *c, char *msg,
 	if (path != NULL)
 		c->path = strdup(path);
 	else
-		c->path = jit_home_path(CONFIG_REL);
+		c->path = client_home_path(CONFIG_REL);
 	if (c->path == NULL) {
 		snprintf(msg, msglen, "cannot find the home directory");
 		return JIT_ERR_ALLOC;
@@ -225,7 +225,7 @@ put_setting(struct jit_buf *b, const char *key, const char *value)
 }
 
 int
-jit_config_save(const struct jit_config *c, char *msg, size_t msglen)
+client_config_save(const struct client_config *c, char *msg, size_t msglen)
 {
 	static const char head[] = "# jit-ssh client configuration "
 	    "(written by jit-ssh setup)\n";

@@ -18,16 +18,17 @@ enum {
 /* Options every server-talking command takes. */
 #define O_CONN (O_JSON | O_URL | O_TOKEN | O_TLS_CA | O_CONFIG | O_CA_KEY)
 
-struct command {
+struct subcommand {
 	const char *name;
-	int (*run)(const struct jit_opts *o);
+	int (*run)(const struct client_opts *o);
 	unsigned allowed;
 	const char *usage;
 	const char *help;
 };
 
-static const struct command commands[] = {
-	{ "setup", cmd_setup, O_JSON | O_TOKEN | O_TLS_CA | O_CONFIG | O_YES,
+static const struct subcommand subcommands[] = {
+	{ "setup", client_cmd_setup,
+	  O_JSON | O_TOKEN | O_TLS_CA | O_CONFIG | O_YES,
 	  "setup URL [--token TOKEN] [--tls-ca FILE] [--yes]",
 	  "Write ~/.config/jit-ssh/config (0600) for the server at URL. The\n"
 	  "CA key is fetched (GET /v1/ca) and its SHA256 fingerprint shown;\n"
@@ -35,8 +36,8 @@ static const struct command commands[] = {
 	  "is not a terminal accepts. The pinned key is the only CA whose\n"
 	  "certificates jit-ssh will install. A token is checked with\n"
 	  "GET /v1/whoami before it is saved." },
-	{ "login", cmd_login, O_CONN | O_FOR | O_REASON | O_KEY | O_NO_AGENT |
-	  O_NO_WAIT | O_RESUME | O_TIMEOUT,
+	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
+	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"
 	  "      [--no-agent] [--no-wait] [--timeout DURATION]\n"
 	  "  jit-ssh login --resume ID [--key PATH] [--no-agent]",
@@ -49,31 +50,31 @@ static const struct command commands[] = {
 	  "private key. Ctrl-C leaves the request pending (resume it with\n"
 	  "--resume ID). --timeout gives up waiting (exit 4), the request\n"
 	  "stays pending. --no-wait prints the request ID and exits." },
-	{ "status", cmd_status, O_CONN, "status [ID]",
+	{ "status", client_cmd_status, O_CONN, "status [ID]",
 	  "Show one request, or your requests and installed certificates." },
-	{ "list", cmd_list, O_CONN | O_PENDING, "list [--pending]",
+	{ "list", client_cmd_list, O_CONN | O_PENDING, "list [--pending]",
 	  "Requests you may see: yours and those you may approve.\n"
 	  "--pending: only those waiting for a decision." },
-	{ "approve", cmd_approve, O_CONN | O_COMMENT,
+	{ "approve", client_cmd_approve, O_CONN | O_COMMENT,
 	  "approve ID [--comment TEXT]", "Approve a pending request." },
-	{ "deny", cmd_deny, O_CONN | O_COMMENT, "deny ID --comment TEXT",
+	{ "deny", client_cmd_deny, O_CONN | O_COMMENT, "deny ID --comment TEXT",
 	  "Deny a pending request; the comment is required." },
-	{ "cancel", cmd_cancel, O_CONN, "cancel ID",
+	{ "cancel", client_cmd_cancel, O_CONN, "cancel ID",
 	  "Cancel your own pending request." },
-	{ "revoke", cmd_revoke, O_CONN | O_COMMENT,
+	{ "revoke", client_cmd_revoke, O_CONN | O_COMMENT,
 	  "revoke ID [--comment TEXT]",
 	  "End an approved grant early (its serial joins the KRL)." },
-	{ "logout", cmd_logout, O_JSON, "logout [ROLE]",
+	{ "logout", client_cmd_logout, O_JSON, "logout [ROLE]",
 	  "Remove ROLE's (or every role's) identities from ssh-agent and\n"
 	  "delete its files under ~/.ssh/jit/." },
-	{ "ca", cmd_ca, O_CONN, "ca",
+	{ "ca", client_cmd_ca, O_CONN, "ca",
 	  "Print the CA public key line for sshd's TrustedUserCAKeys\n"
 	  "(refused if it differs from the pinned key)." },
-	{ "whoami", cmd_whoami, O_CONN, "whoami",
+	{ "whoami", client_cmd_whoami, O_CONN, "whoami",
 	  "Who the server thinks you are, and what you may do." },
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define NCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'J' },
@@ -98,7 +99,7 @@ static const struct option longopts[] = {
 };
 
 static void
-usage(FILE *f)
+print_usage(FILE *f)
 {
 	size_t i;
 
@@ -106,9 +107,9 @@ usage(FILE *f)
 	    "Just-in-time SSH access: ask for a role, get it approved, and "
 	    "use plain ssh\nwith a short-lived certificate.\n\nCommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  jit-ssh %s\n", commands[i].usage);
+		fprintf(f, "  jit-ssh %s\n", subcommands[i].usage);
 	fprintf(f, "\n"
-	    "Options for commands that talk to the server:\n"
+	    "Options for subcommands that talk to the server:\n"
 	    "  --url URL        server URL (else JIT_SSH_URL, else config)\n"
 	    "  --token TOKEN    API token (else JIT_SSH_TOKEN, else config)\n"
 	    "  --ca-key FILE    CA public key to trust instead of the pinned "
@@ -133,7 +134,7 @@ usage(FILE *f)
 }
 
 static void
-command_help(const struct command *cmd)
+command_help(const struct subcommand *cmd)
 {
 	printf("usage: jit-ssh %s\n\n%s\n", cmd->usage, cmd->help);
 	if (cmd->allowed & O_URL)
@@ -180,8 +181,8 @@ name_of(unsigned bit)
 int
 main(int argc, char **argv)
 {
-	const struct command *cmd = NULL;
-	struct jit_opts o;
+	const struct subcommand *cmd = NULL;
+	struct client_opts o;
 	char **pos;
 	unsigned seen = 0, bit;
 	int ch, npos = 0, rc, i, version = 0;
@@ -235,19 +236,19 @@ main(int argc, char **argv)
 	if (npos == 0 || strcmp(pos[0], "help") == 0) {
 		if (npos > 1) {
 			for (k = 0; k < NCOMMANDS; k++)
-				if (strcmp(pos[1], commands[k].name) == 0) {
-					command_help(&commands[k]);
+				if (strcmp(pos[1], subcommands[k].name) == 0) {
+					command_help(&subcommands[k]);
 					free(pos);
 					return JIT_EXIT_OK;
 				}
 		}
-		usage(o.help || npos > 0 ? stdout : stderr);
+		print_usage(o.help || npos > 0 ? stdout : stderr);
 		free(pos);
 		return o.help || npos > 0 ? JIT_EXIT_OK : JIT_EXIT_USAGE;
 	}
 	for (k = 0; k < NCOMMANDS; k++)
-		if (strcmp(pos[0], commands[k].name) == 0)
-			cmd = &commands[k];
+		if (strcmp(pos[0], subcommands[k].name) == 0)
+			cmd = &subcommands[k];
 	if (cmd == NULL) {
 		fprintf(stderr, "jit-ssh: unknown command '%s' (try jit-ssh "
 		    "--help)\n", pos[0]);
@@ -272,14 +273,14 @@ main(int argc, char **argv)
 	o.args = pos + 1;
 	o.nargs = npos - 1;
 
-	jit_install_sigint();
-	if (jit_http_global_init() != 0) {
+	client_install_sigint();
+	if (client_http_global_init() != 0) {
 		fprintf(stderr, "jit-ssh: cannot initialise libcurl\n");
 		free(pos);
 		return JIT_EXIT_ERROR;
 	}
 	rc = cmd->run(&o);
-	jit_http_global_cleanup();
+	client_http_global_cleanup();
 	free(pos);
 	return rc;
 }
