@@ -21,6 +21,7 @@
 #include "cadir.h"
 #include "cert.h"
 #include "cmds.h"
+#include "config.h"
 #include "err.h"
 #include "key.h"
 #include "util.h"
@@ -118,21 +119,26 @@ static void
 init_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca init --data DIR [--key-type TYPE] [--bits N]\n"
+	    "usage: jit-ca init [--data DIR | --config FILE]\n"
+	    "                   [--key-type TYPE] [--bits N]\n"
 	    "\n"
 	    "Create a new CA key in the data directory DIR (created with mode\n"
 	    "0700 if missing) and print its public key line, the line hosts\n"
 	    "trust with TrustedUserCAKeys.  Writes DIR/ca_key (0600) and\n"
 	    "DIR/ca_key.pub (0644).  An existing CA is never overwritten.\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   take the data directory from a server\n"
+	    "                      config\n"
 	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
 	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
 	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_DEFAULT_BITS, JIT_RSA_MIN_CA_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_DEFAULT_BITS,
+	    JIT_RSA_MIN_CA_BITS);
 }
 
 /* Parse a positive decimal number no larger than max. */
@@ -178,23 +184,27 @@ cmd_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key-type", required_argument, NULL, OPT_KEY_TYPE },
 		{ "bits", required_argument, NULL, OPT_BITS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "init", *data = NULL, *type_name = "ed25519";
-	const char *bits_arg = NULL;
+	const char *bits_arg = NULL, *config = NULL;
+	struct jit_config cfg;
 	enum jit_key_type type;
 	struct jit_key *k = NULL;
 	char *line = NULL;
 	uint64_t bits = 0;
 	int c, r, ret = 1;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case OPT_KEY_TYPE: type_name = optarg; break;
 		case OPT_BITS: bits_arg = optarg; break;
 		case 'h': init_usage(stdout); return 0;
@@ -203,8 +213,8 @@ cmd_init(int argc, char **argv)
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca init --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca init --help)");
 		return EXIT_USAGE;
 	}
 	type = jit_key_type_from_short_name(type_name);
@@ -226,10 +236,12 @@ cmd_init(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	if (jit_cadir_exists(data)) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
-		return 1;
+		goto out;
 	}
 	r = jit_cadir_create(data, type, (unsigned)bits, &k);
 	if (r == JIT_ERR_FILE_EXISTS) {
@@ -261,6 +273,7 @@ cmd_init(int argc, char **argv)
 out:
 	jit_key_free(k);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -271,16 +284,20 @@ static void
 ca_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca ca --data DIR [--fingerprint]\n"
+	    "usage: jit-ca ca [--data DIR | --config FILE] [--fingerprint]\n"
 	    "\n"
 	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
 	    "the data directory DIR.\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   take the data directory from a server\n"
+	    "                      config\n"
 	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
-	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_CONFIG_DEFAULT_DATA);
 }
 
 int
@@ -288,19 +305,23 @@ cmd_ca(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "fingerprint", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "ca", *data = NULL;
+	const char *cmd = "ca", *data = NULL, *config = NULL;
+	struct jit_config cfg;
 	struct jit_key *k = NULL;
 	char *line = NULL, *fp = NULL;
 	int c, r, ret = 1, want_fp = 0;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:lh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case 'l': want_fp = 1; break;
 		case 'h': ca_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
@@ -308,10 +329,12 @@ cmd_ca(int argc, char **argv)
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca ca --help)");
 		return EXIT_USAGE;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	if ((r = jit_cadir_public_line(data, &line)) != 0) {
 		ca_key_fail(cmd, data, "read the CA key in", r);
 		goto out;
@@ -336,6 +359,7 @@ out:
 	jit_key_free(k);
 	free(line);
 	free(fp);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -357,8 +381,9 @@ static void
 sign_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca sign --data DIR --key USER.pub --principal P\n"
-	    "                   [--principal P2 ...] --duration TIME [options]\n"
+	    "usage: jit-ca sign [--data DIR | --config FILE] --key USER.pub\n"
+	    "                   --principal P [--principal P2 ...]\n"
+	    "                   --duration TIME [options]\n"
 	    "\n"
 	    "Sign an OpenSSH user certificate for USER.pub with the CA in DIR,\n"
 	    "offline, and print the certificate line.  The certificate is\n"
@@ -366,6 +391,10 @@ sign_usage(FILE *f)
 	    "from --valid-from for TIME.\n"
 	    "\n"
 	    "  -d, --data DIR            data directory holding the CA\n"
+	    "                            (default: the config's, else\n"
+	    "                            %s)\n"
+	    "  -c, --config FILE         take the data directory from a\n"
+	    "                            server config\n"
 	    "  -k, --key FILE            user public key (ed25519, ecdsa, or\n"
 	    "                            rsa of at least %d bits)\n"
 	    "  -n, --principal NAME      login name allowed; repeatable\n"
@@ -384,7 +413,7 @@ sign_usage(FILE *f)
 	    "      --valid-from TIME     start: RFC 3339 (2030-01-31T08:00:00Z),\n"
 	    "                            epoch seconds, or +DURATION from now\n"
 	    "  -o, --output FILE         write the certificate line to FILE\n"
-	    "                            instead of stdout\n"
+	    "                            instead of stdout (- is stdout)\n"
 	    "  -h, --help                show this help\n"
 	    "\n"
 	    "Known extensions: permit-pty, permit-port-forwarding,\n"
@@ -392,7 +421,7 @@ sign_usage(FILE *f)
 	    "no-touch-required; custom ones look like name@domain.\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_MIN_USER_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_MIN_USER_BITS);
 }
 
 /* 1 if s contains a byte below 0x20 or DEL. */
@@ -628,6 +657,7 @@ cmd_sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "principal", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -647,6 +677,8 @@ cmd_sign(int argc, char **argv)
 	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
 	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
 	const char *source = NULL, *valid_from = NULL, *output = NULL;
+	const char *config = NULL;
+	struct jit_config cfg;
 	const char *principals[JIT_CERT_MAX_PRINCIPALS];
 	const char *ext[MAX_EXTENSIONS];
 	size_t nprincipals = 0, next = 0;
@@ -659,11 +691,13 @@ cmd_sign(int argc, char **argv)
 	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:k:n:I:z:o:h", longopts,
+	while ((c = getopt_long(argc, argv, ":d:c:k:n:I:z:o:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case 'k': keypath = optarg; break;
 		case 'n':
 			if (nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
@@ -688,7 +722,10 @@ cmd_sign(int argc, char **argv)
 			break;
 		case OPT_NO_EXTENSIONS: no_ext = 1; break;
 		case OPT_VALID_FROM: valid_from = optarg; break;
-		case 'o': output = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case 'h': sign_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
@@ -697,8 +734,8 @@ cmd_sign(int argc, char **argv)
 		return r;
 
 	/* Required options, in the order the usage line names them. */
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca sign --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca sign --help)");
 		return EXIT_USAGE;
 	}
 	if (keypath == NULL || *keypath == '\0') {
@@ -790,6 +827,8 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	if ((r = jit_cadir_load(data, &ca)) != 0) {
 		ca_key_fail(cmd, data, "load the CA key from", r);
 		goto out;
@@ -844,5 +883,6 @@ out:
 	jit_key_free(ca);
 	free(comment);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }
