@@ -66,6 +66,17 @@ void client_config_release(struct client_config *c);
 /* Replace a string field (NULL allowed); returns 0 or ALLOC. */
 int client_config_set(char **field, const char *value);
 
+/*
+ * Read an API token: the first line of the file path, or of standard
+ * input when path is "-" (asked for without echo on a terminal; nothing
+ * after the line is read).  Surrounding blanks are dropped; an empty
+ * token or one with a space or control character inside is refused
+ * (INVALID_FORMAT).  *out is a new string, a secret: wipe it before
+ * free.  On error msg receives one line naming the source.
+ */
+int client_token_read(const char *path, char **out, char *msg,
+    size_t msglen);
+
 /* $HOME (or the passwd entry) joined with rel, as a new string. */
 char *client_home_path(const char *rel);
 

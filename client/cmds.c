@@ -632,8 +632,8 @@ client_cmd_setup(const struct client_opts *o)
 
 	memset(&res, 0, sizeof(res));
 	if (o->nargs != 1) {
-		client_fail("usage: jit-ssh setup URL [--token TOKEN] "
-		    "[--tls-ca FILE] [--yes]");
+		client_fail("usage: jit-ssh setup URL [--token-file FILE | "
+		    "--token -] [--tls-ca FILE] [--yes]");
 		return JIT_EXIT_USAGE;
 	}
 	/* The file as it is, without environment overrides: setup saves
@@ -721,7 +721,7 @@ client_cmd_setup(const struct client_opts *o)
 			printf(", token for %s", user);
 		else
 			printf(" (no token yet: set JIT_SSH_TOKEN or re-run "
-			    "with --token)");
+			    "with --token-file FILE)");
 		printf(".\n");
 	}
 	rc = JIT_EXIT_OK;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -21,6 +22,7 @@
 
 #define CONFIG_REL ".config/jit-ssh/config"
 #define CONFIG_MAX (64 * 1024)
+#define TOKEN_MAX 4096
 
 char *
 client_home_path(const char *rel)
@@ -253,5 +255,100 @@ client_config_save(const struct client_config *c, char *msg, size_t msglen)
 		    jit_err(r));
  out:
 	jit_buf_release(&b);
+	return r;
+}
+
+/*
+ * One line from standard input, a byte at a time so that nothing after
+ * the line is consumed (setup may still ask for a confirmation).  On a
+ * terminal the line is typed without echo.
+ */
+static int
+read_stdin_line(char *buf, size_t size, size_t *len)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO), echo_off = 0, r = 0;
+	ssize_t n;
+	char ch;
+
+	*len = 0;
+	if (tty) {
+		fprintf(stderr, "API token: ");
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH,
+			    &quiet) == 0;
+		}
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, &ch, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = jit_err_from_errno(errno);
+			break;
+		}
+		if (n == 0 || ch == '\n')
+			break;
+		if (*len + 1 >= size) {
+			r = JIT_ERR_NO_BUFFER_SPACE;
+			break;
+		}
+		buf[(*len)++] = ch;
+	}
+	buf[*len] = '\0';
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (tty)
+		fputc('\n', stderr);
+	return r;
+}
+
+int
+client_token_read(const char *path, char **out, char *msg, size_t msglen)
+{
+	unsigned char *data = NULL;
+	char line[TOKEN_MAX], *t;
+	const char *from = strcmp(path, "-") == 0 ? "standard input" : path;
+	size_t len = 0, flen = 0, i;
+	int r = JIT_ERR_INTERNAL;
+
+	*out = NULL;
+	if (strcmp(path, "-") == 0) {
+		r = read_stdin_line(line, sizeof(line), &len);
+	} else if ((r = jit_read_file(path, TOKEN_MAX - 1, &data,
+	    &flen)) == 0) {
+		len = strcspn((char *)data, "\n");
+		memcpy(line, data, len);
+		line[len] = '\0';
+		jit_wipe(data, flen);
+		free(data);
+	}
+	if (r != 0) {
+		snprintf(msg, msglen, "cannot read the token from %s: %s",
+		    from, r == JIT_ERR_NO_BUFFER_SPACE ? "too long" :
+		    jit_err(r));
+		goto out;
+	}
+	t = trim(line);
+	r = JIT_ERR_INVALID_FORMAT;
+	if (*t == '\0') {
+		snprintf(msg, msglen, "no token in %s", from);
+		goto out;
+	}
+	for (i = 0; t[i] != '\0'; i++) {
+		if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f) {
+			snprintf(msg, msglen, "the token in %s has a space or "
+			    "control character", from);
+			goto out;
+		}
+	}
+	r = (*out = strdup(t)) != NULL ? 0 : JIT_ERR_ALLOC;
+	if (r != 0)
+		snprintf(msg, msglen, "%s", jit_err(r));
+ out:
+	jit_wipe(line, sizeof(line));
 	return r;
 }

@@ -354,7 +354,7 @@ client_http_describe_error(const struct client_http_result *res, char *msg,
 	switch (res->status) {
 	case 400: what = "the server rejected the request"; break;
 	case 401: what = "the server refused the token (check the token "
-	    "in the config, JIT_SSH_TOKEN or --token)"; break;
+	    "in the config, JIT_SSH_TOKEN, --token-file or --token)"; break;
 	case 403: what = "not allowed by policy"; break;
 	case 404: what = "not found"; break;
 	case 409: what = "not possible in the request's current state";

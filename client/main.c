@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "buf.h"
 
 enum {
 	O_JSON = 1 << 0, O_YES = 1 << 1, O_PENDING = 1 << 2,
@@ -12,11 +13,13 @@ enum {
 	O_TOKEN = 1 << 6, O_CA_KEY = 1 << 7, O_TLS_CA = 1 << 8,
 	O_CONFIG = 1 << 9, O_FOR = 1 << 10, O_REASON = 1 << 11,
 	O_KEY = 1 << 12, O_RESUME = 1 << 13, O_COMMENT = 1 << 14,
-	O_TIMEOUT = 1 << 15,
+	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16,
+	O_NBITS = 17,
 };
 
 /* Options every server-talking command takes. */
-#define O_CONN (O_JSON | O_URL | O_TOKEN | O_TLS_CA | O_CONFIG | O_CA_KEY)
+#define O_CONN (O_JSON | O_URL | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | \
+    O_CONFIG | O_CA_KEY)
 
 struct subcommand {
 	const char *name;
@@ -28,14 +31,17 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "setup", client_cmd_setup,
-	  O_JSON | O_TOKEN | O_TLS_CA | O_CONFIG | O_YES,
-	  "setup URL [--token TOKEN] [--tls-ca FILE] [--yes]",
+	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES,
+	  "setup URL [--token-file FILE | --token -] [--tls-ca FILE] [--yes]",
 	  "Write ~/.config/jit-ssh/config (0600) for the server at URL. The\n"
 	  "CA key is fetched (GET /v1/ca) and its SHA256 fingerprint shown;\n"
 	  "on a terminal you are asked to confirm it, --yes or a stdin that\n"
 	  "is not a terminal accepts. The pinned key is the only CA whose\n"
 	  "certificates jit-ssh will install. A token is checked with\n"
-	  "GET /v1/whoami before it is saved." },
+	  "GET /v1/whoami before it is saved. Give the token with\n"
+	  "--token-file FILE or --token - (the first line of standard input,\n"
+	  "typed without echo on a terminal); --token TOKEN also works but\n"
+	  "shows the token to other users of this machine (ps, /proc)." },
 	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
 	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"
@@ -86,6 +92,7 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ "url", required_argument, NULL, 'u' },
 	{ "token", required_argument, NULL, 't' },
+	{ "token-file", required_argument, NULL, 'F' },
 	{ "ca-key", required_argument, NULL, 'C' },
 	{ "tls-ca", required_argument, NULL, 'T' },
 	{ "config", required_argument, NULL, 'c' },
@@ -111,7 +118,11 @@ print_usage(FILE *f)
 	fprintf(f, "\n"
 	    "Options for subcommands that talk to the server:\n"
 	    "  --url URL        server URL (else JIT_SSH_URL, else config)\n"
-	    "  --token TOKEN    API token (else JIT_SSH_TOKEN, else config)\n"
+	    "  --token-file FILE  API token: the first line of FILE (else\n"
+	    "                   JIT_SSH_TOKEN, else config)\n"
+	    "  --token -        API token from standard input\n"
+	    "  --token TOKEN    API token on the command line (warns: other\n"
+	    "                   users see it in ps and /proc)\n"
 	    "  --ca-key FILE    CA public key to trust instead of the pinned "
 	    "one\n"
 	    "  --tls-ca FILE    CA bundle for the server's TLS certificate\n"
@@ -138,8 +149,8 @@ command_help(const struct subcommand *cmd)
 {
 	printf("usage: jit-ssh %s\n\n%s\n", cmd->usage, cmd->help);
 	if (cmd->allowed & O_URL)
-		printf("\nAlso: --url, --token, --ca-key, --tls-ca, --config, "
-		    "--json (see jit-ssh --help).\n");
+		printf("\nAlso: --url, --token-file, --token, --ca-key, "
+		    "--tls-ca, --config, --json (see jit-ssh --help).\n");
 	printf("Exit status: see jit-ssh --help.\n");
 }
 
@@ -154,6 +165,7 @@ bit_of(int ch)
 	case 'W': return O_NO_WAIT;
 	case 'u': return O_URL;
 	case 't': return O_TOKEN;
+	case 'F': return O_TOKEN_FILE;
 	case 'C': return O_CA_KEY;
 	case 'T': return O_TLS_CA;
 	case 'c': return O_CONFIG;
@@ -178,12 +190,46 @@ name_of(unsigned bit)
 	return "?";
 }
 
+/*
+ * --token-file FILE and --token - read the token into *owned (a secret:
+ * main wipes it); --token VALUE is used as given, with a warning, since
+ * every user of the machine can read a command line.
+ */
+static int
+resolve_token(struct client_opts *o, const char *file, char **owned)
+{
+	char msg[512];
+
+	*owned = NULL;
+	if (file != NULL && o->token != NULL) {
+		client_fail("--token and --token-file exclude each other");
+		return JIT_EXIT_USAGE;
+	}
+	if (o->token != NULL && strcmp(o->token, "-") != 0) {
+		client_fail("warning: a token given with --token is visible to "
+		    "other users (ps, /proc); use --token-file FILE or "
+		    "--token - (stdin)");
+		return 0;
+	}
+	if (o->token != NULL)
+		file = "-";
+	if (file == NULL)
+		return 0;
+	if (client_token_read(file, owned, msg, sizeof(msg)) != 0) {
+		client_fail("%s", msg);
+		return JIT_EXIT_ERROR;
+	}
+	o->token = *owned;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct subcommand *cmd = NULL;
 	struct client_opts o;
-	char **pos;
+	const char *token_file = NULL;
+	char **pos, *token = NULL;
 	unsigned seen = 0, bit;
 	int ch, npos = 0, rc, i, version = 0;
 	size_t k;
@@ -206,6 +252,7 @@ main(int argc, char **argv)
 		case 'W': o.no_wait = 1; break;
 		case 'u': o.url = optarg; break;
 		case 't': o.token = optarg; break;
+		case 'F': token_file = optarg; break;
 		case 'C': o.ca_key_file = optarg; break;
 		case 'T': o.tls_ca = optarg; break;
 		case 'c': o.config = optarg; break;
@@ -260,7 +307,7 @@ main(int argc, char **argv)
 		free(pos);
 		return JIT_EXIT_OK;
 	}
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < O_NBITS; i++) {
 		bit = 1u << i;
 		if ((seen & bit) && !(cmd->allowed & bit)) {
 			fprintf(stderr, "jit-ssh %s: --%s does not apply here "
@@ -272,15 +319,24 @@ main(int argc, char **argv)
 	}
 	o.args = pos + 1;
 	o.nargs = npos - 1;
+	if ((rc = resolve_token(&o, token_file, &token)) != 0) {
+		free(pos);
+		return rc;
+	}
 
 	client_install_sigint();
 	if (client_http_global_init() != 0) {
 		fprintf(stderr, "jit-ssh: cannot initialise libcurl\n");
-		free(pos);
-		return JIT_EXIT_ERROR;
+		rc = JIT_EXIT_ERROR;
+		goto out;
 	}
 	rc = cmd->run(&o);
 	client_http_global_cleanup();
+ out:
+	if (token != NULL) {
+		jit_wipe(token, strlen(token));
+		free(token);
+	}
 	free(pos);
 	return rc;
 }
