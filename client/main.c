@@ -32,7 +32,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "setup", client_cmd_setup,
 	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES,
-	  "setup URL [--token-file FILE | --token -] [--tls-ca FILE] [--yes]",
+	  "setup URL [--token-file FILE | --token -] [--tls-ca FILE]\n"
+	  "      [--config FILE] [--yes] [--json]",
 	  "Write ~/.config/jit-ssh/config (0600) for the server at URL. The\n"
 	  "CA key is fetched (GET /v1/ca) and its SHA256 fingerprint shown;\n"
 	  "on a terminal you are asked to confirm it, --yes or a stdin that\n"
@@ -70,7 +71,7 @@ static const struct subcommand subcommands[] = {
 	{ "revoke", client_cmd_revoke, O_CONN | O_COMMENT,
 	  "revoke ID [--comment TEXT]",
 	  "End an approved grant early (its serial joins the KRL)." },
-	{ "logout", client_cmd_logout, O_JSON, "logout [ROLE]",
+	{ "logout", client_cmd_logout, O_JSON, "logout [ROLE] [--json]",
 	  "Remove ROLE's (or every role's) identities from ssh-agent and\n"
 	  "delete its files under ~/.ssh/jit/." },
 	{ "ca", client_cmd_ca, O_CONN, "ca",
