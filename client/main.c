@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "buf.h"
+#include "client.h"
 
 enum {
 	O_JSON = 1 << 0, O_YES = 1 << 1, O_PENDING = 1 << 2,
