@@ -84,7 +84,7 @@ trim(char *s)
 }
 
 static int
-parse(struct client_config *c, char *text, char *msg, size_t msglen)
+parse_config(struct client_config *c, char *text, char *msg, size_t msglen)
 {
 	char *line, *next, *eq, *k, *v;
 	char **field;
@@ -164,7 +164,7 @@ client_config_load_file(const char *path, struct client_config *c, char *msg,
 	r = jit_read_file(c->path, CONFIG_MAX, &data, &len);
 	if (r == 0) {
 		c->from_file = 1;
-		r = parse(c, (char *)data, msg, msglen);
+		r = parse_config(c, (char *)data, msg, msglen);
 		jit_wipe(data, len);
 		free(data);
 		if (r != 0) {

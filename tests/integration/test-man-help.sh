@@ -13,7 +13,10 @@
 need_env JIT_CA JIT_SSH JIT_SSH_GUARD
 src=${JIT_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 man=$src/man
-sync=$src/contrib/jit-ssh-host-sync
+# The script as built (from contrib/jit-ssh-host-sync.in where it is
+# configured), else as checked in.
+sync=${JIT_HOST_SYNC:-${JIT_BUILD_ROOT:-}/contrib/jit-ssh-host-sync}
+[ -f "$sync" ] || sync=$src/contrib/jit-ssh-host-sync
 
 # Long options in text (--help output, or roff with \- unescaped), one a
 # line, sorted.
