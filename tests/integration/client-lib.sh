@@ -2,12 +2,14 @@
 # tests/integration/client-lib.sh - helpers for the jit-ssh client tests
 # (test-client-*.sh), on top of lib.sh (source that first).
 #
-#   client_server [EXTRA_POLICY_YAML]
+#   client_server [EXTRA_ROLES_YAML [EXTRA_USERS_YAML]]
 #       Start a real `jit-ca serve` on a free loopback port with a test
 #       policy (users alice/carol in dev, bob in dev+sre; roles "ops"
 #       (1 approval, principal $JIT_USER1) and "quick" (pending_timeout
-#       3s)), make a token per user in $T/TOKEN_alice etc.  Sets JURL,
-#       SERVER_PID, CA_PUB ($T/data/ca_key.pub).
+#       3s)), plus the roles and users given (YAML lines indented by two
+#       spaces, as in the policy's roles: and users: maps), make a token
+#       per user in $T/TOKEN_alice etc.  Sets JURL, SERVER_PID, CA_PUB
+#       ($T/data/ca_key.pub).
 #   client_setup USER           jit-ssh setup $JURL --token-file ... --yes as
 #                               USER (HOME=$T/home/USER)
 #   as USER CMD...              run CMD with HOME=$T/home/USER
@@ -30,13 +32,16 @@ EOF
 }
 
 client_server() {
-	local extra=${1:-} u
+	local extra=${1:-} extra_users=${2:-} u users="alice bob carol"
 	mkdir -p "$T/home"
+	users="$users $(printf '%s\n' "$extra_users" |
+		sed -n 's/^  \([a-z0-9_-]*\):.*/\1/p' | tr '\n' ' ')"
 	cat >"$T/policy.yaml" <<EOF
 users:
   alice: {groups: [dev]}
   bob:   {groups: [dev, sre]}
   carol: {groups: [dev]}
+$extra_users
 admins: [bob]
 auditors: [bob]
 roles:
@@ -73,7 +78,7 @@ EOF
 	port=$SERVE_PORT
 	JURL=http://127.0.0.1:$port
 	CA_PUB=$T/data/ca_key.pub
-	for u in alice bob carol; do
+	for u in $users; do
 		"$JIT_CA" token create "$u" --config "$T/server.yaml" \
 			>"$T/TOKEN_$u" 2>/dev/null || {
 			echo "token create $u failed" >&2; return 1; }
