@@ -75,8 +75,8 @@ dangerous(uint32_t cp)
  * byte and invalid bytes as \xHH, other code points as \uHHHH.  JSON
  * mode: s is JSON text written by jansson (valid UTF-8, C0 controls
  * inside strings already escaped); newlines between members stay, the
- * rest becomes \u00HH or \uHHHH, which is the same string to a JSON
- * reader.
+ * rest becomes \uHHHH (upper case, as jansson writes its own), which is
+ * the same string to a JSON reader.
  */
 static char *
 escape(const char *s, int json)
@@ -101,7 +101,8 @@ escape(const char *s, int json)
 		} else if (cp < 0x80 && !json)
 			o += (size_t)snprintf(out + o, 7, "\\x%02x", cp);
 		else
-			o += (size_t)snprintf(out + o, 7, "\\u%04x", cp);
+			o += (size_t)snprintf(out + o, 7, json ? "\\u%04X" :
+			    "\\u%04x", cp);
 		i += k;
 	}
 	out[o] = '\0';

@@ -6,7 +6,8 @@
 # longer window, with a broken signature, with an unknown critical option,
 # as a host certificate, or garbage.  Each bad one must be
 # refused with exit 5, and nothing may change: no files written under
-# ~/.ssh/jit/, the agent's identities exactly as before.
+# ~/.ssh/jit/, the agent's identities exactly as before; the key made for
+# the request is deleted from ~/.ssh/jit/pending.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 
@@ -145,9 +146,8 @@ jd=$T/home/alice/.ssh/jit
 assert_contains "$(agent_list)" "jit-ssh:ops" "control: the agent holds it"
 
 # The installed state: agent identities and the files of every role.
-# pending/ is left out on purpose: it holds the key made for the refused
-# request, kept so `login --resume ID` can try again; it is never used by
-# ssh.
+# pending/ is checked apart: the key made for a refused request is
+# deleted (the server would send the same certificate again).
 snapshot() {
 	{
 		agent_list
@@ -166,6 +166,8 @@ for mode in wrongca wrongkey principals extraprincipal window badsig critical \
 	assert_contains "$ERR" "nothing was installed" "$mode: says nothing was installed"
 	after=$(snapshot)
 	assert_eq "$before" "$after" "$mode: agent and ~/.ssh/jit unchanged"
+	assert_eq "" "$(ls -A "$jd/pending")" \
+		"$mode: the key made for the refused request is deleted"
 done
 # What the refusals say for the three named cases.
 echo wrongca >"$F/mode"
