@@ -425,7 +425,9 @@ verify_cert(const char *line, const json_t *req, const struct jit_key *ca,
 	memset(&e, 0, sizeof(e));
 	e.ca = ca;
 	e.key = key;
-	e.now = now;
+	/* A grant that starts later (a start was asked for) is checked as
+	 * of its start; its window is checked exactly below. */
+	e.now = now < not_before ? not_before : now;
 	e.principals = princ;
 	e.nprincipals = np;
 	if ((r = jit_cert_verify(cert, &e)) != 0) {
@@ -554,10 +556,11 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	struct client_http_result res;
 	struct jit_cert *cert = NULL;
 	char path[256], msg[512], princ[1024], until[JIT_TIME_LEN];
-	char left_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
+	char left_s[64], in_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
 	const json_t *appr;
+	const char *s;
 	size_t n;
-	uint64_t now;
+	uint64_t now, nb;
 	uint32_t lifetime;
 	int r, agent = 0, rc = JIT_EXIT_ERROR;
 
@@ -621,11 +624,13 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	jit_format_time(cert->valid_before, until);
 	jit_format_duration(cert->valid_before - now, left_s, sizeof(left_s));
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s, "
-		    "s:s, s:b}", "id", id, "role", role, "state", "approved",
-		    "principals", json_object_get(req, "principals"),
-		    "not_after", until, "serial", (json_int_t)cert->serial,
-		    "key", kfile, "certificate", line, "agent", agent > 0);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:O, s:s?, s:s, s:I, "
+		    "s:s, s:s, s:b}", "id", id, "role", role, "state",
+		    "approved", "principals", json_object_get(req,
+		    "principals"), "not_before", client_json_str(req,
+		    "not_before"), "not_after", until, "serial",
+		    (json_int_t)cert->serial, "key", kfile, "certificate",
+		    line, "agent", agent > 0);
 
 		if (j != NULL)
 			client_print_json(j);
@@ -638,6 +643,13 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 		client_line(stdout, "Access granted for role %s (request %s%s%s).",
 		    role, id, who[0] ? ", approved by " : "", who);
 		client_line(stdout, "  principals:  %s", princ);
+		if ((s = client_json_str(req, "not_before")) != NULL &&
+		    jit_parse_time(s, &nb) == 0 && nb > now) {
+			/* A start asked for: usable only from then on. */
+			jit_format_duration(nb - now, in_s, sizeof(in_s));
+			client_line(stdout, "  starts:      %s (in %s)", s,
+			    in_s);
+		}
 		client_line(stdout, "  expires:     %s (in %s)", until, left_s);
 		client_line(stdout, "  certificate: %s-cert.pub (serial %llu)",
 		    kfile, (unsigned long long)cert->serial);

@@ -90,7 +90,9 @@ static const struct subcommand subcommands[] = {
 	  "Cancel your own pending request." },
 	{ "revoke", client_cmd_revoke, O_CONN | O_COMMENT,
 	  "revoke ID [--comment TEXT]",
-	  "End an approved grant early (its serial joins the KRL)." },
+	  "End an approved grant early (its serial joins the KRL): one of a\n"
+	  "role you approve, or your own (jit-ssh logout ROLE --revoke also\n"
+	  "removes it from this machine)." },
 	{ "logout", client_cmd_logout, O_CONN | O_REVOKE | O_COMMENT,
 	  "logout [ROLE] [--revoke [--comment TEXT]] [--json]",
 	  "Remove ROLE's (or every role's) identities from ssh-agent and\n"

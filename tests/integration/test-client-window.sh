@@ -152,6 +152,14 @@ assert_contains "$OUT" "window:        $start to $end (10m)" \
 	"approve prints the window it approved: from the start asked for"
 run as bob "$JIT_SSH" approve "$lid" --json
 assert_ne 0 "$RC" "approving twice is refused"
+run as alice "$JIT_SSH" login --resume "$lid" --key "$T/later_key" --no-agent
+assert_rc 0 "alice installs the later grant"
+assert_match "$OUT" "starts: +$start \(in (29|30)m" \
+	"login says when a grant that starts later becomes usable"
+assert_contains "$OUT" "expires:     $end" "and when it ends"
+run ssh-keygen -Lf "$T/home/alice/.ssh/jit/later-cert.pub"
+assert_contains "$OUT" "to $(date -u -d "$end" +%Y-%m-%dT%H:%M:%S)" \
+	"the certificate ends where the approved window ends"
 run as bob "$JIT_SSH" status "$lid" --json
 assert_eq "$start $end 600 []" \
 	"$(jq -r '"\(.not_before) \(.not_after) \(.duration) \(.missing | tojson)"' <<<"$OUT")" \
