@@ -322,8 +322,9 @@ client_cmd_status(const struct client_opts *o)
 		goto out;
 	sweep_pending(&c, list);
 	if (o->json) {
-		if ((j = json_pack("{s:O, s:O}", "requests", list ? list :
-		    json_array(), "installed", installed)) == NULL)
+		if ((j = json_pack("{s:o, s:O}", "requests", list ?
+		    json_incref((json_t *)list) : json_array(), "installed",
+		    installed)) == NULL)
 			goto out;
 		client_print_json(j);
 	} else {

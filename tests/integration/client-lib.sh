@@ -21,6 +21,12 @@
 #   ssh_agent_try USER [CMD]    plain ssh (no -i) through the agent to the
 #                               test sshd
 #   ssh_files_try KEY USER      ssh -i KEY, no agent
+#   fake_server DIR SCRIPT [ARG...]
+#       Run DIR/SCRIPT (python3) as a fake jit-ca server on a free
+#       loopback port; sets FURL.  SCRIPT does `from fakelib import *`,
+#       defines a handler class H(Handler) with do_GET/do_POST (which
+#       answer with self.send(CODE, BODY[, CTYPE]); a BODY that is not
+#       a string is sent as JSON) and ends with serve(H, DIR).
 
 _client_server_conf() {
 	cat >"$T/server.yaml" <<EOF
@@ -140,4 +146,38 @@ ssh_files_try() {
 		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
 		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
 		2>"$T/ssh.stderr"
+}
+
+fake_server() {
+	local dir=$1 script=$2
+	shift 2
+	cat >"$dir/fakelib.py" <<'EOF'
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send(self, code, body, ctype="application/json"):
+        if not isinstance(body, str): body = json.dumps(body)
+        b = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+def serve(handler, d):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with open(d + "/port.tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(d + "/port.tmp", d + "/port")
+    srv.serve_forever()
+EOF
+	rm -f "$dir/port"
+	jit_bg "$dir/server.log" env PYTHONPATH="$dir" python3 "$dir/$script" "$@"
+	wait_for "[ -s '$dir/port' ]" 10 || {
+		echo "the fake server did not start: $(cat "$dir/server.log")" >&2
+		return 1
+	}
+	FURL=http://127.0.0.1:$(cat "$dir/port")
 }

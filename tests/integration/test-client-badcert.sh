@@ -24,7 +24,7 @@ echo good >"$F/mode"
 
 cat >"$F/server.py" <<'EOF'
 import base64, datetime, json, os, subprocess, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fakelib import *
 
 F, principal = sys.argv[1], sys.argv[2]
 state = {}
@@ -48,16 +48,7 @@ def sign(ca, pub, principals, va, vb, extra=()):
                    check=True, env=env)
     return open(pub[:-4] + "-cert.pub").read().strip()
 
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def send(self, code, body, ctype="application/json"):
-        if not isinstance(body, str): body = json.dumps(body)
-        b = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
+class H(Handler):
     def do_GET(self):
         p = self.path.split("?")[0]
         if p == "/v1/ca":
@@ -120,16 +111,10 @@ class H(BaseHTTPRequestHandler):
             return self.send(201, state["req"])
         self.send(404, {"error": "not_found"})
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(F + "/port.tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(F + "/port.tmp", F + "/port")
-srv.serve_forever()
+serve(H, F)
 EOF
 
-jit_bg "$F/server.log" python3 "$F/server.py" "$F" "$U1"
-wait_for "[ -s '$F/port' ]" 10 || { fail "fake server started" "$(cat "$F/server.log")"; finish; }
-FURL=http://127.0.0.1:$(cat "$F/port")
+fake_server "$F" server.py "$F" "$U1" || { fail "fake server started"; finish; }
 start_agent || exit 1
 
 run as alice "$JIT_SSH" setup "$FURL" --token fake --yes

@@ -22,7 +22,7 @@ ssh-keygen -q -t ed25519 -N '' -C user -f "$F/user"
 
 cat >"$F/server.py" <<'EOF'
 import json, os, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fakelib import *
 
 F = sys.argv[1]
 ESC = "\x1b"
@@ -64,16 +64,7 @@ EVIL = {
 def err(detail):
     return {"error": "conflict", "detail": "bad " + ESC + "[31m\u202e" + detail}
 
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def send(self, code, body, ctype="application/json"):
-        if not isinstance(body, str): body = json.dumps(body)
-        b = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
+class H(Handler):
     def do_GET(self):
         p = self.path.split("?")[0]
         if p == "/v1/ca":
@@ -100,16 +91,10 @@ class H(BaseHTTPRequestHandler):
             return self.send(409, err(" state"))
         self.send(404, {"error": "not_found"})
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(F + "/port.tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(F + "/port.tmp", F + "/port")
-srv.serve_forever()
+serve(H, F)
 EOF
 
-jit_bg "$F/server.log" python3 "$F/server.py" "$F"
-wait_for "[ -s '$F/port' ]" 10 || { fail "fake server started" "$(cat "$F/server.log")"; finish; }
-FURL=http://127.0.0.1:$(cat "$F/port")
+fake_server "$F" server.py "$F" || { fail "fake server started"; finish; }
 
 # inert FILE: the bytes that must not reach a terminal, as hex ("" when
 # none).  Our own "\r ESC [K" of the live progress line is allowed, and
