@@ -250,6 +250,10 @@ const char *jit_policy_hash(const struct jit_policy *p);
 const char *jit_policy_source(const struct jit_policy *p);
 size_t jit_policy_file_count(const struct jit_policy *p);
 
+/* 1 if s is a valid user name (user set; '@' allowed) or group, role
+ * or principal name (user 0) as "Names" above says, else 0. */
+int jit_policy_name_valid(const char *s, int user);
+
 /* Users, sorted by name.  jit_policy_user_at returns NULL if i is out of
  * range.  user_exists returns 1 or 0 (0 also for NULL). */
 size_t jit_policy_user_count(const struct jit_policy *p);

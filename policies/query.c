@@ -58,6 +58,12 @@ jit_policy_user_at(const struct jit_policy *p, size_t i)
 }
 
 int
+jit_policy_name_valid(const char *s, int user)
+{
+	return s != NULL && pol_valid_name(s, user);
+}
+
+int
 jit_policy_user_exists(const struct jit_policy *p, const char *user)
 {
 	return p != NULL && user != NULL && pol_find_user(p, user) != NULL;
