@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "oidc.h"
 #include "policy.h"
 #include "util.h"
 #include "yaml_doc.h"
@@ -138,6 +139,7 @@ config_zero(struct jit_config *c)
 	c->threads = 0;
 	c->max_connections = 256;
 	c->rate_limit = 20;
+	c->oidc.session_ttl = 12 * 3600;
 }
 
 void
@@ -151,6 +153,14 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->oidc.issuer);
+	free(c->oidc.client_id);
+	free(c->oidc.cli_client_id);
+	free(c->oidc.client_secret_file);
+	free(c->oidc.username_claim);
+	free(c->oidc.groups_claim);
+	free(c->oidc.scopes);
+	free(c->oidc.ca_file);
 	config_zero(c);
 }
 
@@ -274,10 +284,71 @@ load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 	return 0;
 }
 
+static const char *const oidc_keys[] = {
+	"issuer", "client_id", "cli_client_id", "client_secret_file",
+	"username_claim", "groups_claim", "scopes", "session_ttl", "ca_file",
+};
+#define NOIDC (sizeof(oidc_keys) / sizeof(oidc_keys[0]))
+
+/* oidc.KEY (oidc_keys[f]) with value v. */
+static int
+load_oidc_value(struct jit_yaml_doc *d, size_t f, ynode *v,
+    struct jit_config_oidc *o)
+{
+	char field[40], why[160];
+	char **strs[] = { &o->issuer, &o->client_id, &o->cli_client_id,
+	    &o->client_secret_file, &o->username_claim, &o->groups_claim,
+	    &o->scopes, NULL, &o->ca_file };
+	int r;
+
+	snprintf(field, sizeof(field), "oidc.%s", oidc_keys[f]);
+	if (strs[f] == NULL) {
+		r = get_seconds(d, v, field, 60, &o->session_ttl);
+		if (r == 0 && o->session_ttl > 7 * 86400)
+			r = jit_yaml_fail(d, v, field, "at most 7d");
+		return r;
+	}
+	if ((r = get_string(d, v, field, strs[f])) != 0)
+		return r;
+	if (strs[f] == &o->issuer &&
+	    jit_oidc_issuer_ok(o->issuer, why, sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, field, "%s", why);
+	if (strs[f] == &o->username_claim &&
+	    strcmp(o->username_claim, "preferred_username") != 0 &&
+	    strcmp(o->username_claim, "email") != 0)
+		return jit_yaml_fail(d, v, field, "must be preferred_username "
+		    "or email");
+	return 0;
+}
+
+static int
+load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+{
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
+
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, "oidc", "expected a mapping (issuer, "
+		    "client_id, ...)");
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "oidc", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "oidc", "oidc", oidc_keys, NOIDC,
+		    &seen, &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "oidc", &v)) != 0 ||
+		    (r = load_oidc_value(d, f, v, &c->oidc)) != 0)
+			return r;
+	}
+	if (c->oidc.issuer == NULL || c->oidc.client_id == NULL)
+		return jit_yaml_fail(d, n, "oidc", "needs issuer and client_id");
+	return 0;
+}
+
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit",
+	"max_connections", "rate_limit", "oidc",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -346,6 +417,8 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return r;
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
+	case 12:
+		return load_oidc(d, v, c);
 	}
 	return JIT_ERR_INTERNAL;
 }

@@ -14,6 +14,17 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   oidc:                           # single sign-on (docs/CONFIG.md)
+ *     issuer: https://idp.example   # https (http only on loopback)
+ *     client_id: jit-ssh            # the web page's client (required)
+ *     cli_client_id: jit-ssh-cli    # jit-ssh's public client (device
+ *                                   # flow); default client_id
+ *     client_secret_file: FILE      # client_id's secret (web page)
+ *     username_claim: preferred_username   # or email
+ *     groups_claim: groups          # optional: adds to policy groups
+ *     scopes: openid profile email  # asked for (default; + groups)
+ *     session_ttl: 12h              # sessions signed in this way
+ *     ca_file: FILE                 # the provider's TLS roots
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -46,6 +57,19 @@ struct jit_listen {
 	unsigned port;         /* 0 for unix; 0 also allowed = any free port */
 };
 
+/* The oidc: section; issuer NULL = no single sign-on.  Strings owned. */
+struct jit_config_oidc {
+	char *issuer;
+	char *client_id;
+	char *cli_client_id;         /* NULL = client_id */
+	char *client_secret_file;    /* NULL = no web sign-in */
+	char *username_claim;        /* NULL = preferred_username */
+	char *groups_claim;          /* NULL = none */
+	char *scopes;                /* NULL = the default */
+	char *ca_file;               /* NULL = the system's roots */
+	uint64_t session_ttl;        /* seconds */
+};
+
 struct jit_config {
 	char *listen_text;     /* as written, for logs */
 	struct jit_listen listen;
@@ -61,6 +85,7 @@ struct jit_config {
 	unsigned threads;            /* 0 = thread per connection */
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	struct jit_config_oidc oidc;
 	int from_file;               /* 0 = embedded defaults */
 };
 

@@ -33,6 +33,12 @@ copy_opt(char **dst, const char *src)
 }
 
 int
+jit_oidc_issuer_ok(const char *issuer, char *why, size_t whylen)
+{
+	return jit_fetch_url_ok(issuer, why, whylen);
+}
+
+int
 jit_oidc_new(const struct jit_oidc_options *opt, struct jit_oidc **out,
     char *err, size_t errlen)
 {

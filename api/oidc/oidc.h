@@ -76,6 +76,10 @@ struct jit_oidc_options {
 
 struct jit_oidc;
 
+/* 0 if issuer may name a provider: https, or http on a loopback
+ * address; INVALID_ARGUMENT with why otherwise. */
+int jit_oidc_issuer_ok(const char *issuer, char *why, size_t whylen);
+
 /* Check o and make the module (nothing is fetched yet).  Errors:
  * INVALID_ARGUMENT with err saying which option is wrong, ALLOC. */
 int jit_oidc_new(const struct jit_oidc_options *o, struct jit_oidc **out,

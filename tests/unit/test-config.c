@@ -222,10 +222,83 @@ test_load_file(void)
 	jit_config_release(&c);
 }
 
+/* The oidc: section: every key, its defaults and its errors. */
+static void
+test_oidc(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("listen: 127.0.0.1:1\n", &c, err, sizeof(err)));
+	CHECK(c.oidc.issuer == NULL);
+	CHECK_U64(c.oidc.session_ttl, 12 * 3600);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("oidc:\n"
+	    "  issuer: https://idp.example/realms/corp\n"
+	    "  client_id: jit-web\n"
+	    "  cli_client_id: jit-cli\n"
+	    "  client_secret_file: /etc/jit-ssh/oidc-secret\n"
+	    "  username_claim: email\n"
+	    "  groups_claim: roles\n"
+	    "  scopes: openid email roles\n"
+	    "  session_ttl: 8h\n"
+	    "  ca_file: /etc/jit-ssh/idp-ca.pem\n", &c, err, sizeof(err)));
+	CHECK_STR(c.oidc.issuer, "https://idp.example/realms/corp");
+	CHECK_STR(c.oidc.client_id, "jit-web");
+	CHECK_STR(c.oidc.cli_client_id, "jit-cli");
+	CHECK_STR(c.oidc.client_secret_file, "/etc/jit-ssh/oidc-secret");
+	CHECK_STR(c.oidc.username_claim, "email");
+	CHECK_STR(c.oidc.groups_claim, "roles");
+	CHECK_STR(c.oidc.scopes, "openid email roles");
+	CHECK_U64(c.oidc.session_ttl, 8 * 3600);
+	CHECK_STR(c.oidc.ca_file, "/etc/jit-ssh/idp-ca.pem");
+	jit_config_release(&c);
+	CHECK(c.oidc.issuer == NULL);
+	REQUIRE_OK(parse("oidc: {issuer: 'http://127.0.0.1:9000', "
+	    "client_id: x}\n", &c, err, sizeof(err)));
+	CHECK(c.oidc.username_claim == NULL && c.oidc.cli_client_id == NULL);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("oidc: {issuer: 'http://[::1]:9000/x', "
+	    "client_id: x}\n", &c, err, sizeof(err)));
+	jit_config_release(&c);
+
+	refuse("oidc: {client_id: x}\n", "t.yaml:1: oidc: needs issuer and "
+	    "client_id");
+	refuse("oidc:\n  issuer: https://idp.example\n",
+	    "t.yaml:2: oidc: needs issuer and client_id");
+	refuse("oidc:\n  issuer: http://idp.example\n  client_id: x\n",
+	    "t.yaml:2: oidc.issuer: must be https (http only on a loopback "
+	    "address)");
+	refuse("oidc: {issuer: 'https://u:p@idp.example', client_id: x}\n",
+	    "oidc.issuer: a URL with a user name");
+	refuse("oidc: {issuer: idp.example, client_id: x}\n",
+	    "oidc.issuer: not a URL");
+	refuse("oidc:\n  issuer: https://idp.example\n  client_id: x\n"
+	    "  username_claim: sub\n", "t.yaml:4: oidc.username_claim: must "
+	    "be preferred_username or email");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "session_ttl: 10s}\n", "oidc.session_ttl: out of range");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "session_ttl: 8d}\n", "oidc.session_ttl: at most 7d");
+	refuse("oidc: {issuer: https://i.example, client_id: ''}\n",
+	    "oidc.client_id: must not be empty");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "client_secret: s}\n", "t.yaml:1: oidc: unknown key "
+	    "'client_secret'");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "isuer: y}\n", "oidc: unknown key 'isuer' (did you mean "
+	    "'issuer'?)");
+	refuse("oidc: {issuer: https://i.example, issuer: https://j.example, "
+	    "client_id: x}\n", "oidc.issuer: duplicate key");
+	refuse("oidc: https://idp.example\n", "t.yaml:1: oidc: expected a "
+	    "mapping");
+}
+
 int
 main(void)
 {
 	test_defaults();
+	test_oidc();
 	test_full();
 	test_errors();
 	test_reader();
