@@ -361,6 +361,9 @@ parse_role_field(struct ctx *c, struct role *ro, size_t f, ynode *v,
 		    &pr->reason_required);
 	case RF_REASON_PATTERN:
 		return parse_reason_pattern(c, ro, v, field);
+	case RF_REQUIRE_MFA:
+		return parse_choice(c, v, field, "true", "false",
+		    &pr->require_mfa);
 	case RF_FORCE_COMMAND:
 		if (jit_yaml_is_null(v))
 			return 0;
@@ -594,11 +597,35 @@ parse_named_map(struct ctx *c, ynode *n, const char *field,
 	return 0;
 }
 
+/* tokens: automation_only or any; several files must agree. */
+static int
+parse_tokens(struct ctx *c, ynode *n)
+{
+	struct jit_policy *p = c->p;
+	int automation = 0, r;
+
+	if ((r = parse_choice(c, n, "tokens", "automation_only", "any",
+	    &automation)) != 0)
+		return r;
+	if (p->tokens_file != NULL && p->automation_only != automation)
+		return fail(c, n, "tokens", "%s here, but %s at %s:%u",
+		    automation ? "automation_only" : "any",
+		    p->automation_only ? "automation_only" : "any",
+		    p->tokens_file, p->tokens_line);
+	if (p->tokens_file == NULL) {
+		p->automation_only = automation;
+		p->tokens_file = c->file;
+		p->tokens_line = jit_yaml_line(n);
+	}
+	return 0;
+}
+
 static int
 parse_root(struct ctx *c, ynode *root)
 {
 	static const char *const top_fields[] = {
-		"users", "roles", "admins", "auditors" };
+		"users", "roles", "admins", "auditors", "tokens",
+		"token_users", "provider_groups" };
 	ynode *kn, *vn;
 	unsigned seenmask = 0;
 	size_t f;
@@ -610,7 +637,7 @@ parse_root(struct ctx *c, ynode *root)
 		    jit_yaml_type_name(root));
 	for (size_t i = 0; i < jit_yaml_size(root); i++) {
 		if ((r = jit_yaml_pair_key(c->doc, root, i, "", &kn)) != 0 ||
-		    (r = jit_yaml_key(c->doc, kn, "", NULL, top_fields, 4,
+		    (r = jit_yaml_key(c->doc, kn, "", NULL, top_fields, 7,
 		    &seenmask, &f)) != 0 ||
 		    (r = jit_yaml_pair_value(c->doc, root, i, top_fields[f],
 		    &vn)) != 0)
@@ -626,9 +653,20 @@ parse_root(struct ctx *c, ynode *root)
 			r = parse_list(c, vn, "admins", check_rule_entry,
 			    POL_MAX_LIST, &c->p->admins);
 			break;
-		default:
+		case 3:
 			r = parse_list(c, vn, "auditors", check_rule_entry,
 			    POL_MAX_LIST, &c->p->auditors);
+			break;
+		case 4:
+			r = parse_tokens(c, vn);
+			break;
+		case 5:
+			r = parse_list(c, vn, "token_users", check_rule_entry,
+			    POL_MAX_LIST, &c->p->token_users);
+			break;
+		default:
+			r = parse_list(c, vn, "provider_groups", check_group,
+			    POL_MAX_LIST, &c->p->provider_groups);
 			break;
 		}
 		if (r != 0)
