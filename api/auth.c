@@ -212,20 +212,57 @@ check_fn(struct jit_store_txn *t, void *vctx)
 	return jit_store_get_token(t, c->hash, &c->rec);
 }
 
+void
+jit_auth_info_release(struct jit_auth_info *info)
+{
+	if (info == NULL)
+		return;
+	for (size_t i = 0; i < info->namr; i++)
+		free(info->amr[i]);
+	free(info->amr);
+	for (size_t i = 0; i < info->ngroups; i++)
+		free(info->groups[i]);
+	free(info->groups);
+	memset(info, 0, sizeof(*info));
+}
+
+/* The strings of the list member name of rec into *v, *n. */
+static int
+rec_strings(const json_t *rec, const char *name, char ***v, size_t *n)
+{
+	const json_t *a = json_object_get(rec, name), *e;
+	size_t i;
+
+	*v = NULL;
+	*n = 0;
+	if (json_array_size(a) == 0)
+		return 0;
+	if ((*v = calloc(json_array_size(a), sizeof(char *))) == NULL)
+		return JIT_ERR_ALLOC;
+	json_array_foreach(a, i, e) {
+		if (!json_is_string(e))
+			continue;
+		if (((*v)[*n] = jit_strdup(json_string_value(e))) == NULL)
+			return JIT_ERR_ALLOC;
+		(*n)++;
+	}
+	return 0;
+}
+
 int
-jit_auth_check(struct jit_store *s, const struct jit_policy *p,
-    const char *authorization, uint64_t now, char user[JIT_USER_MAX + 1],
+jit_auth_check_info(struct jit_store *s, const struct jit_policy *p,
+    const char *authorization, uint64_t now, struct jit_auth_info *info,
     const char **why)
 {
 	unsigned char hash[JIT_TOKEN_HASH_LEN];
 	char id[JIT_TOKEN_ID_LEN];
 	struct check_ctx c;
-	const char *tok, *u, *exp, *rid;
+	const char *tok, *u, *exp, *rid, *kind;
 	uint64_t texp;
 	size_t n;
 	int r = JIT_ERR_INTERNAL;
 
-	user[0] = '\0';
+	memset(info, 0, sizeof(*info));
 	if (why != NULL)
 		*why = "";
 	if (authorization == NULL) {
@@ -272,22 +309,27 @@ jit_auth_check(struct jit_store *s, const struct jit_policy *p,
 	/* The record must belong to this hash: its id is derived from it. */
 	jit_auth_token_id(hash, id);
 	rid = json_string_value(json_object_get(c.rec, "id"));
+	kind = json_string_value(json_object_get(c.rec, "kind"));
 	if (rid == NULL || strlen(rid) != JIT_TOKEN_ID_LEN - 1 ||
-	    CRYPTO_memcmp(rid, id, JIT_TOKEN_ID_LEN - 1) != 0) {
+	    CRYPTO_memcmp(rid, id, JIT_TOKEN_ID_LEN - 1) != 0 ||
+	    (kind != NULL && strcmp(kind, JIT_TOKEN_KIND_API) != 0 &&
+	    strcmp(kind, JIT_TOKEN_KIND_SSO) != 0)) {
 		if (why != NULL)
 			*why = "token record mismatch";
 		goto out;
 	}
+	info->sso = kind != NULL && strcmp(kind, JIT_TOKEN_KIND_SSO) == 0;
 	if (json_object_get(c.rec, "revoked_at") != NULL &&
 	    !json_is_null(json_object_get(c.rec, "revoked_at"))) {
 		if (why != NULL)
-			*why = "token revoked";
+			*why = info->sso ? "session revoked" : "token revoked";
 		goto out;
 	}
 	exp = json_string_value(json_object_get(c.rec, "expires_at"));
 	if (exp == NULL || jit_parse_time(exp, &texp) != 0 || now >= texp) {
 		if (why != NULL)
-			*why = "token expired";
+			*why = info->sso ? "session expired; sign in again" :
+			    "token expired";
 		goto out;
 	}
 	u = json_string_value(json_object_get(c.rec, "user"));
@@ -297,10 +339,43 @@ jit_auth_check(struct jit_store *s, const struct jit_policy *p,
 			*why = "token user not in the policy";
 		goto out;
 	}
-	memcpy(user, u, strlen(u) + 1);
+	if (!info->sso && !jit_policy_may_hold_token(p, u)) {
+		if (why != NULL)
+			*why = "API tokens are for automation only (the policy "
+			    "says tokens: automation_only); sign in through "
+			    "single sign-on instead";
+		goto out;
+	}
+	if (info->sso &&
+	    ((r = rec_strings(c.rec, "amr", &info->amr, &info->namr)) != 0 ||
+	    (r = rec_strings(c.rec, "groups", &info->groups,
+	    &info->ngroups)) != 0))
+		goto out;
+	memcpy(info->user, u, strlen(u) + 1);
+	memcpy(info->id, id, JIT_TOKEN_ID_LEN);
+	info->expires_at = texp;
 	r = 0;
 out:
+	if (r != 0)
+		jit_auth_info_release(info);
 	jit_wipe(hash, sizeof(hash));
 	json_decref(c.rec);
+	return r;
+}
+
+int
+jit_auth_check(struct jit_store *s, const struct jit_policy *p,
+    const char *authorization, uint64_t now, char user[JIT_USER_MAX + 1],
+    const char **why)
+{
+	struct jit_auth_info info;
+	int r;
+
+	memset(&info, 0, sizeof(info));
+	user[0] = '\0';
+	if ((r = jit_auth_check_info(s, p, authorization, now, &info,
+	    why)) == 0)
+		memcpy(user, info.user, strlen(info.user) + 1);
+	jit_auth_info_release(&info);
 	return r;
 }

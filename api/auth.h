@@ -21,6 +21,13 @@
  *
  * Strings returned through char ** are new allocations; a token string
  * is a secret: wipe it (jit_wipe) before free.
+ *
+ * A record's "kind" says where it came from: "token" (or no kind, for
+ * records made before kinds existed) for `jit-ca token create`, "sso"
+ * for a session token made by single sign-on (jit_auth_sso_create
+ * below).  Both are bearer tokens of the same form.  When the policy
+ * says tokens: automation_only, an API token of a user token_users does
+ * not name fails like an unknown one.
  */
 #ifndef JIT_AUTH_H
 #define JIT_AUTH_H
@@ -73,5 +80,65 @@ int jit_auth_token_revoke(struct jit_store *s, const char *id,
 int jit_auth_check(struct jit_store *s, const struct jit_policy *p,
     const char *authorization, uint64_t now, char user[JIT_USER_MAX + 1],
     const char **why);
+
+/* What an accepted bearer token says about its holder.  Owns its arrays:
+ * release with jit_auth_info_release (a zeroed struct may be released). */
+struct jit_auth_info {
+	char user[JIT_USER_MAX + 1];
+	char id[JIT_TOKEN_ID_LEN];
+	int sso;                     /* 1 for a single sign-on session */
+	char **amr;                  /* the sign-in's methods ("amr") */
+	size_t namr;
+	char **groups;               /* groups from the identity provider */
+	size_t ngroups;
+	uint64_t expires_at;
+};
+void jit_auth_info_release(struct jit_auth_info *info);
+
+/* As jit_auth_check, and fill *info (zeroed on entry and on failure;
+ * release it after success). */
+int jit_auth_check_info(struct jit_store *s, const struct jit_policy *p,
+    const char *authorization, uint64_t now, struct jit_auth_info *info,
+    const char **why);
+
+/*
+ * ---- single sign-on sessions (auth_sso.c) -------------------------------
+ *
+ * POST /v1/sessions trades an ID token the identity provider signed for
+ * a session token: a bearer token like an API token, stored the same
+ * way (only its SHA-256), with the record
+ *   {"id": "t-...", "kind": "sso", "user": "alice", "created_at": T,
+ *    "expires_at": T, "created_by": "oidc", "subject": "SUB",
+ *    "amr": ["pwd", "otp"], "groups": ["sre"], "client_address": A}
+ * so `jit-ca token list` shows it and `jit-ca token revoke` ends it.
+ * Creating one appends the audit entry "session.create".  Session
+ * records that expired more than JIT_SSO_KEEP seconds ago are deleted by
+ * jit_auth_sso_sweep.
+ */
+#define JIT_TOKEN_KIND_API "token"
+#define JIT_TOKEN_KIND_SSO "sso"
+#define JIT_SSO_KEEP (7ull * 86400)
+
+/* Who signed in, as the provider said (borrowed strings). */
+struct jit_sso_login {
+	const char *user;            /* exists in the policy (caller checks) */
+	const char *subject;         /* the provider's "sub" */
+	const char *const *amr;
+	size_t namr;
+	const char *const *groups;
+	size_t ngroups;
+	const char *client_addr;     /* may be NULL */
+};
+
+/* Create a session token for l valid from now for ttl seconds (at most
+ * JIT_TOKEN_MAX_TTL): *token (secret; caller wipes and frees), id (may be
+ * NULL) its public id.  Errors: INVALID_ARGUMENT, ALLOC, CRYPTO, store
+ * errors. */
+int jit_auth_sso_create(struct jit_store *s, const struct jit_sso_login *l,
+    uint64_t now, uint64_t ttl, char **token, char id[JIT_TOKEN_ID_LEN]);
+
+/* Delete session records that expired before now - JIT_SSO_KEEP, at
+ * most a few hundred per call; *deleted (may be NULL) counts them. */
+int jit_auth_sso_sweep(struct jit_store *s, uint64_t now, unsigned *deleted);
 
 #endif

@@ -61,10 +61,20 @@ struct jit_lc_why {
 	char message[256];       /* for people; "" on success */
 };
 
-/* Who asks. */
+/* Who asks.  A person who signed in through the identity provider
+ * (auth.h, single sign-on) also brings the sign-in's authentication
+ * methods, which a role's require_mfa looks at, and the provider's
+ * groups, which count in every rule as policy groups do (policy.h,
+ * struct jit_policy_who) and are recorded with the request
+ * ("user_groups") and with each decision ("groups").  All borrowed. */
 struct jit_actor {
 	const char *user;        /* authenticated user, or "system" */
 	const char *client_addr; /* for the audit log; NULL = unknown */
+	const char *const *amr;  /* "amr" of the sign-in; NULL = none (an
+	                            API token) */
+	size_t namr;
+	const char *const *groups;   /* groups from the identity provider */
+	size_t ngroups;
 };
 
 /*
@@ -131,7 +141,9 @@ struct jit_create_args {
  * A new request by who: pending, or approved at once when the role needs
  * no approval.  *out (may be NULL) receives it.  Refusals: unknown_role,
  * bad_public_key, bad_field (start), bad_duration, bad_reason,
- * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester).
+ * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester);
+ * mfa_required (FORBIDDEN: the role has require_mfa and who's sign-in
+ * shows no second factor).
  */
 int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
