@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include "http.h"
 #include "jit_version.h"
 #include "key.h"
+#include "oidc.h"
 #include "policy.h"
 #include "store.h"
 #include "util.h"
@@ -188,6 +190,87 @@ reload_policy(struct jit_api *api, const char *path)
 	check_open_requests(api);
 }
 
+/* ---- single sign-on ---------------------------------------------------- */
+
+/* The client secret in path: its first line, which must not be empty;
+ * the file must not be readable by group or others. */
+static int
+read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+	unsigned char *data = NULL;
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s is "
+		    "accessible by group or others (mode %04o): chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		return JIT_ERR_PERMISSION;
+	}
+	if ((r = jit_read_file(path, 4096, &data, &len)) != 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s: %s", path,
+		    jit_err(r));
+		return r;
+	}
+	len = strcspn((char *)data, "\r\n");
+	if (len == 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s is empty",
+		    path);
+		r = JIT_ERR_INVALID_FORMAT;
+	} else {
+		data[len] = '\0';
+		*out = (char *)data;
+		data = NULL;
+	}
+	if (data != NULL) {
+		jit_wipe(data, strlen((char *)data));
+		free(data);
+	}
+	return r;
+}
+
+/* The single sign-on module of cfg's oidc: section (*out NULL when
+ * there is none). */
+static int
+oidc_start(const struct jit_config *cfg, struct jit_oidc **out, char *err,
+    size_t errlen)
+{
+	const struct jit_config_oidc *c = &cfg->oidc;
+	struct jit_oidc_options o;
+	char *secret = NULL, why[256];
+	int r;
+
+	*out = NULL;
+	if (c->issuer == NULL)
+		return 0;
+	if (c->client_secret_file != NULL &&
+	    (r = read_secret(c->client_secret_file, &secret, err,
+	    errlen)) != 0)
+		return r;
+	memset(&o, 0, sizeof(o));
+	o.issuer = c->issuer;
+	o.client_id = c->client_id;
+	o.cli_client_id = c->cli_client_id;
+	o.client_secret = secret;
+	o.username_claim = c->username_claim;
+	o.groups_claim = c->groups_claim;
+	o.scopes = c->scopes;
+	o.ca_file = c->ca_file;
+	o.clock_skew = cfg->clock_skew;
+	if ((r = jit_oidc_new(&o, out, why, sizeof(why))) != 0)
+		jit_seterr(err, errlen, "oidc: %s", why);
+	else
+		logmsg("single sign-on through %s (client %s%s)", c->issuer,
+		    c->client_id, secret != NULL ? ", web sign-in on" : "");
+	if (secret != NULL) {
+		jit_wipe(secret, strlen(secret));
+		free(secret);
+	}
+	return r;
+}
+
 /* ---- run -------------------------------------------------------------- */
 
 int
@@ -199,6 +282,7 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_store *store = NULL;
 	struct jit_key *ca = NULL;
 	struct jit_api *api = NULL;
+	struct jit_oidc *oidc = NULL;
 	struct jit_http *http = NULL;
 	struct jit_http_options ho;
 	struct jit_api_options ao;
@@ -273,7 +357,11 @@ jit_server_run(const struct jit_config *cfg,
 	    (r = make_demo_tokens(store, policy, cfg->data, err,
 	    errlen)) != 0)
 		goto out;
+	if ((r = oidc_start(cfg, &oidc, err, errlen)) != 0)
+		goto out;
 	memset(&ao, 0, sizeof(ao));
+	ao.oidc = oidc;
+	ao.session_ttl = cfg->oidc.session_ttl;
 	ao.store = store;
 	ao.ca = ca;
 	ao.clock_skew = cfg->clock_skew;
@@ -357,6 +445,7 @@ out:
 	pthread_cond_destroy(&sw.cond);
 	pthread_mutex_destroy(&sw.lock);
 	jit_api_free(api);
+	jit_oidc_free(oidc);
 	jit_policy_free(policy);
 	jit_store_close(store);
 	jit_key_free(ca);

@@ -3,7 +3,8 @@
  *
  * Works while the server runs: the store is opened without the server
  * lock.  The token is printed once on stdout and only its SHA-256 is
- * stored; list never shows tokens.
+ * stored; list never shows tokens.  list also shows the session tokens
+ * of single sign-on (kind sso), which revoke ends like any token.
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -34,9 +35,14 @@ usage(FILE *f)
 	    "create  makes an API token for USER (who must exist in the "
 	    "policy) and\n"
 	    "        prints it once on stdout; only its SHA-256 is stored.\n"
-	    "list    shows id, user, created, expires and revoked "
-	    "(never tokens).\n"
-	    "revoke  revokes the token with that id (from list).\n\n"
+	    "        Under the policy's tokens: automation_only only "
+	    "token_users may\n"
+	    "        hold one.\n"
+	    "list    shows id, kind (token, or sso for a single sign-on "
+	    "session),\n"
+	    "        user, created, expires and revoked (never tokens).\n"
+	    "revoke  revokes the token or session with that id (from "
+	    "list).\n\n"
 	    "  --data DIR       data directory (default: the config's, else "
 	    "%s)\n"
 	    "  --policies PATH  policy file or directory (default: the "
@@ -89,9 +95,10 @@ print_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 		free(s);
 		return 0;
 	}
-	printf("%-15s %-20s %-21s %-21s %s\n", rec_str(rec, "id", "?"),
-	    rec_str(rec, "user", "?"), rec_str(rec, "created_at", "-"),
-	    rec_str(rec, "expires_at", "-"), rec_str(rec, "revoked_at", "-"));
+	printf("%-15s %-7s %-20s %-21s %-21s %s\n", rec_str(rec, "id", "?"),
+	    rec_str(rec, "kind", JIT_TOKEN_KIND_API), rec_str(rec, "user", "?"),
+	    rec_str(rec, "created_at", "-"), rec_str(rec, "expires_at", "-"),
+	    rec_str(rec, "revoked_at", "-"));
 	return 0;
 }
 
@@ -101,8 +108,8 @@ list_fn(struct jit_store_txn *t, void *vctx)
 	struct list_ctx *l = vctx;
 
 	if (!l->json)
-		printf("%-15s %-20s %-21s %-21s %s\n", "ID", "USER", "CREATED",
-		    "EXPIRES", "REVOKED");
+		printf("%-15s %-7s %-20s %-21s %-21s %s\n", "ID", "KIND",
+		    "USER", "CREATED", "EXPIRES", "REVOKED");
 	return jit_store_list_tokens(t, print_token, l);
 }
 
@@ -191,6 +198,13 @@ cmd_token(int argc, char **argv)
 		if (!jit_policy_user_exists(policy, user)) {
 			cmd_fail("token", "user '%s' is not in the policy %s",
 			    user, policies);
+			goto out;
+		}
+		if (!jit_policy_may_hold_token(policy, user)) {
+			cmd_fail("token", "user '%s' may not hold an API token: "
+			    "the policy says tokens: automation_only and its "
+			    "token_users do not name them (people sign in "
+			    "through single sign-on)", user);
 			goto out;
 		}
 		if ((r = jit_store_open(data, 0, &store)) != 0) {

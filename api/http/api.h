@@ -13,7 +13,8 @@
  * rule about who may do what to which request lives in the lifecycle.
  * Each resource has its own file: res_requests.c (/v1/requests...),
  * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
- * (/v1/krl), res_audit.c (/v1/audit); router.c dispatches and reply.c
+ * (/v1/krl), res_audit.c (/v1/audit), res_sessions.c (/v1/oidc,
+ * /v1/sessions: single sign-on); router.c dispatches and reply.c
  * holds the one mapping from lifecycle errors to HTTP statuses.  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
@@ -26,6 +27,7 @@
 #include "http.h"
 #include "key.h"
 #include "lifecycle.h"
+#include "oidc.h"
 #include "policy.h"
 #include "store.h"
 
@@ -35,6 +37,9 @@ struct jit_api_options {
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	struct jit_oidc *oidc;       /* single sign-on; NULL = off;
+	                                borrowed, outlives the api */
+	uint64_t session_ttl;        /* seconds a sign-in lasts */
 };
 
 struct jit_api;

@@ -32,6 +32,8 @@ struct jit_api {
 	uint64_t clock_skew;
 	uint64_t max_wait;
 	unsigned rate_limit;
+	struct jit_oidc *oidc;           /* NULL = no single sign-on */
+	uint64_t session_ttl;
 	pthread_mutex_t lock;            /* cur */
 	struct policy_ref *cur;
 	atomic_int shutting_down;
@@ -47,9 +49,18 @@ struct call {
 	struct jit_http_response *resp;
 	const struct jit_policy *p;      /* the policy it started under */
 	struct jit_actor who;            /* after authenticate() */
+	struct jit_policy_who pwho;      /* who, as the policy sees them */
+	struct jit_auth_info auth;       /* the credential; released when
+	                                    the call ends */
 	char user[JIT_USER_MAX + 1];
 	uint64_t now;
 };
+
+/* ---- router.c ----------------------------------------------------------- */
+
+/* 1 if the key ("addr:..." or "user:...") may make another attempt now
+ * (the failed sign-in and per-user limits, ratelimit.h). */
+int rate_ok(struct jit_api *api, const char *key);
 
 /* ---- reply.c: answers ------------------------------------------------ */
 
@@ -108,5 +119,10 @@ void res_ca(struct call *c);
 void res_healthz(struct call *c);
 void res_krl(struct call *c);
 void res_audit(struct call *c);
+
+/* res_sessions.c: GET /v1/oidc (what jit-ssh needs for the device flow)
+ * and POST /v1/sessions (an ID token for a session token). */
+void res_oidc_info(struct call *c);
+void res_sessions_create(struct call *c);
 
 #endif

@@ -31,33 +31,49 @@ res_whoami(struct call *c)
 {
 	const char *const *groups;
 	json_t *g = json_array(), *req = json_array(), *appr = json_array();
+	json_t *pg = json_array(), *amr = json_array();
 	size_t i, n = 0;
 
-	if (g == NULL || req == NULL || appr == NULL)
+	if (g == NULL || req == NULL || appr == NULL || pg == NULL ||
+	    amr == NULL)
 		goto oom;
 	groups = jit_policy_user_groups(c->p, c->user, &n);
 	for (i = 0; i < n; i++)
 		if (json_array_append_new(g, json_string(groups[i])) != 0)
 			goto oom;
+	for (i = 0; i < c->auth.ngroups; i++)
+		if (json_array_append_new(pg, json_string(c->auth.groups[i])) !=
+		    0)
+			goto oom;
+	for (i = 0; i < c->auth.namr; i++)
+		if (json_array_append_new(amr, json_string(c->auth.amr[i])) !=
+		    0)
+			goto oom;
 	for (i = 0; i < jit_policy_role_count(c->p); i++) {
 		const struct jit_policy_role *r = jit_policy_role_at(c->p, i);
-		if (jit_policy_is_requester(c->p, c->user, r->name) &&
+		if (jit_policy_is_requester_as(c->p, &c->pwho, r->name) &&
 		    json_array_append_new(req, json_string(r->name)) != 0)
 			goto oom;
-		if (jit_policy_is_approver(c->p, c->user, r->name) &&
+		if (jit_policy_is_approver_as(c->p, &c->pwho, r->name) &&
 		    json_array_append_new(appr, json_string(r->name)) != 0)
 			goto oom;
 	}
-	reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:b, s:o, s:o}",
-	    "user", c->user, "groups", g,
-	    "admin", jit_policy_is_admin(c->p, c->user),
-	    "auditor", jit_policy_is_auditor(c->p, c->user),
-	    "can_request", req, "can_approve", appr));
+	reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:b, s:o, s:o, s:s, "
+	    "s:o, s:o, s:b}", "user", c->user, "groups", g,
+	    "admin", jit_policy_is_admin_as(c->p, &c->pwho),
+	    "auditor", jit_policy_is_auditor_as(c->p, &c->pwho),
+	    "can_request", req, "can_approve", appr,
+	    "credential", c->auth.sso ? "sso" : "token",
+	    "provider_groups", pg, "amr", amr,
+	    "mfa", jit_policy_amr_mfa((const char *const *)c->auth.amr,
+	    c->auth.namr)));
 	return;
 oom:
 	json_decref(g);
 	json_decref(req);
 	json_decref(appr);
+	json_decref(pg);
+	json_decref(amr);
 	reply_error(c, 500, NULL, "out of memory");
 }
 

@@ -68,8 +68,7 @@ jit_api_set_policy(struct jit_api *api, struct jit_policy *policy)
 
 /* ---- authentication ---------------------------------------------------- */
 
-/* 1 if key may make another request now (ratelimit.h). */
-static int
+int
 rate_ok(struct jit_api *api, const char *key)
 {
 	return jit_ratelimit_take(api->limits, key, jit_monotonic_ms());
@@ -83,8 +82,8 @@ authenticate(struct call *c)
 	char key[JIT_USER_MAX + 80];
 	int r;
 
-	r = jit_auth_check(c->api->store, c->p, c->req->authorization, c->now,
-	    c->user, &why);
+	r = jit_auth_check_info(c->api->store, c->p, c->req->authorization,
+	    c->now, &c->auth, &why);
 	if (r == JIT_ERR_AUTH) {
 		snprintf(key, sizeof(key), "addr:%.60s",
 		    c->req->client_addr != NULL ? c->req->client_addr : "-");
@@ -101,8 +100,16 @@ authenticate(struct call *c)
 		reply_failure(c, r, "could not check the token");
 		return -1;
 	}
+	memcpy(c->user, c->auth.user, sizeof(c->user));
 	c->who.user = c->user;
 	c->who.client_addr = c->req->client_addr;
+	c->who.amr = (const char *const *)c->auth.amr;
+	c->who.namr = c->auth.namr;
+	c->who.groups = (const char *const *)c->auth.groups;
+	c->who.ngroups = c->auth.ngroups;
+	c->pwho.user = c->user;
+	c->pwho.groups = c->who.groups;
+	c->pwho.ngroups = c->who.ngroups;
 	snprintf(c->resp->user, sizeof(c->resp->user), "%s", c->user);
 	snprintf(key, sizeof(key), "user:%s", c->user);
 	if (!rate_ok(c->api, key)) {
@@ -147,6 +154,8 @@ static const struct route {
 	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL },
 	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL },
 	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL },
+	{ "/v1/oidc", "GET", 0, PUBLIC, res_oidc_info, NULL },
+	{ "/v1/sessions", "POST", 0, PUBLIC, NULL, res_sessions_create },
 	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL },
 	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL },
 	{ "/v1/requests", "GET or POST", 0, AUTHENTICATED, res_requests_list,
@@ -260,6 +269,7 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	pref = policy_get(api);
 	c.p = pref->p;
 	route(&c);
+	jit_auth_info_release(&c.auth);
 	policy_put(api, pref);
 	if (resp->status == 0)
 		reply_error(&c, 500, NULL, "no response");
@@ -291,6 +301,9 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	api->clock_skew = opt->clock_skew;
 	api->max_wait = opt->max_wait;
 	api->rate_limit = opt->rate_limit;
+	api->oidc = opt->oidc;
+	api->session_ttl = opt->session_ttl != 0 ? opt->session_ttl :
+	    12 * 3600;
 	memset(&lo, 0, sizeof(lo));
 	lo.store = opt->store;
 	lo.ca = opt->ca;
@@ -351,7 +364,12 @@ int
 jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
     unsigned *ended)
 {
-	return jit_lc_sweep(api->lc, now, expired, ended);
+	int r = jit_lc_sweep(api->lc, now, expired, ended);
+
+	/* Old session records go too (a failure waits for the next). */
+	if (r == 0 && api->oidc != NULL)
+		(void)jit_auth_sso_sweep(api->store, now, NULL);
+	return r;
 }
 
 int
