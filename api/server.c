@@ -87,55 +87,170 @@ sweeper_main(void *arg)
 	return NULL;
 }
 
+/* ---- start-up checks ------------------------------------------------ */
+
+/* Refuse a data directory that group or others may write: they could swap
+ * the CA key, the store or the lock file.  A missing one is created 0700
+ * by the store. */
+static int
+check_data_dir(const char *data, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(data, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		jit_seterr(err, errlen, "%s: %s", data, strerror(errno));
+		return jit_err_from_errno(errno);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		jit_seterr(err, errlen, "%s is not a directory", data);
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
+	if ((st.st_mode & 022) != 0) {
+		jit_seterr(err, errlen, "data directory %s is writable by group "
+		    "or others (mode %04o); refusing to use it: chmod 700 %s",
+		    data, (unsigned)(st.st_mode & 07777), data);
+		return JIT_ERR_PERMISSION;
+	}
+	return 0;
+}
+
 /* ---- demo tokens ---------------------------------------------------- */
 
-/* One token per policy user, written to DATA/demo-tokens and stdout. */
+/* One token per policy user, written to DATA/demo-tokens and stdout after
+ * a line saying until when they are valid (the last one made expires
+ * last). */
 static int
 make_demo_tokens(struct jit_store *store, const struct jit_policy *p,
     const char *data, char *err, size_t errlen)
 {
-	struct jit_buf b = JIT_BUF_INIT;
-	char *path = NULL, *tok = NULL;
+	struct jit_buf lines = JIT_BUF_INIT, file = JIT_BUF_INIT;
+	char *path = NULL, *tok = NULL, until[JIT_TIME_LEN], head[256];
 	size_t i, n = jit_policy_user_count(p);
-	int r = 0;
+	int r = JIT_ERR_INTERNAL;
 
 	for (i = 0; i < n; i++) {
 		const char *u = jit_policy_user_at(p, i);
 		if ((r = jit_auth_token_create(store, u, JIT_DEMO_TOKEN_TTL,
-		    "system", &tok, NULL)) != 0) {
+		    JIT_DEMO_TOKEN_ACTOR, &tok, NULL)) != 0) {
 			jit_seterr(err, errlen, "demo token for %s: %s", u,
 			    jit_err(r));
 			goto out;
 		}
-		if ((r = jit_buf_put(&b, u, strlen(u))) != 0 ||
-		    (r = jit_buf_put_u8(&b, ' ')) != 0 ||
-		    (r = jit_buf_put(&b, tok, strlen(tok))) != 0 ||
-		    (r = jit_buf_put_u8(&b, '\n')) != 0)
+		if ((r = jit_buf_put(&lines, u, strlen(u))) != 0 ||
+		    (r = jit_buf_put_u8(&lines, ' ')) != 0 ||
+		    (r = jit_buf_put(&lines, tok, strlen(tok))) != 0 ||
+		    (r = jit_buf_put_u8(&lines, '\n')) != 0)
 			goto out;
 		jit_wipe(tok, strlen(tok));
 		free(tok);
 		tok = NULL;
 	}
+	jit_format_time(jit_now() + JIT_DEMO_TOKEN_TTL, until);
+	snprintf(head, sizeof(head), "# demo tokens, valid for %u hours, "
+	    "until %s; not for real use (jit-ca token create)\n",
+	    (unsigned)(JIT_DEMO_TOKEN_TTL / 3600), until);
+	if ((r = jit_buf_put(&file, head, strlen(head))) != 0 ||
+	    (r = jit_buf_put(&file, jit_buf_ptr(&lines),
+	    jit_buf_len(&lines))) != 0)
+		goto out;
 	if ((r = jit_cadir_path(data, JIT_DEMO_TOKENS_FILE, &path)) != 0)
 		goto out;
-	if ((r = jit_write_file_atomic(path, jit_buf_ptr(&b), jit_buf_len(&b),
-	    0600, 0)) != 0) {
+	if ((r = jit_write_file_atomic(path, jit_buf_ptr(&file),
+	    jit_buf_len(&file), 0600, 0)) != 0) {
 		jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
 		goto out;
 	}
-	printf("Demo API tokens (shown once; also in %s, mode 0600):\n", path);
-	fwrite(jit_buf_ptr(&b), 1, jit_buf_len(&b), stdout);
+	printf("Demo API tokens (printed once; also in %s, mode 0600):\n",
+	    path);
+	fwrite(jit_buf_ptr(&file), 1, jit_buf_len(&file), stdout);
 	printf("Try: curl -H \"Authorization: Bearer TOKEN\" "
 	    "http://HOST:PORT/v1/whoami\n");
 	fflush(stdout);
+	r = 0;
 out:
 	if (tok != NULL) {
 		jit_wipe(tok, strlen(tok));
 		free(tok);
 	}
 	free(path);
-	jit_buf_release(&b);
+	jit_buf_release(&lines);
+	jit_buf_release(&file);
 	return r;
+}
+
+struct demo_count {
+	const struct jit_policy *policy;
+	uint64_t now;
+	unsigned valid;
+	uint64_t until;              /* the latest expiry among them */
+	char admin[72];              /* an admin with one, or "" */
+};
+
+static int
+count_demo_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *ctx)
+{
+	struct demo_count *c = ctx;
+	const char *by = json_string_value(json_object_get(rec, "created_by"));
+	const char *exp = json_string_value(json_object_get(rec,
+	    "expires_at"));
+	const char *user = json_string_value(json_object_get(rec, "user"));
+	json_t *rev = json_object_get(rec, "revoked_at");
+	uint64_t t;
+
+	(void)hash;
+	/* Before demo tokens had their own actor, they were "system"'s,
+	 * which created no other tokens. */
+	if (by == NULL || (strcmp(by, JIT_DEMO_TOKEN_ACTOR) != 0 &&
+	    strcmp(by, "system") != 0))
+		return 0;
+	if ((rev != NULL && !json_is_null(rev)) || exp == NULL ||
+	    jit_parse_time(exp, &t) != 0 || t <= c->now)
+		return 0;
+	c->valid++;
+	if (t > c->until)
+		c->until = t;
+	if (user != NULL && c->admin[0] == '\0' &&
+	    jit_policy_is_admin(c->policy, user))
+		snprintf(c->admin, sizeof(c->admin), "%s", user);
+	return 0;
+}
+
+static int
+read_demo_tokens(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_list_tokens(t, count_demo_token, ctx);
+}
+
+/* Warn while tokens made by a demo start still work: their file is a
+ * ready-made way in, an admin's included. */
+static void
+warn_demo_tokens(struct jit_store *store, const struct jit_policy *p,
+    const char *data)
+{
+	struct demo_count c;
+	char until[JIT_TIME_LEN];
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.policy = p;
+	c.now = jit_now();
+	if ((r = jit_store_read(store, read_demo_tokens, &c)) != 0) {
+		logmsg("warning: cannot check for demo tokens: %s", jit_err(r));
+		return;
+	}
+	if (c.valid == 0)
+		return;
+	jit_format_time(c.until, until);
+	logmsg("warning: %u demo token%s still valid until %s%s%s%s: anyone "
+	    "who can read %s/%s can use them; revoke them (jit-ca token "
+	    "list, jit-ca token revoke ID) before others can reach this "
+	    "server", c.valid, c.valid == 1 ? " is" : "s are", until,
+	    c.admin[0] != '\0' ? " (admin " : "", c.admin,
+	    c.admin[0] != '\0' ? "'s among them)" : "", data,
+	    JIT_DEMO_TOKENS_FILE);
 }
 
 /* ---- policy reload -------------------------------------------------- */
@@ -188,6 +303,51 @@ reload_policy(struct jit_api *api, const char *path)
 		logmsg("audit of policy.reload failed: %s", jit_err(r));
 	json_decref(f);
 	check_open_requests(api);
+}
+
+/* ---- a hint when no token can log in yet ------------------------------ */
+
+struct live_tokens {
+	uint64_t now;
+	int found;
+};
+
+/* Stops at the first token that is neither revoked nor expired. */
+static int
+find_live_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *vctx)
+{
+	struct live_tokens *lt = vctx;
+	const char *exp;
+	uint64_t t;
+
+	(void)hash;
+	if (json_is_string(json_object_get(rec, "revoked_at")))
+		return 0;
+	exp = json_string_value(json_object_get(rec, "expires_at"));
+	lt->found = exp != NULL && jit_parse_time(exp, &t) == 0 &&
+	    t > lt->now;
+	return lt->found;
+}
+
+static int
+find_live_token_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_list_tokens(t, find_live_token, ctx);
+}
+
+/* A server nobody can call yet says how to make the first token. */
+static void
+hint_first_token(struct jit_store *store, const struct jit_config *cfg)
+{
+	struct live_tokens lt = { jit_now(), 0 };
+	int dflt = strcmp(cfg->policies, JIT_CONFIG_DEFAULT_POLICIES) == 0;
+
+	if (jit_store_read(store, find_live_token_fn, &lt) != 0 || lt.found)
+		return;
+	logmsg("no API token is valid yet; create one for a user of the "
+	    "policy with: jit-ca token create NAME --data %s%s%s", cfg->data,
+	    dflt ? "" : " --policies ", dflt ? "" : cfg->policies);
 }
 
 /* ---- single sign-on ---------------------------------------------------- */
@@ -311,6 +471,24 @@ jit_server_run(const struct jit_config *cfg,
 		jit_seterr(err, errlen, "policy: %s", *msg ? msg : jit_err(r));
 		goto out;
 	}
+	if ((r = check_data_dir(cfg->data, err, errlen)) != 0)
+		goto out;
+	/* Bind first: a busy address must fail before a CA or demo tokens
+	 * are made (and printed) for a server that never runs. */
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = &cfg->listen;
+	ho.tls_cert = cfg->tls_cert;
+	ho.tls_key = cfg->tls_key;
+	ho.max_body = cfg->max_body;
+	/* A long-poll holds its connection silent for up to max_wait. */
+	ho.connection_timeout = (unsigned)(cfg->connection_timeout >
+	    cfg->max_wait + 10 ? cfg->connection_timeout : cfg->max_wait + 10);
+	ho.max_connections = cfg->max_connections;
+	ho.quiet = quiet;
+	if ((r = jit_http_bind(&ho, &http, msg, sizeof(msg))) != 0) {
+		jit_seterr(err, errlen, "%s", msg);
+		goto out;
+	}
 	if ((r = jit_store_open(cfg->data, JIT_STORE_SERVER, &store)) != 0) {
 		if (r == JIT_ERR_STORE_LOCKED)
 			jit_seterr(err, errlen, "%s: data directory is locked "
@@ -353,10 +531,17 @@ jit_server_run(const struct jit_config *cfg,
 			logmsg("created a new CA in %s: %s", cfg->data, line);
 		free(line);
 	}
+	if (!jit_key_memory_locked(ca))
+		logmsg("warning: the CA key is not locked in memory (%s), so "
+		    "it may be written to swap", jit_key_type(ca) ==
+		    JIT_KEY_RSA ? "OpenSSL keeps RSA keys on its ordinary "
+		    "heap" : "RLIMIT_MEMLOCK is too small: raise LimitMEMLOCK "
+		    "or ulimit -l");
 	if (fresh && !cfg->from_file &&
 	    (r = make_demo_tokens(store, policy, cfg->data, err,
 	    errlen)) != 0)
 		goto out;
+	warn_demo_tokens(store, policy, cfg->data);
 	if ((r = oidc_start(cfg, &oidc, err, errlen)) != 0)
 		goto out;
 	memset(&ao, 0, sizeof(ao));
@@ -373,17 +558,7 @@ jit_server_run(const struct jit_config *cfg,
 	}
 	policy = NULL;  /* owned by api */
 
-	memset(&ho, 0, sizeof(ho));
-	ho.listen = &cfg->listen;
-	ho.tls_cert = cfg->tls_cert;
-	ho.tls_key = cfg->tls_key;
-	ho.max_body = cfg->max_body;
-	/* A long-poll holds its connection silent for up to max_wait. */
-	ho.connection_timeout = (unsigned)(cfg->connection_timeout >
-	    cfg->max_wait + 10 ? cfg->connection_timeout : cfg->max_wait + 10);
-	ho.max_connections = cfg->max_connections;
-	ho.quiet = quiet;
-	if ((r = jit_http_start(&ho, jit_api_handle, api, &http, msg,
+	if ((r = jit_http_serve(http, jit_api_handle, api, msg,
 	    sizeof(msg))) != 0) {
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
@@ -409,6 +584,8 @@ jit_server_run(const struct jit_config *cfg,
 		    "[" : "", cfg->listen.host,
 		    cfg->listen.kind == JIT_LISTEN_INET6 ? "]" : "",
 		    jit_http_port(http));
+	if (oidc == NULL)
+		hint_first_token(store, cfg);
 
 	sw.api = api;
 	sw.interval = cfg->sweep_interval;

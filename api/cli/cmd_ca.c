@@ -19,6 +19,7 @@
 #include "cadir.h"
 #include "cert.h"
 #include "cmds.h"
+#include "config.h"
 #include "err.h"
 #include "key.h"
 #include "terms.h"
@@ -123,7 +124,8 @@ static void
 init_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca init --data DIR [--key-type TYPE] [--bits N]\n"
+	    "usage: jit-ca init [--data DIR | --config FILE]\n"
+	    "                   [--key-type TYPE] [--bits N]\n"
 	    "                   [--encrypt [--passphrase-file FILE]]\n"
 	    "\n"
 	    "Create a new CA key in the data directory DIR (created with mode\n"
@@ -131,7 +133,10 @@ init_usage(FILE *f)
 	    "trust with TrustedUserCAKeys.  Writes DIR/ca_key (0600) and\n"
 	    "DIR/ca_key.pub (0644).  An existing CA is never overwritten.\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   take the data directory from a server\n"
+	    "                      config\n"
 	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
 	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
 	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
@@ -147,7 +152,8 @@ init_usage(FILE *f)
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_DEFAULT_BITS, JIT_RSA_MIN_CA_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_DEFAULT_BITS,
+	    JIT_RSA_MIN_CA_BITS);
 }
 
 /* Parse a positive decimal number no larger than max. */
@@ -193,6 +199,7 @@ cmd_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key-type", required_argument, NULL, OPT_KEY_TYPE },
 		{ "bits", required_argument, NULL, OPT_BITS },
 		{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
@@ -202,7 +209,8 @@ cmd_init(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "init", *data = NULL, *type_name = "ed25519";
-	const char *bits_arg = NULL, *pass_file = NULL;
+	const char *bits_arg = NULL, *config = NULL, *pass_file = NULL;
+	struct jit_config cfg;
 	enum jit_key_type type;
 	struct jit_key *k = NULL;
 	struct jit_cadir_pass pass;
@@ -211,10 +219,12 @@ cmd_init(int argc, char **argv)
 	uint64_t bits = 0;
 	int c, r, ret = 1, encrypt = 0;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case OPT_KEY_TYPE: type_name = optarg; break;
 		case OPT_BITS: bits_arg = optarg; break;
 		case OPT_ENCRYPT: encrypt = 1; break;
@@ -225,8 +235,8 @@ cmd_init(int argc, char **argv)
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca init --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca init --help)");
 		return EXIT_USAGE;
 	}
 	type = jit_key_type_from_short_name(type_name);
@@ -252,10 +262,12 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "--passphrase-file needs --encrypt");
 		return EXIT_USAGE;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	if (jit_cadir_exists(data)) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
-		return 1;
+		goto out;
 	}
 	if (encrypt) {
 		cmd_pass_init(&pass, pass_file);
@@ -301,6 +313,7 @@ cmd_init(int argc, char **argv)
 out:
 	jit_key_free(k);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -311,13 +324,16 @@ static void
 ca_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca ca --data DIR [--fingerprint] "
-	    "[--passphrase-file FILE]\n"
+	    "usage: jit-ca ca [--data DIR | --config FILE] [--fingerprint]\n"
+	    "                 [--passphrase-file FILE]\n"
 	    "\n"
 	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
 	    "the data directory DIR.\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   take the data directory from a server\n"
+	    "                      config\n"
 	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
 	    "      --passphrase-file FILE\n"
 	    "                      passphrase of an encrypted DIR/ca_key, "
@@ -325,7 +341,8 @@ ca_usage(FILE *f)
 	    "                      when DIR/ca_key.pub is missing\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
-	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_CONFIG_DEFAULT_DATA);
 }
 
 int
@@ -333,22 +350,27 @@ cmd_ca(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "fingerprint", no_argument, NULL, 'l' },
 		{ "passphrase-file", required_argument, NULL,
 		    OPT_PASSPHRASE_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "ca", *data = NULL, *pass_file = NULL;
+	const char *cmd = "ca", *data = NULL, *config = NULL;
+	const char *pass_file = NULL;
+	struct jit_config cfg;
 	struct jit_key *k = NULL;
 	struct jit_cadir_pass pass;
 	char *line = NULL, *fp = NULL, err[1024];
 	int c, r, ret = 1, want_fp = 0;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:lh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case 'l': want_fp = 1; break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': ca_usage(stdout); return 0;
@@ -357,10 +379,12 @@ cmd_ca(int argc, char **argv)
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca ca --help)");
 		return EXIT_USAGE;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	cmd_pass_init(&pass, pass_file);
 	if ((r = jit_cadir_public_line_pass(data, &pass, &line, err,
 	    sizeof(err))) != 0) {
@@ -387,6 +411,7 @@ out:
 	jit_key_free(k);
 	free(line);
 	free(fp);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -399,8 +424,9 @@ static void
 sign_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca sign --data DIR --key USER.pub --principal P\n"
-	    "                   [--principal P2 ...] --duration TIME [options]\n"
+	    "usage: jit-ca sign [--data DIR | --config FILE] --key USER.pub\n"
+	    "                   --principal P [--principal P2 ...]\n"
+	    "                   --duration TIME [options]\n"
 	    "\n"
 	    "Sign an OpenSSH user certificate for USER.pub with the CA in DIR,\n"
 	    "offline, and print the certificate line.  The certificate is\n"
@@ -408,6 +434,10 @@ sign_usage(FILE *f)
 	    "from --valid-from for TIME.\n"
 	    "\n"
 	    "  -d, --data DIR            data directory holding the CA\n"
+	    "                            (default: the config's, else\n"
+	    "                            %s)\n"
+	    "  -c, --config FILE         take the data directory from a\n"
+	    "                            server config\n"
 	    "  -k, --key FILE            user public key (ed25519, ecdsa, or\n"
 	    "                            rsa of at least %d bits)\n"
 	    "  -n, --principal NAME      login name allowed; repeatable\n"
@@ -426,7 +456,7 @@ sign_usage(FILE *f)
 	    "      --valid-from TIME     start: RFC 3339 (2030-01-31T08:00:00Z),\n"
 	    "                            epoch seconds, or +DURATION from now\n"
 	    "  -o, --output FILE         write the certificate line to FILE\n"
-	    "                            instead of stdout\n"
+	    "                            instead of stdout (- is stdout)\n"
 	    "      --passphrase-file FILE  passphrase of an encrypted CA key\n"
 	    "                            (first line; else the systemd\n"
 	    "                            credential " JIT_CADIR_CREDENTIAL ",\n"
@@ -438,7 +468,7 @@ sign_usage(FILE *f)
 	    "no-touch-required; custom ones look like name@domain.\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_MIN_USER_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_MIN_USER_BITS);
 }
 
 /* A comma list of source-address entries, each checked as terms.h
@@ -568,6 +598,7 @@ cmd_sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "principal", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -589,6 +620,8 @@ cmd_sign(int argc, char **argv)
 	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
 	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
 	const char *source = NULL, *valid_from = NULL, *output = NULL;
+	const char *config = NULL;
+	struct jit_config cfg;
 	const char *principals[JIT_CERT_MAX_PRINCIPALS];
 	const char *ext[MAX_EXTENSIONS];
 	size_t nprincipals = 0, next = 0;
@@ -602,11 +635,13 @@ cmd_sign(int argc, char **argv)
 	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:k:n:I:z:o:h", longopts,
+	while ((c = getopt_long(argc, argv, ":d:c:k:n:I:z:o:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case 'k': keypath = optarg; break;
 		case 'n':
 			if (nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
@@ -631,7 +666,10 @@ cmd_sign(int argc, char **argv)
 			break;
 		case OPT_NO_EXTENSIONS: no_ext = 1; break;
 		case OPT_VALID_FROM: valid_from = optarg; break;
-		case 'o': output = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': sign_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
@@ -641,8 +679,8 @@ cmd_sign(int argc, char **argv)
 		return r;
 
 	/* Required options, in the order the usage line names them. */
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca sign --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca sign --help)");
 		return EXIT_USAGE;
 	}
 	if (keypath == NULL || *keypath == '\0') {
@@ -734,6 +772,8 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	cmd_pass_init(&pass, pass_file);
 	if ((r = jit_cadir_load_pass(data, &pass, &ca, err,
 	    sizeof(err))) != 0) {
@@ -790,5 +830,6 @@ out:
 	jit_key_free(ca);
 	free(comment);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }

@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cmds.h"
 #include "config.h"
@@ -74,11 +76,24 @@ usage(FILE *f)
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/* Every subcommand may hold the CA key or tokens: no core dump may carry
+ * them off, and other processes of the same user may not ptrace us or
+ * read our memory through /proc. */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int
 main(int argc, char **argv)
 {
 	size_t i;
 
+	no_core_dumps();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

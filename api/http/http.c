@@ -5,27 +5,40 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "buf.h"
 #include "err.h"
 #include "util.h"
 
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.3, and TLS 1.2 with forward secrecy and AEAD only: ECDHE key
+ * exchange (no static RSA, no finite-field DHE), AES-GCM or ChaCha20-Poly1305
+ * (no CBC, no SHA-1 MACs), elliptic-curve groups only. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:" \
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:" \
+	"+GROUP-SECP521R1"
 #define TLS_FILE_MAX (1024 * 1024)
 #define DISCARD_MAX (16u * 1024 * 1024)  /* then the connection is closed */
+#define LINGER_MS 1000               /* linger_drain */
+#define LINGER_MAX (64u * 1024)
 
 struct jit_http {
 	struct MHD_Daemon *daemon;
@@ -33,7 +46,7 @@ struct jit_http {
 	void *ctx;
 	size_t max_body;
 	int quiet;
-	int fd;                      /* listening socket (MHD owns it) */
+	int fd;                      /* listening socket until MHD has it */
 	unsigned port;
 	char *unix_path;             /* socket file to unlink at stop */
 	char *tls_cert_pem;
@@ -41,7 +54,11 @@ struct jit_http {
 	size_t tls_key_len;
 	pthread_mutex_t lock;
 	unsigned busy;               /* requests inside the handler */
-	atomic_int starting;         /* inside jit_http_start */
+	atomic_int starting;         /* inside jit_http_serve */
+	unsigned flags;              /* MHD_USE_* */
+	unsigned connection_timeout; /* seconds */
+	unsigned max_connections;
+	int conn_threads;            /* one thread per connection (tl_conn) */
 	char start_msg[256];         /* first MHD message while starting */
 };
 
@@ -56,6 +73,8 @@ struct reqstate {
 	int too_large;
 	size_t discarded;            /* body bytes dropped after too_large */
 	int counted;                 /* counted in h->busy */
+	int close_conn;              /* answer with Connection: close */
+	int answered_early;          /* by answer_bad_length */
 	unsigned status;
 	char user[72];
 	char addr[INET6_ADDRSTRLEN];
@@ -102,17 +121,35 @@ stream_free(void *cls)
 	free(st);
 }
 
+/*
+ * libmicrohttpd 0.9.75 to 0.9.77 check Content-Length themselves before
+ * any callback of ours runs.  When it is not a number ("-1", "x") or does
+ * not fit in 64 bits they queue their own error answer, whose status line
+ * and headers then go out twice: their state machine builds the header
+ * block again after the error (fixed in 1.0.0).  The one hook that runs at
+ * that moment is the error logger, called in the connection's own thread.
+ * With one thread per connection, uri_logger notes in thread-local storage
+ * the connection its thread serves, and mhd_log answers in MHD's place:
+ * one complete answer, then the socket is shut for writing, so MHD's own
+ * answer fails to send and the connection closes.
+ */
+static __thread struct MHD_Connection *tl_conn;
+static __thread struct reqstate *tl_rs;
+
 static void *
 uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct jit_http *h = cls;
 	struct reqstate *rs = calloc(1, sizeof(*rs));
 
-	(void)cls;
-	(void)conn;
 	if (rs == NULL)
 		return NULL;
 	rs->start_ms = jit_monotonic_ms();
 	rs->uri = jit_strdup(uri != NULL ? uri : "");
+	if (h->conn_threads) {
+		tl_conn = conn;
+		tl_rs = rs;
+	}
 	return rs;
 }
 
@@ -148,6 +185,109 @@ log_copy(char *dst, size_t len, const char *s, size_t n)
 	for (i = 0; i < n && s[i] != '\0'; i++)
 		dst[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	dst[i] = '\0';
+}
+
+static int
+unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~';
+}
+
+static int
+upper_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+jit_http_path_check(const char *uri, const char **detail)
+{
+	const unsigned char *p = (const unsigned char *)uri;
+	int hi, lo, c;
+
+	*detail = NULL;
+	if (p == NULL || *p != '/') {
+		*detail = "the request path must start with /";
+		return JIT_ERR_INVALID_FORMAT;
+	}
+	for (; *p != '\0' && *p != '?'; p++) {
+		if (unreserved(*p) || *p == '/')
+			continue;
+		if (*p != '%') {
+			*detail = "a character in the request path must be "
+			    "percent-encoded";
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		if (p[1] == '\0' || p[2] == '\0' ||
+		    (hi = upper_hex(p[1])) < 0 || (lo = upper_hex(p[2])) < 0) {
+			*detail = "percent-encoding in the request path must "
+			    "be % and two upper-case hex digits";
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		c = hi * 16 + lo;
+		if (c == 0) {
+			*detail = "NUL byte in the request path";
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		if (c == '/') {
+			*detail = "encoded slash in the request path";
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		if (unreserved((unsigned char)c)) {
+			*detail = "needless percent-encoding in the request path";
+			return JIT_ERR_INVALID_FORMAT;
+		}
+		p += 2;
+	}
+	return 0;
+}
+
+/* Count the framing headers of a request (names compare without case). */
+struct framing {
+	unsigned content_length;
+	unsigned transfer_encoding;
+	const char *te;
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->te = value;
+	}
+	return MHD_YES;
+}
+
+/* NULL when the body's length is told one way only, else why not. */
+static const char *
+framing_problem(struct MHD_Connection *conn)
+{
+	struct framing f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.content_length > 1)
+		return "more than one Content-Length";
+	if (f.transfer_encoding > 1)
+		return "more than one Transfer-Encoding";
+	if (f.transfer_encoding == 1 && strcasecmp(f.te, "chunked") != 0)
+		return "a Transfer-Encoding other than chunked";
+	return NULL;
 }
 
 static enum MHD_Result
@@ -206,6 +346,9 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 	if (resp->www_authenticate)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"jit-ssh\"");
+	if (rs != NULL && rs->close_conn)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	if (rs != NULL) {
 		rs->status = resp->status;
 		log_copy(rs->user, sizeof(rs->user), resp->user,
@@ -238,6 +381,114 @@ send_error(struct jit_http *h, struct MHD_Connection *conn,
 		return MHD_NO;
 	resp.body_len = (size_t)n;
 	return send_response(h, conn, rs, &resp);
+}
+
+/* Write all of buf to the connection, waiting at most a second at a time
+ * for room; 0 or -1. */
+static int
+early_write(struct jit_http *h, struct MHD_Connection *conn, int fd,
+    const char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci = NULL;
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t n;
+	int tries = 0;
+
+	if (h->tls_cert_pem != NULL) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci == NULL || ci->tls_session == NULL)
+			return -1;
+	}
+	while (len > 0) {
+		if (ci != NULL)
+			n = gnutls_record_send(ci->tls_session, buf, len);
+		else
+			n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (ci != NULL ? (n != GNUTLS_E_AGAIN &&
+		    n != GNUTLS_E_INTERRUPTED) : (errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != EINTR))
+			return -1;
+		if (++tries > 5 || (poll(&pfd, 1, 1000) < 0 && errno != EINTR))
+			return -1;
+	}
+	if (ci != NULL)
+		(void)gnutls_bye(ci->tls_session, GNUTLS_SHUT_WR);
+	return 0;
+}
+
+/* Read and drop what the client still sends until it closes, for at most
+ * LINGER_MS or LINGER_MAX bytes.  Closing a socket that has unread data
+ * sends a reset, which can destroy an answer the client has not read yet;
+ * call this after the answer and shutdown(fd, SHUT_WR). */
+static void
+linger_drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	uint64_t deadline = jit_monotonic_ms() + LINGER_MS, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while ((now = jit_monotonic_ms()) < deadline && total < LINGER_MAX) {
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			total += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			break;
+	}
+}
+
+/* Answer 400 (413 when too_large) for a Content-Length that libmicrohttpd
+ * refused itself (see tl_conn above), and shut the socket for writing. */
+static void
+answer_bad_length(struct jit_http *h, struct MHD_Connection *conn,
+    struct reqstate *rs, int too_large)
+{
+	const union MHD_ConnectionInfo *ci;
+	const char *q;
+	char body[160], msg[512];
+	int n, m;
+
+	if (rs->status != 0)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":"
+	    "\"%s\"}", too_large ? "too_large" : "bad_framing",
+	    too_large ? "request body too large" :
+	    "Content-Length is not a number");
+	m = snprintf(msg, sizeof(msg), "HTTP/1.1 %s\r\n"
+	    "Connection: close\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Length: %d\r\n\r\n%s",
+	    too_large ? "413 Content Too Large" : "400 Bad Request", n, body);
+	if (n < 0 || (size_t)n >= sizeof(body) || m < 0 ||
+	    (size_t)m >= sizeof(msg))
+		return;
+	rs->status = too_large ? 413 : 400;
+	rs->answered_early = 1;
+	(void)early_write(h, conn, ci->connect_fd, msg, (size_t)m);
+	shutdown(ci->connect_fd, SHUT_WR);
+	linger_drain(ci->connect_fd);
+	/* For the log line: the method is not known yet. */
+	snprintf(rs->method, sizeof(rs->method), "-");
+	q = strchr(rs->uri != NULL ? rs->uri : "", '?');
+	if (rs->uri != NULL)
+		log_copy(rs->path, sizeof(rs->path), rs->uri,
+		    q != NULL ? (size_t)(q - rs->uri) : strlen(rs->uri));
+	client_addr(conn, rs->addr, sizeof(rs->addr));
 }
 
 static int
@@ -274,7 +525,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct reqstate *rs = *con_cls;
 	struct jit_http_request req;
 	struct jit_http_response resp;
-	const char *q, *cl;
+	const char *q, *cl, *why;
 	enum MHD_Result ret;
 
 	(void)version;
@@ -286,24 +537,34 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		    strlen(method));
 		log_copy(rs->path, sizeof(rs->path), url, strlen(url));
 		client_addr(conn, rs->addr, sizeof(rs->addr));
-		/* MHD decodes %00 in the path and hands us a string cut
-		 * short at it; refuse such a path rather than act on a
-		 * prefix of what the client asked for. */
-		if (rs->uri != NULL) {
-			const char *nul = strstr(rs->uri, "%00");
-			const char *qm = strchr(rs->uri, '?');
-			if (nul != NULL && (qm == NULL || nul < qm))
-				return send_error(h, conn, rs, 400, "bad_path",
-				    "NUL byte in the request path");
+		/* MHD hands us the path decoded, so %2F is a slash and %00
+		 * ends the string; judge the bytes the client sent. */
+		if (jit_http_path_check(rs->uri, &why) != 0)
+			return send_error(h, conn, rs, 400, "bad_path", why);
+		/* Two ways of telling where the body ends let a proxy in
+		 * front and this server disagree about it: refuse them and
+		 * close the connection, whose remaining bytes mean nothing. */
+		if ((why = framing_problem(conn)) != NULL) {
+			rs->close_conn = 1;
+			rs->too_large = 1;  /* discard any body that follows */
+			return send_error(h, conn, rs, 400, "bad_framing", why);
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
-			char *end;
 			unsigned long long v;
+
+			if (cl[strspn(cl, "0123456789")] != '\0' ||
+			    *cl == '\0') {
+				rs->close_conn = 1;
+				rs->too_large = 1;
+				return send_error(h, conn, rs, 400,
+				    "bad_framing", "Content-Length is not a "
+				    "number");
+			}
 			errno = 0;
-			v = strtoull(cl, &end, 10);
-			if (errno != 0 || *end != '\0' || v > h->max_body) {
+			v = strtoull(cl, NULL, 10);
+			if (errno != 0 || v > h->max_body) {
 				rs->too_large = 1;
 				return send_error(h, conn, rs, 413,
 				    "too_large", "request body too large");
@@ -375,10 +636,23 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct jit_http *h = cls;
 	struct reqstate *rs = *con_cls;
 
-	(void)conn;
 	if (rs == NULL)
 		return;
 	*con_cls = NULL;
+	if (tl_rs == rs) {
+		tl_rs = NULL;
+		tl_conn = NULL;
+	}
+	/* A refused framing leaves the rest of what the client sent unread;
+	 * let the answer reach it before MHD closes the socket. */
+	if (rs->close_conn && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL) {
+			shutdown(ci->connect_fd, SHUT_WR);
+			linger_drain(ci->connect_fd);
+		}
+	}
 	if (rs->counted) {
 		pthread_mutex_lock(&h->lock);
 		h->busy--;
@@ -424,12 +698,23 @@ open_listener(const struct jit_listen *l, struct jit_http *h, char *err,
 			return JIT_ERR_INVALID_ARGUMENT;
 		}
 		memcpy(sun.sun_path, l->host, strlen(l->host));
-		/* Replace a stale socket, but never a regular file. */
+		/* Replace a stale socket, but never a regular file nor the
+		 * socket of a server that still answers on it. */
 		if (lstat(l->host, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
 				jit_seterr(err, errlen, "%s exists and is not a "
 				    "socket", l->host);
 				return JIT_ERR_FILE_EXISTS;
+			}
+			if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+			    0)) < 0)
+				goto syserr;
+			r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+			close(fd);
+			fd = -1;
+			if (r == 0) {
+				errno = EADDRINUSE;
+				goto syserr;
 			}
 			unlink(l->host);
 		}
@@ -517,12 +802,25 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	struct jit_http *h = cls;
 	size_t n;
 
+	/* See tl_conn.  The messages are those of 0.9.75 to 0.9.77; once
+	 * the connection is answered, MHD's further complaints about it
+	 * (the error it could not send) are not news. */
+	if (h != NULL && h->conn_threads && tl_rs != NULL) {
+		if (tl_rs->answered_early)
+			return;
+		if (strstr(fmt, "Content-Length") != NULL &&
+		    (strncmp(fmt, "Failed to parse", 15) == 0 ||
+		    strncmp(fmt, "Too large value", 15) == 0)) {
+			answer_bad_length(h, tl_conn, tl_rs, fmt[0] == 'T');
+			return;
+		}
+	}
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	/* While starting, keep the first message for the one-line error
-	 * jit_http_start() returns instead of printing several lines. */
+	 * jit_http_serve() returns instead of printing several lines. */
 	if (h != NULL && atomic_load(&h->starting)) {
 		if (h->start_msg[0] == '\0')
 			snprintf(h->start_msg, sizeof(h->start_msg), "%s",
@@ -537,6 +835,10 @@ http_free(struct jit_http *h)
 {
 	if (h == NULL)
 		return;
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
 	if (h->tls_key_pem != NULL) {
 		jit_wipe(h->tls_key_pem, h->tls_key_len);
 		free(h->tls_key_pem);
@@ -548,15 +850,13 @@ http_free(struct jit_http *h)
 }
 
 int
-jit_http_start(const struct jit_http_options *opts,
-    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
+jit_http_bind(const struct jit_http_options *opts, struct jit_http **out,
     char *err, size_t errlen)
 {
 	struct jit_http *h;
-	unsigned flags;
 	unsigned char *data = NULL;
 	size_t len = 0;
-	int r;
+	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
 	if (err != NULL && errlen > 0)
@@ -564,14 +864,15 @@ jit_http_start(const struct jit_http_options *opts,
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return JIT_ERR_ALLOC;
 	pthread_mutex_init(&h->lock, NULL);
-	h->handler = handler;
-	h->ctx = ctx;
 	h->max_body = opts->max_body;
 	h->quiet = opts->quiet;
+	h->connection_timeout = opts->connection_timeout;
+	h->max_connections = opts->max_connections;
 	h->fd = -1;
-	flags = MHD_USE_THREAD_PER_CONNECTION |
+	h->flags = MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG;
+	h->conn_threads = (h->flags & MHD_USE_THREAD_PER_CONNECTION) != 0;
 	if (opts->tls_cert != NULL || opts->tls_key != NULL) {
 		if (opts->tls_cert == NULL || opts->tls_key == NULL) {
 			jit_seterr(err, errlen, "tls needs both cert and key");
@@ -599,12 +900,29 @@ jit_http_start(const struct jit_http_options *opts,
 		}
 		h->tls_key_pem = (char *)data;
 		h->tls_key_len = len;
-		flags |= MHD_USE_TLS;
+		h->flags |= MHD_USE_TLS;
 	}
 	if ((r = open_listener(opts->listen, h, err, errlen)) != 0)
 		goto fail;
 	if (opts->listen->kind == JIT_LISTEN_INET6)
-		flags |= MHD_USE_IPv6;
+		h->flags |= MHD_USE_IPv6;
+	*out = h;
+	return 0;
+fail:
+	http_free(h);
+	return r;
+}
+
+int
+jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
+    char *err, size_t errlen)
+{
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (h == NULL || h->daemon != NULL || h->fd < 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	h->handler = handler;
+	h->ctx = ctx;
 	atomic_store(&h->starting, 1);
 	{
 		/* One option list; TLS adds its three.  In an option array a
@@ -621,10 +939,9 @@ jit_http_start(const struct jit_http_options *opts,
 		OPT(MHD_OPTION_NOTIFY_COMPLETED, completed, h);
 		OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (size_t)JIT_HTTP_HEADER_LIMIT, NULL);
-		OPT(MHD_OPTION_CONNECTION_TIMEOUT,
-		    (unsigned)opts->connection_timeout, NULL);
-		OPT(MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)opts->max_connections, NULL);
+		OPT(MHD_OPTION_CONNECTION_TIMEOUT, h->connection_timeout,
+		    NULL);
+		OPT(MHD_OPTION_CONNECTION_LIMIT, h->max_connections, NULL);
 		if (h->tls_cert_pem != NULL) {
 			OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem);
 			OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem);
@@ -633,7 +950,7 @@ jit_http_start(const struct jit_http_options *opts,
 		}
 		OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
+		h->daemon = MHD_start_daemon(h->flags, 0, NULL, NULL,
 		    access_handler, h, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	}
 	atomic_store(&h->starting, 0);
@@ -642,17 +959,10 @@ jit_http_start(const struct jit_http_options *opts,
 		    h->start_msg[0] != '\0' ? ": " : "", h->start_msg,
 		    h->tls_cert_pem != NULL ? " (check the TLS cert and key)"
 		    : "");
-		close(h->fd);
-		r = JIT_ERR_HTTP;
-		goto fail;
+		return JIT_ERR_HTTP;
 	}
-	*out = h;
+	h->fd = -1;  /* MHD's now */
 	return 0;
-fail:
-	if (h->unix_path != NULL)
-		unlink(h->unix_path);
-	http_free(h);
-	return r;
 }
 
 unsigned
@@ -670,6 +980,11 @@ jit_http_stop(struct jit_http *h, unsigned grace_ms)
 
 	if (h == NULL)
 		return;
+	if (h->daemon == NULL) {
+		/* Bound, never served. */
+		http_free(h);
+		return;
+	}
 	/* Stop accepting; connections already open keep being served. */
 	fd = MHD_quiesce_daemon(h->daemon);
 	if (fd != MHD_INVALID_SOCKET)
@@ -690,7 +1005,5 @@ jit_http_stop(struct jit_http *h, unsigned grace_ms)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(h->daemon);
-	if (h->unix_path != NULL)
-		unlink(h->unix_path);
 	http_free(h);
 }

@@ -19,6 +19,19 @@
  * pool (JIT_HTTP_HEADER_LIMIT); larger header blocks get 431 from MHD.
  * Idle or slow clients are dropped after connection_timeout seconds.
  *
+ * Refused with 400 before any handler runs: a request path that is not in
+ * canonical form (jit_http_path_check), and a body whose end is told
+ * ambiguously: Content-Length together with Transfer-Encoding, two
+ * Content-Length or Transfer-Encoding headers, a Transfer-Encoding other
+ * than chunked, or a Content-Length that is not a plain decimal number.
+ * Those answers carry "Connection: close" and the connection is closed
+ * once the client has closed its side or after a second (what it still
+ * sends is read and dropped, so the close does not reset the connection
+ * before the client has read the answer).
+ *
+ * TLS: versions 1.2 and 1.3 only; on 1.2 only ECDHE key exchange with
+ * AEAD ciphers (AES-GCM, ChaCha20-Poly1305).
+ *
  * Logging: one line per request on stderr,
  *   "jit-ca: ADDR METHOD PATH STATUS USER MSms"
  * The path is logged without its query string and nothing from the
@@ -83,20 +96,40 @@ struct jit_http_options {
 
 struct jit_http;
 
-/* Bind, listen and start serving.  For a unix: listener an existing
- * socket file is replaced.  Errors: SYSTEM/PERMISSION (bind), NOT_FOUND
- * (TLS files), INVALID_ARGUMENT (TLS unsupported), HTTP (MHD refused to
- * start); err receives a one-line explanation. */
-int jit_http_start(const struct jit_http_options *opts,
-    jit_http_handler_fn handler, void *ctx, struct jit_http **out,
+/* Read the TLS files and bind and listen, without serving yet (so a busy
+ * address fails before the caller creates anything); clients that connect
+ * meanwhile wait in the backlog.  For a unix: listener a stale socket file
+ * is replaced, but not one a process still accepts on (SYSTEM, "Address
+ * already in use").  Errors: SYSTEM/PERMISSION (bind), NOT_FOUND (TLS
+ * files), INVALID_ARGUMENT (TLS unsupported); err receives a one-line
+ * explanation.  Release *out with jit_http_stop(). */
+int jit_http_bind(const struct jit_http_options *opts, struct jit_http **out,
     char *err, size_t errlen);
+
+/* Start serving a bound h: handler(ctx, ...) is called for each request.
+ * Errors: INVALID_ARGUMENT (already serving), HTTP (libmicrohttpd refused
+ * to start, err says why); h stays bound and is still released with
+ * jit_http_stop(). */
+int jit_http_serve(struct jit_http *h, jit_http_handler_fn handler,
+    void *ctx, char *err, size_t errlen);
+
+/* 0 when the request target uri (as sent, before decoding; a query after
+ * '?' is not looked at) is a path in canonical form: it starts with '/',
+ * only unreserved characters (A-Z a-z 0-9 - . _ ~) and '/' appear as they
+ * are, and every other byte is percent-encoded with upper-case hex digits.
+ * Otherwise INVALID_FORMAT, and *detail is a static one-line reason: an
+ * encoded '/' or NUL, a needless encoding (%72 for 'r', %2E for '.'),
+ * lower-case hex, a malformed escape or a raw character that must be
+ * encoded. */
+int jit_http_path_check(const char *uri, const char **detail);
 
 /* The bound TCP port (useful with port 0), 0 for unix sockets. */
 unsigned jit_http_port(const struct jit_http *h);
 
 /* Stop accepting new connections, wait up to grace_ms for requests that
  * are being handled to finish (their responses are sent), then stop all
- * threads and free h.  NULL is a no-op. */
+ * threads and free h.  A bound h that never served is closed and freed.
+ * NULL is a no-op. */
 void jit_http_stop(struct jit_http *h, unsigned grace_ms);
 
 #endif

@@ -279,7 +279,7 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 		    memory_order_relaxed);
 }
 
-/* ---- the API object -------------------------------------------------------- */
+/* ---- the API object ------------------------------------------------------ */
 
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
