@@ -9,6 +9,9 @@
  *              on, Ctrl-C aborts a transfer promptly
  *   install.c  ~/.ssh/jit/ files and the ssh-agent identities of a role
  *   login.c    jit-ssh login: request, long-poll, verify, install
+ *   sso.c      single sign-on: the device authorization grant (RFC
+ *              8628) at the server's identity provider, then a session
+ *              token from POST /v1/sessions
  *   cmds.c     every other subcommand
  *   main.c     argument parsing, dispatch, --help, exit codes
  *
@@ -49,6 +52,10 @@ struct client_config {
 	char *token;       /* bearer token (secret: wiped on free) */
 	char *ca_key;      /* pinned CA public key line, or NULL */
 	char *tls_ca;      /* CA bundle for TLS, or NULL (system store) */
+	int sso;           /* "sso = yes": the token is a session from
+	                      single sign-on, renewed by signing in again */
+	char *token_expires;   /* the session token's end (RFC 3339) */
+	int token_from_env;    /* token came from JIT_SSH_TOKEN or a flag */
 	int from_file;     /* the config file existed */
 };
 
@@ -65,6 +72,11 @@ int client_config_save(const struct client_config *c, char *msg, size_t msglen);
 void client_config_release(struct client_config *c);
 /* Replace a string field (NULL allowed); returns 0 or ALLOC. */
 int client_config_set(char **field, const char *value);
+/* Store a session token from single sign-on in the file at path (the
+ * file as it is, without environment or flag overrides): token, its end
+ * and "sso = yes".  On error msg receives one line. */
+int client_config_store_session(const char *path, const char *token,
+    const char *expires, char *msg, size_t msglen);
 
 /*
  * Read an API token: the first line of the file path, or of standard
@@ -114,6 +126,21 @@ int client_http_call(const struct client_config *c, const char *method,
     void *tick_ctx, struct client_http_result *res, char *msg, size_t msglen);
 void client_http_result_release(struct client_http_result *res);
 
+/*
+ * GET url (form NULL) or POST the application/x-www-form-urlencoded form
+ * to the identity provider: an absolute https URL, or http on a
+ * loopback address (checked here); the system's TLS roots, no bearer
+ * token, no redirects.  Results as client_http_call; res->json is the
+ * body parsed whatever its content type.
+ */
+int client_http_idp(const char *url, const char *form, long timeout_s,
+    struct client_http_result *res, char *msg, size_t msglen);
+/* 1 if url may reach the identity provider (see client_http_idp). */
+int client_http_idp_url_ok(const char *url);
+/* Append "name=value", form-encoded, to *form (NULL to start; joined
+ * with "&"; reallocated).  ALLOC. */
+int client_http_form_add(char **form, const char *name, const char *value);
+
 /* One line describing a non-2xx response: "401 ...: detail". */
 void client_http_describe_error(const struct client_http_result *res, char *msg,
     size_t msglen);
@@ -126,6 +153,30 @@ void client_http_describe_error(const struct client_http_result *res, char *msg,
 int client_api_call(const struct client_config *c, const char *method,
     const char *path, json_t *body, int want_text,
     struct client_http_result *res);
+
+/* ------------------------------------------------------------------ */
+/* sso.c */
+
+/*
+ * Sign in through the server's identity provider: GET /v1/oidc, the
+ * provider's discovery document, the device authorization grant (the
+ * verification URL and code go to stderr, and to a browser through
+ * xdg-open when DISPLAY or WAYLAND_DISPLAY is set), polling its token
+ * endpoint, then POST /v1/sessions with the ID token.  On success
+ * c->token, c->token_expires and c->sso are the new session and it is
+ * stored in c->path.  Prints one "jit-ssh: ..." line on failure and
+ * returns a JIT_EXIT_* code.
+ */
+int client_sso_sign_in(struct client_config *c);
+
+/*
+ * Before a command that needs a token: sign in (client_sso_sign_in)
+ * when the configuration says sso and its session has ended or ends
+ * within a minute, or when there is no token at all and the server
+ * offers single sign-on.  A token from JIT_SSH_TOKEN or a flag is used
+ * as it is.  JIT_EXIT_OK when there is a token to use.
+ */
+int client_sso_ensure(struct client_config *c);
 
 /* ------------------------------------------------------------------ */
 /* install.c */
@@ -167,6 +218,7 @@ struct client_opts {
 	int pending;
 	int no_agent;
 	int no_wait;
+	int sso;
 	int help;
 	const char *url, *token, *ca_key_file, *tls_ca, *config;
 	const char *duration, *reason, *key, *resume, *comment, *timeout;
@@ -176,6 +228,9 @@ struct client_opts {
 
 /* Load config and apply flags; prints the error itself. */
 int client_opts_config(const struct client_opts *o, struct client_config *c);
+/* The same, and then make sure there is a token (client_sso_ensure). */
+int client_opts_config_auth(const struct client_opts *o,
+    struct client_config *c);
 /* The pinned CA key (config or --ca-key), or a printed error. */
 int client_pinned_ca(const struct client_config *c, struct jit_key **out);
 

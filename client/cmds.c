@@ -95,6 +95,8 @@ client_opts_config(const struct client_opts *o, struct client_config *c)
 	    (o->token && (r = client_config_set(&c->token, o->token)) != 0) ||
 	    (o->tls_ca && (r = client_config_set(&c->tls_ca, o->tls_ca)) != 0))
 		goto fail;
+	if (o->token != NULL)
+		c->token_from_env = 1;
 	if (o->ca_key_file != NULL) {
 		if ((r = read_first_line(o->ca_key_file, &line)) != 0) {
 			client_fail("--ca-key %s: %s", o->ca_key_file,
@@ -112,6 +114,18 @@ client_opts_config(const struct client_opts *o, struct client_config *c)
 	client_fail("%s", jit_err(r));
 	client_config_release(c);
 	return JIT_EXIT_ERROR;
+}
+
+int
+client_opts_config_auth(const struct client_opts *o, struct client_config *c)
+{
+	int rc;
+
+	if ((rc = client_opts_config(o, c)) != 0)
+		return rc;
+	if ((rc = client_sso_ensure(c)) != 0)
+		client_config_release(c);
+	return rc;
 }
 
 int
@@ -336,7 +350,7 @@ client_cmd_status(const struct client_opts *o)
 	}
 	if (o->nargs == 1 && (rc = need_id(o, "jit-ssh status [ID]")) != 0)
 		return rc;
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if (o->nargs == 1) {
 		snprintf(path, sizeof(path), "/v1/requests/%s", o->args[0]);
@@ -368,7 +382,7 @@ client_cmd_list(const struct client_opts *o)
 		client_fail("usage: jit-ssh list [--pending]");
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if ((rc = client_api_call(&c, "GET", o->pending ?
 	    "/v1/requests?state=pending" : "/v1/requests", NULL, 0,
@@ -397,7 +411,7 @@ act(const struct client_opts *o, const char *action, const char *usage)
 	memset(&res, 0, sizeof(res));
 	if ((rc = need_id(o, usage)) != 0)
 		return rc;
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if (o->comment != NULL &&
 	    (body = json_pack("{s:s}", "comment", o->comment)) == NULL) {
@@ -576,7 +590,7 @@ client_cmd_whoami(const struct client_opts *o)
 		client_fail("usage: jit-ssh whoami");
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if ((rc = client_api_call(&c, "GET", "/v1/whoami", NULL, 0,
 	    &res)) == 0) {
@@ -633,7 +647,11 @@ client_cmd_setup(const struct client_opts *o)
 	memset(&res, 0, sizeof(res));
 	if (o->nargs != 1) {
 		client_fail("usage: jit-ssh setup URL [--token-file FILE | "
-		    "--token -] [--tls-ca FILE] [--yes]");
+		    "--token - | --sso] [--tls-ca FILE] [--yes]");
+		return JIT_EXIT_USAGE;
+	}
+	if (o->sso && o->token != NULL) {
+		client_fail("--sso and a token exclude each other");
 		return JIT_EXIT_USAGE;
 	}
 	/* The file as it is, without environment overrides: setup saves
@@ -668,9 +686,12 @@ client_cmd_setup(const struct client_opts *o)
 	if (o->token != NULL) {
 		if (client_config_set(&c.token, o->token) != 0)
 			goto oom;
-	} else if (!same_url) {
-		/* A token for another server is no use here. */
+		c.sso = 0;
+	} else if (!same_url || o->sso) {
+		/* A token for another server is no use here, and --sso signs
+		 * in afresh. */
 		client_config_set(&c.token, NULL);
+		client_config_set(&c.token_expires, NULL);
 	}
 	if ((rc = fetch_ca(&c, &line, &k)) != 0)
 		goto out;
@@ -704,9 +725,24 @@ client_cmd_setup(const struct client_opts *o)
 	}
 	if (client_config_set(&c.ca_key, line) != 0)
 		goto oom;
+	if (o->sso)
+		c.sso = 1;
 	if (client_config_save(&c, msg, sizeof(msg)) != 0) {
 		client_fail("%s", msg);
 		goto out;
+	}
+	if (o->sso) {
+		/* The pinned CA is saved first; the sign-in adds the
+		 * session to the same file. */
+		if ((rc = client_sso_sign_in(&c)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		client_http_result_release(&res);
+		if ((rc = client_api_call(&c, "GET", "/v1/whoami", NULL, 0,
+		    &res)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		user = client_json_str(res.json, "user");
 	}
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s?}", "config",
@@ -718,7 +754,8 @@ client_cmd_setup(const struct client_opts *o)
 	} else {
 		printf("Wrote %s: server %s, CA %s pinned", c.path, c.url, fp);
 		if (user != NULL)
-			printf(", token for %s", user);
+			printf(", %s for %s", c.sso ? "signed in" : "token",
+			    user);
 		else
 			printf(" (no token yet: set JIT_SSH_TOKEN or re-run "
 			    "with --token-file FILE)");

@@ -14,8 +14,8 @@ enum {
 	O_TOKEN = 1 << 6, O_CA_KEY = 1 << 7, O_TLS_CA = 1 << 8,
 	O_CONFIG = 1 << 9, O_FOR = 1 << 10, O_REASON = 1 << 11,
 	O_KEY = 1 << 12, O_RESUME = 1 << 13, O_COMMENT = 1 << 14,
-	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16,
-	O_NBITS = 17,
+	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16, O_SSO = 1 << 17,
+	O_NBITS = 18,
 };
 
 /* Options every server-talking command takes. */
@@ -32,9 +32,10 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "setup", client_cmd_setup,
-	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES,
-	  "setup URL [--token-file FILE | --token -] [--tls-ca FILE]\n"
-	  "      [--config FILE] [--yes] [--json]",
+	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES |
+	  O_SSO,
+	  "setup URL [--token-file FILE | --token - | --sso]\n"
+	  "      [--tls-ca FILE] [--config FILE] [--yes] [--json]",
 	  "Write ~/.config/jit-ssh/config (0600) for the server at URL. The\n"
 	  "CA key is fetched (GET /v1/ca) and its SHA256 fingerprint shown;\n"
 	  "on a terminal you are asked to confirm it, --yes or a stdin that\n"
@@ -43,7 +44,11 @@ static const struct subcommand subcommands[] = {
 	  "GET /v1/whoami before it is saved. Give the token with\n"
 	  "--token-file FILE or --token - (the first line of standard input,\n"
 	  "typed without echo on a terminal); --token TOKEN also works but\n"
-	  "shows the token to other users of this machine (ps, /proc)." },
+	  "shows the token to other users of this machine (ps, /proc).\n"
+	  "--sso signs in through the server's identity provider instead\n"
+	  "(single sign-on): open the URL shown (a browser opens it when\n"
+	  "there is a display) and enter the code; the session token is\n"
+	  "saved, and any command signs in again once it has ended." },
 	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
 	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"
@@ -57,7 +62,9 @@ static const struct subcommand subcommands[] = {
 	  "A fresh Ed25519 key is made unless --key names an unencrypted\n"
 	  "private key. Ctrl-C leaves the request pending (resume it with\n"
 	  "--resume ID). --timeout gives up waiting (exit 4), the request\n"
-	  "stays pending. --no-wait prints the request ID and exits." },
+	  "stays pending. --no-wait prints the request ID and exits.\n"
+	  "Without a token, on a server that offers single sign-on, it signs\n"
+	  "you in first, as jit-ssh setup does for single sign-on." },
 	{ "status", client_cmd_status, O_CONN, "status [ID]",
 	  "Show one request, or your requests and installed certificates." },
 	{ "list", client_cmd_list, O_CONN | O_PENDING, "list [--pending]",
@@ -104,6 +111,7 @@ static const struct option longopts[] = {
 	{ "resume", required_argument, NULL, 'R' },
 	{ "comment", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, 'O' },
+	{ "sso", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -132,8 +140,9 @@ print_usage(FILE *f)
 	    "certificate\n"
 	    "  --config FILE      instead of ~/.config/jit-ssh/config\n"
 	    "  --json             machine-readable output on stdout\n"
-	    "\nFiles: ~/.config/jit-ssh/config (url, token, ca_key, tls_ca), "
-	    "~/.ssh/jit/.\n"
+	    "\nFiles: ~/.config/jit-ssh/config (url, token, ca_key, tls_ca, "
+	    "sso,\n"
+	    "token_expires), ~/.ssh/jit/.\n"
 	    "\nExit status:\n"
 	    "  0    success\n"
 	    "  1    error (server unreachable, bad URL or token, HTTP or "
@@ -179,6 +188,7 @@ bit_of(int ch)
 	case 'R': return O_RESUME;
 	case 'm': return O_COMMENT;
 	case 'O': return O_TIMEOUT;
+	case 'S': return O_SSO;
 	default: return 0;
 	}
 }
@@ -266,6 +276,7 @@ main(int argc, char **argv)
 		case 'R': o.resume = optarg; break;
 		case 'm': o.comment = optarg; break;
 		case 'O': o.timeout = optarg; break;
+		case 'S': o.sso = 1; break;
 		case ':':
 			fprintf(stderr, "jit-ssh: option %s needs a value\n",
 			    argv[optind - 1]);
