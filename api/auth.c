@@ -98,39 +98,25 @@ create_fn(struct jit_store_txn *t, void *vctx)
 }
 
 int
-jit_auth_token_create(struct jit_store *s, const char *user,
-    uint64_t ttl, const char *actor, char **token,
+jit_auth_issue(struct jit_store *s, json_t *rec, json_t *audit, char **token,
     char id[JIT_TOKEN_ID_LEN])
 {
 	struct create_ctx c;
-	char tid[JIT_TOKEN_ID_LEN], created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
+	char tid[JIT_TOKEN_ID_LEN];
 	char *tok = NULL;
-	uint64_t now = jit_now();
 	int r = JIT_ERR_INTERNAL;
 
 	*token = NULL;
 	if (id != NULL)
 		id[0] = '\0';
-	memset(&c, 0, sizeof(c));
-	if (s == NULL || user == NULL || *user == '\0' ||
-	    strlen(user) > JIT_USER_MAX || actor == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (ttl == 0)
-		ttl = JIT_TOKEN_DEFAULT_TTL;
-	if (ttl > JIT_TOKEN_MAX_TTL)
-		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = jit_auth_token_generate(&tok)) != 0)
 		return r;
 	jit_store_token_hash(tok, c.hash);
 	jit_auth_token_id(c.hash, tid);
-	jit_format_time(now, created);
-	jit_format_time(now + ttl, expires);
-	c.rec = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", tid, "user", user,
-	    "created_at", created, "expires_at", expires, "created_by", actor);
-	c.audit = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
-	    "token.create", "actor", actor, "token_id", tid, "user", user,
-	    "expires_at", expires);
-	if (c.rec == NULL || c.audit == NULL) {
+	c.rec = rec;
+	c.audit = audit;
+	if (json_object_set_new(rec, "id", json_string(tid)) != 0 ||
+	    json_object_set_new(audit, "token_id", json_string(tid)) != 0) {
 		r = JIT_ERR_ALLOC;
 		goto out;
 	}
@@ -146,8 +132,41 @@ out:
 		free(tok);
 	}
 	jit_wipe(c.hash, sizeof(c.hash));
-	json_decref(c.rec);
-	json_decref(c.audit);
+	return r;
+}
+
+int
+jit_auth_token_create(struct jit_store *s, const char *user,
+    uint64_t ttl, const char *actor, char **token,
+    char id[JIT_TOKEN_ID_LEN])
+{
+	char created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
+	json_t *rec = NULL, *audit = NULL;
+	uint64_t now = jit_now();
+	int r = JIT_ERR_INTERNAL;
+
+	*token = NULL;
+	if (id != NULL)
+		id[0] = '\0';
+	if (s == NULL || user == NULL || *user == '\0' ||
+	    strlen(user) > JIT_USER_MAX || actor == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (ttl == 0)
+		ttl = JIT_TOKEN_DEFAULT_TTL;
+	if (ttl > JIT_TOKEN_MAX_TTL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	jit_format_time(now, created);
+	jit_format_time(now + ttl, expires);
+	rec = json_pack("{s:s, s:s, s:s, s:s}", "user", user, "created_at",
+	    created, "expires_at", expires, "created_by", actor);
+	audit = json_pack("{s:s, s:s, s:s, s:s}", "event", "token.create",
+	    "actor", actor, "user", user, "expires_at", expires);
+	if (rec == NULL || audit == NULL)
+		r = JIT_ERR_ALLOC;
+	else
+		r = jit_auth_issue(s, rec, audit, token, id);
+	json_decref(rec);
+	json_decref(audit);
 	return r;
 }
 

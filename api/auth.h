@@ -63,6 +63,14 @@ int jit_auth_token_create(struct jit_store *s, const char *user,
     uint64_t ttl, const char *actor, char **token,
     char id[JIT_TOKEN_ID_LEN]);
 
+/* Make a new token and store its record rec (an object; its "id" is
+ * set here) with the audit entry audit (its "token_id" is set here) in
+ * one write, never replacing a record (CONFLICT).  rec and audit are
+ * borrowed.  *token and id (may be NULL) as for jit_auth_token_create.
+ * Errors: ALLOC, CRYPTO, store errors. */
+int jit_auth_issue(struct jit_store *s, json_t *rec, json_t *audit,
+    char **token, char id[JIT_TOKEN_ID_LEN]);
+
 /* Revoke by public id (audit "token.revoke").  NOT_FOUND if unknown;
  * revoking twice is not an error (the first revocation time is kept,
  * and no second audit entry is written). */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "buf.h"
 #include "err.h"
 #include "util.h"
@@ -26,89 +25,43 @@ string_list(const char *const *v, size_t n)
 	return a;
 }
 
-struct create_ctx {
-	unsigned char hash[JIT_TOKEN_HASH_LEN];
-	json_t *rec;
-	json_t *audit;
-};
-
-static int
-create_fn(struct jit_store_txn *t, void *vctx)
-{
-	struct create_ctx *c = vctx;
-	json_t *old = NULL;
-	int r;
-
-	/* Never overwrite a record, however unlikely a collision is. */
-	if ((r = jit_store_get_token(t, c->hash, &old)) == 0) {
-		json_decref(old);
-		return JIT_ERR_CONFLICT;
-	}
-	if (r != JIT_ERR_NOT_FOUND ||
-	    (r = jit_store_put_token(t, c->hash, c->rec)) != 0)
-		return r;
-	return jit_audit_append(t, c->audit, NULL, NULL);
-}
-
 int
 jit_auth_sso_create(struct jit_store *s, const struct jit_sso_login *l,
     uint64_t now, uint64_t ttl, char **token, char id[JIT_TOKEN_ID_LEN])
 {
-	struct create_ctx c;
-	char tid[JIT_TOKEN_ID_LEN], created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
-	json_t *amr = NULL, *groups = NULL;
-	char *tok = NULL;
-	int r = JIT_ERR_INTERNAL;
+	char created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
+	json_t *amr = NULL, *groups = NULL, *rec = NULL, *audit = NULL;
+	int r = JIT_ERR_ALLOC;
 
 	*token = NULL;
 	if (id != NULL)
 		id[0] = '\0';
-	memset(&c, 0, sizeof(c));
 	if (s == NULL || l == NULL || l->user == NULL || *l->user == '\0' ||
 	    strlen(l->user) > JIT_USER_MAX || l->subject == NULL ||
 	    ttl == 0 || ttl > JIT_TOKEN_MAX_TTL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_auth_token_generate(&tok)) != 0)
-		return r;
-	jit_store_token_hash(tok, c.hash);
-	jit_auth_token_id(c.hash, tid);
 	jit_format_time(now, created);
 	jit_format_time(now + ttl, expires);
 	amr = string_list(l->amr, l->namr);
 	groups = string_list(l->groups, l->ngroups);
 	if (amr != NULL && groups != NULL) {
-		c.rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, "
-		    "s:O, s:s?}", "id", tid, "kind", JIT_TOKEN_KIND_SSO, "user",
-		    l->user, "created_at", created, "expires_at", expires,
+		rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, "
+		    "s:s?}", "kind", JIT_TOKEN_KIND_SSO, "user", l->user,
+		    "created_at", created, "expires_at", expires,
 		    "created_by", "oidc", "subject", l->subject, "amr", amr,
 		    "groups", groups, "client_address", l->client_addr);
-		c.audit = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, "
-		    "s:s}", "event", "session.create", "actor", l->user,
-		    "token_id", tid, "user", l->user, "expires_at", expires,
-		    "subject", l->subject, "amr", amr, "groups", groups,
-		    "client_address", l->client_addr != NULL ?
-		    l->client_addr : "-");
+		audit = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s}",
+		    "event", "session.create", "actor", l->user, "user",
+		    l->user, "expires_at", expires, "subject", l->subject,
+		    "amr", amr, "groups", groups, "client_address",
+		    l->client_addr != NULL ? l->client_addr : "-");
 	}
-	if (c.rec == NULL || c.audit == NULL) {
-		r = JIT_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = jit_store_write(s, create_fn, &c)) != 0)
-		goto out;
-	*token = tok;
-	tok = NULL;
-	if (id != NULL)
-		memcpy(id, tid, JIT_TOKEN_ID_LEN);
-out:
-	if (tok != NULL) {
-		jit_wipe(tok, strlen(tok));
-		free(tok);
-	}
-	jit_wipe(c.hash, sizeof(c.hash));
+	if (rec != NULL && audit != NULL)
+		r = jit_auth_issue(s, rec, audit, token, id);
 	json_decref(amr);
 	json_decref(groups);
-	json_decref(c.rec);
-	json_decref(c.audit);
+	json_decref(rec);
+	json_decref(audit);
 	return r;
 }
 

@@ -137,9 +137,6 @@ int client_http_idp(const char *url, const char *form, long timeout_s,
     struct client_http_result *res, char *msg, size_t msglen);
 /* 1 if url may reach the identity provider (see client_http_idp). */
 int client_http_idp_url_ok(const char *url);
-/* Append "name=value", form-encoded, to *form (NULL to start; joined
- * with "&"; reallocated).  ALLOC. */
-int client_http_form_add(char **form, const char *name, const char *value);
 
 /* One line describing a non-2xx response: "401 ...: detail". */
 void client_http_describe_error(const struct client_http_result *res, char *msg,

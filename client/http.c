@@ -10,9 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 
 #include "buf.h"
@@ -191,6 +189,30 @@ describe_curl(CURLcode cc, const char *url, const char *errbuf, char *msg,
 	}
 }
 
+/* What every transfer sets: url, http(s) only, no redirects, TLS
+ * verification on, the time limits, and where the answer and the
+ * progress go. */
+static void
+transfer_opts(CURL *h, const char *url, long timeout_s, char *errbuf,
+    struct sink *sink, struct progress *prog)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ssh/0.1");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, prog);
+}
+
 int
 client_http_call(const struct client_config *c, const char *method,
     const char *path, json_t *body, long timeout_s, client_http_tick_fn tick,
@@ -267,26 +289,12 @@ client_http_call(const struct client_config *c, const char *method,
 	/* Disable "Expect: 100-continue" round trips. */
 	if ((h = curl_slist_append(hdrs, "Expect:")) != NULL)
 		hdrs = h;
-	curl_easy_setopt(handle, CURLOPT_URL, url);
+	transfer_opts(handle, url, timeout_s, errbuf, &sink, &prog);
 	curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->tls_ca != NULL)
 		curl_easy_setopt(handle, CURLOPT_CAINFO, c->tls_ca);
-	curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(handle, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(handle, CURLOPT_USERAGENT, "jit-ssh/0.1");
-	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &prog);
 
 	prog.last = jit_monotonic_ms();
 	cc = curl_easy_perform(handle);
@@ -344,22 +352,6 @@ client_http_call(const struct client_config *c, const char *method,
 	return r;
 }
 
-/* 1 if host (no brackets) is a loopback address or "localhost". */
-static int
-host_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
-}
-
 int
 client_http_idp_url_ok(const char *url)
 {
@@ -373,40 +365,14 @@ client_http_idp_url_ok(const char *url)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK) {
-		size_t n = strlen(host);
-
-		/* IPv6 hosts come back in brackets. */
-		if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-			memmove(host, host + 1, n - 2);
-			host[n - 2] = '\0';
-		}
 		ok = strcmp(scheme, "https") == 0 ||
-		    (strcmp(scheme, "http") == 0 && host_loopback(host));
+		    (strcmp(scheme, "http") == 0 && jit_host_loopback(host));
 	}
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(user);
 	curl_url_cleanup(u);
 	return ok;
-}
-
-int
-client_http_form_add(char **form, const char *name, const char *value)
-{
-	char *e, *n;
-	size_t old = *form != NULL ? strlen(*form) : 0, add;
-
-	if ((e = curl_easy_escape(NULL, value, 0)) == NULL)
-		return JIT_ERR_ALLOC;
-	add = strlen(name) + 1 + strlen(e) + (old != 0);
-	if ((n = realloc(*form, old + add + 1)) == NULL) {
-		curl_free(e);
-		return JIT_ERR_ALLOC;
-	}
-	snprintf(n + old, add + 1, "%s%s=%s", old != 0 ? "&" : "", name, e);
-	curl_free(e);
-	*form = n;
-	return 0;
 }
 
 int
@@ -436,24 +402,10 @@ client_http_idp(const char *url, const char *form, long timeout_s,
 		curl_easy_cleanup(h);
 		return JIT_ERR_HTTP;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	transfer_opts(h, url, timeout_s, errbuf, &sink, &prog);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (form != NULL)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ssh/0.1");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_ABORTED_BY_CALLBACK && client_interrupted) {
 		snprintf(msg, msglen, "interrupted");

@@ -186,8 +186,8 @@ device_grant(const json_t *info, char **id_token)
 		client_fail("%s", r == JIT_ERR_ALLOC ? jit_err(r) : msg);
 		goto out;
 	}
-	if (client_http_form_add(&form, "client_id", client_id) != 0 ||
-	    client_http_form_add(&form, "scope", scopes != NULL ? scopes :
+	if (jit_form_add(&form, "client_id", client_id) != 0 ||
+	    jit_form_add(&form, "scope", scopes != NULL ? scopes :
 	    "openid profile email") != 0)
 		goto oom;
 	if ((r = client_http_idp(device, form, IDP_TIMEOUT_S, &res, msg,
@@ -228,9 +228,9 @@ device_grant(const json_t *info, char **id_token)
 
 	secret_free(form);
 	form = NULL;
-	if (client_http_form_add(&form, "grant_type", DEVICE_GRANT) != 0 ||
-	    client_http_form_add(&form, "device_code", dc) != 0 ||
-	    client_http_form_add(&form, "client_id", client_id) != 0)
+	if (jit_form_add(&form, "grant_type", DEVICE_GRANT) != 0 ||
+	    jit_form_add(&form, "device_code", dc) != 0 ||
+	    jit_form_add(&form, "client_id", client_id) != 0)
 		goto oom;
 	for (;;) {
 		if (pause_s((unsigned)interval) != 0) {

@@ -10,9 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 
 #include "buf.h"
@@ -30,31 +28,6 @@ static void
 curl_init_once(void)
 {
 	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-}
-
-/* 1 if host (no brackets) is a loopback address or "localhost". */
-static int
-host_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-	size_t n = strlen(host);
-	char h[64];
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (n >= sizeof(h))
-		return 0;
-	memcpy(h, host, n + 1);
-	if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
-		memmove(h, h + 1, n - 2);
-		h[n - 2] = '\0';
-	}
-	if (inet_pton(AF_INET, h, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, h, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
 }
 
 /* The parts of url that matter here: scheme, host, whether it has
@@ -109,7 +82,7 @@ jit_fetch_url_loopback(const char *url)
 	struct url_parts p;
 
 	return url_parts(url, &p) == 0 && strcmp(p.scheme, "http") == 0 &&
-	    host_loopback(p.host);
+	    jit_host_loopback(p.host);
 }
 
 int
@@ -128,46 +101,20 @@ jit_fetch_url_ok(const char *url, char *why, size_t whylen)
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if (strcmp(p.scheme, "https") == 0 ||
-	    (strcmp(p.scheme, "http") == 0 && host_loopback(p.host)))
+	    (strcmp(p.scheme, "http") == 0 && jit_host_loopback(p.host)))
 		return 0;
 	jit_seterr(why, whylen, "must be https (http only on a loopback "
 	    "address)");
 	return JIT_ERR_INVALID_ARGUMENT;
 }
 
-struct sink {
-	char *d;
-	size_t len, cap;
-	int overflow;
-};
-
+/* Collect the answer in a bounded buffer (ca/buf.h). */
 static size_t
 on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	struct sink *s = ud;
-	size_t n, ncap;
-	char *nd;
-
 	if (nmemb != 0 && size > SIZE_MAX / nmemb)
 		return 0;
-	n = size * nmemb;
-	if (n > JIT_OIDC_FETCH_MAX - s->len) {
-		s->overflow = 1;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		ncap = s->cap != 0 ? s->cap : 4096;
-		while (ncap < s->len + n + 1)
-			ncap *= 2;
-		if ((nd = realloc(s->d, ncap)) == NULL)
-			return 0;
-		s->d = nd;
-		s->cap = ncap;
-	}
-	memcpy(s->d + s->len, ptr, n);
-	s->len += n;
-	s->d[s->len] = '\0';
-	return n;
+	return jit_buf_put(ud, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
 int
@@ -175,7 +122,7 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
     const char *user, const char *pass, long *status, json_t **json,
     char *why, size_t whylen)
 {
-	struct sink s = { NULL, 0, 0, 0 };
+	struct jit_buf b = JIT_BUF_INIT;
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE];
 	CURL *h = NULL;
@@ -188,6 +135,7 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
 	pthread_once(&curl_once, curl_init_once);
 	if (!curl_ready || (h = curl_easy_init()) == NULL)
 		return JIT_ERR_ALLOC;
+	(void)jit_buf_set_max(&b, JIT_OIDC_FETCH_MAX);
 	if (jit_fetch_url_ok(url, why, whylen) != 0) {
 		r = JIT_ERR_HTTP;
 		goto out;
@@ -211,7 +159,7 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
 		curl_easy_setopt(h, CURLOPT_CAINFO, f->ca_file);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ca");
 	if (form != NULL) {
@@ -225,14 +173,16 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
 		}
 	}
 	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
-		jit_seterr(why, whylen, "%s", s.overflow ? "the answer is too "
-		    "large" : *errbuf != '\0' ? errbuf : curl_easy_strerror(cc));
+		jit_seterr(why, whylen, "%s", cc == CURLE_WRITE_ERROR ?
+		    "the answer is too large" : *errbuf != '\0' ? errbuf :
+		    curl_easy_strerror(cc));
 		r = JIT_ERR_HTTP;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	if (s.d != NULL) {
-		json_t *j = json_loadb(s.d, s.len, JSON_REJECT_DUPLICATES, NULL);
+	if (jit_buf_len(&b) > 0) {
+		json_t *j = json_loadb((const char *)jit_buf_ptr(&b),
+		    jit_buf_len(&b), JSON_REJECT_DUPLICATES, NULL);
 
 		if (json_is_object(j))
 			*json = j;
@@ -246,29 +196,8 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
 	}
 	r = 0;
 out:
-	if (s.d != NULL)
-		jit_wipe(s.d, s.len);
-	free(s.d);
+	jit_buf_release(&b);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return r;
-}
-
-int
-jit_fetch_form_add(char **form, const char *name, const char *value)
-{
-	char *e, *n;
-	size_t old = *form != NULL ? strlen(*form) : 0, add;
-
-	if ((e = curl_easy_escape(NULL, value, 0)) == NULL)
-		return JIT_ERR_ALLOC;
-	add = strlen(name) + 1 + strlen(e) + (old != 0);
-	if ((n = realloc(*form, old + add + 1)) == NULL) {
-		curl_free(e);
-		return JIT_ERR_ALLOC;
-	}
-	snprintf(n + old, add + 1, "%s%s=%s", old != 0 ? "&" : "", name, e);
-	curl_free(e);
-	*form = n;
-	return 0;
 }

@@ -47,15 +47,15 @@ auth_url(const struct jit_oidc *o, const char *endpoint,
 	SHA256((const unsigned char *)l->verifier, strlen(l->verifier), md);
 	sodium_bin2base64(challenge, sizeof(challenge), md, sizeof(md),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((r = jit_fetch_form_add(&q, "response_type", "code")) != 0 ||
-	    (r = jit_fetch_form_add(&q, "client_id", o->client_id)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "redirect_uri",
+	if ((r = jit_form_add(&q, "response_type", "code")) != 0 ||
+	    (r = jit_form_add(&q, "client_id", o->client_id)) != 0 ||
+	    (r = jit_form_add(&q, "redirect_uri",
 	    l->redirect_uri)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "scope", o->scopes)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "state", l->state)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "nonce", l->nonce)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "code_challenge", challenge)) != 0 ||
-	    (r = jit_fetch_form_add(&q, "code_challenge_method",
+	    (r = jit_form_add(&q, "scope", o->scopes)) != 0 ||
+	    (r = jit_form_add(&q, "state", l->state)) != 0 ||
+	    (r = jit_form_add(&q, "nonce", l->nonce)) != 0 ||
+	    (r = jit_form_add(&q, "code_challenge", challenge)) != 0 ||
+	    (r = jit_form_add(&q, "code_challenge_method",
 	    "S256")) != 0)
 		goto out;
 	n = strlen(endpoint) + 1 + strlen(q) + 1;
@@ -172,12 +172,12 @@ redeem(struct jit_oidc *o, const struct oidc_login *l, const char *code,
 	if ((r = oidc_endpoint(o, "token_endpoint", &endpoint, why,
 	    whylen)) != 0)
 		return r == JIT_ERR_NOT_FOUND ? JIT_ERR_HTTP : r;
-	if ((r = jit_fetch_form_add(&form, "grant_type",
+	if ((r = jit_form_add(&form, "grant_type",
 	    "authorization_code")) != 0 ||
-	    (r = jit_fetch_form_add(&form, "code", code)) != 0 ||
-	    (r = jit_fetch_form_add(&form, "redirect_uri",
+	    (r = jit_form_add(&form, "code", code)) != 0 ||
+	    (r = jit_form_add(&form, "redirect_uri",
 	    l->redirect_uri)) != 0 ||
-	    (r = jit_fetch_form_add(&form, "code_verifier",
+	    (r = jit_form_add(&form, "code_verifier",
 	    l->verifier)) != 0)
 		goto out;
 	r = jit_fetch_json(&o->fetch, endpoint, form, o->client_id,

@@ -217,9 +217,4 @@ int jit_fetch_json(const struct jit_fetch *f, const char *url,
     const char *form, const char *user, const char *pass, long *status,
     json_t **json, char *why, size_t whylen);
 
-/* application/x-www-form-urlencoded escaping of s, appended to the form
- * being built in *form ("NAME=VALUE" joined with "&"); *form is
- * reallocated (NULL to start).  ALLOC. */
-int jit_fetch_form_add(char **form, const char *name, const char *value);
-
 #endif
