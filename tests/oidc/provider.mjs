@@ -1,31 +1,34 @@
 // provider.mjs - a real OpenID provider for the single sign-on tests
 // (test-oidc.sh): the npm package oidc-provider, on loopback http.
 //
-//   OIDC_PORT=9000 OIDC_KEYS=keys.json OIDC_WEB_REDIRECT=URL \
-//   OIDC_WEB_SECRET=S node provider.mjs
+//   OIDC_DIR=DIR node provider.mjs
+//
+// It listens on a free loopback port (its issuer is
+// http://127.0.0.1:PORT) and reads DIR/keys.json (the signing keys,
+// private JWKs) and DIR/web.json ({"redirect_uri": URL, "secret": S} for
+// the web page's client).  SIGHUP reads both again and swaps in a
+// provider with them (a key rotation; sessions and grants live on in the
+// shared memory adapter).
 //
 // Clients: jit-web (confidential, authorization code flow with PKCE, ID
-// tokens RS256, redirect OIDC_WEB_REDIRECT) and jit-cli (public, device
-// authorization grant, ID tokens ES256).  Users (password "pw-NAME"):
+// tokens RS256) and jit-cli (public, device authorization grant, ID
+// tokens ES256).  Users (password "pw-NAME"):
 // alice (dev), bob (sre), eve (no groups; not in the tests' policy).
 // Signing in with the one-time code 123456 as well makes "amr" say
 // ["pwd", "otp"]; without it ["pwd"].  The ID token carries
 // preferred_username, email, email_verified and groups.
 //
-// The signing keys (private JWKs) are read from OIDC_KEYS; SIGHUP reads
-// them again and swaps in a provider with the new keys (a key rotation;
-// sessions and grants live on in the shared memory adapter).  The
-// login and consent pages are this file's own (/interaction/UID): plain
-// forms that curl and a browser can fill in.  Prints "listening on URL"
-// once it accepts connections.
+// The login and consent pages are this file's own (/interaction/UID):
+// plain forms that curl and a browser can fill in.  Prints "listening on
+// URL" once it accepts connections and "reloaded: keys KIDS, redirect
+// URL" after each SIGHUP.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
 
-const port = Number(process.env.OIDC_PORT);
-const issuer = `http://127.0.0.1:${port}`;
-const keysFile = process.env.OIDC_KEYS;
+const dir = process.env.OIDC_DIR;
+let issuer;
 
 const users = {
   alice: { groups: ['dev'] },
@@ -60,13 +63,13 @@ async function findAccount(ctx, id) {
   };
 }
 
-function configuration(jwks) {
+function configuration(jwks, web) {
   return {
     clients: [
       {
         client_id: 'jit-web',
-        client_secret: process.env.OIDC_WEB_SECRET,
-        redirect_uris: [process.env.OIDC_WEB_REDIRECT],
+        client_secret: web.secret,
+        redirect_uris: [web.redirect_uri],
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
@@ -128,11 +131,13 @@ ${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
 let provider;
 
 function load() {
-  const jwks = JSON.parse(readFileSync(keysFile, 'utf8'));
-  const p = new Provider(issuer, configuration(jwks));
+  const jwks = JSON.parse(readFileSync(`${dir}/keys.json`, 'utf8'));
+  const web = JSON.parse(readFileSync(`${dir}/web.json`, 'utf8'));
+  const p = new Provider(issuer, configuration(jwks, web));
   p.proxy = false;
   provider = p;
-  return jwks.keys.map((k) => k.kid).join(',');
+  return `keys ${jwks.keys.map((k) => k.kid).join(',')}, redirect `
+    + `${web.redirect_uri}`;
 }
 
 function readForm(req) {
@@ -208,11 +213,11 @@ const server = http.createServer((req, res) => {
 });
 
 process.on('SIGHUP', () => {
-  const kids = load();
-  console.log(`keys reloaded: ${kids}`);
+  console.log(`reloaded: ${load()}`);
 });
 
-const kids = load();
-server.listen(port, '127.0.0.1', () => {
-  console.log(`listening on ${issuer} (keys ${kids})`);
+// The issuer names the port, so the provider is made once it is known.
+server.listen(0, '127.0.0.1', () => {
+  issuer = `http://127.0.0.1:${server.address().port}`;
+  console.log(`listening on ${issuer} (${load()})`);
 });

@@ -51,10 +51,25 @@ fi
 python3 "$JWT" keys "$T/keys-a.json" a || { fail "keys"; finish; }
 python3 "$JWT" keys "$T/keys-b.json" b
 python3 "$JWT" keys "$T/keys-x.json" x       # never published
-cp "$T/keys-a.json" "$T/keys.json"
-OIDC_PORT=$(free_port)
-ISS=http://127.0.0.1:$OIDC_PORT
 ensure_test_users || skip "cannot create the test accounts"
+mkdir -p "$T/idp"
+cp "$T/keys-a.json" "$T/idp/keys.json"
+SECRET=web-secret-$RANDOM$RANDOM
+printf '%s\n' "$SECRET" >"$T/web-secret"
+chmod 600 "$T/web-secret"
+# web_conf URL: where the provider sends the web page's sign-ins.
+web_conf() {
+	jq -n --arg r "$1" --arg s "$SECRET" '{redirect_uri: $r, secret: $s}' \
+		>"$T/idp/web.json"
+}
+# The provider picks its own port (its issuer names it); the web page's
+# redirect follows once the server has one.
+web_conf http://127.0.0.1:1/oidc/callback
+jit_bg "$T/idp.log" env OIDC_DIR="$T/idp" node "$here/provider.mjs"
+IDP_PID=$JIT_BG_PID
+wait_for "grep -q 'listening on' '$T/idp.log'" 30 ||
+	{ cat "$T/idp.log"; fail "the provider starts"; finish; }
+ISS=$(sed -n 's/^listening on \(http[^ ]*\) .*/\1/p' "$T/idp.log")
 
 cat >"$T/policy.yaml" <<EOF
 users:
@@ -81,8 +96,6 @@ roles:
     max_duration: 1h
     default_duration: 10m
 EOF
-printf 'web-secret-%s\n' "$RANDOM$RANDOM" >"$T/web-secret"
-chmod 600 "$T/web-secret"
 _conf() {
 	cat >"$T/server.yaml" <<EOF
 listen: 127.0.0.1:$1
@@ -106,12 +119,10 @@ CA_PUB=$T/data/ca_key.pub
 assert_contains "$(cat "$T/server.log")" "single sign-on through $ISS" \
 	"the server names its identity provider"
 
-jit_bg "$T/idp.log" env OIDC_PORT="$OIDC_PORT" OIDC_KEYS="$T/keys.json" \
-	OIDC_WEB_REDIRECT="$JURL/oidc/callback" \
-	OIDC_WEB_SECRET="$(cat "$T/web-secret")" node "$here/provider.mjs"
-IDP_PID=$JIT_BG_PID
-wait_for "grep -q 'listening on' '$T/idp.log'" 30 ||
-	{ cat "$T/idp.log"; fail "the provider starts"; finish; }
+web_conf "$JURL/oidc/callback"
+kill -HUP "$IDP_PID"
+wait_for "grep -q 'reloaded: .*redirect $JURL/oidc/callback' '$T/idp.log'" 10 ||
+	fail "the provider takes the web page's redirect"
 
 mkdir -p "$T/home/alice" "$T/home/bob" "$T/home/ci-bot"
 start_sshd --ca "$CA_PUB" --allow-users "$JIT_USER1 $JIT_USER2"
@@ -294,9 +305,9 @@ assert_contains "$DETAIL" "eve (from the identity provider) is not a user in the
 	"... saying so"
 
 # ---- key rotation at the provider --------------------------------------------
-cp "$T/keys-b.json" "$T/keys.json"
+cp "$T/keys-b.json" "$T/idp/keys.json"
 kill -HUP "$IDP_PID"
-wait_for "grep -q 'keys reloaded: b-rsa' '$T/idp.log'" 10 ||
+wait_for "grep -q 'reloaded: keys b-rsa' '$T/idp.log'" 10 ||
 	fail "the provider reloads its keys"
 # The server fetches the new key set when a token names a key it does
 # not know (at most every few seconds): retried until it has.
