@@ -139,6 +139,8 @@ config_zero(struct jit_config *c)
 	c->threads = 0;
 	c->max_connections = 256;
 	c->rate_limit = 20;
+	c->web_session_idle = 30 * 60;
+	c->web_session_max = 12 * 3600;
 }
 
 void
@@ -152,6 +154,7 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->web_origin);
 	config_zero(c);
 }
 
@@ -323,10 +326,73 @@ load_tls(struct loader *L, yaml_node_t *n, struct jit_config *c)
 	return 0;
 }
 
+/* An origin: http:// or https://, then a host[:port] without a path. */
+static int
+valid_origin(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	return *h != '\0' && strlen(h) <= 255 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-:[]") == strlen(h);
+}
+
+static int
+load_web(struct loader *L, yaml_node_t *n, struct jit_config *c)
+{
+	static const char *const keys[] = { "session_idle", "session_max",
+	    "origin" };
+	yaml_node_pair_t *p;
+	int r, seen[3] = { 0 };
+	size_t i;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(L, n, "web", "expected a mapping {session_idle, "
+		    "session_max, origin}");
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	    p++) {
+		yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+		const char *key;
+
+		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			return fail(L, k, "web", "keys must be strings");
+		key = (const char *)k->data.scalar.value;
+		for (i = 0; i < 3 && strcmp(key, keys[i]) != 0; i++)
+			;
+		if (i == 3)
+			return fail(L, k, "web", "unknown key '%.64s' (expected "
+			    "session_idle, session_max, origin)", key);
+		if (seen[i]++)
+			return fail(L, k, "web", "duplicate key '%s'", key);
+		if (i == 0)
+			r = get_seconds(L, v, "web.session_idle", 1,
+			    &c->web_session_idle);
+		else if (i == 1)
+			r = get_seconds(L, v, "web.session_max", 1,
+			    &c->web_session_max);
+		else if ((r = get_string(L, v, "web.origin",
+		    &c->web_origin)) == 0 && !valid_origin(c->web_origin))
+			r = fail(L, v, "web.origin", "expected http(s)://host"
+			    "[:port] without a path");
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit",
+	"max_connections", "rate_limit", "web",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -414,6 +480,9 @@ load_top(struct loader *L, yaml_node_t *root, struct jit_config *c)
 			break;
 		case 11:
 			r = get_uint(L, v, key, 1000000, &c->rate_limit);
+			break;
+		case 12:
+			r = load_web(L, v, c);
 			break;
 		default:
 			r = JIT_ERR_INTERNAL;

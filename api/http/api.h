@@ -34,6 +34,11 @@ struct jit_api_options {
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	uint64_t session_idle;       /* web sessions: idle timeout (s) */
+	uint64_t session_max;        /* web sessions: absolute (s); 0 =
+	                                12h */
+	const char *web_origin;      /* the page's public origin, or NULL
+	                                for the Host header; copied */
 };
 
 struct jit_api;
