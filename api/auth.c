@@ -391,8 +391,9 @@ session_timed_out(const json_t *rec, uint64_t now, uint64_t idle)
 		return 1;
 	if (idle == 0)
 		return 0;
+	/* seen_at after now (the clock stepped back) is not idle time. */
 	return seen == NULL || jit_parse_time(seen, &t) != 0 ||
-	    now - t > idle;
+	    (now > t && now - t > idle);
 }
 
 static int
@@ -473,7 +474,7 @@ jit_auth_session_start(struct jit_store *s, const char *user,
 	session_id(w.hash, id);
 	jit_format_time(now, created);
 	jit_format_time(now + max, expires);
-	w.rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}",
+	w.rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}",
 	    "id", id, "kind", "session", "user", user, "created_at", created,
 	    "expires_at", expires, "seen_at", created, "token_id", token_id,
 	    "client_address", client_addr);
@@ -543,7 +544,7 @@ session_invalid(const struct session_read *c, const unsigned char *hash,
 		return "session revoked";
 	if (session_timed_out(c->rec, now, idle))
 		return "session expired";
-	if (json_object_get(c->rec, "token_id") != NULL &&
+	if (json_is_string(json_object_get(c->rec, "token_id")) &&
 	    (c->token == NULL || rec_revoked(c->token) ||
 	    rec_time_passed(c->token, "expires_at", now)))
 		return "the token the session started with is no longer valid";

@@ -3,8 +3,9 @@
  *
  *   POST /v1/session {"token": T}  sign in with an API token: sets the
  *                                  session cookie, answers 201
- *                                  {"user", "csrf_token", "expires_at",
- *                                  "idle_timeout"}
+ *                                  {"user", "session_id", "csrf_token",
+ *                                  "expires_at", "idle_timeout",
+ *                                  "max_wait"}
  *   GET /v1/session                the same for the current session
  *   DELETE /v1/session             sign out: the session is deleted
  *
@@ -114,10 +115,11 @@ reply_session(struct call *c, unsigned status, const char *sid,
 
 	jit_auth_session_csrf(sid, csrf);
 	jit_format_time(s->expires_at, exp);
-	reply_json(c, status, json_pack("{s:s, s:s, s:s, s:s, s:I}",
+	reply_json(c, status, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}",
 	    "user", s->user, "session_id", s->id, "csrf_token", csrf,
 	    "expires_at", exp, "idle_timeout",
-	    (json_int_t)c->api->session_idle));
+	    (json_int_t)c->api->session_idle, "max_wait",
+	    (json_int_t)c->api->max_wait));
 	jit_wipe(csrf, sizeof(csrf));
 }
 

@@ -20,12 +20,13 @@
 (function () {
   const PAGE_SIZE = 20;
   const LIST_LIMIT = 500;
-  const WAIT_SECONDS = 25;
+  const WAIT_SECONDS = 25;      /* at most; the server's max_wait caps it */
   const AUDIT_SHOWN = 500;
 
   const state = {
     me: null,          /* GET /v1/whoami */
     csrf: null,
+    maxWait: 20,
     ended: false,      /* the session ended under us */
     view: null,        /* AbortController of the current view's work */
   };
@@ -46,7 +47,7 @@
   }
 
   function append(e, kids) {
-    for (const k of kids.flat()) {
+    for (const k of kids.flat(Infinity)) {
       if (k === null || k === undefined || k === false) continue;
       e.append(typeof k === 'string' || typeof k === 'number' ?
         document.createTextNode(String(k)) : k);
@@ -141,6 +142,13 @@
     return r.approvals.length + ' of ' + r.approvals_needed;
   }
 
+  /* What the approval rule still lacks beyond the count ("still needs
+   * one from group security"), from the server's progress line. */
+  function missing(r) {
+    const m = /;\s*(still needs .*)$/.exec(r.progress || '');
+    return m ? m[1] : null;
+  }
+
   /* ---- the API ---------------------------------------------------------- */
 
   class ApiError extends Error {
@@ -208,6 +216,7 @@
     try {
       const s = await api('GET', '/v1/session');
       state.csrf = s.csrf_token;
+      state.maxWait = s.max_wait;
       setSignedIn(await api('GET', '/v1/whoami'));
       return true;
     } catch (e) {
@@ -247,6 +256,7 @@
       try {
         const s = await api('POST', '/v1/session', { token: value });
         state.csrf = s.csrf_token;
+        state.maxWait = s.max_wait;
         state.ended = false;
         setSignedIn(await api('GET', '/v1/whoami'));
         route();
@@ -286,6 +296,11 @@
     return append(tr, cells);
   }
 
+  /* A table cell with its label (shown before the value on phones). */
+  function td(label, attrs, ...kids) {
+    return el('td', Object.assign({ 'data-label': label }, attrs || {}), el('div', {}, kids));
+  }
+
   function requestCell(r) {
     return el('td', { class: 'first', 'data-label': 'Request' },
       el('a', { class: 'req-link', href: '#/r/' + r.id }, r.role),
@@ -301,18 +316,17 @@
             .map((t) => el('th', { scope: 'col' }, t)))),
         el('tbody', {}, rows.map((r) => requestRow(r, [
           requestCell(r),
-          el('td', { 'data-label': 'Requester' }, r.user),
-          el('td', { 'data-label': 'Principals' }, chips(r.principals, '')),
-          el('td', { 'data-label': 'Window', class: 'window' }, windowText(r)),
-          el('td', { 'data-label': 'Reason', class: 'reason' },
+          td('Requester', {}, r.user),
+          td('Principals', {}, chips(r.principals, '')),
+          td('Window', { class: 'window' }, windowText(r)),
+          td('Reason', { class: 'reason' },
             r.reason ? r.reason : el('span', { class: 'faint' }, 'none given')),
-          el('td', { 'data-label': 'Age', class: 'nowrap' }, timeEl(r.created_at, ago(r.created_at))),
-          el('td', { 'data-label': 'Approvals' },
+          td('Age', { class: 'nowrap' }, timeEl(r.created_at, ago(r.created_at))),
+          td('Approvals', {},
             el('span', { class: 'progress-text' }, approvalsText(r)),
             r.approvals.length ? el('span', { class: 'cell-note' },
               'by ' + r.approvals.map((a) => a.user).join(', ')) : null,
-            r.progress && r.progress.includes('still needs') ?
-              el('span', { class: 'cell-note' }, r.progress.replace(/^[^;]*;\s*/, '')) : null),
+            missing(r) ? el('span', { class: 'cell-note' }, missing(r)) : null),
         ])))));
   }
 
@@ -422,13 +436,14 @@
     const msg = el('p', { class: 'msg', id: 'action-msg', role: 'alert' });
     const panel = el('section', { class: 'panel', 'aria-labelledby': 'decide-title' });
     const needed = Math.max(1, r.approvals_needed);
-    panel.append(
+    append(panel, [
       el('h2', { id: 'decide-title' }, 'Approvals'),
       el('div', { class: 'progress' },
         el('div', { class: 'meter', role: 'img', 'aria-label': approvalsText(r) + ' approvals' },
           el('span', { class: 'meter-fill', 'data-fill': Math.min(100, Math.round(100 * r.approvals.length / needed)) })),
         el('span', { class: 'progress-text' }, approvalsText(r))),
-      r.progress ? el('p', { class: 'hint', id: 'progress' }, r.progress) : null,
+      missing(r) ? el('p', { class: 'hint', id: 'progress' },
+        missing(r).replace(/^s/, 'S') + '.') : null,
       r.approvals.length || (r.denials && r.denials.length) ?
         el('ul', { class: 'decisions' },
           r.approvals.map((a) => el('li', {},
@@ -438,17 +453,17 @@
           (r.denials || []).map((a) => el('li', {},
             el('span', { class: 'who-decided' }, a.user), ' denied ',
             el('span', { class: 'faint' }, ago(a.at)),
-            a.comment ? el('q', {}, a.comment) : null))) : null);
+            a.comment ? el('q', {}, a.comment) : null))) : null]);
     const fill = panel.querySelector('.meter-fill');
     fill.style.width = fill.getAttribute('data-fill') + '%';
 
     const done = outcome(r);
-    if (done) panel.append(el('p', { class: 'msg msg-info', id: 'outcome' }, done));
+    if (done) append(panel, [el('p', { class: 'msg msg-info', id: 'outcome' }, done)]);
     if (can.size === 0) {
-      if (!done) panel.append(el('p', { class: 'hint', id: 'no-actions' },
+      if (!done) append(panel, [el('p', { class: 'hint', id: 'no-actions' },
         r.user === (state.me && state.me.user) ?
           'Waiting for approvers. You may cancel it from My requests while it is pending.' :
-          'You cannot decide on this request.'));
+          'You cannot decide on this request.')]);
       return panel;
     }
     const withComment = can.has('approve') || can.has('deny') || can.has('revoke');
@@ -465,16 +480,16 @@
     add('deny', 'Deny', 'btn-deny');
     add('revoke', 'End access now', 'btn-danger');
     add('cancel', 'Cancel request', 'btn');
-    panel.append(el('h2', { class: 'sr-only' }, 'Your decision'));
+    append(panel, [el('h2', { class: 'sr-only' }, 'Your decision')]);
     if (withComment) {
-      panel.append(el('div', { class: 'field', id: 'comment-field' },
+      append(panel, [el('div', { class: 'field', id: 'comment-field' },
         el('label', { for: 'comment' }, 'Comment'),
         comment,
         el('p', { class: 'hint', id: 'comment-hint' },
           can.has('deny') ? 'Required to deny. The requester and the audit log see it.' :
-            'The requester and the audit log see it.')));
+            'The requester and the audit log see it.'))]);
     }
-    panel.append(el('div', { class: 'actions' }, buttons), msg);
+    append(panel, [el('div', { class: 'actions' }, buttons), msg]);
 
     panel.addEventListener('click', async (ev) => {
       const b = ev.target.closest('button[data-action]');
@@ -529,24 +544,23 @@
           el('p', { class: 'lede' },
             el('strong', {}, r.user), ' asks for ', el('strong', {}, span(r.duration)),
             ' on ', el('strong', {}, r.principals.join(', ')), ' · ',
-            el('span', { class: 'mono' }, r.id), ' · requested ',
+            el('span', { class: 'mono nowrap' }, r.id), ' · requested ',
             timeEl(r.created_at, ago(r.created_at)))),
         r.state === 'pending' ? el('span', { class: 'live-note' }, 'Updates live') : null),
       note ? el('p', { class: 'msg msg-ok', role: 'status' }, note) : null,
       el('div', { class: 'req-grid' },
-        el('div', {},
-          el('section', { class: 'panel', 'aria-labelledby': 'reason-title' },
-            el('h2', { id: 'reason-title' }, 'Reason'),
-            r.reason ? el('blockquote', { class: 'reason-text', id: 'reason' }, r.reason) :
-              el('p', { class: 'muted', id: 'reason' }, 'No reason given.')),
-          el('section', { class: 'panel', 'aria-labelledby': 'terms-title' },
-            el('h2', { id: 'terms-title' }, 'What the certificate grants'),
-            termsList(r)),
-          el('section', { class: 'panel', 'aria-labelledby': 'history-title' },
-            el('h2', { id: 'history-title' }, 'History'),
-            historyList(h),
-            h.complete ? null : el('p', { class: 'hint' }, 'Older entries are in the audit log.'))),
-        el('div', { class: 'req-side' }, decisionPanel(r, reload))));
+        el('section', { class: 'panel area-reason', 'aria-labelledby': 'reason-title' },
+          el('h2', { id: 'reason-title' }, 'Reason'),
+          r.reason ? el('blockquote', { class: 'reason-text', id: 'reason' }, r.reason) :
+            el('p', { class: 'muted', id: 'reason' }, 'No reason given.')),
+        el('div', { class: 'area-side' }, decisionPanel(r, reload)),
+        el('section', { class: 'panel area-terms', 'aria-labelledby': 'terms-title' },
+          el('h2', { id: 'terms-title' }, 'What the certificate grants'),
+          termsList(r)),
+        el('section', { class: 'panel area-history', 'aria-labelledby': 'history-title' },
+          el('h2', { id: 'history-title' }, 'History'),
+          historyList(h),
+          h.complete ? null : el('p', { class: 'hint' }, 'Older entries are in the audit log.'))));
     if (r.state === 'pending') follow(r, signal, reload);
   }
 
@@ -556,7 +570,8 @@
     let fails = 0;
     while (!signal.aborted) {
       try {
-        const cur = await api('GET', '/v1/requests/' + r.id + '?wait=' + WAIT_SECONDS,
+        const wait = Math.max(1, Math.min(WAIT_SECONDS, state.maxWait));
+        const cur = await api('GET', '/v1/requests/' + r.id + '?wait=' + wait,
           undefined, signal);
         fails = 0;
         if (signal.aborted) return;
@@ -595,12 +610,12 @@
             .map((t) => el('th', { scope: 'col' }, t)))),
         el('tbody', {}, reqs.map((r) => requestRow(r, [
           requestCell(r),
-          el('td', { 'data-label': 'State' }, badge(r.state)),
-          el('td', { 'data-label': 'Window' }, windowText(r)),
-          el('td', { 'data-label': 'Reason', class: 'reason' },
+          td('State', {}, badge(r.state)),
+          td('Window', {}, windowText(r)),
+          td('Reason', { class: 'reason' },
             r.reason ? r.reason : el('span', { class: 'faint' }, 'none given')),
-          el('td', { 'data-label': 'Requested', class: 'nowrap' }, timeEl(r.created_at, ago(r.created_at))),
-          el('td', { 'data-label': 'Actions' },
+          td('Requested', { class: 'nowrap' }, timeEl(r.created_at, ago(r.created_at))),
+          td('Actions', { class: 'row-actions' },
             r.allowed_actions.includes('cancel') ?
               el('button', { type: 'button', class: 'btn btn-small', 'data-action': 'cancel',
                 'data-id': r.id, 'aria-label': 'Cancel request ' + r.id }, 'Cancel') : null,
@@ -733,16 +748,16 @@
             el('thead', {}, el('tr', {},
               ['#', 'Time', 'Event', 'Actor', 'Request', 'Details'].map((t) => el('th', { scope: 'col' }, t)))),
             el('tbody', {}, shown.map((e) => el('tr', {},
-              el('td', { class: 'first mono', 'data-label': '#' }, String(e.seq)),
-              el('td', { 'data-label': 'Time', class: 'nowrap' }, timeEl(e.time, fullFmt.format(new Date(e.time)))),
-              el('td', { 'data-label': 'Event' }, el('span', { class: 'mono' }, e.event)),
-              el('td', { 'data-label': 'Actor' }, e.actor),
-              el('td', { 'data-label': 'Request' }, e.request ?
+              el('td', { class: 'first mono', 'data-label': '#' }, '#' + e.seq),
+              td('Time', { class: 'nowrap' }, timeEl(e.time, fullFmt.format(new Date(e.time)))),
+              td('Event', {}, el('span', { class: 'mono' }, e.event)),
+              td('Actor', {}, e.actor),
+              td('Request', {}, e.request ?
                 el('a', { href: '#/r/' + e.request, class: 'mono' }, e.request) : ''),
-              el('td', { 'data-label': 'Details', class: 'detail' },
+              td('Details', { class: 'detail' },
                 [e.user && e.user !== e.actor ? 'for ' + e.user : '', e.role ? 'role ' + e.role : '',
                   e.state ? e.state : '', e.comment ? '“' + e.comment + '”' : '']
-                  .filter(Boolean).join(' · ')))))))));
+                  .filter(Boolean).join(' · '))))))));
   }
 
   /* ---- routing ------------------------------------------------------------------ */
