@@ -142,11 +142,27 @@
     return r.approvals.length + ' of ' + r.approvals_needed;
   }
 
-  /* What the approval rule still lacks beyond the count ("still needs
-   * one from group security"), from the server's progress line. */
+  /* What the approval rule still lacks ("still needs 1 from group
+   * security"): from the request's "missing" list when the server records
+   * one, else from the progress line of ?view=1.  null when nothing is
+   * missing beyond the count. */
   function missing(r) {
+    if (Array.isArray(r.missing)) {
+      const parts = r.missing.filter((m) => m.from && m.from.startsWith('group:'))
+        .map((m) => m.count + ' from group ' + m.from.slice(6));
+      return parts.length ? 'still needs ' + parts.join(' and ') : null;
+    }
     const m = /;\s*(still needs .*)$/.exec(r.progress || '');
     return m ? m[1] : null;
+  }
+
+  /* The certificate's options: those the request recorded when it was
+   * made, else (older servers) the role's as ?view=1 gives them. */
+  function grantTerms(r) {
+    if ('extensions' in r)
+      return { extensions: r.extensions, force_command: r.force_command,
+        source_address: r.source_address };
+    return r.terms || {};
   }
 
   /* ---- the API ---------------------------------------------------------- */
@@ -398,7 +414,7 @@
   }
 
   function termsList(r) {
-    const t = r.terms || {};
+    const t = grantTerms(r);
     const rows = [
       ['Principals', chips(r.principals, 'none')],
       ['Start', r.not_before ? timeEl(r.not_before, fullFmt.format(new Date(r.not_before))) :

@@ -76,7 +76,7 @@ test_web(void)
 	refuse("web: {session_max: soon}\n", "web.session_max: invalid");
 	refuse("web: {idle: 5m}\n", "web: unknown key 'idle'");
 	refuse("web: {session_idle: 5m, session_idle: 6m}\n",
-	    "web: duplicate key 'session_idle'");
+	    "duplicate key 'session_idle'");
 	refuse("web: {origin: jit.example.com}\n", "web.origin: expected");
 	refuse("web: {origin: 'https://jit.example.com/app'}\n",
 	    "web.origin: expected");
