@@ -515,7 +515,9 @@
       msg.className = 'msg msg-error';
       msg.textContent = '';
       comment.removeAttribute('aria-invalid');
-      if ((action === 'deny' || action === 'revoke') && !text) {
+      /* A requester ending their own grant need not say why. */
+      const mine = r.user === (state.me && state.me.user);
+      if ((action === 'deny' || (action === 'revoke' && !mine)) && !text) {
         msg.textContent = action === 'deny' ? 'A comment is needed to deny: say why.' :
           'A comment is needed to end access early: say why.';
         comment.setAttribute('aria-invalid', 'true');
