@@ -33,7 +33,7 @@ struct history {
 	int complete;
 };
 
-/* The members of e worth showing, or NULL on ALLOC. */
+/* The members of e worth showing (not the null ones), or NULL on ALLOC. */
 static json_t *
 keep_members(const json_t *e)
 {
@@ -42,7 +42,7 @@ keep_members(const json_t *e)
 
 	for (i = 0; o != NULL && KEEP[i] != NULL; i++)
 		if ((v = json_object_get(e, KEEP[i])) != NULL &&
-		    json_object_set(o, KEEP[i], v) != 0) {
+		    !json_is_null(v) && json_object_set(o, KEEP[i], v) != 0) {
 			json_decref(o);
 			o = NULL;
 		}

@@ -147,6 +147,7 @@
    * one, else from the progress line of ?view=1.  null when nothing is
    * missing beyond the count. */
   function missing(r) {
+    if (r.state !== 'pending') return null;
     if (Array.isArray(r.missing)) {
       const parts = r.missing.filter((m) => m.from && m.from.startsWith('group:'))
         .map((m) => m.count + ' from group ' + m.from.slice(6));
