@@ -373,8 +373,9 @@ session_hash(const char *sid, unsigned char hash[JIT_TOKEN_HASH_LEN])
 {
 	if (sid == NULL || strlen(sid) != JIT_SESSION_STRING_LEN ||
 	    strncmp(sid, JIT_SESSION_PREFIX, 4) != 0 ||
-	    strspn(sid + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-_") != JIT_SESSION_STRING_LEN - 4)
+	    strspn(sid + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	    JIT_SESSION_STRING_LEN - 4)
 		return -1;
 	jit_store_token_hash(sid, hash);
 	return 0;

@@ -369,8 +369,9 @@ load_web(struct loader *L, yaml_node_t *n, struct jit_config *c)
 		for (i = 0; i < 3 && strcmp(key, keys[i]) != 0; i++)
 			;
 		if (i == 3)
-			return fail(L, k, "web", "unknown key '%.64s' (expected "
-			    "session_idle, session_max, origin)", key);
+			return fail(L, k, "web", "unknown key '%.64s' "
+			    "(expected session_idle, session_max, origin)",
+			    key);
 		if (seen[i]++)
 			return fail(L, k, "web", "duplicate key '%s'", key);
 		if (i == 0)

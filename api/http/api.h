@@ -12,9 +12,13 @@
  * decodes the body, calls the lifecycle and encodes its answer; every
  * rule about who may do what to which request lives in the lifecycle.
  * Each resource has its own file: res_requests.c (/v1/requests...),
- * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
- * (/v1/krl), res_audit.c (/v1/audit); router.c dispatches and reply.c
- * holds the one mapping from lifecycle errors to HTTP statuses.  Every
+ * res_view.c (what ?view=1 adds), res_history.c (/v1/requests/ID/
+ * history), res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics),
+ * res_krl.c (/v1/krl), res_audit.c (/v1/audit), res_session.c
+ * (/v1/session: the web page's sign-in) and res_web.c (the page, /r/ID);
+ * router.c authenticates (a bearer token, or a session cookie with its
+ * CSRF and origin checks) and dispatches, and reply.c holds the one
+ * mapping from lifecycle errors to HTTP statuses.  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
 #ifndef JIT_API_H

@@ -15,8 +15,10 @@ static json_t *
 actions_json(unsigned ops)
 {
 	static const struct { unsigned bit; const char *name; } names[] = {
-		{ JIT_LC_CAN_APPROVE, "approve" }, { JIT_LC_CAN_DENY, "deny" },
-		{ JIT_LC_CAN_CANCEL, "cancel" }, { JIT_LC_CAN_REVOKE, "revoke" },
+		{ JIT_LC_CAN_APPROVE, "approve" },
+		{ JIT_LC_CAN_DENY, "deny" },
+		{ JIT_LC_CAN_CANCEL, "cancel" },
+		{ JIT_LC_CAN_REVOKE, "revoke" },
 	};
 	json_t *a = json_array();
 	size_t i;

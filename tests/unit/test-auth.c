@@ -113,7 +113,8 @@ test_sessions(void)
 	struct jit_policy *p = policy_of(policy_text), *p2;
 	struct jit_session info;
 	char *tok = NULL, *sid, *sid2, *sid3, hdr[80];
-	char tid[JIT_TOKEN_ID_LEN], tid2[JIT_TOKEN_ID_LEN], user[JIT_USER_MAX + 1];
+	char tid[JIT_TOKEN_ID_LEN], tid2[JIT_TOKEN_ID_LEN];
+	char user[JIT_USER_MAX + 1];
 	const char *why = NULL;
 	unsigned ended = 0;
 
