@@ -334,7 +334,7 @@
         el('tbody', {}, rows.map((r) => requestRow(r, [
           requestCell(r),
           td('Requester', {}, r.user),
-          td('Principals', {}, chips(r.principals, '')),
+          td('Principals', { class: 'principals' }, chips(r.principals, '')),
           td('Window', { class: 'window' }, windowText(r)),
           td('Reason', { class: 'reason' },
             r.reason ? r.reason : el('span', { class: 'faint' }, 'none given')),
