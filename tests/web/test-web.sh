@@ -148,7 +148,8 @@ post() {  # PATH BODY HEADER...: POST with bob's cookie; sets STATUS, RB
 post "/v1/requests/$DAVE/approve" '{}' -H "Origin: $JURL"
 assert_eq 403 "$STATUS" "cookie POST without the CSRF token: 403"
 assert_eq csrf "$(jget "$RB" .error)" "and says why"
-post "/v1/requests/$DAVE/approve" '{}' -H "Origin: $JURL" -H "X-CSRF-Token: ${CSRF%?}0"
+case $CSRF in *0) WRONG=${CSRF%?}1 ;; *) WRONG=${CSRF%?}0 ;; esac
+post "/v1/requests/$DAVE/approve" '{}' -H "Origin: $JURL" -H "X-CSRF-Token: $WRONG"
 assert_eq 403 "$STATUS" "cookie POST with a wrong CSRF token: 403"
 post "/v1/requests/$DAVE/approve" '{}' -H "Origin: http://evil.example" -H "X-CSRF-Token: $CSRF"
 assert_eq 403 "$STATUS" "cookie POST from another Origin: 403"
