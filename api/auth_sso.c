@@ -26,11 +26,33 @@ string_list(const char *const *v, size_t n)
 }
 
 int
+jit_auth_sso_members(json_t *rec, json_t *audit, const struct jit_sso_login *l)
+{
+	json_t *amr = string_list(l->amr, l->namr);
+	json_t *groups = string_list(l->groups, l->ngroups);
+	int r = JIT_ERR_ALLOC;
+
+	if (amr != NULL && groups != NULL &&
+	    json_object_set_new(rec, "via", json_string("oidc")) == 0 &&
+	    json_object_set_new(rec, "subject", json_string(l->subject)) == 0 &&
+	    json_object_set(rec, "amr", amr) == 0 &&
+	    json_object_set(rec, "groups", groups) == 0 &&
+	    json_object_set_new(audit, "via", json_string("oidc")) == 0 &&
+	    json_object_set_new(audit, "subject", json_string(l->subject)) ==
+	    0 && json_object_set(audit, "amr", amr) == 0 &&
+	    json_object_set(audit, "groups", groups) == 0)
+		r = 0;
+	json_decref(amr);
+	json_decref(groups);
+	return r;
+}
+
+int
 jit_auth_sso_create(struct jit_store *s, const struct jit_sso_login *l,
     uint64_t now, uint64_t ttl, char **token, char id[JIT_TOKEN_ID_LEN])
 {
 	char created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
-	json_t *amr = NULL, *groups = NULL, *rec = NULL, *audit = NULL;
+	json_t *rec = NULL, *audit = NULL;
 	int r = JIT_ERR_ALLOC;
 
 	*token = NULL;
@@ -42,24 +64,17 @@ jit_auth_sso_create(struct jit_store *s, const struct jit_sso_login *l,
 		return JIT_ERR_INVALID_ARGUMENT;
 	jit_format_time(now, created);
 	jit_format_time(now + ttl, expires);
-	amr = string_list(l->amr, l->namr);
-	groups = string_list(l->groups, l->ngroups);
-	if (amr != NULL && groups != NULL) {
-		rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, "
-		    "s:s?}", "kind", JIT_TOKEN_KIND_SSO, "user", l->user,
-		    "created_at", created, "expires_at", expires,
-		    "created_by", "oidc", "subject", l->subject, "amr", amr,
-		    "groups", groups, "client_address", l->client_addr);
-		audit = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s}",
-		    "event", "session.create", "actor", l->user, "user",
-		    l->user, "expires_at", expires, "subject", l->subject,
-		    "amr", amr, "groups", groups, "client_address",
-		    l->client_addr != NULL ? l->client_addr : "-");
-	}
-	if (rec != NULL && audit != NULL)
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "kind",
+	    JIT_TOKEN_KIND_SSO, "user", l->user, "created_at", created,
+	    "expires_at", expires, "created_by", "oidc", "client_address",
+	    l->client_addr);
+	audit = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
+	    "session.create", "actor", l->user, "user", l->user, "expires_at",
+	    expires, "client_address", l->client_addr != NULL ?
+	    l->client_addr : "-");
+	if (rec != NULL && audit != NULL &&
+	    (r = jit_auth_sso_members(rec, audit, l)) == 0)
 		r = jit_auth_issue(s, rec, audit, token, id);
-	json_decref(amr);
-	json_decref(groups);
 	json_decref(rec);
 	json_decref(audit);
 	return r;

@@ -14,6 +14,12 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   web:                            # the web page's sign-in sessions
+ *     session_idle: 30m             # ends after this long without use
+ *     session_max: 12h              # ends this long after sign-in
+ *     origin: https://jit.example   # the page's public origin, when a
+ *                                   # proxy terminates TLS (default: the
+ *                                   # Host header, https under tls:)
  *   oidc:                           # single sign-on (docs/CONFIG.md)
  *     issuer: https://idp.example   # https (http only on loopback)
  *     client_id: jit-ssh            # the web page's client (required)
@@ -85,6 +91,9 @@ struct jit_config {
 	unsigned threads;            /* 0 = thread per connection */
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	uint64_t web_session_idle;   /* seconds */
+	uint64_t web_session_max;    /* seconds */
+	char *web_origin;            /* "https://host[:port]" or NULL */
 	struct jit_config_oidc oidc;
 	int from_file;               /* 0 = embedded defaults */
 };

@@ -552,6 +552,9 @@ jit_server_run(const struct jit_config *cfg,
 	ao.clock_skew = cfg->clock_skew;
 	ao.max_wait = cfg->max_wait;
 	ao.rate_limit = cfg->rate_limit;
+	ao.session_idle = cfg->web_session_idle;
+	ao.session_max = cfg->web_session_max;
+	ao.web_origin = cfg->web_origin;
 	if ((r = jit_api_new(&ao, policy, &api)) != 0) {
 		jit_seterr(err, errlen, "%s", jit_err(r));
 		goto out;

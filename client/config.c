@@ -311,14 +311,16 @@ read_stdin_line(char *buf, size_t size, size_t *len)
 
 	*len = 0;
 	if (tty) {
-		fprintf(stderr, "API token: ");
-		fflush(stderr);
+		/* Echo goes off before the prompt: TCSAFLUSH drops input
+		 * typed before it, so nothing may be typed yet. */
 		if (tcgetattr(STDIN_FILENO, &old) == 0) {
 			quiet = old;
 			quiet.c_lflag &= ~(tcflag_t)ECHO;
 			echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH,
 			    &quiet) == 0;
 		}
+		fprintf(stderr, "API token: ");
+		fflush(stderr);
 	}
 	for (;;) {
 		n = read(STDIN_FILENO, &ch, 1);

@@ -51,7 +51,8 @@ server_oidc(const struct client_config *c, json_t **info, char *msg,
 	if ((r = client_http_call(&anon, "GET", "/v1/oidc", NULL, 30, NULL,
 	    NULL, &res, msg, msglen)) != 0)
 		return r;
-	if (res.status == 404) {
+	if (res.status == 404 || (res.status == 200 &&
+	    json_is_false(json_object_get(res.json, "sso")))) {
 		snprintf(msg, msglen, "the server at %s does not offer single "
 		    "sign-on", c->url);
 		r = JIT_ERR_NOT_FOUND;

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "err.h"
 #include "key.h"
+#include "store.h"
 #include "terms.h"
 #include "util.h"
 
@@ -553,6 +554,22 @@ check_principal(const char *cmd, const char *p, const char **seen,
 	return 0;
 }
 
+/* The record and audit entry of an offline certificate (cmds.h). */
+static int
+record_offline(struct jit_store *s, const struct jit_cert_spec *spec,
+    const char *line, const struct jit_key *user, const struct jit_key *ca)
+{
+	char *kfp = NULL, *cfp = NULL;
+	int r;
+
+	if ((r = jit_key_fingerprint(user, &kfp)) == 0 &&
+	    (r = jit_key_fingerprint(ca, &cfp)) == 0)
+		r = cmd_sign_record(s, spec, line, kfp, cfp);
+	free(kfp);
+	free(cfp);
+	return r;
+}
+
 /* Non-zero 63-bit random serial. */
 static int
 random_serial(uint64_t *serial)
@@ -634,6 +651,7 @@ cmd_sign(int argc, char **argv)
 	struct stat st;
 	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
+	struct jit_store *store = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
@@ -780,9 +798,33 @@ cmd_sign(int argc, char **argv)
 		ca_key_fail(cmd, data, "load the CA key from", r, err);
 		goto out;
 	}
-	if (serial == 0 && (r = random_serial(&serial)) != 0) {
-		cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+	/* With a store, the certificate goes into the record: a serial
+	 * the server never used, its record and a cert.issue entry.
+	 * Without one it is unaudited, and we say so. */
+	if ((r = cmd_sign_store_open(data, &store)) != 0) {
+		cmd_fail(cmd, "cannot open the store in %s: %s", data,
+		    jit_err(r));
 		goto out;
+	}
+	if (store != NULL) {
+		uint64_t given = serial;
+		if ((r = cmd_sign_serial(store, given, &serial)) != 0) {
+			if (r == JIT_ERR_CONFLICT)
+				cmd_fail(cmd, "serial %llu was already used by "
+				    "a certificate of %s", (unsigned long long)
+				    given, data);
+			else
+				cmd_fail(cmd, "cannot pick a serial: %s",
+				    jit_err(r));
+			goto out;
+		}
+	} else {
+		fprintf(stderr, "jit-ca sign: %s has no store: this "
+		    "certificate is not in any audit log\n", data);
+		if (serial == 0 && (r = random_serial(&serial)) != 0) {
+			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+			goto out;
+		}
 	}
 
 	memset(&spec, 0, sizeof(spec));
@@ -806,6 +848,16 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "cannot format the certificate: %s", jit_err(r));
 		goto out;
 	}
+	if (store != NULL && (r = record_offline(store, &spec, line, user,
+	    ca)) != 0) {
+		if (r == JIT_ERR_CONFLICT)
+			cmd_fail(cmd, "serial %llu was used meanwhile; sign "
+			    "again", (unsigned long long)serial);
+		else
+			cmd_fail(cmd, "cannot record the certificate in %s: %s",
+			    data, jit_err(r));
+		goto out;
+	}
 	if (output != NULL) {
 		size_t len = strlen(line);
 		line[len] = '\n';   /* replaces the NUL; written by length */
@@ -825,6 +877,7 @@ cmd_sign(int argc, char **argv)
 	}
 	ret = 0;
 out:
+	jit_store_close(store);
 	jit_buf_release(&blob);
 	jit_key_free(user);
 	jit_key_free(ca);

@@ -140,6 +140,26 @@ res_requests_create(struct call *c)
 	json_decref(body);
 }
 
+/* The optional ?view=1 (request_view_json) of q: 1, 0, or -1 after a
+ * 400. */
+static int
+decode_view(struct call *c, const struct jit_query_param *q)
+{
+	if (!q->present || strcmp(q->value, "0") == 0)
+		return 0;
+	if (strcmp(q->value, "1") == 0)
+		return 1;
+	reply_error(c, 400, "bad_query", "view must be 1 or 0");
+	return -1;
+}
+
+/* The request as JSON, with ?view=1 as the page shows it. */
+static json_t *
+request_json(const struct call *c, const struct jit_request *r, int view)
+{
+	return view ? request_view_json(c, r) : jit_request_to_json(r);
+}
+
 /* The query of GET /v1/requests into f; -1 after a 400. */
 static int
 decode_list(struct call *c, struct jit_query_param *q,
@@ -148,7 +168,7 @@ decode_list(struct call *c, struct jit_query_param *q,
 	unsigned long lim = LIST_DEFAULT;
 
 	memset(f, 0, sizeof(f[0]));
-	if (decode_query(c, q, 4) != 0)
+	if (decode_query(c, q, 5) != 0)
 		return -1;
 	if (q[0].present) {
 		if (jit_state_parse(q[0].value, &f->state) != 0) {
@@ -185,15 +205,15 @@ void
 res_requests_list(struct call *c)
 {
 	struct jit_query_param q[] = { { "state", "", 0 }, { "role", "", 0 },
-	    { "mine", "", 0 }, { "limit", "", 0 } };
+	    { "mine", "", 0 }, { "limit", "", 0 }, { "view", "", 0 } };
 	struct jit_lc_filter f;
 	struct jit_request **items = NULL;
 	struct jit_lc_why why;
 	json_t *arr;
 	size_t i, n = 0;
-	int r;
+	int r, view;
 
-	if (decode_list(c, q, &f) != 0)
+	if (decode_list(c, q, &f) != 0 || (view = decode_view(c, &q[4])) < 0)
 		return;
 	if ((r = jit_lc_list(c->api->lc, c->p, &c->who, &f, &items, &n,
 	    &why)) != 0) {
@@ -202,7 +222,7 @@ res_requests_list(struct call *c)
 	}
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, jit_request_to_json(items[i]))
+		if (json_array_append_new(arr, request_json(c, items[i], view))
 		    != 0) {
 			json_decref(arr);
 			arr = NULL;
@@ -221,13 +241,13 @@ res_requests_list(struct call *c)
 void
 res_request_get(struct call *c, const char *id)
 {
-	struct jit_query_param q[] = { { "wait", "", 0 } };
+	struct jit_query_param q[] = { { "wait", "", 0 }, { "view", "", 0 } };
 	struct jit_request *req = NULL;
 	struct jit_lc_why why;
 	unsigned long wait = 0;
-	int r;
+	int r, view;
 
-	if (decode_query(c, q, 1) != 0)
+	if (decode_query(c, q, 2) != 0 || (view = decode_view(c, &q[1])) < 0)
 		return;
 	if (q[0].present && (parse_uint(q[0].value, &wait) != 0 ||
 	    wait > c->api->max_wait)) {
@@ -240,7 +260,7 @@ res_request_get(struct call *c, const char *id)
 	if (r != 0)
 		reply_refusal(c, r, &why);
 	else
-		reply_request(c, 200, req);
+		reply_json(c, 200, request_json(c, req, view));
 	jit_request_free(req);
 }
 

@@ -27,7 +27,11 @@ need_oidc(struct call *c)
 void
 res_oidc_info(struct call *c)
 {
-	if (need_oidc(c) == 0)
+	/* 200 either way: the page asks on every sign-in screen, and a
+	 * 404 there would read as an error in the browser's console. */
+	if (c->api->oidc == NULL)
+		reply_json(c, 200, json_pack("{s:b, s:b}", "sso", 0, "web", 0));
+	else
 		reply_json(c, 200, jit_oidc_client_info(c->api->oidc));
 }
 
@@ -36,17 +40,9 @@ res_oidc_info(struct call *c)
 static void
 refuse(struct call *c, const char *why)
 {
-	char key[80];
-
-	snprintf(key, sizeof(key), "addr:%.60s", c->req->client_addr != NULL ?
-	    c->req->client_addr : "-");
-	if (!rate_ok(c->api, key)) {
-		reply_error(c, 429, NULL, "too many failed attempts");
-		c->resp->retry_after = 1;
-		return;
-	}
-	reply_error(c, 401, "invalid_id_token", "the ID token was refused: %s",
-	    why);
+	if (failed_auth_allowed(c))
+		reply_error(c, 401, "invalid_id_token", "the ID token was "
+		    "refused: %s", why);
 }
 
 void

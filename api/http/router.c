@@ -68,30 +68,97 @@ jit_api_set_policy(struct jit_api *api, struct jit_policy *policy)
 
 /* ---- authentication ---------------------------------------------------- */
 
-int
+/* 1 if key may make another request now (ratelimit.h). */
+static int
 rate_ok(struct jit_api *api, const char *key)
 {
 	return jit_ratelimit_take(api->limits, key, jit_monotonic_ms());
 }
 
-/* Authenticate c; on failure the reply is set and -1 returned. */
+int
+failed_auth_allowed(struct call *c)
+{
+	char key[80];
+
+	snprintf(key, sizeof(key), "addr:%.60s",
+	    c->req->client_addr != NULL ? c->req->client_addr : "-");
+	if (rate_ok(c->api, key))
+		return 1;
+	reply_error(c, 429, NULL, "too many failed attempts");
+	c->resp->retry_after = 1;
+	return 0;
+}
+
+/* A state-changing method (everything but GET and HEAD). */
 static int
-authenticate(struct call *c)
+changes_state(const struct call *c)
+{
+	return strcmp(c->req->method, "GET") != 0 &&
+	    strcmp(c->req->method, "HEAD") != 0;
+}
+
+/* A long-poll (?wait=N with N > 0) is the page waiting, not its user
+ * acting: it does not keep an idle session alive. */
+static int
+is_long_poll(const struct call *c)
+{
+	const char *q = c->req->query, *w;
+
+	for (w = strstr(q, "wait="); w != NULL; w = strstr(w + 1, "wait="))
+		if ((w == q || w[-1] == '&') && w[5] != '\0' && w[5] != '0' &&
+		    w[5] != '&')
+			return 1;
+	return 0;
+}
+
+static int
+authenticate_session(struct call *c)
 {
 	const char *why = NULL;
-	char key[JIT_USER_MAX + 80];
+	int r;
+
+	if (changes_state(c) && !session_same_origin(c)) {
+		reply_error(c, 403, "cross_origin", "a session may change "
+		    "things only from the page's own origin");
+		return -1;
+	}
+	r = jit_auth_session_check_sso(c->api->store, c->p, c->sid, c->now,
+	    c->api->session_idle, !is_long_poll(c), &c->session, &c->auth,
+	    &why);
+	if (r == JIT_ERR_AUTH) {
+		if (!failed_auth_allowed(c))
+			return -1;
+		reply_error(c, 401, "session_ended", "the session has ended "
+		    "(%s); sign in again", why != NULL ? why : "");
+		session_clear_cookie(c);
+		return -1;
+	}
+	if (r != 0) {
+		reply_failure(c, r, "could not check the session");
+		return -1;
+	}
+	if (changes_state(c) && !jit_auth_csrf_ok(c->sid,
+	    c->req->csrf_token)) {
+		reply_error(c, 403, "csrf", "the X-CSRF-Token header is "
+		    "missing or wrong");
+		return -1;
+	}
+	c->via_session = 1;
+	snprintf(c->user, sizeof(c->user), "%s", c->session.user);
+	return 0;
+}
+
+static int
+authenticate_bearer(struct call *c)
+{
+	const char *why = NULL;
 	int r;
 
 	r = jit_auth_check_info(c->api->store, c->p, c->req->authorization,
 	    c->now, &c->auth, &why);
 	if (r == JIT_ERR_AUTH) {
-		snprintf(key, sizeof(key), "addr:%.60s",
-		    c->req->client_addr != NULL ? c->req->client_addr : "-");
-		if (!rate_ok(c->api, key)) {
-			reply_error(c, 429, NULL, "too many failed attempts");
-			c->resp->retry_after = 1;
+		if (!failed_auth_allowed(c))
 			return -1;
-		}
 		reply_error(c, 401, NULL, "a valid bearer token is required "
 		    "(%s)", why != NULL ? why : "");
 		return -1;
@@ -101,8 +168,35 @@ authenticate(struct call *c)
 		return -1;
 	}
 	memcpy(c->user, c->auth.user, sizeof(c->user));
+	return 0;
+}
+
+int
+authenticate(struct call *c, enum auth how)
+{
+	char key[JIT_USER_MAX + 8];
+	int r;
+
+	if (how == PUBLIC)
+		return 0;
+	/* An Authorization header wins: API clients never carry the
+	 * page's cookie, and a browser never adds this header by itself. */
+	if (how == SESSION_ONLY || (how == AUTHENTICATED &&
+	    c->req->authorization == NULL && session_cookie(c))) {
+		if (how == SESSION_ONLY && !session_cookie(c)) {
+			reply_error(c, 401, "no_session", "not signed in");
+			return -1;
+		}
+		r = authenticate_session(c);
+	} else {
+		r = authenticate_bearer(c);
+	}
+	if (r != 0)
+		return r;
 	c->who.user = c->user;
 	c->who.client_addr = c->req->client_addr;
+	/* A sign-in through the identity provider brings its methods and
+	 * groups (NULL and 0 for an API token). */
 	c->who.amr = (const char *const *)c->auth.amr;
 	c->who.namr = c->auth.namr;
 	c->who.groups = (const char *const *)c->auth.groups;
@@ -138,28 +232,33 @@ valid_request_id(const char *s, size_t len)
 	return 1;
 }
 
-enum auth { PUBLIC, AUTHENTICATED };
-
 /* The fixed paths: path, methods allowed ("GET" also allows HEAD where
- * head is set), whether a token is needed, and the handler. */
+ * head is set), the credentials needed, and the handlers.  /v1/session
+ * is PUBLIC here because signing in needs none; its GET and DELETE
+ * handlers ask for the session themselves. */
 static const struct route {
 	const char *path;
-	const char *methods;        /* "GET", "POST" or "GET or POST" */
+	const char *methods;        /* for the 405 answer */
 	int head;
 	enum auth auth;
 	void (*get)(struct call *);
 	void (*post)(struct call *);
+	void (*del)(struct call *);
 } routes[] = {
-	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL },
-	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL },
-	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL },
-	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL },
-	{ "/v1/oidc", "GET", 0, PUBLIC, res_oidc_info, NULL },
-	{ "/v1/sessions", "POST", 0, PUBLIC, NULL, res_sessions_create },
-	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL },
-	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL },
+	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL, NULL },
+	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL, NULL },
+	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL, NULL },
+	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL, NULL },
+	{ "/v1/oidc", "GET", 0, PUBLIC, res_oidc_info, NULL, NULL },
+	{ "/v1/sessions", "POST", 0, PUBLIC, NULL, res_sessions_create, NULL },
+	{ "/oidc/login", "GET", 0, PUBLIC, res_oidc_login, NULL, NULL },
+	{ "/oidc/callback", "GET", 0, PUBLIC, res_oidc_callback, NULL, NULL },
+	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL, NULL },
+	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL, NULL },
 	{ "/v1/requests", "GET or POST", 0, AUTHENTICATED, res_requests_list,
-	    res_requests_create },
+	    res_requests_create, NULL },
+	{ "/v1/session", "GET, POST or DELETE", 0, PUBLIC, res_session_get,
+	    res_session_create, res_session_delete },
 };
 
 static int
@@ -177,11 +276,13 @@ route_fixed(struct call *c, const struct route *rt)
 		fn = rt->get;
 	else if (method_is(c, "POST"))
 		fn = rt->post;
+	else if (method_is(c, "DELETE"))
+		fn = rt->del;
 	if (fn == NULL) {
 		reply_error(c, 405, NULL, "use %s", rt->methods);
 		return;
 	}
-	if (rt->auth == AUTHENTICATED && authenticate(c) != 0)
+	if (authenticate(c, rt->auth) != 0)
 		return;
 	fn(c);
 }
@@ -202,15 +303,21 @@ route_request(struct call *c, const char *rest)
 	memcpy(id, rest, idlen);
 	id[idlen] = '\0';
 	action = slash != NULL ? slash + 1 : NULL;
-	if (action == NULL || strcmp(action, "certificate") == 0) {
+	if (action == NULL || strcmp(action, "certificate") == 0 ||
+	    strcmp(action, "history") == 0) {
+		/* Certificates are for the command-line client: a session
+		 * (the page) never fetches, and so never issues, one. */
 		if (!method_is(c, "GET"))
 			reply_error(c, 405, NULL, "use GET");
-		else if (authenticate(c) != 0)
+		else if (authenticate(c, action != NULL &&
+		    *action == 'c' ? BEARER_ONLY : AUTHENTICATED) != 0)
 			return;
 		else if (action == NULL)
 			res_request_get(c, id);
-		else
+		else if (*action == 'c')
 			res_request_certificate(c, id);
+		else
+			res_request_history(c, id);
 		return;
 	}
 	if (strcmp(action, "approve") != 0 && strcmp(action, "deny") != 0 &&
@@ -220,7 +327,7 @@ route_request(struct call *c, const char *rest)
 	}
 	if (!method_is(c, "POST"))
 		reply_error(c, 405, NULL, "use POST");
-	else if (authenticate(c) == 0)
+	else if (authenticate(c, AUTHENTICATED) == 0)
 		res_request_action(c, id, action);
 }
 
@@ -235,7 +342,13 @@ route(struct call *c)
 			route_fixed(c, &routes[i]);
 			return;
 		}
-	if (strncmp(path, "/v1/requests/", 13) == 0)
+	if (res_web(c))
+		return;
+	if (strncmp(path, "/r/", 3) == 0 && (method_is(c, "GET") ||
+	    method_is(c, "HEAD")) && valid_request_id(path + 3,
+	    strlen(path + 3)))
+		res_web_request_link(c, path + 3);
+	else if (strncmp(path, "/v1/requests/", 13) == 0)
 		route_request(c, path + 13);
 	else
 		reply_error(c, 404, NULL, "no such endpoint");
@@ -269,6 +382,7 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	pref = policy_get(api);
 	c.p = pref->p;
 	route(&c);
+	jit_wipe(c.sid, sizeof(c.sid));
 	jit_auth_info_release(&c.auth);
 	policy_put(api, pref);
 	if (resp->status == 0)
@@ -301,6 +415,9 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	api->clock_skew = opt->clock_skew;
 	api->max_wait = opt->max_wait;
 	api->rate_limit = opt->rate_limit;
+	api->session_max = opt->session_max != 0 ? opt->session_max :
+	    12 * 3600;
+	api->session_idle = opt->session_idle;
 	api->oidc = opt->oidc;
 	api->session_ttl = opt->session_ttl != 0 ? opt->session_ttl :
 	    12 * 3600;
@@ -310,6 +427,11 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	lo.sign = jit_key_signer;
 	lo.sign_ctx = opt->ca;
 	lo.clock_skew = opt->clock_skew;
+	if (opt->web_origin != NULL &&
+	    (api->web_origin = jit_strdup(opt->web_origin)) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto fail;
+	}
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
 	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0 ||
@@ -332,6 +454,7 @@ fail:
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);
+	free(api->web_origin);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 	return r;
@@ -350,6 +473,7 @@ jit_api_free(struct jit_api *api)
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);
+	free(api->web_origin);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 }
@@ -366,9 +490,13 @@ jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
 {
 	int r = jit_lc_sweep(api->lc, now, expired, ended);
 
-	/* Old session records go too (a failure waits for the next). */
+	/* Ended web sessions go too; they are already refused. */
+	if (r == 0)
+		r = jit_auth_session_sweep(api->store, now, api->session_idle,
+		    NULL);
+	/* Old single sign-on session tokens too. */
 	if (r == 0 && api->oidc != NULL)
-		(void)jit_auth_sso_sweep(api->store, now, NULL);
+		r = jit_auth_sso_sweep(api->store, now, NULL);
 	return r;
 }
 

@@ -234,6 +234,20 @@ int jit_lc_policy_check(struct jit_lifecycle *lc, const struct jit_policy *p,
 int jit_lc_can_view(const struct jit_policy *p, const char *user,
     const struct jit_request *req);
 
+/* What user may do to req at time now, as JIT_LC_CAN_* bits: the same
+ * checks the transitions make before their write (so a page shows only
+ * the buttons that can work; the transition still checks again). */
+#define JIT_LC_CAN_APPROVE 0x1u
+#define JIT_LC_CAN_DENY 0x2u
+#define JIT_LC_CAN_CANCEL 0x4u
+#define JIT_LC_CAN_REVOKE 0x8u
+unsigned jit_lc_allowed(const struct jit_policy *p, const char *user,
+    const struct jit_request *req, uint64_t now);
+/* The same for who, with their provider groups. */
+unsigned jit_lc_allowed_as(const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_request *req,
+    uint64_t now);
+
 /* Request id for who (forbidden, not_found). */
 int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_request **out,

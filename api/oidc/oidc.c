@@ -130,7 +130,8 @@ jit_oidc_free(struct jit_oidc *o)
 json_t *
 jit_oidc_client_info(const struct jit_oidc *o)
 {
-	return json_pack("{s:s, s:s, s:s}", "issuer", o->issuer, "client_id",
+	return json_pack("{s:b, s:b, s:s, s:s, s:s}", "sso", 1, "web",
+	    jit_oidc_web_enabled(o), "issuer", o->issuer, "client_id",
 	    o->cli_client_id, "scopes", o->scopes);
 }
 

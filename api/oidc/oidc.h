@@ -118,8 +118,9 @@ int jit_oidc_verify(struct jit_oidc *o, const char *id_token,
     enum jit_oidc_flow flow, const char *nonce, uint64_t now,
     struct jit_oidc_identity *out, char *why, size_t whylen);
 
-/* What jit-ssh needs to start the device flow: a new object
- * {"issuer", "client_id" (the CLI's), "scopes"}; NULL on ALLOC. */
+/* What jit-ssh needs to start the device flow, and whether the web page
+ * may sign in: a new object {"sso": true, "web": bool, "issuer",
+ * "client_id" (the CLI's), "scopes"}; NULL on ALLOC. */
 json_t *jit_oidc_client_info(const struct jit_oidc *o);
 
 /* 1 if the web flow is configured (a client secret was given). */

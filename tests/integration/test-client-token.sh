@@ -76,7 +76,8 @@ assert_rc 2 "logout takes no token"
 # The token is typed only once the prompt is there (input sent earlier
 # would be flushed when echo is turned off).
 run env HOME="$T/home/dave" python3 - "$JIT_SSH" "$JURL" "$T/TOKEN_alice" <<'EOF'
-import os, pty, sys
+import os, pty, signal, sys
+signal.alarm(60)   # a guard only: the exchange takes well under a second
 prog, url, tokfile = sys.argv[1:4]
 tok = open(tokfile).read().strip()
 pid, fd = pty.fork()

@@ -149,8 +149,9 @@ assert_eq "$(sorted $(grep -v -x "$revoked" <<<"$ids"))" \
 	"token revoke <TAB>: the IDs not yet revoked"
 
 # ---- the options offered are those --help documents -----------------------------
-# --help itself is left out of the comparison: every command takes it,
-# not every usage text names it.
+# The completions read them from --help; this checks that they do, for
+# every subcommand.  --help itself is left out of the comparison: every
+# command takes it, not every usage text names it.
 help_opts() {
 	grep -oE -- '--[a-z][a-z0-9-]*' | grep -v -x -- --help | sort -u |
 		tr '\n' ' ' | sed 's/ $//'

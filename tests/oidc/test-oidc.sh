@@ -6,10 +6,13 @@
 #
 #   - jit-ssh login staging without a token signs alice in by the device
 #     flow (the provider's own pages approved headless with curl), bob
-#     signs in with setup --sso and approves, alice's certificate works
-#     with plain ssh; the sessions are stored hashed, listed with kind
-#     sso by jit-ca token list, revocable, and an ended session signs in
-#     again;
+#     signs in to the web page by the code flow in Debian's chromium
+#     (web-sso.mjs) and approves, alice's certificate works with plain
+#     ssh; bob's right to approve comes from the provider's groups alone;
+#     the sessions are stored hashed, listed with kind sso by jit-ca
+#     token list, revocable, and an ended session signs in again;
+#   - the web page's callback refuses a sign-in that did not start in
+#     the browser, the provider's refusal, and a replayed code;
 #   - a role with require_mfa refuses a session without a second factor
 #     with one line, and takes one signed in with a one-time code;
 #   - tokens: automation_only: jit-ca token create refuses people, and
@@ -24,9 +27,9 @@
 #     key's are refused.
 #
 # Hand-made tokens are signed by jwt_tool.py (python3-cryptography) with
-# the provider's own keys.  SKIPs (77) without node, npm, python3's
-# cryptography or sshd; the first run installs oidc-provider with `npm
-# ci` into tests/oidc/node_modules.
+# the provider's own keys.  SKIPs (77) without node, npm, chromium,
+# python3's cryptography or sshd; the first run installs oidc-provider
+# and puppeteer-core with `npm ci` into tests/oidc/node_modules.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 . "$here/../integration/client-lib.sh"
@@ -34,15 +37,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 need_env JIT_CA JIT_SSH
 need_sshd
 need_cmd node npm curl jq python3 ssh-keygen ssh-agent
+CHROMIUM=$(command -v chromium || command -v chromium-browser) ||
+	skip "chromium not installed"
 python3 -c 'import cryptography' 2>/dev/null ||
 	skip "python3 cannot import cryptography (python3-cryptography)"
 unset DISPLAY WAYLAND_DISPLAY JIT_SSH_TOKEN JIT_SSH_URL
 JWT=$here/jwt_tool.py
 
-if [ ! -f "$here/node_modules/oidc-provider/package.json" ]; then
+if [ ! -f "$here/node_modules/oidc-provider/package.json" ] ||
+	[ ! -f "$here/node_modules/puppeteer-core/package.json" ]; then
 	npm ci --prefix "$here" --no-audit --no-fund >"$T/npm.log" 2>&1 || {
 		cat "$T/npm.log"
-		fail "npm ci --prefix tests/oidc (installs oidc-provider)"
+		fail "npm ci --prefix tests/oidc (oidc-provider, puppeteer-core)"
 		finish
 	}
 fi
@@ -74,9 +80,9 @@ ISS=$(sed -n 's/^listening on \(http[^ ]*\) .*/\1/p' "$T/idp.log")
 cat >"$T/policy.yaml" <<EOF
 users:
   alice: {}
-  bob: {groups: [sre]}
+  bob: {}
   ci-bot: {}
-provider_groups: [dev]
+provider_groups: [dev, sre]
 tokens: automation_only
 token_users: [ci-bot]
 roles:
@@ -178,7 +184,28 @@ assert_contains "$(cat "$T/alice-login.log")" "To sign in, open $ISS/device" \
 assert_contains "$(cat "$T/alice-login.log")" "Signed in as alice until" \
 	"alice is signed in"
 
-# ---- bob: setup --sso, then approve -----------------------------------------
+# ---- bob: the web page, signed in by the code flow, approves ---------------
+jit_bg "$T/web-sso.log" env JURL="$JURL" CHROMIUM="$CHROMIUM" RID="$RID" \
+	node "$here/web-sso.mjs"
+WEB_PID=$JIT_BG_PID
+wait "$WEB_PID"
+WEB_RC=$?
+sed 's/^/  web: /' "$T/web-sso.log"
+assert_eq 0 "$WEB_RC" "bob signs in to the web page through the provider in chromium and approves"
+assert_eq '["sre"]' "$(curl -s -H "Authorization: Bearer $(sed -n \
+	's/^token = //p' "$T/home/alice/.config/jit-ssh/config")" \
+	"$JURL/v1/requests/$RID" | jq -c '.approvals[0].groups')" \
+	"bob's approval counted with the group the provider gave him"
+run "$JIT_CA" token list --config "$T/server.yaml"
+assert_match "$OUT" 's-[0-9a-f]{12} +session +bob ' "bob's web session is listed"
+wait_for "grep -q 'Access granted' '$T/alice-login.log'" 30
+assert_contains "$(cat "$T/alice-login.log")" "Access granted for role staging" \
+	"alice's login returns with the certificate"
+assert_login_ok "alice's certificate works with plain ssh" \
+	"$T/home/alice/.ssh/jit/staging" \
+	"$T/home/alice/.ssh/jit/staging-cert.pub" "$JIT_USER1"
+
+# ---- bob: setup --sso ------------------------------------------------------
 OTP= sign_in_bg "$T/bob-setup.log" bob setup "$JURL" --sso --yes ||
 	fail "bob approves his device sign-in"
 wait "$BG_PID"
@@ -189,15 +216,23 @@ run as bob "$JIT_SSH" whoami --json
 assert_eq "sso" "$(jq -r .credential <<<"$OUT")" "bob's credential is a session"
 assert_eq '["sre"]' "$(jq -c .provider_groups <<<"$OUT")" \
 	"bob's groups came from the provider"
-run as bob "$JIT_SSH" approve "$RID"
-assert_rc 0 "bob approves alice's request with his session"
-wait "$BG_PID" 2>/dev/null
-wait_for "grep -q 'Access granted' '$T/alice-login.log'" 30
-assert_contains "$(cat "$T/alice-login.log")" "Access granted for role staging" \
-	"alice's login returns with the certificate"
-assert_login_ok "alice's certificate works with plain ssh" \
-	"$T/home/alice/.ssh/jit/staging" \
-	"$T/home/alice/.ssh/jit/staging-cert.pub" "$JIT_USER1"
+assert_eq '["staging"]' "$(jq -c .can_approve <<<"$OUT")" \
+	"... and let him approve staging"
+
+# ---- the web page's callback refuses ----------------------------------------
+run curl -s -w '\n%{http_code}' "$JURL/oidc/callback?code=abc&state=def"
+assert_eq 401 "$(tail -n 1 <<<"$OUT")" "a callback that did not start in this browser: 401"
+assert_contains "$(head -n 1 <<<"$OUT")" "did not start in this browser" \
+	"... in one line"
+run curl -s -w '\n%{http_code}' "$JURL/oidc/callback?error=access_denied&state=def"
+assert_eq 401 "$(tail -n 1 <<<"$OUT")" "the provider's refusal: 401"
+assert_contains "$(head -n 1 <<<"$OUT")" \
+	"the identity provider did not sign you in: access_denied" "... in one line"
+run curl -s -D "$T/login.h" -o /dev/null "$JURL/oidc/login"
+assert_match "$(cat "$T/login.h")" "^Location: $ISS/auth\?" \
+	"GET /oidc/login sends the browser to the provider"
+assert_match "$(cat "$T/login.h")" "Set-Cookie: jit_oidc_state=[A-Za-z0-9_-]{43}; Path=/oidc/; HttpOnly; SameSite=Lax" \
+	"... binding the sign-in to the browser"
 
 # ---- sessions in the token store -----------------------------------------
 run "$JIT_CA" token list --config "$T/server.yaml"

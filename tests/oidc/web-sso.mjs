@@ -42,8 +42,11 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   let callback = null;
+  let authz = null;
   page.on('request', (r) => {
     if (r.url().startsWith(JURL + '/oidc/callback')) callback = r.url();
+    if (!r.url().startsWith(JURL) && r.url().includes('code_challenge='))
+      authz = new URL(r.url());
   });
 
   // The sign-in page offers single sign-on; it leads to the provider.
@@ -53,7 +56,6 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#sso')]);
   check(!page.url().startsWith(JURL), 'it leads to the provider',
     page.url());
-  const authz = new URL(page.url());
   await page.waitForSelector('input[name=login]');
   await page.type('input[name=login]', 'bob');
   await page.type('input[name=password]', 'pw-bob');
@@ -70,10 +72,12 @@ try {
   check(callback !== null && callback.includes('code=') &&
     callback.includes('state='), 'through /oidc/callback with a code and '
     + 'the state', callback);
-  check(authz.searchParams.get('code_challenge_method') === 'S256' &&
-    authz.searchParams.get('nonce') && authz.searchParams.get('state'),
+  check(authz !== null &&
+    authz.searchParams.get('code_challenge_method') === 'S256' &&
+    authz.searchParams.get('nonce') && authz.searchParams.get('state') &&
+    authz.searchParams.get('client_id') === 'jit-web',
     'the authorization request had PKCE (S256), a nonce and a state',
-    authz.search);
+    authz && authz.search);
 
   // bob approves alice's request from its page.
   await page.goto(JURL + '/#/r/' + RID);

@@ -45,8 +45,42 @@ test_defaults(void)
 	CHECK_U64(c.clock_skew, 60);
 	CHECK_U64(c.max_body, 65536);
 	CHECK(c.tls_cert == NULL && c.tls_key == NULL);
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	CHECK(c.web_origin == NULL);
 	CHECK_INT(c.from_file, 0);
 	jit_config_release(&c);
+}
+
+static void
+test_web(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("web:\n  session_idle: 10m\n  session_max: 8h\n"
+	    "  origin: https://jit.example.com:8443\n", &c, err,
+	    sizeof(err)));
+	CHECK_U64(c.web_session_idle, 600);
+	CHECK_U64(c.web_session_max, 8 * 3600);
+	CHECK_STR(c.web_origin, "https://jit.example.com:8443");
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web: {session_max: 1h}\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 3600);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web:\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	jit_config_release(&c);
+	refuse("web: {session_idle: 0}\n", "web.session_idle: invalid");
+	refuse("web: {session_max: soon}\n", "web.session_max: invalid");
+	refuse("web: {idle: 5m}\n", "web: unknown key 'idle'");
+	refuse("web: {session_idle: 5m, session_idle: 6m}\n",
+	    "duplicate key 'session_idle'");
+	refuse("web: {origin: jit.example.com}\n", "web.origin: expected");
+	refuse("web: {origin: 'https://jit.example.com/app'}\n",
+	    "web.origin: expected");
+	refuse("web: [a]\n", "web: expected a mapping");
 }
 
 static void
@@ -300,6 +334,7 @@ main(void)
 	test_defaults();
 	test_oidc();
 	test_full();
+	test_web();
 	test_errors();
 	test_reader();
 	test_listen();

@@ -603,6 +603,8 @@ test_module(void)
 	    "jit");
 	CHECK_STR(json_string_value(json_object_get(info, "scopes")),
 	    "openid profile email groups");
+	CHECK(json_is_true(json_object_get(info, "sso")));
+	CHECK(json_is_false(json_object_get(info, "web")));
 	json_decref(info);
 	CHECK_INT(jit_oidc_web_enabled(m), 0);
 
