@@ -388,8 +388,8 @@ load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 	int r;
 
 	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
-		return jit_yaml_fail(d, n, "oidc", "expected a mapping (issuer, "
-		    "client_id, ...)");
+		return jit_yaml_fail(d, n, "oidc", "expected a mapping "
+		    "(issuer, client_id, ...)");
 	for (i = 0; i < jit_yaml_size(n); i++) {
 		if ((r = jit_yaml_pair_key(d, n, i, "oidc", &k)) != 0 ||
 		    (r = jit_yaml_key(d, k, "oidc", "oidc", oidc_keys, NOIDC,
@@ -399,7 +399,8 @@ load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 			return r;
 	}
 	if (c->oidc.issuer == NULL || c->oidc.client_id == NULL)
-		return jit_yaml_fail(d, n, "oidc", "needs issuer and client_id");
+		return jit_yaml_fail(d, n, "oidc", "needs issuer and "
+		    "client_id");
 	return 0;
 }
 

@@ -206,7 +206,8 @@ device_grant(const json_t *info, char **id_token)
 	    !printable(code, 64) ||
 	    client_json_str(res.json, "device_code") == NULL) {
 		err = client_json_str(res.json, "error_description");
-		client_fail("the identity provider %s refused to start a device "
+		client_fail("the identity provider %s refused to start a "
+		    "device "
 		    "sign-in (HTTP %ld)%s%s", issuer, res.status,
 		    err != NULL ? ": " : "", err != NULL ? err : "");
 		goto out;
@@ -240,7 +241,8 @@ device_grant(const json_t *info, char **id_token)
 			goto out;
 		}
 		if (jit_monotonic_ms() > deadline) {
-			client_fail("the sign-in code expired before the sign-in "
+			client_fail("the sign-in code expired before the "
+			    "sign-in "
 			    "was finished; run the command again");
 			goto out;
 		}
@@ -255,8 +257,8 @@ device_grant(const json_t *info, char **id_token)
 		err = client_json_str(res.json, "error");
 		if (err != NULL && strcmp(err, "slow_down") == 0)
 			interval += 5;
-		else if (err == NULL || strcmp(err, "authorization_pending") != 0)
-		{
+		else if (err == NULL ||
+		    strcmp(err, "authorization_pending") != 0) {
 			client_fail("the identity provider ended the sign-in: "
 			    "%s", err == NULL ? "no reason given" :
 			    strcmp(err, "access_denied") == 0 ? "it was "
@@ -369,7 +371,8 @@ client_sso_ensure(struct client_config *c)
 		json_decref(info);
 	}
 	if (c->token != NULL)
-		fprintf(stderr, "Your single sign-on session has ended; signing "
+		fprintf(stderr, "Your single sign-on session has ended; "
+		    "signing "
 		    "in again.\n");
 	return client_sso_sign_in(c);
 }

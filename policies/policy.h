@@ -216,9 +216,9 @@ struct jit_policy_role {
  * source_address, approvals, require_groups, approvers, requesters,
  * max_duration, key_types, reason, reason_pattern, self_approval,
  * max_start_ahead, and require_mfa only when it is true (so roles
- * without it keep the digest they had before the key existed).  The role's name, description, default_duration,
- * pending_timeout and who is in which group are not terms.  The digest
- * is taken over the bytes
+ * without it keep the digest they had before the key existed).  The
+ * role's name, description, default_duration, pending_timeout and who
+ * is in which group are not terms.  The digest is taken over the bytes
  *
  *   "jit-ssh role terms 1\n"
  *

@@ -201,10 +201,10 @@ cmd_token(int argc, char **argv)
 			goto out;
 		}
 		if (!jit_policy_may_hold_token(policy, user)) {
-			cmd_fail("token", "user '%s' may not hold an API token: "
-			    "the policy says tokens: automation_only and its "
-			    "token_users do not name them (people sign in "
-			    "through single sign-on)", user);
+			cmd_fail("token", "user '%s' may not hold an API "
+			    "token: the policy says tokens: automation_only "
+			    "and its token_users do not name them (people "
+			    "sign in through single sign-on)", user);
 			goto out;
 		}
 		if ((r = jit_store_open(data, 0, &store)) != 0) {

@@ -197,7 +197,7 @@ void
 res_oidc_callback(struct call *c)
 {
 	struct jit_oidc_identity id;
-	char state[STATE_MAX], mine[STATE_MAX], err[64], desc[160];
+	char state[STATE_MAX], mine[STATE_MAX], err[64];
 	char why[256], *code = NULL;
 	int r;
 
@@ -205,9 +205,6 @@ res_oidc_callback(struct call *c)
 	if (!sso_ready(c))
 		return;
 	if (query_get(c, "error", err, sizeof(err)) == 1) {
-		if (query_get(c, "error_description", desc, sizeof(desc)) != 1 ||
-		    !jit_text_printable(desc))
-			desc[0] = '\0';
 		refuse(c, 401, "the identity provider did not sign you in",
 		    jit_text_printable(err) ? err : "?");
 		return;

@@ -223,7 +223,8 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 	l.who = who;
 	l.f = f;
 	lc_policy_who(who, &w);
-	l.all = jit_policy_is_admin_as(p, &w) || jit_policy_is_auditor_as(p, &w);
+	l.all = jit_policy_is_admin_as(p, &w) ||
+	    jit_policy_is_auditor_as(p, &w);
 	if (f->limit == 0)
 		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
 		    "limit must be at least 1");

@@ -84,7 +84,8 @@ jit_oidc_login_start(struct jit_oidc *o, const char *redirect_uri,
 	memset(&l, 0, sizeof(l));
 	jit_seterr(why, whylen, "%s", "");
 	if (!jit_oidc_web_enabled(o) || redirect_uri == NULL) {
-		jit_seterr(why, whylen, "single sign-on for the web page is not "
+		jit_seterr(why, whylen, "single sign-on for the web page is "
+		    "not "
 		    "configured (oidc.client_secret_file)");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
@@ -111,7 +112,8 @@ jit_oidc_login_start(struct jit_oidc *o, const char *redirect_uri,
 	    sizeof(*o->logins))) == NULL) {
 		r = JIT_ERR_ALLOC;
 	} else if (o->nlogins == OIDC_LOGINS_MAX) {
-		jit_seterr(why, whylen, "too many sign-ins under way; try again "
+		jit_seterr(why, whylen, "too many sign-ins under way; try "
+		    "again "
 		    "in a few minutes");
 		r = JIT_ERR_CONFLICT;
 	} else {
@@ -183,7 +185,8 @@ redeem(struct jit_oidc *o, const struct oidc_login *l, const char *code,
 	r = jit_fetch_json(&o->fetch, endpoint, form, o->client_id,
 	    o->client_secret, &status, &j, fwhy, sizeof(fwhy));
 	if (r == JIT_ERR_HTTP) {
-		jit_seterr(why, whylen, "could not reach the identity provider's "
+		jit_seterr(why, whylen, "could not reach the identity "
+		    "provider's "
 		    "token endpoint: %s", fwhy);
 		goto out;
 	}
@@ -202,7 +205,8 @@ redeem(struct jit_oidc *o, const struct oidc_login *l, const char *code,
 	}
 	if ((tok = json_string_value(json_object_get(j, "id_token"))) ==
 	    NULL) {
-		jit_seterr(why, whylen, "the identity provider's answer holds no "
+		jit_seterr(why, whylen, "the identity provider's answer holds "
+		    "no "
 		    "ID token (is \"openid\" among the scopes?)");
 		r = JIT_ERR_AUTH;
 		goto out;

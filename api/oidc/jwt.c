@@ -40,7 +40,8 @@ decode_object(const char *p, size_t len, const char *what, json_t **out,
 	if ((r = jit_b64url_decode(p, len, &raw, &rawlen)) == JIT_ERR_ALLOC)
 		return r;
 	if (r != 0) {
-		jit_seterr(why, whylen, "the token's %s is not base64url", what);
+		jit_seterr(why, whylen, "the token's %s is not "
+		    "base64url", what);
 		return JIT_ERR_AUTH;
 	}
 	/* Two members of one name could be read differently by the
@@ -75,7 +76,8 @@ jit_jwt_parse(const char *text, struct jit_jwt *t, char *why, size_t whylen)
 	if ((dot1 = strchr(text, '.')) == NULL ||
 	    (dot2 = strchr(dot1 + 1, '.')) == NULL ||
 	    strchr(dot2 + 1, '.') != NULL) {
-		jit_seterr(why, whylen, "the ID token is not a signed JWT (three "
+		jit_seterr(why, whylen, "the ID token is not a signed JWT "
+		    "(three "
 		    "parts separated by dots)");
 		return JIT_ERR_AUTH;
 	}
@@ -86,7 +88,8 @@ jit_jwt_parse(const char *text, struct jit_jwt *t, char *why, size_t whylen)
 		return r;
 	alg = json_string_value(json_object_get(t->header, "alg"));
 	if ((t->alg = jit_jws_alg_parse(alg)) == JIT_JWS_NONE_ACCEPTED) {
-		jit_seterr(why, whylen, "the token's algorithm \"%.32s\" is not "
+		jit_seterr(why, whylen, "the token's algorithm \"%.32s\" is "
+		    "not "
 		    "accepted (RS256, ES256 or EdDSA)", alg != NULL ? alg :
 		    "(none)");
 		return JIT_ERR_AUTH;
@@ -106,7 +109,8 @@ jit_jwt_parse(const char *text, struct jit_jwt *t, char *why, size_t whylen)
 	    &t->siglen)) == JIT_ERR_ALLOC)
 		return r;
 	if (r != 0 || t->siglen == 0) {
-		jit_seterr(why, whylen, "the token's signature is missing or not "
+		jit_seterr(why, whylen, "the token's signature is missing or "
+		    "not "
 		    "base64url");
 		return JIT_ERR_AUTH;
 	}
@@ -241,7 +245,8 @@ find_key(const struct jit_jwt *t, const json_t *jwks, int *r, char *why,
 		return found;
 	}
 	if (n > 1) {
-		jit_seterr(why, whylen, "the token names no key (\"kid\") and the "
+		jit_seterr(why, whylen, "the token names no key (\"kid\") and "
+		    "the "
 		    "provider has several");
 		*r = JIT_ERR_AUTH;
 		return NULL;
@@ -340,12 +345,14 @@ check_audience(const struct jit_jwt *t, const struct jit_jwt_expect *e,
 		return JIT_ERR_AUTH;
 	}
 	if (azp == NULL && n > 1) {
-		jit_seterr(why, whylen, "the token has several audiences and no "
+		jit_seterr(why, whylen, "the token has several audiences and "
+		    "no "
 		    "authorized party (\"azp\")");
 		return JIT_ERR_AUTH;
 	}
 	if (azp != NULL && !is_ours(e, json_string_value(azp))) {
-		jit_seterr(why, whylen, "the token was issued to another client "
+		jit_seterr(why, whylen, "the token was issued to another "
+		    "client "
 		    "(\"azp\")");
 		return JIT_ERR_AUTH;
 	}
@@ -362,7 +369,8 @@ check_times(const struct jit_jwt *t, const struct jit_jwt_expect *e,
 	int r;
 
 	if (jit_jwt_time(t->claims, "exp", &exp) != 0) {
-		jit_seterr(why, whylen, "the token has no valid expiry (\"exp\")");
+		jit_seterr(why, whylen, "the token has no valid expiry "
+		    "(\"exp\")");
 		return JIT_ERR_AUTH;
 	}
 	if (e->now >= exp && e->now - exp >= e->skew) {
@@ -377,7 +385,8 @@ check_times(const struct jit_jwt *t, const struct jit_jwt_expect *e,
 	}
 	if (iat > e->now && iat - e->now > e->skew) {
 		jit_format_time(iat, when);
-		jit_seterr(why, whylen, "the token is issued in the future (%s)",
+		jit_seterr(why, whylen, "the token is issued in the future "
+		    "(%s)",
 		    when);
 		return JIT_ERR_AUTH;
 	}
@@ -389,7 +398,8 @@ check_times(const struct jit_jwt *t, const struct jit_jwt_expect *e,
 	}
 	if (nbf > e->now && nbf - e->now > e->skew) {
 		jit_format_time(nbf, when);
-		jit_seterr(why, whylen, "the token is not valid before %s", when);
+		jit_seterr(why, whylen, "the token is not valid before "
+		    "%s", when);
 		return JIT_ERR_AUTH;
 	}
 	return 0;

@@ -177,7 +177,8 @@ get_json(struct jit_oidc *o, const char *url, const char *what, json_t **out,
 		r = JIT_ERR_HTTP;
 	}
 	if (r == JIT_ERR_HTTP)
-		jit_seterr(why, whylen, "could not fetch the identity provider's "
+		jit_seterr(why, whylen, "could not fetch the identity "
+		    "provider's "
 		    "%s from %.200s: %s", what, url, fwhy);
 	return r;
 }
@@ -326,7 +327,8 @@ get_keys(struct jit_oidc *o, int refresh, json_t **out, char *why,
 	    ms - o->fetched_ms < FAILED_FETCH_PAUSE_MS) {
 		pthread_mutex_unlock(&o->lock);
 		pthread_mutex_unlock(&o->fetch_lock);
-		jit_seterr(why, whylen, "the identity provider's keys could not "
+		jit_seterr(why, whylen, "the identity provider's keys could "
+		    "not "
 		    "be fetched a moment ago; try again");
 		return JIT_ERR_HTTP;
 	}
@@ -472,7 +474,8 @@ take_identity(const struct jit_oidc *o, const json_t *claims, uint64_t exp,
 		return JIT_ERR_AUTH;
 	}
 	if (!jit_policy_name_valid(user, 1)) {
-		jit_seterr(why, whylen, "the token's \"%s\" is not a valid user "
+		jit_seterr(why, whylen, "the token's \"%s\" is not a valid "
+		    "user "
 		    "name", o->username_claim);
 		return JIT_ERR_AUTH;
 	}
