@@ -822,8 +822,11 @@ jit_auth_session_end(struct jit_store *s, const char *sid,
 	return r;
 }
 
+/* A sweep: the records of the token table that are over, found in one
+ * read and deleted in one write. */
 struct sweep_ctx {
 	uint64_t now, idle;
+	int (*over)(const json_t *rec, const struct sweep_ctx *c);
 	char ids[SWEEP_MAX][JIT_TOKEN_ID_LEN];
 	size_t n;
 };
@@ -836,9 +839,8 @@ sweep_find(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 	const char *id = json_string_value(json_object_get(rec, "id"));
 
 	(void)hash;
-	if (!is_session(rec) || id == NULL ||
-	    strlen(id) != JIT_TOKEN_ID_LEN - 1 ||
-	    !session_timed_out(rec, c->now, c->idle))
+	if (id == NULL || strlen(id) != JIT_TOKEN_ID_LEN - 1 ||
+	    !c->over(rec, c))
 		return 0;
 	memcpy(c->ids[c->n++], id, JIT_TOKEN_ID_LEN);
 	return c->n == SWEEP_MAX ? 1 : 0;
@@ -850,8 +852,9 @@ sweep_list_fn(struct jit_store_txn *t, void *vctx)
 	return jit_store_list_tokens(t, sweep_find, vctx);
 }
 
-/* An ended session never becomes valid again (seen_at is only written
- * for valid ones), so what the read found may be deleted as is. */
+/* A record that is over never becomes valid again (seen_at is only
+ * written for valid sessions), so what the read found may be deleted as
+ * is. */
 static int
 sweep_delete_fn(struct jit_store_txn *t, void *vctx)
 {
@@ -866,9 +869,9 @@ sweep_delete_fn(struct jit_store_txn *t, void *vctx)
 	return 0;
 }
 
-int
-jit_auth_session_sweep(struct jit_store *s, uint64_t now, uint64_t idle,
-    unsigned *ended)
+static int
+sweep(struct jit_store *s, uint64_t now, uint64_t idle,
+    int (*over)(const json_t *, const struct sweep_ctx *), unsigned *ended)
 {
 	struct sweep_ctx *c;
 	int r = JIT_ERR_INTERNAL;
@@ -879,12 +882,43 @@ jit_auth_session_sweep(struct jit_store *s, uint64_t now, uint64_t idle,
 		return JIT_ERR_ALLOC;
 	c->now = now;
 	c->idle = idle;
+	c->over = over;
 	if ((r = jit_store_read(s, sweep_list_fn, c)) == 0 && c->n > 0 &&
 	    (r = jit_store_write(s, sweep_delete_fn, c)) == 0 &&
 	    ended != NULL)
 		*ended = (unsigned)c->n;
 	free(c);
 	return r;
+}
+
+static int
+session_over(const json_t *rec, const struct sweep_ctx *c)
+{
+	return is_session(rec) && session_timed_out(rec, c->now, c->idle);
+}
+
+int
+jit_auth_session_sweep(struct jit_store *s, uint64_t now, uint64_t idle,
+    unsigned *ended)
+{
+	return sweep(s, now, idle, session_over, ended);
+}
+
+/* A single sign-on session token that ended JIT_SSO_KEEP ago. */
+static int
+sso_over(const json_t *rec, const struct sweep_ctx *c)
+{
+	const char *kind = json_string_value(json_object_get(rec, "kind"));
+
+	return kind != NULL && strcmp(kind, JIT_TOKEN_KIND_SSO) == 0 &&
+	    c->now >= JIT_SSO_KEEP &&
+	    rec_time_passed(rec, "expires_at", c->now - JIT_SSO_KEEP);
+}
+
+int
+jit_auth_sso_sweep(struct jit_store *s, uint64_t now, unsigned *deleted)
+{
+	return sweep(s, now, 0, sso_over, deleted);
 }
 
 void
