@@ -368,9 +368,13 @@ check_bearer(struct jit_store *s, const struct jit_policy *p,
 	sso = kind != NULL && strcmp(kind, JIT_TOKEN_KIND_SSO) == 0;
 	if (rid == NULL || strlen(rid) != JIT_TOKEN_ID_LEN - 1 ||
 	    CRYPTO_memcmp(rid, id, JIT_TOKEN_ID_LEN - 1) != 0 ||
-	    (kind != NULL && strcmp(kind, JIT_TOKEN_KIND_API) != 0 &&
-	    !(sso && sso_ok))) {
+	    (kind != NULL && strcmp(kind, JIT_TOKEN_KIND_API) != 0 && !sso)) {
 		r = because(why, "token record mismatch", JIT_ERR_AUTH);
+		goto out;
+	}
+	if (sso && !sso_ok) {
+		r = because(why, "a session token of jit-ssh; sign in here "
+		    "with single sign-on", JIT_ERR_AUTH);
 		goto out;
 	}
 	if (rec_revoked(c.rec)) {

@@ -63,7 +63,8 @@ res_whoami(struct call *c)
 	    "admin", jit_policy_is_admin_as(c->p, &c->pwho),
 	    "auditor", jit_policy_is_auditor_as(c->p, &c->pwho),
 	    "can_request", req, "can_approve", appr,
-	    "credential", c->auth.sso ? "sso" : "token",
+	    "credential", c->via_session ? "web" : c->auth.sso ? "sso" :
+	    "token",
 	    "provider_groups", pg, "amr", amr,
 	    "mfa", jit_policy_amr_mfa((const char *const *)c->auth.amr,
 	    c->auth.namr)));
