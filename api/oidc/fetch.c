@@ -110,7 +110,7 @@ jit_fetch_url_ok(const char *url, char *why, size_t whylen)
 
 /* Collect the answer in a bounded buffer (ca/buf.h). */
 static size_t
-on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+fetch_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	if (nmemb != 0 && size > SIZE_MAX / nmemb)
 		return 0;
@@ -158,7 +158,7 @@ jit_fetch_json(const struct jit_fetch *f, const char *url, const char *form,
 	if (f != NULL && f->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, f->ca_file);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ca");
