@@ -36,6 +36,7 @@ struct jit_api {
 	struct policy_ref *cur;
 	atomic_int shutting_down;
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
+	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
 };
@@ -69,6 +70,9 @@ unsigned http_status_of(int code);
 /* Answer a refused or failed lifecycle call: status from code, slug and
  * message from why (5xx are also logged with their cause). */
 void reply_refusal(struct call *c, int code, const struct jit_lc_why *why);
+/* Count an answer in http_counts (jit_api_handle does it for the answers
+ * it returns; a deferred answer counts when it is given). */
+void reply_count(struct jit_api *api, unsigned status);
 /* Answer a failure of code while doing what (5xx logged). */
 void reply_failure(struct call *c, int code, const char *what);
 /* Answer the request r as JSON (r is not freed). */

@@ -240,7 +240,6 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	struct jit_http_request r = *req;
 	struct policy_ref *pref;
 	struct call c;
-	unsigned cls;
 
 	memset(&c, 0, sizeof(c));
 	if (r.method == NULL)
@@ -261,9 +260,18 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	c.p = pref->p;
 	route(&c);
 	policy_put(api, pref);
+	if (resp->later.poll != NULL)
+		return;  /* answered later (res_request_get) */
 	if (resp->status == 0)
 		reply_error(&c, 500, NULL, "no response");
-	cls = resp->status / 100;
+	reply_count(api, resp->status);
+}
+
+void
+reply_count(struct jit_api *api, unsigned status)
+{
+	unsigned cls = status / 100;
+
 	if (cls < 6)
 		atomic_fetch_add_explicit(&api->http_counts[cls], 1,
 		    memory_order_relaxed);
