@@ -350,12 +350,12 @@ send_error(struct jit_http *h, struct MHD_Connection *conn,
  * not fit in 64 bits they queue their own error answer, whose status line
  * and headers then go out twice: their state machine builds the header
  * block again after the error (fixed in 1.0.0).  The one hook that runs at
- * that moment is the error logger, on the polling thread, while MHD parses
- * the header block of one connection, without saying which.  That
- * connection is among those whose request line arrived and whose handler
- * has not been called yet (h->pre_head): it is the one whose header block
- * is complete (MHD knows its size), that has no answer queued yet and
- * whose Content-Length MHD refuses.  mhd_log answers it in MHD's place:
+ * that moment is the error logger, on the polling thread that parses the
+ * header block of the connection, without saying which.  That connection
+ * is among those whose request line arrived and whose handler has not
+ * been called yet (h->pre_head): the one served by this polling thread
+ * whose header block is complete (MHD knows its size), that has no answer
+ * queued yet and whose Content-Length MHD refuses.  mhd_log answers it in MHD's place:
  * one complete answer, then the socket is shut for writing, so MHD's own
  * answer fails to send and the connection closes.
  */
@@ -386,8 +386,10 @@ length_refused_req(struct jit_http *h)
 	struct http_req *rs;
 	const char *cl;
 
+	pthread_mutex_lock(&h->pre_lock);
 	for (rs = h->pre_head; rs != NULL; rs = rs->pre_next) {
 		if (rs->answered_early ||
+		    !pthread_equal(rs->poller, pthread_self()) ||
 		    MHD_get_connection_info(rs->conn,
 		    MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL ||
 		    MHD_get_connection_info(rs->conn,
@@ -396,9 +398,10 @@ length_refused_req(struct jit_http *h)
 		cl = MHD_lookup_connection_value(rs->conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && length_refused(cl))
-			return rs;
+			break;
 	}
-	return NULL;
+	pthread_mutex_unlock(&h->pre_lock);
+	return rs;
 }
 
 /* Write all of buf to the connection without waiting (a fresh
@@ -512,16 +515,18 @@ body_append(struct http_req *rs, const char *data, size_t n, size_t max)
 static void
 pre_remove(struct jit_http *h, struct http_req *rs)
 {
-	if (!rs->in_pre)
-		return;
-	if (rs->pre_prev != NULL)
-		rs->pre_prev->pre_next = rs->pre_next;
-	else
-		h->pre_head = rs->pre_next;
-	if (rs->pre_next != NULL)
-		rs->pre_next->pre_prev = rs->pre_prev;
-	rs->pre_prev = rs->pre_next = NULL;
-	rs->in_pre = 0;
+	pthread_mutex_lock(&h->pre_lock);
+	if (rs->in_pre) {
+		if (rs->pre_prev != NULL)
+			rs->pre_prev->pre_next = rs->pre_next;
+		else
+			h->pre_head = rs->pre_next;
+		if (rs->pre_next != NULL)
+			rs->pre_next->pre_prev = rs->pre_prev;
+		rs->pre_prev = rs->pre_next = NULL;
+		rs->in_pre = 0;
+	}
+	pthread_mutex_unlock(&h->pre_lock);
 }
 
 /* ---- MHD's callbacks (polling thread) ------------------------------------ */
@@ -572,11 +577,14 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci != NULL)
 		rs->hc = ci->socket_context;
+	rs->poller = pthread_self();
+	pthread_mutex_lock(&h->pre_lock);
 	rs->pre_next = h->pre_head;
 	if (h->pre_head != NULL)
 		h->pre_head->pre_prev = rs;
 	h->pre_head = rs;
 	rs->in_pre = 1;
+	pthread_mutex_unlock(&h->pre_lock);
 	return rs;
 }
 
@@ -647,7 +655,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		body_free(rs);
 		return ret;
 	}
-	if (rs->in_pre) {
+	if (rs->method[0] == '\0') {
 		/* First call: the headers are in. */
 		pre_remove(h, rs);
 		if (rs->hc != NULL)
@@ -914,6 +922,7 @@ http_free(struct jit_http *h)
 	free(h->tls_cert_pem);
 	free(h->unix_path);
 	jit_http__room_destroy(h);
+	pthread_mutex_destroy(&h->pre_lock);
 	free(h);
 }
 
@@ -932,6 +941,7 @@ jit_http_bind(const struct jit_http_options *opts, struct jit_http **out,
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return JIT_ERR_ALLOC;
 	h->fd = h->epfd = h->evfd = -1;
+	pthread_mutex_init(&h->pre_lock, NULL);
 	if ((r = jit_http__room_init(h)) != 0) {
 		jit_seterr(err, errlen, "cannot set up the HTTP server: %s",
 		    jit_err(r));
@@ -944,8 +954,8 @@ jit_http_bind(const struct jit_http_options *opts, struct jit_http **out,
 	h->max_connections = opts->max_connections;
 	h->per_address = opts->max_connections_per_address;
 	h->nworkers = opts->workers;
-	/* One polling thread over epoll; handlers run in http_room.c's
-	 * workers while their connection is suspended. */
+	/* Polling threads over epoll (HTTP_POLLERS); handlers run in
+	 * http_room.c's workers while their connection is suspended. */
 	h->flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG;
 	if (opts->tls_cert != NULL || opts->tls_key != NULL) {
@@ -1007,7 +1017,7 @@ jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
 		/* One option list; TLS adds its three.  In an option array a
 		 * number goes in value, a pointer in ptr_value, and a callback
 		 * in value with its closure in ptr_value. */
-		struct MHD_OptionItem o[14];
+		struct MHD_OptionItem o[16];
 		size_t n = 0;
 
 #define OPT(opt, v, p) (o[n++] = (struct MHD_OptionItem){ (opt), \
@@ -1023,6 +1033,7 @@ jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
 		    NULL);
 		OPT(MHD_OPTION_CONNECTION_LIMIT, h->max_connections, NULL);
 		OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_address, NULL);
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_POLLERS, NULL);
 		if (h->tls_cert_pem != NULL) {
 			OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem);
 			OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem);

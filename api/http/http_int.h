@@ -6,8 +6,9 @@
  * other modules: they use http.h.
  *
  * Threads and locks:
- *   - libmicrohttpd's polling thread runs every MHD callback of http.c;
- *     the pre-header list (pre_head) is touched by it alone.
+ *   - libmicrohttpd's polling threads (HTTP_POLLERS, each with its own
+ *     epoll set and share of the connections) run every MHD callback of
+ *     http.c; one connection is always served by the same one.
  *   - workers (http_room.c) run the handler, later.poll and streams for a
  *     request whose connection is suspended: while a worker or the
  *     waiting room owns a request, the polling thread does not touch it,
@@ -16,7 +17,8 @@
  *     sockets; it alone takes a held request out of the room (so an epoll
  *     event never points at a request that was handed on).
  *   - qlock guards the job queue; wlock guards the waiting room, the
- *     request-deadline list and the lingering list.  Neither is held
+ *     request-deadline list and the lingering list; pre_lock guards the
+ *     pre-header list (pre_head).  Neither is held
  *     while calling the handler, a poll or libmicrohttpd, and wlock is
  *     taken under the store's version lock (jit_http_wake from the
  *     store's change hook), so nothing may call the store under wlock.
@@ -33,6 +35,10 @@
 
 #define HTTP_BUCKETS 4096        /* waiting-room buckets by later.key */
 #define HTTP_DEFAULT_WORKERS 32
+/* libmicrohttpd's polling threads.  Its resume step walks every suspended
+ * connection of the polling thread that resumes one, so held long-polls
+ * spread over several threads cost each resume a fraction of the walk. */
+#define HTTP_POLLERS 8
 
 struct MHD_Daemon;
 
@@ -91,6 +97,7 @@ struct http_req {
 	char addr[INET6_ADDRSTRLEN];
 	struct http_req *pre_prev, *pre_next;  /* before the first call */
 	int in_pre;
+	pthread_t poller;            /* the polling thread serving it */
 
 	/* Owned by a worker or the room while the connection is suspended. */
 	enum http_job job;
@@ -132,6 +139,7 @@ struct jit_http {
 	unsigned max_connections;
 	unsigned per_address;
 	char start_msg[256];         /* first MHD message while starting */
+	pthread_mutex_t pre_lock;
 	struct http_req *pre_head;   /* request line seen, no call yet */
 
 	/* http_room.c: the worker pool, under qlock. */
