@@ -885,13 +885,16 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		answer_bad_length(h, rs, fmt[0] == 'T');
 		return;
 	}
-	/* A client that left before its answer was sent, and a connection
-	 * the access handler closed on purpose (the client of a held
-	 * long-poll left, a body past its limit): not news. */
-	if (strncmp(fmt, "Failed to send", 14) == 0 ||
-	    strncmp(fmt, "Application reported internal error", 35) == 0)
-		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* A client that left before its answer was sent, a connection the
+	 * access handler closed on purpose (the client of a held long-poll
+	 * left, a body past its limit) and one refused at a connection limit
+	 * (http.h): not news, and a line each would let clients flood the
+	 * log. */
+	if (strncmp(buf, "Failed to send", 14) == 0 ||
+	    strncmp(buf, "Application reported internal error", 35) == 0 ||
+	    strncmp(buf, "Server reached connection limit", 31) == 0)
+		return;
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
