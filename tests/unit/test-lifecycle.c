@@ -1600,6 +1600,7 @@ test_wait(void)
 		/* Cancelled meanwhile: the next poll returns it. */
 		CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("alice"), other, T0 + 1,
 		    &got, &why));
+		CHANGED(&f, 1, "request.cancel");
 		jit_request_free(got);
 		got = NULL;
 		jit_lc_wait_free(lw);
