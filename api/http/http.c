@@ -39,7 +39,6 @@
 #define TLS_FILE_MAX (1024 * 1024)
 #define DISCARD_MAX (16u * 1024 * 1024)  /* then the connection is closed */
 #define LISTEN_BACKLOG 1024
-#define STREAM_BUF (64u * 1024)      /* http_room.c refills this much */
 
 void
 jit_http_response_release(struct jit_http_response *r)
@@ -261,7 +260,7 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 	if (resp->stream != NULL && resp->body == NULL) {
 		struct http_stream *st = calloc(1, sizeof(*st));
 
-		if (st == NULL || (st->buf = malloc(STREAM_BUF)) == NULL) {
+		if (st == NULL || (st->buf = malloc(HTTP_STREAM_BUF)) == NULL) {
 			free(st);
 			jit_http_response_release(resp);
 			return MHD_NO;
@@ -353,11 +352,11 @@ send_error(struct jit_http *h, struct MHD_Connection *conn,
  * that moment is the error logger, on the polling thread that parses the
  * header block of the connection, without saying which.  That connection
  * is among those whose request line arrived and whose handler has not
- * been called yet (h->pre_head): the one served by this polling thread
+ * been called yet (h->pre_list): the one served by this polling thread
  * whose header block is complete (MHD knows its size), that has no answer
- * queued yet and whose Content-Length MHD refuses.  mhd_log answers it in MHD's place:
- * one complete answer, then the socket is shut for writing, so MHD's own
- * answer fails to send and the connection closes.
+ * queued yet and whose Content-Length MHD refuses.  mhd_log answers it in
+ * MHD's place: one complete answer, then the socket is shut for writing,
+ * so MHD's own answer fails to send and the connection closes.
  */
 
 /* 1 if MHD refuses the Content-Length value v (after its trimming). */
@@ -383,22 +382,24 @@ length_refused(const char *v)
 static struct http_req *
 length_refused_req(struct jit_http *h)
 {
-	struct http_req *rs;
+	struct http_req *rs = NULL, *c;
+	struct http_link *n;
 	const char *cl;
 
 	pthread_mutex_lock(&h->pre_lock);
-	for (rs = h->pre_head; rs != NULL; rs = rs->pre_next) {
-		if (rs->answered_early ||
-		    !pthread_equal(rs->poller, pthread_self()) ||
-		    MHD_get_connection_info(rs->conn,
+	for (n = h->pre_list.head; n != NULL && rs == NULL; n = n->next) {
+		c = HTTP_OF(n, struct http_req, pre);
+		if (c->answered_early ||
+		    !pthread_equal(c->poller, pthread_self()) ||
+		    MHD_get_connection_info(c->conn,
 		    MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) == NULL ||
-		    MHD_get_connection_info(rs->conn,
+		    MHD_get_connection_info(c->conn,
 		    MHD_CONNECTION_INFO_HTTP_STATUS) != NULL)
 			continue;
-		cl = MHD_lookup_connection_value(rs->conn, MHD_HEADER_KIND,
+		cl = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && length_refused(cl))
-			break;
+			rs = c;
 	}
 	pthread_mutex_unlock(&h->pre_lock);
 	return rs;
@@ -516,16 +517,9 @@ static void
 pre_remove(struct jit_http *h, struct http_req *rs)
 {
 	pthread_mutex_lock(&h->pre_lock);
-	if (rs->in_pre) {
-		if (rs->pre_prev != NULL)
-			rs->pre_prev->pre_next = rs->pre_next;
-		else
-			h->pre_head = rs->pre_next;
-		if (rs->pre_next != NULL)
-			rs->pre_next->pre_prev = rs->pre_prev;
-		rs->pre_prev = rs->pre_next = NULL;
-		rs->in_pre = 0;
-	}
+	if (rs->in_pre)
+		http_list_remove(&h->pre_list, &rs->pre);
+	rs->in_pre = 0;
 	pthread_mutex_unlock(&h->pre_lock);
 }
 
@@ -579,10 +573,7 @@ uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 		rs->hc = ci->socket_context;
 	rs->poller = pthread_self();
 	pthread_mutex_lock(&h->pre_lock);
-	rs->pre_next = h->pre_head;
-	if (h->pre_head != NULL)
-		h->pre_head->pre_prev = rs;
-	h->pre_head = rs;
+	http_list_append(&h->pre_list, &rs->pre);
 	rs->in_pre = 1;
 	pthread_mutex_unlock(&h->pre_lock);
 	return rs;

@@ -18,7 +18,7 @@
  *     event never points at a request that was handed on).
  *   - qlock guards the job queue; wlock guards the waiting room, the
  *     request-deadline list and the lingering list; pre_lock guards the
- *     pre-header list (pre_head).  Neither is held
+ *     pre-header list (pre_list).  Neither is held
  *     while calling the handler, a poll or libmicrohttpd, and wlock is
  *     taken under the store's version lock (jit_http_wake from the
  *     store's change hook), so nothing may call the store under wlock.
@@ -29,18 +29,57 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "http.h"
 
 #define HTTP_BUCKETS 4096        /* waiting-room buckets by later.key */
 #define HTTP_DEFAULT_WORKERS 32
+#define HTTP_STREAM_BUF (64u * 1024)  /* a stream's buffer (http_stream) */
 /* libmicrohttpd's polling threads.  Its resume step walks every suspended
  * connection of the polling thread that resumes one, so held long-polls
  * spread over several threads cost each resume a fraction of the walk. */
 #define HTTP_POLLERS 8
 
 struct MHD_Daemon;
+
+/* An intrusive doubly-linked list: a struct http_link inside each member;
+ * HTTP_OF(link, type, field) is the member a link is the field of. */
+struct http_link {
+	struct http_link *prev, *next;
+};
+struct http_list {
+	struct http_link *head, *tail;
+};
+#define HTTP_OF(p, type, field) \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+static inline void
+http_list_append(struct http_list *l, struct http_link *n)
+{
+	n->next = NULL;
+	n->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = n;
+	else
+		l->head = n;
+	l->tail = n;
+}
+
+static inline void
+http_list_remove(struct http_list *l, struct http_link *n)
+{
+	if (n->prev != NULL)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next != NULL)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+}
 
 /* What an epoll event of the waiting room points at (first member). */
 enum http_tag { TAG_EVENT = 1, TAG_REQ, TAG_LINGER };
@@ -69,7 +108,7 @@ struct http_stream {
 
 /* One connection (MHD's socket context): its request deadline. */
 struct http_conn {
-	struct http_conn *prev, *next;   /* request-deadline list */
+	struct http_link link;           /* request-deadline list */
 	uint64_t deadline;               /* jit_monotonic_ms() */
 	int fd;
 	int listed;
@@ -95,7 +134,7 @@ struct http_req {
 	unsigned status;
 	char user[72];
 	char addr[INET6_ADDRSTRLEN];
-	struct http_req *pre_prev, *pre_next;  /* before the first call */
+	struct http_link pre;        /* before the first call (pre_list) */
 	int in_pre;
 	pthread_t poller;            /* the polling thread serving it */
 
@@ -113,7 +152,8 @@ struct http_req {
 	/* Waiting room, under wlock. */
 	enum http_park park;
 	size_t heap_i;
-	struct http_req *bprev, *bnext;  /* bucket list; woken list */
+	struct http_link blink;      /* its bucket */
+	struct http_req *wnext;      /* the woken list */
 };
 
 /* A socket kept after its answer until the client closes (http_room.c). */
@@ -140,7 +180,7 @@ struct jit_http {
 	unsigned per_address;
 	char start_msg[256];         /* first MHD message while starting */
 	pthread_mutex_t pre_lock;
-	struct http_req *pre_head;   /* request line seen, no call yet */
+	struct http_list pre_list;   /* request line seen, no call yet */
 
 	/* http_room.c: the worker pool, under qlock. */
 	pthread_mutex_t qlock;
@@ -165,12 +205,12 @@ struct jit_http {
 	int swept;                   /* held ones were polled for the stop */
 	atomic_uint_fast64_t wake_seq;
 	uint64_t bucket_seq[HTTP_BUCKETS];
-	struct http_req *bucket[HTTP_BUCKETS];
+	struct http_list bucket[HTTP_BUCKETS];
 	struct http_req *woken;
 	struct http_req **heap;      /* held, by later.deadline_ms */
 	size_t nheap, capheap;
-	struct http_conn *conn_head, *conn_tail;
-	struct http_linger *lin_head, *lin_tail;
+	struct http_list conns;      /* armed request deadlines, in order */
+	struct http_list lingers;    /* by deadline */
 };
 
 /* ---- http_room.c ------------------------------------------------------ */

@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define MAX_EVENTS 256
-#define STREAM_PIECE (64u * 1024)    /* a stream is refilled by this much */
 #define LINGER_MS 1000
 #define LINGER_MAX (64u * 1024)
 
@@ -31,7 +30,7 @@ struct http_linger {
 	int fd;
 	uint64_t deadline;
 	size_t total;
-	struct http_linger *prev, *next;
+	struct http_link link;       /* h->lingers */
 };
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -161,20 +160,13 @@ heap_remove(struct jit_http *h, struct http_req *rs)
 static void
 bucket_unlink(struct jit_http *h, struct http_req *rs)
 {
-	unsigned b = rs->later.key % HTTP_BUCKETS;
-
-	if (rs->bprev != NULL)
-		rs->bprev->bnext = rs->bnext;
-	else
-		h->bucket[b] = rs->bnext;
-	if (rs->bnext != NULL)
-		rs->bnext->bprev = rs->bprev;
-	rs->bprev = rs->bnext = NULL;
+	http_list_remove(&h->bucket[rs->later.key % HTTP_BUCKETS],
+	    &rs->blink);
 }
 
 /* Take a held or woken request out of the room (room thread only).  A
- * woken one stays linked in h->woken, which is walked and cleared before
- * wlock is released; its park state says it left. */
+ * woken one stays linked in h->woken (wnext), which is walked and cleared
+ * before wlock is released; its park state says it left. */
 static void
 unhold(struct jit_http *h, struct http_req *rs)
 {
@@ -209,11 +201,7 @@ hold(struct jit_http *h, struct http_req *rs, uint64_t since)
 		return res;
 	}
 	rs->park = PARK_HELD;
-	rs->bprev = NULL;
-	rs->bnext = h->bucket[b];
-	if (rs->bnext != NULL)
-		rs->bnext->bprev = rs;
-	h->bucket[b] = rs;
+	http_list_append(&h->bucket[b], &rs->blink);
 	/* Only the peer's FIN or a reset: a pipelined request behind the
 	 * long-poll is not a reason to drop it. */
 	memset(&ev, 0, sizeof(ev));
@@ -243,10 +231,11 @@ jit_http_wake(struct jit_http *h, const unsigned *keys, size_t n)
 		unsigned b = keys[i] % HTTP_BUCKETS;
 
 		h->bucket_seq[b] = seq;
-		while ((rs = h->bucket[b]) != NULL) {
+		while (h->bucket[b].head != NULL) {
+			rs = HTTP_OF(h->bucket[b].head, struct http_req, blink);
 			bucket_unlink(h, rs);
 			rs->park = PARK_WOKEN;
-			rs->bnext = h->woken;
+			rs->wnext = h->woken;
 			h->woken = rs;
 			moved = 1;
 		}
@@ -391,11 +380,13 @@ fill_stream(struct jit_http *h, struct http_req *rs)
 	ssize_t n;
 
 	st->off = st->len = 0;
-	while (st->len < STREAM_PIECE / 2 && !st->eof && !st->err) {
-		n = st->fn(st->ctx, st->buf + st->len, STREAM_PIECE - st->len);
+	while (st->len < HTTP_STREAM_BUF / 2 && !st->eof && !st->err) {
+		size_t room = HTTP_STREAM_BUF - st->len;
+
+		n = st->fn(st->ctx, st->buf + st->len, room);
 		if (n == 0)
 			st->eof = 1;
-		else if (n < 0 || (size_t)n > STREAM_PIECE - st->len)
+		else if (n < 0 || (size_t)n > room)
 			st->err = 1;
 		else
 			st->len += (size_t)n;
@@ -444,14 +435,7 @@ worker_main(void *arg)
 static void
 linger_close(struct jit_http *h, struct http_linger *l)
 {
-	if (l->prev != NULL)
-		l->prev->next = l->next;
-	else
-		h->lin_head = l->next;
-	if (l->next != NULL)
-		l->next->prev = l->prev;
-	else
-		h->lin_tail = l->prev;
+	http_list_remove(&h->lingers, &l->link);
 	/* The dup shares MHD's file description, which may still be open:
 	 * closing ours alone would leave the epoll registration behind. */
 	(void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, l->fd, NULL);
@@ -507,14 +491,9 @@ jit_http__linger(struct jit_http *h, int fd)
 		free(l);
 		return;
 	}
-	l->prev = h->lin_tail;
-	if (h->lin_tail != NULL)
-		h->lin_tail->next = l;
-	else
-		h->lin_head = l;
-	h->lin_tail = l;
-	if (h->lin_head == l)
-		room_signal(h);
+	http_list_append(&h->lingers, &l->link);
+	if (h->lingers.head == &l->link)
+		room_signal(h);          /* the earliest deadline changed */
 	pthread_mutex_unlock(&h->wlock);
 }
 
@@ -523,17 +502,8 @@ jit_http__linger(struct jit_http *h, int fd)
 static void
 conn_unlink(struct jit_http *h, struct http_conn *hc)
 {
-	if (!hc->listed)
-		return;
-	if (hc->prev != NULL)
-		hc->prev->next = hc->next;
-	else
-		h->conn_head = hc->next;
-	if (hc->next != NULL)
-		hc->next->prev = hc->prev;
-	else
-		h->conn_tail = hc->prev;
-	hc->prev = hc->next = NULL;
+	if (hc->listed)
+		http_list_remove(&h->conns, &hc->link);
 	hc->listed = 0;
 }
 
@@ -547,15 +517,10 @@ jit_http__conn_arm(struct jit_http *h, struct http_conn *hc)
 	/* Every deadline is now + request_timeout, so the list stays in
 	 * deadline order by appending. */
 	hc->deadline = jit_monotonic_ms() + h->request_timeout * 1000ull;
-	hc->prev = h->conn_tail;
-	if (h->conn_tail != NULL)
-		h->conn_tail->next = hc;
-	else
-		h->conn_head = hc;
-	h->conn_tail = hc;
+	http_list_append(&h->conns, &hc->link);
 	hc->listed = 1;
-	if (h->conn_head == hc && h->room_started)
-		room_signal(h);
+	if (h->conns.head == &hc->link && h->room_started)
+		room_signal(h);          /* the earliest deadline changed */
 	pthread_mutex_unlock(&h->wlock);
 }
 
@@ -577,10 +542,18 @@ next_timeout(struct jit_http *h, uint64_t now)
 
 	if (h->nheap > 0)
 		t = h->heap[0]->later.deadline_ms;
-	if (h->conn_head != NULL && h->conn_head->deadline < t)
-		t = h->conn_head->deadline;
-	if (h->lin_head != NULL && h->lin_head->deadline < t)
-		t = h->lin_head->deadline;
+	if (h->conns.head != NULL) {
+		struct http_conn *hc = HTTP_OF(h->conns.head, struct http_conn,
+		    link);
+		if (hc->deadline < t)
+			t = hc->deadline;
+	}
+	if (h->lingers.head != NULL) {
+		struct http_linger *l = HTTP_OF(h->lingers.head,
+		    struct http_linger, link);
+		if (l->deadline < t)
+			t = l->deadline;
+	}
 	if (t == UINT64_MAX)
 		return -1;
 	if (t <= now)
@@ -617,7 +590,7 @@ room_due(struct jit_http *h, struct http_req **jobs, struct http_req **gone,
 			*gone = rs;
 		}
 	}
-	for (rs = h->woken; rs != NULL; rs = rs->bnext) {
+	for (rs = h->woken; rs != NULL; rs = rs->wnext) {
 		if (rs->park != PARK_WOKEN)
 			continue;
 		unhold(h, rs);
@@ -639,14 +612,23 @@ room_due(struct jit_http *h, struct http_req **jobs, struct http_req **gone,
 	/* A request that did not arrive in time: shutting the socket down
 	 * makes MHD see the end and close the connection (the fd is still
 	 * MHD's: it closes only after unlisting it, under this lock). */
-	while (h->conn_head != NULL && h->conn_head->deadline <= now) {
-		struct http_conn *hc = h->conn_head;
+	while (h->conns.head != NULL) {
+		struct http_conn *hc = HTTP_OF(h->conns.head, struct http_conn,
+		    link);
 
+		if (hc->deadline > now)
+			break;
 		(void)shutdown(hc->fd, SHUT_RDWR);
 		conn_unlink(h, hc);
 	}
-	while (h->lin_head != NULL && h->lin_head->deadline <= now)
-		linger_close(h, h->lin_head);
+	while (h->lingers.head != NULL) {
+		struct http_linger *l = HTTP_OF(h->lingers.head,
+		    struct http_linger, link);
+
+		if (l->deadline > now)
+			break;
+		linger_close(h, l);
+	}
 }
 
 static void *
@@ -680,7 +662,7 @@ room_main(void *arg)
 	}
 }
 
-/* ---- start and stop ------------------------------------------------------- */
+/* ---- start and stop ---------------------------------------------------- */
 
 int
 jit_http__room_start(struct jit_http *h, char *err, size_t errlen)
@@ -781,8 +763,9 @@ jit_http__room_stop(struct jit_http *h)
 		pthread_mutex_lock(&h->wlock);
 	}
 	h->woken = NULL;
-	while (h->lin_head != NULL)
-		linger_close(h, h->lin_head);
+	while (h->lingers.head != NULL)
+		linger_close(h, HTTP_OF(h->lingers.head, struct http_linger,
+		    link));
 	h->room_closed = 1;
 	pthread_mutex_unlock(&h->wlock);
 }

@@ -334,15 +334,16 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 	if (ok > 0) {
 		s->stats.commits++;
 		s->version++;
-		for (unsigned b = 0; b < NSLOTS / 8; b++) {
-			for (unsigned i = b * 8; slots[b] != 0 &&
-			    i < b * 8 + 8; i++) {
-				if (!(slots[b] & (1u << (i % 8))))
-					continue;
-				s->slot_version[i] = s->version;
-				pthread_cond_broadcast(&s->slot_cv[i % NWAKECV]);
-				changed[nchanged++] = i;
+		for (unsigned i = 0; i < NSLOTS; i++) {
+			if (slots[i / 8] == 0) {
+				i += 7;  /* a whole byte without a change */
+				continue;
 			}
+			if (!(slots[i / 8] & (1u << (i % 8))))
+				continue;
+			s->slot_version[i] = s->version;
+			pthread_cond_broadcast(&s->slot_cv[i % NWAKECV]);
+			changed[nchanged++] = i;
 		}
 		pthread_cond_broadcast(&s->any_cv);
 		/* Under vmu, so that clearing the hook waits for a call in

@@ -60,20 +60,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-row() {  # name value note
-	printf '%-50s %12s  %s\n' "$1" "$2" "$3"
-}
-val() {  # key line
-	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
+. "$root/tests/bench/bench-lib.sh"
 ms() {
 	echo $(($(date +%s%N) / 1000000))
-}
-rss_row() {  # name
-	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
-	thr=$(awk '/^Threads/ {print $2}' "/proc/$server_pid/status")
-	row "$1" "$((rss / 1024)) MB" "peak $((hwm / 1024)) MB, $thr threads"
 }
 waiting() {
 	curl -s "$url/metrics" | awk '$1=="jit_http_waiting"{print $2}'
@@ -88,32 +77,7 @@ until_true() {
 	done
 }
 
-cat >"$T/policy.yaml" <<EOF
-users:
-  u1: {groups: [dev]}
-  u2: {groups: [dev]}
-  u3: {groups: [dev]}
-  u4: {groups: [dev]}
-  admin: {groups: [sre]}
-admins: [admin]
-roles:
-  auto:
-    principals: [bench]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    approvals: 0
-    max_duration: 1h
-    default_duration: 5m
-    pending_timeout: 1h
-    key_types: [ed25519]
-  ops:
-    principals: [bench]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    approvals: 1
-    max_duration: 1h
-    pending_timeout: 1h
-EOF
+bench_policy
 cat >"$T/server.yaml" <<EOF
 listen: 127.0.0.1:0
 data: $T/data
@@ -123,20 +87,7 @@ max_wait: 10m
 max_connections: $((N + 1000))
 max_connections_per_address: $((per > 128 ? per : 128))
 EOF
-"$JIT_CA" serve --config "$T/server.yaml" >"$T/server.log" 2>&1 &
-server_pid=$!
-i=0
-until grep -qs 'listening on' "$T/server.log"; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "bench-longpoll: server did not start:" >&2
-		cat "$T/server.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/server.log" |
-    head -n 1)
+start_server
 port=${url##*:}
 for u in u1 u2 u3 u4; do
 	"$JIT_CA" token create "$u" --config "$T/server.yaml" 2>/dev/null \
@@ -223,6 +174,4 @@ t1=$(ms)
 row "$N clients close: none left waiting after" "$((t1 - t0)) ms" \
     "jit_http_waiting $(waiting)"
 rss_row "server RSS at the end"
-kill "$server_pid"
-wait "$server_pid" 2>/dev/null || true
-server_pid=
+stop_server

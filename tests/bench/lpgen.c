@@ -91,20 +91,117 @@ usage(void)
 	exit(2);
 }
 
+static int ep;
+static struct conn *c;
+static char **ids;
+static unsigned long nids, naddr = 100, wait_s = 600, port, inflight;
+static const char *token;
+
+/* Connect connection k from its source address (127.0.A.B). */
+static void
+start_connect(unsigned long k)
+{
+	struct sockaddr_in src, dst;
+	struct epoll_event ev;
+	unsigned long a = k % naddr;
+
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)(1 + a / 254) << 8 |
+	    (uint32_t)(1 + a % 254));
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((uint16_t)port);
+	dst.sin_addr.s_addr = htonl(0x7f000001u);
+	c[k].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (c[k].fd < 0 || bind(c[k].fd, (struct sockaddr *)&src,
+	    sizeof(src)) != 0 || (connect(c[k].fd, (struct sockaddr *)&dst,
+	    sizeof(dst)) != 0 && errno != EINPROGRESS)) {
+		if (c[k].fd >= 0)
+			close(c[k].fd);
+		c[k].fd = -1;
+		c[k].st = C_DONE;
+		failed++;
+		return;
+	}
+	c[k].st = C_CONNECTING;
+	ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+	ev.data.u64 = k;
+	epoll_ctl(ep, EPOLL_CTL_ADD, c[k].fd, &ev);
+	inflight++;
+}
+
+static void
+finish(struct conn *x)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+	close(x->fd);
+	x->st = C_DONE;
+}
+
+/* Connection k is connected: send its long-poll. */
+static void
+send_poll(unsigned long k)
+{
+	struct conn *x = &c[k];
+	struct epoll_event ev;
+	char req[1024];
+	socklen_t el = sizeof(int);
+	int err = 0, m;
+
+	inflight--;
+	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	m = snprintf(req, sizeof(req), "GET /v1/requests/%s?wait=%lu "
+	    "HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\n\r\n",
+	    ids[k % nids], wait_s, token);
+	if (err != 0 || m <= 0 || (size_t)m >= sizeof(req) ||
+	    send(x->fd, req, (size_t)m, MSG_NOSIGNAL) != m) {
+		finish(x);
+		failed++;
+		return;
+	}
+	x->st = C_SENT;
+	sent++;
+	ev.events = EPOLLIN | EPOLLRDHUP;
+	ev.data.u64 = k;
+	epoll_ctl(ep, EPOLL_CTL_MOD, x->fd, &ev);
+}
+
+/* Something arrived on connection k: an answer or the server's close.
+ * 1 if that ended it. */
+static int
+on_input(unsigned long k)
+{
+	struct conn *x = &c[k];
+	char buf[4096];
+	ssize_t r = recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (x->st == C_CONNECTING)
+		inflight--;
+	if (r > 0) {
+		answered++;
+		last_ms = real_ms();
+	} else {
+		closed_++;
+	}
+	finish(x);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *token = NULL, *idfile = NULL, *statfile = NULL;
-	unsigned long n = 0, naddr = 100, wait = 600, port = 0, k, started = 0;
-	unsigned long inflight = 0, nids = 0;
-	static char *ids[MAX_IDS];
-	struct epoll_event ev, evs[512];
-	struct conn *c;
+	const char *idfile = NULL, *statfile = NULL;
+	unsigned long n = 0, k, started = 0;
+	struct epoll_event evs[512];
 	struct rlimit rl;
-	char line[256], req[1024];
+	char line[256];
 	uint64_t next_status = 0;
 	FILE *f;
-	int ep, ch, i, nev, changed;
+	int ch, i, nev, changed;
 
 	while ((ch = getopt(argc, argv, "p:t:i:n:a:w:s:")) != -1) {
 		switch (ch) {
@@ -113,18 +210,20 @@ main(int argc, char **argv)
 		case 'i': idfile = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'a': naddr = strtoul(optarg, NULL, 10); break;
-		case 'w': wait = strtoul(optarg, NULL, 10); break;
+		case 'w': wait_s = strtoul(optarg, NULL, 10); break;
 		case 's': statfile = optarg; break;
 		default: usage();
 		}
 	}
-	if (port == 0 || token == NULL || idfile == NULL || n == 0 ||
-	    naddr == 0 || naddr > 254 * 254 || statfile == NULL)
+	if (port == 0 || port > 65535 || token == NULL || idfile == NULL ||
+	    n == 0 || naddr == 0 || naddr > 254 * 254 || statfile == NULL)
 		usage();
 	if ((f = fopen(idfile, "r")) == NULL) {
 		perror(idfile);
 		return 1;
 	}
+	if ((ids = calloc(MAX_IDS, sizeof(*ids))) == NULL)
+		return 1;
 	while (nids < MAX_IDS && fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] != '\0' && (ids[nids] = strdup(line)) != NULL)
@@ -149,95 +248,19 @@ main(int argc, char **argv)
 
 	while (!stop) {
 		/* Start connects, INFLIGHT at a time. */
-		while (started < n && inflight < INFLIGHT) {
-			struct sockaddr_in src, dst;
-			unsigned long a = started % naddr;
-
-			k = started++;
-			c[k].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-			    SOCK_CLOEXEC, 0);
-			memset(&src, 0, sizeof(src));
-			src.sin_family = AF_INET;
-			src.sin_addr.s_addr = htonl(0x7f000000u |
-			    (uint32_t)(1 + a / 254) << 8 | (uint32_t)(1 + a % 254));
-			memset(&dst, 0, sizeof(dst));
-			dst.sin_family = AF_INET;
-			dst.sin_port = htons((uint16_t)port);
-			dst.sin_addr.s_addr = htonl(0x7f000001u);
-			if (c[k].fd < 0 || bind(c[k].fd, (struct sockaddr *)&src,
-			    sizeof(src)) != 0 || (connect(c[k].fd,
-			    (struct sockaddr *)&dst, sizeof(dst)) != 0 &&
-			    errno != EINPROGRESS)) {
-				if (c[k].fd >= 0)
-					close(c[k].fd);
-				c[k].fd = -1;
-				c[k].st = C_DONE;
-				failed++;
-				continue;
-			}
-			c[k].st = C_CONNECTING;
-			ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
-			ev.data.u64 = k;
-			epoll_ctl(ep, EPOLL_CTL_ADD, c[k].fd, &ev);
-			inflight++;
-		}
+		while (started < n && inflight < INFLIGHT)
+			start_connect(started++);
 		nev = epoll_wait(ep, evs, 512, 100);
 		changed = 0;
 		for (i = 0; i < nev; i++) {
-			struct conn *x = &c[evs[i].data.u64];
-			int m;
-
 			k = (unsigned long)evs[i].data.u64;
-			if (x->st == C_CONNECTING &&
+			if (c[k].st == C_CONNECTING &&
 			    (evs[i].events & EPOLLOUT)) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				inflight--;
-				getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err,
-				    &el);
-				m = snprintf(req, sizeof(req), "GET /v1/requests/"
-				    "%s?wait=%lu HTTP/1.1\r\nHost: bench\r\n"
-				    "Authorization: Bearer %s\r\n\r\n",
-				    ids[k % nids], wait, token);
-				if (err != 0 || m <= 0 || (size_t)m >= sizeof(req)
-				    || send(x->fd, req, (size_t)m, MSG_NOSIGNAL)
-				    != m) {
-					epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
-					close(x->fd);
-					x->st = C_DONE;
-					failed++;
-					changed = 1;
-					continue;
-				}
-				x->st = C_SENT;
-				sent++;
+				send_poll(k);
 				changed = 1;
-				ev.events = EPOLLIN | EPOLLRDHUP;
-				ev.data.u64 = k;
-				epoll_ctl(ep, EPOLL_CTL_MOD, x->fd, &ev);
-				continue;
-			}
-			if (x->st == C_SENT || x->st == C_CONNECTING) {
-				char buf[4096];
-				ssize_t r = recv(x->fd, buf, sizeof(buf),
-				    MSG_DONTWAIT);
-
-				if (r < 0 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK))
-					continue;
-				if (x->st == C_CONNECTING)
-					inflight--;
-				if (r > 0) {
-					answered++;
-					last_ms = real_ms();
-				} else {
-					closed_++;
-				}
-				epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
-				close(x->fd);
-				x->st = C_DONE;
-				changed = 1;
+			} else if (c[k].st == C_SENT ||
+			    c[k].st == C_CONNECTING) {
+				changed |= on_input(k);
 			}
 		}
 		if (changed || real_ms() >= next_status) {
@@ -252,5 +275,6 @@ main(int argc, char **argv)
 	free(c);
 	for (k = 0; k < nids; k++)
 		free(ids[k]);
+	free(ids);
 	return 0;
 }

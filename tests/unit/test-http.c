@@ -340,7 +340,7 @@ test_server(void)
 	close(b);  /* idle as long, closed too */
 	/* A held answer is not subject to it: it waits 1.5 s for its own
 	 * deadline and gets the final answer. */
-	REQUIRE((f = dial("127.0.0.4")) >= 0);
+	REQUIRE((f = dial("127.0.0.6")) >= 0);
 	CHECK_INT(send_get(f, "/later/11/1500"), 0);
 	CHECK_INT(read_answer(f, body, sizeof(body)), 5);
 	CHECK_STR(body, "final");
@@ -348,7 +348,7 @@ test_server(void)
 
 	/* The stop answers what is held. */
 	s = atomic_load(&deferred);
-	REQUIRE((b = dial("127.0.0.2")) >= 0);
+	REQUIRE((b = dial("127.0.0.7")) >= 0);
 	CHECK_INT(send_get(b, "/later/12/60000"), 0);
 	CHECK(wait_eq(&deferred, s + 1));
 	jit_http_stop(h, 2000);
