@@ -136,7 +136,9 @@ config_zero(struct jit_config *c)
 	c->sweep_interval = 5;
 	c->connection_timeout = 30;
 	c->threads = 0;
-	c->max_connections = 256;
+	c->max_connections = 1024;
+	c->request_timeout = 10;
+	c->max_connections_per_address = 64;
 	c->rate_limit = 20;
 	c->web_session_idle = 30 * 60;
 	c->web_session_max = 12 * 3600;
@@ -335,7 +337,8 @@ load_web(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit", "web",
+	"max_connections", "rate_limit", "web", "request_timeout",
+	"max_connections_per_address",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -406,6 +409,17 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
 	case 12:
 		return load_web(d, v, c);
+	case 13:
+		r = get_seconds(d, v, key, 1, &c->request_timeout);
+		if (r == 0 && c->request_timeout > 3600)
+			r = jit_yaml_fail(d, v, key, "at most 1h");
+		return r;
+	case 14:
+		r = get_uint(d, v, key, 100000,
+		    &c->max_connections_per_address);
+		if (r == 0 && c->max_connections_per_address == 0)
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
+		return r;
 	}
 	return JIT_ERR_INTERNAL;
 }

@@ -9,9 +9,11 @@
  *   max_body: 64KiB                 # request bodies above this get 413
  *   max_wait: 60s                   # cap on GET /v1/requests/ID?wait=
  *   sweep_interval: 5s              # pending-timeout / grant-end sweeper
- *   connection_timeout: 30s         # idle or slow clients are dropped
- *   threads: 0                      # 0 = a thread per connection
- *   max_connections: 256
+ *   request_timeout: 10s            # for a request's headers to arrive
+ *   connection_timeout: 30s         # then silence before a drop
+ *   threads: 0                      # handler threads; 0 = 32
+ *   max_connections: 1024
+ *   max_connections_per_address: 64
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
  *   web:                            # the web page's sign-in sessions
@@ -64,8 +66,10 @@ struct jit_config {
 	uint64_t max_wait;     /* seconds */
 	uint64_t sweep_interval;     /* seconds */
 	uint64_t connection_timeout; /* seconds */
-	unsigned threads;            /* 0 = thread per connection */
+	uint64_t request_timeout;    /* seconds */
+	unsigned threads;            /* handler threads; 0 = default */
 	unsigned max_connections;
+	unsigned max_connections_per_address;
 	unsigned rate_limit;         /* per token per second; 0 = off */
 	uint64_t web_session_idle;   /* seconds */
 	uint64_t web_session_max;    /* seconds */

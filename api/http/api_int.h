@@ -39,9 +39,14 @@ struct jit_api {
 	struct policy_ref *cur;
 	atomic_int shutting_down;
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
+	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
 };
+
+/* The policy in force, referenced until api_policy_put() (router.c). */
+struct policy_ref *api_policy_get(struct jit_api *api);
+void api_policy_put(struct jit_api *api, struct policy_ref *r);
 
 /* One request being handled. */
 struct call {
@@ -93,6 +98,9 @@ unsigned http_status_of(int code);
 /* Answer a refused or failed lifecycle call: status from code, slug and
  * message from why (5xx are also logged with their cause). */
 void reply_refusal(struct call *c, int code, const struct jit_lc_why *why);
+/* Count an answer in http_counts (jit_api_handle does it for the answers
+ * it returns; a deferred answer counts when it is given). */
+void reply_count(struct jit_api *api, unsigned status);
 /* Answer a failure of code while doing what (5xx logged). */
 void reply_failure(struct call *c, int code, const char *what);
 /* Answer the request r as JSON (r is not freed). */

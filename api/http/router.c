@@ -19,8 +19,8 @@
 
 /* ---- policy references ---------------------------------------------- */
 
-static struct policy_ref *
-policy_get(struct jit_api *api)
+struct policy_ref *
+api_policy_get(struct jit_api *api)
 {
 	struct policy_ref *r;
 
@@ -31,8 +31,8 @@ policy_get(struct jit_api *api)
 	return r;
 }
 
-static void
-policy_put(struct jit_api *api, struct policy_ref *r)
+void
+api_policy_put(struct jit_api *api, struct policy_ref *r)
 {
 	int last;
 
@@ -63,7 +63,7 @@ jit_api_set_policy(struct jit_api *api, struct jit_policy *policy)
 	old = api->cur;
 	api->cur = n;
 	pthread_mutex_unlock(&api->lock);
-	policy_put(api, old);
+	api_policy_put(api, old);
 }
 
 /* ---- authentication ---------------------------------------------------- */
@@ -347,7 +347,6 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	struct jit_http_request r = *req;
 	struct policy_ref *pref;
 	struct call c;
-	unsigned cls;
 
 	memset(&c, 0, sizeof(c));
 	if (r.method == NULL)
@@ -364,14 +363,23 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	c.req = &r;
 	c.resp = resp;
 	c.now = jit_now();
-	pref = policy_get(api);
+	pref = api_policy_get(api);
 	c.p = pref->p;
 	route(&c);
 	jit_wipe(c.sid, sizeof(c.sid));
-	policy_put(api, pref);
+	api_policy_put(api, pref);
+	if (resp->later.poll != NULL)
+		return;  /* answered later (res_request_get) */
 	if (resp->status == 0)
 		reply_error(&c, 500, NULL, "no response");
-	cls = resp->status / 100;
+	reply_count(api, resp->status);
+}
+
+void
+reply_count(struct jit_api *api, unsigned status)
+{
+	unsigned cls = status / 100;
+
 	if (cls < 6)
 		atomic_fetch_add_explicit(&api->http_counts[cls], 1,
 		    memory_order_relaxed);
@@ -481,11 +489,11 @@ jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
 int
 jit_api_audit(struct jit_api *api, const char *event, json_t *fields)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_audit_system(api->lc, pr->p, event, fields);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }
 
@@ -494,11 +502,11 @@ jit_api_policy_check(struct jit_api *api, uint64_t now,
     jit_lc_reload_fn report, void *report_ctx,
     struct jit_lc_reload_counts *counts)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_policy_check(api->lc, pr->p, now, 0, report, report_ctx,
 	    counts);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }
