@@ -151,6 +151,8 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->public_url);
+	jit_notify_config_release(c->notify, c->nnotify);
 	config_zero(c);
 }
 
@@ -277,7 +279,7 @@ load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit",
+	"max_connections", "rate_limit", "public_url", "notify",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -298,6 +300,26 @@ load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
 	}
 	jit_listen_release(&c->listen);
 	c->listen = l;
+	return 0;
+}
+
+/* The base of links in notifications, without a trailing slash. */
+static int
+load_public_url(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	char why[256];
+	size_t n;
+	int lo, r;
+
+	if ((r = get_string(d, v, key, &c->public_url)) != 0)
+		return r;
+	if (jit_notify_url_check(c->public_url, 0, &lo, why,
+	    sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, key, "%s", why);
+	n = strlen(c->public_url);
+	while (n > 0 && c->public_url[n - 1] == '/')
+		c->public_url[--n] = '\0';
 	return 0;
 }
 
@@ -346,6 +368,11 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return r;
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
+	case 12:
+		return load_public_url(d, v, key, c);
+	case 13:
+		jit_notify_config_release(c->notify, c->nnotify);
+		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
 	}
 	return JIT_ERR_INTERNAL;
 }

@@ -14,6 +14,9 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   public_url: https://jit.example.com   # links in notifications
+ *   notify: [...]                   # notification endpoints
+ *                                   # (notify_config.h)
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -28,6 +31,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "notify_config.h"
 
 #define JIT_CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 #define JIT_CONFIG_DEFAULT_DATA "./jit-data"
@@ -61,6 +66,9 @@ struct jit_config {
 	unsigned threads;            /* 0 = thread per connection */
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	char *public_url;            /* NULL: notifications carry no link */
+	struct jit_notify_endpoint *notify;   /* nnotify endpoints */
+	size_t nnotify;
 	int from_file;               /* 0 = embedded defaults */
 };
 

@@ -38,6 +38,8 @@ struct jit_api {
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	jit_api_hook_fn hook;            /* jit_api_options' */
+	void *hook_ctx;
 };
 
 /* One request being handled. */

@@ -271,6 +271,19 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 
 /* ---- the API object -------------------------------------------------------- */
 
+/* The lifecycle's hook: the API's, with the policy in force. */
+static int
+api_hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
+{
+	struct jit_api *api = ctx;
+	struct policy_ref *pr = policy_get(api);
+	int r;
+
+	r = api->hook(t, ev, pr->p, api->hook_ctx);
+	policy_put(api, pr);
+	return r;
+}
+
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
     struct jit_api **out)
@@ -297,6 +310,12 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	lo.sign = jit_key_signer;
 	lo.sign_ctx = opt->ca;
 	lo.clock_skew = opt->clock_skew;
+	api->hook = opt->hook;
+	api->hook_ctx = opt->hook_ctx;
+	if (opt->hook != NULL) {
+		lo.hook = api_hook;
+		lo.hook_ctx = api;
+	}
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
 	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0 ||
