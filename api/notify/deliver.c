@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -17,6 +18,8 @@
  * flag: commits by this process wake it at once, those of another
  * process (jit-ca notify retry) are seen within this. */
 #define POLL_MS 250
+/* How long to wait after an attempt whose outcome could not be stored. */
+#define RECORD_FAILED_PAUSE_MS 2000
 
 struct first_ctx {
 	const char *endpoint;
@@ -62,8 +65,9 @@ rec_u64(const json_t *rec, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-/* Record the result of one attempt at entry (ep, seq) and log it. */
-static void
+/* Record the result of one attempt at entry (ep, seq) and log it; the
+ * store's error when it could not be recorded. */
+static int
 settle(struct jit_notify *n, size_t i, uint64_t seq, json_t *rec, int sent,
     const struct notify_result *res)
 {
@@ -98,7 +102,7 @@ settle(struct jit_notify *n, size_t i, uint64_t seq, json_t *rec, int sent,
 	if ((r = jit_store_write(n->store, outcome_fn, &o)) != 0) {
 		notify_logf(n, "%s: %s: cannot record the attempt: %s",
 		    ep->name, id, jit_err(r));
-		return;
+		return r;
 	}
 	if (sent == 0 && attempts > 1)
 		notify_logf(n, "%s: %s (%s) delivered at attempt %llu",
@@ -114,9 +118,21 @@ settle(struct jit_notify *n, size_t i, uint64_t seq, json_t *rec, int sent,
 		    (unsigned long long)attempts, res->error,
 		    (unsigned long long)(delay / 1000),
 		    (unsigned long long)(delay % 1000 / 100));
-	return;
+	return 0;
 oom:
 	notify_logf(n, "%s: %s: out of memory", ep->name, id);
+	return JIT_ERR_ALLOC;
+}
+
+/* Sleep ms milliseconds, or less when the notifier stops. */
+static void
+pause_ms(struct jit_notify *n, unsigned ms)
+{
+	struct timespec ts = { 0, POLL_MS * 1000000L };
+
+	for (unsigned slept = 0; slept < ms && !atomic_load(&n->stop);
+	    slept += POLL_MS)
+		nanosleep(&ts, NULL);
 }
 
 static void *
@@ -153,9 +169,12 @@ worker_main(void *arg)
 			continue;
 		}
 		r = notify_send(n, w->ep, f.rec, &res);
-		/* An attempt cut short by the shutdown does not count. */
-		if (!atomic_load(&n->stop))
-			settle(n, w->ep, f.seq, f.rec, r, &res);
+		/* An attempt cut short by the shutdown does not count.  When
+		 * the outcome cannot be stored (a full disk), the entry is
+		 * still queued as it was: wait before sending it again. */
+		if (!atomic_load(&n->stop) &&
+		    settle(n, w->ep, f.seq, f.rec, r, &res) != 0)
+			pause_ms(n, RECORD_FAILED_PAUSE_MS);
 		json_decref(f.rec);
 	}
 	return NULL;
