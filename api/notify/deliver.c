@@ -145,6 +145,8 @@ worker_main(void *arg)
 	struct first_ctx f;
 	uint64_t v, now, next;
 	int r, last_err = 0;
+	/* One handle per thread: keep-alive connections to the endpoint. */
+	CURL *curl = curl_easy_init();
 
 	while (!atomic_load(&n->stop)) {
 		v = jit_store_version(n->store);
@@ -168,7 +170,7 @@ worker_main(void *arg)
 			    next - now < POLL_MS ? (int)(next - now) : POLL_MS);
 			continue;
 		}
-		r = notify_send(n, w->ep, f.rec, &res);
+		r = notify_send(n, w->ep, curl, f.rec, &res);
 		/* An attempt cut short by the shutdown does not count.  When
 		 * the outcome cannot be stored (a full disk), the entry is
 		 * still queued as it was: wait before sending it again. */
@@ -177,6 +179,7 @@ worker_main(void *arg)
 			pause_ms(n, RECORD_FAILED_PAUSE_MS);
 		json_decref(f.rec);
 	}
+	curl_easy_cleanup(curl);
 	return NULL;
 }
 

@@ -325,7 +325,7 @@ jit_notify_send_test(struct jit_notify *n, const char *name,
 	if ((payload = notify_payload(&ev, n->public_url, jit_now())) ==
 	    NULL || (rec = make_record(&ev, payload, rcpt, jit_now())) == NULL)
 		goto out;
-	if ((r = notify_send(n, i, rec, &res)) != 0)
+	if ((r = notify_send(n, i, NULL, rec, &res)) != 0)
 		jit_seterr(why, whylen, "%s", res.error);
 out:
 	json_decref(rec);

@@ -71,11 +71,13 @@ struct notify_result {
 
 /*
  * Deliver outbox record rec to endpoint i of n once: render, sign, send
- * with the endpoint's timeout.  0 when delivered, else HTTP with res
- * saying why; ALLOC.  An attempt is abandoned (HTTP, not permanent) as
- * soon as n->stop is set.
+ * with the endpoint's timeout.  curl is a libcurl easy handle the caller
+ * keeps between attempts (so a connection can be reused), or NULL for a
+ * handle of this call's own.  0 when delivered, else HTTP with res saying
+ * why; ALLOC.  An attempt is abandoned (HTTP, not permanent) as soon as
+ * n->stop is set.
  */
-int notify_send(struct jit_notify *n, size_t i, const json_t *rec,
+int notify_send(struct jit_notify *n, size_t i, void *curl, const json_t *rec,
     struct notify_result *res);
 
 /* "t=UNIX,v1=HEX": HMAC-SHA256 under key of "UNIX." || body, in out.

@@ -143,9 +143,19 @@ curl_failed(struct jit_notify *n, const struct jit_notify_endpoint *ep,
 	return JIT_ERR_HTTP;
 }
 
+/* c: a handle to use (reset here), or NULL for one of its own. */
+static CURL *
+handle(CURL *c)
+{
+	if (c == NULL)
+		return curl_easy_init();
+	curl_easy_reset(c);
+	return c;
+}
+
 static int
-post(struct jit_notify *n, size_t i, const char *id, const char *body,
-    size_t len, struct notify_result *res)
+post(struct jit_notify *n, size_t i, CURL *keep, const char *id,
+    const char *body, size_t len, struct notify_result *res)
 {
 	const struct jit_notify_endpoint *ep = &n->eps[i];
 	char errbuf[CURL_ERROR_SIZE] = "", line[128], sig[NOTIFY_SIG_LEN];
@@ -154,7 +164,7 @@ post(struct jit_notify *n, size_t i, const char *id, const char *body,
 	CURLcode cc;
 	int r = JIT_ERR_ALLOC;
 
-	if ((c = curl_easy_init()) == NULL)
+	if ((c = handle(keep)) == NULL)
 		goto out;
 	snprintf(line, sizeof(line), "X-Jit-Delivery: %s", id);
 	if ((hdrs = curl_slist_append(NULL, "Content-Type: "
@@ -198,7 +208,8 @@ post(struct jit_notify *n, size_t i, const char *id, const char *body,
 	r = JIT_ERR_HTTP;
 out:
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	if (c != keep)
+		curl_easy_cleanup(c);
 	return r;
 }
 
@@ -222,8 +233,8 @@ read_msg(char *buf, size_t size, size_t nmemb, void *ctx)
 }
 
 static int
-smtp(struct jit_notify *n, size_t i, const json_t *to, const char *msg,
-    size_t len, struct notify_result *res)
+smtp(struct jit_notify *n, size_t i, CURL *keep, const json_t *to,
+    const char *msg, size_t len, struct notify_result *res)
 {
 	const struct jit_notify_endpoint *ep = &n->eps[i];
 	char errbuf[CURL_ERROR_SIZE] = "", addr[300];
@@ -234,7 +245,7 @@ smtp(struct jit_notify *n, size_t i, const json_t *to, const char *msg,
 	size_t k;
 	int r = JIT_ERR_ALLOC;
 
-	if ((c = curl_easy_init()) == NULL)
+	if ((c = handle(keep)) == NULL)
 		goto out;
 	for (k = 0; k < json_array_size(to); k++) {
 		snprintf(addr, sizeof(addr), "<%s>",
@@ -274,12 +285,13 @@ smtp(struct jit_notify *n, size_t i, const json_t *to, const char *msg,
 	res->permanent = res->code >= 500 && res->code < 600;
 out:
 	curl_slist_free_all(rcpt);
-	curl_easy_cleanup(c);
+	if (c != keep)
+		curl_easy_cleanup(c);
 	return r;
 }
 
 int
-notify_send(struct jit_notify *n, size_t i, const json_t *rec,
+notify_send(struct jit_notify *n, size_t i, void *curl, const json_t *rec,
     struct notify_result *res)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
@@ -300,9 +312,10 @@ notify_send(struct jit_notify *n, size_t i, const json_t *rec,
 		return r == JIT_ERR_ALLOC ? r : JIT_ERR_HTTP;
 	}
 	if (n->eps[i].format == JIT_NOTIFY_EMAIL)
-		r = smtp(n, i, json_object_get(rec, "to"), body, len, res);
+		r = smtp(n, i, curl, json_object_get(rec, "to"), body, len,
+		    res);
 	else
-		r = post(n, i, id, body, len, res);
+		r = post(n, i, curl, id, body, len, res);
 	free(body);
 	return r;
 }
