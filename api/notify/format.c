@@ -317,21 +317,28 @@ finish(struct out *o, char **out, size_t *len)
 
 /* ---- the three renderings ---------------------------------------------------- */
 
+/* The compact text of j (stolen; NULL is ALLOC) in *out and *len. */
+static int
+dump(json_t *j, char **out, size_t *len)
+{
+	*out = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (*out == NULL)
+		return JIT_ERR_ALLOC;
+	*len = strlen(*out);
+	return 0;
+}
+
 static int
 render_json(const json_t *rec, const json_t *payload, char **out, size_t *len)
 {
 	json_t *ev = json_pack("{s:O}", "id", json_object_get(rec, "id"));
 
-	if (ev == NULL || json_object_update(ev, (json_t *)payload) != 0) {
+	if (ev != NULL && json_object_update(ev, (json_t *)payload) != 0) {
 		json_decref(ev);
-		return JIT_ERR_ALLOC;
+		ev = NULL;
 	}
-	*out = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (*out == NULL)
-		return JIT_ERR_ALLOC;
-	*len = strlen(*out);
-	return 0;
+	return dump(ev, out, len);
 }
 
 /* A link <URL|LABEL> when the URL cannot break out of it. */
@@ -371,14 +378,7 @@ render_slack(const json_t *payload, char **out, size_t *len)
 	msg = json_pack("{s:s, s:b, s:b}", "text", t, "unfurl_links", 0,
 	    "mrkdwn", 1);
 	free(t);
-	if (msg == NULL)
-		return JIT_ERR_ALLOC;
-	*out = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	if (*out == NULL)
-		return JIT_ERR_ALLOC;
-	*len = strlen(*out);
-	return 0;
+	return dump(msg, out, len);
 }
 
 static int
