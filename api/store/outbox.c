@@ -206,13 +206,12 @@ int
 jit_store_outbox_list(struct jit_store_txn *t, int failed_only,
     jit_store_outbox_cb cb, void *ctx)
 {
-	unsigned char start = failed_only ? STATE_FAILED : STATE_QUEUED,
-	    state;
+	unsigned char state;
 	char name[MAX_NAME + 1];
 	MDB_cursor *cur = NULL;
-	MDB_val k = { 1, &start }, d;
+	MDB_val k, d;
 	uint64_t seq;
-	int r = 0, rc;
+	int r = 0, rc = 0;
 
 	if (t == NULL || cb == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
