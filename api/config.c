@@ -330,6 +330,13 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	const char *key = top_keys[i], *text;
 	int r;
 
+	/* By name, so that keys added elsewhere do not renumber these. */
+	if (strcmp(key, "public_url") == 0)
+		return load_public_url(d, v, key, c);
+	if (strcmp(key, "notify") == 0) {
+		jit_notify_config_release(c->notify, c->nnotify);
+		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
+	}
 	switch (i) {
 	case 0:
 		return load_listen(d, v, key, c);
@@ -368,11 +375,6 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return r;
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
-	case 12:
-		return load_public_url(d, v, key, c);
-	case 13:
-		jit_notify_config_release(c->notify, c->nnotify);
-		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
 	}
 	return JIT_ERR_INTERNAL;
 }
