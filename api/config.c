@@ -156,6 +156,8 @@ jit_config_release(struct jit_config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->web_origin);
+	free(c->public_url);
+	jit_notify_config_release(c->notify, c->nnotify);
 	config_zero(c);
 }
 
@@ -338,7 +340,7 @@ static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
 	"max_connections", "rate_limit", "web", "request_timeout",
-	"max_connections_per_address",
+	"max_connections_per_address", "public_url", "notify",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -362,6 +364,26 @@ load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
 	return 0;
 }
 
+/* The base of links in notifications, without a trailing slash. */
+static int
+load_public_url(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	char why[256];
+	size_t n;
+	int lo, r;
+
+	if ((r = get_string(d, v, key, &c->public_url)) != 0)
+		return r;
+	if (jit_notify_url_check(c->public_url, 0, &lo, why,
+	    sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, key, "%s", why);
+	n = strlen(c->public_url);
+	while (n > 0 && c->public_url[n - 1] == '/')
+		c->public_url[--n] = '\0';
+	return 0;
+}
+
 /* Top-level key i (top_keys) with value v. */
 static int
 load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
@@ -369,6 +391,13 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	const char *key = top_keys[i], *text;
 	int r;
 
+	/* By name, so that keys added elsewhere do not renumber these. */
+	if (strcmp(key, "public_url") == 0)
+		return load_public_url(d, v, key, c);
+	if (strcmp(key, "notify") == 0) {
+		jit_notify_config_release(c->notify, c->nnotify);
+		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
+	}
 	switch (i) {
 	case 0:
 		return load_listen(d, v, key, c);

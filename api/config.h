@@ -22,6 +22,9 @@
  *     origin: https://jit.example   # the page's public origin, when a
  *                                   # proxy terminates TLS (default: the
  *                                   # Host header, https under tls:)
+ *   public_url: https://jit.example.com   # links in notifications
+ *   notify: [...]                   # notification endpoints
+ *                                   # (notify_config.h)
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -36,6 +39,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "notify_config.h"
 
 #define JIT_CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 #define JIT_CONFIG_DEFAULT_DATA "./jit-data"
@@ -74,6 +79,9 @@ struct jit_config {
 	uint64_t web_session_idle;   /* seconds */
 	uint64_t web_session_max;    /* seconds */
 	char *web_origin;            /* "https://host[:port]" or NULL */
+	char *public_url;            /* NULL: notifications carry no link */
+	struct jit_notify_endpoint *notify;   /* nnotify endpoints */
+	size_t nnotify;
 	int from_file;               /* 0 = embedded defaults */
 };
 

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "jit_version.h"
 #include "key.h"
+#include "notify.h"
 #include "policy.h"
 #include "store.h"
 #include "util.h"
@@ -114,6 +115,34 @@ check_data_dir(const char *data, char *err, size_t errlen)
 		return JIT_ERR_PERMISSION;
 	}
 	return 0;
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+static void
+notify_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	logmsg("%s", line);
+}
+
+/* The notifier of cfg's endpoints (NULL when there are none). */
+static int
+notify_open(const struct jit_config *cfg, struct jit_store *store,
+    struct jit_notify **out, char *err, size_t errlen)
+{
+	struct jit_notify_options no;
+
+	*out = NULL;
+	if (cfg->nnotify == 0)
+		return 0;
+	memset(&no, 0, sizeof(no));
+	no.endpoints = cfg->notify;
+	no.nendpoints = cfg->nnotify;
+	no.public_url = cfg->public_url;
+	no.store = store;
+	no.log = notify_log;
+	return jit_notify_new(&no, out, err, errlen);
 }
 
 /* ---- demo tokens ---------------------------------------------------- */
@@ -392,6 +421,7 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_key *ca = NULL;
 	struct jit_api *api = NULL;
 	struct jit_http *http = NULL;
+	struct jit_notify *notify = NULL;
 	struct jit_http_options ho;
 	struct jit_api_options ao;
 	struct sweeper sw;
@@ -493,8 +523,14 @@ jit_server_run(const struct jit_config *cfg,
 	    errlen)) != 0)
 		goto out;
 	warn_demo_tokens(store, policy, cfg->data);
+	if ((r = notify_open(cfg, store, &notify, err, errlen)) != 0)
+		goto out;
 	memset(&ao, 0, sizeof(ao));
 	ao.store = store;
+	if (notify != NULL) {
+		ao.hook = jit_notify_hook;
+		ao.hook_ctx = notify;
+	}
 	ao.ca = ca;
 	ao.clock_skew = cfg->clock_skew;
 	ao.max_wait = cfg->max_wait;
@@ -547,6 +583,11 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	}
 	sweeper_started = 1;
+	if (notify != NULL && (r = jit_notify_start(notify)) != 0) {
+		jit_seterr(err, errlen, "cannot start the notification "
+		    "threads: %s", jit_err(r));
+		goto out;
+	}
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -575,7 +616,9 @@ out:
 	}
 	pthread_cond_destroy(&sw.cond);
 	pthread_mutex_destroy(&sw.lock);
+	jit_notify_stop(notify);
 	jit_api_free(api);
+	jit_notify_free(notify);
 	jit_policy_free(policy);
 	jit_store_close(store);
 	jit_key_free(ca);

@@ -30,13 +30,15 @@
  *      fingerprint, listen address);
  *  10. serves HTTP (http.h) and runs the sweeper every sweep_interval
  *      seconds (pending requests past their timeout -> expired, grants
- *      past not_after -> ended);
+ *      past not_after -> ended), and, with notify endpoints in the
+ *      config, the notification threads (notify.h; a secret_file that
+ *      cannot be read refuses to start);
  *  11. SIGHUP reloads the policy: a broken file keeps the last good policy
  *      and the reason is logged; a good one is swapped in and recorded
  *      ("policy.reload" with its hash);
  *  12. SIGTERM / SIGINT: stop accepting, let requests being handled finish
  *      (long-polls return at once with the current state), stop the
- *      sweeper, close the store, return 0.
+ *      sweeper and the notification threads, close the store, return 0.
  *
  * Diagnostics go to stderr as "jit-ca: ..." lines (the server's log);
  * err receives the reason a start failed.

@@ -33,6 +33,15 @@
 #include "policy.h"
 #include "store.h"
 
+struct jit_lc_event;
+
+/* Called inside the write transaction of every committed change, after
+ * its audit entry (the lifecycle's hook, lifecycle.h), with the policy in
+ * force (borrowed for the call); a non-zero return rolls the change back.
+ * The notifier's jit_notify_hook (notify.h) is one. */
+typedef int (*jit_api_hook_fn)(struct jit_store_txn *t,
+    const struct jit_lc_event *ev, const struct jit_policy *p, void *ctx);
+
 struct jit_api_options {
 	struct jit_store *store;     /* borrowed; outlives the api */
 	struct jit_key *ca;          /* CA private key; borrowed */
@@ -44,6 +53,8 @@ struct jit_api_options {
 	                                12h */
 	const char *web_origin;      /* the page's public origin, or NULL
 	                                for the Host header; copied */
+	jit_api_hook_fn hook;        /* may be NULL */
+	void *hook_ctx;
 };
 
 struct jit_api;

@@ -42,6 +42,8 @@ struct jit_api {
 	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	jit_api_hook_fn hook;            /* jit_api_options' */
+	void *hook_ctx;
 };
 
 /* The policy in force, referenced until api_policy_put() (router.c). */

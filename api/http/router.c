@@ -387,6 +387,19 @@ reply_count(struct jit_api *api, unsigned status)
 
 /* ---- the API object ------------------------------------------------------ */
 
+/* The lifecycle's hook: the API's, with the policy in force. */
+static int
+api_hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
+{
+	struct jit_api *api = ctx;
+	struct policy_ref *pr = api_policy_get(api);
+	int r;
+
+	r = api->hook(t, ev, pr->p, api->hook_ctx);
+	api_policy_put(api, pr);
+	return r;
+}
+
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
     struct jit_api **out)
@@ -420,6 +433,12 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	    (api->web_origin = jit_strdup(opt->web_origin)) == NULL) {
 		r = JIT_ERR_ALLOC;
 		goto fail;
+	}
+	api->hook = opt->hook;
+	api->hook_ctx = opt->hook_ctx;
+	if (opt->hook != NULL) {
+		lo.hook = api_hook;
+		lo.hook_ctx = api;
 	}
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
