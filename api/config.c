@@ -138,6 +138,19 @@ config_zero(struct jit_config *c)
 	c->threads = 0;
 	c->max_connections = 256;
 	c->rate_limit = 20;
+	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
+}
+
+static void
+free_domains(struct jit_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhost_domains; i++)
+		free(c->host_domains[i]);
+	free(c->host_domains);
+	c->host_domains = NULL;
+	c->nhost_domains = 0;
 }
 
 void
@@ -151,6 +164,7 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free_domains(c);
 	config_zero(c);
 }
 
@@ -277,7 +291,7 @@ load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit",
+	"max_connections", "rate_limit", "host_domains", "host_cert_validity",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -298,6 +312,51 @@ load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
 	}
 	jit_listen_release(&c->listen);
 	c->listen = l;
+	return 0;
+}
+
+/* A DNS name: labels of letters, digits and '-' between dots. */
+static int
+valid_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '.' && s[0] != '-' &&
+	    s[n - 1] != '.' && strstr(s, "..") == NULL &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == n;
+}
+
+static int
+load_domains(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	ynode *item;
+	size_t i, n;
+	int r;
+
+	free_domains(c);
+	if (jit_yaml_is_null(v))
+		return 0;
+	if (jit_yaml_kind(v) != JIT_YAML_SEQUENCE)
+		return jit_yaml_fail(d, v, key, "expected a list of domains, "
+		    "like [example.com]");
+	if ((n = jit_yaml_size(v)) > JIT_CONFIG_MAX_HOST_DOMAINS)
+		return jit_yaml_fail(d, v, key, "at most %d domains",
+		    JIT_CONFIG_MAX_HOST_DOMAINS);
+	if (n > 0 && (c->host_domains = calloc(n, sizeof(char *))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((r = jit_yaml_item(d, v, i, key, &item)) != 0 ||
+		    (r = jit_yaml_string(d, item, key, "a domain",
+		    &c->host_domains[i])) != 0)
+			return r;
+		c->nhost_domains = i + 1;
+		if (!valid_domain(c->host_domains[i]))
+			return jit_yaml_fail(d, item, key, "invalid domain "
+			    "'%.64s' (a DNS name like example.com, without "
+			    "wildcards)", c->host_domains[i]);
+	}
 	return 0;
 }
 
@@ -346,6 +405,10 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return r;
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
+	case 12:
+		return load_domains(d, v, key, c);
+	case 13:
+		return get_seconds(d, v, key, 10, &c->host_cert_validity);
 	}
 	return JIT_ERR_INTERNAL;
 }

@@ -14,6 +14,9 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   host_domains: [example.com]     # the @cert-authority line names
+ *                                   # *.example.com (none: "*")
+ *   host_cert_validity: 30d         # host certificates (10s to 365d)
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -33,6 +36,8 @@
 #define JIT_CONFIG_DEFAULT_DATA "./jit-data"
 #define JIT_CONFIG_DEFAULT_POLICIES "policies/examples/"
 #define JIT_CONFIG_MAX_FILE (1024 * 1024)
+#define JIT_CONFIG_MAX_HOST_DOMAINS 64
+#define JIT_CONFIG_DEFAULT_HOST_VALIDITY (30ull * 86400)
 
 enum jit_listen_kind {
 	JIT_LISTEN_INET = 1,   /* IPv4 host:port */
@@ -61,6 +66,10 @@ struct jit_config {
 	unsigned threads;            /* 0 = thread per connection */
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	char **host_domains;         /* DNS names (letters, digits, '-',
+	                                '.'), nhost_domains of them */
+	size_t nhost_domains;
+	uint64_t host_cert_validity; /* seconds */
 	int from_file;               /* 0 = embedded defaults */
 };
 
