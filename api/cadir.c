@@ -149,9 +149,12 @@ out:
 	return r;
 }
 
+/* Create one CA's files in dir; *made_dir (may be NULL) says whether
+ * dir was created here. */
 static int
 create_ca(const char *dir, const struct ca_files *f, enum jit_key_type t,
-    unsigned bits, const char *passphrase, struct jit_key **out)
+    unsigned bits, const char *passphrase, struct jit_key **out,
+    int *made_dir)
 {
 	struct jit_key *k = NULL;
 	char *keypath = NULL, *pubpath = NULL, *line = NULL;
@@ -162,6 +165,8 @@ create_ca(const char *dir, const struct ca_files *f, enum jit_key_type t,
 
 	if (out != NULL)
 		*out = NULL;
+	if (made_dir != NULL)
+		*made_dir = 0;
 	if (dir == NULL || *dir == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = jit_cadir_path(dir, f->key, &keypath)) != 0 ||
@@ -211,6 +216,8 @@ create_ca(const char *dir, const struct ca_files *f, enum jit_key_type t,
 		*out = k;
 		k = NULL;
 	}
+	if (made_dir != NULL)
+		*made_dir = created_dir;
 	r = 0;
 out:
 	if (r != 0) {
@@ -234,7 +241,7 @@ int
 jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
     struct jit_key **out)
 {
-	return create_ca(dir, &user_ca, t, bits, NULL, out);
+	return create_ca(dir, &user_ca, t, bits, NULL, out, NULL);
 }
 
 int
@@ -245,7 +252,7 @@ jit_cadir_create_encrypted(const char *dir, enum jit_key_type t,
 		*out = NULL;
 	if (passphrase == NULL || *passphrase == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
-	return create_ca(dir, &user_ca, t, bits, passphrase, out);
+	return create_ca(dir, &user_ca, t, bits, passphrase, out, NULL);
 }
 
 int
@@ -256,7 +263,53 @@ jit_cadir_create_host(const char *dir, enum jit_key_type t, unsigned bits,
 		*out = NULL;
 	if (passphrase != NULL && *passphrase == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
-	return create_ca(dir, &host_ca, t, bits, passphrase, out);
+	return create_ca(dir, &host_ca, t, bits, passphrase, out, NULL);
+}
+
+/* Remove one CA's files (after a failed creation). */
+static void
+remove_ca(const char *dir, const struct ca_files *f)
+{
+	char *p = NULL;
+
+	if (jit_cadir_path(dir, f->key, &p) == 0)
+		unlink(p);
+	free(p);
+	p = NULL;
+	if (jit_cadir_path(dir, f->pub, &p) == 0)
+		unlink(p);
+	free(p);
+}
+
+int
+jit_cadir_create_with_host(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **user,
+    struct jit_key **host)
+{
+	int r, made_dir = 0, saved;
+
+	*user = NULL;
+	*host = NULL;
+	if (passphrase != NULL && *passphrase == '\0')
+		return JIT_ERR_INVALID_ARGUMENT;
+	/* Neither may exist: nothing is made beside a half-made CA. */
+	if (dir != NULL && (jit_cadir_exists(dir) ||
+	    jit_cadir_host_exists(dir)))
+		return JIT_ERR_FILE_EXISTS;
+	if ((r = create_ca(dir, &user_ca, t, bits, passphrase, user,
+	    &made_dir)) != 0)
+		return r;
+	if ((r = create_ca(dir, &host_ca, t, bits, passphrase, host,
+	    NULL)) != 0) {
+		saved = errno;
+		jit_key_free(*user);
+		*user = NULL;
+		remove_ca(dir, &user_ca);
+		if (made_dir)
+			rmdir(dir);
+		errno = saved;
+	}
+	return r;
 }
 
 static int

@@ -71,6 +71,14 @@ int jit_cadir_create_encrypted(const char *dir, enum jit_key_type t,
  * in DIR is left alone either way. */
 int jit_cadir_create_host(const char *dir, enum jit_key_type t,
     unsigned bits, const char *passphrase, struct jit_key **out);
+/* Both CAs at once (what jit-ca init and a first server start make), of
+ * the same type, both encrypted with passphrase when it is not NULL.
+ * FILE_EXISTS when DIR has either; on any error neither is left behind
+ * (nor DIR when this call created it).  *user and *host receive the new
+ * private keys. */
+int jit_cadir_create_with_host(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **user,
+    struct jit_key **host);
 
 /* 0 if DIR/ca_key is a regular file that neither its group nor others
  * may read, write or execute (mode & 077 == 0).  PERMISSION when they

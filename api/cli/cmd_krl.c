@@ -68,7 +68,7 @@ cmd_krl(int argc, char **argv)
 	};
 	struct jit_config cfg;
 	struct jit_store *store = NULL;
-	struct jit_key *ca = NULL;
+	struct jit_key *ca = NULL, *host_ca = NULL;
 	struct jit_buf krl = JIT_BUF_INIT;
 	struct jit_revocation_info info;
 	struct jit_cadir_pass pass;
@@ -140,13 +140,24 @@ cmd_krl(int argc, char **argv)
 		cmd_fail("krl", "%s/%s: %s", data, JIT_CADIR_PUB, jit_err(r));
 		goto out;
 	}
+	/* The host CA's section, as the server writes it when it has one. */
+	if (jit_cadir_host_exists(data)) {
+		free(line);
+		line = NULL;
+		if ((r = jit_cadir_host_public_line_pass(data, &pass, &line,
+		    err, sizeof(err))) != 0 ||
+		    (r = jit_key_parse_public(line, &host_ca, NULL)) != 0) {
+			cmd_fail("krl", "%s", *err != '\0' ? err : jit_err(r));
+			goto out;
+		}
+	}
 	r = jit_store_open(data, JIT_STORE_READONLY, &store);
 	if (r != 0 && r != JIT_ERR_NOT_FOUND) {
 		cmd_fail("krl", "%s: %s", data, jit_err(r));
 		goto out;
 	}
 	/* NOT_FOUND: a CA without a store has revoked nothing yet. */
-	if ((r = jit_revocation_krl(store, ca, jit_now(), grace, &krl,
+	if ((r = jit_revocation_krl(store, ca, host_ca, jit_now(), grace, &krl,
 	    &info)) != 0) {
 		cmd_fail("krl", "%s: %s", data, jit_err(r));
 		goto out;
@@ -171,6 +182,7 @@ out:
 	jit_buf_release(&krl);
 	jit_store_close(store);
 	jit_key_free(ca);
+	jit_key_free(host_ca);
 	free(line);
 	jit_config_release(&cfg);
 	return ret;

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "sign", cmd_sign, "sign a user certificate offline" },
 	{ "policy", cmd_policy, "check policy files" },
 	{ "token", cmd_token, "create, list and revoke API tokens" },
+	{ "host", cmd_host, "enrollment tokens, hosts and their revocation" },
 	{ "serve", cmd_serve, "run the approval API server" },
 	{ "audit", cmd_audit, "export and verify the audit log" },
 	{ "krl", cmd_krl, "write the key revocation list" },

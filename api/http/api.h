@@ -13,7 +13,8 @@
  * rule about who may do what to which request lives in the lifecycle.
  * Each resource has its own file: res_requests.c (/v1/requests...),
  * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
- * (/v1/krl), res_audit.c (/v1/audit); router.c dispatches and reply.c
+ * (/v1/krl), res_audit.c (/v1/audit), res_hosts.c (/v1/ca/host,
+ * /v1/hosts/...); router.c dispatches and reply.c
  * holds the one mapping from lifecycle errors to HTTP statuses.  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
@@ -32,6 +33,12 @@
 struct jit_api_options {
 	struct jit_store *store;     /* borrowed; outlives the api */
 	struct jit_key *ca;          /* CA private key; borrowed */
+	struct jit_key *host_ca;     /* host CA private key; borrowed; NULL:
+	                                no host certificates (hosts.h) */
+	uint64_t host_cert_validity; /* seconds; 0 = the default */
+	const char *const *host_domains;  /* for GET /v1/ca/host; borrowed
+	                                     only during jit_api_new */
+	size_t nhost_domains;
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
