@@ -25,6 +25,9 @@ API_CLOCK_SKEW=0
 api_start "host_domains: [example.com]
 host_cert_validity: ${VALIDITY}s" || exit 1
 CONF=$T/server.yaml
+same() {   # same FILE1 FILE2 MSG: the files are byte-identical
+	if cmp -s "$1" "$2"; then ok "$3"; else fail "$3"; fi
+}
 
 # ---- the host CA line ---------------------------------------------------------
 line=$(curl -sf "$JURL/v1/ca/host")
@@ -86,8 +89,7 @@ cp "$CERT" "$T/cert.1"
 sync_host --enroll "$TOKEN" --reload-command none
 assert_rc 1 "the token works only once"
 assert_contains "$ERR" "unknown, used or expired" "and says so"
-cmp -s "$CERT" "$T/cert.1" && ok "the certificate is unchanged" ||
-	fail "the certificate is unchanged"
+same "$CERT" "$T/cert.1" "the certificate is unchanged"
 assert_eq 1 "$(grep -c HostCertificate "$SNIPPET")" \
 	"the HostCertificate line is there once"
 
@@ -126,8 +128,7 @@ reachable() {   # reachable MSG SERIAL
 reachable "ssh connects with only the @cert-authority line and StrictHostKeyChecking=yes" 1
 assert_not_contains "$HT_ERR" "authenticity" "no trust-on-first-use prompt"
 assert_not_contains "$HT_ERR" "Permanently added" "nothing learnt"
-cmp -s "$T/known_hosts" "$T/known_hosts.orig" && ok "known_hosts unchanged" ||
-	fail "known_hosts unchanged"
+same "$T/known_hosts" "$T/known_hosts.orig" "known_hosts unchanged"
 host_try www.other.org
 assert_eq 255 "$HT_RC" "a name outside *.example.com: the CA is not trusted for it"
 host_try web2.example.com
@@ -153,7 +154,7 @@ exp1=$(cert_to)
 sync_host --reload-command "$RELOAD"
 assert_rc 0 "a sync while the certificate is fresh"
 assert_contains "$OUT" "host certificate $CERT is current" "... keeps it"
-cmp -s "$CERT" "$T/cert.1" && ok "... unchanged" || fail "... unchanged"
+same "$CERT" "$T/cert.1" "... unchanged"
 
 sync_host --renew --reload-command "$RELOAD"
 assert_rc 0 "jit-ssh-host-sync --renew"
@@ -172,9 +173,11 @@ assert_contains "$OUT" "renewed: installed host certificate (serial 3" \
 	"... renews by itself"
 wait_port "$SSHD_PORT" 10
 wait_for "[ \$(date +%s) -gt $exp2 ]" $((VALIDITY + 5))
-[ "$(date +%s)" -gt "$exp2" ] && [ "$exp2" -gt "$exp1" ] &&
-	ok "the first two certificates have expired" ||
+if [ "$(date +%s)" -gt "$exp2" ] && [ "$exp2" -gt "$exp1" ]; then
+	ok "the first two certificates have expired"
+else
 	fail "the first two certificates have expired"
+fi
 reachable "renewals kept the host reachable" 3
 
 # ---- revocation ------------------------------------------------------------------
@@ -197,19 +200,16 @@ host_try web1.example.com -o "RevokedHostKeys=$T/krl"
 assert_eq 255 "$HT_RC" "ssh with RevokedHostKeys (the KRL from /v1/krl) refuses the host"
 assert_contains "$HT_ERR" "revoked" "... saying the key is revoked"
 "$JIT_CA" krl --config "$CONF" -o "$T/krl.offline" 2>/dev/null
-cmp -s "$T/krl" "$T/krl.offline" && ok "jit-ca krl writes the same KRL" ||
-	fail "jit-ca krl writes the same KRL"
+same "$T/krl" "$T/krl.offline" "jit-ca krl writes the same KRL"
 
 cp "$CERT" "$T/cert.3"
 sync_host --renew --reload-command "$RELOAD"
 assert_rc 1 "a revoked host cannot renew"
 assert_contains "$ERR" "revoked" "... and is told so"
-cmp -s "$CERT" "$T/cert.3" && ok "... its certificate stays" ||
-	fail "... its certificate stays"
+same "$CERT" "$T/cert.3" "... its certificate stays"
 sync_host --reload-command "$RELOAD"
 assert_rc 0 "the CA key and KRL sync still works (the KRL's host section included)"
-cmp -s "$T/sshd/jit.krl" "$T/krl" && ok "... and the installed KRL is the server's" ||
-	fail "... and the installed KRL is the server's"
+same "$T/sshd/jit.krl" "$T/krl" "... and the installed KRL is the server's"
 
 # ---- audit ---------------------------------------------------------------------------
 run "$JIT_CA" audit export --config "$CONF" -o "$T/audit.jsonl"
