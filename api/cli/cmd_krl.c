@@ -31,9 +31,10 @@ usage(FILE *f)
 	    "[-o FILE] [--grace DURATION]\n"
 	    "                  [--passphrase-file FILE]\n\n"
 	    "Write the OpenSSH key revocation list (KRL) of the certificates "
-	    "whose grants\nwere revoked early and that have not yet expired, "
-	    "for sshd's RevokedKeys.\nThe same bytes as GET /v1/krl.  Safe "
-	    "to run while the server runs.\n\n"
+	    "whose grants\nwere revoked early, and of revoked hosts' "
+	    "certificates, that have not yet\nexpired, for sshd's RevokedKeys "
+	    "and ssh's RevokedHostKeys.  The same bytes as\nGET /v1/krl.  "
+	    "Safe to run while the server runs.\n\n"
 	    "  --data DIR        data directory (default: the config's, else "
 	    "%s)\n"
 	    "  --config FILE     take data and clock_skew from a server "
@@ -48,7 +49,8 @@ usage(FILE *f)
 	    "  --passphrase-file FILE\n"
 	    "                    passphrase of an encrypted CA key, needed "
 	    "only when\n"
-	    "                    DATA/ca_key.pub is missing\n\n"
+	    "                    DATA/ca_key.pub (or host_ca_key.pub) is "
+	    "missing\n\n"
 	    "Check a KRL with: ssh-keygen -Q -f FILE CERT...\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA);
