@@ -345,6 +345,51 @@ reload_policy(struct jit_api *api, const char *path)
 	check_open_requests(api);
 }
 
+/* ---- a hint when no token can log in yet ------------------------------ */
+
+struct live_tokens {
+	uint64_t now;
+	int found;
+};
+
+/* Stops at the first token that is neither revoked nor expired. */
+static int
+find_live_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *vctx)
+{
+	struct live_tokens *lt = vctx;
+	const char *exp;
+	uint64_t t;
+
+	(void)hash;
+	if (json_is_string(json_object_get(rec, "revoked_at")))
+		return 0;
+	exp = json_string_value(json_object_get(rec, "expires_at"));
+	lt->found = exp != NULL && jit_parse_time(exp, &t) == 0 &&
+	    t > lt->now;
+	return lt->found;
+}
+
+static int
+find_live_token_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_list_tokens(t, find_live_token, ctx);
+}
+
+/* A server nobody can call yet says how to make the first token. */
+static void
+hint_first_token(struct jit_store *store, const struct jit_config *cfg)
+{
+	struct live_tokens lt = { jit_now(), 0 };
+	int dflt = strcmp(cfg->policies, JIT_CONFIG_DEFAULT_POLICIES) == 0;
+
+	if (jit_store_read(store, find_live_token_fn, &lt) != 0 || lt.found)
+		return;
+	logmsg("no API token is valid yet; create one for a user of the "
+	    "policy with: jit-ca token create NAME --data %s%s%s", cfg->data,
+	    dflt ? "" : " --policies ", dflt ? "" : cfg->policies);
+}
+
 /* ---- run -------------------------------------------------------------- */
 
 int
@@ -506,6 +551,7 @@ jit_server_run(const struct jit_config *cfg,
 		    "[" : "", cfg->listen.host,
 		    cfg->listen.kind == JIT_LISTEN_INET6 ? "]" : "",
 		    jit_http_port(http));
+	hint_first_token(store, cfg);
 
 	sw.api = api;
 	sw.interval = cfg->sweep_interval;

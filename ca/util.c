@@ -467,3 +467,15 @@ jit_text_printable(const char *s)
 	}
 	return 1;
 }
+
+int
+jit_strset(char **dst, const char *v)
+{
+	char *n = jit_strdup(v);
+
+	if (n == NULL)
+		return JIT_ERR_ALLOC;
+	free(*dst);
+	*dst = n;
+	return 0;
+}

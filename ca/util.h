@@ -54,6 +54,10 @@ void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
+/* Replace *dst (freed; may be NULL) with a copy of v: 0, or ALLOC with
+ * *dst unchanged. */
+int jit_strset(char **dst, const char *v);
+
 /* 1 if s is text a person typed: no C0 or C1 control characters, no DEL
  * and no bidi embedding, override or isolate (U+202A..U+202E,
  * U+2066..U+2069); other UTF-8 is allowed.  0 otherwise. */

@@ -20,7 +20,7 @@
 #define RESPONSE_MAX (4u * 1024 * 1024)
 #define CONNECT_TIMEOUT_S 10L
 
-volatile sig_atomic_t jit_interrupted;
+volatile sig_atomic_t client_interrupted;
 
 static CURL *handle;
 
@@ -28,11 +28,11 @@ static void
 on_sigint(int sig)
 {
 	(void)sig;
-	jit_interrupted = 1;
+	client_interrupted = 1;
 }
 
 void
-jit_install_sigint(void)
+client_install_sigint(void)
 {
 	struct sigaction sa;
 
@@ -45,7 +45,7 @@ jit_install_sigint(void)
 }
 
 int
-jit_http_global_init(void)
+client_http_global_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return JIT_ERR_HTTP;
@@ -53,7 +53,7 @@ jit_http_global_init(void)
 }
 
 void
-jit_http_global_cleanup(void)
+client_http_global_cleanup(void)
 {
 	if (handle != NULL)
 		curl_easy_cleanup(handle);
@@ -62,7 +62,7 @@ jit_http_global_cleanup(void)
 }
 
 void
-jit_http_result_release(struct jit_http_result *res)
+client_http_result_release(struct client_http_result *res)
 {
 	if (res == NULL)
 		return;
@@ -108,7 +108,7 @@ on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 struct progress {
-	jit_http_tick_fn tick;
+	client_http_tick_fn tick;
 	void *ctx;
 	uint64_t last;
 };
@@ -121,7 +121,7 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 	uint64_t now;
 
 	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-	if (jit_interrupted)
+	if (client_interrupted)
 		return 1;   /* CURLE_ABORTED_BY_CALLBACK */
 	if (p->tick != NULL) {
 		now = jit_monotonic_ms();
@@ -189,9 +189,9 @@ describe_curl(CURLcode cc, const char *url, const char *errbuf, char *msg,
 }
 
 int
-jit_http_call(const struct jit_config *c, const char *method,
-    const char *path, json_t *body, long timeout_s, jit_http_tick_fn tick,
-    void *tick_ctx, struct jit_http_result *res, char *msg, size_t msglen)
+client_http_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, long timeout_s, client_http_tick_fn tick,
+    void *tick_ctx, struct client_http_result *res, char *msg, size_t msglen)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL, *h;
@@ -287,7 +287,7 @@ jit_http_call(const struct jit_config *c, const char *method,
 
 	prog.last = jit_monotonic_ms();
 	cc = curl_easy_perform(handle);
-	if (cc == CURLE_ABORTED_BY_CALLBACK && jit_interrupted) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK && client_interrupted) {
 		snprintf(msg, msglen, "interrupted");
 		r = JIT_ERR_SYSTEM;
 		goto out;
@@ -342,19 +342,19 @@ jit_http_call(const struct jit_config *c, const char *method,
 }
 
 void
-jit_http_describe_error(const struct jit_http_result *res, char *msg,
+client_http_describe_error(const struct client_http_result *res, char *msg,
     size_t msglen)
 {
 	const char *err = NULL, *detail = NULL, *what;
 
 	if (res->json != NULL && json_is_object(res->json)) {
-		err = jit_json_str(res->json, "error");
-		detail = jit_json_str(res->json, "detail");
+		err = client_json_str(res->json, "error");
+		detail = client_json_str(res->json, "detail");
 	}
 	switch (res->status) {
 	case 400: what = "the server rejected the request"; break;
 	case 401: what = "the server refused the token (check the token "
-	    "in the config, JIT_SSH_TOKEN or --token)"; break;
+	    "in the config, JIT_SSH_TOKEN, --token-file or --token)"; break;
 	case 403: what = "not allowed by policy"; break;
 	case 404: what = "not found"; break;
 	case 409: what = "not possible in the request's current state";
@@ -377,32 +377,33 @@ jit_http_describe_error(const struct jit_http_result *res, char *msg,
 }
 
 int
-jit_api(const struct jit_config *c, const char *method, const char *path,
-    json_t *body, int want_text, struct jit_http_result *res)
+client_api_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, int want_text,
+    struct client_http_result *res)
 {
 	char msg[512];
 	int r;
 
-	r = jit_http_call(c, method, path, body, 30, NULL, NULL, res, msg,
+	r = client_http_call(c, method, path, body, 30, NULL, NULL, res, msg,
 	    sizeof(msg));
-	if (r == JIT_ERR_SYSTEM && jit_interrupted) {
-		jit_fail("interrupted");
+	if (r == JIT_ERR_SYSTEM && client_interrupted) {
+		client_fail("interrupted");
 		return JIT_EXIT_INTERRUPTED;
 	}
 	if (r != 0) {
-		jit_fail("%s", msg);
+		client_fail("%s", msg);
 		return JIT_EXIT_ERROR;
 	}
 	if (res->status < 200 || res->status > 299) {
-		jit_http_describe_error(res, msg, sizeof(msg));
-		jit_fail("%s", msg);
-		jit_http_result_release(res);
+		client_http_describe_error(res, msg, sizeof(msg));
+		client_fail("%s", msg);
+		client_http_result_release(res);
 		return JIT_EXIT_ERROR;
 	}
 	if (!want_text && res->json == NULL) {
-		jit_fail("the server at %s sent a response that is not JSON "
+		client_fail("the server at %s sent a response that is not JSON "
 		    "(is the URL right?)", c->url);
-		jit_http_result_release(res);
+		client_http_result_release(res);
 		return JIT_EXIT_ERROR;
 	}
 	return 0;

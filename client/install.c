@@ -28,7 +28,7 @@
 #include "util.h"
 
 int
-jit_role_name_ok(const char *role)
+client_role_name_ok(const char *role)
 {
 	size_t i, n;
 
@@ -67,14 +67,14 @@ ensure_dir(const char *path, char *msg, size_t msglen)
 }
 
 int
-jit_jit_dir(int create, char **out, char *msg, size_t msglen)
+client_ssh_jit_dir(int create, char **out, char *msg, size_t msglen)
 {
 	char *ssh = NULL, *dir = NULL;
 	int r = JIT_ERR_ALLOC;
 
 	*out = NULL;
-	if ((ssh = jit_home_path(".ssh")) == NULL ||
-	    (dir = jit_home_path(".ssh/jit")) == NULL) {
+	if ((ssh = client_home_path(".ssh")) == NULL ||
+	    (dir = client_home_path(".ssh/jit")) == NULL) {
 		snprintf(msg, msglen, "cannot find the home directory");
 		goto out;
 	}
@@ -174,11 +174,11 @@ agent_remove_role(struct jit_agent *a, const char *role, size_t *n)
 		return r;
 	for (i = 0; i < l->n; i++) {
 		c = l->ids[i].comment;
-		if (strncmp(c, JIT_AGENT_COMMENT_PREFIX,
-		    strlen(JIT_AGENT_COMMENT_PREFIX)) != 0)
+		if (strncmp(c, CLIENT_AGENT_COMMENT_PREFIX,
+		    strlen(CLIENT_AGENT_COMMENT_PREFIX)) != 0)
 			continue;
 		if (role != NULL &&
-		    strcmp(c + strlen(JIT_AGENT_COMMENT_PREFIX), role) != 0)
+		    strcmp(c + strlen(CLIENT_AGENT_COMMENT_PREFIX), role) != 0)
 			continue;
 		r = jit_agent_remove(a, l->ids[i].blob, l->ids[i].blob_len);
 		if (r == 0)
@@ -213,7 +213,7 @@ agent_remove_file_cert(struct jit_agent *a, const char *cpath)
 }
 
 int
-jit_install(const char *role, const char *key_src, int key_owned,
+client_install(const char *role, const char *key_src, int key_owned,
     const struct jit_key *key, const char *cert_line,
     const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
     int no_agent, int *agent_status, char *msg, size_t msglen)
@@ -226,7 +226,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 
 	*agent_status = 0;
 	msg[0] = '\0';
-	if ((r = jit_jit_dir(1, &dir, msg, msglen)) != 0)
+	if ((r = client_ssh_jit_dir(1, &dir, msg, msglen)) != 0)
 		goto out;
 	if ((kpath = join(dir, role, NULL)) == NULL ||
 	    (ppath = join(dir, role, ".pub")) == NULL ||
@@ -245,7 +245,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 		}
 	} else if (!no_agent) {
 		snprintf(comment, sizeof(comment), "%s%s",
-		    JIT_AGENT_COMMENT_PREFIX, role);
+		    CLIENT_AGENT_COMMENT_PREFIX, role);
 		agent_remove_file_cert(a, cpath);
 		if ((r = agent_remove_role(a, role, &removed)) != 0 ||
 		    (r = jit_agent_add_cert(a, key, cert_blob, cert_len,
@@ -337,7 +337,7 @@ unlink_role_files(const char *dir, const char *role, int *any)
 }
 
 int
-jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
+client_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
     size_t msglen)
 {
 	struct jit_agent *a = NULL;
@@ -358,7 +358,7 @@ jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
 			return r;
 		}
 	}
-	if ((r = jit_jit_dir(0, &dir, msg, msglen)) != 0)
+	if ((r = client_ssh_jit_dir(0, &dir, msg, msglen)) != 0)
 		return r;
 	if (role != NULL) {
 		any = 0;
@@ -383,7 +383,7 @@ jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
 				continue;
 			snprintf(name, sizeof(name), "%.*s", (int)(len - 9),
 			    de->d_name);
-			if (!jit_role_name_ok(name))
+			if (!client_role_name_ok(name))
 				continue;
 			any = 0;
 			if ((r = unlink_role_files(dir, name, &any)) != 0)

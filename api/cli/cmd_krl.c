@@ -40,7 +40,8 @@ usage(FILE *f)
 	    "  --config FILE     take data and clock_skew from a server "
 	    "config\n"
 	    "  -o, --output FILE write FILE atomically (mode 0644) instead of "
-	    "stdout\n"
+	    "stdout;\n"
+	    "                    - is stdout\n"
 	    "  --grace DURATION  keep revoked certs listed this long after "
 	    "they expire,\n"
 	    "                    for hosts with slow clocks (default: the "
@@ -86,7 +87,10 @@ cmd_krl(int argc, char **argv)
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'c': config = optarg; break;
-		case 'o': output = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case 'g': grace_s = optarg; break;
 		case 'P': pass_file = optarg; break;
 		case 'h':

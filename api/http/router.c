@@ -275,7 +275,7 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 		    memory_order_relaxed);
 }
 
-/* ---- the API object -------------------------------------------------------- */
+/* ---- the API object ------------------------------------------------------ */
 
 /* The host side (hosts.h), when there is a host CA. */
 static int

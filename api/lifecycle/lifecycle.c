@@ -396,7 +396,7 @@ out:
 	return r;
 }
 
-/* ---- decide, cancel, revoke ------------------------------------------------ */
+/* ---- decide, cancel, revoke ---------------------------------------------- */
 
 enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE };
 
@@ -666,7 +666,7 @@ jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
 	return change(lc, p, who, id, OP_REVOKE, comment, now, out, why);
 }
 
-/* ---- system audit entries -------------------------------------------------- */
+/* ---- system audit entries ------------------------------------------------ */
 
 int
 jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
