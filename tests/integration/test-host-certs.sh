@@ -43,6 +43,28 @@ assert_ne "$(cat "$T/data/ca_key.pub")" "$(cat "$T/data/host_ca_key.pub")" \
 printf '%s\n' "$line" >"$T/known_hosts"
 cp "$T/known_hosts" "$T/known_hosts.orig"
 
+# jit-ssh setup puts the same line into ~/.ssh/known_hosts, once, and
+# keeps the lines already there.
+if [ -n "${JIT_SSH:-}" ] && [ -x "$JIT_SSH" ]; then
+	H=$T/home
+	mkdir -p "$H/.ssh"
+	echo "other.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherHostKeyLineKeptAsItWas0000000000" \
+		>"$H/.ssh/known_hosts"
+	run env HOME="$H" "$JIT_SSH" setup "$JURL" --yes </dev/null
+	assert_rc 0 "jit-ssh setup"
+	assert_contains "$OUT" "Trusting the host CA" "... says it trusts the host CA"
+	assert_contains "$ERR" "Host CA key fingerprint: $(ssh-keygen -lf \
+		"$T/data/host_ca_key.pub" | awk '{print $2}') (for *.example.com)" \
+		"... and shows its fingerprint"
+	run env HOME="$H" "$JIT_SSH" setup "$JURL" --yes </dev/null
+	assert_eq "other.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherHostKeyLineKeptAsItWas0000000000
+$line" "$(cat "$H/.ssh/known_hosts")" \
+		"known_hosts: the other line kept, the host CA line once"
+	cp "$H/.ssh/known_hosts" "$T/known_hosts.setup"
+else
+	cp "$T/known_hosts" "$T/known_hosts.setup"
+fi
+
 # A user certificate to log in with (trusted by sshd through the user CA).
 make_user_key ed25519 "$T/user"
 run "$JIT_CA" sign --data "$T/data" --key "$T/user.pub" \
@@ -103,13 +125,15 @@ start_sshd --ca "$T/data/ca_key.pub" --option "Include $SNIPPET" || exit 1
 host_try() {
 	local alias=$1
 	shift
-	ssh -v -F /dev/null -n -i "$T/user" -o "CertificateFile=$T/user-cert.pub" \
+	# Extra options first: ssh keeps the first value of each.
+	ssh -v -F /dev/null "$@" -n -i "$T/user" \
+		-o "CertificateFile=$T/user-cert.pub" \
 		-o IdentitiesOnly=yes -o IdentityAgent=none \
 		-o "UserKnownHostsFile=$T/known_hosts" \
 		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
 		-o UpdateHostKeys=no -o "HostKeyAlias=$alias" -o BatchMode=yes \
 		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
-		"$@" -p "$SSHD_PORT" "$JIT_USER1@127.0.0.1" id -un \
+		-p "$SSHD_PORT" "$JIT_USER1@127.0.0.1" id -un \
 		>"$T/ht.out" 2>"$T/ht.err"
 	HT_RC=$?
 	HT_OUT=$(cat "$T/ht.out")
@@ -129,6 +153,9 @@ reachable() {   # reachable MSG SERIAL
 
 reachable "ssh connects with only the @cert-authority line and StrictHostKeyChecking=yes" "$S1"
 assert_not_contains "$HT_ERR" "authenticity" "no trust-on-first-use prompt"
+host_try web1.example.com -o "UserKnownHostsFile=$T/known_hosts.setup"
+assert_eq "0 $JIT_USER1" "$HT_RC $HT_OUT" \
+	"... and so with the known_hosts jit-ssh setup wrote"
 assert_not_contains "$HT_ERR" "Permanently added" "nothing learnt"
 same "$T/known_hosts" "$T/known_hosts.orig" "known_hosts unchanged"
 host_try www.other.org
