@@ -8,11 +8,9 @@
  * stored.
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -53,16 +51,6 @@ usage(FILE *f)
 	    "  --json            list as JSON lines\n\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA, JIT_HOSTS_MAX_PRINCIPALS);
-}
-
-/* "cli:NAME" for the audit log. */
-static void
-actor(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
-	    pw->pw_name : "unknown");
 }
 
 struct list_ctx {
@@ -284,7 +272,7 @@ cmd_host(int argc, char **argv)
 		return r;
 	if (cmd_config_load("host", o.config, &cfg, &o.data, NULL) != 0)
 		return 1;
-	actor(who, sizeof(who));
+	cmd_actor(who, sizeof(who));
 	if ((r = jit_store_open(o.data, strcmp(sub, "list") == 0 ?
 	    JIT_STORE_READONLY : 0, &store)) != 0) {
 		cmd_fail("host", "%s: %s", o.data, jit_err(r));

@@ -22,6 +22,10 @@ int cmd_host(int argc, char **argv);     /* cmd_host.c */
 
 struct jit_config;
 
+/* "cli:NAME" (NAME: the login name running jit-ca) into out, the actor
+ * of the audit entries a command writes. */
+void cmd_actor(char *out, size_t len);
+
 /* Print "jit-ca CMD: message\n" to stderr. */
 void cmd_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,9 +1,11 @@
 /* main.c - jit-ca: dispatch to subcommands (see cmds.h). */
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "config.h"
@@ -27,6 +29,15 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "export and verify the audit log" },
 	{ "krl", cmd_krl, "write the key revocation list" },
 };
+
+void
+cmd_actor(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
+	    pw->pw_name : "unknown");
+}
 
 void
 cmd_fail(const char *cmd, const char *fmt, ...)
