@@ -457,8 +457,14 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	}
 	if (!jit_cadir_exists(cfg->data)) {
-		if ((r = jit_cadir_create_with_host(cfg->data,
-		    JIT_KEY_ED25519, 0, NULL, &ca, &host_ca)) != 0) {
+		/* A host CA made beforehand (jit-ca init --host) stays. */
+		if (jit_cadir_host_exists(cfg->data))
+			r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
+			    &ca);
+		else
+			r = jit_cadir_create_with_host(cfg->data,
+			    JIT_KEY_ED25519, 0, NULL, &ca, &host_ca);
+		if (r != 0) {
 			jit_seterr(err, errlen, "creating the CA in %s: %s",
 			    cfg->data, jit_err(r));
 			goto out;
@@ -489,8 +495,8 @@ jit_server_run(const struct jit_config *cfg,
 			logmsg("created a new CA in %s: %s", cfg->data, line);
 		free(line);
 		line = NULL;
-		if (jit_key_format_public(host_ca, JIT_CADIR_HOST_COMMENT,
-		    &line) == 0)
+		if (host_ca != NULL && jit_key_format_public(host_ca,
+		    JIT_CADIR_HOST_COMMENT, &line) == 0)
 			logmsg("created a new host CA in %s: %s", cfg->data,
 			    line);
 		free(line);
