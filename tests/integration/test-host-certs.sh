@@ -29,6 +29,24 @@ same() {   # same FILE1 FILE2 MSG: the files are byte-identical
 	if cmp -s "$1" "$2"; then ok "$3"; else fail "$3"; fi
 }
 
+# ---- jit-ca init makes both CAs; --host adds one -------------------------------
+run "$JIT_CA" init --data "$T/ca2"
+assert_rc 0 "jit-ca init"
+assert_eq "$(cat "$T/ca2/ca_key.pub")" "$OUT" "init prints the CA line"
+assert_file_mode 600 "$T/ca2/host_ca_key" "and makes the host CA, 0600"
+assert_file_mode 644 "$T/ca2/host_ca_key.pub" "with its public key, 0644"
+run "$JIT_CA" ca --data "$T/ca2" --host
+assert_eq "@cert-authority * $(cat "$T/ca2/host_ca_key.pub")" "$OUT" \
+	"without host_domains the pattern is *"
+assert_one_line_error "init --host refuses a second host CA" \
+	"$JIT_CA" init --data "$T/ca2" --host
+rm "$T/ca2/host_ca_key" "$T/ca2/host_ca_key.pub"
+run "$JIT_CA" ca --data "$T/ca2" --host
+assert_contains "$ERR" "jit-ca init --host" "no host CA: ca --host says how to make one"
+run "$JIT_CA" init --data "$T/ca2" --host
+assert_rc 0 "init --host adds a host CA to a data directory without one"
+assert_eq "$(cat "$T/ca2/host_ca_key.pub")" "$OUT" "... and prints its line"
+
 # ---- the host CA line ---------------------------------------------------------
 line=$(curl -sf "$JURL/v1/ca/host")
 assert_match "$line" '^@cert-authority \*\.example\.com ssh-ed25519 [A-Za-z0-9+/=]+ jit-ssh-host-ca$' \
