@@ -62,12 +62,13 @@ struct jit_revocation_info {
  * Read the revoked requests (and, when host_ca is not NULL, the revoked
  * hosts) from s (one read snapshot) and append the KRL for CA key ca and
  * host CA key host_ca (public or private; only their public halves are
- * used) at time now to out.  s may be NULL for a data directory that has no store yet
- * (nothing revoked).  info (may be NULL) receives the figures.  Requests whose
- * "serial" or "not_after" are missing or malformed are skipped when they
- * have no serial (revoked before any cert was issued) and otherwise fail
- * with STORE_CORRUPT, because leaving out a revoked cert silently would
- * let it in.  Errors: the store's, ALLOC, the KRL builder's.  On error
+ * used) at time now to out.  s may be NULL for a data directory that has
+ * no store yet (nothing revoked).  info (may be NULL) receives the
+ * figures.  Requests whose "serial" or "not_after" are missing or
+ * malformed are skipped when they have no serial (revoked before any
+ * cert was issued) and otherwise fail with STORE_CORRUPT, because
+ * leaving out a revoked cert silently would let it in; so does a
+ * malformed revoked host (hosts.h).  Errors: the store's, ALLOC, the KRL builder's.  On error
  * out is unchanged.
  */
 int jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,

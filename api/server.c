@@ -273,10 +273,10 @@ load_host_ca(const char *data, const struct jit_cadir_pass *pass,
 	}
 	if ((r = jit_cadir_check_host_key_mode(data, &mode)) != 0) {
 		if (r == JIT_ERR_PERMISSION)
-			jit_seterr(err, errlen, "%s/%s is accessible by group or "
-			    "others (mode %04o); refusing to use it: chmod 600 "
-			    "it (and rotate the host CA if others may have read "
-			    "it)", data, JIT_CADIR_HOST_KEY, mode);
+			jit_seterr(err, errlen, "%s/%s is accessible by group "
+			    "or others (mode %04o); refusing to use it: chmod "
+			    "600 it (and rotate the host CA if others may have "
+			    "read it)", data, JIT_CADIR_HOST_KEY, mode);
 		else
 			jit_seterr(err, errlen, "host CA key %s/%s: %s", data,
 			    JIT_CADIR_HOST_KEY, jit_err(r));

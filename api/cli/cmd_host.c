@@ -291,7 +291,8 @@ cmd_host(int argc, char **argv)
 		ret = r != 0;
 	} else if ((r = jit_hosts_revoke(store, argv[optind], who, jit_now(),
 	    &n)) != 0) {
-		cmd_fail("host", "%s: %s", argv[optind], r == JIT_ERR_NOT_FOUND ?
+		cmd_fail("host", "%s: %s", argv[optind],
+		    r == JIT_ERR_NOT_FOUND ?
 		    "no host with this id (see jit-ca host list)" :
 		    r == JIT_ERR_CONFLICT ? "already revoked" : jit_err(r));
 	} else {

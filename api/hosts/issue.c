@@ -362,7 +362,8 @@ renewed_certs(const struct issue *is, const json_t *old, json_t **out)
 		return JIT_ERR_ALLOC;
 	json_array_foreach(old, i, e) {
 		vb = hosts__time(e, "valid_before");
-		if (vb != 0 && is->now >= vb && is->now - vb >= is->h->clock_skew)
+		if (vb != 0 && is->now >= vb &&
+		    is->now - vb >= is->h->clock_skew)
 			continue;
 		if (json_array_append(certs, e) != 0)
 			goto fail;

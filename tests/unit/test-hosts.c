@@ -591,7 +591,7 @@ test_revoke(void)
 	fx_close(&f);
 }
 
-/* ---- HTTP ------------------------------------------------------------------- */
+/* ---- HTTP ------------------------------------------------------------ */
 
 static struct jit_http_response
 call(struct jit_api *api, const char *method, const char *path,
