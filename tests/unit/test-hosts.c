@@ -365,7 +365,7 @@ test_renew(void)
 	struct jit_cert_spec spec;
 	struct jit_buf b = JIT_BUF_INIT;
 	struct proof p, q;
-	json_t *first, *out = NULL;
+	json_t *first, *out = NULL, *out2 = NULL, *second = NULL;
 	char *line = NULL, *pub = NULL, *tok = NULL;
 	const char *cert;
 
@@ -392,9 +392,8 @@ test_renew(void)
 	/* The renewed certificate renews in turn. */
 	prove(&f, hk, NOW + 102, &q);
 	CHECK_OK(jit_hosts_renew(f.h, cert_of(out), q.challenge, q.sig, NULL,
-	    NOW + 102, &first, &why));
-	json_decref(out);
-	out = first;
+	    NOW + 102, &out2, &why));
+	CHECK_INT(json_integer_value(json_object_get(out2, "serial")), 3);
 	free(q.sig);
 
 	/* A challenge past its time, or changed, or made by another
@@ -462,11 +461,9 @@ test_renew(void)
 	 * certificate renews it, not h-1. */
 	tok = token(&f, NOW, 0);
 	pub = pub_line(hk);
-	json_decref(first);
-	first = NULL;
-	REQUIRE_OK(jit_hosts_enroll(f.h, tok, pub, NULL, NOW + 600, &first,
+	REQUIRE_OK(jit_hosts_enroll(f.h, tok, pub, NULL, NOW + 600, &second,
 	    &why));
-	CHECK_STR(json_string_value(json_object_get(first, "host")), "h-2");
+	CHECK_STR(json_string_value(json_object_get(second, "host")), "h-2");
 	check_events(&f, "host.token.create host.enroll host.renew "
 	    "host.renew host.token.create host.enroll");
 
@@ -475,6 +472,8 @@ test_renew(void)
 	free(pub);
 	json_decref(first);
 	json_decref(out);
+	json_decref(out2);
+	json_decref(second);
 	jit_buf_release(&b);
 	jit_key_free(hk);
 	jit_key_free(other);
