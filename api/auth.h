@@ -1,5 +1,5 @@
 /*
- * auth.h - API bearer tokens.
+ * auth.h - API bearer tokens and the web page's sessions.
  *
  * A token is "jit_" followed by the unpadded base64url encoding of 32
  * random bytes (47 characters).  It is shown once, when created; the
@@ -62,6 +62,12 @@ int jit_auth_token_create(struct jit_store *s, const char *user,
 int jit_auth_token_revoke(struct jit_store *s, const char *id,
     const char *actor);
 
+/* As jit_auth_check() for the token string itself (no "Bearer ");
+ * token_id (may be NULL) receives its public id. */
+int jit_auth_check_token(struct jit_store *s, const struct jit_policy *p,
+    const char *token, uint64_t now, char user[JIT_USER_MAX + 1],
+    char token_id[JIT_TOKEN_ID_LEN], const char **why);
+
 /*
  * Authenticate an Authorization header value ("Bearer TOKEN", scheme
  * case-insensitive).  On success user (JIT_USER_MAX + 1 bytes) is the
@@ -73,5 +79,83 @@ int jit_auth_token_revoke(struct jit_store *s, const char *id,
 int jit_auth_check(struct jit_store *s, const struct jit_policy *p,
     const char *authorization, uint64_t now, char user[JIT_USER_MAX + 1],
     const char **why);
+
+/*
+ * ---- web sessions -------------------------------------------------------
+ *
+ * A browser signs in once with an API token (jit_auth_check_token) and
+ * then holds a session id in an HttpOnly cookie; the token itself is not
+ * kept by the browser.  A session id is "jss_" + 43 base64url characters
+ * (256 random bits), a secret like a token, and is stored the same way:
+ * only its SHA-256, in the token table, with the record
+ *   {"id": "s-XXXXXXXXXXXX", "kind": "session", "user": "bob",
+ *    "created_at": T, "expires_at": T (absolute end), "seen_at": T,
+ *    "token_id": "t-..." (the token signed in with), "client_address"}
+ * so `jit-ca token list` shows live sessions and `jit-ca token revoke
+ * s-...` ends one.  A session ends when it is idle longer than the idle
+ * timeout (seen_at is refreshed by requests made with touch set, at most
+ * once per JIT_SESSION_TOUCH_MAX seconds), at its absolute expiry, at
+ * sign-out (the record is deleted), when revoked, when the token it was
+ * started with is revoked or expires, or when its user leaves the policy.
+ * A session id is never accepted as a bearer token, nor a token as a
+ * session.  Starting and ending a session append "session.start" and
+ * "session.end" audit entries (never the id itself, only "s-...").
+ *
+ * The CSRF token of a session is derived from its id
+ * (JIT_CSRF_HEX_LEN hex digits of SHA-256 over a fixed label and the id):
+ * nothing more is stored, it does not reveal the id, and a page can only
+ * learn it from a same-origin answer.
+ */
+#define JIT_SESSION_PREFIX "jss_"
+#define JIT_SESSION_STRING_LEN 47      /* "jss_" + 43, without NUL */
+#define JIT_SESSION_TOUCH_MAX 60       /* seconds between seen_at writes */
+#define JIT_CSRF_HEX_LEN 64
+
+struct jit_session {
+	char user[JIT_USER_MAX + 1];
+	char id[JIT_TOKEN_ID_LEN];     /* "s-" + 12 hex */
+	uint64_t expires_at;           /* absolute end */
+};
+
+/*
+ * Start a session for user (who just proved a token, token_id; may be
+ * NULL) lasting at most max seconds from now.  *sid receives the session
+ * id (secret: caller wipes and frees); info (may be NULL) its public
+ * facts.  client_addr (may be NULL) goes to the audit entry.  Errors:
+ * INVALID_ARGUMENT, CRYPTO, store errors.
+ */
+int jit_auth_session_start(struct jit_store *s, const char *user,
+    const char *token_id, uint64_t now, uint64_t max,
+    const char *client_addr, char **sid, struct jit_session *info);
+
+/*
+ * Check session id sid at now for a policy p and an idle timeout (seconds;
+ * 0 = none).  With touch, refresh its seen_at (a write, at most once per
+ * min(idle / 8, JIT_SESSION_TOUCH_MAX) seconds).  On success info is
+ * filled in.  Errors: AUTH (malformed, unknown, ended for any reason in
+ * the list above; an expired record is deleted), store errors.  why (may
+ * be NULL) receives a short reason, never the id.
+ */
+int jit_auth_session_check(struct jit_store *s, const struct jit_policy *p,
+    const char *sid, uint64_t now, uint64_t idle, int touch,
+    struct jit_session *info, const char **why);
+
+/* Sign-out: delete session sid with an audit entry "session.end".
+ * NOT_FOUND if there is no such session; AUTH if sid is malformed. */
+int jit_auth_session_end(struct jit_store *s, const char *sid,
+    const char *client_addr);
+
+/* Delete the sessions that have ended by time at now (idle, absolute
+ * expiry), at most a few hundred per call; *ended (may be NULL) counts
+ * them.  Store errors. */
+int jit_auth_session_sweep(struct jit_store *s, uint64_t now, uint64_t idle,
+    unsigned *ended);
+
+/* The CSRF token of session sid (hex, NUL-terminated). */
+void jit_auth_session_csrf(const char *sid, char out[JIT_CSRF_HEX_LEN + 1]);
+
+/* 1 if given is the CSRF token of sid (constant-time comparison), 0 if
+ * not or if either is NULL. */
+int jit_auth_csrf_ok(const char *sid, const char *given);
 
 #endif

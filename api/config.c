@@ -136,8 +136,12 @@ config_zero(struct jit_config *c)
 	c->sweep_interval = 5;
 	c->connection_timeout = 30;
 	c->threads = 0;
-	c->max_connections = 256;
+	c->max_connections = 1024;
+	c->request_timeout = 10;
+	c->max_connections_per_address = 64;
 	c->rate_limit = 20;
+	c->web_session_idle = 30 * 60;
+	c->web_session_max = 12 * 3600;
 	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
 }
 
@@ -164,6 +168,7 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->web_origin);
 	free_domains(c);
 	config_zero(c);
 }
@@ -288,10 +293,66 @@ load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 	return 0;
 }
 
+/* An origin: http:// or https://, then a host[:port] without a path. */
+static int
+valid_origin(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	return *h != '\0' && strlen(h) <= 255 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-:[]") == strlen(h);
+}
+
+/* web: {session_idle, session_max, origin} */
+static int
+load_web(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+{
+	static const char *const web_keys[] = { "session_idle", "session_max",
+	    "origin" };
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
+
+	if (jit_yaml_is_null(n))
+		return 0;
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, "web", "expected a mapping "
+		    "{session_idle, session_max, origin}");
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "web", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "web", "web", web_keys, 3, &seen,
+		    &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "web", &v)) != 0)
+			return r;
+		if (f == 0)
+			r = get_seconds(d, v, "web.session_idle", 1,
+			    &c->web_session_idle);
+		else if (f == 1)
+			r = get_seconds(d, v, "web.session_max", 1,
+			    &c->web_session_max);
+		else if ((r = get_string(d, v, "web.origin",
+		    &c->web_origin)) == 0 && !valid_origin(c->web_origin))
+			r = jit_yaml_fail(d, v, "web.origin", "expected "
+			    "http(s)://host[:port] without a path");
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit", "host_domains", "host_cert_validity",
+	"max_connections", "rate_limit", "web", "request_timeout",
+	"max_connections_per_address", "host_domains", "host_cert_validity",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -406,8 +467,21 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
 	case 12:
-		return load_domains(d, v, key, c);
+		return load_web(d, v, c);
 	case 13:
+		r = get_seconds(d, v, key, 1, &c->request_timeout);
+		if (r == 0 && c->request_timeout > 3600)
+			r = jit_yaml_fail(d, v, key, "at most 1h");
+		return r;
+	case 14:
+		r = get_uint(d, v, key, 100000,
+		    &c->max_connections_per_address);
+		if (r == 0 && c->max_connections_per_address == 0)
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
+		return r;
+	case 15:
+		return load_domains(d, v, key, c);
+	case 16:
 		return get_seconds(d, v, key, 10, &c->host_cert_validity);
 	}
 	return JIT_ERR_INTERNAL;

@@ -9,11 +9,19 @@
  *   max_body: 64KiB                 # request bodies above this get 413
  *   max_wait: 60s                   # cap on GET /v1/requests/ID?wait=
  *   sweep_interval: 5s              # pending-timeout / grant-end sweeper
- *   connection_timeout: 30s         # idle or slow clients are dropped
- *   threads: 0                      # 0 = a thread per connection
- *   max_connections: 256
+ *   request_timeout: 10s            # for a request's headers to arrive
+ *   connection_timeout: 30s         # then silence before a drop
+ *   threads: 0                      # handler threads; 0 = 32
+ *   max_connections: 1024
+ *   max_connections_per_address: 64
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   web:                            # the web page's sign-in sessions
+ *     session_idle: 30m             # ends after this long without use
+ *     session_max: 12h              # ends this long after sign-in
+ *     origin: https://jit.example   # the page's public origin, when a
+ *                                   # proxy terminates TLS (default: the
+ *                                   # Host header, https under tls:)
  *   host_domains: [example.com]     # the @cert-authority line names
  *                                   # *.example.com (none: "*")
  *   host_cert_validity: 30d         # host certificates (10s to 365d)
@@ -63,9 +71,14 @@ struct jit_config {
 	uint64_t max_wait;     /* seconds */
 	uint64_t sweep_interval;     /* seconds */
 	uint64_t connection_timeout; /* seconds */
-	unsigned threads;            /* 0 = thread per connection */
+	uint64_t request_timeout;    /* seconds */
+	unsigned threads;            /* handler threads; 0 = default */
 	unsigned max_connections;
+	unsigned max_connections_per_address;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	uint64_t web_session_idle;   /* seconds */
+	uint64_t web_session_max;    /* seconds */
+	char *web_origin;            /* "https://host[:port]" or NULL */
 	char **host_domains;         /* DNS names (letters, digits, '-',
 	                                '.'), nhost_domains of them */
 	size_t nhost_domains;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -392,6 +393,36 @@ hint_first_token(struct jit_store *store, const struct jit_config *cfg)
 
 /* ---- run -------------------------------------------------------------- */
 
+/* The store's change hook (store.h): wake the long-polls of those slots
+ * (a long-poll's key is its request's slot, jit_lc_wait_key). */
+static void
+wake_http(void *ctx, const unsigned *slots, size_t n)
+{
+	jit_http_wake(ctx, slots, n);
+}
+
+/* Every connection is a descriptor: raise the soft limit to the hard one
+ * and say so when even that is too small for max_connections. */
+static void
+raise_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max_connections + 64)
+		logmsg("warning: max_connections %u needs more open files "
+		    "than RLIMIT_NOFILE (%llu) allows: raise LimitNOFILE or "
+		    "ulimit -n", max_connections,
+		    (unsigned long long)rl.rlim_cur);
+}
+
 int
 jit_server_run(const struct jit_config *cfg,
     const struct jit_cadir_pass *pass, int quiet, char *err, size_t errlen)
@@ -406,7 +437,7 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_api_options ao;
 	struct sweeper sw;
 	sigset_t set;
-	int r, sig, fresh = 0, sweeper_started = 0;
+	int r, sig, fresh = 0, sweeper_started = 0, hooked = 0;
 	unsigned mode = 0;
 	char msg[768];
 	json_t *f;
@@ -438,11 +469,14 @@ jit_server_run(const struct jit_config *cfg,
 	ho.tls_cert = cfg->tls_cert;
 	ho.tls_key = cfg->tls_key;
 	ho.max_body = cfg->max_body;
-	/* A long-poll holds its connection silent for up to max_wait. */
-	ho.connection_timeout = (unsigned)(cfg->connection_timeout >
-	    cfg->max_wait + 10 ? cfg->connection_timeout : cfg->max_wait + 10);
+	/* A held long-poll is subject to neither timeout (http.h). */
+	ho.request_timeout = (unsigned)cfg->request_timeout;
+	ho.connection_timeout = (unsigned)cfg->connection_timeout;
 	ho.max_connections = cfg->max_connections;
+	ho.max_connections_per_address = cfg->max_connections_per_address;
+	ho.workers = cfg->threads;
 	ho.quiet = quiet;
+	raise_nofile(cfg->max_connections);
 	if ((r = jit_http_bind(&ho, &http, msg, sizeof(msg))) != 0) {
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
@@ -525,6 +559,9 @@ jit_server_run(const struct jit_config *cfg,
 	ao.clock_skew = cfg->clock_skew;
 	ao.max_wait = cfg->max_wait;
 	ao.rate_limit = cfg->rate_limit;
+	ao.session_idle = cfg->web_session_idle;
+	ao.session_max = cfg->web_session_max;
+	ao.web_origin = cfg->web_origin;
 	if ((r = jit_api_new(&ao, policy, &api)) != 0) {
 		jit_seterr(err, errlen, "%s", jit_err(r));
 		goto out;
@@ -536,6 +573,9 @@ jit_server_run(const struct jit_config *cfg,
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
 	}
+	/* Held long-polls wake on the commits that change their request. */
+	jit_store_set_change_hook(store, wake_http, http);
+	hooked = 1;
 	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
 		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
 		goto out;
@@ -583,6 +623,8 @@ jit_server_run(const struct jit_config *cfg,
 out:
 	if (api != NULL)
 		jit_api_shutdown(api);
+	if (hooked)
+		jit_store_set_change_hook(store, NULL, NULL);
 	jit_http_stop(http, SHUTDOWN_GRACE_MS);
 	if (sweeper_started) {
 		pthread_mutex_lock(&sw.lock);

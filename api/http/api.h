@@ -12,10 +12,14 @@
  * decodes the body, calls the lifecycle and encodes its answer; every
  * rule about who may do what to which request lives in the lifecycle.
  * Each resource has its own file: res_requests.c (/v1/requests...),
- * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
- * (/v1/krl), res_audit.c (/v1/audit), res_hosts.c (/v1/ca/host,
- * /v1/hosts/...); router.c dispatches and reply.c
- * holds the one mapping from lifecycle errors to HTTP statuses.  Every
+ * res_view.c (what ?view=1 adds), res_history.c (/v1/requests/ID/
+ * history), res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics),
+ * res_krl.c (/v1/krl), res_audit.c (/v1/audit), res_hosts.c
+ * (/v1/ca/host, /v1/hosts/...), res_session.c
+ * (/v1/session: the web page's sign-in) and res_web.c (the page, /r/ID);
+ * router.c authenticates (a bearer token, or a session cookie with its
+ * CSRF and origin checks) and dispatches, and reply.c holds the one
+ * mapping from lifecycle errors to HTTP statuses.  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
 #ifndef JIT_API_H
@@ -42,6 +46,11 @@ struct jit_api_options {
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	uint64_t session_idle;       /* web sessions: idle timeout (s) */
+	uint64_t session_max;        /* web sessions: absolute (s); 0 =
+	                                12h */
+	const char *web_origin;      /* the page's public origin, or NULL
+	                                for the Host header; copied */
 };
 
 struct jit_api;

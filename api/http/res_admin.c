@@ -139,6 +139,10 @@ metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
 		    (unsigned long long)atomic_load_explicit(
 		    &api->http_counts[i], memory_order_relaxed)) != 0)
 			return -1;
+	if (emit(b, "# HELP jit_http_waiting Long-polls (GET "
+	    "/v1/requests/ID?wait=) held now.\n# TYPE jit_http_waiting gauge\n"
+	    "jit_http_waiting %u\n", atomic_load(&api->waiting)) != 0)
+		return -1;
 	return emit(b, "# HELP jit_store_commits_total Durable store "
 	    "transactions.\n# TYPE jit_store_commits_total counter\n"
 	    "jit_store_commits_total %llu\n"

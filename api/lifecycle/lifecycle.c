@@ -478,6 +478,30 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 	return JIT_ERR_INTERNAL;
 }
 
+unsigned
+jit_lc_allowed(const struct jit_policy *p, const char *user,
+    const struct jit_request *req, uint64_t now)
+{
+	static const unsigned bit[] = { JIT_LC_CAN_APPROVE, JIT_LC_CAN_DENY,
+	    JIT_LC_CAN_CANCEL, JIT_LC_CAN_REVOKE };
+	struct jit_actor who = { user, NULL };
+	struct change_ctx c;
+	unsigned ops = 0;
+	int op;
+
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	c.who = &who;
+	c.id = req->id;
+	c.now = now;
+	for (op = OP_APPROVE; op <= OP_REVOKE; op++) {
+		c.op = (enum op)op;
+		if (check_op(&c, req) == 0)
+			ops |= bit[op];
+	}
+	return ops;
+}
+
 /* Count r's approvals against the role's rule; approve when it is met. */
 static int
 apply_approval(const struct change_ctx *c, struct jit_request *r)

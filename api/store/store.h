@@ -429,6 +429,26 @@ uint64_t jit_store_version(struct jit_store *s);
 int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
 
+/*
+ * Wake-up slots: every request id maps to one of JIT_STORE_WAKE_SLOTS
+ * slots (jit_store_wake_slot(), a hash of the id), and a commit that
+ * changes a request advances its slot's version.  A server that holds many
+ * waiting clients without a thread each registers a change hook instead of
+ * blocking in jit_store_wait_change(): fn(ctx, slots, n) is called after
+ * every commit that changed requests, with the n distinct slots it touched
+ * (ascending), once the new version is visible to jit_store_version() and
+ * jit_store_wait_change().  It runs on the store's writer thread with the
+ * store's version lock held: it must be quick, must not block and must not
+ * call the store.  jit_store_set_change_hook(s, NULL, NULL) clears it; a
+ * call in progress has finished when it returns.  One hook per store.
+ */
+#define JIT_STORE_WAKE_SLOTS 4096
+typedef void (*jit_store_change_fn)(void *ctx, const unsigned *slots,
+    size_t n);
+unsigned jit_store_wake_slot(const char *id);
+void jit_store_set_change_hook(struct jit_store *s, jit_store_change_fn fn,
+    void *ctx);
+
 /* ---- statistics -------------------------------------------------------- */
 
 struct jit_store_stats {

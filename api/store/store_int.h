@@ -61,7 +61,8 @@
 #define SCHEMA_VERSION 2
 #define MAX_NAME 200       /* state, user, value keys */
 #define MAX_ID 64          /* request and token ids */
-#define NSLOTS 256         /* wake-up slots for jit_store_wait_change */
+#define NSLOTS JIT_STORE_WAKE_SLOTS  /* wake-up slots (store.h) */
+#define NWAKECV 256        /* condition variables the slots share */
 
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
@@ -103,10 +104,12 @@ struct jit_store {
 	/* Versions and statistics, guarded by vmu. */
 	pthread_mutex_t vmu;
 	pthread_cond_t any_cv;
-	pthread_cond_t slot_cv[NSLOTS];
+	pthread_cond_t slot_cv[NWAKECV];   /* slot i uses i % NWAKECV */
 	uint64_t version;
 	uint64_t slot_version[NSLOTS];
 	struct jit_store_stats stats;
+	jit_store_change_fn change_fn;     /* jit_store_set_change_hook */
+	void *change_ctx;
 };
 
 /* ---- support.c -------------------------------------------------------- */

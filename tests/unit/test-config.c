@@ -45,8 +45,42 @@ test_defaults(void)
 	CHECK_U64(c.clock_skew, 60);
 	CHECK_U64(c.max_body, 65536);
 	CHECK(c.tls_cert == NULL && c.tls_key == NULL);
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	CHECK(c.web_origin == NULL);
 	CHECK_INT(c.from_file, 0);
 	jit_config_release(&c);
+}
+
+static void
+test_web(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("web:\n  session_idle: 10m\n  session_max: 8h\n"
+	    "  origin: https://jit.example.com:8443\n", &c, err,
+	    sizeof(err)));
+	CHECK_U64(c.web_session_idle, 600);
+	CHECK_U64(c.web_session_max, 8 * 3600);
+	CHECK_STR(c.web_origin, "https://jit.example.com:8443");
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web: {session_max: 1h}\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 3600);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web:\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	jit_config_release(&c);
+	refuse("web: {session_idle: 0}\n", "web.session_idle: invalid");
+	refuse("web: {session_max: soon}\n", "web.session_max: invalid");
+	refuse("web: {idle: 5m}\n", "web: unknown key 'idle'");
+	refuse("web: {session_idle: 5m, session_idle: 6m}\n",
+	    "duplicate key 'session_idle'");
+	refuse("web: {origin: jit.example.com}\n", "web.origin: expected");
+	refuse("web: {origin: 'https://jit.example.com/app'}\n",
+	    "web.origin: expected");
+	refuse("web: [a]\n", "web: expected a mapping");
 }
 
 static void
@@ -66,7 +100,9 @@ test_full(void)
 	    "connection_timeout: 1m\n"
 	    "threads: 0\n"
 	    "max_connections: 50\n"
-	    "rate_limit: 0\n", &c, err, sizeof(err)));
+	    "rate_limit: 0\n"
+	    "request_timeout: 5s\n"
+	    "max_connections_per_address: 8\n", &c, err, sizeof(err)));
 	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
 	CHECK_STR(c.listen.host, "::1");
 	CHECK_INT(c.listen.port, 9000);
@@ -81,6 +117,8 @@ test_full(void)
 	CHECK_U64(c.connection_timeout, 60);
 	CHECK_INT(c.max_connections, 50);
 	CHECK_INT(c.rate_limit, 0);
+	CHECK_U64(c.request_timeout, 5);
+	CHECK_INT(c.max_connections_per_address, 8);
 	CHECK_INT(c.from_file, 1);
 	jit_config_release(&c);
 
@@ -91,6 +129,11 @@ test_full(void)
 	CHECK_STR(c.listen.host, "/run/jit.sock");
 	CHECK_STR(c.data, "./jit-data");
 	CHECK_U64(c.clock_skew, 60);
+	CHECK_U64(c.request_timeout, 10);
+	CHECK_U64(c.connection_timeout, 30);
+	CHECK_INT(c.max_connections, 1024);
+	CHECK_INT(c.max_connections_per_address, 64);
+	CHECK_INT(c.threads, 0);
 	jit_config_release(&c);
 	REQUIRE_OK(parse("", &c, err, sizeof(err)));
 	CHECK_STR(c.listen_text, "127.0.0.1:8787");
@@ -129,6 +172,10 @@ test_errors(void)
 	refuse("max_wait: 1h\n", "max_wait: at most 10m");
 	refuse("threads: -1\n", "threads: expected a non-negative integer");
 	refuse("max_connections: 0\n", "max_connections: must be at least 1");
+	refuse("max_connections_per_address: 0\n",
+	    "max_connections_per_address: must be at least 1");
+	refuse("request_timeout: 0\n", "request_timeout: invalid duration");
+	refuse("request_timeout: 2h\n", "request_timeout: at most 1h");
 	refuse("rate_limit: lots\n", "rate_limit");
 	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
 	refuse("listen: [unclosed\n", "t.yaml:");
@@ -264,6 +311,7 @@ main(void)
 {
 	test_defaults();
 	test_full();
+	test_web();
 	test_errors();
 	test_host_keys();
 	test_reader();
