@@ -142,6 +142,19 @@ config_zero(struct jit_config *c)
 	c->rate_limit = 20;
 	c->web_session_idle = 30 * 60;
 	c->web_session_max = 12 * 3600;
+	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
+}
+
+static void
+free_domains(struct jit_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhost_domains; i++)
+		free(c->host_domains[i]);
+	free(c->host_domains);
+	c->host_domains = NULL;
+	c->nhost_domains = 0;
 }
 
 void
@@ -158,6 +171,7 @@ jit_config_release(struct jit_config *c)
 	free(c->web_origin);
 	free(c->public_url);
 	jit_notify_config_release(c->notify, c->nnotify);
+	free_domains(c);
 	config_zero(c);
 }
 
@@ -340,7 +354,8 @@ static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
 	"max_connections", "rate_limit", "web", "request_timeout",
-	"max_connections_per_address", "public_url", "notify",
+	"max_connections_per_address", "host_domains", "host_cert_validity",
+	"public_url", "notify",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -381,6 +396,51 @@ load_public_url(struct jit_yaml_doc *d, ynode *v, const char *key,
 	n = strlen(c->public_url);
 	while (n > 0 && c->public_url[n - 1] == '/')
 		c->public_url[--n] = '\0';
+	return 0;
+}
+
+/* A DNS name: labels of letters, digits and '-' between dots. */
+static int
+valid_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '.' && s[0] != '-' &&
+	    s[n - 1] != '.' && strstr(s, "..") == NULL &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == n;
+}
+
+static int
+load_domains(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	ynode *item;
+	size_t i, n;
+	int r;
+
+	free_domains(c);
+	if (jit_yaml_is_null(v))
+		return 0;
+	if (jit_yaml_kind(v) != JIT_YAML_SEQUENCE)
+		return jit_yaml_fail(d, v, key, "expected a list of domains, "
+		    "like [example.com]");
+	if ((n = jit_yaml_size(v)) > JIT_CONFIG_MAX_HOST_DOMAINS)
+		return jit_yaml_fail(d, v, key, "at most %d domains",
+		    JIT_CONFIG_MAX_HOST_DOMAINS);
+	if (n > 0 && (c->host_domains = calloc(n, sizeof(char *))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((r = jit_yaml_item(d, v, i, key, &item)) != 0 ||
+		    (r = jit_yaml_string(d, item, key, "a domain",
+		    &c->host_domains[i])) != 0)
+			return r;
+		c->nhost_domains = i + 1;
+		if (!valid_domain(c->host_domains[i]))
+			return jit_yaml_fail(d, item, key, "invalid domain "
+			    "'%.64s' (a DNS name like example.com, without "
+			    "wildcards)", c->host_domains[i]);
+	}
 	return 0;
 }
 
@@ -449,6 +509,10 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		if (r == 0 && c->max_connections_per_address == 0)
 			r = jit_yaml_fail(d, v, key, "must be at least 1");
 		return r;
+	case 15:
+		return load_domains(d, v, key, c);
+	case 16:
+		return get_seconds(d, v, key, 10, &c->host_cert_validity);
 	}
 	return JIT_ERR_INTERNAL;
 }

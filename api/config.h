@@ -25,6 +25,9 @@
  *   public_url: https://jit.example.com   # links in notifications
  *   notify: [...]                   # notification endpoints
  *                                   # (notify_config.h)
+ *   host_domains: [example.com]     # the @cert-authority line names
+ *                                   # *.example.com (none: "*")
+ *   host_cert_validity: 30d         # host certificates (10s to 365d)
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -46,6 +49,8 @@
 #define JIT_CONFIG_DEFAULT_DATA "./jit-data"
 #define JIT_CONFIG_DEFAULT_POLICIES "policies/examples/"
 #define JIT_CONFIG_MAX_FILE (1024 * 1024)
+#define JIT_CONFIG_MAX_HOST_DOMAINS 64
+#define JIT_CONFIG_DEFAULT_HOST_VALIDITY (30ull * 86400)
 
 enum jit_listen_kind {
 	JIT_LISTEN_INET = 1,   /* IPv4 host:port */
@@ -82,6 +87,10 @@ struct jit_config {
 	char *public_url;            /* NULL: notifications carry no link */
 	struct jit_notify_endpoint *notify;   /* nnotify endpoints */
 	size_t nnotify;
+	char **host_domains;         /* DNS names (letters, digits, '-',
+	                                '.'), nhost_domains of them */
+	size_t nhost_domains;
+	uint64_t host_cert_validity; /* seconds */
 	int from_file;               /* 0 = embedded defaults */
 };
 

@@ -282,6 +282,47 @@ warn_demo_tokens(struct jit_store *store, const struct jit_policy *p,
 	    JIT_DEMO_TOKENS_FILE);
 }
 
+/* ---- host CA -------------------------------------------------------- */
+
+/* The host CA (hosts.h) of a data directory that already had a CA:
+ * loaded when there is one, and otherwise left out (*out NULL: no host
+ * certificates) with a word in the log. */
+static int
+load_host_ca(const char *data, const struct jit_cadir_pass *pass,
+    struct jit_key **out, char *err, size_t errlen)
+{
+	char msg[768];
+	unsigned mode = 0;
+	int r;
+
+	*out = NULL;
+	if (!jit_cadir_host_exists(data)) {
+		logmsg("no host CA in %s: host certificates are off "
+		    "(jit-ca init --host --data %s creates one)", data, data);
+		return 0;
+	}
+	if ((r = jit_cadir_check_host_key_mode(data, &mode)) != 0) {
+		if (r == JIT_ERR_PERMISSION)
+			jit_seterr(err, errlen, "%s/%s is accessible by group "
+			    "or others (mode %04o); refusing to use it: chmod "
+			    "600 it (and rotate the host CA if others may have "
+			    "read it)", data, JIT_CADIR_HOST_KEY, mode);
+		else
+			jit_seterr(err, errlen, "host CA key %s/%s: %s", data,
+			    JIT_CADIR_HOST_KEY, jit_err(r));
+		return r;
+	}
+	if ((r = jit_cadir_load_host_pass(data, pass, out, msg,
+	    sizeof(msg))) != 0) {
+		if (*msg != '\0')
+			jit_seterr(err, errlen, "%s", msg);
+		else
+			jit_seterr(err, errlen, "loading the host CA key from "
+			    "%s: %s", data, jit_err(r));
+	}
+	return r;
+}
+
 /* ---- policy reload -------------------------------------------------- */
 
 static void
@@ -418,7 +459,7 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_policy *policy = NULL;
 	struct jit_policy_error pe;
 	struct jit_store *store = NULL;
-	struct jit_key *ca = NULL;
+	struct jit_key *ca = NULL, *host_ca = NULL;
 	struct jit_api *api = NULL;
 	struct jit_http *http = NULL;
 	struct jit_notify *notify = NULL;
@@ -480,8 +521,14 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	}
 	if (!jit_cadir_exists(cfg->data)) {
-		if ((r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
-		    &ca)) != 0) {
+		/* A host CA made beforehand (jit-ca init --host) stays. */
+		if (jit_cadir_host_exists(cfg->data))
+			r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
+			    &ca);
+		else
+			r = jit_cadir_create_with_host(cfg->data,
+			    JIT_KEY_ED25519, 0, NULL, &ca, &host_ca);
+		if (r != 0) {
 			jit_seterr(err, errlen, "creating the CA in %s: %s",
 			    cfg->data, jit_err(r));
 			goto out;
@@ -511,7 +558,16 @@ jit_server_run(const struct jit_config *cfg,
 		if (jit_key_format_public(ca, JIT_CADIR_COMMENT, &line) == 0)
 			logmsg("created a new CA in %s: %s", cfg->data, line);
 		free(line);
+		line = NULL;
+		if (host_ca != NULL && jit_key_format_public(host_ca,
+		    JIT_CADIR_HOST_COMMENT, &line) == 0)
+			logmsg("created a new host CA in %s: %s", cfg->data,
+			    line);
+		free(line);
 	}
+	if (host_ca == NULL && (r = load_host_ca(cfg->data, pass, &host_ca,
+	    err, errlen)) != 0)
+		goto out;
 	if (!jit_key_memory_locked(ca))
 		logmsg("warning: the CA key is not locked in memory (%s), so "
 		    "it may be written to swap", jit_key_type(ca) ==
@@ -532,6 +588,10 @@ jit_server_run(const struct jit_config *cfg,
 		ao.hook_ctx = notify;
 	}
 	ao.ca = ca;
+	ao.host_ca = host_ca;
+	ao.host_cert_validity = cfg->host_cert_validity;
+	ao.host_domains = (const char *const *)cfg->host_domains;
+	ao.nhost_domains = cfg->nhost_domains;
 	ao.clock_skew = cfg->clock_skew;
 	ao.max_wait = cfg->max_wait;
 	ao.rate_limit = cfg->rate_limit;
@@ -622,6 +682,7 @@ out:
 	jit_policy_free(policy);
 	jit_store_close(store);
 	jit_key_free(ca);
+	jit_key_free(host_ca);
 	if (r == 0)
 		logmsg("stopped");
 	return r;

@@ -13,7 +13,10 @@
  *   5. opens the store in server mode (a second server on the same data
  *      directory fails with STORE_LOCKED);
  *   6. loads the CA key from DATA/ca_key, or creates an (unencrypted)
- *      Ed25519 CA when the data directory has none; refuses to start when
+ *      Ed25519 CA when the data directory has none, and the host CA from
+ *      DATA/host_ca_key the same way (created only together with the CA;
+ *      a data directory with a CA but no host CA runs without host
+ *      certificates and says so in the log); refuses to start when
  *      DATA/ca_key is accessible by group or others (mode & 077) or not a
  *      regular file; an encrypted DATA/ca_key is decrypted with the
  *      passphrase from pass (cadir.h) and held decrypted in memory only

@@ -43,7 +43,10 @@ static const struct subcommand subcommands[] = {
 	  "GET /v1/whoami before it is saved. Give the token with\n"
 	  "--token-file FILE or --token - (the first line of standard input,\n"
 	  "typed without echo on a terminal); --token TOKEN also works but\n"
-	  "shows the token to other users of this machine (ps, /proc)." },
+	  "shows the token to other users of this machine (ps, /proc).\n"
+	  "A server with a host CA (GET /v1/ca/host) has its @cert-authority\n"
+	  "line put into ~/.ssh/known_hosts: enrolled hosts are then trusted\n"
+	  "without a prompt." },
 	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
 	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"

@@ -14,7 +14,8 @@
  * Each resource has its own file: res_requests.c (/v1/requests...),
  * res_view.c (what ?view=1 adds), res_history.c (/v1/requests/ID/
  * history), res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics),
- * res_krl.c (/v1/krl), res_audit.c (/v1/audit), res_session.c
+ * res_krl.c (/v1/krl), res_audit.c (/v1/audit), res_hosts.c
+ * (/v1/ca/host, /v1/hosts/...), res_session.c
  * (/v1/session: the web page's sign-in) and res_web.c (the page, /r/ID);
  * router.c authenticates (a bearer token, or a session cookie with its
  * CSRF and origin checks) and dispatches, and reply.c holds the one
@@ -45,6 +46,12 @@ typedef int (*jit_api_hook_fn)(struct jit_store_txn *t,
 struct jit_api_options {
 	struct jit_store *store;     /* borrowed; outlives the api */
 	struct jit_key *ca;          /* CA private key; borrowed */
+	struct jit_key *host_ca;     /* host CA private key; borrowed; NULL:
+	                                no host certificates (hosts.h) */
+	uint64_t host_cert_validity; /* seconds; 0 = the default */
+	const char *const *host_domains;  /* for GET /v1/ca/host; borrowed
+	                                     only during jit_api_new */
+	size_t nhost_domains;
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "hosts.h"
 #include "lifecycle.h"
 #include "auth.h"
 #include "ratelimit.h"
@@ -29,6 +30,9 @@ struct jit_api {
 	struct jit_key *ca;
 	struct jit_lifecycle *lc;
 	char *ca_line;
+	struct jit_key *host_ca;         /* NULL: no host certificates */
+	struct jit_hosts *hosts;         /* NULL with host_ca */
+	char *host_ca_line;              /* the @cert-authority line */
 	uint64_t clock_skew;
 	uint64_t max_wait;
 	unsigned rate_limit;
@@ -168,5 +172,10 @@ void session_clear_cookie(struct call *c);
 int res_web(struct call *c);
 /* GET /r/ID: redirect to the page of request id. */
 void res_web_request_link(struct call *c, const char *id);
+
+void res_ca_host(struct call *c);
+void res_hosts_enroll(struct call *c);
+void res_hosts_challenge(struct call *c);
+void res_hosts_renew(struct call *c);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cadir.h"
 #include "err.h"
 #include "util.h"
 
@@ -237,6 +238,12 @@ static const struct route {
 	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL, NULL },
 	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL, NULL },
 	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL, NULL },
+	{ "/v1/ca/host", "GET", 0, PUBLIC, res_ca_host, NULL, NULL },
+	{ "/v1/hosts/enroll", "POST", 0, PUBLIC, NULL, res_hosts_enroll,
+	    NULL },
+	{ "/v1/hosts/challenge", "POST", 0, PUBLIC, NULL,
+	    res_hosts_challenge, NULL },
+	{ "/v1/hosts/renew", "POST", 0, PUBLIC, NULL, res_hosts_renew, NULL },
 	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL, NULL },
 	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL, NULL },
 	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL, NULL },
@@ -400,6 +407,33 @@ api_hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
 	return r;
 }
 
+/* The host side (hosts.h), when there is a host CA. */
+static int
+hosts_new(struct jit_api *api, const struct jit_api_options *opt)
+{
+	struct jit_hosts_options ho;
+	char *key = NULL;
+	int r;
+
+	if (opt->host_ca == NULL)
+		return 0;
+	memset(&ho, 0, sizeof(ho));
+	ho.store = opt->store;
+	ho.ca = opt->host_ca;
+	ho.sign = jit_key_signer;
+	ho.sign_ctx = opt->host_ca;
+	ho.validity = opt->host_cert_validity;
+	ho.clock_skew = opt->clock_skew;
+	if ((r = jit_key_format_public(opt->host_ca, JIT_CADIR_HOST_COMMENT,
+	    &key)) == 0 &&
+	    (r = jit_hosts_ca_line(opt->host_domains, opt->nhost_domains,
+	    key, &api->host_ca_line)) == 0 &&
+	    (r = jit_hosts_new(&ho, &api->hosts)) == 0)
+		api->host_ca = opt->host_ca;
+	free(key);
+	return r;
+}
+
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
     struct jit_api **out)
@@ -447,7 +481,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	    &api->refusals)) != 0)
 		goto fail;
 	lo.refusals = api->refusals;
-	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0)
+	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0 ||
+	    (r = hosts_new(api, opt)) != 0)
 		goto fail;
 	if ((api->cur = calloc(1, sizeof(*api->cur))) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -458,6 +493,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
@@ -477,6 +514,8 @@ jit_api_free(struct jit_api *api)
 		jit_policy_free(api->cur->p);
 		free(api->cur);
 	}
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);

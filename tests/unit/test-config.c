@@ -183,6 +183,43 @@ test_errors(void)
 	refuse("? [a]\n: b\n", "keys must be strings");
 }
 
+static void
+test_host_keys(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(jit_config_defaults(&c));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 30 * 86400);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("host_domains: [example.com, corp.example.org]\n"
+	    "host_cert_validity: 7d\n", &c, err, sizeof(err)));
+	REQUIRE(c.nhost_domains == 2);
+	CHECK_STR(c.host_domains[0], "example.com");
+	CHECK_STR(c.host_domains[1], "corp.example.org");
+	CHECK_U64(c.host_cert_validity, 7 * 86400);
+	jit_config_release(&c);
+	CHECK(c.host_domains == NULL && c.nhost_domains == 0);
+	REQUIRE_OK(parse("host_domains: []\nhost_cert_validity: 10s\n", &c,
+	    err, sizeof(err)));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 10);
+	jit_config_release(&c);
+	refuse("host_domains: example.com\n", "host_domains: expected a "
+	    "list");
+	refuse("host_domains: ['*.example.com']\n", "host_domains: invalid "
+	    "domain '*.example.com'");
+	refuse("host_domains: [a..b]\n", "invalid domain");
+	refuse("host_domains: [ok.example, '.bad']\n", "t.yaml:1: "
+	    "host_domains: invalid domain '.bad'");
+	refuse("host_domains: [[a]]\n", "host_domains: expected a domain");
+	refuse("host_cert_validity: 5s\n", "host_cert_validity: out of "
+	    "range");
+	refuse("host_cert_validity: 400d\n", "host_cert_validity: out of "
+	    "range");
+}
+
 /* What the configuration takes from the shared YAML reader
  * (policies/yaml_doc.h). */
 static void
@@ -276,6 +313,7 @@ main(void)
 	test_full();
 	test_web();
 	test_errors();
+	test_host_keys();
 	test_reader();
 	test_listen();
 	test_size();
