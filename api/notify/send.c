@@ -94,7 +94,7 @@ discard(char *p, size_t size, size_t nmemb, void *ctx)
 
 /* Abandon the attempt as soon as the notifier stops. */
 static int
-on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+abandon_on_stop(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     curl_off_t un)
 {
 	struct jit_notify *n = ctx;
@@ -123,7 +123,7 @@ common_options(CURL *h, struct jit_notify *n,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abandon_on_stop);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, n);
 }
 
