@@ -883,8 +883,6 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		fprintf(stderr, "jit-ca sign: %s has no store: this "
-		    "certificate is not in any audit log\n", data);
 		if (serial == 0 && (r = random_serial(&serial)) != 0) {
 			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
 			goto out;
@@ -939,6 +937,10 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Said once the certificate is out, so a failure stays one line. */
+	if (store == NULL)
+		fprintf(stderr, "jit-ca sign: %s has no store: this "
+		    "certificate is not in any audit log\n", data);
 	ret = 0;
 out:
 	jit_store_close(store);
