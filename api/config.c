@@ -137,11 +137,26 @@ config_zero(struct jit_config *c)
 	c->sweep_interval = 5;
 	c->connection_timeout = 30;
 	c->threads = 0;
-	c->max_connections = 256;
+	c->max_connections = 1024;
+	c->request_timeout = 10;
+	c->max_connections_per_address = 64;
 	c->rate_limit = 20;
 	c->web_session_idle = 30 * 60;
 	c->web_session_max = 12 * 3600;
+	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
 	c->oidc.session_ttl = 12 * 3600;
+}
+
+static void
+free_domains(struct jit_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhost_domains; i++)
+		free(c->host_domains[i]);
+	free(c->host_domains);
+	c->host_domains = NULL;
+	c->nhost_domains = 0;
 }
 
 void
@@ -156,6 +171,7 @@ jit_config_release(struct jit_config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->web_origin);
+	free(c->public_url);
 	free(c->oidc.issuer);
 	free(c->oidc.client_id);
 	free(c->oidc.cli_client_id);
@@ -164,6 +180,8 @@ jit_config_release(struct jit_config *c)
 	free(c->oidc.groups_claim);
 	free(c->oidc.scopes);
 	free(c->oidc.ca_file);
+	jit_notify_config_release(c->notify, c->nnotify);
+	free_domains(c);
 	config_zero(c);
 }
 
@@ -407,7 +425,9 @@ load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit", "web", "oidc",
+	"max_connections", "rate_limit", "web", "request_timeout",
+	"max_connections_per_address", "host_domains", "host_cert_validity",
+	"public_url", "notify", "oidc",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -431,6 +451,71 @@ load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
 	return 0;
 }
 
+/* The base of links in notifications, without a trailing slash. */
+static int
+load_public_url(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	char why[256];
+	size_t n;
+	int lo, r;
+
+	if ((r = get_string(d, v, key, &c->public_url)) != 0)
+		return r;
+	if (jit_notify_url_check(c->public_url, 0, &lo, why,
+	    sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, key, "%s", why);
+	n = strlen(c->public_url);
+	while (n > 0 && c->public_url[n - 1] == '/')
+		c->public_url[--n] = '\0';
+	return 0;
+}
+
+/* A DNS name: labels of letters, digits and '-' between dots. */
+static int
+valid_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '.' && s[0] != '-' &&
+	    s[n - 1] != '.' && strstr(s, "..") == NULL &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == n;
+}
+
+static int
+load_domains(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	ynode *item;
+	size_t i, n;
+	int r;
+
+	free_domains(c);
+	if (jit_yaml_is_null(v))
+		return 0;
+	if (jit_yaml_kind(v) != JIT_YAML_SEQUENCE)
+		return jit_yaml_fail(d, v, key, "expected a list of domains, "
+		    "like [example.com]");
+	if ((n = jit_yaml_size(v)) > JIT_CONFIG_MAX_HOST_DOMAINS)
+		return jit_yaml_fail(d, v, key, "at most %d domains",
+		    JIT_CONFIG_MAX_HOST_DOMAINS);
+	if (n > 0 && (c->host_domains = calloc(n, sizeof(char *))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((r = jit_yaml_item(d, v, i, key, &item)) != 0 ||
+		    (r = jit_yaml_string(d, item, key, "a domain",
+		    &c->host_domains[i])) != 0)
+			return r;
+		c->nhost_domains = i + 1;
+		if (!valid_domain(c->host_domains[i]))
+			return jit_yaml_fail(d, item, key, "invalid domain "
+			    "'%.64s' (a DNS name like example.com, without "
+			    "wildcards)", c->host_domains[i]);
+	}
+	return 0;
+}
+
 /* Top-level key i (top_keys) with value v. */
 static int
 load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
@@ -438,6 +523,15 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	const char *key = top_keys[i], *text;
 	int r;
 
+	/* By name, so that keys added elsewhere do not renumber these. */
+	if (strcmp(key, "public_url") == 0)
+		return load_public_url(d, v, key, c);
+	if (strcmp(key, "notify") == 0) {
+		jit_notify_config_release(c->notify, c->nnotify);
+		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
+	}
+	if (strcmp(key, "oidc") == 0)
+		return load_oidc(d, v, c);
 	switch (i) {
 	case 0:
 		return load_listen(d, v, key, c);
@@ -479,7 +573,20 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	case 12:
 		return load_web(d, v, c);
 	case 13:
-		return load_oidc(d, v, c);
+		r = get_seconds(d, v, key, 1, &c->request_timeout);
+		if (r == 0 && c->request_timeout > 3600)
+			r = jit_yaml_fail(d, v, key, "at most 1h");
+		return r;
+	case 14:
+		r = get_uint(d, v, key, 100000,
+		    &c->max_connections_per_address);
+		if (r == 0 && c->max_connections_per_address == 0)
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
+		return r;
+	case 15:
+		return load_domains(d, v, key, c);
+	case 16:
+		return get_seconds(d, v, key, 10, &c->host_cert_validity);
 	}
 	return JIT_ERR_INTERNAL;
 }

@@ -201,6 +201,20 @@ int client_install(const char *role, const char *key_src, int key_owned,
     const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
     int no_agent, int *agent_status, char *msg, size_t msglen);
 
+/* The comment of the host CA's key in its known_hosts line, by which
+ * setup finds the line it wrote before. */
+#define CLIENT_HOST_CA_COMMENT "jit-ssh-host-ca"
+
+/*
+ * Put line (an "@cert-authority PATTERNS KEY jit-ssh-host-ca" line) into
+ * ~/.ssh/known_hosts (created with ~/.ssh when missing), replacing any
+ * other host CA line that ends with that comment; other lines are kept
+ * as they were, and the file is not rewritten when nothing changes.
+ * *path receives the file's path (new string).
+ */
+int client_known_hosts_put(const char *line, char **path, char *msg,
+    size_t msglen);
+
 /* Remove a role's agent identities and files (role NULL = every role).
  * *nroles receives how many roles had something removed. */
 int client_uninstall(const char *role, size_t *nroles, size_t *nagent,

@@ -527,6 +527,75 @@ fetch_ca(const struct client_config *c, char **line, struct jit_key **key)
 	return 0;
 }
 
+/*
+ * GET /v1/ca/host: *line is the host CA's known_hosts line, rebuilt from
+ * its checked parts ("@cert-authority PATTERNS KEY jit-ssh-host-ca"), and
+ * *fp its fingerprint; both NULL when the server has no host CA (404).
+ * Prints on failure.
+ */
+static int
+fetch_host_ca(const struct client_config *c, char **line, char **fp)
+{
+	struct client_http_result res;
+	struct jit_key *k = NULL;
+	char msg[512], *key = NULL, *text = NULL;
+	const char *pat;
+	size_t plen;
+	int r, rc = JIT_EXIT_ERROR;
+
+	*line = *fp = NULL;
+	memset(&res, 0, sizeof(res));
+	if (client_http_call(c, "GET", "/v1/ca/host", NULL, 30, NULL, NULL,
+	    &res, msg, sizeof(msg)) != 0) {
+		client_fail("%s", msg);
+		return client_interrupted ? JIT_EXIT_INTERRUPTED :
+		    JIT_EXIT_ERROR;
+	}
+	if (res.status == 404) {
+		rc = JIT_EXIT_OK;          /* no host certificates here */
+		goto out;
+	}
+	if (res.status != 200) {
+		client_http_describe_error(&res, msg, sizeof(msg));
+		client_fail("%s", msg);
+		goto out;
+	}
+	if ((text = strndup(res.body, strcspn(res.body, "\r\n"))) == NULL)
+		goto out;
+	pat = text + 16;
+	plen = strcspn(pat, " ");
+	if (strncmp(text, "@cert-authority ", 16) != 0 || plen == 0 ||
+	    strspn(pat, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-*?,") != plen || pat[plen] != ' ') {
+		client_fail("the server's host CA line is not an "
+		    "@cert-authority line");
+		goto out;
+	}
+	if ((r = jit_key_parse_public(pat + plen + 1, &k, NULL)) != 0) {
+		client_fail("the server's host CA key is not a valid public "
+		    "key: %s", jit_err(r));
+		goto out;
+	}
+	if (jit_key_format_public(k, CLIENT_HOST_CA_COMMENT, &key) != 0 ||
+	    jit_key_fingerprint(k, fp) != 0 ||
+	    asprintf(line, "@cert-authority %.*s %s", (int)plen, pat,
+	    key) < 0) {
+		*line = NULL;
+		goto out;
+	}
+	rc = JIT_EXIT_OK;
+ out:
+	if (rc != JIT_EXIT_OK) {
+		free(*fp);
+		*fp = NULL;
+	}
+	client_http_result_release(&res);
+	jit_key_free(k);
+	free(key);
+	free(text);
+	return rc;
+}
+
 int
 client_cmd_ca(const struct client_opts *o)
 {
@@ -641,6 +710,7 @@ client_cmd_setup(const struct client_opts *o)
 	struct client_http_result res;
 	struct jit_key *k = NULL, *old = NULL;
 	char *line = NULL, *fp = NULL, *oldfp = NULL, msg[512];
+	char *hline = NULL, *hfp = NULL, *known = NULL;
 	const char *user = NULL;
 	int rc, changed = 0, same_url;
 
@@ -693,7 +763,8 @@ client_cmd_setup(const struct client_opts *o)
 		client_config_set(&c.token, NULL);
 		client_config_set(&c.token_expires, NULL);
 	}
-	if ((rc = fetch_ca(&c, &line, &k)) != 0)
+	if ((rc = fetch_ca(&c, &line, &k)) != 0 ||
+	    (rc = fetch_host_ca(&c, &hline, &hfp)) != 0)
 		goto out;
 	rc = JIT_EXIT_ERROR;
 	if (jit_key_fingerprint(k, &fp) != 0)
@@ -713,6 +784,9 @@ client_cmd_setup(const struct client_opts *o)
 		user = client_json_str(res.json, "user");
 	}
 	fprintf(stderr, "Server %s\nCA key fingerprint: %s\n", c.url, fp);
+	if (hfp != NULL)
+		fprintf(stderr, "Host CA key fingerprint: %s (for %.*s)\n",
+		    hfp, (int)strcspn(hline + 16, " "), hline + 16);
 	if (changed)
 		fprintf(stderr, "WARNING: this differs from the CA key pinned "
 		    "before (%s)\n", oldfp);
@@ -731,6 +805,13 @@ client_cmd_setup(const struct client_opts *o)
 		client_fail("%s", msg);
 		goto out;
 	}
+	/* The host CA goes where ssh looks, so the first connection to an
+	 * enrolled host asks nothing. */
+	if (hline != NULL &&
+	    client_known_hosts_put(hline, &known, msg, sizeof(msg)) != 0) {
+		client_fail("%s", msg);
+		goto out;
+	}
 	if (o->sso) {
 		/* The pinned CA is saved first; the sign-in adds the
 		 * session to the same file. */
@@ -745,8 +826,10 @@ client_cmd_setup(const struct client_opts *o)
 		user = client_json_str(res.json, "user");
 	}
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s?}", "config",
-		    c.path, "url", c.url, "ca_fingerprint", fp, "user", user);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}",
+		    "config", c.path, "url", c.url, "ca_fingerprint", fp,
+		    "user", user, "host_ca_fingerprint", hfp, "known_hosts",
+		    known);
 
 		if (j != NULL)
 			print_json(j);
@@ -760,6 +843,8 @@ client_cmd_setup(const struct client_opts *o)
 			printf(" (no token yet: set JIT_SSH_TOKEN or re-run "
 			    "with --token-file FILE)");
 		printf(".\n");
+		if (known != NULL)
+			printf("Trusting the host CA %s in %s.\n", hfp, known);
 	}
 	rc = JIT_EXIT_OK;
 	goto out;
@@ -773,6 +858,9 @@ client_cmd_setup(const struct client_opts *o)
 	free(line);
 	free(fp);
 	free(oldfp);
+	free(hline);
+	free(hfp);
+	free(known);
 	client_config_release(&c);
 	return rc;
 }

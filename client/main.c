@@ -48,7 +48,10 @@ static const struct subcommand subcommands[] = {
 	  "--sso signs in through the server's identity provider instead\n"
 	  "(single sign-on): open the URL shown (a browser opens it when\n"
 	  "there is a display) and enter the code; the session token is\n"
-	  "saved, and any command signs in again once it has ended." },
+	  "saved, and any command signs in again once it has ended.\n"
+	  "A server with a host CA (GET /v1/ca/host) has its @cert-authority\n"
+	  "line put into ~/.ssh/known_hosts: enrolled hosts are then trusted\n"
+	  "without a prompt." },
 	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
 	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"

@@ -510,12 +510,13 @@ out:
 	return r;
 }
 
-/* The groups of user u, from mapping v ({groups: [...]}). */
+/* The groups and email of user u, from mapping v ({groups: [...],
+ * email: ADDRESS}). */
 static int
 parse_user_fields(struct ctx *c, struct user *u, ynode *v,
     const char *field)
 {
-	static const char *const user_fields[] = { "groups" };
+	static const char *const user_fields[] = { "groups", "email" };
 	ynode *kn, *vn;
 	unsigned seenmask = 0;
 	size_t f;
@@ -527,14 +528,24 @@ parse_user_fields(struct ctx *c, struct user *u, ynode *v,
 	for (size_t i = 0; i < jit_yaml_size(v); i++) {
 		char sub[192];
 		if ((r = jit_yaml_pair_key(c->doc, v, i, field, &kn)) != 0 ||
-		    (r = jit_yaml_key(c->doc, kn, field, NULL, user_fields, 1,
+		    (r = jit_yaml_key(c->doc, kn, field, NULL, user_fields, 2,
 		    &seenmask, &f)) != 0)
 			return r;
 		snprintf(sub, sizeof(sub), "%s.%s", field, user_fields[f]);
-		if ((r = jit_yaml_pair_value(c->doc, v, i, sub, &vn)) != 0 ||
-		    (r = parse_list(c, vn, sub, check_group,
-		    POL_MAX_USER_GROUPS, &u->groups)) != 0)
+		if ((r = jit_yaml_pair_value(c->doc, v, i, sub, &vn)) != 0)
 			return r;
+		if (f == 1) {
+			char why[256];
+
+			if ((r = get_string(c, vn, sub, "an email address",
+			    &u->email)) != 0)
+				return r;
+			if (jit_check_email(u->email, why, sizeof(why)) != 0)
+				return fail(c, vn, sub, "%s", why);
+		} else if ((r = parse_list(c, vn, sub, check_group,
+		    POL_MAX_USER_GROUPS, &u->groups)) != 0) {
+			return r;
+		}
 	}
 	return 0;
 }
@@ -572,6 +583,7 @@ parse_user(struct ctx *c, ynode *k, ynode *v)
 	return 0;
 out:
 	free(u.name);
+	free(u.email);
 	pol_strlist_release(&u.groups);
 	return r;
 }

@@ -365,6 +365,7 @@ jit_policy_free(struct jit_policy *p)
 		return;
 	for (size_t i = 0; i < p->nusers; i++) {
 		free(p->users[i].name);
+		free(p->users[i].email);
 		pol_strlist_release(&p->users[i].groups);
 	}
 	free(p->users);

@@ -285,6 +285,10 @@ int jit_policy_user_exists(const struct jit_policy *p, const char *user);
  * unknown user or one without groups. */
 const char *const *jit_policy_user_groups(const struct jit_policy *p,
     const char *user, size_t *n);
+/* The email address of a user (the policy's users.NAME.email), NULL for
+ * an unknown user or one without.  Valid until jit_policy_free(). */
+const char *jit_policy_user_email(const struct jit_policy *p,
+    const char *user);
 /* 1 if user exists and lists group (name without "group:"), else 0. */
 int jit_policy_user_in_group(const struct jit_policy *p, const char *user,
     const char *group);

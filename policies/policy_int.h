@@ -50,6 +50,7 @@ struct strlist {
 struct user {
 	char *name;
 	struct strlist groups;  /* sorted after loading */
+	char *email;            /* NULL = none */
 	const char *file;
 	unsigned line;
 	size_t seq;             /* order of definition, for stable sorting */

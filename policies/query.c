@@ -86,6 +86,16 @@ jit_policy_user_groups(const struct jit_policy *p, const char *user,
 	return (const char *const *)u->groups.v;
 }
 
+const char *
+jit_policy_user_email(const struct jit_policy *p, const char *user)
+{
+	const struct user *u;
+
+	if (p == NULL || user == NULL || (u = pol_find_user(p, user)) == NULL)
+		return NULL;
+	return u->email;
+}
+
 int
 jit_policy_user_in_group(const struct jit_policy *p, const char *user,
     const char *group)

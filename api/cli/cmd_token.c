@@ -7,7 +7,6 @@
  * of single sign-on (kind sso), which revoke ends like any token.
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,16 +54,6 @@ usage(FILE *f)
 	    "  --json           list as JSON lines\n\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA, JIT_CONFIG_DEFAULT_POLICIES);
-}
-
-/* "cli:NAME" for the audit log. */
-static void
-actor_name(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
-	    pw->pw_name : "unknown");
 }
 
 struct list_ctx {
@@ -184,7 +173,7 @@ cmd_token(int argc, char **argv)
 	}
 	if (cmd_config_load("token", config, &cfg, &data, &policies) != 0)
 		return 1;
-	actor_name(actor, sizeof(actor));
+	cmd_actor(actor, sizeof(actor));
 
 	if (strcmp(sub, "create") == 0) {
 		const char *user = argv[optind];

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "hosts.h"
 #include "lifecycle.h"
 #include "auth.h"
 #include "ratelimit.h"
@@ -29,6 +30,9 @@ struct jit_api {
 	struct jit_key *ca;
 	struct jit_lifecycle *lc;
 	char *ca_line;
+	struct jit_key *host_ca;         /* NULL: no host certificates */
+	struct jit_hosts *hosts;         /* NULL with host_ca */
+	char *host_ca_line;              /* the @cert-authority line */
 	uint64_t clock_skew;
 	uint64_t max_wait;
 	unsigned rate_limit;
@@ -41,9 +45,16 @@ struct jit_api {
 	struct policy_ref *cur;
 	atomic_int shutting_down;
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
+	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	jit_api_hook_fn hook;            /* jit_api_options' */
+	void *hook_ctx;
 };
+
+/* The policy in force, referenced until api_policy_put() (router.c). */
+struct policy_ref *api_policy_get(struct jit_api *api);
+void api_policy_put(struct jit_api *api, struct policy_ref *r);
 
 /* One request being handled. */
 struct call {
@@ -98,6 +109,9 @@ unsigned http_status_of(int code);
 /* Answer a refused or failed lifecycle call: status from code, slug and
  * message from why (5xx are also logged with their cause). */
 void reply_refusal(struct call *c, int code, const struct jit_lc_why *why);
+/* Count an answer in http_counts (jit_api_handle does it for the answers
+ * it returns; a deferred answer counts when it is given). */
+void reply_count(struct jit_api *api, unsigned status);
 /* Answer a failure of code while doing what (5xx logged). */
 void reply_failure(struct call *c, int code, const char *what);
 /* Answer the request r as JSON (r is not freed). */
@@ -163,6 +177,11 @@ void session_clear_cookie(struct call *c);
 int res_web(struct call *c);
 /* GET /r/ID: redirect to the page of request id. */
 void res_web_request_link(struct call *c, const char *id);
+
+void res_ca_host(struct call *c);
+void res_hosts_enroll(struct call *c);
+void res_hosts_challenge(struct call *c);
+void res_hosts_renew(struct call *c);
 
 /* Set the session cookie to sid for max_age seconds (res_session.c). */
 void session_set_cookie(struct call *c, const char *sid, uint64_t max_age);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cadir.h"
 #include "err.h"
 #include "util.h"
 
@@ -19,8 +20,8 @@
 
 /* ---- policy references ---------------------------------------------- */
 
-static struct policy_ref *
-policy_get(struct jit_api *api)
+struct policy_ref *
+api_policy_get(struct jit_api *api)
 {
 	struct policy_ref *r;
 
@@ -31,8 +32,8 @@ policy_get(struct jit_api *api)
 	return r;
 }
 
-static void
-policy_put(struct jit_api *api, struct policy_ref *r)
+void
+api_policy_put(struct jit_api *api, struct policy_ref *r)
 {
 	int last;
 
@@ -63,7 +64,7 @@ jit_api_set_policy(struct jit_api *api, struct jit_policy *policy)
 	old = api->cur;
 	api->cur = n;
 	pthread_mutex_unlock(&api->lock);
-	policy_put(api, old);
+	api_policy_put(api, old);
 }
 
 /* ---- authentication ---------------------------------------------------- */
@@ -248,6 +249,12 @@ static const struct route {
 	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL, NULL },
 	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL, NULL },
 	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL, NULL },
+	{ "/v1/ca/host", "GET", 0, PUBLIC, res_ca_host, NULL, NULL },
+	{ "/v1/hosts/enroll", "POST", 0, PUBLIC, NULL, res_hosts_enroll,
+	    NULL },
+	{ "/v1/hosts/challenge", "POST", 0, PUBLIC, NULL,
+	    res_hosts_challenge, NULL },
+	{ "/v1/hosts/renew", "POST", 0, PUBLIC, NULL, res_hosts_renew, NULL },
 	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL, NULL },
 	{ "/v1/oidc", "GET", 0, PUBLIC, res_oidc_info, NULL, NULL },
 	{ "/v1/sessions", "POST", 0, PUBLIC, NULL, res_sessions_create, NULL },
@@ -362,7 +369,6 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	struct jit_http_request r = *req;
 	struct policy_ref *pref;
 	struct call c;
-	unsigned cls;
 
 	memset(&c, 0, sizeof(c));
 	if (r.method == NULL)
@@ -379,21 +385,70 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	c.req = &r;
 	c.resp = resp;
 	c.now = jit_now();
-	pref = policy_get(api);
+	pref = api_policy_get(api);
 	c.p = pref->p;
 	route(&c);
 	jit_wipe(c.sid, sizeof(c.sid));
 	jit_auth_info_release(&c.auth);
-	policy_put(api, pref);
+	api_policy_put(api, pref);
+	if (resp->later.poll != NULL)
+		return;  /* answered later (res_request_get) */
 	if (resp->status == 0)
 		reply_error(&c, 500, NULL, "no response");
-	cls = resp->status / 100;
+	reply_count(api, resp->status);
+}
+
+void
+reply_count(struct jit_api *api, unsigned status)
+{
+	unsigned cls = status / 100;
+
 	if (cls < 6)
 		atomic_fetch_add_explicit(&api->http_counts[cls], 1,
 		    memory_order_relaxed);
 }
 
 /* ---- the API object ------------------------------------------------------ */
+
+/* The lifecycle's hook: the API's, with the policy in force. */
+static int
+api_hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
+{
+	struct jit_api *api = ctx;
+	struct policy_ref *pr = api_policy_get(api);
+	int r;
+
+	r = api->hook(t, ev, pr->p, api->hook_ctx);
+	api_policy_put(api, pr);
+	return r;
+}
+
+/* The host side (hosts.h), when there is a host CA. */
+static int
+hosts_new(struct jit_api *api, const struct jit_api_options *opt)
+{
+	struct jit_hosts_options ho;
+	char *key = NULL;
+	int r;
+
+	if (opt->host_ca == NULL)
+		return 0;
+	memset(&ho, 0, sizeof(ho));
+	ho.store = opt->store;
+	ho.ca = opt->host_ca;
+	ho.sign = jit_key_signer;
+	ho.sign_ctx = opt->host_ca;
+	ho.validity = opt->host_cert_validity;
+	ho.clock_skew = opt->clock_skew;
+	if ((r = jit_key_format_public(opt->host_ca, JIT_CADIR_HOST_COMMENT,
+	    &key)) == 0 &&
+	    (r = jit_hosts_ca_line(opt->host_domains, opt->nhost_domains,
+	    key, &api->host_ca_line)) == 0 &&
+	    (r = jit_hosts_new(&ho, &api->hosts)) == 0)
+		api->host_ca = opt->host_ca;
+	free(key);
+	return r;
+}
 
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
@@ -432,6 +487,12 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 		r = JIT_ERR_ALLOC;
 		goto fail;
 	}
+	api->hook = opt->hook;
+	api->hook_ctx = opt->hook_ctx;
+	if (opt->hook != NULL) {
+		lo.hook = api_hook;
+		lo.hook_ctx = api;
+	}
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
 	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0 ||
@@ -439,7 +500,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	    &api->refusals)) != 0)
 		goto fail;
 	lo.refusals = api->refusals;
-	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0)
+	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0 ||
+	    (r = hosts_new(api, opt)) != 0)
 		goto fail;
 	if ((api->cur = calloc(1, sizeof(*api->cur))) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -450,6 +512,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
@@ -469,6 +533,8 @@ jit_api_free(struct jit_api *api)
 		jit_policy_free(api->cur->p);
 		free(api->cur);
 	}
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
@@ -503,11 +569,11 @@ jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
 int
 jit_api_audit(struct jit_api *api, const char *event, json_t *fields)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_audit_system(api->lc, pr->p, event, fields);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }
 
@@ -516,11 +582,11 @@ jit_api_policy_check(struct jit_api *api, uint64_t now,
     jit_lc_reload_fn report, void *report_ctx,
     struct jit_lc_reload_counts *counts)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_policy_check(api->lc, pr->p, now, 0, report, report_ctx,
 	    counts);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }

@@ -263,6 +263,36 @@ int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
     const atomic_int *stop, struct jit_request **out,
     struct jit_lc_why *why);
 
+/*
+ * The same long-poll without a thread that blocks (the HTTP server parks
+ * the connection instead):
+ *
+ *   jit_lc_wait_begin() checks and reads like jit_lc_get(); when the
+ *   request is not pending it returns it in *out (*w NULL), otherwise a
+ *   waiter in *w (*out NULL).  Errors as jit_lc_get().
+ *   jit_lc_wait_key(w) is the store's wake-up slot of the request
+ *   (jit_store_wake_slot): a commit that changes it touches that slot.
+ *   jit_lc_wait_poll(w, final, &req) returns 1 and the request as it is
+ *   now when its state, approvals or denials changed since the wait began
+ *   (or always when final is set), 0 when nothing changed (it first looks
+ *   at the slot's version, so a poll after an unrelated commit costs no
+ *   read), or a store error (final only; not_found cannot happen as
+ *   requests are never deleted).  A poll with final set should end the
+ *   wait.
+ *   jit_lc_wait_free(w) frees it (NULL is a no-op).
+ *
+ * A waiter holds no snapshot and no lock; polls of one waiter must not run
+ * at the same time.  lc must outlive its waiters.
+ */
+struct jit_lc_wait;
+int jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
+    struct jit_request **out, struct jit_lc_why *why);
+unsigned jit_lc_wait_key(const struct jit_lc_wait *w);
+int jit_lc_wait_poll(struct jit_lc_wait *w, int final,
+    struct jit_request **out);
+void jit_lc_wait_free(struct jit_lc_wait *w);
+
 struct jit_lc_filter {
 	int has_state;
 	enum jit_state state;

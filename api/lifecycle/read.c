@@ -67,46 +67,117 @@ same_progress(const struct jit_request *a, const struct jit_request *b)
 	    a->ndenials == b->ndenials;
 }
 
+struct jit_lc_wait {
+	struct jit_lifecycle *lc;
+	struct jit_request *seen;    /* as read when the wait began */
+	uint64_t since;              /* store version before the last read */
+	unsigned slot;
+};
+
 int
-jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
-    const struct jit_actor *who, const char *id, uint64_t wait_ms,
-    const atomic_int *stop, struct jit_request **out,
-    struct jit_lc_why *why)
+jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
+    struct jit_request **out, struct jit_lc_why *why)
 {
-	struct jit_request *req, *cur;
-	uint64_t version, deadline;
+	struct jit_request *req = NULL;
+	uint64_t version;
 	int r;
 
+	*w = NULL;
 	*out = NULL;
 	/* The version is taken BEFORE the read, so a change that lands
 	 * between the read and the wait still wakes us (store.h). */
 	version = jit_store_version(lc->store);
 	if ((r = jit_lc_get(lc, p, who, id, &req, why)) != 0)
 		return r;
+	if (req->state != JIT_STATE_PENDING) {
+		*out = req;
+		return 0;
+	}
+	if ((*w = calloc(1, sizeof(**w))) == NULL) {
+		jit_request_free(req);
+		return lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+	}
+	(*w)->lc = lc;
+	(*w)->seen = req;
+	(*w)->since = version;
+	(*w)->slot = jit_store_wake_slot(req->id);
+	return 0;
+}
+
+unsigned
+jit_lc_wait_key(const struct jit_lc_wait *w)
+{
+	return w->slot;
+}
+
+int
+jit_lc_wait_poll(struct jit_lc_wait *w, int final, struct jit_request **out)
+{
+	struct jit_request *cur = NULL;
+	uint64_t version;
+	int r;
+
+	*out = NULL;
+	if (!final && jit_store_wait_change(w->lc->store, w->seen->id,
+	    w->since, 0) != 1)
+		return 0;
+	version = jit_store_version(w->lc->store);
+	if ((r = lc_load(w->lc, w->seen->id, &cur, NULL)) != 0)
+		return final ? r : 0;
+	if (!final && same_progress(w->seen, cur)) {
+		jit_request_free(cur);
+		w->since = version;
+		return 0;
+	}
+	*out = cur;
+	return 1;
+}
+
+void
+jit_lc_wait_free(struct jit_lc_wait *w)
+{
+	if (w == NULL)
+		return;
+	jit_request_free(w->seen);
+	free(w);
+}
+
+int
+jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t wait_ms,
+    const atomic_int *stop, struct jit_request **out,
+    struct jit_lc_why *why)
+{
+	struct jit_lc_wait *w;
+	uint64_t deadline;
+	int r;
+
+	if ((r = jit_lc_wait_begin(lc, p, who, id, &w, out, why)) != 0 ||
+	    w == NULL)
+		return r;
 	deadline = jit_monotonic_ms() + wait_ms;
-	while (wait_ms > 0 && req->state == JIT_STATE_PENDING &&
-	    (stop == NULL || atomic_load(stop) == 0)) {
+	for (;;) {
 		uint64_t nowms = jit_monotonic_ms(), slice;
-		if (nowms >= deadline)
+		int last = nowms >= deadline || (stop != NULL &&
+		    atomic_load(stop) != 0);
+
+		if ((r = jit_lc_wait_poll(w, last, out)) == 1)
 			break;
+		if (r < 0) {
+			/* The request was read once: answer it as it was. */
+			*out = w->seen;
+			w->seen = NULL;
+			break;
+		}
 		/* Wake at least once a second to notice a stop. */
 		slice = deadline - nowms;
 		if (slice > 1000)
 			slice = 1000;
-		if (jit_store_wait_change(lc->store, id, version, (int)slice)
-		    != 1)
-			continue;
-		version = jit_store_version(lc->store);
-		if (lc_load(lc, id, &cur, NULL) != 0)
-			break;
-		if (!same_progress(req, cur)) {
-			jit_request_free(req);
-			req = cur;
-			break;
-		}
-		jit_request_free(cur);
+		(void)jit_store_wait_change(lc->store, id, w->since,
+		    (int)slice);
 	}
-	*out = req;
+	jit_lc_wait_free(w);
 	return 0;
 }
 

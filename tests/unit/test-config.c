@@ -100,7 +100,9 @@ test_full(void)
 	    "connection_timeout: 1m\n"
 	    "threads: 0\n"
 	    "max_connections: 50\n"
-	    "rate_limit: 0\n", &c, err, sizeof(err)));
+	    "rate_limit: 0\n"
+	    "request_timeout: 5s\n"
+	    "max_connections_per_address: 8\n", &c, err, sizeof(err)));
 	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
 	CHECK_STR(c.listen.host, "::1");
 	CHECK_INT(c.listen.port, 9000);
@@ -115,6 +117,8 @@ test_full(void)
 	CHECK_U64(c.connection_timeout, 60);
 	CHECK_INT(c.max_connections, 50);
 	CHECK_INT(c.rate_limit, 0);
+	CHECK_U64(c.request_timeout, 5);
+	CHECK_INT(c.max_connections_per_address, 8);
 	CHECK_INT(c.from_file, 1);
 	jit_config_release(&c);
 
@@ -125,6 +129,11 @@ test_full(void)
 	CHECK_STR(c.listen.host, "/run/jit.sock");
 	CHECK_STR(c.data, "./jit-data");
 	CHECK_U64(c.clock_skew, 60);
+	CHECK_U64(c.request_timeout, 10);
+	CHECK_U64(c.connection_timeout, 30);
+	CHECK_INT(c.max_connections, 1024);
+	CHECK_INT(c.max_connections_per_address, 64);
+	CHECK_INT(c.threads, 0);
 	jit_config_release(&c);
 	REQUIRE_OK(parse("", &c, err, sizeof(err)));
 	CHECK_STR(c.listen_text, "127.0.0.1:8787");
@@ -163,11 +172,52 @@ test_errors(void)
 	refuse("max_wait: 1h\n", "max_wait: at most 10m");
 	refuse("threads: -1\n", "threads: expected a non-negative integer");
 	refuse("max_connections: 0\n", "max_connections: must be at least 1");
+	refuse("max_connections_per_address: 0\n",
+	    "max_connections_per_address: must be at least 1");
+	refuse("request_timeout: 0\n", "request_timeout: invalid duration");
+	refuse("request_timeout: 2h\n", "request_timeout: at most 1h");
 	refuse("rate_limit: lots\n", "rate_limit");
 	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
 	refuse("listen: [unclosed\n", "t.yaml:");
 	refuse("a: 1\n---\nb: 2\n", "config");
 	refuse("? [a]\n: b\n", "keys must be strings");
+}
+
+static void
+test_host_keys(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(jit_config_defaults(&c));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 30 * 86400);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("host_domains: [example.com, corp.example.org]\n"
+	    "host_cert_validity: 7d\n", &c, err, sizeof(err)));
+	REQUIRE(c.nhost_domains == 2);
+	CHECK_STR(c.host_domains[0], "example.com");
+	CHECK_STR(c.host_domains[1], "corp.example.org");
+	CHECK_U64(c.host_cert_validity, 7 * 86400);
+	jit_config_release(&c);
+	CHECK(c.host_domains == NULL && c.nhost_domains == 0);
+	REQUIRE_OK(parse("host_domains: []\nhost_cert_validity: 10s\n", &c,
+	    err, sizeof(err)));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 10);
+	jit_config_release(&c);
+	refuse("host_domains: example.com\n", "host_domains: expected a "
+	    "list");
+	refuse("host_domains: ['*.example.com']\n", "host_domains: invalid "
+	    "domain '*.example.com'");
+	refuse("host_domains: [a..b]\n", "invalid domain");
+	refuse("host_domains: [ok.example, '.bad']\n", "t.yaml:1: "
+	    "host_domains: invalid domain '.bad'");
+	refuse("host_domains: [[a]]\n", "host_domains: expected a domain");
+	refuse("host_cert_validity: 5s\n", "host_cert_validity: out of "
+	    "range");
+	refuse("host_cert_validity: 400d\n", "host_cert_validity: out of "
+	    "range");
 }
 
 /* What the configuration takes from the shared YAML reader
@@ -336,6 +386,7 @@ main(void)
 	test_full();
 	test_web();
 	test_errors();
+	test_host_keys();
 	test_reader();
 	test_listen();
 	test_size();

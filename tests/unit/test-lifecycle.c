@@ -1585,6 +1585,44 @@ test_wait(void)
 	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_wait(f.lc,
 	    f.p, AS("gus"), id, 60000, NULL, &rout, &why));
 
+	/* The same without a blocked thread (jit_lc_wait_begin/poll). */
+	{
+		struct jit_lc_wait *lw = NULL;
+		char other[JIT_REQUEST_ID_LEN];
+
+		CHECK_OK(jit_lc_wait_begin(f.lc, f.p, AS("alice"), id, &lw,
+		    &got, &why));
+		REQUIRE(lw != NULL);
+		CHECK(got == NULL);
+		CHECK_INT(jit_lc_wait_key(lw), jit_store_wake_slot(id));
+		CHECK_INT(jit_lc_wait_poll(lw, 0, &got), 0);
+		/* Another request's commit: still nothing new for this one. */
+		CREATE_ID(&f, other, "alice", "staging", 0, NULL, 0, T0);
+		CHECK_INT(jit_lc_wait_poll(lw, 0, &got), 0);
+		/* Final: the request as it is now. */
+		CHECK_INT(jit_lc_wait_poll(lw, 1, &got), 1);
+		CHECK(got != NULL && got->state == JIT_STATE_PENDING);
+		jit_request_free(got);
+		got = NULL;
+		/* Cancelled meanwhile: the next poll returns it. */
+		CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("alice"), other, T0 + 1,
+		    &got, &why));
+		CHANGED(&f, 1, "request.cancel");
+		jit_request_free(got);
+		got = NULL;
+		jit_lc_wait_free(lw);
+		CHECK_OK(jit_lc_wait_begin(f.lc, f.p, AS("alice"), other, &lw,
+		    &got, &why));
+		CHECK(lw == NULL);
+		CHECK(got != NULL && got->state == JIT_STATE_CANCELLED);
+		jit_request_free(got);
+		got = NULL;
+		REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden",
+		    jit_lc_wait_begin(f.lc, f.p, AS("gus"), id, &lw, &rout,
+		    &why));
+		CHECK(lw == NULL);
+	}
+
 	/* Whether the approval lands before or during the wait, the waiter
 	 * gets the approved request, long before its minute is up. */
 	memset(&w, 0, sizeof(w));
