@@ -66,4 +66,14 @@ int jit_text_printable(const char *s);
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void jit_hex(const unsigned char *in, size_t len, char *out);
 
+/* 1 if host (a URL's host; IPv6 with or without brackets) is a loopback
+ * address (127.0.0.0/8, ::1) or "localhost", else 0. */
+int jit_host_loopback(const char *host);
+
+/* Append name=value to the application/x-www-form-urlencoded form being
+ * built in *form (NULL to start; pairs joined with "&"; reallocated;
+ * the old string is wiped, as a form may carry secrets).  Every byte
+ * but A-Z a-z 0-9 - . _ ~ is percent-encoded.  0 or ALLOC. */
+int jit_form_add(char **form, const char *name, const char *value);
+
 #endif

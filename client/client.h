@@ -9,6 +9,9 @@
  *              on, Ctrl-C aborts a transfer promptly
  *   install.c  ~/.ssh/jit/ files and the ssh-agent identities of a role
  *   login.c    jit-ssh login: request, long-poll, verify, install
+ *   sso.c      single sign-on: the device authorization grant (RFC
+ *              8628) at the server's identity provider, then a session
+ *              token from POST /v1/sessions
  *   cmds.c     every other subcommand
  *   output.c   what is printed about requests, with the server's text
  *              made inert (control characters, bidi overrides escaped)
@@ -57,6 +60,10 @@ struct client_config {
 	char *token;       /* bearer token (secret: wiped on free) */
 	char *ca_key;      /* pinned CA public key line, or NULL */
 	char *tls_ca;      /* CA bundle for TLS, or NULL (system store) */
+	int sso;           /* "sso = yes": the token is a session from
+	                      single sign-on, renewed by signing in again */
+	char *token_expires;   /* the session token's end (RFC 3339) */
+	int token_from_env;    /* token came from JIT_SSH_TOKEN or a flag */
 	int from_file;     /* the config file existed */
 };
 
@@ -73,6 +80,11 @@ int client_config_save(const struct client_config *c, char *msg, size_t msglen);
 void client_config_release(struct client_config *c);
 /* Replace a string field (NULL allowed); returns 0 or ALLOC. */
 int client_config_set(char **field, const char *value);
+/* Store a session token from single sign-on in the file at path (the
+ * file as it is, without environment or flag overrides): token, its end
+ * and "sso = yes".  On error msg receives one line. */
+int client_config_store_session(const char *path, const char *token,
+    const char *expires, char *msg, size_t msglen);
 
 /*
  * Read an API token: the first line of the file path, or of standard
@@ -122,6 +134,18 @@ int client_http_call(const struct client_config *c, const char *method,
     void *tick_ctx, struct client_http_result *res, char *msg, size_t msglen);
 void client_http_result_release(struct client_http_result *res);
 
+/*
+ * GET url (form NULL) or POST the application/x-www-form-urlencoded form
+ * to the identity provider: an absolute https URL, or http on a
+ * loopback address (checked here); the system's TLS roots, no bearer
+ * token, no redirects.  Results as client_http_call; res->json is the
+ * body parsed whatever its content type.
+ */
+int client_http_idp(const char *url, const char *form, long timeout_s,
+    struct client_http_result *res, char *msg, size_t msglen);
+/* 1 if url may reach the identity provider (see client_http_idp). */
+int client_http_idp_url_ok(const char *url);
+
 /* One line describing a non-2xx response: "401 ...: detail". */
 void client_http_describe_error(const struct client_http_result *res, char *msg,
     size_t msglen);
@@ -134,6 +158,30 @@ void client_http_describe_error(const struct client_http_result *res, char *msg,
 int client_api_call(const struct client_config *c, const char *method,
     const char *path, json_t *body, int want_text,
     struct client_http_result *res);
+
+/* ------------------------------------------------------------------ */
+/* sso.c */
+
+/*
+ * Sign in through the server's identity provider: GET /v1/oidc, the
+ * provider's discovery document, the device authorization grant (the
+ * verification URL and code go to stderr, and to a browser through
+ * xdg-open when DISPLAY or WAYLAND_DISPLAY is set), polling its token
+ * endpoint, then POST /v1/sessions with the ID token.  On success
+ * c->token, c->token_expires and c->sso are the new session and it is
+ * stored in c->path.  Prints one "jit-ssh: ..." line on failure and
+ * returns a JIT_EXIT_* code.
+ */
+int client_sso_sign_in(struct client_config *c);
+
+/*
+ * Before a command that needs a token: sign in (client_sso_sign_in)
+ * when the configuration says sso and its session has ended or ends
+ * within a minute, or when there is no token at all and the server
+ * offers single sign-on.  A token from JIT_SSH_TOKEN or a flag is used
+ * as it is.  JIT_EXIT_OK when there is a token to use.
+ */
+int client_sso_ensure(struct client_config *c);
 
 /* ------------------------------------------------------------------ */
 /* install.c */
@@ -160,6 +208,20 @@ int client_install(const char *role, const char *key_src, int key_owned,
     const struct jit_key *key, const char *cert_line,
     const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
     int no_agent, int *agent_status, char *msg, size_t msglen);
+
+/* The comment of the host CA's key in its known_hosts line, by which
+ * setup finds the line it wrote before. */
+#define CLIENT_HOST_CA_COMMENT "jit-ssh-host-ca"
+
+/*
+ * Put line (an "@cert-authority PATTERNS KEY jit-ssh-host-ca" line) into
+ * ~/.ssh/known_hosts (created with ~/.ssh when missing), replacing any
+ * other host CA line that ends with that comment; other lines are kept
+ * as they were, and the file is not rewritten when nothing changes.
+ * *path receives the file's path (new string).
+ */
+int client_known_hosts_put(const char *line, char **path, char *msg,
+    size_t msglen);
 
 /* Remove a role's agent identities and files (role NULL = every role).
  * *nroles receives how many roles had something removed. */
@@ -217,6 +279,7 @@ struct client_opts {
 	int no_agent;
 	int no_wait;
 	int revoke;
+	int sso;
 	int help;
 	const char *url, *token, *ca_key_file, *tls_ca, *config;
 	const char *duration, *reason, *key, *resume, *comment, *timeout;
@@ -226,6 +289,9 @@ struct client_opts {
 
 /* Load config and apply flags; prints the error itself. */
 int client_opts_config(const struct client_opts *o, struct client_config *c);
+/* The same, and then make sure there is a token (client_sso_ensure). */
+int client_opts_config_auth(const struct client_opts *o,
+    struct client_config *c);
 /* The pinned CA key (config or --ca-key), or a printed error. */
 int client_pinned_ca(const struct client_config *c, struct jit_key **out);
 

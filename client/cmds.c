@@ -65,6 +65,8 @@ client_opts_config(const struct client_opts *o, struct client_config *c)
 	    (o->token && (r = client_config_set(&c->token, o->token)) != 0) ||
 	    (o->tls_ca && (r = client_config_set(&c->tls_ca, o->tls_ca)) != 0))
 		goto fail;
+	if (o->token != NULL)
+		c->token_from_env = 1;
 	if (o->ca_key_file != NULL) {
 		if ((r = read_first_line(o->ca_key_file, &line)) != 0) {
 			client_fail("--ca-key %s: %s", o->ca_key_file,
@@ -82,6 +84,18 @@ client_opts_config(const struct client_opts *o, struct client_config *c)
 	client_fail("%s", jit_err(r));
 	client_config_release(c);
 	return JIT_EXIT_ERROR;
+}
+
+int
+client_opts_config_auth(const struct client_opts *o, struct client_config *c)
+{
+	int rc;
+
+	if ((rc = client_opts_config(o, c)) != 0)
+		return rc;
+	if ((rc = client_sso_ensure(c)) != 0)
+		client_config_release(c);
+	return rc;
 }
 
 int
@@ -301,7 +315,7 @@ client_cmd_status(const struct client_opts *o)
 	}
 	if (o->nargs == 1 && (rc = need_id(o, "jit-ssh status [ID]")) != 0)
 		return rc;
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if (o->nargs == 1) {
 		snprintf(path, sizeof(path), "/v1/requests/%s", o->args[0]);
@@ -352,7 +366,7 @@ client_cmd_list(const struct client_opts *o)
 		client_fail("usage: jit-ssh list [--pending]");
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if ((rc = client_api_call(&c, "GET", o->pending ?
 	    "/v1/requests?state=pending" : "/v1/requests", NULL, 0,
@@ -381,7 +395,7 @@ act(const struct client_opts *o, const char *action, const char *usage)
 	memset(&res, 0, sizeof(res));
 	if ((rc = need_id(o, usage)) != 0)
 		return rc;
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if (o->comment != NULL &&
 	    (body = json_pack("{s:s}", "comment", o->comment)) == NULL) {
@@ -533,11 +547,6 @@ client_cmd_logout(const struct client_opts *o)
 	if ((revoked = json_array()) == NULL)
 		return JIT_EXIT_ERROR;
 	if (o->revoke) {
-		if ((rc = client_opts_config(o, &c)) != 0) {
-			json_decref(revoked);
-			return rc;
-		}
-		rc = JIT_EXIT_ERROR;
 		if (client_installed_list(role, &v, &n, msg,
 		    sizeof(msg)) != 0) {
 			client_fail("%s", msg);
@@ -549,6 +558,9 @@ client_cmd_logout(const struct client_opts *o)
 			    role ? role : "");
 			goto out;
 		}
+		/* Only now, with something to revoke, sign in if need be. */
+		if ((rc = client_opts_config_auth(o, &c)) != 0)
+			goto out;
 		/* Each role's files go only once its grant is over on the
 		 * server, so a failed revocation can be tried again. */
 		rc = JIT_EXIT_OK;
@@ -633,6 +645,75 @@ fetch_ca(const struct client_config *c, char **line, struct jit_key **key)
 	return 0;
 }
 
+/*
+ * GET /v1/ca/host: *line is the host CA's known_hosts line, rebuilt from
+ * its checked parts ("@cert-authority PATTERNS KEY jit-ssh-host-ca"), and
+ * *fp its fingerprint; both NULL when the server has no host CA (404).
+ * Prints on failure.
+ */
+static int
+fetch_host_ca(const struct client_config *c, char **line, char **fp)
+{
+	struct client_http_result res;
+	struct jit_key *k = NULL;
+	char msg[512], *key = NULL, *text = NULL;
+	const char *pat;
+	size_t plen;
+	int r, rc = JIT_EXIT_ERROR;
+
+	*line = *fp = NULL;
+	memset(&res, 0, sizeof(res));
+	if (client_http_call(c, "GET", "/v1/ca/host", NULL, 30, NULL, NULL,
+	    &res, msg, sizeof(msg)) != 0) {
+		client_fail("%s", msg);
+		return client_interrupted ? JIT_EXIT_INTERRUPTED :
+		    JIT_EXIT_ERROR;
+	}
+	if (res.status == 404) {
+		rc = JIT_EXIT_OK;          /* no host certificates here */
+		goto out;
+	}
+	if (res.status != 200) {
+		client_http_describe_error(&res, msg, sizeof(msg));
+		client_fail("%s", msg);
+		goto out;
+	}
+	if ((text = strndup(res.body, strcspn(res.body, "\r\n"))) == NULL)
+		goto out;
+	pat = text + 16;
+	plen = strcspn(pat, " ");
+	if (strncmp(text, "@cert-authority ", 16) != 0 || plen == 0 ||
+	    strspn(pat, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-*?,") != plen || pat[plen] != ' ') {
+		client_fail("the server's host CA line is not an "
+		    "@cert-authority line");
+		goto out;
+	}
+	if ((r = jit_key_parse_public(pat + plen + 1, &k, NULL)) != 0) {
+		client_fail("the server's host CA key is not a valid public "
+		    "key: %s", jit_err(r));
+		goto out;
+	}
+	if (jit_key_format_public(k, CLIENT_HOST_CA_COMMENT, &key) != 0 ||
+	    jit_key_fingerprint(k, fp) != 0 ||
+	    asprintf(line, "@cert-authority %.*s %s", (int)plen, pat,
+	    key) < 0) {
+		*line = NULL;
+		goto out;
+	}
+	rc = JIT_EXIT_OK;
+ out:
+	if (rc != JIT_EXIT_OK) {
+		free(*fp);
+		*fp = NULL;
+	}
+	client_http_result_release(&res);
+	jit_key_free(k);
+	free(key);
+	free(text);
+	return rc;
+}
+
 int
 client_cmd_ca(const struct client_opts *o)
 {
@@ -696,7 +777,7 @@ client_cmd_whoami(const struct client_opts *o)
 		client_fail("usage: jit-ssh whoami");
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = client_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config_auth(o, &c)) != 0)
 		return rc;
 	if ((rc = client_api_call(&c, "GET", "/v1/whoami", NULL, 0,
 	    &res)) == 0) {
@@ -748,13 +829,18 @@ client_cmd_setup(const struct client_opts *o)
 	struct client_http_result res;
 	struct jit_key *k = NULL, *old = NULL;
 	char *line = NULL, *fp = NULL, *oldfp = NULL, msg[512];
+	char *hline = NULL, *hfp = NULL, *known = NULL;
 	const char *user = NULL;
 	int rc, changed = 0, same_url;
 
 	memset(&res, 0, sizeof(res));
 	if (o->nargs != 1) {
 		client_fail("usage: jit-ssh setup URL [--token-file FILE | "
-		    "--token -] [--tls-ca FILE] [--yes]");
+		    "--token - | --sso] [--tls-ca FILE] [--yes]");
+		return JIT_EXIT_USAGE;
+	}
+	if (o->sso && o->token != NULL) {
+		client_fail("--sso and a token exclude each other");
 		return JIT_EXIT_USAGE;
 	}
 	/* The file as it is, without environment overrides: setup saves
@@ -789,11 +875,15 @@ client_cmd_setup(const struct client_opts *o)
 	if (o->token != NULL) {
 		if (client_config_set(&c.token, o->token) != 0)
 			goto oom;
-	} else if (!same_url) {
-		/* A token for another server is no use here. */
+		c.sso = 0;
+	} else if (!same_url || o->sso) {
+		/* A token for another server is no use here, and --sso signs
+		 * in afresh. */
 		client_config_set(&c.token, NULL);
+		client_config_set(&c.token_expires, NULL);
 	}
-	if ((rc = fetch_ca(&c, &line, &k)) != 0)
+	if ((rc = fetch_ca(&c, &line, &k)) != 0 ||
+	    (rc = fetch_host_ca(&c, &hline, &hfp)) != 0)
 		goto out;
 	rc = JIT_EXIT_ERROR;
 	if (jit_key_fingerprint(k, &fp) != 0)
@@ -813,6 +903,9 @@ client_cmd_setup(const struct client_opts *o)
 		user = client_json_str(res.json, "user");
 	}
 	fprintf(stderr, "Server %s\nCA key fingerprint: %s\n", c.url, fp);
+	if (hfp != NULL)
+		client_line(stderr, "Host CA key fingerprint: %s (for %.*s)",
+		    hfp, (int)strcspn(hline + 16, " "), hline + 16);
 	if (changed)
 		fprintf(stderr, "WARNING: this differs from the CA key pinned "
 		    "before (%s)\n", oldfp);
@@ -825,22 +918,50 @@ client_cmd_setup(const struct client_opts *o)
 	}
 	if (client_config_set(&c.ca_key, line) != 0)
 		goto oom;
+	if (o->sso)
+		c.sso = 1;
 	if (client_config_save(&c, msg, sizeof(msg)) != 0) {
 		client_fail("%s", msg);
 		goto out;
 	}
+	/* The host CA goes where ssh looks, so the first connection to an
+	 * enrolled host asks nothing. */
+	if (hline != NULL &&
+	    client_known_hosts_put(hline, &known, msg, sizeof(msg)) != 0) {
+		client_fail("%s", msg);
+		goto out;
+	}
+	if (o->sso) {
+		/* The pinned CA is saved first; the sign-in adds the
+		 * session to the same file. */
+		if ((rc = client_sso_sign_in(&c)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		client_http_result_release(&res);
+		if ((rc = client_api_call(&c, "GET", "/v1/whoami", NULL, 0,
+		    &res)) != 0)
+			goto out;
+		rc = JIT_EXIT_ERROR;
+		user = client_json_str(res.json, "user");
+	}
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s?}", "config",
-		    c.path, "url", c.url, "ca_fingerprint", fp, "user", user);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}",
+		    "config", c.path, "url", c.url, "ca_fingerprint", fp,
+		    "user", user, "host_ca_fingerprint", hfp, "known_hosts",
+		    known);
 
 		if (j != NULL)
 			client_print_json(j);
 		json_decref(j);
 	} else {
 		client_line(stdout, "Wrote %s: server %s, CA %s pinned%s%s%s.",
-		    c.path, c.url, fp, user ? ", token for " : "",
-		    user ? user : "", user ? "" : " (no token yet: set "
-		    "JIT_SSH_TOKEN or re-run with --token-file FILE)");
+		    c.path, c.url, fp, user == NULL ? "" : c.sso ?
+		    ", signed in for " : ", token for ", user ? user : "",
+		    user ? "" : " (no token yet: set JIT_SSH_TOKEN or re-run "
+		    "with --token-file FILE)");
+		if (known != NULL)
+			client_line(stdout, "Trusting the host CA %s in %s.",
+			    hfp, known);
 	}
 	rc = JIT_EXIT_OK;
 	goto out;
@@ -854,6 +975,9 @@ client_cmd_setup(const struct client_opts *o)
 	free(line);
 	free(fp);
 	free(oldfp);
+	free(hline);
+	free(hfp);
+	free(known);
 	client_config_release(&c);
 	return rc;
 }

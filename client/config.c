@@ -2,7 +2,9 @@
  * config.c - ~/.config/jit-ssh/config.
  *
  * The file is plain "key = value" lines; '#' starts a comment line.
- * Keys: url, token, ca_key (a CA public key line), tls_ca (a file).
+ * Keys: url, token, ca_key (a CA public key line), tls_ca (a file), sso
+ * ("yes": sign in through the identity provider) and token_expires (the
+ * end of a session token, RFC 3339).
  * Unknown keys are an error so a typo cannot silently drop the CA pin.
  */
 #include <ctype.h>
@@ -67,6 +69,7 @@ client_config_release(struct client_config *c)
 	client_config_set(&c->token, NULL);
 	client_config_set(&c->ca_key, NULL);
 	client_config_set(&c->tls_ca, NULL);
+	client_config_set(&c->token_expires, NULL);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -114,7 +117,17 @@ parse_config(struct client_config *c, char *text, char *msg, size_t msglen)
 			field = &c->ca_key;
 		else if (strcmp(k, "tls_ca") == 0)
 			field = &c->tls_ca;
-		else {
+		else if (strcmp(k, "token_expires") == 0)
+			field = &c->token_expires;
+		else if (strcmp(k, "sso") == 0) {
+			if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+				snprintf(msg, msglen, "%s:%u: sso must be yes "
+				    "or no", c->path, lineno);
+				return JIT_ERR_INVALID_FORMAT;
+			}
+			c->sso = strcmp(v, "yes") == 0;
+			continue;
+		} else {
 			snprintf(msg, msglen, "%s:%u: unknown key '%s'",
 			    c->path, lineno, k);
 			return JIT_ERR_INVALID_FORMAT;
@@ -137,9 +150,11 @@ client_config_load(const char *path, struct client_config *c, char *msg,
 	if ((env = getenv("JIT_SSH_URL")) != NULL && *env &&
 	    (r = client_config_set(&c->url, env)) != 0)
 		return r;
-	if ((env = getenv("JIT_SSH_TOKEN")) != NULL && *env &&
-	    (r = client_config_set(&c->token, env)) != 0)
-		return r;
+	if ((env = getenv("JIT_SSH_TOKEN")) != NULL && *env) {
+		if ((r = client_config_set(&c->token, env)) != 0)
+			return r;
+		c->token_from_env = 1;
+	}
 	return 0;
 }
 
@@ -237,7 +252,8 @@ client_config_save(const struct client_config *c, char *msg, size_t msglen)
 	int r = JIT_ERR_INTERNAL;
 
 	if (!valid_value(c->url) || !valid_value(c->token) ||
-	    !valid_value(c->ca_key) || !valid_value(c->tls_ca)) {
+	    !valid_value(c->ca_key) || !valid_value(c->tls_ca) ||
+	    !valid_value(c->token_expires)) {
 		snprintf(msg, msglen, "a configuration value contains a "
 		    "newline");
 		return JIT_ERR_INVALID_ARGUMENT;
@@ -246,7 +262,10 @@ client_config_save(const struct client_config *c, char *msg, size_t msglen)
 	    (r = put_setting(&b, "url", c->url)) != 0 ||
 	    (r = put_setting(&b, "token", c->token)) != 0 ||
 	    (r = put_setting(&b, "ca_key", c->ca_key)) != 0 ||
-	    (r = put_setting(&b, "tls_ca", c->tls_ca)) != 0)
+	    (r = put_setting(&b, "tls_ca", c->tls_ca)) != 0 ||
+	    (r = put_setting(&b, "sso", c->sso ? "yes" : NULL)) != 0 ||
+	    (r = put_setting(&b, "token_expires", c->sso ?
+	    c->token_expires : NULL)) != 0)
 		goto out;
 	if ((r = make_parents(c->path)) != 0 ||
 	    (r = jit_write_file_atomic(c->path, jit_buf_ptr(&b),
@@ -255,6 +274,25 @@ client_config_save(const struct client_config *c, char *msg, size_t msglen)
 		    jit_err(r));
  out:
 	jit_buf_release(&b);
+	return r;
+}
+
+int
+client_config_store_session(const char *path, const char *token,
+    const char *expires, char *msg, size_t msglen)
+{
+	struct client_config f;
+	int r;
+
+	if ((r = client_config_load_file(path, &f, msg, msglen)) == 0 &&
+	    (r = client_config_set(&f.token, token)) == 0 &&
+	    (r = client_config_set(&f.token_expires, expires)) == 0) {
+		f.sso = 1;
+		r = client_config_save(&f, msg, msglen);
+	} else if (msg[0] == '\0') {
+		snprintf(msg, msglen, "%s", jit_err(r));
+	}
+	client_config_release(&f);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "client.h"
 #include "err.h"
 #include "util.h"
@@ -188,6 +189,30 @@ describe_curl(CURLcode cc, const char *url, const char *errbuf, char *msg,
 	}
 }
 
+/* What every transfer sets: url, http(s) only, no redirects, TLS
+ * verification on, the time limits, and where the answer and the
+ * progress go. */
+static void
+transfer_opts(CURL *h, const char *url, long timeout_s, char *errbuf,
+    struct sink *sink, struct progress *prog)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ssh/0.1");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, prog);
+}
+
 int
 client_http_call(const struct client_config *c, const char *method,
     const char *path, json_t *body, long timeout_s, client_http_tick_fn tick,
@@ -264,26 +289,12 @@ client_http_call(const struct client_config *c, const char *method,
 	/* Disable "Expect: 100-continue" round trips. */
 	if ((h = curl_slist_append(hdrs, "Expect:")) != NULL)
 		hdrs = h;
-	curl_easy_setopt(handle, CURLOPT_URL, url);
+	transfer_opts(handle, url, timeout_s, errbuf, &sink, &prog);
 	curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->tls_ca != NULL)
 		curl_easy_setopt(handle, CURLOPT_CAINFO, c->tls_ca);
-	curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(handle, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(handle, CURLOPT_USERAGENT, "jit-ssh/0.1");
-	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &prog);
 
 	prog.last = jit_monotonic_ms();
 	cc = curl_easy_perform(handle);
@@ -338,6 +349,86 @@ client_http_call(const struct client_config *c, const char *method,
 	free(url);
 	if (r != 0 && msg[0] == '\0')
 		snprintf(msg, msglen, "%s", jit_err(r));
+	return r;
+}
+
+int
+client_http_idp_url_ok(const char *url)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	int ok = 0;
+
+	if (url == NULL || strlen(url) > 2048 || (u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK) {
+		ok = strcmp(scheme, "https") == 0 ||
+		    (strcmp(scheme, "http") == 0 && jit_host_loopback(host));
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+int
+client_http_idp(const char *url, const char *form, long timeout_s,
+    struct client_http_result *res, char *msg, size_t msglen)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct sink sink = { NULL, 0, 0, 0 };
+	struct progress prog = { NULL, NULL, 0 };
+	struct curl_slist *hdrs = NULL;
+	CURL *h;
+	CURLcode cc;
+	int r = JIT_ERR_HTTP;
+
+	memset(res, 0, sizeof(*res));
+	msg[0] = '\0';
+	errbuf[0] = '\0';
+	if (!client_http_idp_url_ok(url)) {
+		snprintf(msg, msglen, "the identity provider's URL '%.200s' is "
+		    "not https (http only on a loopback address)", url);
+		return JIT_ERR_HTTP;
+	}
+	if ((h = curl_easy_init()) == NULL ||
+	    (hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
+	    NULL) {
+		snprintf(msg, msglen, "cannot initialise libcurl");
+		curl_easy_cleanup(h);
+		return JIT_ERR_HTTP;
+	}
+	transfer_opts(h, url, timeout_s, errbuf, &sink, &prog);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (form != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && client_interrupted) {
+		snprintf(msg, msglen, "interrupted");
+		r = JIT_ERR_SYSTEM;
+	} else if (cc != CURLE_OK) {
+		describe_curl(sink.overflow ? CURLE_WRITE_ERROR : cc, url,
+		    errbuf, msg, msglen);
+	} else if (sink.d == NULL && (sink.d = calloc(1, 1)) == NULL) {
+		r = JIT_ERR_ALLOC;
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+		res->body = sink.d;
+		res->len = sink.len;
+		sink.d = NULL;
+		res->json = json_loadb(res->body, res->len,
+		    JSON_REJECT_DUPLICATES, NULL);
+		r = 0;
+	}
+	if (sink.d != NULL)
+		jit_wipe(sink.d, sink.len);
+	free(sink.d);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
 	return r;
 }
 

@@ -10,6 +10,8 @@
  *                            deleted once the request ends without a
  *                            certificate (or is installed: then it
  *                            becomes ~/.ssh/jit/ROLE)
+ *   ~/.ssh/known_hosts       gets the host CA's @cert-authority line
+ *                            (jit-ssh setup; client_known_hosts_put)
  *
  * Agent identities carry the comment "jit-ssh:ROLE", which is how older
  * certificates of a role are found and removed.
@@ -149,6 +151,94 @@ write_replace(const char *path, const char *data, unsigned mode)
 	if (r != 0)
 		(void)unlink(tmp);
 	free(tmp);
+	return r;
+}
+
+/* 1 if the known_hosts line [p, p + n) is a host CA line setup wrote. */
+static int
+is_our_ca_line(const char *p, size_t n)
+{
+	size_t clen = strlen(CLIENT_HOST_CA_COMMENT);
+
+	return n > 16 + clen && strncmp(p, "@cert-authority ", 16) == 0 &&
+	    p[n - clen - 1] == ' ' &&
+	    memcmp(p + n - clen, CLIENT_HOST_CA_COMMENT, clen) == 0;
+}
+
+int
+client_known_hosts_put(const char *line, char **path, char *msg,
+    size_t msglen)
+{
+	struct jit_buf b = JIT_BUF_INIT;
+	unsigned char *old = NULL;
+	char *ssh = NULL, *file = NULL, *real = NULL;
+	const char *p, *end;
+	size_t len = 0, n;
+	unsigned mode = 0644;
+	struct stat st;
+	int r = JIT_ERR_ALLOC, present = 0, mine;
+
+	*path = NULL;
+	if ((ssh = client_home_path(".ssh")) == NULL ||
+	    (file = client_home_path(".ssh/known_hosts")) == NULL) {
+		snprintf(msg, msglen, "cannot find the home directory");
+		goto out;
+	}
+	if ((r = ensure_dir(ssh, msg, msglen)) != 0)
+		goto out;
+	/* A symlinked known_hosts is written where it points. */
+	if (lstat(file, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    (real = realpath(file, NULL)) != NULL) {
+		free(file);
+		file = real;
+	}
+	if (stat(file, &st) == 0)
+		mode = (unsigned)(st.st_mode & 0777);
+	r = jit_read_file(file, 64u * 1024 * 1024, &old, &len);
+	if (r != 0 && r != JIT_ERR_NOT_FOUND) {
+		snprintf(msg, msglen, "cannot read %s: %s", file, jit_err(r));
+		goto out;
+	}
+	/* Every line but an older host CA line of ours, then ours. */
+	for (p = (const char *)old; p != NULL && p < (const char *)old + len;
+	    p = end + 1) {
+		if ((end = memchr(p, '\n', (size_t)((const char *)old + len -
+		    p))) == NULL)
+			end = (const char *)old + len;
+		n = (size_t)(end - p);
+		mine = n == strlen(line) && memcmp(p, line, n) == 0;
+		if ((mine && present) || (!mine && is_our_ca_line(p, n)))
+			continue;
+		present |= mine;
+		if ((r = jit_buf_put(&b, p, n)) != 0 ||
+		    (r = jit_buf_put_u8(&b, '\n')) != 0)
+			goto oom;
+	}
+	if (!present && ((r = jit_buf_put(&b, line, strlen(line))) != 0 ||
+	    (r = jit_buf_put_u8(&b, '\n')) != 0))
+		goto oom;
+	if ((r = jit_buf_put_u8(&b, '\0')) != 0)
+		goto oom;
+	if (old == NULL || len + 1 != jit_buf_len(&b) ||
+	    memcmp(old, jit_buf_ptr(&b), len) != 0) {
+		if ((r = write_replace(file, (const char *)jit_buf_ptr(&b),
+		    mode)) != 0) {
+			snprintf(msg, msglen, "cannot write %s: %s", file,
+			    jit_err(r));
+			goto out;
+		}
+	}
+	*path = file;
+	file = NULL;
+	r = 0;
+	goto out;
+ oom:
+	snprintf(msg, msglen, "%s", jit_err(r));
+ out:
+	jit_buf_release(&b);
+	free(old);
+	free(ssh);
+	free(file);
 	return r;
 }
 

@@ -726,8 +726,11 @@ client_cmd_login(const struct client_opts *o)
 	if ((rc = client_opts_config(o, &c)) != 0)
 		return rc;
 	rc = JIT_EXIT_ERROR;
-	if (client_pinned_ca(&c, &ca) != 0)
+	/* The pinned CA first: signing in is of no use without it. */
+	if (client_pinned_ca(&c, &ca) != 0 ||
+	    (rc = client_sso_ensure(&c)) != 0)
 		goto out;
+	rc = JIT_EXIT_ERROR;
 
 	if (o->resume != NULL) {
 		/* Pick up an existing request: its key is the pending key

@@ -15,7 +15,8 @@ enum {
 	O_CONFIG = 1 << 9, O_FOR = 1 << 10, O_REASON = 1 << 11,
 	O_KEY = 1 << 12, O_RESUME = 1 << 13, O_COMMENT = 1 << 14,
 	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16, O_REVOKE = 1 << 17,
-	O_NBITS = 18,
+	O_SSO = 1 << 18,
+	O_NBITS = 19,
 };
 
 /* Options every server-talking command takes. */
@@ -32,9 +33,10 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "setup", client_cmd_setup,
-	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES,
-	  "setup URL [--token-file FILE | --token -] [--tls-ca FILE]\n"
-	  "      [--config FILE] [--yes] [--json]",
+	  O_JSON | O_TOKEN | O_TOKEN_FILE | O_TLS_CA | O_CONFIG | O_YES |
+	  O_SSO,
+	  "setup URL [--token-file FILE | --token - | --sso]\n"
+	  "      [--tls-ca FILE] [--config FILE] [--yes] [--json]",
 	  "Write ~/.config/jit-ssh/config (0600) for the server at URL. The\n"
 	  "CA key is fetched (GET /v1/ca) and its SHA256 fingerprint shown;\n"
 	  "on a terminal you are asked to confirm it, --yes or a stdin that\n"
@@ -43,7 +45,14 @@ static const struct subcommand subcommands[] = {
 	  "GET /v1/whoami before it is saved. Give the token with\n"
 	  "--token-file FILE or --token - (the first line of standard input,\n"
 	  "typed without echo on a terminal); --token TOKEN also works but\n"
-	  "shows the token to other users of this machine (ps, /proc)." },
+	  "shows the token to other users of this machine (ps, /proc).\n"
+	  "--sso signs in through the server's identity provider instead\n"
+	  "(single sign-on): open the URL shown (a browser opens it when\n"
+	  "there is a display) and enter the code; the session token is\n"
+	  "saved, and any command signs in again once it has ended.\n"
+	  "A server with a host CA (GET /v1/ca/host) has its @cert-authority\n"
+	  "line put into ~/.ssh/known_hosts: enrolled hosts are then trusted\n"
+	  "without a prompt." },
 	{ "login", client_cmd_login, O_CONN | O_FOR | O_REASON | O_KEY |
 	  O_NO_AGENT | O_NO_WAIT | O_RESUME | O_TIMEOUT,
 	  "login ROLE [--for DURATION] [--reason TEXT] [--key PATH]\n"
@@ -64,7 +73,9 @@ static const struct subcommand subcommands[] = {
 	  "revoked or ended). The key made for a request is kept in\n"
 	  "~/.ssh/jit/pending until it is installed, and deleted when the\n"
 	  "request ends without a certificate or the certificate is\n"
-	  "refused." },
+	  "refused. Without a token, on a server that offers single\n"
+	  "sign-on, it signs you in first, as jit-ssh setup does for single\n"
+	  "sign-on." },
 	{ "status", client_cmd_status, O_CONN, "status [ID]",
 	  "Show one request, or your requests and installed certificates.\n"
 	  "The request of each installed certificate is looked up: a\n"
@@ -132,6 +143,7 @@ static const struct option longopts[] = {
 	{ "comment", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, 'O' },
 	{ "revoke", no_argument, NULL, 'X' },
+	{ "sso", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -160,8 +172,9 @@ print_usage(FILE *f)
 	    "certificate\n"
 	    "  --config FILE      instead of ~/.config/jit-ssh/config\n"
 	    "  --json             machine-readable output on stdout\n"
-	    "\nFiles: ~/.config/jit-ssh/config (url, token, ca_key, tls_ca), "
-	    "~/.ssh/jit/.\n"
+	    "\nFiles: ~/.config/jit-ssh/config (url, token, ca_key, tls_ca, "
+	    "sso,\n"
+	    "token_expires), ~/.ssh/jit/.\n"
 	    "\nExit status:\n"
 	    "  0    success\n"
 	    "  1    error (server unreachable, bad URL or token, HTTP or "
@@ -209,6 +222,7 @@ bit_of(int ch)
 	case 'm': return O_COMMENT;
 	case 'O': return O_TIMEOUT;
 	case 'X': return O_REVOKE;
+	case 'S': return O_SSO;
 	default: return 0;
 	}
 }
@@ -297,6 +311,7 @@ main(int argc, char **argv)
 		case 'm': o.comment = optarg; break;
 		case 'O': o.timeout = optarg; break;
 		case 'X': o.revoke = 1; break;
+		case 'S': o.sso = 1; break;
 		case ':':
 			fprintf(stderr, "jit-ssh: option %s needs a value\n",
 			    argv[optind - 1]);

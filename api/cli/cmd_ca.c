@@ -21,6 +21,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "err.h"
+#include "hosts.h"
 #include "key.h"
 #include "store.h"
 #include "terms.h"
@@ -46,6 +47,7 @@ enum {
 	OPT_FINGERPRINT,
 	OPT_ENCRYPT,
 	OPT_PASSPHRASE_FILE,
+	OPT_HOST,
 };
 
 /*
@@ -125,19 +127,25 @@ static void
 init_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca init [--data DIR | --config FILE]\n"
+	    "usage: jit-ca init [--data DIR | --config FILE] [--host]\n"
 	    "                   [--key-type TYPE] [--bits N]\n"
 	    "                   [--encrypt [--passphrase-file FILE]]\n"
 	    "\n"
 	    "Create a new CA key in the data directory DIR (created with mode\n"
 	    "0700 if missing) and print its public key line, the line hosts\n"
 	    "trust with TrustedUserCAKeys.  Writes DIR/ca_key (0600) and\n"
-	    "DIR/ca_key.pub (0644).  An existing CA is never overwritten.\n"
+	    "DIR/ca_key.pub (0644), and the host CA that signs host\n"
+	    "certificates, DIR/host_ca_key (0600) and DIR/host_ca_key.pub\n"
+	    "(0644), of the same type and passphrase.  An existing CA is\n"
+	    "never overwritten.\n"
 	    "\n"
 	    "  -d, --data DIR      data directory (default: the config's,\n"
 	    "                      else %s)\n"
 	    "  -c, --config FILE   take the data directory from a server\n"
 	    "                      config\n"
+	    "      --host          create only the host CA, and print its "
+	    "line\n"
+	    "                      (for a data directory made without one)\n"
 	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
 	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
 	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
@@ -206,6 +214,7 @@ cmd_init(int argc, char **argv)
 		{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
 		{ "passphrase-file", required_argument, NULL,
 		    OPT_PASSPHRASE_FILE },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -213,12 +222,12 @@ cmd_init(int argc, char **argv)
 	const char *bits_arg = NULL, *config = NULL, *pass_file = NULL;
 	struct jit_config cfg;
 	enum jit_key_type type;
-	struct jit_key *k = NULL;
+	struct jit_key *k = NULL, *host = NULL;
 	struct jit_cadir_pass pass;
 	char *line = NULL, err[1024], what[PATH_MAX + 32];
 	char secret[JIT_PASSPHRASE_MAX + 1];
 	uint64_t bits = 0;
-	int c, r, ret = 1, encrypt = 0;
+	int c, r, ret = 1, encrypt = 0, host_only = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
@@ -230,6 +239,7 @@ cmd_init(int argc, char **argv)
 		case OPT_BITS: bits_arg = optarg; break;
 		case OPT_ENCRYPT: encrypt = 1; break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
+		case OPT_HOST: host_only = 1; break;
 		case 'h': init_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
@@ -265,26 +275,34 @@ cmd_init(int argc, char **argv)
 	}
 	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
 		goto out;
-	if (jit_cadir_exists(data)) {
-		cmd_fail(cmd, "%s already holds a CA key; refusing to "
-		    "overwrite it", data);
+	if (host_only ? jit_cadir_host_exists(data) :
+	    jit_cadir_exists(data) || jit_cadir_host_exists(data)) {
+		cmd_fail(cmd, "%s already holds a %sCA key; refusing to "
+		    "overwrite it", data, host_only ||
+		    !jit_cadir_exists(data) ? "host " : "");
 		goto out;
 	}
 	if (encrypt) {
 		cmd_pass_init(&pass, pass_file);
-		snprintf(what, sizeof(what), "the new CA key %s/%s", data,
-		    JIT_CADIR_KEY);
+		if (host_only)
+			snprintf(what, sizeof(what), "the new host CA key "
+			    "%s/%s", data, JIT_CADIR_HOST_KEY);
+		else
+			snprintf(what, sizeof(what), "the new CA keys in %s",
+			    data);
 		if (jit_cadir_pass_get(&pass, what, 1, secret, sizeof(secret),
 		    err, sizeof(err)) != 0) {
 			cmd_fail(cmd, "%s", err);
-			return 1;
+			goto out;
 		}
-		r = jit_cadir_create_encrypted(data, type, (unsigned)bits,
-		    secret, &k);
-		jit_wipe(secret, sizeof(secret));
-	} else {
-		r = jit_cadir_create(data, type, (unsigned)bits, &k);
 	}
+	if (host_only)
+		r = jit_cadir_create_host(data, type, (unsigned)bits,
+		    encrypt ? secret : NULL, &k);
+	else
+		r = jit_cadir_create_with_host(data, type, (unsigned)bits,
+		    encrypt ? secret : NULL, &k, &host);
+	jit_wipe(secret, sizeof(secret));
 	if (r == JIT_ERR_FILE_EXISTS) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
@@ -300,7 +318,8 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "cannot create a CA in %s: %s", data, errmsg(r));
 		goto out;
 	}
-	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0) {
+	if ((r = jit_key_format_public(k, host_only ? JIT_CADIR_HOST_COMMENT :
+	    JIT_CADIR_COMMENT, &line)) != 0) {
 		cmd_fail(cmd, "cannot format the CA public key: %s",
 		    jit_err(r));
 		goto out;
@@ -310,9 +329,14 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "cannot write to stdout");
 		goto out;
 	}
+	if (!host_only)
+		fprintf(stderr, "jit-ca init: the host CA is %s/%s; clients "
+		    "trust it with the line of 'jit-ca ca --host'\n", data,
+		    JIT_CADIR_HOST_KEY);
 	ret = 0;
 out:
 	jit_key_free(k);
+	jit_key_free(host);
 	free(line);
 	jit_config_release(&cfg);
 	return ret;
@@ -325,16 +349,20 @@ static void
 ca_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca ca [--data DIR | --config FILE] [--fingerprint]\n"
+	    "usage: jit-ca ca [--data DIR | --config FILE] [--host] "
+	    "[--fingerprint]\n"
 	    "                 [--passphrase-file FILE]\n"
 	    "\n"
 	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
-	    "the data directory DIR.\n"
+	    "the data directory DIR, or with --host the known_hosts line that\n"
+	    "makes clients trust the host CA: \"@cert-authority *.DOMAIN "
+	    "KEY\"\n"
+	    "for the config's host_domains (\"*\" when it names none).\n"
 	    "\n"
 	    "  -d, --data DIR      data directory (default: the config's,\n"
 	    "                      else %s)\n"
-	    "  -c, --config FILE   take the data directory from a server\n"
-	    "                      config\n"
+	    "  -c, --config FILE   server config (data, host_domains)\n"
+	    "      --host          the host CA's @cert-authority line\n"
 	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
 	    "      --passphrase-file FILE\n"
 	    "                      passphrase of an encrypted DIR/ca_key, "
@@ -346,12 +374,49 @@ ca_usage(FILE *f)
 	    JIT_CONFIG_DEFAULT_DATA);
 }
 
+/* The line jit-ca ca prints, in *line: the CA key line, or with host the
+ * host CA's @cert-authority line for the domains of cfg. */
+static int
+ca_line(const char *cmd, const char *data, int host,
+    const struct jit_config *cfg, const struct jit_cadir_pass *pass,
+    char **line, char **key)
+{
+	char err[1024];
+	int r;
+
+	*line = *key = NULL;
+	if (!host)
+		r = jit_cadir_public_line_pass(data, pass, key, err,
+		    sizeof(err));
+	else
+		r = jit_cadir_host_public_line_pass(data, pass, key, err,
+		    sizeof(err));
+	if (r == JIT_ERR_NOT_FOUND && host && *err == '\0') {
+		cmd_fail(cmd, "no host CA in %s (create one with 'jit-ca init "
+		    "--host --data %s')", data, data);
+		return r;
+	}
+	if (r != 0) {
+		ca_key_fail(cmd, data, host ? "read the host CA key in" :
+		    "read the CA key in", r, err);
+		return r;
+	}
+	if (!host)
+		return (*line = jit_strdup(*key)) != NULL ? 0 : JIT_ERR_ALLOC;
+	if ((r = jit_hosts_ca_line((const char *const *)cfg->host_domains,
+	    cfg->nhost_domains, *key, line)) != 0)
+		cmd_fail(cmd, "cannot make the @cert-authority line: %s",
+		    jit_err(r));
+	return r;
+}
+
 int
 cmd_ca(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "fingerprint", no_argument, NULL, 'l' },
 		{ "passphrase-file", required_argument, NULL,
 		    OPT_PASSPHRASE_FILE },
@@ -360,11 +425,11 @@ cmd_ca(int argc, char **argv)
 	};
 	const char *cmd = "ca", *data = NULL, *config = NULL;
 	const char *pass_file = NULL;
-	struct jit_config cfg;
 	struct jit_key *k = NULL;
 	struct jit_cadir_pass pass;
-	char *line = NULL, *fp = NULL, err[1024];
-	int c, r, ret = 1, want_fp = 0;
+	struct jit_config cfg;
+	char *line = NULL, *key = NULL, *fp = NULL;
+	int c, r, ret = 1, want_fp = 0, host = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
@@ -372,6 +437,7 @@ cmd_ca(int argc, char **argv)
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'c': config = optarg; break;
+		case OPT_HOST: host = 1; break;
 		case 'l': want_fp = 1; break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': ca_usage(stdout); return 0;
@@ -387,13 +453,10 @@ cmd_ca(int argc, char **argv)
 	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
 		goto out;
 	cmd_pass_init(&pass, pass_file);
-	if ((r = jit_cadir_public_line_pass(data, &pass, &line, err,
-	    sizeof(err))) != 0) {
-		ca_key_fail(cmd, data, "read the CA key in", r, err);
+	if (ca_line(cmd, data, host, &cfg, &pass, &line, &key) != 0)
 		goto out;
-	}
 	if (want_fp) {
-		if ((r = jit_key_parse_public(line, &k, NULL)) != 0 ||
+		if ((r = jit_key_parse_public(key, &k, NULL)) != 0 ||
 		    (r = jit_key_fingerprint(k, &fp)) != 0) {
 			cmd_fail(cmd, "cannot fingerprint the CA key: %s",
 			    jit_err(r));
@@ -411,6 +474,7 @@ cmd_ca(int argc, char **argv)
 out:
 	jit_key_free(k);
 	free(line);
+	free(key);
 	free(fp);
 	jit_config_release(&cfg);
 	return ret;
@@ -819,8 +883,6 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		fprintf(stderr, "jit-ca sign: %s has no store: this "
-		    "certificate is not in any audit log\n", data);
 		if (serial == 0 && (r = random_serial(&serial)) != 0) {
 			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
 			goto out;
@@ -875,6 +937,10 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Said once the certificate is out, so a failure stays one line. */
+	if (store == NULL)
+		fprintf(stderr, "jit-ca sign: %s has no store: this "
+		    "certificate is not in any audit log\n", data);
 	ret = 0;
 out:
 	jit_store_close(store);

@@ -18,8 +18,14 @@ int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_krl(int argc, char **argv);      /* cmd_krl.c */
+int cmd_notify(int argc, char **argv);   /* cmd_notify.c */
+int cmd_host(int argc, char **argv);     /* cmd_host.c */
 
 struct jit_config;
+
+/* "cli:NAME" (NAME: the login name running jit-ca) into out, the actor
+ * of the audit entries a command writes. */
+void cmd_actor(char *out, size_t len);
 
 /* Print "jit-ca CMD: message\n" to stderr. */
 void cmd_fail(const char *cmd, const char *fmt, ...)

@@ -134,7 +134,7 @@ assert_eq "" "$(cat "$T/comp.err")" "hanging server: nothing on stderr"
 HOME=$HOME_SAVE
 
 # ---- jit-ca -------------------------------------------------------------------
-assert_eq "$(sorted audit ca help init krl policy serve sign token --help --version)" \
+assert_eq "$(sorted audit ca help host init krl policy serve sign token --help --version)" \
 	"$(comp "$JIT_CA" "")" "jit-ca <TAB>: the subcommands"
 assert_contains "$(comp "$JIT_CA" init --key-type "")" "ecdsa-p384" \
 	"init --key-type <TAB> offers ecdsa-p384"
@@ -171,6 +171,12 @@ assert_eq "$("$JIT_CA" token --help | help_opts)" \
 	"$( (offered "$JIT_CA" token create; echo; offered "$JIT_CA" token list;
 	echo; offered "$JIT_CA" token revoke) | help_opts)" \
 	"jit-ca token: completion offers the --help options"
+assert_eq "$("$JIT_CA" host --help | help_opts)" \
+	"$( (offered "$JIT_CA" host token create; echo; offered "$JIT_CA" host list;
+	echo; offered "$JIT_CA" host revoke) | help_opts)" \
+	"jit-ca host: completion offers the --help options"
+assert_eq "list revoke token" "$(comp "$JIT_CA" host "")" "host <TAB>"
+assert_eq "create" "$(comp "$JIT_CA" host token "")" "host token <TAB>"
 for c in setup login status list approve deny cancel revoke logout ca whoami; do
 	assert_eq "$("$JIT_SSH" "$c" --help | help_opts)" "$(offered "$JIT_SSH" "$c")" \
 		"jit-ssh $c: completion offers the --help options"
