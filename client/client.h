@@ -356,6 +356,10 @@ void client_window_words(const json_t *req, char *out, size_t len);
 /* The strings of a JSON array joined with sep (others skipped). */
 void client_strings_of(const json_t *arr, const char *sep, char *out,
     size_t len);
+/* Why a request ended, in words, from its "end_reason" member
+ * ("policy_changed": "a policy change ended it"); NULL when it has none
+ * (an open request, an older server) or one this client does not know. */
+const char *client_end_words(const json_t *req);
 /* 1 for the states a request never leaves (denied, cancelled, expired,
  * revoked, ended); 0 for pending, approved, NULL and unknown names. */
 int client_state_final(const char *state);

@@ -509,10 +509,19 @@ report_end(const json_t *req, const char *id, int json)
 	else if (state != NULL && strcmp(state, "expired") == 0) {
 		/* The sweeper expires only pending requests; an approved one
 		 * that expired was ended by a policy load before its
-		 * certificate was fetched. */
+		 * certificate was fetched.  A server that records why says
+		 * so (end_reason). */
+		const char *why = client_json_str(req, "end_reason");
+
 		if (client_json_str(req, "decided_at") != NULL)
 			client_fail("request %s expired before its certificate "
 			    "was fetched: a policy change ended it", id);
+		else if (why != NULL && strcmp(why, "policy_changed") == 0)
+			client_fail("request %s expired: a policy change ended "
+			    "it", id);
+		else if (why != NULL && strcmp(why, "expired") == 0)
+			client_fail("request %s expired: nobody decided in "
+			    "time", id);
 		else
 			client_fail("request %s expired: nobody decided in "
 			    "time, or a policy change ended it", id);

@@ -78,6 +78,7 @@ static const struct subcommand subcommands[] = {
 	  "sign-on." },
 	{ "status", client_cmd_status, O_CONN, "status [ID]",
 	  "Show one request, or your requests and installed certificates.\n"
+	  "A request that is over says why it ended (end reason).\n"
 	  "The request of each installed certificate is looked up: a\n"
 	  "revoked grant is marked REVOKED and its certificate removed from\n"
 	  "ssh-agent. Keys kept for requests that ended without a\n"

@@ -299,6 +299,29 @@ print_people(const char *label, const json_t *arr)
 	}
 }
 
+const char *
+client_end_words(const json_t *req)
+{
+	static const struct {
+		const char *reason, *words;
+	} w[] = {
+		{ "denied", "an approver denied it" },
+		{ "cancelled", "its requester cancelled it" },
+		{ "expired", "nobody decided in time" },
+		{ "revoked", "an approver or admin revoked it" },
+		{ "relinquished", "its requester gave it up" },
+		{ "ended", "its window closed" },
+		{ "policy_changed", "a policy change ended it" },
+	};
+	const char *r = client_json_str(req, "end_reason");
+	size_t i;
+
+	for (i = 0; r != NULL && i < sizeof(w) / sizeof(w[0]); i++)
+		if (strcmp(r, w[i].reason) == 0)
+			return w[i].words;
+	return NULL;
+}
+
 /* A labelled line when the member is a non-empty string. */
 static void
 print_member(const json_t *req, const char *label, const char *key)
@@ -356,6 +379,13 @@ client_print_request(const json_t *req, int json)
 		    str_or(req, "revoked_at", "?"),
 		    str_or(req, "revoked_by", "?"), cm && *cm ? " \"" : "",
 		    cm && *cm ? cm : "", cm && *cm ? "\"" : "");
+	}
+	if (client_json_str(req, "end_reason") != NULL) {
+		const char *words = client_end_words(req);
+
+		client_line(stdout, "  %-14s %s%s%s%s", "end reason:",
+		    client_json_str(req, "end_reason"), words ? " (" : "",
+		    words ? words : "", words ? ")" : "");
 	}
 }
 

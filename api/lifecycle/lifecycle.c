@@ -597,12 +597,16 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		r->state = JIT_STATE_DENIED;
 		r->decided_at = c->now;
 		r->expires_at = 0;
+		if (jit_request_set_end_reason(r, JIT_END_DENIED) != 0)
+			return JIT_ERR_ALLOC;
 		*extra = json_pack("{s:s?}", "comment", c->comment);
 		break;
 	case OP_CANCEL:
 		r->state = JIT_STATE_CANCELLED;
 		r->cancelled_at = c->now;
 		r->expires_at = 0;
+		if (jit_request_set_end_reason(r, JIT_END_CANCELLED) != 0)
+			return JIT_ERR_ALLOC;
 		*extra = json_object();
 		break;
 	case OP_REVOKE:
@@ -610,7 +614,10 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		r->revoked_at = c->now;
 		if ((r->revoked_by = jit_strdup(c->who->user)) == NULL ||
 		    (c->comment != NULL && (r->revoke_comment =
-		    jit_strdup(c->comment)) == NULL))
+		    jit_strdup(c->comment)) == NULL) ||
+		    jit_request_set_end_reason(r, strcmp(r->user,
+		    c->who->user) == 0 ? JIT_END_RELINQUISHED :
+		    JIT_END_REVOKED) != 0)
 			return JIT_ERR_ALLOC;
 		/* The requester ending their own grant early relinquishes
 		 * it; anyone else revokes it. */

@@ -138,6 +138,9 @@ assert_contains "$OUT" "ops: request $GID revoked" "says the request was revoked
 assert_eq "revoked alice done early" \
 	"$(as alice "$JIT_SSH" status "$GID" --json | jq -r '"\(.state) \(.revoked_by) \(.revoke_comment)"')" \
 	"the server has it revoked by alice herself"
+assert_match "$(as alice "$JIT_SSH" status "$GID")" \
+	"end reason: +relinquished \(its requester gave it up\)" \
+	"status says she relinquished it (end_reason)"
 [ ! -e "$jd/ops" ] && [ ! -e "$jd/ops-cert.pub" ] &&
 	ok "logout --revoke deletes the files" || fail "logout --revoke deletes the files"
 assert_not_contains "$(agent_list)" "jit-ssh:ops" "and empties the agent"
@@ -170,6 +173,8 @@ wait_for "[ \"\$(state_of $eid)\" = ended ]" 15 ||
 run as alice "$JIT_SSH" login --resume "$eid"
 assert_rc 4 "login --resume of an ended grant exits 4"
 assert_contains "$ERR" "request $eid has ended" "and says it has ended"
+assert_match "$(as alice "$JIT_SSH" status "$eid")" \
+	"end reason: +ended \(its window closed\)" "status says its window closed"
 run as alice "$JIT_SSH" status
 assert_match "$(echo "$OUT" | grep -A20 'installed certificates')" \
 	"ops +$JIT_USER1 until [0-9T:Z-]+ \(expired\)" "status marks the expired certificate"

@@ -691,6 +691,55 @@ test_state_names(void)
 	CHECK_INT(jit_state_parse(NULL, &s), JIT_ERR_INVALID_ARGUMENT);
 }
 
+/* A final request stored before end_reason was recorded is told one
+ * from its state; a recorded one is kept as it is. */
+static void
+test_end_reason_legacy(void)
+{
+	static const struct {
+		const char *state, *extra, *want;
+	} c[] = {
+		{ "pending", "", NULL },
+		{ "denied", "", "denied" },
+		{ "cancelled", "", "cancelled" },
+		{ "expired", "", "expired" },
+		{ "expired", ",\"decided_at\":\"2026-01-01T00:00:00Z\"",
+		  "policy_changed" },
+		{ "revoked", ",\"revoked_by\":\"bob\"", "revoked" },
+		{ "revoked", ",\"revoked_by\":\"alice\"", "relinquished" },
+		{ "revoked", ",\"revoked_by\":\"system\"", "policy_changed" },
+		{ "revoked", ",\"revoked_by\":\"bob\",\"end_reason\":"
+		  "\"policy_changed\"", "policy_changed" },
+	};
+	struct jit_request *r;
+	json_t *j, *out;
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(text, sizeof(text), "{\"id\":\"r-aaaaaaaaaaaa\","
+		    "\"state\":\"%s\",\"user\":\"alice\",\"role\":\"x\","
+		    "\"public_key\":\"k\",\"key_type\":\"ed25519\","
+		    "\"key_fingerprint\":\"SHA256:x\",\"expires_at\":"
+		    "\"2026-01-01T00:00:00Z\"%s}", c[i].state, c[i].extra);
+		REQUIRE((j = json_loads(text, 0, NULL)) != NULL);
+		REQUIRE_OK(jit_request_from_json(j, &r));
+		if (c[i].want == NULL)
+			CHECK(jit_request_end_reason(r) == NULL);
+		else
+			CHECK_STR(jit_request_end_reason(r), c[i].want);
+		REQUIRE((out = jit_request_to_json(r)) != NULL);
+		if (c[i].want == NULL)
+			CHECK(json_object_get(out, "end_reason") == NULL);
+		else
+			CHECK_STR(json_string_value(json_object_get(out,
+			    "end_reason")), c[i].want);
+		json_decref(out);
+		json_decref(j);
+		jit_request_free(r);
+	}
+}
+
 /* create: pending, approved at once, and every refusal. */
 static void
 test_create(void)
@@ -1009,6 +1058,7 @@ test_deny_and_late(void)
 	CHECK_STR(r->denials[0].user, "bob");
 	CHECK_STR(r->denials[0].comment, "not during the freeze");
 	CHECK_U64(r->denials[0].at, T0 + 5);
+	CHECK_STR(r->end_reason, "denied");
 	jit_request_free(r);
 
 	/* Denied is final. */
@@ -1052,6 +1102,7 @@ test_cancel(void)
 	CHANGED(&f, 1, "request.cancel");
 	REQUIRE(r != NULL);
 	CHECK_STR(jit_state_name(r->state), "cancelled");
+	CHECK_STR(r->end_reason, "cancelled");
 	CHECK_U64(r->cancelled_at, T0 + 30);
 	CHECK_U64(r->expires_at, 0);
 	CHECK(is_stored(&f, r));
@@ -1106,6 +1157,7 @@ test_revoke(void)
 	CHECK_U64(r->revoked_at, T0 + 600);
 	CHECK_STR(r->revoked_by, "bob");
 	CHECK_STR(r->revoke_comment, "incident over");
+	CHECK_STR(r->end_reason, "revoked");
 	CHECK_U64(r->serial, serial);       /* for the KRL */
 	CHECK(is_stored(&f, r));
 	CHECK_STR(hk.comment, "incident over");
@@ -1146,6 +1198,7 @@ test_revoke(void)
 		REQUIRE(r != NULL);
 		CHECK_STR(jit_state_name(r->state), "revoked");
 		CHECK_STR(r->revoked_by, "alice");
+		CHECK_STR(r->end_reason, "relinquished");
 		jit_request_free(r);
 		memset(&ag, 0, sizeof(ag));
 		CHECK_OK(jit_store_read(f.s, audit_get_fn, &ag));
@@ -1375,10 +1428,12 @@ test_sweep(void)
 	CHECK_U64(r->expired_at, T0 + 4 * HOUR);
 	CHECK_U64(r->expires_at, 0);
 	CHECK_U64(jit_request_deadline(r), 0);
+	CHECK_STR(r->end_reason, "expired");
 	jit_request_free(r);
 	r = stored(&f, r2);
 	CHECK_STR(jit_state_name(r->state), "ended");
 	CHECK_U64(r->ended_at, T0 + 4 * HOUR);
+	CHECK_STR(r->end_reason, "ended");
 	CHECK_U64(r->not_before, T0);
 	CHECK_U64(r->not_after, T0 + HOUR);
 	jit_request_free(r);
@@ -1890,6 +1945,7 @@ main(void)
 	REQUIRE_OK(jit_key_format_public(ec, NULL, &ec_line));
 
 	test_state_names();
+	test_end_reason_legacy();
 	test_create();
 	test_decide();
 	test_two_person();
