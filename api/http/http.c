@@ -1023,8 +1023,13 @@ jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
 		OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h);
 		OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (size_t)JIT_HTTP_HEADER_LIMIT, NULL);
-		OPT(MHD_OPTION_CONNECTION_TIMEOUT, h->connection_timeout,
-		    NULL);
+		/* MHD's idle timeout also runs while headers arrive, and a
+		 * per-connection one would put the connection on a list MHD
+		 * walks at every turn: so it is never shorter than the
+		 * request deadline, which then governs the headers alone. */
+		OPT(MHD_OPTION_CONNECTION_TIMEOUT, h->connection_timeout >
+		    h->request_timeout ? h->connection_timeout :
+		    h->request_timeout, NULL);
 		OPT(MHD_OPTION_CONNECTION_LIMIT, h->max_connections, NULL);
 		OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_address, NULL);
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_POLLERS, NULL);

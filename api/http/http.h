@@ -40,7 +40,8 @@
  * answer on it, however slowly they trickle; otherwise the connection is
  * closed.  Afterwards a connection on which nothing moves for
  * connection_timeout seconds (a stalled body or a client that does not
- * read its answer) is closed; a held long-poll is subject to neither.
+ * read its answer; at least request_timeout) is closed; a held long-poll
+ * is subject to neither.
  *
  * Limits: a Content-Length above max_body is refused with 413 before the
  * body is read; a chunked body that grows past max_body is refused with
