@@ -145,7 +145,6 @@ struct http_req {
 	struct jit_http_response resp;
 	struct jit_http_later later;
 	struct http_stream *st;      /* JOB_FILL */
-	int queued;                  /* handed to the worker pool */
 	int answered;                /* resp holds the answer to send */
 	int gone;                    /* the client left while held */
 
