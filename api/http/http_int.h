@@ -39,8 +39,10 @@
 #define HTTP_STREAM_BUF (64u * 1024)  /* a stream's buffer (http_stream) */
 /* libmicrohttpd's polling threads.  Its resume step walks every suspended
  * connection of the polling thread that resumes one, so held long-polls
- * spread over several threads cost each resume a fraction of the walk. */
-#define HTTP_POLLERS 8
+ * spread over several threads cost each resume a fraction of the walk;
+ * a new connection wakes every polling thread once (they share the
+ * listening socket), which costs little more. */
+#define HTTP_POLLERS 16
 
 struct MHD_Daemon;
 
