@@ -48,18 +48,6 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	return JIT_ERR_INVALID_ARGUMENT;
 }
 
-static int
-set_str(char **dst, const char *v)
-{
-	char *n = jit_strdup(v);
-
-	if (n == NULL)
-		return JIT_ERR_ALLOC;
-	free(*dst);
-	*dst = n;
-	return 0;
-}
-
 int
 jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
     const char *value, char *err, size_t errlen)
@@ -97,9 +85,9 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 		return 0;
 	}
 	if (strcmp(name, "user") == 0)
-		return set_str(&f->user, value);
+		return jit_strset(&f->user, value);
 	if (strcmp(name, "role") == 0)
-		return set_str(&f->role, value);
+		return jit_strset(&f->role, value);
 	if (strcmp(name, "event") == 0) {
 		/* Every comma-separated item must be non-empty. */
 		const char *p = value;
@@ -113,7 +101,7 @@ jit_audit_filter_set(struct jit_audit_filter *f, const char *name,
 				break;
 			p = c + 1;
 		}
-		return set_str(&f->event, value);
+		return jit_strset(&f->event, value);
 	}
 	return seterr(err, errlen, "unknown filter '%.40s' (use since, until, "
 	    "user, role, event, format)",

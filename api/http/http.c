@@ -298,6 +298,14 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 	    "application/json");
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(mr, "Content-Security-Policy", JIT_HTTP_CSP);
+	if (resp->set_cookie[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
+		    resp->set_cookie);
+	if (resp->location[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION,
+		    resp->location);
 	if (resp->retry_after > 0) {
 		snprintf(ra, sizeof(ra), "%u", resp->retry_after);
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
@@ -689,6 +697,17 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	req->content_type = MHD_lookup_connection_value(conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req->cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_COOKIE);
+	req->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	req->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "Origin");
+	req->sec_fetch_site = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Sec-Fetch-Site");
+	req->csrf_token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-CSRF-Token");
+	req->tls = h->tls_cert_pem != NULL;
 	req->client_addr = rs->addr;
 	req->body = rs->body != NULL ? rs->body : (const unsigned char *)"";
 	req->body_len = rs->body_len;

@@ -65,6 +65,12 @@
  *   "jit-ca: ADDR METHOD PATH STATUS USER MSms"
  * The path is logged without its query string and nothing from the
  * headers or body (tokens, keys, certificates) is ever logged.
+ *
+ * Every response carries Cache-Control: no-store and the headers that
+ * keep a browser from doing more with it than showing it:
+ * X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and
+ * Content-Security-Policy: JIT_HTTP_CSP (the web page's own policy:
+ * scripts, styles and images from this origin only, nothing inline).
  */
 #ifndef JIT_HTTP_H
 #define JIT_HTTP_H
@@ -76,6 +82,9 @@
 #include "config.h"
 
 #define JIT_HTTP_HEADER_LIMIT (32 * 1024)
+#define JIT_HTTP_CSP "default-src 'none'; script-src 'self'; " \
+	"style-src 'self'; img-src 'self'; connect-src 'self'; " \
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 struct jit_http_request {
 	const char *method;          /* "GET", "POST", ... */
@@ -83,6 +92,12 @@ struct jit_http_request {
 	const char *query;           /* raw query string after '?', or "" */
 	const char *authorization;   /* Authorization header or NULL */
 	const char *content_type;    /* Content-Type header or NULL */
+	const char *cookie;          /* Cookie header or NULL */
+	const char *host;            /* Host header or NULL */
+	const char *origin;          /* Origin header or NULL */
+	const char *sec_fetch_site;  /* Sec-Fetch-Site header or NULL */
+	const char *csrf_token;      /* X-CSRF-Token header or NULL */
+	int tls;                     /* 1 if it came over TLS */
 	const char *client_addr;     /* "127.0.0.1", "::1", "unix" */
 	const unsigned char *body;   /* NUL-terminated; may be "" */
 	size_t body_len;
@@ -95,6 +110,8 @@ struct jit_http_response {
 	size_t body_len;
 	unsigned retry_after;        /* seconds, for 429/503; 0 = none */
 	int www_authenticate;        /* add WWW-Authenticate: Bearer (401) */
+	char set_cookie[256];        /* Set-Cookie value; "" = none */
+	char location[2048];         /* Location (redirects); "" = none */
 	char user[72];               /* authenticated user for the log line */
 	/* A streamed body instead of body (which must then be NULL):
 	 * stream(stream_ctx, buf, max) is called from a worker thread (one

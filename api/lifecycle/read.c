@@ -9,13 +9,28 @@
 #include "util.h"
 
 int
+lc_can_view(const struct jit_policy *p, const struct jit_actor *a,
+    const struct jit_request *req)
+{
+	struct jit_policy_who w;
+
+	if (strcmp(req->user, a->user) == 0)
+		return 1;
+	lc_policy_who(a, &w);
+	return jit_policy_is_admin_as(p, &w) ||
+	    jit_policy_is_auditor_as(p, &w) ||
+	    jit_policy_is_approver_as(p, &w, req->role);
+}
+
+int
 jit_lc_can_view(const struct jit_policy *p, const char *user,
     const struct jit_request *req)
 {
-	if (strcmp(req->user, user) == 0)
-		return 1;
-	return jit_policy_is_admin(p, user) || jit_policy_is_auditor(p, user) ||
-	    jit_policy_is_approver(p, user, req->role);
+	struct jit_actor a;
+
+	memset(&a, 0, sizeof(a));
+	a.user = user;
+	return lc_can_view(p, &a, req);
 }
 
 static int
@@ -36,7 +51,7 @@ jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
 	lc_why_clear(why);
 	if ((r = lc_load(lc, id, out, why)) != 0)
 		return r;
-	if (!jit_lc_can_view(p, who->user, *out)) {
+	if (!lc_can_view(p, who, *out)) {
 		jit_request_free(*out);
 		*out = NULL;
 		return refuse_view(why);
@@ -176,6 +191,7 @@ struct listed {
 struct list_ctx {
 	const struct jit_policy *p;
 	const char *user;
+	const struct jit_actor *who;
 	const struct jit_lc_filter *f;
 	int all;                     /* admin or auditor */
 	int dedupe;                  /* skip ids listed already */
@@ -207,7 +223,7 @@ list_add(json_t *j, uint64_t seq, void *vctx)
 	if ((f->has_state && r->state != f->state) ||
 	    (f->role != NULL && strcmp(r->role, f->role) != 0) ||
 	    (f->mine && strcmp(r->user, l->user) != 0) ||
-	    (!l->all && !jit_lc_can_view(l->p, l->user, r)) ||
+	    (!l->all && !lc_can_view(l->p, l->who, r)) ||
 	    (l->dedupe && already_listed(l, r->id))) {
 		jit_request_free(r);
 		return 0;
@@ -265,6 +281,7 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     struct jit_request ***items, size_t *n, struct jit_lc_why *why)
 {
 	struct list_ctx l;
+	struct jit_policy_who w;
 	size_t i;
 	int r;
 
@@ -274,9 +291,11 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 	memset(&l, 0, sizeof(l));
 	l.p = p;
 	l.user = who->user;
+	l.who = who;
 	l.f = f;
-	l.all = jit_policy_is_admin(p, who->user) ||
-	    jit_policy_is_auditor(p, who->user);
+	lc_policy_who(who, &w);
+	l.all = jit_policy_is_admin_as(p, &w) ||
+	    jit_policy_is_auditor_as(p, &w);
 	if (f->limit == 0)
 		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
 		    "limit must be at least 1");

@@ -27,7 +27,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline"
+	"token_ids", "values", "audit", "meta", "by_deadline", "outbox"
 };
 
 /* One queued jit_store_write() call; lives on the caller's stack. */
@@ -86,6 +86,10 @@ open_dbis(struct jit_store *s)
 		 * which migrates first) uses it. */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			s->no_deadline_db = 1;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND && ro && i == DB_OUTBOX) {
+			s->no_outbox_db = 1;
 			continue;
 		}
 		if (rc != 0) {

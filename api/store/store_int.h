@@ -17,6 +17,7 @@
  *   tokens.c        API token records
  *   values.c        small named values
  *   audit_store.c   audit entry storage
+ *   outbox.c        the notification outbox
  *
  * Named databases and their keys (the on-disk format, schema 2):
  *   requests   id -> header || compact JSON, the header being be64(seq)
@@ -37,9 +38,17 @@
  *   token_ids  token id -> sha256(token)
  *   values     key -> JSON (any value)
  *   audit      be64(seq) -> canonical entry text
+ *   outbox     u8 state ('q' queued, 'f' failed) || endpoint NUL
+ *              be64(seq) -> compact JSON, so one endpoint's queued
+ *              entries are one key range in the order they were added
  *   meta       "schema", "next_request_seq", "next_serial" -> be64;
  *              "audit_head" -> be64(seq) || hash hex (saves parsing the
- *              last entry on every append)
+ *              last entry on every append); "next_outbox_seq",
+ *              "outbox_delivered" -> be64
+ * The outbox came after schema 2 without a new schema number: it is a
+ * database of its own that older versions neither open nor need, and
+ * nothing in the other databases changed.  A writer creates it on open; a
+ * read-only open of a store that has none sees an empty outbox.
  * Big-endian integers make LMDB's bytewise key order the numeric order, so
  * index ranges come out in creation order.
  *
@@ -66,7 +75,8 @@
 
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
-	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_COUNT
+	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_OUTBOX,
+	DB_COUNT
 };
 
 struct jit_store_wreq;  /* a queued jit_store_write() call (env.c) */
@@ -88,6 +98,7 @@ struct jit_store {
 	uint64_t schema;      /* of the data read: 1 only if opened READONLY
 	                         (or while migrate.c rewrites it) */
 	int no_deadline_db;   /* READONLY schema 1: no by_deadline */
+	int no_outbox_db;     /* READONLY, written before the outbox */
 
 	/* Write queue, guarded by qmu. */
 	pthread_mutex_t qmu;
