@@ -46,6 +46,11 @@ jit_http_response_release(struct jit_http_response *r)
 	if (r == NULL)
 		return;
 	free(r->body);
+	/* The cookie may hold a session id. */
+	if (r->set_cookie != NULL)
+		jit_wipe(r->set_cookie, strlen(r->set_cookie));
+	free(r->set_cookie);
+	free(r->location);
 	if (r->stream_free != NULL)
 		r->stream_free(r->stream_ctx);
 	if (r->later.release != NULL)
@@ -300,10 +305,10 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(mr, "Content-Security-Policy", JIT_HTTP_CSP);
-	if (resp->set_cookie[0] != '\0')
+	if (resp->set_cookie != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
 		    resp->set_cookie);
-	if (resp->location[0] != '\0')
+	if (resp->location != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION,
 		    resp->location);
 	if (resp->retry_after > 0) {
