@@ -99,6 +99,11 @@ void reply_json(struct call *c, unsigned status, json_t *j);
  * generic slug.  401 adds WWW-Authenticate. */
 void reply_error(struct call *c, unsigned status, const char *error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Set the header value *slot of c's answer (&c->resp->set_cookie or
+ * &c->resp->location) to the formatted string, replacing (wiping) an
+ * earlier one: 0, or -1 when out of memory, having answered 500. */
+int reply_header(struct call *c, char **slot, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Answer text/plain text + "\n". */
 void reply_text(struct call *c, unsigned status, const char *text);
 /* Answer body (malloc'd, taken over) as is with content type ctype. */
@@ -169,8 +174,9 @@ int session_same_origin(const struct call *c);
 /* Copy the session id of c's Cookie header into c->sid: 1 if there is
  * one, 0 if not. */
 int session_cookie(struct call *c);
-/* Make the response clear the session cookie. */
-void session_clear_cookie(struct call *c);
+/* Make the response clear the session cookie: 0, or -1 having answered
+ * 500 (reply_header). */
+int session_clear_cookie(struct call *c);
 
 /* res_web.c: the page.  Serve GET/HEAD of / and the embedded assets: 1
  * if c's path is one of them (the reply is set), 0 if not. */
@@ -183,8 +189,9 @@ void res_hosts_enroll(struct call *c);
 void res_hosts_challenge(struct call *c);
 void res_hosts_renew(struct call *c);
 
-/* Set the session cookie to sid for max_age seconds (res_session.c). */
-void session_set_cookie(struct call *c, const char *sid, uint64_t max_age);
+/* Set the session cookie to sid for max_age seconds (res_session.c): 0,
+ * or -1 having answered 500 (reply_header). */
+int session_set_cookie(struct call *c, const char *sid, uint64_t max_age);
 
 /* res_sessions.c: GET /v1/oidc (what jit-ssh needs for the device flow)
  * and POST /v1/sessions (an ID token for a session token). */
