@@ -10,10 +10,17 @@
  * whole sequence (the worst case for locality: no two on one page), with
  * their expires_at as the store's deadline; the rest are in final states
  * (expired, ended, denied, cancelled, revoked) with no deadline, so the
- * sweeper has nothing to do.  Each request also gets its request.create audit entry unless -A
- * is given.
+ * sweeper has nothing to do.  Each request also gets its request.create
+ * audit entry unless -A is given.
  *
- * Usage: fill-store [-A] DIR COUNT PENDING [USERS]   (USERS default 1000)
+ * Revoked requests were granted for an hour from their creation and had
+ * a certificate (a serial) before they were revoked, so they are what the
+ * KRL reads: those created within the last hour are still valid and
+ * listed, the older ones have expired.  With -R every request that is not
+ * pending is revoked (the KRL rows of bench-http.sh).
+ *
+ * Usage: fill-store [-A] [-R] DIR COUNT PENDING [USERS]
+ *        (USERS default 1000)
  * Prints the time taken and the size of DIR/data.mdb.
  */
 #include <stdio.h>
@@ -34,6 +41,7 @@
 struct fill {
 	unsigned long next, count, pending, users, every;
 	int audit;
+	int all_revoked;             /* -R */
 	const char *pk;
 	const char *fp;
 	uint64_t now;
@@ -83,12 +91,21 @@ make_request(const struct fill *f, unsigned long i, struct jit_request **out)
 	if (pend) {
 		r->expires_at = f->now + 86400;
 	} else {
-		r->state = finals[i % 5];
+		r->state = f->all_revoked ? JIT_STATE_REVOKED : finals[i % 5];
 		r->expires_at = 0;
-		r->decided_at = created + 3600;
+		r->decided_at = created;
 		if (r->state == JIT_STATE_ENDED || r->state == JIT_STATE_REVOKED) {
 			r->not_before = created;
 			r->not_after = created + 3600;
+		}
+		if (r->state == JIT_STATE_REVOKED) {
+			r->serial = i + 1;
+			r->issued_at = created;
+			r->revoked_at = created + 60;
+			if ((r->revoked_by = strdup("admin")) == NULL) {
+				jit_request_free(r);
+				return JIT_ERR_ALLOC;
+			}
 		}
 	}
 	*out = r;
@@ -149,12 +166,16 @@ main(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	f.audit = 1;
-	if (argc > 1 && strcmp(argv[1], "-A") == 0) {
-		f.audit = 0;
-		argi++;
+	for (; argi < argc && argv[argi][0] == '-'; argi++) {
+		if (strcmp(argv[argi], "-A") == 0)
+			f.audit = 0;
+		else if (strcmp(argv[argi], "-R") == 0)
+			f.all_revoked = 1;
+		else
+			break;
 	}
 	if (argc - argi < 3) {
-		fprintf(stderr, "usage: fill-store [-A] DIR COUNT PENDING "
+		fprintf(stderr, "usage: fill-store [-A] [-R] DIR COUNT PENDING "
 		    "[USERS]\n");
 		return 2;
 	}

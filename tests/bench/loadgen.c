@@ -19,7 +19,9 @@
  *     queueing (no coordinated omission).
  *
  * A third mode (-g PATH -n N) times N sequential GETs of PATH on one
- * keep-alive connection with the first token (e.g. the pending list).
+ * keep-alive connection with the first token (e.g. the pending list),
+ * after W untimed ones that warm the connection (-W, default 5; -W 0
+ * times the very first, e.g. a cache being filled).
  *
  * Latencies are recorded per issuance (POST start or scheduled start to
  * certificate received) and per HTTP request; completions in the first -w
@@ -28,7 +30,7 @@
  *
  * Usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] [-d SECONDS] [-w WARMUP]
  *                [-r RATE] [-R ROLE] [-k KEYS] [-v]
- *        loadgen -u URL -T TOKENFILE -g PATH [-n N]
+ *        loadgen -u URL -T TOKENFILE -g PATH [-n N] [-W W]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
@@ -210,7 +212,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] "
 	    "[-d SECONDS] [-w WARMUP]\n               [-r RATE] [-R ROLE] "
 	    "[-k KEYS] [-v]\n       loadgen -u URL -T TOKENFILE -g PATH "
-	    "[-n N]\n");
+	    "[-n N] [-W W]\n");
 	exit(2);
 }
 
@@ -242,9 +244,10 @@ load_tokens(const char *path)
 	}
 }
 
-/* -g: N sequential GETs of path; prints n, p50, p99, max (ms), bytes. */
+/* -g: N sequential GETs of path after warm untimed ones; prints n, p50,
+ * p99, max (ms), bytes. */
 static int
-get_mode(const char *path, unsigned long n)
+get_mode(const char *path, unsigned long n, unsigned long warm)
 {
 	struct client c;
 	struct lat l = { 0 };
@@ -262,7 +265,7 @@ get_mode(const char *path, unsigned long n)
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &c);
 	curl_easy_setopt(c.easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c.easy, CURLOPT_TIMEOUT, 30L);
-	for (i = 0; i < n + 5; i++) {
+	for (i = 0; i < n + warm; i++) {
 		long code = 0;
 		double t0 = now_s();
 
@@ -273,7 +276,7 @@ get_mode(const char *path, unsigned long n)
 			bad++;
 			continue;
 		}
-		if (i >= 5)   /* the first few warm the connection */
+		if (i >= warm)   /* the first few warm the connection */
 			lat_add(&l, now_s() - t0);
 	}
 	qsort(l.v, l.n, sizeof(double), cmp_d);
@@ -313,7 +316,7 @@ main(int argc, char **argv)
 	struct client *cl;
 	CURLM *m;
 	const char *tokfile = NULL, *getpath = NULL;
-	unsigned long ngets = 200;
+	unsigned long ngets = 200, warmgets = 5;
 	unsigned long nclients = 16, nk = 256;
 	double secs = 5, warm = 1, rate = 0, t0, t_end, next_arrival = 0;
 	unsigned long backlog = 0, maxbacklog = 0, i;
@@ -321,7 +324,7 @@ main(int argc, char **argv)
 	size_t bl_head = 0, bl_cap = 0;
 	int ch, running;
 
-	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:")) != -1) {
 		switch (ch) {
 		case 'u': base_url = optarg; break;
 		case 'T': tokfile = optarg; break;
@@ -334,6 +337,7 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'g': getpath = optarg; break;
 		case 'n': ngets = strtoul(optarg, NULL, 10); break;
+		case 'W': warmgets = strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -343,7 +347,7 @@ main(int argc, char **argv)
 	load_tokens(tokfile);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
-		return get_mode(getpath, ngets);
+		return get_mode(getpath, ngets, warmgets);
 	make_keys(nk);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nclients);
