@@ -19,7 +19,7 @@
 #   (default 1000) of them pending, filled by fill-store: the latency of
 #   GET /v1/requests?state=pending (the default page of 100, and all 1000)
 #   and the server's RSS (LMDB maps data.mdb; only pages read count);
-#   there too, a user who is no approver (user0007, who made 1 in 1,000
+#   there too, a user who is no approver (user0006, who made 1 in 1,000
 #   of them) lists the ended ones (GET /v1/requests?state=ended);
 #   with $KRL revoked requests (default 200000; 0 skips), those of the
 #   last hour still valid, filled by fill-store -R: the latency of
@@ -61,14 +61,16 @@ val() {  # key line
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
-cat >"$T/policy.yaml" <<EOF
-users:
-  u1: {groups: [dev]}
-  u2: {groups: [dev]}
-  u3: {groups: [dev]}
-  u4: {groups: [dev]}
-  user0007: {groups: [dev]}
-  admin: {groups: [sre]}
+# fill-store's requesters are user0000 .. user0999: they are in the policy
+# so the server keeps their pending requests open when it starts.
+{
+	echo "users:"
+	for u in u1 u2 u3 u4; do echo "  $u: {groups: [dev]}"; done
+	awk 'BEGIN { for (i = 0; i < 1000; i++)
+	    printf "  user%04d: {groups: [dev]}\n", i }'
+	echo "  admin: {groups: [sre]}"
+} >"$T/policy.yaml"
+cat >>"$T/policy.yaml" <<EOF
 admins: [admin]
 roles:
   auto:
@@ -155,11 +157,11 @@ echo "bench-http-best=$best $best_line" >"${BENCH_HTTP_OUT:-/dev/null}"
 
 big_rows() {
 	rm -rf "$T/data"
-	fill=$("$FILL" "$T/big" "$BIG" "$BIG_PENDING")
+	fill=$("$FILL" -P "$T/policy.yaml" "$T/big" "$BIG" "$BIG_PENDING")
 	start_server "$T/big"
 	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
 	    >"$T/admin-token"
-	"$JIT_CA" token create user0007 --config "$T/server.yaml" \
+	"$JIT_CA" token create user0006 --config "$T/server.yaml" \
 	    2>/dev/null >"$T/user-token"
 	rss_row "$BIG stored: server RSS at start"
 	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 200 \
@@ -186,7 +188,7 @@ big_rows() {
 }
 
 krl_rows() {
-	fill=$("$FILL" -A -R "$T/krl" "$KRL" 0)
+	fill=$("$FILL" -A -R -P "$T/policy.yaml" "$T/krl" "$KRL" 0)
 	start_server "$T/krl"
 	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
 	    >"$T/admin-token"

@@ -19,7 +19,12 @@
  * listed, the older ones have expired.  With -R every request that is not
  * pending is revoked (the KRL rows of bench-http.sh).
  *
- * Usage: fill-store [-A] [-R] DIR COUNT PENDING [USERS]
+ * The requests are for the role "ops" of the policy file given with -P
+ * (with its digest recorded, so the server keeps them open when it
+ * starts with that policy), else for a built-in role of that name that
+ * records none (a server would end the pending ones at start).
+ *
+ * Usage: fill-store [-A] [-R] [-P POLICY] DIR COUNT PENDING [USERS]
  *        (USERS default 1000)
  * Prints the time taken and the size of DIR/data.mdb.
  */
@@ -44,6 +49,7 @@ struct fill {
 	int all_revoked;             /* -R */
 	const char *pk;
 	const char *fp;
+	const struct jit_policy_role *role;
 	uint64_t now;
 };
 
@@ -79,7 +85,9 @@ make_request(const struct fill *f, unsigned long i, struct jit_request **out)
 	snprintf(user, sizeof(user), "user%04lu", i % f->users);
 	memset(&terms, 0, sizeof(terms));
 	terms.user = user;
-	terms.role = &ops_role;
+	terms.role = f->role;
+	terms.role_digest = f->role != &ops_role ?
+	    jit_policy_role_digest(f->role) : NULL;
 	terms.public_key = f->pk;
 	terms.key_type = "ed25519";
 	terms.key_fingerprint = f->fp;
@@ -158,6 +166,8 @@ main(int argc, char **argv)
 	struct jit_store_options o = { 0 };
 	struct jit_store *s = NULL;
 	struct jit_key *k = NULL;
+	struct jit_policy *pol = NULL;
+	struct jit_policy_error pe;
 	struct fill f;
 	struct timespec t0, t1;
 	struct stat st;
@@ -166,17 +176,27 @@ main(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	f.audit = 1;
+	f.role = &ops_role;
 	for (; argi < argc && argv[argi][0] == '-'; argi++) {
-		if (strcmp(argv[argi], "-A") == 0)
+		if (strcmp(argv[argi], "-A") == 0) {
 			f.audit = 0;
-		else if (strcmp(argv[argi], "-R") == 0)
+		} else if (strcmp(argv[argi], "-R") == 0) {
 			f.all_revoked = 1;
-		else
+		} else if (strcmp(argv[argi], "-P") == 0 && argi + 1 < argc) {
+			memset(&pe, 0, sizeof(pe));
+			if ((r = jit_policy_load(argv[++argi], &pol, &pe)) != 0 ||
+			    (f.role = jit_policy_role(pol, "ops")) == NULL) {
+				fprintf(stderr, "fill-store: %s: no role ops "
+				    "(%s)\n", argv[argi], jit_err(r));
+				return 1;
+			}
+		} else {
 			break;
+		}
 	}
 	if (argc - argi < 3) {
-		fprintf(stderr, "usage: fill-store [-A] [-R] DIR COUNT PENDING "
-		    "[USERS]\n");
+		fprintf(stderr, "usage: fill-store [-A] [-R] [-P POLICY] DIR "
+		    "COUNT PENDING [USERS]\n");
 		return 2;
 	}
 	f.count = strtoul(argv[argi + 1], NULL, 10);
@@ -216,6 +236,7 @@ main(int argc, char **argv)
 	    t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)st.st_size >> 20);
 	jit_key_free(k);
+	jit_policy_free(pol);
 	free(pk);
 	free(fp);
 	return 0;
