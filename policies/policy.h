@@ -58,6 +58,10 @@
  *       max_start_ahead: 0        # how far ahead a grant may start;
  *                                 #   default 0, at most 366d (read and
  *                                 #   exposed here, enforced by the API)
+ *       max_pending: 5            # a requester's pending requests for
+ *                                 #   this role, 1..100000; default no
+ *                                 #   cap but the server's max_pending
+ *                                 #   (enforced by the API)
  *
  * Reason patterns are PCRE2 regular expressions of 1..256 bytes: "\d" is
  * a digit, "\w" a word character (ASCII), "." one UTF-8 character.  A
@@ -180,6 +184,9 @@ struct jit_policy_role {
 	unsigned key_types;               /* JIT_POLICY_KEY_* bits, != 0 */
 	uint64_t max_start_ahead;         /* seconds, 0..366d; 0 = a grant
 	                                     starts now */
+	unsigned max_pending;             /* a requester's pending requests
+	                                     of this role, 1..100000; 0 = no
+	                                     cap of the role's own */
 	const char *file;                 /* where the role is defined */
 	unsigned line;
 };
@@ -195,7 +202,7 @@ struct jit_policy_role {
  * source_address, approvals, require_groups, approvers, requesters,
  * max_duration, key_types, reason, reason_pattern, self_approval,
  * max_start_ahead.  The role's name, description, default_duration,
- * pending_timeout and who is in which group are not terms.  The digest
+ * pending_timeout, max_pending and who is in which group are not terms.  The digest
  * is taken over the bytes
  *
  *   "jit-ssh role terms 1\n"

@@ -27,7 +27,9 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline"
+	"token_ids", "values", "audit", "meta", "by_deadline",
+	"by_user_state", "by_role_state", "by_state_end", "req_keys",
+	"state_counts"
 };
 
 /* One queued jit_store_write() call; lives on the caller's stack. */
@@ -83,11 +85,15 @@ open_dbis(struct jit_store *s)
 		rc = mdb_dbi_open(t.txn, db_names[i], ro ? 0 : MDB_CREATE,
 		    &s->dbi[i]);
 		/* Schema 1 had no by_deadline; only the sweeper (a writer,
-		 * which migrates first) uses it. */
+		 * which migrates first) uses it.  Schemas 1 and 2 had none
+		 * of schema 3's tables; a READONLY view does without them
+		 * (request_list.c). */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			s->no_deadline_db = 1;
 			continue;
 		}
+		if (rc == MDB_NOTFOUND && ro && i >= DB_FIRST_V3)
+			continue;
 		if (rc != 0) {
 			r = jit_store__map_err(rc);
 			goto fail;
@@ -99,15 +105,18 @@ open_dbis(struct jit_store *s)
 		r = JIT_ERR_STORE_CORRUPT;  /* written by a newer version */
 		goto fail;
 	}
-	/* A schema 1 store (request values without the index header) is
-	 * rewritten in this transaction when opened for writing; read-only,
-	 * it is read as it is. */
+	/* An older store is brought up to date in this transaction when
+	 * opened for writing (schema 1 lacks the request values' index
+	 * header, schemas 1 and 2 the schema 3 tables); read-only, it is
+	 * read as it is. */
 	s->schema = schema == 0 ? SCHEMA_VERSION : schema;
-	if (!ro && schema == 1) {
-		if ((r = jit_store__migrate_v1(&t)) != 0)
-			goto fail;
+	if (!ro && schema == 1 && (r = jit_store__migrate_v1(&t)) != 0)
+		goto fail;
+	if (!ro && schema != 0 && schema < 3 &&
+	    (r = jit_store__migrate_v2(&t)) != 0)
+		goto fail;
+	if (!ro)
 		s->schema = SCHEMA_VERSION;
-	}
 	/* Committing (even a read-only transaction) keeps the handles
 	 * open for the life of the environment; an abort would close them. */
 	if (!ro && schema != SCHEMA_VERSION &&

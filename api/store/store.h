@@ -154,10 +154,15 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  * A stored request is a JSON object (its members are the lifecycle's,
  * api/lifecycle/request.h) that must have string members "id", "state"
  * and "user"; "id" at most 64 bytes, "state" and "user" at most 200 bytes
- * (INVALID_ARGUMENT otherwise).  The store indexes requests by state and
- * by user in *creation order*: each request gets a sequence number (1, 2,
- * ...) when created, which never changes and is the cursor used by the
- * list functions.  States are opaque names to the store.
+ * (INVALID_ARGUMENT otherwise).  The store indexes requests by state, by
+ * user, and by user and state together, in *creation order*: each
+ * request gets a sequence number (1, 2, ...) when created, which never
+ * changes and is the cursor used by the list functions.  Two optional
+ * members are indexed too: "role" (a string of 1 to 200 bytes), by role
+ * and state in creation order, and "not_after" (an RFC 3339 time), by
+ * state and that time; a request without them, or with other values
+ * there, is simply not in those indexes.  States are opaque names to the
+ * store; it counts the requests in each one.
  *
  * Deadlines.  Create and put also take the request's deadline: the UNIX
  * time (seconds) at which the request next needs the sweeper's
@@ -265,9 +270,38 @@ int jit_store_list_all(struct jit_store_txn *t,
 int jit_store_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx);
 
-/* Number of requests in a state (an index range count; for /metrics). */
+/* Requests of user in state, in creation order (by_user_state index;
+ * the cost follows what is returned).  On a READONLY view of a store
+ * written by an older version this is a filtered walk of the user's
+ * requests instead (the same answer, slower). */
+int jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx);
+/* Requests whose "role" is role, in state, in creation order
+ * (by_role_state index, as above; an older store READONLY: a filtered
+ * walk of the state's requests). */
+int jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx);
+/*
+ * Requests in state that have a "not_after", latest not_after first
+ * (newest first among equal times).  A caller that needs only those that
+ * end after some time stops (returns 1) at the first that does not, so
+ * the cost follows what it reads, not how many ever were in the state.
+ * (An older store READONLY: every request in the state is read and
+ * sorted first.)
+ */
+int jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx);
+
+/* Number of requests in a state: a stored count kept with every create
+ * and put, so this costs one read (for /metrics). */
 int jit_store_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count);
+/* Number of user's requests in state, counting at most max (0 = all):
+ * reads up to max index keys, no records. */
+int jit_store_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count);
 
 /* ---- certificates --------------------------------------------------- */
 
