@@ -121,7 +121,7 @@ keys_get(struct jit_store_txn *t, uint64_t seq, struct jit_store_req_keys *k)
 /* ---- index entries ------------------------------------------------------- */
 
 /* The key of request seq as v describes it in index db; 0 if v puts it
- * in no entry of db (no role, no not_after). */
+ * in no entry of db (no role). */
 static int
 make_key(int db, const struct view *v, uint64_t seq, struct jit_store_key *k)
 {
@@ -138,10 +138,11 @@ make_key(int db, const struct view *v, uint64_t seq, struct jit_store_key *k)
 		jit_store__key_name(k, v->state, v->slen);
 		break;
 	case DB_BY_STATE_END:
-		if (v->k->not_after == 0)
-			return 0;
+		/* Without a not_after: above every time, so a reader of the
+		 * latest first meets it first. */
 		jit_store__key_name(k, v->state, v->slen);
-		jit_store__key_u64(k, v->k->not_after);
+		jit_store__key_u64(k, v->k->not_after != 0 ?
+		    v->k->not_after : UINT64_MAX);
 		break;
 	default:
 		return 0;

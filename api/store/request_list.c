@@ -252,8 +252,8 @@ end_collect(json_t *req, uint64_t seq, void *vctx)
 	void *nv;
 
 	jit_store__keys_of(req, &k);
-	if (id == NULL || k.not_after == 0)
-		return 0;
+	if (id == NULL)
+		return JIT_ERR_STORE_CORRUPT;
 	if (l->n == l->cap) {
 		size_t cap = l->cap != 0 ? l->cap * 2 : 64;
 
@@ -263,7 +263,7 @@ end_collect(json_t *req, uint64_t seq, void *vctx)
 		l->v = nv;
 		l->cap = cap;
 	}
-	l->v[l->n].not_after = k.not_after;
+	l->v[l->n].not_after = k.not_after != 0 ? k.not_after : UINT64_MAX;
 	l->v[l->n].seq = seq;
 	memcpy(l->v[l->n].id, id, strlen(id) + 1);
 	l->n++;
@@ -326,8 +326,8 @@ jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
 	k.mv_data = bound.b;
 	k.mv_size = bound.n;
 	/* SET_RANGE lands on the first key >= the bound, past the range
-	 * (no key equals it: no time or seq is that large); the latest
-	 * entry of the range is the one before. */
+	 * (no key equals it: no seq is that large); the latest entry of the
+	 * range is the one before. */
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);

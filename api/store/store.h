@@ -159,9 +159,8 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  * request gets a sequence number (1, 2, ...) when created, which never
  * changes and is the cursor used by the list functions.  Two optional
  * members are indexed too: "role" (a string of 1 to 200 bytes), by role
- * and state in creation order, and "not_after" (an RFC 3339 time), by
- * state and that time; a request without them, or with other values
- * there, is simply not in those indexes.  States are opaque names to the
+ * and state in creation order (a request without one is not in that
+ * index), and "not_after" (an RFC 3339 time), by state and that time.  States are opaque names to the
  * store; it counts the requests in each one.
  *
  * Deadlines.  Create and put also take the request's deadline: the UNIX
@@ -284,8 +283,9 @@ int jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
     const char *state, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx);
 /*
- * Requests in state that have a "not_after", latest not_after first
- * (newest first among equal times).  A caller that needs only those that
+ * Requests in state, latest "not_after" first (newest first among equal
+ * times); those without a "not_after" (or with one that is no RFC 3339
+ * time) come before all others.  A caller that needs only those that
  * end after some time stops (returns 1) at the first that does not, so
  * the cost follows what it reads, not how many ever were in the state.
  * (An older store READONLY: every request in the state is read and

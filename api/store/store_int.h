@@ -40,8 +40,9 @@
  *   by_user_state   user NUL state NUL be64(seq) -> id
  *   by_role_state   role NUL state NUL be64(seq) -> id, for the requests
  *              whose "role" member is a name (store.h)
- *   by_state_end    state NUL be64(not_after) || be64(seq) -> id, for the
- *              requests whose "not_after" member is an RFC 3339 time
+ *   by_state_end    state NUL be64(not_after) || be64(seq) -> id, with
+ *              2^64 - 1 for a request without a "not_after" (an RFC
+ *              3339 time)
  *   req_keys   be64(seq) -> u8 len || role || be64(not_after): what the
  *              last three indexes were keyed by (len 0 = no role,
  *              not_after 0 = none), so an update finds the old keys
