@@ -14,6 +14,10 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   max_pending: 20                 # pending requests per user, over all
+ *                                   # roles; 0 = no limit
+ *   metrics_token_file: FILE        # optional: GET /metrics then needs
+ *                                   # "Authorization: Bearer" + its token
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -61,8 +65,14 @@ struct jit_config {
 	unsigned threads;            /* 0 = thread per connection */
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	unsigned max_pending;        /* per user; 0 = no limit */
+	char *metrics_token_file;    /* NULL = /metrics needs no token */
 	int from_file;               /* 0 = embedded defaults */
 };
+
+#define JIT_CONFIG_DEFAULT_MAX_PENDING 20
+#define JIT_CONFIG_SECRET_MIN 16     /* bytes of a token in a file */
+#define JIT_CONFIG_SECRET_MAX 1024
 
 /* Fill c with the embedded defaults (allocates: release afterwards). */
 int jit_config_defaults(struct jit_config *c);
@@ -79,6 +89,15 @@ int jit_config_load(const char *path, struct jit_config *c, char *err,
     size_t errlen);
 
 void jit_config_release(struct jit_config *c);
+
+/* Read a token from path (metrics_token_file): the file's one line
+ * without its line end, JIT_CONFIG_SECRET_MIN to JIT_CONFIG_SECRET_MAX
+ * printable ASCII characters without spaces.  A file group or others
+ * may read or write is refused (PERMISSION), as is one that is no
+ * regular file.  *out is the token (caller wipes and frees).  Errors:
+ * those of reading, PERMISSION, INVALID_FORMAT, with err saying what. */
+int jit_config_read_secret(const char *path, char **out, char *err,
+    size_t errlen);
 
 /* Parse a listen address ("127.0.0.1:8787", "[::1]:8787",
  * "localhost:80", "unix:/run/x.sock") into l (release with

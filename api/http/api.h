@@ -14,7 +14,8 @@
  * Each resource has its own file: res_requests.c (/v1/requests...),
  * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
  * (/v1/krl), res_audit.c (/v1/audit); router.c dispatches and reply.c
- * holds the one mapping from lifecycle errors to HTTP statuses.  Every
+ * holds the one mapping from lifecycle errors to HTTP statuses.  The KRL
+ * and the store's figures in /metrics come from a cache (cache.h).  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
 #ifndef JIT_API_H
@@ -35,6 +36,10 @@ struct jit_api_options {
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	unsigned max_pending;        /* pending requests per user (all
+	                                roles); 0 = no limit */
+	const char *metrics_token;   /* GET /metrics needs it as a bearer
+	                                token; NULL = open.  Copied. */
 };
 
 struct jit_api;

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "lifecycle.h"
 #include "auth.h"
+#include "cache.h"
 #include "ratelimit.h"
 #include "url.h"
 
@@ -38,6 +39,9 @@ struct jit_api {
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	char *metrics_token;             /* NULL = /metrics is open */
+	struct jit_cache *krl;           /* GET /v1/krl (res_krl.c) */
+	struct jit_cache *metrics;       /* the store's figures (res_admin.c) */
 };
 
 /* One request being handled. */
@@ -108,5 +112,10 @@ void res_ca(struct call *c);
 void res_healthz(struct call *c);
 void res_krl(struct call *c);
 void res_audit(struct call *c);
+/* The cached values' builders (jit_cache_build_fn; ctx is the api). */
+int res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
+int res_metrics_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
 
 #endif

@@ -1,5 +1,8 @@
 /* res_krl.c - GET /v1/krl: the KRL of revoked, unexpired certificates
- * (revocation.h), public like the CA key. */
+ * (revocation.h), public like the CA key.  Every host polls it, so it is
+ * served from a cache (cache.h): built once per change of the store, or
+ * when its first listed certificate drops out, by one caller while the
+ * others wait. */
 #include "api_int.h"
 
 #include <stdlib.h>
@@ -9,26 +12,38 @@
 #include "err.h"
 #include "revocation.h"
 
+/* Other processes cannot revoke (only the API does), but a rebuild now
+ * and then bounds what a write this process did not make could leave
+ * stale. */
+#define KRL_MAX_AGE 60
+
+int
+res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires)
+{
+	struct jit_api *api = ctx;
+	struct jit_revocation_info info;
+	int r;
+
+	if ((r = jit_revocation_krl(api->store, api->ca, now,
+	    api->clock_skew, out, &info)) != 0)
+		return r;
+	*expires = info.valid_until < now + KRL_MAX_AGE ? info.valid_until :
+	    now + KRL_MAX_AGE;
+	return 0;
+}
+
 void
 res_krl(struct call *c)
 {
-	struct jit_buf b = JIT_BUF_INIT;
-	char *body;
+	char *body = NULL;
+	size_t len = 0;
 	int r;
 
-	if ((r = jit_revocation_krl(c->api->store, c->api->ca, c->now,
-	    c->api->clock_skew, &b, NULL)) != 0) {
+	if ((r = jit_cache_get(c->api->krl, c->now, &body, &len)) != 0) {
 		reply_failure(c, r, "cannot build the KRL");
 		return;
 	}
 	/* The body is binary: its length, not strlen, is its size. */
-	if ((body = malloc(jit_buf_len(&b) + 1)) == NULL) {
-		jit_buf_release(&b);
-		reply_error(c, 500, NULL, "out of memory");
-		return;
-	}
-	memcpy(body, jit_buf_ptr(&b), jit_buf_len(&b));
-	body[jit_buf_len(&b)] = '\0';
-	reply_body(c, 200, body, jit_buf_len(&b), "application/octet-stream");
-	jit_buf_release(&b);
+	reply_body(c, 200, body, len, "application/octet-stream");
 }
