@@ -15,7 +15,8 @@ struct jit_cache {
 	pthread_cond_t cv;        /* a build finished */
 	int building;
 	int have;
-	uint64_t version;         /* the store's, read before the build */
+	uint64_t version;         /* jit_store_commit_id() read before the
+	                             build */
 	uint64_t built_at, expires;
 	unsigned char *val;
 	size_t len;
@@ -71,7 +72,7 @@ copy_out(const unsigned char *p, size_t len, char **out, size_t *olen)
 static int
 fresh(const struct jit_cache *c, uint64_t now)
 {
-	return c->have && c->version == jit_store_version(c->s) &&
+	return c->have && c->version == jit_store_commit_id(c->s) &&
 	    now >= c->built_at && now < c->expires;
 }
 
@@ -101,7 +102,7 @@ jit_cache_get(struct jit_cache *c, uint64_t now, char **out, size_t *len)
 
 	/* Read before the build: a commit that lands during it makes the
 	 * value stale at once, never one that is missing a change. */
-	version = jit_store_version(c->s);
+	version = jit_store_commit_id(c->s);
 	r = c->fn(c->ctx, now, &b, &expires);
 	if (r == 0 && (val = malloc(jit_buf_len(&b) + 1)) == NULL)
 		r = JIT_ERR_ALLOC;

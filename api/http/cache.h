@@ -2,17 +2,14 @@
  * cache.h - a value the HTTP adapter serves often and builds rarely
  * (GET /v1/krl, the store's part of GET /metrics).
  *
- * A built value is served again while the store's version
- * (jit_store_version, store.h) is the one read before it was built and
- * the time has not reached the value's own expiry, which its build
- * function sets: the KRL's is the moment its first listed certificate
- * drops out.  Otherwise the next caller builds it again, and callers that
- * come while a build runs wait for that build instead of starting their
- * own (single flight), so N hosts polling at once cost one build.
- *
- * The version counts only this process's commits: a value that writes
- * by other processes (jit-ca token create appends audit entries) could
- * change says how stale it may get through its expiry.
+ * A built value is served again while the store's commit id
+ * (jit_store_commit_id, store.h: it grows with every commit by any
+ * process) is the one read before it was built, and the time has not
+ * reached the value's own expiry, which its build function sets: the
+ * KRL's is the moment its first listed certificate drops out.  Otherwise
+ * the next caller builds it again, and callers that come while a build
+ * runs wait for that build instead of starting their own (single
+ * flight), so N hosts polling at once cost one build.
  *
  * Thread-safe.  Errors: ALLOC and the build function's.
  */

@@ -12,11 +12,6 @@
 #include "err.h"
 #include "revocation.h"
 
-/* Other processes cannot revoke (only the API does), but a rebuild now
- * and then bounds what a write this process did not make could leave
- * stale. */
-#define KRL_MAX_AGE 60
-
 int
 res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
     uint64_t *expires)
@@ -28,8 +23,7 @@ res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
 	if ((r = jit_revocation_krl(api->store, api->ca, now,
 	    api->clock_skew, out, &info)) != 0)
 		return r;
-	*expires = info.valid_until < now + KRL_MAX_AGE ? info.valid_until :
-	    now + KRL_MAX_AGE;
+	*expires = info.valid_until;
 	return 0;
 }
 

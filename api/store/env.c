@@ -513,6 +513,16 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 	return changed;
 }
 
+uint64_t
+jit_store_commit_id(struct jit_store *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(s->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
 void
 jit_store_get_stats(struct jit_store *s, struct jit_store_stats *st)
 {

@@ -463,6 +463,14 @@ uint64_t jit_store_version(struct jit_store *s);
 int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
 
+/*
+ * The id of the last transaction committed to the store by any process
+ * (LMDB's transaction id): it grows with every commit, this process's
+ * and others' (jit-ca token create), so a value read from the store may
+ * be kept while it stays the same.  Cheap: no lock, no system call.
+ */
+uint64_t jit_store_commit_id(struct jit_store *s);
+
 /* ---- statistics -------------------------------------------------------- */
 
 struct jit_store_stats {
