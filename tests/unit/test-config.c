@@ -1,5 +1,9 @@
 /* test-config.c - server config loader (api/config.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "err.h"
@@ -46,6 +50,8 @@ test_defaults(void)
 	CHECK_U64(c.max_body, 65536);
 	CHECK(c.tls_cert == NULL && c.tls_key == NULL);
 	CHECK_INT(c.from_file, 0);
+	CHECK_INT(c.max_pending, 20);
+	CHECK(c.metrics_token_file == NULL);
 	jit_config_release(&c);
 }
 
@@ -66,7 +72,10 @@ test_full(void)
 	    "connection_timeout: 1m\n"
 	    "threads: 0\n"
 	    "max_connections: 50\n"
-	    "rate_limit: 0\n", &c, err, sizeof(err)));
+	    "rate_limit: 0\n"
+	    "max_pending: 5\n"
+	    "metrics_token_file: /etc/jit-ssh/metrics.token\n", &c, err,
+	    sizeof(err)));
 	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
 	CHECK_STR(c.listen.host, "::1");
 	CHECK_INT(c.listen.port, 9000);
@@ -81,7 +90,12 @@ test_full(void)
 	CHECK_U64(c.connection_timeout, 60);
 	CHECK_INT(c.max_connections, 50);
 	CHECK_INT(c.rate_limit, 0);
+	CHECK_INT(c.max_pending, 5);
+	CHECK_STR(c.metrics_token_file, "/etc/jit-ssh/metrics.token");
 	CHECK_INT(c.from_file, 1);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("max_pending: 0\n", &c, err, sizeof(err)));
+	CHECK_INT(c.max_pending, 0);
 	jit_config_release(&c);
 
 	/* Unset keys keep the defaults; an empty file is all defaults. */
@@ -130,6 +144,13 @@ test_errors(void)
 	refuse("threads: -1\n", "threads: expected a non-negative integer");
 	refuse("max_connections: 0\n", "max_connections: must be at least 1");
 	refuse("rate_limit: lots\n", "rate_limit");
+	refuse("max_pending: 100001\n", "t.yaml:1: max_pending: must be at "
+	    "most 100000");
+	refuse("max_pending: -1\n", "max_pending: expected a non-negative");
+	refuse("metrics_token_file: ''\n", "metrics_token_file: must not be "
+	    "empty");
+	refuse("metrics_token_file: [a]\n", "metrics_token_file: expected a "
+	    "string");
 	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
 	refuse("listen: [unclosed\n", "t.yaml:");
 	refuse("a: 1\n---\nb: 2\n", "config");
@@ -222,6 +243,71 @@ test_load_file(void)
 	jit_config_release(&c);
 }
 
+/* Write text to a new file of the given mode in dir; returns its path
+ * (static). */
+static const char *
+secret_file(const char *dir, const char *text, mode_t mode)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	unlink(path);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs(text, f);
+	fclose(f);
+	REQUIRE(chmod(path, mode) == 0);
+	return path;
+}
+
+/* metrics_token_file: one line of 16..1024 printable characters, in a
+ * file only its owner may access. */
+static void
+test_secret(void)
+{
+	char dir[] = "/tmp/jit-test-secret-XXXXXX", err[512];
+	char *tok = NULL;
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	CHECK_OK(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0600), &tok, err, sizeof(err)));
+	CHECK_STR(tok, "0123456789abcdefXYZ");
+	free(tok);
+	CHECK_OK(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdef\r\n", 0400), &tok, err, sizeof(err)));
+	CHECK_STR(tok, "0123456789abcdef");
+	free(tok);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0640), &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK(tok == NULL && strstr(err, "group or others") != NULL);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0602), &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "short\n", 0600),
+	    &tok, err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK(strstr(err, "16 to 1024") != NULL);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789 abcdefXYZ\n", 0600), &tok, err, sizeof(err)),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\nsecond line\n", 0600), &tok, err,
+	    sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_config_read_secret(dir, &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "", 0600), &tok,
+	    err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	{
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/token", dir);
+		unlink(path);
+		CHECK_INT(jit_config_read_secret(path, &tok, err, sizeof(err)),
+		    JIT_ERR_NOT_FOUND);
+	}
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -232,5 +318,6 @@ main(void)
 	test_listen();
 	test_size();
 	test_load_file();
+	test_secret();
 	TEST_DONE();
 }
