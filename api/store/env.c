@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,6 +272,26 @@ jit_store_close(struct jit_store *s)
 /* ---- the writer thread (group commit) -------------------------------- */
 
 /*
+ * The error of a failed commit.  LMDB reports a short write as EIO, and
+ * a write that runs out of disk is often short rather than ENOSPC: with
+ * no space left where the store lives, that is the disk being full, which
+ * callers can do something about (503, "storage is full"), not an I/O
+ * fault.
+ */
+static int
+commit_err(struct jit_store *s, int rc)
+{
+	struct statvfs fs;
+	const char *dir;
+
+	if (rc == EIO && mdb_env_get_path(s->env, &dir) == 0 &&
+	    statvfs(dir, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < 2 * 65536)
+		return JIT_ERR_STORE_FULL;
+	return jit_store__map_err(rc);
+}
+
+/*
  * Run one batch: a parent transaction, one nested transaction per
  * closure, one commit.  A nested transaction that is aborted discards
  * only its own changes, which is what lets one closure fail without
@@ -319,7 +340,7 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 		if (ok > 0) {
 			rc = mdb_txn_commit(parent);
 			if (rc != 0) {
-				r = jit_store__map_err(rc);
+				r = commit_err(s, rc);
 				for (w = batch; w != NULL; w = w->next)
 					if (w->result == 0)
 						w->result = r;

@@ -172,49 +172,29 @@ entry_del(struct jit_store_txn *t, int db, const struct jit_store_key *k)
 
 /* ---- counts by state ------------------------------------------------------ */
 
-static int
-count_get(struct jit_store_txn *t, const char *state, size_t slen,
-    uint64_t *count)
-{
-	MDB_val k = { slen, (void *)state }, d;
-	int rc;
-
-	*count = 0;
-	rc = mdb_get(t->txn, t->s->dbi[DB_STATE_COUNTS], &k, &d);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return jit_store__map_err(rc);
-	if (d.mv_size != 8)
-		return JIT_ERR_STORE_CORRUPT;
-	*count = get_be64(d.mv_data);
-	return 0;
-}
-
 /* Add one to (up) or take one from state's count. */
 static int
 count_step(struct jit_store_txn *t, const char *state, size_t slen, int up)
 {
-	unsigned char b[8];
-	MDB_val k = { slen, (void *)state }, d = { sizeof(b), b };
 	uint64_t n;
 	int r;
 
-	if ((r = count_get(t, state, slen, &n)) != 0)
+	if ((r = jit_store__get_u64(t, DB_STATE_COUNTS, state, slen, 0, &n))
+	    != 0)
 		return r;
 	/* Every request was counted when it came, so n is not 0 here; the
 	 * counts only feed /metrics, so a miscount is not worth failing a
 	 * transition for. */
-	put_be64(b, up ? n + 1 : n > 0 ? n - 1 : 0);
-	return jit_store__map_err(mdb_put(t->txn, t->s->dbi[DB_STATE_COUNTS],
-	    &k, &d, 0));
+	return jit_store__put_u64(t, DB_STATE_COUNTS, state, slen,
+	    up ? n + 1 : n > 0 ? n - 1 : 0);
 }
 
 int
 jit_store__state_count(struct jit_store_txn *t, const char *state,
     uint64_t *count)
 {
-	return count_get(t, state, strlen(state), count);
+	return jit_store__get_u64(t, DB_STATE_COUNTS, state, strlen(state), 0,
+	    count);
 }
 
 /* ---- adding and moving ------------------------------------------------------ */

@@ -43,7 +43,8 @@
  * Errors.  Every function returns 0 or a negative JIT_ERR_* (err.h);
  * LMDB codes never escape the store's .c files in api/store/, the only
  * ones that include lmdb.h (store_int.h lists them and the on-disk
- * layout).  Mapping: map or disk full (MDB_MAP_FULL, ENOSPC, EDQUOT) ->
+ * layout).  Mapping: map or disk full (MDB_MAP_FULL, ENOSPC, EDQUOT, or
+ * a commit's short write, EIO, with no space left on the disk) ->
  * STORE_FULL; MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID,
  * MDB_VERSION_MISMATCH and unparsable records -> STORE_CORRUPT; missing
  * key -> NOT_FOUND; key exists on a create -> CONFLICT; data dir held by

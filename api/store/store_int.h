@@ -196,7 +196,13 @@ int jit_store__walk_end(MDB_cursor *cur, int r, int rc);
  * INVALID_ARGUMENT for none. */
 int jit_store__need_write(struct jit_store_txn *t);
 
-/* A be64 counter in meta; get gives dflt when it is absent. */
+/* A be64 value under key (klen bytes) in table db; get gives dflt when
+ * it is absent, STORE_CORRUPT when it is not 8 bytes. */
+int jit_store__get_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t dflt, uint64_t *v);
+int jit_store__put_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t v);
+/* The same in meta, under a NUL-terminated name. */
 int jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
     uint64_t dflt, uint64_t *v);
 int jit_store__meta_put_u64(struct jit_store_txn *t, const char *name,
