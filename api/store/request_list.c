@@ -202,19 +202,32 @@ walk_pair(struct jit_store_txn *t, int db, const char *name,
 	return walk_index(t, db, k.b, k.n, opt, cb, ctx);
 }
 
+/* A list of index db (by_user_state or by_role_state) under name NUL
+ * state, or on an older store READONLY, a walk of old_db under old_name
+ * that keeps the requests whose member is value. */
+static int
+list_pair(struct jit_store_txn *t, int db, const char *name,
+    const char *state, int old_db, const char *old_name, const char *member,
+    const char *value, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	if (t == NULL || cb == NULL ||
+	    jit_store__check_name(name, MAX_NAME) != 0 ||
+	    jit_store__check_name(state, MAX_NAME) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->s->schema < 3)
+		return walk_filtered(t, old_db, old_name, member, value, opt,
+		    cb, ctx);
+	return walk_pair(t, db, name, state, opt, cb, ctx);
+}
+
 int
 jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
     const char *state, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx)
 {
-	if (t == NULL || cb == NULL ||
-	    jit_store__check_name(user, MAX_NAME) != 0 ||
-	    jit_store__check_name(state, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema < 3)
-		return walk_filtered(t, DB_BY_USER, user, "state", state, opt,
-		    cb, ctx);
-	return walk_pair(t, DB_BY_USER_STATE, user, state, opt, cb, ctx);
+	return list_pair(t, DB_BY_USER_STATE, user, state, DB_BY_USER, user,
+	    "state", state, opt, cb, ctx);
 }
 
 int
@@ -222,14 +235,8 @@ jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
     const char *state, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx)
 {
-	if (t == NULL || cb == NULL ||
-	    jit_store__check_name(role, MAX_NAME) != 0 ||
-	    jit_store__check_name(state, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema < 3)
-		return walk_filtered(t, DB_BY_STATE, state, "role", role, opt,
-		    cb, ctx);
-	return walk_pair(t, DB_BY_ROLE_STATE, role, state, opt, cb, ctx);
+	return list_pair(t, DB_BY_ROLE_STATE, role, state, DB_BY_STATE, state,
+	    "role", role, opt, cb, ctx);
 }
 
 /* by_state_end of an older store: its requests in state, sorted here. */

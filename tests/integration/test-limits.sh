@@ -62,6 +62,17 @@ codes_at() {
 		'NR >= f && (NR - f) % s == 0 && $1 == c { n++ } END { print n + 0 }' "$1"
 }
 
+# timed_curl FILE: one curl process making the calls of the array args
+# (joined by --next; the last --next is dropped), their codes to FILE;
+# secs is how long it took, in whole seconds rounded up.
+timed_curl() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	curl "${args[@]:0:${#args[@]}-1}" >"$1"
+	t1=$(date +%s.%N)
+	secs=$(echo "$t0 $t1" | awk '{ s = $2 - $1; print int(s) + (s > int(s)) }')
+}
+
 # ---- the rate limiter ----------------------------------------------------
 API_RATE_LIMIT=1 api_start || { fail "server starts"; finish; }
 api_tokens alice || { fail "tokens"; finish; }
@@ -76,10 +87,7 @@ for i in $(seq 1 250); do
 		-H "Authorization: Bearer $(bad_token "$i")" "$JURL/v1/whoami"
 		--next)
 done
-t0=$(date +%s.%N)
-curl "${args[@]:0:${#args[@]}-1}" >"$T/alt.codes"
-t1=$(date +%s.%N)
-secs=$(echo "$t0 $t1" | awk '{ s = $2 - $1; print int(s) + (s > int(s)) }')
+timed_curl "$T/alt.codes"
 n200=$(codes_at "$T/alt.codes" 1 2 200)
 n429=$(codes_at "$T/alt.codes" 1 2 429)
 # A burst of 2, then 1 a second.
@@ -103,10 +111,7 @@ for i in $(seq 1 200); do
 		-H "Authorization: Bearer $(bad_token $((2000 + i)))"
 		"$JURL/v1/whoami" --next)
 done
-t0=$(date +%s.%N)
-curl "${args[@]:0:${#args[@]}-1}" >"$T/fail.codes"
-t1=$(date +%s.%N)
-secs=$(echo "$t0 $t1" | awk '{ s = $2 - $1; print int(s) + (s > int(s)) }')
+timed_curl "$T/fail.codes"
 n401=$(codes_at "$T/fail.codes" 1 3 401)
 [ "$n401" -le $((2 + secs + 1)) ] &&
 	ok "127.0.0.9's bad tokens, alternated: $n401 x 401 in ${secs}s, then 429" ||

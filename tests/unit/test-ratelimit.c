@@ -22,6 +22,17 @@ take(struct jit_ratelimit *rl, const char *key, uint64_t ms)
 	return jit_ratelimit_take(rl, key, ms);
 }
 
+/* The key of address number i (10.0.0.0 + i). */
+static const char *
+addr_key(int i)
+{
+	static char key[64];
+
+	snprintf(key, sizeof(key), "addr:10.%d.%d.%d", i >> 16,
+	    (i >> 8) & 255, i & 255);
+	return key;
+}
+
 /* Calls allowed for key at ms out of n. */
 static int
 takes(struct jit_ratelimit *rl, const char *key, uint64_t ms, int n)
@@ -73,27 +84,21 @@ static void
 test_exact_keys(void)
 {
 	struct jit_ratelimit *rl = NULL;
-	char key[64];
 	int i, alice = 0, drained = 0;
 
 	REQUIRE_OK(jit_ratelimit_new(2, 4096, &rl));
 	CHECK_INT(takes(rl, "user:alice", 0, 4), 4);
 	for (i = 0; i < 3000; i++) {
-		snprintf(key, sizeof(key), "addr:10.%d.%d.%d", i >> 16,
-		    (i >> 8) & 255, i & 255);
 		alice += take(rl, "user:alice", 0);
-		if (takes(rl, key, 0, 5) == 4)
+		if (takes(rl, addr_key(i), 0, 5) == 4)
 			drained++;
 		alice += take(rl, "user:alice", 0);
 	}
 	CHECK_INT(alice, 0);
 	CHECK_INT(drained, 3000);
 	/* And every one of them is still drained. */
-	for (i = 0, drained = 0; i < 3000; i++) {
-		snprintf(key, sizeof(key), "addr:10.%d.%d.%d", i >> 16,
-		    (i >> 8) & 255, i & 255);
-		drained += take(rl, key, 0) == 0;
-	}
+	for (i = 0, drained = 0; i < 3000; i++)
+		drained += take(rl, addr_key(i), 0) == 0;
 	CHECK_INT(drained, 3000);
 	CHECK_U64(jit_ratelimit_keys(rl), 3001);
 	/* Keys that differ only in their kind are different keys. */
@@ -106,13 +111,11 @@ static void
 test_bounded(void)
 {
 	struct jit_ratelimit *rl = NULL;
-	char key[64];
 	size_t most = 0;
 
 	REQUIRE_OK(jit_ratelimit_new(1, 100, &rl));
 	for (int i = 0; i < 5000; i++) {
-		snprintf(key, sizeof(key), "addr:%d", i);
-		CHECK_INT(take(rl, key, (uint64_t)i), 1);
+		CHECK_INT(take(rl, addr_key(i), (uint64_t)i), 1);
 		if (jit_ratelimit_keys(rl) > most)
 			most = jit_ratelimit_keys(rl);
 	}
