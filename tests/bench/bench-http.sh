@@ -207,11 +207,14 @@ krl_rows() {
 	# cached KRL stale: the 8 callers find none to serve.
 	"$JIT_CA" token create admin --config "$T/server.yaml" >/dev/null 2>&1
 	t0=$(date +%s.%N)
+	pids=
 	for i in 1 2 3 4 5 6 7 8; do
 		"$LOADGEN" -u "$url" -T "$T/admin-token" -n 1 -W 0 \
 		    -g /v1/krl >"$T/krl.$i" &
+		pids="$pids $!"
 	done
-	wait
+	# Not a bare wait: the server is a child of this shell too.
+	wait $pids
 	t1=$(date +%s.%N)
 	worst=$(cat "$T"/krl.* | tr ' ' '\n' | sed -n 's/^max=//p' |
 	    sort -n | tail -n 1)
