@@ -202,8 +202,8 @@ struct jit_policy_role {
  * source_address, approvals, require_groups, approvers, requesters,
  * max_duration, key_types, reason, reason_pattern, self_approval,
  * max_start_ahead.  The role's name, description, default_duration,
- * pending_timeout, max_pending and who is in which group are not terms.  The digest
- * is taken over the bytes
+ * pending_timeout, max_pending and who is in which group are not terms.
+ * The digest is taken over the bytes
  *
  *   "jit-ssh role terms 1\n"
  *

@@ -443,8 +443,9 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
 		if (cc.over != 0)
 			lc_refuse(why, r, "too_many_pending", "%s already has "
-			    "%u pending request%s%s%s, the most allowed; cancel "
-			    "one or wait for a decision", who->user, cc.over,
+			    "%u pending request%s%s%s, the most allowed; "
+			    "cancel one or wait for a decision", who->user,
+			    cc.over,
 			    cc.over == 1 ? "" : "s", cc.over_role ?
 			    " for role " : "", cc.over_role ? role->name : "");
 		else

@@ -170,7 +170,7 @@ entry_del(struct jit_store_txn *t, int db, const struct jit_store_key *k)
 	return rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
 }
 
-/* ---- counts by state ------------------------------------------------------ */
+/* ---- counts by state ----------------------------------------------- */
 
 /* Add one to (up) or take one from state's count. */
 static int
@@ -197,7 +197,7 @@ jit_store__state_count(struct jit_store_txn *t, const char *state,
 	    count);
 }
 
-/* ---- adding and moving ------------------------------------------------------ */
+/* ---- adding and moving --------------------------------------------- */
 
 int
 jit_store__index_add(struct jit_store_txn *t, const char *id, uint64_t seq,

@@ -161,8 +161,9 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  * changes and is the cursor used by the list functions.  Two optional
  * members are indexed too: "role" (a string of 1 to 200 bytes), by role
  * and state in creation order (a request without one is not in that
- * index), and "not_after" (an RFC 3339 time), by state and that time.  States are opaque names to the
- * store; it counts the requests in each one.
+ * index), and "not_after" (an RFC 3339 time), by state and that time.
+ * States are opaque names to the store; it counts the requests in each
+ * one.
  *
  * Deadlines.  Create and put also take the request's deadline: the UNIX
  * time (seconds) at which the request next needs the sweeper's

@@ -102,12 +102,14 @@ make_request(const struct fill *f, unsigned long i, struct jit_request **out)
 		r->state = f->all_revoked ? JIT_STATE_REVOKED : finals[i % 5];
 		r->expires_at = 0;
 		r->decided_at = created;
-		if (r->state == JIT_STATE_ENDED || r->state == JIT_STATE_REVOKED) {
+		if (r->state == JIT_STATE_ENDED ||
+		    r->state == JIT_STATE_REVOKED) {
 			r->not_before = created;
 			r->not_after = created + 3600;
 		}
 		if (r->state == JIT_STATE_REVOKED) {
-			r->serial = 16 * (uint64_t)i + 1;  /* sparse, as in life */
+			/* Sparse, as in life. */
+			r->serial = 16 * (uint64_t)i + 1;
 			r->issued_at = created;
 			r->revoked_at = created + 60;
 			if ((r->revoked_by = strdup("admin")) == NULL) {
@@ -184,7 +186,8 @@ main(int argc, char **argv)
 			f.all_revoked = 1;
 		} else if (strcmp(argv[argi], "-P") == 0 && argi + 1 < argc) {
 			memset(&pe, 0, sizeof(pe));
-			if ((r = jit_policy_load(argv[++argi], &pol, &pe)) != 0 ||
+			r = jit_policy_load(argv[++argi], &pol, &pe);
+			if (r != 0 ||
 			    (f.role = jit_policy_role(pol, "ops")) == NULL) {
 				fprintf(stderr, "fill-store: %s: no role ops "
 				    "(%s)\n", argv[argi], jit_err(r));

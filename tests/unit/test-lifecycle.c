@@ -1750,7 +1750,7 @@ test_audit_entries(void)
 	fx_close(&f);
 }
 
-/* ---- pending caps ---------------------------------------------------------- */
+/* ---- pending caps ------------------------------------------------- */
 
 /* The fixture's policy plus a role "batch" that caps its own pending
  * requests at 2 per requester. */
