@@ -12,6 +12,9 @@
 #include "err.h"
 #include "revocation.h"
 
+#define KRL_RELEASE_PAGES 256     /* listed serials that make a build
+                                     drop map pages */
+
 int
 res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
     uint64_t *expires)
@@ -24,6 +27,12 @@ res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
 	    api->clock_skew, out, &info)) != 0)
 		return r;
 	*expires = info.valid_until;
+	/* Each listed grant was read from a page somewhere in the map (and
+	 * the kernel maps its neighbours with it): as a long list does
+	 * (res_requests.c), drop them from the resident set now rather
+	 * than at the next sweep. */
+	if (info.listed >= KRL_RELEASE_PAGES)
+		jit_store_release_pages(api->store);
 	return 0;
 }
 
