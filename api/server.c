@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -22,6 +23,8 @@
 #include "http.h"
 #include "jit_version.h"
 #include "key.h"
+#include "notify.h"
+#include "oidc.h"
 #include "policy.h"
 #include "store.h"
 #include "util.h"
@@ -113,6 +116,34 @@ check_data_dir(const char *data, char *err, size_t errlen)
 		return JIT_ERR_PERMISSION;
 	}
 	return 0;
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+static void
+notify_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	logmsg("%s", line);
+}
+
+/* The notifier of cfg's endpoints (NULL when there are none). */
+static int
+notify_open(const struct jit_config *cfg, struct jit_store *store,
+    struct jit_notify **out, char *err, size_t errlen)
+{
+	struct jit_notify_options no;
+
+	*out = NULL;
+	if (cfg->nnotify == 0)
+		return 0;
+	memset(&no, 0, sizeof(no));
+	no.endpoints = cfg->notify;
+	no.nendpoints = cfg->nnotify;
+	no.public_url = cfg->public_url;
+	no.store = store;
+	no.log = notify_log;
+	return jit_notify_new(&no, out, err, errlen);
 }
 
 /* ---- demo tokens ---------------------------------------------------- */
@@ -252,6 +283,47 @@ warn_demo_tokens(struct jit_store *store, const struct jit_policy *p,
 	    JIT_DEMO_TOKENS_FILE);
 }
 
+/* ---- host CA -------------------------------------------------------- */
+
+/* The host CA (hosts.h) of a data directory that already had a CA:
+ * loaded when there is one, and otherwise left out (*out NULL: no host
+ * certificates) with a word in the log. */
+static int
+load_host_ca(const char *data, const struct jit_cadir_pass *pass,
+    struct jit_key **out, char *err, size_t errlen)
+{
+	char msg[768];
+	unsigned mode = 0;
+	int r;
+
+	*out = NULL;
+	if (!jit_cadir_host_exists(data)) {
+		logmsg("no host CA in %s: host certificates are off "
+		    "(jit-ca init --host --data %s creates one)", data, data);
+		return 0;
+	}
+	if ((r = jit_cadir_check_host_key_mode(data, &mode)) != 0) {
+		if (r == JIT_ERR_PERMISSION)
+			jit_seterr(err, errlen, "%s/%s is accessible by group "
+			    "or others (mode %04o); refusing to use it: chmod "
+			    "600 it (and rotate the host CA if others may have "
+			    "read it)", data, JIT_CADIR_HOST_KEY, mode);
+		else
+			jit_seterr(err, errlen, "host CA key %s/%s: %s", data,
+			    JIT_CADIR_HOST_KEY, jit_err(r));
+		return r;
+	}
+	if ((r = jit_cadir_load_host_pass(data, pass, out, msg,
+	    sizeof(msg))) != 0) {
+		if (*msg != '\0')
+			jit_seterr(err, errlen, "%s", msg);
+		else
+			jit_seterr(err, errlen, "loading the host CA key from "
+			    "%s: %s", data, jit_err(r));
+	}
+	return r;
+}
+
 /* ---- policy reload -------------------------------------------------- */
 
 static void
@@ -304,7 +376,163 @@ reload_policy(struct jit_api *api, const char *path)
 	check_open_requests(api);
 }
 
+/* ---- a hint when no token can log in yet ------------------------------ */
+
+struct live_tokens {
+	uint64_t now;
+	int found;
+};
+
+/* Stops at the first token that is neither revoked nor expired. */
+static int
+find_live_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
+    void *vctx)
+{
+	struct live_tokens *lt = vctx;
+	const char *exp;
+	uint64_t t;
+
+	(void)hash;
+	if (json_is_string(json_object_get(rec, "revoked_at")))
+		return 0;
+	exp = json_string_value(json_object_get(rec, "expires_at"));
+	lt->found = exp != NULL && jit_parse_time(exp, &t) == 0 &&
+	    t > lt->now;
+	return lt->found;
+}
+
+static int
+find_live_token_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_list_tokens(t, find_live_token, ctx);
+}
+
+/* A server nobody can call yet says how to make the first token. */
+static void
+hint_first_token(struct jit_store *store, const struct jit_config *cfg)
+{
+	struct live_tokens lt = { jit_now(), 0 };
+	int dflt = strcmp(cfg->policies, JIT_CONFIG_DEFAULT_POLICIES) == 0;
+
+	if (jit_store_read(store, find_live_token_fn, &lt) != 0 || lt.found)
+		return;
+	logmsg("no API token is valid yet; create one for a user of the "
+	    "policy with: jit-ca token create NAME --data %s%s%s", cfg->data,
+	    dflt ? "" : " --policies ", dflt ? "" : cfg->policies);
+}
+
+/* ---- single sign-on ---------------------------------------------------- */
+
+/* The client secret in path: its first line, which must not be empty;
+ * the file must not be readable by group or others. */
+static int
+read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+	unsigned char *data = NULL;
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s is "
+		    "accessible by group or others (mode %04o): chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		return JIT_ERR_PERMISSION;
+	}
+	if ((r = jit_read_file(path, 4096, &data, &len)) != 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s: %s", path,
+		    jit_err(r));
+		return r;
+	}
+	len = strcspn((char *)data, "\r\n");
+	if (len == 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file %s is empty",
+		    path);
+		r = JIT_ERR_INVALID_FORMAT;
+	} else {
+		data[len] = '\0';
+		*out = (char *)data;
+		data = NULL;
+	}
+	if (data != NULL) {
+		jit_wipe(data, strlen((char *)data));
+		free(data);
+	}
+	return r;
+}
+
+/* The single sign-on module of cfg's oidc: section (*out NULL when
+ * there is none). */
+static int
+oidc_start(const struct jit_config *cfg, struct jit_oidc **out, char *err,
+    size_t errlen)
+{
+	const struct jit_config_oidc *c = &cfg->oidc;
+	struct jit_oidc_options o;
+	char *secret = NULL, why[256];
+	int r;
+
+	*out = NULL;
+	if (c->issuer == NULL)
+		return 0;
+	if (c->client_secret_file != NULL &&
+	    (r = read_secret(c->client_secret_file, &secret, err,
+	    errlen)) != 0)
+		return r;
+	memset(&o, 0, sizeof(o));
+	o.issuer = c->issuer;
+	o.client_id = c->client_id;
+	o.cli_client_id = c->cli_client_id;
+	o.client_secret = secret;
+	o.username_claim = c->username_claim;
+	o.groups_claim = c->groups_claim;
+	o.scopes = c->scopes;
+	o.ca_file = c->ca_file;
+	o.clock_skew = cfg->clock_skew;
+	if ((r = jit_oidc_new(&o, out, why, sizeof(why))) != 0)
+		jit_seterr(err, errlen, "oidc: %s", why);
+	else
+		logmsg("single sign-on through %s (client %s%s)", c->issuer,
+		    c->client_id, secret != NULL ? ", web sign-in on" : "");
+	if (secret != NULL) {
+		jit_wipe(secret, strlen(secret));
+		free(secret);
+	}
+	return r;
+}
+
 /* ---- run -------------------------------------------------------------- */
+
+/* The store's change hook (store.h): wake the long-polls of those slots
+ * (a long-poll's key is its request's slot, jit_lc_wait_key). */
+static void
+wake_http(void *ctx, const unsigned *slots, size_t n)
+{
+	jit_http_wake(ctx, slots, n);
+}
+
+/* Every connection is a descriptor: raise the soft limit to the hard one
+ * and say so when even that is too small for max_connections. */
+static void
+raise_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max_connections + 64)
+		logmsg("warning: max_connections %u needs more open files "
+		    "than RLIMIT_NOFILE (%llu) allows: raise LimitNOFILE or "
+		    "ulimit -n", max_connections,
+		    (unsigned long long)rl.rlim_cur);
+}
 
 int
 jit_server_run(const struct jit_config *cfg,
@@ -313,15 +541,17 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_policy *policy = NULL;
 	struct jit_policy_error pe;
 	struct jit_store *store = NULL;
-	struct jit_key *ca = NULL;
+	struct jit_key *ca = NULL, *host_ca = NULL;
 	struct jit_api *api = NULL;
+	struct jit_oidc *oidc = NULL;
 	struct jit_http *http = NULL;
+	struct jit_notify *notify = NULL;
 	struct jit_http_options ho;
 	struct jit_api_options ao;
 	char *metrics_token = NULL;
 	struct sweeper sw;
 	sigset_t set;
-	int r, sig, fresh = 0, sweeper_started = 0;
+	int r, sig, fresh = 0, sweeper_started = 0, hooked = 0;
 	unsigned mode = 0;
 	char msg[768];
 	json_t *f;
@@ -353,11 +583,14 @@ jit_server_run(const struct jit_config *cfg,
 	ho.tls_cert = cfg->tls_cert;
 	ho.tls_key = cfg->tls_key;
 	ho.max_body = cfg->max_body;
-	/* A long-poll holds its connection silent for up to max_wait. */
-	ho.connection_timeout = (unsigned)(cfg->connection_timeout >
-	    cfg->max_wait + 10 ? cfg->connection_timeout : cfg->max_wait + 10);
+	/* A held long-poll is subject to neither timeout (http.h). */
+	ho.request_timeout = (unsigned)cfg->request_timeout;
+	ho.connection_timeout = (unsigned)cfg->connection_timeout;
 	ho.max_connections = cfg->max_connections;
+	ho.max_connections_per_address = cfg->max_connections_per_address;
+	ho.workers = cfg->threads;
 	ho.quiet = quiet;
+	raise_nofile(cfg->max_connections);
 	if ((r = jit_http_bind(&ho, &http, msg, sizeof(msg))) != 0) {
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
@@ -372,8 +605,14 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	}
 	if (!jit_cadir_exists(cfg->data)) {
-		if ((r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
-		    &ca)) != 0) {
+		/* A host CA made beforehand (jit-ca init --host) stays. */
+		if (jit_cadir_host_exists(cfg->data))
+			r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
+			    &ca);
+		else
+			r = jit_cadir_create_with_host(cfg->data,
+			    JIT_KEY_ED25519, 0, NULL, &ca, &host_ca);
+		if (r != 0) {
 			jit_seterr(err, errlen, "creating the CA in %s: %s",
 			    cfg->data, jit_err(r));
 			goto out;
@@ -403,7 +642,16 @@ jit_server_run(const struct jit_config *cfg,
 		if (jit_key_format_public(ca, JIT_CADIR_COMMENT, &line) == 0)
 			logmsg("created a new CA in %s: %s", cfg->data, line);
 		free(line);
+		line = NULL;
+		if (host_ca != NULL && jit_key_format_public(host_ca,
+		    JIT_CADIR_HOST_COMMENT, &line) == 0)
+			logmsg("created a new host CA in %s: %s", cfg->data,
+			    line);
+		free(line);
 	}
+	if (host_ca == NULL && (r = load_host_ca(cfg->data, pass, &host_ca,
+	    err, errlen)) != 0)
+		goto out;
 	if (!jit_key_memory_locked(ca))
 		logmsg("warning: the CA key is not locked in memory (%s), so "
 		    "it may be written to swap", jit_key_type(ca) ==
@@ -415,12 +663,28 @@ jit_server_run(const struct jit_config *cfg,
 	    errlen)) != 0)
 		goto out;
 	warn_demo_tokens(store, policy, cfg->data);
+	if ((r = notify_open(cfg, store, &notify, err, errlen)) != 0 ||
+	    (r = oidc_start(cfg, &oidc, err, errlen)) != 0)
+		goto out;
 	memset(&ao, 0, sizeof(ao));
+	ao.oidc = oidc;
+	ao.session_ttl = cfg->oidc.session_ttl;
 	ao.store = store;
+	if (notify != NULL) {
+		ao.hook = jit_notify_hook;
+		ao.hook_ctx = notify;
+	}
 	ao.ca = ca;
+	ao.host_ca = host_ca;
+	ao.host_cert_validity = cfg->host_cert_validity;
+	ao.host_domains = (const char *const *)cfg->host_domains;
+	ao.nhost_domains = cfg->nhost_domains;
 	ao.clock_skew = cfg->clock_skew;
 	ao.max_wait = cfg->max_wait;
 	ao.rate_limit = cfg->rate_limit;
+	ao.session_idle = cfg->web_session_idle;
+	ao.session_max = cfg->web_session_max;
+	ao.web_origin = cfg->web_origin;
 	ao.max_pending = cfg->max_pending;
 	if (cfg->metrics_token_file != NULL &&
 	    (r = jit_config_read_secret(cfg->metrics_token_file,
@@ -446,6 +710,9 @@ jit_server_run(const struct jit_config *cfg,
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
 	}
+	/* Held long-polls wake on the commits that change their request. */
+	jit_store_set_change_hook(store, wake_http, http);
+	hooked = 1;
 	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
 		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
 		goto out;
@@ -467,6 +734,8 @@ jit_server_run(const struct jit_config *cfg,
 		    "[" : "", cfg->listen.host,
 		    cfg->listen.kind == JIT_LISTEN_INET6 ? "]" : "",
 		    jit_http_port(http));
+	if (oidc == NULL)
+		hint_first_token(store, cfg);
 
 	sw.api = api;
 	sw.interval = cfg->sweep_interval;
@@ -476,6 +745,11 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	}
 	sweeper_started = 1;
+	if (notify != NULL && (r = jit_notify_start(notify)) != 0) {
+		jit_seterr(err, errlen, "cannot start the notification "
+		    "threads: %s", jit_err(r));
+		goto out;
+	}
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -492,6 +766,8 @@ jit_server_run(const struct jit_config *cfg,
 out:
 	if (api != NULL)
 		jit_api_shutdown(api);
+	if (hooked)
+		jit_store_set_change_hook(store, NULL, NULL);
 	jit_http_stop(http, SHUTDOWN_GRACE_MS);
 	if (sweeper_started) {
 		pthread_mutex_lock(&sw.lock);
@@ -502,10 +778,14 @@ out:
 	}
 	pthread_cond_destroy(&sw.cond);
 	pthread_mutex_destroy(&sw.lock);
+	jit_notify_stop(notify);
 	jit_api_free(api);
+	jit_notify_free(notify);
+	jit_oidc_free(oidc);
 	jit_policy_free(policy);
 	jit_store_close(store);
 	jit_key_free(ca);
+	jit_key_free(host_ca);
 	if (r == 0)
 		logmsg("stopped");
 	return r;

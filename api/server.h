@@ -13,7 +13,10 @@
  *   5. opens the store in server mode (a second server on the same data
  *      directory fails with STORE_LOCKED);
  *   6. loads the CA key from DATA/ca_key, or creates an (unencrypted)
- *      Ed25519 CA when the data directory has none; refuses to start when
+ *      Ed25519 CA when the data directory has none, and the host CA from
+ *      DATA/host_ca_key the same way (created only together with the CA;
+ *      a data directory with a CA but no host CA runs without host
+ *      certificates and says so in the log); refuses to start when
  *      DATA/ca_key is accessible by group or others (mode & 077) or not a
  *      regular file; an encrypted DATA/ca_key is decrypted with the
  *      passphrase from pass (cadir.h) and held decrypted in memory only
@@ -30,13 +33,15 @@
  *      fingerprint, listen address);
  *  10. serves HTTP (http.h) and runs the sweeper every sweep_interval
  *      seconds (pending requests past their timeout -> expired, grants
- *      past not_after -> ended);
+ *      past not_after -> ended), and, with notify endpoints in the
+ *      config, the notification threads (notify.h; a secret_file that
+ *      cannot be read refuses to start);
  *  11. SIGHUP reloads the policy: a broken file keeps the last good policy
  *      and the reason is logged; a good one is swapped in and recorded
  *      ("policy.reload" with its hash);
  *  12. SIGTERM / SIGINT: stop accepting, let requests being handled finish
  *      (long-polls return at once with the current state), stop the
- *      sweeper, close the store, return 0.
+ *      sweeper and the notification threads, close the store, return 0.
  *
  * Diagnostics go to stderr as "jit-ca: ..." lines (the server's log);
  * err receives the reason a start failed.

@@ -1,9 +1,11 @@
 /* main.c - jit-ca: dispatch to subcommands (see cmds.h). */
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "config.h"
@@ -22,10 +24,21 @@ static const struct command commands[] = {
 	{ "sign", cmd_sign, "sign a user certificate offline" },
 	{ "policy", cmd_policy, "check policy files" },
 	{ "token", cmd_token, "create, list and revoke API tokens" },
+	{ "host", cmd_host, "enrollment tokens, hosts and their revocation" },
 	{ "serve", cmd_serve, "run the approval API server" },
 	{ "audit", cmd_audit, "export and verify the audit log" },
 	{ "krl", cmd_krl, "write the key revocation list" },
+	{ "notify", cmd_notify, "list, retry and test notifications" },
 };
+
+void
+cmd_actor(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
+	    pw->pw_name : "unknown");
+}
 
 void
 cmd_fail(const char *cmd, const char *fmt, ...)

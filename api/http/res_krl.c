@@ -1,8 +1,8 @@
-/* res_krl.c - GET /v1/krl: the KRL of revoked, unexpired certificates
- * (revocation.h), public like the CA key.  Every host polls it, so it is
- * served from a cache (cache.h): built once per change of the store, or
- * when its first listed certificate drops out, by one caller while the
- * others wait. */
+/* res_krl.c - GET /v1/krl: the KRL of revoked, unexpired user and host
+ * certificates (revocation.h), public like the CA keys.  Every host polls
+ * it, so it is served from a cache (cache.h): built once per change of
+ * the store, or when its first listed certificate drops out, by one
+ * caller while the others wait. */
 #include "api_int.h"
 
 #include <stdlib.h>
@@ -23,8 +23,8 @@ res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
 	struct jit_revocation_info info;
 	int r;
 
-	if ((r = jit_revocation_krl(api->store, api->ca, now,
-	    api->clock_skew, out, &info)) != 0)
+	if ((r = jit_revocation_krl(api->store, api->ca, api->host_ca,
+	    now, api->clock_skew, out, &info)) != 0)
 		return r;
 	*expires = info.valid_until;
 	/* Each listed grant was read from a page somewhere in the map (and

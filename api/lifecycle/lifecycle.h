@@ -63,10 +63,20 @@ struct jit_lc_why {
 	char message[256];       /* for people; "" on success */
 };
 
-/* Who asks. */
+/* Who asks.  A person who signed in through the identity provider
+ * (auth.h, single sign-on) also brings the sign-in's authentication
+ * methods, which a role's require_mfa looks at, and the provider's
+ * groups, which count in every rule as policy groups do (policy.h,
+ * struct jit_policy_who) and are recorded with the request
+ * ("user_groups") and with each decision ("groups").  All borrowed. */
 struct jit_actor {
 	const char *user;        /* authenticated user, or "system" */
 	const char *client_addr; /* for the audit log; NULL = unknown */
+	const char *const *amr;  /* "amr" of the sign-in; NULL = none (an
+	                            API token) */
+	size_t namr;
+	const char *const *groups;   /* groups from the identity provider */
+	size_t ngroups;
 };
 
 /*
@@ -139,9 +149,11 @@ struct jit_create_args {
  * no approval.  *out (may be NULL) receives it.  Refusals: unknown_role,
  * bad_public_key, bad_field (start), bad_duration, bad_reason,
  * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester);
- * too_many_pending (CONFLICT: who already has the most pending requests
- * the server's or the role's max_pending allows; counted inside the
- * write, so concurrent creates cannot pass it together).
+ * mfa_required (FORBIDDEN: the role has require_mfa and who's sign-in
+ * shows no second factor); too_many_pending (CONFLICT: who already has
+ * the most pending requests the server's or the role's max_pending
+ * allows; counted inside the write, so concurrent creates cannot pass it
+ * together).
  */
 int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
@@ -232,6 +244,20 @@ int jit_lc_policy_check(struct jit_lifecycle *lc, const struct jit_policy *p,
 int jit_lc_can_view(const struct jit_policy *p, const char *user,
     const struct jit_request *req);
 
+/* What user may do to req at time now, as JIT_LC_CAN_* bits: the same
+ * checks the transitions make before their write (so a page shows only
+ * the buttons that can work; the transition still checks again). */
+#define JIT_LC_CAN_APPROVE 0x1u
+#define JIT_LC_CAN_DENY 0x2u
+#define JIT_LC_CAN_CANCEL 0x4u
+#define JIT_LC_CAN_REVOKE 0x8u
+unsigned jit_lc_allowed(const struct jit_policy *p, const char *user,
+    const struct jit_request *req, uint64_t now);
+/* The same for who, with their provider groups. */
+unsigned jit_lc_allowed_as(const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_request *req,
+    uint64_t now);
+
 /* Request id for who (forbidden, not_found). */
 int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_request **out,
@@ -246,6 +272,36 @@ int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t wait_ms,
     const atomic_int *stop, struct jit_request **out,
     struct jit_lc_why *why);
+
+/*
+ * The same long-poll without a thread that blocks (the HTTP server parks
+ * the connection instead):
+ *
+ *   jit_lc_wait_begin() checks and reads like jit_lc_get(); when the
+ *   request is not pending it returns it in *out (*w NULL), otherwise a
+ *   waiter in *w (*out NULL).  Errors as jit_lc_get().
+ *   jit_lc_wait_key(w) is the store's wake-up slot of the request
+ *   (jit_store_wake_slot): a commit that changes it touches that slot.
+ *   jit_lc_wait_poll(w, final, &req) returns 1 and the request as it is
+ *   now when its state, approvals or denials changed since the wait began
+ *   (or always when final is set), 0 when nothing changed (it first looks
+ *   at the slot's version, so a poll after an unrelated commit costs no
+ *   read), or a store error (final only; not_found cannot happen as
+ *   requests are never deleted).  A poll with final set should end the
+ *   wait.
+ *   jit_lc_wait_free(w) frees it (NULL is a no-op).
+ *
+ * A waiter holds no snapshot and no lock; polls of one waiter must not run
+ * at the same time.  lc must outlive its waiters.
+ */
+struct jit_lc_wait;
+int jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
+    struct jit_request **out, struct jit_lc_why *why);
+unsigned jit_lc_wait_key(const struct jit_lc_wait *w);
+int jit_lc_wait_poll(struct jit_lc_wait *w, int final,
+    struct jit_request **out);
+void jit_lc_wait_free(struct jit_lc_wait *w);
 
 #define JIT_LC_LIST_MAX 1000
 

@@ -28,7 +28,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline",
+	"token_ids", "values", "audit", "meta", "by_deadline", "outbox",
 	"by_user_state", "by_role_state", "by_state_end", "req_keys",
 	"state_counts"
 };
@@ -88,9 +88,14 @@ open_dbis(struct jit_store *s)
 		/* Schema 1 had no by_deadline; only the sweeper (a writer,
 		 * which migrates first) uses it.  Schemas 1 and 2 had none
 		 * of schema 3's tables; a READONLY view does without them
-		 * (request_list.c). */
+		 * (request_list.c).  A store written before the outbox
+		 * has none: a READONLY view sees it empty (outbox.c). */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			s->no_deadline_db = 1;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND && ro && i == DB_OUTBOX) {
+			s->no_outbox_db = 1;
 			continue;
 		}
 		if (rc == MDB_NOTFOUND && ro && i >= DB_FIRST_V3)
@@ -146,7 +151,7 @@ sync_init(struct jit_store *s)
 	pthread_mutex_init(&s->vmu, NULL);
 	pthread_mutex_init(&s->smu, NULL);
 	pthread_cond_init(&s->any_cv, &ca);
-	for (int i = 0; i < NSLOTS; i++)
+	for (int i = 0; i < NWAKECV; i++)
 		pthread_cond_init(&s->slot_cv[i], &ca);
 	pthread_condattr_destroy(&ca);
 }
@@ -159,7 +164,7 @@ sync_destroy(struct jit_store *s)
 	pthread_mutex_destroy(&s->vmu);
 	pthread_mutex_destroy(&s->smu);
 	pthread_cond_destroy(&s->any_cv);
-	for (int i = 0; i < NSLOTS; i++)
+	for (int i = 0; i < NWAKECV; i++)
 		pthread_cond_destroy(&s->slot_cv[i]);
 }
 
@@ -301,6 +306,8 @@ static void
 run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 {
 	unsigned char slots[NSLOTS / 8] = { 0 };
+	unsigned changed[NSLOTS];
+	size_t nchanged = 0;
 	MDB_txn *parent = NULL;
 	struct jit_store_wreq *w;
 	size_t ok = 0, failed = 0;
@@ -363,12 +370,21 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 		s->stats.commits++;
 		s->version++;
 		for (unsigned i = 0; i < NSLOTS; i++) {
-			if (slots[i / 8] & (1u << (i % 8))) {
-				s->slot_version[i] = s->version;
-				pthread_cond_broadcast(&s->slot_cv[i]);
+			if (slots[i / 8] == 0) {
+				i += 7;  /* a whole byte without a change */
+				continue;
 			}
+			if (!(slots[i / 8] & (1u << (i % 8))))
+				continue;
+			s->slot_version[i] = s->version;
+			pthread_cond_broadcast(&s->slot_cv[i % NWAKECV]);
+			changed[nchanged++] = i;
 		}
 		pthread_cond_broadcast(&s->any_cv);
+		/* Under vmu, so that clearing the hook waits for a call in
+		 * progress (store.h). */
+		if (s->change_fn != NULL && nchanged > 0)
+			s->change_fn(s->change_ctx, changed, nchanged);
 	}
 	pthread_mutex_unlock(&s->vmu);
 }
@@ -509,7 +525,7 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 		unsigned slot = jit_store__slot_of(id);
 
 		ver = &s->slot_version[slot];
-		cv = &s->slot_cv[slot];
+		cv = &s->slot_cv[slot % NWAKECV];
 	} else {
 		ver = &s->version;
 		cv = &s->any_cv;
@@ -542,6 +558,22 @@ jit_store_commit_id(struct jit_store *s)
 	if (mdb_env_info(s->env, &info) != 0)
 		return 0;
 	return (uint64_t)info.me_last_txnid;
+}
+
+unsigned
+jit_store_wake_slot(const char *id)
+{
+	return jit_store__slot_of(id);
+}
+
+void
+jit_store_set_change_hook(struct jit_store *s, jit_store_change_fn fn,
+    void *ctx)
+{
+	pthread_mutex_lock(&s->vmu);
+	s->change_fn = fn;
+	s->change_ctx = ctx;
+	pthread_mutex_unlock(&s->vmu);
 }
 
 void

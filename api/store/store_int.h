@@ -22,6 +22,7 @@
  *   tokens.c        API token records
  *   values.c        small named values
  *   audit_store.c   audit entry storage
+ *   outbox.c        the notification outbox
  *
  * Named databases and their keys (the on-disk format, schema 3):
  *   requests   id -> header || compact JSON, the header being be64(seq)
@@ -54,12 +55,21 @@
  *   token_ids  token id -> sha256(token)
  *   values     key -> JSON (any value)
  *   audit      be64(seq) -> canonical entry text
+ *   outbox     u8 state ('q' queued, 'f' failed) || endpoint NUL
+ *              be64(seq) -> compact JSON, so one endpoint's queued
+ *              entries are one key range in the order they were added
  *   meta       "schema", "next_request_seq", "next_serial" -> be64;
  *              "audit_head" -> be64(seq) || hash hex (saves parsing the
- *              last entry on every append)
+ *              last entry on every append); "next_outbox_seq",
+ *              "outbox_delivered" -> be64
  * Schemas 1 and 2 had none of the schema 3 tables; opening such a store
  * for writing adds them (migrate.c), and a READONLY view of one answers
  * the lists and counts that need them by walking the older indexes.
+ * The outbox has no schema number of its own (it came in schema 2's
+ * time, and schema 3 changed nothing in it): it is a database that
+ * older versions neither open nor need.  A writer creates it on open,
+ * whatever the schema it finds; a READONLY open of a store that has none
+ * (written before the outbox) sees an empty outbox.
  * Big-endian integers make LMDB's bytewise key order the numeric order, so
  * index ranges come out in creation order.
  *
@@ -83,11 +93,12 @@
 /* The longest index key: two names, their NULs and two be64. */
 #define MAX_INDEX_KEY (2 * (MAX_NAME + 1) + 16)
 #define MAX_ID 64          /* request and token ids */
-#define NSLOTS 256         /* wake-up slots for jit_store_wait_change */
+#define NSLOTS JIT_STORE_WAKE_SLOTS  /* wake-up slots (store.h) */
+#define NWAKECV 256        /* condition variables the slots share */
 
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
-	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE,
+	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_OUTBOX,
 	/* schema 3 */
 	DB_BY_USER_STATE, DB_BY_ROLE_STATE, DB_BY_STATE_END, DB_REQ_KEYS,
 	DB_STATE_COUNTS, DB_COUNT
@@ -115,6 +126,7 @@ struct jit_store {
 	                         if opened READONLY (or while migrate.c
 	                         rewrites it) */
 	int no_deadline_db;   /* READONLY schema 1: no by_deadline */
+	int no_outbox_db;     /* READONLY, written before the outbox */
 
 	/* Write queue, guarded by qmu. */
 	pthread_mutex_t qmu;
@@ -131,10 +143,12 @@ struct jit_store {
 	/* Versions and statistics, guarded by vmu. */
 	pthread_mutex_t vmu;
 	pthread_cond_t any_cv;
-	pthread_cond_t slot_cv[NSLOTS];
+	pthread_cond_t slot_cv[NWAKECV];   /* slot i uses i % NWAKECV */
 	uint64_t version;
 	uint64_t slot_version[NSLOTS];
 	struct jit_store_stats stats;
+	jit_store_change_fn change_fn;     /* jit_store_set_change_hook */
+	void *change_ctx;
 };
 
 /* ---- support.c -------------------------------------------------------- */

@@ -55,42 +55,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-row() {  # name value note
-	printf '%-46s %12s  %s\n' "$1" "$2" "$3"
-}
-val() {  # key line
-	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-
+. "$root/tests/bench/bench-lib.sh"
 # fill-store's requesters are user0000 .. user0999: they are in the policy
 # so the server keeps their pending requests open when it starts.
-{
-	echo "users:"
-	for u in u1 u2 u3 u4; do echo "  $u: {groups: [dev]}"; done
-	awk 'BEGIN { for (i = 0; i < 1000; i++)
-	    printf "  user%04d: {groups: [dev]}\n", i }'
-	echo "  admin: {groups: [sre]}"
-} >"$T/policy.yaml"
-cat >>"$T/policy.yaml" <<EOF
-admins: [admin]
-roles:
-  auto:
-    principals: [bench]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    approvals: 0
-    max_duration: 1h
-    default_duration: 5m
-    pending_timeout: 1h
-    extensions: [permit-pty]
-    key_types: [ed25519]
-  ops:
-    principals: [postgres]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    max_duration: 1h
-EOF
-start_server() {  # DATA-DIR; sets server_pid, url
+bench_policy 1000
+# start DATA-DIR: the server on DATA-DIR.
+start() {
 	cat >"$T/server.yaml" <<EOF
 listen: 127.0.0.1:0
 data: $1
@@ -98,36 +68,10 @@ policies: $T/policy.yaml
 rate_limit: 0
 max_connections: 1024
 EOF
-	"$JIT_CA" serve --config "$T/server.yaml" >"$T/server.log" 2>&1 &
-	server_pid=$!
-	i=0
-	until grep -qs 'listening on' "$T/server.log"; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "bench-http: server did not start:" >&2
-			cat "$T/server.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-	url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' \
-	    "$T/server.log" | head -n 1)
-}
-stop_server() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
-rss_row() {  # name
-	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
-	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-	anon=$(awk '/^RssAnon/ {print $2}' "/proc/$server_pid/status")
-	file=$(awk '/^RssFile/ {print $2}' "/proc/$server_pid/status")
-	row "$1" "$((rss / 1024)) MB" \
-	    "peak $((hwm / 1024)) MB; heap+stacks $((anon / 1024)) MB, mapped file $((file / 1024)) MB"
+	start_server
 }
 
-start_server "$T/data"
+start "$T/data"
 for u in u1 u2 u3 u4; do
 	"$JIT_CA" token create "$u" --config "$T/server.yaml" 2>/dev/null \
 	    >>"$T/tokens"
@@ -159,7 +103,7 @@ echo "bench-http-best=$best $best_line" >"${BENCH_HTTP_OUT:-/dev/null}"
 big_rows() {
 	rm -rf "$T/data"
 	fill=$("$FILL" -P "$T/policy.yaml" "$T/big" "$BIG" "$BIG_PENDING")
-	start_server "$T/big"
+	start "$T/big"
 	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
 	    >"$T/admin-token"
 	"$JIT_CA" token create user0006 --config "$T/server.yaml" \
@@ -190,7 +134,7 @@ big_rows() {
 
 krl_rows() {
 	fill=$("$FILL" -A -R -P "$T/policy.yaml" "$T/krl" "$KRL" 0)
-	start_server "$T/krl"
+	start "$T/krl"
 	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
 	    >"$T/admin-token"
 	rss_row "$KRL revoked: server RSS at start"

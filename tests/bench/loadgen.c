@@ -21,7 +21,10 @@
  * A third mode (-g PATH -n N) times N sequential GETs of PATH on one
  * keep-alive connection with the first token (e.g. the pending list),
  * after W untimed ones that warm the connection (-W, default 5; -W 0
- * times the very first, e.g. a cache being filled).
+ * times the very first, e.g. a cache being filled); with -r RATE it GETs
+ * PATH on a fixed schedule instead (RATE per second for -w + -d seconds,
+ * the first -w not counted), each timed from its scheduled start (a late
+ * answer delays the next GET, whose wait counts).
  *
  * Latencies are recorded per issuance (POST start or scheduled start to
  * certificate received) and per HTTP request; completions in the first -w
@@ -30,7 +33,8 @@
  *
  * Usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] [-d SECONDS] [-w WARMUP]
  *                [-r RATE] [-R ROLE] [-k KEYS] [-v]
- *        loadgen -u URL -T TOKENFILE -g PATH [-n N] [-W W]
+ *        loadgen -u URL -T TOKENFILE -g PATH [-n N [-W W] | -r RATE [-d S]
+ *                [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
@@ -244,10 +248,12 @@ load_tokens(const char *path)
 	}
 }
 
-/* -g: N sequential GETs of path after warm untimed ones; prints n, p50,
- * p99, max (ms), bytes. */
+/* -g: N sequential GETs of path after warm_n untimed ones, or with
+ * rate > 0 GETs at that rate for warm + secs seconds; prints n, p50, p99,
+ * max (ms), bytes. */
 static int
-get_mode(const char *path, unsigned long n, unsigned long warm)
+get_mode(const char *path, unsigned long n, unsigned long warm_n,
+    double rate, double secs, double warm)
 {
 	struct client c;
 	struct lat l = { 0 };
@@ -265,19 +271,40 @@ get_mode(const char *path, unsigned long n, unsigned long warm)
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &c);
 	curl_easy_setopt(c.easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c.easy, CURLOPT_TIMEOUT, 30L);
-	for (i = 0; i < n + warm; i++) {
-		long code = 0;
-		double t0 = now_s();
+	{
+		double start = now_s(), t_from = start + warm,
+		    t_end = t_from + secs;
 
-		c.len = 0;
-		if (curl_easy_perform(c.easy) != CURLE_OK ||
-		    curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &code)
-		    != CURLE_OK || code != 200) {
-			bad++;
-			continue;
+		for (i = 0; rate > 0 || i < n + warm_n; i++) {
+			long code = 0;
+			double t0 = now_s();
+
+			if (rate > 0) {
+				/* The i-th GET is due at start + i / rate. */
+				double due = start + (double)i / rate;
+
+				if (due >= t_end)
+					break;
+				if (due > t0) {
+					struct timespec ts;
+					ts.tv_sec = (time_t)(due - t0);
+					ts.tv_nsec = (long)((due - t0 -
+					    (double)ts.tv_sec) * 1e9);
+					nanosleep(&ts, NULL);
+				}
+				t0 = due;
+			}
+			c.len = 0;
+			if (curl_easy_perform(c.easy) != CURLE_OK ||
+			    curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE,
+			    &code) != CURLE_OK || code != 200) {
+				bad++;
+				continue;
+			}
+			/* The first few warm the connection. */
+			if (rate > 0 ? t0 >= t_from : i >= warm_n)
+				lat_add(&l, now_s() - t0);
 		}
-		if (i >= warm)   /* the first few warm the connection */
-			lat_add(&l, now_s() - t0);
 	}
 	qsort(l.v, l.n, sizeof(double), cmp_d);
 	printf("gets=%zu errors=%lu p50=%.3f p99=%.3f max=%.3f bytes=%zu\n",
@@ -347,7 +374,7 @@ main(int argc, char **argv)
 	load_tokens(tokfile);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
-		return get_mode(getpath, ngets, warmgets);
+		return get_mode(getpath, ngets, warmgets, rate, secs, warm);
 	make_keys(nk);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nclients);

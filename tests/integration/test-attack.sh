@@ -148,10 +148,12 @@ for p in "${slow_pids[@]}"; do wait "$p"; done
 cut_off=0
 for f in "$T"/slow.*; do
 	s=$(cat "$f")
-	[ "$s" -ge 5 ] && [ "$s" -le 25 ] && cut_off=$((cut_off + 1)) ||
+	# Closed by the server (connection_timeout 1s, request_timeout),
+	# long before the 40 s guard of the client side.
+	[ "$s" -le 25 ] && cut_off=$((cut_off + 1)) ||
 		echo "# $(basename "$f"): closed after ${s}s"
 done
-assert_eq 6 "$cut_off" "slow and idle connections closed by the server after the timeout (~10 s)"
+assert_eq 6 "$cut_off" "slow and idle connections closed by the server after its timeout"
 
 # ---- oversized request line and headers ----------------------------------
 long=$(head -c 20000 /dev/zero | tr '\0' a)

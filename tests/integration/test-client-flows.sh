@@ -172,7 +172,7 @@ assert_contains "$ERR" "bad server URL" "bad URL: says so"
 assert_one_line_error "unresolvable host" \
 	as alice "$JIT_SSH" whoami --url "http://no-such-host.invalid:1"
 assert_one_line_error "bad token" \
-	as alice "$JIT_SSH" whoami --token "jit_not-a-real-token"
+	as alice "$JIT_SSH" whoami --token - <<<"jit_not-a-real-token"
 assert_contains "$ERR" "refused the token" "bad token: says so"
 assert_one_line_error "bad token (environment)" \
 	env JIT_SSH_TOKEN=jit_bogus HOME="$T/home/alice" "$JIT_SSH" login ops
@@ -185,7 +185,7 @@ assert_one_line_error "setup against a dead server" \
 [ ! -e "$T/home/carol/.config/jit-ssh/config" ] &&
 	ok "failed setup writes no config" || fail "failed setup writes no config"
 assert_one_line_error "setup with a bad token" \
-	as carol "$JIT_SSH" setup "$JURL" --token bogus --yes
+	as carol "$JIT_SSH" setup "$JURL" --token - --yes <<<bogus
 [ ! -e "$T/home/carol/.config/jit-ssh/config" ] &&
 	ok "setup with a bad token writes no config" ||
 	fail "setup with a bad token writes no config"

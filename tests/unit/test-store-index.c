@@ -7,7 +7,11 @@
  * compared with the model: on the store as written, on a READONLY view of
  * the same data as schema 2 left it (no schema 3 tables: the store walks
  * the older indexes), after that store is upgraded by opening it for
- * writing, and after more changes to the upgraded store.
+ * writing, and after more changes to the upgraded store.  The
+ * notification outbox, which schema 2 stores may or may not have, comes
+ * through each step: kept by the upgrade of a store that has one,
+ * empty on a READONLY view of one that has none and created by its
+ * upgrade.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -321,6 +325,43 @@ verify(struct jit_store *s, const struct model *m)
 	}
 }
 
+/* ---- the outbox through the upgrades ----------------------------------- */
+
+static int
+outbox_fn(struct jit_store_txn *t, void *vctx)
+{
+	json_t *rec = json_pack("{s:I, s:s}", "created_at", (json_int_t)1000,
+	    "event", "request.create");
+	uint64_t seq = 0;
+	int r;
+
+	(void)vctx;
+	REQUIRE(rec != NULL);
+	if ((r = jit_store_outbox_add(t, "hook", rec, NULL)) == 0 &&
+	    (r = jit_store_outbox_add(t, "mail", rec, &seq)) == 0)
+		r = jit_store_outbox_put(t, "mail", seq, JIT_OUTBOX_FAILED, rec);
+	json_decref(rec);
+	return r;
+}
+
+static int
+outbox_stats_fn(struct jit_store_txn *t, void *vctx)
+{
+	return jit_store_outbox_stats(t, vctx);
+}
+
+/* The outbox holds queued and failed entries. */
+static void
+check_outbox(struct jit_store *s, uint64_t queued, uint64_t failed)
+{
+	struct jit_outbox_stats st;
+
+	REQUIRE_OK(jit_store_read(s, outbox_stats_fn, &st));
+	CHECK_U64(st.queued, queued);
+	CHECK_U64(st.failed, failed);
+	CHECK_U64(st.oldest, queued > 0 ? 1000 : 0);
+}
+
 /* ---- schema 2 as it was -------------------------------------------------- */
 
 static void
@@ -341,14 +382,19 @@ meta_schema(MDB_txn *txn, MDB_dbi meta, uint64_t *get, const uint64_t *set)
 		*get = (*get << 8) | ((const unsigned char *)v.mv_data)[i];
 }
 
+enum raw { RAW_READ, RAW_V2, RAW_V2_NO_OUTBOX };
+
 /* Drop the schema 3 tables and record schema 2 (with LMDB directly: the
- * store no longer writes that format), or (to_v2 0) read the schema.
+ * store no longer writes that format), RAW_V2_NO_OUTBOX also the outbox
+ * (a store from before notifications), or (RAW_READ) read the schema.
  * The store must be closed (one environment per process and file). */
 static uint64_t
-raw_schema(const char *sdir, int to_v2)
+raw_schema(const char *sdir, enum raw how)
 {
-	static const char *const v3[] = { "by_user_state", "by_role_state",
-	    "by_state_end", "req_keys", "state_counts" };
+	/* Schema 3's tables, then the outbox. */
+	static const char *const drop[] = { "by_user_state", "by_role_state",
+	    "by_state_end", "req_keys", "state_counts", "outbox" };
+	size_t ndrop = how == RAW_READ ? 0 : how == RAW_V2 ? 5 : 6;
 	const uint64_t two = 2;
 	uint64_t schema = 0;
 	MDB_env *env;
@@ -360,16 +406,15 @@ raw_schema(const char *sdir, int to_v2)
 	REQUIRE(mdb_env_set_mapsize(env, JIT_STORE_DEFAULT_MAP_SIZE) == 0);
 	REQUIRE(mdb_env_open(env, sdir, 0, 0600) == 0);
 	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-	if (to_v2)
-		for (size_t i = 0; i < sizeof(v3) / sizeof(v3[0]); i++) {
-			REQUIRE(mdb_dbi_open(txn, v3[i], 0, &db) == 0);
-			REQUIRE(mdb_drop(txn, db, 1) == 0);
-		}
+	for (size_t i = 0; i < ndrop; i++) {
+		REQUIRE(mdb_dbi_open(txn, drop[i], 0, &db) == 0);
+		REQUIRE(mdb_drop(txn, db, 1) == 0);
+	}
 	REQUIRE(mdb_dbi_open(txn, "meta", 0, &db) == 0);
-	meta_schema(txn, db, &schema, to_v2 ? &two : NULL);
+	meta_schema(txn, db, &schema, how != RAW_READ ? &two : NULL);
 	REQUIRE(mdb_txn_commit(txn) == 0);
 	mdb_env_close(env);
-	return to_v2 ? 2 : schema;
+	return how != RAW_READ ? 2 : schema;
 }
 
 int
@@ -384,26 +429,50 @@ main(void)
 	apply(s, &m, 6);
 	REQUIRE(m.n > 100);
 	verify(s, &m);
+	REQUIRE_OK(jit_store_write(s, outbox_fn, NULL));
+	check_outbox(s, 1, 1);
 	jit_store_close(s);
 
-	/* The same data as schema 2 wrote it. */
-	raw_schema(sdir, 1);
+	/* The same data as schema 2 wrote it, with an outbox. */
+	raw_schema(sdir, RAW_V2);
 	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
 	verify(s, &m);
+	check_outbox(s, 1, 1);
 	CHECK_INT(jit_store_write(s, ops_fn, NULL), JIT_ERR_PERMISSION);
 	jit_store_close(s);
-	CHECK_U64(raw_schema(sdir, 0), 2);
+	CHECK_U64(raw_schema(sdir, RAW_READ), 2);
 
-	/* Opened for writing, it is upgraded, and kept up to date. */
+	/* Opened for writing, it is upgraded, and kept up to date; the
+	 * outbox is as it was. */
 	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	verify(s, &m);
+	check_outbox(s, 1, 1);
 	apply(s, &m, 4);
 	verify(s, &m);
 	jit_store_close(s);
-	CHECK_U64(raw_schema(sdir, 0), 3);
+	CHECK_U64(raw_schema(sdir, RAW_READ), 3);
 	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
 	verify(s, &m);
+	check_outbox(s, 1, 1);
 	jit_store_close(s);
+
+	/* Schema 2 from before notifications: no outbox.  A READONLY view
+	 * sees it empty; the upgrade creates it along with schema 3's
+	 * tables. */
+	raw_schema(sdir, RAW_V2_NO_OUTBOX);
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	verify(s, &m);
+	check_outbox(s, 0, 0);
+	jit_store_close(s);
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	verify(s, &m);
+	check_outbox(s, 0, 0);
+	REQUIRE_OK(jit_store_write(s, outbox_fn, NULL));
+	check_outbox(s, 1, 1);
+	apply(s, &m, 2);
+	verify(s, &m);
+	jit_store_close(s);
+	CHECK_U64(raw_schema(sdir, RAW_READ), 3);
 	store_dir_remove(sdir);
 	TEST_DONE();
 }
