@@ -16,6 +16,7 @@
 #include "hosts.h"
 #include "lifecycle.h"
 #include "auth.h"
+#include "cache.h"
 #include "ratelimit.h"
 #include "url.h"
 
@@ -48,6 +49,9 @@ struct jit_api {
 	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	char *metrics_token;             /* NULL = /metrics is open */
+	struct jit_cache *krl;           /* GET /v1/krl (res_krl.c) */
+	struct jit_cache *metrics;       /* the store's figures (res_admin.c) */
 	jit_api_hook_fn hook;            /* jit_api_options' */
 	void *hook_ctx;
 };
@@ -156,6 +160,11 @@ void res_ca(struct call *c);
 void res_healthz(struct call *c);
 void res_krl(struct call *c);
 void res_audit(struct call *c);
+/* The cached values' builders (jit_cache_build_fn; ctx is the api). */
+int res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
+int res_metrics_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
 
 /* res_history.c: GET /v1/requests/ID/history. */
 void res_request_history(struct call *c, const char *id);

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +28,9 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline", "outbox"
+	"token_ids", "values", "audit", "meta", "by_deadline", "outbox",
+	"by_user_state", "by_role_state", "by_state_end", "req_keys",
+	"state_counts"
 };
 
 /* One queued jit_store_write() call; lives on the caller's stack. */
@@ -83,7 +86,10 @@ open_dbis(struct jit_store *s)
 		rc = mdb_dbi_open(t.txn, db_names[i], ro ? 0 : MDB_CREATE,
 		    &s->dbi[i]);
 		/* Schema 1 had no by_deadline; only the sweeper (a writer,
-		 * which migrates first) uses it. */
+		 * which migrates first) uses it.  Schemas 1 and 2 had none
+		 * of schema 3's tables; a READONLY view does without them
+		 * (request_list.c).  A store written before the outbox
+		 * has none: a READONLY view sees it empty (outbox.c). */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			s->no_deadline_db = 1;
 			continue;
@@ -92,6 +98,8 @@ open_dbis(struct jit_store *s)
 			s->no_outbox_db = 1;
 			continue;
 		}
+		if (rc == MDB_NOTFOUND && ro && i >= DB_FIRST_V3)
+			continue;
 		if (rc != 0) {
 			r = jit_store__map_err(rc);
 			goto fail;
@@ -103,15 +111,18 @@ open_dbis(struct jit_store *s)
 		r = JIT_ERR_STORE_CORRUPT;  /* written by a newer version */
 		goto fail;
 	}
-	/* A schema 1 store (request values without the index header) is
-	 * rewritten in this transaction when opened for writing; read-only,
-	 * it is read as it is. */
+	/* An older store is brought up to date in this transaction when
+	 * opened for writing (schema 1 lacks the request values' index
+	 * header, schemas 1 and 2 the schema 3 tables); read-only, it is
+	 * read as it is. */
 	s->schema = schema == 0 ? SCHEMA_VERSION : schema;
-	if (!ro && schema == 1) {
-		if ((r = jit_store__migrate_v1(&t)) != 0)
-			goto fail;
+	if (!ro && schema == 1 && (r = jit_store__migrate_v1(&t)) != 0)
+		goto fail;
+	if (!ro && schema != 0 && schema < 3 &&
+	    (r = jit_store__migrate_v2(&t)) != 0)
+		goto fail;
+	if (!ro)
 		s->schema = SCHEMA_VERSION;
-	}
 	/* Committing (even a read-only transaction) keeps the handles
 	 * open for the life of the environment; an abort would close them. */
 	if (!ro && schema != SCHEMA_VERSION &&
@@ -266,6 +277,26 @@ jit_store_close(struct jit_store *s)
 /* ---- the writer thread (group commit) -------------------------------- */
 
 /*
+ * The error of a failed commit.  LMDB reports a short write as EIO, and
+ * a write that runs out of disk is often short rather than ENOSPC: with
+ * no space left where the store lives, that is the disk being full, which
+ * callers can do something about (503, "storage is full"), not an I/O
+ * fault.
+ */
+static int
+commit_err(struct jit_store *s, int rc)
+{
+	struct statvfs fs;
+	const char *dir;
+
+	if (rc == EIO && mdb_env_get_path(s->env, &dir) == 0 &&
+	    statvfs(dir, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < 2 * 65536)
+		return JIT_ERR_STORE_FULL;
+	return jit_store__map_err(rc);
+}
+
+/*
  * Run one batch: a parent transaction, one nested transaction per
  * closure, one commit.  A nested transaction that is aborted discards
  * only its own changes, which is what lets one closure fail without
@@ -316,7 +347,7 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 		if (ok > 0) {
 			rc = mdb_txn_commit(parent);
 			if (rc != 0) {
-				r = jit_store__map_err(rc);
+				r = commit_err(s, rc);
 				for (w = batch; w != NULL; w = w->next)
 					if (w->result == 0)
 						w->result = r;
@@ -517,6 +548,16 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 	}
 	pthread_mutex_unlock(&s->vmu);
 	return changed;
+}
+
+uint64_t
+jit_store_commit_id(struct jit_store *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(s->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
 }
 
 unsigned

@@ -1,11 +1,15 @@
 /*
  * request_list.c - see store.h, "Listing": walking the request indexes
- * (by_state, by_user, by_seq, by_deadline; store_int.h) and counting a
- * state's requests.  Only the matching key range is visited, so the cost
- * follows what is returned, not the size of the store.
+ * (by_state, by_user, by_seq, by_deadline, by_user_state, by_role_state,
+ * by_state_end; store_int.h) and counting requests.  Only the matching key
+ * range is visited, so the cost follows what is returned, not the size of
+ * the store.  A READONLY view of a store older than schema 3 has no
+ * schema 3 indexes: the lists that need them walk the older ones and
+ * filter instead (slower, the same answers).
  */
 #include "store_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -44,7 +48,7 @@ walk_index(struct jit_store_txn *t, int db, const unsigned char *prefix,
     void *ctx)
 {
 	static const struct jit_store_list all = { 0, 0, 0 };
-	unsigned char kb[MAX_NAME + 9];
+	unsigned char kb[MAX_INDEX_KEY];
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	size_t count = 0;
@@ -139,6 +143,215 @@ jit_store_list_all(struct jit_store_txn *t, const struct jit_store_list *opt,
 	    ctx);
 }
 
+/* ---- schema 3 indexes --------------------------------------------------- */
+
+/* Older stores read READONLY: a walk of an older index that passes on
+ * only the requests whose string member `member` is `value`, with the
+ * caller's limit counted over those. */
+struct filtered {
+	const char *member, *value;
+	size_t limit, n;
+	jit_store_request_cb cb;
+	void *ctx;
+};
+
+static int
+filtered_cb(json_t *req, uint64_t seq, void *vctx)
+{
+	struct filtered *f = vctx;
+	const char *v = json_string_value(json_object_get(req, f->member));
+	int r;
+
+	if (v == NULL || strcmp(v, f->value) != 0)
+		return 0;
+	if ((r = f->cb(req, seq, f->ctx)) != 0)
+		return r;
+	return f->limit != 0 && ++f->n >= f->limit ? 1 : 0;
+}
+
+static int
+walk_filtered(struct jit_store_txn *t, int db, const char *name,
+    const char *member, const char *value, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	struct jit_store_list o = { 0, 0, 0 };
+	struct filtered f;
+
+	if (opt != NULL)
+		o = *opt;
+	memset(&f, 0, sizeof(f));
+	f.member = member;
+	f.value = value;
+	f.limit = o.limit;
+	f.cb = cb;
+	f.ctx = ctx;
+	o.limit = 0;
+	return walk_named(t, db, name, &o, filtered_cb, &f);
+}
+
+/* Walk index db (by_user_state or by_role_state) under name NUL state. */
+static int
+walk_pair(struct jit_store_txn *t, int db, const char *name,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	struct jit_store_key k = { { 0 }, 0 };
+
+	jit_store__key_name(&k, name, strlen(name));
+	jit_store__key_name(&k, state, strlen(state));
+	return walk_index(t, db, k.b, k.n, opt, cb, ctx);
+}
+
+/* A list of index db (by_user_state or by_role_state) under name NUL
+ * state, or on an older store READONLY, a walk of old_db under old_name
+ * that keeps the requests whose member is value. */
+static int
+list_pair(struct jit_store_txn *t, int db, const char *name,
+    const char *state, int old_db, const char *old_name, const char *member,
+    const char *value, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	if (t == NULL || cb == NULL ||
+	    jit_store__check_name(name, MAX_NAME) != 0 ||
+	    jit_store__check_name(state, MAX_NAME) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->s->schema < 3)
+		return walk_filtered(t, old_db, old_name, member, value, opt,
+		    cb, ctx);
+	return walk_pair(t, db, name, state, opt, cb, ctx);
+}
+
+int
+jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	return list_pair(t, DB_BY_USER_STATE, user, state, DB_BY_USER, user,
+	    "state", state, opt, cb, ctx);
+}
+
+int
+jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	return list_pair(t, DB_BY_ROLE_STATE, role, state, DB_BY_STATE, state,
+	    "role", role, opt, cb, ctx);
+}
+
+/* by_state_end of an older store: its requests in state, sorted here. */
+struct end_item {
+	uint64_t not_after, seq;
+	char id[MAX_ID + 1];
+};
+
+struct end_list {
+	struct end_item *v;
+	size_t n, cap;
+};
+
+static int
+end_collect(json_t *req, uint64_t seq, void *vctx)
+{
+	struct end_list *l = vctx;
+	struct jit_store_req_keys k;
+	const char *id = jit_store__get_name(req, "id", MAX_ID);
+	void *nv;
+
+	jit_store__keys_of(req, &k);
+	if (id == NULL)
+		return JIT_ERR_STORE_CORRUPT;
+	if (l->n == l->cap) {
+		size_t cap = l->cap != 0 ? l->cap * 2 : 64;
+
+		if (cap > SIZE_MAX / sizeof(*l->v) ||
+		    (nv = realloc(l->v, cap * sizeof(*l->v))) == NULL)
+			return JIT_ERR_ALLOC;
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n].not_after = k.not_after != 0 ? k.not_after : UINT64_MAX;
+	l->v[l->n].seq = seq;
+	memcpy(l->v[l->n].id, id, strlen(id) + 1);
+	l->n++;
+	return 0;
+}
+
+static int
+end_cmp_desc(const void *a, const void *b)
+{
+	const struct end_item *x = a, *y = b;
+
+	if (x->not_after != y->not_after)
+		return x->not_after < y->not_after ? 1 : -1;
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+static int
+end_fallback(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx)
+{
+	struct end_list l = { NULL, 0, 0 };
+	size_t i;
+	int r;
+
+	if ((r = walk_named(t, DB_BY_STATE, state, NULL, end_collect, &l))
+	    == 0) {
+		qsort(l.v, l.n, sizeof(*l.v), end_cmp_desc);
+		for (i = 0; i < l.n && r == 0; i++) {
+			MDB_val id = { strlen(l.v[i].id), l.v[i].id };
+
+			r = visit(t, &id, l.v[i].seq, cb, ctx);
+		}
+	}
+	free(l.v);
+	return r < 0 ? r : 0;
+}
+
+int
+jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx)
+{
+	struct jit_store_key bound = { { 0 }, 0 };
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	size_t plen;
+	int r = 0, rc;
+
+	if (t == NULL || cb == NULL ||
+	    jit_store__check_name(state, MAX_NAME) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->s->schema < 3)
+		return end_fallback(t, state, cb, ctx);
+	jit_store__key_name(&bound, state, strlen(state));
+	plen = bound.n;
+	jit_store__key_u64(&bound, UINT64_MAX);
+	jit_store__key_u64(&bound, UINT64_MAX);
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_BY_STATE_END], &cur))
+	    != 0)
+		return jit_store__map_err(rc);
+	k.mv_data = bound.b;
+	k.mv_size = bound.n;
+	/* SET_RANGE lands on the first key >= the bound, past the range
+	 * (no key equals it: no seq is that large); the latest entry of the
+	 * range is the one before. */
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+	else if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_PREV)) {
+		if (k.mv_size != plen + 16 ||
+		    memcmp(k.mv_data, bound.b, plen) != 0)
+			break;  /* left the range */
+		r = visit(t, &d, get_be64((const unsigned char *)k.mv_data +
+		    plen + 8), cb, ctx);
+		if (r != 0)
+			break;
+	}
+	return jit_store__walk_end(cur, r, rc);
+}
+
 int
 jit_store_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx)
@@ -177,31 +390,76 @@ out:
 	return r;
 }
 
+/* Count the keys of index db that start with prefix (plen bytes) and
+ * are plen + 8 long, stopping at max (0 = no limit). */
+static int
+count_range(struct jit_store_txn *t, int db, const unsigned char *prefix,
+    size_t plen, uint64_t max, uint64_t *count)
+{
+	unsigned char kb[MAX_INDEX_KEY];
+	MDB_cursor *cur = NULL;
+	MDB_val k = { plen + 8, kb }, d;
+	int rc;
+
+	if (plen + 8 > sizeof(kb))
+		return JIT_ERR_INVALID_ARGUMENT;
+	memcpy(kb, prefix, plen);
+	put_be64(kb + plen, 0);
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur)) != 0)
+		return jit_store__map_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + 8 || memcmp(k.mv_data, kb, plen) != 0 ||
+		    (max != 0 && *count >= max))
+			break;
+		(*count)++;
+	}
+	return jit_store__walk_end(cur, 0, rc);
+}
+
 int
 jit_store_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count)
 {
-	unsigned char kb[MAX_NAME + 9];
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	size_t plen;
-	int r, rc;
-
 	if (count != NULL)
 		*count = 0;
 	if (t == NULL || count == NULL ||
 	    jit_store__check_name(state, MAX_NAME) != 0)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_store__index_key(state, 0, kb, sizeof(kb), &k)) != 0)
-		return r;
-	plen = strlen(state) + 1;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_BY_STATE], &cur)) != 0)
-		return jit_store__map_err(rc);
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != plen + 8 || memcmp(k.mv_data, kb, plen) != 0)
-			break;
-		(*count)++;
+	if (t->s->schema >= 3)
+		return jit_store__state_count(t, state, count);
+	return count_range(t, DB_BY_STATE, (const unsigned char *)state,
+	    strlen(state) + 1, 0, count);
+}
+
+static int
+count_cb(json_t *req, uint64_t seq, void *vctx)
+{
+	(void)req;
+	(void)seq;
+	(*(uint64_t *)vctx)++;
+	return 0;
+}
+
+int
+jit_store_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count)
+{
+	struct jit_store_list opt = { 0, 0, 0 };
+	struct jit_store_key k = { { 0 }, 0 };
+
+	if (count != NULL)
+		*count = 0;
+	if (t == NULL || count == NULL ||
+	    jit_store__check_name(user, MAX_NAME) != 0 ||
+	    jit_store__check_name(state, MAX_NAME) != 0 || max > SIZE_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->s->schema < 3) {
+		opt.limit = (size_t)max;
+		return walk_filtered(t, DB_BY_USER, user, "state", state, &opt,
+		    count_cb, count);
 	}
-	return jit_store__walk_end(cur, 0, rc);
+	jit_store__key_name(&k, user, strlen(user));
+	jit_store__key_name(&k, state, strlen(state));
+	return count_range(t, DB_BY_USER_STATE, k.b, k.n, max, count);
 }

@@ -1,8 +1,8 @@
 /*
  * requests.c - see store.h, "requests": request records (create, put,
  * get) and the index entries kept with them (by_state, by_user, by_seq,
- * by_deadline; the layout is in store_int.h).  Listing and counting are
- * in request_list.c.
+ * by_deadline here; the schema 3 ones through request_index.c; the layout
+ * is in store_int.h).  Listing and counting are in request_list.c.
  *
  * The deadline in a record's header and in by_deadline is the value the
  * caller passed; the store never derives it from the request's state.
@@ -327,6 +327,7 @@ jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
     const char *js, size_t jl, uint64_t deadline, uint64_t *seq)
 {
 	const char *id, *state, *user;
+	struct jit_store_req_keys rk;
 	unsigned char *val = NULL, sb[8];
 	size_t vlen;
 	uint64_t next;
@@ -370,6 +371,9 @@ jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
 	    (r = jit_store__deadline_put(t, deadline, next, id)) != 0 ||
 	    (r = jit_store__meta_put_u64(t, "next_request_seq", next + 1)) != 0)
 		goto out;
+	jit_store__keys_of(req, &rk);
+	if ((r = jit_store__index_add(t, id, next, state, user, &rk)) != 0)
+		goto out;
 	mark_changed(t, id);
 	if (seq != NULL)
 		*seq = next;
@@ -400,6 +404,8 @@ jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
 {
 	const char *id, *state, *user;
 	struct jit_store_req_head h;
+	struct jit_store_req_keys rk;
+	char ostate[MAX_NAME + 1], ouser[MAX_NAME + 1];
 	unsigned char *val = NULL;
 	size_t vlen;
 	MDB_val k, d;
@@ -414,10 +420,21 @@ jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
 	if ((r = jit_store__map_err(mdb_get(t->txn, t->s->dbi[DB_REQUESTS],
 	    &k, &d))) != 0)
 		return r;
-	/* The old index keys come from the old value's header: no JSON. */
+	/* The old index keys come from the old value's header and its
+	 * req_keys record: no JSON. */
 	if ((r = jit_store__head_parse(t->s, &d, &h)) != 0)
 		return r;
-	if ((r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
+	/* d points into a page that the updates below may move (LMDB
+	 * spills dirty pages of a big transaction): copy what is used. */
+	if (h.slen > MAX_NAME || h.ulen > MAX_NAME)
+		return JIT_ERR_STORE_CORRUPT;
+	memcpy(ostate, h.state, h.slen);
+	memcpy(ouser, h.user, h.ulen);
+	h.state = ostate;
+	h.user = ouser;
+	jit_store__keys_of(req, &rk);
+	if ((r = jit_store__index_move(t, id, &h, state, user, &rk)) != 0 ||
+	    (r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
 	    id)) != 0 ||
 	    (r = index_move(t, DB_BY_USER, h.user, h.ulen, user, h.seq,
 	    id)) != 0)

@@ -7,19 +7,24 @@
  *   env.c           open and close, the schema check, the writer thread
  *                   (group commit), read and write closures, change
  *                   notification, statistics, releasing map pages
- *   migrate.c       rewriting a schema 1 store as schema 2
+ *   migrate.c       rewriting a schema 1 store as schema 2, and adding
+ *                   schema 3's indexes to a schema 2 store
  *   support.c       what the others share: LMDB error mapping, meta
  *                   counters, JSON records, name checks
  *   requests.c      request records and the index entries kept with them
+ *   request_index.c the indexes schema 3 added (by_user_state,
+ *                   by_role_state, by_state_end), the req_keys record
+ *                   they are kept from, and the per-state counts
  *   request_list.c  listing requests (by state, user, creation order,
- *                   deadline) and counting them
+ *                   deadline, user and state, role and state, state and
+ *                   not_after) and counting them
  *   certs.c         certificate serials and records
  *   tokens.c        API token records
  *   values.c        small named values
  *   audit_store.c   audit entry storage
  *   outbox.c        the notification outbox
  *
- * Named databases and their keys (the on-disk format, schema 2):
+ * Named databases and their keys (the on-disk format, schema 3):
  *   requests   id -> header || compact JSON, the header being be64(seq)
  *              || be64(deadline) || u8 len || state || u8 len || user.
  *              seq is the request's creation sequence number; deadline
@@ -33,6 +38,18 @@
  *   by_seq     be64(seq) -> id
  *   by_deadline be64(deadline) || be64(seq) -> id, for the requests whose
  *              deadline is not 0 (what the sweeper acts on)
+ *   by_user_state   user NUL state NUL be64(seq) -> id
+ *   by_role_state   role NUL state NUL be64(seq) -> id, for the requests
+ *              whose "role" member is a name (store.h)
+ *   by_state_end    state NUL be64(not_after) || be64(seq) -> id, with
+ *              2^64 - 1 for a request without a "not_after" (an RFC
+ *              3339 time)
+ *   req_keys   be64(seq) -> u8 len || role || be64(not_after): what the
+ *              last three indexes were keyed by (len 0 = no role,
+ *              not_after 0 = none), so an update finds the old keys
+ *              without parsing the old JSON, as the requests header does
+ *              for state and user
+ *   state_counts    state -> be64(requests in that state)
  *   certs      be64(serial) -> JSON
  *   tokens     sha256(token) -> JSON
  *   token_ids  token id -> sha256(token)
@@ -45,10 +62,14 @@
  *              "audit_head" -> be64(seq) || hash hex (saves parsing the
  *              last entry on every append); "next_outbox_seq",
  *              "outbox_delivered" -> be64
- * The outbox came after schema 2 without a new schema number: it is a
- * database of its own that older versions neither open nor need, and
- * nothing in the other databases changed.  A writer creates it on open; a
- * read-only open of a store that has none sees an empty outbox.
+ * Schemas 1 and 2 had none of the schema 3 tables; opening such a store
+ * for writing adds them (migrate.c), and a READONLY view of one answers
+ * the lists and counts that need them by walking the older indexes.
+ * The outbox has no schema number of its own (it came in schema 2's
+ * time, and schema 3 changed nothing in it): it is a database that
+ * older versions neither open nor need.  A writer creates it on open,
+ * whatever the schema it finds; a READONLY open of a store that has none
+ * (written before the outbox) sees an empty outbox.
  * Big-endian integers make LMDB's bytewise key order the numeric order, so
  * index ranges come out in creation order.
  *
@@ -67,8 +88,10 @@
 
 #include "store.h"
 
-#define SCHEMA_VERSION 2
-#define MAX_NAME 200       /* state, user, value keys */
+#define SCHEMA_VERSION 3
+#define MAX_NAME 200       /* state, user, role, value keys */
+/* The longest index key: two names, their NULs and two be64. */
+#define MAX_INDEX_KEY (2 * (MAX_NAME + 1) + 16)
 #define MAX_ID 64          /* request and token ids */
 #define NSLOTS JIT_STORE_WAKE_SLOTS  /* wake-up slots (store.h) */
 #define NWAKECV 256        /* condition variables the slots share */
@@ -76,8 +99,12 @@
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
 	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_OUTBOX,
-	DB_COUNT
+	/* schema 3 */
+	DB_BY_USER_STATE, DB_BY_ROLE_STATE, DB_BY_STATE_END, DB_REQ_KEYS,
+	DB_STATE_COUNTS, DB_COUNT
 };
+/* The first table a store older than schema 3 lacks. */
+#define DB_FIRST_V3 DB_BY_USER_STATE
 
 struct jit_store_wreq;  /* a queued jit_store_write() call (env.c) */
 
@@ -95,8 +122,9 @@ struct jit_store {
 	unsigned flags;
 	unsigned max_batch;
 	int lock_fd;
-	uint64_t schema;      /* of the data read: 1 only if opened READONLY
-	                         (or while migrate.c rewrites it) */
+	uint64_t schema;      /* of the data read: below SCHEMA_VERSION only
+	                         if opened READONLY (or while migrate.c
+	                         rewrites it) */
 	int no_deadline_db;   /* READONLY schema 1: no by_deadline */
 	int no_outbox_db;     /* READONLY, written before the outbox */
 
@@ -182,7 +210,13 @@ int jit_store__walk_end(MDB_cursor *cur, int r, int rc);
  * INVALID_ARGUMENT for none. */
 int jit_store__need_write(struct jit_store_txn *t);
 
-/* A be64 counter in meta; get gives dflt when it is absent. */
+/* A be64 value under key (klen bytes) in table db; get gives dflt when
+ * it is absent, STORE_CORRUPT when it is not 8 bytes. */
+int jit_store__get_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t dflt, uint64_t *v);
+int jit_store__put_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t v);
+/* The same in meta, under a NUL-terminated name. */
 int jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
     uint64_t dflt, uint64_t *v);
 int jit_store__meta_put_u64(struct jit_store_txn *t, const char *name,
@@ -222,9 +256,47 @@ int jit_store__deadline_put(struct jit_store_txn *t, uint64_t deadline,
 int jit_store__index_key(const char *name, uint64_t seq, unsigned char *buf,
     size_t cap, MDB_val *k);
 
+/* ---- request_index.c: the schema 3 indexes ------------------------------ */
+
+/* What a request is keyed by in the schema 3 indexes besides its state
+ * and user: its "role" (len 0 = none) and "not_after" (0 = none). */
+struct jit_store_req_keys {
+	char role[MAX_NAME + 1];
+	size_t rlen;
+	uint64_t not_after;
+};
+
+/* The keys of request object req (members that are not a name or a
+ * time count as absent). */
+void jit_store__keys_of(const json_t *req, struct jit_store_req_keys *k);
+/* Index request id (seq, state, user, keys k) in the schema 3 tables
+ * and count it in its state: for a new request. */
+int jit_store__index_add(struct jit_store_txn *t, const char *id,
+    uint64_t seq, const char *state, const char *user,
+    const struct jit_store_req_keys *k);
+/* Move request id's schema 3 entries from what its stored header h and
+ * its req_keys record say to (state, user, k). */
+int jit_store__index_move(struct jit_store_txn *t, const char *id,
+    const struct jit_store_req_head *h, const char *state,
+    const char *user, const struct jit_store_req_keys *k);
+/* Count of state in state_counts (0 when absent). */
+int jit_store__state_count(struct jit_store_txn *t, const char *state,
+    uint64_t *count);
+/* A key of names (each followed by its NUL) and be64 numbers, built in
+ * place; names are checked by the caller (at most MAX_NAME bytes). */
+struct jit_store_key {
+	unsigned char b[MAX_INDEX_KEY];
+	size_t n;
+};
+void jit_store__key_name(struct jit_store_key *k, const char *s, size_t len);
+void jit_store__key_u64(struct jit_store_key *k, uint64_t v);
+
 /* ---- migrate.c --------------------------------------------------------- */
 
-/* Rewrite a schema 1 store in write transaction t (open_dbis in env.c). */
+/* Rewrite a schema 1 store as schema 2 in write transaction t (open_dbis
+ * in env.c); s->schema is 2 afterwards. */
 int jit_store__migrate_v1(struct jit_store_txn *t);
+/* Build schema 3's tables for a schema 2 store in t. */
+int jit_store__migrate_v2(struct jit_store_txn *t);
 
 #endif

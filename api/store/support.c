@@ -131,13 +131,13 @@ jit_store__need_write(struct jit_store_txn *t)
 }
 
 int
-jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
-    uint64_t dflt, uint64_t *v)
+jit_store__get_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t dflt, uint64_t *v)
 {
-	MDB_val k = { strlen(name), (void *)name }, d;
+	MDB_val k = { klen, (void *)key }, d;
 	int rc;
 
-	rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &d);
+	rc = mdb_get(t->txn, t->s->dbi[db], &k, &d);
 	if (rc == MDB_NOTFOUND) {
 		*v = dflt;
 		return 0;
@@ -151,13 +151,26 @@ jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
 }
 
 int
+jit_store__put_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t v)
+{
+	unsigned char b[8];
+	MDB_val k = { klen, (void *)key }, d = { 8, b };
+
+	put_be64(b, v);
+	return jit_store__map_err(mdb_put(t->txn, t->s->dbi[db], &k, &d, 0));
+}
+
+int
+jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
+    uint64_t dflt, uint64_t *v)
+{
+	return jit_store__get_u64(t, DB_META, name, strlen(name), dflt, v);
+}
+
+int
 jit_store__meta_put_u64(struct jit_store_txn *t, const char *name,
     uint64_t v)
 {
-	unsigned char b[8];
-	MDB_val k = { strlen(name), (void *)name }, d = { 8, b };
-
-	put_be64(b, v);
-	return jit_store__map_err(mdb_put(t->txn, t->s->dbi[DB_META], &k, &d,
-	    0));
+	return jit_store__put_u64(t, DB_META, name, strlen(name), v);
 }

@@ -19,10 +19,12 @@
  *     queueing (no coordinated omission).
  *
  * A third mode (-g PATH -n N) times N sequential GETs of PATH on one
- * keep-alive connection with the first token (e.g. the pending list);
- * with -r RATE it GETs PATH on a fixed schedule instead (RATE per second
- * for -w + -d seconds, the first -w not counted), each timed from its
- * scheduled start (a late answer delays the next GET, whose wait counts).
+ * keep-alive connection with the first token (e.g. the pending list),
+ * after W untimed ones that warm the connection (-W, default 5; -W 0
+ * times the very first, e.g. a cache being filled); with -r RATE it GETs
+ * PATH on a fixed schedule instead (RATE per second for -w + -d seconds,
+ * the first -w not counted), each timed from its scheduled start (a late
+ * answer delays the next GET, whose wait counts).
  *
  * Latencies are recorded per issuance (POST start or scheduled start to
  * certificate received) and per HTTP request; completions in the first -w
@@ -31,7 +33,8 @@
  *
  * Usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] [-d SECONDS] [-w WARMUP]
  *                [-r RATE] [-R ROLE] [-k KEYS] [-v]
- *        loadgen -u URL -T TOKENFILE -g PATH [-n N | -r RATE [-d S] [-w S]]
+ *        loadgen -u URL -T TOKENFILE -g PATH [-n N [-W W] | -r RATE [-d S]
+ *                [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
@@ -213,7 +216,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] "
 	    "[-d SECONDS] [-w WARMUP]\n               [-r RATE] [-R ROLE] "
 	    "[-k KEYS] [-v]\n       loadgen -u URL -T TOKENFILE -g PATH "
-	    "[-n N]\n");
+	    "[-n N] [-W W]\n");
 	exit(2);
 }
 
@@ -245,11 +248,12 @@ load_tokens(const char *path)
 	}
 }
 
-/* -g: N sequential GETs of path, or with rate > 0 GETs at that rate for
- * warm + secs seconds; prints n, p50, p99, max (ms), bytes. */
+/* -g: N sequential GETs of path after warm_n untimed ones, or with
+ * rate > 0 GETs at that rate for warm + secs seconds; prints n, p50, p99,
+ * max (ms), bytes. */
 static int
-get_mode(const char *path, unsigned long n, double rate, double secs,
-    double warm)
+get_mode(const char *path, unsigned long n, unsigned long warm_n,
+    double rate, double secs, double warm)
 {
 	struct client c;
 	struct lat l = { 0 };
@@ -271,7 +275,7 @@ get_mode(const char *path, unsigned long n, double rate, double secs,
 		double start = now_s(), t_from = start + warm,
 		    t_end = t_from + secs;
 
-		for (i = 0; rate > 0 || i < n + 5; i++) {
+		for (i = 0; rate > 0 || i < n + warm_n; i++) {
 			long code = 0;
 			double t0 = now_s();
 
@@ -298,7 +302,7 @@ get_mode(const char *path, unsigned long n, double rate, double secs,
 				continue;
 			}
 			/* The first few warm the connection. */
-			if (rate > 0 ? t0 >= t_from : i >= 5)
+			if (rate > 0 ? t0 >= t_from : i >= warm_n)
 				lat_add(&l, now_s() - t0);
 		}
 	}
@@ -339,7 +343,7 @@ main(int argc, char **argv)
 	struct client *cl;
 	CURLM *m;
 	const char *tokfile = NULL, *getpath = NULL;
-	unsigned long ngets = 200;
+	unsigned long ngets = 200, warmgets = 5;
 	unsigned long nclients = 16, nk = 256;
 	double secs = 5, warm = 1, rate = 0, t0, t_end, next_arrival = 0;
 	unsigned long backlog = 0, maxbacklog = 0, i;
@@ -347,7 +351,7 @@ main(int argc, char **argv)
 	size_t bl_head = 0, bl_cap = 0;
 	int ch, running;
 
-	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:")) != -1) {
 		switch (ch) {
 		case 'u': base_url = optarg; break;
 		case 'T': tokfile = optarg; break;
@@ -360,6 +364,7 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'g': getpath = optarg; break;
 		case 'n': ngets = strtoul(optarg, NULL, 10); break;
+		case 'W': warmgets = strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -369,7 +374,7 @@ main(int argc, char **argv)
 	load_tokens(tokfile);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
-		return get_mode(getpath, ngets, rate, secs, warm);
+		return get_mode(getpath, ngets, warmgets, rate, secs, warm);
 	make_keys(nk);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nclients);
