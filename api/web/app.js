@@ -277,6 +277,9 @@
         state.maxWait = s.max_wait;
         state.ended = false;
         setSignedIn(await api('GET', '/v1/whoami'));
+        /* The form goes at once; the page it leads to may still be
+         * loading its list. */
+        show(el('p', { class: 'muted', role: 'status' }, 'Loading…'));
         route();
       } catch (e) {
         msg.textContent = e.status === 401 ? 'That token was not accepted.' : e.message;
