@@ -463,10 +463,10 @@ read_secret(const char *path, char **out, char *err, size_t errlen)
 }
 
 /* The single sign-on module of cfg's oidc: section (*out NULL when
- * there is none). */
+ * there is none), keeping its sign-ins and used tokens in store. */
 static int
-oidc_start(const struct jit_config *cfg, struct jit_oidc **out, char *err,
-    size_t errlen)
+oidc_start(const struct jit_config *cfg, struct jit_store *store,
+    struct jit_oidc **out, char *err, size_t errlen)
 {
 	const struct jit_config_oidc *c = &cfg->oidc;
 	struct jit_oidc_options o;
@@ -490,6 +490,7 @@ oidc_start(const struct jit_config *cfg, struct jit_oidc **out, char *err,
 	o.scopes = c->scopes;
 	o.ca_file = c->ca_file;
 	o.clock_skew = cfg->clock_skew;
+	o.store = store;
 	if ((r = jit_oidc_new(&o, out, why, sizeof(why))) != 0)
 		jit_seterr(err, errlen, "oidc: %s", why);
 	else
@@ -664,7 +665,7 @@ jit_server_run(const struct jit_config *cfg,
 		goto out;
 	warn_demo_tokens(store, policy, cfg->data);
 	if ((r = notify_open(cfg, store, &notify, err, errlen)) != 0 ||
-	    (r = oidc_start(cfg, &oidc, err, errlen)) != 0)
+	    (r = oidc_start(cfg, store, &oidc, err, errlen)) != 0)
 		goto out;
 	memset(&ao, 0, sizeof(ao));
 	ao.oidc = oidc;

@@ -581,6 +581,9 @@ jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
 	/* Old single sign-on session tokens too. */
 	if (r == 0 && api->oidc != NULL)
 		r = jit_auth_sso_sweep(api->store, now, NULL);
+	/* And single sign-on's expired sign-ins and used tokens. */
+	if (r == 0 && api->oidc != NULL)
+		r = jit_oidc_sweep(api->oidc, now, NULL);
 	return r;
 }
 

@@ -8,30 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 
 #include "buf.h"
 #include "err.h"
 #include "util.h"
-
-/* Forget the sign-ins that ran out of time.  o->lock held. */
-static void
-logins_prune(struct jit_oidc *o, uint64_t now)
-{
-	size_t i, n;
-
-	for (i = n = 0; i < o->nlogins; i++) {
-		if (o->logins[i].until > now) {
-			o->logins[n++] = o->logins[i];
-			continue;
-		}
-		free(o->logins[i].redirect_uri);
-		jit_wipe(&o->logins[i], sizeof(o->logins[i]));
-	}
-	o->nlogins = n;
-}
 
 /* The authorization URL of login l at endpoint. */
 static int
@@ -93,9 +75,11 @@ jit_oidc_login_start(struct jit_oidc *o, const char *redirect_uri,
 	    whylen)) != 0)
 		return r == JIT_ERR_NOT_FOUND ? JIT_ERR_HTTP : r;
 	if ((r = oidc_random(l.state)) != 0 ||
-	    (r = oidc_random(l.nonce)) != 0 ||
 	    (r = oidc_random(l.verifier)) != 0)
 		goto out;
+	/* OpenID Connect Core 15.5.2: the nonce is a hash of what the
+	 * browser's HttpOnly cookie holds, so it need not be stored. */
+	oidc_derive("web-nonce", l.state, l.nonce);
 	if ((l.redirect_uri = jit_strdup(redirect_uri)) == NULL) {
 		r = JIT_ERR_ALLOC;
 		goto out;
@@ -106,22 +90,12 @@ jit_oidc_login_start(struct jit_oidc *o, const char *redirect_uri,
 		r = r != 0 ? r : JIT_ERR_ALLOC;
 		goto out;
 	}
-	pthread_mutex_lock(&o->lock);
-	logins_prune(o, now);
-	if (o->logins == NULL && (o->logins = calloc(OIDC_LOGINS_MAX,
-	    sizeof(*o->logins))) == NULL) {
-		r = JIT_ERR_ALLOC;
-	} else if (o->nlogins == OIDC_LOGINS_MAX) {
+	r = oidc_login_put(o, &l, now);
+	if (r == JIT_ERR_NO_BUFFER_SPACE || r == JIT_ERR_CONFLICT) {
 		jit_seterr(why, whylen, "too many sign-ins under way; try "
-		    "again "
-		    "in a few minutes");
+		    "again in a few minutes");
 		r = JIT_ERR_CONFLICT;
-	} else {
-		o->logins[o->nlogins++] = l;
-		l.redirect_uri = NULL;       /* owned by o now */
-		r = 0;
 	}
-	pthread_mutex_unlock(&o->lock);
 out:
 	if (r != 0) {
 		free(*url);
@@ -132,31 +106,6 @@ out:
 	free(endpoint);
 	jit_wipe(&l, sizeof(l));
 	return r;
-}
-
-/* Take the sign-in of state out of o into *l.  AUTH when there is none
- * (unknown, used, expired). */
-static int
-login_take(struct jit_oidc *o, const char *state, uint64_t now,
-    struct oidc_login *l)
-{
-	size_t n = strlen(state), i;
-	int found = -1;
-
-	pthread_mutex_lock(&o->lock);
-	logins_prune(o, now);
-	for (i = 0; i < o->nlogins; i++)
-		if (n == strlen(o->logins[i].state) &&
-		    CRYPTO_memcmp(o->logins[i].state, state, n) == 0)
-			found = (int)i;
-	if (found >= 0) {
-		*l = o->logins[found];
-		o->logins[found] = o->logins[o->nlogins - 1];
-		jit_wipe(&o->logins[o->nlogins - 1], sizeof(*l));
-		o->nlogins--;
-	}
-	pthread_mutex_unlock(&o->lock);
-	return found >= 0 ? 0 : JIT_ERR_AUTH;
 }
 
 /* Exchange code at the token endpoint; *id_token a new string. */
@@ -234,11 +183,19 @@ jit_oidc_login_finish(struct jit_oidc *o, const char *state,
 	memset(out, 0, sizeof(*out));
 	memset(&l, 0, sizeof(l));
 	jit_seterr(why, whylen, "%s", "");
-	if (state == NULL || code == NULL || *code == '\0' ||
-	    login_take(o, state, now, &l) != 0) {
+	if (state == NULL || code == NULL || *code == '\0')
+		r = JIT_ERR_NOT_FOUND;
+	else
+		r = oidc_login_take(o, state, now, &l);
+	if (r == JIT_ERR_NOT_FOUND) {
 		jit_seterr(why, whylen, "this sign-in is unknown, was already "
 		    "used or took too long; start again");
 		return JIT_ERR_AUTH;
+	}
+	if (r != 0) {
+		jit_seterr(why, whylen, "the sign-in could not be read from "
+		    "the store: %s", jit_err(r));
+		goto out;
 	}
 	if ((r = redeem(o, &l, code, &tok, why, whylen)) != 0)
 		goto out;

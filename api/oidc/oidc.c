@@ -53,6 +53,10 @@ jit_oidc_new(const struct jit_oidc_options *opt, struct jit_oidc **out,
 		jit_seterr(err, errlen, "issuer and client_id are required");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
+	if (opt->store == NULL) {
+		jit_seterr(err, errlen, "a store is required");
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
 	if (jit_fetch_url_ok(opt->issuer, why, sizeof(why)) != 0) {
 		jit_seterr(err, errlen, "issuer %.200s: %s", opt->issuer, why);
 		return JIT_ERR_INVALID_ARGUMENT;
@@ -91,6 +95,7 @@ jit_oidc_new(const struct jit_oidc_options *opt, struct jit_oidc **out,
 	o->refetch_ms = opt->refetch_ms != 0 ? opt->refetch_ms :
 	    JIT_OIDC_REFETCH_MS;
 	o->fetch.ca_file = o->ca_file;
+	o->store = opt->store;
 	*out = o;
 	return 0;
 fail:
@@ -116,12 +121,6 @@ jit_oidc_free(struct jit_oidc *o)
 	free(o->ca_file);
 	json_decref(o->config);
 	json_decref(o->jwks);
-	free(o->seen);
-	for (size_t i = 0; i < o->nlogins; i++)
-		free(o->logins[i].redirect_uri);
-	if (o->logins != NULL)
-		jit_wipe(o->logins, o->nlogins * sizeof(*o->logins));
-	free(o->logins);
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->fetch_lock);
 	free(o);
@@ -496,8 +495,8 @@ take_identity(const struct jit_oidc *o, const json_t *claims, uint64_t exp,
 
 /* ---- the memory of accepted tokens -------------------------------------- */
 
-static void
-seen_key(const char *label, const char *value, unsigned char key[32])
+void
+oidc_key(const char *label, const char *value, unsigned char key[32])
 {
 	unsigned char in[32 + 16];
 	size_t n = strlen(label);
@@ -510,72 +509,46 @@ seen_key(const char *label, const char *value, unsigned char key[32])
 	memcpy(in + 32, label, n);
 	in[32 + n] = '\0';
 	SHA256(in, 32 + n + 1, key);
+	jit_wipe(in, sizeof(in));
 }
 
-static int
-seen_has(const struct jit_oidc *o, const unsigned char key[32],
-    uint64_t now)
+void
+oidc_derive(const char *label, const char *value, char out[44])
 {
-	for (size_t i = 0; i < o->nseen; i++)
-		if (o->seen[i].until > now &&
-		    memcmp(o->seen[i].key, key, 32) == 0)
-			return 1;
-	return 0;
+	unsigned char key[32];
+
+	oidc_key(label, value, key);
+	sodium_bin2base64(out, 44, key, sizeof(key),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	jit_wipe(key, sizeof(key));
 }
 
-int
-oidc_seen_add(struct jit_oidc *o, const unsigned char key[32],
-    uint64_t until, uint64_t now)
-{
-	size_t i, n;
-
-	if (seen_has(o, key, now))
-		return JIT_ERR_CONFLICT;
-	if (o->seen == NULL &&
-	    (o->seen = calloc(OIDC_SEEN_MAX, sizeof(*o->seen))) == NULL)
-		return JIT_ERR_ALLOC;
-	if (o->nseen == OIDC_SEEN_MAX) {
-		for (i = n = 0; i < o->nseen; i++)
-			if (o->seen[i].until > now)
-				o->seen[n++] = o->seen[i];
-		o->nseen = n;
-	}
-	if (o->nseen == OIDC_SEEN_MAX)
-		return JIT_ERR_NO_BUFFER_SPACE;
-	memcpy(o->seen[o->nseen].key, key, 32);
-	o->seen[o->nseen].until = until;
-	o->nseen++;
-	return 0;
-}
-
-/* Accept token (and its nonce, if any) once. */
+/* Accept token (and its nonce, if any) once, on every server of the
+ * store. */
 static int
 accept_once(struct jit_oidc *o, const char *token, const char *nonce,
     uint64_t until, uint64_t now, char *why, size_t whylen)
 {
-	unsigned char tk[32], nk[32];
+	unsigned char keys[2][32];
+	size_t which = 0;
 	int r;
 
-	seen_key("id_token", token, tk);
+	oidc_key("id_token", token, keys[0]);
 	if (nonce != NULL)
-		seen_key("nonce", nonce, nk);
-	pthread_mutex_lock(&o->lock);
-	if (seen_has(o, tk, now)) {
+		oidc_key("nonce", nonce, keys[1]);
+	r = oidc_seen_add(o, (const unsigned char (*)[32])keys,
+	    nonce != NULL ? 2 : 1, until, now, &which);
+	if (r == JIT_ERR_CONFLICT && which == 0)
 		jit_seterr(why, whylen, "the token was already used to sign in "
 		    "(replayed)");
-		r = JIT_ERR_AUTH;
-	} else if (nonce != NULL && seen_has(o, nk, now)) {
+	else if (r == JIT_ERR_CONFLICT)
 		jit_seterr(why, whylen, "the token's nonce was already used "
 		    "(replayed)");
-		r = JIT_ERR_AUTH;
-	} else if ((r = oidc_seen_add(o, tk, until, now)) == 0 &&
-	    nonce != NULL) {
-		r = oidc_seen_add(o, nk, until, now);
-	}
-	pthread_mutex_unlock(&o->lock);
-	if (r == JIT_ERR_NO_BUFFER_SPACE)
+	else if (r == JIT_ERR_NO_BUFFER_SPACE)
 		jit_seterr(why, whylen, "too many sign-ins at once; try again "
 		    "later");
+	if (r == JIT_ERR_CONFLICT)
+		r = JIT_ERR_AUTH;
 	return r;
 }
 

@@ -18,7 +18,18 @@
  * audiences, one of them); not expired and not issued or valid only in
  * the future, give or take the clock skew; a subject; for the web flow
  * the nonce this sign-in sent.  A token (and a nonce) is accepted once:
- * the module remembers what it accepted until the token expires.
+ * the module remembers what it accepted until the token expires, plus
+ * the clock skew.
+ *
+ * Shared state.  What outlives one request, the web sign-ins under way
+ * and the memory of accepted tokens and nonces, is kept in the store
+ * (store.h), not in this process: a sign-in started on one server may
+ * finish on another server of the same store (several nodes on one
+ * database) or after a restart, and a token accepted by one is refused
+ * by all.  Both are bounded, and jit_oidc_sweep drops what expired.
+ * Only hashes of the states, tokens and nonces are stored; the PKCE
+ * verifier, which redeeming the code needs as it is, is stored for the
+ * ten minutes a sign-in may take and deleted when the sign-in finishes.
  *
  * Two ways in:
  *   - jit-ssh uses the device authorization grant (RFC 8628) with the
@@ -37,7 +48,8 @@
  * Threads: a struct jit_oidc may be used from any number of threads.
  * Errors: 0 or a negative JIT_ERR_*; refusals are AUTH with a one-line
  * why for people (never the token); HTTP when the provider could not be
- * reached or answered nonsense (why says so).
+ * reached or answered nonsense (why says so); store errors (store.h)
+ * when the shared state could not be read or written.
  */
 #ifndef JIT_OIDC_H
 #define JIT_OIDC_H
@@ -48,6 +60,8 @@
 #include <jansson.h>
 
 #include "policy.h"
+
+struct jit_store;
 
 #define JIT_OIDC_REFETCH_MS 5000      /* unknown-kid refetches at most */
 #define JIT_OIDC_KEYS_MAX_AGE 3600    /* seconds a key set is kept */
@@ -72,6 +86,9 @@ struct jit_oidc_options {
 	                                the system's */
 	uint64_t clock_skew;         /* seconds */
 	uint64_t refetch_ms;         /* 0 = JIT_OIDC_REFETCH_MS */
+	struct jit_store *store;     /* required: keeps the shared state
+	                                (borrowed; must outlive the
+	                                module) */
 };
 
 struct jit_oidc;
@@ -81,7 +98,8 @@ struct jit_oidc;
 int jit_oidc_issuer_ok(const char *issuer, char *why, size_t whylen);
 
 /* Check o and make the module (nothing is fetched yet).  Errors:
- * INVALID_ARGUMENT with err saying which option is wrong, ALLOC. */
+ * INVALID_ARGUMENT with err saying which option is wrong (a store is
+ * required), ALLOC. */
 int jit_oidc_new(const struct jit_oidc_options *o, struct jit_oidc **out,
     char *err, size_t errlen);
 /* NULL is a no-op. */
@@ -129,24 +147,38 @@ int jit_oidc_web_enabled(const struct jit_oidc *o);
 /*
  * Start a web sign-in that comes back to redirect_uri: a fresh state,
  * nonce and PKCE verifier (S256), remembered for JIT_OIDC_LOGIN_TTL
- * seconds.  *url is the provider's authorization URL to send the browser
- * to and *state the state (also in the URL; the caller binds it to the
- * browser in a cookie).  Both are new strings.  Errors: HTTP (discovery
- * failed), CONFLICT (too many sign-ins under way), ALLOC, CRYPTO.
+ * seconds in the store (only the state's hash; the nonce is derived
+ * from the state, so the state in the browser's cookie is what binds
+ * the ID token to this sign-in).  *url is the provider's authorization
+ * URL to send the browser to and *state the state (also in the URL; the
+ * caller binds it to the browser in a cookie).  Both are new strings.
+ * Errors: HTTP (discovery failed), CONFLICT (too many sign-ins under
+ * way), ALLOC, CRYPTO, store errors.
  */
 int jit_oidc_login_start(struct jit_oidc *o, const char *redirect_uri,
     uint64_t now, char **url, char **state, char *why, size_t whylen);
 
 /*
- * Finish the sign-in of state (forgotten here: a second use is refused)
+ * Finish the sign-in of state, on any server of the store (taken out of
+ * the store in one write: a second use, here or elsewhere, is refused)
  * with the authorization code of the provider's redirect: the code is
  * exchanged at the token endpoint with the client secret and the PKCE
  * verifier, and the ID token is verified with the sign-in's nonce.
  * Errors: AUTH (unknown, used or expired state, the provider refused the
- * code, the ID token refused; why says which), HTTP, ALLOC.
+ * code, the ID token refused; why says which), HTTP, ALLOC, store
+ * errors.
  */
 int jit_oidc_login_finish(struct jit_oidc *o, const char *state,
     const char *code, uint64_t now, struct jit_oidc_identity *out,
     char *why, size_t whylen);
+
+/*
+ * One sweep of the shared state at now: a turn of the store's buckets
+ * (a few dozen of the few hundred; every bucket is visited every ten
+ * calls or so) loses its expired sign-ins and remembered tokens.  Read
+ * first; a write only when something expired.  *swept (may be NULL)
+ * counts the entries dropped.  Store errors.
+ */
+int jit_oidc_sweep(struct jit_oidc *o, uint64_t now, unsigned *swept);
 
 #endif

@@ -7,9 +7,10 @@
  *            in a key set, check the signature and the ID token claims
  *   fetch.c  the only file that includes curl/curl.h: GET and POST to
  *            the provider with bounded size and time
- *   oidc.c   the provider: discovery, the key cache, ID token checks,
- *            the replay memory
+ *   oidc.c   the provider: discovery, the key cache, ID token checks
  *   flow.c   the web page's authorization code flow (state, nonce, PKCE)
+ *   memory.c what outlives a request, in the store: the sign-ins under
+ *            way and the accepted tokens and nonces
  *
  * Every function that refuses something writes one line for people into
  * why (why may be NULL; it is "" on success).
@@ -25,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "oidc.h"
+#include "store.h"
 
 /* Longest compact JWT accepted, and the largest header or claims set. */
 #define JIT_JWT_MAX 16384
@@ -41,39 +43,28 @@ struct jit_fetch {
 
 /* ---- oidc.c: the module ------------------------------------------------ */
 
-/* An accepted token or nonce, remembered until it expires. */
-struct oidc_seen {
-	unsigned char key[32];       /* SHA-256 of a label and the value */
-	uint64_t until;              /* wall clock seconds */
-};
-
-/* A web sign-in under way (flow.c). */
+/* A web sign-in under way (flow.c; kept by memory.c). */
 struct oidc_login {
 	char state[44];              /* base64url of 32 random bytes */
-	char nonce[44];
+	char nonce[44];              /* derived from state (oidc_derive) */
 	char verifier[44];           /* PKCE code_verifier */
 	char *redirect_uri;
 	uint64_t until;
 };
-
-#define OIDC_SEEN_MAX 65536
-#define OIDC_LOGINS_MAX 1024
 
 struct jit_oidc {
 	char *issuer, *client_id, *cli_client_id, *client_secret;
 	char *username_claim, *groups_claim, *scopes, *ca_file;
 	uint64_t skew, refetch_ms;
 	struct jit_fetch fetch;
+	struct jit_store *store;     /* borrowed */
 	pthread_mutex_t lock;        /* everything below but fetch_lock */
 	json_t *config;              /* the discovery document, or NULL */
 	uint64_t config_at;          /* when it was fetched (wall clock) */
 	json_t *jwks;                /* the key set, or NULL */
 	uint64_t jwks_at;
 	uint64_t fetched_ms;         /* last key fetch attempt (monotonic) */
-	struct oidc_seen *seen;
-	size_t nseen;
-	struct oidc_login *logins;
-	size_t nlogins;
+	unsigned sweep_next;         /* the bucket the next sweep starts at */
 	pthread_mutex_t fetch_lock;  /* one fetch at a time */
 };
 
@@ -83,15 +74,60 @@ struct jit_oidc {
 int oidc_endpoint(struct jit_oidc *o, const char *name, char **out,
     char *why, size_t whylen);
 
-/* Remember key (a token or nonce already hashed) until until; CONFLICT
- * if it is remembered already, NO_BUFFER_SPACE when full.  Call with
- * o->lock held. */
-int oidc_seen_add(struct jit_oidc *o, const unsigned char key[32],
-    uint64_t until, uint64_t now);
+/* The key that stands for value (a token, a nonce, a state) in the
+ * store: SHA-256 over a label (at most 15 bytes are used) and value's
+ * SHA-256, so values of different labels never share a key. */
+void oidc_key(const char *label, const char *value, unsigned char key[32]);
+/* oidc_key as unpadded base64url (43 characters) in out: a value
+ * derived from value that does not reveal it. */
+void oidc_derive(const char *label, const char *value, char out[44]);
 
 /* 32 random bytes as unpadded base64url (43 characters) in out.
  * CRYPTO. */
 int oidc_random(char out[44]);
+
+/* ---- memory.c: what outlives a request, in the store ---------------- */
+
+/*
+ * The sign-ins under way and the accepted tokens and nonces are named
+ * values of o->store, in buckets ("oidc.login.XX", "oidc.seen.XX"; XX
+ * two hex digits), so every server on the store (a restarted one, or
+ * other nodes on a shared database) sees the same ones, and each change
+ * is one write transaction.  A bucket holds at most *_BUCKET_MAX live
+ * entries; jit_oidc_sweep (oidc.h) visits OIDC_SWEEP_BUCKETS buckets a
+ * call.  Errors besides those named: store errors, ALLOC.
+ */
+#define OIDC_LOGIN_BUCKETS 64
+#define OIDC_LOGIN_BUCKET_MAX 32
+#define OIDC_SEEN_BUCKETS 256
+#define OIDC_SEEN_BUCKET_MAX 256
+#define OIDC_SWEEP_BUCKETS 32
+
+/*
+ * Keep sign-in l until l->until: under the key of its state (never the
+ * state itself), its verifier and redirect URI (the nonce is derived
+ * from the state again).  NO_BUFFER_SPACE when its bucket is full,
+ * CONFLICT if its state is kept already.
+ */
+int oidc_login_put(struct jit_oidc *o, const struct oidc_login *l,
+    uint64_t now);
+/*
+ * Take the sign-in of state out of the store into *l (released with
+ * free(l->redirect_uri) and a wipe) in one write transaction, so only
+ * one caller anywhere gets it.  NOT_FOUND when there is none (unknown,
+ * taken, or expired at now).
+ */
+int oidc_login_take(struct jit_oidc *o, const char *state, uint64_t now,
+    struct oidc_login *l);
+
+/*
+ * Remember keys[0..n) (tokens or nonces already hashed, oidc_key) until
+ * until, all or none, in one write transaction: CONFLICT if one of them
+ * is remembered already (*which, may be NULL, says which),
+ * NO_BUFFER_SPACE if a bucket is full of live entries.
+ */
+int oidc_seen_add(struct jit_oidc *o, const unsigned char (*keys)[32],
+    size_t n, uint64_t until, uint64_t now, size_t *which);
 
 /* ---- jwk.c ------------------------------------------------------------ */
 

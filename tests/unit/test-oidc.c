@@ -3,8 +3,11 @@
  * signatures with RS256, ES256 and EdDSA, every claim rule, and what
  * must be refused (alg none, a key of another type, a changed payload,
  * an unknown key, duplicate members, small keys, published private
- * keys), base64url strictness, provider URLs and the replay memory.
- * The tokens are signed here with OpenSSL.
+ * keys), base64url strictness, provider URLs; and the state kept in the
+ * store: the replay memory and the web sign-ins under way, seen alike by
+ * two modules on one store (two nodes) and after the store is opened
+ * again (a restart), taken once, bounded, swept.  The tokens are signed
+ * here with OpenSSL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +17,17 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sodium.h>
+
+#include <pthread.h>
 
 #include "err.h"
 #include "oidc_int.h"
+#include "store.h"
 #include "test.h"
+#include "test-files.h"
+#include "util.h"
 
 #define ISS "https://idp.example"
 #define NOW 1900000000ull
@@ -192,8 +201,8 @@ expect(const char *nonce)
 /* Parse, verify against jwks and check the claims: the first failing
  * step's code, its message in why. */
 static int
-run(const char *tok, const json_t *jwks, const struct jit_jwt_expect *e,
-    char *why, size_t whylen)
+check_token(const char *tok, const json_t *jwks,
+    const struct jit_jwt_expect *e, char *why, size_t whylen)
 {
 	struct jit_jwt t;
 	int r;
@@ -211,7 +220,7 @@ refused(const char *tok, const json_t *jwks, const struct jit_jwt_expect *e,
     int code, const char *want, int line)
 {
 	char why[256];
-	int r = run(tok, jwks, e, why, sizeof(why));
+	int r = check_token(tok, jwks, e, why, sizeof(why));
 
 	test_checks++;
 	if (r != code || strstr(why, want) == NULL) {
@@ -248,13 +257,13 @@ test_algorithms(void)
 	char why[256], *t;
 
 	t = token(rsa, "RS256", "r1", good_claims);
-	CHECK_OK(run(t, ks, &e, why, sizeof(why)));
+	CHECK_OK(check_token(t, ks, &e, why, sizeof(why)));
 	free(t);
 	t = token(ec, "ES256", "e1", good_claims);
-	CHECK_OK(run(t, ks, &e, why, sizeof(why)));
+	CHECK_OK(check_token(t, ks, &e, why, sizeof(why)));
 	free(t);
 	t = token(ed, "EdDSA", "d1", good_claims);
-	CHECK_OK(run(t, ks, &e, why, sizeof(why)));
+	CHECK_OK(check_token(t, ks, &e, why, sizeof(why)));
 	CHECK_STR(why, "");
 	free(t);
 
@@ -339,14 +348,14 @@ test_signatures(void)
 
 	/* Without a kid: the only key of the type, else refused. */
 	t = token(ec, "ES256", NULL, good_claims);
-	CHECK_OK(run(t, ks, &e, NULL, 0));
+	CHECK_OK(check_token(t, ks, &e, NULL, 0));
 	json_decref(ks);
 	ks = keyset(jwk_of(ec, "e1"), jwk_of(ec2, "e2"), jwk_of(ed, "d1"));
 	REFUSED(t, ks, &e, JIT_ERR_AUTH, "names no key (\"kid\") and the "
 	    "provider has several");
 	free(t);
 	t = token(ed, "EdDSA", NULL, good_claims);
-	CHECK_OK(run(t, ks, &e, NULL, 0));
+	CHECK_OK(check_token(t, ks, &e, NULL, 0));
 	free(t);
 	json_decref(ks);
 
@@ -362,7 +371,7 @@ test_signatures(void)
 		json_object_set_new(k, "alg", json_string("RS256"));
 		REFUSED(t, ks, &e, JIT_ERR_AUTH, "not a signing key");
 		json_object_set_new(k, "alg", json_string("ES256"));
-		CHECK_OK(run(t, ks, &e, NULL, 0));
+		CHECK_OK(check_token(t, ks, &e, NULL, 0));
 		/* A key set that leaks the private key is not used. */
 		json_object_set_new(k, "d", json_string("AAAA"));
 		REFUSED(t, ks, &e, JIT_ERR_AUTH, "published a private key");
@@ -423,7 +432,7 @@ claims_case(EVP_PKEY *k, const json_t *ks, const struct jit_jwt_expect *e,
     const char *claims, const char *want, int line)
 {
 	char *t = token(k, "EdDSA", "d1", claims), why[256];
-	int r = run(t, ks, e, why, sizeof(why));
+	int r = check_token(t, ks, e, why, sizeof(why));
 
 	test_checks++;
 	if (want == NULL ? r != 0 : (r != JIT_ERR_AUTH ||
@@ -570,21 +579,49 @@ test_urls(void)
 	URL("", 0, 0);
 }
 
+/* A module on store s (web sign-in on), as one node of several. */
+static struct jit_oidc *
+node(struct jit_store *s)
+{
+	struct jit_oidc_options o;
+	struct jit_oidc *m = NULL;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.issuer = ISS;
+	o.client_id = "jit";
+	o.client_secret = "web-secret";
+	o.clock_skew = 60;
+	o.store = s;
+	REQUIRE_OK(jit_oidc_new(&o, &m, err, sizeof(err)));
+	/* Discovery as if fetched: no network in unit tests. */
+	m->config = json_pack("{s:s, s:s, s:s}", "issuer", ISS,
+	    "authorization_endpoint", ISS "/auth", "token_endpoint",
+	    "http://127.0.0.1:1/token");
+	m->config_at = jit_now();
+	return m;
+}
+
 static void
 test_module(void)
 {
 	struct jit_oidc_options o;
 	struct jit_oidc *m = NULL;
-	unsigned char k1[32], k2[32];
-	char err[256];
+	struct jit_store *s = NULL;
+	char *sdir = store_dir_new("oidc-module"), err[256];
 	json_t *info;
 
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
 	memset(&o, 0, sizeof(o));
 	CHECK_INT(jit_oidc_new(&o, &m, err, sizeof(err)),
 	    JIT_ERR_INVALID_ARGUMENT);
 	CHECK_STR(err, "issuer and client_id are required");
 	o.issuer = "http://idp.example";
 	o.client_id = "jit";
+	CHECK_INT(jit_oidc_new(&o, &m, err, sizeof(err)),
+	    JIT_ERR_INVALID_ARGUMENT);
+	CHECK_STR(err, "a store is required");
+	o.store = s;
 	CHECK_INT(jit_oidc_new(&o, &m, err, sizeof(err)),
 	    JIT_ERR_INVALID_ARGUMENT);
 	CHECK_STR(err, "issuer http://idp.example: must be https (http only "
@@ -607,38 +644,414 @@ test_module(void)
 	CHECK(json_is_false(json_object_get(info, "web")));
 	json_decref(info);
 	CHECK_INT(jit_oidc_web_enabled(m), 0);
-
-	/* Accepted once, until it expires. */
-	memset(k1, 1, sizeof(k1));
-	memset(k2, 2, sizeof(k2));
-	CHECK_OK(oidc_seen_add(m, k1, NOW + 10, NOW));
-	CHECK_INT(oidc_seen_add(m, k1, NOW + 10, NOW + 9), JIT_ERR_CONFLICT);
-	CHECK_OK(oidc_seen_add(m, k2, NOW + 10, NOW));
-	CHECK_OK(oidc_seen_add(m, k1, NOW + 20, NOW + 10));
-	/* Full of live entries: refused rather than forgetting one. */
-	{
-		unsigned i, added = 0;
-		int r = 0;
-
-		for (i = 2; i < 2 * OIDC_SEEN_MAX && r == 0; i++) {
-			unsigned char k[32];
-
-			memset(k, 0, sizeof(k));
-			memcpy(k, &i, sizeof(i));
-			k[31] = 0xee;
-			if ((r = oidc_seen_add(m, k, NOW + 100, NOW + 10)) == 0)
-				added++;
-		}
-		CHECK_INT(r, JIT_ERR_NO_BUFFER_SPACE);
-		/* k1's second entry lives on; the rest expired at NOW + 10. */
-		CHECK_INT(added, OIDC_SEEN_MAX - 1);
-	}
-	memset(k2, 3, sizeof(k2));
-	CHECK_INT(oidc_seen_add(m, k2, NOW + 100, NOW + 10),
-	    JIT_ERR_NO_BUFFER_SPACE);
-	/* Once entries expire there is room again. */
-	CHECK_OK(oidc_seen_add(m, k2, NOW + 200, NOW + 100));
 	jit_oidc_free(m);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
+/* ---- the state in the store ------------------------------------------ */
+
+/* Every bucket of prefix (n of them) dumped into one string (free it),
+ * "" for buckets never written. */
+struct dump_ctx {
+	const char *prefix;
+	unsigned n;
+	char *text;
+	size_t entries;
+};
+
+static int
+dump_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct dump_ctx *d = vctx;
+	char name[32], *js, *cat;
+	json_t *v;
+	size_t have = 0;
+
+	d->text = strdup("");
+	d->entries = 0;
+	for (unsigned i = 0; i < d->n && d->text != NULL; i++) {
+		snprintf(name, sizeof(name), "%s%02x", d->prefix, i);
+		if (jit_store_get_value(t, name, &v) != 0)
+			continue;
+		d->entries += json_object_size(v);
+		js = json_dumps(v, JSON_COMPACT);
+		json_decref(v);
+		if (js == NULL)
+			return JIT_ERR_ALLOC;
+		cat = realloc(d->text, have + strlen(js) + 1);
+		if (cat == NULL)
+			return JIT_ERR_ALLOC;
+		memcpy(cat + have, js, strlen(js) + 1);
+		have += strlen(js);
+		d->text = cat;
+		free(js);
+	}
+	return d->text != NULL ? 0 : JIT_ERR_ALLOC;
+}
+
+static char *
+dump(struct jit_store *s, const char *prefix, unsigned n, size_t *entries)
+{
+	struct dump_ctx d = { prefix, n, NULL, 0 };
+
+	REQUIRE_OK(jit_store_read(s, dump_fn, &d));
+	if (entries != NULL)
+		*entries = d.entries;
+	return d.text;
+}
+
+/* A whole sweep: one turn over every bucket at now; entries dropped. */
+static unsigned
+sweep_all(struct jit_oidc *m, uint64_t now)
+{
+	unsigned total = 0, n;
+
+	for (unsigned i = 0; i < (OIDC_LOGIN_BUCKETS + OIDC_SEEN_BUCKETS) /
+	    OIDC_SWEEP_BUCKETS; i++) {
+		CHECK_OK(jit_oidc_sweep(m, now, &n));
+		total += n;
+	}
+	return total;
+}
+
+/* Racers: each takes the same sign-in (or adds the same key) through one
+ * of two modules at once; exactly one may succeed. */
+struct racer {
+	struct jit_oidc *m;
+	const char *state;           /* NULL: add key instead */
+	const unsigned char *key;
+	int r;
+	pthread_t th;
+};
+
+static void *
+race_main(void *arg)
+{
+	struct racer *x = arg;
+	struct oidc_login l;
+
+	if (x->state != NULL) {
+		x->r = oidc_login_take(x->m, x->state, NOW + 1, &l);
+		free(l.redirect_uri);
+	} else {
+		x->r = oidc_seen_add(x->m, (const unsigned char (*)[32])x->key,
+		    1, NOW + 100, NOW, NULL);
+	}
+	return NULL;
+}
+
+/* Run 8 racers over a and b; how many got 0, and whether every other
+ * result was lose. */
+static unsigned
+race(struct jit_oidc *a, struct jit_oidc *b, const char *state,
+    const unsigned char *key, int lose, int *others_ok)
+{
+	struct racer x[8];
+	unsigned won = 0, i;
+
+	*others_ok = 1;
+	for (i = 0; i < 8; i++) {
+		x[i].m = i % 2 ? b : a;
+		x[i].state = state;
+		x[i].key = key;
+		x[i].r = -1;
+		REQUIRE(pthread_create(&x[i].th, NULL, race_main, &x[i]) == 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(x[i].th, NULL);
+		if (x[i].r == 0)
+			won++;
+		else if (x[i].r != lose)
+			*others_ok = 0;
+	}
+	return won;
+}
+
+/* The value of query parameter name in url (a static copy). */
+static const char *
+query_param(const char *url, const char *name)
+{
+	static char v[256];
+	const char *p = strchr(url, '?');
+	size_t n = strlen(name), len;
+
+	v[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		p++;
+		len = strcspn(p, "&");
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			snprintf(v, sizeof(v), "%.*s", (int)(len - n - 1),
+			    p + n + 1);
+			break;
+		}
+		p += len;
+	}
+	return v;
+}
+
+static void
+test_shared_replay(void)
+{
+	struct jit_store *s = NULL;
+	struct jit_oidc *a, *b;
+	struct jit_oidc_identity id;
+	unsigned char k[3][32], full[32];
+	char *sdir = store_dir_new("oidc-replay"), why[256], *text;
+	EVP_PKEY *ec = keygen("EC", "P-256");
+	char *tok = token(ec, "ES256", "e1", good_claims), *tok2;
+	size_t which = 9, n;
+	unsigned i, added;
+	int others_ok, r;
+
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	a = node(s);
+	b = node(s);
+	memset(k, 0, sizeof(k));
+	k[0][0] = 1;
+	k[1][0] = 2;
+
+	/* Remembered once, by whichever node; until it expires. */
+	CHECK_OK(oidc_seen_add(a, (const unsigned char (*)[32])k, 1, NOW + 10,
+	    NOW, NULL));
+	CHECK_INT(oidc_seen_add(b, (const unsigned char (*)[32])k, 1,
+	    NOW + 10, NOW + 9, &which), JIT_ERR_CONFLICT);
+	CHECK_INT(which, 0);
+	/* All or none: k[1], new, is not kept when k[0] is refused. */
+	CHECK_INT(oidc_seen_add(a, (const unsigned char (*)[32])k, 2,
+	    NOW + 10, NOW + 1, &which), JIT_ERR_CONFLICT);
+	CHECK_INT(which, 0);
+	memcpy(k[2], k[0], 32);
+	CHECK_INT(oidc_seen_add(b, (const unsigned char (*)[32])k[1], 2,
+	    NOW + 10, NOW + 1, &which), JIT_ERR_CONFLICT);
+	CHECK_INT(which, 1);
+	CHECK_OK(oidc_seen_add(b, (const unsigned char (*)[32])k[1], 1,
+	    NOW + 10, NOW + 1, NULL));
+	CHECK_OK(oidc_seen_add(b, (const unsigned char (*)[32])k, 1, NOW + 20,
+	    NOW + 10, NULL));
+
+	/* Two nodes at once: one wins. */
+	memset(full, 0x77, sizeof(full));
+	CHECK_INT(race(a, b, NULL, full, JIT_ERR_CONFLICT, &others_ok), 1);
+	CHECK(others_ok);
+
+	/* An ID token accepted by one node is refused by the other, and so
+	 * is another token with its nonce. */
+	a->jwks = keyset(jwk_of(ec, "e1"), NULL, NULL);
+	a->jwks_at = jit_now();
+	b->jwks = json_incref(a->jwks);
+	b->jwks_at = a->jwks_at;
+	CHECK_OK(jit_oidc_verify(a, tok, JIT_OIDC_DEVICE, NULL, NOW, &id, why,
+	    sizeof(why)));
+	CHECK_STR(id.user, "alice");
+	jit_oidc_identity_release(&id);
+	CHECK_INT(jit_oidc_verify(b, tok, JIT_OIDC_DEVICE, NULL, NOW + 1, &id,
+	    why, sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "the token was already used to sign in (replayed)");
+	tok2 = token(ec, "ES256", "e1", "{\"iss\":\"" ISS "\",\"aud\":\"jit\","
+	    "\"sub\":\"u2\",\"exp\":1900000600,\"iat\":1900000000,"
+	    "\"nonce\":\"n-1\",\"preferred_username\":\"bob\"}");
+	CHECK_INT(jit_oidc_verify(b, tok2, JIT_OIDC_DEVICE, NULL, NOW + 1,
+	    &id, why, sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "the token's nonce was already used (replayed)");
+	/* Only hashes are stored. */
+	text = dump(s, "oidc.seen.", OIDC_SEEN_BUCKETS, &n);
+	CHECK(strstr(text, tok) == NULL && strstr(text, "n-1") == NULL);
+	CHECK(strstr(text, strrchr(tok, '.') + 1) == NULL);
+	free(text);
+
+	/* A restart: the store opened again, a new module. */
+	jit_oidc_free(a);
+	jit_oidc_free(b);
+	jit_store_close(s);
+	s = NULL;
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	a = node(s);
+	a->jwks = keyset(jwk_of(ec, "e1"), NULL, NULL);
+	a->jwks_at = jit_now();
+	CHECK_INT(jit_oidc_verify(a, tok, JIT_OIDC_DEVICE, NULL, NOW + 2, &id,
+	    why, sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "the token was already used to sign in (replayed)");
+	CHECK_INT(oidc_seen_add(a, (const unsigned char (*)[32])k, 1, NOW + 30,
+	    NOW + 11, NULL), JIT_ERR_CONFLICT);
+
+	/* Bounded: a bucket full of live entries refuses rather than
+	 * forgets; another bucket still takes; expiry makes room. */
+	added = 0;
+	r = 0;
+	for (i = 0; i < 2 * OIDC_SEEN_BUCKET_MAX && r == 0; i++) {
+		memset(full, 0, sizeof(full));
+		full[0] = 0xee;
+		memcpy(full + 1, &i, sizeof(i));
+		r = oidc_seen_add(a, (const unsigned char (*)[32])full, 1,
+		    NOW + 100, NOW + 11, NULL);
+		if (r == 0)
+			added++;
+	}
+	CHECK_INT(r, JIT_ERR_NO_BUFFER_SPACE);
+	CHECK_INT(added, OIDC_SEEN_BUCKET_MAX);
+	memset(full, 0, sizeof(full));
+	full[0] = 0xef;
+	CHECK_OK(oidc_seen_add(a, (const unsigned char (*)[32])full, 1,
+	    NOW + 100, NOW + 11, NULL));
+	full[0] = 0xee;
+	full[1] = 0xff;
+	full[2] = 0xff;
+	CHECK_INT(oidc_seen_add(a, (const unsigned char (*)[32])full, 1,
+	    NOW + 200, NOW + 99, NULL), JIT_ERR_NO_BUFFER_SPACE);
+	CHECK_OK(oidc_seen_add(a, (const unsigned char (*)[32])full, 1,
+	    NOW + 200, NOW + 100, NULL));
+
+	/* The sweep drops what expired in buckets nobody wrote since: all
+	 * but the token and its nonce (until exp + skew) and the last. */
+	text = dump(s, "oidc.seen.", OIDC_SEEN_BUCKETS, &n);
+	free(text);
+	CHECK_INT(n, 7);
+	CHECK_INT(sweep_all(a, NOW + 101), n - 3);
+	text = dump(s, "oidc.seen.", OIDC_SEEN_BUCKETS, &n);
+	CHECK_INT(n, 3);
+	free(text);
+	CHECK_INT(sweep_all(a, NOW + 101), 0);
+	CHECK_INT(sweep_all(a, NOW + 200), 1);
+	CHECK_INT(sweep_all(a, NOW + 659), 0);
+	CHECK_INT(sweep_all(a, NOW + 660), 2);
+	text = dump(s, "oidc.seen.", OIDC_SEEN_BUCKETS, &n);
+	CHECK_INT(n, 0);
+	free(text);
+
+	free(tok);
+	free(tok2);
+	EVP_PKEY_free(ec);
+	jit_oidc_free(a);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
+static void
+test_shared_login(void)
+{
+	struct jit_store *s = NULL;
+	struct jit_oidc *a, *b;
+	struct jit_oidc_identity id;
+	struct oidc_login l;
+	unsigned char md[32];
+	char *sdir = store_dir_new("oidc-login"), why[256], *url = NULL;
+	char *state = NULL, *text, nonce[44], challenge[44];
+	size_t n;
+	unsigned i, added;
+	int others_ok, r;
+
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	a = node(s);
+	b = node(s);
+
+	/* Started on a: the URL carries the state, a nonce derived from it
+	 * and the verifier's challenge; the store none of them, in clear,
+	 * nor the state's derived nonce. */
+	REQUIRE_OK(jit_oidc_login_start(a, "https://jit.example/oidc/callback",
+	    NOW, &url, &state, why, sizeof(why)));
+	CHECK_INT(strlen(state), 43);
+	CHECK_STR(query_param(url, "state"), state);
+	oidc_derive("web-nonce", state, nonce);
+	CHECK_STR(query_param(url, "nonce"), nonce);
+	snprintf(challenge, sizeof(challenge), "%s",
+	    query_param(url, "code_challenge"));
+	text = dump(s, "oidc.login.", OIDC_LOGIN_BUCKETS, &n);
+	CHECK_INT(n, 1);
+	CHECK(strstr(text, state) == NULL && strstr(text, nonce) == NULL);
+	CHECK(strstr(text, "https://jit.example/oidc/callback") != NULL);
+	free(text);
+
+	/* Finished on b, once: the verifier is the challenge's. */
+	REQUIRE_OK(oidc_login_take(b, state, NOW + 1, &l));
+	CHECK_STR(l.state, state);
+	CHECK_STR(l.nonce, nonce);
+	CHECK_STR(l.redirect_uri, "https://jit.example/oidc/callback");
+	CHECK_U64(l.until, NOW + JIT_OIDC_LOGIN_TTL);
+	SHA256((const unsigned char *)l.verifier, strlen(l.verifier), md);
+	text = b64url(md, sizeof(md));
+	CHECK_STR(text, challenge);
+	free(text);
+	free(l.redirect_uri);
+	CHECK_INT(oidc_login_take(a, state, NOW + 2, &l), JIT_ERR_NOT_FOUND);
+	CHECK(l.redirect_uri == NULL);
+	CHECK_INT(jit_oidc_login_finish(b, state, "code", NOW + 2, &id, why,
+	    sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "this sign-in is unknown, was already used or took "
+	    "too long; start again");
+	text = dump(s, "oidc.login.", OIDC_LOGIN_BUCKETS, &n);
+	CHECK_INT(n, 0);
+	free(text);
+	free(url);
+	free(state);
+
+	/* Eight takers on two nodes at once: one gets it. */
+	REQUIRE_OK(jit_oidc_login_start(b, "https://jit.example/oidc/callback",
+	    NOW, &url, &state, why, sizeof(why)));
+	CHECK_INT(race(a, b, state, NULL, JIT_ERR_NOT_FOUND, &others_ok), 1);
+	CHECK(others_ok);
+	free(url);
+	free(state);
+
+	/* Started, then the server restarts: the sign-in is still there. */
+	REQUIRE_OK(jit_oidc_login_start(a, "https://jit.example/oidc/callback",
+	    NOW, &url, &state, why, sizeof(why)));
+	jit_oidc_free(a);
+	jit_oidc_free(b);
+	jit_store_close(s);
+	s = NULL;
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	a = node(s);
+	CHECK_OK(oidc_login_take(a, state, NOW + 3, &l));
+	free(l.redirect_uri);
+	free(url);
+	free(state);
+
+	/* Too late: refused at the end of its time, then swept. */
+	REQUIRE_OK(jit_oidc_login_start(a, "https://jit.example/oidc/callback",
+	    NOW, &url, &state, why, sizeof(why)));
+	CHECK_INT(oidc_login_take(a, state, NOW + JIT_OIDC_LOGIN_TTL, &l),
+	    JIT_ERR_NOT_FOUND);
+	text = dump(s, "oidc.login.", OIDC_LOGIN_BUCKETS, &n);
+	CHECK_INT(n, 1);
+	free(text);
+	CHECK_INT(sweep_all(a, NOW + JIT_OIDC_LOGIN_TTL), 1);
+	text = dump(s, "oidc.login.", OIDC_LOGIN_BUCKETS, &n);
+	CHECK_INT(n, 0);
+	free(text);
+	free(url);
+	free(state);
+
+	/* Bounded: a bucket takes OIDC_LOGIN_BUCKET_MAX sign-ins. */
+	memset(&l, 0, sizeof(l));
+	l.redirect_uri = "https://jit.example/oidc/callback";
+	l.until = NOW + 10;
+	snprintf(l.verifier, sizeof(l.verifier), "v");
+	added = 0;
+	r = 0;
+	for (i = 0; r == 0 && i < 100000; i++) {
+		unsigned char key[32];
+
+		snprintf(l.state, sizeof(l.state), "s-%u", i);
+		oidc_key("login", l.state, key);
+		if (key[0] % OIDC_LOGIN_BUCKETS != 5)
+			continue;
+		if ((r = oidc_login_put(a, &l, NOW)) == 0)
+			added++;
+	}
+	CHECK_INT(r, JIT_ERR_NO_BUFFER_SPACE);
+	CHECK_INT(added, OIDC_LOGIN_BUCKET_MAX);
+	/* Room again once they expire; a state is kept once. */
+	l.until = NOW + 20;
+	CHECK_INT(oidc_login_put(a, &l, NOW + 10), 0);
+	CHECK_INT(oidc_login_put(a, &l, NOW + 10), JIT_ERR_CONFLICT);
+	text = dump(s, "oidc.login.", OIDC_LOGIN_BUCKETS, &n);
+	CHECK_INT(n, 1);
+	free(text);
+
+	jit_oidc_free(a);
+	jit_store_close(s);
+	store_dir_remove(sdir);
 }
 
 int
@@ -651,5 +1064,7 @@ main(void)
 	test_claims();
 	test_urls();
 	test_module();
+	test_shared_replay();
+	test_shared_login();
 	TEST_DONE();
 }
