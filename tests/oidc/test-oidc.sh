@@ -22,6 +22,10 @@
 #     changed payload, from another issuer, a replayed token or nonce,
 #     a user the policy does not know (the good token beside them, signed
 #     the same way, is accepted, so each refusal is for its one reason);
+#   - the server restarted between GET /oidc/login and the provider's
+#     redirect back (curl through the provider's pages) finishes that
+#     sign-in, once: the sign-in state and the memory of accepted tokens
+#     live in the store, so a token accepted before is still refused;
 #   - a key rotation at the provider (SIGHUP: new keys) is picked up by
 #     the running server: tokens of the new key are accepted, the old
 #     key's are refused.
@@ -338,6 +342,56 @@ exchange "$(python3 "$JWT" sign "$T/keys-a.json" a-ec "$(claims eve)")"
 assert_eq 403 "$STATUS" "eve, unknown to the policy, is refused"
 assert_contains "$DETAIL" "eve (from the identity provider) is not a user in the policy" \
 	"... saying so"
+
+# ---- the sign-in state lives in the store: a restart loses nothing ---------
+# web_to_callback JAR USER: GET /oidc/login, then the provider's pages as
+# a browser would (curl keeps the cookies in JAR), signing in as USER,
+# up to the provider's redirect back to this server: its URL is printed,
+# not followed.
+web_to_callback() {
+	local jar=$1 user=$2 loc page _
+	loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
+		"$JURL/oidc/login") || return 1
+	for _ in $(seq 12); do
+		case $loc in
+		"$JURL/oidc/callback?"*) printf '%s\n' "$loc"; return 0 ;;
+		"$ISS"/*) page=$loc ;;
+		*) echo "unexpected redirect: $loc" >&2; return 1 ;;
+		esac
+		loc=$(curl -s -c "$jar" -b "$jar" -o "$T/idp-page.html" \
+			-w '%{redirect_url}' "$page") || return 1
+		# The sign-in page posts to itself.
+		if [ -z "$loc" ] && grep -q 'id="login"' "$T/idp-page.html"; then
+			loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null \
+				-w '%{redirect_url}' --data-urlencode "login=$user" \
+				--data-urlencode "password=pw-$user" "$page") ||
+				return 1
+		fi
+	done
+	return 1
+}
+JAR=$T/restart.jar
+CB=$(web_to_callback "$JAR" bob)
+assert_match "$CB" "^$JURL/oidc/callback\?.*code=" \
+	"bob's sign-in at the provider comes back with a code"
+# The server restarts between /oidc/login and the provider's redirect
+# back (as if the callback reached another node of the store).
+jit_kill "$SERVE_PID"
+SERVE_PORT_FIRST=$SERVE_PORT serve_free_port "$T/server2.log" _conf \
+	"$JIT_CA" serve --config "$T/server.yaml" ||
+	{ fail "jit-ca serve restarts"; finish; }
+assert_eq "$JURL" "http://127.0.0.1:$SERVE_PORT" "... on the same address"
+refused "$GOOD" "already used to sign in (replayed)" \
+	"a token accepted before the restart, again"
+run curl -s -c "$JAR" -b "$JAR" -o /dev/null \
+	-w '%{http_code} %{redirect_url}' "$CB"
+assert_eq "303 $JURL/" "$OUT" "the restarted server finishes the sign-in begun before"
+assert_eq bob "$(curl -s -b "$JAR" "$JURL/v1/session" | jq -r .user)" \
+	"... and bob's web session works"
+run curl -s -c "$JAR" -b "$JAR" -w '\n%{http_code}' "$CB"
+assert_eq 401 "$(tail -n 1 <<<"$OUT")" "the same callback again: 401"
+assert_contains "$(head -n 1 <<<"$OUT")" "unknown, was already used" \
+	"... the sign-in was taken once"
 
 # ---- key rotation at the provider --------------------------------------------
 cp "$T/keys-b.json" "$T/idp/keys.json"
