@@ -241,6 +241,11 @@ res_oidc_callback(struct call *c)
 		c->resp->retry_after = 5;
 		goto out;
 	}
+	if (r == JIT_ERR_NO_BUFFER_SPACE) {
+		refuse(c, 503, "the server cannot take it now", why);
+		c->resp->retry_after = 60;
+		goto out;
+	}
 	if (r != 0) {
 		reply_failure(c, r, "could not finish the sign-in");
 		goto out;

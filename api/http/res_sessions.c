@@ -78,6 +78,12 @@ res_sessions_create(struct call *c)
 		c->resp->retry_after = 5;
 		goto out;
 	}
+	if (r == JIT_ERR_NO_BUFFER_SPACE) {
+		/* The memory of accepted tokens is full of live ones. */
+		reply_error(c, 503, "unavailable", "%s", why);
+		c->resp->retry_after = 60;
+		goto out;
+	}
 	if (r != 0) {
 		reply_failure(c, r, "could not check the ID token");
 		goto out;

@@ -119,60 +119,45 @@ bucket_prune(json_t *b, uint64_t now)
 }
 
 /*
- * Add entry e (borrowed; its "u" set by the caller) under key to its
- * bucket of kind k.  CONFLICT if a live entry has that key,
- * NO_BUFFER_SPACE if the bucket is full of live entries.
+ * Change the bucket of key in kind k, its expired entries dropped first.
+ * With add (borrowed; its "u" set by the caller): add it under key;
+ * CONFLICT if a live entry has that key, NO_BUFFER_SPACE if the bucket
+ * is full of live entries.  Without: take the live entry under key out
+ * into *taken (a new reference); NOT_FOUND if there is none.
  */
 static int
-remember(struct jit_store_txn *t, const struct bucket_kind *k,
-    const unsigned char key[32], json_t *e, uint64_t now)
+bucket_change(struct jit_store_txn *t, const struct bucket_kind *k,
+    const unsigned char key[32], uint64_t now, json_t *add, json_t **taken)
 {
 	unsigned i = key[0] % k->n;
 	char name[KEY_TEXT_LEN];
-	json_t *b = NULL;
+	json_t *b = NULL, *old;
 	int r;
 
+	if (taken != NULL)
+		*taken = NULL;
 	if ((r = bucket_get(t, k, i, &b)) != 0)
 		return r;
 	(void)bucket_prune(b, now);
 	key_text(key, name);
-	if (json_object_get(b, name) != NULL)
+	old = json_object_get(b, name);
+	if (add != NULL && old != NULL)
 		r = JIT_ERR_CONFLICT;
-	else if (json_object_size(b) >= k->max)
+	else if (add != NULL && json_object_size(b) >= k->max)
 		r = JIT_ERR_NO_BUFFER_SPACE;
-	else if (json_object_set(b, name, e) != 0)
-		r = JIT_ERR_ALLOC;
-	else
-		r = bucket_put(t, k, i, b);
-	json_decref(b);
-	return r;
-}
-
-/* Remove the live entry under key from its bucket of kind k into *e (a
- * new reference).  NOT_FOUND if there is none. */
-static int
-forget(struct jit_store_txn *t, const struct bucket_kind *k,
-    const unsigned char key[32], uint64_t now, json_t **e)
-{
-	unsigned i = key[0] % k->n;
-	char name[KEY_TEXT_LEN];
-	json_t *b = NULL;
-	int r;
-
-	*e = NULL;
-	if ((r = bucket_get(t, k, i, &b)) != 0)
-		return r;
-	(void)bucket_prune(b, now);
-	key_text(key, name);
-	if ((*e = json_incref(json_object_get(b, name))) == NULL)
+	else if (add != NULL)
+		r = json_object_set(b, name, add) != 0 ? JIT_ERR_ALLOC : 0;
+	else if (old == NULL)
 		r = JIT_ERR_NOT_FOUND;
-	else if (json_object_del(b, name) != 0)
-		r = JIT_ERR_INTERNAL;
 	else
+		*taken = json_incref(old);
+	if (r == 0 && add == NULL && json_object_del(b, name) != 0)
+		r = JIT_ERR_INTERNAL;
+	if (r == 0)
 		r = bucket_put(t, k, i, b);
-	if (r != 0 && *e != NULL) {
-		json_decref(*e);
-		*e = NULL;
+	if (r != 0 && taken != NULL) {
+		json_decref(*taken);
+		*taken = NULL;
 	}
 	json_decref(b);
 	return r;
@@ -191,7 +176,7 @@ login_put_fn(struct jit_store_txn *t, void *ctx)
 {
 	struct login_op *op = ctx;
 
-	return remember(t, &logins, op->key, op->entry, op->now);
+	return bucket_change(t, &logins, op->key, op->now, op->entry, NULL);
 }
 
 static int
@@ -199,7 +184,7 @@ login_take_fn(struct jit_store_txn *t, void *ctx)
 {
 	struct login_op *op = ctx;
 
-	return forget(t, &logins, op->key, op->now, &op->entry);
+	return bucket_change(t, &logins, op->key, op->now, NULL, &op->entry);
 }
 
 /* Wipe string member name of e in place (jansson owns the bytes). */
@@ -286,7 +271,8 @@ seen_add_fn(struct jit_store_txn *t, void *ctx)
 		return JIT_ERR_ALLOC;
 	/* A refusal rolls back the keys added before it. */
 	for (i = 0; i < op->n && r == 0; i++)
-		if ((r = remember(t, &seen, op->keys[i], e, op->now)) != 0)
+		if ((r = bucket_change(t, &seen, op->keys[i], op->now, e,
+		    NULL)) != 0)
 			op->which = i;
 	json_decref(e);
 	return r;

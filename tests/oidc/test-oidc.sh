@@ -361,12 +361,12 @@ web_to_callback() {
 		loc=$(curl -s -c "$jar" -b "$jar" -o "$T/idp-page.html" \
 			-w '%{redirect_url}' "$page") || return 1
 		# The sign-in page posts to itself.
-		if [ -z "$loc" ] && grep -q 'id="login"' "$T/idp-page.html"; then
-			loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null \
-				-w '%{redirect_url}' --data-urlencode "login=$user" \
+		[ -z "$loc" ] && grep -q 'id="login"' "$T/idp-page.html" &&
+			{ loc=$(curl -s -c "$jar" -b "$jar" -o /dev/null \
+				-w '%{redirect_url}' \
+				--data-urlencode "login=$user" \
 				--data-urlencode "password=pw-$user" "$page") ||
-				return 1
-		fi
+				return 1; }
 	done
 	return 1
 }
@@ -385,7 +385,8 @@ refused "$GOOD" "already used to sign in (replayed)" \
 	"a token accepted before the restart, again"
 run curl -s -c "$JAR" -b "$JAR" -o /dev/null \
 	-w '%{http_code} %{redirect_url}' "$CB"
-assert_eq "303 $JURL/" "$OUT" "the restarted server finishes the sign-in begun before"
+assert_eq "303 $JURL/" "$OUT" \
+	"the restarted server finishes the sign-in begun before"
 assert_eq bob "$(curl -s -b "$JAR" "$JURL/v1/session" | jq -r .user)" \
 	"... and bob's web session works"
 run curl -s -c "$JAR" -b "$JAR" -w '\n%{http_code}' "$CB"

@@ -602,6 +602,21 @@ node(struct jit_store *s)
 	return m;
 }
 
+/* A restart: both modules go, the store in sdir is opened again and *a
+ * is a new module on it (*b NULL). */
+static void
+restart(const char *sdir, struct jit_store **s, struct jit_oidc **a,
+    struct jit_oidc **b)
+{
+	jit_oidc_free(*a);
+	jit_oidc_free(*b);
+	*b = NULL;
+	jit_store_close(*s);
+	*s = NULL;
+	REQUIRE_OK(jit_store_open(sdir, 0, s));
+	*a = node(*s);
+}
+
 static void
 test_module(void)
 {
@@ -861,12 +876,7 @@ test_shared_replay(void)
 	free(text);
 
 	/* A restart: the store opened again, a new module. */
-	jit_oidc_free(a);
-	jit_oidc_free(b);
-	jit_store_close(s);
-	s = NULL;
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
-	a = node(s);
+	restart(sdir, &s, &a, &b);
 	a->jwks = keyset(jwk_of(ec, "e1"), NULL, NULL);
 	a->jwks_at = jit_now();
 	CHECK_INT(jit_oidc_verify(a, tok, JIT_OIDC_DEVICE, NULL, NOW + 2, &id,
@@ -996,12 +1006,7 @@ test_shared_login(void)
 	/* Started, then the server restarts: the sign-in is still there. */
 	REQUIRE_OK(jit_oidc_login_start(a, "https://jit.example/oidc/callback",
 	    NOW, &url, &state, why, sizeof(why)));
-	jit_oidc_free(a);
-	jit_oidc_free(b);
-	jit_store_close(s);
-	s = NULL;
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
-	a = node(s);
+	restart(sdir, &s, &a, &b);
 	CHECK_OK(oidc_login_take(a, state, NOW + 3, &l));
 	free(l.redirect_uri);
 	free(url);
