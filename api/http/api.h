@@ -100,7 +100,9 @@ void jit_api_shutdown(struct jit_api *api);
 
 /* One sweep at time now: pending requests past expires_at become
  * "expired", approved grants past not_after become "ended", each with its
- * audit entry.  *expired / *ended (may be NULL) count the changes. */
+ * audit entry.  *expired / *ended (may be NULL) count the changes.  Ended
+ * sessions go too and, with single sign-on, old session tokens and a turn
+ * of the expired sign-ins and used ID tokens (jit_oidc_sweep). */
 int jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
     unsigned *ended);
 

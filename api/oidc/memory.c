@@ -230,8 +230,13 @@ oidc_login_take(struct jit_oidc *o, const char *state, uint64_t now,
 	memset(&op, 0, sizeof(op));
 	oidc_key("login", state, op.key);
 	op.now = now;
-	if ((r = jit_store_write(o->store, login_take_fn, &op)) != 0)
+	if ((r = jit_store_write(o->store, login_take_fn, &op)) != 0) {
+		/* Not taken after all (the commit failed). */
+		if (op.entry != NULL)
+			wipe_member(op.entry, "v");
+		json_decref(op.entry);
 		return r;
+	}
 	v = json_string_value(json_object_get(op.entry, "v"));
 	uri = json_string_value(json_object_get(op.entry, "r"));
 	if (v == NULL || strlen(v) >= sizeof(l->verifier) || uri == NULL) {
