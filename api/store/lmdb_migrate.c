@@ -1,12 +1,12 @@
 /*
- * migrate.c - rewriting a schema 1 store as schema 2 (store_int.h has the
- * layout).  Schema 1 stored a request as be64(seq) || JSON; schema 2 puts
+ * lmdb_migrate.c - rewriting a schema 1 store as schema 2 (lmdb_int.h has
+ * the layout).  Schema 1 stored a request as be64(seq) || JSON; schema 2 puts
  * the indexed fields (seq, deadline, state, user) in a header in front of
- * the JSON and keeps the by_deadline index.  env.c calls this when a
+ * the JSON and keeps the by_deadline index.  lmdb_env.c calls this when a
  * schema 1 store is opened for writing, inside the transaction that then
  * records schema 2, so the rewrite happens entirely or not at all.
  */
-#include "store_int.h"
+#include "lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,36 +41,39 @@ legacy_deadline(const json_t *req, const char *state)
 static int
 migrate_one(struct jit_store_txn *t, const MDB_val *id_val)
 {
-	struct jit_store *s = t->s;
+	struct jit_lmdb *lm = LM(t);
 	const char *id, *state, *user;
 	unsigned char *val = NULL;
+	char *js = NULL;
 	json_t *req = NULL;
 	uint64_t seq, dl;
-	size_t vlen;
+	size_t vlen, jl;
 	MDB_val k = *id_val, d;
 	int r = JIT_ERR_INTERNAL, rc;
 
-	if ((rc = mdb_get(t->txn, s->dbi[DB_REQUESTS], &k, &d)) != 0)
+	if ((rc = mdb_get(t->txn, lm->dbi[DB_REQUESTS], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? JIT_ERR_STORE_CORRUPT :
-		    jit_store__map_err(rc);
-	if ((r = jit_store__request_parse(s, &d, &req, &seq)) != 0)
+		    jit_lmdb_map_err(rc);
+	if ((r = jit_lmdb_request_parse(lm, &d, &req, &seq)) != 0)
 		return r;
 	if (jit_store__request_fields(req, &id, &state, &user) != 0) {
 		r = JIT_ERR_STORE_CORRUPT;
 		goto out;
 	}
 	dl = legacy_deadline(req, state);
-	if ((r = jit_store__request_value(req, seq, dl, state, user, &val,
+	if ((r = jit_store__dump_json(req, 0, &js, &jl)) != 0 ||
+	    (r = jit_lmdb_request_value(js, jl, seq, dl, state, user, &val,
 	    &vlen)) != 0)
 		goto out;
 	d.mv_data = val;
 	d.mv_size = vlen;
-	if ((r = jit_store__map_err(mdb_put(t->txn, s->dbi[DB_REQUESTS], &k,
+	if ((r = jit_lmdb_map_err(mdb_put(t->txn, lm->dbi[DB_REQUESTS], &k,
 	    &d, 0))) != 0)
 		goto out;
-	r = jit_store__deadline_put(t, dl, seq, id);
+	r = jit_lmdb_deadline_put(t, dl, seq, id);
 out:
 	free(val);
+	free(js);
 	json_decref(req);
 	return r;
 }
@@ -78,27 +81,27 @@ out:
 /*
  * Every request value gets its header and, if it has a deadline, a
  * by_deadline entry.  Walks by_seq (not the requests being rewritten).
- * s->schema is 1 while the old values are read.
+ * lm->schema is 1 while the old values are read.
  */
 int
-jit_store__migrate_v1(struct jit_store_txn *t)
+jit_lmdb_migrate_v1(struct jit_store_txn *t)
 {
-	struct jit_store *s = t->s;
+	struct jit_lmdb *lm = LM(t);
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	int r = JIT_ERR_INTERNAL, rc;
 
-	if ((rc = mdb_cursor_open(t->txn, s->dbi[DB_BY_SEQ], &cur)) != 0)
-		return jit_store__map_err(rc);
-	s->schema = 1;
+	if ((rc = mdb_cursor_open(t->txn, lm->dbi[DB_BY_SEQ], &cur)) != 0)
+		return jit_lmdb_map_err(rc);
+	lm->schema = 1;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if ((r = migrate_one(t, &d)) != 0)
 			goto out;
 	}
-	r = rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	r = rc == MDB_NOTFOUND ? 0 : jit_lmdb_map_err(rc);
 out:
 	mdb_cursor_close(cur);
-	s->schema = SCHEMA_VERSION;
+	lm->schema = SCHEMA_VERSION;
 	return r;
 }
