@@ -101,7 +101,7 @@ jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
 	s->flags = opt->flags;
 	s->max_batch = opt->max_batch ? opt->max_batch : DEFAULT_MAX_BATCH;
 	sync_init(s);
-	r = url != NULL ? JIT_ERR_FORMAT_UNSUPPORTED :
+	r = url != NULL ? jit_pg_open(s, url, opt) :
 	    jit_lmdb_open(s, dir, opt);
 	if (r != 0)
 		goto fail;

@@ -1,0 +1,813 @@
+/*
+ * pg_env.c - the PostgreSQL backend's environment (pg_int.h): opening and
+ * closing, the schema migration, the pool of read connections, the
+ * writer's batch transaction, the listener thread, job locks, and the
+ * backend's table of operations.
+ */
+#include "pg_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "util.h"
+
+#define DEFAULT_CONNECTIONS 8
+#define MAX_PASSWORD 1024
+
+/*
+ * Schema version 1.  Applied in one transaction under an advisory lock,
+ * so nodes starting together migrate once.  A later version appends its
+ * own statements (and a row in jit_schema_version); a database with a
+ * version this program does not know is refused (STORE_CORRUPT).
+ */
+static const char migrate_v1[] =
+    "CREATE TABLE jit_head ("
+    " id integer PRIMARY KEY CHECK (id = 1),"
+    " audit_seq bigint NOT NULL,"
+    " audit_hash text NOT NULL,"
+    " next_request_seq bigint NOT NULL);"
+    "INSERT INTO jit_head VALUES (1, 0, '', 1);"
+    "CREATE TABLE jit_requests ("
+    " id text PRIMARY KEY,"
+    " seq bigint NOT NULL UNIQUE,"
+    " state text NOT NULL,"
+    " usr text NOT NULL,"
+    " deadline bigint NOT NULL,"
+    " body text NOT NULL);"
+    "CREATE INDEX jit_requests_state ON jit_requests (state, seq);"
+    "CREATE INDEX jit_requests_usr ON jit_requests (usr, seq);"
+    "CREATE INDEX jit_requests_due ON jit_requests (deadline, seq)"
+    " WHERE deadline <> 0;"
+    "CREATE TABLE jit_certs (serial bigint PRIMARY KEY, body text NOT NULL);"
+    "CREATE SEQUENCE jit_serial;"
+    "CREATE TABLE jit_tokens ("
+    " hash bytea PRIMARY KEY,"
+    " id text NOT NULL UNIQUE,"
+    " body text NOT NULL);"
+    "CREATE TABLE jit_values (key text PRIMARY KEY, body text NOT NULL);"
+    "CREATE TABLE jit_audit (seq bigint PRIMARY KEY, entry text NOT NULL);"
+    "INSERT INTO jit_schema_version VALUES (1);";
+
+static uint32_t
+fnv(const char *s, uint32_t h)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+static int
+schema_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PG_MAX_SCHEMA || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int
+add_param(struct jit_pg *pg, const char *kw, const char *val)
+{
+	if (val == NULL)
+		return 0;
+	if (pg->nparams >= (int)(sizeof(pg->kw) / sizeof(pg->kw[0])) - 1)
+		return JIT_ERR_INTERNAL;
+	if ((pg->val[pg->nparams] = jit_strdup(val)) == NULL)
+		return JIT_ERR_ALLOC;
+	pg->kw[pg->nparams++] = kw;
+	return 0;
+}
+
+/* The first line of password_file, in *out (wipe and free it). */
+static int
+read_password(const char *path, char **out, char *err, size_t errlen)
+{
+	unsigned char *data = NULL;
+	size_t len = 0, n;
+	int r;
+
+	*out = NULL;
+	if ((r = jit_read_file(path, MAX_PASSWORD, &data, &len)) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "password_file %s: %s", path,
+			    jit_err(r));
+		return r;
+	}
+	for (n = 0; n < len && data[n] != '\n' && data[n] != '\r' &&
+	    data[n] != '\0'; n++)
+		;
+	if ((*out = malloc(n + 1)) == NULL)
+		r = JIT_ERR_ALLOC;
+	else {
+		memcpy(*out, data, n);
+		(*out)[n] = '\0';
+	}
+	jit_wipe(data, len);
+	free(data);
+	return r;
+}
+
+/*
+ * The keywords for PQconnectdbParams.  Ours before "dbname" are defaults
+ * the URL may override; those after it override the URL (libpq applies
+ * an expanded dbname at its position).
+ */
+static int
+set_params(struct jit_pg *pg, const char *url,
+    const struct jit_store_options *opt)
+{
+	char *pw = NULL;
+	int r;
+
+	if (opt->password_file != NULL &&
+	    (r = read_password(opt->password_file, &pw, opt->err,
+	    opt->errlen)) != 0)
+		return r;
+	if ((r = add_param(pg, "application_name", "jit-ca")) != 0 ||
+	    (r = add_param(pg, "connect_timeout", "5")) != 0 ||
+	    (r = add_param(pg, "keepalives_idle", "30")) != 0 ||
+	    (r = add_param(pg, "keepalives_interval", "10")) != 0 ||
+	    (r = add_param(pg, "keepalives_count", "3")) != 0 ||
+	    (r = add_param(pg, "dbname", url)) != 0 ||
+	    (r = add_param(pg, "password", pw)) != 0 ||
+	    (r = add_param(pg, "sslmode", opt->sslmode)) != 0 ||
+	    (r = add_param(pg, "sslrootcert", opt->sslrootcert)) != 0 ||
+	    (r = add_param(pg, "client_encoding", "UTF8")) != 0)
+		goto out;
+	pg->kw[pg->nparams] = NULL;
+	pg->val[pg->nparams] = NULL;
+out:
+	if (pw != NULL) {
+		jit_wipe(pw, strlen(pw));
+		free(pw);
+	}
+	return r;
+}
+
+/* ---- the schema ------------------------------------------------------- */
+
+/* Create or bring up to date (write) or only check (read-only) the
+ * schema, on connection c. */
+static int
+migrate(struct jit_pg *pg, struct jit_pg_conn *c, int readonly, char *err,
+    size_t errlen)
+{
+	PGresult *res = NULL;
+	uint64_t v = 0;
+	char sql[256];
+	int r;
+
+	if ((r = jit_pg_exec(c, "SHOW server_encoding", &res)) != 0)
+		goto fail;
+	if (strcmp(PQgetvalue(res, 0, 0), "UTF8") != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "the database's encoding is %s; "
+			    "it must be UTF8 (createdb -E UTF8)",
+			    PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return JIT_ERR_STORE;
+	}
+	PQclear(res);
+	res = NULL;
+	if (readonly) {
+		if ((r = jit_pg_exec(c, "SELECT to_regclass("
+		    "'jit_schema_version') IS NOT NULL", &res)) != 0)
+			goto fail;
+		if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+			PQclear(res);
+			return JIT_ERR_NOT_FOUND;
+		}
+		PQclear(res);
+		res = NULL;
+	} else {
+		snprintf(sql, sizeof(sql), "BEGIN; "
+		    "SELECT pg_advisory_xact_lock(%d, 0); "
+		    "%s%s%s"
+		    "CREATE TABLE IF NOT EXISTS jit_schema_version "
+		    "(version integer NOT NULL)", pg->lock_class,
+		    pg->schema != NULL ? "CREATE SCHEMA IF NOT EXISTS " : "",
+		    pg->schema != NULL ? pg->schema : "",
+		    pg->schema != NULL ? "; " : "");
+		if ((r = jit_pg_exec(c, sql, NULL)) != 0)
+			goto fail;
+	}
+	if ((r = jit_pg_exec(c, "SELECT coalesce(max(version), 0) "
+	    "FROM jit_schema_version", &res)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 0, &v)) != 0)
+		goto fail;
+	PQclear(res);
+	res = NULL;
+	if (v > PG_SCHEMA_VERSION) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "the database has schema version "
+			    "%llu, newer than this program's (%d)",
+			    (unsigned long long)v, PG_SCHEMA_VERSION);
+		r = JIT_ERR_STORE_CORRUPT;
+		goto fail;
+	}
+	if (readonly)
+		return v == 0 ? JIT_ERR_NOT_FOUND : 0;
+	if (v < 1 && (r = jit_pg_exec(c, migrate_v1, NULL)) != 0)
+		goto fail;
+	return jit_pg_exec(c, "COMMIT", NULL);
+fail:
+	if (err != NULL && errlen > 0 && err[0] == '\0')
+		snprintf(err, errlen, "%s", PQerrorMessage(c->conn));
+	PQclear(res);
+	if (PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+		(void)jit_pg_exec(c, "ROLLBACK", NULL);
+	return r;
+}
+
+/* ---- the pool of read connections -------------------------------------- */
+
+/* A connection from the pool, or a new one (*fresh = 1) if none is idle
+ * and fewer than the maximum are open. */
+static int
+pool_get(struct jit_pg *pg, struct jit_pg_conn **out, int *fresh)
+{
+	struct jit_pg_conn *c;
+	int r;
+
+	*out = NULL;
+	*fresh = 0;
+	pthread_mutex_lock(&pg->pmu);
+	while (pg->idle == NULL && pg->open >= pg->max)
+		pthread_cond_wait(&pg->pcv, &pg->pmu);
+	if ((c = pg->idle) != NULL) {
+		pg->idle = c->next;
+		c->next = NULL;
+		pthread_mutex_unlock(&pg->pmu);
+		*out = c;
+		return 0;
+	}
+	*fresh = 1;
+	pg->open++;
+	pthread_mutex_unlock(&pg->pmu);
+	if ((r = jit_pg_connect(pg, &c, NULL, 0)) != 0) {
+		pthread_mutex_lock(&pg->pmu);
+		pg->open--;
+		pthread_cond_signal(&pg->pcv);
+		pthread_mutex_unlock(&pg->pmu);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Back to the pool, or closed if it is no longer usable. */
+static void
+pool_put(struct jit_pg *pg, struct jit_pg_conn *c)
+{
+	int keep = jit_pg_alive(c) &&
+	    PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+
+	if (!keep)
+		jit_pg_disconnect(c);
+	pthread_mutex_lock(&pg->pmu);
+	if (keep) {
+		c->next = pg->idle;
+		pg->idle = c;
+	} else {
+		pg->open--;
+	}
+	pthread_cond_signal(&pg->pcv);
+	pthread_mutex_unlock(&pg->pmu);
+}
+
+/*
+ * A read snapshot: REPEATABLE READ, so every statement of the closure
+ * sees the same committed state.  Not READ ONLY: reserving a serial
+ * (nextval) is allowed in it; the store refuses writes through a read
+ * transaction itself (PERMISSION).  Pooled connections that died while
+ * idle (the server restarted) are noticed here and dropped, until one
+ * works or a new one fails too.
+ */
+static int
+pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
+{
+	struct jit_pg_conn *c = NULL;
+	int r = JIT_ERR_INTERNAL, fresh, alive;
+
+	for (;;) {
+		if ((r = pool_get(s->pg, &c, &fresh)) != 0)
+			return r;
+		r = jit_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ",
+		    NULL);
+		if (r == 0) {
+			t->pc = c;
+			return 0;
+		}
+		alive = jit_pg_alive(c);
+		pool_put(s->pg, c);
+		if (fresh || alive)
+			return r;
+	}
+}
+
+static void
+pg_read_end(struct jit_store_txn *t)
+{
+	(void)jit_pg_exec(t->pc, PQtransactionStatus(t->pc->conn) ==
+	    PQTRANS_INTRANS ? "COMMIT" : "ROLLBACK", NULL);
+	pool_put(t->s->pg, t->pc);
+	t->pc = NULL;
+}
+
+/* ---- the writer's batch ----------------------------------------------- */
+
+/*
+ * A batch: BEGIN, then the head row FOR UPDATE.  While this transaction
+ * holds that row no other node's batch can start, so the batches of all
+ * nodes commit one after the other, and each statement (READ COMMITTED)
+ * sees what the batches before committed.  The head row is then cached
+ * here and written back once, at the end of the batch.
+ */
+static int
+batch_lock(struct jit_pg *pg)
+{
+	PGresult *res = NULL;
+	const char *h;
+	int r;
+
+	if ((r = jit_pg_exec(pg->wc, "BEGIN; SELECT audit_seq, audit_hash, "
+	    "next_request_seq FROM jit_head WHERE id = 1 FOR UPDATE", &res))
+	    != 0)
+		return r;
+	memset(&pg->head, 0, sizeof(pg->head));
+	if (PQntuples(res) != 1 ||
+	    (r = jit_pg_get_u64(res, 0, 0, &pg->head.audit_seq)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 2, &pg->head.next_request_seq)) != 0)
+		r = r != 0 ? r : JIT_ERR_STORE_CORRUPT;
+	else if (strlen(h = PQgetvalue(res, 0, 1)) != 64 &&
+	    !(h[0] == '\0' && pg->head.audit_seq == 0))
+		r = JIT_ERR_STORE_CORRUPT;
+	else
+		memcpy(pg->head.audit_hash, h, strlen(h) + 1);
+	PQclear(res);
+	return r;
+}
+
+static void
+writer_disconnect(struct jit_pg *pg)
+{
+	jit_pg_disconnect(pg->wc);
+	pg->wc = NULL;
+	atomic_store(&pg->writer_pid, 0);
+}
+
+static int
+writer_connect(struct jit_pg *pg)
+{
+	int r;
+
+	if (pg->wc != NULL && jit_pg_alive(pg->wc))
+		return 0;
+	writer_disconnect(pg);
+	if ((r = jit_pg_connect(pg, &pg->wc, NULL, 0)) != 0)
+		return r;
+	atomic_store(&pg->writer_pid, pg->wc->backend_pid);
+	return 0;
+}
+
+static int
+pg_batch_begin(struct jit_store *s)
+{
+	struct jit_pg *pg = s->pg;
+	int r = JIT_ERR_INTERNAL;
+
+	pg->head_dirty = 0;
+	pg->release_pending = 0;
+	/* A connection that died since the last batch is seen at BEGIN;
+	 * nothing was done yet, so one new connection is tried. */
+	for (int tries = 0; tries < 2; tries++) {
+		if ((r = writer_connect(pg)) != 0)
+			return r;
+		if ((r = batch_lock(pg)) == 0)
+			return 0;
+		if (PQtransactionStatus(pg->wc->conn) != PQTRANS_IDLE)
+			(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
+		if (jit_pg_alive(pg->wc))
+			return r;
+	}
+	return r;
+}
+
+/*
+ * Each closure runs after a savepoint.  The previous closure's RELEASE
+ * goes with the next SAVEPOINT in one round trip: whether that closure
+ * left the transaction usable is known without asking the server
+ * (libpq tracks it: PQTRANS_INERROR after a failed statement).
+ */
+static int
+pg_closure_begin(struct jit_store *s, struct jit_store_txn *t)
+{
+	struct jit_pg *pg = s->pg;
+	int r;
+
+	r = jit_pg_exec(pg->wc, pg->release_pending ?
+	    "RELEASE SAVEPOINT c; SAVEPOINT c" : "SAVEPOINT c", NULL);
+	pg->release_pending = 0;
+	if (r != 0)
+		return r;
+	pg->head_saved = pg->head;
+	pg->head_dirty_saved = pg->head_dirty;
+	t->pc = pg->wc;
+	return 0;
+}
+
+static int
+pg_closure_end(struct jit_store_txn *t, int r)
+{
+	struct jit_pg *pg = PG(t);
+
+	if (r == 0 && !jit_pg_alive(pg->wc))
+		r = JIT_ERR_STORE;
+	/* A statement failed but the closure went on: its work is not
+	 * all there, so it is undone like a failed closure. */
+	if (r == 0 && PQtransactionStatus(pg->wc->conn) == PQTRANS_INERROR)
+		r = JIT_ERR_STORE;
+	if (r == 0) {
+		pg->release_pending = 1;
+		return 0;
+	}
+	pg->head = pg->head_saved;
+	pg->head_dirty = pg->head_dirty_saved;
+	if (jit_pg_alive(pg->wc))
+		(void)jit_pg_exec(pg->wc, "ROLLBACK TO SAVEPOINT c; "
+		    "RELEASE SAVEPOINT c", NULL);
+	return r;
+}
+
+/*
+ * Commit: the head row if it changed, the announcement of the changed
+ * requests' wake-up slots to the other nodes (NOTIFY is delivered only
+ * if the transaction commits), COMMIT, in one round trip.  Every value
+ * in the text is made here (digits, hex), none comes from a caller.
+ */
+static int
+pg_batch_end(struct jit_store *s, int commit,
+    const unsigned char slots[NSLOTS / 8])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct jit_pg *pg = s->pg;
+	char sql[512], note[NSLOTS / 4 + 1];
+	PGresult *res = NULL;
+	size_t off = 0;
+	int r, any = 0, n;
+
+	if (!commit) {
+		(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < NSLOTS / 8; i++) {
+		note[2 * i] = hex[slots[i] >> 4];
+		note[2 * i + 1] = hex[slots[i] & 15];
+		any |= slots[i];
+	}
+	note[NSLOTS / 4] = '\0';
+	if (pg->head_dirty) {
+		n = snprintf(sql, sizeof(sql), "UPDATE jit_head SET "
+		    "audit_seq = %llu, audit_hash = '%s', next_request_seq = "
+		    "%llu WHERE id = 1; ",
+		    (unsigned long long)pg->head.audit_seq,
+		    pg->head.audit_hash,
+		    (unsigned long long)pg->head.next_request_seq);
+		off = (size_t)n;
+	}
+	if (any)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+		    "SELECT pg_notify('%s', '%s'); ", pg->channel, note);
+	snprintf(sql + off, sizeof(sql) - off, "COMMIT");
+	r = jit_pg_exec(pg->wc, sql, &res);
+	/* COMMIT of a transaction that had failed answers ROLLBACK. */
+	if (r == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		r = JIT_ERR_STORE;
+	PQclear(res);
+	if (jit_pg_alive(pg->wc) &&
+	    PQtransactionStatus(pg->wc->conn) != PQTRANS_IDLE)
+		(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
+	return r;
+}
+
+struct jit_pg_head *
+jit_pg_head_of(struct jit_store_txn *t)
+{
+	return t->write ? &PG(t)->head : NULL;
+}
+
+void
+jit_pg_head_changed(struct jit_store_txn *t)
+{
+	PG(t)->head_dirty = 1;
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+/* Wait up to ms for c's socket (c may be NULL) or the stop pipe; 1 if
+ * the store is closing. */
+static int
+listen_wait(struct jit_pg *pg, struct jit_pg_conn *c, int ms)
+{
+	struct pollfd p[2];
+	int n = 1;
+
+	p[0].fd = pg->stop_pipe[0];
+	p[0].events = POLLIN;
+	if (c != NULL) {
+		p[1].fd = PQsocket(c->conn);
+		p[1].events = POLLIN;
+		n = 2;
+	}
+	if (poll(p, (nfds_t)n, ms) < 0 && errno != EINTR)
+		return 0;
+	return (p[0].revents & (POLLIN | POLLHUP)) != 0;
+}
+
+static int
+hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : -1;
+}
+
+/* The slots a notification's payload names (64 hex digits). */
+static int
+parse_note(const char *p, unsigned char slots[NSLOTS / 8])
+{
+	if (strlen(p) != NSLOTS / 4)
+		return -1;
+	for (size_t i = 0; i < NSLOTS / 8; i++) {
+		int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		slots[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/*
+ * The commits of other nodes, announced by their batch_end, wake this
+ * store's waiters.  Whenever the listening connection is (re)made every
+ * waiter is woken once, since announcements may have been missed.
+ */
+static void *
+listener_main(void *arg)
+{
+	struct jit_store *s = arg;
+	struct jit_pg *pg = s->pg;
+	struct jit_pg_conn *c = NULL;
+	unsigned char slots[NSLOTS / 8];
+	PGnotify *note;
+	char sql[96];
+
+	for (;;) {
+		if (c == NULL) {
+			snprintf(sql, sizeof(sql), "LISTEN %s", pg->channel);
+			if (jit_pg_connect(pg, &c, NULL, 0) != 0 ||
+			    jit_pg_exec(c, sql, NULL) != 0) {
+				jit_pg_disconnect(c);
+				c = NULL;
+				if (listen_wait(pg, NULL, 1000))
+					break;
+				continue;
+			}
+			jit_store__bump(s, NULL);
+		}
+		if (listen_wait(pg, c, -1))
+			break;
+		if (!PQconsumeInput(c->conn) || !jit_pg_alive(c)) {
+			jit_pg_disconnect(c);
+			c = NULL;
+			continue;
+		}
+		while ((note = PQnotifies(c->conn)) != NULL) {
+			if (note->be_pid != atomic_load(&pg->writer_pid) &&
+			    parse_note(note->extra, slots) == 0)
+				jit_store__bump(s, slots);
+			PQfreemem(note);
+		}
+	}
+	jit_pg_disconnect(c);
+	return NULL;
+}
+
+/* ---- job locks ------------------------------------------------------- */
+
+/*
+ * A session advisory lock per job on a connection of its own: held as
+ * long as that connection lives, released by the server when it dies.
+ * A held lock is checked with a round trip on every call, so a node
+ * that lost its connection (and with it the lock) stops at once.
+ */
+static int
+pg_job_lock(struct jit_store *s, const char *job)
+{
+	struct jit_pg *pg = s->pg;
+	const char *params[2];
+	char cls[16], id[16];
+	PGresult *res = NULL;
+	int r = JIT_ERR_INTERNAL, held = -1;
+
+	pthread_mutex_lock(&pg->jmu);
+	for (int i = 0; i < pg->njobs; i++)
+		if (strcmp(pg->jobs[i], job) == 0)
+			held = i;
+	if (pg->jc != NULL && held >= 0 &&
+	    jit_pg_exec(pg->jc, "SELECT 1", NULL) == 0) {
+		r = 1;
+		goto out;
+	}
+	if (pg->jc == NULL || !jit_pg_alive(pg->jc)) {
+		/* The locks died with the old connection. */
+		jit_pg_disconnect(pg->jc);
+		pg->jc = NULL;
+		for (int i = 0; i < pg->njobs; i++)
+			free(pg->jobs[i]);
+		pg->njobs = 0;
+		if ((r = jit_pg_connect(pg, &pg->jc, NULL, 0)) != 0)
+			goto out;
+	}
+	if (pg->njobs == PG_MAX_JOBS) {
+		r = JIT_ERR_INVALID_ARGUMENT;
+		goto out;
+	}
+	snprintf(cls, sizeof(cls), "%d", pg->lock_class);
+	snprintf(id, sizeof(id), "%d", (int)(fnv(job, 2166136261u) |
+	    1u) & 0x7fffffff);
+	params[0] = cls;
+	params[1] = id;
+	res = PQexecParams(pg->jc->conn, "SELECT pg_try_advisory_lock("
+	    "$1::int, $2::int)", 2, NULL, params, NULL, NULL, 0);
+	if ((r = jit_pg_map_result(pg->jc, res)) != 0)
+		goto out;
+	r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (r == 1 && (pg->jobs[pg->njobs] = jit_strdup(job)) != NULL)
+		pg->njobs++;
+out:
+	PQclear(res);
+	pthread_mutex_unlock(&pg->jmu);
+	return r;
+}
+
+static void
+pg_release_pages(struct jit_store *s)
+{
+	(void)s;
+}
+
+/* ---- opening and closing ------------------------------------------------ */
+
+static void
+pg_close(struct jit_store *s)
+{
+	struct jit_pg *pg = s->pg;
+	struct jit_pg_conn *c;
+
+	if (pg == NULL)
+		return;
+	if (pg->listener_started) {
+		if (write(pg->stop_pipe[1], "x", 1) < 0) {
+			/* The pipe is ours and empty: cannot fail. */
+		}
+		pthread_join(pg->listener, NULL);
+	}
+	if (pg->stop_pipe[0] >= 0)
+		close(pg->stop_pipe[0]);
+	if (pg->stop_pipe[1] >= 0)
+		close(pg->stop_pipe[1]);
+	writer_disconnect(pg);
+	jit_pg_disconnect(pg->jc);
+	for (int i = 0; i < pg->njobs; i++)
+		free(pg->jobs[i]);
+	while ((c = pg->idle) != NULL) {
+		pg->idle = c->next;
+		jit_pg_disconnect(c);
+	}
+	for (int i = 0; i < pg->nparams; i++) {
+		if (pg->val[i] != NULL)
+			jit_wipe(pg->val[i], strlen(pg->val[i]));
+		free(pg->val[i]);
+	}
+	free(pg->schema);
+	pthread_mutex_destroy(&pg->pmu);
+	pthread_cond_destroy(&pg->pcv);
+	pthread_mutex_destroy(&pg->jmu);
+	free(pg);
+	s->pg = NULL;
+}
+
+static const struct jit_store_ops pg_ops;
+
+int
+jit_pg_open(struct jit_store *s, const char *url,
+    const struct jit_store_options *opt)
+{
+	struct jit_pg *pg;
+	struct jit_pg_conn *c = NULL;
+	int r = JIT_ERR_INTERNAL;
+
+	if (opt->schema != NULL && !schema_ok(opt->schema))
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((pg = calloc(1, sizeof(*pg))) == NULL)
+		return JIT_ERR_ALLOC;
+	pthread_mutex_init(&pg->pmu, NULL);
+	pthread_cond_init(&pg->pcv, NULL);
+	pthread_mutex_init(&pg->jmu, NULL);
+	pg->stop_pipe[0] = pg->stop_pipe[1] = -1;
+	pg->max = opt->connections ? opt->connections : DEFAULT_CONNECTIONS;
+	s->pg = pg;
+	s->ops = &pg_ops;
+	if (opt->schema != NULL &&
+	    (pg->schema = jit_strdup(opt->schema)) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto fail;
+	}
+	snprintf(pg->channel, sizeof(pg->channel), "jit_store%s%s",
+	    pg->schema != NULL ? "_" : "",
+	    pg->schema != NULL ? pg->schema : "");
+	pg->lock_class = (int)(fnv(pg->channel, 2166136261u) & 0x7fffffff);
+	if ((r = set_params(pg, url, opt)) != 0)
+		goto fail;
+	/* The first connection checks the schema, then serves reads. */
+	if ((r = jit_pg_connect(pg, &c, opt->err, opt->errlen)) != 0)
+		goto fail;
+	pg->open = 1;
+	r = migrate(pg, c, (s->flags & JIT_STORE_READONLY) != 0, opt->err,
+	    opt->errlen);
+	pool_put(pg, c);
+	if (r != 0)
+		goto fail;
+	if (s->flags & JIT_STORE_SERVER) {
+		if (pipe2(pg->stop_pipe, O_CLOEXEC) != 0) {
+			r = jit_err_from_errno(errno);
+			goto fail;
+		}
+		if (pthread_create(&pg->listener, NULL, listener_main, s) != 0) {
+			r = JIT_ERR_SYSTEM;
+			goto fail;
+		}
+		pg->listener_started = 1;
+	}
+	return 0;
+fail:
+	pg_close(s);
+	return r;
+}
+
+static const struct jit_store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.batch_begin = pg_batch_begin,
+	.closure_begin = pg_closure_begin,
+	.closure_end = pg_closure_end,
+	.batch_end = pg_batch_end,
+	.read_begin = pg_read_begin,
+	.read_end = pg_read_end,
+	.job_lock = pg_job_lock,
+	.release_pages = pg_release_pages,
+	.create_request = jit_pg_create_request,
+	.put_request = jit_pg_put_request,
+	.get_request = jit_pg_get_request,
+	.request_unchanged = jit_pg_request_unchanged,
+	.list_requests = jit_pg_list_requests,
+	.list_due = jit_pg_list_due,
+	.count_by_state = jit_pg_count_by_state,
+	.next_serial = jit_pg_next_serial,
+	.reserve_serial = jit_pg_reserve_serial,
+	.claim_serial = jit_pg_claim_serial,
+	.put_cert = jit_pg_put_cert,
+	.get_cert = jit_pg_get_cert,
+	.list_certs = jit_pg_list_certs,
+	.put_token = jit_pg_put_token,
+	.get_token = jit_pg_get_token,
+	.get_token_by_id = jit_pg_get_token_by_id,
+	.delete_token = jit_pg_delete_token,
+	.list_tokens = jit_pg_list_tokens,
+	.put_value = jit_pg_put_value,
+	.get_value = jit_pg_get_value,
+	.audit_last = jit_pg_audit_last,
+	.audit_put = jit_pg_audit_put,
+	.audit_head = jit_pg_audit_head,
+	.audit_iter = jit_pg_audit_iter,
+	.audit_get = jit_pg_audit_get,
+	.raw_requests = jit_pg_raw_requests,
+	.raw_certs = jit_pg_raw_certs,
+	.raw_values = jit_pg_raw_values,
+	.put_raw_request = jit_pg_put_raw_request,
+	.get_counters = jit_pg_get_counters,
+	.raise_counters = jit_pg_raise_counters,
+};
