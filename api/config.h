@@ -14,6 +14,14 @@
  *   max_connections: 256
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   store: lmdb                     # or a postgresql:// URL, or:
+ *   store:
+ *     url: postgresql://jit@db.example/jit
+ *     password_file: /etc/jit-ssh/db-password   # first line
+ *     sslmode: verify-full          # disable .. verify-full (libpq's)
+ *     sslrootcert: /etc/jit-ssh/db-ca.crt
+ *     schema: jit                   # default: the connection's
+ *     connections: 8                # read connections per server
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -62,6 +70,14 @@ struct jit_config {
 	unsigned max_connections;
 	unsigned rate_limit;         /* per token per second; 0 = off */
 	int from_file;               /* 0 = embedded defaults */
+	/* store: NULL url = LMDB in data; else PostgreSQL (store.h's
+	 * jit_store_options; NULL = not given) */
+	char *store_url;
+	char *store_password_file;
+	char *store_sslmode;
+	char *store_sslrootcert;
+	char *store_schema;
+	unsigned store_connections;  /* 0 = the store's default */
 };
 
 /* Fill c with the embedded defaults (allocates: release afterwards). */
@@ -79,6 +95,18 @@ int jit_config_load(const char *path, struct jit_config *c, char *err,
     size_t errlen);
 
 void jit_config_release(struct jit_config *c);
+
+struct jit_store;
+
+/*
+ * Open the store c configures: LMDB in data (NULL: c->data), or the
+ * PostgreSQL database of c->store_url, with flags (store.h).  err
+ * receives a message for the user on failure ("DIR: ..." or the
+ * database's "password authentication failed ..."); errors as
+ * jit_store_open_opts().
+ */
+int jit_config_open_store(const struct jit_config *c, const char *data,
+    unsigned flags, struct jit_store **out, char *err, size_t errlen);
 
 /* Parse a listen address ("127.0.0.1:8787", "[::1]:8787",
  * "localhost:80", "unix:/run/x.sock") into l (release with

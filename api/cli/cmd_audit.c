@@ -98,8 +98,9 @@ write_all(int fd, const char *p, size_t n)
 }
 
 static int
-do_export(const char *data, const struct jit_audit_filter *f,
-    const char *out, const char *keyfile, const char *pass_file)
+do_export(const struct jit_config *cfg, const char *data,
+    const struct jit_audit_filter *f, const char *out, const char *keyfile,
+    const char *pass_file)
 {
 	struct jit_cadir_pass pass;
 	char err[1024];
@@ -125,10 +126,13 @@ do_export(const char *data, const struct jit_audit_filter *f,
 		    "no CA key in this data directory" : jit_err(r));
 		goto out;
 	}
-	if ((r = jit_store_open(data, JIT_STORE_READONLY, &store)) != 0) {
-		cmd_fail("audit", "%s: %s", data, r == JIT_ERR_NOT_FOUND ?
-		    "no store here yet (the server has not run on this data "
-		    "directory)" : jit_err(r));
+	if ((r = jit_config_open_store(cfg, data, JIT_STORE_READONLY, &store,
+	    err, sizeof(err))) != 0) {
+		if (r == JIT_ERR_NOT_FOUND && cfg->store_url == NULL)
+			cmd_fail("audit", "%s: no store here yet (the server "
+			    "has not run on this data directory)", data);
+		else
+			cmd_fail("audit", "%s", err);
 		goto out;
 	}
 	if ((r = jit_audit_export_new(store, f, key, out == NULL ?
@@ -451,7 +455,7 @@ cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (export)
-		ret = do_export(data, &filt, out, key, pass_file);
+		ret = do_export(&cfg, data, &filt, out, key, pass_file);
 	else
 		ret = do_verify(argv[optind], ca_key, data, sig);
 out:

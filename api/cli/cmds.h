@@ -15,6 +15,7 @@ int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_krl(int argc, char **argv);      /* cmd_krl.c */
+int cmd_store(int argc, char **argv);    /* cmd_store.c */
 
 struct jit_config;
 
