@@ -45,7 +45,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQ_COUNT] = "SELECT count(*) FROM jit_requests WHERE state = $1",
 	[ST_REQ_RAW] = "SELECT id, seq, deadline, state, usr, body "
 	    "FROM jit_requests WHERE seq > $1 ORDER BY seq LIMIT $2",
-	[ST_SERIAL_NEXT] = "SELECT nextval('jit_serial')",
+	[ST_SERIAL_BLOCK] = "SELECT nextval('jit_serial') "
+	    "FROM generate_series(1, 32) ORDER BY 1",
 	/* The highest serial handed out (0 for none). */
 	[ST_SERIAL_STATE] = "SELECT CASE WHEN is_called THEN last_value "
 	    "ELSE last_value - 1 END FROM jit_serial",
@@ -86,6 +87,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "ORDER BY seq LIMIT $2",
 	[ST_HEAD_GET] = "SELECT audit_seq, audit_hash, next_request_seq "
 	    "FROM jit_head WHERE id = 1",
+	[ST_HEAD_LOCK] = "SELECT audit_seq, audit_hash, next_request_seq "
+	    "FROM jit_head WHERE id = 1 FOR UPDATE",
 };
 
 /* ---- connecting ------------------------------------------------------- */
@@ -175,9 +178,19 @@ jit_pg_disconnect(struct jit_pg_conn *c)
 }
 
 int
+jit_pg_check(struct jit_pg_conn *c)
+{
+	/* Reads what already arrived, without waiting: a server that ended
+	 * the session (a restart, pg_terminate_backend) has said so. */
+	if (c == NULL || c->broken || !PQconsumeInput(c->conn))
+		return 0;
+	return jit_pg_alive(c);
+}
+
+int
 jit_pg_alive(const struct jit_pg_conn *c)
 {
-	return c != NULL && PQstatus(c->conn) == CONNECTION_OK;
+	return c != NULL && !c->broken && PQstatus(c->conn) == CONNECTION_OK;
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -213,6 +226,22 @@ jit_pg_map_result(const struct jit_pg_conn *c, const PGresult *res)
 	return JIT_ERR_STORE;
 }
 
+/* ---- running statements ------------------------------------------------ */
+
+/*
+ * Without pipeline mode a statement is one round trip, as libpq's
+ * PQexec*() do.  In pipeline mode (the read pool and the writer) the
+ * commands whose answers are not needed at once - BEGIN, SAVEPOINT,
+ * RELEASE, COMMIT of a read - are queued (jit_pg_queue) and go to the
+ * server with the next statement that is waited for, so a transaction
+ * costs the round trips of its statements only.  The queue remembers
+ * what each answer will be (a command, a PREPARE of statement st, a sync
+ * point) and whether its failure is the caller's to see.  A failed
+ * command makes the server skip everything up to the next sync point,
+ * so after a failure a sync is added and read, which leaves the
+ * connection usable (and the transaction, if any, aborted: c->failed).
+ */
+
 /* 0 and *res the result, or the error (the result cleared). */
 static int
 finish(struct jit_pg_conn *c, PGresult *r0, PGresult **res)
@@ -226,32 +255,261 @@ finish(struct jit_pg_conn *c, PGresult *r0, PGresult **res)
 	return r;
 }
 
-int
-jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
-    const char *const *params, const int *lens, PGresult **res)
+static struct jit_pg_item *
+push(struct jit_pg_conn *c, int sync, int report, int prep, int commit)
 {
+	struct jit_pg_item *it;
+
+	if (c->qlen == PG_QUEUE)
+		return NULL;   /* cannot happen: callers drain before */
+	it = &c->q[(c->qhead + c->qlen++) % PG_QUEUE];
+	it->sync = (unsigned char)sync;
+	it->report = (unsigned char)report;
+	it->prep = (unsigned char)prep;
+	it->commit = (unsigned char)commit;
+	it->rows_code = 0;
+	return it;
+}
+
+/* Read the answer of the oldest queued item; keep (may be NULL) receives
+ * a command's result.  *err keeps the first failure to report. */
+static int
+read_item(struct jit_pg_conn *c, PGresult **keep, int *err)
+{
+	struct jit_pg_item it = c->q[c->qhead];
+	PGresult *res, *extra;
+	int r = 0;
+
+	c->qhead = (c->qhead + 1) % PG_QUEUE;
+	c->qlen--;
+	if ((res = PQgetResult(c->conn)) == NULL) {
+		/* Only a connection that is gone answers nothing. */
+		r = JIT_ERR_STORE;
+		goto failed;
+	}
+	if (it.sync) {
+		r = PQresultStatus(res) == PGRES_PIPELINE_SYNC ? 0 :
+		    JIT_ERR_STORE;
+		PQclear(res);
+		if (r != 0)
+			goto failed;
+		c->aborted = 0;
+		return 0;
+	}
+	while ((extra = PQgetResult(c->conn)) != NULL)
+		PQclear(extra);
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+		r = JIT_ERR_STORE;    /* the failure reported before it */
+	else if ((r = jit_pg_map_result(c, res)) == 0 && it.commit &&
+	    strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		r = JIT_ERR_STORE;    /* COMMIT of a failed transaction */
+	else if (r == 0 && it.rows_code != 0 &&
+	    strcmp(PQcmdTuples(res), "1") != 0)
+		r = it.rows_code;
+	/* A PREPARE counts as done when sent (a second one of the same
+	 * name would fail); one that failed is forgotten again. */
+	if (r != 0 && it.prep != 0)
+		c->prepared[(it.prep - 1) / 8] &=
+		    (unsigned char)~(1u << ((it.prep - 1) % 8));
+	if (r == 0 && keep != NULL)
+		*keep = res;
+	else
+		PQclear(res);
+	if (r == 0)
+		return 0;
+	/* The first failure a caller sees is the cause; a command the
+	 * server skipped after an earlier failure is STORE. */
+	if (it.report && *err == 0)
+		*err = r;
+	c->aborted = 1;
+	c->failed = 1;
+	return 0;
+failed:
+	if (*err == 0)
+		*err = r;
+	c->broken = 1;
+	return r;
+}
+
+/*
+ * Send what is queued and read every answer (through the sync points);
+ * keep receives the last command's result (its caller's statement).
+ * Returns the first failure to report.  After a failure the pipeline is
+ * brought back to a sync point.
+ */
+static int
+drain(struct jit_pg_conn *c, PGresult **keep)
+{
+	int err = 0, last_sync = c->qlen > 0 &&
+	    c->q[(c->qhead + c->qlen - 1) % PG_QUEUE].sync;
+
+	if (c->broken)
+		return JIT_ERR_STORE;
+	if (c->qlen == 0)
+		return 0;
+	if ((!last_sync && PQsendFlushRequest(c->conn) != 1) ||
+	    PQflush(c->conn) != 0) {
+		c->broken = 1;
+		return JIT_ERR_STORE;
+	}
+	while (c->qlen > 0) {
+		PGresult **k = c->qlen == 1 ? keep : NULL;
+
+		if (read_item(c, k, &err) != 0)
+			return err;
+		if (c->qlen == 0 && c->aborted) {
+			/* Skipped up to a sync point that is not there. */
+			if (PQpipelineSync(c->conn) != 1 ||
+			    push(c, 1, 0, 0, 0) == NULL) {
+				c->broken = 1;
+				return JIT_ERR_STORE;
+			}
+		}
+	}
+	if (err != 0 && keep != NULL && *keep != NULL) {
+		PQclear(*keep);
+		*keep = NULL;
+	}
+	return err;
+}
+
+int
+jit_pg_queue(struct jit_pg_conn *c, const char *sql, unsigned flags)
+{
+	int r;
+
+	if (c->broken)
+		return JIT_ERR_STORE;
+	if (!c->pipeline) {
+		if ((r = jit_pg_exec(c, sql, NULL)) != 0 &&
+		    (flags & JIT_PG_REPORT))
+			return r;
+		return 0;
+	}
+	/* Keep room for the statement and the sync that follow. */
+	if (c->qlen >= PG_QUEUE - 4 && (r = drain(c, NULL)) != 0)
+		return r;
+	if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0)
+	    != 1) {
+		c->broken = 1;
+		return JIT_ERR_STORE;
+	}
+	(void)push(c, 0, (flags & JIT_PG_REPORT) != 0, 0,
+	    (flags & JIT_PG_COMMIT) != 0);  /* room kept above */
+	if (flags & JIT_PG_SYNC) {
+		if (PQpipelineSync(c->conn) != 1) {
+			c->broken = 1;
+			return JIT_ERR_STORE;
+		}
+		(void)push(c, 1, 0, 0, 0);
+	}
+	return 0;
+}
+
+int
+jit_pg_settle(struct jit_pg_conn *c)
+{
+	return c->pipeline ? drain(c, NULL) : 0;
+}
+
+/* Send st (prepared first if this connection has not yet) or sql, and
+ * read every answer up to its own. */
+static int
+run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
+    const char *const *params, const int *lens, PGresult **res, int later,
+    int rows_code)
+{
+	struct jit_pg_item *it;
 	char name[16];
-	int fmt[8], len[8];
-	PGresult *p;
+	int fmt[8], len[8], prep = 0, ok;
+	PGresult *p = NULL;
 	int r;
 
 	if (res != NULL)
 		*res = NULL;
-	if (c == NULL || (unsigned)st >= ST_COUNT || n < 0 || n > 8)
+	if (c == NULL || n < 0 || n > 8)
 		return JIT_ERR_INVALID_ARGUMENT;
-	snprintf(name, sizeof(name), "jit%d", (int)st);
-	if (!(c->prepared[st / 8] & (1u << (st % 8)))) {
-		p = PQprepare(c->conn, name, stmt_sql[st], 0, NULL);
-		if ((r = finish(c, p, NULL)) != 0)
-			return r;
-		c->prepared[st / 8] |= (unsigned char)(1u << (st % 8));
-	}
+	if (c->broken)
+		return JIT_ERR_STORE;
 	for (int i = 0; i < n; i++) {
 		fmt[i] = lens != NULL && lens[i] >= 0;
 		len[i] = fmt[i] ? lens[i] : 0;
 	}
-	p = PQexecPrepared(c->conn, name, n, params, len, fmt, 0);
-	return finish(c, p, res);
+	if (sql != NULL) {
+		if (!c->pipeline)
+			return finish(c, PQexecParams(c->conn, sql, n, NULL,
+			    params, len, fmt, 0), res);
+	} else {
+		snprintf(name, sizeof(name), "jit%d", (int)st);
+		prep = !(c->prepared[st / 8] & (1u << (st % 8)));
+		if (!c->pipeline) {
+			if (prep) {
+				r = finish(c, PQprepare(c->conn, name,
+				    stmt_sql[st], 0, NULL), NULL);
+				if (r != 0)
+					return r;
+				c->prepared[st / 8] |=
+				    (unsigned char)(1u << (st % 8));
+			}
+			return finish(c, PQexecPrepared(c->conn, name, n,
+			    params, len, fmt, 0), res);
+		}
+	}
+	if (c->qlen >= PG_QUEUE - 4 && (r = drain(c, NULL)) != 0)
+		return r;
+	if (prep) {
+		if (PQsendPrepare(c->conn, name, stmt_sql[st], 0, NULL) != 1)
+			goto broken;
+		(void)push(c, 0, 1, (int)st + 1, 0);  /* room kept above */
+		c->prepared[st / 8] |= (unsigned char)(1u << (st % 8));
+	}
+	ok = sql != NULL ? PQsendQueryParams(c->conn, sql, n, NULL, params,
+	    len, fmt, 0) : PQsendQueryPrepared(c->conn, name, n, params, len,
+	    fmt, 0);
+	if (ok != 1)
+		goto broken;
+	it = push(c, 0, 1, 0, 0);
+	if (later) {
+		it->rows_code = rows_code;
+		return 0;
+	}
+	if ((r = drain(c, &p)) != 0)
+		return r;
+	if (res != NULL)
+		*res = p;
+	else
+		PQclear(p);
+	return 0;
+broken:
+	c->broken = 1;
+	return JIT_ERR_STORE;
+}
+
+int
+jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, PGresult **res)
+{
+	if ((unsigned)st >= ST_COUNT)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return run(c, st, NULL, n, params, lens, res, 0, 0);
+}
+
+int
+jit_pg_run_later(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, int rows_code)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if ((unsigned)st >= ST_COUNT)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (c->pipeline)
+		return run(c, st, NULL, n, params, lens, NULL, 1, rows_code);
+	if ((r = run(c, st, NULL, n, params, lens, &res, 0, 0)) == 0 &&
+	    rows_code != 0 && jit_pg_one_row(res) != 0)
+		r = rows_code;
+	PQclear(res);
+	return r;
 }
 
 int
@@ -259,7 +517,18 @@ jit_pg_exec(struct jit_pg_conn *c, const char *sql, PGresult **res)
 {
 	if (res != NULL)
 		*res = NULL;
+	if (c->pipeline)
+		return run(c, ST_COUNT, sql, 0, NULL, NULL, res, 0, 0);
 	return finish(c, PQexec(c->conn, sql), res);
+}
+
+int
+jit_pg_pipeline(struct jit_pg_conn *c)
+{
+	if (PQenterPipelineMode(c->conn) != 1)
+		return JIT_ERR_STORE;
+	c->pipeline = 1;
+	return 0;
 }
 
 int

@@ -256,7 +256,9 @@ pool_get(struct jit_pg *pg, struct jit_pg_conn **out, int *fresh)
 	*fresh = 1;
 	pg->open++;
 	pthread_mutex_unlock(&pg->pmu);
-	if ((r = jit_pg_connect(pg, &c, NULL, 0)) != 0) {
+	if ((r = jit_pg_connect(pg, &c, NULL, 0)) != 0 ||
+	    (r = jit_pg_pipeline(c)) != 0) {
+		jit_pg_disconnect(c);
 		pthread_mutex_lock(&pg->pmu);
 		pg->open--;
 		pthread_cond_signal(&pg->pcv);
@@ -271,8 +273,7 @@ pool_get(struct jit_pg *pg, struct jit_pg_conn **out, int *fresh)
 static void
 pool_put(struct jit_pg *pg, struct jit_pg_conn *c)
 {
-	int keep = jit_pg_alive(c) &&
-	    PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+	int keep = jit_pg_alive(c);
 
 	if (!keep)
 		jit_pg_disconnect(c);
@@ -291,37 +292,40 @@ pool_put(struct jit_pg *pg, struct jit_pg_conn *c)
  * A read snapshot: REPEATABLE READ, so every statement of the closure
  * sees the same committed state.  Not READ ONLY: reserving a serial
  * (nextval) is allowed in it; the store refuses writes through a read
- * transaction itself (PERMISSION).  Pooled connections that died while
- * idle (the server restarted) are noticed here and dropped, until one
+ * transaction itself (PERMISSION).  BEGIN goes with the closure's first
+ * statement and COMMIT with the next user's (pg_conn.c, pipeline mode),
+ * so a read costs the round trips of its statements.  The answers the
+ * last user left are read first: a pooled connection that died while
+ * idle (the server restarted) is noticed there and dropped, until one
  * works or a new one fails too.
  */
 static int
 pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
 {
 	struct jit_pg_conn *c = NULL;
-	int r = JIT_ERR_INTERNAL, fresh, alive;
+	int r = JIT_ERR_INTERNAL, fresh;
 
 	for (;;) {
 		if ((r = pool_get(s->pg, &c, &fresh)) != 0)
 			return r;
-		r = jit_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ",
-		    NULL);
-		if (r == 0) {
+		(void)jit_pg_settle(c);
+		c->failed = 0;
+		if (jit_pg_check(c) && (r = jit_pg_queue(c, "BEGIN ISOLATION "
+		    "LEVEL REPEATABLE READ", JIT_PG_REPORT)) == 0) {
 			t->pc = c;
 			return 0;
 		}
-		alive = jit_pg_alive(c);
 		pool_put(s->pg, c);
-		if (fresh || alive)
-			return r;
+		if (fresh)
+			return r != 0 ? r : JIT_ERR_STORE;
 	}
 }
 
 static void
 pg_read_end(struct jit_store_txn *t)
 {
-	(void)jit_pg_exec(t->pc, PQtransactionStatus(t->pc->conn) ==
-	    PQTRANS_INTRANS ? "COMMIT" : "ROLLBACK", NULL);
+	/* COMMIT ends a failed transaction too (answering ROLLBACK). */
+	(void)jit_pg_queue(t->pc, "COMMIT", JIT_PG_SYNC);
 	pool_put(t->s->pg, t->pc);
 	t->pc = NULL;
 }
@@ -342,9 +346,9 @@ batch_lock(struct jit_pg *pg)
 	const char *h;
 	int r;
 
-	if ((r = jit_pg_exec(pg->wc, "BEGIN; SELECT audit_seq, audit_hash, "
-	    "next_request_seq FROM jit_head WHERE id = 1 FOR UPDATE", &res))
-	    != 0)
+	pg->wc->failed = 0;
+	if ((r = jit_pg_queue(pg->wc, "BEGIN", JIT_PG_REPORT)) != 0 ||
+	    (r = jit_pg_run(pg->wc, ST_HEAD_LOCK, 0, NULL, NULL, &res)) != 0)
 		return r;
 	memset(&pg->head, 0, sizeof(pg->head));
 	if (PQntuples(res) != 1 ||
@@ -373,11 +377,15 @@ writer_connect(struct jit_pg *pg)
 {
 	int r;
 
-	if (pg->wc != NULL && jit_pg_alive(pg->wc))
+	if (pg->wc != NULL && jit_pg_check(pg->wc))
 		return 0;
 	writer_disconnect(pg);
 	if ((r = jit_pg_connect(pg, &pg->wc, NULL, 0)) != 0)
 		return r;
+	if ((r = jit_pg_pipeline(pg->wc)) != 0) {
+		writer_disconnect(pg);
+		return r;
+	}
 	atomic_store(&pg->writer_pid, pg->wc->backend_pid);
 	return 0;
 }
@@ -397,30 +405,32 @@ pg_batch_begin(struct jit_store *s)
 			return r;
 		if ((r = batch_lock(pg)) == 0)
 			return 0;
-		if (PQtransactionStatus(pg->wc->conn) != PQTRANS_IDLE)
-			(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
-		if (jit_pg_alive(pg->wc))
+		if (jit_pg_alive(pg->wc)) {
+			(void)jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC);
+			(void)jit_pg_settle(pg->wc);
 			return r;
+		}
 	}
 	return r;
 }
 
 /*
  * Each closure runs after a savepoint.  The previous closure's RELEASE
- * goes with the next SAVEPOINT in one round trip: whether that closure
- * left the transaction usable is known without asking the server
- * (libpq tracks it: PQTRANS_INERROR after a failed statement).
+ * and this SAVEPOINT are queued and go with the closure's first
+ * statement; whether a closure left the transaction usable is known
+ * without asking the server (c->failed: a statement of it failed).
  */
 static int
 pg_closure_begin(struct jit_store *s, struct jit_store_txn *t)
 {
 	struct jit_pg *pg = s->pg;
-	int r;
+	int r = 0;
 
-	r = jit_pg_exec(pg->wc, pg->release_pending ?
-	    "RELEASE SAVEPOINT c; SAVEPOINT c" : "SAVEPOINT c", NULL);
+	if (pg->release_pending)
+		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
 	pg->release_pending = 0;
-	if (r != 0)
+	if (r != 0 || (r = jit_pg_queue(pg->wc, "SAVEPOINT c",
+	    JIT_PG_REPORT)) != 0)
 		return r;
 	pg->head_saved = pg->head;
 	pg->head_dirty_saved = pg->head_dirty;
@@ -433,11 +443,15 @@ pg_closure_end(struct jit_store_txn *t, int r)
 {
 	struct jit_pg *pg = PG(t);
 
+	/* The closure's writes that were sent without waiting: their
+	 * answers decide whether it is kept. */
+	if (r == 0)
+		r = jit_pg_settle(pg->wc);
 	if (r == 0 && !jit_pg_alive(pg->wc))
 		r = JIT_ERR_STORE;
 	/* A statement failed but the closure went on: its work is not
 	 * all there, so it is undone like a failed closure. */
-	if (r == 0 && PQtransactionStatus(pg->wc->conn) == PQTRANS_INERROR)
+	if (r == 0 && pg->wc->failed)
 		r = JIT_ERR_STORE;
 	if (r == 0) {
 		pg->release_pending = 1;
@@ -445,9 +459,13 @@ pg_closure_end(struct jit_store_txn *t, int r)
 	}
 	pg->head = pg->head_saved;
 	pg->head_dirty = pg->head_dirty_saved;
-	if (jit_pg_alive(pg->wc))
-		(void)jit_pg_exec(pg->wc, "ROLLBACK TO SAVEPOINT c; "
-		    "RELEASE SAVEPOINT c", NULL);
+	/* Its unanswered writes first, so a failure among them is not
+	 * taken for the next closure's. */
+	(void)jit_pg_settle(pg->wc);
+	if (jit_pg_alive(pg->wc) && jit_pg_queue(pg->wc, "ROLLBACK TO "
+	    "SAVEPOINT c", JIT_PG_REPORT) == 0 &&
+	    jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT) == 0)
+		pg->wc->failed = 0;
 	return r;
 }
 
@@ -463,13 +481,12 @@ pg_batch_end(struct jit_store *s, int commit,
 {
 	static const char hex[] = "0123456789abcdef";
 	struct jit_pg *pg = s->pg;
-	char sql[512], note[NSLOTS / 4 + 1];
-	PGresult *res = NULL;
-	size_t off = 0;
-	int r, any = 0, n;
+	char sql[256], note[NSLOTS / 4 + 1];
+	int r = 0, any = 0;
 
 	if (!commit) {
-		(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
+		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
+			(void)jit_pg_settle(pg->wc);
 		return 0;
 	}
 	for (size_t i = 0; i < NSLOTS / 8; i++) {
@@ -479,26 +496,26 @@ pg_batch_end(struct jit_store *s, int commit,
 	}
 	note[NSLOTS / 4] = '\0';
 	if (pg->head_dirty) {
-		n = snprintf(sql, sizeof(sql), "UPDATE jit_head SET "
-		    "audit_seq = %llu, audit_hash = '%s', next_request_seq = "
-		    "%llu WHERE id = 1; ",
-		    (unsigned long long)pg->head.audit_seq,
+		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
+		    "%llu, audit_hash = '%s', next_request_seq = %llu "
+		    "WHERE id = 1", (unsigned long long)pg->head.audit_seq,
 		    pg->head.audit_hash,
 		    (unsigned long long)pg->head.next_request_seq);
-		off = (size_t)n;
+		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
 	}
-	if (any)
-		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-		    "SELECT pg_notify('%s', '%s'); ", pg->channel, note);
-	snprintf(sql + off, sizeof(sql) - off, "COMMIT");
-	r = jit_pg_exec(pg->wc, sql, &res);
-	/* COMMIT of a transaction that had failed answers ROLLBACK. */
-	if (r == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-		r = JIT_ERR_STORE;
-	PQclear(res);
-	if (jit_pg_alive(pg->wc) &&
-	    PQtransactionStatus(pg->wc->conn) != PQTRANS_IDLE)
-		(void)jit_pg_exec(pg->wc, "ROLLBACK", NULL);
+	if (r == 0 && any) {
+		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '%s')",
+		    pg->channel, note);
+		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
+	}
+	if (r == 0)
+		r = jit_pg_queue(pg->wc, "COMMIT", JIT_PG_REPORT |
+		    JIT_PG_COMMIT | JIT_PG_SYNC);
+	if (r == 0)
+		r = jit_pg_settle(pg->wc);
+	if (r != 0 && jit_pg_alive(pg->wc) &&
+	    jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
+		(void)jit_pg_settle(pg->wc);
 	return r;
 }
 
@@ -748,6 +765,8 @@ jit_pg_open(struct jit_store *s, const char *url,
 	pg->open = 1;
 	r = migrate(pg, c, (s->flags & JIT_STORE_READONLY) != 0, opt->err,
 	    opt->errlen);
+	if (r == 0)
+		r = jit_pg_pipeline(c);
 	pool_put(pg, c);
 	if (r != 0)
 		goto fail;

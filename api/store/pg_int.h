@@ -61,19 +61,38 @@ enum jit_pg_stmt {
 	ST_REQ_STATE_ASC, ST_REQ_STATE_DESC, ST_REQ_USER_ASC,
 	ST_REQ_USER_DESC, ST_REQ_ALL_ASC, ST_REQ_ALL_DESC,
 	ST_REQ_DUE, ST_REQ_COUNT, ST_REQ_RAW,
-	ST_SERIAL_NEXT, ST_SERIAL_STATE, ST_SERIAL_SET, ST_CERT_EXISTS,
+	ST_SERIAL_BLOCK, ST_SERIAL_STATE, ST_SERIAL_SET, ST_CERT_EXISTS,
 	ST_CERT_PUT, ST_CERT_GET, ST_CERT_LIST,
 	ST_TOK_HASH_OF, ST_TOK_PUT, ST_TOK_GET, ST_TOK_GET_ID, ST_TOK_DEL,
 	ST_TOK_LIST,
 	ST_VAL_PUT, ST_VAL_GET, ST_VAL_LIST,
 	ST_AUD_PUT, ST_AUD_GET, ST_AUD_LAST, ST_AUD_ITER, ST_HEAD_GET,
+	ST_HEAD_LOCK,
 	ST_COUNT
+};
+
+#define PG_QUEUE 32            /* commands in flight on a connection */
+
+/* An answer still to be read from a pipelined connection (pg_conn.c). */
+struct jit_pg_item {
+	unsigned char sync;          /* a sync point, not a command */
+	unsigned char report;        /* its failure is the caller's */
+	unsigned char prep;          /* PREPARE of statement prep - 1 */
+	unsigned char commit;        /* a COMMIT: its tag must say so */
+	int rows_code;               /* if not 0: the failure when the
+	                                command did not change one row */
 };
 
 struct jit_pg_conn {
 	PGconn *conn;
 	int backend_pid;
 	unsigned char prepared[(ST_COUNT + 7) / 8];
+	int pipeline;                /* in libpq's pipeline mode */
+	struct jit_pg_item q[PG_QUEUE];
+	int qhead, qlen;
+	int aborted;                 /* the server skips to a sync point */
+	int failed;                  /* a command failed in this transaction */
+	int broken;                  /* lost, or out of step: drop it */
 	struct jit_pg_conn *next;    /* the pool's idle list */
 };
 
@@ -112,6 +131,12 @@ struct jit_pg {
 	int listener_started;
 	int stop_pipe[2];
 
+	/* Serials taken from the sequence a block at a time (guarded by
+	 * the store's smu): each is handed out once; what a closed store
+	 * did not hand out is a gap. */
+	uint64_t serials[32];
+	int nserials, next_serial;
+
 	/* Job locks, guarded by jmu. */
 	pthread_mutex_t jmu;
 	struct jit_pg_conn *jc;
@@ -129,8 +154,11 @@ struct jit_pg {
 int jit_pg_connect(struct jit_pg *pg, struct jit_pg_conn **out, char *err,
     size_t errlen);
 void jit_pg_disconnect(struct jit_pg_conn *c);
-/* 1 if c's connection is usable (not lost). */
+/* 1 if c's connection is usable (not lost); jit_pg_check also reads what
+ * the server sent meanwhile (without waiting), so a session the server
+ * ended is seen before it is used. */
 int jit_pg_alive(const struct jit_pg_conn *c);
+int jit_pg_check(struct jit_pg_conn *c);
 
 /* The JIT_ERR_* for a result (NULL: out of memory or a lost
  * connection); 0 for COMMAND_OK and TUPLES_OK. */
@@ -142,9 +170,39 @@ int jit_pg_map_result(const struct jit_pg_conn *c, const PGresult *res);
  * *res (may be NULL: not wanted) is the result to PQclear. */
 int jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
     const char *const *params, const int *lens, PGresult **res);
-/* Run sql, which may hold several statements but no parameters (the
- * simple protocol: one round trip); *res as for jit_pg_run. */
+/*
+ * Send statement st like jit_pg_run but without waiting for its answer
+ * (pipeline mode; else it runs at once): a write whose failure may show
+ * later, as the failure of the connection's next statement or of
+ * jit_pg_settle().  rows_code, if not 0, is that failure when the
+ * statement changes no row (e.g. NOT_FOUND for an UPDATE).
+ */
+int jit_pg_run_later(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, int rows_code);
+
+/* Run sql, without parameters; *res as for jit_pg_run.  Without pipeline
+ * mode sql may hold several statements (the simple protocol). */
 int jit_pg_exec(struct jit_pg_conn *c, const char *sql, PGresult **res);
+
+/* Put c in pipeline mode (pg_conn.c explains it).  STORE. */
+int jit_pg_pipeline(struct jit_pg_conn *c);
+
+/*
+ * Queue a command without parameters whose answer is read later, with
+ * the next statement or jit_pg_settle(): JIT_PG_REPORT makes its failure
+ * the failure of that call; JIT_PG_COMMIT expects a COMMIT's tag (a
+ * failed transaction answers COMMIT with ROLLBACK); JIT_PG_SYNC adds a
+ * sync point after it (ending the pipeline's implicit transaction, so a
+ * connection left idle holds nothing open).  Without pipeline mode the
+ * command runs at once.  STORE if the connection is gone.
+ */
+#define JIT_PG_REPORT 0x1u
+#define JIT_PG_COMMIT 0x2u
+#define JIT_PG_SYNC   0x4u
+int jit_pg_queue(struct jit_pg_conn *c, const char *sql, unsigned flags);
+/* Send what is queued and read all its answers: the first reported
+ * failure, or STORE if the connection is gone. */
+int jit_pg_settle(struct jit_pg_conn *c);
 
 /* Row i, column j of res as an unsigned integer; STORE_CORRUPT if it is
  * not one (or NULL). */

@@ -82,18 +82,46 @@ serial_of(struct jit_store_txn *t, enum jit_pg_stmt st, uint64_t *serial)
 	return r;
 }
 
-int
-jit_pg_next_serial(struct jit_store_txn *t, uint64_t *serial)
-{
-	return serial_of(t, ST_SERIAL_NEXT, serial);
-}
-
-/* The sequence hands out each value once, to whichever node asks: no
- * in-memory counter is needed (nextval is not undone by a rollback). */
+/*
+ * The sequence hands out each value once, to whichever node asks
+ * (nextval is not undone by a rollback).  A store takes them a block at
+ * a time and hands them out in order, one round trip per block; the
+ * serials of a block not handed out when the store closes are a gap.
+ */
 int
 jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 {
-	return serial_of(t, ST_SERIAL_NEXT, serial);
+	struct jit_pg *pg = PG(t);
+	PGresult *res = NULL;
+	int r = 0, n;
+
+	pthread_mutex_lock(&t->s->smu);
+	if (pg->next_serial == pg->nserials) {
+		pg->next_serial = pg->nserials = 0;
+		if ((r = jit_pg_run(t->pc, ST_SERIAL_BLOCK, 0, NULL, NULL,
+		    &res)) != 0)
+			goto out;
+		n = PQntuples(res);
+		for (int i = 0; i < n && i < 32 && r == 0; i++)
+			r = jit_pg_get_u64(res, i, 0, &pg->serials[i]);
+		if (r == 0)
+			pg->nserials = n < 32 ? n : 32;
+		if (r == 0 && pg->nserials == 0)
+			r = JIT_ERR_STORE;
+		if (r != 0)
+			goto out;
+	}
+	*serial = pg->serials[pg->next_serial++];
+out:
+	pthread_mutex_unlock(&t->s->smu);
+	PQclear(res);
+	return r;
+}
+
+int
+jit_pg_next_serial(struct jit_store_txn *t, uint64_t *serial)
+{
+	return jit_pg_reserve_serial(t, serial);
 }
 
 /* Raise the sequence so it never hands out serial or below. */
@@ -404,8 +432,11 @@ jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
     size_t jl)
 {
 	const char *p[2] = { key, js };
+	int lens[2] = { -1, (int)jl };
 
-	return put_text(t, ST_VAL_PUT, 2, p, jl, NULL);
+	if (jl > INT32_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0);
 }
 
 int
@@ -493,16 +524,20 @@ jit_pg_audit_put(struct jit_store_txn *t, uint64_t seq,
 	struct jit_pg_head *h = jit_pg_head_of(t);
 	char sb[21];
 	const char *p[2] = { jit_pg_u64_text(seq, sb), json };
-	int r, rows = 0;
+	int lens[2] = { -1, (int)len };
+	int r;
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
 	if (seq != h->audit_seq + 1)
 		return JIT_ERR_CONFLICT;
-	if ((r = put_text(t, ST_AUD_PUT, 2, p, len, &rows)) != 0)
+	if (len > INT32_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	/* Not waited for; an entry already there (past the head) would
+	 * fail the closure. */
+	if ((r = jit_pg_run_later(t->pc, ST_AUD_PUT, 2, p, lens,
+	    JIT_ERR_STORE_CORRUPT)) != 0)
 		return r;
-	if (rows != 1)
-		return JIT_ERR_STORE_CORRUPT;  /* an entry past the head */
 	h->audit_seq = seq;
 	memcpy(h->audit_hash, hash_hex, 65);
 	jit_pg_head_changed(t);

@@ -86,16 +86,13 @@ jit_pg_put_request(struct jit_store_txn *t, const char *id,
 	const char *p[5] = { id, state, user, jit_pg_u64_text(deadline, db),
 	    js };
 	int lens[5] = { -1, -1, -1, -1, (int)jl };
-	PGresult *res = NULL;
-	int r;
 
 	if (jl > INT32_MAX || deadline > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run(t->pc, ST_REQ_UPDATE, 5, p, lens, &res)) != 0)
-		return r;
-	r = jit_pg_one_row(res) == 0 ? 0 : JIT_ERR_NOT_FOUND;
-	PQclear(res);
-	return r;
+	/* Not waited for: a request that is not there fails the closure
+	 * with NOT_FOUND (store.h). */
+	return jit_pg_run_later(t->pc, ST_REQ_UPDATE, 5, p, lens,
+	    JIT_ERR_NOT_FOUND);
 }
 
 /* ---- get --------------------------------------------------------------- */

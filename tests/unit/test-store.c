@@ -1194,10 +1194,14 @@ test_serial_reserve(void)
 	jit_store_close(s);
 	/* After a restart (x was never claimed) reservations start above
 	 * every stored serial: LMDB may hand out the unclaimed 4 again,
-	 * PostgreSQL's sequence never repeats a value. */
+	 * PostgreSQL's sequence never repeats a value (and what the closed
+	 * store had taken from it but not handed out is a gap). */
 	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, reserve_fn, &x));
-	CHECK_INT(x, test_pg_url() == NULL ? 4 : 5);
+	if (test_pg_url() == NULL)
+		CHECK_INT(x, 4);
+	else
+		CHECK(x > 4);
 	jit_store_close(s);
 	store_dir_remove(sdir);
 }
