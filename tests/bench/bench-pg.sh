@@ -132,6 +132,9 @@ measure() {  # LABEL URL...
 	local label=$1 args=() u before after line w c
 	shift
 	for u in "$@"; do args+=(-u "$u"); done
+	# Warm up: connections opened, statements prepared, caches filled.
+	"$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" -d 2 -w 0 \
+	    >/dev/null
 	before=$(commits "$@")
 	line=$("$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" \
 	    -d "$secs" -w 1)
@@ -151,6 +154,7 @@ PG_STORE="store:
   password_file: $PG_PWFILE
   connections: ${PG_CONNECTIONS:-8}"
 
+echo "== bench-pg: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 start_node a ""
 tokens "$T/a.yaml"
 measure "LMDB, one node" "$url_a"
