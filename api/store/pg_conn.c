@@ -108,18 +108,27 @@ connect_err(const char *msg)
 	return JIT_ERR_STORE;
 }
 
-/* Copy libpq's message into err without its trailing newline. */
+/* Copy libpq's message into err as one line: its line breaks and tabs
+ * become single spaces, the trailing ones go. */
 static void
 set_err(char *err, size_t errlen, const char *msg)
 {
-	size_t n;
+	size_t n = 0;
+	int space = 0;
 
 	if (err == NULL || errlen == 0)
 		return;
-	snprintf(err, errlen, "%s", msg);
-	n = strlen(err);
-	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-		err[--n] = '\0';
+	for (; *msg != '\0' && n + 1 < errlen; msg++) {
+		if (*msg == '\n' || *msg == '\t' || *msg == ' ') {
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < errlen)
+			err[n++] = ' ';
+		space = 0;
+		err[n++] = *msg;
+	}
+	err[n] = '\0';
 }
 
 /* The library prints nothing: libpq's notices ("schema already
