@@ -304,8 +304,8 @@ load_store(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 			free(c->store_url);
 			c->store_url = NULL;
 		} else if (!jit_store_is_url(c->store_url)) {
-			return jit_yaml_fail(d, n, "store", "expected lmdb or a "
-			    "postgresql:// URL");
+			return jit_yaml_fail(d, n, "store", "expected lmdb "
+			    "or a postgresql:// URL");
 		}
 		return 0;
 	}

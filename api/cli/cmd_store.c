@@ -60,8 +60,8 @@ open_named(const char *what, struct jit_store_options *o, unsigned flags,
 	else if (jit_store_is_url(what))
 		o->url = what;
 	else {
-		snprintf(err, errlen, "%s: expected lmdb:DIR or a postgresql:// "
-		    "URL", what);
+		snprintf(err, errlen, "%s: expected lmdb:DIR or a "
+		    "postgresql:// URL", what);
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
 	if ((r = jit_store_open_opts(dir, o, out)) != 0)

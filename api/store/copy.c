@@ -25,7 +25,7 @@ struct copy_ctx {
 
 #define TO_OPS(c) ((c)->to->s->ops)
 
-/* ---- is the target empty? ------------------------------------------- */
+/* ---- is the target empty? ------------------------------------------------ */
 
 static int
 found_request(json_t *req, uint64_t seq, void *vctx)
@@ -80,7 +80,7 @@ check_empty(struct copy_ctx *c)
 	return c->found || seq != 0 ? JIT_ERR_CONFLICT : 0;
 }
 
-/* ---- the copy -------------------------------------------------------- */
+/* ---- the copy ------------------------------------------------------------ */
 
 static int
 copy_request(const struct jit_store_raw_request *rq, void *vctx)

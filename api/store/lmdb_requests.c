@@ -150,8 +150,9 @@ jit_lmdb_head_parse(const struct jit_lmdb *lm, const MDB_val *d,
 }
 
 int
-jit_lmdb_request_value(const char *js, size_t jl, uint64_t seq, uint64_t deadline,
-    const char *state, const char *user, unsigned char **out, size_t *len)
+jit_lmdb_request_value(const char *js, size_t jl, uint64_t seq,
+    uint64_t deadline, const char *state, const char *user,
+    unsigned char **out, size_t *len)
 {
 	size_t slen = strlen(state), ulen = strlen(user), hl;
 	unsigned char *p;

@@ -91,7 +91,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "FROM jit_head WHERE id = 1 FOR UPDATE",
 };
 
-/* ---- connecting ------------------------------------------------------- */
+/* ---- connecting ---------------------------------------------------------- */
 
 /* The code for a connection that could not be made, from libpq's
  * message (no SQLSTATE is available before a session exists). */
@@ -164,7 +164,7 @@ jit_pg_connect(struct jit_pg *pg, struct jit_pg_conn **out, char *err,
 		return r;
 	}
 	if (pg->schema != NULL) {
-		/* The name was checked ([a-z_][a-z0-9_]*): no quoting needed. */
+		/* The name was checked ([a-z_][a-z0-9_]*): no quoting. */
 		snprintf(sql, sizeof(sql), "SET search_path TO %s", pg->schema);
 		if ((r = jit_pg_exec(c, sql, NULL)) != 0) {
 			set_err(err, errlen, PQerrorMessage(c->conn));
@@ -202,7 +202,7 @@ jit_pg_alive(const struct jit_pg_conn *c)
 	return c != NULL && !c->broken && PQstatus(c->conn) == CONNECTION_OK;
 }
 
-/* ---- results ---------------------------------------------------------- */
+/* ---- results ------------------------------------------------------------- */
 
 int
 jit_pg_map_result(const struct jit_pg_conn *c, const PGresult *res)
@@ -235,7 +235,7 @@ jit_pg_map_result(const struct jit_pg_conn *c, const PGresult *res)
 	return JIT_ERR_STORE;
 }
 
-/* ---- running statements ------------------------------------------------ */
+/* ---- running statements -------------------------------------------------- */
 
 /*
  * Without pipeline mode a statement is one round trip, as libpq's

@@ -65,7 +65,7 @@ fnv(const char *s, uint32_t h)
 	return h;
 }
 
-/* ---- parameters ------------------------------------------------------- */
+/* ---- parameters ---------------------------------------------------------- */
 
 static int
 schema_ok(const char *s)
@@ -156,7 +156,7 @@ out:
 	return r;
 }
 
-/* ---- the schema ------------------------------------------------------- */
+/* ---- the schema ---------------------------------------------------------- */
 
 /* Create or bring up to date (write) or only check (read-only) the
  * schema, on connection c. */
@@ -231,7 +231,7 @@ fail:
 	return r;
 }
 
-/* ---- the pool of read connections -------------------------------------- */
+/* ---- the pool of read connections ---------------------------------------- */
 
 /* A connection from the pool, or a new one (*fresh = 1) if none is idle
  * and fewer than the maximum are open. */
@@ -330,7 +330,7 @@ pg_read_end(struct jit_store_txn *t)
 	t->pc = NULL;
 }
 
-/* ---- the writer's batch ----------------------------------------------- */
+/* ---- the writer's batch -------------------------------------------------- */
 
 /*
  * A batch: BEGIN, then the head row FOR UPDATE.  While this transaction
@@ -531,7 +531,7 @@ jit_pg_head_changed(struct jit_store_txn *t)
 	PG(t)->head_dirty = 1;
 }
 
-/* ---- the listener ------------------------------------------------------- */
+/* ---- the listener -------------------------------------------------------- */
 
 /* Wait up to ms for c's socket (c may be NULL) or the stop pipe; 1 if
  * the store is closing. */
@@ -622,7 +622,7 @@ listener_main(void *arg)
 	return NULL;
 }
 
-/* ---- job locks ------------------------------------------------------- */
+/* ---- job locks ----------------------------------------------------------- */
 
 /*
  * A session advisory lock per job on a connection of its own: held as
@@ -686,7 +686,7 @@ pg_release_pages(struct jit_store *s)
 	(void)s;
 }
 
-/* ---- opening and closing ------------------------------------------------ */
+/* ---- opening and closing ------------------------------------------------- */
 
 static void
 pg_close(struct jit_store *s)
@@ -775,7 +775,8 @@ jit_pg_open(struct jit_store *s, const char *url,
 			r = jit_err_from_errno(errno);
 			goto fail;
 		}
-		if (pthread_create(&pg->listener, NULL, listener_main, s) != 0) {
+		if (pthread_create(&pg->listener, NULL, listener_main, s)
+		    != 0) {
 			r = JIT_ERR_SYSTEM;
 			goto fail;
 		}

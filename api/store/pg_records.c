@@ -67,7 +67,7 @@ put_text(struct jit_store_txn *t, enum jit_pg_stmt st, int n,
 	return 0;
 }
 
-/* ---- serials and certificates ------------------------------------------ */
+/* ---- serials and certificates -------------------------------------------- */
 
 static int
 serial_of(struct jit_store_txn *t, enum jit_pg_stmt st, uint64_t *serial)
@@ -204,7 +204,8 @@ walk_certs(struct jit_store_txn *t, uint64_t after, size_t limit,
 			return 0;
 		jit_pg_u64_text(after, ab);
 		jit_pg_u64_text(chunk, lb);
-		if ((r = jit_pg_run(t->pc, ST_CERT_LIST, 2, p, NULL, &res)) != 0)
+		if ((r = jit_pg_run(t->pc, ST_CERT_LIST, 2, p, NULL,
+		    &res)) != 0)
 			return r;
 		n = PQntuples(res);
 		for (int i = 0; i < n && r == 0; i++) {
@@ -243,7 +244,7 @@ jit_pg_raw_certs(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 	return walk_certs(t, 0, 0, NULL, cb, ctx);
 }
 
-/* ---- the head and the counters ------------------------------------------ */
+/* ---- the head and the counters ------------------------------------------- */
 
 /* The head: the write transaction's cached copy, or the committed row. */
 static int
@@ -305,7 +306,7 @@ jit_pg_raise_counters(struct jit_store_txn *t,
 	return 0;
 }
 
-/* ---- tokens --------------------------------------------------------------- */
+/* ---- tokens -------------------------------------------------------------- */
 
 int
 jit_pg_put_token(struct jit_store_txn *t,
@@ -425,7 +426,7 @@ jit_pg_list_tokens(struct jit_store_txn *t, jit_store_token_cb cb, void *ctx)
 	}
 }
 
-/* ---- named values ------------------------------------------------------- */
+/* ---- named values -------------------------------------------------------- */
 
 int
 jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
@@ -477,7 +478,7 @@ jit_pg_raw_values(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 	}
 }
 
-/* ---- audit entries ------------------------------------------------------ */
+/* ---- audit entries ------------------------------------------------------- */
 
 int
 jit_pg_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,

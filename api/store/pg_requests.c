@@ -13,7 +13,7 @@
 /* The largest bound a bigint column can be compared with. */
 #define PG_INT_MAX ((uint64_t)INT64_MAX)
 
-/* ---- create and put ---------------------------------------------------- */
+/* ---- create and put ------------------------------------------------------ */
 
 /* Insert request id with sequence number seq; CONFLICT if the id (or,
  * in a damaged store, the seq) exists, leaving the transaction usable. */
@@ -95,7 +95,7 @@ jit_pg_put_request(struct jit_store_txn *t, const char *id,
 	    JIT_ERR_NOT_FOUND);
 }
 
-/* ---- get --------------------------------------------------------------- */
+/* ---- get ----------------------------------------------------------------- */
 
 /*
  * A request's stored bytes for jit_store_request_unchanged(): everything
@@ -184,7 +184,7 @@ jit_pg_request_unchanged(struct jit_store_txn *t, const char *id,
 	return r;
 }
 
-/* ---- listing --------------------------------------------------------- */
+/* ---- listing ------------------------------------------------------------- */
 
 /* Call cb for each row (seq in column sc, body in column bc) of res;
  * *last is the last row's seq; cb's result (1: stop). */
@@ -294,7 +294,7 @@ jit_pg_count_by_state(struct jit_store_txn *t, const char *state,
 	return r;
 }
 
-/* ---- copying out ------------------------------------------------------- */
+/* ---- copying out --------------------------------------------------------- */
 
 int
 jit_pg_raw_requests(struct jit_store_txn *t, jit_store__raw_request_cb cb,

@@ -28,7 +28,7 @@ struct jit_store_wreq {
 	struct jit_store_wreq *next;  /* guarded by the store's qmu */
 };
 
-/* ---- opening and closing ------------------------------------------- */
+/* ---- opening and closing ------------------------------------------------- */
 
 int
 jit_store_is_url(const char *where)
@@ -144,7 +144,7 @@ jit_store_backend(const struct jit_store *s)
 	return s != NULL ? s->ops->name : "";
 }
 
-/* ---- the writer thread (group commit) -------------------------------- */
+/* ---- the writer thread (group commit) ------------------------------------ */
 
 void
 jit_store__bump(struct jit_store *s, const unsigned char slots[NSLOTS / 8])
@@ -338,7 +338,7 @@ jit_store_job_lock(struct jit_store *s, const char *job)
 	return s->ops->job_lock(s, job);
 }
 
-/* ---- change notification ------------------------------------------------ */
+/* ---- change notification ------------------------------------------------- */
 
 uint64_t
 jit_store_version(struct jit_store *s)
@@ -405,7 +405,7 @@ jit_store_release_pages(struct jit_store *s)
 		s->ops->release_pages(s);
 }
 
-/* ---- requests ----------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 #define OPS(t) ((t)->s->ops)
 
@@ -643,7 +643,7 @@ jit_store_count_by_state(struct jit_store_txn *t, const char *state,
 	return OPS(t)->count_by_state(t, state, count);
 }
 
-/* ---- certificates ------------------------------------------------------- */
+/* ---- certificates -------------------------------------------------------- */
 
 int
 jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial)
@@ -734,7 +734,7 @@ jit_store_list_certs(struct jit_store_txn *t, uint64_t after, size_t limit,
 	return OPS(t)->list_certs(t, after, limit, cb, ctx);
 }
 
-/* ---- tokens --------------------------------------------------------------- */
+/* ---- tokens -------------------------------------------------------------- */
 
 int
 jit_store_get_token(struct jit_store_txn *t,
@@ -826,7 +826,7 @@ jit_store_list_tokens(struct jit_store_txn *t, jit_store_token_cb cb,
 	return OPS(t)->list_tokens(t, cb, ctx);
 }
 
-/* ---- small named values ---------------------------------------------- */
+/* ---- small named values -------------------------------------------------- */
 
 int
 jit_store_put_value(struct jit_store_txn *t, const char *key,
@@ -858,7 +858,7 @@ jit_store_get_value(struct jit_store_txn *t, const char *key, json_t **out)
 	return OPS(t)->get_value(t, key, out);
 }
 
-/* ---- audit log storage -------------------------------------------------- */
+/* ---- audit log storage --------------------------------------------------- */
 
 int
 jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,

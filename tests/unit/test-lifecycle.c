@@ -1740,7 +1740,7 @@ test_audit_entries(void)
 	fx_close(&f);
 }
 
-/* ---- two nodes on one PostgreSQL database --------------------------------- */
+/* ---- two nodes on one PostgreSQL database -------------------------------- */
 
 #define NODE_GRANTS 16
 #define NODE_THREADS 2          /* per node */
@@ -1856,7 +1856,8 @@ test_two_nodes(void)
 	}
 	for (int i = 0; i < NODE_GRANTS; i++)
 		for (int k = 1; k < 2 * NODE_THREADS; k++)
-			CHECK(fe[0].lines[i] != NULL && fe[k].lines[i] != NULL &&
+			CHECK(fe[0].lines[i] != NULL &&
+			    fe[k].lines[i] != NULL &&
 			    strcmp(fe[0].lines[i], fe[k].lines[i]) == 0);
 	memset(&pk, 0, sizeof(pk));
 	peek(&f, NULL, &pk);
