@@ -541,6 +541,51 @@ jit_pg_pipeline(struct jit_pg_conn *c)
 }
 
 int
+jit_pg_walk(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char **params, uint64_t limit, jit_pg_row_fn row, void *ctx)
+{
+	char lb[21];
+	uint64_t left = limit, chunk;
+	PGresult *res = NULL;
+	int r = 0, rows;
+
+	if (n < 1)
+		return JIT_ERR_INVALID_ARGUMENT;
+	params[n - 1] = lb;
+	for (;;) {
+		chunk = limit != 0 && left < PG_CHUNK ? left : PG_CHUNK;
+		if (chunk == 0)
+			return 0;
+		jit_pg_u64_text(chunk, lb);
+		if ((r = jit_pg_run(c, st, n, params, NULL, &res)) != 0)
+			return r;
+		rows = PQntuples(res);
+		for (int i = 0; i < rows && r == 0; i++)
+			r = row(res, i, ctx);
+		PQclear(res);
+		if (r != 0)
+			return r > 0 ? 0 : r;
+		if ((uint64_t)rows < chunk)
+			return 0;
+		left -= (uint64_t)rows;
+	}
+}
+
+int
+jit_pg_run_u64(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, uint64_t *v)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = jit_pg_run(c, st, n, params, NULL, &res)) != 0)
+		return r;
+	r = jit_pg_get_u64(res, 0, 0, v);
+	PQclear(res);
+	return r;
+}
+
+int
 jit_pg_get_u64(const PGresult *res, int i, int j, uint64_t *v)
 {
 	const char *s;

@@ -204,6 +204,22 @@ int jit_pg_queue(struct jit_pg_conn *c, const char *sql, unsigned flags);
  * failure, or STORE if the connection is gone. */
 int jit_pg_settle(struct jit_pg_conn *c);
 
+/*
+ * Walk a table in chunks (keyset pagination): run st with the n
+ * parameters again and again, params[n - 1] being the LIMIT (set here:
+ * PG_CHUNK, or what is left of limit if not 0), and call row(res, i,
+ * ctx) for each row.  row updates the parameters that say where the next
+ * chunk starts (they point into ctx) and returns 0 to go on, 1 to stop
+ * (the walk returns 0) or a negative error (returned as is).  The walk
+ * ends after a short chunk.  Callbacks may run other statements on c.
+ */
+typedef int (*jit_pg_row_fn)(const PGresult *res, int i, void *ctx);
+int jit_pg_walk(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char **params, uint64_t limit, jit_pg_row_fn row, void *ctx);
+/* Run st and read row 0, column 0 as an unsigned integer. */
+int jit_pg_run_u64(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, uint64_t *v);
+
 /* Row i, column j of res as an unsigned integer; STORE_CORRUPT if it is
  * not one (or NULL). */
 int jit_pg_get_u64(const PGresult *res, int i, int j, uint64_t *v);

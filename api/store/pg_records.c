@@ -69,19 +69,6 @@ put_text(struct jit_store_txn *t, enum jit_pg_stmt st, int n,
 
 /* ---- serials and certificates -------------------------------------------- */
 
-static int
-serial_of(struct jit_store_txn *t, enum jit_pg_stmt st, uint64_t *serial)
-{
-	PGresult *res = NULL;
-	int r;
-
-	if ((r = jit_pg_run(t->pc, st, 0, NULL, NULL, &res)) != 0)
-		return r;
-	r = jit_pg_get_u64(res, 0, 0, serial);
-	PQclear(res);
-	return r;
-}
-
 /*
  * The sequence hands out each value once, to whichever node asks
  * (nextval is not undone by a rollback).  A store takes them a block at
@@ -181,67 +168,56 @@ jit_pg_get_cert(struct jit_store_txn *t, uint64_t serial, json_t **out)
 	    out);
 }
 
-/*
- * Cert rows with serial > after in chunks; for each, raw (copying) or
- * cb with the parsed record.  At most limit rows (0 = all).
- */
-static int
-walk_certs(struct jit_store_txn *t, uint64_t after, size_t limit,
-    jit_store_cert_cb cb, jit_store__raw_cb raw, void *ctx)
-{
-	char ab[21], lb[21];
-	const char *p[2] = { ab, lb };
-	uint64_t left = limit, chunk, serial;
-	PGresult *res = NULL;
-	json_t *rec;
-	int r = 0, n;
+/* A walk over cert rows: the parsed record to cb, or the stored text to
+ * raw (copying); where the next chunk starts. */
+struct cert_walk {
+	jit_store_cert_cb cb;
+	jit_store__raw_cb raw;
+	void *ctx;
+	char after[21];
+};
 
-	if (after >= PG_INT_MAX)
-		return 0;
-	for (;;) {
-		chunk = limit != 0 && left < PG_CHUNK ? left : PG_CHUNK;
-		if (chunk == 0)
-			return 0;
-		jit_pg_u64_text(after, ab);
-		jit_pg_u64_text(chunk, lb);
-		if ((r = jit_pg_run(t->pc, ST_CERT_LIST, 2, p, NULL,
-		    &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		for (int i = 0; i < n && r == 0; i++) {
-			if ((r = jit_pg_get_u64(res, i, 0, &serial)) != 0)
-				break;
-			after = serial;
-			if (raw != NULL) {
-				r = raw(serial, NULL, PQgetvalue(res, i, 1),
-				    (size_t)PQgetlength(res, i, 1), ctx);
-				continue;
-			}
-			if ((r = jit_pg_get_json(res, i, 1, 0, &rec)) != 0)
-				break;
-			r = cb(rec, serial, ctx);
-			json_decref(rec);
-		}
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if ((uint64_t)n < chunk)
-			return 0;
-		left -= (uint64_t)n;
-	}
+static int
+cert_row(const PGresult *res, int i, void *vctx)
+{
+	struct cert_walk *w = vctx;
+	uint64_t serial;
+	json_t *rec;
+	int r;
+
+	if ((r = jit_pg_get_u64(res, i, 0, &serial)) != 0)
+		return r;
+	jit_pg_u64_text(serial, w->after);
+	if (w->raw != NULL)
+		return w->raw(serial, NULL, PQgetvalue(res, i, 1),
+		    (size_t)PQgetlength(res, i, 1), w->ctx);
+	if ((r = jit_pg_get_json(res, i, 1, 0, &rec)) != 0)
+		return r;
+	r = w->cb(rec, serial, w->ctx);
+	json_decref(rec);
+	return r;
 }
 
 int
 jit_pg_list_certs(struct jit_store_txn *t, uint64_t after, size_t limit,
     jit_store_cert_cb cb, void *ctx)
 {
-	return walk_certs(t, after, limit, cb, NULL, ctx);
+	struct cert_walk w = { cb, NULL, ctx, "" };
+	const char *p[2] = { w.after, NULL };
+
+	if (after >= PG_INT_MAX)
+		return 0;
+	jit_pg_u64_text(after, w.after);
+	return jit_pg_walk(t->pc, ST_CERT_LIST, 2, p, limit, cert_row, &w);
 }
 
 int
 jit_pg_raw_certs(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 {
-	return walk_certs(t, 0, 0, NULL, cb, ctx);
+	struct cert_walk w = { NULL, cb, ctx, "0" };
+	const char *p[2] = { w.after, NULL };
+
+	return jit_pg_walk(t->pc, ST_CERT_LIST, 2, p, 0, cert_row, &w);
 }
 
 /* ---- the head and the counters ------------------------------------------- */
@@ -282,7 +258,7 @@ jit_pg_get_counters(struct jit_store_txn *t, struct jit_store_counters *c)
 	int r;
 
 	if ((r = head_get(t, &h)) != 0 ||
-	    (r = serial_of(t, ST_SERIAL_STATE, &top)) != 0)
+	    (r = jit_pg_run_u64(t->pc, ST_SERIAL_STATE, 0, NULL, &top)) != 0)
 		return r;
 	c->next_request_seq = h.next_request_seq;
 	c->next_serial = top + 1;
@@ -395,35 +371,36 @@ jit_pg_delete_token(struct jit_store_txn *t, const char *id)
 	return r;
 }
 
+struct token_walk {
+	jit_store_token_cb cb;
+	void *ctx;
+	char after[2 * JIT_TOKEN_HASH_LEN + 1];
+};
+
+static int
+token_row(const PGresult *res, int i, void *vctx)
+{
+	struct token_walk *w = vctx;
+	unsigned char h[JIT_TOKEN_HASH_LEN];
+	json_t *rec;
+	int r;
+
+	if ((r = unhex_hash(PQgetvalue(res, i, 0), h)) != 0 ||
+	    (r = jit_pg_get_json(res, i, 1, 0, &rec)) != 0)
+		return r;
+	memcpy(w->after, PQgetvalue(res, i, 0), sizeof(w->after));
+	r = w->cb(h, rec, w->ctx);
+	json_decref(rec);
+	return r;
+}
+
 int
 jit_pg_list_tokens(struct jit_store_txn *t, jit_store_token_cb cb, void *ctx)
 {
-	char after[2 * JIT_TOKEN_HASH_LEN + 1] = "", lb[21];
-	const char *p[2] = { after, lb };
-	unsigned char h[JIT_TOKEN_HASH_LEN];
-	PGresult *res = NULL;
-	json_t *rec;
-	int r = 0, n;
+	struct token_walk w = { cb, ctx, "" };
+	const char *p[2] = { w.after, NULL };
 
-	jit_pg_u64_text(PG_CHUNK, lb);
-	for (;;) {
-		if ((r = jit_pg_run(t->pc, ST_TOK_LIST, 2, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		for (int i = 0; i < n && r == 0; i++) {
-			if ((r = unhex_hash(PQgetvalue(res, i, 0), h)) != 0 ||
-			    (r = jit_pg_get_json(res, i, 1, 0, &rec)) != 0)
-				break;
-			memcpy(after, PQgetvalue(res, i, 0), sizeof(after));
-			r = cb(h, rec, ctx);
-			json_decref(rec);
-		}
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if (n < PG_CHUNK)
-			return 0;
-	}
+	return jit_pg_walk(t->pc, ST_TOK_LIST, 2, p, 0, token_row, &w);
 }
 
 /* ---- named values -------------------------------------------------------- */
@@ -446,36 +423,32 @@ jit_pg_get_value(struct jit_store_txn *t, const char *key, json_t **out)
 	return get_json_one(t, ST_VAL_GET, key, 0, 0, out);
 }
 
+struct value_walk {
+	jit_store__raw_cb cb;
+	void *ctx;
+	char after[MAX_NAME + 1];
+};
+
+static int
+value_row(const PGresult *res, int i, void *vctx)
+{
+	struct value_walk *w = vctx;
+	const char *k = PQgetvalue(res, i, 0);
+
+	if (strlen(k) > MAX_NAME)
+		return JIT_ERR_STORE_CORRUPT;
+	memcpy(w->after, k, strlen(k) + 1);
+	return w->cb(0, k, PQgetvalue(res, i, 1),
+	    (size_t)PQgetlength(res, i, 1), w->ctx);
+}
+
 int
 jit_pg_raw_values(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 {
-	char after[MAX_NAME + 1] = "", lb[21];
-	const char *p[2] = { after, lb };
-	PGresult *res = NULL;
-	int r = 0, n;
+	struct value_walk w = { cb, ctx, "" };
+	const char *p[2] = { w.after, NULL };
 
-	jit_pg_u64_text(PG_CHUNK, lb);
-	for (;;) {
-		if ((r = jit_pg_run(t->pc, ST_VAL_LIST, 2, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		for (int i = 0; i < n && r == 0; i++) {
-			const char *k = PQgetvalue(res, i, 0);
-
-			if (strlen(k) > MAX_NAME) {
-				r = JIT_ERR_STORE_CORRUPT;
-				break;
-			}
-			memcpy(after, k, strlen(k) + 1);
-			r = cb(0, k, PQgetvalue(res, i, 1),
-			    (size_t)PQgetlength(res, i, 1), ctx);
-		}
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if (n < PG_CHUNK)
-			return 0;
-	}
+	return jit_pg_walk(t->pc, ST_VAL_LIST, 2, p, 0, value_row, &w);
 }
 
 /* ---- audit entries ------------------------------------------------------- */
@@ -563,35 +536,35 @@ jit_pg_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
 	return r;
 }
 
+struct audit_walk {
+	jit_store_audit_cb cb;
+	void *ctx;
+	char from[21];
+};
+
+static int
+audit_row(const PGresult *res, int i, void *vctx)
+{
+	struct audit_walk *w = vctx;
+	uint64_t seq;
+	int r;
+
+	if ((r = jit_pg_get_u64(res, i, 0, &seq)) != 0)
+		return r;
+	jit_pg_u64_text(seq + 1, w->from);
+	return w->cb(seq, PQgetvalue(res, i, 1),
+	    (size_t)PQgetlength(res, i, 1), w->ctx);
+}
+
 int
 jit_pg_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
     jit_store_audit_cb cb, void *ctx)
 {
-	char fb[21], lb[21];
-	const char *p[2] = { fb, lb };
-	PGresult *res = NULL;
-	uint64_t seq;
-	int r = 0, n;
+	struct audit_walk w = { cb, ctx, "" };
+	const char *p[2] = { w.from, NULL };
 
 	if (from_seq > PG_INT_MAX)
 		return 0;
-	jit_pg_u64_text(PG_CHUNK, lb);
-	for (;;) {
-		jit_pg_u64_text(from_seq, fb);
-		if ((r = jit_pg_run(t->pc, ST_AUD_ITER, 2, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		for (int i = 0; i < n && r == 0; i++) {
-			if ((r = jit_pg_get_u64(res, i, 0, &seq)) != 0)
-				break;
-			from_seq = seq + 1;
-			r = cb(seq, PQgetvalue(res, i, 1),
-			    (size_t)PQgetlength(res, i, 1), ctx);
-		}
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if (n < PG_CHUNK)
-			return 0;
-	}
+	jit_pg_u64_text(from_seq, w.from);
+	return jit_pg_walk(t->pc, ST_AUD_ITER, 2, p, 0, audit_row, &w);
 }

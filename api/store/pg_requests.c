@@ -184,26 +184,37 @@ jit_pg_request_unchanged(struct jit_store_txn *t, const char *id,
 	return r;
 }
 
-/* ---- listing ------------------------------------------------------------- */
+/* ---- listing ---------------------------------------------------------- */
 
-/* Call cb for each row (seq in column sc, body in column bc) of res;
- * *last is the last row's seq; cb's result (1: stop). */
+/* A walk over request rows: the callback's, and where the next chunk
+ * starts (the seq, and for the due list the deadline, of the last row),
+ * as the text of the statement's parameters. */
+struct req_walk {
+	jit_store_request_cb cb;
+	jit_store__raw_request_cb raw;
+	void *ctx;
+	int seq_col, body_col, dl_col;   /* dl_col < 0: none */
+	char seq[21], dl[21];
+};
+
 static int
-visit_rows(const PGresult *res, int sc, int bc, jit_store_request_cb cb,
-    void *ctx, uint64_t *last)
+req_row(const PGresult *res, int i, void *vctx)
 {
+	struct req_walk *w = vctx;
 	json_t *req = NULL;
-	uint64_t seq;
-	int r = 0;
+	uint64_t seq, dl = 0;
+	int r;
 
-	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
-		if ((r = jit_pg_get_u64(res, i, sc, &seq)) != 0 ||
-		    (r = jit_pg_get_json(res, i, bc, 1, &req)) != 0)
-			return r;
-		*last = seq;
-		r = cb(req, seq, ctx);
-		json_decref(req);
-	}
+	if ((r = jit_pg_get_u64(res, i, w->seq_col, &seq)) != 0 ||
+	    (w->dl_col >= 0 &&
+	    (r = jit_pg_get_u64(res, i, w->dl_col, &dl)) != 0))
+		return r;
+	jit_pg_u64_text(seq, w->seq);
+	jit_pg_u64_text(dl, w->dl);
+	if ((r = jit_pg_get_json(res, i, w->body_col, 1, &req)) != 0)
+		return r;
+	r = w->cb(req, seq, w->ctx);
+	json_decref(req);
 	return r;
 }
 
@@ -216,12 +227,9 @@ jit_pg_list_requests(struct jit_store_txn *t, enum jit_store_index ix,
 	    ST_REQ_USER_ASC, ST_REQ_ALL_ASC };
 	static const enum jit_pg_stmt desc[] = { ST_REQ_STATE_DESC,
 	    ST_REQ_USER_DESC, ST_REQ_ALL_DESC };
-	enum jit_pg_stmt st = opt->descending ? desc[ix] : asc[ix];
-	char bb[21], lb[21];
-	const char *p[3] = { name, bb, lb };
-	uint64_t bound = opt->after, left = opt->limit, chunk;
-	PGresult *res = NULL;
-	int r, n;
+	struct req_walk w = { cb, NULL, ctx, 0, 1, -1, "", "" };
+	const char *p[3] = { name, w.seq, NULL };
+	uint64_t bound = opt->after;
 
 	if (opt->descending) {
 		if (bound == 0 || bound > PG_INT_MAX)
@@ -229,54 +237,21 @@ jit_pg_list_requests(struct jit_store_txn *t, enum jit_store_index ix,
 	} else if (bound >= PG_INT_MAX) {
 		return 0;
 	}
-	for (;;) {
-		chunk = opt->limit != 0 && left < PG_CHUNK ? left : PG_CHUNK;
-		if (chunk == 0)
-			return 0;
-		jit_pg_u64_text(bound, bb);
-		jit_pg_u64_text(chunk, lb);
-		if ((r = jit_pg_run(t->pc, st, 3, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		r = visit_rows(res, 0, 1, cb, ctx, &bound);
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if ((uint64_t)n < chunk)
-			return 0;
-		left -= (uint64_t)n;
-	}
+	jit_pg_u64_text(bound, w.seq);
+	return jit_pg_walk(t->pc, opt->descending ? desc[ix] : asc[ix], 3, p,
+	    opt->limit, req_row, &w);
 }
 
 int
 jit_pg_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx)
 {
-	char nb[21], db[21], sb[21], lb[21];
-	const char *p[4] = { nb, db, sb, lb };
-	uint64_t dl = 0, seq = 0;
-	PGresult *res = NULL;
-	int r, n;
+	struct req_walk w = { cb, NULL, ctx, 1, 2, 0, "0", "0" };
+	char nb[21];
+	const char *p[4] = { jit_pg_u64_text(now > PG_INT_MAX ? PG_INT_MAX :
+	    now, nb), w.dl, w.seq, NULL };
 
-	jit_pg_u64_text(now > PG_INT_MAX ? PG_INT_MAX : now, nb);
-	jit_pg_u64_text(PG_CHUNK, lb);
-	for (;;) {
-		jit_pg_u64_text(dl, db);
-		jit_pg_u64_text(seq, sb);
-		if ((r = jit_pg_run(t->pc, ST_REQ_DUE, 4, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		if (n > 0 && (r = jit_pg_get_u64(res, n - 1, 0, &dl)) != 0) {
-			PQclear(res);
-			return r;
-		}
-		r = visit_rows(res, 1, 2, cb, ctx, &seq);
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if (n < PG_CHUNK)
-			return 0;
-	}
+	return jit_pg_walk(t->pc, ST_REQ_DUE, 4, p, 0, req_row, &w);
 }
 
 int
@@ -284,52 +259,38 @@ jit_pg_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count)
 {
 	const char *p[1] = { state };
-	PGresult *res = NULL;
-	int r;
 
-	if ((r = jit_pg_run(t->pc, ST_REQ_COUNT, 1, p, NULL, &res)) != 0)
-		return r;
-	r = jit_pg_get_u64(res, 0, 0, count);
-	PQclear(res);
-	return r;
+	return jit_pg_run_u64(t->pc, ST_REQ_COUNT, 1, p, count);
 }
 
 /* ---- copying out --------------------------------------------------------- */
+
+static int
+raw_row(const PGresult *res, int i, void *vctx)
+{
+	struct req_walk *w = vctx;
+	struct jit_store_raw_request rq;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	if ((r = jit_pg_get_u64(res, i, 1, &rq.seq)) != 0 ||
+	    (r = jit_pg_get_u64(res, i, 2, &rq.deadline)) != 0)
+		return r;
+	rq.id = PQgetvalue(res, i, 0);
+	rq.state = PQgetvalue(res, i, 3);
+	rq.user = PQgetvalue(res, i, 4);
+	rq.js = PQgetvalue(res, i, 5);
+	rq.jl = (size_t)PQgetlength(res, i, 5);
+	jit_pg_u64_text(rq.seq, w->seq);
+	return w->raw(&rq, w->ctx);
+}
 
 int
 jit_pg_raw_requests(struct jit_store_txn *t, jit_store__raw_request_cb cb,
     void *ctx)
 {
-	struct jit_store_raw_request rq;
-	char ab[21], lb[21];
-	const char *p[2] = { ab, lb };
-	uint64_t after = 0;
-	PGresult *res = NULL;
-	int r = 0, n;
+	struct req_walk w = { NULL, cb, ctx, 1, 5, 2, "0", "" };
+	const char *p[2] = { w.seq, NULL };
 
-	jit_pg_u64_text(PG_CHUNK, lb);
-	for (;;) {
-		jit_pg_u64_text(after, ab);
-		if ((r = jit_pg_run(t->pc, ST_REQ_RAW, 2, p, NULL, &res)) != 0)
-			return r;
-		n = PQntuples(res);
-		for (int i = 0; i < n && r == 0; i++) {
-			memset(&rq, 0, sizeof(rq));
-			if ((r = jit_pg_get_u64(res, i, 1, &rq.seq)) != 0 ||
-			    (r = jit_pg_get_u64(res, i, 2, &rq.deadline)) != 0)
-				break;
-			rq.id = PQgetvalue(res, i, 0);
-			rq.state = PQgetvalue(res, i, 3);
-			rq.user = PQgetvalue(res, i, 4);
-			rq.js = PQgetvalue(res, i, 5);
-			rq.jl = (size_t)PQgetlength(res, i, 5);
-			after = rq.seq;
-			r = cb(&rq, ctx);
-		}
-		PQclear(res);
-		if (r != 0)
-			return r > 0 ? 0 : r;
-		if (n < PG_CHUNK)
-			return 0;
-	}
+	return jit_pg_walk(t->pc, ST_REQ_RAW, 2, p, 0, raw_row, &w);
 }

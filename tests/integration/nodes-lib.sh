@@ -15,6 +15,23 @@
 #   napi NAME TOKEN METHOD PATH [BODY]
 #                           api (api-lib.sh) against node NAME
 #   node_tokens USER...     jit-ca token create (into the database)
+#
+# Load on both nodes (test-pg-failover.sh, test-pg-restart.sh):
+#   load_setup              PostgreSQL, the policy, the CA, nodes a and b,
+#                           alice's token (in $T/tokens) and $T/user_key;
+#                           a failed step ends the test
+#   load_start              loadgen issues on both nodes until load_stop,
+#                           logging what was acknowledged in $T/ack.log
+#   issued                  certificates acknowledged so far
+#   more                    wait for $STEP more (0 if they came)
+#   load_stop ALLOWED       stop loadgen after the issuances under way;
+#                           its failures must all have a status matching
+#                           grep -E ALLOWED (0 = no answer)
+#   load_check NODE         an export through NODE's config verifies, and
+#                           every acknowledged request is in it, no serial
+#                           twice, one certificate per grant, and each
+#                           acknowledged certificate re-fetched from NODE
+#                           is the same bytes
 
 _node_conf() {
 	cat >"$T/$_NODE.yaml" <<EOF
@@ -85,4 +102,72 @@ node_tokens() {
 		}
 		printf -v "TOK_$u" '%s' "$tok"
 	done
+}
+
+load_setup() {
+	pg_start || { fail "PostgreSQL starts"; finish; }
+	api_policy
+	node_ca || { fail "CA"; finish; }
+	node_start a || { fail "node a starts"; finish; }
+	node_start b || { fail "node b starts"; finish; }
+	node_tokens alice || { fail "tokens"; finish; }
+	printf '%s\n' "$TOK_alice" >"$T/tokens"
+	make_user_key ed25519 "$T/user_key"
+}
+
+load_start() {
+	jit_bg "$T/loadgen.out" "$JIT_LOADGEN" -u "$(nurl a)" -u "$(nurl b)" \
+		-T "$T/tokens" -c 8 -k 32 -w 0 -d 600 -L "$T/ack.log"
+	LOADGEN_PID=$JIT_BG_PID
+}
+
+issued() {
+	local n
+	n=$(grep -c '^I ' "$T/ack.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+more() {
+	local want=$(($(issued) + STEP))
+	wait_for "[ \$(issued) -ge $want ]" 120
+}
+
+load_stop() {
+	kill -TERM "$LOADGEN_PID"
+	wait "$LOADGEN_PID"
+	assert_eq 0 "$?" "the load generator finished"
+	sed 's/^/# /' "$T/loadgen.out"
+	assert_eq "" "$(tail -1 "$T/loadgen.out" | tr ' ' '\n' |
+		grep '^status_' | grep -v -E "^status_($1)=")" \
+		"every failed call got no answer or a status of $1"
+}
+
+load_check() {
+	local node=$1 bad=0 id cert got
+	assert_run_ok "audit export" "$JIT_CA" audit export \
+		--config "$T/$node.yaml" -o "$T/audit.jsonl"
+	assert_run_ok "audit verify passes" "$JIT_CA" audit verify \
+		"$T/audit.jsonl" --ca-key "$T/a/ca_key.pub"
+	jq -r 'select(.event == "request.create") | .request' \
+		"$T/audit.jsonl" | sort >"$T/created"
+	awk '$1 == "C" {print $2}' "$T/ack.log" | sort >"$T/acked"
+	assert_eq "" "$(comm -13 "$T/created" "$T/acked")" \
+		"every acknowledged request ($(wc -l <"$T/acked")) was created"
+	jq -r 'select(.event == "cert.issue") | .serial' "$T/audit.jsonl" |
+		sort -n >"$T/serials"
+	assert_eq "" "$(uniq -d "$T/serials")" \
+		"no serial issued twice ($(wc -l <"$T/serials") certificates)"
+	jq -r 'select(.event == "cert.issue") | .request' "$T/audit.jsonl" |
+		sort >"$T/cert-requests"
+	assert_eq "" "$(uniq -d "$T/cert-requests")" "one certificate per grant"
+	while read -r _ id cert; do
+		got=$(curl -s -H "Authorization: Bearer $TOK_alice" \
+			"$(nurl "$node")/v1/requests/$id/certificate")
+		[ "$got" = "$cert" ] || bad=$((bad + 1))
+		grep -qx "$id" "$T/cert-requests" || bad=$((bad + 1))
+	done < <(grep '^I ' "$T/ack.log")
+	assert_eq 0 "$bad" \
+		"every acknowledged certificate is stored, the same bytes"
+	assert_not_contains "$(cat "$T"/node-*.log)" "internal error" \
+		"the nodes logged no internal error"
 }

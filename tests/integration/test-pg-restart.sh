@@ -19,32 +19,13 @@ need_env JIT_CA JIT_LOADGEN
 need_cmd curl jq
 pg_need
 
-pg_start || { fail "PostgreSQL starts"; finish; }
-api_policy
-node_ca || { fail "CA"; finish; }
-node_start a || { fail "node a starts"; finish; }
-node_start b || { fail "node b starts"; finish; }
-node_tokens alice || { fail "tokens"; finish; }
-printf '%s\n' "$TOK_alice" >"$T/tokens"
-make_user_key ed25519 "$T/user_key"
+load_setup
 JURL=$(nurl a)
 new_request "$TOK_alice" ops 30m "INC-9 before the outage"
 assert_eq 201 "$STATUS" "a pending request to look at"
 KNOWN=$RID
 
-issued() {
-	local n
-	n=$(grep -c '^I ' "$T/ack.log" 2>/dev/null)
-	echo "${n:-0}"
-}
-more() {
-	local want=$(($(issued) + STEP))
-	wait_for "[ \$(issued) -ge $want ]" 120
-}
-
-jit_bg "$T/loadgen.out" "$JIT_LOADGEN" -u "$(nurl a)" -u "$(nurl b)" \
-	-T "$T/tokens" -c 8 -k 32 -w 0 -d 600 -L "$T/ack.log"
-LG=$JIT_BG_PID
+load_start
 more || fail "load runs"
 
 # ---- down as if crashed: every answer is 503 -------------------------------
@@ -74,12 +55,7 @@ pg_restart fast
 ok "PostgreSQL restarted (fast) at $(issued) certificates"
 more && ok "the nodes went on by themselves ($(issued))" ||
 	fail "the nodes went on after the restart"
-kill -TERM "$LG"
-wait "$LG"
-assert_eq 0 "$?" "the load generator finished"
-sed 's/^/# /' "$T/loadgen.out"
-assert_eq "" "$(tail -1 "$T/loadgen.out" | tr ' ' '\n' |
-	grep '^status_' | grep -v '^status_503=')" "every failed call got a 503"
+load_stop 503
 for n in a b; do
 	v="NODE_PID_$n"
 	kill -0 "${!v}" 2>/dev/null && ok "node $n is still running" ||
@@ -87,30 +63,7 @@ for n in a b; do
 done
 
 # ---- everything acknowledged is there --------------------------------------
-assert_run_ok "audit export" "$JIT_CA" audit export --config "$T/a.yaml" \
-	-o "$T/audit.jsonl"
-assert_run_ok "audit verify passes" "$JIT_CA" audit verify "$T/audit.jsonl" \
-	--ca-key "$T/a/ca_key.pub"
-jq -r 'select(.event == "request.create") | .request' "$T/audit.jsonl" |
-	sort >"$T/created"
-awk '$1 == "C" {print $2}' "$T/ack.log" | sort >"$T/acked"
-assert_eq "" "$(comm -13 "$T/created" "$T/acked")" \
-	"every acknowledged request ($(wc -l <"$T/acked")) was created"
-jq -r 'select(.event == "cert.issue") | .serial' "$T/audit.jsonl" |
-	sort -n >"$T/serials"
-assert_eq "" "$(uniq -d "$T/serials")" "no serial issued twice"
-jq -r 'select(.event == "cert.issue") | .request' "$T/audit.jsonl" |
-	sort >"$T/cert-requests"
-assert_eq "" "$(uniq -d "$T/cert-requests")" "one certificate per grant"
-bad=0
-while read -r _ id cert; do
-	got=$(curl -s -H "Authorization: Bearer $TOK_alice" \
-		"$(nurl b)/v1/requests/$id/certificate")
-	[ "$got" = "$cert" ] || bad=$((bad + 1))
-done < <(grep '^I ' "$T/ack.log")
-assert_eq 0 "$bad" "every acknowledged certificate is stored, the same bytes"
-assert_not_contains "$(cat "$T"/node-*.log)" "internal error" \
-	"the nodes logged no internal error"
+load_check a
 
 node_stop a
 node_stop b
