@@ -92,7 +92,8 @@ EOF
 	"$JIT_CA" serve --config "$T/$name.yaml" >"$T/$name.log" 2>&1 &
 	pids+=($!)
 	printf -v "pid_$name" '%s' "$!"
-	until grep -qs 'listening on' "$T/$name.log"; do
+	# The log line names the port (listen: 127.0.0.1:0).
+	until grep -qs 'listening on http://[0-9.:]*$' "$T/$name.log"; do
 		i=$((i + 1))
 		if [ $i -gt 300 ]; then
 			echo "bench-pg: node $name did not start:" >&2
