@@ -18,6 +18,20 @@
 #define PUB_MAX (64 * 1024)
 #define KEY_MAX (256 * 1024)   /* as jit_key_load_private() */
 
+/* The files of one CA in the data directory. */
+struct ca_files {
+	const char *key, *pub, *comment;
+	const char *label;         /* names the key in messages */
+};
+
+static const struct ca_files user_ca = {
+	JIT_CADIR_KEY, JIT_CADIR_PUB, JIT_CADIR_COMMENT, "the CA key",
+};
+static const struct ca_files host_ca = {
+	JIT_CADIR_HOST_KEY, JIT_CADIR_HOST_PUB, JIT_CADIR_HOST_COMMENT,
+	"the host CA key",
+};
+
 int
 jit_cadir_path(const char *dir, const char *name, char **out)
 {
@@ -56,11 +70,22 @@ path_exists(const char *dir, const char *name)
 	return exists;
 }
 
+static int
+files_exist(const char *dir, const struct ca_files *f)
+{
+	return path_exists(dir, f->key) || path_exists(dir, f->pub);
+}
+
 int
 jit_cadir_exists(const char *dir)
 {
-	return path_exists(dir, JIT_CADIR_KEY) ||
-	    path_exists(dir, JIT_CADIR_PUB);
+	return files_exist(dir, &user_ca);
+}
+
+int
+jit_cadir_host_exists(const char *dir)
+{
+	return files_exist(dir, &host_ca);
 }
 
 /* Make a newly created directory's entry durable: fsync its parent. */
@@ -96,7 +121,7 @@ fsync_parent_of(const char *dir)
  * unencrypted by key.c, or encrypted by libssh when passphrase is set. */
 static int
 write_new_key(const char *keypath, enum jit_key_type t, unsigned bits,
-    const char *passphrase, struct jit_key **out)
+    const char *passphrase, const char *comment, struct jit_key **out)
 {
 	struct jit_buf text = JIT_BUF_INIT;
 	int r = JIT_ERR_INTERNAL;
@@ -105,8 +130,7 @@ write_new_key(const char *keypath, enum jit_key_type t, unsigned bits,
 	if (passphrase == NULL) {
 		if ((r = jit_key_generate(t, bits, out)) != 0)
 			return r;
-		if ((r = jit_key_save_private(*out, keypath,
-		    JIT_CADIR_COMMENT)) != 0) {
+		if ((r = jit_key_save_private(*out, keypath, comment)) != 0) {
 			jit_key_free(*out);
 			*out = NULL;
 		}
@@ -125,9 +149,12 @@ out:
 	return r;
 }
 
+/* Create one CA's files in dir; *made_dir (may be NULL) says whether
+ * dir was created here. */
 static int
-create_ca(const char *dir, enum jit_key_type t, unsigned bits,
-    const char *passphrase, struct jit_key **out)
+create_ca(const char *dir, const struct ca_files *f, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **out,
+    int *made_dir)
 {
 	struct jit_key *k = NULL;
 	char *keypath = NULL, *pubpath = NULL, *line = NULL;
@@ -138,17 +165,19 @@ create_ca(const char *dir, enum jit_key_type t, unsigned bits,
 
 	if (out != NULL)
 		*out = NULL;
+	if (made_dir != NULL)
+		*made_dir = 0;
 	if (dir == NULL || *dir == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_cadir_path(dir, JIT_CADIR_KEY, &keypath)) != 0 ||
-	    (r = jit_cadir_path(dir, JIT_CADIR_PUB, &pubpath)) != 0)
+	if ((r = jit_cadir_path(dir, f->key, &keypath)) != 0 ||
+	    (r = jit_cadir_path(dir, f->pub, &pubpath)) != 0)
 		goto out;
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			r = JIT_ERR_INVALID_ARGUMENT;
 			goto out;
 		}
-		if (jit_cadir_exists(dir)) {
+		if (files_exist(dir, f)) {
 			r = JIT_ERR_FILE_EXISTS;
 			goto out;
 		}
@@ -170,10 +199,11 @@ create_ca(const char *dir, enum jit_key_type t, unsigned bits,
 	}
 	/* Generate only after the directory checks so a doomed init does
 	 * not spend seconds on an RSA key first. */
-	if ((r = write_new_key(keypath, t, bits, passphrase, &k)) != 0)
+	if ((r = write_new_key(keypath, t, bits, passphrase, f->comment,
+	    &k)) != 0)
 		goto out;
 	wrote_key = 1;
-	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0)
+	if ((r = jit_key_format_public(k, f->comment, &line)) != 0)
 		goto out;
 	len = strlen(line);
 	line[len] = '\n';   /* overwrites the NUL; written with its length */
@@ -186,6 +216,8 @@ create_ca(const char *dir, enum jit_key_type t, unsigned bits,
 		*out = k;
 		k = NULL;
 	}
+	if (made_dir != NULL)
+		*made_dir = created_dir;
 	r = 0;
 out:
 	if (r != 0) {
@@ -209,7 +241,7 @@ int
 jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
     struct jit_key **out)
 {
-	return create_ca(dir, t, bits, NULL, out);
+	return create_ca(dir, &user_ca, t, bits, NULL, out, NULL);
 }
 
 int
@@ -220,11 +252,68 @@ jit_cadir_create_encrypted(const char *dir, enum jit_key_type t,
 		*out = NULL;
 	if (passphrase == NULL || *passphrase == '\0')
 		return JIT_ERR_INVALID_ARGUMENT;
-	return create_ca(dir, t, bits, passphrase, out);
+	return create_ca(dir, &user_ca, t, bits, passphrase, out, NULL);
 }
 
 int
-jit_cadir_check_key_mode(const char *dir, unsigned *mode)
+jit_cadir_create_host(const char *dir, enum jit_key_type t, unsigned bits,
+    const char *passphrase, struct jit_key **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (passphrase != NULL && *passphrase == '\0')
+		return JIT_ERR_INVALID_ARGUMENT;
+	return create_ca(dir, &host_ca, t, bits, passphrase, out, NULL);
+}
+
+/* Remove one CA's files (after a failed creation). */
+static void
+remove_ca(const char *dir, const struct ca_files *f)
+{
+	char *p = NULL;
+
+	if (jit_cadir_path(dir, f->key, &p) == 0)
+		unlink(p);
+	free(p);
+	p = NULL;
+	if (jit_cadir_path(dir, f->pub, &p) == 0)
+		unlink(p);
+	free(p);
+}
+
+int
+jit_cadir_create_with_host(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **user,
+    struct jit_key **host)
+{
+	int r, made_dir = 0, saved;
+
+	*user = NULL;
+	*host = NULL;
+	if (passphrase != NULL && *passphrase == '\0')
+		return JIT_ERR_INVALID_ARGUMENT;
+	/* Neither may exist: nothing is made beside a half-made CA. */
+	if (dir != NULL && (jit_cadir_exists(dir) ||
+	    jit_cadir_host_exists(dir)))
+		return JIT_ERR_FILE_EXISTS;
+	if ((r = create_ca(dir, &user_ca, t, bits, passphrase, user,
+	    &made_dir)) != 0)
+		return r;
+	if ((r = create_ca(dir, &host_ca, t, bits, passphrase, host,
+	    NULL)) != 0) {
+		saved = errno;
+		jit_key_free(*user);
+		*user = NULL;
+		remove_ca(dir, &user_ca);
+		if (made_dir)
+			rmdir(dir);
+		errno = saved;
+	}
+	return r;
+}
+
+static int
+check_mode(const char *dir, const struct ca_files *f, unsigned *mode)
 {
 	struct stat st;
 	char *keypath = NULL;
@@ -232,7 +321,7 @@ jit_cadir_check_key_mode(const char *dir, unsigned *mode)
 
 	if (mode != NULL)
 		*mode = 0;
-	if ((r = jit_cadir_path(dir, JIT_CADIR_KEY, &keypath)) != 0)
+	if ((r = jit_cadir_path(dir, f->key, &keypath)) != 0)
 		return r;
 	if (stat(keypath, &st) != 0)
 		r = jit_err_from_errno(errno);
@@ -247,6 +336,18 @@ jit_cadir_check_key_mode(const char *dir, unsigned *mode)
 	}
 	free(keypath);
 	return r;
+}
+
+int
+jit_cadir_check_key_mode(const char *dir, unsigned *mode)
+{
+	return check_mode(dir, &user_ca, mode);
+}
+
+int
+jit_cadir_check_host_key_mode(const char *dir, unsigned *mode)
+{
+	return check_mode(dir, &host_ca, mode);
 }
 
 /* ---- passphrases ------------------------------------------------------ */
@@ -445,9 +546,10 @@ out:
 	return r;
 }
 
-int
-jit_cadir_load_pass(const char *dir, const struct jit_cadir_pass *pass,
-    struct jit_key **out, char *err, size_t errlen)
+static int
+load_ca(const char *dir, const struct ca_files *f,
+    const struct jit_cadir_pass *pass, struct jit_key **out, char *err,
+    size_t errlen)
 {
 	char *keypath = NULL;
 	int r;
@@ -455,12 +557,26 @@ jit_cadir_load_pass(const char *dir, const struct jit_cadir_pass *pass,
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((r = jit_cadir_path(dir, JIT_CADIR_KEY, &keypath)) != 0)
+	if ((r = jit_cadir_path(dir, f->key, &keypath)) != 0)
 		return r;
-	r = jit_cadir_load_private(keypath, "the CA key", pass, out, err,
+	r = jit_cadir_load_private(keypath, f->label, pass, out, err,
 	    errlen);
 	free(keypath);
 	return r;
+}
+
+int
+jit_cadir_load_pass(const char *dir, const struct jit_cadir_pass *pass,
+    struct jit_key **out, char *err, size_t errlen)
+{
+	return load_ca(dir, &user_ca, pass, out, err, errlen);
+}
+
+int
+jit_cadir_load_host_pass(const char *dir, const struct jit_cadir_pass *pass,
+    struct jit_key **out, char *err, size_t errlen)
+{
+	return load_ca(dir, &host_ca, pass, out, err, errlen);
 }
 
 int
@@ -475,8 +591,8 @@ jit_cadir_public_line(const char *dir, char **line)
 	return jit_cadir_public_line_pass(dir, NULL, line, NULL, 0);
 }
 
-int
-jit_cadir_public_line_pass(const char *dir,
+static int
+public_line(const char *dir, const struct ca_files *f,
     const struct jit_cadir_pass *pass, char **line, char *err,
     size_t errlen)
 {
@@ -489,15 +605,14 @@ jit_cadir_public_line_pass(const char *dir,
 	*line = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((r = jit_cadir_path(dir, JIT_CADIR_PUB, &pubpath)) != 0)
+	if ((r = jit_cadir_path(dir, f->pub, &pubpath)) != 0)
 		goto out;
 	r = jit_read_file(pubpath, PUB_MAX, &data, &len);
 	if (r == JIT_ERR_NOT_FOUND) {
 		/* Derive the line from the private key (needs read access). */
-		if ((r = jit_cadir_load_pass(dir, pass, &k, err,
-		    errlen)) != 0)
+		if ((r = load_ca(dir, f, pass, &k, err, errlen)) != 0)
 			goto out;
-		r = jit_key_format_public(k, JIT_CADIR_COMMENT, line);
+		r = jit_key_format_public(k, f->comment, line);
 		goto out;
 	}
 	if (r != 0)
@@ -517,4 +632,20 @@ out:
 	free(data);
 	free(pubpath);
 	return r;
+}
+
+int
+jit_cadir_public_line_pass(const char *dir,
+    const struct jit_cadir_pass *pass, char **line, char *err,
+    size_t errlen)
+{
+	return public_line(dir, &user_ca, pass, line, err, errlen);
+}
+
+int
+jit_cadir_host_public_line_pass(const char *dir,
+    const struct jit_cadir_pass *pass, char **line, char *err,
+    size_t errlen)
+{
+	return public_line(dir, &host_ca, pass, line, err, errlen);
 }

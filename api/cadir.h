@@ -12,8 +12,16 @@
  *                    read it
  *   DIR/ca_key.pub   CA public key line "TYPE BASE64 jit-ssh-ca", 0644,
  *                    the line hosts put in TrustedUserCAKeys
+ *   DIR/host_ca_key  the host CA's private key, which signs host
+ *                    certificates (api/hosts/hosts.h): a separate key,
+ *                    so user and host certificates can be trusted and
+ *                    rotated apart; 0600, plain or encrypted as ca_key
+ *   DIR/host_ca_key.pub  "TYPE BASE64 jit-ssh-host-ca", 0644, the key of
+ *                    the @cert-authority line clients put in known_hosts
  *
- * A data directory "has a CA" when either file exists.
+ * A data directory "has a CA" when either ca_key file exists, and "has a
+ * host CA" when either host_ca_key file exists.  The functions without
+ * "host" in their name are about the user CA.
  *
  * All functions return 0 or a negative JIT_ERR_* code (err.h) and never
  * print.  Output parameters are cleared on entry; returned strings and
@@ -27,13 +35,17 @@
 #define JIT_CADIR_KEY "ca_key"
 #define JIT_CADIR_PUB "ca_key.pub"
 #define JIT_CADIR_COMMENT "jit-ssh-ca"
+#define JIT_CADIR_HOST_KEY "host_ca_key"
+#define JIT_CADIR_HOST_PUB "host_ca_key.pub"
+#define JIT_CADIR_HOST_COMMENT "jit-ssh-host-ca"
 
 /* "DIR/name" as a new string.  Errors: ALLOC. */
 int jit_cadir_path(const char *dir, const char *name, char **out);
 
 /* 1 if DIR holds a CA key or CA public key file, else 0 (also when DIR
- * does not exist). */
+ * does not exist).  jit_cadir_host_exists: the same for the host CA. */
 int jit_cadir_exists(const char *dir);
+int jit_cadir_host_exists(const char *dir);
 
 /*
  * Create a new CA of type t (bits: RSA only, 0 = default) in dir,
@@ -53,14 +65,30 @@ int jit_cadir_create(const char *dir, enum jit_key_type t, unsigned bits,
  * (non-empty), by jit_key_libssh_generate(), which also makes the key. */
 int jit_cadir_create_encrypted(const char *dir, enum jit_key_type t,
     unsigned bits, const char *passphrase, struct jit_key **out);
+/* The host CA (DIR/host_ca_key, DIR/host_ca_key.pub), as
+ * jit_cadir_create(), encrypted when passphrase is not NULL (then it must
+ * not be empty).  FILE_EXISTS when DIR already has a host CA; a user CA
+ * in DIR is left alone either way. */
+int jit_cadir_create_host(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **out);
+/* Both CAs at once (what jit-ca init and a first server start make), of
+ * the same type, both encrypted with passphrase when it is not NULL.
+ * FILE_EXISTS when DIR has either; on any error neither is left behind
+ * (nor DIR when this call created it).  *user and *host receive the new
+ * private keys. */
+int jit_cadir_create_with_host(const char *dir, enum jit_key_type t,
+    unsigned bits, const char *passphrase, struct jit_key **user,
+    struct jit_key **host);
 
 /* 0 if DIR/ca_key is a regular file that neither its group nor others
  * may read, write or execute (mode & 077 == 0).  PERMISSION when they
  * may (*mode, if non-NULL, receives the permission bits for the
  * message), INVALID_ARGUMENT when it is not a regular file, NOT_FOUND or
  * another errno-derived code when it cannot be examined.  The server
- * calls this before loading the key (OpenSSH refuses such keys too). */
+ * calls this before loading the key (OpenSSH refuses such keys too).
+ * The _host_ variant checks DIR/host_ca_key. */
 int jit_cadir_check_key_mode(const char *dir, unsigned *mode);
+int jit_cadir_check_host_key_mode(const char *dir, unsigned *mode);
 
 /*
  * Where the passphrase of an encrypted key comes from.  The sources are
@@ -132,6 +160,11 @@ int jit_cadir_load_private(const char *path, const char *label,
 int jit_cadir_load_pass(const char *dir, const struct jit_cadir_pass *pass,
     struct jit_key **out, char *err, size_t errlen);
 int jit_cadir_load(const char *dir, struct jit_key **out);
+/* The host CA's private key from DIR/host_ca_key (label "the host CA
+ * key"), as jit_cadir_load_pass(). */
+int jit_cadir_load_host_pass(const char *dir,
+    const struct jit_cadir_pass *pass, struct jit_key **out, char *err,
+    size_t errlen);
 
 /*
  * The CA public key line "TYPE BASE64 jit-ssh-ca" (no newline) as a new
@@ -143,6 +176,11 @@ int jit_cadir_public_line(const char *dir, char **line);
 /* The same; deriving the line from an encrypted DIR/ca_key takes its
  * passphrase from pass, and err is filled as by jit_cadir_load_pass(). */
 int jit_cadir_public_line_pass(const char *dir,
+    const struct jit_cadir_pass *pass, char **line, char *err,
+    size_t errlen);
+/* The host CA's line "TYPE BASE64 jit-ssh-host-ca", from
+ * DIR/host_ca_key.pub or derived from DIR/host_ca_key. */
+int jit_cadir_host_public_line_pass(const char *dir,
     const struct jit_cadir_pass *pass, char **line, char *err,
     size_t errlen);
 

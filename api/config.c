@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "oidc.h"
 #include "policy.h"
 #include "store.h"
 #include "util.h"
@@ -137,8 +138,26 @@ config_zero(struct jit_config *c)
 	c->sweep_interval = 5;
 	c->connection_timeout = 30;
 	c->threads = 0;
-	c->max_connections = 256;
+	c->max_connections = 1024;
+	c->request_timeout = 10;
+	c->max_connections_per_address = 64;
 	c->rate_limit = 20;
+	c->web_session_idle = 30 * 60;
+	c->web_session_max = 12 * 3600;
+	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
+	c->oidc.session_ttl = 12 * 3600;
+}
+
+static void
+free_domains(struct jit_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhost_domains; i++)
+		free(c->host_domains[i]);
+	free(c->host_domains);
+	c->host_domains = NULL;
+	c->nhost_domains = 0;
 }
 
 void
@@ -157,6 +176,18 @@ jit_config_release(struct jit_config *c)
 	free(c->store_sslmode);
 	free(c->store_sslrootcert);
 	free(c->store_schema);
+	free(c->web_origin);
+	free(c->public_url);
+	free(c->oidc.issuer);
+	free(c->oidc.client_id);
+	free(c->oidc.cli_client_id);
+	free(c->oidc.client_secret_file);
+	free(c->oidc.username_claim);
+	free(c->oidc.groups_claim);
+	free(c->oidc.scopes);
+	free(c->oidc.ca_file);
+	jit_notify_config_release(c->notify, c->nnotify);
+	free_domains(c);
 	config_zero(c);
 }
 
@@ -377,10 +408,129 @@ jit_config_open_store(const struct jit_config *c, const char *data,
 	return r;
 }
 
+/* An origin: http:// or https://, then a host[:port] without a path. */
+static int
+valid_origin(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	return *h != '\0' && strlen(h) <= 255 &&
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-:[]") == strlen(h);
+}
+
+/* web: {session_idle, session_max, origin} */
+static int
+load_web(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+{
+	static const char *const web_keys[] = { "session_idle", "session_max",
+	    "origin" };
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
+
+	if (jit_yaml_is_null(n))
+		return 0;
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, "web", "expected a mapping "
+		    "{session_idle, session_max, origin}");
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "web", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "web", "web", web_keys, 3, &seen,
+		    &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "web", &v)) != 0)
+			return r;
+		if (f == 0)
+			r = get_seconds(d, v, "web.session_idle", 1,
+			    &c->web_session_idle);
+		else if (f == 1)
+			r = get_seconds(d, v, "web.session_max", 1,
+			    &c->web_session_max);
+		else if ((r = get_string(d, v, "web.origin",
+		    &c->web_origin)) == 0 && !valid_origin(c->web_origin))
+			r = jit_yaml_fail(d, v, "web.origin", "expected "
+			    "http(s)://host[:port] without a path");
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const oidc_keys[] = {
+	"issuer", "client_id", "cli_client_id", "client_secret_file",
+	"username_claim", "groups_claim", "scopes", "session_ttl", "ca_file",
+};
+#define NOIDC (sizeof(oidc_keys) / sizeof(oidc_keys[0]))
+
+/* oidc.KEY (oidc_keys[f]) with value v. */
+static int
+load_oidc_value(struct jit_yaml_doc *d, size_t f, ynode *v,
+    struct jit_config_oidc *o)
+{
+	char field[40], why[160];
+	char **strs[] = { &o->issuer, &o->client_id, &o->cli_client_id,
+	    &o->client_secret_file, &o->username_claim, &o->groups_claim,
+	    &o->scopes, NULL, &o->ca_file };
+	int r;
+
+	snprintf(field, sizeof(field), "oidc.%s", oidc_keys[f]);
+	if (strs[f] == NULL) {
+		r = get_seconds(d, v, field, 60, &o->session_ttl);
+		if (r == 0 && o->session_ttl > 7 * 86400)
+			r = jit_yaml_fail(d, v, field, "at most 7d");
+		return r;
+	}
+	if ((r = get_string(d, v, field, strs[f])) != 0)
+		return r;
+	if (strs[f] == &o->issuer &&
+	    jit_oidc_issuer_ok(o->issuer, why, sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, field, "%s", why);
+	if (strs[f] == &o->username_claim &&
+	    strcmp(o->username_claim, "preferred_username") != 0 &&
+	    strcmp(o->username_claim, "email") != 0)
+		return jit_yaml_fail(d, v, field, "must be preferred_username "
+		    "or email");
+	return 0;
+}
+
+static int
+load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+{
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f;
+	int r;
+
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, "oidc", "expected a mapping "
+		    "(issuer, client_id, ...)");
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "oidc", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "oidc", "oidc", oidc_keys, NOIDC,
+		    &seen, &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "oidc", &v)) != 0 ||
+		    (r = load_oidc_value(d, f, v, &c->oidc)) != 0)
+			return r;
+	}
+	if (c->oidc.issuer == NULL || c->oidc.client_id == NULL)
+		return jit_yaml_fail(d, n, "oidc", "needs issuer and "
+		    "client_id");
+	return 0;
+}
+
 static const char *const top_keys[] = {
 	"listen", "data", "policies", "tls", "clock_skew", "max_body",
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit", "store",
+	"max_connections", "rate_limit", "web", "request_timeout",
+	"max_connections_per_address", "host_domains", "host_cert_validity",
+	"public_url", "notify", "oidc", "store",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -404,6 +554,71 @@ load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
 	return 0;
 }
 
+/* The base of links in notifications, without a trailing slash. */
+static int
+load_public_url(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	char why[256];
+	size_t n;
+	int lo, r;
+
+	if ((r = get_string(d, v, key, &c->public_url)) != 0)
+		return r;
+	if (jit_notify_url_check(c->public_url, 0, &lo, why,
+	    sizeof(why)) != 0)
+		return jit_yaml_fail(d, v, key, "%s", why);
+	n = strlen(c->public_url);
+	while (n > 0 && c->public_url[n - 1] == '/')
+		c->public_url[--n] = '\0';
+	return 0;
+}
+
+/* A DNS name: labels of letters, digits and '-' between dots. */
+static int
+valid_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '.' && s[0] != '-' &&
+	    s[n - 1] != '.' && strstr(s, "..") == NULL &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == n;
+}
+
+static int
+load_domains(struct jit_yaml_doc *d, ynode *v, const char *key,
+    struct jit_config *c)
+{
+	ynode *item;
+	size_t i, n;
+	int r;
+
+	free_domains(c);
+	if (jit_yaml_is_null(v))
+		return 0;
+	if (jit_yaml_kind(v) != JIT_YAML_SEQUENCE)
+		return jit_yaml_fail(d, v, key, "expected a list of domains, "
+		    "like [example.com]");
+	if ((n = jit_yaml_size(v)) > JIT_CONFIG_MAX_HOST_DOMAINS)
+		return jit_yaml_fail(d, v, key, "at most %d domains",
+		    JIT_CONFIG_MAX_HOST_DOMAINS);
+	if (n > 0 && (c->host_domains = calloc(n, sizeof(char *))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((r = jit_yaml_item(d, v, i, key, &item)) != 0 ||
+		    (r = jit_yaml_string(d, item, key, "a domain",
+		    &c->host_domains[i])) != 0)
+			return r;
+		c->nhost_domains = i + 1;
+		if (!valid_domain(c->host_domains[i]))
+			return jit_yaml_fail(d, item, key, "invalid domain "
+			    "'%.64s' (a DNS name like example.com, without "
+			    "wildcards)", c->host_domains[i]);
+	}
+	return 0;
+}
+
 /* Top-level key i (top_keys) with value v. */
 static int
 load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
@@ -411,6 +626,17 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	const char *key = top_keys[i], *text;
 	int r;
 
+	/* By name, so that keys added elsewhere do not renumber these. */
+	if (strcmp(key, "public_url") == 0)
+		return load_public_url(d, v, key, c);
+	if (strcmp(key, "notify") == 0) {
+		jit_notify_config_release(c->notify, c->nnotify);
+		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
+	}
+	if (strcmp(key, "oidc") == 0)
+		return load_oidc(d, v, c);
+	if (strcmp(key, "store") == 0)
+		return load_store(d, v, c);
 	switch (i) {
 	case 0:
 		return load_listen(d, v, key, c);
@@ -450,7 +676,22 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	case 11:
 		return get_uint(d, v, key, 1000000, &c->rate_limit);
 	case 12:
-		return load_store(d, v, c);
+		return load_web(d, v, c);
+	case 13:
+		r = get_seconds(d, v, key, 1, &c->request_timeout);
+		if (r == 0 && c->request_timeout > 3600)
+			r = jit_yaml_fail(d, v, key, "at most 1h");
+		return r;
+	case 14:
+		r = get_uint(d, v, key, 100000,
+		    &c->max_connections_per_address);
+		if (r == 0 && c->max_connections_per_address == 0)
+			r = jit_yaml_fail(d, v, key, "must be at least 1");
+		return r;
+	case 15:
+		return load_domains(d, v, key, c);
+	case 16:
+		return get_seconds(d, v, key, 10, &c->host_cert_validity);
 	}
 	return JIT_ERR_INTERNAL;
 }

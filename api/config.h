@@ -9,11 +9,36 @@
  *   max_body: 64KiB                 # request bodies above this get 413
  *   max_wait: 60s                   # cap on GET /v1/requests/ID?wait=
  *   sweep_interval: 5s              # pending-timeout / grant-end sweeper
- *   connection_timeout: 30s         # idle or slow clients are dropped
- *   threads: 0                      # 0 = a thread per connection
- *   max_connections: 256
+ *   request_timeout: 10s            # for a request's headers to arrive
+ *   connection_timeout: 30s         # then silence before a drop
+ *   threads: 0                      # handler threads; 0 = 32
+ *   max_connections: 1024
+ *   max_connections_per_address: 64
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   web:                            # the web page's sign-in sessions
+ *     session_idle: 30m             # ends after this long without use
+ *     session_max: 12h              # ends this long after sign-in
+ *     origin: https://jit.example   # the page's public origin, when a
+ *                                   # proxy terminates TLS (default: the
+ *                                   # Host header, https under tls:)
+ *   public_url: https://jit.example.com   # links in notifications
+ *   notify: [...]                   # notification endpoints
+ *                                   # (notify_config.h)
+ *   host_domains: [example.com]     # the @cert-authority line names
+ *                                   # *.example.com (none: "*")
+ *   host_cert_validity: 30d         # host certificates (10s to 365d)
+ *   oidc:                           # single sign-on (docs/CONFIG.md)
+ *     issuer: https://idp.example   # https (http only on loopback)
+ *     client_id: jit-ssh            # the web page's client (required)
+ *     cli_client_id: jit-ssh-cli    # jit-ssh's public client (device
+ *                                   # flow); default client_id
+ *     client_secret_file: FILE      # client_id's secret (web page)
+ *     username_claim: preferred_username   # or email
+ *     groups_claim: groups          # optional: adds to policy groups
+ *     scopes: openid profile email  # asked for (default; + groups)
+ *     session_ttl: 12h              # sessions signed in this way
+ *     ca_file: FILE                 # the provider's TLS roots
  *   store: lmdb                     # or a postgresql:// URL, or:
  *   store:
  *     url: postgresql://jit@db.example/jit
@@ -37,10 +62,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify_config.h"
+
 #define JIT_CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 #define JIT_CONFIG_DEFAULT_DATA "./jit-data"
 #define JIT_CONFIG_DEFAULT_POLICIES "policies/examples/"
 #define JIT_CONFIG_MAX_FILE (1024 * 1024)
+#define JIT_CONFIG_MAX_HOST_DOMAINS 64
+#define JIT_CONFIG_DEFAULT_HOST_VALIDITY (30ull * 86400)
 
 enum jit_listen_kind {
 	JIT_LISTEN_INET = 1,   /* IPv4 host:port */
@@ -52,6 +81,19 @@ struct jit_listen {
 	enum jit_listen_kind kind;
 	char *host;            /* address text (no brackets), or socket path */
 	unsigned port;         /* 0 for unix; 0 also allowed = any free port */
+};
+
+/* The oidc: section; issuer NULL = no single sign-on.  Strings owned. */
+struct jit_config_oidc {
+	char *issuer;
+	char *client_id;
+	char *cli_client_id;         /* NULL = client_id */
+	char *client_secret_file;    /* NULL = no web sign-in */
+	char *username_claim;        /* NULL = preferred_username */
+	char *groups_claim;          /* NULL = none */
+	char *scopes;                /* NULL = the default */
+	char *ca_file;               /* NULL = the system's roots */
+	uint64_t session_ttl;        /* seconds */
 };
 
 struct jit_config {
@@ -66,9 +108,22 @@ struct jit_config {
 	uint64_t max_wait;     /* seconds */
 	uint64_t sweep_interval;     /* seconds */
 	uint64_t connection_timeout; /* seconds */
-	unsigned threads;            /* 0 = thread per connection */
+	uint64_t request_timeout;    /* seconds */
+	unsigned threads;            /* handler threads; 0 = default */
 	unsigned max_connections;
+	unsigned max_connections_per_address;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	uint64_t web_session_idle;   /* seconds */
+	uint64_t web_session_max;    /* seconds */
+	char *web_origin;            /* "https://host[:port]" or NULL */
+	char *public_url;            /* NULL: notifications carry no link */
+	struct jit_notify_endpoint *notify;   /* nnotify endpoints */
+	size_t nnotify;
+	char **host_domains;         /* DNS names (letters, digits, '-',
+	                                '.'), nhost_domains of them */
+	size_t nhost_domains;
+	uint64_t host_cert_validity; /* seconds */
+	struct jit_config_oidc oidc;
 	int from_file;               /* 0 = embedded defaults */
 	/* store: NULL url = LMDB in data; else PostgreSQL (store.h's
 	 * jit_store_options; NULL = not given) */

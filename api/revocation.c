@@ -8,15 +8,22 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "hosts.h"
 #include "krl.h"
 #include "util.h"
 
-struct collect {
-	uint64_t now, grace;
-	uint64_t *serials;
+/* The serials one CA's section lists, and those left out as expired. */
+struct serials {
+	uint64_t *v;
 	size_t n, cap;
 	uint64_t expired;
-	uint64_t generated;
+};
+
+struct collect {
+	uint64_t now, grace;
+	struct serials user, host;
+	int with_hosts;
+	uint64_t generated;      /* for both */
 };
 
 static uint64_t
@@ -30,22 +37,14 @@ time_member(const json_t *o, const char *key)
 	return t;
 }
 
+/* A revoked certificate that was valid until not_after and revoked at
+ * revoked_at: listed in into, or left out as expired. */
 static int
-collect_cb(json_t *req, uint64_t seq, void *vctx)
+add_serial(struct collect *c, struct serials *into, uint64_t serial,
+    uint64_t not_after, uint64_t revoked_at)
 {
-	struct collect *c = vctx;
-	json_t *sj = json_object_get(req, "serial");
-	uint64_t serial, not_after, until, revoked_at;
+	uint64_t until;
 
-	(void)seq;
-	if (sj == NULL || json_is_null(sj))
-		return 0;       /* revoked before a cert was issued */
-	if (!json_is_integer(sj) || json_integer_value(sj) <= 0)
-		return JIT_ERR_STORE_CORRUPT;
-	serial = (uint64_t)json_integer_value(sj);
-	if ((not_after = time_member(req, "not_after")) == 0)
-		return JIT_ERR_STORE_CORRUPT;
-	revoked_at = time_member(req, "revoked_at");
 	if (revoked_at > c->generated)
 		c->generated = revoked_at;
 	until = not_after > UINT64_MAX - c->grace ? UINT64_MAX :
@@ -53,39 +52,74 @@ collect_cb(json_t *req, uint64_t seq, void *vctx)
 	if (c->now >= until) {
 		/* Dead everywhere: leave it out, but remember that the
 		 * content changed when it dropped. */
-		c->expired++;
+		into->expired++;
 		if (until > c->generated)
 			c->generated = until;
 		return 0;
 	}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
+	if (into->n == into->cap) {
+		size_t ncap = into->cap ? into->cap * 2 : 64;
 		uint64_t *p;
 
 		if (ncap > SIZE_MAX / sizeof(*p))
 			return JIT_ERR_ALLOC;
-		if ((p = realloc(c->serials, ncap * sizeof(*p))) == NULL)
+		if ((p = realloc(into->v, ncap * sizeof(*p))) == NULL)
 			return JIT_ERR_ALLOC;
-		c->serials = p;
-		c->cap = ncap;
+		into->v = p;
+		into->cap = ncap;
 	}
-	c->serials[c->n++] = serial;
+	into->v[into->n++] = serial;
 	return 0;
+}
+
+static int
+collect_cb(json_t *req, uint64_t seq, void *vctx)
+{
+	struct collect *c = vctx;
+	json_t *sj = json_object_get(req, "serial");
+	uint64_t not_after;
+
+	(void)seq;
+	if (sj == NULL || json_is_null(sj))
+		return 0;       /* revoked before a cert was issued */
+	if (!json_is_integer(sj) || json_integer_value(sj) <= 0)
+		return JIT_ERR_STORE_CORRUPT;
+	if ((not_after = time_member(req, "not_after")) == 0)
+		return JIT_ERR_STORE_CORRUPT;
+	return add_serial(c, &c->user, (uint64_t)json_integer_value(sj),
+	    not_after, time_member(req, "revoked_at"));
+}
+
+static int
+collect_host_cb(uint64_t serial, uint64_t valid_before, uint64_t revoked_at,
+    void *vctx)
+{
+	struct collect *c = vctx;
+
+	return add_serial(c, &c->host, serial, valid_before, revoked_at);
 }
 
 static int
 collect_fn(struct jit_store_txn *t, void *vctx)
 {
-	return jit_store_list_by_state(t, "revoked", NULL, collect_cb, vctx);
+	struct collect *c = vctx;
+	int r;
+
+	if ((r = jit_store_list_by_state(t, "revoked", NULL, collect_cb,
+	    c)) != 0)
+		return r;
+	return c->with_hosts ? jit_hosts_revoked_certs(t, collect_host_cb, c) :
+	    0;
 }
 
 int
 jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
-    uint64_t now, uint64_t grace, struct jit_buf *out,
-    struct jit_revocation_info *info)
+    const struct jit_key *host_ca, uint64_t now, uint64_t grace,
+    struct jit_buf *out, struct jit_revocation_info *info)
 {
 	struct collect c;
 	struct jit_krl_spec spec;
+	struct jit_krl_section host;
 	int r = JIT_ERR_INTERNAL;
 
 	if (info != NULL)
@@ -95,24 +129,36 @@ jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
 	memset(&c, 0, sizeof(c));
 	c.now = now;
 	c.grace = grace;
+	c.with_hosts = host_ca != NULL;
 	if (s != NULL && (r = jit_store_read(s, collect_fn, &c)) != 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));
 	spec.ca = ca;
-	spec.serials = c.serials;
-	spec.nserials = c.n;
-	spec.version = (uint64_t)c.n + 2 * c.expired;
+	spec.serials = c.user.v;
+	spec.nserials = c.user.n;
+	spec.version = (uint64_t)c.user.n + 2 * c.user.expired +
+	    (uint64_t)c.host.n + 2 * c.host.expired;
 	spec.generated = c.generated;
 	spec.comment = JIT_KRL_COMMENT;
+	if (host_ca != NULL) {
+		memset(&host, 0, sizeof(host));
+		host.ca = host_ca;
+		host.serials = c.host.v;
+		host.nserials = c.host.n;
+		spec.more = &host;
+		spec.nmore = 1;
+	}
 	if ((r = jit_krl_build(&spec, out)) != 0)
 		goto out;
 	if (info != NULL) {
-		info->listed = c.n;
-		info->expired = c.expired;
+		info->listed = c.user.n + c.host.n;
+		info->expired = c.user.expired + c.host.expired;
+		info->host_listed = c.host.n;
 		info->version = spec.version;
 		info->generated = spec.generated;
 	}
 out:
-	free(c.serials);
+	free(c.user.v);
+	free(c.host.v);
 	return r;
 }

@@ -26,8 +26,17 @@
  *                    not_after + grace of an entry that dropped out,
  *                    whichever is later (0 with no such revocation);
  *   comment        = "jit-ssh".
- * The KRL has one CERTIFICATES section for the CA (see krl.h) and no
- * signature; with nothing revoked it has no sections and revokes nothing.
+ * Host certificates.  With a host CA, the certificates of revoked hosts
+ * (hosts.h, jit_hosts_revoked_certs) are listed the same way, in a second
+ * CERTIFICATES section signed for by the host CA, with the same grace;
+ * they count into krl_version and generated_date like the requests
+ * (a revoked host's certificates are fixed once it is revoked, so the
+ * sum still only grows).  One file then serves sshd's RevokedKeys and
+ * ssh's RevokedHostKeys.
+ *
+ * The KRL has one CERTIFICATES section per CA with something listed (see
+ * krl.h) and no signature; with nothing revoked it has no sections and
+ * revokes nothing.
  */
 #ifndef JIT_REVOCATION_H
 #define JIT_REVOCATION_H
@@ -44,23 +53,26 @@
 struct jit_revocation_info {
 	uint64_t listed;      /* serials in the KRL */
 	uint64_t expired;     /* revoked serials left out as expired */
+	uint64_t host_listed; /* of listed, host certificates */
 	uint64_t version;     /* krl_version written */
 	uint64_t generated;   /* generated_date written */
 };
 
 /*
- * Read the revoked requests from s (one read snapshot) and append the KRL
- * for CA key ca (public or private; only its public half is used) at time
- * now to out.  s may be NULL for a data directory that has no store yet
- * (nothing revoked).  info (may be NULL) receives the figures.  Requests whose
- * "serial" or "not_after" are missing or malformed are skipped when they
- * have no serial (revoked before any cert was issued) and otherwise fail
- * with STORE_CORRUPT, because leaving out a revoked cert silently would
- * let it in.  Errors: the store's, ALLOC, the KRL builder's.  On error
+ * Read the revoked requests (and, when host_ca is not NULL, the revoked
+ * hosts) from s (one read snapshot) and append the KRL for CA key ca and
+ * host CA key host_ca (public or private; only their public halves are
+ * used) at time now to out.  s may be NULL for a data directory that has
+ * no store yet (nothing revoked).  info (may be NULL) receives the
+ * figures.  Requests whose "serial" or "not_after" are missing or
+ * malformed are skipped when they have no serial (revoked before any
+ * cert was issued) and otherwise fail with STORE_CORRUPT, because
+ * leaving out a revoked cert silently would let it in; so does a
+ * malformed revoked host (hosts.h).  Errors: the store's, ALLOC, the KRL builder's.  On error
  * out is unchanged.
  */
 int jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
-    uint64_t now, uint64_t grace, struct jit_buf *out,
-    struct jit_revocation_info *info);
+    const struct jit_key *host_ca, uint64_t now, uint64_t grace,
+    struct jit_buf *out, struct jit_revocation_info *info);
 
 #endif

@@ -1,4 +1,5 @@
-/* cert.c - OpenSSH user certificates; see cert.h for the contract. */
+/* cert.c - OpenSSH user and host certificates; see cert.h for the
+ * contract. */
 #include "cert.h"
 #include "err.h"
 
@@ -120,6 +121,7 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 	unsigned char nonce[JIT_CERT_NONCE_LEN];
 	size_t cablen, kblen, start = 0, plen = 0, clen = 0, elen = 0;
 	size_t flen = 0, slen = 0, est = 0, i;
+	uint32_t type;
 	int r = JIT_ERR_INTERNAL, appended = 0;
 
 	if (spec == NULL || ca_pub == NULL || signer == NULL ||
@@ -135,6 +137,14 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((spec->force_command != NULL && *spec->force_command == '\0') ||
 	    (spec->source_address != NULL && *spec->source_address == '\0'))
+		return JIT_ERR_INVALID_ARGUMENT;
+	type = spec->type == 0 ? JIT_CERT_TYPE_USER : spec->type;
+	if (type != JIT_CERT_TYPE_USER && type != JIT_CERT_TYPE_HOST)
+		return JIT_ERR_INVALID_ARGUMENT;
+	/* sshd and ssh ignore options on host certificates; refusing them
+	 * keeps anyone from believing they apply. */
+	if (type == JIT_CERT_TYPE_HOST && (spec->force_command != NULL ||
+	    spec->source_address != NULL || spec->nextensions > 0))
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((certname = jit_key_type_cert_name(jit_key_type(spec->key))) ==
 	    NULL)
@@ -219,7 +229,7 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 	    (r = jit_buf_put_string(out, nonce, sizeof(nonce))) != 0 ||
 	    (r = jit_key_put_public_fields(spec->key, out)) != 0 ||
 	    (r = jit_buf_put_u64(out, spec->serial)) != 0 ||
-	    (r = jit_buf_put_u32(out, JIT_CERT_TYPE_USER)) != 0 ||
+	    (r = jit_buf_put_u32(out, type)) != 0 ||
 	    (r = jit_buf_put_cstring(out, spec->key_id)) != 0 ||
 	    (r = jit_buf_put_u32(out, (uint32_t)plen)) != 0)
 		goto out;
@@ -675,7 +685,8 @@ jit_cert_verify(const struct jit_cert *c, const struct jit_cert_expect *e)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = jit_cert_verify_signature(c)) != 0)
 		return r;
-	if (c->type != JIT_CERT_TYPE_USER)
+	if (c->type != (e != NULL && e->type != 0 ? e->type :
+	    JIT_CERT_TYPE_USER))
 		return JIT_ERR_CERT_TYPE;
 	if (e == NULL)
 		return 0;

@@ -1,5 +1,6 @@
 /*
- * cert.h - OpenSSH user certificates (PROTOCOL.certkeys, *-cert-v01).
+ * cert.h - OpenSSH user and host certificates (PROTOCOL.certkeys,
+ * *-cert-v01).
  *
  * Build and sign: fill a struct jit_cert_spec and call jit_cert_sign();
  * the CA signs through a jit_signer_fn so its key may live elsewhere.
@@ -25,23 +26,29 @@
 #define JIT_CERT_NONCE_LEN 32
 
 struct jit_cert_spec {
+	uint32_t type;                     /* JIT_CERT_TYPE_USER or _HOST;
+	                                      0 = user */
 	const struct jit_key *key;        /* subject public key */
 	uint64_t serial;                   /* must be non-zero */
 	const char *key_id;                /* must be non-NULL */
-	const char *const *principals;     /* at least one */
+	const char *const *principals;     /* at least one (host names
+	                                      for a host certificate) */
 	size_t nprincipals;
 	uint64_t valid_after, valid_before;   /* valid_after < valid_before */
 	const char *force_command;         /* NULL = none */
 	const char *source_address;        /* "CIDR,CIDR"; NULL = none */
 	const char *const *extensions;     /* flag extensions, any order */
 	size_t nextensions;
+	/* A host certificate has no options: force_command, source_address
+	 * and extensions must be NULL / 0. */
 };
 
 /* Build the cert described by spec, sign it with signer(ctx, ...) on
  * behalf of ca_pub (the CA's public key, embedded as signature_key) and
  * append the complete cert blob to out.  Errors: INVALID_ARGUMENT for a
  * zero serial, no principals, an empty window, a NUL/empty principal,
- * duplicate options; whatever the signer returns. */
+ * duplicate options, an unknown type, options on a host certificate;
+ * whatever the signer returns. */
 int jit_cert_sign(const struct jit_cert_spec *spec,
     const struct jit_key *ca_pub, jit_signer_fn signer, void *ctx,
     struct jit_buf *out);
@@ -94,6 +101,8 @@ const struct jit_cert_option *jit_cert_find_extension(
 int jit_cert_verify_signature(const struct jit_cert *c);
 
 struct jit_cert_expect {
+	uint32_t type;                     /* JIT_CERT_TYPE_USER or _HOST;
+	                                      0 = user */
 	const struct jit_key *ca;          /* required CA, or NULL */
 	const struct jit_key *key;         /* required subject key, or NULL */
 	uint64_t now;                      /* 0 = do not check time */
@@ -101,7 +110,8 @@ struct jit_cert_expect {
 	size_t nprincipals;
 };
 
-/* Full verification: signature, user type, then each expectation given.
+/* Full verification: signature, type (e->type; user when e is NULL),
+ * then each expectation given.
  * Errors: SIGNATURE_INVALID, CERT_TYPE, CERT_WRONG_CA, CERT_WRONG_KEY,
  * CERT_NOT_YET_VALID, CERT_EXPIRED, CERT_PRINCIPALS. */
 int jit_cert_verify(const struct jit_cert *c, const struct jit_cert_expect *e);

@@ -1,65 +1,5 @@
 /* key.c - SSH keys; see key.h for the contract. */
-#include "key.h"
-#include "buf.h"
-#include "err.h"
-#include "util.h"
-
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
-#include <sodium.h>
-
-#define ED25519_PK_LEN 32
-#define ED25519_SK_LEN 64
-#define ED25519_SIG_LEN 64
-#define CERT_SUFFIX "-cert-v01@openssh.com"
-#define RSA_MIN_PARSE_BITS 1024
-#define RSA_MAX_BITS 16384
-#define BN_MAX_BYTES (RSA_MAX_BITS / 8 + 1)
-#define EC_MAX_POINT 133        /* 04 || X || Y for P-521 */
-#define MAX_KEY_FILE (256u * 1024)
-#define MAX_PUB_LINE (64u * 1024)
-
-#define OPENSSH_MAGIC "openssh-key-v1"   /* followed by a NUL on the wire */
-#define OPENSSH_MAGIC_LEN 15
-#define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
-#define OPENSSH_END "-----END OPENSSH PRIVATE KEY-----"
-#define OPENSSH_BLOCK 8         /* cipher "none" block size */
-#define OPENSSH_WRAP 70         /* ssh-keygen's base64 line length */
-
-struct jit_key {
-	enum jit_key_type type;
-	int has_private;
-	unsigned bits;
-	struct jit_buf blob;            /* cached plain public key blob */
-	size_t fields_off;              /* where the key fields start in it */
-	unsigned char ed_pk[ED25519_PK_LEN];
-	unsigned char ed_sk[ED25519_SK_LEN];    /* seed || pk */
-	EVP_PKEY *pkey;                 /* ECDSA and RSA */
-};
-
-struct keytype {
-	enum jit_key_type type;
-	const char *ssh_name;
-	const char *cert_name;
-	const char *short_name;
-	const char *family;
-	const char *curve;              /* SSH curve name (ECDSA) */
-	const char *group;              /* OpenSSL group name (ECDSA) */
-	unsigned bits;                  /* fixed size, 0 for RSA */
-	size_t field_len;               /* bytes per coordinate (ECDSA) */
-	const EVP_MD *(*md)(void);      /* signature hash (ECDSA) */
-};
+#include "key_int.h"
 
 static const struct keytype keytypes[] = {
 	{ JIT_KEY_ED25519, "ssh-ed25519",
@@ -79,8 +19,8 @@ static const struct keytype keytypes[] = {
 };
 #define NKEYTYPES (sizeof(keytypes) / sizeof(keytypes[0]))
 
-static const struct keytype *
-keytype_get(enum jit_key_type t)
+const struct keytype *
+jit_key__type(enum jit_key_type t)
 {
 	for (size_t i = 0; i < NKEYTYPES; i++)
 		if (keytypes[i].type == t)
@@ -93,7 +33,7 @@ keytype_get(enum jit_key_type t)
 const char *
 jit_key_type_ssh_name(enum jit_key_type t)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 
 	return kt == NULL ? NULL : kt->ssh_name;
 }
@@ -101,7 +41,7 @@ jit_key_type_ssh_name(enum jit_key_type t)
 const char *
 jit_key_type_cert_name(enum jit_key_type t)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 
 	return kt == NULL ? NULL : kt->cert_name;
 }
@@ -109,7 +49,7 @@ jit_key_type_cert_name(enum jit_key_type t)
 const char *
 jit_key_type_short_name(enum jit_key_type t)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 
 	return kt == NULL ? NULL : kt->short_name;
 }
@@ -117,7 +57,7 @@ jit_key_type_short_name(enum jit_key_type t)
 const char *
 jit_key_type_family(enum jit_key_type t)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 
 	return kt == NULL ? NULL : kt->family;
 }
@@ -152,8 +92,8 @@ jit_key_type_from_ssh_name(const char *s, size_t len)
  * Classify a key type name that is not one of ours, so callers get the
  * precise refusal: a certificate, DSA or a security-key type.
  */
-static int
-unknown_type_error(const unsigned char *s, size_t len)
+int
+jit_key__unknown_type_error(const unsigned char *s, size_t len)
 {
 	size_t sl = sizeof(CERT_SUFFIX) - 1;
 
@@ -176,8 +116,64 @@ sodium_init_once(void)
 	sodium_ready = sodium_init() >= 0;
 }
 
-static int
-key_new(enum jit_key_type t, struct jit_key **out)
+/*
+ * Private key material is kept out of core dumps and swap.  A private
+ * struct jit_key (which holds the Ed25519 seed) gets pages of its own,
+ * marked MADV_DONTDUMP and locked with mlock.  ECDSA and RSA private
+ * numbers live inside OpenSSL, which puts ECDSA ones in its secure heap
+ * (locked, not dumped) once that heap exists: it is made before the first
+ * private key.  Locking fails when RLIMIT_MEMLOCK is too small; the key
+ * then still works, unlocked, and jit_key_memory_locked() says so.
+ */
+#define SECURE_HEAP_SIZE (256 * 1024)
+#define SECURE_HEAP_MIN 32
+
+static pthread_once_t secure_once = PTHREAD_ONCE_INIT;
+static int secure_heap;         /* CRYPTO_secure_malloc_init's answer */
+
+static void
+secure_heap_init_once(void)
+{
+	secure_heap = CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE,
+	    SECURE_HEAP_MIN);
+}
+
+static struct jit_key *
+secret_new(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t len;
+	struct jit_key *k;
+
+	if (pg <= 0)
+		pg = 4096;
+	len = (sizeof(*k) + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	k = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (k == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTDUMP
+	(void)madvise(k, len, MADV_DONTDUMP);
+#endif
+	k->map_len = len;  /* the rest is zero, as from calloc */
+	k->locked = mlock(k, len) == 0;
+	return k;
+}
+
+int
+jit_key__crypto_ready(int priv)
+{
+	pthread_once(&sodium_once, sodium_init_once);
+	if (!sodium_ready)
+		return JIT_ERR_CRYPTO;
+	if (priv)
+		pthread_once(&secure_once, secure_heap_init_once);
+	return 0;
+}
+
+/* A new key of type t; priv: it will hold a private part (secret_new). */
+int
+jit_key__key_new(enum jit_key_type t, int priv, struct jit_key **out)
 {
 	struct jit_key *k;
 
@@ -185,12 +181,14 @@ key_new(enum jit_key_type t, struct jit_key **out)
 	pthread_once(&sodium_once, sodium_init_once);
 	if (!sodium_ready)
 		return JIT_ERR_CRYPTO;
-	if (keytype_get(t) == NULL)
+	if (jit_key__type(t) == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if ((k = calloc(1, sizeof(*k))) == NULL)
+	if (priv)
+		pthread_once(&secure_once, secure_heap_init_once);
+	if ((k = priv ? secret_new() : calloc(1, sizeof(*k))) == NULL)
 		return JIT_ERR_ALLOC;
 	k->type = t;
-	k->bits = keytype_get(t)->bits;
+	k->bits = jit_key__type(t)->bits;
 	jit_buf_init(&k->blob);
 	*out = k;
 	return 0;
@@ -199,12 +197,35 @@ key_new(enum jit_key_type t, struct jit_key **out)
 void
 jit_key_free(struct jit_key *k)
 {
+	size_t map_len;
+	int locked;
+
 	if (k == NULL)
 		return;
 	jit_buf_release(&k->blob);
 	EVP_PKEY_free(k->pkey);
+	map_len = k->map_len;
+	locked = k->locked;
 	jit_wipe(k, sizeof(*k));
-	free(k);
+	if (map_len == 0) {
+		free(k);
+		return;
+	}
+	if (locked)
+		munlock(k, map_len);
+	munmap(k, map_len);
+}
+
+int
+jit_key_memory_locked(const struct jit_key *k)
+{
+	if (k == NULL || !k->has_private || !k->locked)
+		return 0;
+	/* OpenSSL 3.0 imports RSA private numbers (from a key file) onto
+	 * its ordinary heap; only keys it generates itself are secure. */
+	if (k->type == JIT_KEY_RSA)
+		return 0;
+	return k->pkey == NULL || secure_heap == 1;
 }
 
 enum jit_key_type
@@ -228,8 +249,8 @@ jit_key_bits(const struct jit_key *k)
 /* ---- OpenSSL helpers ---- */
 
 /* Append a BIGNUM as an mpint; the bounce buffer is wiped (may be secret). */
-static int
-put_bn(struct jit_buf *b, const BIGNUM *bn)
+int
+jit_key__put_bn(struct jit_buf *b, const BIGNUM *bn)
 {
 	unsigned char tmp[BN_MAX_BYTES];
 	int n, r = JIT_ERR_INTERNAL;
@@ -249,22 +270,22 @@ out:
 	return r;
 }
 
-static int
-put_param_bn(struct jit_buf *b, const EVP_PKEY *pkey, const char *name)
+int
+jit_key__put_param_bn(struct jit_buf *b, const EVP_PKEY *pkey, const char *name)
 {
 	BIGNUM *bn = NULL;
 	int r;
 
 	if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1)
 		return JIT_ERR_CRYPTO;
-	r = put_bn(b, bn);
+	r = jit_key__put_bn(b, bn);
 	BN_clear_free(bn);
 	return r;
 }
 
 /* Read an mpint into a new BIGNUM (secure heap if secret). */
-static int
-get_bn(struct jit_buf *b, int secret, BIGNUM **out)
+int
+jit_key__get_bn(struct jit_buf *b, int secret, BIGNUM **out)
 {
 	const unsigned char *p;
 	size_t len;
@@ -285,8 +306,8 @@ get_bn(struct jit_buf *b, int secret, BIGNUM **out)
 }
 
 /* Uncompressed EC point of pkey into q[EC_MAX_POINT]. */
-static int
-ec_get_point(const EVP_PKEY *pkey, const struct keytype *kt,
+int
+jit_key__ec_get_point(const EVP_PKEY *pkey, const struct keytype *kt,
     unsigned char *q, size_t *qlen)
 {
 	*qlen = 0;
@@ -299,8 +320,8 @@ ec_get_point(const EVP_PKEY *pkey, const struct keytype *kt,
 }
 
 /* Map an OpenSSL EC group name to our key type. */
-static enum jit_key_type
-ec_type_from_group(const char *group)
+enum jit_key_type
+jit_key__ec_type_from_group(const char *group)
 {
 	for (size_t i = 0; i < NKEYTYPES; i++)
 		if (keytypes[i].group != NULL &&
@@ -314,9 +335,9 @@ ec_type_from_group(const char *group)
  * on the curve and in the group; a private scalar must be in range and
  * match the point.
  */
-static int
-ec_from_parts(const struct keytype *kt, const unsigned char *q, size_t qlen,
-    const BIGNUM *d, EVP_PKEY **out)
+int
+jit_key__ec_from_parts(const struct keytype *kt, const unsigned char *q,
+    size_t qlen, const BIGNUM *d, EVP_PKEY **out)
 {
 	OSSL_PARAM_BLD *bld = NULL;
 	OSSL_PARAM *params = NULL;
@@ -466,8 +487,8 @@ out:
 }
 
 /* Build an RSA key from its numbers; d == NULL for a public key. */
-static int
-rsa_from_parts(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
+int
+jit_key__rsa_from_parts(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
     const BIGNUM *iqmp, const BIGNUM *p, const BIGNUM *q, EVP_PKEY **out)
 {
 	OSSL_PARAM_BLD *bld = NULL;
@@ -540,7 +561,7 @@ out:
 static int
 put_fields_from_key(const struct jit_key *k, struct jit_buf *b)
 {
-	const struct keytype *kt = keytype_get(k->type);
+	const struct keytype *kt = jit_key__type(k->type);
 	unsigned char q[EC_MAX_POINT];
 	size_t qlen;
 	int r = JIT_ERR_INTERNAL;
@@ -553,14 +574,14 @@ put_fields_from_key(const struct jit_key *k, struct jit_buf *b)
 	case JIT_KEY_ECDSA_P256:
 	case JIT_KEY_ECDSA_P384:
 	case JIT_KEY_ECDSA_P521:
-		if ((r = ec_get_point(k->pkey, kt, q, &qlen)) != 0 ||
+		if ((r = jit_key__ec_get_point(k->pkey, kt, q, &qlen)) != 0 ||
 		    (r = jit_buf_put_cstring(b, kt->curve)) != 0 ||
 		    (r = jit_buf_put_string(b, q, qlen)) != 0)
 			return r;
 		return 0;
 	case JIT_KEY_RSA:
-		if ((r = put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-		    (r = put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
+		if ((r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
+		    (r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
 			return r;
 		return 0;
 	default:
@@ -572,8 +593,9 @@ put_fields_from_key(const struct jit_key *k, struct jit_buf *b)
  * Fill the blob cache: string(type name) then the fields, either the
  * given canonical wire bytes or computed from the key material.
  */
-static int
-key_cache_blob(struct jit_key *k, const unsigned char *fields, size_t flen)
+int
+jit_key__key_cache_blob(struct jit_key *k, const unsigned char *fields,
+    size_t flen)
 {
 	int r;
 
@@ -692,7 +714,7 @@ static int
 get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
     struct jit_key **out)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 	struct jit_key *k = NULL;
 	struct jit_buf save = *b;
 	const unsigned char *start = jit_buf_ptr(b), *p, *q;
@@ -703,7 +725,7 @@ get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
 	*out = NULL;
 	if (kt == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	if ((r = key_new(t, &k)) != 0)
+	if ((r = jit_key__key_new(t, 0, &k)) != 0)
 		goto out;
 	switch (t) {
 	case JIT_KEY_ED25519:
@@ -727,12 +749,13 @@ get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
 			goto out;
 		}
 		if ((r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
-		    (r = ec_from_parts(kt, q, qlen, NULL, &k->pkey)) != 0)
+		    (r = jit_key__ec_from_parts(kt, q, qlen, NULL, &k->pkey)) != 0)
 			goto out;
 		break;
 	case JIT_KEY_RSA:
-		if ((r = get_bn(b, 0, &e)) != 0 || (r = get_bn(b, 0, &n)) != 0 ||
-		    (r = rsa_from_parts(n, e, NULL, NULL, NULL, NULL,
+		if ((r = jit_key__get_bn(b, 0, &e)) != 0 ||
+		    (r = jit_key__get_bn(b, 0, &n)) != 0 ||
+		    (r = jit_key__rsa_from_parts(n, e, NULL, NULL, NULL, NULL,
 		    &k->pkey)) != 0)
 			goto out;
 		k->bits = (unsigned)BN_num_bits(n);
@@ -743,7 +766,7 @@ get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
 	}
 	/* The strict readers above accept only canonical encodings, so the
 	 * bytes consumed are exactly the fields we would write. */
-	if ((r = key_cache_blob(k, start, jit_buf_len(&save) -
+	if ((r = jit_key__key_cache_blob(k, start, jit_buf_len(&save) -
 	    jit_buf_len(b))) != 0)
 		goto out;
 	*out = k;
@@ -784,7 +807,7 @@ from_blob(const unsigned char *blob, size_t len, int validate,
 		goto out;
 	if ((t = jit_key_type_from_ssh_name((const char *)name, nlen)) ==
 	    JIT_KEY_UNKNOWN) {
-		r = unknown_type_error(name, nlen);
+		r = jit_key__unknown_type_error(name, nlen);
 		goto out;
 	}
 	if ((r = get_public_fields(&b, t, validate, &k)) != 0)
@@ -810,8 +833,8 @@ jit_key_from_blob(const unsigned char *blob, size_t len,
 
 /* ---- text form ---- */
 
-static int
-is_space(char c)
+int
+jit_key__is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -838,32 +861,32 @@ parse_public(const char *line, int validate, struct jit_key **out,
 		return JIT_ERR_INVALID_FORMAT;
 	p = line;
 	end = line + strlen(line);
-	while (p < end && is_space(*p))
+	while (p < end && jit_key__is_space(*p))
 		p++;
-	while (end > p && is_space(end[-1]))
+	while (end > p && jit_key__is_space(end[-1]))
 		end--;
 	/* One line only: no line break may remain inside. */
 	for (const char *s = p; s < end; s++)
 		if (*s == '\n' || *s == '\r' || *s == '\0')
 			return JIT_ERR_INVALID_FORMAT;
 	type = p;
-	while (p < end && !is_space(*p))
+	while (p < end && !jit_key__is_space(*p))
 		p++;
 	tlen = (size_t)(p - type);
-	while (p < end && is_space(*p))
+	while (p < end && jit_key__is_space(*p))
 		p++;
 	b64 = p;
-	while (p < end && !is_space(*p))
+	while (p < end && !jit_key__is_space(*p))
 		p++;
 	blen = (size_t)(p - b64);
-	while (p < end && is_space(*p))
+	while (p < end && jit_key__is_space(*p))
 		p++;
 	cmt = p;
 	clen = (size_t)(end - p);
 	if (tlen == 0)
 		return JIT_ERR_INVALID_FORMAT;
 	if ((t = jit_key_type_from_ssh_name(type, tlen)) == JIT_KEY_UNKNOWN)
-		return unknown_type_error((const unsigned char *)type, tlen);
+		return jit_key__unknown_type_error((const unsigned char *)type, tlen);
 	if (blen == 0)
 		return JIT_ERR_INVALID_FORMAT;
 	/* Comments end up in logs and audit records: no control bytes. */
@@ -1018,7 +1041,7 @@ jit_key_equal_public(const struct jit_key *a, const struct jit_key *b)
 int
 jit_key_generate_bits(enum jit_key_type t, unsigned *bits)
 {
-	if (keytype_get(t) == NULL)
+	if (jit_key__type(t) == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
 	if (t != JIT_KEY_RSA) {
 		*bits = 0;
@@ -1036,14 +1059,14 @@ jit_key_generate_bits(enum jit_key_type t, unsigned *bits)
 int
 jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 {
-	const struct keytype *kt = keytype_get(t);
+	const struct keytype *kt = jit_key__type(t);
 	struct jit_key *k = NULL;
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
 	if ((r = jit_key_generate_bits(t, &bits)) != 0)
 		return r;
-	if ((r = key_new(t, &k)) != 0)
+	if ((r = jit_key__key_new(t, 1, &k)) != 0)
 		goto out;
 	switch (t) {
 	case JIT_KEY_ED25519:
@@ -1072,7 +1095,7 @@ jit_key_generate(enum jit_key_type t, unsigned bits, struct jit_key **out)
 		goto out;
 	}
 	k->has_private = 1;
-	if ((r = key_cache_blob(k, NULL, 0)) != 0)
+	if ((r = jit_key__key_cache_blob(k, NULL, 0)) != 0)
 		goto out;
 	*out = k;
 	k = NULL;
@@ -1084,904 +1107,3 @@ out:
 	return r;
 }
 
-/* ---- signatures ---- */
-
-/* string "ssh-ed25519" || uint32 64: the fixed head of every signature. */
-static const unsigned char ed25519_sig_head[] = {
-	0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9',
-	0, 0, 0, ED25519_SIG_LEN };
-
-static int
-sign_ed25519(const struct jit_key *k, const unsigned char *data, size_t len,
-    struct jit_buf *sig)
-{
-	unsigned char *p;
-	size_t keep = jit_buf_len(sig);
-	int r;
-
-	if ((r = jit_buf_reserve(sig, sizeof(ed25519_sig_head) +
-	    ED25519_SIG_LEN, &p)) != 0)
-		return r;
-	memcpy(p, ed25519_sig_head, sizeof(ed25519_sig_head));
-	if (crypto_sign_detached(p + sizeof(ed25519_sig_head), NULL, data, len,
-	    k->ed_sk) != 0) {
-		/* Cannot happen with libsodium; undo the reservation. */
-		jit_buf_truncate(sig, keep);
-		return JIT_ERR_CRYPTO;
-	}
-	return 0;
-}
-
-/* One-shot EVP sign into out[*outlen] (capacity *outlen on entry). */
-static int
-evp_sign(EVP_PKEY *pkey, const EVP_MD *md, const unsigned char *data,
-    size_t len, unsigned char *out, size_t *outlen)
-{
-	EVP_MD_CTX *ctx = NULL;
-	size_t cap = *outlen, n = 0;
-	int r = JIT_ERR_CRYPTO;
-
-	*outlen = 0;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return JIT_ERR_ALLOC;
-	if (EVP_DigestSignInit(ctx, NULL, md, NULL, pkey) != 1 ||
-	    EVP_DigestSign(ctx, NULL, &n, data, len) != 1 || n > cap)
-		goto out;
-	n = cap;
-	if (EVP_DigestSign(ctx, out, &n, data, len) != 1)
-		goto out;
-	*outlen = n;
-	r = 0;
-out:
-	if (r != 0)
-		ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
-static int
-sign_ecdsa(const struct jit_key *k, const unsigned char *data, size_t len,
-    struct jit_buf *sig)
-{
-	const struct keytype *kt = keytype_get(k->type);
-	struct jit_buf inner = JIT_BUF_INIT, whole = JIT_BUF_INIT;
-	unsigned char der[256];
-	const unsigned char *dp = der;
-	size_t derlen = sizeof(der);
-	ECDSA_SIG *es = NULL;
-	const BIGNUM *sr, *ss;
-	int r = JIT_ERR_INTERNAL;
-
-	if ((r = evp_sign(k->pkey, kt->md(), data, len, der, &derlen)) != 0)
-		goto out;
-	if ((es = d2i_ECDSA_SIG(NULL, &dp, (long)derlen)) == NULL) {
-		r = JIT_ERR_CRYPTO;
-		goto out;
-	}
-	ECDSA_SIG_get0(es, &sr, &ss);
-	if ((r = put_bn(&inner, sr)) != 0 || (r = put_bn(&inner, ss)) != 0 ||
-	    (r = jit_buf_put_cstring(&whole, kt->ssh_name)) != 0 ||
-	    (r = jit_buf_put_stringb(&whole, &inner)) != 0 ||
-	    (r = jit_buf_put(sig, jit_buf_ptr(&whole),
-	    jit_buf_len(&whole))) != 0)
-		goto out;
-	r = 0;
-out:
-	ECDSA_SIG_free(es);
-	jit_buf_release(&inner);
-	jit_buf_release(&whole);
-	return r;
-}
-
-static int
-sign_rsa(const struct jit_key *k, const unsigned char *data, size_t len,
-    struct jit_buf *sig)
-{
-	struct jit_buf whole = JIT_BUF_INIT;
-	unsigned char s[RSA_MAX_BITS / 8];
-	size_t slen = sizeof(s);
-	int r = JIT_ERR_INTERNAL;
-
-	if ((r = evp_sign(k->pkey, EVP_sha512(), data, len, s, &slen)) != 0)
-		goto out;
-	if (slen != (size_t)EVP_PKEY_get_size(k->pkey)) {
-		r = JIT_ERR_CRYPTO;
-		goto out;
-	}
-	if ((r = jit_buf_put_cstring(&whole, "rsa-sha2-512")) != 0 ||
-	    (r = jit_buf_put_string(&whole, s, slen)) != 0 ||
-	    (r = jit_buf_put(sig, jit_buf_ptr(&whole),
-	    jit_buf_len(&whole))) != 0)
-		goto out;
-	r = 0;
-out:
-	jit_buf_release(&whole);
-	return r;
-}
-
-int
-jit_key_sign(const struct jit_key *k, const unsigned char *data,
-    size_t len, struct jit_buf *sig)
-{
-	if (k == NULL || sig == NULL || (data == NULL && len > 0))
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (!k->has_private)
-		return JIT_ERR_KEY_NO_PRIVATE;
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		return sign_ed25519(k, data, len, sig);
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		return sign_ecdsa(k, data, len, sig);
-	case JIT_KEY_RSA:
-		return sign_rsa(k, data, len, sig);
-	default:
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	}
-}
-
-int
-jit_key_signer(void *ctx, const unsigned char *data, size_t len,
-    struct jit_buf *sig)
-{
-	return jit_key_sign((const struct jit_key *)ctx, data, len, sig);
-}
-
-static int
-evp_verify(EVP_PKEY *pkey, const EVP_MD *md, const unsigned char *s,
-    size_t slen, const unsigned char *data, size_t len)
-{
-	EVP_MD_CTX *ctx = NULL;
-	int r = JIT_ERR_SIGNATURE_INVALID;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return JIT_ERR_ALLOC;
-	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) != 1)
-		goto out;
-	if (EVP_DigestVerify(ctx, s, slen, data, len) == 1)
-		r = 0;
-out:
-	ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
-static int
-verify_ecdsa(const struct jit_key *k, const unsigned char *s, size_t slen,
-    const unsigned char *data, size_t len)
-{
-	const struct keytype *kt = keytype_get(k->type);
-	struct jit_buf b;
-	const unsigned char *rp, *sp;
-	size_t rlen, splen;
-	unsigned char der[256], *dp = der;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *br = NULL, *bs = NULL;
-	int n, r = JIT_ERR_SIGNATURE_INVALID;
-
-	jit_buf_view(&b, s, slen);
-	if (jit_buf_get_mpint_direct(&b, &rp, &rlen) != 0 ||
-	    jit_buf_get_mpint_direct(&b, &sp, &splen) != 0 ||
-	    jit_buf_len(&b) != 0 || rlen == 0 || splen == 0 ||
-	    rlen > kt->field_len || splen > kt->field_len)
-		goto out;
-	if ((br = BN_bin2bn(rp, (int)rlen, NULL)) == NULL ||
-	    (bs = BN_bin2bn(sp, (int)splen, NULL)) == NULL ||
-	    (es = ECDSA_SIG_new()) == NULL) {
-		r = JIT_ERR_ALLOC;
-		goto out;
-	}
-	if (ECDSA_SIG_set0(es, br, bs) != 1) {
-		r = JIT_ERR_CRYPTO;
-		goto out;
-	}
-	br = bs = NULL;
-	if ((n = i2d_ECDSA_SIG(es, NULL)) <= 0 || (size_t)n > sizeof(der) ||
-	    i2d_ECDSA_SIG(es, &dp) != n) {
-		r = JIT_ERR_CRYPTO;
-		goto out;
-	}
-	r = evp_verify(k->pkey, kt->md(), der, (size_t)n, data, len);
-out:
-	BN_free(br);
-	BN_free(bs);
-	ECDSA_SIG_free(es);
-	return r;
-}
-
-int
-jit_key_verify(const struct jit_key *k, const unsigned char *sig,
-    size_t siglen, const unsigned char *data, size_t len)
-{
-	struct jit_buf b;
-	const unsigned char *alg, *s;
-	size_t alen, slen;
-	const char *want;
-	const EVP_MD *md;
-
-	if (k == NULL || sig == NULL || (data == NULL && len > 0))
-		return JIT_ERR_INVALID_ARGUMENT;
-	jit_buf_view(&b, sig, siglen);
-	if (jit_buf_get_string_direct(&b, &alg, &alen) != 0 ||
-	    jit_buf_get_string_direct(&b, &s, &slen) != 0 ||
-	    jit_buf_len(&b) != 0)
-		return JIT_ERR_SIGNATURE_INVALID;
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		if (alen != 11 || memcmp(alg, "ssh-ed25519", 11) != 0 ||
-		    slen != ED25519_SIG_LEN)
-			return JIT_ERR_SIGNATURE_INVALID;
-		if (crypto_sign_verify_detached(s, data, len, k->ed_pk) != 0)
-			return JIT_ERR_SIGNATURE_INVALID;
-		return 0;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		want = jit_key_type_ssh_name(k->type);
-		if (alen != strlen(want) || memcmp(alg, want, alen) != 0)
-			return JIT_ERR_SIGNATURE_INVALID;
-		return verify_ecdsa(k, s, slen, data, len);
-	case JIT_KEY_RSA:
-		if (alen == 12 && memcmp(alg, "rsa-sha2-256", 12) == 0)
-			md = EVP_sha256();
-		else if (alen == 12 && memcmp(alg, "rsa-sha2-512", 12) == 0)
-			md = EVP_sha512();
-		else if (alen == 7 && memcmp(alg, "ssh-rsa", 7) == 0)
-			return JIT_ERR_SIGNATURE_ALG;
-		else
-			return JIT_ERR_SIGNATURE_INVALID;
-		/* PKCS#1 v1.5 signatures are exactly the modulus length. */
-		if (slen != (size_t)EVP_PKEY_get_size(k->pkey))
-			return JIT_ERR_SIGNATURE_INVALID;
-		return evp_verify(k->pkey, md, s, slen, data, len);
-	default:
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	}
-}
-
-/* ---- private keys ---- */
-
-/* Ed25519 private key from its 32-byte seed. */
-static int
-ed25519_from_seed(const unsigned char *seed, struct jit_key **out)
-{
-	struct jit_key *k = NULL;
-	int r;
-
-	*out = NULL;
-	if ((r = key_new(JIT_KEY_ED25519, &k)) != 0)
-		return r;
-	if (crypto_sign_seed_keypair(k->ed_pk, k->ed_sk, seed) != 0) {
-		jit_key_free(k);
-		return JIT_ERR_CRYPTO;
-	}
-	k->has_private = 1;
-	if ((r = key_cache_blob(k, NULL, 0)) != 0) {
-		jit_key_free(k);
-		return r;
-	}
-	*out = k;
-	return 0;
-}
-
-/* A private key of type t whose pkey is already validated. */
-static int
-key_from_pkey(enum jit_key_type t, EVP_PKEY **pkey, struct jit_key **out)
-{
-	struct jit_key *k = NULL;
-	int r;
-
-	*out = NULL;
-	if ((r = key_new(t, &k)) != 0)
-		return r;
-	k->pkey = *pkey;
-	*pkey = NULL;
-	k->has_private = 1;
-	if (t == JIT_KEY_RSA)
-		k->bits = (unsigned)EVP_PKEY_get_bits(k->pkey);
-	if ((r = key_cache_blob(k, NULL, 0)) != 0) {
-		jit_key_free(k);
-		return r;
-	}
-	*out = k;
-	return 0;
-}
-
-/* RSA private numbers in OpenSSH's order n, e, d, iqmp, p, q. */
-static int
-rsa_private_from_bns(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
-    const BIGNUM *iqmp, const BIGNUM *p, const BIGNUM *q,
-    struct jit_key **out)
-{
-	EVP_PKEY *pkey = NULL;
-	int r;
-
-	*out = NULL;
-	if (BN_num_bits(n) < JIT_RSA_MIN_USER_BITS)
-		return JIT_ERR_KEY_TOO_SMALL;
-	if ((r = rsa_from_parts(n, e, d, iqmp, p, q, &pkey)) != 0)
-		return r;
-	r = key_from_pkey(JIT_KEY_RSA, &pkey, out);
-	EVP_PKEY_free(pkey);
-	return r;
-}
-
-/* The private section of one key in an openssh-key-v1 container, after
- * the check words: string type, fields. */
-static int
-get_openssh_private(struct jit_buf *b, struct jit_key **out)
-{
-	const unsigned char *name, *p, *q, *sk;
-	size_t nlen, len, qlen, sklen;
-	enum jit_key_type t;
-	const struct keytype *kt;
-	BIGNUM *n = NULL, *e = NULL, *d = NULL, *iqmp = NULL, *bp = NULL,
-	    *bq = NULL;
-	EVP_PKEY *pkey = NULL;
-	struct jit_key *k = NULL;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	if ((r = jit_buf_get_string_direct(b, &name, &nlen)) != 0)
-		goto out;
-	if ((t = jit_key_type_from_ssh_name((const char *)name, nlen)) ==
-	    JIT_KEY_UNKNOWN) {
-		r = unknown_type_error(name, nlen);
-		goto out;
-	}
-	kt = keytype_get(t);
-	switch (t) {
-	case JIT_KEY_ED25519:
-		if ((r = jit_buf_get_string_direct(b, &p, &len)) != 0 ||
-		    (r = jit_buf_get_string_direct(b, &sk, &sklen)) != 0)
-			goto out;
-		if (len != ED25519_PK_LEN || sklen != ED25519_SK_LEN) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		if ((r = ed25519_from_seed(sk, &k)) != 0)
-			goto out;
-		/* sk is seed || pk: both copies must be the derived key. */
-		if (memcmp(k->ed_pk, p, ED25519_PK_LEN) != 0 ||
-		    memcmp(k->ed_sk + 32, sk + 32, ED25519_PK_LEN) != 0) {
-			r = JIT_ERR_KEY_MISMATCH;
-			goto out;
-		}
-		break;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_buf_get_string_direct(b, &p, &len)) != 0)
-			goto out;
-		if (len != strlen(kt->curve) || memcmp(p, kt->curve, len) != 0) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		if ((r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
-		    (r = get_bn(b, 1, &d)) != 0 ||
-		    (r = ec_from_parts(kt, q, qlen, d, &pkey)) != 0 ||
-		    (r = key_from_pkey(t, &pkey, &k)) != 0)
-			goto out;
-		break;
-	case JIT_KEY_RSA:
-		if ((r = get_bn(b, 0, &n)) != 0 || (r = get_bn(b, 0, &e)) != 0 ||
-		    (r = get_bn(b, 1, &d)) != 0 ||
-		    (r = get_bn(b, 1, &iqmp)) != 0 ||
-		    (r = get_bn(b, 1, &bp)) != 0 ||
-		    (r = get_bn(b, 1, &bq)) != 0 ||
-		    (r = rsa_private_from_bns(n, e, d, iqmp, bp, bq, &k)) != 0)
-			goto out;
-		break;
-	default:
-		r = JIT_ERR_KEY_TYPE_UNKNOWN;
-		goto out;
-	}
-	*out = k;
-	k = NULL;
-	r = 0;
-out:
-	BN_free(n);
-	BN_free(e);
-	BN_clear_free(d);
-	BN_clear_free(iqmp);
-	BN_clear_free(bp);
-	BN_clear_free(bq);
-	EVP_PKEY_free(pkey);
-	jit_key_free(k);
-	return r;
-}
-
-/* The binary openssh-key-v1 container (see PROTOCOL.key). */
-static int
-parse_openssh_binary(const unsigned char *data, size_t len,
-    struct jit_key **out)
-{
-	struct jit_buf b, priv;
-	const unsigned char *cipher, *kdf, *kdfopts, *pub, *cmt;
-	size_t clen, klen, kolen, publen, cmtlen;
-	uint32_t nkeys, chk1, chk2;
-	uint8_t pad;
-	struct jit_key *k = NULL;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	jit_buf_view(&b, data, len);
-	if (len < OPENSSH_MAGIC_LEN ||
-	    memcmp(data, OPENSSH_MAGIC, OPENSSH_MAGIC_LEN) != 0) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((r = jit_buf_skip(&b, OPENSSH_MAGIC_LEN)) != 0 ||
-	    (r = jit_buf_get_string_direct(&b, &cipher, &clen)) != 0 ||
-	    (r = jit_buf_get_string_direct(&b, &kdf, &klen)) != 0 ||
-	    (r = jit_buf_get_string_direct(&b, &kdfopts, &kolen)) != 0)
-		goto out;
-	if (clen != 4 || memcmp(cipher, "none", 4) != 0 ||
-	    klen != 4 || memcmp(kdf, "none", 4) != 0) {
-		r = JIT_ERR_KEY_ENCRYPTED;
-		goto out;
-	}
-	if (kolen != 0) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((r = jit_buf_get_u32(&b, &nkeys)) != 0)
-		goto out;
-	if (nkeys != 1) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((r = jit_buf_get_string_direct(&b, &pub, &publen)) != 0 ||
-	    (r = jit_buf_get_stringb_view(&b, &priv)) != 0)
-		goto out;
-	if (jit_buf_len(&b) != 0) {
-		r = JIT_ERR_TRAILING_DATA;
-		goto out;
-	}
-	if (jit_buf_len(&priv) % OPENSSH_BLOCK != 0) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((r = jit_buf_get_u32(&priv, &chk1)) != 0 ||
-	    (r = jit_buf_get_u32(&priv, &chk2)) != 0)
-		goto out;
-	if (chk1 != chk2) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((r = get_openssh_private(&priv, &k)) != 0 ||
-	    (r = jit_buf_get_string_direct(&priv, &cmt, &cmtlen)) != 0)
-		goto out;
-	/* Padding is 1, 2, 3, ... up to a multiple of the block size,
-	 * nothing else: OpenSSH pads to 8, libssh to 16 (key_libssh.c hands
-	 * us its exports), and OpenSSH reads either. */
-	if (jit_buf_len(&priv) >= 2 * OPENSSH_BLOCK) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	for (uint8_t i = 1; jit_buf_len(&priv) > 0; i++) {
-		if ((r = jit_buf_get_u8(&priv, &pad)) != 0)
-			goto out;
-		if (pad != i) {
-			r = JIT_ERR_INVALID_FORMAT;
-			goto out;
-		}
-	}
-	if (publen != jit_buf_len(&k->blob) ||
-	    memcmp(pub, jit_buf_ptr(&k->blob), publen) != 0) {
-		r = JIT_ERR_KEY_MISMATCH;
-		goto out;
-	}
-	*out = k;
-	k = NULL;
-	r = 0;
-out:
-	jit_key_free(k);
-	return r;
-}
-
-static int
-is_b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
-}
-
-static int
-only_space(const unsigned char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!is_space((char)p[i]))
-			return 0;
-	return 1;
-}
-
-/* The armoured text form of openssh-key-v1. */
-static int
-parse_openssh_armor(const unsigned char *data, size_t len,
-    struct jit_key **out)
-{
-	struct jit_buf text = JIT_BUF_INIT;
-	const unsigned char *p, *end;
-	unsigned char *bin = NULL;
-	size_t blen = 0, bl = sizeof(OPENSSH_BEGIN) - 1,
-	    el = sizeof(OPENSSH_END) - 1;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	if ((p = memmem(data, len, OPENSSH_BEGIN, bl)) == NULL ||
-	    !only_space(data, (size_t)(p - data))) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	p += bl;
-	if ((end = memmem(p, len - (size_t)(p - data), OPENSSH_END, el)) ==
-	    NULL || !only_space(end + el, len - (size_t)(end + el - data))) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	for (; p < end; p++) {
-		if (is_space((char)*p))
-			continue;
-		if (!is_b64_char(*p)) {
-			r = JIT_ERR_INVALID_FORMAT;
-			goto out;
-		}
-		if ((r = jit_buf_put_u8(&text, *p)) != 0)
-			goto out;
-	}
-	if ((r = jit_b64_decode((const char *)jit_buf_ptr(&text),
-	    jit_buf_len(&text), &bin, &blen)) != 0)
-		goto out;
-	r = parse_openssh_binary(bin, blen, out);
-out:
-	if (bin != NULL) {
-		jit_wipe(bin, blen);
-		free(bin);
-	}
-	jit_buf_release(&text);
-	return r;
-}
-
-/* Never prompt: an encrypted PEM key is refused, not asked about. */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
-/* Re-validate an OpenSSL-loaded key through the same constructors the
- * openssh-key-v1 reader uses, so both paths enforce the same checks. */
-static int
-key_from_openssl(EVP_PKEY *pk, struct jit_key **out)
-{
-	unsigned char seed[32], q[EC_MAX_POINT];
-	size_t slen = sizeof(seed), qlen;
-	char group[64];
-	enum jit_key_type t;
-	const struct keytype *kt;
-	BIGNUM *n = NULL, *e = NULL, *d = NULL, *iqmp = NULL, *p = NULL,
-	    *bq = NULL;
-	EVP_PKEY *pkey = NULL;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_ED25519:
-		if (EVP_PKEY_get_raw_private_key(pk, seed, &slen) != 1 ||
-		    slen != sizeof(seed)) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		r = ed25519_from_seed(seed, out);
-		goto out;
-	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_utf8_string_param(pk,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-		    NULL) != 1 ||
-		    (t = ec_type_from_group(group)) == JIT_KEY_UNKNOWN) {
-			r = JIT_ERR_KEY_TYPE_UNSUPPORTED;
-			goto out;
-		}
-		kt = keytype_get(t);
-		/* The file may have stored the point compressed. */
-		(void)EVP_PKEY_set_utf8_string_param(pk,
-		    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-		    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED);
-		if ((r = ec_get_point(pk, kt, q, &qlen)) != 0)
-			goto out;
-		if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY,
-		    &d) != 1) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		if ((r = ec_from_parts(kt, q, qlen, d, &pkey)) != 0)
-			goto out;
-		r = key_from_pkey(t, &pkey, out);
-		goto out;
-	case EVP_PKEY_RSA:
-		if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
-		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_D, &d) != 1 ||
-		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR1,
-		    &p) != 1 ||
-		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR2,
-		    &bq) != 1 ||
-		    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-		    &iqmp) != 1) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		r = rsa_private_from_bns(n, e, d, iqmp, p, bq, out);
-		goto out;
-	case EVP_PKEY_DSA:
-		r = JIT_ERR_KEY_TYPE_UNSUPPORTED;
-		goto out;
-	default:
-		r = JIT_ERR_KEY_TYPE_UNKNOWN;
-		goto out;
-	}
-out:
-	jit_wipe(seed, sizeof(seed));
-	BN_free(n);
-	BN_free(e);
-	BN_clear_free(d);
-	BN_clear_free(iqmp);
-	BN_clear_free(p);
-	BN_clear_free(bq);
-	EVP_PKEY_free(pkey);
-	ERR_clear_error();
-	return r;
-}
-
-static int
-parse_pem(const unsigned char *data, size_t len, struct jit_key **out)
-{
-	BIO *bio = NULL;
-	EVP_PKEY *pk = NULL;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	if (memmem(data, len, "ENCRYPTED", 9) != NULL)
-		return JIT_ERR_KEY_ENCRYPTED;
-	if (memmem(data, len, "-----BEGIN DSA ", 15) != NULL)
-		return JIT_ERR_KEY_TYPE_UNSUPPORTED;
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
-		return JIT_ERR_ALLOC;
-	if ((pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb,
-	    NULL)) == NULL) {
-		r = JIT_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	r = key_from_openssl(pk, out);
-out:
-	ERR_clear_error();
-	EVP_PKEY_free(pk);
-	BIO_free(bio);
-	return r;
-}
-
-int
-jit_key_parse_private(const unsigned char *data, size_t len,
-    struct jit_key **out)
-{
-	int r;
-
-	*out = NULL;
-	if (data == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (len > MAX_KEY_FILE)
-		return JIT_ERR_INVALID_FORMAT;
-	/* Make sure libsodium is ready before any key is built. */
-	pthread_once(&sodium_once, sodium_init_once);
-	if (!sodium_ready)
-		return JIT_ERR_CRYPTO;
-	if (len >= OPENSSH_MAGIC_LEN &&
-	    memcmp(data, OPENSSH_MAGIC, OPENSSH_MAGIC_LEN) == 0)
-		r = parse_openssh_binary(data, len, out);
-	else if (memmem(data, len, OPENSSH_BEGIN,
-	    sizeof(OPENSSH_BEGIN) - 1) != NULL)
-		r = parse_openssh_armor(data, len, out);
-	else if (memmem(data, len, "-----BEGIN ", 11) != NULL)
-		r = parse_pem(data, len, out);
-	else
-		r = JIT_ERR_INVALID_FORMAT;
-	return r;
-}
-
-int
-jit_key_load_private(const char *path, struct jit_key **out)
-{
-	unsigned char *data = NULL;
-	size_t len = 0;
-	int r = JIT_ERR_INTERNAL;
-
-	*out = NULL;
-	if ((r = jit_read_file(path, MAX_KEY_FILE, &data, &len)) != 0)
-		goto out;
-	r = jit_key_parse_private(data, len, out);
-out:
-	if (data != NULL) {
-		jit_wipe(data, len);
-		free(data);
-	}
-	return r;
-}
-
-/* The private key fields as written inside openssh-key-v1. */
-static int
-put_openssh_private_fields(const struct jit_key *k, struct jit_buf *b)
-{
-	const struct keytype *kt = keytype_get(k->type);
-	unsigned char q[EC_MAX_POINT];
-	size_t qlen;
-	int r;
-
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		if ((r = jit_buf_put_string(b, k->ed_pk, ED25519_PK_LEN)) != 0 ||
-		    (r = jit_buf_put_string(b, k->ed_sk, ED25519_SK_LEN)) != 0)
-			return r;
-		return 0;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		if ((r = ec_get_point(k->pkey, kt, q, &qlen)) != 0 ||
-		    (r = jit_buf_put_cstring(b, kt->curve)) != 0 ||
-		    (r = jit_buf_put_string(b, q, qlen)) != 0 ||
-		    (r = put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_PRIV_KEY)) != 0)
-			return r;
-		return 0;
-	case JIT_KEY_RSA:
-		if ((r = put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
-		    (r = put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-		    (r = put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-		    (r = put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-		    (r = put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-		    (r = put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0)
-			return r;
-		return 0;
-	default:
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	}
-}
-
-int
-jit_key_put_agent_private_fields(const struct jit_key *k,
-    struct jit_buf *b)
-{
-	struct jit_buf tmp = JIT_BUF_INIT;
-	int r = JIT_ERR_INTERNAL;
-
-	if (k == NULL || b == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (!k->has_private)
-		return JIT_ERR_KEY_NO_PRIVATE;
-	/* Build aside so b is unchanged on error. */
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		if ((r = jit_buf_put_string(&tmp, k->ed_pk,
-		    ED25519_PK_LEN)) != 0 ||
-		    (r = jit_buf_put_string(&tmp, k->ed_sk,
-		    ED25519_SK_LEN)) != 0)
-			goto out;
-		break;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		if ((r = put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_PRIV_KEY)) != 0)
-			goto out;
-		break;
-	case JIT_KEY_RSA:
-		if ((r = put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-		    (r = put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-		    (r = put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-		    (r = put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0)
-			goto out;
-		break;
-	default:
-		r = JIT_ERR_KEY_TYPE_UNKNOWN;
-		goto out;
-	}
-	r = jit_buf_put(b, jit_buf_ptr(&tmp), jit_buf_len(&tmp));
-out:
-	jit_buf_release(&tmp);
-	return r;
-}
-
-int
-jit_key_put_private_openssh(const struct jit_key *k, const char *comment,
-    struct jit_buf *b)
-{
-	struct jit_buf bin = JIT_BUF_INIT, priv = JIT_BUF_INIT,
-	    text = JIT_BUF_INIT;
-	char *b64 = NULL;
-	size_t b64len = 0;
-	uint32_t chk;
-	int r = JIT_ERR_INTERNAL;
-
-	if (k == NULL || b == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (!k->has_private)
-		return JIT_ERR_KEY_NO_PRIVATE;
-	randombytes_buf(&chk, sizeof(chk));
-	if ((r = jit_buf_put_u32(&priv, chk)) != 0 ||
-	    (r = jit_buf_put_u32(&priv, chk)) != 0 ||
-	    (r = jit_buf_put_cstring(&priv,
-	    jit_key_type_ssh_name(k->type))) != 0 ||
-	    (r = put_openssh_private_fields(k, &priv)) != 0 ||
-	    (r = jit_buf_put_cstring(&priv, comment == NULL ? "" :
-	    comment)) != 0)
-		goto out;
-	for (uint8_t i = 1; jit_buf_len(&priv) % OPENSSH_BLOCK != 0; i++)
-		if ((r = jit_buf_put_u8(&priv, i)) != 0)
-			goto out;
-	if ((r = jit_buf_put(&bin, OPENSSH_MAGIC, OPENSSH_MAGIC_LEN)) != 0 ||
-	    (r = jit_buf_put_cstring(&bin, "none")) != 0 ||
-	    (r = jit_buf_put_cstring(&bin, "none")) != 0 ||
-	    (r = jit_buf_put_string(&bin, NULL, 0)) != 0 ||
-	    (r = jit_buf_put_u32(&bin, 1)) != 0 ||
-	    (r = jit_key_put_public(k, &bin)) != 0 ||
-	    (r = jit_buf_put_stringb(&bin, &priv)) != 0)
-		goto out;
-	if ((r = jit_b64_encode(jit_buf_ptr(&bin), jit_buf_len(&bin),
-	    &b64)) != 0)
-		goto out;
-	b64len = strlen(b64);
-	if ((r = jit_buf_put(&text, OPENSSH_BEGIN "\n",
-	    sizeof(OPENSSH_BEGIN))) != 0)
-		goto out;
-	for (size_t i = 0; i < b64len; i += OPENSSH_WRAP) {
-		size_t n = b64len - i < OPENSSH_WRAP ? b64len - i :
-		    OPENSSH_WRAP;
-		if ((r = jit_buf_put(&text, b64 + i, n)) != 0 ||
-		    (r = jit_buf_put_u8(&text, '\n')) != 0)
-			goto out;
-	}
-	if ((r = jit_buf_put(&text, OPENSSH_END "\n",
-	    sizeof(OPENSSH_END))) != 0 ||
-	    (r = jit_buf_put(b, jit_buf_ptr(&text), jit_buf_len(&text))) != 0)
-		goto out;
-	r = 0;
-out:
-	if (b64 != NULL) {
-		jit_wipe(b64, b64len);
-		free(b64);
-	}
-	jit_buf_release(&bin);
-	jit_buf_release(&priv);
-	jit_buf_release(&text);
-	return r;
-}
-
-int
-jit_key_save_private(const struct jit_key *k, const char *path,
-    const char *comment)
-{
-	struct jit_buf b = JIT_BUF_INIT;
-	int r = JIT_ERR_INTERNAL;
-
-	if (k == NULL || path == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_key_put_private_openssh(k, comment, &b)) != 0)
-		goto out;
-	r = jit_write_file_atomic(path, jit_buf_ptr(&b), jit_buf_len(&b),
-	    0600, 1);
-out:
-	jit_buf_release(&b);
-	return r;
-}

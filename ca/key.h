@@ -68,6 +68,15 @@ int jit_key_generate_bits(enum jit_key_type t, unsigned *bits);
 
 void jit_key_free(struct jit_key *k);
 
+/* Private key material is kept out of core dumps (MADV_DONTDUMP) and
+ * locked in RAM (mlock) so it is never swapped out: the key object's own
+ * pages hold the Ed25519 seed, and OpenSSL's secure heap (made before the
+ * first private key) holds ECDSA private numbers.  1 when that worked for
+ * k's private part; 0 when it could not (RLIMIT_MEMLOCK too small; the key
+ * works all the same), for RSA (OpenSSL 3.0 imports RSA private numbers
+ * onto its ordinary heap) and when k has no private part. */
+int jit_key_memory_locked(const struct jit_key *k);
+
 /* Public-key blob (SSH wire format of the plain key).
  * jit_key_public_blob returns a pointer cached inside the key, valid as
  * long as the key; put_ appends it to a buffer. */

@@ -214,46 +214,99 @@ make_runs(const uint64_t *serials, size_t n, struct jit_krl_range **out,
 	return 0;
 }
 
-int
-jit_krl_build(const struct jit_krl_spec *spec, struct jit_buf *out)
+/* Check one CA's revocations (spec's own or a further section). */
+static int
+check_section(const struct jit_krl_section *sec)
 {
-	struct jit_buf k = JIT_BUF_INIT, cs = JIT_BUF_INIT, ids = JIT_BUF_INIT;
+	size_t i;
+
+	if (sec->ca == NULL ||
+	    (sec->serials == NULL && sec->nserials > 0) ||
+	    (sec->key_ids == NULL && sec->nkey_ids > 0))
+		return JIT_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < sec->nkey_ids; i++) {
+		if (sec->key_ids[i] == NULL)
+			return JIT_ERR_INVALID_ARGUMENT;
+	}
+	return 0;
+}
+
+/* Append the CERTIFICATES section of sec to k, if it revokes anything. */
+static int
+put_ca_section(struct jit_buf *k, const struct jit_krl_section *sec)
+{
+	struct jit_buf cs = JIT_BUF_INIT, ids = JIT_BUF_INIT;
 	struct jit_krl_range *runs = NULL;
 	const char **sorted = NULL;
 	const unsigned char *cablob;
 	size_t nruns = 0, calen, i;
 	int r = JIT_ERR_INTERNAL;
 
-	if (spec == NULL || out == NULL || spec->ca == NULL ||
-	    (spec->serials == NULL && spec->nserials > 0) ||
-	    (spec->key_ids == NULL && spec->nkey_ids > 0))
-		return JIT_ERR_INVALID_ARGUMENT;
-	for (i = 0; i < spec->nkey_ids; i++) {
-		if (spec->key_ids[i] == NULL)
-			return JIT_ERR_INVALID_ARGUMENT;
-	}
-	if ((r = make_runs(spec->serials, spec->nserials, &runs,
-	    &nruns)) != 0)
+	if ((r = make_runs(sec->serials, sec->nserials, &runs, &nruns)) != 0)
 		goto out;
-	if (spec->nkey_ids > 0) {
-		if (spec->nkey_ids > SIZE_MAX / sizeof(*sorted)) {
+	if (sec->nkey_ids > 0) {
+		if (sec->nkey_ids > SIZE_MAX / sizeof(*sorted)) {
 			r = JIT_ERR_ALLOC;
 			goto out;
 		}
-		if ((sorted = malloc(spec->nkey_ids * sizeof(*sorted))) ==
+		if ((sorted = malloc(sec->nkey_ids * sizeof(*sorted))) ==
 		    NULL) {
 			r = JIT_ERR_ALLOC;
 			goto out;
 		}
-		memcpy(sorted, spec->key_ids,
-		    spec->nkey_ids * sizeof(*sorted));
-		qsort(sorted, spec->nkey_ids, sizeof(*sorted), cmp_cstr);
-		for (i = 0; i < spec->nkey_ids; i++) {
+		memcpy(sorted, sec->key_ids, sec->nkey_ids * sizeof(*sorted));
+		qsort(sorted, sec->nkey_ids, sizeof(*sorted), cmp_cstr);
+		for (i = 0; i < sec->nkey_ids; i++) {
 			if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0)
 				continue;
 			if ((r = jit_buf_put_cstring(&ids, sorted[i])) != 0)
 				goto out;
 		}
+	}
+	r = 0;
+	if (nruns == 0 && jit_buf_len(&ids) == 0)
+		goto out;
+	if ((r = jit_key_public_blob(sec->ca, &cablob, &calen)) != 0)
+		goto out;
+	if ((r = jit_buf_put_string(&cs, cablob, calen)) != 0 ||
+	    (r = jit_buf_put_string(&cs, NULL, 0)) != 0 ||
+	    (r = put_serials(&cs, runs, nruns)) != 0)
+		goto out;
+	if (jit_buf_len(&ids) > 0 &&
+	    (r = put_subsection(&cs, KRL_CERT_KEY_ID, &ids)) != 0)
+		goto out;
+	if ((r = jit_buf_put_u8(k, KRL_SECTION_CERTIFICATES)) != 0 ||
+	    (r = jit_buf_put_stringb(k, &cs)) != 0)
+		goto out;
+ out:
+	free(runs);
+	free(sorted);
+	jit_buf_release(&cs);
+	jit_buf_release(&ids);
+	return r;
+}
+
+int
+jit_krl_build(const struct jit_krl_spec *spec, struct jit_buf *out)
+{
+	struct jit_buf k = JIT_BUF_INIT;
+	struct jit_krl_section own;
+	size_t i;
+	int r = JIT_ERR_INTERNAL;
+
+	if (spec == NULL || out == NULL ||
+	    (spec->more == NULL && spec->nmore > 0))
+		return JIT_ERR_INVALID_ARGUMENT;
+	own.ca = spec->ca;
+	own.serials = spec->serials;
+	own.nserials = spec->nserials;
+	own.key_ids = spec->key_ids;
+	own.nkey_ids = spec->nkey_ids;
+	if ((r = check_section(&own)) != 0)
+		return r;
+	for (i = 0; i < spec->nmore; i++) {
+		if ((r = check_section(&spec->more[i])) != 0)
+			return r;
 	}
 
 	/* Header. */
@@ -263,30 +316,18 @@ jit_krl_build(const struct jit_krl_spec *spec, struct jit_buf *out)
 	    (r = jit_buf_put_u64(&k, spec->generated)) != 0 ||
 	    (r = jit_buf_put_u64(&k, 0)) != 0 ||          /* flags */
 	    (r = jit_buf_put_string(&k, NULL, 0)) != 0 ||  /* reserved */
-	    (r = jit_buf_put_cstring(&k, spec->comment)) != 0)
+	    (r = jit_buf_put_cstring(&k, spec->comment != NULL ?
+	    spec->comment : "")) != 0)
 		goto out;
-
-	if (nruns > 0 || jit_buf_len(&ids) > 0) {
-		if ((r = jit_key_public_blob(spec->ca, &cablob, &calen)) != 0)
-			goto out;
-		if ((r = jit_buf_put_string(&cs, cablob, calen)) != 0 ||
-		    (r = jit_buf_put_string(&cs, NULL, 0)) != 0 ||
-		    (r = put_serials(&cs, runs, nruns)) != 0)
-			goto out;
-		if (jit_buf_len(&ids) > 0 &&
-		    (r = put_subsection(&cs, KRL_CERT_KEY_ID, &ids)) != 0)
-			goto out;
-		if ((r = jit_buf_put_u8(&k, KRL_SECTION_CERTIFICATES)) != 0 ||
-		    (r = jit_buf_put_stringb(&k, &cs)) != 0)
+	if ((r = put_ca_section(&k, &own)) != 0)
+		goto out;
+	for (i = 0; i < spec->nmore; i++) {
+		if ((r = put_ca_section(&k, &spec->more[i])) != 0)
 			goto out;
 	}
 	r = jit_buf_put(out, jit_buf_ptr(&k), jit_buf_len(&k));
  out:
-	free(runs);
-	free(sorted);
 	jit_buf_release(&k);
-	jit_buf_release(&cs);
-	jit_buf_release(&ids);
 	return r;
 }
 

@@ -2,11 +2,13 @@
  * krl.h - OpenSSH key revocation lists (PROTOCOL.krl), the format of
  * sshd's RevokedKeys file and of `ssh-keygen -k`.
  *
- * Build: jit_krl_build() writes a KRL with one CERTIFICATES section for
- * one CA: serials sorted and deduplicated, runs of consecutive serials as
- * SERIAL_RANGE, dense clusters as SERIAL_BITMAP, the rest as SERIAL_LIST,
- * then the key IDs (sorted, deduplicated) as KEY_ID.  No signature
- * section (sshd does not check it and OpenSSH >= 9.4 refuses it).
+ * Build: jit_krl_build() writes a KRL with one CERTIFICATES section per
+ * CA (the spec's own, then each of spec->more, in that order): serials
+ * sorted and deduplicated, runs of consecutive serials as SERIAL_RANGE,
+ * dense clusters as SERIAL_BITMAP, the rest as SERIAL_LIST, then the key
+ * IDs (sorted, deduplicated) as KEY_ID.  A CA with nothing revoked gets
+ * no section.  No signature section (sshd does not check it and OpenSSH
+ * >= 9.4 refuses it).
  *
  * Parse: jit_krl_parse() is strict and refuses everything sshd (9.2 and
  * later) would refuse, because sshd refuses ALL public-key logins when
@@ -40,6 +42,16 @@
 #include "buf.h"
 #include "key.h"
 
+/* The revocations of one further CA (e.g. a host CA beside the user
+ * CA); its fields mean what the spec's own do. */
+struct jit_krl_section {
+	const struct jit_key *ca;
+	const uint64_t *serials;
+	size_t nserials;
+	const char *const *key_ids;
+	size_t nkey_ids;
+};
+
 struct jit_krl_spec {
 	const struct jit_key *ca;        /* CA whose certs are revoked */
 	const uint64_t *serials;         /* any order, duplicates allowed;
@@ -50,14 +62,16 @@ struct jit_krl_spec {
 	uint64_t version;                /* krl_version, should increase */
 	uint64_t generated;              /* generated_date, epoch seconds */
 	const char *comment;             /* NULL = "" */
+	const struct jit_krl_section *more;  /* further CAs, or NULL */
+	size_t nmore;
 };
 
 /*
  * Append a KRL for spec to out.  With no serials (other than 0) and no
- * key IDs the KRL has no sections and revokes nothing.  spec and the
- * arrays are only read.  Errors: INVALID_ARGUMENT (NULL ca, NULL array
- * with a non-zero count, NULL key ID), NO_BUFFER_SPACE when out would
- * exceed its limit, ALLOC.  On error out is unchanged.
+ * key IDs for any CA the KRL has no sections and revokes nothing.  spec
+ * and the arrays are only read.  Errors: INVALID_ARGUMENT (NULL ca, NULL
+ * array with a non-zero count, NULL key ID), NO_BUFFER_SPACE when out
+ * would exceed its limit, ALLOC.  On error out is unchanged.
  */
 int jit_krl_build(const struct jit_krl_spec *spec, struct jit_buf *out);
 

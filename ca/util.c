@@ -10,10 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+
+/* The characters application/x-www-form-urlencoded keeps as they are. */
+#define FORM_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+	"0123456789-._~"
 
 int
 jit_err_from_errno(int e)
@@ -466,4 +472,101 @@ jit_text_printable(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+int
+jit_strset(char **dst, const char *v)
+{
+	char *n = jit_strdup(v);
+
+	if (n == NULL)
+		return JIT_ERR_ALLOC;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+int
+jit_host_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	size_t n = host != NULL ? strlen(host) : 0;
+	char h[64];
+
+	if (n == 0 || n >= sizeof(h))
+		return 0;
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	memcpy(h, host, n + 1);
+	if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
+		memmove(h, h + 1, n - 2);
+		h[n - 2] = '\0';
+	}
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, h, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+/* Bytes of s once percent-encoded. */
+static size_t
+form_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += strchr(FORM_SAFE, *s) != NULL ? 1 : 3;
+	return n;
+}
+
+static size_t
+form_put(char *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (strchr(FORM_SAFE, c) != NULL) {
+			out[o++] = (char)c;
+			continue;
+		}
+		out[o++] = '%';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	return o;
+}
+
+int
+jit_form_add(char **form, const char *name, const char *value)
+{
+	size_t old = *form != NULL ? strlen(*form) : 0, nl, vl, total;
+	char *n;
+
+	nl = form_len(name);
+	vl = form_len(value);
+	/* Each part is at most three times a C string's length. */
+	if (nl > SIZE_MAX / 4 || vl > SIZE_MAX / 4 ||
+	    old > SIZE_MAX / 4 - nl - vl)
+		return JIT_ERR_ALLOC;
+	total = old + (old != 0) + nl + 1 + vl;
+	if ((n = malloc(total + 1)) == NULL)
+		return JIT_ERR_ALLOC;
+	memcpy(n, *form != NULL ? *form : "", old);
+	if (old != 0)
+		n[old++] = '&';
+	old += form_put(n + old, name);
+	n[old++] = '=';
+	old += form_put(n + old, value);
+	n[old] = '\0';
+	if (*form != NULL) {
+		OPENSSL_cleanse(*form, strlen(*form));
+		free(*form);
+	}
+	*form = n;
+	return 0;
 }

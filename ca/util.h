@@ -54,6 +54,10 @@ void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
+/* Replace *dst (freed; may be NULL) with a copy of v: 0, or ALLOC with
+ * *dst unchanged. */
+int jit_strset(char **dst, const char *v);
+
 /* 1 if s is text a person typed: no C0 or C1 control characters, no DEL
  * and no bidi embedding, override or isolate (U+202A..U+202E,
  * U+2066..U+2069); other UTF-8 is allowed.  0 otherwise. */
@@ -61,5 +65,15 @@ int jit_text_printable(const char *s);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void jit_hex(const unsigned char *in, size_t len, char *out);
+
+/* 1 if host (a URL's host; IPv6 with or without brackets) is a loopback
+ * address (127.0.0.0/8, ::1) or "localhost", else 0. */
+int jit_host_loopback(const char *host);
+
+/* Append name=value to the application/x-www-form-urlencoded form being
+ * built in *form (NULL to start; pairs joined with "&"; reallocated;
+ * the old string is wiped, as a form may carry secrets).  Every byte
+ * but A-Z a-z 0-9 - . _ ~ is percent-encoded.  0 or ALLOC. */
+int jit_form_add(char **form, const char *name, const char *value);
 
 #endif

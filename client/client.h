@@ -9,15 +9,22 @@
  *              on, Ctrl-C aborts a transfer promptly
  *   install.c  ~/.ssh/jit/ files and the ssh-agent identities of a role
  *   login.c    jit-ssh login: request, long-poll, verify, install
+ *   sso.c      single sign-on: the device authorization grant (RFC
+ *              8628) at the server's identity provider, then a session
+ *              token from POST /v1/sessions
  *   cmds.c     every other subcommand
  *   main.c     argument parsing, dispatch, --help, exit codes
+ *
+ * Names the client defines start with client_ (functions, structs) so
+ * that they never shadow the server's jit_ names in api/ or the library's
+ * in ca/: a grep for a name finds one definition.
  *
  * Subcommands print to stdout (human text, or JSON with --json) and put
  * exactly one line "jit-ssh: message" on stderr when they fail; they
  * return one of the JIT_EXIT_* codes.
  */
-#ifndef JIT_CLIENT_H
-#define JIT_CLIENT_H
+#ifndef CLIENT_H
+#define CLIENT_H
 
 #include <signal.h>
 #include <stddef.h>
@@ -39,43 +46,63 @@
 /* ------------------------------------------------------------------ */
 /* config.c */
 
-struct jit_config {
+struct client_config {
 	char *path;        /* config file path (HOME-relative default) */
 	char *url;         /* server base URL, no trailing slash */
 	char *token;       /* bearer token (secret: wiped on free) */
 	char *ca_key;      /* pinned CA public key line, or NULL */
 	char *tls_ca;      /* CA bundle for TLS, or NULL (system store) */
+	int sso;           /* "sso = yes": the token is a session from
+	                      single sign-on, renewed by signing in again */
+	char *token_expires;   /* the session token's end (RFC 3339) */
+	int token_from_env;    /* token came from JIT_SSH_TOKEN or a flag */
 	int from_file;     /* the config file existed */
 };
 
 /* Load path (NULL = default path), then apply JIT_SSH_URL /
  * JIT_SSH_TOKEN.  A missing file is not an error.  On error msg
  * receives one line. */
-int jit_config_load(const char *path, struct jit_config *c, char *msg,
+int client_config_load(const char *path, struct client_config *c, char *msg,
     size_t msglen);
 /* The same without the environment overrides. */
-int jit_config_load_file(const char *path, struct jit_config *c, char *msg,
-    size_t msglen);
+int client_config_load_file(const char *path, struct client_config *c,
+    char *msg, size_t msglen);
 /* Write c to c->path with mode 0600 (directory 0700). */
-int jit_config_save(const struct jit_config *c, char *msg, size_t msglen);
-void jit_config_release(struct jit_config *c);
+int client_config_save(const struct client_config *c, char *msg, size_t msglen);
+void client_config_release(struct client_config *c);
 /* Replace a string field (NULL allowed); returns 0 or ALLOC. */
-int jit_config_set(char **field, const char *value);
+int client_config_set(char **field, const char *value);
+/* Store a session token from single sign-on in the file at path (the
+ * file as it is, without environment or flag overrides): token, its end
+ * and "sso = yes".  On error msg receives one line. */
+int client_config_store_session(const char *path, const char *token,
+    const char *expires, char *msg, size_t msglen);
+
+/*
+ * Read an API token: the first line of the file path, or of standard
+ * input when path is "-" (asked for without echo on a terminal; nothing
+ * after the line is read).  Surrounding blanks are dropped; an empty
+ * token or one with a space or control character inside is refused
+ * (INVALID_FORMAT).  *out is a new string, a secret: wipe it before
+ * free.  On error msg receives one line naming the source.
+ */
+int client_token_read(const char *path, char **out, char *msg,
+    size_t msglen);
 
 /* $HOME (or the passwd entry) joined with rel, as a new string. */
-char *jit_home_path(const char *rel);
+char *client_home_path(const char *rel);
 
 /* ------------------------------------------------------------------ */
 /* http.c */
 
 /* Set by the SIGINT handler; a transfer in progress aborts soon after. */
-extern volatile sig_atomic_t jit_interrupted;
-void jit_install_sigint(void);
+extern volatile sig_atomic_t client_interrupted;
+void client_install_sigint(void);
 
 /* Called about once a second while a transfer waits (live progress). */
-typedef void (*jit_http_tick_fn)(void *ctx);
+typedef void (*client_http_tick_fn)(void *ctx);
 
-struct jit_http_result {
+struct client_http_result {
 	long status;        /* HTTP status, 0 if no response */
 	char *body;         /* NUL-terminated, may be "" */
 	size_t len;
@@ -84,23 +111,35 @@ struct jit_http_result {
 };
 
 /* Global init/cleanup of libcurl. */
-int jit_http_global_init(void);
-void jit_http_global_cleanup(void);
+int client_http_global_init(void);
+void client_http_global_cleanup(void);
 
 /*
  * Perform METHOD base_url+path with body (JSON object, may be NULL) and
  * the bearer token if any.  timeout_s bounds the whole transfer.
  * Returns 0 when a response arrived (any status), JIT_ERR_HTTP when
  * not (msg says why, in one line), JIT_ERR_SYSTEM with msg "interrupted"
- * after Ctrl-C.  res is released by jit_http_result_release().
+ * after Ctrl-C.  res is released by client_http_result_release().
  */
-int jit_http_call(const struct jit_config *c, const char *method,
-    const char *path, json_t *body, long timeout_s, jit_http_tick_fn tick,
-    void *tick_ctx, struct jit_http_result *res, char *msg, size_t msglen);
-void jit_http_result_release(struct jit_http_result *res);
+int client_http_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, long timeout_s, client_http_tick_fn tick,
+    void *tick_ctx, struct client_http_result *res, char *msg, size_t msglen);
+void client_http_result_release(struct client_http_result *res);
+
+/*
+ * GET url (form NULL) or POST the application/x-www-form-urlencoded form
+ * to the identity provider: an absolute https URL, or http on a
+ * loopback address (checked here); the system's TLS roots, no bearer
+ * token, no redirects.  Results as client_http_call; res->json is the
+ * body parsed whatever its content type.
+ */
+int client_http_idp(const char *url, const char *form, long timeout_s,
+    struct client_http_result *res, char *msg, size_t msglen);
+/* 1 if url may reach the identity provider (see client_http_idp). */
+int client_http_idp_url_ok(const char *url);
 
 /* One line describing a non-2xx response: "401 ...: detail". */
-void jit_http_describe_error(const struct jit_http_result *res, char *msg,
+void client_http_describe_error(const struct client_http_result *res, char *msg,
     size_t msglen);
 
 /*
@@ -108,21 +147,46 @@ void jit_http_describe_error(const struct jit_http_result *res, char *msg,
  * response.  On failure prints "jit-ssh: ..." to stderr and returns
  * JIT_EXIT_ERROR (or JIT_EXIT_INTERRUPTED); 0 on success.
  */
-int jit_api(const struct jit_config *c, const char *method, const char *path,
-    json_t *body, int want_text, struct jit_http_result *res);
+int client_api_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, int want_text,
+    struct client_http_result *res);
+
+/* ------------------------------------------------------------------ */
+/* sso.c */
+
+/*
+ * Sign in through the server's identity provider: GET /v1/oidc, the
+ * provider's discovery document, the device authorization grant (the
+ * verification URL and code go to stderr, and to a browser through
+ * xdg-open when DISPLAY or WAYLAND_DISPLAY is set), polling its token
+ * endpoint, then POST /v1/sessions with the ID token.  On success
+ * c->token, c->token_expires and c->sso are the new session and it is
+ * stored in c->path.  Prints one "jit-ssh: ..." line on failure and
+ * returns a JIT_EXIT_* code.
+ */
+int client_sso_sign_in(struct client_config *c);
+
+/*
+ * Before a command that needs a token: sign in (client_sso_sign_in)
+ * when the configuration says sso and its session has ended or ends
+ * within a minute, or when there is no token at all and the server
+ * offers single sign-on.  A token from JIT_SSH_TOKEN or a flag is used
+ * as it is.  JIT_EXIT_OK when there is a token to use.
+ */
+int client_sso_ensure(struct client_config *c);
 
 /* ------------------------------------------------------------------ */
 /* install.c */
 
 /* "jit-ssh:ROLE", the comment of the agent identities of a role. */
-#define JIT_AGENT_COMMENT_PREFIX "jit-ssh:"
+#define CLIENT_AGENT_COMMENT_PREFIX "jit-ssh:"
 
 /* Role names become file names: [A-Za-z0-9._-], not starting with '.',
  * at most 64 bytes. */
-int jit_role_name_ok(const char *role);
+int client_role_name_ok(const char *role);
 
 /* ~/.ssh/jit (created 0700 with ~/.ssh when missing if create). */
-int jit_jit_dir(int create, char **out, char *msg, size_t msglen);
+int client_ssh_jit_dir(int create, char **out, char *msg, size_t msglen);
 
 /*
  * Install a verified certificate for role: key file and certificate
@@ -132,25 +196,40 @@ int jit_jit_dir(int create, char **out, char *msg, size_t msglen);
  * renamed into place when owned (a pending key), else symlinked.
  * *agent_status receives 1 added, 0 no agent, -1 agent refused.
  */
-int jit_install(const char *role, const char *key_src, int key_owned,
+int client_install(const char *role, const char *key_src, int key_owned,
     const struct jit_key *key, const char *cert_line,
     const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
     int no_agent, int *agent_status, char *msg, size_t msglen);
 
+/* The comment of the host CA's key in its known_hosts line, by which
+ * setup finds the line it wrote before. */
+#define CLIENT_HOST_CA_COMMENT "jit-ssh-host-ca"
+
+/*
+ * Put line (an "@cert-authority PATTERNS KEY jit-ssh-host-ca" line) into
+ * ~/.ssh/known_hosts (created with ~/.ssh when missing), replacing any
+ * other host CA line that ends with that comment; other lines are kept
+ * as they were, and the file is not rewritten when nothing changes.
+ * *path receives the file's path (new string).
+ */
+int client_known_hosts_put(const char *line, char **path, char *msg,
+    size_t msglen);
+
 /* Remove a role's agent identities and files (role NULL = every role).
  * *nroles receives how many roles had something removed. */
-int jit_uninstall(const char *role, size_t *nroles, size_t *nagent,
+int client_uninstall(const char *role, size_t *nroles, size_t *nagent,
     char *msg, size_t msglen);
 
 /* ------------------------------------------------------------------ */
 /* cmds.c / login.c: option values collected by main.c */
 
-struct jit_opts {
+struct client_opts {
 	int json;
 	int yes;
 	int pending;
 	int no_agent;
 	int no_wait;
+	int sso;
 	int help;
 	const char *url, *token, *ca_key_file, *tls_ca, *config;
 	const char *duration, *reason, *key, *resume, *comment, *timeout;
@@ -159,31 +238,34 @@ struct jit_opts {
 };
 
 /* Load config and apply flags; prints the error itself. */
-int jit_opts_config(const struct jit_opts *o, struct jit_config *c);
+int client_opts_config(const struct client_opts *o, struct client_config *c);
+/* The same, and then make sure there is a token (client_sso_ensure). */
+int client_opts_config_auth(const struct client_opts *o,
+    struct client_config *c);
 /* The pinned CA key (config or --ca-key), or a printed error. */
-int jit_pinned_ca(const struct jit_config *c, struct jit_key **out);
+int client_pinned_ca(const struct client_config *c, struct jit_key **out);
 
-int cmd_setup(const struct jit_opts *o);
-int cmd_login(const struct jit_opts *o);
-int cmd_status(const struct jit_opts *o);
-int cmd_list(const struct jit_opts *o);
-int cmd_approve(const struct jit_opts *o);
-int cmd_deny(const struct jit_opts *o);
-int cmd_cancel(const struct jit_opts *o);
-int cmd_revoke(const struct jit_opts *o);
-int cmd_logout(const struct jit_opts *o);
-int cmd_ca(const struct jit_opts *o);
-int cmd_whoami(const struct jit_opts *o);
+int client_cmd_setup(const struct client_opts *o);
+int client_cmd_login(const struct client_opts *o);
+int client_cmd_status(const struct client_opts *o);
+int client_cmd_list(const struct client_opts *o);
+int client_cmd_approve(const struct client_opts *o);
+int client_cmd_deny(const struct client_opts *o);
+int client_cmd_cancel(const struct client_opts *o);
+int client_cmd_revoke(const struct client_opts *o);
+int client_cmd_logout(const struct client_opts *o);
+int client_cmd_ca(const struct client_opts *o);
+int client_cmd_whoami(const struct client_opts *o);
 
 /* Print "jit-ssh: message\n" to stderr. */
-void jit_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void client_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print a request as human text (one block) or JSON. */
-void jit_print_request(const json_t *req, int json);
+void client_print_request(const json_t *req, int json);
 /* Helpers for JSON objects from the server. */
-const char *jit_json_str(const json_t *o, const char *key);
-long long jit_json_int(const json_t *o, const char *key, long long dflt);
+const char *client_json_str(const json_t *o, const char *key);
+long long client_json_int(const json_t *o, const char *key, long long dflt);
 /* Validate a request ID before putting it in a URL path. */
-int jit_request_id_ok(const char *id);
+int client_request_id_ok(const char *id);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "client.h"
 #include "err.h"
 #include "util.h"
@@ -20,7 +21,7 @@
 #define RESPONSE_MAX (4u * 1024 * 1024)
 #define CONNECT_TIMEOUT_S 10L
 
-volatile sig_atomic_t jit_interrupted;
+volatile sig_atomic_t client_interrupted;
 
 static CURL *handle;
 
@@ -28,11 +29,11 @@ static void
 on_sigint(int sig)
 {
 	(void)sig;
-	jit_interrupted = 1;
+	client_interrupted = 1;
 }
 
 void
-jit_install_sigint(void)
+client_install_sigint(void)
 {
 	struct sigaction sa;
 
@@ -45,7 +46,7 @@ jit_install_sigint(void)
 }
 
 int
-jit_http_global_init(void)
+client_http_global_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return JIT_ERR_HTTP;
@@ -53,7 +54,7 @@ jit_http_global_init(void)
 }
 
 void
-jit_http_global_cleanup(void)
+client_http_global_cleanup(void)
 {
 	if (handle != NULL)
 		curl_easy_cleanup(handle);
@@ -62,7 +63,7 @@ jit_http_global_cleanup(void)
 }
 
 void
-jit_http_result_release(struct jit_http_result *res)
+client_http_result_release(struct client_http_result *res)
 {
 	if (res == NULL)
 		return;
@@ -108,7 +109,7 @@ on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 struct progress {
-	jit_http_tick_fn tick;
+	client_http_tick_fn tick;
 	void *ctx;
 	uint64_t last;
 };
@@ -121,7 +122,7 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 	uint64_t now;
 
 	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-	if (jit_interrupted)
+	if (client_interrupted)
 		return 1;   /* CURLE_ABORTED_BY_CALLBACK */
 	if (p->tick != NULL) {
 		now = jit_monotonic_ms();
@@ -188,10 +189,34 @@ describe_curl(CURLcode cc, const char *url, const char *errbuf, char *msg,
 	}
 }
 
+/* What every transfer sets: url, http(s) only, no redirects, TLS
+ * verification on, the time limits, and where the answer and the
+ * progress go. */
+static void
+transfer_opts(CURL *h, const char *url, long timeout_s, char *errbuf,
+    struct sink *sink, struct progress *prog)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "jit-ssh/0.1");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, prog);
+}
+
 int
-jit_http_call(const struct jit_config *c, const char *method,
-    const char *path, json_t *body, long timeout_s, jit_http_tick_fn tick,
-    void *tick_ctx, struct jit_http_result *res, char *msg, size_t msglen)
+client_http_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, long timeout_s, client_http_tick_fn tick,
+    void *tick_ctx, struct client_http_result *res, char *msg, size_t msglen)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL, *h;
@@ -264,30 +289,16 @@ jit_http_call(const struct jit_config *c, const char *method,
 	/* Disable "Expect: 100-continue" round trips. */
 	if ((h = curl_slist_append(hdrs, "Expect:")) != NULL)
 		hdrs = h;
-	curl_easy_setopt(handle, CURLOPT_URL, url);
+	transfer_opts(handle, url, timeout_s, errbuf, &sink, &prog);
 	curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->tls_ca != NULL)
 		curl_easy_setopt(handle, CURLOPT_CAINFO, c->tls_ca);
-	curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(handle, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(handle, CURLOPT_USERAGENT, "jit-ssh/0.1");
-	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &prog);
 
 	prog.last = jit_monotonic_ms();
 	cc = curl_easy_perform(handle);
-	if (cc == CURLE_ABORTED_BY_CALLBACK && jit_interrupted) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK && client_interrupted) {
 		snprintf(msg, msglen, "interrupted");
 		r = JIT_ERR_SYSTEM;
 		goto out;
@@ -341,20 +352,100 @@ jit_http_call(const struct jit_config *c, const char *method,
 	return r;
 }
 
+int
+client_http_idp_url_ok(const char *url)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	int ok = 0;
+
+	if (url == NULL || strlen(url) > 2048 || (u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK) {
+		ok = strcmp(scheme, "https") == 0 ||
+		    (strcmp(scheme, "http") == 0 && jit_host_loopback(host));
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+int
+client_http_idp(const char *url, const char *form, long timeout_s,
+    struct client_http_result *res, char *msg, size_t msglen)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct sink sink = { NULL, 0, 0, 0 };
+	struct progress prog = { NULL, NULL, 0 };
+	struct curl_slist *hdrs = NULL;
+	CURL *h;
+	CURLcode cc;
+	int r = JIT_ERR_HTTP;
+
+	memset(res, 0, sizeof(*res));
+	msg[0] = '\0';
+	errbuf[0] = '\0';
+	if (!client_http_idp_url_ok(url)) {
+		snprintf(msg, msglen, "the identity provider's URL '%.200s' is "
+		    "not https (http only on a loopback address)", url);
+		return JIT_ERR_HTTP;
+	}
+	if ((h = curl_easy_init()) == NULL ||
+	    (hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
+	    NULL) {
+		snprintf(msg, msglen, "cannot initialise libcurl");
+		curl_easy_cleanup(h);
+		return JIT_ERR_HTTP;
+	}
+	transfer_opts(h, url, timeout_s, errbuf, &sink, &prog);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (form != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && client_interrupted) {
+		snprintf(msg, msglen, "interrupted");
+		r = JIT_ERR_SYSTEM;
+	} else if (cc != CURLE_OK) {
+		describe_curl(sink.overflow ? CURLE_WRITE_ERROR : cc, url,
+		    errbuf, msg, msglen);
+	} else if (sink.d == NULL && (sink.d = calloc(1, 1)) == NULL) {
+		r = JIT_ERR_ALLOC;
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+		res->body = sink.d;
+		res->len = sink.len;
+		sink.d = NULL;
+		res->json = json_loadb(res->body, res->len,
+		    JSON_REJECT_DUPLICATES, NULL);
+		r = 0;
+	}
+	if (sink.d != NULL)
+		jit_wipe(sink.d, sink.len);
+	free(sink.d);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return r;
+}
+
 void
-jit_http_describe_error(const struct jit_http_result *res, char *msg,
+client_http_describe_error(const struct client_http_result *res, char *msg,
     size_t msglen)
 {
 	const char *err = NULL, *detail = NULL, *what;
 
 	if (res->json != NULL && json_is_object(res->json)) {
-		err = jit_json_str(res->json, "error");
-		detail = jit_json_str(res->json, "detail");
+		err = client_json_str(res->json, "error");
+		detail = client_json_str(res->json, "detail");
 	}
 	switch (res->status) {
 	case 400: what = "the server rejected the request"; break;
 	case 401: what = "the server refused the token (check the token "
-	    "in the config, JIT_SSH_TOKEN or --token)"; break;
+	    "in the config, JIT_SSH_TOKEN, --token-file or --token)"; break;
 	case 403: what = "not allowed by policy"; break;
 	case 404: what = "not found"; break;
 	case 409: what = "not possible in the request's current state";
@@ -377,32 +468,33 @@ jit_http_describe_error(const struct jit_http_result *res, char *msg,
 }
 
 int
-jit_api(const struct jit_config *c, const char *method, const char *path,
-    json_t *body, int want_text, struct jit_http_result *res)
+client_api_call(const struct client_config *c, const char *method,
+    const char *path, json_t *body, int want_text,
+    struct client_http_result *res)
 {
 	char msg[512];
 	int r;
 
-	r = jit_http_call(c, method, path, body, 30, NULL, NULL, res, msg,
+	r = client_http_call(c, method, path, body, 30, NULL, NULL, res, msg,
 	    sizeof(msg));
-	if (r == JIT_ERR_SYSTEM && jit_interrupted) {
-		jit_fail("interrupted");
+	if (r == JIT_ERR_SYSTEM && client_interrupted) {
+		client_fail("interrupted");
 		return JIT_EXIT_INTERRUPTED;
 	}
 	if (r != 0) {
-		jit_fail("%s", msg);
+		client_fail("%s", msg);
 		return JIT_EXIT_ERROR;
 	}
 	if (res->status < 200 || res->status > 299) {
-		jit_http_describe_error(res, msg, sizeof(msg));
-		jit_fail("%s", msg);
-		jit_http_result_release(res);
+		client_http_describe_error(res, msg, sizeof(msg));
+		client_fail("%s", msg);
+		client_http_result_release(res);
 		return JIT_EXIT_ERROR;
 	}
 	if (!want_text && res->json == NULL) {
-		jit_fail("the server at %s sent a response that is not JSON "
+		client_fail("the server at %s sent a response that is not JSON "
 		    "(is the URL right?)", c->url);
-		jit_http_result_release(res);
+		client_http_result_release(res);
 		return JIT_EXIT_ERROR;
 	}
 	return 0;

@@ -7,6 +7,8 @@
  *   ~/.ssh/jit/ROLE.pub      public key line
  *   ~/.ssh/jit/ROLE-cert.pub certificate line (ssh -i ROLE finds it)
  *   ~/.ssh/jit/pending/ID    key made for a request still waiting
+ *   ~/.ssh/known_hosts       gets the host CA's @cert-authority line
+ *                            (jit-ssh setup; client_known_hosts_put)
  *
  * Agent identities carry the comment "jit-ssh:ROLE", which is how older
  * certificates of a role are found and removed.
@@ -28,7 +30,7 @@
 #include "util.h"
 
 int
-jit_role_name_ok(const char *role)
+client_role_name_ok(const char *role)
 {
 	size_t i, n;
 
@@ -67,14 +69,14 @@ ensure_dir(const char *path, char *msg, size_t msglen)
 }
 
 int
-jit_jit_dir(int create, char **out, char *msg, size_t msglen)
+client_ssh_jit_dir(int create, char **out, char *msg, size_t msglen)
 {
 	char *ssh = NULL, *dir = NULL;
 	int r = JIT_ERR_ALLOC;
 
 	*out = NULL;
-	if ((ssh = jit_home_path(".ssh")) == NULL ||
-	    (dir = jit_home_path(".ssh/jit")) == NULL) {
+	if ((ssh = client_home_path(".ssh")) == NULL ||
+	    (dir = client_home_path(".ssh/jit")) == NULL) {
 		snprintf(msg, msglen, "cannot find the home directory");
 		goto out;
 	}
@@ -149,6 +151,94 @@ write_replace(const char *path, const char *data, unsigned mode)
 	return r;
 }
 
+/* 1 if the known_hosts line [p, p + n) is a host CA line setup wrote. */
+static int
+is_our_ca_line(const char *p, size_t n)
+{
+	size_t clen = strlen(CLIENT_HOST_CA_COMMENT);
+
+	return n > 16 + clen && strncmp(p, "@cert-authority ", 16) == 0 &&
+	    p[n - clen - 1] == ' ' &&
+	    memcmp(p + n - clen, CLIENT_HOST_CA_COMMENT, clen) == 0;
+}
+
+int
+client_known_hosts_put(const char *line, char **path, char *msg,
+    size_t msglen)
+{
+	struct jit_buf b = JIT_BUF_INIT;
+	unsigned char *old = NULL;
+	char *ssh = NULL, *file = NULL, *real = NULL;
+	const char *p, *end;
+	size_t len = 0, n;
+	unsigned mode = 0644;
+	struct stat st;
+	int r = JIT_ERR_ALLOC, present = 0, mine;
+
+	*path = NULL;
+	if ((ssh = client_home_path(".ssh")) == NULL ||
+	    (file = client_home_path(".ssh/known_hosts")) == NULL) {
+		snprintf(msg, msglen, "cannot find the home directory");
+		goto out;
+	}
+	if ((r = ensure_dir(ssh, msg, msglen)) != 0)
+		goto out;
+	/* A symlinked known_hosts is written where it points. */
+	if (lstat(file, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    (real = realpath(file, NULL)) != NULL) {
+		free(file);
+		file = real;
+	}
+	if (stat(file, &st) == 0)
+		mode = (unsigned)(st.st_mode & 0777);
+	r = jit_read_file(file, 64u * 1024 * 1024, &old, &len);
+	if (r != 0 && r != JIT_ERR_NOT_FOUND) {
+		snprintf(msg, msglen, "cannot read %s: %s", file, jit_err(r));
+		goto out;
+	}
+	/* Every line but an older host CA line of ours, then ours. */
+	for (p = (const char *)old; p != NULL && p < (const char *)old + len;
+	    p = end + 1) {
+		if ((end = memchr(p, '\n', (size_t)((const char *)old + len -
+		    p))) == NULL)
+			end = (const char *)old + len;
+		n = (size_t)(end - p);
+		mine = n == strlen(line) && memcmp(p, line, n) == 0;
+		if ((mine && present) || (!mine && is_our_ca_line(p, n)))
+			continue;
+		present |= mine;
+		if ((r = jit_buf_put(&b, p, n)) != 0 ||
+		    (r = jit_buf_put_u8(&b, '\n')) != 0)
+			goto oom;
+	}
+	if (!present && ((r = jit_buf_put(&b, line, strlen(line))) != 0 ||
+	    (r = jit_buf_put_u8(&b, '\n')) != 0))
+		goto oom;
+	if ((r = jit_buf_put_u8(&b, '\0')) != 0)
+		goto oom;
+	if (old == NULL || len + 1 != jit_buf_len(&b) ||
+	    memcmp(old, jit_buf_ptr(&b), len) != 0) {
+		if ((r = write_replace(file, (const char *)jit_buf_ptr(&b),
+		    mode)) != 0) {
+			snprintf(msg, msglen, "cannot write %s: %s", file,
+			    jit_err(r));
+			goto out;
+		}
+	}
+	*path = file;
+	file = NULL;
+	r = 0;
+	goto out;
+ oom:
+	snprintf(msg, msglen, "%s", jit_err(r));
+ out:
+	jit_buf_release(&b);
+	free(old);
+	free(ssh);
+	free(file);
+	return r;
+}
+
 static char *
 join(const char *dir, const char *name, const char *suffix)
 {
@@ -174,11 +264,11 @@ agent_remove_role(struct jit_agent *a, const char *role, size_t *n)
 		return r;
 	for (i = 0; i < l->n; i++) {
 		c = l->ids[i].comment;
-		if (strncmp(c, JIT_AGENT_COMMENT_PREFIX,
-		    strlen(JIT_AGENT_COMMENT_PREFIX)) != 0)
+		if (strncmp(c, CLIENT_AGENT_COMMENT_PREFIX,
+		    strlen(CLIENT_AGENT_COMMENT_PREFIX)) != 0)
 			continue;
 		if (role != NULL &&
-		    strcmp(c + strlen(JIT_AGENT_COMMENT_PREFIX), role) != 0)
+		    strcmp(c + strlen(CLIENT_AGENT_COMMENT_PREFIX), role) != 0)
 			continue;
 		r = jit_agent_remove(a, l->ids[i].blob, l->ids[i].blob_len);
 		if (r == 0)
@@ -213,7 +303,7 @@ agent_remove_file_cert(struct jit_agent *a, const char *cpath)
 }
 
 int
-jit_install(const char *role, const char *key_src, int key_owned,
+client_install(const char *role, const char *key_src, int key_owned,
     const struct jit_key *key, const char *cert_line,
     const unsigned char *cert_blob, size_t cert_len, uint32_t lifetime,
     int no_agent, int *agent_status, char *msg, size_t msglen)
@@ -226,7 +316,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 
 	*agent_status = 0;
 	msg[0] = '\0';
-	if ((r = jit_jit_dir(1, &dir, msg, msglen)) != 0)
+	if ((r = client_ssh_jit_dir(1, &dir, msg, msglen)) != 0)
 		goto out;
 	if ((kpath = join(dir, role, NULL)) == NULL ||
 	    (ppath = join(dir, role, ".pub")) == NULL ||
@@ -245,7 +335,7 @@ jit_install(const char *role, const char *key_src, int key_owned,
 		}
 	} else if (!no_agent) {
 		snprintf(comment, sizeof(comment), "%s%s",
-		    JIT_AGENT_COMMENT_PREFIX, role);
+		    CLIENT_AGENT_COMMENT_PREFIX, role);
 		agent_remove_file_cert(a, cpath);
 		if ((r = agent_remove_role(a, role, &removed)) != 0 ||
 		    (r = jit_agent_add_cert(a, key, cert_blob, cert_len,
@@ -337,7 +427,7 @@ unlink_role_files(const char *dir, const char *role, int *any)
 }
 
 int
-jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
+client_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
     size_t msglen)
 {
 	struct jit_agent *a = NULL;
@@ -358,7 +448,7 @@ jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
 			return r;
 		}
 	}
-	if ((r = jit_jit_dir(0, &dir, msg, msglen)) != 0)
+	if ((r = client_ssh_jit_dir(0, &dir, msg, msglen)) != 0)
 		return r;
 	if (role != NULL) {
 		any = 0;
@@ -383,7 +473,7 @@ jit_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
 				continue;
 			snprintf(name, sizeof(name), "%.*s", (int)(len - 9),
 			    de->d_name);
-			if (!jit_role_name_ok(name))
+			if (!client_role_name_ok(name))
 				continue;
 			any = 0;
 			if ((r = unlink_role_files(dir, name, &any)) != 0)

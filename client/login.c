@@ -64,7 +64,7 @@ users_of(const json_t *arr, char *out, size_t len)
 	if (!json_is_array(arr))
 		return;
 	json_array_foreach(arr, i, v) {
-		if ((u = jit_json_str(v, "user")) == NULL)
+		if ((u = client_json_str(v, "user")) == NULL)
 			continue;
 		n = snprintf(out + used, len - used, "%s%s", used ? ", " : "",
 		    u);
@@ -77,11 +77,11 @@ users_of(const json_t *arr, char *out, size_t len)
 static void
 progress_text(const struct waiter *w, char *out, size_t len)
 {
-	const char *state = jit_json_str(w->req, "state");
+	const char *state = client_json_str(w->req, "state");
 	const json_t *appr = json_object_get(w->req, "approvals");
 	char who[256], waited[32];
 	size_t got = json_is_array(appr) ? json_array_size(appr) : 0;
-	long long need = jit_json_int(w->req, "approvals_needed", 0);
+	long long need = client_json_int(w->req, "approvals_needed", 0);
 
 	users_of(appr, who, sizeof(who));
 	fmt_waited(w, waited, sizeof(waited));
@@ -156,7 +156,7 @@ pending_key_path(const char *name)
 {
 	char *dir = NULL, *p = NULL, msg[256];
 
-	if (jit_jit_dir(1, &dir, msg, sizeof(msg)) != 0)
+	if (client_ssh_jit_dir(1, &dir, msg, sizeof(msg)) != 0)
 		return NULL;
 	if (asprintf(&p, "%s/pending", dir) < 0)
 		p = NULL;
@@ -182,11 +182,11 @@ pending_key_path(const char *name)
  * is not printed but returned as JIT_EXIT_RETRY with the message.
  */
 static int
-get_request(const struct jit_config *c, const char *id, unsigned wait_s,
+get_request(const struct client_config *c, const char *id, unsigned wait_s,
     struct waiter *w, json_t **out, char *transport_msg,
     size_t transport_len)
 {
-	struct jit_http_result res;
+	struct client_http_result res;
 	char path[256], msg[512];
 	int r;
 
@@ -196,24 +196,24 @@ get_request(const struct jit_config *c, const char *id, unsigned wait_s,
 		    wait_s);
 	else
 		snprintf(path, sizeof(path), "/v1/requests/%s", id);
-	r = jit_http_call(c, "GET", path, NULL, (long)wait_s + 30,
+	r = client_http_call(c, "GET", path, NULL, (long)wait_s + 30,
 	    w ? on_tick : NULL, w, &res, msg, sizeof(msg));
-	if (r == JIT_ERR_SYSTEM && jit_interrupted)
+	if (r == JIT_ERR_SYSTEM && client_interrupted)
 		return JIT_EXIT_INTERRUPTED;
 	if (r != 0 || res.status == 502 || res.status == 503 ||
 	    res.status == 504) {
 		/* Transport trouble or a server restarting: the caller may
 		 * retry while waiting. */
 		if (r == 0)
-			jit_http_describe_error(&res, msg, sizeof(msg));
-		jit_http_result_release(&res);
+			client_http_describe_error(&res, msg, sizeof(msg));
+		client_http_result_release(&res);
 		if (transport_msg != NULL) {
 			snprintf(transport_msg, transport_len, "%s", msg);
 			return JIT_EXIT_RETRY;
 		}
 		if (w)
 			progress_end(w);
-		jit_fail("%s", msg);
+		client_fail("%s", msg);
 		return JIT_EXIT_ERROR;
 	}
 	if (res.status != 200 || !json_is_object(res.json)) {
@@ -223,20 +223,20 @@ get_request(const struct jit_config *c, const char *id, unsigned wait_s,
 			snprintf(msg, sizeof(msg), "the server sent a response "
 			    "that is not JSON (is the URL right?)");
 		else
-			jit_http_describe_error(&res, msg, sizeof(msg));
-		jit_fail("request %s: %s", id, msg);
-		jit_http_result_release(&res);
+			client_http_describe_error(&res, msg, sizeof(msg));
+		client_fail("request %s: %s", id, msg);
+		client_http_result_release(&res);
 		return JIT_EXIT_ERROR;
 	}
 	*out = json_incref(res.json);
-	jit_http_result_release(&res);
+	client_http_result_release(&res);
 	return 0;
 }
 
 static int
-same_progress(const json_t *a, const json_t *b)
+same_wait_progress(const json_t *a, const json_t *b)
 {
-	const char *sa = jit_json_str(a, "state"), *sb = jit_json_str(b,
+	const char *sa = client_json_str(a, "state"), *sb = client_json_str(b,
 	    "state");
 	const json_t *aa = json_object_get(a, "approvals");
 	const json_t *ba = json_object_get(b, "approvals");
@@ -254,7 +254,7 @@ same_progress(const json_t *a, const json_t *b)
  * printing).
  */
 static int
-wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
+wait_decision(const struct client_config *c, struct waiter *w, json_t **req,
     uint64_t timeout_s)
 {
 	json_t *next = NULL;
@@ -269,17 +269,17 @@ wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
 	w->req = *req;
 	progress_update(w, 1);
 	for (;;) {
-		state = jit_json_str(*req, "state");
+		state = client_json_str(*req, "state");
 		if (state == NULL || strcmp(state, "pending") != 0)
 			break;
-		if (jit_interrupted)
+		if (client_interrupted)
 			goto interrupted;
 		wait_s = WAIT_SECONDS;
 		if (deadline != 0) {
 			t0 = jit_monotonic_ms();
 			if (t0 >= deadline) {
 				progress_end(w);
-				jit_fail("gave up waiting for request %s "
+				client_fail("gave up waiting for request %s "
 				    "after %llus (--timeout); it is still "
 				    "pending: resume with 'jit-ssh login "
 				    "--resume %s' or cancel with 'jit-ssh "
@@ -303,7 +303,7 @@ wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
 			 * whatever happens here. */
 			if (++failures >= RETRIES) {
 				progress_end(w);
-				jit_fail("lost the server while waiting for "
+				client_fail("lost the server while waiting for "
 				    "request %s: %s (resume with 'jit-ssh "
 				    "login --resume %s')", w->id, tmsg, w->id);
 				return JIT_EXIT_ERROR;
@@ -322,7 +322,7 @@ wait_decision(const struct jit_config *c, struct waiter *w, json_t **req,
 		failures = 0;
 		/* A server that answers a long-poll at once with nothing
 		 * new must not turn this into a busy loop. */
-		if (same_progress(*req, next) &&
+		if (same_wait_progress(*req, next) &&
 		    jit_monotonic_ms() - t0 < 500)
 			sleep_ms(1000);
 		json_decref(*req);
@@ -424,9 +424,9 @@ verify_cert(const char *line, const json_t *req, const struct jit_key *ca,
 		    "principals");
 		goto out;
 	}
-	if ((s = jit_json_str(req, "not_after")) == NULL ||
+	if ((s = client_json_str(req, "not_after")) == NULL ||
 	    jit_parse_time(s, &not_after) != 0 ||
-	    (s = jit_json_str(req, "not_before")) == NULL ||
+	    (s = client_json_str(req, "not_before")) == NULL ||
 	    jit_parse_time(s, &not_before) != 0) {
 		r = JIT_ERR_CERT_INVALID;
 		snprintf(msg, msglen, "the server did not report the grant "
@@ -491,7 +491,7 @@ join_principals(const struct jit_cert *cert, char *out, size_t len)
 static int
 report_end(const json_t *req, const char *id, int json)
 {
-	const char *state = jit_json_str(req, "state");
+	const char *state = client_json_str(req, "state");
 	const json_t *den = json_object_get(req, "denials"), *d;
 	size_t i;
 
@@ -501,42 +501,43 @@ report_end(const json_t *req, const char *id, int json)
 	}
 	if (state != NULL && strcmp(state, "denied") == 0) {
 		json_array_foreach(den, i, d) {
-			const char *u = jit_json_str(d, "user");
-			const char *cm = jit_json_str(d, "comment");
+			const char *u = client_json_str(d, "user");
+			const char *cm = client_json_str(d, "comment");
 
-			jit_fail("request %s was denied by %s%s%s%s", id,
+			client_fail("request %s was denied by %s%s%s%s", id,
 			    u ? u : "?", cm && *cm ? ": \"" : "",
 			    cm && *cm ? cm : "", cm && *cm ? "\"" : "");
 		}
 		if (json_array_size(den) == 0)
-			jit_fail("request %s was denied", id);
+			client_fail("request %s was denied", id);
 		return JIT_EXIT_DENIED;
 	}
 	if (state != NULL && strcmp(state, "cancelled") == 0) {
-		jit_fail("request %s was cancelled", id);
+		client_fail("request %s was cancelled", id);
 		return JIT_EXIT_ENDED;
 	}
 	if (state != NULL && strcmp(state, "expired") == 0) {
-		jit_fail("request %s expired: nobody decided in time", id);
+		client_fail("request %s expired: nobody decided in time", id);
 		return JIT_EXIT_ENDED;
 	}
 	if (state != NULL && strcmp(state, "revoked") == 0) {
-		const char *by = jit_json_str(req, "revoked_by");
+		const char *by = client_json_str(req, "revoked_by");
 
-		jit_fail("request %s was revoked%s%s", id, by ? " by " : "",
+		client_fail("request %s was revoked%s%s", id, by ? " by " : "",
 		    by ? by : "");
 		return JIT_EXIT_ENDED;
 	}
-	jit_fail("request %s is %s", id, state ? state : "in an unknown state");
+	client_fail("request %s is %s", id,
+	    state ? state : "in an unknown state");
 	return JIT_EXIT_ENDED;
 }
 
 static int
-fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
+fetch_verify_install(const struct client_config *c, const struct client_opts *o,
     const char *id, const char *role, json_t *req, const struct jit_key *ca,
     const struct jit_key *key, const char *key_path, int key_owned)
 {
-	struct jit_http_result res;
+	struct client_http_result res;
 	struct jit_cert *cert = NULL;
 	char path[256], msg[512], princ[1024], until[JIT_TIME_LEN];
 	char left_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
@@ -547,7 +548,7 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 	int r, agent = 0, rc = JIT_EXIT_ERROR;
 
 	snprintf(path, sizeof(path), "/v1/requests/%s/certificate", id);
-	if ((rc = jit_api(c, "GET", path, NULL, 1, &res)) != 0) {
+	if ((rc = client_api_call(c, "GET", path, NULL, 1, &res)) != 0) {
 		fprintf(stderr, "jit-ssh: request %s is approved; install its "
 		    "certificate with: jit-ssh login --resume %s\n", id, id);
 		return rc;
@@ -559,23 +560,24 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 		goto out;
 	if ((r = verify_cert(line, req, ca, key, &cert, msg,
 	    sizeof(msg))) != 0) {
-		jit_fail("certificate for request %s refused: %s; nothing was "
-		    "installed", id, msg);
+		client_fail("certificate for request %s refused: %s; nothing "
+		    "was installed", id, msg);
 		rc = JIT_EXIT_CERT;
 		goto out;
 	}
 	now = jit_now();
 	if (cert->valid_before <= now) {
-		jit_fail("certificate for request %s has already expired", id);
+		client_fail("certificate for request %s has already expired",
+		    id);
 		rc = JIT_EXIT_ENDED;
 		goto out;
 	}
 	lifetime = cert->valid_before - now > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)(cert->valid_before - now);
-	if ((r = jit_install(role, key_path, key_owned, key, line, cert->blob,
-	    cert->blob_len, lifetime, o->no_agent, &agent, msg,
+	if ((r = client_install(role, key_path, key_owned, key, line,
+	    cert->blob, cert->blob_len, lifetime, o->no_agent, &agent, msg,
 	    sizeof(msg))) != 0) {
-		jit_fail("%s", msg);
+		client_fail("%s", msg);
 		goto out;
 	}
 	if (agent < 0)
@@ -590,7 +592,7 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 			free(pub);
 		}
 	}
-	if (jit_jit_dir(0, &dir, msg, sizeof(msg)) != 0 ||
+	if (client_ssh_jit_dir(0, &dir, msg, sizeof(msg)) != 0 ||
 	    asprintf(&kfile, "%s/%s", dir, role) < 0) {
 		kfile = NULL;
 		goto out;
@@ -638,7 +640,7 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 	}
 	rc = JIT_EXIT_OK;
  out:
-	jit_http_result_release(&res);
+	client_http_result_release(&res);
 	jit_cert_free(cert);
 	free(line);
 	free(dir);
@@ -647,11 +649,11 @@ fetch_verify_install(const struct jit_config *c, const struct jit_opts *o,
 }
 
 int
-cmd_login(const struct jit_opts *o)
+client_cmd_login(const struct client_opts *o)
 {
-	struct jit_config c;
+	struct client_config c;
 	struct jit_key *ca = NULL, *key = NULL, *reqkey = NULL;
-	struct jit_http_result res;
+	struct client_http_result res;
 	struct waiter w;
 	json_t *body = NULL, *req = NULL;
 	const char *role = NULL, *state, *s;
@@ -664,35 +666,38 @@ cmd_login(const struct jit_opts *o)
 	memset(&res, 0, sizeof(res));
 	memset(&w, 0, sizeof(w));
 	if (o->nargs > 1 || (o->nargs == 0 && o->resume == NULL)) {
-		jit_fail("usage: jit-ssh login ROLE [--for DURATION] "
+		client_fail("usage: jit-ssh login ROLE [--for DURATION] "
 		    "[--reason TEXT] [--key PATH] [--no-agent] [--no-wait] | "
 		    "login --resume ID");
 		return JIT_EXIT_USAGE;
 	}
 	if (o->nargs == 1)
 		role = o->args[0];
-	if (role != NULL && !jit_role_name_ok(role)) {
-		jit_fail("invalid role name '%s'", role);
+	if (role != NULL && !client_role_name_ok(role)) {
+		client_fail("invalid role name '%s'", role);
 		return JIT_EXIT_USAGE;
 	}
 	if (o->duration != NULL && jit_parse_duration(o->duration, &secs)) {
-		jit_fail("--for: %s", jit_err(JIT_ERR_BAD_DURATION));
+		client_fail("--for: %s", jit_err(JIT_ERR_BAD_DURATION));
 		return JIT_EXIT_USAGE;
 	}
 	if (o->timeout != NULL && jit_parse_duration(o->timeout,
 	    &timeout_s)) {
-		jit_fail("--timeout: %s", jit_err(JIT_ERR_BAD_DURATION));
+		client_fail("--timeout: %s", jit_err(JIT_ERR_BAD_DURATION));
 		return JIT_EXIT_USAGE;
 	}
-	if (o->resume != NULL && !jit_request_id_ok(o->resume)) {
-		jit_fail("invalid request ID '%s'", o->resume);
+	if (o->resume != NULL && !client_request_id_ok(o->resume)) {
+		client_fail("invalid request ID '%s'", o->resume);
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = jit_opts_config(o, &c)) != 0)
+	if ((rc = client_opts_config(o, &c)) != 0)
 		return rc;
 	rc = JIT_EXIT_ERROR;
-	if (jit_pinned_ca(&c, &ca) != 0)
+	/* The pinned CA first: signing in is of no use without it. */
+	if (client_pinned_ca(&c, &ca) != 0 ||
+	    (rc = client_sso_ensure(&c)) != 0)
 		goto out;
+	rc = JIT_EXIT_ERROR;
 
 	if (o->resume != NULL) {
 		/* Pick up an existing request: its key is the pending key
@@ -703,10 +708,10 @@ cmd_login(const struct jit_opts *o)
 		rc = JIT_EXIT_ERROR;
 		if ((id = strdup(o->resume)) == NULL)
 			goto out;
-		s = jit_json_str(req, "role");
-		if (s == NULL || !jit_role_name_ok(s) ||
+		s = client_json_str(req, "role");
+		if (s == NULL || !client_role_name_ok(s) ||
 		    (role != NULL && strcmp(role, s) != 0)) {
-			jit_fail("request %s is for role '%s'%s%s", id,
+			client_fail("request %s is for role '%s'%s%s", id,
 			    s ? s : "?", role ? ", not " : "",
 			    role ? role : "");
 			goto out;
@@ -732,7 +737,8 @@ cmd_login(const struct jit_opts *o)
 			free(key_path);
 			key_path = NULL;
 			key_owned = 0;
-			if (jit_jit_dir(0, &dir, msg, sizeof(msg)) == 0 &&
+			if (client_ssh_jit_dir(0, &dir, msg,
+			    sizeof(msg)) == 0 &&
 			    asprintf(&key_path, "%s/%s", dir, role) < 0)
 				key_path = NULL;
 			free(dir);
@@ -741,22 +747,22 @@ cmd_login(const struct jit_opts *o)
 			r = jit_key_load_private(key_path, &key);
 		}
 		if (r != 0) {
-			jit_fail("cannot load the key for request %s from %s: "
-			    "%s%s", id, key_path, jit_err(r), key_owned ?
+			client_fail("cannot load the key for request %s from "
+			    "%s: %s%s", id, key_path, jit_err(r), key_owned ?
 			    " (made with --key? pass it again)" : "");
 			goto out;
 		}
-		s = jit_json_str(req, "public_key");
+		s = client_json_str(req, "public_key");
 		if (s == NULL || jit_key_parse_public(s, &reqkey, NULL) != 0 ||
 		    !jit_key_equal_public(key, reqkey)) {
-			jit_fail("%s is not the key of request %s", key_path,
+			client_fail("%s is not the key of request %s", key_path,
 			    id);
 			goto out;
 		}
 	} else {
 		if (o->key != NULL) {
 			if ((r = jit_key_load_private(o->key, &key)) != 0) {
-				jit_fail("--key %s: %s", o->key, jit_err(r));
+				client_fail("--key %s: %s", o->key, jit_err(r));
 				goto out;
 			}
 			if ((key_path = strdup(o->key)) == NULL)
@@ -766,26 +772,27 @@ cmd_login(const struct jit_opts *o)
 			 * request exists so it cannot be lost. */
 			if ((r = jit_key_generate(JIT_KEY_ED25519, 0,
 			    &key)) != 0) {
-				jit_fail("cannot make a key: %s", jit_err(r));
+				client_fail("cannot make a key: %s",
+				    jit_err(r));
 				goto out;
 			}
 			snprintf(name, sizeof(name), "new-%ld-%llu",
 			    (long)getpid(),
 			    (unsigned long long)jit_monotonic_ms());
 			if ((tmp_path = pending_key_path(name)) == NULL) {
-				jit_fail("cannot create ~/.ssh/jit/pending");
+				client_fail("cannot create ~/.ssh/jit/pending");
 				goto out;
 			}
 			if ((r = jit_key_save_private(key, tmp_path,
 			    "jit-ssh")) != 0) {
-				jit_fail("cannot write %s: %s", tmp_path,
+				client_fail("cannot write %s: %s", tmp_path,
 				    jit_err(r));
 				goto out;
 			}
 			key_owned = 1;
 		}
 		if ((r = jit_key_format_public(key, NULL, &publine)) != 0) {
-			jit_fail("%s", jit_err(r));
+			client_fail("%s", jit_err(r));
 			goto out;
 		}
 		body = json_pack("{s:s, s:s}", "role", role, "public_key",
@@ -798,30 +805,31 @@ cmd_login(const struct jit_opts *o)
 		if (o->reason != NULL)
 			json_object_set_new(body, "reason",
 			    json_string(o->reason));
-		if ((rc = jit_api(&c, "POST", "/v1/requests", body, 0,
+		if ((rc = client_api_call(&c, "POST", "/v1/requests", body, 0,
 		    &res)) != 0)
 			goto out;
 		rc = JIT_EXIT_ERROR;
 		req = json_incref(res.json);
-		jit_http_result_release(&res);
-		s = jit_json_str(req, "id");
-		if (s == NULL || !jit_request_id_ok(s)) {
-			jit_fail("the server's answer has no valid request ID");
+		client_http_result_release(&res);
+		s = client_json_str(req, "id");
+		if (s == NULL || !client_request_id_ok(s)) {
+			client_fail("the server's answer has no valid "
+			    "request ID");
 			goto out;
 		}
 		if ((id = strdup(s)) == NULL)
 			goto out;
-		if ((s = jit_json_str(req, "role")) == NULL ||
+		if ((s = client_json_str(req, "role")) == NULL ||
 		    strcmp(s, role) != 0) {
-			jit_fail("the server answered request %s for role "
+			client_fail("the server answered request %s for role "
 			    "'%s', not '%s'", id, s ? s : "?", role);
 			goto out;
 		}
 		if (key_owned) {
 			if ((key_path = pending_key_path(id)) == NULL ||
 			    rename(tmp_path, key_path) != 0) {
-				jit_fail("cannot keep the key for request %s: "
-				    "%s", id, strerror(errno));
+				client_fail("cannot keep the key for request "
+				    "%s: %s", id, strerror(errno));
 				goto out;
 			}
 			free(tmp_path);
@@ -832,7 +840,7 @@ cmd_login(const struct jit_opts *o)
 			    "created\n", id, role);
 	}
 
-	state = jit_json_str(req, "state");
+	state = client_json_str(req, "state");
 	if (o->no_wait && state != NULL && strcmp(state, "pending") == 0) {
 		if (o->json) {
 			json_dumpf(req, stdout, JSON_INDENT(2));
@@ -851,12 +859,12 @@ cmd_login(const struct jit_opts *o)
 	w.started_ms = jit_monotonic_ms();
 	w.tty = isatty(2);
 	w.quiet = o->json;
-	if ((s = jit_json_str(req, "created_at")) == NULL ||
+	if ((s = client_json_str(req, "created_at")) == NULL ||
 	    jit_parse_time(s, &w.created) != 0)
 		w.created = 0;
 	if ((rc = wait_decision(&c, &w, &req, timeout_s)) != 0)
 		goto out;
-	state = jit_json_str(req, "state");
+	state = client_json_str(req, "state");
 	if (state == NULL || strcmp(state, "approved") != 0) {
 		rc = report_end(req, id, o->json);
 		/* The request is over for good: its key is of no use. */
@@ -882,13 +890,13 @@ cmd_login(const struct jit_opts *o)
 	free(role_copy);
 	json_decref(body);
 	json_decref(req);
-	jit_http_result_release(&res);
+	client_http_result_release(&res);
 	jit_key_free(ca);
 	jit_key_free(key);
 	jit_key_free(reqkey);
 	free(key_path);
 	free(publine);
 	free(id);
-	jit_config_release(&c);
+	client_config_release(&c);
 	return rc;
 }

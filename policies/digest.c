@@ -128,6 +128,9 @@ pol_role_digest(struct role *ro)
 	term_text(&s, "reason_pattern", pr->reason_pattern);
 	term_number(&s, "self_approval", pr->self_approval ? 1 : 0);
 	term_number(&s, "max_start_ahead", pr->max_start_ahead);
+	/* Only when set: roles without it keep their digests. */
+	if (pr->require_mfa)
+		term_number(&s, "require_mfa", 1);
 	if (s.r != 0) {
 		r = s.r;
 		goto out;

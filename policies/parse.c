@@ -361,6 +361,9 @@ parse_role_field(struct ctx *c, struct role *ro, size_t f, ynode *v,
 		    &pr->reason_required);
 	case RF_REASON_PATTERN:
 		return parse_reason_pattern(c, ro, v, field);
+	case RF_REQUIRE_MFA:
+		return parse_choice(c, v, field, "true", "false",
+		    &pr->require_mfa);
 	case RF_FORCE_COMMAND:
 		if (jit_yaml_is_null(v))
 			return 0;
@@ -507,12 +510,13 @@ out:
 	return r;
 }
 
-/* The groups of user u, from mapping v ({groups: [...]}). */
+/* The groups and email of user u, from mapping v ({groups: [...],
+ * email: ADDRESS}). */
 static int
 parse_user_fields(struct ctx *c, struct user *u, ynode *v,
     const char *field)
 {
-	static const char *const user_fields[] = { "groups" };
+	static const char *const user_fields[] = { "groups", "email" };
 	ynode *kn, *vn;
 	unsigned seenmask = 0;
 	size_t f;
@@ -524,14 +528,24 @@ parse_user_fields(struct ctx *c, struct user *u, ynode *v,
 	for (size_t i = 0; i < jit_yaml_size(v); i++) {
 		char sub[192];
 		if ((r = jit_yaml_pair_key(c->doc, v, i, field, &kn)) != 0 ||
-		    (r = jit_yaml_key(c->doc, kn, field, NULL, user_fields, 1,
+		    (r = jit_yaml_key(c->doc, kn, field, NULL, user_fields, 2,
 		    &seenmask, &f)) != 0)
 			return r;
 		snprintf(sub, sizeof(sub), "%s.%s", field, user_fields[f]);
-		if ((r = jit_yaml_pair_value(c->doc, v, i, sub, &vn)) != 0 ||
-		    (r = parse_list(c, vn, sub, check_group,
-		    POL_MAX_USER_GROUPS, &u->groups)) != 0)
+		if ((r = jit_yaml_pair_value(c->doc, v, i, sub, &vn)) != 0)
 			return r;
+		if (f == 1) {
+			char why[256];
+
+			if ((r = get_string(c, vn, sub, "an email address",
+			    &u->email)) != 0)
+				return r;
+			if (jit_check_email(u->email, why, sizeof(why)) != 0)
+				return fail(c, vn, sub, "%s", why);
+		} else if ((r = parse_list(c, vn, sub, check_group,
+		    POL_MAX_USER_GROUPS, &u->groups)) != 0) {
+			return r;
+		}
 	}
 	return 0;
 }
@@ -569,6 +583,7 @@ parse_user(struct ctx *c, ynode *k, ynode *v)
 	return 0;
 out:
 	free(u.name);
+	free(u.email);
 	pol_strlist_release(&u.groups);
 	return r;
 }
@@ -594,11 +609,35 @@ parse_named_map(struct ctx *c, ynode *n, const char *field,
 	return 0;
 }
 
+/* tokens: automation_only or any; several files must agree. */
+static int
+parse_tokens(struct ctx *c, ynode *n)
+{
+	struct jit_policy *p = c->p;
+	int automation = 0, r;
+
+	if ((r = parse_choice(c, n, "tokens", "automation_only", "any",
+	    &automation)) != 0)
+		return r;
+	if (p->tokens_file != NULL && p->automation_only != automation)
+		return fail(c, n, "tokens", "%s here, but %s at %s:%u",
+		    automation ? "automation_only" : "any",
+		    p->automation_only ? "automation_only" : "any",
+		    p->tokens_file, p->tokens_line);
+	if (p->tokens_file == NULL) {
+		p->automation_only = automation;
+		p->tokens_file = c->file;
+		p->tokens_line = jit_yaml_line(n);
+	}
+	return 0;
+}
+
 static int
 parse_root(struct ctx *c, ynode *root)
 {
 	static const char *const top_fields[] = {
-		"users", "roles", "admins", "auditors" };
+		"users", "roles", "admins", "auditors", "tokens",
+		"token_users", "provider_groups" };
 	ynode *kn, *vn;
 	unsigned seenmask = 0;
 	size_t f;
@@ -610,7 +649,7 @@ parse_root(struct ctx *c, ynode *root)
 		    jit_yaml_type_name(root));
 	for (size_t i = 0; i < jit_yaml_size(root); i++) {
 		if ((r = jit_yaml_pair_key(c->doc, root, i, "", &kn)) != 0 ||
-		    (r = jit_yaml_key(c->doc, kn, "", NULL, top_fields, 4,
+		    (r = jit_yaml_key(c->doc, kn, "", NULL, top_fields, 7,
 		    &seenmask, &f)) != 0 ||
 		    (r = jit_yaml_pair_value(c->doc, root, i, top_fields[f],
 		    &vn)) != 0)
@@ -626,9 +665,20 @@ parse_root(struct ctx *c, ynode *root)
 			r = parse_list(c, vn, "admins", check_rule_entry,
 			    POL_MAX_LIST, &c->p->admins);
 			break;
-		default:
+		case 3:
 			r = parse_list(c, vn, "auditors", check_rule_entry,
 			    POL_MAX_LIST, &c->p->auditors);
+			break;
+		case 4:
+			r = parse_tokens(c, vn);
+			break;
+		case 5:
+			r = parse_list(c, vn, "token_users", check_rule_entry,
+			    POL_MAX_LIST, &c->p->token_users);
+			break;
+		default:
+			r = parse_list(c, vn, "provider_groups", check_group,
+			    POL_MAX_LIST, &c->p->provider_groups);
 			break;
 		}
 		if (r != 0)

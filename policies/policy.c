@@ -14,6 +14,7 @@ const char *const pol_role_fields[RF_COUNT] = {
 	"require_groups", "self_approval", "max_duration", "default_duration",
 	"pending_timeout", "reason", "reason_pattern", "source_address",
 	"force_command", "extensions", "key_types", "max_start_ahead",
+	"require_mfa",
 };
 
 /* ---- errors ---- */
@@ -293,7 +294,8 @@ pol_user_in_group(const struct user *u, const char *group)
 }
 
 int
-pol_rule_match(const struct user *u, char *const *v, size_t n)
+pol_rule_match_with(const struct user *u, const char *const *extra,
+    size_t nextra, char *const *v, size_t n)
 {
 	if (u == NULL)
 		return 0;
@@ -301,6 +303,10 @@ pol_rule_match(const struct user *u, char *const *v, size_t n)
 		if (strncmp(v[i], "group:", 6) == 0) {
 			if (pol_user_in_group(u, v[i] + 6))
 				return 1;
+			for (size_t j = 0; j < nextra; j++)
+				if (extra[j] != NULL &&
+				    strcmp(extra[j], v[i] + 6) == 0)
+					return 1;
 		} else if (strcmp(v[i], u->name) == 0)
 			return 1;
 	}
@@ -308,11 +314,25 @@ pol_rule_match(const struct user *u, char *const *v, size_t n)
 }
 
 int
+pol_rule_match(const struct user *u, char *const *v, size_t n)
+{
+	return pol_rule_match_with(u, NULL, 0, v, n);
+}
+
+int
+pol_provider_group(const struct jit_policy *p, const char *group)
+{
+	return pol_sorted_has(p->provider_groups.v, p->provider_groups.n,
+	    group);
+}
+
+int
 pol_counts_as_approver(const struct role *ro, const struct user *u,
-    const char *requester)
+    const char *const *extra, size_t nextra, const char *requester)
 {
 	return u != NULL &&
-	    pol_rule_match(u, ro->approvers.v, ro->approvers.n) &&
+	    pol_rule_match_with(u, extra, nextra, ro->approvers.v,
+	    ro->approvers.n) &&
 	    (ro->pub.self_approval || strcmp(u->name, requester) != 0);
 }
 
@@ -345,6 +365,7 @@ jit_policy_free(struct jit_policy *p)
 		return;
 	for (size_t i = 0; i < p->nusers; i++) {
 		free(p->users[i].name);
+		free(p->users[i].email);
 		pol_strlist_release(&p->users[i].groups);
 	}
 	free(p->users);
@@ -353,6 +374,8 @@ jit_policy_free(struct jit_policy *p)
 	free(p->roles);
 	pol_strlist_release(&p->admins);
 	pol_strlist_release(&p->auditors);
+	pol_strlist_release(&p->token_users);
+	pol_strlist_release(&p->provider_groups);
 	free(p->groups);  /* entries belong to the users */
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);

@@ -30,6 +30,12 @@
  *     alice: {groups: [dev]}      #   or "alice: {}" / "alice:" (no groups)
  *   admins: [alice, group:sre]    # may revoke any grant
  *   auditors: [group:security]    # may export the audit log
+ *   tokens: automation_only       # "any" (default): anyone in the
+ *                                 #   policy may hold API tokens;
+ *                                 #   automation_only: only token_users
+ *   token_users: [ci-bot]         # who may hold API tokens then
+ *   provider_groups: [okta-sre]   # groups only the identity provider
+ *                                 #   assigns (oidc.groups_claim)
  *   roles:
  *     prod-db:
  *       description: "text"       # free text for listings
@@ -58,6 +64,9 @@
  *       max_start_ahead: 0        # how far ahead a grant may start;
  *                                 #   default 0, at most 366d (read and
  *                                 #   exposed here, enforced by the API)
+ *       require_mfa: false        # true: only a sign-in whose "amr"
+ *                                 #   shows a second factor may request
+ *                                 #   (jit_policy_check_mfa)
  *
  * Reason patterns are PCRE2 regular expressions of 1..256 bytes: "\d" is
  * a digit, "\w" a word character (ASCII), "." one UTF-8 character.  A
@@ -69,8 +78,18 @@
  * a pattern that backtracks catastrophically refuses the reason with a
  * message instead of hanging the server.
  *
- * Rule entries (requesters, approvers, admins, auditors) are a user name
- * or "group:NAME"; a group exists when some user lists it.
+ * Rule entries (requesters, approvers, admins, auditors, token_users)
+ * are a user name or "group:NAME"; a group exists when some user lists
+ * it or provider_groups names it.  People who sign in through the
+ * identity provider may bring groups of their own (struct
+ * jit_policy_who): they count in every rule as if the policy listed
+ * them.  A rule naming a provider group may be met by any user, so the
+ * approvals check below counts every user for it.
+ *
+ * tokens: and provider_groups may appear in several files (tokens must
+ * then say the same everywhere); token_users entries from several files
+ * are merged, and token_users without tokens: automation_only is an
+ * error.
  *
  * Names: users [A-Za-z0-9._@-], groups, roles and principals
  * [A-Za-z0-9._-], each 1..64 bytes and not starting with '-' or '.'.
@@ -180,6 +199,8 @@ struct jit_policy_role {
 	unsigned key_types;               /* JIT_POLICY_KEY_* bits, != 0 */
 	uint64_t max_start_ahead;         /* seconds, 0..366d; 0 = a grant
 	                                     starts now */
+	int require_mfa;                  /* 1: requests only from a sign-in
+	                                     with a second factor */
 	const char *file;                 /* where the role is defined */
 	unsigned line;
 };
@@ -194,9 +215,10 @@ struct jit_policy_role {
  * The terms, in this order: principals, extensions, force_command,
  * source_address, approvals, require_groups, approvers, requesters,
  * max_duration, key_types, reason, reason_pattern, self_approval,
- * max_start_ahead.  The role's name, description, default_duration,
- * pending_timeout and who is in which group are not terms.  The digest
- * is taken over the bytes
+ * max_start_ahead, and require_mfa only when it is true (so roles
+ * without it keep the digest they had before the key existed).  The
+ * role's name, description, default_duration, pending_timeout and who
+ * is in which group are not terms.  The digest is taken over the bytes
  *
  *   "jit-ssh role terms 1\n"
  *
@@ -250,6 +272,10 @@ const char *jit_policy_hash(const struct jit_policy *p);
 const char *jit_policy_source(const struct jit_policy *p);
 size_t jit_policy_file_count(const struct jit_policy *p);
 
+/* 1 if s is a valid user name (user set; '@' allowed) or group, role
+ * or principal name (user 0) as "Names" above says, else 0. */
+int jit_policy_name_valid(const char *s, int user);
+
 /* Users, sorted by name.  jit_policy_user_at returns NULL if i is out of
  * range.  user_exists returns 1 or 0 (0 also for NULL). */
 size_t jit_policy_user_count(const struct jit_policy *p);
@@ -259,6 +285,10 @@ int jit_policy_user_exists(const struct jit_policy *p, const char *user);
  * unknown user or one without groups. */
 const char *const *jit_policy_user_groups(const struct jit_policy *p,
     const char *user, size_t *n);
+/* The email address of a user (the policy's users.NAME.email), NULL for
+ * an unknown user or one without.  Valid until jit_policy_free(). */
+const char *jit_policy_user_email(const struct jit_policy *p,
+    const char *user);
 /* 1 if user exists and lists group (name without "group:"), else 0. */
 int jit_policy_user_in_group(const struct jit_policy *p, const char *user,
     const char *group);
@@ -274,6 +304,15 @@ const struct jit_policy_role *jit_policy_role(const struct jit_policy *p,
 /* Distinct approvals the role needs (its "approvals"; 0 = auto). */
 unsigned jit_policy_approvals_needed(const struct jit_policy_role *r);
 
+/* Someone the policy is asked about: a user and the groups the identity
+ * provider gave them at sign-in (groups[0..ngroups), may be NULL), which
+ * count as if the user listed them.  The strings are borrowed. */
+struct jit_policy_who {
+	const char *user;
+	const char *const *groups;
+	size_t ngroups;
+};
+
 /* Booleans (1 or 0; 0 for NULL arguments, unknown users or roles). */
 /* user matches the top-level admins / auditors list. */
 int jit_policy_is_admin(const struct jit_policy *p, const char *user);
@@ -286,6 +325,29 @@ int jit_policy_is_approver(const struct jit_policy *p, const char *user,
 int jit_policy_is_requester(const struct jit_policy *p, const char *user,
     const char *role);
 
+/* The same for who, with their provider groups. */
+int jit_policy_is_admin_as(const struct jit_policy *p,
+    const struct jit_policy_who *who);
+int jit_policy_is_auditor_as(const struct jit_policy *p,
+    const struct jit_policy_who *who);
+int jit_policy_is_approver_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role);
+int jit_policy_is_requester_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role);
+
+/* 1 if the policy says tokens: automation_only. */
+int jit_policy_tokens_automation_only(const struct jit_policy *p);
+/* 1 if user exists and may hold API tokens: anyone without
+ * automation_only, else those token_users names (policy groups only). */
+int jit_policy_may_hold_token(const struct jit_policy *p, const char *user);
+
+/* 1 if the authentication methods amr[0..n) (an ID token's "amr", RFC
+ * 8176) show a second factor: "mfa" or "mca", or methods of two kinds
+ * among something known (pwd, pin, kba), something held (otp, hwk, swk,
+ * sms, tel, sc, pop) and something one is (fpt, face, iris, retina,
+ * vbm).  "otp" alone is one factor. */
+int jit_policy_amr_mfa(const char *const *amr, size_t n);
+
 /* Decisions.  0 = allowed.  Errors: POLICY_ROLE (unknown role),
  * FORBIDDEN (not allowed; msg says why), INVALID_ARGUMENT (NULL p, user
  * or role). */
@@ -294,6 +356,17 @@ int jit_policy_is_requester(const struct jit_policy *p, const char *user,
 int jit_policy_can_request(const struct jit_policy *p, const char *user,
     const char *role, char *msg, size_t msglen);
 
+/* The same for who, with their provider groups. */
+int jit_policy_can_request_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role, char *msg,
+    size_t msglen);
+
+/* Does the sign-in with methods amr[0..n) meet role's require_mfa?
+ * FORBIDDEN (msg: the role requires multi-factor authentication) when
+ * the role requires it and jit_policy_amr_mfa says no. */
+int jit_policy_check_mfa(const struct jit_policy *p, const char *role,
+    const char *const *amr, size_t n, char *msg, size_t msglen);
+
 /* May approver approve (or deny) requester's request for role?  The
  * approver must exist and match the approvers, and must not be the
  * requester unless the role has self_approval.  A role with approvals 0
@@ -301,6 +374,10 @@ int jit_policy_can_request(const struct jit_policy *p, const char *user,
  * at once) and revoke. */
 int jit_policy_can_approve(const struct jit_policy *p, const char *approver,
     const char *requester, const char *role, char *msg, size_t msglen);
+/* The same for who, with their provider groups. */
+int jit_policy_can_approve_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *requester,
+    const char *role, char *msg, size_t msglen);
 
 /* Check the parameters of a request for role (call after
  * jit_policy_can_request).  duration is in seconds, 0 = the role's
@@ -335,8 +412,9 @@ int jit_policy_check_request(const struct jit_policy *p, const char *role,
  * group in require_groups has a member among the counted approvers; a
  * role with approvals 0 is always met.  Returns 1 (met), 0 (not yet),
  * POLICY_ROLE or INVALID_ARGUMENT (NULL p/role/requester, or approvers
- * NULL with n > 0; NULL entries are skipped).  This is the only rule the
- * server needs to evaluate. */
+ * NULL with n > 0; NULL entries are skipped), ALLOC (more than 256
+ * approvers only).  This is the only rule the server needs to
+ * evaluate. */
 int jit_policy_approval_satisfied(const struct jit_policy *p,
     const char *role, const char *requester,
     const char *const *approvers, size_t n);
@@ -347,6 +425,12 @@ int jit_policy_approval_satisfied(const struct jit_policy *p,
 int jit_policy_approval_status(const struct jit_policy *p, const char *role,
     const char *requester, const char *const *approvers, size_t n,
     char *msg, size_t msglen);
+/* The same with each approver's provider groups (the groups they had
+ * when they approved); ALLOC is not possible here. */
+int jit_policy_approval_status_as(const struct jit_policy *p,
+    const char *role, const char *requester,
+    const struct jit_policy_who *approvers, size_t n, char *msg,
+    size_t msglen);
 
 /* What a request still needs: count more approvals from a member of
  * group (a required group) or, with group NULL, from any eligible
@@ -365,6 +449,10 @@ struct jit_policy_need {
  * INVALID_ARGUMENT. */
 int jit_policy_approval_missing(const struct jit_policy *p, const char *role,
     const char *requester, const char *const *approvers, size_t n,
+    struct jit_policy_need *need, size_t maxneed, size_t *nneed);
+int jit_policy_approval_missing_as(const struct jit_policy *p,
+    const char *role, const char *requester,
+    const struct jit_policy_who *approvers, size_t n,
     struct jit_policy_need *need, size_t maxneed, size_t *nneed);
 
 #endif

@@ -50,6 +50,7 @@ struct strlist {
 struct user {
 	char *name;
 	struct strlist groups;  /* sorted after loading */
+	char *email;            /* NULL = none */
 	const char *file;
 	unsigned line;
 	size_t seq;             /* order of definition, for stable sorting */
@@ -62,7 +63,8 @@ enum role_field {
 	RF_APPROVALS, RF_REQUIRE_GROUPS, RF_SELF_APPROVAL, RF_MAX_DURATION,
 	RF_DEFAULT_DURATION, RF_PENDING_TIMEOUT, RF_REASON,
 	RF_REASON_PATTERN, RF_SOURCE_ADDRESS, RF_FORCE_COMMAND,
-	RF_EXTENSIONS, RF_KEY_TYPES, RF_MAX_START_AHEAD, RF_COUNT
+	RF_EXTENSIONS, RF_KEY_TYPES, RF_MAX_START_AHEAD, RF_REQUIRE_MFA,
+	RF_COUNT
 };
 
 extern const char *const pol_role_fields[RF_COUNT];
@@ -89,6 +91,14 @@ struct jit_policy {
 	struct role **roles;    /* sorted by name once loaded */
 	size_t nroles, caproles;
 	struct strlist admins, auditors;
+	/* tokens: automation_only (the first file that says it), and who
+	 * may then hold API tokens. */
+	int automation_only;
+	const char *tokens_file;
+	unsigned tokens_line;
+	struct strlist token_users;
+	/* Groups only the identity provider assigns; sorted once loaded. */
+	struct strlist provider_groups;
 	char **groups;          /* every group some user lists, sorted;
 	                           the strings belong to the users */
 	size_t ngroups;
@@ -143,10 +153,17 @@ int pol_sorted_has(char *const *v, size_t n, const char *s);
 int pol_user_in_group(const struct user *u, const char *group);
 /* 1 if u (may be NULL) matches a rule list of names and group:NAME. */
 int pol_rule_match(const struct user *u, char *const *v, size_t n);
+/* The same, with the groups extra[0..nextra) (sorted or not; from the
+ * identity provider) counting as u's groups too. */
+int pol_rule_match_with(const struct user *u, const char *const *extra,
+    size_t nextra, char *const *v, size_t n);
+/* 1 if group is a provider group of p. */
+int pol_provider_group(const struct jit_policy *p, const char *group);
 /* 1 if u is a counted approver of ro for requester (matches the
- * approvers, and is not the requester unless self_approval). */
+ * approvers, with its provider groups extra[0..nextra), and is not the
+ * requester unless self_approval). */
 int pol_counts_as_approver(const struct role *ro, const struct user *u,
-    const char *requester);
+    const char *const *extra, size_t nextra, const char *requester);
 
 void pol_role_free(struct role *ro);
 

@@ -3,6 +3,7 @@
 #include "policy_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -58,6 +59,12 @@ jit_policy_user_at(const struct jit_policy *p, size_t i)
 }
 
 int
+jit_policy_name_valid(const char *s, int user)
+{
+	return s != NULL && pol_valid_name(s, user);
+}
+
+int
 jit_policy_user_exists(const struct jit_policy *p, const char *user)
 {
 	return p != NULL && user != NULL && pol_find_user(p, user) != NULL;
@@ -77,6 +84,16 @@ jit_policy_user_groups(const struct jit_policy *p, const char *user,
 	if (n != NULL)
 		*n = u->groups.n;
 	return (const char *const *)u->groups.v;
+}
+
+const char *
+jit_policy_user_email(const struct jit_policy *p, const char *user)
+{
+	const struct user *u;
+
+	if (p == NULL || user == NULL || (u = pol_find_user(p, user)) == NULL)
+		return NULL;
+	return u->email;
 }
 
 int
@@ -116,44 +133,140 @@ jit_policy_approvals_needed(const struct jit_policy_role *r)
 
 /* ---- who is who ---- */
 
-/* 1 if user (may be NULL) matches rule list l. */
+/* who as a user of p, or NULL. */
+static const struct user *
+who_user(const struct jit_policy *p, const struct jit_policy_who *who)
+{
+	return who == NULL || who->user == NULL ? NULL :
+	    pol_find_user(p, who->user);
+}
+
+/* 1 if who (may be NULL) matches rule list l. */
 static int
-user_matches(const struct jit_policy *p, const char *user,
+who_matches(const struct jit_policy *p, const struct jit_policy_who *who,
     const struct strlist *l)
 {
-	if (user == NULL)
-		return 0;
-	return pol_rule_match(pol_find_user(p, user), l->v, l->n);
+	return pol_rule_match_with(who_user(p, who), who != NULL ?
+	    who->groups : NULL, who != NULL ? who->ngroups : 0, l->v, l->n);
+}
+
+int
+jit_policy_is_admin_as(const struct jit_policy *p,
+    const struct jit_policy_who *who)
+{
+	return p != NULL && who_matches(p, who, &p->admins);
+}
+
+int
+jit_policy_is_auditor_as(const struct jit_policy *p,
+    const struct jit_policy_who *who)
+{
+	return p != NULL && who_matches(p, who, &p->auditors);
+}
+
+int
+jit_policy_is_approver_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role)
+{
+	const struct role *ro = pol_find_role(p, role);
+
+	return ro != NULL && who_matches(p, who, &ro->approvers);
+}
+
+int
+jit_policy_is_requester_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role)
+{
+	const struct role *ro = pol_find_role(p, role);
+
+	return ro != NULL && who_matches(p, who, &ro->requesters);
 }
 
 int
 jit_policy_is_admin(const struct jit_policy *p, const char *user)
 {
-	return p != NULL && user_matches(p, user, &p->admins);
+	struct jit_policy_who w = { user, NULL, 0 };
+
+	return jit_policy_is_admin_as(p, &w);
 }
 
 int
 jit_policy_is_auditor(const struct jit_policy *p, const char *user)
 {
-	return p != NULL && user_matches(p, user, &p->auditors);
+	struct jit_policy_who w = { user, NULL, 0 };
+
+	return jit_policy_is_auditor_as(p, &w);
 }
 
 int
 jit_policy_is_approver(const struct jit_policy *p, const char *user,
     const char *role)
 {
-	const struct role *ro = pol_find_role(p, role);
+	struct jit_policy_who w = { user, NULL, 0 };
 
-	return ro != NULL && user_matches(p, user, &ro->approvers);
+	return jit_policy_is_approver_as(p, &w, role);
 }
 
 int
 jit_policy_is_requester(const struct jit_policy *p, const char *user,
     const char *role)
 {
-	const struct role *ro = pol_find_role(p, role);
+	struct jit_policy_who w = { user, NULL, 0 };
 
-	return ro != NULL && user_matches(p, user, &ro->requesters);
+	return jit_policy_is_requester_as(p, &w, role);
+}
+
+int
+jit_policy_tokens_automation_only(const struct jit_policy *p)
+{
+	return p != NULL && p->automation_only;
+}
+
+int
+jit_policy_may_hold_token(const struct jit_policy *p, const char *user)
+{
+	if (p == NULL || user == NULL || pol_find_user(p, user) == NULL)
+		return 0;
+	return !p->automation_only ||
+	    pol_rule_match(pol_find_user(p, user), p->token_users.v,
+	    p->token_users.n);
+}
+
+/* The kinds of authentication method (RFC 8176) a second factor needs
+ * two of. */
+enum { KNOWN = 1, HELD = 2, BEING = 4 };
+
+static unsigned
+amr_kind(const char *m)
+{
+	static const struct { const char *name; unsigned kind; } kinds[] = {
+		{ "pwd", KNOWN }, { "pin", KNOWN }, { "kba", KNOWN },
+		{ "otp", HELD }, { "hwk", HELD }, { "swk", HELD },
+		{ "sms", HELD }, { "tel", HELD }, { "sc", HELD },
+		{ "pop", HELD }, { "fpt", BEING }, { "face", BEING },
+		{ "iris", BEING }, { "retina", BEING }, { "vbm", BEING },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(m, kinds[i].name) == 0)
+			return kinds[i].kind;
+	return 0;
+}
+
+int
+jit_policy_amr_mfa(const char *const *amr, size_t n)
+{
+	unsigned kinds = 0;
+
+	for (size_t i = 0; amr != NULL && i < n; i++) {
+		if (amr[i] == NULL)
+			continue;
+		if (strcmp(amr[i], "mfa") == 0 || strcmp(amr[i], "mca") == 0)
+			return 1;
+		kinds |= amr_kind(amr[i]);
+	}
+	/* Two different kinds of factor. */
+	return (kinds & (kinds - 1)) != 0;
 }
 
 /* ---- decisions ---- */
@@ -194,7 +307,60 @@ known_user(const struct jit_policy *p, const char *name, char *msg,
 }
 
 int
+jit_policy_can_request_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *role, char *msg,
+    size_t msglen)
+{
+	const struct user *u;
+	struct role *ro;
+	int r;
+
+	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
+		return r;
+	if (who == NULL || who->user == NULL) {
+		jit_seterr(msg, msglen, "no user given");
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
+	if ((u = known_user(p, who->user, msg, msglen)) == NULL)
+		return JIT_ERR_FORBIDDEN;
+	if (!who_matches(p, who, &ro->requesters)) {
+		jit_seterr(msg, msglen, "user %s may not request role %s",
+		    u->name, ro->name);
+		return JIT_ERR_FORBIDDEN;
+	}
+	return 0;
+}
+
+int
 jit_policy_can_request(const struct jit_policy *p, const char *user,
+    const char *role, char *msg, size_t msglen)
+{
+	struct jit_policy_who w = { user, NULL, 0 };
+
+	return jit_policy_can_request_as(p, &w, role, msg, msglen);
+}
+
+int
+jit_policy_check_mfa(const struct jit_policy *p, const char *role,
+    const char *const *amr, size_t n, char *msg, size_t msglen)
+{
+	struct role *ro;
+	int r;
+
+	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
+		return r;
+	if (!ro->pub.require_mfa || jit_policy_amr_mfa(amr, n))
+		return 0;
+	jit_seterr(msg, msglen, "role %s requires multi-factor "
+	    "authentication: sign in through single sign-on with a second "
+	    "factor (this sign-in shows %s)", ro->name, n == 0 ?
+	    "no authentication methods" : "no second factor");
+	return JIT_ERR_FORBIDDEN;
+}
+
+int
+jit_policy_can_approve_as(const struct jit_policy *p,
+    const struct jit_policy_who *who, const char *requester,
     const char *role, char *msg, size_t msglen)
 {
 	const struct user *u;
@@ -203,15 +369,21 @@ jit_policy_can_request(const struct jit_policy *p, const char *user,
 
 	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
 		return r;
-	if (user == NULL) {
-		jit_seterr(msg, msglen, "no user given");
+	if (who == NULL || who->user == NULL || requester == NULL) {
+		jit_seterr(msg, msglen, "no approver or requester given");
 		return JIT_ERR_INVALID_ARGUMENT;
 	}
-	if ((u = known_user(p, user, msg, msglen)) == NULL)
+	if ((u = known_user(p, who->user, msg, msglen)) == NULL)
 		return JIT_ERR_FORBIDDEN;
-	if (!pol_rule_match(u, ro->requesters.v, ro->requesters.n)) {
-		jit_seterr(msg, msglen, "user %s may not request role %s",
-		    u->name, ro->name);
+	if (!who_matches(p, who, &ro->approvers)) {
+		jit_seterr(msg, msglen, "user %s is not an approver for role "
+		    "%s", u->name, ro->name);
+		return JIT_ERR_FORBIDDEN;
+	}
+	if (!ro->pub.self_approval && strcmp(who->user, requester) == 0) {
+		jit_seterr(msg, msglen, "user %s may not approve their own "
+		    "request for role %s (self_approval is off)", u->name,
+		    ro->name);
 		return JIT_ERR_FORBIDDEN;
 	}
 	return 0;
@@ -221,30 +393,9 @@ int
 jit_policy_can_approve(const struct jit_policy *p, const char *approver,
     const char *requester, const char *role, char *msg, size_t msglen)
 {
-	const struct user *u;
-	struct role *ro;
-	int r;
+	struct jit_policy_who w = { approver, NULL, 0 };
 
-	if ((r = decision_role(p, role, &ro, msg, msglen)) != 0)
-		return r;
-	if (approver == NULL || requester == NULL) {
-		jit_seterr(msg, msglen, "no approver or requester given");
-		return JIT_ERR_INVALID_ARGUMENT;
-	}
-	if ((u = known_user(p, approver, msg, msglen)) == NULL)
-		return JIT_ERR_FORBIDDEN;
-	if (!pol_rule_match(u, ro->approvers.v, ro->approvers.n)) {
-		jit_seterr(msg, msglen, "user %s is not an approver for role "
-		    "%s", u->name, ro->name);
-		return JIT_ERR_FORBIDDEN;
-	}
-	if (!ro->pub.self_approval && strcmp(approver, requester) == 0) {
-		jit_seterr(msg, msglen, "user %s may not approve their own "
-		    "request for role %s (self_approval is off)", u->name,
-		    ro->name);
-		return JIT_ERR_FORBIDDEN;
-	}
-	return 0;
+	return jit_policy_can_approve_as(p, &w, requester, role, msg, msglen);
 }
 
 static void
@@ -346,49 +497,65 @@ jit_policy_check_request(const struct jit_policy *p, const char *role,
 	return 0;
 }
 
+/* 1 if approver a is a counted approver of ro for requester. */
+static int
+counts(const struct jit_policy *p, const struct role *ro,
+    const char *requester, const struct jit_policy_who *a)
+{
+	return a->user != NULL && pol_counts_as_approver(ro,
+	    pol_find_user(p, a->user), a->groups, a->ngroups, requester);
+}
+
 /* Distinct counted approvers among approvers[0..n). */
 static size_t
 count_approvers(const struct jit_policy *p, const struct role *ro,
-    const char *requester, const char *const *approvers, size_t n)
+    const char *requester, const struct jit_policy_who *approvers, size_t n)
 {
 	size_t counted = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		int dup = 0;
-		if (approvers[i] == NULL || !pol_counts_as_approver(ro,
-		    pol_find_user(p, approvers[i]), requester))
+		if (!counts(p, ro, requester, &approvers[i]))
 			continue;
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = approvers[j] != NULL &&
-			    strcmp(approvers[j], approvers[i]) == 0;
+			dup = counts(p, ro, requester, &approvers[j]) &&
+			    strcmp(approvers[j].user, approvers[i].user) == 0;
 		if (!dup)
 			counted++;
 	}
 	return counted;
 }
 
+/* 1 if a is in group grp, by the policy or by the identity provider. */
+static int
+who_in_group(const struct jit_policy *p, const struct jit_policy_who *a,
+    const char *grp)
+{
+	if (pol_user_in_group(pol_find_user(p, a->user), grp))
+		return 1;
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (a->groups[i] != NULL && strcmp(a->groups[i], grp) == 0)
+			return 1;
+	return 0;
+}
+
 /* 1 if required group grp has a counted approver among approvers. */
 static int
 group_represented(const struct jit_policy *p, const struct role *ro,
-    const char *grp, const char *requester, const char *const *approvers,
-    size_t n)
+    const char *grp, const char *requester,
+    const struct jit_policy_who *approvers, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct user *u;
-		if (approvers[i] == NULL ||
-		    (u = pol_find_user(p, approvers[i])) == NULL)
-			continue;
-		if (pol_user_in_group(u, grp) &&
-		    pol_counts_as_approver(ro, u, requester))
+	for (size_t i = 0; i < n; i++)
+		if (counts(p, ro, requester, &approvers[i]) &&
+		    who_in_group(p, &approvers[i], grp))
 			return 1;
-	}
 	return 0;
 }
 
 /* The first required group without a counted approver, or NULL. */
 static const char *
 missing_group(const struct jit_policy *p, const struct role *ro,
-    const char *requester, const char *const *approvers, size_t n)
+    const char *requester, const struct jit_policy_who *approvers, size_t n)
 {
 	for (size_t g = 0; g < ro->require_groups.n; g++)
 		if (!group_represented(p, ro, ro->require_groups.v[g],
@@ -398,8 +565,8 @@ missing_group(const struct jit_policy *p, const struct role *ro,
 }
 
 int
-jit_policy_approval_missing(const struct jit_policy *p, const char *role,
-    const char *requester, const char *const *approvers, size_t n,
+jit_policy_approval_missing_as(const struct jit_policy *p, const char *role,
+    const char *requester, const struct jit_policy_who *approvers, size_t n,
     struct jit_policy_need *need, size_t maxneed, size_t *nneed)
 {
 	struct role *ro;
@@ -436,8 +603,8 @@ jit_policy_approval_missing(const struct jit_policy *p, const char *role,
 }
 
 int
-jit_policy_approval_status(const struct jit_policy *p, const char *role,
-    const char *requester, const char *const *approvers, size_t n,
+jit_policy_approval_status_as(const struct jit_policy *p, const char *role,
+    const char *requester, const struct jit_policy_who *approvers, size_t n,
     char *msg, size_t msglen)
 {
 	const char *missing;
@@ -464,6 +631,72 @@ jit_policy_approval_status(const struct jit_policy *p, const char *role,
 		jit_seterr(msg, msglen, "%zu of %u approvals", counted,
 		    ro->pub.approvals);
 	return counted >= ro->pub.approvals && missing == NULL;
+}
+
+/* Names as approvers without provider groups: in buf when they fit
+ * (the usual case), else in a new array; NULL with *r set on ALLOC. */
+static struct jit_policy_who *
+names_as_who(const char *const *names, size_t n, struct jit_policy_who *buf,
+    size_t bufn, int *r)
+{
+	struct jit_policy_who *w = buf;
+
+	*r = 0;
+	if (n > bufn && (w = calloc(n, sizeof(*w))) == NULL) {
+		*r = JIT_ERR_ALLOC;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		w[i].user = names[i];
+		w[i].groups = NULL;
+		w[i].ngroups = 0;
+	}
+	return w;
+}
+
+int
+jit_policy_approval_missing(const struct jit_policy *p, const char *role,
+    const char *requester, const char *const *approvers, size_t n,
+    struct jit_policy_need *need, size_t maxneed, size_t *nneed)
+{
+	struct jit_policy_who buf[POL_MAX_APPROVALS] = { { NULL, NULL, 0 } };
+	struct jit_policy_who *w;
+	int r;
+
+	*nneed = 0;
+	if (approvers == NULL && n > 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((w = names_as_who(approvers, n, buf, POL_MAX_APPROVALS, &r)) ==
+	    NULL)
+		return r;
+	r = jit_policy_approval_missing_as(p, role, requester, w, n, need,
+	    maxneed, nneed);
+	if (w != buf)
+		free(w);
+	return r;
+}
+
+int
+jit_policy_approval_status(const struct jit_policy *p, const char *role,
+    const char *requester, const char *const *approvers, size_t n,
+    char *msg, size_t msglen)
+{
+	struct jit_policy_who buf[POL_MAX_APPROVALS] = { { NULL, NULL, 0 } };
+	struct jit_policy_who *w;
+	int r;
+
+	if (approvers == NULL && n > 0) {
+		jit_seterr(msg, msglen, "no requester or approvers given");
+		return JIT_ERR_INVALID_ARGUMENT;
+	}
+	if ((w = names_as_who(approvers, n, buf, POL_MAX_APPROVALS, &r)) ==
+	    NULL)
+		return r;
+	r = jit_policy_approval_status_as(p, role, requester, w, n, msg,
+	    msglen);
+	if (w != buf)
+		free(w);
+	return r;
 }
 
 int

@@ -144,3 +144,46 @@ jit_check_extension(const char *name, char *why, size_t whylen)
 		    shown);
 	return -1;
 }
+
+int
+jit_check_email(const char *addr, char *why, size_t whylen)
+{
+	static const char local_extra[] = "!#$%&'*+/=?^_`{|}~.-";
+	char shown[POL_SHOWN_MAX];
+	const char *at, *p;
+	size_t n;
+	int label = 0;
+
+	if (addr == NULL) {
+		jit_seterr(why, whylen, "no address given");
+		return -1;
+	}
+	n = strlen(addr);
+	at = strchr(addr, '@');
+	if (n > 254 || at == NULL || at == addr || at - addr > 64 ||
+	    at[1] == '\0')
+		goto bad;
+	for (p = addr; p < at; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr(local_extra, *p) != NULL))
+			goto bad;
+	for (p = at + 1; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (!label)
+				goto bad;
+			label = 0;
+		} else if ((*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-') {
+			label = 1;
+		} else {
+			goto bad;
+		}
+	}
+	if (label)
+		return 0;
+bad:
+	jit_seterr(why, whylen, "invalid email address '%s' (expected "
+	    "NAME@DOMAIN)", pol_shown(addr, n, shown));
+	return -1;
+}

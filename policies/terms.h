@@ -33,4 +33,13 @@ int jit_check_source_entry(const char *s, size_t len, char *why,
  */
 int jit_check_extension(const char *name, char *why, size_t whylen);
 
+/*
+ * An email address for notifications (a user's email in the policy, the
+ * sender of api/notify's mail): LOCAL@DOMAIN of at most 254 bytes, LOCAL
+ * of 1 to 64 of [A-Za-z0-9] and !#$%&'*+/=?^_`{|}~.-, DOMAIN of dot-
+ * separated non-empty labels of [A-Za-z0-9-].  Nothing that could end a
+ * mail header or an SMTP command (spaces, quotes, <>, commas, controls).
+ */
+int jit_check_email(const char *addr, char *why, size_t whylen);
+
 #endif

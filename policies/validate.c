@@ -32,6 +32,25 @@ cmp_role(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A group some user lists, or one the identity provider assigns. */
+static int
+known_group(const struct jit_policy *p, const char *g)
+{
+	return pol_sorted_has(p->groups, p->ngroups, g) ||
+	    pol_provider_group(p, g);
+}
+
+/* 1 if rule list l names a provider group: any user may match it. */
+static int
+names_provider_group(const struct jit_policy *p, const struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i], "group:", 6) == 0 &&
+		    pol_provider_group(p, l->v[i] + 6))
+			return 1;
+	return 0;
+}
+
 static int
 check_rule_refs(const struct jit_policy *p, const struct strlist *l,
     const char *field, struct jit_policy_error *err)
@@ -41,10 +60,11 @@ check_rule_refs(const struct jit_policy *p, const struct strlist *l,
 	for (size_t i = 0; i < l->n; i++) {
 		const char *e = l->v[i];
 		if (strncmp(e, "group:", 6) == 0) {
-			if (!pol_sorted_has(p->groups, p->ngroups, e + 6))
+			if (!known_group(p, e + 6))
 				return pol_fail_at(err, l->file[i], l->line[i],
 				    field, "unknown group '%s' (no user lists "
-				    "it in groups)", pol_shown(e + 6,
+				    "it in groups, nor is it in "
+				    "provider_groups)", pol_shown(e + 6,
 				    strlen(e + 6), buf));
 		} else if (pol_find_user(p, e) == NULL)
 			return pol_fail_at(err, l->file[i], l->line[i], field,
@@ -56,7 +76,7 @@ check_rule_refs(const struct jit_policy *p, const struct strlist *l,
 }
 
 /* Can role ro be approved at all: enough eligible approvers, and one in
- * each required group? */
+ * each required group?  A member of a provider group may be any user. */
 static int
 check_approvable(const struct jit_policy *p, const struct role *ro,
     struct jit_policy_error *err)
@@ -66,9 +86,10 @@ check_approvable(const struct jit_policy *p, const struct role *ro,
 	char field[128];
 	size_t eligible = 0;
 	unsigned line;
+	int any = names_provider_group(p, &ro->approvers);
 
 	for (size_t i = 0; i < p->nusers; i++)
-		if (pol_rule_match(&p->users[i], ro->approvers.v,
+		if (any || pol_rule_match(&p->users[i], ro->approvers.v,
 		    ro->approvers.n))
 			eligible++;
 	line = ro->field_line[RF_APPROVALS] ? ro->field_line[RF_APPROVALS] :
@@ -87,11 +108,11 @@ check_approvable(const struct jit_policy *p, const struct role *ro,
 	snprintf(field, sizeof(field), "roles.%s.require_groups", ro->name);
 	for (size_t i = 0; i < ro->require_groups.n; i++) {
 		const char *g = ro->require_groups.v[i];
-		int found = 0;
+		int found = pol_provider_group(p, g) && eligible > 0;
 		for (size_t j = 0; j < p->nusers && !found; j++)
-			found = pol_user_in_group(&p->users[j], g) &&
+			found = pol_user_in_group(&p->users[j], g) && (any ||
 			    pol_rule_match(&p->users[j], ro->approvers.v,
-			    ro->approvers.n);
+			    ro->approvers.n));
 		if (!found)
 			return pol_fail_at(err, file,
 			    ro->require_groups.line[i], field, "no approver "
@@ -116,11 +137,11 @@ check_role(const struct jit_policy *p, const struct role *ro,
 	snprintf(field, sizeof(field), "roles.%s.require_groups", ro->name);
 	for (size_t i = 0; i < ro->require_groups.n; i++) {
 		const char *g = ro->require_groups.v[i];
-		if (!pol_sorted_has(p->groups, p->ngroups, g))
+		if (!known_group(p, g))
 			return pol_fail_at(err, ro->pub.file,
 			    ro->require_groups.line[i], field, "unknown group "
-			    "'%s' (no user lists it in groups)",
-			    pol_shown(g, strlen(g), buf));
+			    "'%s' (no user lists it in groups, nor is it in "
+			    "provider_groups)", pol_shown(g, strlen(g), buf));
 	}
 	if (ro->pub.approvals == 0) {
 		if (ro->require_groups.n > 0)
@@ -211,6 +232,27 @@ collect_groups(struct jit_policy *p)
 	return 0;
 }
 
+/* Sort l's strings with their file and line. */
+static void
+sort_strlist(struct strlist *l)
+{
+	/* Insertion sort: lists hold at most POL_MAX_LIST entries. */
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && strcmp(l->v[j - 1], l->v[j]) > 0;
+		    j--) {
+			char *v = l->v[j];
+			unsigned line = l->line[j];
+			const char *file = l->file[j];
+
+			l->v[j] = l->v[j - 1];
+			l->line[j] = l->line[j - 1];
+			l->file[j] = l->file[j - 1];
+			l->v[j - 1] = v;
+			l->line[j - 1] = line;
+			l->file[j - 1] = file;
+		}
+}
+
 int
 pol_finalize(struct jit_policy *p, struct jit_policy_error *err)
 {
@@ -218,9 +260,17 @@ pol_finalize(struct jit_policy *p, struct jit_policy_error *err)
 
 	if ((r = sort_unique(p, err)) != 0 || (r = collect_groups(p)) != 0)
 		return r;
+	if (p->provider_groups.n > 1)
+		sort_strlist(&p->provider_groups);
 	if ((r = check_rule_refs(p, &p->admins, "admins", err)) != 0 ||
-	    (r = check_rule_refs(p, &p->auditors, "auditors", err)) != 0)
+	    (r = check_rule_refs(p, &p->auditors, "auditors", err)) != 0 ||
+	    (r = check_rule_refs(p, &p->token_users, "token_users",
+	    err)) != 0)
 		return r;
+	if (p->token_users.n > 0 && !p->automation_only)
+		return pol_fail_at(err, p->token_users.file[0],
+		    p->token_users.line[0], "token_users", "applies only "
+		    "with tokens: automation_only");
 	for (size_t i = 0; i < p->nroles; i++) {
 		if ((r = check_role(p, p->roles[i], err)) != 0)
 			return r;

@@ -35,8 +35,9 @@ usage(FILE *f)
 	    "[--since T] [--until T]\n"
 	    "                           [--user U] [--role R] [--event E] "
 	    "[--format jsonl|csv]\n"
-	    "                           [-o FILE] [--key PRIVATE_KEY] "
-	    "[--passphrase-file FILE]\n"
+	    "                           [-o FILE|-] [--sig FILE] "
+	    "[--key PRIVATE_KEY]\n"
+	    "                           [--passphrase-file FILE]\n"
 	    "       jit-ca audit verify FILE|- (--ca-key CA.pub | --data DIR) "
 	    "[--sig FILE.sig]\n\n"
 	    "export  writes the audit log (JSON lines, or CSV) and a trailer "
@@ -45,9 +46,11 @@ usage(FILE *f)
 	    " namespace\n"
 	    "        " JIT_AUDIT_NAMESPACE "). With -o FILE the signature goes "
 	    "to FILE.sig\n"
-	    "        (ssh-keygen -Y verify -s FILE.sig < FILE); on stdout it "
-	    "follows the\n"
-	    "        trailer inline.  Works while the server runs.\n"
+	    "        (ssh-keygen -Y verify -s FILE.sig < FILE); on stdout "
+	    "(no -o, or -o -)\n"
+	    "        it follows the trailer inline, unless --sig FILE names a "
+	    "file for it.\n"
+	    "        Works while the server runs.\n"
 	    "verify  recomputes every entry's hash and the chain, checks the "
 	    "trailer and\n"
 	    "        the signature; prints a summary, or FILE:LINE: reason and "
@@ -64,7 +67,9 @@ usage(FILE *f)
 	    "  --event E        comma-separated events; 'request.*' matches a "
 	    "prefix\n"
 	    "  --format F       jsonl (default) or csv\n"
-	    "  -o FILE          write FILE and FILE.sig (mode 0600)\n"
+	    "  -o, --output FILE\n"
+	    "                   write FILE and FILE.sig (mode 0600); - is "
+	    "stdout\n"
 	    "  --key FILE       sign with this private key instead of the CA "
 	    "key\n"
 	    "  --passphrase-file FILE\n"
@@ -75,7 +80,8 @@ usage(FILE *f)
 	    "                   on a terminal\n"
 	    "  --ca-key FILE    the public key that must have signed (e.g. "
 	    "GET /v1/ca)\n"
-	    "  --sig FILE       the signature file\n\n"
+	    "  --sig FILE       the signature file (export: where to write "
+	    "it)\n\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA);
 }
@@ -97,10 +103,15 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Export to out (NULL: stdout) with the detached signature written to
+ * sigout, or, when sigout is NULL, to out.sig (a file) or inline after
+ * the trailer (stdout).
+ */
 static int
 do_export(const struct jit_config *cfg, const char *data,
-    const struct jit_audit_filter *f, const char *out, const char *keyfile,
-    const char *pass_file)
+    const struct jit_audit_filter *f, const char *out, const char *sigout,
+    const char *keyfile, const char *pass_file)
 {
 	struct jit_cadir_pass pass;
 	char err[1024];
@@ -135,7 +146,20 @@ do_export(const struct jit_config *cfg, const char *data,
 			cmd_fail("audit", "%s", err);
 		goto out;
 	}
-	if ((r = jit_audit_export_new(store, f, key, out == NULL ?
+	if (sigout != NULL) {
+		if ((sigpath = jit_strdup(sigout)) == NULL) {
+			cmd_fail("audit", "out of memory");
+			goto out;
+		}
+	} else if (out != NULL) {
+		plen = strlen(out);
+		if ((sigpath = malloc(plen + 5)) == NULL) {
+			cmd_fail("audit", "out of memory");
+			goto out;
+		}
+		snprintf(sigpath, plen + 5, "%s.sig", out);
+	}
+	if ((r = jit_audit_export_new(store, f, key, sigpath == NULL ?
 	    JIT_AUDIT_EXPORT_INLINE_SIG : 0, &x)) != 0) {
 		cmd_fail("audit", "%s", jit_err(r));
 		goto out;
@@ -144,13 +168,11 @@ do_export(const struct jit_config *cfg, const char *data,
 		fd = STDOUT_FILENO;
 	} else {
 		plen = strlen(out);
-		if ((tmp = malloc(plen + 16)) == NULL ||
-		    (sigpath = malloc(plen + 5)) == NULL) {
+		if ((tmp = malloc(plen + 16)) == NULL) {
 			cmd_fail("audit", "out of memory");
 			goto out;
 		}
 		snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", out);
-		snprintf(sigpath, plen + 5, "%s.sig", out);
 		if ((fd = mkstemp(tmp)) < 0) {
 			cmd_fail("audit", "%s: %s", tmp, strerror(errno));
 			free(tmp);
@@ -169,8 +191,11 @@ do_export(const struct jit_config *cfg, const char *data,
 		cmd_fail("audit", "export failed: %s", jit_err((int)n));
 		goto out;
 	}
+	if (out == NULL && fflush(stdout) != 0) {
+		cmd_fail("audit", "stdout: %s", strerror(errno));
+		goto out;
+	}
 	if (out != NULL) {
-		const char *sig = jit_audit_export_signature(x);
 		if (fsync(fd) != 0 || close(fd) != 0) {
 			fd = -1;
 			cmd_fail("audit", "%s: %s", tmp, strerror(errno));
@@ -183,6 +208,9 @@ do_export(const struct jit_config *cfg, const char *data,
 		}
 		free(tmp);
 		tmp = NULL;
+	}
+	if (sigpath != NULL) {
+		const char *sig = jit_audit_export_signature(x);
 		if ((r = jit_write_file_atomic(sigpath, sig, strlen(sig), 0600,
 		    0)) != 0) {
 			cmd_fail("audit", "%s: %s", sigpath, jit_err(r));
@@ -196,8 +224,9 @@ do_export(const struct jit_config *cfg, const char *data,
 		fprintf(stderr, " (seq %llu..%llu)", (unsigned long long)first,
 		    (unsigned long long)last);
 	fprintf(stderr, " of %llu", (unsigned long long)head);
-	if (out != NULL)
-		fprintf(stderr, " to %s, signature %s", out, sigpath);
+	fprintf(stderr, " to %s", out != NULL ? out : "stdout");
+	fprintf(stderr, ", signature %s", sigpath != NULL ? sigpath :
+	    "inline");
 	fputc('\n', stderr);
 	ret = 0;
 out:
@@ -376,7 +405,7 @@ cmd_audit(int argc, char **argv)
 	const char *data = NULL, *config = NULL, *out = NULL, *key = NULL,
 	    *ca_key = NULL, *sig = NULL, *sub, *pass_file = NULL;
 	char err[1024];
-	int c, ret = 2, export;
+	int c, ret = 2, export, out_given = 0;
 
 	memset(&filt, 0, sizeof(filt));
 	memset(&cfg, 0, sizeof(cfg));
@@ -398,7 +427,11 @@ cmd_audit(int argc, char **argv)
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'c': config = optarg; break;
-		case 'o': out = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			out = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			out_given = 1;
+			break;
 		case 'k': key = optarg; break;
 		case 'K': ca_key = optarg; break;
 		case 's': sig = optarg; break;
@@ -430,14 +463,25 @@ cmd_audit(int argc, char **argv)
 		}
 	}
 	if (export) {
-		if (optind != argc || ca_key != NULL || sig != NULL) {
+		if (optind != argc || ca_key != NULL) {
 			cmd_fail("audit", "export takes only filters, --data, "
-			    "--config, -o, --key and --passphrase-file (try "
-			    "jit-ca audit --help)");
+			    "--config, -o, --sig, --key and --passphrase-file "
+			    "(try jit-ca audit --help)");
+			goto out;
+		}
+		if (sig != NULL && (strcmp(sig, "-") == 0 || *sig == '\0' ||
+		    (out != NULL && strcmp(sig, out) == 0))) {
+			cmd_fail("audit", "--sig needs a file other than the "
+			    "export (leave it out for an inline signature on "
+			    "stdout)");
+			goto out;
+		}
+		if (out != NULL && *out == '\0') {
+			cmd_fail("audit", "-o: empty file name");
 			goto out;
 		}
 	} else {
-		if (optind != argc - 1 || out != NULL || key != NULL ||
+		if (optind != argc - 1 || out_given || key != NULL ||
 		    pass_file != NULL) {
 			cmd_fail("audit", "verify takes one FILE (or -) and "
 			    "--ca-key or --data, and --sig");
@@ -455,7 +499,7 @@ cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (export)
-		ret = do_export(&cfg, data, &filt, out, key, pass_file);
+		ret = do_export(&cfg, data, &filt, out, sig, key, pass_file);
 	else
 		ret = do_verify(argv[optind], ca_key, data, sig);
 out:

@@ -19,8 +19,11 @@
 #include "cadir.h"
 #include "cert.h"
 #include "cmds.h"
+#include "config.h"
 #include "err.h"
+#include "hosts.h"
 #include "key.h"
+#include "store.h"
 #include "terms.h"
 #include "util.h"
 
@@ -44,6 +47,7 @@ enum {
 	OPT_FINGERPRINT,
 	OPT_ENCRYPT,
 	OPT_PASSPHRASE_FILE,
+	OPT_HOST,
 };
 
 /*
@@ -123,15 +127,25 @@ static void
 init_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca init --data DIR [--key-type TYPE] [--bits N]\n"
+	    "usage: jit-ca init [--data DIR | --config FILE] [--host]\n"
+	    "                   [--key-type TYPE] [--bits N]\n"
 	    "                   [--encrypt [--passphrase-file FILE]]\n"
 	    "\n"
 	    "Create a new CA key in the data directory DIR (created with mode\n"
 	    "0700 if missing) and print its public key line, the line hosts\n"
 	    "trust with TrustedUserCAKeys.  Writes DIR/ca_key (0600) and\n"
-	    "DIR/ca_key.pub (0644).  An existing CA is never overwritten.\n"
+	    "DIR/ca_key.pub (0644), and the host CA that signs host\n"
+	    "certificates, DIR/host_ca_key (0600) and DIR/host_ca_key.pub\n"
+	    "(0644), of the same type and passphrase.  An existing CA is\n"
+	    "never overwritten.\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   take the data directory from a server\n"
+	    "                      config\n"
+	    "      --host          create only the host CA, and print its "
+	    "line\n"
+	    "                      (for a data directory made without one)\n"
 	    "      --key-type TYPE ed25519 (default), ecdsa-p256, ecdsa-p384,\n"
 	    "                      ecdsa-p521, ecdsa (= ecdsa-p256) or rsa\n"
 	    "      --bits N        RSA modulus size (default %d, minimum %d)\n"
@@ -147,7 +161,8 @@ init_usage(FILE *f)
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_DEFAULT_BITS, JIT_RSA_MIN_CA_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_DEFAULT_BITS,
+	    JIT_RSA_MIN_CA_BITS);
 }
 
 /* Parse a positive decimal number no larger than max. */
@@ -193,40 +208,46 @@ cmd_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key-type", required_argument, NULL, OPT_KEY_TYPE },
 		{ "bits", required_argument, NULL, OPT_BITS },
 		{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
 		{ "passphrase-file", required_argument, NULL,
 		    OPT_PASSPHRASE_FILE },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "init", *data = NULL, *type_name = "ed25519";
-	const char *bits_arg = NULL, *pass_file = NULL;
+	const char *bits_arg = NULL, *config = NULL, *pass_file = NULL;
+	struct jit_config cfg;
 	enum jit_key_type type;
-	struct jit_key *k = NULL;
+	struct jit_key *k = NULL, *host = NULL;
 	struct jit_cadir_pass pass;
 	char *line = NULL, err[1024], what[PATH_MAX + 32];
 	char secret[JIT_PASSPHRASE_MAX + 1];
 	uint64_t bits = 0;
-	int c, r, ret = 1, encrypt = 0;
+	int c, r, ret = 1, encrypt = 0, host_only = 0;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case OPT_KEY_TYPE: type_name = optarg; break;
 		case OPT_BITS: bits_arg = optarg; break;
 		case OPT_ENCRYPT: encrypt = 1; break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
+		case OPT_HOST: host_only = 1; break;
 		case 'h': init_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca init --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca init --help)");
 		return EXIT_USAGE;
 	}
 	type = jit_key_type_from_short_name(type_name);
@@ -252,26 +273,36 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "--passphrase-file needs --encrypt");
 		return EXIT_USAGE;
 	}
-	if (jit_cadir_exists(data)) {
-		cmd_fail(cmd, "%s already holds a CA key; refusing to "
-		    "overwrite it", data);
-		return 1;
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
+	if (host_only ? jit_cadir_host_exists(data) :
+	    jit_cadir_exists(data) || jit_cadir_host_exists(data)) {
+		cmd_fail(cmd, "%s already holds a %sCA key; refusing to "
+		    "overwrite it", data, host_only ||
+		    !jit_cadir_exists(data) ? "host " : "");
+		goto out;
 	}
 	if (encrypt) {
 		cmd_pass_init(&pass, pass_file);
-		snprintf(what, sizeof(what), "the new CA key %s/%s", data,
-		    JIT_CADIR_KEY);
+		if (host_only)
+			snprintf(what, sizeof(what), "the new host CA key "
+			    "%s/%s", data, JIT_CADIR_HOST_KEY);
+		else
+			snprintf(what, sizeof(what), "the new CA keys in %s",
+			    data);
 		if (jit_cadir_pass_get(&pass, what, 1, secret, sizeof(secret),
 		    err, sizeof(err)) != 0) {
 			cmd_fail(cmd, "%s", err);
-			return 1;
+			goto out;
 		}
-		r = jit_cadir_create_encrypted(data, type, (unsigned)bits,
-		    secret, &k);
-		jit_wipe(secret, sizeof(secret));
-	} else {
-		r = jit_cadir_create(data, type, (unsigned)bits, &k);
 	}
+	if (host_only)
+		r = jit_cadir_create_host(data, type, (unsigned)bits,
+		    encrypt ? secret : NULL, &k);
+	else
+		r = jit_cadir_create_with_host(data, type, (unsigned)bits,
+		    encrypt ? secret : NULL, &k, &host);
+	jit_wipe(secret, sizeof(secret));
 	if (r == JIT_ERR_FILE_EXISTS) {
 		cmd_fail(cmd, "%s already holds a CA key; refusing to "
 		    "overwrite it", data);
@@ -287,7 +318,8 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "cannot create a CA in %s: %s", data, errmsg(r));
 		goto out;
 	}
-	if ((r = jit_key_format_public(k, JIT_CADIR_COMMENT, &line)) != 0) {
+	if ((r = jit_key_format_public(k, host_only ? JIT_CADIR_HOST_COMMENT :
+	    JIT_CADIR_COMMENT, &line)) != 0) {
 		cmd_fail(cmd, "cannot format the CA public key: %s",
 		    jit_err(r));
 		goto out;
@@ -297,10 +329,16 @@ cmd_init(int argc, char **argv)
 		cmd_fail(cmd, "cannot write to stdout");
 		goto out;
 	}
+	if (!host_only)
+		fprintf(stderr, "jit-ca init: the host CA is %s/%s; clients "
+		    "trust it with the line of 'jit-ca ca --host'\n", data,
+		    JIT_CADIR_HOST_KEY);
 	ret = 0;
 out:
 	jit_key_free(k);
+	jit_key_free(host);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -311,13 +349,20 @@ static void
 ca_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca ca --data DIR [--fingerprint] "
-	    "[--passphrase-file FILE]\n"
+	    "usage: jit-ca ca [--data DIR | --config FILE] [--host] "
+	    "[--fingerprint]\n"
+	    "                 [--passphrase-file FILE]\n"
 	    "\n"
 	    "Print the CA public key line (for TrustedUserCAKeys) of the CA in\n"
-	    "the data directory DIR.\n"
+	    "the data directory DIR, or with --host the known_hosts line that\n"
+	    "makes clients trust the host CA: \"@cert-authority *.DOMAIN "
+	    "KEY\"\n"
+	    "for the config's host_domains (\"*\" when it names none).\n"
 	    "\n"
-	    "  -d, --data DIR      data directory\n"
+	    "  -d, --data DIR      data directory (default: the config's,\n"
+	    "                      else %s)\n"
+	    "  -c, --config FILE   server config (data, host_domains)\n"
+	    "      --host          the host CA's @cert-authority line\n"
 	    "  -l, --fingerprint   print the SHA256 fingerprint instead\n"
 	    "      --passphrase-file FILE\n"
 	    "                      passphrase of an encrypted DIR/ca_key, "
@@ -325,7 +370,44 @@ ca_usage(FILE *f)
 	    "                      when DIR/ca_key.pub is missing\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
-	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
+	    JIT_CONFIG_DEFAULT_DATA);
+}
+
+/* The line jit-ca ca prints, in *line: the CA key line, or with host the
+ * host CA's @cert-authority line for the domains of cfg. */
+static int
+ca_line(const char *cmd, const char *data, int host,
+    const struct jit_config *cfg, const struct jit_cadir_pass *pass,
+    char **line, char **key)
+{
+	char err[1024];
+	int r;
+
+	*line = *key = NULL;
+	if (!host)
+		r = jit_cadir_public_line_pass(data, pass, key, err,
+		    sizeof(err));
+	else
+		r = jit_cadir_host_public_line_pass(data, pass, key, err,
+		    sizeof(err));
+	if (r == JIT_ERR_NOT_FOUND && host && *err == '\0') {
+		cmd_fail(cmd, "no host CA in %s (create one with 'jit-ca init "
+		    "--host --data %s')", data, data);
+		return r;
+	}
+	if (r != 0) {
+		ca_key_fail(cmd, data, host ? "read the host CA key in" :
+		    "read the CA key in", r, err);
+		return r;
+	}
+	if (!host)
+		return (*line = jit_strdup(*key)) != NULL ? 0 : JIT_ERR_ALLOC;
+	if ((r = jit_hosts_ca_line((const char *const *)cfg->host_domains,
+	    cfg->nhost_domains, *key, line)) != 0)
+		cmd_fail(cmd, "cannot make the @cert-authority line: %s",
+		    jit_err(r));
+	return r;
 }
 
 int
@@ -333,22 +415,29 @@ cmd_ca(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "fingerprint", no_argument, NULL, 'l' },
 		{ "passphrase-file", required_argument, NULL,
 		    OPT_PASSPHRASE_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "ca", *data = NULL, *pass_file = NULL;
+	const char *cmd = "ca", *data = NULL, *config = NULL;
+	const char *pass_file = NULL;
 	struct jit_key *k = NULL;
 	struct jit_cadir_pass pass;
-	char *line = NULL, *fp = NULL, err[1024];
-	int c, r, ret = 1, want_fp = 0;
+	struct jit_config cfg;
+	char *line = NULL, *key = NULL, *fp = NULL;
+	int c, r, ret = 1, want_fp = 0, host = 0;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:lh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:c:lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
+		case OPT_HOST: host = 1; break;
 		case 'l': want_fp = 1; break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': ca_usage(stdout); return 0;
@@ -357,18 +446,17 @@ cmd_ca(int argc, char **argv)
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca ca --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca ca --help)");
 		return EXIT_USAGE;
 	}
-	cmd_pass_init(&pass, pass_file);
-	if ((r = jit_cadir_public_line_pass(data, &pass, &line, err,
-	    sizeof(err))) != 0) {
-		ca_key_fail(cmd, data, "read the CA key in", r, err);
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
 		goto out;
-	}
+	cmd_pass_init(&pass, pass_file);
+	if (ca_line(cmd, data, host, &cfg, &pass, &line, &key) != 0)
+		goto out;
 	if (want_fp) {
-		if ((r = jit_key_parse_public(line, &k, NULL)) != 0 ||
+		if ((r = jit_key_parse_public(key, &k, NULL)) != 0 ||
 		    (r = jit_key_fingerprint(k, &fp)) != 0) {
 			cmd_fail(cmd, "cannot fingerprint the CA key: %s",
 			    jit_err(r));
@@ -386,7 +474,9 @@ cmd_ca(int argc, char **argv)
 out:
 	jit_key_free(k);
 	free(line);
+	free(key);
 	free(fp);
+	jit_config_release(&cfg);
 	return ret;
 }
 
@@ -399,8 +489,9 @@ static void
 sign_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-ca sign --data DIR --key USER.pub --principal P\n"
-	    "                   [--principal P2 ...] --duration TIME [options]\n"
+	    "usage: jit-ca sign [--data DIR | --config FILE] --key USER.pub\n"
+	    "                   --principal P [--principal P2 ...]\n"
+	    "                   --duration TIME [options]\n"
 	    "\n"
 	    "Sign an OpenSSH user certificate for USER.pub with the CA in DIR,\n"
 	    "offline, and print the certificate line.  The certificate is\n"
@@ -408,6 +499,10 @@ sign_usage(FILE *f)
 	    "from --valid-from for TIME.\n"
 	    "\n"
 	    "  -d, --data DIR            data directory holding the CA\n"
+	    "                            (default: the config's, else\n"
+	    "                            %s)\n"
+	    "  -c, --config FILE         take the data directory from a\n"
+	    "                            server config\n"
 	    "  -k, --key FILE            user public key (ed25519, ecdsa, or\n"
 	    "                            rsa of at least %d bits)\n"
 	    "  -n, --principal NAME      login name allowed; repeatable\n"
@@ -426,7 +521,7 @@ sign_usage(FILE *f)
 	    "      --valid-from TIME     start: RFC 3339 (2030-01-31T08:00:00Z),\n"
 	    "                            epoch seconds, or +DURATION from now\n"
 	    "  -o, --output FILE         write the certificate line to FILE\n"
-	    "                            instead of stdout\n"
+	    "                            instead of stdout (- is stdout)\n"
 	    "      --passphrase-file FILE  passphrase of an encrypted CA key\n"
 	    "                            (first line; else the systemd\n"
 	    "                            credential " JIT_CADIR_CREDENTIAL ",\n"
@@ -438,7 +533,7 @@ sign_usage(FILE *f)
 	    "no-touch-required; custom ones look like name@domain.\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
-	    JIT_RSA_MIN_USER_BITS);
+	    JIT_CONFIG_DEFAULT_DATA, JIT_RSA_MIN_USER_BITS);
 }
 
 /* A comma list of source-address entries, each checked as terms.h
@@ -523,6 +618,22 @@ check_principal(const char *cmd, const char *p, const char **seen,
 	return 0;
 }
 
+/* The record and audit entry of an offline certificate (cmds.h). */
+static int
+record_offline(struct jit_store *s, const struct jit_cert_spec *spec,
+    const char *line, const struct jit_key *user, const struct jit_key *ca)
+{
+	char *kfp = NULL, *cfp = NULL;
+	int r;
+
+	if ((r = jit_key_fingerprint(user, &kfp)) == 0 &&
+	    (r = jit_key_fingerprint(ca, &cfp)) == 0)
+		r = cmd_sign_record(s, spec, line, kfp, cfp);
+	free(kfp);
+	free(cfp);
+	return r;
+}
+
 /* Non-zero 63-bit random serial. */
 static int
 random_serial(uint64_t *serial)
@@ -568,6 +679,7 @@ cmd_sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "principal", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -589,6 +701,8 @@ cmd_sign(int argc, char **argv)
 	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
 	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
 	const char *source = NULL, *valid_from = NULL, *output = NULL;
+	const char *config = NULL;
+	struct jit_config cfg;
 	const char *principals[JIT_CERT_MAX_PRINCIPALS];
 	const char *ext[MAX_EXTENSIONS];
 	size_t nprincipals = 0, next = 0;
@@ -601,12 +715,15 @@ cmd_sign(int argc, char **argv)
 	struct stat st;
 	uint64_t duration = 0, serial = 0, start, base, end, now;
 	int c, r, ret = 1;
+	struct jit_store *store = NULL;
 
+	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, ":d:k:n:I:z:o:h", longopts,
+	while ((c = getopt_long(argc, argv, ":d:c:k:n:I:z:o:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
+		case 'c': config = optarg; break;
 		case 'k': keypath = optarg; break;
 		case 'n':
 			if (nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
@@ -631,7 +748,10 @@ cmd_sign(int argc, char **argv)
 			break;
 		case OPT_NO_EXTENSIONS: no_ext = 1; break;
 		case OPT_VALID_FROM: valid_from = optarg; break;
-		case 'o': output = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
 		case 'h': sign_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
@@ -641,8 +761,8 @@ cmd_sign(int argc, char **argv)
 		return r;
 
 	/* Required options, in the order the usage line names them. */
-	if (data == NULL || *data == '\0') {
-		cmd_fail(cmd, "missing --data DIR (try jit-ca sign --help)");
+	if (data != NULL && *data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca sign --help)");
 		return EXIT_USAGE;
 	}
 	if (keypath == NULL || *keypath == '\0') {
@@ -734,15 +854,39 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
 		goto out;
 	}
+	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+		goto out;
 	cmd_pass_init(&pass, pass_file);
 	if ((r = jit_cadir_load_pass(data, &pass, &ca, err,
 	    sizeof(err))) != 0) {
 		ca_key_fail(cmd, data, "load the CA key from", r, err);
 		goto out;
 	}
-	if (serial == 0 && (r = random_serial(&serial)) != 0) {
-		cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+	/* With a store, the certificate goes into the record: a serial
+	 * the server never used, its record and a cert.issue entry.
+	 * Without one it is unaudited, and we say so. */
+	if ((r = cmd_sign_store_open(&cfg, data, &store, err,
+	    sizeof(err))) != 0) {
+		cmd_fail(cmd, "cannot open the store: %s", err);
 		goto out;
+	}
+	if (store != NULL) {
+		uint64_t given = serial;
+		if ((r = cmd_sign_serial(store, given, &serial)) != 0) {
+			if (r == JIT_ERR_CONFLICT)
+				cmd_fail(cmd, "serial %llu was already used by "
+				    "a certificate of %s", (unsigned long long)
+				    given, data);
+			else
+				cmd_fail(cmd, "cannot pick a serial: %s",
+				    jit_err(r));
+			goto out;
+		}
+	} else {
+		if (serial == 0 && (r = random_serial(&serial)) != 0) {
+			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+			goto out;
+		}
 	}
 
 	memset(&spec, 0, sizeof(spec));
@@ -766,6 +910,16 @@ cmd_sign(int argc, char **argv)
 		cmd_fail(cmd, "cannot format the certificate: %s", jit_err(r));
 		goto out;
 	}
+	if (store != NULL && (r = record_offline(store, &spec, line, user,
+	    ca)) != 0) {
+		if (r == JIT_ERR_CONFLICT)
+			cmd_fail(cmd, "serial %llu was used meanwhile; sign "
+			    "again", (unsigned long long)serial);
+		else
+			cmd_fail(cmd, "cannot record the certificate in %s: %s",
+			    data, jit_err(r));
+		goto out;
+	}
 	if (output != NULL) {
 		size_t len = strlen(line);
 		line[len] = '\n';   /* replaces the NUL; written by length */
@@ -783,12 +937,18 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Said once the certificate is out, so a failure stays one line. */
+	if (store == NULL)
+		fprintf(stderr, "jit-ca sign: %s has no store: this "
+		    "certificate is not in any audit log\n", data);
 	ret = 0;
 out:
+	jit_store_close(store);
 	jit_buf_release(&blob);
 	jit_key_free(user);
 	jit_key_free(ca);
 	free(comment);
 	free(line);
+	jit_config_release(&cfg);
 	return ret;
 }

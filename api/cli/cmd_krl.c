@@ -31,15 +31,17 @@ usage(FILE *f)
 	    "[-o FILE] [--grace DURATION]\n"
 	    "                  [--passphrase-file FILE]\n\n"
 	    "Write the OpenSSH key revocation list (KRL) of the certificates "
-	    "whose grants\nwere revoked early and that have not yet expired, "
-	    "for sshd's RevokedKeys.\nThe same bytes as GET /v1/krl.  Safe "
-	    "to run while the server runs.\n\n"
+	    "whose grants\nwere revoked early, and of revoked hosts' "
+	    "certificates, that have not yet\nexpired, for sshd's RevokedKeys "
+	    "and ssh's RevokedHostKeys.  The same bytes as\nGET /v1/krl.  "
+	    "Safe to run while the server runs.\n\n"
 	    "  --data DIR        data directory (default: the config's, else "
 	    "%s)\n"
 	    "  --config FILE     take data and clock_skew from a server "
 	    "config\n"
 	    "  -o, --output FILE write FILE atomically (mode 0644) instead of "
-	    "stdout\n"
+	    "stdout;\n"
+	    "                    - is stdout\n"
 	    "  --grace DURATION  keep revoked certs listed this long after "
 	    "they expire,\n"
 	    "                    for hosts with slow clocks (default: the "
@@ -48,7 +50,8 @@ usage(FILE *f)
 	    "  --passphrase-file FILE\n"
 	    "                    passphrase of an encrypted CA key, needed "
 	    "only when\n"
-	    "                    DATA/ca_key.pub is missing\n\n"
+	    "                    DATA/ca_key.pub (or host_ca_key.pub) is "
+	    "missing\n\n"
 	    "Check a KRL with: ssh-keygen -Q -f FILE CERT...\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA);
@@ -68,7 +71,7 @@ cmd_krl(int argc, char **argv)
 	};
 	struct jit_config cfg;
 	struct jit_store *store = NULL;
-	struct jit_key *ca = NULL;
+	struct jit_key *ca = NULL, *host_ca = NULL;
 	struct jit_buf krl = JIT_BUF_INIT;
 	struct jit_revocation_info info;
 	struct jit_cadir_pass pass;
@@ -84,7 +87,10 @@ cmd_krl(int argc, char **argv)
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'c': config = optarg; break;
-		case 'o': output = optarg; break;
+		case 'o':
+			/* "-" is standard output, as if -o were not given. */
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case 'g': grace_s = optarg; break;
 		case 'P': pass_file = optarg; break;
 		case 'h':
@@ -140,6 +146,17 @@ cmd_krl(int argc, char **argv)
 		cmd_fail("krl", "%s/%s: %s", data, JIT_CADIR_PUB, jit_err(r));
 		goto out;
 	}
+	/* The host CA's section, as the server writes it when it has one. */
+	if (jit_cadir_host_exists(data)) {
+		free(line);
+		line = NULL;
+		if ((r = jit_cadir_host_public_line_pass(data, &pass, &line,
+		    err, sizeof(err))) != 0 ||
+		    (r = jit_key_parse_public(line, &host_ca, NULL)) != 0) {
+			cmd_fail("krl", "%s", *err != '\0' ? err : jit_err(r));
+			goto out;
+		}
+	}
 	r = jit_config_open_store(&cfg, data, JIT_STORE_READONLY, &store, err,
 	    sizeof(err));
 	if (r != 0 && r != JIT_ERR_NOT_FOUND) {
@@ -147,7 +164,7 @@ cmd_krl(int argc, char **argv)
 		goto out;
 	}
 	/* NOT_FOUND: a CA without a store has revoked nothing yet. */
-	if ((r = jit_revocation_krl(store, ca, jit_now(), grace, &krl,
+	if ((r = jit_revocation_krl(store, ca, host_ca, jit_now(), grace, &krl,
 	    &info)) != 0) {
 		cmd_fail("krl", "%s: %s", data, jit_err(r));
 		goto out;
@@ -172,6 +189,7 @@ out:
 	jit_buf_release(&krl);
 	jit_store_close(store);
 	jit_key_free(ca);
+	jit_key_free(host_ca);
 	free(line);
 	jit_config_release(&cfg);
 	return ret;

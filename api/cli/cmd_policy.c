@@ -4,17 +4,24 @@
 
 #include "cmds.h"
 #include "err.h"
+#include "lifecycle.h"
 #include "policy.h"
 #include "util.h"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: jit-ca policy check [-v|--verbose] PATH\n\n"
+	fprintf(f, "usage: jit-ca policy check [-v|--verbose] [--data DIR] "
+	    "PATH\n\n"
 	    "Load a policy file, or every *.yaml / *.yml file of a directory,\n"
 	    "with the same strict rules as the server, and report the first\n"
 	    "problem as FILE:LINE: FIELD: message.\n\n"
-	    "  -v, --verbose  also list each role's rule\n\n"
+	    "  -v, --verbose  also list each role's rule\n"
+	    "  --data DIR     also say what loading it into the server of DIR\n"
+	    "                 would end: open requests it refuses or whose\n"
+	    "                 role's terms changed (expired) and active grants\n"
+	    "                 whose role or requester it drops (revoked);\n"
+	    "                 nothing is changed\n\n"
 	    "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n");
 }
 
@@ -54,12 +61,56 @@ print_role(const struct jit_policy_role *r)
 	    r->reason_required ? "; reason required" : "");
 }
 
+static void
+print_end(void *ctx, const struct jit_request *r, int revoke,
+    const char *why)
+{
+	(void)ctx;
+	printf("would %s %s (%s, role %s, %s): %s\n", revoke ? "revoke" :
+	    "expire", r->id, r->user, r->role, jit_state_name(r->state), why);
+}
+
+/* What loading p into the server of data would end (a dry run). */
+static int
+check_open(const struct jit_policy *p, const char *data)
+{
+	struct jit_lifecycle_options o;
+	struct jit_lifecycle *lc = NULL;
+	struct jit_lc_reload_counts n;
+	struct jit_store *s = NULL;
+	int r;
+
+	if ((r = jit_store_open(data, JIT_STORE_READONLY, &s)) != 0) {
+		if (r == JIT_ERR_NOT_FOUND) {
+			printf("no store in %s: no open requests\n", data);
+			return 0;
+		}
+		cmd_fail("policy", "%s: %s", data, jit_err(r));
+		return 1;
+	}
+	memset(&o, 0, sizeof(o));
+	o.store = s;
+	if ((r = jit_lifecycle_new(&o, &lc)) == 0)
+		r = jit_lc_policy_check(lc, p, jit_now(), 1, print_end, NULL,
+		    &n);
+	jit_lifecycle_free(lc);
+	jit_store_close(s);
+	if (r != 0) {
+		cmd_fail("policy", "%s: %s", data, jit_err(r));
+		return 1;
+	}
+	printf("loading it would expire %u open request%s and revoke %u "
+	    "grant%s\n", n.expired, n.expired == 1 ? "" : "s", n.revoked,
+	    n.revoked == 1 ? "" : "s");
+	return 0;
+}
+
 int
 cmd_policy(int argc, char **argv)
 {
 	struct jit_policy *p = NULL;
 	struct jit_policy_error err;
-	const char *path = NULL;
+	const char *path = NULL, *data = NULL;
 	int verbose = 0, r;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
@@ -77,8 +128,16 @@ cmd_policy(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "-v") == 0 ||
-		    strcmp(argv[i], "--verbose") == 0)
+		    strcmp(argv[i], "--verbose") == 0) {
 			verbose = 1;
+		} else if (strcmp(argv[i], "--data") == 0) {
+			if (++i >= argc) {
+				cmd_fail("policy", "option --data needs a "
+				    "value");
+				return 2;
+			}
+			data = argv[i];
+		}
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			cmd_fail("policy", "unknown option %s (try --help)",
 			    argv[i]);
@@ -111,6 +170,7 @@ cmd_policy(int argc, char **argv)
 	if (verbose)
 		for (size_t i = 0; i < jit_policy_role_count(p); i++)
 			print_role(jit_policy_role_at(p, i));
+	r = data != NULL ? check_open(p, data) : 0;
 	jit_policy_free(p);
-	return 0;
+	return r;
 }

@@ -46,18 +46,6 @@ usage(FILE *f)
 	    JIT_CONFIG_DEFAULT_POLICIES);
 }
 
-static int
-replace(char **dst, const char *v)
-{
-	char *n = jit_strdup(v);
-
-	if (n == NULL)
-		return JIT_ERR_ALLOC;
-	free(*dst);
-	*dst = n;
-	return 0;
-}
-
 int
 cmd_serve(int argc, char **argv)
 {
@@ -118,11 +106,11 @@ cmd_serve(int argc, char **argv)
 		}
 		jit_listen_release(&cfg.listen);
 		cfg.listen = l;
-		if (replace(&cfg.listen_text, listen) != 0)
+		if (jit_strset(&cfg.listen_text, listen) != 0)
 			goto oom;
 	}
-	if ((data != NULL && replace(&cfg.data, data) != 0) ||
-	    (policies != NULL && replace(&cfg.policies, policies) != 0))
+	if ((data != NULL && jit_strset(&cfg.data, data) != 0) ||
+	    (policies != NULL && jit_strset(&cfg.policies, policies) != 0))
 		goto oom;
 	cmd_pass_init(&pass, pass_file);
 	r = jit_server_run(&cfg, &pass, quiet, err, sizeof(err));

@@ -29,8 +29,8 @@ usage(FILE *f)
 	    "too)\n"
 	    "copy     copy everything (requests, certificates, tokens, values, "
 	    "the\n"
-	    "         audit log byte for byte) into an empty store, in one "
-	    "transaction\n"
+	    "         outbox, the audit log byte for byte) into an empty "
+	    "store, in one\n         transaction\n"
 	    "\n"
 	    "STORE is lmdb:DIR (the LMDB store in data directory DIR) or a\n"
 	    "postgresql:// URL.  Without --to, copy writes to the store that\n"
@@ -134,8 +134,8 @@ do_copy(const char *from, const char *to, const char *config,
 	}
 	printf("copied %" PRIu64 " requests, %" PRIu64 " certificates, "
 	    "%" PRIu64 " tokens, %" PRIu64 " values, %" PRIu64 " audit "
-	    "entries\n", st.requests, st.certs, st.tokens, st.values,
-	    st.audit);
+	    "entries, %" PRIu64 " notifications\n", st.requests, st.certs,
+	    st.tokens, st.values, st.audit, st.outbox);
 	printf("audit chain head: %" PRIu64 " %s\n", st.audit_head_seq,
 	    st.audit_head_seq != 0 ? st.audit_head : "(empty)");
 	ret = 0;

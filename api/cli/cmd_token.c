@@ -3,10 +3,10 @@
  *
  * Works while the server runs: the store is opened without the server
  * lock.  The token is printed once on stdout and only its SHA-256 is
- * stored; list never shows tokens.
+ * stored; list never shows tokens.  list also shows the session tokens
+ * of single sign-on (kind sso), which revoke ends like any token.
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +34,16 @@ usage(FILE *f)
 	    "create  makes an API token for USER (who must exist in the "
 	    "policy) and\n"
 	    "        prints it once on stdout; only its SHA-256 is stored.\n"
-	    "list    shows id, user, created, expires and revoked "
-	    "(never tokens).\n"
-	    "revoke  revokes the token with that id (from list).\n\n"
+	    "        Under the policy's tokens: automation_only only "
+	    "token_users may\n"
+	    "        hold one.\n"
+	    "list    shows id, kind (token; sso: a session of jit-ssh's "
+	    "single sign-on;\n"
+	    "        session: the web page's), user, created, expires and "
+	    "revoked\n"
+	    "        (never tokens).\n"
+	    "revoke  revokes the token or session with that id (from "
+	    "list).\n\n"
 	    "  --data DIR       data directory (default: the config's, else "
 	    "%s)\n"
 	    "  --policies PATH  policy file or directory (default: the "
@@ -47,16 +54,6 @@ usage(FILE *f)
 	    "  --json           list as JSON lines\n\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n",
 	    JIT_CONFIG_DEFAULT_DATA, JIT_CONFIG_DEFAULT_POLICIES);
-}
-
-/* "cli:NAME" for the audit log. */
-static void
-actor_name(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
-	    pw->pw_name : "unknown");
 }
 
 struct list_ctx {
@@ -89,9 +86,10 @@ print_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 		free(s);
 		return 0;
 	}
-	printf("%-15s %-20s %-21s %-21s %s\n", rec_str(rec, "id", "?"),
-	    rec_str(rec, "user", "?"), rec_str(rec, "created_at", "-"),
-	    rec_str(rec, "expires_at", "-"), rec_str(rec, "revoked_at", "-"));
+	printf("%-15s %-7s %-20s %-21s %-21s %s\n", rec_str(rec, "id", "?"),
+	    rec_str(rec, "kind", JIT_TOKEN_KIND_API), rec_str(rec, "user", "?"),
+	    rec_str(rec, "created_at", "-"), rec_str(rec, "expires_at", "-"),
+	    rec_str(rec, "revoked_at", "-"));
 	return 0;
 }
 
@@ -101,8 +99,8 @@ list_fn(struct jit_store_txn *t, void *vctx)
 	struct list_ctx *l = vctx;
 
 	if (!l->json)
-		printf("%-15s %-20s %-21s %-21s %s\n", "ID", "USER", "CREATED",
-		    "EXPIRES", "REVOKED");
+		printf("%-15s %-7s %-20s %-21s %-21s %s\n", "ID", "KIND",
+		    "USER", "CREATED", "EXPIRES", "REVOKED");
 	return jit_store_list_tokens(t, print_token, l);
 }
 
@@ -175,7 +173,7 @@ cmd_token(int argc, char **argv)
 	}
 	if (cmd_config_load("token", config, &cfg, &data, &policies) != 0)
 		return 1;
-	actor_name(actor, sizeof(actor));
+	cmd_actor(actor, sizeof(actor));
 
 	if (strcmp(sub, "create") == 0) {
 		const char *user = argv[optind];
@@ -191,6 +189,13 @@ cmd_token(int argc, char **argv)
 		if (!jit_policy_user_exists(policy, user)) {
 			cmd_fail("token", "user '%s' is not in the policy %s",
 			    user, policies);
+			goto out;
+		}
+		if (!jit_policy_may_hold_token(policy, user)) {
+			cmd_fail("token", "user '%s' may not hold an API "
+			    "token: the policy says tokens: automation_only "
+			    "and its token_users do not name them (people "
+			    "sign in through single sign-on)", user);
 			goto out;
 		}
 		if ((r = jit_config_open_store(&cfg, data, 0, &store, err,

@@ -1,7 +1,11 @@
 /* main.c - jit-ca: dispatch to subcommands (see cmds.h). */
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "config.h"
@@ -20,11 +24,22 @@ static const struct command commands[] = {
 	{ "sign", cmd_sign, "sign a user certificate offline" },
 	{ "policy", cmd_policy, "check policy files" },
 	{ "token", cmd_token, "create, list and revoke API tokens" },
+	{ "host", cmd_host, "enrollment tokens, hosts and their revocation" },
 	{ "serve", cmd_serve, "run the approval API server" },
 	{ "audit", cmd_audit, "export and verify the audit log" },
 	{ "krl", cmd_krl, "write the key revocation list" },
 	{ "store", cmd_store, "migrate or copy the store (LMDB, PostgreSQL)" },
+	{ "notify", cmd_notify, "list, retry and test notifications" },
 };
+
+void
+cmd_actor(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(out, len, "cli:%s", pw != NULL && pw->pw_name != NULL ?
+	    pw->pw_name : "unknown");
+}
 
 void
 cmd_fail(const char *cmd, const char *fmt, ...)
@@ -75,11 +90,24 @@ usage(FILE *f)
 	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/* Every subcommand may hold the CA key or tokens: no core dump may carry
+ * them off, and other processes of the same user may not ptrace us or
+ * read our memory through /proc. */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int
 main(int argc, char **argv)
 {
 	size_t i;
 
+	no_core_dumps();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

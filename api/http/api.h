@@ -12,9 +12,16 @@
  * decodes the body, calls the lifecycle and encodes its answer; every
  * rule about who may do what to which request lives in the lifecycle.
  * Each resource has its own file: res_requests.c (/v1/requests...),
- * res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics), res_krl.c
- * (/v1/krl), res_audit.c (/v1/audit); router.c dispatches and reply.c
- * holds the one mapping from lifecycle errors to HTTP statuses.  Every
+ * res_view.c (what ?view=1 adds), res_history.c (/v1/requests/ID/
+ * history), res_admin.c (/v1/whoami, /v1/ca, /healthz, /metrics),
+ * res_krl.c (/v1/krl), res_audit.c (/v1/audit), res_hosts.c
+ * (/v1/ca/host, /v1/hosts/...), res_session.c
+ * (/v1/session: the web page's sign-in), res_web.c (the page, /r/ID),
+ * res_sessions.c (/v1/oidc, /v1/sessions: single sign-on for jit-ssh)
+ * and res_oidc_web.c (/oidc/login, /oidc/callback: the page's);
+ * router.c authenticates (a bearer token, or a session cookie with its
+ * CSRF and origin checks) and dispatches, and reply.c holds the one
+ * mapping from lifecycle errors to HTTP statuses.  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
 #ifndef JIT_API_H
@@ -26,15 +33,41 @@
 #include "http.h"
 #include "key.h"
 #include "lifecycle.h"
+#include "oidc.h"
 #include "policy.h"
 #include "store.h"
+
+struct jit_lc_event;
+
+/* Called inside the write transaction of every committed change, after
+ * its audit entry (the lifecycle's hook, lifecycle.h), with the policy in
+ * force (borrowed for the call); a non-zero return rolls the change back.
+ * The notifier's jit_notify_hook (notify.h) is one. */
+typedef int (*jit_api_hook_fn)(struct jit_store_txn *t,
+    const struct jit_lc_event *ev, const struct jit_policy *p, void *ctx);
 
 struct jit_api_options {
 	struct jit_store *store;     /* borrowed; outlives the api */
 	struct jit_key *ca;          /* CA private key; borrowed */
+	struct jit_key *host_ca;     /* host CA private key; borrowed; NULL:
+	                                no host certificates (hosts.h) */
+	uint64_t host_cert_validity; /* seconds; 0 = the default */
+	const char *const *host_domains;  /* for GET /v1/ca/host; borrowed
+	                                     only during jit_api_new */
+	size_t nhost_domains;
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	uint64_t session_idle;       /* web sessions: idle timeout (s) */
+	uint64_t session_max;        /* web sessions: absolute (s); 0 =
+	                                12h */
+	const char *web_origin;      /* the page's public origin, or NULL
+	                                for the Host header; copied */
+	jit_api_hook_fn hook;        /* may be NULL */
+	void *hook_ctx;
+	struct jit_oidc *oidc;       /* single sign-on; NULL = off;
+	                                borrowed, outlives the api */
+	uint64_t session_ttl;        /* seconds a sign-in lasts */
 };
 
 struct jit_api;

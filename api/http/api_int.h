@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "hosts.h"
 #include "lifecycle.h"
 #include "auth.h"
 #include "ratelimit.h"
@@ -29,16 +30,31 @@ struct jit_api {
 	struct jit_key *ca;
 	struct jit_lifecycle *lc;
 	char *ca_line;
+	struct jit_key *host_ca;         /* NULL: no host certificates */
+	struct jit_hosts *hosts;         /* NULL with host_ca */
+	char *host_ca_line;              /* the @cert-authority line */
 	uint64_t clock_skew;
 	uint64_t max_wait;
 	unsigned rate_limit;
+	uint64_t session_idle;           /* web sessions (api.h) */
+	uint64_t session_max;
+	char *web_origin;                /* NULL = from the Host header */
+	struct jit_oidc *oidc;           /* NULL = no single sign-on */
+	uint64_t session_ttl;
 	pthread_mutex_t lock;            /* cur */
 	struct policy_ref *cur;
 	atomic_int shutting_down;
 	atomic_uint_fast64_t http_counts[6];   /* by status / 100 */
+	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	jit_api_hook_fn hook;            /* jit_api_options' */
+	void *hook_ctx;
 };
+
+/* The policy in force, referenced until api_policy_put() (router.c). */
+struct policy_ref *api_policy_get(struct jit_api *api);
+void api_policy_put(struct jit_api *api, struct policy_ref *r);
 
 /* One request being handled. */
 struct call {
@@ -47,9 +63,33 @@ struct call {
 	struct jit_http_response *resp;
 	const struct jit_policy *p;      /* the policy it started under */
 	struct jit_actor who;            /* after authenticate() */
+	struct jit_policy_who pwho;      /* who, as the policy sees them */
+	struct jit_auth_info auth;       /* the credential; released when
+	                                    the call ends */
 	char user[JIT_USER_MAX + 1];
 	uint64_t now;
+	/* Set when the caller authenticated with a session cookie: the
+	 * session id (a secret, wiped when the call ends) and the session. */
+	int via_session;
+	char sid[JIT_SESSION_STRING_LEN + 1];
+	struct jit_session session;
 };
+
+/* ---- router.c: authentication ------------------------------------------ */
+
+enum auth {
+	PUBLIC,                  /* no credentials needed */
+	AUTHENTICATED,           /* a bearer token or a web session */
+	BEARER_ONLY,             /* a bearer token (e.g. certificates) */
+	SESSION_ONLY,            /* a web session (/v1/session) */
+};
+/* Authenticate c as how allows; on failure the reply is set and -1
+ * returned.  A session may only make a state-changing call (not GET or
+ * HEAD) from the page's own origin and with its CSRF token. */
+int authenticate(struct call *c, enum auth how);
+/* The rate limit for failed sign-ins from c's address: 1 if another
+ * attempt may be made now; 0 after answering 429. */
+int failed_auth_allowed(struct call *c);
 
 /* ---- reply.c: answers ------------------------------------------------ */
 
@@ -69,6 +109,9 @@ unsigned http_status_of(int code);
 /* Answer a refused or failed lifecycle call: status from code, slug and
  * message from why (5xx are also logged with their cause). */
 void reply_refusal(struct call *c, int code, const struct jit_lc_why *why);
+/* Count an answer in http_counts (jit_api_handle does it for the answers
+ * it returns; a deferred answer counts when it is given). */
+void reply_count(struct jit_api *api, unsigned status);
 /* Answer a failure of code while doing what (5xx logged). */
 void reply_failure(struct call *c, int code, const char *what);
 /* Answer the request r as JSON (r is not freed). */
@@ -108,5 +151,50 @@ void res_ca(struct call *c);
 void res_healthz(struct call *c);
 void res_krl(struct call *c);
 void res_audit(struct call *c);
+
+/* res_history.c: GET /v1/requests/ID/history. */
+void res_request_history(struct call *c, const char *id);
+/* res_view.c: the request as the page shows it (?view=1): the request
+ * object plus "allowed_actions", "progress" and "terms".  New reference;
+ * NULL on ALLOC. */
+json_t *request_view_json(const struct call *c, const struct jit_request *r);
+
+/* res_session.c: /v1/session (sign-in, the session, sign-out) and what
+ * the router needs of sessions. */
+void res_session_get(struct call *c);
+void res_session_create(struct call *c);
+void res_session_delete(struct call *c);
+/* 1 if c came from the page's own origin (Origin / Sec-Fetch-Site). */
+int session_same_origin(const struct call *c);
+/* Copy the session id of c's Cookie header into c->sid: 1 if there is
+ * one, 0 if not. */
+int session_cookie(struct call *c);
+/* Make the response clear the session cookie. */
+void session_clear_cookie(struct call *c);
+
+/* res_web.c: the page.  Serve GET/HEAD of / and the embedded assets: 1
+ * if c's path is one of them (the reply is set), 0 if not. */
+int res_web(struct call *c);
+/* GET /r/ID: redirect to the page of request id. */
+void res_web_request_link(struct call *c, const char *id);
+
+void res_ca_host(struct call *c);
+void res_hosts_enroll(struct call *c);
+void res_hosts_challenge(struct call *c);
+void res_hosts_renew(struct call *c);
+
+/* Set the session cookie to sid for max_age seconds (res_session.c). */
+void session_set_cookie(struct call *c, const char *sid, uint64_t max_age);
+
+/* res_sessions.c: GET /v1/oidc (what jit-ssh needs for the device flow)
+ * and POST /v1/sessions (an ID token for a session token). */
+void res_oidc_info(struct call *c);
+void res_sessions_create(struct call *c);
+
+/* res_oidc_web.c: the page's sign-in through the identity provider:
+ * GET /oidc/login sends the browser to the provider, GET /oidc/callback
+ * takes it back and starts a session as the token sign-in does. */
+void res_oidc_login(struct call *c);
+void res_oidc_callback(struct call *c);
 
 #endif

@@ -31,33 +31,50 @@ res_whoami(struct call *c)
 {
 	const char *const *groups;
 	json_t *g = json_array(), *req = json_array(), *appr = json_array();
+	json_t *pg = json_array(), *amr = json_array();
 	size_t i, n = 0;
 
-	if (g == NULL || req == NULL || appr == NULL)
+	if (g == NULL || req == NULL || appr == NULL || pg == NULL ||
+	    amr == NULL)
 		goto oom;
 	groups = jit_policy_user_groups(c->p, c->user, &n);
 	for (i = 0; i < n; i++)
 		if (json_array_append_new(g, json_string(groups[i])) != 0)
 			goto oom;
+	for (i = 0; i < c->auth.ngroups; i++)
+		if (json_array_append_new(pg, json_string(c->auth.groups[i])) !=
+		    0)
+			goto oom;
+	for (i = 0; i < c->auth.namr; i++)
+		if (json_array_append_new(amr, json_string(c->auth.amr[i])) !=
+		    0)
+			goto oom;
 	for (i = 0; i < jit_policy_role_count(c->p); i++) {
 		const struct jit_policy_role *r = jit_policy_role_at(c->p, i);
-		if (jit_policy_is_requester(c->p, c->user, r->name) &&
+		if (jit_policy_is_requester_as(c->p, &c->pwho, r->name) &&
 		    json_array_append_new(req, json_string(r->name)) != 0)
 			goto oom;
-		if (jit_policy_is_approver(c->p, c->user, r->name) &&
+		if (jit_policy_is_approver_as(c->p, &c->pwho, r->name) &&
 		    json_array_append_new(appr, json_string(r->name)) != 0)
 			goto oom;
 	}
-	reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:b, s:o, s:o}",
-	    "user", c->user, "groups", g,
-	    "admin", jit_policy_is_admin(c->p, c->user),
-	    "auditor", jit_policy_is_auditor(c->p, c->user),
-	    "can_request", req, "can_approve", appr));
+	reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:b, s:o, s:o, s:s, "
+	    "s:o, s:o, s:b}", "user", c->user, "groups", g,
+	    "admin", jit_policy_is_admin_as(c->p, &c->pwho),
+	    "auditor", jit_policy_is_auditor_as(c->p, &c->pwho),
+	    "can_request", req, "can_approve", appr,
+	    "credential", c->via_session ? "web" : c->auth.sso ? "sso" :
+	    "token",
+	    "provider_groups", pg, "amr", amr,
+	    "mfa", jit_policy_amr_mfa((const char *const *)c->auth.amr,
+	    c->auth.namr)));
 	return;
 oom:
 	json_decref(g);
 	json_decref(req);
 	json_decref(appr);
+	json_decref(pg);
+	json_decref(amr);
 	reply_error(c, 500, NULL, "out of memory");
 }
 
@@ -65,6 +82,7 @@ struct metrics_ctx {
 	uint64_t counts[JIT_STATE_COUNT];
 	uint64_t issued;
 	uint64_t audit_seq;
+	struct jit_outbox_stats outbox;
 };
 
 static int
@@ -80,7 +98,8 @@ metrics_fn(struct jit_store_txn *t, void *vctx)
 		if ((r = jit_store_count_by_state(t,
 		    jit_state_name((enum jit_state)i), &m->counts[i])) != 0)
 			return r;
-	if ((r = jit_audit_head(t, &m->audit_seq, head)) != 0)
+	if ((r = jit_audit_head(t, &m->audit_seq, head)) != 0 ||
+	    (r = jit_store_outbox_stats(t, &m->outbox)) != 0)
 		return r;
 	if (jit_store_get_value(t, "metrics.certs_issued", &v) == 0 &&
 	    json_integer_value(v) > 0)
@@ -110,9 +129,32 @@ emit(struct jit_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* The notification outbox (notify.h). */
+static int
+metrics_outbox(struct jit_buf *b, const struct jit_outbox_stats *o,
+    uint64_t now)
+{
+	return emit(b, "# HELP jit_notify_queued Notifications waiting for "
+	    "delivery or a retry.\n# TYPE jit_notify_queued gauge\n"
+	    "jit_notify_queued %llu\n"
+	    "# HELP jit_notify_failed Notifications given up on (jit-ca "
+	    "notify list --failed).\n# TYPE jit_notify_failed gauge\n"
+	    "jit_notify_failed %llu\n",
+	    (unsigned long long)o->queued, (unsigned long long)o->failed) != 0
+	    || emit(b, "# HELP jit_notify_delivered_total Notifications "
+	    "delivered.\n# TYPE jit_notify_delivered_total counter\n"
+	    "jit_notify_delivered_total %llu\n"
+	    "# HELP jit_notify_oldest_age_seconds Age of the oldest queued "
+	    "notification.\n# TYPE jit_notify_oldest_age_seconds gauge\n"
+	    "jit_notify_oldest_age_seconds %llu\n",
+	    (unsigned long long)o->delivered, (unsigned long long)(
+	    o->oldest != 0 && now > o->oldest ? now - o->oldest : 0)) != 0 ?
+	    -1 : 0;
+}
+
 static int
 metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
-    const struct jit_store_stats *st, const struct jit_api *api)
+    const struct jit_store_stats *st, const struct jit_api *api, uint64_t now)
 {
 	size_t i;
 
@@ -139,6 +181,12 @@ metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
 		    (unsigned long long)atomic_load_explicit(
 		    &api->http_counts[i], memory_order_relaxed)) != 0)
 			return -1;
+	if (emit(b, "# HELP jit_http_waiting Long-polls (GET "
+	    "/v1/requests/ID?wait=) held now.\n# TYPE jit_http_waiting gauge\n"
+	    "jit_http_waiting %u\n", atomic_load(&api->waiting)) != 0)
+		return -1;
+	if (metrics_outbox(b, &m->outbox, now) != 0)
+		return -1;
 	return emit(b, "# HELP jit_store_commits_total Durable store "
 	    "transactions.\n# TYPE jit_store_commits_total counter\n"
 	    "jit_store_commits_total %llu\n"
@@ -162,7 +210,7 @@ res_metrics(struct call *c)
 		return;
 	}
 	jit_store_get_stats(c->api->store, &st);
-	if (metrics_text(&b, &m, &st, c->api) != 0 ||
+	if (metrics_text(&b, &m, &st, c->api, c->now) != 0 ||
 	    jit_buf_put_u8(&b, 0) != 0 ||
 	    (s = jit_strdup((const char *)jit_buf_ptr(&b))) == NULL) {
 		jit_buf_release(&b);

@@ -29,8 +29,8 @@ res_audit(struct call *c)
 	char why[256];
 	int r;
 
-	if (!jit_policy_is_auditor(c->p, c->user) &&
-	    !jit_policy_is_admin(c->p, c->user)) {
+	if (!jit_policy_is_auditor_as(c->p, &c->pwho) &&
+	    !jit_policy_is_admin_as(c->p, &c->pwho)) {
 		reply_error(c, 403, NULL, "only auditors and admins may export "
 		    "the audit log");
 		return;

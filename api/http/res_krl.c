@@ -1,5 +1,5 @@
-/* res_krl.c - GET /v1/krl: the KRL of revoked, unexpired certificates
- * (revocation.h), public like the CA key. */
+/* res_krl.c - GET /v1/krl: the KRL of revoked, unexpired user and host
+ * certificates (revocation.h), public like the CA keys. */
 #include "api_int.h"
 
 #include <stdlib.h>
@@ -16,8 +16,8 @@ res_krl(struct call *c)
 	char *body;
 	int r;
 
-	if ((r = jit_revocation_krl(c->api->store, c->api->ca, c->now,
-	    c->api->clock_skew, &b, NULL)) != 0) {
+	if ((r = jit_revocation_krl(c->api->store, c->api->ca,
+	    c->api->host_ca, c->now, c->api->clock_skew, &b, NULL)) != 0) {
 		reply_failure(c, r, "cannot build the KRL");
 		return;
 	}

@@ -4,6 +4,8 @@
  */
 #include "api_int.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +142,26 @@ res_requests_create(struct call *c)
 	json_decref(body);
 }
 
+/* The optional ?view=1 (request_view_json) of q: 1, 0, or -1 after a
+ * 400. */
+static int
+decode_view(struct call *c, const struct jit_query_param *q)
+{
+	if (!q->present || strcmp(q->value, "0") == 0)
+		return 0;
+	if (strcmp(q->value, "1") == 0)
+		return 1;
+	reply_error(c, 400, "bad_query", "view must be 1 or 0");
+	return -1;
+}
+
+/* The request as JSON, with ?view=1 as the page shows it. */
+static json_t *
+request_json(const struct call *c, const struct jit_request *r, int view)
+{
+	return view ? request_view_json(c, r) : jit_request_to_json(r);
+}
+
 /* The query of GET /v1/requests into f; -1 after a 400. */
 static int
 decode_list(struct call *c, struct jit_query_param *q,
@@ -148,7 +170,7 @@ decode_list(struct call *c, struct jit_query_param *q,
 	unsigned long lim = LIST_DEFAULT;
 
 	memset(f, 0, sizeof(f[0]));
-	if (decode_query(c, q, 4) != 0)
+	if (decode_query(c, q, 5) != 0)
 		return -1;
 	if (q[0].present) {
 		if (jit_state_parse(q[0].value, &f->state) != 0) {
@@ -185,15 +207,15 @@ void
 res_requests_list(struct call *c)
 {
 	struct jit_query_param q[] = { { "state", "", 0 }, { "role", "", 0 },
-	    { "mine", "", 0 }, { "limit", "", 0 } };
+	    { "mine", "", 0 }, { "limit", "", 0 }, { "view", "", 0 } };
 	struct jit_lc_filter f;
 	struct jit_request **items = NULL;
 	struct jit_lc_why why;
 	json_t *arr;
 	size_t i, n = 0;
-	int r;
+	int r, view;
 
-	if (decode_list(c, q, &f) != 0)
+	if (decode_list(c, q, &f) != 0 || (view = decode_view(c, &q[4])) < 0)
 		return;
 	if ((r = jit_lc_list(c->api->lc, c->p, &c->who, &f, &items, &n,
 	    &why)) != 0) {
@@ -202,7 +224,7 @@ res_requests_list(struct call *c)
 	}
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, jit_request_to_json(items[i]))
+		if (json_array_append_new(arr, request_json(c, items[i], view))
 		    != 0) {
 			json_decref(arr);
 			arr = NULL;
@@ -218,16 +240,75 @@ res_requests_list(struct call *c)
 		jit_store_release_pages(c->api->store);
 }
 
+/* A held GET /v1/requests/ID?wait= (http.h, "Answering later"). */
+struct longpoll {
+	struct jit_api *api;
+	struct jit_lc_wait *w;
+	char user[JIT_USER_MAX + 1];
+	struct jit_auth_info auth;   /* the groups of a single sign-on, for
+	                                the page's allowed actions */
+	int view;                  /* ?view=1: as the page shows it */
+};
+
+static int
+longpoll_poll(void *ctx, int final, struct jit_http_response *resp)
+{
+	struct longpoll *lp = ctx;
+	struct jit_request *req = NULL;
+	struct call c;
+	int r;
+
+	if ((r = jit_lc_wait_poll(lp->w, final, &req)) == 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.api = lp->api;
+	c.resp = resp;
+	snprintf(c.user, sizeof(c.user), "%s", lp->user);
+	c.who.user = c.user;
+	c.who.groups = (const char *const *)lp->auth.groups;
+	c.who.ngroups = lp->auth.ngroups;
+	if (r < 0) {
+		reply_failure(&c, r, "could not read the request");
+	} else if (lp->view) {
+		/* The page's view is computed under the policy in force
+		 * now, as a fresh GET would be. */
+		struct policy_ref *pref = api_policy_get(lp->api);
+		c.p = pref->p;
+		reply_json(&c, 200, request_json(&c, req, 1));
+		api_policy_put(lp->api, pref);
+	} else {
+		reply_request(&c, 200, req);
+	}
+	jit_request_free(req);
+	snprintf(resp->user, sizeof(resp->user), "%s", lp->user);
+	reply_count(lp->api, resp->status);
+	return 1;
+}
+
+static void
+longpoll_release(void *ctx)
+{
+	struct longpoll *lp = ctx;
+
+	atomic_fetch_sub(&lp->api->waiting, 1);
+	jit_lc_wait_free(lp->w);
+	jit_auth_info_release(&lp->auth);
+	free(lp);
+}
+
 void
 res_request_get(struct call *c, const char *id)
 {
-	struct jit_query_param q[] = { { "wait", "", 0 } };
+	struct jit_query_param q[] = { { "wait", "", 0 }, { "view", "", 0 } };
 	struct jit_request *req = NULL;
+	struct jit_lc_wait *w = NULL;
+	struct jit_http_later *later = &c->resp->later;
+	struct longpoll *lp;
 	struct jit_lc_why why;
 	unsigned long wait = 0;
-	int r;
+	int r, view;
 
-	if (decode_query(c, q, 1) != 0)
+	if (decode_query(c, q, 2) != 0 || (view = decode_view(c, &q[1])) < 0)
 		return;
 	if (q[0].present && (parse_uint(q[0].value, &wait) != 0 ||
 	    wait > c->api->max_wait)) {
@@ -235,13 +316,41 @@ res_request_get(struct call *c, const char *id)
 		    "seconds", (unsigned long long)c->api->max_wait);
 		return;
 	}
-	r = jit_lc_wait(c->api->lc, c->p, &c->who, id, (uint64_t)wait * 1000,
-	    &c->api->shutting_down, &req, &why);
-	if (r != 0)
-		reply_refusal(c, r, &why);
+	if (wait == 0 || atomic_load(&c->api->shutting_down) != 0)
+		r = jit_lc_get(c->api->lc, c->p, &c->who, id, &req, &why);
 	else
-		reply_request(c, 200, req);
-	jit_request_free(req);
+		r = jit_lc_wait_begin(c->api->lc, c->p, &c->who, id, &w, &req,
+		    &why);
+	if (r != 0) {
+		reply_refusal(c, r, &why);
+		return;
+	}
+	if (w == NULL) {
+		reply_json(c, 200, request_json(c, req, view));
+		jit_request_free(req);
+		return;
+	}
+	/* Still pending: the server holds the connection, without a
+	 * thread, until the request changes or the wait is over. */
+	if ((lp = calloc(1, sizeof(*lp))) == NULL) {
+		jit_lc_wait_free(w);
+		reply_error(c, 500, NULL, "out of memory");
+		return;
+	}
+	lp->api = c->api;
+	lp->w = w;
+	snprintf(lp->user, sizeof(lp->user), "%s", c->user);
+	/* The call's credential is released when the call returns: the
+	 * held answer keeps it (amr and groups) itself. */
+	lp->auth = c->auth;
+	memset(&c->auth, 0, sizeof(c->auth));
+	lp->view = view;
+	atomic_fetch_add(&c->api->waiting, 1);
+	later->poll = longpoll_poll;
+	later->release = longpoll_release;
+	later->ctx = lp;
+	later->key = jit_lc_wait_key(w);
+	later->deadline_ms = jit_monotonic_ms() + (uint64_t)wait * 1000;
 }
 
 void

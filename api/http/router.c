@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cadir.h"
 #include "err.h"
 #include "util.h"
 
@@ -19,8 +20,8 @@
 
 /* ---- policy references ---------------------------------------------- */
 
-static struct policy_ref *
-policy_get(struct jit_api *api)
+struct policy_ref *
+api_policy_get(struct jit_api *api)
 {
 	struct policy_ref *r;
 
@@ -31,8 +32,8 @@ policy_get(struct jit_api *api)
 	return r;
 }
 
-static void
-policy_put(struct jit_api *api, struct policy_ref *r)
+void
+api_policy_put(struct jit_api *api, struct policy_ref *r)
 {
 	int last;
 
@@ -63,7 +64,7 @@ jit_api_set_policy(struct jit_api *api, struct jit_policy *policy)
 	old = api->cur;
 	api->cur = n;
 	pthread_mutex_unlock(&api->lock);
-	policy_put(api, old);
+	api_policy_put(api, old);
 }
 
 /* ---- authentication ---------------------------------------------------- */
@@ -75,24 +76,90 @@ rate_ok(struct jit_api *api, const char *key)
 	return jit_ratelimit_take(api->limits, key, jit_monotonic_ms());
 }
 
-/* Authenticate c; on failure the reply is set and -1 returned. */
+int
+failed_auth_allowed(struct call *c)
+{
+	char key[80];
+
+	snprintf(key, sizeof(key), "addr:%.60s",
+	    c->req->client_addr != NULL ? c->req->client_addr : "-");
+	if (rate_ok(c->api, key))
+		return 1;
+	reply_error(c, 429, NULL, "too many failed attempts");
+	c->resp->retry_after = 1;
+	return 0;
+}
+
+/* A state-changing method (everything but GET and HEAD). */
 static int
-authenticate(struct call *c)
+changes_state(const struct call *c)
+{
+	return strcmp(c->req->method, "GET") != 0 &&
+	    strcmp(c->req->method, "HEAD") != 0;
+}
+
+/* A long-poll (?wait=N with N > 0) is the page waiting, not its user
+ * acting: it does not keep an idle session alive. */
+static int
+is_long_poll(const struct call *c)
+{
+	const char *q = c->req->query, *w;
+
+	for (w = strstr(q, "wait="); w != NULL; w = strstr(w + 1, "wait="))
+		if ((w == q || w[-1] == '&') && w[5] != '\0' && w[5] != '0' &&
+		    w[5] != '&')
+			return 1;
+	return 0;
+}
+
+static int
+authenticate_session(struct call *c)
 {
 	const char *why = NULL;
-	char key[JIT_USER_MAX + 80];
 	int r;
 
-	r = jit_auth_check(c->api->store, c->p, c->req->authorization, c->now,
-	    c->user, &why);
+	if (changes_state(c) && !session_same_origin(c)) {
+		reply_error(c, 403, "cross_origin", "a session may change "
+		    "things only from the page's own origin");
+		return -1;
+	}
+	r = jit_auth_session_check_sso(c->api->store, c->p, c->sid, c->now,
+	    c->api->session_idle, !is_long_poll(c), &c->session, &c->auth,
+	    &why);
 	if (r == JIT_ERR_AUTH) {
-		snprintf(key, sizeof(key), "addr:%.60s",
-		    c->req->client_addr != NULL ? c->req->client_addr : "-");
-		if (!rate_ok(c->api, key)) {
-			reply_error(c, 429, NULL, "too many failed attempts");
-			c->resp->retry_after = 1;
+		if (!failed_auth_allowed(c))
 			return -1;
-		}
+		reply_error(c, 401, "session_ended", "the session has ended "
+		    "(%s); sign in again", why != NULL ? why : "");
+		session_clear_cookie(c);
+		return -1;
+	}
+	if (r != 0) {
+		reply_failure(c, r, "could not check the session");
+		return -1;
+	}
+	if (changes_state(c) && !jit_auth_csrf_ok(c->sid,
+	    c->req->csrf_token)) {
+		reply_error(c, 403, "csrf", "the X-CSRF-Token header is "
+		    "missing or wrong");
+		return -1;
+	}
+	c->via_session = 1;
+	snprintf(c->user, sizeof(c->user), "%s", c->session.user);
+	return 0;
+}
+
+static int
+authenticate_bearer(struct call *c)
+{
+	const char *why = NULL;
+	int r;
+
+	r = jit_auth_check_info(c->api->store, c->p, c->req->authorization,
+	    c->now, &c->auth, &why);
+	if (r == JIT_ERR_AUTH) {
+		if (!failed_auth_allowed(c))
+			return -1;
 		reply_error(c, 401, NULL, "a valid bearer token is required "
 		    "(%s)", why != NULL ? why : "");
 		return -1;
@@ -101,8 +168,43 @@ authenticate(struct call *c)
 		reply_failure(c, r, "could not check the token");
 		return -1;
 	}
+	memcpy(c->user, c->auth.user, sizeof(c->user));
+	return 0;
+}
+
+int
+authenticate(struct call *c, enum auth how)
+{
+	char key[JIT_USER_MAX + 8];
+	int r;
+
+	if (how == PUBLIC)
+		return 0;
+	/* An Authorization header wins: API clients never carry the
+	 * page's cookie, and a browser never adds this header by itself. */
+	if (how == SESSION_ONLY || (how == AUTHENTICATED &&
+	    c->req->authorization == NULL && session_cookie(c))) {
+		if (how == SESSION_ONLY && !session_cookie(c)) {
+			reply_error(c, 401, "no_session", "not signed in");
+			return -1;
+		}
+		r = authenticate_session(c);
+	} else {
+		r = authenticate_bearer(c);
+	}
+	if (r != 0)
+		return r;
 	c->who.user = c->user;
 	c->who.client_addr = c->req->client_addr;
+	/* A sign-in through the identity provider brings its methods and
+	 * groups (NULL and 0 for an API token). */
+	c->who.amr = (const char *const *)c->auth.amr;
+	c->who.namr = c->auth.namr;
+	c->who.groups = (const char *const *)c->auth.groups;
+	c->who.ngroups = c->auth.ngroups;
+	c->pwho.user = c->user;
+	c->pwho.groups = c->who.groups;
+	c->pwho.ngroups = c->who.ngroups;
 	snprintf(c->resp->user, sizeof(c->resp->user), "%s", c->user);
 	snprintf(key, sizeof(key), "user:%s", c->user);
 	if (!rate_ok(c->api, key)) {
@@ -131,26 +233,39 @@ valid_request_id(const char *s, size_t len)
 	return 1;
 }
 
-enum auth { PUBLIC, AUTHENTICATED };
-
 /* The fixed paths: path, methods allowed ("GET" also allows HEAD where
- * head is set), whether a token is needed, and the handler. */
+ * head is set), the credentials needed, and the handlers.  /v1/session
+ * is PUBLIC here because signing in needs none; its GET and DELETE
+ * handlers ask for the session themselves. */
 static const struct route {
 	const char *path;
-	const char *methods;        /* "GET", "POST" or "GET or POST" */
+	const char *methods;        /* for the 405 answer */
 	int head;
 	enum auth auth;
 	void (*get)(struct call *);
 	void (*post)(struct call *);
+	void (*del)(struct call *);
 } routes[] = {
-	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL },
-	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL },
-	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL },
-	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL },
-	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL },
-	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL },
+	{ "/healthz", "GET", 1, PUBLIC, res_healthz, NULL, NULL },
+	{ "/metrics", "GET", 0, PUBLIC, res_metrics, NULL, NULL },
+	{ "/v1/ca", "GET", 0, PUBLIC, res_ca, NULL, NULL },
+	{ "/v1/ca/host", "GET", 0, PUBLIC, res_ca_host, NULL, NULL },
+	{ "/v1/hosts/enroll", "POST", 0, PUBLIC, NULL, res_hosts_enroll,
+	    NULL },
+	{ "/v1/hosts/challenge", "POST", 0, PUBLIC, NULL,
+	    res_hosts_challenge, NULL },
+	{ "/v1/hosts/renew", "POST", 0, PUBLIC, NULL, res_hosts_renew, NULL },
+	{ "/v1/krl", "GET", 1, PUBLIC, res_krl, NULL, NULL },
+	{ "/v1/oidc", "GET", 0, PUBLIC, res_oidc_info, NULL, NULL },
+	{ "/v1/sessions", "POST", 0, PUBLIC, NULL, res_sessions_create, NULL },
+	{ "/oidc/login", "GET", 0, PUBLIC, res_oidc_login, NULL, NULL },
+	{ "/oidc/callback", "GET", 0, PUBLIC, res_oidc_callback, NULL, NULL },
+	{ "/v1/audit", "GET", 0, AUTHENTICATED, res_audit, NULL, NULL },
+	{ "/v1/whoami", "GET", 0, AUTHENTICATED, res_whoami, NULL, NULL },
 	{ "/v1/requests", "GET or POST", 0, AUTHENTICATED, res_requests_list,
-	    res_requests_create },
+	    res_requests_create, NULL },
+	{ "/v1/session", "GET, POST or DELETE", 0, PUBLIC, res_session_get,
+	    res_session_create, res_session_delete },
 };
 
 static int
@@ -168,11 +283,13 @@ route_fixed(struct call *c, const struct route *rt)
 		fn = rt->get;
 	else if (method_is(c, "POST"))
 		fn = rt->post;
+	else if (method_is(c, "DELETE"))
+		fn = rt->del;
 	if (fn == NULL) {
 		reply_error(c, 405, NULL, "use %s", rt->methods);
 		return;
 	}
-	if (rt->auth == AUTHENTICATED && authenticate(c) != 0)
+	if (authenticate(c, rt->auth) != 0)
 		return;
 	fn(c);
 }
@@ -193,15 +310,21 @@ route_request(struct call *c, const char *rest)
 	memcpy(id, rest, idlen);
 	id[idlen] = '\0';
 	action = slash != NULL ? slash + 1 : NULL;
-	if (action == NULL || strcmp(action, "certificate") == 0) {
+	if (action == NULL || strcmp(action, "certificate") == 0 ||
+	    strcmp(action, "history") == 0) {
+		/* Certificates are for the command-line client: a session
+		 * (the page) never fetches, and so never issues, one. */
 		if (!method_is(c, "GET"))
 			reply_error(c, 405, NULL, "use GET");
-		else if (authenticate(c) != 0)
+		else if (authenticate(c, action != NULL &&
+		    *action == 'c' ? BEARER_ONLY : AUTHENTICATED) != 0)
 			return;
 		else if (action == NULL)
 			res_request_get(c, id);
-		else
+		else if (*action == 'c')
 			res_request_certificate(c, id);
+		else
+			res_request_history(c, id);
 		return;
 	}
 	if (strcmp(action, "approve") != 0 && strcmp(action, "deny") != 0 &&
@@ -211,7 +334,7 @@ route_request(struct call *c, const char *rest)
 	}
 	if (!method_is(c, "POST"))
 		reply_error(c, 405, NULL, "use POST");
-	else if (authenticate(c) == 0)
+	else if (authenticate(c, AUTHENTICATED) == 0)
 		res_request_action(c, id, action);
 }
 
@@ -226,7 +349,13 @@ route(struct call *c)
 			route_fixed(c, &routes[i]);
 			return;
 		}
-	if (strncmp(path, "/v1/requests/", 13) == 0)
+	if (res_web(c))
+		return;
+	if (strncmp(path, "/r/", 3) == 0 && (method_is(c, "GET") ||
+	    method_is(c, "HEAD")) && valid_request_id(path + 3,
+	    strlen(path + 3)))
+		res_web_request_link(c, path + 3);
+	else if (strncmp(path, "/v1/requests/", 13) == 0)
 		route_request(c, path + 13);
 	else
 		reply_error(c, 404, NULL, "no such endpoint");
@@ -240,7 +369,6 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	struct jit_http_request r = *req;
 	struct policy_ref *pref;
 	struct call c;
-	unsigned cls;
 
 	memset(&c, 0, sizeof(c));
 	if (r.method == NULL)
@@ -257,19 +385,70 @@ jit_api_handle(void *ctx, const struct jit_http_request *req,
 	c.req = &r;
 	c.resp = resp;
 	c.now = jit_now();
-	pref = policy_get(api);
+	pref = api_policy_get(api);
 	c.p = pref->p;
 	route(&c);
-	policy_put(api, pref);
+	jit_wipe(c.sid, sizeof(c.sid));
+	jit_auth_info_release(&c.auth);
+	api_policy_put(api, pref);
+	if (resp->later.poll != NULL)
+		return;  /* answered later (res_request_get) */
 	if (resp->status == 0)
 		reply_error(&c, 500, NULL, "no response");
-	cls = resp->status / 100;
+	reply_count(api, resp->status);
+}
+
+void
+reply_count(struct jit_api *api, unsigned status)
+{
+	unsigned cls = status / 100;
+
 	if (cls < 6)
 		atomic_fetch_add_explicit(&api->http_counts[cls], 1,
 		    memory_order_relaxed);
 }
 
-/* ---- the API object -------------------------------------------------------- */
+/* ---- the API object ------------------------------------------------------ */
+
+/* The lifecycle's hook: the API's, with the policy in force. */
+static int
+api_hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
+{
+	struct jit_api *api = ctx;
+	struct policy_ref *pr = api_policy_get(api);
+	int r;
+
+	r = api->hook(t, ev, pr->p, api->hook_ctx);
+	api_policy_put(api, pr);
+	return r;
+}
+
+/* The host side (hosts.h), when there is a host CA. */
+static int
+hosts_new(struct jit_api *api, const struct jit_api_options *opt)
+{
+	struct jit_hosts_options ho;
+	char *key = NULL;
+	int r;
+
+	if (opt->host_ca == NULL)
+		return 0;
+	memset(&ho, 0, sizeof(ho));
+	ho.store = opt->store;
+	ho.ca = opt->host_ca;
+	ho.sign = jit_key_signer;
+	ho.sign_ctx = opt->host_ca;
+	ho.validity = opt->host_cert_validity;
+	ho.clock_skew = opt->clock_skew;
+	if ((r = jit_key_format_public(opt->host_ca, JIT_CADIR_HOST_COMMENT,
+	    &key)) == 0 &&
+	    (r = jit_hosts_ca_line(opt->host_domains, opt->nhost_domains,
+	    key, &api->host_ca_line)) == 0 &&
+	    (r = jit_hosts_new(&ho, &api->hosts)) == 0)
+		api->host_ca = opt->host_ca;
+	free(key);
+	return r;
+}
 
 int
 jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
@@ -291,12 +470,29 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	api->clock_skew = opt->clock_skew;
 	api->max_wait = opt->max_wait;
 	api->rate_limit = opt->rate_limit;
+	api->session_max = opt->session_max != 0 ? opt->session_max :
+	    12 * 3600;
+	api->session_idle = opt->session_idle;
+	api->oidc = opt->oidc;
+	api->session_ttl = opt->session_ttl != 0 ? opt->session_ttl :
+	    12 * 3600;
 	memset(&lo, 0, sizeof(lo));
 	lo.store = opt->store;
 	lo.ca = opt->ca;
 	lo.sign = jit_key_signer;
 	lo.sign_ctx = opt->ca;
 	lo.clock_skew = opt->clock_skew;
+	if (opt->web_origin != NULL &&
+	    (api->web_origin = jit_strdup(opt->web_origin)) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto fail;
+	}
+	api->hook = opt->hook;
+	api->hook_ctx = opt->hook_ctx;
+	if (opt->hook != NULL) {
+		lo.hook = api_hook;
+		lo.hook_ctx = api;
+	}
 	if ((r = jit_key_format_public(opt->ca, "jit-ssh-ca",
 	    &api->ca_line)) != 0 ||
 	    (r = jit_ratelimit_new(opt->rate_limit, 0, &api->limits)) != 0 ||
@@ -304,7 +500,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	    &api->refusals)) != 0)
 		goto fail;
 	lo.refusals = api->refusals;
-	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0)
+	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0 ||
+	    (r = hosts_new(api, opt)) != 0)
 		goto fail;
 	if ((api->cur = calloc(1, sizeof(*api->cur))) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -315,10 +512,13 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);
+	free(api->web_origin);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 	return r;
@@ -333,10 +533,13 @@ jit_api_free(struct jit_api *api)
 		jit_policy_free(api->cur->p);
 		free(api->cur);
 	}
+	jit_hosts_free(api->hosts);
+	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
 	jit_ratelimit_free(api->limits);
 	jit_lifecycle_free(api->lc);
 	free(api->ca_line);
+	free(api->web_origin);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 }
@@ -351,17 +554,26 @@ int
 jit_api_sweep(struct jit_api *api, uint64_t now, unsigned *expired,
     unsigned *ended)
 {
-	return jit_lc_sweep(api->lc, now, expired, ended);
+	int r = jit_lc_sweep(api->lc, now, expired, ended);
+
+	/* Ended web sessions go too; they are already refused. */
+	if (r == 0)
+		r = jit_auth_session_sweep(api->store, now, api->session_idle,
+		    NULL);
+	/* Old single sign-on session tokens too. */
+	if (r == 0 && api->oidc != NULL)
+		r = jit_auth_sso_sweep(api->store, now, NULL);
+	return r;
 }
 
 int
 jit_api_audit(struct jit_api *api, const char *event, json_t *fields)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_audit_system(api->lc, pr->p, event, fields);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }
 
@@ -370,11 +582,11 @@ jit_api_policy_check(struct jit_api *api, uint64_t now,
     jit_lc_reload_fn report, void *report_ctx,
     struct jit_lc_reload_counts *counts)
 {
-	struct policy_ref *pr = policy_get(api);
+	struct policy_ref *pr = api_policy_get(api);
 	int r;
 
 	r = jit_lc_policy_check(api->lc, pr->p, now, 0, report, report_ctx,
 	    counts);
-	policy_put(api, pr);
+	api_policy_put(api, pr);
 	return r;
 }

@@ -328,6 +328,9 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 
 	lc_why_clear(why);
 	*line = NULL;
+	if (lc->sign == NULL)
+		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, NULL,
+		    "this lifecycle has no CA to sign with");
 	memset(&ic, 0, sizeof(ic));
 	ic.lc = lc;
 	ic.who = who;

@@ -134,7 +134,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	int r;
 
 	*out = NULL;
-	if (o == NULL || o->store == NULL || o->ca == NULL || o->sign == NULL)
+	if (o == NULL || o->store == NULL || (o->ca == NULL) != (o->sign == NULL))
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		return JIT_ERR_ALLOC;
@@ -146,7 +146,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	lc->hook = o->hook;
 	lc->hook_ctx = o->hook_ctx;
 	lc->refusals = o->refusals;
-	if ((r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
+	if (o->ca != NULL && (r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
 		free(lc);
 		return r;
 	}
@@ -171,24 +171,50 @@ jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc)
 
 #define MAX_NEEDS 16
 
+void
+lc_policy_who(const struct jit_actor *a, struct jit_policy_who *w)
+{
+	w->user = a->user;
+	w->groups = a->groups;
+	w->ngroups = a->groups != NULL ? a->ngroups : 0;
+}
+
+/* r's approvers as the policy sees them: each with the provider groups
+ * recorded with the approval.  A new array (NULL for none); ALLOC. */
+static int
+approvers_who(const struct jit_request *r, struct jit_policy_who **out)
+{
+	struct jit_policy_who *w;
+
+	*out = NULL;
+	if (r->napprovals == 0)
+		return 0;
+	if ((w = calloc(r->napprovals, sizeof(*w))) == NULL)
+		return JIT_ERR_ALLOC;
+	for (size_t i = 0; i < r->napprovals; i++) {
+		w[i].user = r->approvals[i].user;
+		w[i].groups = (const char *const *)r->approvals[i].groups;
+		w[i].ngroups = r->approvals[i].ngroups;
+	}
+	*out = w;
+	return 0;
+}
+
 int
 lc_update_missing(const struct jit_policy *p, struct jit_request *r)
 {
 	struct jit_policy_need need[MAX_NEEDS];
 	struct jit_missing m[MAX_NEEDS];
 	char from[MAX_NEEDS][JIT_NAME_MAX + 8];
-	const char **approvers = NULL;
+	struct jit_policy_who *approvers = NULL;
 	size_t i, n = 0;
 	int rc;
 
 	if (r->state != JIT_STATE_PENDING)
 		return jit_request_set_missing(r, NULL, 0);
-	if (r->napprovals > 0 &&
-	    (approvers = calloc(r->napprovals, sizeof(*approvers))) == NULL)
-		return JIT_ERR_ALLOC;
-	for (i = 0; i < r->napprovals; i++)
-		approvers[i] = r->approvals[i].user;
-	rc = jit_policy_approval_missing(p, r->role, r->user, approvers,
+	if ((rc = approvers_who(r, &approvers)) != 0)
+		return rc;
+	rc = jit_policy_approval_missing_as(p, r->role, r->user, approvers,
 	    r->napprovals, need, MAX_NEEDS, &n);
 	free(approvers);
 	if (rc != 0)
@@ -252,10 +278,12 @@ create_check(const struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_policy_role **role, struct jit_key **key,
     uint64_t *effective, struct jit_lc_why *why)
 {
+	struct jit_policy_who w;
 	char msg[256];
 	int r;
 
 	*key = NULL;
+	lc_policy_who(who, &w);
 	if ((*role = jit_policy_role(p, a->role)) == NULL)
 		return lc_refuse(why, JIT_ERR_POLICY_ROLE, "unknown_role",
 		    "unknown role '%s'", jit_text_printable(a->role) ?
@@ -273,9 +301,13 @@ create_check(const struct jit_lifecycle *lc, const struct jit_policy *p,
 	if ((r = jit_key_parse_public(a->public_key, key, NULL)) != 0)
 		return lc_refuse(why, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
 		    "public_key: %s", jit_err(r));
-	if ((r = jit_policy_can_request(p, who->user, a->role, msg,
+	if ((r = jit_policy_can_request_as(p, &w, a->role, msg,
 	    sizeof(msg))) != 0)
 		return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "%s",
+		    *msg ? msg : jit_err(r));
+	if ((r = jit_policy_check_mfa(p, a->role, who->amr, who->amr != NULL ?
+	    who->namr : 0, msg, sizeof(msg))) != 0)
+		return lc_refuse(why, JIT_ERR_FORBIDDEN, "mfa_required", "%s",
 		    *msg ? msg : jit_err(r));
 	if ((r = jit_policy_check_request(p, a->role, a->duration, a->reason,
 	    jit_key_type(*key), effective, msg, sizeof(msg))) != 0)
@@ -358,7 +390,10 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	terms.start = a->start;
 	terms.now = now;
 	terms.role_digest = jit_policy_role_digest(role);
-	if ((r = jit_request_new(&terms, &req)) != 0) {
+	if ((r = jit_request_new(&terms, &req)) != 0 ||
+	    (who->groups != NULL && who->ngroups > 0 &&
+	    (r = jit_request_set_user_groups(req, who->groups,
+	    who->ngroups)) != 0)) {
 		lc_refuse(why, r, NULL, "could not make the request");
 		goto out;
 	}
@@ -396,7 +431,7 @@ out:
 	return r;
 }
 
-/* ---- decide, cancel, revoke ------------------------------------------------ */
+/* ---- decide, cancel, revoke ---------------------------------------------- */
 
 enum op { OP_APPROVE, OP_DENY, OP_CANCEL, OP_REVOKE };
 
@@ -434,13 +469,15 @@ static int
 check_op(const struct change_ctx *c, const struct jit_request *r)
 {
 	const char *user = c->who->user;
+	struct jit_policy_who w;
 	char msg[256];
 	int rc;
 
+	lc_policy_who(c->who, &w);
 	switch (c->op) {
 	case OP_APPROVE:
 	case OP_DENY:
-		if ((rc = jit_policy_can_approve(c->p, user, r->user, r->role,
+		if ((rc = jit_policy_can_approve_as(c->p, &w, r->user, r->role,
 		    msg, sizeof(msg))) != 0)
 			return lc_refuse(c->why, JIT_ERR_FORBIDDEN,
 			    "forbidden", "%s", *msg ? msg : jit_err(rc));
@@ -461,8 +498,8 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 		return 0;
 	case OP_REVOKE:
 		if (strcmp(r->user, user) != 0 &&
-		    !jit_policy_is_approver(c->p, user, r->role) &&
-		    !jit_policy_is_admin(c->p, user))
+		    !jit_policy_is_approver_as(c->p, &w, r->role) &&
+		    !jit_policy_is_admin_as(c->p, &w))
 			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
 			    "only the requester, approvers of role %s and "
 			    "admins may revoke", r->role);
@@ -478,20 +515,51 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 	return JIT_ERR_INTERNAL;
 }
 
+unsigned
+jit_lc_allowed(const struct jit_policy *p, const char *user,
+    const struct jit_request *req, uint64_t now)
+{
+	struct jit_actor who;
+
+	memset(&who, 0, sizeof(who));
+	who.user = user;
+	return jit_lc_allowed_as(p, &who, req, now);
+}
+
+unsigned
+jit_lc_allowed_as(const struct jit_policy *p, const struct jit_actor *who,
+    const struct jit_request *req, uint64_t now)
+{
+	static const unsigned bit[] = { JIT_LC_CAN_APPROVE, JIT_LC_CAN_DENY,
+	    JIT_LC_CAN_CANCEL, JIT_LC_CAN_REVOKE };
+	struct change_ctx c;
+	unsigned ops = 0;
+	int op;
+
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	c.who = who;
+	c.id = req->id;
+	c.now = now;
+	for (op = OP_APPROVE; op <= OP_REVOKE; op++) {
+		c.op = (enum op)op;
+		if (check_op(&c, req) == 0)
+			ops |= bit[op];
+	}
+	return ops;
+}
+
 /* Count r's approvals against the role's rule; approve when it is met. */
 static int
 apply_approval(const struct change_ctx *c, struct jit_request *r)
 {
-	const char **approvers;
-	size_t i;
+	struct jit_policy_who *approvers;
 	int met;
 
-	if ((approvers = calloc(r->napprovals, sizeof(*approvers))) == NULL)
-		return JIT_ERR_ALLOC;
-	for (i = 0; i < r->napprovals; i++)
-		approvers[i] = r->approvals[i].user;
-	met = jit_policy_approval_satisfied(c->p, r->role, r->user, approvers,
-	    r->napprovals);
+	if ((met = approvers_who(r, &approvers)) != 0)
+		return met;
+	met = jit_policy_approval_status_as(c->p, r->role, r->user, approvers,
+	    r->napprovals, NULL, 0);
 	free(approvers);
 	if (met < 0)
 		return met;
@@ -511,8 +579,10 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 	*extra = NULL;
 	switch (c->op) {
 	case OP_APPROVE:
-		if ((rc = jit_request_add_decision(r, 0, c->who->user, c->now,
-		    c->comment)) != 0 || (rc = apply_approval(c, r)) != 0)
+		if ((rc = jit_request_add_decision_as(r, 0, c->who->user,
+		    c->who->groups, c->who->groups != NULL ?
+		    c->who->ngroups : 0, c->now, c->comment)) != 0 ||
+		    (rc = apply_approval(c, r)) != 0)
 			return rc;
 		*extra = json_pack("{s:s?, s:I, s:o, s:o}", "comment",
 		    c->comment, "approvals", (json_int_t)r->napprovals,
@@ -520,8 +590,9 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		    "not_after", lc_time_or_null(r->not_after));
 		break;
 	case OP_DENY:
-		if ((rc = jit_request_add_decision(r, 1, c->who->user, c->now,
-		    c->comment)) != 0)
+		if ((rc = jit_request_add_decision_as(r, 1, c->who->user,
+		    c->who->groups, c->who->groups != NULL ?
+		    c->who->ngroups : 0, c->now, c->comment)) != 0)
 			return rc;
 		r->state = JIT_STATE_DENIED;
 		r->decided_at = c->now;
@@ -666,7 +737,7 @@ jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
 	return change(lc, p, who, id, OP_REVOKE, comment, now, out, why);
 }
 
-/* ---- system audit entries -------------------------------------------------- */
+/* ---- system audit entries ------------------------------------------------ */
 
 int
 jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
@@ -675,7 +746,7 @@ jit_lc_audit_system(struct jit_lifecycle *lc, const struct jit_policy *p,
 	json_t *a;
 	int r;
 
-	a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", event,
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "event", event,
 	    "actor", "system", "policy_hash", jit_policy_hash(p),
 	    "policy_source", jit_policy_source(p),
 	    "ca_fingerprint", lc->ca_fp);

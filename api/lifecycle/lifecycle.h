@@ -61,10 +61,20 @@ struct jit_lc_why {
 	char message[256];       /* for people; "" on success */
 };
 
-/* Who asks. */
+/* Who asks.  A person who signed in through the identity provider
+ * (auth.h, single sign-on) also brings the sign-in's authentication
+ * methods, which a role's require_mfa looks at, and the provider's
+ * groups, which count in every rule as policy groups do (policy.h,
+ * struct jit_policy_who) and are recorded with the request
+ * ("user_groups") and with each decision ("groups").  All borrowed. */
 struct jit_actor {
 	const char *user;        /* authenticated user, or "system" */
 	const char *client_addr; /* for the audit log; NULL = unknown */
+	const char *const *amr;  /* "amr" of the sign-in; NULL = none (an
+	                            API token) */
+	size_t namr;
+	const char *const *groups;   /* groups from the identity provider */
+	size_t ngroups;
 };
 
 /*
@@ -88,7 +98,9 @@ typedef int (*jit_lc_hook_fn)(struct jit_store_txn *t,
 struct jit_lifecycle_options {
 	struct jit_store *store;       /* borrowed; outlives the lifecycle */
 	const struct jit_key *ca;      /* the CA key (its public half goes
-	                                  into certificates); borrowed */
+	                                  into certificates); borrowed; NULL
+	                                  (with sign NULL) for a lifecycle
+	                                  that only reads and checks */
 	jit_signer_fn sign;            /* signs with the CA's private key */
 	void *sign_ctx;
 	uint64_t clock_skew;           /* seconds valid_after is backdated */
@@ -111,7 +123,8 @@ int jit_lifecycle_new(const struct jit_lifecycle_options *o,
     struct jit_lifecycle **out);
 /* NULL is a no-op. */
 void jit_lifecycle_free(struct jit_lifecycle *lc);
-/* The CA fingerprint "SHA256:..." (valid until jit_lifecycle_free). */
+/* The CA fingerprint "SHA256:..." (valid until jit_lifecycle_free), NULL
+ * without a CA. */
 const char *jit_lifecycle_ca_fingerprint(const struct jit_lifecycle *lc);
 
 /* ---- transitions ---------------------------------------------------- */
@@ -128,7 +141,9 @@ struct jit_create_args {
  * A new request by who: pending, or approved at once when the role needs
  * no approval.  *out (may be NULL) receives it.  Refusals: unknown_role,
  * bad_public_key, bad_field (start), bad_duration, bad_reason,
- * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester).
+ * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester);
+ * mfa_required (FORBIDDEN: the role has require_mfa and who's sign-in
+ * shows no second factor).
  */
 int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
@@ -219,6 +234,20 @@ int jit_lc_policy_check(struct jit_lifecycle *lc, const struct jit_policy *p,
 int jit_lc_can_view(const struct jit_policy *p, const char *user,
     const struct jit_request *req);
 
+/* What user may do to req at time now, as JIT_LC_CAN_* bits: the same
+ * checks the transitions make before their write (so a page shows only
+ * the buttons that can work; the transition still checks again). */
+#define JIT_LC_CAN_APPROVE 0x1u
+#define JIT_LC_CAN_DENY 0x2u
+#define JIT_LC_CAN_CANCEL 0x4u
+#define JIT_LC_CAN_REVOKE 0x8u
+unsigned jit_lc_allowed(const struct jit_policy *p, const char *user,
+    const struct jit_request *req, uint64_t now);
+/* The same for who, with their provider groups. */
+unsigned jit_lc_allowed_as(const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_request *req,
+    uint64_t now);
+
 /* Request id for who (forbidden, not_found). */
 int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_request **out,
@@ -233,6 +262,36 @@ int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t wait_ms,
     const atomic_int *stop, struct jit_request **out,
     struct jit_lc_why *why);
+
+/*
+ * The same long-poll without a thread that blocks (the HTTP server parks
+ * the connection instead):
+ *
+ *   jit_lc_wait_begin() checks and reads like jit_lc_get(); when the
+ *   request is not pending it returns it in *out (*w NULL), otherwise a
+ *   waiter in *w (*out NULL).  Errors as jit_lc_get().
+ *   jit_lc_wait_key(w) is the store's wake-up slot of the request
+ *   (jit_store_wake_slot): a commit that changes it touches that slot.
+ *   jit_lc_wait_poll(w, final, &req) returns 1 and the request as it is
+ *   now when its state, approvals or denials changed since the wait began
+ *   (or always when final is set), 0 when nothing changed (it first looks
+ *   at the slot's version, so a poll after an unrelated commit costs no
+ *   read), or a store error (final only; not_found cannot happen as
+ *   requests are never deleted).  A poll with final set should end the
+ *   wait.
+ *   jit_lc_wait_free(w) frees it (NULL is a no-op).
+ *
+ * A waiter holds no snapshot and no lock; polls of one waiter must not run
+ * at the same time.  lc must outlive its waiters.
+ */
+struct jit_lc_wait;
+int jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
+    struct jit_request **out, struct jit_lc_why *why);
+unsigned jit_lc_wait_key(const struct jit_lc_wait *w);
+int jit_lc_wait_poll(struct jit_lc_wait *w, int final,
+    struct jit_request **out);
+void jit_lc_wait_free(struct jit_lc_wait *w);
 
 struct jit_lc_filter {
 	int has_state;

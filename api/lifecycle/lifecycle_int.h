@@ -34,6 +34,12 @@ int lc_load_failed(struct jit_lc_why *why, int code);
 int lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
     struct jit_lc_why *why);
 
+/* a as the policy sees them: the user and their provider groups. */
+void lc_policy_who(const struct jit_actor *a, struct jit_policy_who *w);
+/* 1 if a may see req (jit_lc_can_view with a's provider groups). */
+int lc_can_view(const struct jit_policy *p, const struct jit_actor *a,
+    const struct jit_request *req);
+
 /* Record in r what its role's rule still needs under p (nothing once
  * approved). */
 int lc_update_missing(const struct jit_policy *p, struct jit_request *r);

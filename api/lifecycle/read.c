@@ -9,13 +9,28 @@
 #include "util.h"
 
 int
+lc_can_view(const struct jit_policy *p, const struct jit_actor *a,
+    const struct jit_request *req)
+{
+	struct jit_policy_who w;
+
+	if (strcmp(req->user, a->user) == 0)
+		return 1;
+	lc_policy_who(a, &w);
+	return jit_policy_is_admin_as(p, &w) ||
+	    jit_policy_is_auditor_as(p, &w) ||
+	    jit_policy_is_approver_as(p, &w, req->role);
+}
+
+int
 jit_lc_can_view(const struct jit_policy *p, const char *user,
     const struct jit_request *req)
 {
-	if (strcmp(req->user, user) == 0)
-		return 1;
-	return jit_policy_is_admin(p, user) || jit_policy_is_auditor(p, user) ||
-	    jit_policy_is_approver(p, user, req->role);
+	struct jit_actor a;
+
+	memset(&a, 0, sizeof(a));
+	a.user = user;
+	return lc_can_view(p, &a, req);
 }
 
 static int
@@ -36,7 +51,7 @@ jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
 	lc_why_clear(why);
 	if ((r = lc_load(lc, id, out, why)) != 0)
 		return r;
-	if (!jit_lc_can_view(p, who->user, *out)) {
+	if (!lc_can_view(p, who, *out)) {
 		jit_request_free(*out);
 		*out = NULL;
 		return refuse_view(why);
@@ -52,46 +67,117 @@ same_progress(const struct jit_request *a, const struct jit_request *b)
 	    a->ndenials == b->ndenials;
 }
 
+struct jit_lc_wait {
+	struct jit_lifecycle *lc;
+	struct jit_request *seen;    /* as read when the wait began */
+	uint64_t since;              /* store version before the last read */
+	unsigned slot;
+};
+
 int
-jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
-    const struct jit_actor *who, const char *id, uint64_t wait_ms,
-    const atomic_int *stop, struct jit_request **out,
-    struct jit_lc_why *why)
+jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
+    struct jit_request **out, struct jit_lc_why *why)
 {
-	struct jit_request *req, *cur;
-	uint64_t version, deadline;
+	struct jit_request *req = NULL;
+	uint64_t version;
 	int r;
 
+	*w = NULL;
 	*out = NULL;
 	/* The version is taken BEFORE the read, so a change that lands
 	 * between the read and the wait still wakes us (store.h). */
 	version = jit_store_version(lc->store);
 	if ((r = jit_lc_get(lc, p, who, id, &req, why)) != 0)
 		return r;
+	if (req->state != JIT_STATE_PENDING) {
+		*out = req;
+		return 0;
+	}
+	if ((*w = calloc(1, sizeof(**w))) == NULL) {
+		jit_request_free(req);
+		return lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+	}
+	(*w)->lc = lc;
+	(*w)->seen = req;
+	(*w)->since = version;
+	(*w)->slot = jit_store_wake_slot(req->id);
+	return 0;
+}
+
+unsigned
+jit_lc_wait_key(const struct jit_lc_wait *w)
+{
+	return w->slot;
+}
+
+int
+jit_lc_wait_poll(struct jit_lc_wait *w, int final, struct jit_request **out)
+{
+	struct jit_request *cur = NULL;
+	uint64_t version;
+	int r;
+
+	*out = NULL;
+	if (!final && jit_store_wait_change(w->lc->store, w->seen->id,
+	    w->since, 0) != 1)
+		return 0;
+	version = jit_store_version(w->lc->store);
+	if ((r = lc_load(w->lc, w->seen->id, &cur, NULL)) != 0)
+		return final ? r : 0;
+	if (!final && same_progress(w->seen, cur)) {
+		jit_request_free(cur);
+		w->since = version;
+		return 0;
+	}
+	*out = cur;
+	return 1;
+}
+
+void
+jit_lc_wait_free(struct jit_lc_wait *w)
+{
+	if (w == NULL)
+		return;
+	jit_request_free(w->seen);
+	free(w);
+}
+
+int
+jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const char *id, uint64_t wait_ms,
+    const atomic_int *stop, struct jit_request **out,
+    struct jit_lc_why *why)
+{
+	struct jit_lc_wait *w;
+	uint64_t deadline;
+	int r;
+
+	if ((r = jit_lc_wait_begin(lc, p, who, id, &w, out, why)) != 0 ||
+	    w == NULL)
+		return r;
 	deadline = jit_monotonic_ms() + wait_ms;
-	while (wait_ms > 0 && req->state == JIT_STATE_PENDING &&
-	    (stop == NULL || atomic_load(stop) == 0)) {
+	for (;;) {
 		uint64_t nowms = jit_monotonic_ms(), slice;
-		if (nowms >= deadline)
+		int last = nowms >= deadline || (stop != NULL &&
+		    atomic_load(stop) != 0);
+
+		if ((r = jit_lc_wait_poll(w, last, out)) == 1)
 			break;
+		if (r < 0) {
+			/* The request was read once: answer it as it was. */
+			*out = w->seen;
+			w->seen = NULL;
+			break;
+		}
 		/* Wake at least once a second to notice a stop. */
 		slice = deadline - nowms;
 		if (slice > 1000)
 			slice = 1000;
-		if (jit_store_wait_change(lc->store, id, version, (int)slice)
-		    != 1)
-			continue;
-		version = jit_store_version(lc->store);
-		if (lc_load(lc, id, &cur, NULL) != 0)
-			break;
-		if (!same_progress(req, cur)) {
-			jit_request_free(req);
-			req = cur;
-			break;
-		}
-		jit_request_free(cur);
+		(void)jit_store_wait_change(lc->store, id, w->since,
+		    (int)slice);
 	}
-	*out = req;
+	jit_lc_wait_free(w);
 	return 0;
 }
 
@@ -105,6 +191,7 @@ struct listed {
 struct list_ctx {
 	const struct jit_policy *p;
 	const char *user;
+	const struct jit_actor *who;
 	const struct jit_lc_filter *f;
 	int all;                     /* admin or auditor */
 	int dedupe;                  /* skip ids listed already */
@@ -136,7 +223,7 @@ list_add(json_t *j, uint64_t seq, void *vctx)
 	if ((f->has_state && r->state != f->state) ||
 	    (f->role != NULL && strcmp(r->role, f->role) != 0) ||
 	    (f->mine && strcmp(r->user, l->user) != 0) ||
-	    (!l->all && !jit_lc_can_view(l->p, l->user, r)) ||
+	    (!l->all && !lc_can_view(l->p, l->who, r)) ||
 	    (l->dedupe && already_listed(l, r->id))) {
 		jit_request_free(r);
 		return 0;
@@ -194,6 +281,7 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     struct jit_request ***items, size_t *n, struct jit_lc_why *why)
 {
 	struct list_ctx l;
+	struct jit_policy_who w;
 	size_t i;
 	int r;
 
@@ -203,9 +291,11 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 	memset(&l, 0, sizeof(l));
 	l.p = p;
 	l.user = who->user;
+	l.who = who;
 	l.f = f;
-	l.all = jit_policy_is_admin(p, who->user) ||
-	    jit_policy_is_auditor(p, who->user);
+	lc_policy_who(who, &w);
+	l.all = jit_policy_is_admin_as(p, &w) ||
+	    jit_policy_is_auditor_as(p, &w);
 	if (f->limit == 0)
 		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
 		    "limit must be at least 1");

@@ -41,8 +41,10 @@ judge(const struct jit_policy *p, const struct jit_request *r, char *why,
 		    r->role);
 		return;
 	}
-	if (jit_policy_can_request(p, r->user, r->role, msg, sizeof(msg))
-	    != 0) {
+	struct jit_policy_who w = { r->user,
+	    (const char *const *)r->user_groups, r->nuser_groups };
+
+	if (jit_policy_can_request_as(p, &w, r->role, msg, sizeof(msg)) != 0) {
 		snprintf(why, len, "%s", msg);
 		return;
 	}

@@ -40,18 +40,6 @@ jit_state_is_final(enum jit_state s)
 /* ---- memory ----------------------------------------------------------- */
 
 static void
-decisions_free(struct jit_decision *d, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(d[i].user);
-		free(d[i].comment);
-	}
-	free(d);
-}
-
-static void
 strv_free(char **v, size_t n)
 {
 	size_t i;
@@ -59,6 +47,19 @@ strv_free(char **v, size_t n)
 	for (i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+static void
+decisions_free(struct jit_decision *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(d[i].user);
+		free(d[i].comment);
+		strv_free(d[i].groups, d[i].ngroups);
+	}
+	free(d);
 }
 
 static void
@@ -101,6 +102,7 @@ jit_request_free(struct jit_request *r)
 	if (r == NULL)
 		return;
 	free(r->user);
+	strv_free(r->user_groups, r->nuser_groups);
 	free(r->role);
 	for (i = 0; i < r->nprincipals; i++)
 		free(r->principals[i]);
@@ -132,8 +134,12 @@ dup_opt(char **dst, const char *src)
 	return (*dst = jit_strdup(src)) != NULL ? 0 : JIT_ERR_ALLOC;
 }
 
+static int strv_copy(char ***out, size_t *nout, const char *const *p,
+    size_t n);
+
 int
-jit_request_add_decision(struct jit_request *r, int deny, const char *user,
+jit_request_add_decision_as(struct jit_request *r, int deny,
+    const char *user, const char *const *groups, size_t ngroups,
     uint64_t at, const char *comment)
 {
 	struct jit_decision **v = deny ? &r->denials : &r->approvals, *nv, d;
@@ -142,13 +148,38 @@ jit_request_add_decision(struct jit_request *r, int deny, const char *user,
 	memset(&d, 0, sizeof(d));
 	d.at = at;
 	if (dup_opt(&d.user, user) != 0 || dup_opt(&d.comment, comment) != 0 ||
+	    strv_copy(&d.groups, &d.ngroups, groups, ngroups) != 0 ||
 	    (nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL) {
 		free(d.user);
 		free(d.comment);
+		strv_free(d.groups, d.ngroups);
 		return JIT_ERR_ALLOC;
 	}
 	nv[(*n)++] = d;
 	*v = nv;
+	return 0;
+}
+
+int
+jit_request_add_decision(struct jit_request *r, int deny, const char *user,
+    uint64_t at, const char *comment)
+{
+	return jit_request_add_decision_as(r, deny, user, NULL, 0, at,
+	    comment);
+}
+
+int
+jit_request_set_user_groups(struct jit_request *r, const char *const *groups,
+    size_t n)
+{
+	char **v = NULL;
+	size_t nv = 0;
+
+	if (strv_copy(&v, &nv, groups, n) != 0)
+		return JIT_ERR_ALLOC;
+	strv_free(r->user_groups, r->nuser_groups);
+	r->user_groups = v;
+	r->nuser_groups = nv;
 	return 0;
 }
 
@@ -268,6 +299,8 @@ jit_request_copy(const struct jit_request *r, struct jit_request **out)
 #define M_REQUIRE_GROUPS "require_groups"
 #define M_ROLE_DIGEST "role_digest"
 #define M_MISSING "missing"
+#define M_USER_GROUPS "user_groups"
+#define M_GROUPS "groups"
 
 /* The time members, in the order they are written. */
 static const struct {
@@ -316,23 +349,6 @@ opt_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-static json_t *
-decisions_json(const struct jit_decision *d, size_t n)
-{
-	json_t *a = json_array(), *e;
-	size_t i;
-
-	for (i = 0; a != NULL && i < n; i++) {
-		e = json_pack("{s:s, s:o, s:o}", "user", d[i].user, "at",
-		    time_json(d[i].at), "comment", opt_string(d[i].comment));
-		if (e == NULL || json_array_append_new(a, e) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
 /* Set key to v (stolen); a NULL v is an allocation failure. */
 static int
 put(json_t *o, const char *key, json_t *v)
@@ -351,6 +367,30 @@ strv_json(char *const *v, size_t n)
 			json_decref(a);
 			return NULL;
 		}
+	return a;
+}
+
+static json_t *
+decisions_json(const struct jit_decision *d, size_t n)
+{
+	json_t *a = json_array(), *e;
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		e = json_pack("{s:s, s:o, s:o}", "user", d[i].user, "at",
+		    time_json(d[i].at), "comment", opt_string(d[i].comment));
+		/* Groups only when the identity provider gave some. */
+		if (e != NULL && d[i].ngroups > 0 && put(e, M_GROUPS,
+		    strv_json(d[i].groups, d[i].ngroups)) != 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (e == NULL || json_array_append_new(a, e) != 0) {
+			json_decref(e);
+			json_decref(a);
+			return NULL;
+		}
+	}
 	return a;
 }
 
@@ -404,6 +444,9 @@ jit_request_to_json(const struct jit_request *r)
 	    put(o, M_PRINCIPALS, p) != 0)
 		goto fail_o;
 	p = NULL;
+	if (r->nuser_groups > 0 && put(o, M_USER_GROUPS,
+	    strv_json(r->user_groups, r->nuser_groups)) != 0)
+		goto fail_o;
 	if (put(o, M_REASON, opt_string(r->reason)) != 0 ||
 	    put(o, M_DURATION, json_integer((json_int_t)r->duration)) != 0 ||
 	    put(o, M_PUBLIC_KEY, json_string(r->public_key)) != 0 ||
@@ -481,14 +524,17 @@ get_uint(const json_t *j, const char *key, uint64_t *out)
 	return 0;
 }
 
+static int get_strv(const json_t *j, const char *key, char ***out,
+    size_t *n);
+
 static int
 get_decisions(const json_t *j, const char *key, struct jit_request *r,
     int deny)
 {
 	json_t *a = json_object_get(j, key), *e;
 	uint64_t at;
-	char *user, *comment;
-	size_t i;
+	char *user, *comment, **groups;
+	size_t i, ngroups;
 	int rc;
 
 	if (a == NULL)
@@ -496,18 +542,24 @@ get_decisions(const json_t *j, const char *key, struct jit_request *r,
 	if (!json_is_array(a))
 		return JIT_ERR_STORE_CORRUPT;
 	json_array_foreach(a, i, e) {
+		groups = NULL;
+		ngroups = 0;
+		comment = NULL;
 		if ((rc = get_str(e, "user", 1, &user)) != 0)
 			return rc;
 		if ((rc = get_str(e, "comment", 0, &comment)) != 0 ||
 		    (rc = get_time(e, "at", &at)) != 0 ||
-		    (rc = jit_request_add_decision(r, deny, user, at,
-		    comment)) != 0) {
+		    (rc = get_strv(e, M_GROUPS, &groups, &ngroups)) != 0 ||
+		    (rc = jit_request_add_decision_as(r, deny, user,
+		    (const char *const *)groups, ngroups, at, comment)) != 0) {
 			free(user);
 			free(comment);
+			strv_free(groups, ngroups);
 			return rc;
 		}
 		free(user);
 		free(comment);
+		strv_free(groups, ngroups);
 	}
 	return 0;
 }
@@ -609,6 +661,8 @@ jit_request_from_json(const json_t *j, struct jit_request **out)
 		}
 	}
 	if ((rc = get_str(j, M_USER, 1, &r->user)) != 0 ||
+	    (rc = get_strv(j, M_USER_GROUPS, &r->user_groups,
+	    &r->nuser_groups)) != 0 ||
 	    (rc = get_str(j, M_ROLE, 1, &r->role)) != 0 ||
 	    (rc = get_str(j, M_REASON, 0, &r->reason)) != 0 ||
 	    (rc = get_str(j, M_PUBLIC_KEY, 1, &r->public_key)) != 0 ||

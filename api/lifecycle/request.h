@@ -56,6 +56,9 @@ struct jit_decision {
 	char *user;
 	uint64_t at;              /* UNIX seconds */
 	char *comment;            /* NULL = none */
+	char **groups;            /* the groups the identity provider gave
+	                             the decider ("groups"; n 0 = none) */
+	size_t ngroups;
 };
 
 /* Still needed: count approvals from ("group:NAME" or "any approver"). */
@@ -70,6 +73,9 @@ struct jit_request {
 	char id[JIT_REQUEST_ID_LEN];
 	enum jit_state state;
 	char *user;               /* the requester */
+	char **user_groups;       /* the requester's groups from the
+	                             identity provider ("user_groups") */
+	size_t nuser_groups;
 	char *role;
 	char **principals;        /* fixed from the role at creation */
 	size_t nprincipals;
@@ -180,6 +186,14 @@ int jit_request_approved_by(const struct jit_request *r, const char *user);
  * approvals (deny = 0) or denials (deny = 1).  ALLOC. */
 int jit_request_add_decision(struct jit_request *r, int deny,
     const char *user, uint64_t at, const char *comment);
+/* The same with the decider's groups from the identity provider
+ * (groups[0..ngroups), copied). */
+int jit_request_add_decision_as(struct jit_request *r, int deny,
+    const char *user, const char *const *groups, size_t ngroups,
+    uint64_t at, const char *comment);
+/* Set r's user_groups to a copy of groups[0..n).  ALLOC. */
+int jit_request_set_user_groups(struct jit_request *r,
+    const char *const *groups, size_t n);
 
 /* ---- in a store transaction ---------------------------------------- */
 

@@ -58,6 +58,18 @@ found_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 	return 1;
 }
 
+static int
+found_outbox(const char *endpoint, uint64_t seq, enum jit_outbox_state st,
+    json_t *rec, void *vctx)
+{
+	(void)endpoint;
+	(void)seq;
+	(void)st;
+	(void)rec;
+	((struct copy_ctx *)vctx)->found = 1;
+	return 1;
+}
+
 /* CONFLICT unless the target holds nothing at all. */
 static int
 check_empty(struct copy_ctx *c)
@@ -74,6 +86,7 @@ check_empty(struct copy_ctx *c)
 	    (r = TO_OPS(c)->raw_certs(t, found_raw, c)) < 0 ||
 	    (r = TO_OPS(c)->raw_values(t, found_raw, c)) < 0 ||
 	    (r = TO_OPS(c)->list_tokens(t, found_token, c)) < 0 ||
+	    (r = TO_OPS(c)->outbox_list(t, 0, found_outbox, c)) < 0 ||
 	    (r = TO_OPS(c)->audit_last(t, &seq, &last, NULL)) < 0)
 		return r;
 	free(last);
@@ -141,6 +154,34 @@ copy_token(const unsigned char hash[JIT_TOKEN_HASH_LEN], json_t *rec,
 	return 0;
 }
 
+/* An outbox entry with its sequence number and state. */
+static int
+copy_outbox(const char *endpoint, uint64_t seq, enum jit_outbox_state st,
+    json_t *rec, void *vctx)
+{
+	struct copy_ctx *c = vctx;
+	struct jit_store_outbox_entry e;
+	char *js = NULL;
+	int r;
+
+	if (seq == 0 || seq > INT64_MAX)
+		return JIT_ERR_STORE_CORRUPT;
+	memset(&e, 0, sizeof(e));
+	e.endpoint = endpoint;
+	e.seq = seq;
+	e.st = st;
+	e.rec = rec;
+	e.created = jit_store__outbox_created(rec);
+	if ((r = jit_store__encode_object(rec, &js, &e.jl)) != 0)
+		return r;
+	e.js = js;
+	r = TO_OPS(c)->put_raw_outbox(c->to, &e);
+	free(js);
+	if (r == 0)
+		c->st.outbox++;
+	return r;
+}
+
 /* Audit entries keep their stored text byte for byte; the hash the
  * backend records as the head is the entry's own "hash" member. */
 static int
@@ -182,6 +223,7 @@ copy_read_fn(struct jit_store_txn *f, void *vctx)
 	    (r = from->raw_certs(f, copy_cert, c)) != 0 ||
 	    (r = from->raw_values(f, copy_value, c)) != 0 ||
 	    (r = from->list_tokens(f, copy_token, c)) != 0 ||
+	    (r = from->outbox_list(f, 0, copy_outbox, c)) != 0 ||
 	    (r = from->audit_iter(f, 1, copy_audit, c)) != 0 ||
 	    (r = from->audit_head(f, &c->from_head_seq, c->from_head)) != 0 ||
 	    (r = from->get_counters(f, &n)) != 0)

@@ -1,11 +1,12 @@
 /*
  * lmdb_certs.c - see store.h, "certificates": allocating, reserving and
- * claiming serials (meta "next_serial"), and the write-once certificate
- * records keyed by be64(serial).
+ * claiming serials (meta "next_serial"), the write-once certificate
+ * records keyed by be64(serial), and the counters in meta (for copies).
  */
 #include "lmdb_int.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -161,31 +162,51 @@ jit_lmdb_raw_certs(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 	return jit_lmdb_walk_end(cur, r, rc);
 }
 
+/* The counters in meta, by name, with their values when absent. */
+static const struct {
+	const char *name;
+	uint64_t dflt;
+	size_t off;
+} counters[] = {
+	{ "next_request_seq", 1,
+	    offsetof(struct jit_store_counters, next_request_seq) },
+	{ "next_serial", 1, offsetof(struct jit_store_counters, next_serial) },
+	{ "next_outbox_seq", 1,
+	    offsetof(struct jit_store_counters, next_outbox_seq) },
+	{ "outbox_delivered", 0,
+	    offsetof(struct jit_store_counters, outbox_delivered) },
+};
+#define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+static uint64_t *
+counter(struct jit_store_counters *c, size_t i)
+{
+	return (uint64_t *)(void *)((char *)c + counters[i].off);
+}
+
 int
 jit_lmdb_get_counters(struct jit_store_txn *t, struct jit_store_counters *c)
 {
-	int r;
+	int r = 0;
 
-	if ((r = jit_lmdb_meta_get_u64(t, "next_request_seq", 1,
-	    &c->next_request_seq)) != 0)
-		return r;
-	return jit_lmdb_meta_get_u64(t, "next_serial", 1, &c->next_serial);
+	for (size_t i = 0; i < NCOUNTERS && r == 0; i++)
+		r = jit_lmdb_meta_get_u64(t, counters[i].name,
+		    counters[i].dflt, counter(c, i));
+	return r;
 }
 
 int
 jit_lmdb_raise_counters(struct jit_store_txn *t,
     const struct jit_store_counters *c)
 {
-	struct jit_store_counters now;
+	struct jit_store_counters now, want = *c;
 	int r;
 
 	if ((r = jit_lmdb_get_counters(t, &now)) != 0)
 		return r;
-	if (c->next_request_seq > now.next_request_seq &&
-	    (r = jit_lmdb_meta_put_u64(t, "next_request_seq",
-	    c->next_request_seq)) != 0)
-		return r;
-	if (c->next_serial > now.next_serial)
-		r = jit_lmdb_meta_put_u64(t, "next_serial", c->next_serial);
+	for (size_t i = 0; i < NCOUNTERS && r == 0; i++)
+		if (*counter(&want, i) > *counter(&now, i))
+			r = jit_lmdb_meta_put_u64(t, counters[i].name,
+			    *counter(&want, i));
 	return r;
 }

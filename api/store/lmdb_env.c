@@ -24,7 +24,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline"
+	"token_ids", "values", "audit", "meta", "by_deadline", "outbox"
 };
 
 /* ---- opening and closing ------------------------------------------- */
@@ -73,6 +73,10 @@ open_dbis(struct jit_store *s)
 		 * which migrates first) uses it. */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			lm->no_deadline_db = 1;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND && ro && i == DB_OUTBOX) {
+			lm->no_outbox_db = 1;
 			continue;
 		}
 		if (rc != 0) {
@@ -214,11 +218,12 @@ lmdb_closure_end(struct jit_store_txn *t, int r)
 
 static int
 lmdb_batch_end(struct jit_store *s, int commit,
-    const unsigned char slots[NSLOTS / 8])
+    const unsigned char slots[NSLOTS / 8], int other)
 {
 	MDB_txn *parent = s->lm->parent;
 
 	(void)slots;
+	(void)other;
 	s->lm->parent = NULL;
 	if (commit)
 		return jit_lmdb_map_err(mdb_txn_commit(parent));
@@ -331,6 +336,13 @@ static const struct jit_store_ops lmdb_ops = {
 	.raw_certs = jit_lmdb_raw_certs,
 	.raw_values = jit_lmdb_raw_values,
 	.put_raw_request = jit_lmdb_put_raw_request,
+	.outbox_add = jit_lmdb_outbox_add,
+	.outbox_first = jit_lmdb_outbox_first,
+	.outbox_put = jit_lmdb_outbox_put,
+	.outbox_done = jit_lmdb_outbox_done,
+	.outbox_list = jit_lmdb_outbox_list,
+	.outbox_stats = jit_lmdb_outbox_stats,
+	.put_raw_outbox = jit_lmdb_put_raw_outbox,
 	.get_counters = jit_lmdb_get_counters,
 	.raise_counters = jit_lmdb_raise_counters,
 };

@@ -17,6 +17,7 @@
  *   lmdb_tokens.c        API token records
  *   lmdb_values.c        small named values
  *   lmdb_audit.c         audit entry storage
+ *   lmdb_outbox.c        the notification outbox
  *
  * Named databases and their keys (the on-disk format, schema 2):
  *   requests   id -> header || compact JSON, the header being be64(seq)
@@ -37,9 +38,17 @@
  *   token_ids  token id -> sha256(token)
  *   values     key -> JSON (any value)
  *   audit      be64(seq) -> canonical entry text
+ *   outbox     u8 state ('q' queued, 'f' failed) || endpoint NUL
+ *              be64(seq) -> compact JSON, so one endpoint's queued
+ *              entries are one key range in the order they were added
  *   meta       "schema", "next_request_seq", "next_serial" -> be64;
  *              "audit_head" -> be64(seq) || hash hex (saves parsing the
- *              last entry on every append)
+ *              last entry on every append); "next_outbox_seq",
+ *              "outbox_delivered" -> be64
+ * The outbox came after schema 2 without a new schema number: it is a
+ * database of its own that older versions neither open nor need, and
+ * nothing in the other databases changed.  A writer creates it on open; a
+ * read-only open of a store that has none sees an empty outbox.
  * Big-endian integers make LMDB's bytewise key order the numeric order, so
  * index ranges come out in creation order.
  *
@@ -63,7 +72,8 @@
 
 enum {
 	DB_REQUESTS, DB_BY_STATE, DB_BY_USER, DB_BY_SEQ, DB_CERTS, DB_TOKENS,
-	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_COUNT
+	DB_TOKEN_IDS, DB_VALUES, DB_AUDIT, DB_META, DB_BY_DEADLINE, DB_OUTBOX,
+	DB_COUNT
 };
 
 struct jit_lmdb {
@@ -73,6 +83,7 @@ struct jit_lmdb {
 	uint64_t schema;      /* of the data read: 1 only if opened READONLY
 	                         (or while lmdb_migrate.c rewrites it) */
 	int no_deadline_db;   /* READONLY schema 1: no by_deadline */
+	int no_outbox_db;     /* READONLY, written before the outbox */
 	MDB_txn *parent;      /* the writer's batch transaction */
 };
 
@@ -202,6 +213,22 @@ int jit_lmdb_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
     jit_store_audit_cb cb, void *ctx);
 int jit_lmdb_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
     size_t *len);
+
+/* lmdb_outbox.c */
+int jit_lmdb_outbox_add(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e, uint64_t *seq);
+int jit_lmdb_outbox_first(struct jit_store_txn *t, const char *endpoint,
+    uint64_t *seq, json_t **rec);
+int jit_lmdb_outbox_put(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e);
+int jit_lmdb_outbox_done(struct jit_store_txn *t, const char *endpoint,
+    uint64_t seq);
+int jit_lmdb_outbox_list(struct jit_store_txn *t, int failed_only,
+    jit_store_outbox_cb cb, void *ctx);
+int jit_lmdb_outbox_stats(struct jit_store_txn *t,
+    struct jit_outbox_stats *st);
+int jit_lmdb_put_raw_outbox(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e);
 
 /* ---- lmdb_migrate.c --------------------------------------------------- */
 

@@ -85,10 +85,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "ORDER BY seq DESC LIMIT 1",
 	[ST_AUD_ITER] = "SELECT seq, entry FROM jit_audit WHERE seq >= $1 "
 	    "ORDER BY seq LIMIT $2",
-	[ST_HEAD_GET] = "SELECT audit_seq, audit_hash, next_request_seq "
-	    "FROM jit_head WHERE id = 1",
-	[ST_HEAD_LOCK] = "SELECT audit_seq, audit_hash, next_request_seq "
-	    "FROM jit_head WHERE id = 1 FOR UPDATE",
+	[ST_HEAD_GET] = "SELECT audit_seq, audit_hash, next_request_seq, "
+	    "next_outbox_seq, outbox_delivered FROM jit_head WHERE id = 1",
+	[ST_HEAD_LOCK] = "SELECT audit_seq, audit_hash, next_request_seq, "
+	    "next_outbox_seq, outbox_delivered FROM jit_head WHERE id = 1 "
+	    "FOR UPDATE",
+	[ST_OB_INSERT] = "INSERT INTO jit_outbox (seq, endpoint, failed, "
+	    "created_at, body) VALUES ($1, $2, $3, $4, $5) "
+	    "ON CONFLICT DO NOTHING",
+	[ST_OB_FIRST] = "SELECT seq, body FROM jit_outbox "
+	    "WHERE failed = false AND endpoint = $1 ORDER BY seq LIMIT 1",
+	[ST_OB_UPDATE] = "UPDATE jit_outbox SET failed = $3, created_at = $4, "
+	    "body = $5 WHERE seq = $1 AND endpoint = $2",
+	[ST_OB_DELETE] = "DELETE FROM jit_outbox "
+	    "WHERE seq = $1 AND endpoint = $2",
+	/* Queued (failed = false) first, then by endpoint and seq. */
+	[ST_OB_LIST] = "SELECT failed, endpoint, seq, body FROM jit_outbox "
+	    "WHERE (failed, endpoint, seq) > ($1::boolean, $2::text, "
+	    "$3::bigint) ORDER BY failed, endpoint, seq LIMIT $4",
+	[ST_OB_STATS] = "SELECT count(*) FILTER (WHERE NOT failed), "
+	    "count(*) FILTER (WHERE failed), coalesce(min(created_at) "
+	    "FILTER (WHERE NOT failed AND created_at > 0), 0) "
+	    "FROM jit_outbox",
 };
 
 /* ---- connecting ---------------------------------------------------------- */

@@ -22,10 +22,12 @@
 #define MAX_PASSWORD 1024
 
 /*
- * Schema version 1.  Applied in one transaction under an advisory lock,
- * so nodes starting together migrate once.  A later version appends its
- * own statements (and a row in jit_schema_version); a database with a
- * version this program does not know is refused (STORE_CORRUPT).
+ * The schema's versions, each the statements that bring the one before
+ * to it (migrations[v - 1] makes version v).  Applied in one transaction
+ * under an advisory lock, so nodes starting together migrate once.  A
+ * later version appends its own entry (and a row in jit_schema_version)
+ * and raises JIT_STORE_PG_SCHEMA; a database with a version this program
+ * does not know is refused (STORE_CORRUPT).
  */
 static const char migrate_v1[] =
     "CREATE TABLE jit_head ("
@@ -54,6 +56,23 @@ static const char migrate_v1[] =
     "CREATE TABLE jit_values (key text PRIMARY KEY, body text NOT NULL);"
     "CREATE TABLE jit_audit (seq bigint PRIMARY KEY, entry text NOT NULL);"
     "INSERT INTO jit_schema_version VALUES (1);";
+
+/* Version 2: the notification outbox, its counters in the head row. */
+static const char migrate_v2[] =
+    "ALTER TABLE jit_head"
+    " ADD COLUMN next_outbox_seq bigint NOT NULL DEFAULT 1,"
+    " ADD COLUMN outbox_delivered bigint NOT NULL DEFAULT 0;"
+    "CREATE TABLE jit_outbox ("
+    " seq bigint PRIMARY KEY,"
+    " endpoint text COLLATE \"C\" NOT NULL,"
+    " failed boolean NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " body text NOT NULL);"
+    "CREATE INDEX jit_outbox_order ON jit_outbox (failed, endpoint, seq);"
+    "INSERT INTO jit_schema_version VALUES (2);";
+
+static const char *const migrations[] = { migrate_v1, migrate_v2 };
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 static uint32_t
 fnv(const char *s, uint32_t h)
@@ -219,8 +238,9 @@ migrate(struct jit_pg *pg, struct jit_pg_conn *c, int readonly, char *err,
 	}
 	if (readonly)
 		return v == 0 ? JIT_ERR_NOT_FOUND : 0;
-	if (v < 1 && (r = jit_pg_exec(c, migrate_v1, NULL)) != 0)
-		goto fail;
+	for (; v < PG_SCHEMA_VERSION; v++)
+		if ((r = jit_pg_exec(c, migrations[v], NULL)) != 0)
+			goto fail;
 	return jit_pg_exec(c, "COMMIT", NULL);
 fail:
 	if (err != NULL && errlen > 0 && err[0] == '\0')
@@ -343,25 +363,36 @@ static int
 batch_lock(struct jit_pg *pg)
 {
 	PGresult *res = NULL;
-	const char *h;
 	int r;
 
 	pg->wc->failed = 0;
 	if ((r = jit_pg_queue(pg->wc, "BEGIN", JIT_PG_REPORT)) != 0 ||
 	    (r = jit_pg_run(pg->wc, ST_HEAD_LOCK, 0, NULL, NULL, &res)) != 0)
 		return r;
-	memset(&pg->head, 0, sizeof(pg->head));
-	if (PQntuples(res) != 1 ||
-	    (r = jit_pg_get_u64(res, 0, 0, &pg->head.audit_seq)) != 0 ||
-	    (r = jit_pg_get_u64(res, 0, 2, &pg->head.next_request_seq)) != 0)
-		r = r != 0 ? r : JIT_ERR_STORE_CORRUPT;
-	else if (strlen(h = PQgetvalue(res, 0, 1)) != 64 &&
-	    !(h[0] == '\0' && pg->head.audit_seq == 0))
-		r = JIT_ERR_STORE_CORRUPT;
-	else
-		memcpy(pg->head.audit_hash, h, strlen(h) + 1);
+	r = jit_pg_head_read(res, &pg->head);
 	PQclear(res);
 	return r;
+}
+
+int
+jit_pg_head_read(const PGresult *res, struct jit_pg_head *h)
+{
+	const char *hh;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (PQntuples(res) != 1 || PQnfields(res) != 5)
+		return JIT_ERR_STORE_CORRUPT;
+	if ((r = jit_pg_get_u64(res, 0, 0, &h->audit_seq)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 2, &h->next_request_seq)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 3, &h->next_outbox_seq)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 4, &h->outbox_delivered)) != 0)
+		return r;
+	hh = PQgetvalue(res, 0, 1);
+	if (strlen(hh) != 64 && !(hh[0] == '\0' && h->audit_seq == 0))
+		return JIT_ERR_STORE_CORRUPT;
+	memcpy(h->audit_hash, hh, strlen(hh) + 1);
+	return 0;
 }
 
 static void
@@ -470,40 +501,65 @@ pg_closure_end(struct jit_store_txn *t, int r)
 }
 
 /*
- * Commit: the head row if it changed, the announcement of the changed
- * requests' wake-up slots to the other nodes (NOTIFY is delivered only
- * if the transaction commits), COMMIT, in one round trip.  Every value
- * in the text is made here (digits, hex), none comes from a caller.
+ * What a commit announces to the other nodes (NOTIFY's payload, at most
+ * NOTE_MAX bytes): the wake-up slots of the changed requests as three
+ * hex digits each, ascending; "*" for every slot when more changed than
+ * fit; "" when only the outbox changed (a change, but no request's).
+ */
+#define NOTE_DIGITS 3                  /* NSLOTS <= 16^3 */
+#define NOTE_MAX 2048                  /* well below NOTIFY's 8000 */
+
+static void
+make_note(const unsigned char slots[NSLOTS / 8], char note[NOTE_MAX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		if (!(slots[i / 8] & (1u << (i % 8))))
+			continue;
+		if (n + NOTE_DIGITS > NOTE_MAX) {
+			strcpy(note, "*");
+			return;
+		}
+		for (int d = NOTE_DIGITS - 1; d >= 0; d--)
+			note[n++] = hex[(i >> (4 * d)) & 15];
+	}
+	note[n] = '\0';
+}
+
+/*
+ * Commit: the head row if it changed, the announcement of the changes
+ * to the other nodes (NOTIFY is delivered only if the transaction
+ * commits), COMMIT, in one round trip.  Every value in the text is made
+ * here (digits, hex), none comes from a caller.
  */
 static int
 pg_batch_end(struct jit_store *s, int commit,
-    const unsigned char slots[NSLOTS / 8])
+    const unsigned char slots[NSLOTS / 8], int other)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct jit_pg *pg = s->pg;
-	char sql[256], note[NSLOTS / 4 + 1];
-	int r = 0, any = 0;
+	char sql[NOTE_MAX + 256], note[NOTE_MAX + 1];
+	int r = 0;
 
 	if (!commit) {
 		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 			(void)jit_pg_settle(pg->wc);
 		return 0;
 	}
-	for (size_t i = 0; i < NSLOTS / 8; i++) {
-		note[2 * i] = hex[slots[i] >> 4];
-		note[2 * i + 1] = hex[slots[i] & 15];
-		any |= slots[i];
-	}
-	note[NSLOTS / 4] = '\0';
+	make_note(slots, note);
 	if (pg->head_dirty) {
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
-		    "%llu, audit_hash = '%s', next_request_seq = %llu "
+		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
+		    "next_outbox_seq = %llu, outbox_delivered = %llu "
 		    "WHERE id = 1", (unsigned long long)pg->head.audit_seq,
 		    pg->head.audit_hash,
-		    (unsigned long long)pg->head.next_request_seq);
+		    (unsigned long long)pg->head.next_request_seq,
+		    (unsigned long long)pg->head.next_outbox_seq,
+		    (unsigned long long)pg->head.outbox_delivered);
 		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
 	}
-	if (r == 0 && any) {
+	if (r == 0 && (note[0] != '\0' || other)) {
 		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '%s')",
 		    pg->channel, note);
 		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
@@ -560,18 +616,33 @@ hex_digit(char c)
 	    c - 'a' + 10 : -1;
 }
 
-/* The slots a notification's payload names (64 hex digits). */
+/* The slots a notification's payload names (make_note); -1 if it is
+ * not one of ours. */
 static int
 parse_note(const char *p, unsigned char slots[NSLOTS / 8])
 {
-	if (strlen(p) != NSLOTS / 4)
-		return -1;
-	for (size_t i = 0; i < NSLOTS / 8; i++) {
-		int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
+	size_t n = strlen(p);
 
-		if (hi < 0 || lo < 0)
+	if (strcmp(p, "*") == 0) {
+		memset(slots, 0xff, NSLOTS / 8);
+		return 0;
+	}
+	memset(slots, 0, NSLOTS / 8);
+	if (n % NOTE_DIGITS != 0)
+		return -1;
+	for (size_t i = 0; i < n; i += NOTE_DIGITS) {
+		unsigned v = 0;
+
+		for (int d = 0; d < NOTE_DIGITS; d++) {
+			int x = hex_digit(p[i + (size_t)d]);
+
+			if (x < 0)
+				return -1;
+			v = v << 4 | (unsigned)x;
+		}
+		if (v >= NSLOTS)
 			return -1;
-		slots[i] = (unsigned char)(hi << 4 | lo);
+		slots[v / 8] |= (unsigned char)(1u << (v % 8));
 	}
 	return 0;
 }
@@ -828,6 +899,13 @@ static const struct jit_store_ops pg_ops = {
 	.raw_certs = jit_pg_raw_certs,
 	.raw_values = jit_pg_raw_values,
 	.put_raw_request = jit_pg_put_raw_request,
+	.outbox_add = jit_pg_outbox_add,
+	.outbox_first = jit_pg_outbox_first,
+	.outbox_put = jit_pg_outbox_put,
+	.outbox_done = jit_pg_outbox_done,
+	.outbox_list = jit_pg_outbox_list,
+	.outbox_stats = jit_pg_outbox_stats,
+	.put_raw_outbox = jit_pg_put_raw_outbox,
 	.get_counters = jit_pg_get_counters,
 	.raise_counters = jit_pg_raise_counters,
 };

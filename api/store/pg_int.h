@@ -13,15 +13,18 @@
  *   pg_requests.c  request rows: create, put, get, listing, counting
  *   pg_records.c   serials and cert records, tokens, named values, audit
  *                  entries, the counters, copying out
+ *   pg_outbox.c    the notification outbox
  *
- * Schema (version 1; docs/DESIGN.md shows it with its reasons), in the
+ * Schema (version 2; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
  *   jit_schema_version (version)       one row per applied migration
- *   jit_head (id = 1, audit_seq, audit_hash, next_request_seq)
+ *   jit_head (id = 1, audit_seq, audit_hash, next_request_seq,
+ *             next_outbox_seq, outbox_delivered)
  *                                      the one row every write batch
  *                                      locks first (FOR UPDATE): it
  *                                      serialises the nodes' batches and
- *                                      holds the audit chain's head
+ *                                      holds the audit chain's head and
+ *                                      the counters
  *   jit_requests (id, seq, state, usr, deadline, body)
  *                                      indexes (state, seq), (usr, seq),
  *                                      (deadline, seq) where deadline <> 0
@@ -30,6 +33,12 @@
  *   jit_tokens (hash, id, body)        hash bytea primary key, id unique
  *   jit_values (key, body)
  *   jit_audit (seq, entry)             the canonical text, byte for byte
+ *   jit_outbox (seq, endpoint, failed, created_at, body)
+ *                                      (version 2) endpoint in the "C"
+ *                                      collation (byte order, as LMDB
+ *                                      lists them); index (failed,
+ *                                      endpoint, seq): an endpoint's
+ *                                      queue in order
  * Texts are stored as PostgreSQL text in a UTF8 database (checked when
  * opening); integers as bigint (so at most 2^63 - 1).
  *
@@ -68,6 +77,8 @@ enum jit_pg_stmt {
 	ST_VAL_PUT, ST_VAL_GET, ST_VAL_LIST,
 	ST_AUD_PUT, ST_AUD_GET, ST_AUD_LAST, ST_AUD_ITER, ST_HEAD_GET,
 	ST_HEAD_LOCK,
+	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
+	ST_OB_STATS,
 	ST_COUNT
 };
 
@@ -96,11 +107,15 @@ struct jit_pg_conn {
 	struct jit_pg_conn *next;    /* the pool's idle list */
 };
 
-/* What the head row holds; cached by the writer during a batch. */
+/* What the head row holds; cached by the writer during a batch.  The
+ * statements ST_HEAD_GET and ST_HEAD_LOCK give the columns in this
+ * order (jit_pg_head_read). */
 struct jit_pg_head {
 	uint64_t audit_seq;
 	char audit_hash[65];
 	uint64_t next_request_seq;
+	uint64_t next_outbox_seq;
+	uint64_t outbox_delivered;
 };
 
 struct jit_pg {
@@ -238,6 +253,12 @@ int jit_pg_get_json(const PGresult *res, int i, int j, int obj,
  * got it. */
 struct jit_pg_head *jit_pg_head_of(struct jit_store_txn *t);
 void jit_pg_head_changed(struct jit_store_txn *t);
+/* The head: the write transaction's cached copy, or the committed row
+ * (pg_records.c). */
+int jit_pg_head_get(struct jit_store_txn *t, struct jit_pg_head *h);
+/* The head from the one row of res (ST_HEAD_GET, ST_HEAD_LOCK);
+ * STORE_CORRUPT. */
+int jit_pg_head_read(const PGresult *res, struct jit_pg_head *h);
 
 /* ---- pg_requests.c ----------------------------------------------------- */
 
@@ -309,5 +330,22 @@ int jit_pg_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
     jit_store_audit_cb cb, void *ctx);
 int jit_pg_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
     size_t *len);
+
+/* ---- pg_outbox.c ---------------------------------------------------- */
+
+int jit_pg_outbox_add(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e, uint64_t *seq);
+int jit_pg_outbox_first(struct jit_store_txn *t, const char *endpoint,
+    uint64_t *seq, json_t **rec);
+int jit_pg_outbox_put(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e);
+int jit_pg_outbox_done(struct jit_store_txn *t, const char *endpoint,
+    uint64_t seq);
+int jit_pg_outbox_list(struct jit_store_txn *t, int failed_only,
+    jit_store_outbox_cb cb, void *ctx);
+int jit_pg_outbox_stats(struct jit_store_txn *t,
+    struct jit_outbox_stats *st);
+int jit_pg_put_raw_outbox(struct jit_store_txn *t,
+    const struct jit_store_outbox_entry *e);
 
 #endif

@@ -222,13 +222,11 @@ jit_pg_raw_certs(struct jit_store_txn *t, jit_store__raw_cb cb, void *ctx)
 
 /* ---- the head and the counters ------------------------------------------- */
 
-/* The head: the write transaction's cached copy, or the committed row. */
-static int
-head_get(struct jit_store_txn *t, struct jit_pg_head *h)
+int
+jit_pg_head_get(struct jit_store_txn *t, struct jit_pg_head *h)
 {
 	struct jit_pg_head *w = jit_pg_head_of(t);
 	PGresult *res = NULL;
-	const char *hh;
 	int r;
 
 	if (w != NULL) {
@@ -238,14 +236,7 @@ head_get(struct jit_store_txn *t, struct jit_pg_head *h)
 	memset(h, 0, sizeof(*h));
 	if ((r = jit_pg_run(t->pc, ST_HEAD_GET, 0, NULL, NULL, &res)) != 0)
 		return r;
-	if (PQntuples(res) != 1 ||
-	    (r = jit_pg_get_u64(res, 0, 0, &h->audit_seq)) != 0 ||
-	    (r = jit_pg_get_u64(res, 0, 2, &h->next_request_seq)) != 0)
-		r = r != 0 ? r : JIT_ERR_STORE_CORRUPT;
-	else if (strlen(hh = PQgetvalue(res, 0, 1)) > 64)
-		r = JIT_ERR_STORE_CORRUPT;
-	else
-		memcpy(h->audit_hash, hh, strlen(hh) + 1);
+	r = jit_pg_head_read(res, h);
 	PQclear(res);
 	return r;
 }
@@ -257,11 +248,13 @@ jit_pg_get_counters(struct jit_store_txn *t, struct jit_store_counters *c)
 	uint64_t top;
 	int r;
 
-	if ((r = head_get(t, &h)) != 0 ||
+	if ((r = jit_pg_head_get(t, &h)) != 0 ||
 	    (r = jit_pg_run_u64(t->pc, ST_SERIAL_STATE, 0, NULL, &top)) != 0)
 		return r;
 	c->next_request_seq = h.next_request_seq;
 	c->next_serial = top + 1;
+	c->next_outbox_seq = h.next_outbox_seq;
+	c->outbox_delivered = h.outbox_delivered;
 	return 0;
 }
 
@@ -270,12 +263,25 @@ jit_pg_raise_counters(struct jit_store_txn *t,
     const struct jit_store_counters *c)
 {
 	struct jit_pg_head *h = jit_pg_head_of(t);
+	uint64_t *mine[3];
+	uint64_t want[3];
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if (c->next_request_seq > h->next_request_seq) {
-		h->next_request_seq = c->next_request_seq;
-		jit_pg_head_changed(t);
+	/* The head's counters, raised to c's. */
+	mine[0] = &h->next_request_seq;
+	mine[1] = &h->next_outbox_seq;
+	mine[2] = &h->outbox_delivered;
+	want[0] = c->next_request_seq;
+	want[1] = c->next_outbox_seq;
+	want[2] = c->outbox_delivered;
+	for (int i = 0; i < 3; i++) {
+		if (want[i] > PG_INT_MAX)
+			return JIT_ERR_INVALID_ARGUMENT;
+		if (want[i] > *mine[i]) {
+			*mine[i] = want[i];
+			jit_pg_head_changed(t);
+		}
 	}
 	if (c->next_serial > 1)
 		return raise_serial(t, c->next_serial - 1);
@@ -477,7 +483,7 @@ jit_pg_audit_head(struct jit_store_txn *t, uint64_t *seq, char *hash_hex)
 	struct jit_pg_head h;
 	int r;
 
-	if ((r = head_get(t, &h)) != 0)
+	if ((r = jit_pg_head_get(t, &h)) != 0)
 		return r;
 	if (h.audit_seq != 0 && strlen(h.audit_hash) != 64)
 		return JIT_ERR_STORE_CORRUPT;

@@ -52,7 +52,7 @@ sync_init(struct jit_store *s)
 	pthread_mutex_init(&s->vmu, NULL);
 	pthread_mutex_init(&s->smu, NULL);
 	pthread_cond_init(&s->any_cv, &ca);
-	for (int i = 0; i < NSLOTS; i++)
+	for (int i = 0; i < NWAKECV; i++)
 		pthread_cond_init(&s->slot_cv[i], &ca);
 	pthread_condattr_destroy(&ca);
 }
@@ -65,7 +65,7 @@ sync_destroy(struct jit_store *s)
 	pthread_mutex_destroy(&s->vmu);
 	pthread_mutex_destroy(&s->smu);
 	pthread_cond_destroy(&s->any_cv);
-	for (int i = 0; i < NSLOTS; i++)
+	for (int i = 0; i < NWAKECV; i++)
 		pthread_cond_destroy(&s->slot_cv[i]);
 }
 
@@ -149,15 +149,27 @@ jit_store_backend(const struct jit_store *s)
 void
 jit_store__bump(struct jit_store *s, const unsigned char slots[NSLOTS / 8])
 {
+	unsigned changed[NSLOTS];
+	size_t n = 0;
+
 	pthread_mutex_lock(&s->vmu);
 	s->version++;
 	for (unsigned i = 0; i < NSLOTS; i++) {
-		if (slots == NULL || (slots[i / 8] & (1u << (i % 8)))) {
-			s->slot_version[i] = s->version;
-			pthread_cond_broadcast(&s->slot_cv[i]);
+		if (slots != NULL && slots[i / 8] == 0) {
+			i += 7;  /* a whole byte without a change */
+			continue;
 		}
+		if (slots != NULL && !(slots[i / 8] & (1u << (i % 8))))
+			continue;
+		s->slot_version[i] = s->version;
+		pthread_cond_broadcast(&s->slot_cv[i % NWAKECV]);
+		changed[n++] = i;
 	}
 	pthread_cond_broadcast(&s->any_cv);
+	/* Under vmu, so that clearing the hook waits for a call in
+	 * progress (store.h). */
+	if (s->change_fn != NULL && n > 0)
+		s->change_fn(s->change_ctx, changed, n);
 	pthread_mutex_unlock(&s->vmu);
 }
 
@@ -172,7 +184,7 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 	unsigned char slots[NSLOTS / 8] = { 0 };
 	struct jit_store_wreq *w;
 	size_t ok = 0, failed = 0;
-	int rc, r;
+	int rc, r, other = 0;
 
 	rc = s->ops->batch_begin(s);
 	for (w = batch; w != NULL; w = w->next) {
@@ -192,12 +204,13 @@ run_batch(struct jit_store *s, struct jit_store_wreq *batch, size_t n)
 			ok++;
 			for (size_t i = 0; i < sizeof(slots); i++)
 				slots[i] |= t.slots[i];
+			other |= t.other;
 		} else {
 			failed++;
 		}
 	}
 	if (rc == 0) {
-		r = s->ops->batch_end(s, ok > 0, slots);
+		r = s->ops->batch_end(s, ok > 0, slots, other);
 		if (r != 0 && ok > 0) {
 			for (w = batch; w != NULL; w = w->next)
 				if (w->result == 0)
@@ -364,7 +377,7 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 		unsigned slot = jit_store__slot_of(id);
 
 		ver = &s->slot_version[slot];
-		cv = &s->slot_cv[slot];
+		cv = &s->slot_cv[slot % NWAKECV];
 	} else {
 		ver = &s->version;
 		cv = &s->any_cv;
@@ -387,6 +400,22 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 	}
 	pthread_mutex_unlock(&s->vmu);
 	return changed;
+}
+
+unsigned
+jit_store_wake_slot(const char *id)
+{
+	return jit_store__slot_of(id);
+}
+
+void
+jit_store_set_change_hook(struct jit_store *s, jit_store_change_fn fn,
+    void *ctx)
+{
+	pthread_mutex_lock(&s->vmu);
+	s->change_fn = fn;
+	s->change_ctx = ctx;
+	pthread_mutex_unlock(&s->vmu);
 }
 
 void

@@ -158,7 +158,7 @@ const char *jit_store_backend(const struct jit_store *s);
 
 /* The version of the PostgreSQL schema this program writes (the value
  * of the schema_version table once opened for writing). */
-#define JIT_STORE_PG_SCHEMA 1
+#define JIT_STORE_PG_SCHEMA 2
 
 /*
  * Stop the writer thread (queued writes finish first), close the
@@ -479,6 +479,66 @@ int jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
 int jit_store_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
     size_t *len);
 
+/* ---- notification outbox --------------------------------------------- */
+
+/*
+ * Notifications of changes (api/notify/notify.h), written in the same
+ * write transaction as the change they report, so that a notification
+ * exists exactly when its change was committed.  Each entry belongs to an
+ * endpoint (a name without NUL of at most 200 bytes), has a sequence
+ * number (1, 2, ...: the order in which entries were added; never
+ * reused) and a record, a JSON object whose members belong to the
+ * notifier except "created_at" (integer UNIX seconds), which the store
+ * reads for jit_store_outbox_stats().  An entry is queued (waiting for
+ * its first delivery or a retry) or failed (given up, kept until someone
+ * retries it); a delivered entry is removed and counted.  Stores opened
+ * READONLY that were written before the outbox existed have an empty one.
+ * PostgreSQL: one outbox for all nodes; the entries of an endpoint are
+ * delivered by the node holding the "notify" job lock
+ * (jit_store_job_lock(), api/notify/deliver.c), so by one at a time.
+ */
+enum jit_outbox_state { JIT_OUTBOX_QUEUED, JIT_OUTBOX_FAILED };
+
+/* Add a queued entry for endpoint with record rec; *seq (may be NULL)
+ * receives its sequence number.  INVALID_ARGUMENT for a bad name or a
+ * record that is not an object. */
+int jit_store_outbox_add(struct jit_store_txn *t, const char *endpoint,
+    const json_t *rec, uint64_t *seq);
+
+/* The queued entry of endpoint with the lowest sequence number: *seq
+ * and *rec (a new reference).  NOT_FOUND when the endpoint has none. */
+int jit_store_outbox_first(struct jit_store_txn *t, const char *endpoint,
+    uint64_t *seq, json_t **rec);
+
+/* Replace entry (endpoint, seq), queued or failed, with rec in state st.
+ * NOT_FOUND if there is no such entry. */
+int jit_store_outbox_put(struct jit_store_txn *t, const char *endpoint,
+    uint64_t seq, enum jit_outbox_state st, const json_t *rec);
+
+/* Remove entry (endpoint, seq), delivered: it is counted in the
+ * delivered total.  NOT_FOUND if there is no such entry. */
+int jit_store_outbox_done(struct jit_store_txn *t, const char *endpoint,
+    uint64_t seq);
+
+/* Every entry (only the failed ones with failed_only), queued entries
+ * first, then by endpoint name, then by sequence number.  The endpoint
+ * and record are borrowed for the callback; callback results as for the
+ * request lists (0 continue, 1 stop, negative error). */
+typedef int (*jit_store_outbox_cb)(const char *endpoint, uint64_t seq,
+    enum jit_outbox_state st, json_t *rec, void *ctx);
+int jit_store_outbox_list(struct jit_store_txn *t, int failed_only,
+    jit_store_outbox_cb cb, void *ctx);
+
+struct jit_outbox_stats {
+	uint64_t queued;       /* entries waiting */
+	uint64_t failed;       /* entries given up */
+	uint64_t delivered;    /* entries delivered, ever (stored) */
+	uint64_t oldest;       /* created_at of the oldest queued entry;
+	                          0 when none is queued */
+};
+/* Counts for /metrics.  Cost is proportional to the entries stored. */
+int jit_store_outbox_stats(struct jit_store_txn *t,
+    struct jit_outbox_stats *st);
 /* ---- jobs on several nodes ------------------------------------------- */
 
 /*
@@ -497,18 +557,20 @@ int jit_store_job_lock(struct jit_store *s, const char *job);
 /* ---- copying a store ------------------------------------------------- */
 
 struct jit_store_copy_stats {
-	uint64_t requests, certs, tokens, values, audit;
+	uint64_t requests, certs, tokens, values, audit, outbox;
 	uint64_t audit_head_seq;           /* the copied chain's head */
 	char audit_head[65];               /* hex, "" if the log is empty */
 };
 
 /*
  * Copy everything in from (any backend; READONLY is enough) into to,
- * which must be empty (no requests, certs, tokens, values or audit
- * entries; else CONFLICT): requests with their sequence numbers and
- * deadlines, cert records, tokens, named values, the audit entries byte
- * for byte (so the chain and its head are the same) and the counters, so
- * no serial or sequence number is handed out again.  One write
+ * which must be empty (no requests, certs, tokens, values, audit or
+ * outbox entries; else CONFLICT): requests with their sequence numbers
+ * and deadlines, cert records, tokens, named values, the audit entries
+ * byte for byte (so the chain and its head are the same), the outbox's
+ * entries (queued and failed, with their sequence numbers) and the
+ * counters, so no serial or sequence number is handed out again and the
+ * delivered total goes on.  One write
  * transaction on to: all of it or nothing.  Afterwards the head of to's
  * log is compared with from's (AUDIT_CHAIN if they differ).  st (may be
  * NULL) receives the counts.
@@ -543,6 +605,28 @@ int jit_store_copy(struct jit_store *from, struct jit_store *to,
 uint64_t jit_store_version(struct jit_store *s);
 int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
+
+/*
+ * Wake-up slots: every request id maps to one of JIT_STORE_WAKE_SLOTS
+ * slots (jit_store_wake_slot(), a hash of the id), and a commit that
+ * changes a request advances its slot's version.  A server that holds many
+ * waiting clients without a thread each registers a change hook instead of
+ * blocking in jit_store_wait_change(): fn(ctx, slots, n) is called after
+ * every commit that changed requests, with the n distinct slots it touched
+ * (ascending), once the new version is visible to jit_store_version() and
+ * jit_store_wait_change().  On PostgreSQL it is also called for the
+ * commits other nodes announce, and with every slot when the listening
+ * connection is back after a loss.  It runs on the store's writer thread
+ * (or the PostgreSQL listener's) with the store's version lock held: it
+ * must be quick, must not block and must not call the store.  jit_store_set_change_hook(s, NULL, NULL) clears it; a
+ * call in progress has finished when it returns.  One hook per store.
+ */
+#define JIT_STORE_WAKE_SLOTS 4096
+typedef void (*jit_store_change_fn)(void *ctx, const unsigned *slots,
+    size_t n);
+unsigned jit_store_wake_slot(const char *id);
+void jit_store_set_change_hook(struct jit_store *s, jit_store_change_fn fn,
+    void *ctx);
 
 /* ---- statistics -------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
  *   support.c       helpers both backends use: JSON records, name checks,
  *                   wake-up slots, request ids, token hashes
  *   copy.c          jit_store_copy(): one store's contents into another
+ *   outbox.c        the notification outbox's functions of store.h
  *   lmdb_*.c        the LMDB backend (lmdb_int.h; the only files that
  *                   include lmdb.h)
  *   pg_*.c          the PostgreSQL backend (pg_int.h; the only files that
@@ -39,7 +40,8 @@
 
 #define MAX_NAME 200       /* state, user, value keys */
 #define MAX_ID 64          /* request and token ids */
-#define NSLOTS 256         /* wake-up slots for jit_store_wait_change */
+#define NSLOTS JIT_STORE_WAKE_SLOTS  /* wake-up slots (store.h) */
+#define NWAKECV 256        /* condition variables the slots share */
 
 struct jit_store_wreq;     /* a queued jit_store_write() call (store.c) */
 struct jit_lmdb;           /* lmdb_int.h */
@@ -52,6 +54,9 @@ struct jit_store_txn {
 	int write;
 	/* Wake-up slots of the requests this closure changed. */
 	unsigned char slots[NSLOTS / 8];
+	/* It changed the outbox: other nodes' waiters on any change
+	 * (the deliverer) should hear of it. */
+	int other;
 	struct MDB_txn *txn;         /* LMDB: the (nested) transaction */
 	struct jit_pg_conn *pc;      /* PostgreSQL: the connection */
 };
@@ -77,6 +82,21 @@ typedef int (*jit_store__raw_cb)(uint64_t num, const char *key,
 struct jit_store_counters {
 	uint64_t next_request_seq;   /* the next request's seq */
 	uint64_t next_serial;        /* no serial below it is handed out */
+	uint64_t next_outbox_seq;    /* the next outbox entry's seq */
+	uint64_t outbox_delivered;   /* outbox entries delivered, ever */
+};
+
+/* An outbox entry as the backends store it (outbox.c checked it): rec
+ * is the record, js its compact JSON (jl bytes) and created its
+ * "created_at" (0 if it has none); seq is ignored by outbox_add. */
+struct jit_store_outbox_entry {
+	const char *endpoint;
+	uint64_t seq;
+	enum jit_outbox_state st;
+	const json_t *rec;
+	const char *js;
+	size_t jl;
+	uint64_t created;
 };
 
 /*
@@ -94,13 +114,13 @@ struct jit_store_ops {
 	 * transaction; each closure runs between closure_begin and
 	 * closure_end, which keeps its changes (r == 0) or undoes exactly
 	 * them, returning the closure's final result.  batch_end commits
-	 * (commit != 0; slots are the wake-up slots of the changes) or
-	 * rolls the batch back. */
+	 * (commit != 0; slots are the wake-up slots of the changes, other
+	 * says the outbox changed) or rolls the batch back. */
 	int (*batch_begin)(struct jit_store *s);
 	int (*closure_begin)(struct jit_store *s, struct jit_store_txn *t);
 	int (*closure_end)(struct jit_store_txn *t, int r);
 	int (*batch_end)(struct jit_store *s, int commit,
-	    const unsigned char slots[NSLOTS / 8]);
+	    const unsigned char slots[NSLOTS / 8], int other);
 
 	/* A read snapshot in the caller's thread. */
 	int (*read_begin)(struct jit_store *s, struct jit_store_txn *t);
@@ -173,11 +193,29 @@ struct jit_store_ops {
 	int (*audit_get)(struct jit_store_txn *t, uint64_t seq, char **json,
 	    size_t *len);
 
+	/* The notification outbox.  outbox_put: NOT_FOUND unless entry
+	 * (e->endpoint, e->seq) exists, in either state; outbox_stats fills
+	 * every member. */
+	int (*outbox_add)(struct jit_store_txn *t,
+	    const struct jit_store_outbox_entry *e, uint64_t *seq);
+	int (*outbox_first)(struct jit_store_txn *t, const char *endpoint,
+	    uint64_t *seq, json_t **rec);
+	int (*outbox_put)(struct jit_store_txn *t,
+	    const struct jit_store_outbox_entry *e);
+	int (*outbox_done)(struct jit_store_txn *t, const char *endpoint,
+	    uint64_t seq);
+	int (*outbox_list)(struct jit_store_txn *t, int failed_only,
+	    jit_store_outbox_cb cb, void *ctx);
+	int (*outbox_stats)(struct jit_store_txn *t,
+	    struct jit_outbox_stats *st);
+
 	/* Copying (copy.c).  raw_requests walks every request in seq
 	 * order; raw_certs (num = serial, key NULL) and raw_values (num 0)
 	 * every cert record and named value with its stored text;
-	 * put_raw_request stores a request with the given seq; the
-	 * counters are read and raised (never lowered) together. */
+	 * put_raw_request stores a request with the given seq and
+	 * put_raw_outbox an outbox entry with its seq (CONFLICT if that
+	 * seq exists); the counters are read and raised (never lowered)
+	 * together. */
 	int (*raw_requests)(struct jit_store_txn *t,
 	    jit_store__raw_request_cb cb, void *ctx);
 	int (*raw_certs)(struct jit_store_txn *t, jit_store__raw_cb cb,
@@ -186,6 +224,8 @@ struct jit_store_ops {
 	    void *ctx);
 	int (*put_raw_request)(struct jit_store_txn *t,
 	    const struct jit_store_raw_request *rq);
+	int (*put_raw_outbox)(struct jit_store_txn *t,
+	    const struct jit_store_outbox_entry *e);
 	int (*get_counters)(struct jit_store_txn *t,
 	    struct jit_store_counters *c);
 	int (*raise_counters)(struct jit_store_txn *t,
@@ -215,10 +255,12 @@ struct jit_store {
 	/* Versions and statistics, guarded by vmu. */
 	pthread_mutex_t vmu;
 	pthread_cond_t any_cv;
-	pthread_cond_t slot_cv[NSLOTS];
+	pthread_cond_t slot_cv[NWAKECV];   /* slot i uses i % NWAKECV */
 	uint64_t version;
 	uint64_t slot_version[NSLOTS];
 	struct jit_store_stats stats;
+	jit_store_change_fn change_fn;     /* jit_store_set_change_hook */
+	void *change_ctx;
 };
 
 /* ---- the backends' entry points ---------------------------------------- */
@@ -233,10 +275,17 @@ int jit_pg_open(struct jit_store *s, const char *url,
 /* ---- store.c ------------------------------------------------------------- */
 
 /* A new version: every waiter on the slots set in slots (all of them
- * when slots is NULL) and on "any change" wakes.  For commits of this
- * process (the writer) and, from the PostgreSQL listener, of others. */
+ * when slots is NULL; none when it is all zero) and on "any change"
+ * wakes, and the change hook (store.h) hears of the slots.  For commits
+ * of this process (the writer) and, from the PostgreSQL listener, of
+ * others. */
 void jit_store__bump(struct jit_store *s,
     const unsigned char slots[NSLOTS / 8]);
+
+/* ---- outbox.c ------------------------------------------------------------ */
+
+/* rec's "created_at" if it is a positive integer, else 0. */
+uint64_t jit_store__outbox_created(const json_t *rec);
 
 /* ---- support.c ----------------------------------------------------------- */
 

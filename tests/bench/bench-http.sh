@@ -47,34 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-row() {  # name value note
-	printf '%-46s %12s  %s\n' "$1" "$2" "$3"
-}
-val() {  # key line
-	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-
-cat >"$T/policy.yaml" <<EOF
-users:
-  u1: {groups: [dev]}
-  u2: {groups: [dev]}
-  u3: {groups: [dev]}
-  u4: {groups: [dev]}
-  admin: {groups: [sre]}
-admins: [admin]
-roles:
-  auto:
-    principals: [bench]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    approvals: 0
-    max_duration: 1h
-    default_duration: 5m
-    pending_timeout: 1h
-    extensions: [permit-pty]
-    key_types: [ed25519]
-EOF
-start_server() {  # DATA-DIR; sets server_pid, url
+. "$root/tests/bench/bench-lib.sh"
+bench_policy
+# start DATA-DIR: the server on DATA-DIR.
+start() {
 	cat >"$T/server.yaml" <<EOF
 listen: 127.0.0.1:0
 data: $1
@@ -82,36 +58,10 @@ policies: $T/policy.yaml
 rate_limit: 0
 max_connections: 1024
 EOF
-	"$JIT_CA" serve --config "$T/server.yaml" >"$T/server.log" 2>&1 &
-	server_pid=$!
-	i=0
-	until grep -qs 'listening on' "$T/server.log"; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "bench-http: server did not start:" >&2
-			cat "$T/server.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-	url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' \
-	    "$T/server.log" | head -n 1)
-}
-stop_server() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
-rss_row() {  # name
-	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
-	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-	anon=$(awk '/^RssAnon/ {print $2}' "/proc/$server_pid/status")
-	file=$(awk '/^RssFile/ {print $2}' "/proc/$server_pid/status")
-	row "$1" "$((rss / 1024)) MB" \
-	    "peak $((hwm / 1024)) MB; heap+stacks $((anon / 1024)) MB, mapped file $((file / 1024)) MB"
+	start_server
 }
 
-start_server "$T/data"
+start "$T/data"
 for u in u1 u2 u3 u4; do
 	"$JIT_CA" token create "$u" --config "$T/server.yaml" 2>/dev/null \
 	    >>"$T/tokens"
@@ -144,7 +94,7 @@ echo "bench-http-best=$best $best_line" >"${BENCH_HTTP_OUT:-/dev/null}"
 [ -x "$FILL" ] || { echo "bench-http: $FILL missing; large-store rows skipped"; exit 0; }
 rm -rf "$T/data"
 fill=$("$FILL" "$T/big" "$BIG" "$BIG_PENDING")
-start_server "$T/big"
+start "$T/big"
 "$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
     >"$T/admin-token"
 rss_row "$BIG stored: server RSS at start"

@@ -19,7 +19,10 @@
  *     queueing (no coordinated omission).
  *
  * A third mode (-g PATH -n N) times N sequential GETs of PATH on one
- * keep-alive connection with the first token (e.g. the pending list).
+ * keep-alive connection with the first token (e.g. the pending list);
+ * with -r RATE it GETs PATH on a fixed schedule instead (RATE per second
+ * for -w + -d seconds, the first -w not counted), each timed from its
+ * scheduled start (a late answer delays the next GET, whose wait counts).
  *
  * Several servers (nodes on one database): -u may be given up to 8 times;
  * client i talks to URL i mod n.  For tests that check what was
@@ -39,7 +42,7 @@
  * Usage: loadgen -u URL [-u URL]... -T TOKENFILE [-c CLIENTS] [-d SECONDS]
  *                [-w WARMUP] [-r RATE] [-R ROLE] [-k KEYS] [-N TOTAL]
  *                [-L LOGFILE] [-v]
- *        loadgen -u URL -T TOKENFILE -g PATH [-n N]
+ *        loadgen -u URL -T TOKENFILE -g PATH [-n N | -r RATE [-d S] [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
@@ -272,9 +275,11 @@ load_tokens(const char *path)
 	}
 }
 
-/* -g: N sequential GETs of path; prints n, p50, p99, max (ms), bytes. */
+/* -g: N sequential GETs of path, or with rate > 0 GETs at that rate for
+ * warm + secs seconds; prints n, p50, p99, max (ms), bytes. */
 static int
-get_mode(const char *path, unsigned long n)
+get_mode(const char *path, unsigned long n, double rate, double secs,
+    double warm)
 {
 	struct client c;
 	struct lat l = { 0 };
@@ -292,19 +297,40 @@ get_mode(const char *path, unsigned long n)
 	curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &c);
 	curl_easy_setopt(c.easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c.easy, CURLOPT_TIMEOUT, 30L);
-	for (i = 0; i < n + 5; i++) {
-		long code = 0;
-		double t0 = now_s();
+	{
+		double start = now_s(), t_from = start + warm,
+		    t_end = t_from + secs;
 
-		c.len = 0;
-		if (curl_easy_perform(c.easy) != CURLE_OK ||
-		    curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &code)
-		    != CURLE_OK || code != 200) {
-			bad++;
-			continue;
+		for (i = 0; rate > 0 || i < n + 5; i++) {
+			long code = 0;
+			double t0 = now_s();
+
+			if (rate > 0) {
+				/* The i-th GET is due at start + i / rate. */
+				double due = start + (double)i / rate;
+
+				if (due >= t_end)
+					break;
+				if (due > t0) {
+					struct timespec ts;
+					ts.tv_sec = (time_t)(due - t0);
+					ts.tv_nsec = (long)((due - t0 -
+					    (double)ts.tv_sec) * 1e9);
+					nanosleep(&ts, NULL);
+				}
+				t0 = due;
+			}
+			c.len = 0;
+			if (curl_easy_perform(c.easy) != CURLE_OK ||
+			    curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE,
+			    &code) != CURLE_OK || code != 200) {
+				bad++;
+				continue;
+			}
+			/* The first few warm the connection. */
+			if (rate > 0 ? t0 >= t_from : i >= 5)
+				lat_add(&l, now_s() - t0);
 		}
-		if (i >= 5)   /* the first few warm the connection */
-			lat_add(&l, now_s() - t0);
 	}
 	qsort(l.v, l.n, sizeof(double), cmp_d);
 	printf("gets=%zu errors=%lu p50=%.3f p99=%.3f max=%.3f bytes=%zu\n",
@@ -388,7 +414,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
-		return get_mode(getpath, ngets);
+		return get_mode(getpath, ngets, rate, secs, warm);
 	make_keys(nk);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nclients);

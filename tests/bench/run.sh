@@ -14,6 +14,9 @@
 #   the same on PostgreSQL, one node and two, beside LMDB, and p99 at
 #     1,000 issuances/s                              (bench-pg.sh; needs
 #     Debian's postgresql package, else skipped)
+#   10,000 held long-polls from 100 loopback addresses: whoami and
+#     issuance p50/p99 beside them, wake-up and drop times, server RSS
+#                                                   (bench-longpoll.sh)
 #   approve -> certificate in ssh-agent              (bench-login.sh)
 # Data goes under $BENCH_DIR (default /var/tmp: the real disk, not tmpfs).
 # Other bench-* programs in tests/bench run after the table.
@@ -38,7 +41,7 @@ fi
 # Each program is built on its own, so one that does not build (a part
 # still landing) does not stop the others.
 for t in tests/bench/bench-sign tests/bench/bench-lmdb tests/bench/loadgen \
-    tests/bench/fill-store api/jit-ca client/jit-ssh \
+    tests/bench/fill-store tests/bench/lpgen api/jit-ca client/jit-ssh \
     $(for s in tests/bench/bench-*.c; do [ -f "$s" ] &&
     echo "tests/bench/$(basename "$s" .c)"; done); do
 	ninja -C build-bench "$t" >/dev/null 2>&1 ||
@@ -49,6 +52,7 @@ export JIT_CA=${JIT_CA:-$B/api/jit-ca}
 export JIT_SSH=${JIT_SSH:-$B/client/jit-ssh}
 export LOADGEN=$B/tests/bench/loadgen
 export FILL=$B/tests/bench/fill-store
+export LPGEN=$B/tests/bench/lpgen
 
 row() {  # name value note
 	printf '%-46s %12s  %s\n' "$1" "$2" "$3"
@@ -76,6 +80,7 @@ if [ -x "$B/tests/bench/bench-lmdb" ]; then
 fi
 sh tests/bench/bench-http.sh "$secs"
 CLIENTS=64 bash tests/bench/bench-pg.sh "$secs" | grep -v '^=='
+sh tests/bench/bench-longpoll.sh "$((secs * 5))"
 if [ -x "$JIT_SSH" ]; then
 	sh tests/bench/bench-login.sh 20 | awk '
 	    /approve->agent/ { sub(/^ +approve->agent +/, "");
@@ -93,7 +98,8 @@ for src in tests/bench/bench-*.c; do
 done
 for s in tests/bench/bench-*.sh; do
 	case $(basename "$s") in
-	bench-keygen.sh|bench-http.sh|bench-login.sh) continue ;;
+	bench-keygen.sh|bench-http.sh|bench-login.sh|bench-longpoll.sh)
+		continue ;;
 	esac
 	echo
 	sh "$s" "$n"

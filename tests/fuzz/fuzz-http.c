@@ -8,7 +8,9 @@
  *           fuzzer reaches /v1/requests/ID/... paths;
  *   byte 2: who is calling: '0' nobody, '1' alice, '2' bob (approver),
  *           '3' carol (admin), 'g' a garbage token, 's' alice and run the
- *           sweeper afterwards;
+ *           sweeper afterwards, 'w' bob's web session as the page sends
+ *           it (cookie, Origin, CSRF token), 'x' that session's cookie
+ *           alone;
  *   rest:   the request body.
  * Streamed responses (the audit export) are read to the end.
  *
@@ -72,6 +74,9 @@ static struct {
 	struct jit_key *ca;
 	struct jit_api *api;
 	char *tok[3];
+	char *sid;                   /* bob's web session */
+	char cookie[80];
+	char csrf[JIT_CSRF_HEX_LEN + 1];
 	char last_id[JIT_REQUEST_ID_LEN];
 } F;
 
@@ -94,6 +99,7 @@ teardown(void)
 	jit_key_free(F.ca);
 	for (i = 0; i < 3; i++)
 		free(F.tok[i]);
+	free(F.sid);
 	if (F.dir[0] != '\0')
 		nftw(F.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -132,6 +138,11 @@ setup(void)
 		if (jit_auth_token_create(F.store, users[i], 0, "fuzz",
 		    &F.tok[i], NULL) != 0)
 			return -1;
+	if (jit_auth_session_start(F.store, "bob", NULL, jit_now(), 86400,
+	    NULL, &F.sid, NULL) != 0)
+		return -1;
+	snprintf(F.cookie, sizeof(F.cookie), "jit_session=%s", F.sid);
+	jit_auth_session_csrf(F.sid, F.csrf);
 	F.ready = 1;
 	return 0;
 }
@@ -207,6 +218,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 'g':
 		req.authorization = "Bearer jit_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 		    "AAAAAAAAAAAAA";
+		break;
+	case 'w':
+		req.host = "127.0.0.1:8787";
+		req.origin = "http://127.0.0.1:8787";
+		req.sec_fetch_site = "same-origin";
+		req.csrf_token = F.csrf;
+		/* fall through */
+	case 'x':
+		req.cookie = F.cookie;
 		break;
 	default:
 		break;

@@ -52,6 +52,7 @@ roles:
     max_duration: 1h
     default_duration: 10m
     pending_timeout: 1h
+    max_start_ahead: 1h
     reason: required
     reason_pattern: '^[A-Z]+-[0-9]+'
     extensions: [permit-pty]

@@ -8,7 +8,7 @@
 #       (1 approval, principal $JIT_USER1) and "quick" (pending_timeout
 #       3s)), make a token per user in $T/TOKEN_alice etc.  Sets JURL,
 #       SERVER_PID, CA_PUB ($T/data/ca_key.pub).
-#   client_setup USER           jit-ssh setup $JURL --token ... --yes as
+#   client_setup USER           jit-ssh setup $JURL --token-file ... --yes as
 #                               USER (HOME=$T/home/USER)
 #   as USER CMD...              run CMD with HOME=$T/home/USER
 #   start_agent                 ssh-agent -D on $T/agent.sock; exports
@@ -88,7 +88,7 @@ as() {
 }
 
 client_setup() {
-	as "$1" "$JIT_SSH" setup "$JURL" --token "$(cat "$T/TOKEN_$1")" \
+	as "$1" "$JIT_SSH" setup "$JURL" --token-file "$T/TOKEN_$1" \
 		--yes </dev/null >/dev/null 2>"$T/setup-$1.err"
 }
 

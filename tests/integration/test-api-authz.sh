@@ -178,8 +178,10 @@ assert_one_line_error "revoke an unknown token id" \
 # ---- unknown ids ------------------------------------------------------------------
 api "$TOK_alice" GET "/v1/requests/r-aaaaaaaaaaaa"
 assert_eq 404 "$STATUS" "unknown request id: 404"
-api "$TOK_alice" GET "/v1/requests/..%2f..%2fetc"
+api "$TOK_alice" GET "/v1/requests/r-a%2Ab"
 assert_eq 404 "$STATUS" "malformed request id: 404"
+api "$TOK_alice" GET "/v1/requests/..%2f..%2fetc"
+assert_eq 400 "$STATUS" "encoded slashes in the path: 400"
 
 api_stop
 assert_eq 0 "$API_RC" "clean exit"

@@ -83,7 +83,11 @@ for tok in "$TOK_alice" "$TOK_bob" "$TOK_frank" "$TOK_alice" "$TOK_bob" "$TOK_fr
 	loop "$i" "$tok" &
 	pids+=($!)
 done
-sleep 3
+# Kill once the loops have had enough acknowledged (a random 12 to 20
+# requests), however long that takes; 120 s is only a guard.
+target=$((12 + RANDOM % 9))
+wait_for "[ \$(cat '$T'/acked-req.* | wc -l) -ge $target ]" 120 ||
+	echo "# only $(cat "$T"/acked-req.* | wc -l) requests acknowledged after 120 s"
 kill -KILL "$API_PID"
 wait "$API_PID" 2>/dev/null
 for p in "${pids[@]}"; do wait "$p"; done

@@ -22,14 +22,47 @@ for sub in init ca sign; do
 	assert_one_line_error "$sub: unknown option" "$J" "$sub" --bogus
 	assert_rc 2 "$sub: unknown option exits 2"
 	assert_one_line_error "$sub: unknown short option" "$J" "$sub" -Q
-	assert_one_line_error "$sub: missing --data" "$J" "$sub"
-	assert_rc 2 "$sub: missing --data exits 2"
+	assert_one_line_error "$sub: empty --data" "$J" "$sub" --data ""
+	assert_rc 2 "$sub: empty --data exits 2"
 	assert_one_line_error "$sub: stray argument" "$J" "$sub" --data "$T/x" extra
 	assert_contains "$ERR" "jit-ca $sub: " "$sub: message starts 'jit-ca $sub: '"
 done
 run "$J" --help
 assert_rc 0 "jit-ca --help exits 0"
 assert_one_line_error "init: --data without a value" "$J" init --data
+
+# ---- the default data directory ------------------------------------------
+# Without --data (or --config) every subcommand uses ./jit-data, as serve,
+# token, audit and krl do.
+mkdir "$T/cwd"
+pushd "$T/cwd" >/dev/null
+assert_one_line_error "ca without a CA in ./jit-data" "$J" ca --fingerprint
+assert_rc 1 "ca without a CA exits 1"
+assert_contains "$ERR" "./jit-data" "ca names the default ./jit-data"
+assert_eq "" "$(ls -A)" "ca creates nothing"
+run "$J" init
+assert_rc 0 "init without --data"
+assert_eq "$(cat jit-data/ca_key.pub)" "$OUT" "init made ./jit-data"
+run "$J" ca --fingerprint
+assert_rc 0 "ca --fingerprint without --data"
+assert_eq "$(ssh-keygen -lf jit-data/ca_key.pub | awk '{print $2}')" "$OUT" \
+	"ca --fingerprint reads ./jit-data"
+ssh-keygen -q -t ed25519 -N '' -C dflt -f "$T/cwd/u"
+run "$J" sign --key u.pub --principal alice --duration 5m
+assert_rc 0 "sign without --data"
+assert_contains "$OUT" "-cert-v01@openssh.com " "sign with ./jit-data prints a cert"
+# --config takes the data directory from a server config.
+printf 'data: %s\n' "$T/cwd/jit-data" >"$T/cwd.yaml"
+run "$J" ca --config "$T/cwd.yaml"
+assert_eq "$(cat jit-data/ca_key.pub)" "$OUT" "ca --config reads the config's data"
+assert_one_line_error "init --config refuses an existing CA" \
+	"$J" init --config "$T/cwd.yaml"
+# -o - is standard output.
+run "$J" sign --key u.pub --principal alice --duration 5m -o -
+assert_rc 0 "sign -o -"
+assert_contains "$OUT" "-cert-v01@openssh.com " "sign -o - prints the cert"
+assert_eq "" "$(ls -A | grep -x -- - || true)" "sign -o - writes no file named -"
+popd >/dev/null
 
 # ---- init -----------------------------------------------------------------
 run "$J" init --data "$T/ca"

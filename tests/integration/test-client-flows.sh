@@ -78,7 +78,7 @@ as alice "$JIT_SSH" cancel "$id" >/dev/null
 jit_bg "$T/int.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/int.log")
-sleep 0.5
+wait_for "grep -q approvals '$T/int.log'" 20
 t0=$(date +%s%N)
 kill -INT "$LOGIN_PID"
 wait "$LOGIN_PID"
@@ -108,9 +108,10 @@ as alice "$JIT_SSH" logout >/dev/null
 jit_bg "$T/restart.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/restart.log")
-sleep 0.3
+wait_for "grep -q approvals '$T/restart.log'" 20
 jit_kill "$SERVER_PID"
-sleep 1.5
+# Restart once the waiting login has noticed (20 s is a guard).
+wait_for "grep -q retrying '$T/restart.log'" 20
 jit_bg "$T/server2.log" "$JIT_CA" serve --config "$T/server.yaml"
 SERVER_PID=$JIT_BG_PID
 wait_port "${JURL##*:}" 10 || fail "server restarted" "$(cat "$T/server2.log")"
@@ -171,7 +172,7 @@ assert_contains "$ERR" "bad server URL" "bad URL: says so"
 assert_one_line_error "unresolvable host" \
 	as alice "$JIT_SSH" whoami --url "http://no-such-host.invalid:1"
 assert_one_line_error "bad token" \
-	as alice "$JIT_SSH" whoami --token "jit_not-a-real-token"
+	as alice "$JIT_SSH" whoami --token - <<<"jit_not-a-real-token"
 assert_contains "$ERR" "refused the token" "bad token: says so"
 assert_one_line_error "bad token (environment)" \
 	env JIT_SSH_TOKEN=jit_bogus HOME="$T/home/alice" "$JIT_SSH" login ops
@@ -184,7 +185,7 @@ assert_one_line_error "setup against a dead server" \
 [ ! -e "$T/home/carol/.config/jit-ssh/config" ] &&
 	ok "failed setup writes no config" || fail "failed setup writes no config"
 assert_one_line_error "setup with a bad token" \
-	as carol "$JIT_SSH" setup "$JURL" --token bogus --yes
+	as carol "$JIT_SSH" setup "$JURL" --token - --yes <<<bogus
 [ ! -e "$T/home/carol/.config/jit-ssh/config" ] &&
 	ok "setup with a bad token writes no config" ||
 	fail "setup with a bad token writes no config"

@@ -61,6 +61,17 @@ start_sshd --ca "$T/trusted.pub" --allow-users "$U1 $U2" \
 	--option "AuthorizedKeysFile $T/ak/%u" || exit 1
 
 ms() { date +%s%3N; }
+# quick_ms: how long a session may take and still count as returning at
+# once: three times a plain-key session measured just now (never under
+# 3 s), so a busy machine does not turn "at once" into a failure.
+quick_ms() {
+	local a b
+	a=$(ms)
+	ssh_try "$T/u" "" "$U2" true >/dev/null 2>&1
+	b=$(ms)
+	QUICK_MS=$((3 * (b - a)))
+	[ "$QUICK_MS" -ge 3000 ] || QUICK_MS=3000
+}
 
 # --- a command that outlives the certificate ------------------------------
 jit_cert 5s || finish
@@ -78,7 +89,7 @@ else
 fi
 assert_contains "$stderr" "access ends at" "a warning came first (--warn 2s)"
 assert_contains "$stderr" "certificate expired" "and a closing message"
-if wait_for "! pgrep -u '$U1' -x sleep >/dev/null" 3; then
+if wait_for "! pgrep -u '$U1' -x sleep >/dev/null" 15; then
 	ok "no remote sleep is left"
 else
 	fail "no remote sleep is left" "$(pgrep -a -u "$U1")"
@@ -86,12 +97,13 @@ fi
 
 # --- a command that finishes first is unaffected --------------------------
 jit_cert 3600s || finish
+quick_ms
 t0=$(ms)
 run ssh_try "$T/u" "$T/u-cert.pub" "$U1" "echo hi"
 t1=$(ms)
 assert_eq "0 hi" "$RC $OUT" "echo hi returns at once with its output"
-if [ $((t1 - t0)) -lt 3000 ]; then ok "in $((t1 - t0)) ms"; else
-	fail "echo hi took $((t1 - t0)) ms"
+if [ $((t1 - t0)) -lt "$QUICK_MS" ]; then ok "in $((t1 - t0)) ms"; else
+	fail "echo hi took $((t1 - t0)) ms (a plain session: $((QUICK_MS / 3)) ms)"
 fi
 assert_eq "" "$(cat "$T/ssh.stderr")" "no warning for a long certificate"
 run ssh_try "$T/u" "$T/u-cert.pub" "$U1" "echo out; echo err >&2; exit 7"
@@ -102,14 +114,15 @@ run ssh_try "$T/u" "$T/u-cert.pub" "$U1" 'printf "%s|" "$0" "$SSH_ORIGINAL_COMMA
 assert_contains "$OUT" 'printf' "the command runs through the user's shell"
 
 # --- leftovers are ended at expiry ----------------------------------------
+quick_ms
 jit_cert 5s || finish
 t0=$(ms)
 run ssh_try "$T/u" "$T/u-cert.pub" "$U1" \
 	"sleep 31 </dev/null >/dev/null 2>&1 & echo started"
 t1=$(ms)
 assert_eq "0 started" "$RC $OUT" "a command leaving a background job returns at once"
-if [ $((t1 - t0)) -lt 3000 ]; then ok "in $((t1 - t0)) ms"; else
-	fail "returning took $((t1 - t0)) ms"
+if [ $((t1 - t0)) -lt "$QUICK_MS" ]; then ok "in $((t1 - t0)) ms"; else
+	fail "returning took $((t1 - t0)) ms (a plain session: $((QUICK_MS / 3)) ms)"
 fi
 if pgrep -u "$U1" -f "sleep 31" >/dev/null; then
 	ok "the background job runs while the certificate is valid"
@@ -117,7 +130,7 @@ else
 	fail "the background job runs while the certificate is valid"
 fi
 sleep $(( CERT_END - $(date +%s) + 2 ))
-if wait_for "! pgrep -u '$U1' -f 'sleep 31' >/dev/null" 2; then
+if wait_for "! pgrep -u '$U1' -f 'sleep 31' >/dev/null" 15; then
 	ok "the background job is ended at expiry"
 else
 	fail "the background job is ended at expiry" "$(pgrep -a -u "$U1")"

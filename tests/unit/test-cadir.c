@@ -289,6 +289,86 @@ test_pass_get(void)
 	    sizeof(err)), JIT_ERR_INVALID_ARGUMENT);
 }
 
+/* The host CA: its own files beside the user CA, created only once,
+ * encrypted when asked, loaded and printed through its own calls. */
+static void
+test_host_ca(void)
+{
+	struct jit_cadir_pass pass;
+	struct jit_key *user = NULL, *host = NULL, *k = NULL;
+	char ca[128], pf[128], err[1024];
+	char *line = NULL, *want = NULL;
+	unsigned mode = 0;
+
+	snprintf(ca, sizeof(ca), "%s", path("hostca"));
+	snprintf(pf, sizeof(pf), "%s", path("hostpass"));
+	REQUIRE_OK(jit_cadir_create(ca, JIT_KEY_ED25519, 0, &user));
+	CHECK(!jit_cadir_host_exists(ca));
+	CHECK_INT(jit_cadir_load_host_pass(ca, NULL, &k, err, sizeof(err)),
+	    JIT_ERR_NOT_FOUND);
+	CHECK_INT(jit_cadir_create_host(ca, JIT_KEY_ED25519, 0, "", &host),
+	    JIT_ERR_INVALID_ARGUMENT);
+	REQUIRE_OK(jit_cadir_create_host(ca, JIT_KEY_ED25519, 0, NULL,
+	    &host));
+	CHECK(jit_cadir_host_exists(ca));
+	CHECK(!jit_key_equal_public(user, host));
+	CHECK_OK(jit_cadir_check_host_key_mode(ca, &mode));
+	CHECK_INT(jit_cadir_create_host(ca, JIT_KEY_ED25519, 0, NULL, &k),
+	    JIT_ERR_FILE_EXISTS);
+	CHECK(k == NULL);
+	/* The user CA is where it was. */
+	REQUIRE_OK(jit_cadir_load(ca, &k));
+	CHECK(jit_key_equal_public(k, user));
+	jit_key_free(k);
+	k = NULL;
+	REQUIRE_OK(jit_cadir_load_host_pass(ca, NULL, &k, err, sizeof(err)));
+	CHECK(jit_key_equal_public(k, host));
+	jit_key_free(k);
+	k = NULL;
+	REQUIRE_OK(jit_key_format_public(host, JIT_CADIR_HOST_COMMENT, &want));
+	REQUIRE_OK(jit_cadir_host_public_line_pass(ca, NULL, &line, err,
+	    sizeof(err)));
+	CHECK_STR(line, want);
+	free(line);
+	line = NULL;
+	/* Without the .pub file the line is derived from the key. */
+	unlink(path("hostca/host_ca_key.pub"));
+	REQUIRE_OK(jit_cadir_host_public_line_pass(ca, NULL, &line, err,
+	    sizeof(err)));
+	CHECK_STR(line, want);
+	free(line);
+	line = NULL;
+	chmod(path("hostca/host_ca_key"), 0640);
+	CHECK_INT(jit_cadir_check_host_key_mode(ca, &mode),
+	    JIT_ERR_PERMISSION);
+	CHECK_INT(mode, 0640);
+	CHECK_OK(jit_cadir_check_key_mode(ca, &mode));
+	jit_key_free(host);
+	host = NULL;
+
+	/* An encrypted host CA asks for its passphrase by its own name. */
+	unlink(path("hostca/host_ca_key"));
+	REQUIRE_OK(jit_cadir_create_host(ca, JIT_KEY_ED25519, 0, "hosts!",
+	    &host));
+	CHECK_INT(jit_cadir_load_host_pass(ca, NULL, &k, err, sizeof(err)),
+	    JIT_ERR_KEY_ENCRYPTED);
+	CHECK(strstr(err, "the host CA key") != NULL);
+	write_text(pf, "wrong\n", 0600);
+	memset(&pass, 0, sizeof(pass));
+	pass.file = pf;
+	CHECK_INT(jit_cadir_load_host_pass(ca, &pass, &k, err, sizeof(err)),
+	    JIT_ERR_BAD_PASSPHRASE);
+	CHECK(strstr(err, "host_ca_key is encrypted and the passphrase is "
+	    "wrong") != NULL);
+	write_text(pf, "hosts!\n", 0600);
+	REQUIRE_OK(jit_cadir_load_host_pass(ca, &pass, &k, err, sizeof(err)));
+	CHECK(jit_key_equal_public(k, host));
+	jit_key_free(k);
+	jit_key_free(host);
+	jit_key_free(user);
+	free(want);
+}
+
 int
 main(void)
 {
@@ -298,6 +378,7 @@ main(void)
 	test_encrypted_ca();
 	test_unencrypted_and_unsupported();
 	test_pass_get();
+	test_host_ca();
 	run("rm -rf %s", dir);
 	TEST_DONE();
 }

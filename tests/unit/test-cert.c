@@ -1107,6 +1107,94 @@ test_lines(void)
 	free(key);
 }
 
+/* ---- host certificates ---- */
+
+static void
+test_host_certs(void)
+{
+	static const char *const hosts[] = { "web1.example.com", "10.0.0.5" };
+	struct jit_key *ca = gen("ed25519"), *hostkey = gen("ecdsa-p256");
+	struct jit_cert_spec s;
+	struct jit_cert_expect e;
+	struct jit_buf b = JIT_BUF_INIT;
+	struct jit_cert *c = NULL;
+	char *line = NULL;
+	FILE *f;
+	char out[4096];
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	s.type = JIT_CERT_TYPE_HOST;
+	s.key = hostkey;
+	s.serial = 7;
+	s.key_id = "h-1";
+	s.principals = hosts;
+	s.nprincipals = 2;
+	s.valid_after = 1900000000;
+	s.valid_before = 1902592000;
+	REQUIRE_OK(jit_cert_sign(&s, ca, jit_key_signer, ca, &b));
+	REQUIRE_OK(jit_cert_parse(jit_buf_ptr(&b), jit_buf_len(&b), &c));
+	CHECK_INT(c->type, JIT_CERT_TYPE_HOST);
+	CHECK_INT(c->ncritical, 0);
+	CHECK_INT(c->nextensions, 0);
+	CHECK_INT(c->nprincipals, 2);
+	CHECK_STR(c->principals[1], "10.0.0.5");
+
+	/* A host certificate passes only when a host one is expected. */
+	memset(&e, 0, sizeof(e));
+	CHECK_INT(jit_cert_verify(c, NULL), JIT_ERR_CERT_TYPE);
+	CHECK_INT(jit_cert_verify(c, &e), JIT_ERR_CERT_TYPE);
+	e.type = JIT_CERT_TYPE_USER;
+	CHECK_INT(jit_cert_verify(c, &e), JIT_ERR_CERT_TYPE);
+	e.type = JIT_CERT_TYPE_HOST;
+	e.ca = ca;
+	e.key = hostkey;
+	e.now = s.valid_after + 1;
+	e.principals = hosts;
+	e.nprincipals = 2;
+	CHECK_OK(jit_cert_verify(c, &e));
+	e.now = s.valid_before;
+	CHECK_INT(jit_cert_verify(c, &e), JIT_ERR_CERT_EXPIRED);
+	jit_cert_free(c);
+	c = NULL;
+
+	/* ssh-keygen reads it as a host certificate. */
+	CHECK_OK(jit_cert_format(jit_buf_ptr(&b), jit_buf_len(&b), NULL,
+	    &line));
+	REQUIRE(line != NULL);
+	snprintf(out, sizeof(out), "f=$(mktemp) && printf '%%s\\n' '%s' "
+	    ">\"$f\" && ssh-keygen -L -f \"$f\" | grep -c 'host "
+	    "certificate'; rm -f \"$f\"", line);
+	f = popen(out, "r");
+	REQUIRE(f != NULL);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	CHECK_STR(out, "1\n");
+
+	/* Options, and types other than user and host, are refused. */
+	s.extensions = ext_unsorted;
+	s.nextensions = 1;
+	CHECK_INT(jit_cert_sign(&s, ca, jit_key_signer, ca, &b),
+	    JIT_ERR_INVALID_ARGUMENT);
+	s.nextensions = 0;
+	s.force_command = "/bin/true";
+	CHECK_INT(jit_cert_sign(&s, ca, jit_key_signer, ca, &b),
+	    JIT_ERR_INVALID_ARGUMENT);
+	s.force_command = NULL;
+	s.source_address = "10.0.0.0/8";
+	CHECK_INT(jit_cert_sign(&s, ca, jit_key_signer, ca, &b),
+	    JIT_ERR_INVALID_ARGUMENT);
+	s.source_address = NULL;
+	s.type = 3;
+	CHECK_INT(jit_cert_sign(&s, ca, jit_key_signer, ca, &b),
+	    JIT_ERR_INVALID_ARGUMENT);
+	free(line);
+	jit_buf_release(&b);
+	jit_key_free(ca);
+	jit_key_free(hostkey);
+}
+
 int
 main(void)
 {
@@ -1117,5 +1205,6 @@ main(void)
 	test_verify_errors();
 	test_parse_malformed();
 	test_lines();
+	test_host_certs();
 	TEST_DONE();
 }

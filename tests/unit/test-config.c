@@ -45,8 +45,42 @@ test_defaults(void)
 	CHECK_U64(c.clock_skew, 60);
 	CHECK_U64(c.max_body, 65536);
 	CHECK(c.tls_cert == NULL && c.tls_key == NULL);
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	CHECK(c.web_origin == NULL);
 	CHECK_INT(c.from_file, 0);
 	jit_config_release(&c);
+}
+
+static void
+test_web(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("web:\n  session_idle: 10m\n  session_max: 8h\n"
+	    "  origin: https://jit.example.com:8443\n", &c, err,
+	    sizeof(err)));
+	CHECK_U64(c.web_session_idle, 600);
+	CHECK_U64(c.web_session_max, 8 * 3600);
+	CHECK_STR(c.web_origin, "https://jit.example.com:8443");
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web: {session_max: 1h}\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_idle, 30 * 60);
+	CHECK_U64(c.web_session_max, 3600);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("web:\n", &c, err, sizeof(err)));
+	CHECK_U64(c.web_session_max, 12 * 3600);
+	jit_config_release(&c);
+	refuse("web: {session_idle: 0}\n", "web.session_idle: invalid");
+	refuse("web: {session_max: soon}\n", "web.session_max: invalid");
+	refuse("web: {idle: 5m}\n", "web: unknown key 'idle'");
+	refuse("web: {session_idle: 5m, session_idle: 6m}\n",
+	    "duplicate key 'session_idle'");
+	refuse("web: {origin: jit.example.com}\n", "web.origin: expected");
+	refuse("web: {origin: 'https://jit.example.com/app'}\n",
+	    "web.origin: expected");
+	refuse("web: [a]\n", "web: expected a mapping");
 }
 
 static void
@@ -66,7 +100,9 @@ test_full(void)
 	    "connection_timeout: 1m\n"
 	    "threads: 0\n"
 	    "max_connections: 50\n"
-	    "rate_limit: 0\n", &c, err, sizeof(err)));
+	    "rate_limit: 0\n"
+	    "request_timeout: 5s\n"
+	    "max_connections_per_address: 8\n", &c, err, sizeof(err)));
 	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
 	CHECK_STR(c.listen.host, "::1");
 	CHECK_INT(c.listen.port, 9000);
@@ -81,6 +117,8 @@ test_full(void)
 	CHECK_U64(c.connection_timeout, 60);
 	CHECK_INT(c.max_connections, 50);
 	CHECK_INT(c.rate_limit, 0);
+	CHECK_U64(c.request_timeout, 5);
+	CHECK_INT(c.max_connections_per_address, 8);
 	CHECK_INT(c.from_file, 1);
 	jit_config_release(&c);
 
@@ -91,6 +129,11 @@ test_full(void)
 	CHECK_STR(c.listen.host, "/run/jit.sock");
 	CHECK_STR(c.data, "./jit-data");
 	CHECK_U64(c.clock_skew, 60);
+	CHECK_U64(c.request_timeout, 10);
+	CHECK_U64(c.connection_timeout, 30);
+	CHECK_INT(c.max_connections, 1024);
+	CHECK_INT(c.max_connections_per_address, 64);
+	CHECK_INT(c.threads, 0);
 	jit_config_release(&c);
 	REQUIRE_OK(parse("", &c, err, sizeof(err)));
 	CHECK_STR(c.listen_text, "127.0.0.1:8787");
@@ -129,11 +172,52 @@ test_errors(void)
 	refuse("max_wait: 1h\n", "max_wait: at most 10m");
 	refuse("threads: -1\n", "threads: expected a non-negative integer");
 	refuse("max_connections: 0\n", "max_connections: must be at least 1");
+	refuse("max_connections_per_address: 0\n",
+	    "max_connections_per_address: must be at least 1");
+	refuse("request_timeout: 0\n", "request_timeout: invalid duration");
+	refuse("request_timeout: 2h\n", "request_timeout: at most 1h");
 	refuse("rate_limit: lots\n", "rate_limit");
 	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
 	refuse("listen: [unclosed\n", "t.yaml:");
 	refuse("a: 1\n---\nb: 2\n", "config");
 	refuse("? [a]\n: b\n", "keys must be strings");
+}
+
+static void
+test_host_keys(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(jit_config_defaults(&c));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 30 * 86400);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("host_domains: [example.com, corp.example.org]\n"
+	    "host_cert_validity: 7d\n", &c, err, sizeof(err)));
+	REQUIRE(c.nhost_domains == 2);
+	CHECK_STR(c.host_domains[0], "example.com");
+	CHECK_STR(c.host_domains[1], "corp.example.org");
+	CHECK_U64(c.host_cert_validity, 7 * 86400);
+	jit_config_release(&c);
+	CHECK(c.host_domains == NULL && c.nhost_domains == 0);
+	REQUIRE_OK(parse("host_domains: []\nhost_cert_validity: 10s\n", &c,
+	    err, sizeof(err)));
+	CHECK_INT(c.nhost_domains, 0);
+	CHECK_U64(c.host_cert_validity, 10);
+	jit_config_release(&c);
+	refuse("host_domains: example.com\n", "host_domains: expected a "
+	    "list");
+	refuse("host_domains: ['*.example.com']\n", "host_domains: invalid "
+	    "domain '*.example.com'");
+	refuse("host_domains: [a..b]\n", "invalid domain");
+	refuse("host_domains: [ok.example, '.bad']\n", "t.yaml:1: "
+	    "host_domains: invalid domain '.bad'");
+	refuse("host_domains: [[a]]\n", "host_domains: expected a domain");
+	refuse("host_cert_validity: 5s\n", "host_cert_validity: out of "
+	    "range");
+	refuse("host_cert_validity: 400d\n", "host_cert_validity: out of "
+	    "range");
 }
 
 /* What the configuration takes from the shared YAML reader
@@ -274,12 +358,87 @@ test_store(void)
 	    "duplicate key 'url'");
 }
 
+/* The oidc: section: every key, its defaults and its errors. */
+static void
+test_oidc(void)
+{
+	struct jit_config c;
+	char err[256];
+
+	REQUIRE_OK(parse("listen: 127.0.0.1:1\n", &c, err, sizeof(err)));
+	CHECK(c.oidc.issuer == NULL);
+	CHECK_U64(c.oidc.session_ttl, 12 * 3600);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("oidc:\n"
+	    "  issuer: https://idp.example/realms/corp\n"
+	    "  client_id: jit-web\n"
+	    "  cli_client_id: jit-cli\n"
+	    "  client_secret_file: /etc/jit-ssh/oidc-secret\n"
+	    "  username_claim: email\n"
+	    "  groups_claim: roles\n"
+	    "  scopes: openid email roles\n"
+	    "  session_ttl: 8h\n"
+	    "  ca_file: /etc/jit-ssh/idp-ca.pem\n", &c, err, sizeof(err)));
+	CHECK_STR(c.oidc.issuer, "https://idp.example/realms/corp");
+	CHECK_STR(c.oidc.client_id, "jit-web");
+	CHECK_STR(c.oidc.cli_client_id, "jit-cli");
+	CHECK_STR(c.oidc.client_secret_file, "/etc/jit-ssh/oidc-secret");
+	CHECK_STR(c.oidc.username_claim, "email");
+	CHECK_STR(c.oidc.groups_claim, "roles");
+	CHECK_STR(c.oidc.scopes, "openid email roles");
+	CHECK_U64(c.oidc.session_ttl, 8 * 3600);
+	CHECK_STR(c.oidc.ca_file, "/etc/jit-ssh/idp-ca.pem");
+	jit_config_release(&c);
+	CHECK(c.oidc.issuer == NULL);
+	REQUIRE_OK(parse("oidc: {issuer: 'http://127.0.0.1:9000', "
+	    "client_id: x}\n", &c, err, sizeof(err)));
+	CHECK(c.oidc.username_claim == NULL && c.oidc.cli_client_id == NULL);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("oidc: {issuer: 'http://[::1]:9000/x', "
+	    "client_id: x}\n", &c, err, sizeof(err)));
+	jit_config_release(&c);
+
+	refuse("oidc: {client_id: x}\n", "t.yaml:1: oidc: needs issuer and "
+	    "client_id");
+	refuse("oidc:\n  issuer: https://idp.example\n",
+	    "t.yaml:2: oidc: needs issuer and client_id");
+	refuse("oidc:\n  issuer: http://idp.example\n  client_id: x\n",
+	    "t.yaml:2: oidc.issuer: must be https (http only on a loopback "
+	    "address)");
+	refuse("oidc: {issuer: 'https://u:p@idp.example', client_id: x}\n",
+	    "oidc.issuer: a URL with a user name");
+	refuse("oidc: {issuer: idp.example, client_id: x}\n",
+	    "oidc.issuer: not a URL");
+	refuse("oidc:\n  issuer: https://idp.example\n  client_id: x\n"
+	    "  username_claim: sub\n", "t.yaml:4: oidc.username_claim: must "
+	    "be preferred_username or email");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "session_ttl: 10s}\n", "oidc.session_ttl: out of range");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "session_ttl: 8d}\n", "oidc.session_ttl: at most 7d");
+	refuse("oidc: {issuer: https://i.example, client_id: ''}\n",
+	    "oidc.client_id: must not be empty");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "client_secret: s}\n", "t.yaml:1: oidc: unknown key "
+	    "'client_secret'");
+	refuse("oidc: {issuer: https://i.example, client_id: x, "
+	    "isuer: y}\n", "oidc: unknown key 'isuer' (did you mean "
+	    "'issuer'?)");
+	refuse("oidc: {issuer: https://i.example, issuer: https://j.example, "
+	    "client_id: x}\n", "oidc.issuer: duplicate key");
+	refuse("oidc: https://idp.example\n", "t.yaml:1: oidc: expected a "
+	    "mapping");
+}
+
 int
 main(void)
 {
 	test_defaults();
+	test_oidc();
 	test_full();
+	test_web();
 	test_errors();
+	test_host_keys();
 	test_reader();
 	test_listen();
 	test_size();

@@ -738,6 +738,60 @@ test_large(void)
 	free(s);
 }
 
+/* One section per CA: a user CA and a host CA revoke different serials,
+ * each only for its own certificates, and a CA with nothing revoked gets
+ * no section. */
+static void
+test_two_cas(void)
+{
+	static const uint64_t user_serials[] = { 5, 6, 7 };
+	static const uint64_t host_serials[] = { 6, 40 };
+	struct jit_krl_section more[2];
+	struct jit_krl_spec spec = { 0 };
+	struct jit_buf b = JIT_BUF_INIT;
+	struct jit_krl *krl = NULL;
+
+	memset(more, 0, sizeof(more));
+	more[0].ca = ca2;
+	more[0].serials = host_serials;
+	more[0].nserials = 2;
+	more[1].ca = ca2;                  /* nothing: no section */
+	spec.ca = ca;
+	spec.serials = user_serials;
+	spec.nserials = 3;
+	spec.version = 9;
+	spec.more = more;
+	spec.nmore = 2;
+	REQUIRE_OK(jit_krl_build(&spec, &b));
+	REQUIRE_OK(jit_krl_parse(jit_buf_ptr(&b), jit_buf_len(&b), &krl));
+	CHECK_INT(krl->ncas, 2);
+	CHECK_U64(jit_krl_count_serials(krl, ca), 3);
+	CHECK_U64(jit_krl_count_serials(krl, ca2), 2);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, ca, 7), 1);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, ca, 40), 0);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, ca2, 40), 1);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, ca2, 5), 0);
+	write_buf(path("two.krl"), &b);
+	CHECK_INT(keygen_revoked(path("two.krl"), make_cert("ca", 5, "x")), 1);
+	CHECK_INT(keygen_revoked(path("two.krl"), make_cert("ca", 40, "x")),
+	    0);
+	CHECK_INT(keygen_revoked(path("two.krl"), make_cert("ca2", 40, "x")),
+	    1);
+	CHECK_INT(keygen_revoked(path("two.krl"), make_cert("ca2", 7, "x")),
+	    0);
+	jit_krl_free(krl);
+
+	/* A further section is checked like the spec's own. */
+	more[0].ca = NULL;
+	CHECK_INT(jit_krl_build(&spec, &b), JIT_ERR_INVALID_ARGUMENT);
+	more[0].ca = ca2;
+	more[0].serials = NULL;
+	CHECK_INT(jit_krl_build(&spec, &b), JIT_ERR_INVALID_ARGUMENT);
+	spec.more = NULL;
+	CHECK_INT(jit_krl_build(&spec, &b), JIT_ERR_INVALID_ARGUMENT);
+	jit_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -757,6 +811,7 @@ main(void)
 	test_roundtrip();
 	test_malformed();
 	test_large();
+	test_two_cas();
 
 	jit_key_free(ca);
 	jit_key_free(ca2);

@@ -101,7 +101,14 @@ static const char policy_yaml[] =
     "    max_duration: 1h\n";
 
 /* An actor, as the HTTP layer would pass it. */
-#define AS(u) (&(const struct jit_actor){ (u), "192.0.2.7" })
+#define AS(u) (&(const struct jit_actor){ (u), "192.0.2.7", NULL, 0, NULL, \
+	0 })
+
+/* why's message holds s. */
+#define CHECK_CONTAINS_MSG(s) do { test_checks++; \
+	if (strstr(why.message, (s)) == NULL) { fprintf(stderr, \
+	"%s:%d: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, why.message, \
+	(s)); test_failures++; } } while (0)
 
 /* Made once in main(). */
 static struct jit_key *ca_key;     /* the CA, Ed25519 */
@@ -1579,6 +1586,44 @@ test_wait(void)
 	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_wait(f.lc,
 	    f.p, AS("gus"), id, 60000, NULL, &rout, &why));
 
+	/* The same without a blocked thread (jit_lc_wait_begin/poll). */
+	{
+		struct jit_lc_wait *lw = NULL;
+		char other[JIT_REQUEST_ID_LEN];
+
+		CHECK_OK(jit_lc_wait_begin(f.lc, f.p, AS("alice"), id, &lw,
+		    &got, &why));
+		REQUIRE(lw != NULL);
+		CHECK(got == NULL);
+		CHECK_INT(jit_lc_wait_key(lw), jit_store_wake_slot(id));
+		CHECK_INT(jit_lc_wait_poll(lw, 0, &got), 0);
+		/* Another request's commit: still nothing new for this one. */
+		CREATE_ID(&f, other, "alice", "staging", 0, NULL, 0, T0);
+		CHECK_INT(jit_lc_wait_poll(lw, 0, &got), 0);
+		/* Final: the request as it is now. */
+		CHECK_INT(jit_lc_wait_poll(lw, 1, &got), 1);
+		CHECK(got != NULL && got->state == JIT_STATE_PENDING);
+		jit_request_free(got);
+		got = NULL;
+		/* Cancelled meanwhile: the next poll returns it. */
+		CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("alice"), other, T0 + 1,
+		    &got, &why));
+		CHANGED(&f, 1, "request.cancel");
+		jit_request_free(got);
+		got = NULL;
+		jit_lc_wait_free(lw);
+		CHECK_OK(jit_lc_wait_begin(f.lc, f.p, AS("alice"), other, &lw,
+		    &got, &why));
+		CHECK(lw == NULL);
+		CHECK(got != NULL && got->state == JIT_STATE_CANCELLED);
+		jit_request_free(got);
+		got = NULL;
+		REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden",
+		    jit_lc_wait_begin(f.lc, f.p, AS("gus"), id, &lw, &rout,
+		    &why));
+		CHECK(lw == NULL);
+	}
+
 	/* Whether the approval lands before or during the wait, the waiter
 	 * gets the approved request, long before its minute is up. */
 	memset(&w, 0, sizeof(w));
@@ -1699,6 +1744,100 @@ static int
 verify_fn(struct jit_store_txn *t, void *ctx)
 {
 	return jit_audit_verify_store(t, ctx, NULL, NULL);
+}
+
+/* People who signed in through the identity provider: require_mfa
+ * looks at the sign-in's amr; the provider's groups count in every rule
+ * and are recorded with the request and each decision, so approvals
+ * count them later and a policy reload keeps the request. */
+static void
+test_sso_actor(void)
+{
+	static const char sso_yaml[] =
+	    "users: {alice: {}, bob: {}, carol: {}}\n"
+	    "provider_groups: [okta-dev, okta-sre]\n"
+	    "roles:\n"
+	    "  secure:\n"
+	    "    principals: [root]\n"
+	    "    requesters: [group:okta-dev]\n"
+	    "    approvers: [group:okta-sre]\n"
+	    "    approvals: 1\n"
+	    "    require_mfa: true\n";
+	static const char *const dev[] = { "okta-dev" };
+	static const char *const sre[] = { "okta-sre" };
+	static const char *const pwd[] = { "pwd" };
+	static const char *const pwd_otp[] = { "pwd", "otp" };
+	struct jit_actor plain = { "alice", "192.0.2.7", NULL, 0, NULL, 0 };
+	struct jit_actor nomfa = { "alice", "192.0.2.7", pwd, 1, dev, 1 };
+	struct jit_actor noamr = { "alice", "192.0.2.7", NULL, 0, dev, 1 };
+	struct jit_actor alice = { "alice", "192.0.2.7", pwd_otp, 2, dev, 1 };
+	struct jit_actor bob = { "bob", "192.0.2.8", pwd, 1, sre, 1 };
+	struct jit_actor bob_plain = { "bob", "192.0.2.8", NULL, 0, NULL, 0 };
+	struct jit_actor carol = { "carol", "192.0.2.9", NULL, 0, sre, 1 };
+	struct jit_actor carol_plain = { "carol", "192.0.2.9", NULL, 0, NULL,
+	    0 };
+	struct jit_create_args a = { "secure", ed_line, 0, NULL, 0 };
+	struct jit_lc_reload_counts counts;
+	struct jit_policy_error pe;
+	struct jit_request *r = NULL;
+	char id[JIT_REQUEST_ID_LEN];
+	json_t *j;
+	struct fx f;
+
+	fx_open(&f, "lc-sso");
+	jit_policy_free(f.p);
+	f.p = NULL;
+	REQUIRE_OK(jit_policy_load_mem("sso", sso_yaml, sizeof(sso_yaml) - 1,
+	    &f.p, &pe));
+	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_create(f.lc,
+	    f.p, &plain, &a, T0, &rout, &why));
+	CHECK_STR(why.message, "user alice may not request role secure");
+	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "mfa_required",
+	    jit_lc_create(f.lc, f.p, &noamr, &a, T0, &rout, &why));
+	CHECK_STR(why.message, "role secure requires multi-factor "
+	    "authentication: sign in through single sign-on with a second "
+	    "factor (this sign-in shows no authentication methods)");
+	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "mfa_required",
+	    jit_lc_create(f.lc, f.p, &nomfa, &a, T0, &rout, &why));
+	CHECK_CONTAINS_MSG("this sign-in shows no second factor");
+
+	REQUIRE_OK(jit_lc_create(f.lc, f.p, &alice, &a, T0, &r, &why));
+	memcpy(id, r->id, sizeof(id));
+	REQUIRE(r->nuser_groups == 1);
+	CHECK_STR(r->user_groups[0], "okta-dev");
+	jit_request_free(r);
+	CHANGED(&f, 1, "request.create");
+	j = stored_json(&f, id);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(j,
+	    "user_groups"), 0)), "okta-dev");
+	json_decref(j);
+
+	/* Seen and decided only with the provider's groups. */
+	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_get(f.lc, f.p,
+	    &carol_plain, id, &rout, &why));
+	REQUIRE_OK(jit_lc_get(f.lc, f.p, &carol, id, &r, &why));
+	jit_request_free(r);
+	REFUSED(&f, id, JIT_ERR_FORBIDDEN, "forbidden", jit_lc_decide(f.lc,
+	    f.p, &bob_plain, id, JIT_APPROVE, NULL, T0 + 10, &rout, &why));
+	CHECK_STR(why.message, "user bob is not an approver for role secure");
+	REQUIRE_OK(jit_lc_decide(f.lc, f.p, &bob, id, JIT_APPROVE, "ok",
+	    T0 + 10, &r, &why));
+	CHECK_STR(jit_state_name(r->state), "approved");
+	REQUIRE(r->napprovals == 1 && r->approvals[0].ngroups == 1);
+	CHECK_STR(r->approvals[0].groups[0], "okta-sre");
+	CHECK(is_stored(&f, r));
+	jit_request_free(r);
+	CHANGED(&f, 1, "request.approve");
+
+	/* A reload finds the requester still eligible through the groups
+	 * recorded with the request. */
+	memset(&counts, 0, sizeof(counts));
+	CHECK_OK(jit_lc_policy_check(f.lc, f.p, T0 + 20, 1, NULL, NULL,
+	    &counts));
+	CHECK_INT(counts.expired, 0);
+	CHECK_INT(counts.revoked, 0);
+	CHECK_STR(stored_state(&f, id), "approved");
+	fx_close(&f);
 }
 
 /* The audit entries the transitions write, in order, and the log stays a
@@ -1900,6 +2039,7 @@ main(void)
 	test_visibility();
 	test_wait();
 	test_hook_rollback();
+	test_sso_actor();
 	test_audit_entries();
 	if (test_pg_url() != NULL)
 		test_two_nodes();

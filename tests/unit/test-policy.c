@@ -959,6 +959,7 @@ test_digest(void)
 		"    approvals: 1\n    approvers: [group:g]\n"
 		    "    self_approval: true\n",
 		"    max_start_ahead: 1d\n",
+		"    require_mfa: true\n",
 	};
 	/* These are not terms: the digest stays the same. */
 	static const char *const not_terms[] = {
@@ -968,6 +969,7 @@ test_digest(void)
 		"    extensions: [permit-pty]\n",
 		"    key_types: [rsa, ed25519, ecdsa]\n",
 		"    max_start_ahead: 0\n",
+		"    require_mfa: false\n",
 	};
 	const size_t nt = sizeof(terms) / sizeof(terms[0]);
 	char base[65], d[65], seen[sizeof(terms) / sizeof(terms[0])][65];
@@ -1046,6 +1048,273 @@ test_digest(void)
 		    base);
 		jit_policy_free(p);
 	}
+}
+
+/* A policy document loads; else print why and return NULL. */
+static struct jit_policy *
+doc_policy(const char *doc, struct jit_policy_error *e)
+{
+	struct jit_policy *p = NULL;
+
+	if (jit_policy_load_mem("s.yaml", doc, strlen(doc), &p, e) != 0)
+		return NULL;
+	return p;
+}
+
+/* The document is refused at line with field and a message holding
+ * want. */
+static void
+doc_refused(const char *doc, unsigned line, const char *field,
+    const char *want, int at)
+{
+	struct jit_policy_error e;
+	struct jit_policy *p = doc_policy(doc, &e);
+
+	test_checks++;
+	if (p != NULL || e.line != line || strcmp(e.field, field) != 0 ||
+	    strstr(e.message, want) == NULL) {
+		fprintf(stderr, "%s:%d: want %u %s \"%s\", got %u %s \"%s\"\n",
+		    __FILE__, at, line, field, want, e.line, e.field,
+		    e.message);
+		test_failures++;
+	}
+	jit_policy_free(p);
+}
+#define DOC_REFUSED(doc, line, field, want) \
+	doc_refused(doc, line, field, want, __LINE__)
+
+/* require_mfa, and what counts as a second factor. */
+static void
+test_mfa(void)
+{
+	static const char *const one[] = { "pwd" }, *const otp[] = { "otp" };
+	static const char *const pwd_otp[] = { "pwd", "otp" };
+	static const char *const hwk_pin[] = { "hwk", "pin" };
+	static const char *const mfa[] = { "mfa" }, *const mca[] = { "mca" };
+	static const char *const two_held[] = { "otp", "hwk" };
+	static const char *const face_swk[] = { "face", "swk" };
+	static const char *const odd[] = { "pwd", "xyz", NULL };
+	struct jit_policy *p;
+	struct jit_policy_error e;
+
+	CHECK_INT(jit_policy_amr_mfa(NULL, 0), 0);
+	CHECK_INT(jit_policy_amr_mfa(one, 1), 0);
+	CHECK_INT(jit_policy_amr_mfa(otp, 1), 0);
+	CHECK_INT(jit_policy_amr_mfa(two_held, 2), 0);
+	CHECK_INT(jit_policy_amr_mfa(odd, 3), 0);
+	CHECK_INT(jit_policy_amr_mfa(pwd_otp, 2), 1);
+	CHECK_INT(jit_policy_amr_mfa(pwd_otp, 1), 0);
+	CHECK_INT(jit_policy_amr_mfa(hwk_pin, 2), 1);
+	CHECK_INT(jit_policy_amr_mfa(face_swk, 2), 1);
+	CHECK_INT(jit_policy_amr_mfa(mfa, 1), 1);
+	CHECK_INT(jit_policy_amr_mfa(mca, 1), 1);
+
+	REQUIRE((p = role_policy("", &e)) != NULL);
+	CHECK_INT(jit_policy_role(p, "r")->require_mfa, 0);
+	CHECK_OK(jit_policy_check_mfa(p, "r", NULL, 0, msg, sizeof(msg)));
+	CHECK_STR(msg, "");
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    require_mfa: true\n", &e)) != NULL);
+	CHECK_INT(jit_policy_role(p, "r")->require_mfa, 1);
+	CHECK_INT(jit_policy_check_mfa(p, "r", NULL, 0, msg, sizeof(msg)),
+	    JIT_ERR_FORBIDDEN);
+	CHECK_STR(msg, "role r requires multi-factor authentication: sign "
+	    "in through single sign-on with a second factor (this sign-in "
+	    "shows no authentication methods)");
+	CHECK_INT(jit_policy_check_mfa(p, "r", one, 1, msg, sizeof(msg)),
+	    JIT_ERR_FORBIDDEN);
+	CHECK_CONTAINS(msg, "(this sign-in shows no second factor)");
+	CHECK_OK(jit_policy_check_mfa(p, "r", pwd_otp, 2, msg, sizeof(msg)));
+	CHECK_INT(jit_policy_check_mfa(p, "nope", pwd_otp, 2, msg,
+	    sizeof(msg)), JIT_ERR_POLICY_ROLE);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    require_mfa: false\n", &e)) != NULL);
+	CHECK_OK(jit_policy_check_mfa(p, "r", NULL, 0, msg, sizeof(msg)));
+	jit_policy_free(p);
+	CHECK(role_policy("    require_mfa: yes\n", &e) == NULL);
+	CHECK_INT(e.line, 7);
+	CHECK_STR(e.field, "roles.r.require_mfa");
+	CHECK_STR(e.message, "expected true or false, found 'yes'");
+	CHECK(role_policy("    require_mfa: [true]\n", &e) == NULL);
+	CHECK_STR(e.field, "roles.r.require_mfa");
+	CHECK(role_policy("    require_mfa: true\n    require_mfa: true\n",
+	    &e) == NULL);
+	CHECK_INT(e.line, 8);
+	CHECK_CONTAINS(e.message, "duplicate key 'require_mfa'");
+	CHECK(role_policy("    require_mf: true\n", &e) == NULL);
+	CHECK_CONTAINS(e.message, "did you mean 'require_mfa'");
+}
+
+/* tokens: automation_only and token_users. */
+static void
+test_tokens(void)
+{
+	const char *users = "users:\n  alice: {groups: [dev]}\n"
+	    "  ci: {groups: [bots]}\n  deploy: {}\n";
+	char doc[512], dir[] = "/tmp/test-policy-XXXXXX", path[256];
+	struct jit_policy *p;
+	struct jit_policy_error e;
+
+	snprintf(doc, sizeof(doc), "%s", users);
+	REQUIRE((p = doc_policy(doc, &e)) != NULL);
+	CHECK_INT(jit_policy_tokens_automation_only(p), 0);
+	CHECK_INT(jit_policy_may_hold_token(p, "alice"), 1);
+	CHECK_INT(jit_policy_may_hold_token(p, "nobody"), 0);
+	jit_policy_free(p);
+	snprintf(doc, sizeof(doc), "%stokens: any\n", users);
+	REQUIRE((p = doc_policy(doc, &e)) != NULL);
+	CHECK_INT(jit_policy_may_hold_token(p, "alice"), 1);
+	jit_policy_free(p);
+	snprintf(doc, sizeof(doc), "%stokens: automation_only\n"
+	    "token_users: [group:bots, deploy]\n", users);
+	REQUIRE((p = doc_policy(doc, &e)) != NULL);
+	CHECK_INT(jit_policy_tokens_automation_only(p), 1);
+	CHECK_INT(jit_policy_may_hold_token(p, "alice"), 0);
+	CHECK_INT(jit_policy_may_hold_token(p, "ci"), 1);
+	CHECK_INT(jit_policy_may_hold_token(p, "deploy"), 1);
+	CHECK_INT(jit_policy_may_hold_token(p, NULL), 0);
+	jit_policy_free(p);
+	/* No token users: no API tokens at all. */
+	snprintf(doc, sizeof(doc), "%stokens: automation_only\n", users);
+	REQUIRE((p = doc_policy(doc, &e)) != NULL);
+	CHECK_INT(jit_policy_may_hold_token(p, "ci"), 0);
+	jit_policy_free(p);
+
+	snprintf(doc, sizeof(doc), "%stokens: humans\n", users);
+	DOC_REFUSED(doc, 5, "tokens", "expected automation_only or any, "
+	    "found 'humans'");
+	snprintf(doc, sizeof(doc), "%stokens: [automation_only]\n", users);
+	DOC_REFUSED(doc, 5, "tokens", "expected automation_only or any");
+	snprintf(doc, sizeof(doc), "%stoken_users: [ci]\n", users);
+	DOC_REFUSED(doc, 5, "token_users", "applies only with tokens: "
+	    "automation_only");
+	snprintf(doc, sizeof(doc), "%stokens: automation_only\n"
+	    "token_users: [robot]\n", users);
+	DOC_REFUSED(doc, 6, "token_users", "unknown user 'robot'");
+	snprintf(doc, sizeof(doc), "%stokens: automation_only\n"
+	    "token_users: [group:robots]\n", users);
+	DOC_REFUSED(doc, 6, "token_users", "unknown group 'robots'");
+	snprintf(doc, sizeof(doc), "%stokens: automation_only\n"
+	    "token_users: [ci, ci]\n", users);
+	DOC_REFUSED(doc, 6, "token_users", "'ci' is listed twice");
+	snprintf(doc, sizeof(doc), "%stoken: any\n", users);
+	DOC_REFUSED(doc, 5, "token", "did you mean 'tokens'");
+
+	/* Files of one directory must agree on tokens. */
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	write_text(path, "users: {ci: {}, alice: {}}\n"
+	    "tokens: automation_only\ntoken_users: [ci]\n");
+	snprintf(path, sizeof(path), "%s/b.yaml", dir);
+	write_text(path, "tokens: automation_only\n");
+	REQUIRE_OK(jit_policy_load(dir, &p, &e));
+	CHECK_INT(jit_policy_may_hold_token(p, "ci"), 1);
+	CHECK_INT(jit_policy_may_hold_token(p, "alice"), 0);
+	jit_policy_free(p);
+	write_text(path, "roles: {}\n\ntokens: any\n");
+	CHECK_INT(jit_policy_load(dir, &p, &e), JIT_ERR_POLICY);
+	CHECK_CONTAINS(e.file, "/b.yaml");
+	CHECK_INT(e.line, 3);
+	CHECK_STR(e.field, "tokens");
+	CHECK_CONTAINS(e.message, "any here, but automation_only at ");
+	CHECK_CONTAINS(e.message, "/a.yaml:2");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Groups from the identity provider (struct jit_policy_who) and the
+ * provider_groups that rules may name. */
+static void
+test_provider_groups(void)
+{
+	static const char *const okta[] = { "okta-sre" };
+	static const char *const both[] = { "okta-sre", "sec" };
+	const char *doc =
+	    "users:\n  alice: {groups: [dev]}\n  bob: {}\n  carol: {}\n"
+	    "provider_groups: [okta-sre, sec]\n"
+	    "admins: [group:okta-sre]\n"
+	    "roles:\n"
+	    "  staging:\n    principals: [app]\n"
+	    "    requesters: [group:dev, group:sec]\n"
+	    "    approvers: [group:okta-sre]\n    approvals: 2\n"
+	    "    require_groups: [sec]\n";
+	struct jit_policy_who alice = { "alice", NULL, 0 };
+	struct jit_policy_who bob = { "bob", okta, 1 };
+	struct jit_policy_who carol = { "carol", both, 2 };
+	struct jit_policy_who plain_bob = { "bob", NULL, 0 };
+	struct jit_policy_who ghost = { "ghost", okta, 1 };
+	struct jit_policy_who appr[3];
+	struct jit_policy_need need[4];
+	size_t nneed;
+	struct jit_policy *p;
+	struct jit_policy_error e;
+
+	REQUIRE((p = doc_policy(doc, &e)) != NULL);
+	CHECK_OK(jit_policy_can_request_as(p, &alice, "staging", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_request_as(p, &bob, "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_STR(msg, "user bob may not request role staging");
+	/* carol requests through her provider group sec. */
+	CHECK_OK(jit_policy_can_request_as(p, &carol, "staging", msg,
+	    sizeof(msg)));
+	/* Provider groups never make a user of someone the policy lacks. */
+	CHECK_INT(jit_policy_can_request_as(p, &ghost, "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_STR(msg, "user ghost is not in the policy");
+	CHECK_OK(jit_policy_can_approve_as(p, &bob, "alice", "staging", msg,
+	    sizeof(msg)));
+	CHECK_INT(jit_policy_can_approve_as(p, &plain_bob, "alice",
+	    "staging", msg, sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_INT(jit_policy_can_approve(p, "bob", "alice", "staging", msg,
+	    sizeof(msg)), JIT_ERR_FORBIDDEN);
+	CHECK_INT(jit_policy_is_approver_as(p, &bob, "staging"), 1);
+	CHECK_INT(jit_policy_is_approver(p, "bob", "staging"), 0);
+	CHECK_INT(jit_policy_is_admin_as(p, &bob), 1);
+	CHECK_INT(jit_policy_is_admin(p, "bob"), 0);
+	CHECK_INT(jit_policy_is_auditor_as(p, &bob), 0);
+	CHECK_INT(jit_policy_is_requester_as(p, &carol, "staging"), 1);
+	CHECK_INT(jit_policy_is_requester(p, "carol", "staging"), 0);
+	/* Approvals count with the groups each approver had. */
+	appr[0] = bob;
+	CHECK_INT(jit_policy_approval_status_as(p, "staging", "alice", appr,
+	    1, msg, sizeof(msg)), 0);
+	CHECK_STR(msg, "1 of 2 approvals; still needs one from group sec");
+	CHECK_OK(jit_policy_approval_missing_as(p, "staging", "alice", appr,
+	    1, need, 4, &nneed));
+	CHECK_INT(nneed, 1);
+	CHECK_STR(need[0].group, "sec");
+	appr[1] = carol;
+	appr[2] = plain_bob;
+	CHECK_INT(jit_policy_approval_status_as(p, "staging", "alice", appr,
+	    3, msg, sizeof(msg)), 1);
+	CHECK_STR(msg, "2 of 2 approvals");
+	/* By name alone, neither counts. */
+	{
+		const char *names[] = { "bob", "carol" };
+		CHECK_INT(jit_policy_approval_status(p, "staging", "alice",
+		    names, 2, msg, sizeof(msg)), 0);
+		CHECK_STR(msg, "0 of 2 approvals; still needs one from group "
+		    "sec");
+	}
+	jit_policy_free(p);
+	/* A provider group that is not declared is a typo. */
+	DOC_REFUSED("users: {a: {}}\nroles:\n  r: {principals: [p], "
+	    "requesters: [group:okta], approvals: 0}\n", 3,
+	    "roles.r.requesters", "unknown group 'okta' (no user lists it in "
+	    "groups, nor is it in provider_groups)");
+	DOC_REFUSED("users: {a: {}}\nprovider_groups: [group:x]\n", 2,
+	    "provider_groups", "invalid group name 'group:x' (write the bare "
+	    "group name here)");
+	DOC_REFUSED("users: {a: {}}\nprovider_groups: x\n", 2,
+	    "provider_groups", "expected a list");
+	/* Still, the rule must be possible with the users there are. */
+	DOC_REFUSED("users: {a: {}}\nprovider_groups: [x]\nroles:\n"
+	    "  r: {principals: [p], requesters: [a], approvers: [group:x],\n"
+	    "      approvals: 2}\n", 5, "roles.r.approvals", "needs 2 "
+	    "approvals but only 1 user can approve");
 }
 
 /* terms.h: the checks the loader shares with jit-ca sign. */
@@ -1206,6 +1475,9 @@ main(void)
 	test_pcre();
 	test_start_ahead();
 	test_digest();
+	test_mfa();
+	test_tokens();
+	test_provider_groups();
 	test_terms();
 	test_yaml_doc();
 	TEST_DONE();

@@ -97,7 +97,7 @@ main(void)
 	REQUIRE_OK(jit_key_generate(JIT_KEY_ED25519, 0, &ca));
 
 	/* No store at all: an empty, valid KRL. */
-	REQUIRE_OK(jit_revocation_krl(NULL, ca, now, 60, &b, &info));
+	REQUIRE_OK(jit_revocation_krl(NULL, ca, NULL, now, 60, &b, &info));
 	k = parse(&b);
 	CHECK_U64(k->ncas, 0);
 	CHECK_U64(k->version, 0);
@@ -114,7 +114,7 @@ main(void)
 	add(s, "approved", 9, now + 100, 0);          /* not revoked */
 	add(s, "ended", 10, now - 100, 0);
 
-	REQUIRE_OK(jit_revocation_krl(s, ca, now, 60, &b, &info));
+	REQUIRE_OK(jit_revocation_krl(s, ca, NULL, now, 60, &b, &info));
 	k = parse(&b);
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 5), 1);
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 6), 1);
@@ -134,13 +134,13 @@ main(void)
 	jit_krl_free(k);
 
 	/* Same store, same moment: the same bytes. */
-	REQUIRE_OK(jit_revocation_krl(s, ca, now, 60, &b2, NULL));
+	REQUIRE_OK(jit_revocation_krl(s, ca, NULL, now, 60, &b2, NULL));
 	CHECK_U64(jit_buf_len(&b), jit_buf_len(&b2));
 	CHECK_MEM(jit_buf_ptr(&b), jit_buf_ptr(&b2), jit_buf_len(&b));
 	jit_buf_reset(&b2);
 
 	/* Without grace serial 6 drops out too, and the version grows. */
-	REQUIRE_OK(jit_revocation_krl(s, ca, now, 0, &b2, &info));
+	REQUIRE_OK(jit_revocation_krl(s, ca, NULL, now, 0, &b2, &info));
 	k = parse(&b2);
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 6), 0);
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 5), 1);
@@ -162,7 +162,7 @@ main(void)
 	/* A revoked record with a malformed serial: refuse, never leave a
 	 * revoked cert out silently; out stays unchanged. */
 	add(s, "revoked", -1, now + 100, now);
-	CHECK_INT(jit_revocation_krl(s, ca, now, 60, &b2, NULL),
+	CHECK_INT(jit_revocation_krl(s, ca, NULL, now, 60, &b2, NULL),
 	    JIT_ERR_STORE_CORRUPT);
 	CHECK_U64(jit_buf_len(&b2), 0);
 

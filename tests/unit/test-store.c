@@ -1486,6 +1486,23 @@ waiter_main(void *arg)
 	return NULL;
 }
 
+/* The change hook's calls (store.h): the slots of the last one. */
+struct hooked {
+	int calls;
+	size_t n;
+	unsigned slots[8];
+};
+
+static void
+hook_fn(void *ctx, const unsigned *slots, size_t n)
+{
+	struct hooked *k = ctx;
+
+	k->calls++;
+	k->n = n;
+	memcpy(k->slots, slots, (n < 8 ? n : 8) * sizeof(*slots));
+}
+
 static void
 test_wait_change(void)
 {
@@ -1528,6 +1545,32 @@ test_wait_change(void)
 	sc.id = "r-doesnotexist";
 	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 	CHECK_U64(jit_store_version(s), v2);
+
+	/* The change hook: once per commit, with the request's slot; not
+	 * for a failed write; not once cleared. */
+	{
+		struct hooked k;
+
+		memset(&k, 0, sizeof(k));
+		jit_store_set_change_hook(s, hook_fn, &k);
+		sc.id = id;
+		sc.state = "revoked";
+		CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
+		CHECK_INT(k.calls, 1);
+		CHECK_INT(k.n, 1);
+		CHECK_INT(k.slots[0], jit_store_wake_slot(id));
+		CHECK(k.slots[0] < JIT_STORE_WAKE_SLOTS);
+		CHECK_U64(jit_store_version(s), v2 + 1);
+		sc.id = "r-doesnotexist";
+		CHECK_INT(jit_store_write(s, put_dl_fn, &sc),
+		    JIT_ERR_NOT_FOUND);
+		CHECK_INT(k.calls, 1);
+		jit_store_set_change_hook(s, NULL, NULL);
+		sc.id = id;
+		sc.state = "ended";
+		CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
+		CHECK_INT(k.calls, 1);
+	}
 	jit_store_close(s);
 	free(id);
 	store_dir_remove(sdir);
