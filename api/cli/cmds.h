@@ -62,9 +62,9 @@ void cmd_pass_init(struct jit_cadir_pass *pass, const char *file);
  * Offline signing in the record (sign_record.c).  cmd_sign_store_open()
  * opens cfg's store: its PostgreSQL database when cfg names one, else
  * the LMDB store of data if there is one (*out NULL when the directory
- * has none: its certificates are unaudited); err receives a message.  cmd_sign_serial() checks
- * that a given serial was never used by the store (CONFLICT) or, given 0,
- * reserves the next one.  cmd_sign_record() stores the certificate's
+ * has none: its certificates are unaudited); err receives a message.
+ * cmd_sign_serial() checks that a given serial was never used by the
+ * store (CONFLICT) or, given 0, reserves the next one.  cmd_sign_record() stores the certificate's
  * record, claims its serial and appends its cert.issue audit entry (actor
  * "operator:USER", "offline": true) in one write: CONFLICT when the
  * serial was used meanwhile.

@@ -24,20 +24,18 @@ cmd_sign_store_open(const struct jit_config *cfg, const char *data,
     struct jit_store **out, char *err, size_t errlen)
 {
 	char *path = NULL;
-	int r = 0;
+	int here;
 
 	*out = NULL;
 	if (cfg->store_url == NULL) {
 		if (asprintf(&path, "%s/data.mdb", data) < 0)
 			return JIT_ERR_ALLOC;
-		if (access(path, F_OK) != 0) {
-			free(path);
-			return 0;
-		}
+		here = access(path, F_OK) == 0;
 		free(path);
+		if (!here)
+			return 0;
 	}
-	r = jit_config_open_store(cfg, data, 0, out, err, errlen);
-	return r;
+	return jit_config_open_store(cfg, data, 0, out, err, errlen);
 }
 
 struct serial_ctx {

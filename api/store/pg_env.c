@@ -236,6 +236,15 @@ migrate(struct jit_pg *pg, struct jit_pg_conn *c, int readonly, char *err,
 		r = JIT_ERR_STORE_CORRUPT;
 		goto fail;
 	}
+	if (readonly && v != 0 && v < PG_SCHEMA_VERSION) {
+		/* Its tables lack what this program reads. */
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "the database has schema version "
+			    "%llu, older than this program's (%d): jit-ca store "
+			    "migrate brings it up to date",
+			    (unsigned long long)v, PG_SCHEMA_VERSION);
+		return JIT_ERR_STORE;
+	}
 	if (readonly)
 		return v == 0 ? JIT_ERR_NOT_FOUND : 0;
 	for (; v < PG_SCHEMA_VERSION; v++)

@@ -1,7 +1,10 @@
 /*
- * test-store.c - the LMDB store: requests and indexes, the deadline index,
- * the schema 1 rewrite, serials, certs, tokens, group commit, durability
- * (reopen, kill -9), locking, map full.
+ * test-store.c - the store on the backend under test (test-store-open.h):
+ * requests and indexes, the deadline index, serials, certs, tokens, group
+ * commit, change notification, durability (reopen, kill -9), copying
+ * (with the outbox); LMDB's schema 1 rewrite, locking and map full;
+ * PostgreSQL's schema migration, two nodes on one database, reconnecting.
+ * The outbox's own contract is tested in test-notify.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1486,8 +1489,10 @@ waiter_main(void *arg)
 	return NULL;
 }
 
-/* The change hook's calls (store.h): the slots of the last one. */
+/* The change hook's calls (store.h): the slots of the last one.  The
+ * hook runs on the store's writer or listener thread. */
 struct hooked {
+	pthread_mutex_t mu;
 	int calls;
 	size_t n;
 	unsigned slots[8];
@@ -1498,9 +1503,27 @@ hook_fn(void *ctx, const unsigned *slots, size_t n)
 {
 	struct hooked *k = ctx;
 
+	pthread_mutex_lock(&k->mu);
 	k->calls++;
 	k->n = n;
 	memcpy(k->slots, slots, (n < 8 ? n : 8) * sizeof(*slots));
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* k's calls once there are more than before (or 10 s have passed). */
+static int
+hook_calls_after(struct hooked *k, int before)
+{
+	int n = before;
+
+	for (int i = 0; i < 1000 && n <= before; i++) {
+		pthread_mutex_lock(&k->mu);
+		n = k->calls;
+		pthread_mutex_unlock(&k->mu);
+		if (n <= before)
+			usleep(10000);
+	}
+	return n;
 }
 
 static void
@@ -1552,6 +1575,7 @@ test_wait_change(void)
 		struct hooked k;
 
 		memset(&k, 0, sizeof(k));
+		pthread_mutex_init(&k.mu, NULL);
 		jit_store_set_change_hook(s, hook_fn, &k);
 		sc.id = id;
 		sc.state = "revoked";
@@ -1570,6 +1594,7 @@ test_wait_change(void)
 		sc.state = "ended";
 		CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 		CHECK_INT(k.calls, 1);
+		pthread_mutex_destroy(&k.mu);
 	}
 	jit_store_close(s);
 	free(id);
@@ -1737,6 +1762,97 @@ test_crash(void)
 	store_dir_remove(sdir);
 }
 
+/* ---- the outbox across copies and nodes ---------------------------------- */
+
+/* One outbox operation: 'a' add (seq: the new entry's), 'p' put, 'd'
+ * done, 'l' list (what: "ENDPOINT/SEQ/q|f ...") and stats. */
+struct ob_op {
+	char op;
+	const char *ep;
+	uint64_t seq;
+	enum jit_outbox_state st;
+	char what[256];
+	struct jit_outbox_stats stats;
+};
+
+static int
+ob_list_cb(const char *ep, uint64_t seq, enum jit_outbox_state st,
+    json_t *rec, void *ctx)
+{
+	struct ob_op *o = ctx;
+	size_t n = strlen(o->what);
+
+	(void)rec;
+	snprintf(o->what + n, sizeof(o->what) - n, "%s%s/%llu/%c",
+	    n > 0 ? " " : "", ep, (unsigned long long)seq,
+	    st == JIT_OUTBOX_FAILED ? 'f' : 'q');
+	return 0;
+}
+
+static int
+ob_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct ob_op *o = ctx;
+	json_t *rec;
+	int r;
+
+	if (o->op == 'l') {
+		o->what[0] = '\0';
+		if ((r = jit_store_outbox_list(t, 0, ob_list_cb, o)) != 0)
+			return r;
+		return jit_store_outbox_stats(t, &o->stats);
+	}
+	if (o->op == 'd')
+		return jit_store_outbox_done(t, o->ep, o->seq);
+	rec = json_pack("{s:s, s:I}", "id", "n-test", "created_at",
+	    (json_int_t)100);
+	r = o->op == 'a' ? jit_store_outbox_add(t, o->ep, rec, &o->seq) :
+	    jit_store_outbox_put(t, o->ep, o->seq, o->st, rec);
+	json_decref(rec);
+	return r;
+}
+
+/* Operation op on s: its result; *seq in, and out for an add. */
+static int
+ob(struct jit_store *s, char op, const char *ep, uint64_t *seq,
+    enum jit_outbox_state st)
+{
+	struct ob_op o;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.op = op;
+	o.ep = ep;
+	o.seq = *seq;
+	o.st = st;
+	r = jit_store_write(s, ob_fn, &o);
+	*seq = o.seq;
+	return r;
+}
+
+/* An add on s: the new entry's sequence number (0 on failure). */
+static uint64_t
+ob_add(struct jit_store *s, const char *ep)
+{
+	uint64_t seq = 0;
+
+	CHECK_OK(ob(s, 'a', ep, &seq, JIT_OUTBOX_QUEUED));
+	return seq;
+}
+
+/* s's outbox as "ENDPOINT/SEQ/q|f ..." in what, its counts in *st. */
+static void
+ob_list(struct jit_store *s, char what[256], struct jit_outbox_stats *st)
+{
+	struct ob_op o;
+
+	memset(&o, 0, sizeof(o));
+	o.op = 'l';
+	CHECK_OK(jit_store_read(s, ob_fn, &o));
+	memcpy(what, o.what, sizeof(o.what));
+	*st = o.stats;
+}
+
 /* ---- copying a store ----------------------------------------------------- */
 
 struct head_ctx {
@@ -1775,7 +1891,9 @@ test_copy(void)
 	struct head_ctx hs, hd;
 	struct tok_ctx tc = { 0 };
 	struct issue_ctx ic;
-	char *ids[5];
+	struct jit_outbox_stats os;
+	char *ids[5], what[256];
+	uint64_t seq;
 
 	REQUIRE_OK(jit_store_open(src, 0, &s));
 	for (int i = 0; i < 5; i++)
@@ -1788,6 +1906,14 @@ test_copy(void)
 	jit_store_token_hash("jit_secret_two", tc.h2);
 	CHECK_OK(jit_store_write(s, tok_fn, &tc));
 	CHECK_OK(jit_store_write(s, value_put_fn, NULL));
+	/* The outbox: one queued, one failed, one delivered. */
+	CHECK_U64(ob_add(s, "chat"), 1);
+	CHECK_U64(ob_add(s, "mail"), 2);
+	CHECK_U64(ob_add(s, "chat"), 3);
+	seq = 2;
+	CHECK_OK(ob(s, 'p', "mail", &seq, JIT_OUTBOX_FAILED));
+	seq = 1;
+	CHECK_OK(ob(s, 'd', "chat", &seq, JIT_OUTBOX_QUEUED));
 	jit_store_close(s);
 
 	REQUIRE_OK(jit_store_open(src, JIT_STORE_READONLY, &s));
@@ -1798,6 +1924,13 @@ test_copy(void)
 	CHECK_U64(st.tokens, 2);
 	CHECK_U64(st.values, 2);
 	CHECK_U64(st.audit, 8);
+	CHECK_U64(st.outbox, 2);
+	ob_list(d, what, &os);
+	CHECK_STR(what, "chat/3/q mail/2/f");
+	CHECK_U64(os.queued, 1);
+	CHECK_U64(os.failed, 1);
+	CHECK_U64(os.delivered, 1);
+	CHECK_U64(os.oldest, 100);
 	memset(&hs, 0, sizeof(hs));
 	memset(&hd, 0, sizeof(hd));
 	CHECK_OK(jit_store_read(s, head_fn, &hs));
@@ -1829,6 +1962,7 @@ test_copy(void)
 	CHECK_U64(hd.all.seqs[hd.all.n - 1], 9);
 	CHECK_OK(hd.verify_r);
 	CHECK_U64(hd.count, 9);
+	CHECK_U64(ob_add(d, "chat"), 4);
 	jit_store_close(d);
 	for (int i = 0; i < 5; i++)
 		free(ids[i]);
@@ -1965,6 +2099,56 @@ certs_fn(struct jit_store_txn *t, void *ctx)
 	return jit_store_list_certs(t, 0, 0, certs_cb, ctx);
 }
 
+/* A's change hook (what wakes the server's held long-polls) hears of a
+ * change B makes to request id, with the request's slot. */
+static void
+two_nodes_hook(struct jit_store *a, struct jit_store *b, const char *id)
+{
+	struct put_dl_ctx sc = { id, "revoked", 0 };
+	struct hooked k;
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_init(&k.mu, NULL);
+	jit_store_set_change_hook(a, hook_fn, &k);
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	CHECK(hook_calls_after(&k, 0) >= 1);
+	pthread_mutex_lock(&k.mu);
+	CHECK(k.n >= 1);
+	CHECK_INT(k.slots[0], jit_store_wake_slot(id));
+	pthread_mutex_unlock(&k.mu);
+	jit_store_set_change_hook(a, NULL, NULL);
+	pthread_mutex_destroy(&k.mu);
+}
+
+/* One outbox for both nodes: entries numbered in commit order whichever
+ * node adds them; an add on B (no request changed) wakes A's waiters on
+ * any change (the deliverer's); an entry settled on one node is gone
+ * for the other. */
+static void
+two_nodes_outbox(struct jit_store *a, struct jit_store *b)
+{
+	struct jit_outbox_stats os;
+	char what[256];
+	uint64_t v, seq;
+
+	CHECK_U64(ob_add(a, "chat"), 1);
+	v = jit_store_version(a);
+	CHECK_U64(ob_add(b, "chat"), 2);
+	CHECK_INT(jit_store_wait_change(a, NULL, v, 10000), 1);
+	seq = 2;
+	CHECK_OK(ob(a, 'd', "chat", &seq, JIT_OUTBOX_QUEUED));
+	ob_list(b, what, &os);
+	CHECK_STR(what, "chat/1/q");
+	CHECK_U64(os.delivered, 1);
+	CHECK_INT(ob(b, 'd', "chat", &seq, JIT_OUTBOX_QUEUED),
+	    JIT_ERR_NOT_FOUND);
+	CHECK_INT(ob(b, 'p', "chat", &seq, JIT_OUTBOX_FAILED),
+	    JIT_ERR_NOT_FOUND);
+	CHECK_U64(ob_add(b, "mail"), 3);
+	ob_list(a, what, &os);
+	CHECK_STR(what, "chat/1/q mail/3/q");
+}
+
 /*
  * Two stores on one schema stand for two nodes: a long-poll on one wakes
  * when the other changes the request; job locks are held by one node at
@@ -2006,6 +2190,8 @@ test_two_nodes(void)
 	CHECK(w.waited_ms < 10000);
 	printf("two nodes: a change on B woke A's waiter after %llu ms\n",
 	    (unsigned long long)w.waited_ms);
+	two_nodes_hook(a, b, id);
+	two_nodes_outbox(a, b);
 	free(id);
 
 	/* One node per job. */
@@ -2060,6 +2246,75 @@ test_two_nodes(void)
 	CHECK_INT(r, 1);
 	jit_store_close(b);
 	free(ids);
+	store_dir_remove(sdir);
+}
+
+/* Run sql in the schema of directory d's store (test-store-open.h), on
+ * a connection of the test's own: 0, or -1 after a message. */
+static int
+pg_exec_in(const char *d, const char *sql)
+{
+	struct jit_store_options o = { 0 };
+	char schema[16], set[64];
+	PGconn *c = PQconnectdb(test_pg_url());
+	PGresult *res;
+	int r = -1;
+
+	test_store_options(d, &o, schema);
+	snprintf(set, sizeof(set), "SET search_path TO %s", schema);
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQclear(PQexec(c, set));
+		res = PQexec(c, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			r = 0;
+		else
+			fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return r;
+}
+
+/*
+ * A database at schema version 1 (before the outbox): a read-only open is
+ * refused with a message that names jit-ca store migrate; a writer brings
+ * it to the current version keeping what it held, and the outbox works.
+ * A version this program does not know is refused.
+ */
+static void
+test_pg_migrate(void)
+{
+	char *sdir = store_dir_new("pgmigrate");
+	struct jit_store_options o = { 0 };
+	struct all_ctx ac = { 0 };
+	struct jit_store *s = NULL;
+	char schema[16], err[256];
+	char *id;
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	id = create(s, "alice", "pending");
+	jit_store_close(s);
+	CHECK_INT(pg_exec_in(sdir, "DROP TABLE jit_outbox; "
+	    "ALTER TABLE jit_head DROP COLUMN next_outbox_seq, "
+	    "DROP COLUMN outbox_delivered; "
+	    "DELETE FROM jit_schema_version WHERE version = 2"), 0);
+	o.flags = JIT_STORE_READONLY;
+	o.err = err;
+	o.errlen = sizeof(err);
+	test_store_options(sdir, &o, schema);
+	CHECK_INT(jit_store_open_opts(sdir, &o, &s), JIT_ERR_STORE);
+	CHECK(strstr(err, "jit-ca store migrate") != NULL);
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	CHECK_OK(jit_store_read(s, count_all_fn, &ac));
+	CHECK_U64(ac.n, 1);
+	CHECK_OK(ac.audit_r);
+	CHECK_U64(ac.audit, 1);
+	CHECK_U64(ob_add(s, "chat"), 1);
+	jit_store_close(s);
+	CHECK_INT(pg_exec_in(sdir, "INSERT INTO jit_schema_version "
+	    "VALUES (99)"), 0);
+	CHECK_INT(test_store_open(sdir, 0, &s), JIT_ERR_STORE_CORRUPT);
+	free(id);
 	store_dir_remove(sdir);
 }
 
@@ -2170,6 +2425,7 @@ main(void)
 		test_map_full();
 		test_map_full_concurrent();
 	} else {
+		test_pg_migrate();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
