@@ -135,6 +135,24 @@ oom:
 	return JIT_ERR_ALLOC;
 }
 
+/* 1 if this server is the one that delivers now (taking the job lock if
+ * it is free); a change is logged once, on a store shared by several
+ * servers. */
+static int
+may_deliver(struct jit_notify *n)
+{
+	int mine = jit_store_job_lock(n->store, NOTIFY_JOB);
+
+	if (mine < 0)
+		return 0;       /* the database is away: nothing to say */
+	if (atomic_exchange(&n->delivering, mine) != mine &&
+	    strcmp(jit_store_backend(n->store), "lmdb") != 0)
+		notify_logf(n, mine ? "this server delivers the notifications "
+		    "(job lock taken)" : "another server delivers the "
+		    "notifications");
+	return mine;
+}
+
 /* Sleep ms milliseconds, or less when the notifier stops. */
 static void
 pause_ms(struct jit_notify *n, unsigned ms)
@@ -160,7 +178,7 @@ worker_main(void *arg)
 	CURL *curl = curl_easy_init();
 
 	while (!atomic_load(&n->stop)) {
-		if (jit_store_job_lock(n->store, NOTIFY_JOB) != 1) {
+		if (!may_deliver(n)) {
 			/* Another server delivers, or the database cannot
 			 * be reached (this is tried again until it can). */
 			pause_ms(n, LOCK_RETRY_MS);
@@ -215,6 +233,7 @@ jit_notify_start(struct jit_notify *n)
 	if ((n->workers = calloc(n->neps, sizeof(*n->workers))) == NULL)
 		return JIT_ERR_ALLOC;
 	atomic_store(&n->stop, 0);
+	atomic_store(&n->delivering, -1);
 	for (i = 0; i < n->neps; i++) {
 		n->workers[i].n = n;
 		n->workers[i].ep = i;

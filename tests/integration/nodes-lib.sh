@@ -3,13 +3,14 @@
 # PostgreSQL database (test-pg-*.sh).  Source lib.sh, api-lib.sh and
 # pg-lib.sh first; call pg_start and api_policy before node_start.
 #
-#   node_ca                 make the CA in $T/a and give node b the same
-#                           key (each node reads it from its own data
-#                           directory, as docs/DEPLOY.md says)
+#   node_ca                 make the CA and the host CA in $T/a and give
+#                           node b the same keys (each node reads them
+#                           from its own data directory, as
+#                           docs/DEPLOY.md says)
 #   node_start NAME         start node NAME (data $T/NAME, config
-#       $T/NAME.yaml, store: the test database with password_file) on a
-#       free port, or on its old port when restarted; sets NODE_URL_NAME,
-#       NODE_PID_NAME, NODE_LOG_NAME
+#       $T/NAME.yaml, store: the test database with password_file, then
+#       the lines of $NODE_CONF_EXTRA) on a free port, or on its old port
+#       when restarted; sets NODE_URL_NAME, NODE_PID_NAME, NODE_LOG_NAME
 #   node_stop NAME [SIG]    send SIG (default TERM) and wait
 #   nurl NAME               print node NAME's base URL
 #   napi NAME TOKEN METHOD PATH [BODY]
@@ -46,13 +47,15 @@ store:
   url: $PG_URL_NOPW
   password_file: $PG_PWFILE
   connections: 4
+${NODE_CONF_EXTRA:-}
 EOF
 }
 
 node_ca() {
 	"$JIT_CA" init --data "$T/a" >/dev/null 2>&1 || return 1
 	mkdir -p "$T/b" && chmod 700 "$T/b"
-	cp -p "$T/a"/ca_key "$T/a"/ca_key.pub "$T/b/" || return 1
+	cp -p "$T/a"/ca_key "$T/a"/ca_key.pub "$T/a"/host_ca_key \
+		"$T/a"/host_ca_key.pub "$T/b/" || return 1
 }
 
 node_start() {
