@@ -240,8 +240,8 @@ migrate(struct jit_pg *pg, struct jit_pg_conn *c, int readonly, char *err,
 		/* Its tables lack what this program reads. */
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "the database has schema version "
-			    "%llu, older than this program's (%d): jit-ca store "
-			    "migrate brings it up to date",
+			    "%llu, older than this program's (%d): jit-ca "
+			    "store migrate brings it up to date",
 			    (unsigned long long)v, PG_SCHEMA_VERSION);
 		return JIT_ERR_STORE;
 	}

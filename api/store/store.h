@@ -618,8 +618,9 @@ int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
  * commits other nodes announce, and with every slot when the listening
  * connection is back after a loss.  It runs on the store's writer thread
  * (or the PostgreSQL listener's) with the store's version lock held: it
- * must be quick, must not block and must not call the store.  jit_store_set_change_hook(s, NULL, NULL) clears it; a
- * call in progress has finished when it returns.  One hook per store.
+ * must be quick, must not block and must not call the store.
+ * jit_store_set_change_hook(s, NULL, NULL) clears it; a call in progress
+ * has finished when it returns.  One hook per store.
  */
 #define JIT_STORE_WAKE_SLOTS 4096
 typedef void (*jit_store_change_fn)(void *ctx, const unsigned *slots,
