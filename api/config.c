@@ -2,11 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "buf.h"
 #include "err.h"
 #include "oidc.h"
 #include "policy.h"
@@ -142,6 +146,7 @@ config_zero(struct jit_config *c)
 	c->request_timeout = 10;
 	c->max_connections_per_address = 64;
 	c->rate_limit = 20;
+	c->max_pending = JIT_CONFIG_DEFAULT_MAX_PENDING;
 	c->web_session_idle = 30 * 60;
 	c->web_session_max = 12 * 3600;
 	c->host_cert_validity = JIT_CONFIG_DEFAULT_HOST_VALIDITY;
@@ -176,6 +181,7 @@ jit_config_release(struct jit_config *c)
 	free(c->store_sslmode);
 	free(c->store_sslrootcert);
 	free(c->store_schema);
+	free(c->metrics_token_file);
 	free(c->web_origin);
 	free(c->public_url);
 	free(c->oidc.issuer);
@@ -531,6 +537,7 @@ static const char *const top_keys[] = {
 	"max_connections", "rate_limit", "web", "request_timeout",
 	"max_connections_per_address", "host_domains", "host_cert_validity",
 	"public_url", "notify", "oidc", "store",
+	"max_pending", "metrics_token_file",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
@@ -637,6 +644,10 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 		return load_oidc(d, v, c);
 	if (strcmp(key, "store") == 0)
 		return load_store(d, v, c);
+	if (strcmp(key, "max_pending") == 0)
+		return get_uint(d, v, key, 100000, &c->max_pending);
+	if (strcmp(key, "metrics_token_file") == 0)
+		return get_string(d, v, key, &c->metrics_token_file);
 	switch (i) {
 	case 0:
 		return load_listen(d, v, key, c);
@@ -768,5 +779,72 @@ jit_config_load(const char *path, struct jit_config *c, char *err,
 	}
 	r = jit_config_parse(path, data, len, c, err, errlen);
 	free(data);
+	return r;
+}
+
+int
+jit_config_read_secret(const char *path, char **out, char *err,
+    size_t errlen)
+{
+	unsigned char buf[JIT_CONFIG_SECRET_MAX + 3];
+	struct stat st;
+	size_t len = 0, n, i;
+	ssize_t got;
+	int fd, r = JIT_ERR_INTERNAL;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	/* Mode and contents of the one file opened, so a path swapped in
+	 * between cannot pass the check with another file's bytes. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		r = jit_err_from_errno(errno);
+		jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
+		return r;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		jit_seterr(err, errlen, "%s: not a regular file", path);
+		r = JIT_ERR_PERMISSION;
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		jit_seterr(err, errlen, "%s is accessible by group or others "
+		    "(mode %04o): chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+		r = JIT_ERR_PERMISSION;
+		goto out;
+	}
+	while (len < sizeof(buf) - 1 &&
+	    (got = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = jit_err_from_errno(errno);
+			jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
+			goto out;
+		}
+		len += (size_t)got;
+	}
+	n = len;
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	for (i = 0; i < n && buf[i] > 0x20 && buf[i] < 0x7f; i++)
+		;
+	if (i != n || n < JIT_CONFIG_SECRET_MIN ||
+	    n > JIT_CONFIG_SECRET_MAX) {
+		jit_seterr(err, errlen, "%s: expected one line of %d to %d "
+		    "printable characters without spaces", path,
+		    JIT_CONFIG_SECRET_MIN, JIT_CONFIG_SECRET_MAX);
+		r = JIT_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	buf[n] = '\0';
+	r = (*out = jit_strdup((const char *)buf)) != NULL ? 0 :
+	    JIT_ERR_ALLOC;
+out:
+	jit_wipe(buf, sizeof(buf));
+	close(fd);
 	return r;
 }

@@ -16,6 +16,10 @@
  *   max_connections_per_address: 64
  *   rate_limit: 20                  # requests/second per token (burst 2x);
  *                                   # 0 disables; excess gets 429
+ *   max_pending: 20                 # pending requests per user, over all
+ *                                   # roles; 0 = no limit
+ *   metrics_token_file: FILE        # optional: GET /metrics then needs
+ *                                   # "Authorization: Bearer" + its token
  *   web:                            # the web page's sign-in sessions
  *     session_idle: 30m             # ends after this long without use
  *     session_max: 12h              # ends this long after sign-in
@@ -113,6 +117,8 @@ struct jit_config {
 	unsigned max_connections;
 	unsigned max_connections_per_address;
 	unsigned rate_limit;         /* per token per second; 0 = off */
+	unsigned max_pending;        /* per user; 0 = no limit */
+	char *metrics_token_file;    /* NULL = /metrics needs no token */
 	uint64_t web_session_idle;   /* seconds */
 	uint64_t web_session_max;    /* seconds */
 	char *web_origin;            /* "https://host[:port]" or NULL */
@@ -134,6 +140,10 @@ struct jit_config {
 	char *store_schema;
 	unsigned store_connections;  /* 0 = the store's default */
 };
+
+#define JIT_CONFIG_DEFAULT_MAX_PENDING 20
+#define JIT_CONFIG_SECRET_MIN 16     /* bytes of a token in a file */
+#define JIT_CONFIG_SECRET_MAX 1024
 
 /* Fill c with the embedded defaults (allocates: release afterwards). */
 int jit_config_defaults(struct jit_config *c);
@@ -162,6 +172,15 @@ struct jit_store;
  */
 int jit_config_open_store(const struct jit_config *c, const char *data,
     unsigned flags, struct jit_store **out, char *err, size_t errlen);
+
+/* Read a token from path (metrics_token_file): the file's one line
+ * without its line end, JIT_CONFIG_SECRET_MIN to JIT_CONFIG_SECRET_MAX
+ * printable ASCII characters without spaces.  A file group or others
+ * may read or write is refused (PERMISSION), as is one that is no
+ * regular file.  *out is the token (caller wipes and frees).  Errors:
+ * those of reading, PERMISSION, INVALID_FORMAT, with err saying what. */
+int jit_config_read_secret(const char *path, char **out, char *err,
+    size_t errlen);
 
 /* Parse a listen address ("127.0.0.1:8787", "[::1]:8787",
  * "localhost:80", "unix:/run/x.sock") into l (release with

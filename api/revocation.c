@@ -23,7 +23,9 @@ struct collect {
 	uint64_t now, grace;
 	struct serials user, host;
 	int with_hosts;
-	uint64_t generated;      /* for both */
+	uint64_t revoked;      /* revoked requests, listed or not */
+	uint64_t generated;    /* for both */
+	uint64_t valid_until;  /* the earliest until of a listed serial */
 };
 
 static uint64_t
@@ -38,15 +40,13 @@ time_member(const json_t *o, const char *key)
 }
 
 /* A revoked certificate that was valid until not_after and revoked at
- * revoked_at: listed in into, or left out as expired. */
+ * revoked_at: listed in into (0), or left out as dead everywhere (1). */
 static int
 add_serial(struct collect *c, struct serials *into, uint64_t serial,
     uint64_t not_after, uint64_t revoked_at)
 {
 	uint64_t until;
 
-	if (revoked_at > c->generated)
-		c->generated = revoked_at;
 	until = not_after > UINT64_MAX - c->grace ? UINT64_MAX :
 	    not_after + c->grace;
 	if (c->now >= until) {
@@ -55,8 +55,12 @@ add_serial(struct collect *c, struct serials *into, uint64_t serial,
 		into->expired++;
 		if (until > c->generated)
 			c->generated = until;
-		return 0;
+		return 1;
 	}
+	if (revoked_at > c->generated)
+		c->generated = revoked_at;
+	if (until < c->valid_until)
+		c->valid_until = until;
 	if (into->n == into->cap) {
 		size_t ncap = into->cap ? into->cap * 2 : 64;
 		uint64_t *p;
@@ -72,6 +76,8 @@ add_serial(struct collect *c, struct serials *into, uint64_t serial,
 	return 0;
 }
 
+/* One revoked request, latest not_after first (store.h); 1 (stop) at
+ * the first that is dead everywhere, since all after it are too. */
 static int
 collect_cb(json_t *req, uint64_t seq, void *vctx)
 {
@@ -90,13 +96,16 @@ collect_cb(json_t *req, uint64_t seq, void *vctx)
 	    not_after, time_member(req, "revoked_at"));
 }
 
+/* A certificate of a revoked host (all of them are read: their
+ * number does not grow with the requests). */
 static int
 collect_host_cb(uint64_t serial, uint64_t valid_before, uint64_t revoked_at,
     void *vctx)
 {
 	struct collect *c = vctx;
+	int r = add_serial(c, &c->host, serial, valid_before, revoked_at);
 
-	return add_serial(c, &c->host, serial, valid_before, revoked_at);
+	return r < 0 ? r : 0;
 }
 
 static int
@@ -105,7 +114,8 @@ collect_fn(struct jit_store_txn *t, void *vctx)
 	struct collect *c = vctx;
 	int r;
 
-	if ((r = jit_store_list_by_state(t, "revoked", NULL, collect_cb,
+	if ((r = jit_store_count_by_state(t, "revoked", &c->revoked)) != 0 ||
+	    (r = jit_store_list_by_state_end(t, "revoked", collect_cb,
 	    c)) != 0)
 		return r;
 	return c->with_hosts ? jit_hosts_revoked_certs(t, collect_host_cb, c) :
@@ -129,14 +139,19 @@ jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
 	memset(&c, 0, sizeof(c));
 	c.now = now;
 	c.grace = grace;
+	c.valid_until = UINT64_MAX;
 	c.with_hosts = host_ca != NULL;
 	if (s != NULL && (r = jit_store_read(s, collect_fn, &c)) != 0)
 		goto out;
+	if (c.revoked < c.user.n) {
+		r = JIT_ERR_STORE_CORRUPT;   /* the count missed some */
+		goto out;
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.ca = ca;
 	spec.serials = c.user.v;
 	spec.nserials = c.user.n;
-	spec.version = (uint64_t)c.user.n + 2 * c.user.expired +
+	spec.version = 2 * c.revoked - (uint64_t)c.user.n +
 	    (uint64_t)c.host.n + 2 * c.host.expired;
 	spec.generated = c.generated;
 	spec.comment = JIT_KRL_COMMENT;
@@ -152,10 +167,12 @@ jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
 		goto out;
 	if (info != NULL) {
 		info->listed = c.user.n + c.host.n;
-		info->expired = c.user.expired + c.host.expired;
 		info->host_listed = c.host.n;
+		info->revoked = c.revoked;
+		info->left_out = c.revoked - c.user.n + c.host.expired;
 		info->version = spec.version;
 		info->generated = spec.generated;
+		info->valid_until = c.valid_until;
 	}
 out:
 	free(c.user.v);

@@ -556,6 +556,7 @@ jit_server_run(const struct jit_config *cfg,
 	struct jit_notify *notify = NULL;
 	struct jit_http_options ho;
 	struct jit_api_options ao;
+	char *metrics_token = NULL;
 	struct sweeper sw;
 	sigset_t set;
 	int r, sig, fresh = 0, sweeper_started = 0, hooked = 0;
@@ -696,7 +697,21 @@ jit_server_run(const struct jit_config *cfg,
 	ao.session_idle = cfg->web_session_idle;
 	ao.session_max = cfg->web_session_max;
 	ao.web_origin = cfg->web_origin;
-	if ((r = jit_api_new(&ao, policy, &api)) != 0) {
+	ao.max_pending = cfg->max_pending;
+	if (cfg->metrics_token_file != NULL &&
+	    (r = jit_config_read_secret(cfg->metrics_token_file,
+	    &metrics_token, msg, sizeof(msg))) != 0) {
+		jit_seterr(err, errlen, "metrics_token_file: %s", msg);
+		goto out;
+	}
+	ao.metrics_token = metrics_token;
+	r = jit_api_new(&ao, policy, &api);
+	if (metrics_token != NULL) {
+		jit_wipe(metrics_token, strlen(metrics_token));
+		free(metrics_token);
+		metrics_token = NULL;
+	}
+	if (r != 0) {
 		jit_seterr(err, errlen, "%s", jit_err(r));
 		goto out;
 	}

@@ -13,6 +13,8 @@
  *              8628) at the server's identity provider, then a session
  *              token from POST /v1/sessions
  *   cmds.c     every other subcommand
+ *   output.c   what is printed about requests, with the server's text
+ *              made inert (control characters, bidi overrides escaped)
  *   main.c     argument parsing, dispatch, --help, exit codes
  *
  * Names the client defines start with client_ (functions, structs) so
@@ -21,7 +23,9 @@
  *
  * Subcommands print to stdout (human text, or JSON with --json) and put
  * exactly one line "jit-ssh: message" on stderr when they fail; they
- * return one of the JIT_EXIT_* codes.
+ * return one of the JIT_EXIT_* codes.  Every line that can carry text
+ * from the server is written by client_line(), client_fail() or
+ * client_print_json() (output.c), never by a bare printf.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -29,17 +33,21 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 #include "key.h"
+
+struct jit_cert;
 
 /* Exit codes (documented in --help). */
 #define JIT_EXIT_OK 0
 #define JIT_EXIT_ERROR 1        /* server down, HTTP/IO errors, ... */
 #define JIT_EXIT_USAGE 2
 #define JIT_EXIT_DENIED 3
-#define JIT_EXIT_ENDED 4        /* cancelled, expired, revoked, timed out */
+#define JIT_EXIT_ENDED 4        /* cancelled, expired, revoked, ended,
+                                   timed out */
 #define JIT_EXIT_CERT 5         /* certificate refused (verification) */
 #define JIT_EXIT_INTERRUPTED 130 /* Ctrl-C; the request stays pending */
 
@@ -220,6 +228,47 @@ int client_known_hosts_put(const char *line, char **path, char *msg,
 int client_uninstall(const char *role, size_t *nroles, size_t *nagent,
     char *msg, size_t msglen);
 
+/* The longest request ID client_request_id_ok() takes. */
+#define CLIENT_ID_MAX 64
+
+/* A certificate installed as ~/.ssh/jit/ROLE-cert.pub. */
+struct client_installed {
+	char *role;
+	char *path;                /* the certificate file */
+	char request_id[CLIENT_ID_MAX + 1]; /* from its key id "USER req=ID
+	                              role=ROLE"; "" when it has none */
+	struct jit_cert *cert;
+};
+
+/*
+ * The certificates installed under ~/.ssh/jit/ (only ROLE's when role is
+ * not NULL), sorted by role; files that do not parse are left out, a
+ * missing directory has none.  *out is a new array of *n entries, freed
+ * with client_installed_free().  On error msg says why.
+ */
+int client_installed_list(const char *role, struct client_installed **out,
+    size_t *n, char *msg, size_t msglen);
+void client_installed_free(struct client_installed *v, size_t n);
+
+/* Remove cert from ssh-agent by its blob; *removed is 1 when the agent
+ * held it.  No agent, or an agent without it, is not an error. */
+int client_agent_forget(const struct jit_cert *cert, int *removed);
+
+/*
+ * Keys made for requests live in ~/.ssh/jit/pending/ until the
+ * certificate is installed.  client_pending_path() is the path of
+ * pending/NAME (the directory itself for NULL) as a new string, NULL on
+ * error; create makes the directories.  client_pending_forget() deletes
+ * the key of request id (nothing there is fine); client_pending_ids()
+ * lists the request IDs that have a key there (a new array of new
+ * strings); client_pending_clear() deletes every file there, *nkeys
+ * receiving how many were keys.
+ */
+char *client_pending_path(const char *name, int create);
+void client_pending_forget(const char *id);
+int client_pending_ids(char ***ids, size_t *n);
+int client_pending_clear(size_t *nkeys);
+
 /* ------------------------------------------------------------------ */
 /* cmds.c / login.c: option values collected by main.c */
 
@@ -229,6 +278,7 @@ struct client_opts {
 	int pending;
 	int no_agent;
 	int no_wait;
+	int revoke;
 	int sso;
 	int help;
 	const char *url, *token, *ca_key_file, *tls_ca, *config;
@@ -257,15 +307,65 @@ int client_cmd_logout(const struct client_opts *o);
 int client_cmd_ca(const struct client_opts *o);
 int client_cmd_whoami(const struct client_opts *o);
 
-/* Print "jit-ssh: message\n" to stderr. */
-void client_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Print a request as human text (one block) or JSON. */
-void client_print_request(const json_t *req, int json);
-/* Helpers for JSON objects from the server. */
-const char *client_json_str(const json_t *o, const char *key);
-long long client_json_int(const json_t *o, const char *key, long long dflt);
 /* Validate a request ID before putting it in a URL path. */
 int client_request_id_ok(const char *id);
+
+/* ------------------------------------------------------------------ */
+/* output.c */
+
+/*
+ * Server text made inert for a terminal, as a new string (NULL when out
+ * of memory): every C0 control (newline and tab included), DEL and C1
+ * control, every bidi override or isolate (U+202A..U+202E,
+ * U+2066..U+2069) and every byte that is not part of valid UTF-8 is
+ * written as \xHH (one byte) or \uHHHH (a code point); other text,
+ * UTF-8 included, is kept.
+ */
+char *client_escape(const char *s);
+
+/* Print one line to f: fmt formatted, then escaped as client_escape()
+ * does (so a newline inside an argument cannot start a line), then
+ * "\n".  fmt itself must not end in a newline. */
+void client_line(FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print "jit-ssh: message\n" to stderr, escaped the same way (stdout is
+ * flushed first). */
+void client_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print j as indented JSON and a newline; DEL, C1 controls and bidi
+ * overrides inside strings are written as \uHHHH (the same JSON). */
+void client_print_json(const json_t *j);
+
+/* Print a request as a block of human text, or as JSON. */
+void client_print_request(const json_t *req, int json);
+/* Print a list of requests as a table: ID, STATE, USER first, then
+ * role, start, duration and reason; a pending request is followed by a
+ * line saying what it still needs. */
+void client_print_requests(const json_t *list);
+/*
+ * What a request still needs, in words, from its "missing" member:
+ * "needs 1 more approval from group:security and 1 more from any
+ * approver"; "" when nothing is missing.  A request without "missing"
+ * (an older server) gives "N of M approvals".  out is always
+ * terminated, cut at len.
+ */
+void client_missing_words(const json_t *req, char *out, size_t len);
+/* The grant's window in words: "T1 to T2 (1h)" once approved, else
+ * "starts at approval, lasts 1h" or "starts at T (or at approval, if
+ * later), lasts 1h". */
+void client_window_words(const json_t *req, char *out, size_t len);
+/* The strings of a JSON array joined with sep (others skipped). */
+void client_strings_of(const json_t *arr, const char *sep, char *out,
+    size_t len);
+/* Why a request ended, in words, from its "end_reason" member
+ * ("policy_changed": "a policy change ended it"); NULL when it has none
+ * (an open request, an older server) or one this client does not know. */
+const char *client_end_words(const json_t *req);
+/* 1 for the states a request never leaves (denied, cancelled, expired,
+ * revoked, ended); 0 for pending, approved, NULL and unknown names. */
+int client_state_final(const char *state);
+/* Members of JSON objects from the server: NULL / dflt when absent or
+ * of another type. */
+const char *client_json_str(const json_t *o, const char *key);
+long long client_json_int(const json_t *o, const char *key, long long dflt);
 
 #endif

@@ -4,7 +4,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,35 +13,6 @@
 #include "client.h"
 #include "err.h"
 #include "util.h"
-
-void
-client_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("jit-ssh: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-const char *
-client_json_str(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-long long
-client_json_int(const json_t *o, const char *key, long long dflt)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
-}
 
 int
 client_request_id_ok(const char *id)
@@ -147,123 +117,6 @@ client_pinned_ca(const struct client_config *c, struct jit_key **out)
 	return 0;
 }
 
-static void
-print_json(const json_t *j)
-{
-	json_dumpf(j, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-}
-
-static void
-print_people(const char *label, const json_t *arr)
-{
-	const json_t *v;
-	const char *u, *at, *cm;
-	size_t i;
-
-	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return;
-	json_array_foreach(arr, i, v) {
-		u = client_json_str(v, "user");
-		at = client_json_str(v, "at");
-		cm = client_json_str(v, "comment");
-		printf("  %-11s %s%s%s%s%s%s\n", i == 0 ? label : "",
-		    u ? u : "?", at ? " at " : "", at ? at : "",
-		    cm && *cm ? " \"" : "", cm && *cm ? cm : "",
-		    cm && *cm ? "\"" : "");
-	}
-}
-
-static void
-strings_of(const json_t *arr, char *out, size_t len)
-{
-	const json_t *v;
-	size_t i, used = 0;
-	int n;
-
-	out[0] = '\0';
-	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v))
-			continue;
-		n = snprintf(out + used, len - used, "%s%s", used ? "," : "",
-		    json_string_value(v));
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += (size_t)n;
-	}
-}
-
-void
-client_print_request(const json_t *req, int json)
-{
-	const char *s;
-	char buf[1024];
-	long long d;
-
-	if (json) {
-		print_json(req);
-		return;
-	}
-	printf("request %s\n", (s = client_json_str(req, "id")) ? s : "?");
-	printf("  %-11s %s\n", "state:",
-	    (s = client_json_str(req, "state")) ? s : "?");
-	if ((s = client_json_str(req, "user")) != NULL)
-		printf("  %-11s %s\n", "user:", s);
-	strings_of(json_object_get(req, "principals"), buf, sizeof(buf));
-	printf("  %-11s %s%s%s%s\n", "role:",
-	    (s = client_json_str(req, "role")) ? s : "?",
-	    buf[0] ? " (principals: " : "", buf, buf[0] ? ")" : "");
-	if ((s = client_json_str(req, "reason")) != NULL)
-		printf("  %-11s %s\n", "reason:", s);
-	if ((d = client_json_int(req, "duration", -1)) > 0) {
-		jit_format_duration((uint64_t)d, buf, sizeof(buf));
-		printf("  %-11s %s\n", "duration:", buf);
-	}
-	if ((s = client_json_str(req, "created_at")) != NULL)
-		printf("  %-11s %s\n", "created:", s);
-	printf("  %-11s %zu of %lld needed\n", "approvals:",
-	    json_array_size(json_object_get(req, "approvals")),
-	    client_json_int(req, "approvals_needed", 0));
-	print_people("approved:", json_object_get(req, "approvals"));
-	print_people("denied:", json_object_get(req, "denials"));
-	if ((s = client_json_str(req, "not_before")) != NULL)
-		printf("  %-11s %s .. %s\n", "window:", s,
-		    client_json_str(req, "not_after") ?
-		    client_json_str(req, "not_after") : "?");
-	if ((d = client_json_int(req, "serial", 0)) > 0)
-		printf("  %-11s %lld\n", "serial:", d);
-	if ((s = client_json_str(req, "revoked_by")) != NULL)
-		printf("  %-11s %s\n", "revoked by:", s);
-}
-
-static const char *
-str_or(const json_t *o, const char *key, const char *dflt)
-{
-	const char *s = client_json_str(o, key);
-
-	return s ? s : dflt;
-}
-
-static void
-print_table(const json_t *list)
-{
-	const json_t *r;
-	size_t i;
-
-	if (json_array_size(list) == 0) {
-		printf("no requests\n");
-		return;
-	}
-	printf("%-24s %-10s %-12s %-16s %-20s %s\n", "ID", "STATE", "USER",
-	    "ROLE", "CREATED", "REASON");
-	json_array_foreach(list, i, r) {
-		printf("%-24s %-10s %-12s %-16s %-20s %s\n",
-		    str_or(r, "id", "?"), str_or(r, "state", "?"),
-		    str_or(r, "user", "?"), str_or(r, "role", "?"),
-		    str_or(r, "created_at", ""), str_or(r, "reason", ""));
-	}
-}
-
 /* The array of requests in a list answer ({"requests": [...]} or a bare
  * array). */
 static const json_t *
@@ -288,51 +141,161 @@ need_id(const struct client_opts *o, const char *usage)
 	return 0;
 }
 
-/* Installed certificates, from ~/.ssh/jit/ROLE-cert.pub. */
-static void
-print_installed(void)
+/*
+ * GET path without printing anything: the JSON object answered with a
+ * 2xx, as a new reference, or NULL.  For look-ups whose failure only
+ * means "unknown".
+ */
+static json_t *
+quiet_get(const struct client_config *c, const char *path)
 {
-	struct dirent *de;
-	struct jit_cert *cert;
-	char *dir = NULL, *path = NULL, *line = NULL, msg[256];
-	char until[JIT_TIME_LEN];
-	DIR *d;
-	size_t len;
-	int header = 0;
+	struct client_http_result res;
+	char msg[256];
+	json_t *j = NULL;
 
-	if (client_ssh_jit_dir(0, &dir, msg, sizeof(msg)) != 0)
-		return;
-	if ((d = opendir(dir)) == NULL) {
-		free(dir);
-		return;
+	if (client_http_call(c, "GET", path, NULL, 30, NULL, NULL, &res, msg,
+	    sizeof(msg)) == 0 && res.status >= 200 && res.status <= 299 &&
+	    json_is_object(res.json))
+		j = json_incref(res.json);
+	client_http_result_release(&res);
+	return j;
+}
+
+/* Request id: from list when it is there, else asked for (NULL when
+ * that fails).  A new reference. */
+static json_t *
+lookup_request(const struct client_config *c, const json_t *list,
+    const char *id)
+{
+	const json_t *r;
+	const char *rid;
+	char path[256];
+	size_t i;
+
+	json_array_foreach(list, i, r) {
+		rid = client_json_str(r, "id");
+		if (rid != NULL && strcmp(rid, id) == 0)
+			return json_incref((json_t *)r);
 	}
-	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (len <= 9 || strcmp(de->d_name + len - 9, "-cert.pub"))
-			continue;
-		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
-			break;
-		cert = NULL;
-		if (read_first_line(path, &line) == 0 &&
-		    jit_cert_parse_line(line, &cert) == 0) {
-			if (!header)
-				printf("\ninstalled certificates:\n");
-			header = 1;
-			jit_format_time(cert->valid_before, until);
-			printf("  %-16.*s %s until %s%s\n", (int)(len - 9),
-			    de->d_name, cert->nprincipals ?
-			    cert->principals[0] : "-", until,
-			    cert->valid_before <= jit_now() ? " (expired)" :
-			    "");
-		}
-		jit_cert_free(cert);
-		free(line);
-		line = NULL;
-		free(path);
-		path = NULL;
+	if (!client_request_id_ok(id))
+		return NULL;
+	snprintf(path, sizeof(path), "/v1/requests/%s", id);
+	return quiet_get(c, path);
+}
+
+/* Delete the keys kept for requests that ended without a certificate
+ * (denied, expired, cancelled while nobody waited). */
+static void
+sweep_pending(const struct client_config *c, const json_t *list)
+{
+	json_t *req;
+	char **ids = NULL;
+	size_t i, n = 0;
+
+	if (client_pending_ids(&ids, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		req = lookup_request(c, list, ids[i]);
+		if (req != NULL &&
+		    client_state_final(client_json_str(req, "state")))
+			client_pending_forget(ids[i]);
+		json_decref(req);
+		free(ids[i]);
 	}
-	closedir(d);
-	free(dir);
+	free(ids);
+}
+
+/*
+ * One installed certificate as JSON, with the state of its request as
+ * the server has it; a revoked grant's certificate is removed from
+ * ssh-agent here.
+ */
+static json_t *
+installed_json(const struct client_config *c, const json_t *list,
+    const struct client_installed *e)
+{
+	const struct jit_cert *cert = e->cert;
+	json_t *j, *princ, *req = NULL;
+	const char *state = NULL;
+	char va[JIT_TIME_LEN], vb[JIT_TIME_LEN];
+	size_t i;
+	int removed = 0;
+
+	if ((princ = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < cert->nprincipals; i++)
+		json_array_append_new(princ, json_string(cert->principals[i]));
+	if (e->request_id[0] != '\0' &&
+	    (req = lookup_request(c, list, e->request_id)) != NULL)
+		state = client_json_str(req, "state");
+	if (state != NULL && strcmp(state, "revoked") == 0)
+		(void)client_agent_forget(cert, &removed);
+	jit_format_time(cert->valid_after, va);
+	jit_format_time(cert->valid_before, vb);
+	j = json_pack("{s:s, s:s?, s:o, s:I, s:s, s:s, s:b, s:s?, s:s?, "
+	    "s:s?, s:b, s:s}", "role", e->role, "request",
+	    e->request_id[0] ? e->request_id : NULL, "principals", princ,
+	    "serial", (json_int_t)cert->serial, "valid_after", va,
+	    "valid_before", vb, "expired", cert->valid_before <= jit_now(),
+	    "state", state, "revoked_by", client_json_str(req, "revoked_by"),
+	    "revoked_at", client_json_str(req, "revoked_at"),
+	    "removed_from_agent", removed, "certificate", e->path);
+	json_decref(req);
+	return j;
+}
+
+/* The installed certificates as a JSON array (empty when none). */
+static json_t *
+installed_all(const struct client_config *c, const json_t *list)
+{
+	struct client_installed *v = NULL;
+	json_t *a, *e;
+	char msg[256];
+	size_t i, n = 0;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	if (client_installed_list(NULL, &v, &n, msg, sizeof(msg)) != 0)
+		client_fail("warning: %s", msg);
+	for (i = 0; i < n; i++)
+		if ((e = installed_json(c, list, &v[i])) != NULL)
+			json_array_append_new(a, e);
+	client_installed_free(v, n);
+	return a;
+}
+
+static void
+print_installed(const json_t *installed)
+{
+	const json_t *e;
+	const char *state, *by, *at;
+	char princ[512], mark[512];
+	size_t i;
+
+	if (json_array_size(installed) == 0)
+		return;
+	printf("\ninstalled certificates:\n");
+	json_array_foreach(installed, i, e) {
+		state = client_json_str(e, "state");
+		client_strings_of(json_object_get(e, "principals"), ",", princ,
+		    sizeof(princ));
+		mark[0] = '\0';
+		if (state != NULL && strcmp(state, "revoked") == 0) {
+			by = client_json_str(e, "revoked_by");
+			at = client_json_str(e, "revoked_at");
+			snprintf(mark, sizeof(mark), " REVOKED%s%s%s%s%s",
+			    by ? " by " : "", by ? by : "", at ? " at " : "",
+			    at ? at : "", json_is_true(json_object_get(e,
+			    "removed_from_agent")) ? ", removed from "
+			    "ssh-agent" : "");
+		} else if (json_is_true(json_object_get(e, "expired")))
+			snprintf(mark, sizeof(mark), " (expired)");
+		else if (state != NULL && strcmp(state, "approved") != 0)
+			snprintf(mark, sizeof(mark), " (request %s)", state);
+		client_line(stdout, "  %-16s %s until %s%s",
+		    client_json_str(e, "role"), princ[0] ? princ : "-",
+		    client_json_str(e, "valid_before"), mark);
+	}
 }
 
 int
@@ -340,6 +303,8 @@ client_cmd_status(const struct client_opts *o)
 {
 	struct client_config c;
 	struct client_http_result res;
+	json_t *installed = NULL, *j = NULL;
+	const json_t *list;
 	char path[256];
 	int rc;
 
@@ -354,17 +319,36 @@ client_cmd_status(const struct client_opts *o)
 		return rc;
 	if (o->nargs == 1) {
 		snprintf(path, sizeof(path), "/v1/requests/%s", o->args[0]);
-		if ((rc = client_api_call(&c, "GET", path, NULL, 0, &res)) == 0)
-			client_print_request(res.json, o->json);
-	} else if ((rc = client_api_call(&c, "GET", "/v1/requests?mine=1",
-	    NULL, 0, &res)) == 0) {
-		if (o->json)
-			print_json(res.json);
-		else {
-			print_table(requests_of(res.json));
-			print_installed();
-		}
+		if ((rc = client_api_call(&c, "GET", path, NULL, 0,
+		    &res)) != 0)
+			goto out;
+		client_print_request(res.json, o->json);
+		if (client_state_final(client_json_str(res.json, "state")))
+			client_pending_forget(o->args[0]);
+		goto out;
 	}
+	if ((rc = client_api_call(&c, "GET", "/v1/requests?mine=1", NULL, 0,
+	    &res)) != 0)
+		goto out;
+	rc = JIT_EXIT_ERROR;
+	list = requests_of(res.json);
+	if ((installed = installed_all(&c, list)) == NULL)
+		goto out;
+	sweep_pending(&c, list);
+	if (o->json) {
+		if ((j = json_pack("{s:o, s:O}", "requests", list ?
+		    json_incref((json_t *)list) : json_array(), "installed",
+		    installed)) == NULL)
+			goto out;
+		client_print_json(j);
+	} else {
+		client_print_requests(list);
+		print_installed(installed);
+	}
+	rc = JIT_EXIT_OK;
+ out:
+	json_decref(installed);
+	json_decref(j);
 	client_http_result_release(&res);
 	client_config_release(&c);
 	return rc;
@@ -388,9 +372,9 @@ client_cmd_list(const struct client_opts *o)
 	    "/v1/requests?state=pending" : "/v1/requests", NULL, 0,
 	    &res)) == 0) {
 		if (o->json)
-			print_json(res.json);
+			client_print_json(res.json);
 		else
-			print_table(requests_of(res.json));
+			client_print_requests(requests_of(res.json));
 	}
 	client_http_result_release(&res);
 	client_config_release(&c);
@@ -405,7 +389,7 @@ act(const struct client_opts *o, const char *action, const char *usage)
 	struct client_http_result res;
 	json_t *body = NULL;
 	const char *state;
-	char path[256];
+	char path[256], needs[512];
 	int rc;
 
 	memset(&res, 0, sizeof(res));
@@ -420,21 +404,26 @@ act(const struct client_opts *o, const char *action, const char *usage)
 	}
 	snprintf(path, sizeof(path), "/v1/requests/%s/%s", o->args[0],
 	    action);
-	if ((rc = client_api_call(&c, "POST", path, body, 0, &res)) == 0) {
-		if (o->json)
-			print_json(res.json);
-		else {
-			state = client_json_str(res.json, "state");
-			printf("request %s: %s", o->args[0],
-			    state ? state : "?");
-			if (state && strcmp(state, "pending") == 0)
-				printf(" (%zu of %lld approvals)",
-				    json_array_size(json_object_get(res.json,
-				    "approvals")), client_json_int(res.json,
-				    "approvals_needed", 0));
-			printf("\n");
-		}
+	if ((rc = client_api_call(&c, "POST", path, body, 0, &res)) != 0)
+		goto out;
+	state = client_json_str(res.json, "state");
+	if (o->json)
+		client_print_json(res.json);
+	else if (strcmp(action, "approve") == 0)
+		/* The approver sees what they approved: the principals,
+		 * the window and what is still needed. */
+		client_print_request(res.json, 0);
+	else {
+		needs[0] = '\0';
+		if (state != NULL && strcmp(state, "pending") == 0)
+			client_missing_words(res.json, needs, sizeof(needs));
+		client_line(stdout, "request %s: %s%s%s", o->args[0],
+		    state ? state : "?", needs[0] ? ", " : "", needs);
 	}
+	/* A cancelled request will never be installed: drop its key. */
+	if (client_state_final(state))
+		client_pending_forget(o->args[0]);
+ out:
 	json_decref(body);
 	client_http_result_release(&res);
 	client_config_release(&c);
@@ -470,36 +459,165 @@ client_cmd_revoke(const struct client_opts *o)
 	return act(o, "revoke", "jit-ssh revoke ID [--comment TEXT]");
 }
 
+/*
+ * End the grant of an installed certificate on the server (the requester
+ * relinquishes it).  Returns 0 when it was revoked now or was already
+ * over (409: revoked, ended), else an exit code after printing.
+ */
+static int
+relinquish(const struct client_config *c, const struct client_opts *o,
+    const struct client_installed *e, json_t *revoked)
+{
+	struct client_http_result res;
+	json_t *body = NULL;
+	char path[256], msg[512];
+	int r, rc = JIT_EXIT_ERROR;
+
+	memset(&res, 0, sizeof(res));
+	if (e->request_id[0] == '\0') {
+		client_fail("%s: its certificate names no request; nothing "
+		    "revoked or removed (jit-ssh logout %s removes it here)",
+		    e->role, e->role);
+		return JIT_EXIT_ERROR;
+	}
+	if (o->comment != NULL &&
+	    (body = json_pack("{s:s}", "comment", o->comment)) == NULL)
+		return JIT_EXIT_ERROR;
+	snprintf(path, sizeof(path), "/v1/requests/%s/revoke", e->request_id);
+	r = client_http_call(c, "POST", path, body, 30, NULL, NULL, &res, msg,
+	    sizeof(msg));
+	if (r == JIT_ERR_SYSTEM && client_interrupted) {
+		client_fail("interrupted");
+		rc = JIT_EXIT_INTERRUPTED;
+	} else if (r != 0)
+		client_fail("%s: request %s not revoked: %s; nothing removed",
+		    e->role, e->request_id, msg);
+	else if (res.status == 409) {
+		client_http_describe_error(&res, msg, sizeof(msg));
+		if (!o->json)
+			client_line(stdout, "%s: request %s was already over "
+			    "(%s)", e->role, e->request_id, msg);
+		rc = 0;
+	} else if (res.status < 200 || res.status > 299) {
+		client_http_describe_error(&res, msg, sizeof(msg));
+		client_fail("%s: request %s not revoked: %s; nothing removed",
+		    e->role, e->request_id, msg);
+	} else {
+		if (!o->json)
+			client_line(stdout, "%s: request %s revoked (serial "
+			    "%llu joins the revocation list)", e->role,
+			    e->request_id,
+			    (unsigned long long)e->cert->serial);
+		json_array_append_new(revoked, json_string(e->request_id));
+		rc = 0;
+	}
+	json_decref(body);
+	client_http_result_release(&res);
+	return rc;
+}
+
 int
 client_cmd_logout(const struct client_opts *o)
 {
 	const char *role = o->nargs == 1 ? o->args[0] : NULL;
-	size_t nroles = 0, nagent = 0;
+	struct client_installed *v = NULL;
+	struct client_config c;
+	json_t *revoked = NULL, *j;
+	size_t i, n = 0, nroles = 0, nagent = 0, r1, a1, npending = 0;
 	char msg[512];
+	int rc = JIT_EXIT_ERROR, r;
 
+	memset(&c, 0, sizeof(c));
 	if (o->nargs > 1) {
-		client_fail("usage: jit-ssh logout [ROLE]");
+		client_fail("usage: jit-ssh logout [ROLE] [--revoke "
+		    "[--comment TEXT]]");
 		return JIT_EXIT_USAGE;
 	}
 	if (role != NULL && !client_role_name_ok(role)) {
 		client_fail("invalid role name '%s'", role);
 		return JIT_EXIT_USAGE;
 	}
-	if (client_uninstall(role, &nroles, &nagent, msg, sizeof(msg)) != 0) {
-		client_fail("%s", msg);
-		return JIT_EXIT_ERROR;
+	if (!o->revoke && (o->url || o->token || o->tls_ca || o->config ||
+	    o->ca_key_file || o->comment)) {
+		client_fail("jit-ssh logout: the server options and --comment "
+		    "apply only with --revoke (usage: jit-ssh logout [ROLE] "
+		    "[--revoke [--comment TEXT]])");
+		return JIT_EXIT_USAGE;
 	}
-	if (o->json)
-		printf("{\"roles\": %zu, \"agent_identities\": %zu}\n", nroles,
-		    nagent);
-	else if (role != NULL)
+	if ((revoked = json_array()) == NULL)
+		return JIT_EXIT_ERROR;
+	if (o->revoke) {
+		if (client_installed_list(role, &v, &n, msg,
+		    sizeof(msg)) != 0) {
+			client_fail("%s", msg);
+			goto out;
+		}
+		if (n == 0) {
+			client_fail("no certificate is installed%s%s; nothing "
+			    "to revoke", role ? " for role " : "",
+			    role ? role : "");
+			goto out;
+		}
+		/* Only now, with something to revoke, sign in if need be. */
+		if ((rc = client_opts_config_auth(o, &c)) != 0)
+			goto out;
+		/* Each role's files go only once its grant is over on the
+		 * server, so a failed revocation can be tried again. */
+		rc = JIT_EXIT_OK;
+		for (i = 0; i < n; i++) {
+			if ((r = relinquish(&c, o, &v[i], revoked)) != 0) {
+				rc = r;
+				continue;
+			}
+			if (client_uninstall(v[i].role, &r1, &a1, msg,
+			    sizeof(msg)) != 0) {
+				client_fail("%s", msg);
+				rc = JIT_EXIT_ERROR;
+				continue;
+			}
+			nroles += r1;
+			nagent += a1;
+		}
+	} else {
+		if (client_uninstall(role, &nroles, &nagent, msg,
+		    sizeof(msg)) != 0) {
+			client_fail("%s", msg);
+			goto out;
+		}
+		rc = JIT_EXIT_OK;
+	}
+	/* Logging out of everything also drops the keys kept for requests
+	 * not installed yet. */
+	if (role == NULL && rc == JIT_EXIT_OK &&
+	    (r = client_pending_clear(&npending)) != 0) {
+		client_fail("cannot clear ~/.ssh/jit/pending: %s", jit_err(r));
+		rc = JIT_EXIT_ERROR;
+	}
+	if (o->json) {
+		j = json_pack("{s:I, s:I, s:O, s:I}", "roles",
+		    (json_int_t)nroles, "agent_identities", (json_int_t)nagent,
+		    "revoked", revoked, "pending_keys", (json_int_t)npending);
+		if (j != NULL)
+			client_print_json(j);
+		json_decref(j);
+	} else if (role != NULL)
 		printf("%s: removed %s files and %zu agent identit%s\n", role,
 		    nroles ? "its" : "no", nagent, nagent == 1 ? "y" : "ies");
-	else
+	else {
 		printf("removed the files of %zu role%s and %zu agent "
-		    "identit%s\n", nroles, nroles == 1 ? "" : "s", nagent,
+		    "identit%s", nroles, nroles == 1 ? "" : "s", nagent,
 		    nagent == 1 ? "y" : "ies");
-	return JIT_EXIT_OK;
+		if (npending > 0)
+			printf(", and %zu key%s of requests not installed",
+			    npending, npending == 1 ? "" : "s");
+		printf("\n");
+	}
+ out:
+	client_installed_free(v, n);
+	json_decref(revoked);
+	if (o->revoke)
+		client_config_release(&c);
+	return rc;
 }
 
 /* GET /v1/ca and parse it; prints on failure. */
@@ -630,10 +748,10 @@ client_cmd_ca(const struct client_opts *o)
 		    "fingerprint", fp, "pinned", c.ca_key != NULL);
 
 		if (j != NULL)
-			print_json(j);
+			client_print_json(j);
 		json_decref(j);
 	} else
-		printf("%s\n", line);
+		client_line(stdout, "%s", line);
 	rc = JIT_EXIT_OK;
  out:
 	free(line);
@@ -664,26 +782,27 @@ client_cmd_whoami(const struct client_opts *o)
 	if ((rc = client_api_call(&c, "GET", "/v1/whoami", NULL, 0,
 	    &res)) == 0) {
 		if (o->json)
-			print_json(res.json);
+			client_print_json(res.json);
 		else {
-			strings_of(json_object_get(res.json, "groups"), groups,
-			    sizeof(groups));
-			printf("%s", (k = client_json_str(res.json, "user")) ?
-			    k : "?");
-			if (groups[0])
-				printf(" (groups: %s)", groups);
-			printf("\n");
+			client_strings_of(json_object_get(res.json, "groups"),
+			    ",", groups, sizeof(groups));
+			client_line(stdout, "%s%s%s%s",
+			    (k = client_json_str(res.json, "user")) ? k : "?",
+			    groups[0] ? " (groups: " : "", groups,
+			    groups[0] ? ")" : "");
 			json_object_foreach(res.json, k, v) {
 				if (json_is_array(v) && json_array_size(v))
 				{
 					if (strcmp(k, "groups") == 0)
 						continue;
-					strings_of(v, groups, sizeof(groups));
-					printf("  %s: %s\n", k, groups);
+					client_strings_of(v, ",", groups,
+					    sizeof(groups));
+					client_line(stdout, "  %s: %s", k,
+					    groups);
 				} else if (json_is_true(v))
-					printf("  %s: yes\n", k);
+					client_line(stdout, "  %s: yes", k);
 			}
-			printf("  server: %s\n", c.url);
+			client_line(stdout, "  server: %s", c.url);
 		}
 	}
 	client_http_result_release(&res);
@@ -785,7 +904,7 @@ client_cmd_setup(const struct client_opts *o)
 	}
 	fprintf(stderr, "Server %s\nCA key fingerprint: %s\n", c.url, fp);
 	if (hfp != NULL)
-		fprintf(stderr, "Host CA key fingerprint: %s (for %.*s)\n",
+		client_line(stderr, "Host CA key fingerprint: %s (for %.*s)",
 		    hfp, (int)strcspn(hline + 16, " "), hline + 16);
 	if (changed)
 		fprintf(stderr, "WARNING: this differs from the CA key pinned "
@@ -832,19 +951,17 @@ client_cmd_setup(const struct client_opts *o)
 		    known);
 
 		if (j != NULL)
-			print_json(j);
+			client_print_json(j);
 		json_decref(j);
 	} else {
-		printf("Wrote %s: server %s, CA %s pinned", c.path, c.url, fp);
-		if (user != NULL)
-			printf(", %s for %s", c.sso ? "signed in" : "token",
-			    user);
-		else
-			printf(" (no token yet: set JIT_SSH_TOKEN or re-run "
-			    "with --token-file FILE)");
-		printf(".\n");
+		client_line(stdout, "Wrote %s: server %s, CA %s pinned%s%s%s.",
+		    c.path, c.url, fp, user == NULL ? "" : c.sso ?
+		    ", signed in for " : ", token for ", user ? user : "",
+		    user ? "" : " (no token yet: set JIT_SSH_TOKEN or re-run "
+		    "with --token-file FILE)");
 		if (known != NULL)
-			printf("Trusting the host CA %s in %s.\n", hfp, known);
+			client_line(stdout, "Trusting the host CA %s in %s.",
+			    hfp, known);
 	}
 	rc = JIT_EXIT_OK;
 	goto out;

@@ -6,7 +6,10 @@
  *   ~/.ssh/jit/ROLE          private key (0600), or a symlink to --key
  *   ~/.ssh/jit/ROLE.pub      public key line
  *   ~/.ssh/jit/ROLE-cert.pub certificate line (ssh -i ROLE finds it)
- *   ~/.ssh/jit/pending/ID    key made for a request still waiting
+ *   ~/.ssh/jit/pending/ID    key made for a request still waiting,
+ *                            deleted once the request ends without a
+ *                            certificate (or is installed: then it
+ *                            becomes ~/.ssh/jit/ROLE)
  *   ~/.ssh/known_hosts       gets the host CA's @cert-authority line
  *                            (jit-ssh setup; client_known_hosts_put)
  *
@@ -495,4 +498,313 @@ client_uninstall(const char *role, size_t *nroles, size_t *nagent, char *msg,
 		closedir(d);
 	free(dir);
 	return r;
+}
+
+/* ---- installed certificates ------------------------------------------ */
+
+static int
+cmp_installed(const void *a, const void *b)
+{
+	const struct client_installed *x = a, *y = b;
+
+	return strcmp(x->role, y->role);
+}
+
+/* The request ID in a key id "USER req=ID role=ROLE", or "" for none. */
+static void
+request_of_key_id(const char *key_id, char out[CLIENT_ID_MAX + 1])
+{
+	const char *p = key_id ? strstr(key_id, " req=") : NULL;
+	size_t n;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += 5;
+	n = strcspn(p, " ");
+	if (n > CLIENT_ID_MAX)
+		return;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	if (!client_request_id_ok(out))
+		out[0] = '\0';
+}
+
+/* Free e's contents and zero it. */
+static void
+installed_release(struct client_installed *e)
+{
+	free(e->role);
+	free(e->path);
+	jit_cert_free(e->cert);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Read and parse dir/NAME-cert.pub into e; 0, or an error (skipped). */
+static int
+load_installed(const char *dir, const char *role,
+    struct client_installed *e)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	if ((e->role = strdup(role)) == NULL ||
+	    (e->path = join(dir, role, "-cert.pub")) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = jit_read_file(e->path, 64 * 1024, &data, &len)) != 0)
+		goto out;
+	data[strcspn((char *)data, "\r\n")] = '\0';
+	if ((r = jit_cert_parse_line((char *)data, &e->cert)) != 0)
+		goto out;
+	request_of_key_id(e->cert->key_id, e->request_id);
+	r = 0;
+ out:
+	free(data);
+	if (r != 0)
+		installed_release(e);
+	return r;
+}
+
+int
+client_installed_list(const char *role, struct client_installed **out,
+    size_t *nout, char *msg, size_t msglen)
+{
+	struct client_installed *v = NULL, *nv;
+	struct dirent *de;
+	DIR *d = NULL;
+	char *dir = NULL, name[NAME_MAX + 1];
+	size_t n = 0, len;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	msg[0] = '\0';
+	if ((r = client_ssh_jit_dir(0, &dir, msg, msglen)) != 0)
+		return r;
+	if ((d = opendir(dir)) == NULL) {
+		r = errno == ENOENT ? 0 : jit_err_from_errno(errno);
+		if (r != 0)
+			snprintf(msg, msglen, "cannot read %s: %s", dir,
+			    strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len <= 9 || strcmp(de->d_name + len - 9, "-cert.pub") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 9),
+		    de->d_name);
+		if (!client_role_name_ok(name) ||
+		    (role != NULL && strcmp(name, role) != 0))
+			continue;
+		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
+			r = JIT_ERR_ALLOC;
+			snprintf(msg, msglen, "%s", jit_err(r));
+			goto out;
+		}
+		v = nv;
+		if (load_installed(dir, name, &v[n]) == 0)
+			n++;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_installed);
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	r = 0;
+ out:
+	client_installed_free(v, n);
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+	return r;
+}
+
+void
+client_installed_free(struct client_installed *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		installed_release(&v[i]);
+	free(v);
+}
+
+int
+client_agent_forget(const struct jit_cert *cert, int *removed)
+{
+	struct jit_agent *a = NULL;
+	int r;
+
+	*removed = 0;
+	if ((r = jit_agent_open(NULL, &a)) != 0)
+		return r == JIT_ERR_NOT_FOUND ? 0 : r;
+	r = jit_agent_remove(a, cert->blob, cert->blob_len);
+	jit_agent_close(a);
+	if (r == 0)
+		*removed = 1;
+	/* Not there (expired, removed by hand) is what we wanted. */
+	return r == JIT_ERR_AGENT ? 0 : r;
+}
+
+/* ---- keys kept for pending requests ------------------------------------- */
+
+char *
+client_pending_path(const char *name, int create)
+{
+	char *dir = NULL, *p = NULL, msg[256];
+
+	if (client_ssh_jit_dir(create, &dir, msg, sizeof(msg)) != 0)
+		return NULL;
+	if (asprintf(&p, "%s/pending", dir) < 0)
+		p = NULL;
+	else if (create && mkdir(p, 0700) != 0 && errno != EEXIST) {
+		free(p);
+		p = NULL;
+	} else {
+		free(p);
+		if (asprintf(&p, "%s/pending%s%s", dir, name ? "/" : "",
+		    name ? name : "") < 0)
+			p = NULL;
+	}
+	free(dir);
+	return p;
+}
+
+void
+client_pending_forget(const char *id)
+{
+	char *p, *pub = NULL;
+
+	if (!client_request_id_ok(id) || (p = client_pending_path(id, 0)) ==
+	    NULL)
+		return;
+	(void)unlink(p);
+	if (asprintf(&pub, "%s.pub", p) >= 0) {
+		(void)unlink(pub);
+		free(pub);
+	}
+	free(p);
+}
+
+/*
+ * Call fn for every entry of ~/.ssh/jit/pending but "." and "..";
+ * names are collected first, so fn may unlink them.  A missing
+ * directory has no entries.
+ */
+static int
+pending_foreach(int (*fn)(const char *dir, const char *name, void *ctx),
+    void *ctx)
+{
+	struct dirent *de;
+	DIR *d;
+	char *dir, **names = NULL, **nn;
+	size_t n = 0, i;
+	int r = 0;
+
+	if ((dir = client_pending_path(NULL, 0)) == NULL)
+		return JIT_ERR_ALLOC;
+	if ((d = opendir(dir)) == NULL) {
+		r = errno == ENOENT ? 0 : jit_err_from_errno(errno);
+		free(dir);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((nn = realloc(names, (n + 1) * sizeof(*names))) == NULL ||
+		    (nn[n] = strdup(de->d_name)) == NULL) {
+			if (nn != NULL)
+				names = nn;
+			r = JIT_ERR_ALLOC;
+			break;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(d);
+	for (i = 0; r == 0 && i < n; i++)
+		r = fn(dir, names[i], ctx);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	return r;
+}
+
+struct id_list {
+	char **ids;
+	size_t n;
+};
+
+static int
+collect_id(const char *dir, const char *name, void *ctx)
+{
+	struct id_list *l = ctx;
+	char **nv;
+
+	(void)dir;
+	if (strncmp(name, "r-", 2) != 0 || !client_request_id_ok(name))
+		return 0;
+	if ((nv = realloc(l->ids, (l->n + 1) * sizeof(*nv))) == NULL)
+		return JIT_ERR_ALLOC;
+	l->ids = nv;
+	if ((l->ids[l->n] = strdup(name)) == NULL)
+		return JIT_ERR_ALLOC;
+	l->n++;
+	return 0;
+}
+
+int
+client_pending_ids(char ***ids, size_t *n)
+{
+	struct id_list l = { NULL, 0 };
+	size_t i;
+	int r;
+
+	*ids = NULL;
+	*n = 0;
+	if ((r = pending_foreach(collect_id, &l)) != 0) {
+		for (i = 0; i < l.n; i++)
+			free(l.ids[i]);
+		free(l.ids);
+		return r;
+	}
+	*ids = l.ids;
+	*n = l.n;
+	return 0;
+}
+
+static int
+remove_entry(const char *dir, const char *name, void *ctx)
+{
+	size_t *nkeys = ctx, len = strlen(name);
+	char *p;
+
+	if ((p = join(dir, name, NULL)) == NULL)
+		return JIT_ERR_ALLOC;
+	if (unlink(p) == 0) {
+		if (len < 4 || strcmp(name + len - 4, ".pub") != 0)
+			(*nkeys)++;
+	} else if (errno != ENOENT && errno != EISDIR) {
+		free(p);
+		return jit_err_from_errno(errno);
+	}
+	free(p);
+	return 0;
+}
+
+int
+client_pending_clear(size_t *nkeys)
+{
+	*nkeys = 0;
+	return pending_foreach(remove_entry, nkeys);
 }

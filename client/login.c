@@ -78,16 +78,22 @@ static void
 progress_text(const struct waiter *w, char *out, size_t len)
 {
 	const char *state = client_json_str(w->req, "state");
-	const json_t *appr = json_object_get(w->req, "approvals");
-	char who[256], waited[32];
-	size_t got = json_is_array(appr) ? json_array_size(appr) : 0;
-	long long need = client_json_int(w->req, "approvals_needed", 0);
+	char who[256], waited[32], needs[512];
 
-	users_of(appr, who, sizeof(who));
+	users_of(json_object_get(w->req, "approvals"), who, sizeof(who));
 	fmt_waited(w, waited, sizeof(waited));
-	snprintf(out, len, "request %s (%s): %s, %zu/%lld approvals%s%s%s, "
-	    "waited %s", w->id, w->role, state ? state : "?", got, need,
-	    who[0] ? " (" : "", who, who[0] ? ")" : "", waited);
+	if (state != NULL && strcmp(state, "pending") == 0)
+		client_missing_words(w->req, needs, sizeof(needs));
+	else
+		needs[0] = '\0';
+	if (state != NULL && strcmp(state, "approved") == 0)
+		snprintf(out, len, "request %s (%s): approved%s%s, waited %s",
+		    w->id, w->role, who[0] ? " by " : "", who, waited);
+	else
+		snprintf(out, len, "request %s (%s): %s%s%s%s%s%s, waited %s",
+		    w->id, w->role, state ? state : "?", needs[0] ? ", " : "",
+		    needs, who[0] ? " (approved by " : "", who,
+		    who[0] ? ")" : "", waited);
 }
 
 static void
@@ -99,8 +105,12 @@ progress_update(struct waiter *w, int force)
 		return;
 	progress_text(w, text, sizeof(text));
 	if (w->tty) {
-		/* One line, rewritten in place. */
-		fprintf(stderr, "\r\033[K%s", text);
+		/* One line, rewritten in place; the text is the server's,
+		 * made inert first. */
+		char *safe = client_escape(text);
+
+		fprintf(stderr, "\r\033[K%s", safe ? safe : "");
+		free(safe);
 		w->line_shown = 1;
 		return;
 	}
@@ -113,7 +123,7 @@ progress_update(struct waiter *w, int force)
 		    w->last[n] == '\0')
 			return;
 		snprintf(w->last, sizeof(w->last), "%.*s", (int)n, text);
-		fprintf(stderr, "%s\n", text);
+		client_line(stderr, "%s", text);
 	}
 }
 
@@ -149,27 +159,6 @@ print_resume(const char *id)
 	fprintf(stderr, "jit-ssh: request %s is still pending.\n"
 	    "  resume waiting: jit-ssh login --resume %s\n"
 	    "  cancel it:      jit-ssh cancel %s\n", id, id, id);
-}
-
-static char *
-pending_key_path(const char *name)
-{
-	char *dir = NULL, *p = NULL, msg[256];
-
-	if (client_ssh_jit_dir(1, &dir, msg, sizeof(msg)) != 0)
-		return NULL;
-	if (asprintf(&p, "%s/pending", dir) < 0)
-		p = NULL;
-	else if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-		free(p);
-		p = NULL;
-	} else {
-		free(p);
-		if (asprintf(&p, "%s/pending/%s", dir, name) < 0)
-			p = NULL;
-	}
-	free(dir);
-	return p;
 }
 
 /* Internal: a transient failure the waiting loop retries. */
@@ -310,7 +299,7 @@ wait_decision(const struct client_config *c, struct waiter *w, json_t **req,
 			}
 			if (!w->quiet) {
 				progress_end(w);
-				fprintf(stderr, "jit-ssh: %s; retrying\n",
+				client_line(stderr, "jit-ssh: %s; retrying",
 				    tmsg);
 			}
 			sleep_ms(failures >= 4 ? 15000 :
@@ -436,7 +425,9 @@ verify_cert(const char *line, const json_t *req, const struct jit_key *ca,
 	memset(&e, 0, sizeof(e));
 	e.ca = ca;
 	e.key = key;
-	e.now = now;
+	/* A grant that starts later (a start was asked for) is checked as
+	 * of its start; its window is checked exactly below. */
+	e.now = now < not_before ? not_before : now;
 	e.principals = princ;
 	e.nprincipals = np;
 	if ((r = jit_cert_verify(cert, &e)) != 0) {
@@ -487,49 +478,83 @@ join_principals(const struct jit_cert *cert, char *out, size_t len)
 	}
 }
 
-/* Print what happened to a request that ended without approval. */
+/*
+ * Print what happened to a request that is over, or otherwise not
+ * approved, and return its exit code: 3 denied, 4 for the other ends.
+ */
 static int
 report_end(const json_t *req, const char *id, int json)
 {
 	const char *state = client_json_str(req, "state");
 	const json_t *den = json_object_get(req, "denials"), *d;
+	const char *by, *cm, *at;
 	size_t i;
 
-	if (json) {
-		json_dumpf(req, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-	}
+	if (json)
+		client_print_json(req);
 	if (state != NULL && strcmp(state, "denied") == 0) {
 		json_array_foreach(den, i, d) {
-			const char *u = client_json_str(d, "user");
-			const char *cm = client_json_str(d, "comment");
-
+			cm = client_json_str(d, "comment");
+			by = client_json_str(d, "user");
 			client_fail("request %s was denied by %s%s%s%s", id,
-			    u ? u : "?", cm && *cm ? ": \"" : "",
+			    by ? by : "?", cm && *cm ? ": \"" : "",
 			    cm && *cm ? cm : "", cm && *cm ? "\"" : "");
 		}
 		if (json_array_size(den) == 0)
 			client_fail("request %s was denied", id);
 		return JIT_EXIT_DENIED;
 	}
-	if (state != NULL && strcmp(state, "cancelled") == 0) {
+	if (state != NULL && strcmp(state, "cancelled") == 0)
 		client_fail("request %s was cancelled", id);
-		return JIT_EXIT_ENDED;
-	}
-	if (state != NULL && strcmp(state, "expired") == 0) {
-		client_fail("request %s expired: nobody decided in time", id);
-		return JIT_EXIT_ENDED;
-	}
-	if (state != NULL && strcmp(state, "revoked") == 0) {
-		const char *by = client_json_str(req, "revoked_by");
+	else if (state != NULL && strcmp(state, "expired") == 0) {
+		/* The sweeper expires only pending requests; an approved one
+		 * that expired was ended by a policy load before its
+		 * certificate was fetched.  A server that records why says
+		 * so (end_reason). */
+		const char *why = client_json_str(req, "end_reason");
 
-		client_fail("request %s was revoked%s%s", id, by ? " by " : "",
-		    by ? by : "");
-		return JIT_EXIT_ENDED;
-	}
-	client_fail("request %s is %s", id,
-	    state ? state : "in an unknown state");
+		if (client_json_str(req, "decided_at") != NULL)
+			client_fail("request %s expired before its certificate "
+			    "was fetched: a policy change ended it", id);
+		else if (why != NULL && strcmp(why, "policy_changed") == 0)
+			client_fail("request %s expired: a policy change ended "
+			    "it", id);
+		else if (why != NULL && strcmp(why, "expired") == 0)
+			client_fail("request %s expired: nobody decided in "
+			    "time", id);
+		else
+			client_fail("request %s expired: nobody decided in "
+			    "time, or a policy change ended it", id);
+	} else if (state != NULL && strcmp(state, "revoked") == 0) {
+		by = client_json_str(req, "revoked_by");
+		cm = client_json_str(req, "revoke_comment");
+		if (by != NULL && strcmp(by, "system") == 0)
+			client_fail("request %s was revoked by a policy change",
+			    id);
+		else
+			client_fail("request %s was revoked%s%s%s%s%s", id,
+			    by ? " by " : "", by ? by : "",
+			    cm && *cm ? ": \"" : "", cm && *cm ? cm : "",
+			    cm && *cm ? "\"" : "");
+	} else if (state != NULL && (strcmp(state, "ended") == 0 ||
+	    strcmp(state, "approved") == 0)) {
+		at = client_json_str(req, "not_after");
+		client_fail("request %s has ended: its window closed%s%s", id,
+		    at ? " at " : "", at ? at : "");
+	} else
+		client_fail("request %s is %s", id,
+		    state ? state : "in an unknown state");
 	return JIT_EXIT_ENDED;
+}
+
+/* 1 when an approved request's window has already closed. */
+static int
+window_over(const json_t *req)
+{
+	const char *s = client_json_str(req, "not_after");
+	uint64_t na;
+
+	return s != NULL && jit_parse_time(s, &na) == 0 && na <= jit_now();
 }
 
 static int
@@ -540,10 +565,11 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	struct client_http_result res;
 	struct jit_cert *cert = NULL;
 	char path[256], msg[512], princ[1024], until[JIT_TIME_LEN];
-	char left_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
+	char left_s[64], in_s[64], *line = NULL, *dir = NULL, *kfile = NULL;
 	const json_t *appr;
+	const char *s;
 	size_t n;
-	uint64_t now;
+	uint64_t now, nb;
 	uint32_t lifetime;
 	int r, agent = 0, rc = JIT_EXIT_ERROR;
 
@@ -562,6 +588,10 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	    sizeof(msg))) != 0) {
 		client_fail("certificate for request %s refused: %s; nothing "
 		    "was installed", id, msg);
+		/* The server sends the same certificate every time: the key
+		 * made for it will never be used. */
+		if (key_owned)
+			client_pending_forget(id);
 		rc = JIT_EXIT_CERT;
 		goto out;
 	}
@@ -569,6 +599,8 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	if (cert->valid_before <= now) {
 		client_fail("certificate for request %s has already expired",
 		    id);
+		if (key_owned)
+			client_pending_forget(id);
 		rc = JIT_EXIT_ENDED;
 		goto out;
 	}
@@ -581,8 +613,8 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 		goto out;
 	}
 	if (agent < 0)
-		fprintf(stderr, "jit-ssh: warning: %s; the files still work "
-		    "with ssh -i\n", msg);
+		client_line(stderr, "jit-ssh: warning: %s; the files still "
+		    "work with ssh -i", msg);
 	if (key_owned && key_path != NULL) {
 		/* The pending key's .pub is not needed any more. */
 		char *pub = NULL;
@@ -601,40 +633,50 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	jit_format_time(cert->valid_before, until);
 	jit_format_duration(cert->valid_before - now, left_s, sizeof(left_s));
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s, "
-		    "s:s, s:b}", "id", id, "role", role, "state", "approved",
-		    "principals", json_object_get(req, "principals"),
-		    "not_after", until, "serial", (json_int_t)cert->serial,
-		    "key", kfile, "certificate", line, "agent", agent > 0);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:O, s:s?, s:s, s:I, "
+		    "s:s, s:s, s:b}", "id", id, "role", role, "state",
+		    "approved", "principals", json_object_get(req,
+		    "principals"), "not_before", client_json_str(req,
+		    "not_before"), "not_after", until, "serial",
+		    (json_int_t)cert->serial, "key", kfile, "certificate",
+		    line, "agent", agent > 0);
 
-		if (j != NULL) {
-			json_dumpf(j, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-			json_decref(j);
-		}
+		if (j != NULL)
+			client_print_json(j);
+		json_decref(j);
 	} else {
 		char who[256];
 
 		appr = json_object_get(req, "approvals");
 		users_of(appr, who, sizeof(who));
-		printf("Access granted for role %s (request %s%s%s).\n", role,
-		    id, who[0] ? ", approved by " : "", who);
-		printf("  principals:  %s\n", princ);
-		printf("  expires:     %s (in %s)\n", until, left_s);
-		printf("  certificate: %s-cert.pub (serial %llu)\n", kfile,
-		    (unsigned long long)cert->serial);
+		client_line(stdout, "Access granted for role %s (request %s%s%s).",
+		    role, id, who[0] ? ", approved by " : "", who);
+		client_line(stdout, "  principals:  %s", princ);
+		if ((s = client_json_str(req, "not_before")) != NULL &&
+		    jit_parse_time(s, &nb) == 0 && nb > now) {
+			/* A start asked for: usable only from then on. */
+			jit_format_duration(nb - now, in_s, sizeof(in_s));
+			client_line(stdout, "  starts:      %s (in %s)", s,
+			    in_s);
+		}
+		client_line(stdout, "  expires:     %s (in %s)", until, left_s);
+		client_line(stdout, "  certificate: %s-cert.pub (serial %llu)",
+		    kfile, (unsigned long long)cert->serial);
 		if (agent > 0) {
-			printf("  ssh-agent:   added; it forgets the key at "
-			    "expiry\n");
-			printf("Connect with:\n  ssh %s@HOST\n",
+			client_line(stdout, "  ssh-agent:   added; it forgets "
+			    "the key at expiry");
+			client_line(stdout, "Connect with:");
+			client_line(stdout, "  ssh %s@HOST",
 			    cert->principals[0]);
-			printf("or, without the agent:\n  ssh -i %s %s@HOST\n",
-			    kfile, cert->principals[0]);
+			client_line(stdout, "or, without the agent:");
+			client_line(stdout, "  ssh -i %s %s@HOST", kfile,
+			    cert->principals[0]);
 		} else {
-			printf("  ssh-agent:   %s\n", o->no_agent ?
+			client_line(stdout, "  ssh-agent:   %s", o->no_agent ?
 			    "not used (--no-agent)" : agent < 0 ?
 			    "failed (see above)" : "none running");
-			printf("Connect with:\n  ssh -i %s %s@HOST\n", kfile,
+			client_line(stdout, "Connect with:");
+			client_line(stdout, "  ssh -i %s %s@HOST", kfile,
 			    cert->principals[0]);
 		}
 	}
@@ -720,10 +762,18 @@ client_cmd_login(const struct client_opts *o)
 		if ((role_copy = strdup(s)) == NULL)
 			goto out;
 		role = role_copy;
+		state = client_json_str(req, "state");
+		if (client_state_final(state) || (state != NULL &&
+		    strcmp(state, "approved") == 0 && window_over(req))) {
+			/* Nothing left to wait for or install. */
+			rc = report_end(req, id, o->json);
+			client_pending_forget(id);
+			goto out;
+		}
 		if (o->key != NULL)
 			key_path = strdup(o->key);
 		else {
-			key_path = pending_key_path(id);
+			key_path = client_pending_path(id, 1);
 			key_owned = 1;
 		}
 		if (key_path == NULL)
@@ -779,7 +829,7 @@ client_cmd_login(const struct client_opts *o)
 			snprintf(name, sizeof(name), "new-%ld-%llu",
 			    (long)getpid(),
 			    (unsigned long long)jit_monotonic_ms());
-			if ((tmp_path = pending_key_path(name)) == NULL) {
+			if ((tmp_path = client_pending_path(name, 1)) == NULL) {
 				client_fail("cannot create ~/.ssh/jit/pending");
 				goto out;
 			}
@@ -826,7 +876,7 @@ client_cmd_login(const struct client_opts *o)
 			goto out;
 		}
 		if (key_owned) {
-			if ((key_path = pending_key_path(id)) == NULL ||
+			if ((key_path = client_pending_path(id, 1)) == NULL ||
 			    rename(tmp_path, key_path) != 0) {
 				client_fail("cannot keep the key for request "
 				    "%s: %s", id, strerror(errno));
@@ -836,16 +886,15 @@ client_cmd_login(const struct client_opts *o)
 			tmp_path = NULL;
 		}
 		if (!o->json)
-			fprintf(stderr, "jit-ssh: request %s for role %s "
-			    "created\n", id, role);
+			client_line(stderr, "jit-ssh: request %s for role %s "
+			    "created", id, role);
 	}
 
 	state = client_json_str(req, "state");
 	if (o->no_wait && state != NULL && strcmp(state, "pending") == 0) {
-		if (o->json) {
-			json_dumpf(req, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-		} else {
+		if (o->json)
+			client_print_json(req);
+		else {
 			printf("%s\n", id);
 			fprintf(stderr, "jit-ssh: not waiting; when it is "
 			    "approved run: jit-ssh login --resume %s\n", id);
@@ -865,19 +914,12 @@ client_cmd_login(const struct client_opts *o)
 	if ((rc = wait_decision(&c, &w, &req, timeout_s)) != 0)
 		goto out;
 	state = client_json_str(req, "state");
-	if (state == NULL || strcmp(state, "approved") != 0) {
+	if (state == NULL || strcmp(state, "approved") != 0 ||
+	    window_over(req)) {
 		rc = report_end(req, id, o->json);
 		/* The request is over for good: its key is of no use. */
-		if (key_owned && key_path != NULL && state != NULL &&
-		    strcmp(state, "pending") != 0) {
-			char *pub = NULL;
-
-			unlink(key_path);
-			if (asprintf(&pub, "%s.pub", key_path) >= 0) {
-				unlink(pub);
-				free(pub);
-			}
-		}
+		if (key_owned && (client_state_final(state) || window_over(req)))
+			client_pending_forget(id);
 		goto out;
 	}
 	rc = fetch_verify_install(&c, o, id, role, req, ca, key, key_path,

@@ -14,8 +14,9 @@ enum {
 	O_TOKEN = 1 << 6, O_CA_KEY = 1 << 7, O_TLS_CA = 1 << 8,
 	O_CONFIG = 1 << 9, O_FOR = 1 << 10, O_REASON = 1 << 11,
 	O_KEY = 1 << 12, O_RESUME = 1 << 13, O_COMMENT = 1 << 14,
-	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16, O_SSO = 1 << 17,
-	O_NBITS = 18,
+	O_TIMEOUT = 1 << 15, O_TOKEN_FILE = 1 << 16, O_REVOKE = 1 << 17,
+	O_SSO = 1 << 18,
+	O_NBITS = 19,
 };
 
 /* Options every server-talking command takes. */
@@ -65,26 +66,54 @@ static const struct subcommand subcommands[] = {
 	  "A fresh Ed25519 key is made unless --key names an unencrypted\n"
 	  "private key. Ctrl-C leaves the request pending (resume it with\n"
 	  "--resume ID). --timeout gives up waiting (exit 4), the request\n"
-	  "stays pending. --no-wait prints the request ID and exits.\n"
-	  "Without a token, on a server that offers single sign-on, it signs\n"
-	  "you in first, as jit-ssh setup does for single sign-on." },
+	  "stays pending. --no-wait prints the request ID and exits. The\n"
+	  "progress line says what the request still needs (\"needs 1 more\n"
+	  "approval from group:security\"). --resume of a request that is\n"
+	  "over says how it ended (exit 3 denied, 4 cancelled, expired,\n"
+	  "revoked or ended). The key made for a request is kept in\n"
+	  "~/.ssh/jit/pending until it is installed, and deleted when the\n"
+	  "request ends without a certificate or the certificate is\n"
+	  "refused. Without a token, on a server that offers single\n"
+	  "sign-on, it signs you in first, as jit-ssh setup does for single\n"
+	  "sign-on." },
 	{ "status", client_cmd_status, O_CONN, "status [ID]",
-	  "Show one request, or your requests and installed certificates." },
+	  "Show one request, or your requests and installed certificates.\n"
+	  "A request that is over says why it ended (end reason).\n"
+	  "The request of each installed certificate is looked up: a\n"
+	  "revoked grant is marked REVOKED and its certificate removed from\n"
+	  "ssh-agent. Keys kept for requests that ended without a\n"
+	  "certificate are deleted. --json: {\"requests\": [...],\n"
+	  "\"installed\": [...]}." },
 	{ "list", client_cmd_list, O_CONN | O_PENDING, "list [--pending]",
-	  "Requests you may see: yours and those you may approve.\n"
+	  "Requests you may see: yours and those you may approve, with the\n"
+	  "start of each (\"at approval\" unless one was asked for), its\n"
+	  "duration, and for a pending one what it still needs (\"needs 1\n"
+	  "more approval from group:security\").\n"
 	  "--pending: only those waiting for a decision." },
 	{ "approve", client_cmd_approve, O_CONN | O_COMMENT,
-	  "approve ID [--comment TEXT]", "Approve a pending request." },
+	  "approve ID [--comment TEXT]",
+	  "Approve a pending request. Prints what was approved: the user,\n"
+	  "the role and its principals, the window (its start or \"at\n"
+	  "approval\" and the duration; the exact times once approved) and\n"
+	  "what is still needed." },
 	{ "deny", client_cmd_deny, O_CONN | O_COMMENT, "deny ID --comment TEXT",
 	  "Deny a pending request; the comment is required." },
 	{ "cancel", client_cmd_cancel, O_CONN, "cancel ID",
 	  "Cancel your own pending request." },
 	{ "revoke", client_cmd_revoke, O_CONN | O_COMMENT,
 	  "revoke ID [--comment TEXT]",
-	  "End an approved grant early (its serial joins the KRL)." },
-	{ "logout", client_cmd_logout, O_JSON, "logout [ROLE] [--json]",
+	  "End an approved grant early (its serial joins the KRL): one of a\n"
+	  "role you approve, or your own (jit-ssh logout ROLE --revoke also\n"
+	  "removes it from this machine)." },
+	{ "logout", client_cmd_logout, O_CONN | O_REVOKE | O_COMMENT,
+	  "logout [ROLE] [--revoke [--comment TEXT]] [--json]",
 	  "Remove ROLE's (or every role's) identities from ssh-agent and\n"
-	  "delete its files under ~/.ssh/jit/." },
+	  "delete its files under ~/.ssh/jit/; without ROLE also the keys\n"
+	  "kept in ~/.ssh/jit/pending for requests not installed.\n"
+	  "--revoke first ends each grant early on the server (you\n"
+	  "relinquish it: its serial joins the KRL); a grant that cannot be\n"
+	  "revoked keeps its files. The server options apply only with\n"
+	  "--revoke." },
 	{ "ca", client_cmd_ca, O_CONN, "ca",
 	  "Print the CA public key line for sshd's TrustedUserCAKeys\n"
 	  "(refused if it differs from the pinned key)." },
@@ -114,6 +143,7 @@ static const struct option longopts[] = {
 	{ "resume", required_argument, NULL, 'R' },
 	{ "comment", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, 'O' },
+	{ "revoke", no_argument, NULL, 'X' },
 	{ "sso", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -152,8 +182,9 @@ print_usage(FILE *f)
 	    "file errors)\n"
 	    "  2    usage error\n"
 	    "  3    the request was denied\n"
-	    "  4    the request was cancelled, expired or revoked, or "
-	    "--timeout passed\n"
+	    "  4    the request was cancelled, expired or revoked, its "
+	    "window ended,\n"
+	    "       or --timeout passed\n"
 	    "  5    the certificate failed verification; nothing was "
 	    "installed\n"
 	    "  130  interrupted (Ctrl-C); a pending request stays pending\n"
@@ -191,6 +222,7 @@ bit_of(int ch)
 	case 'R': return O_RESUME;
 	case 'm': return O_COMMENT;
 	case 'O': return O_TIMEOUT;
+	case 'X': return O_REVOKE;
 	case 'S': return O_SSO;
 	default: return 0;
 	}
@@ -279,6 +311,7 @@ main(int argc, char **argv)
 		case 'R': o.resume = optarg; break;
 		case 'm': o.comment = optarg; break;
 		case 'O': o.timeout = optarg; break;
+		case 'X': o.revoke = 1; break;
 		case 'S': o.sso = 1; break;
 		case ':':
 			fprintf(stderr, "jit-ssh: option %s needs a value\n",

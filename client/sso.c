@@ -216,10 +216,10 @@ device_grant(const json_t *info, char **id_token)
 		full = NULL;
 	if ((dc = strdup(client_json_str(res.json, "device_code"))) == NULL)
 		goto oom;
-	fprintf(stderr, "To sign in, open %s and enter the code %s\n", uri,
+	client_line(stderr, "To sign in, open %s and enter the code %s", uri,
 	    code);
 	if (full != NULL)
-		fprintf(stderr, "(or open %s)\n", full);
+		client_line(stderr, "(or open %s)", full);
 	open_browser(full != NULL ? full : uri);
 	client_http_result_release(&res);
 	if (interval < 1 || interval > 60)
@@ -336,7 +336,7 @@ client_sso_sign_in(struct client_config *c)
 		client_fail("%s", msg);
 		goto out;
 	}
-	fprintf(stderr, "Signed in as %s until %s.\n", user, exp);
+	client_line(stderr, "Signed in as %s until %s.", user, exp);
 	rc = JIT_EXIT_OK;
  out:
 	if (res.body != NULL)

@@ -205,8 +205,10 @@ parse_choice(struct ctx *c, ynode *n, const char *field, const char *yes,
 	return r;
 }
 
+/* A whole number from min to max (approvals, max_pending). */
 static int
-parse_approvals(struct ctx *c, ynode *n, const char *field, unsigned *out)
+parse_count(struct ctx *c, ynode *n, const char *field, unsigned min,
+    unsigned max, unsigned *out)
 {
 	char *s = NULL, buf[POL_SHOWN_MAX];
 	unsigned long val = 0;
@@ -215,12 +217,11 @@ parse_approvals(struct ctx *c, ynode *n, const char *field, unsigned *out)
 
 	if ((r = get_string(c, n, field, "a number", &s)) != 0)
 		return r;
-	for (i = 0; s[i] >= '0' && s[i] <= '9' && val <= 100000; i++)
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && val <= 10000000; i++)
 		val = val * 10 + (unsigned long)(s[i] - '0');
-	if (i == 0 || s[i] != '\0' || val > POL_MAX_APPROVALS)
-		r = fail(c, n, field, "expected a whole number from 0 to %d, "
-		    "found '%s'", POL_MAX_APPROVALS,
-		    pol_shown(s, strlen(s), buf));
+	if (i == 0 || s[i] != '\0' || val < min || val > max)
+		r = fail(c, n, field, "expected a whole number from %u to %u, "
+		    "found '%s'", min, max, pol_shown(s, strlen(s), buf));
 	else
 		*out = (unsigned)val;
 	free(s);
@@ -344,7 +345,11 @@ parse_role_field(struct ctx *c, struct role *ro, size_t f, ynode *v,
 	case RF_KEY_TYPES:
 		return parse_key_types(c, v, field, &pr->key_types);
 	case RF_APPROVALS:
-		return parse_approvals(c, v, field, &pr->approvals);
+		return parse_count(c, v, field, 0, POL_MAX_APPROVALS,
+		    &pr->approvals);
+	case RF_MAX_PENDING:
+		return parse_count(c, v, field, 1, POL_MAX_PENDING,
+		    &pr->max_pending);
 	case RF_SELF_APPROVAL:
 		return parse_choice(c, v, field, "true", "false",
 		    &pr->self_approval);

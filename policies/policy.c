@@ -14,7 +14,7 @@ const char *const pol_role_fields[RF_COUNT] = {
 	"require_groups", "self_approval", "max_duration", "default_duration",
 	"pending_timeout", "reason", "reason_pattern", "source_address",
 	"force_command", "extensions", "key_types", "max_start_ahead",
-	"require_mfa",
+	"max_pending", "require_mfa",
 };
 
 /* ---- errors ---- */

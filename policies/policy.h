@@ -64,6 +64,10 @@
  *       max_start_ahead: 0        # how far ahead a grant may start;
  *                                 #   default 0, at most 366d (read and
  *                                 #   exposed here, enforced by the API)
+ *       max_pending: 5            # a requester's pending requests for
+ *                                 #   this role, 1..100000; default no
+ *                                 #   cap but the server's max_pending
+ *                                 #   (enforced by the API)
  *       require_mfa: false        # true: only a sign-in whose "amr"
  *                                 #   shows a second factor may request
  *                                 #   (jit_policy_check_mfa)
@@ -199,6 +203,9 @@ struct jit_policy_role {
 	unsigned key_types;               /* JIT_POLICY_KEY_* bits, != 0 */
 	uint64_t max_start_ahead;         /* seconds, 0..366d; 0 = a grant
 	                                     starts now */
+	unsigned max_pending;             /* a requester's pending requests
+	                                     of this role, 1..100000; 0 = no
+	                                     cap of the role's own */
 	int require_mfa;                  /* 1: requests only from a sign-in
 	                                     with a second factor */
 	const char *file;                 /* where the role is defined */
@@ -217,8 +224,9 @@ struct jit_policy_role {
  * max_duration, key_types, reason, reason_pattern, self_approval,
  * max_start_ahead, and require_mfa only when it is true (so roles
  * without it keep the digest they had before the key existed).  The
- * role's name, description, default_duration, pending_timeout and who
- * is in which group are not terms.  The digest is taken over the bytes
+ * role's name, description, default_duration, pending_timeout,
+ * max_pending and who is in which group are not terms.  The digest is
+ * taken over the bytes
  *
  *   "jit-ssh role terms 1\n"
  *

@@ -181,9 +181,10 @@ cmd_krl(int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr, "jit-ca krl: %s: %" PRIu64 " revoked certificate%s "
-	    "listed, %" PRIu64 " expired left out (version %" PRIu64 ")\n",
+	    "listed, %" PRIu64 " left out (expired, or no certificate "
+	    "issued) (version %" PRIu64 ")\n",
 	    output != NULL ? output : "stdout", info.listed,
-	    info.listed == 1 ? "" : "s", info.expired, info.version);
+	    info.listed == 1 ? "" : "s", info.left_out, info.version);
 	ret = 0;
 out:
 	jit_buf_release(&krl);

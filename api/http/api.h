@@ -21,7 +21,8 @@
  * and res_oidc_web.c (/oidc/login, /oidc/callback: the page's);
  * router.c authenticates (a bearer token, or a session cookie with its
  * CSRF and origin checks) and dispatches, and reply.c holds the one
- * mapping from lifecycle errors to HTTP statuses.  Every
+ * mapping from lifecycle errors to HTTP statuses.  The KRL and the
+ * store's figures in /metrics come from a cache (cache.h).  Every
  * endpoint, body, reply and error slug is in docs/API.md.
  */
 #ifndef JIT_API_H
@@ -58,6 +59,10 @@ struct jit_api_options {
 	uint64_t clock_skew;         /* seconds valid_after is backdated */
 	uint64_t max_wait;           /* cap on ?wait= (seconds) */
 	unsigned rate_limit;         /* requests/s per user; 0 = off */
+	unsigned max_pending;        /* pending requests per user (all
+	                                roles); 0 = no limit */
+	const char *metrics_token;   /* GET /metrics needs it as a bearer
+	                                token; NULL = open.  Copied. */
 	uint64_t session_idle;       /* web sessions: idle timeout (s) */
 	uint64_t session_max;        /* web sessions: absolute (s); 0 =
 	                                12h */

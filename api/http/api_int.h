@@ -16,6 +16,7 @@
 #include "hosts.h"
 #include "lifecycle.h"
 #include "auth.h"
+#include "cache.h"
 #include "ratelimit.h"
 #include "url.h"
 
@@ -48,6 +49,9 @@ struct jit_api {
 	atomic_uint waiting;             /* long-polls held (res_requests) */
 	struct jit_ratelimit *limits;    /* requests per user / address */
 	struct jit_ratelimit *refusals;  /* audited refusals per user */
+	char *metrics_token;             /* NULL = /metrics is open */
+	struct jit_cache *krl;           /* GET /v1/krl (res_krl.c) */
+	struct jit_cache *metrics;       /* the store's figures (res_admin.c) */
 	jit_api_hook_fn hook;            /* jit_api_options' */
 	void *hook_ctx;
 };
@@ -99,6 +103,11 @@ void reply_json(struct call *c, unsigned status, json_t *j);
  * generic slug.  401 adds WWW-Authenticate. */
 void reply_error(struct call *c, unsigned status, const char *error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Set the header value *slot of c's answer (&c->resp->set_cookie or
+ * &c->resp->location) to the formatted string, replacing (wiping) an
+ * earlier one: 0, or -1 when out of memory, having answered 500. */
+int reply_header(struct call *c, char **slot, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Answer text/plain text + "\n". */
 void reply_text(struct call *c, unsigned status, const char *text);
 /* Answer body (malloc'd, taken over) as is with content type ctype. */
@@ -151,6 +160,11 @@ void res_ca(struct call *c);
 void res_healthz(struct call *c);
 void res_krl(struct call *c);
 void res_audit(struct call *c);
+/* The cached values' builders (jit_cache_build_fn; ctx is the api). */
+int res_krl_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
+int res_metrics_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires);
 
 /* res_history.c: GET /v1/requests/ID/history. */
 void res_request_history(struct call *c, const char *id);
@@ -169,8 +183,9 @@ int session_same_origin(const struct call *c);
 /* Copy the session id of c's Cookie header into c->sid: 1 if there is
  * one, 0 if not. */
 int session_cookie(struct call *c);
-/* Make the response clear the session cookie. */
-void session_clear_cookie(struct call *c);
+/* Make the response clear the session cookie: 0, or -1 having answered
+ * 500 (reply_header). */
+int session_clear_cookie(struct call *c);
 
 /* res_web.c: the page.  Serve GET/HEAD of / and the embedded assets: 1
  * if c's path is one of them (the reply is set), 0 if not. */
@@ -183,8 +198,9 @@ void res_hosts_enroll(struct call *c);
 void res_hosts_challenge(struct call *c);
 void res_hosts_renew(struct call *c);
 
-/* Set the session cookie to sid for max_age seconds (res_session.c). */
-void session_set_cookie(struct call *c, const char *sid, uint64_t max_age);
+/* Set the session cookie to sid for max_age seconds (res_session.c): 0,
+ * or -1 having answered 500 (reply_header). */
+int session_set_cookie(struct call *c, const char *sid, uint64_t max_age);
 
 /* res_sessions.c: GET /v1/oidc (what jit-ssh needs for the device flow)
  * and POST /v1/sessions (an ID token for a session token). */

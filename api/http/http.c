@@ -46,6 +46,11 @@ jit_http_response_release(struct jit_http_response *r)
 	if (r == NULL)
 		return;
 	free(r->body);
+	/* The cookie may hold a session id. */
+	if (r->set_cookie != NULL)
+		jit_wipe(r->set_cookie, strlen(r->set_cookie));
+	free(r->set_cookie);
+	free(r->location);
 	if (r->stream_free != NULL)
 		r->stream_free(r->stream_ctx);
 	if (r->later.release != NULL)
@@ -300,10 +305,10 @@ send_response(struct jit_http *h, struct MHD_Connection *conn,
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(mr, "Content-Security-Policy", JIT_HTTP_CSP);
-	if (resp->set_cookie[0] != '\0')
+	if (resp->set_cookie != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
 		    resp->set_cookie);
-	if (resp->location[0] != '\0')
+	if (resp->location != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION,
 		    resp->location);
 	if (resp->retry_after > 0) {
@@ -1042,8 +1047,13 @@ jit_http_serve(struct jit_http *h, jit_http_handler_fn handler, void *ctx,
 		OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h);
 		OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (size_t)JIT_HTTP_HEADER_LIMIT, NULL);
-		OPT(MHD_OPTION_CONNECTION_TIMEOUT, h->connection_timeout,
-		    NULL);
+		/* MHD's idle timeout also runs while headers arrive, and a
+		 * per-connection one would put the connection on a list MHD
+		 * walks at every turn: so it is never shorter than the
+		 * request deadline, which then governs the headers alone. */
+		OPT(MHD_OPTION_CONNECTION_TIMEOUT, h->connection_timeout >
+		    h->request_timeout ? h->connection_timeout :
+		    h->request_timeout, NULL);
 		OPT(MHD_OPTION_CONNECTION_LIMIT, h->max_connections, NULL);
 		OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_address, NULL);
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_POLLERS, NULL);

@@ -40,7 +40,8 @@
  * answer on it, however slowly they trickle; otherwise the connection is
  * closed.  Afterwards a connection on which nothing moves for
  * connection_timeout seconds (a stalled body or a client that does not
- * read its answer) is closed; a held long-poll is subject to neither.
+ * read its answer; at least request_timeout) is closed; a held long-poll
+ * is subject to neither.
  *
  * Limits: a Content-Length above max_body is refused with 413 before the
  * body is read; a chunked body that grows past max_body is refused with
@@ -81,6 +82,9 @@
 #include "config.h"
 
 #define JIT_HTTP_HEADER_LIMIT (32 * 1024)
+/* The longest Location a handler sets (the answer's headers are built in
+ * the connection's JIT_HTTP_HEADER_LIMIT pool). */
+#define JIT_HTTP_LOCATION_MAX 2048
 #define JIT_HTTP_CSP "default-src 'none'; script-src 'self'; " \
 	"style-src 'self'; img-src 'self'; connect-src 'self'; " \
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -109,8 +113,11 @@ struct jit_http_response {
 	size_t body_len;
 	unsigned retry_after;        /* seconds, for 429/503; 0 = none */
 	int www_authenticate;        /* add WWW-Authenticate: Bearer (401) */
-	char set_cookie[256];        /* Set-Cookie value; "" = none */
-	char location[2048];         /* Location (redirects); "" = none */
+	/* Set-Cookie and Location (redirects) values: malloc'd, wiped and
+	 * freed with the response; NULL = none.  Pointers, not arrays: a
+	 * held long-poll keeps its response for as long as it waits. */
+	char *set_cookie;
+	char *location;              /* at most JIT_HTTP_LOCATION_MAX */
 	char user[72];               /* authenticated user for the log line */
 	/* A streamed body instead of body (which must then be NULL):
 	 * stream(stream_ctx, buf, max) is called from a worker thread (one
@@ -136,7 +143,7 @@ struct jit_http_response {
 };
 
 /* Release the body (or the stream, or the deferred answer: later.release)
- * of a response and reset it. */
+ * and the header values of a response and reset it. */
 void jit_http_response_release(struct jit_http_response *r);
 
 typedef void (*jit_http_handler_fn)(void *ctx,

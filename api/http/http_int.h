@@ -39,8 +39,10 @@
 #define HTTP_STREAM_BUF (64u * 1024)  /* a stream's buffer (http_stream) */
 /* libmicrohttpd's polling threads.  Its resume step walks every suspended
  * connection of the polling thread that resumes one, so held long-polls
- * spread over several threads cost each resume a fraction of the walk. */
-#define HTTP_POLLERS 8
+ * spread over several threads cost each resume a fraction of the walk;
+ * a new connection wakes every polling thread once (they share the
+ * listening socket), which costs little more. */
+#define HTTP_POLLERS 16
 
 struct MHD_Daemon;
 
@@ -145,7 +147,6 @@ struct http_req {
 	struct jit_http_response resp;
 	struct jit_http_later later;
 	struct http_stream *st;      /* JOB_FILL */
-	int queued;                  /* handed to the worker pool */
 	int answered;                /* resp holds the answer to send */
 	int gone;                    /* the client left while held */
 

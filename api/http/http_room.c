@@ -8,7 +8,6 @@
 #include "http_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "err.h"
 #include "util.h"
 
@@ -130,9 +128,10 @@ heap_push(struct jit_http *h, struct http_req *rs)
 {
 	if (h->nheap == h->capheap) {
 		size_t cap = h->capheap != 0 ? h->capheap * 2 : 256;
-		struct http_req **n = realloc(h->heap, cap * sizeof(*n));
+		struct http_req **n;
 
-		if (n == NULL)
+		if (cap > SIZE_MAX / sizeof(*n) ||
+		    (n = realloc(h->heap, cap * sizeof(*n))) == NULL)
 			return JIT_ERR_ALLOC;
 		h->heap = n;
 		h->capheap = cap;
@@ -253,10 +252,8 @@ jit_http__queue(struct jit_http *h, struct http_req *rs, enum http_job job)
 	pthread_mutex_lock(&h->qlock);
 	rs->job = job;
 	rs->qnext = NULL;
-	if (job == JOB_RUN || job == JOB_FILL) {
-		rs->queued = 1;
-		h->active++;
-	}
+	if (job == JOB_RUN || job == JOB_FILL)
+		h->active++;             /* newly suspended */
 	if (h->qtail != NULL)
 		h->qtail->qnext = rs;
 	else
@@ -283,7 +280,6 @@ static void
 give_back(struct jit_http *h, struct http_req *rs)
 {
 	pthread_mutex_lock(&h->qlock);
-	rs->queued = 0;
 	h->active--;
 	pthread_mutex_unlock(&h->qlock);
 	jit_http__resume(rs);

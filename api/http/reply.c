@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "url.h"
 #include "util.h"
@@ -54,6 +55,31 @@ reply_json(struct call *c, unsigned status, json_t *j)
 
 	json_decref(j);
 	reply_line(c, status, s, NULL);
+}
+
+int
+reply_header(struct call *c, char **slot, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL) {
+		reply_error(c, 500, NULL, "out of memory");
+		return -1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	if (*slot != NULL) {
+		jit_wipe(*slot, strlen(*slot));
+		free(*slot);
+	}
+	*slot = s;
+	return 0;
 }
 
 void

@@ -1,6 +1,14 @@
 /*
  * res_admin.c - the endpoints about the server rather than about one
  * request: GET /v1/whoami, /v1/ca, /healthz and /metrics.
+ *
+ * /metrics is the Prometheus text format (docs/API.md lists every
+ * series).  Its store figures (requests by state, certificates issued,
+ * audit entries, the notification outbox) come from the store's counts
+ * through a cache (cache.h) rebuilt when the store changes (and each
+ * second while a notification waits, for the age of the oldest); the
+ * HTTP and commit counters are read live.  With metrics_token_file
+ * configured it needs that token.
  */
 #include "api_int.h"
 
@@ -8,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "audit.h"
 #include "buf.h"
 #include "err.h"
 #include "util.h"
+
 
 void
 res_healthz(struct call *c)
@@ -152,9 +162,9 @@ metrics_outbox(struct jit_buf *b, const struct jit_outbox_stats *o,
 	    -1 : 0;
 }
 
+/* The series read from the store, at time now. */
 static int
-metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
-    const struct jit_store_stats *st, const struct jit_api *api, uint64_t now)
+store_text(struct jit_buf *b, const struct metrics_ctx *m, uint64_t now)
 {
 	size_t i;
 
@@ -166,14 +176,42 @@ metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
 		    jit_state_name((enum jit_state)i),
 		    (unsigned long long)m->counts[i]) != 0)
 			return -1;
-	if (emit(b, "# HELP jit_certificates_issued_total Certificates "
+	return emit(b, "# HELP jit_certificates_issued_total Certificates "
 	    "signed.\n# TYPE jit_certificates_issued_total counter\n"
 	    "jit_certificates_issued_total %llu\n",
 	    (unsigned long long)m->issued) != 0 ||
 	    emit(b, "# HELP jit_audit_entries Entries in the audit log.\n"
 	    "# TYPE jit_audit_entries gauge\n"
 	    "jit_audit_entries %llu\n", (unsigned long long)m->audit_seq) != 0
-	    || emit(b, "# HELP jit_http_requests_total API requests answered, "
+	    || metrics_outbox(b, &m->outbox, now) != 0 ? -1 : 0;
+}
+
+int
+res_metrics_build(void *ctx, uint64_t now, struct jit_buf *out,
+    uint64_t *expires)
+{
+	struct jit_api *api = ctx;
+	struct metrics_ctx m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = jit_store_read(api->store, metrics_fn, &m)) != 0)
+		return r;
+	if (store_text(out, &m, now) != 0)
+		return JIT_ERR_ALLOC;
+	/* The age of the oldest queued notification grows by itself. */
+	*expires = m.outbox.queued > 0 ? now + 1 : UINT64_MAX;
+	return 0;
+}
+
+/* The series counted in this process, read at each scrape. */
+static int
+live_text(struct jit_buf *b, const struct jit_store_stats *st,
+    const struct jit_api *api)
+{
+	size_t i;
+
+	if (emit(b, "# HELP jit_http_requests_total API requests answered, "
 	    "by status class.\n# TYPE jit_http_requests_total counter\n") != 0)
 		return -1;
 	for (i = 1; i < 6; i++)
@@ -185,8 +223,6 @@ metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
 	    "/v1/requests/ID?wait=) held now.\n# TYPE jit_http_waiting gauge\n"
 	    "jit_http_waiting %u\n", atomic_load(&api->waiting)) != 0)
 		return -1;
-	if (metrics_outbox(b, &m->outbox, now) != 0)
-		return -1;
 	return emit(b, "# HELP jit_store_commits_total Durable store "
 	    "transactions.\n# TYPE jit_store_commits_total counter\n"
 	    "jit_store_commits_total %llu\n"
@@ -195,28 +231,63 @@ metrics_text(struct jit_buf *b, const struct metrics_ctx *m,
 	    (unsigned long long)st->commits, (unsigned long long)st->writes);
 }
 
+/*
+ * With a metrics token configured: 1 if the caller sent it as a bearer
+ * token; otherwise 0 after answering 401, or 429 once the caller's
+ * address has failed too often (the limit of failed authentications,
+ * shared with the API's tokens).
+ */
+static int
+metrics_allowed(struct call *c)
+{
+	const char *a = c->req->authorization, *want = c->api->metrics_token;
+	char key[80];
+
+	if (want == NULL)
+		return 1;
+	if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0 &&
+	    strlen(a + 7) == strlen(want) &&
+	    jit_ct_equal(a + 7, want, strlen(want)))
+		return 1;
+	snprintf(key, sizeof(key), "addr:%.60s",
+	    c->req->client_addr != NULL ? c->req->client_addr : "-");
+	if (!jit_ratelimit_take(c->api->limits, key, jit_monotonic_ms())) {
+		reply_error(c, 429, NULL, "too many failed attempts");
+		c->resp->retry_after = 1;
+		return 0;
+	}
+	reply_error(c, 401, NULL, "/metrics needs the metrics token "
+	    "(metrics_token_file) as a bearer token");
+	return 0;
+}
+
 void
 res_metrics(struct call *c)
 {
-	struct metrics_ctx m;
 	struct jit_store_stats st;
 	struct jit_buf b = JIT_BUF_INIT;
-	char *s;
+	char *cached = NULL, *s = NULL;
+	size_t len = 0;
 	int r;
 
-	memset(&m, 0, sizeof(m));
-	if ((r = jit_store_read(c->api->store, metrics_fn, &m)) != 0) {
+	if (!metrics_allowed(c))
+		return;
+	if ((r = jit_cache_get(c->api->metrics, c->now, &cached, &len))
+	    != 0) {
 		reply_failure(c, r, "could not read the store");
 		return;
 	}
 	jit_store_get_stats(c->api->store, &st);
-	if (metrics_text(&b, &m, &st, c->api, c->now) != 0 ||
+	if (jit_buf_put(&b, cached, len) != 0 ||
+	    live_text(&b, &st, c->api) != 0 ||
 	    jit_buf_put_u8(&b, 0) != 0 ||
 	    (s = jit_strdup((const char *)jit_buf_ptr(&b))) == NULL) {
+		free(cached);
 		jit_buf_release(&b);
 		reply_error(c, 500, NULL, "out of memory");
 		return;
 	}
+	free(cached);
 	jit_buf_release(&b);
 	reply_body(c, 200, s, strlen(s), "text/plain; version=0.0.4");
 }

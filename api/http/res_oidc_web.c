@@ -96,17 +96,17 @@ res_oidc_login(struct call *c)
 		c->resp->retry_after = 5;
 		goto out;
 	}
-	if (r != 0 || strlen(url) >= sizeof(c->resp->location)) {
+	if (r != 0 || strlen(url) >= JIT_HTTP_LOCATION_MAX) {
 		reply_failure(c, r != 0 ? r : JIT_ERR_NO_BUFFER_SPACE,
 		    "could not start the sign-in");
 		goto out;
 	}
-	snprintf(c->resp->location, sizeof(c->resp->location), "%s", url);
-	snprintf(c->resp->set_cookie, sizeof(c->resp->set_cookie),
+	if (reply_header(c, &c->resp->location, "%s", url) == 0 &&
+	    reply_header(c, &c->resp->set_cookie,
 	    "%s=%s; Path=/oidc/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
 	    STATE_COOKIE, state, JIT_OIDC_LOGIN_TTL, c->req->tls ?
-	    "; Secure" : "");
-	reply_text(c, 302, "continue at the identity provider");
+	    "; Secure" : "") == 0)
+		reply_text(c, 302, "continue at the identity provider");
 out:
 	free(url);
 	free(state);
@@ -186,9 +186,9 @@ start_session(struct call *c, const struct jit_oidc_identity *id)
 		return;
 	}
 	snprintf(c->resp->user, sizeof(c->resp->user), "%s", id->user);
-	session_set_cookie(c, sid, c->api->session_max);
-	snprintf(c->resp->location, sizeof(c->resp->location), "/");
-	reply_text(c, 303, "signed in");
+	if (session_set_cookie(c, sid, c->api->session_max) == 0 &&
+	    reply_header(c, &c->resp->location, "/") == 0)
+		reply_text(c, 303, "signed in");
 	jit_wipe(sid, strlen(sid));
 	free(sid);
 }

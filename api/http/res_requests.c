@@ -15,7 +15,7 @@
 
 #define MAX_PUBLIC_KEY 16384      /* bytes of a public key line */
 #define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_MAX JIT_LC_LIST_MAX
 #define LIST_RELEASE_PAGES 256    /* items in a list that make it drop
                                      map pages */
 
@@ -142,6 +142,24 @@ res_requests_create(struct call *c)
 	json_decref(body);
 }
 
+/*
+ * The cursor of a list page: opaque to clients (docs/API.md); it is the
+ * decimal sequence number of the last request of the page before, so
+ * the next page starts below it.  0 if s is not one.
+ */
+static uint64_t
+parse_cursor(const char *s)
+{
+	uint64_t v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 19 || strspn(s, "0123456789") != n || s[0] == '0')
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	return v;
+}
+
 /* The optional ?view=1 (request_view_json) of q: 1, 0, or -1 after a
  * 400. */
 static int
@@ -162,7 +180,8 @@ request_json(const struct call *c, const struct jit_request *r, int view)
 	return view ? request_view_json(c, r) : jit_request_to_json(r);
 }
 
-/* The query of GET /v1/requests into f; -1 after a 400. */
+/* The query of GET /v1/requests (state, role, mine, limit, view,
+ * cursor; view is decode_view's) into f; -1 after a 400. */
 static int
 decode_list(struct call *c, struct jit_query_param *q,
     struct jit_lc_filter *f)
@@ -170,7 +189,7 @@ decode_list(struct call *c, struct jit_query_param *q,
 	unsigned long lim = LIST_DEFAULT;
 
 	memset(f, 0, sizeof(f[0]));
-	if (decode_query(c, q, 5) != 0)
+	if (decode_query(c, q, 6) != 0)
 		return -1;
 	if (q[0].present) {
 		if (jit_state_parse(q[0].value, &f->state) != 0) {
@@ -200,6 +219,11 @@ decode_list(struct call *c, struct jit_query_param *q,
 		return -1;
 	}
 	f->limit = lim;
+	if (q[5].present && (f->before = parse_cursor(q[5].value)) == 0) {
+		reply_error(c, 400, "bad_query", "cursor must be a "
+		    "next_cursor from an earlier page");
+		return -1;
+	}
 	return 0;
 }
 
@@ -207,18 +231,21 @@ void
 res_requests_list(struct call *c)
 {
 	struct jit_query_param q[] = { { "state", "", 0 }, { "role", "", 0 },
-	    { "mine", "", 0 }, { "limit", "", 0 }, { "view", "", 0 } };
+	    { "mine", "", 0 }, { "limit", "", 0 }, { "view", "", 0 },
+	    { "cursor", "", 0 } };
 	struct jit_lc_filter f;
 	struct jit_request **items = NULL;
 	struct jit_lc_why why;
-	json_t *arr;
+	json_t *arr, *next_j;
+	char next_s[24];
+	uint64_t next = 0;
 	size_t i, n = 0;
 	int r, view;
 
 	if (decode_list(c, q, &f) != 0 || (view = decode_view(c, &q[4])) < 0)
 		return;
 	if ((r = jit_lc_list(c->api->lc, c->p, &c->who, &f, &items, &n,
-	    &why)) != 0) {
+	    &next, &why)) != 0) {
 		reply_refusal(c, r, &why);
 		return;
 	}
@@ -230,8 +257,13 @@ res_requests_list(struct call *c)
 			arr = NULL;
 		}
 	jit_lc_list_free(items, n);
+	snprintf(next_s, sizeof(next_s), "%llu", (unsigned long long)next);
+	next_j = next != 0 ? json_string(next_s) : json_null();
+	if (arr == NULL)
+		json_decref(next_j);
 	reply_json(c, arr != NULL ? 200 : 500, arr != NULL ?
-	    json_pack("{s:o}", "requests", arr) : NULL);
+	    json_pack("{s:o, s:o}", "requests", arr, "next_cursor", next_j) :
+	    NULL);
 	/* A long list maps records spread over the whole file: with a
 	 * million stored requests, 1,000 of them touch ~170 MB of the LMDB
 	 * map (page cache, but counted in our RSS).  Drop those pages from

@@ -72,19 +72,19 @@ session_cookie(struct call *c)
 	return 0;
 }
 
-void
+int
 session_set_cookie(struct call *c, const char *value, uint64_t max_age)
 {
-	snprintf(c->resp->set_cookie, sizeof(c->resp->set_cookie),
+	return reply_header(c, &c->resp->set_cookie,
 	    "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%llu%s",
 	    cookie_name(c), value, (unsigned long long)max_age,
 	    secure_origin(c) ? "; Secure" : "");
 }
 
-void
+int
 session_clear_cookie(struct call *c)
 {
-	session_set_cookie(c, "", 0);
+	return session_set_cookie(c, "", 0);
 }
 
 int
@@ -171,8 +171,8 @@ res_session_create(struct call *c)
 		reply_failure(c, r, "could not start a session");
 		goto out;
 	}
-	session_set_cookie(c, sid, c->api->session_max);
-	reply_session(c, 201, sid, &s);
+	if (session_set_cookie(c, sid, c->api->session_max) == 0)
+		reply_session(c, 201, sid, &s);
 out:
 	if (sid != NULL) {
 		jit_wipe(sid, strlen(sid));
@@ -197,6 +197,6 @@ res_session_delete(struct call *c)
 		reply_failure(c, r, "could not end the session");
 		return;
 	}
-	session_clear_cookie(c);
-	reply_json(c, 200, json_pack("{s:b}", "signed_out", 1));
+	if (session_clear_cookie(c) == 0)
+		reply_json(c, 200, json_pack("{s:b}", "signed_out", 1));
 }

@@ -43,6 +43,6 @@ res_web(struct call *c)
 void
 res_web_request_link(struct call *c, const char *id)
 {
-	snprintf(c->resp->location, sizeof(c->resp->location), "/#/r/%s", id);
-	reply_text(c, 302, "see the request's page");
+	if (reply_header(c, &c->resp->location, "/#/r/%s", id) == 0)
+		reply_text(c, 302, "see the request's page");
 }

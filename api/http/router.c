@@ -500,9 +500,19 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	    &api->refusals)) != 0)
 		goto fail;
 	lo.refusals = api->refusals;
+	lo.max_pending = opt->max_pending;
 	if ((r = jit_lifecycle_new(&lo, &api->lc)) != 0 ||
-	    (r = hosts_new(api, opt)) != 0)
+	    (r = hosts_new(api, opt)) != 0 ||
+	    (r = jit_cache_new(api->store, res_krl_build, api,
+	    &api->krl)) != 0 ||
+	    (r = jit_cache_new(api->store, res_metrics_build, api,
+	    &api->metrics)) != 0)
 		goto fail;
+	if (opt->metrics_token != NULL &&
+	    (api->metrics_token = jit_strdup(opt->metrics_token)) == NULL) {
+		r = JIT_ERR_ALLOC;
+		goto fail;
+	}
 	if ((api->cur = calloc(1, sizeof(*api->cur))) == NULL) {
 		r = JIT_ERR_ALLOC;
 		goto fail;
@@ -512,6 +522,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
+	jit_cache_free(api->krl);
+	jit_cache_free(api->metrics);
 	jit_hosts_free(api->hosts);
 	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);
@@ -533,6 +545,12 @@ jit_api_free(struct jit_api *api)
 		jit_policy_free(api->cur->p);
 		free(api->cur);
 	}
+	if (api->metrics_token != NULL) {
+		jit_wipe(api->metrics_token, strlen(api->metrics_token));
+		free(api->metrics_token);
+	}
+	jit_cache_free(api->krl);
+	jit_cache_free(api->metrics);
 	jit_hosts_free(api->hosts);
 	free(api->host_ca_line);
 	jit_ratelimit_free(api->refusals);

@@ -146,6 +146,7 @@ jit_lifecycle_new(const struct jit_lifecycle_options *o,
 	lc->hook = o->hook;
 	lc->hook_ctx = o->hook_ctx;
 	lc->refusals = o->refusals;
+	lc->max_pending = o->max_pending;
 	if (o->ca != NULL && (r = jit_key_fingerprint(o->ca, &lc->ca_fp)) != 0) {
 		free(lc);
 		return r;
@@ -254,7 +255,66 @@ struct create_ctx {
 	struct jit_request_enc enc;   /* req, encoded before the write */
 	json_t *audit;                /* its audit entry, likewise */
 	const char *actor;
+	unsigned role_max;            /* the role's max_pending; 0 = none */
+	unsigned over;                /* the cap that refused it, if one */
+	int over_role;                /* 1 if that was the role's */
 };
+
+struct role_count {
+	const char *role;
+	uint64_t n, max;
+};
+
+static int
+count_role_cb(json_t *j, uint64_t seq, void *vctx)
+{
+	struct role_count *rc = vctx;
+	const char *role = json_string_value(json_object_get(j, "role"));
+
+	(void)seq;
+	if (role != NULL && strcmp(role, rc->role) == 0)
+		rc->n++;
+	return rc->n >= rc->max ? 1 : 0;
+}
+
+/*
+ * Is the requester of a new pending request at a cap already?  Counted
+ * in the write transaction t, so requests created by earlier closures of
+ * the same batch count too: concurrent creates cannot pass a cap
+ * together.  0 if not, CONFLICT with cc->over set if so.
+ */
+static int
+check_pending_caps(struct jit_store_txn *t, struct create_ctx *cc)
+{
+	const char *user = cc->req->user;
+	const char *pending = jit_state_name(JIT_STATE_PENDING);
+	struct role_count rc = { cc->req->role, 0, cc->role_max };
+	uint64_t n = 0;
+	int r;
+
+	if (cc->req->state != JIT_STATE_PENDING)
+		return 0;
+	if (cc->lc->max_pending != 0) {
+		if ((r = jit_store_count_by_user_state(t, user, pending,
+		    cc->lc->max_pending, &n)) != 0)
+			return r;
+		if (n >= cc->lc->max_pending) {
+			cc->over = cc->lc->max_pending;
+			return JIT_ERR_CONFLICT;
+		}
+	}
+	if (cc->role_max != 0) {
+		if ((r = jit_store_list_by_user_state(t, user, pending, NULL,
+		    count_role_cb, &rc)) != 0)
+			return r;
+		if (rc.n >= cc->role_max) {
+			cc->over = cc->role_max;
+			cc->over_role = 1;
+			return JIT_ERR_CONFLICT;
+		}
+	}
+	return 0;
+}
 
 static int
 create_fn(struct jit_store_txn *t, void *vctx)
@@ -262,7 +322,8 @@ create_fn(struct jit_store_txn *t, void *vctx)
 	struct create_ctx *cc = vctx;
 	int r;
 
-	if ((r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
+	if ((r = check_pending_caps(t, cc)) != 0 ||
+	    (r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
 		return r;
 	r = lc_record(cc->lc, t, json_incref(cc->audit), "request.create",
 	    cc->actor, cc->req, NULL);
@@ -408,13 +469,23 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	cc.lc = lc;
 	cc.req = req;
 	cc.actor = who->user;
+	cc.role_max = role->max_pending;
 	if ((r = jit_request_encode(req, &cc.enc)) != 0 ||
 	    (cc.audit = create_audit(req, who)) == NULL) {
 		r = lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
 		goto out;
 	}
 	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
-		lc_refuse(why, r, NULL, "could not store the request");
+		if (cc.over != 0)
+			lc_refuse(why, r, "too_many_pending", "%s already has "
+			    "%u pending request%s%s%s, the most allowed; "
+			    "cancel one or wait for a decision", who->user,
+			    cc.over,
+			    cc.over == 1 ? "" : "s", cc.over_role ?
+			    " for role " : "", cc.over_role ? role->name : "");
+		else
+			lc_refuse(why, r, NULL, "could not store the "
+			    "request");
 		goto out;
 	}
 	if (out != NULL) {
@@ -597,12 +668,16 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		r->state = JIT_STATE_DENIED;
 		r->decided_at = c->now;
 		r->expires_at = 0;
+		if (jit_request_set_end_reason(r, JIT_END_DENIED) != 0)
+			return JIT_ERR_ALLOC;
 		*extra = json_pack("{s:s?}", "comment", c->comment);
 		break;
 	case OP_CANCEL:
 		r->state = JIT_STATE_CANCELLED;
 		r->cancelled_at = c->now;
 		r->expires_at = 0;
+		if (jit_request_set_end_reason(r, JIT_END_CANCELLED) != 0)
+			return JIT_ERR_ALLOC;
 		*extra = json_object();
 		break;
 	case OP_REVOKE:
@@ -610,7 +685,10 @@ apply_op(const struct change_ctx *c, struct jit_request *r, json_t **extra)
 		r->revoked_at = c->now;
 		if ((r->revoked_by = jit_strdup(c->who->user)) == NULL ||
 		    (c->comment != NULL && (r->revoke_comment =
-		    jit_strdup(c->comment)) == NULL))
+		    jit_strdup(c->comment)) == NULL) ||
+		    jit_request_set_end_reason(r, strcmp(r->user,
+		    c->who->user) == 0 ? JIT_END_RELINQUISHED :
+		    JIT_END_REVOKED) != 0)
 			return JIT_ERR_ALLOC;
 		/* The requester ending their own grant early relinquishes
 		 * it; anyone else revokes it. */

@@ -33,7 +33,9 @@
  *                     (bad_field, bad_query)
  *   FORBIDDEN         the policy does not allow this actor (forbidden)
  *   NOT_FOUND         no such request (not_found)
- *   CONFLICT          the request is in the wrong state (conflict)
+ *   CONFLICT          the request is in the wrong state (conflict), or
+ *                     the requester has too many pending
+ *                     (too_many_pending)
  *   STORE_*, ALLOC, INTERNAL  server trouble (why->message says what
  *                     was being done)
  *
@@ -113,6 +115,11 @@ struct jit_lifecycle_options {
 	 * lets the key "refused:USER" through, so they cannot flood the
 	 * log.  Borrowed. */
 	struct jit_ratelimit *refusals;
+	/* The most requests one user may have pending at once, over all
+	 * roles; 0 = no limit.  A role's max_pending (policy.h) caps its
+	 * own as well.  A create over either is refused with
+	 * too_many_pending (CONFLICT). */
+	unsigned max_pending;
 };
 
 struct jit_lifecycle;
@@ -143,7 +150,10 @@ struct jit_create_args {
  * bad_public_key, bad_field (start), bad_duration, bad_reason,
  * bad_key_type (INVALID_ARGUMENT); forbidden (not a requester);
  * mfa_required (FORBIDDEN: the role has require_mfa and who's sign-in
- * shows no second factor).
+ * shows no second factor); too_many_pending (CONFLICT: who already has
+ * the most pending requests the server's or the role's max_pending
+ * allows; counted inside the write, so concurrent creates cannot pass it
+ * together).
  */
 int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
@@ -293,24 +303,36 @@ int jit_lc_wait_poll(struct jit_lc_wait *w, int final,
     struct jit_request **out);
 void jit_lc_wait_free(struct jit_lc_wait *w);
 
+#define JIT_LC_LIST_MAX 1000
+
 struct jit_lc_filter {
 	int has_state;
 	enum jit_state state;
 	const char *role;          /* NULL = any */
 	int mine;                  /* only who's own */
-	size_t limit;              /* > 0 */
+	size_t limit;              /* 1..JIT_LC_LIST_MAX */
+	uint64_t before;           /* cursor: only requests made before the
+	                              one with this sequence number (a
+	                              *next of an earlier call); 0 = from
+	                              the newest */
 };
 
 /*
  * The requests who may see that match f, newest first, at most f->limit.
  * Admins and auditors see all; others their own and those of roles they
- * approve; with no filter a non-admin gets their own requests and the
- * pending ones they may decide on.  *items is an array of *n requests
- * (free with jit_lc_list_free).
+ * approve; with no state asked for a non-admin gets their own requests
+ * and the pending ones they may decide on.  *items is an array of *n
+ * requests (free with jit_lc_list_free).  *next is the cursor of the next
+ * page (f->before for the next call) when more requests match, else 0:
+ * paging on with it lists every match once, newest first, however many
+ * there are.  Every list reads index ranges of requests the caller may
+ * see (store.h), so its cost follows the page, not the store's history.
+ * bad_query: limit out of range.
  */
 int jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_lc_filter *f,
-    struct jit_request ***items, size_t *n, struct jit_lc_why *why);
+    struct jit_request ***items, size_t *n, uint64_t *next,
+    struct jit_lc_why *why);
 void jit_lc_list_free(struct jit_request **items, size_t n);
 
 /* ---- audit ---------------------------------------------------------- */

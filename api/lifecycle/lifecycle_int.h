@@ -17,6 +17,7 @@ struct jit_lifecycle {
 	jit_lc_hook_fn hook;
 	void *hook_ctx;
 	struct jit_ratelimit *refusals;
+	unsigned max_pending;
 	char *ca_fp;
 };
 

@@ -183,6 +183,16 @@ jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
 
 /* ---- lists -------------------------------------------------------------- */
 
+/*
+ * A list is read from one or more index walks (sources), each newest
+ * first from the cursor, each stopping after limit + 1 matches: the
+ * newest limit + 1 of their union are among those, and the extra one
+ * says whether another page follows.  Every source is an index whose
+ * entries are what the caller may see (their own requests, those of a
+ * role they approve, or anything for admins), so a walk reads what it
+ * returns, not the whole state's history.
+ */
+
 struct listed {
 	uint64_t seq;
 	struct jit_request *req;
@@ -192,23 +202,13 @@ struct list_ctx {
 	const struct jit_policy *p;
 	const char *user;
 	const struct jit_actor *who;
+	struct jit_policy_who pwho;  /* who, as the policy's rules see it */
 	const struct jit_lc_filter *f;
 	int all;                     /* admin or auditor */
-	int dedupe;                  /* skip ids listed already */
+	size_t taken;                /* matches of the current source */
 	struct listed *items;
 	size_t n, cap;
 };
-
-static int
-already_listed(const struct list_ctx *l, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->items[i].req->id, id) == 0)
-			return 1;
-	return 0;
-}
 
 static int
 list_add(json_t *j, uint64_t seq, void *vctx)
@@ -223,8 +223,7 @@ list_add(json_t *j, uint64_t seq, void *vctx)
 	if ((f->has_state && r->state != f->state) ||
 	    (f->role != NULL && strcmp(r->role, f->role) != 0) ||
 	    (f->mine && strcmp(r->user, l->user) != 0) ||
-	    (!l->all && !lc_can_view(l->p, l->who, r)) ||
-	    (l->dedupe && already_listed(l, r->id))) {
+	    (!l->all && !lc_can_view(l->p, l->who, r))) {
 		jit_request_free(r);
 		return 0;
 	}
@@ -239,31 +238,87 @@ list_add(json_t *j, uint64_t seq, void *vctx)
 	}
 	l->items[l->n].seq = seq;
 	l->items[l->n++].req = r;
-	return l->n >= f->limit ? 1 : 0;
+	return ++l->taken > f->limit ? 1 : 0;
+}
+
+enum source { SRC_ALL, SRC_STATE, SRC_USER, SRC_USER_STATE,
+    SRC_ROLE_STATE };
+
+/* One walk, newest first from the cursor; name is the user or role. */
+static int
+walk(struct jit_store_txn *t, struct list_ctx *l, enum source src,
+    const char *name, const char *state)
+{
+	struct jit_store_list opt = { l->f->before, 0, 1 };
+
+	l->taken = 0;
+	switch (src) {
+	case SRC_ALL:
+		return jit_store_list_all(t, &opt, list_add, l);
+	case SRC_STATE:
+		return jit_store_list_by_state(t, state, &opt, list_add, l);
+	case SRC_USER:
+		return jit_store_list_by_user(t, name, &opt, list_add, l);
+	case SRC_USER_STATE:
+		return jit_store_list_by_user_state(t, name, state, &opt,
+		    list_add, l);
+	case SRC_ROLE_STATE:
+		return jit_store_list_by_role_state(t, name, state, &opt,
+		    list_add, l);
+	}
+	return JIT_ERR_INTERNAL;
+}
+
+/* A role's requests in state, or in every state. */
+static int
+walk_role(struct jit_store_txn *t, struct list_ctx *l, const char *role,
+    const char *state)
+{
+	int i, r;
+
+	if (state != NULL)
+		return walk(t, l, SRC_ROLE_STATE, role, state);
+	for (i = 0; i < JIT_STATE_COUNT; i++)
+		if ((r = walk(t, l, SRC_ROLE_STATE, role,
+		    jit_state_name((enum jit_state)i))) != 0)
+			return r;
+	return 0;
 }
 
 static int
 list_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct list_ctx *l = vctx;
-	struct jit_store_list opt = { 0, 0, 1 };
+	const struct jit_lc_filter *f = l->f;
+	const char *st = f->has_state ? jit_state_name(f->state) : NULL;
+	const struct jit_policy_role *role;
+	size_t i;
 	int r;
 
-	if (l->f->mine)
-		return jit_store_list_by_user(t, l->user, &opt, list_add, l);
-	if (l->f->has_state)
-		return jit_store_list_by_state(t, jit_state_name(l->f->state),
-		    &opt, list_add, l);
-	if (l->all)
-		return jit_store_list_all(t, &opt, list_add, l);
-	/* Own requests, then the pending ones this user may decide on. */
-	if ((r = jit_store_list_by_user(t, l->user, &opt, list_add, l)) != 0)
+	if (f->mine)
+		return st != NULL ? walk(t, l, SRC_USER_STATE, l->user, st) :
+		    walk(t, l, SRC_USER, l->user, NULL);
+	if (l->all) {
+		if (f->role != NULL)
+			return walk_role(t, l, f->role, st);
+		return st != NULL ? walk(t, l, SRC_STATE, NULL, st) :
+		    walk(t, l, SRC_ALL, NULL, NULL);
+	}
+	/* Their own requests, and those of the roles they approve: with
+	 * no state asked for, the pending ones they may decide on. */
+	if ((r = st != NULL ? walk(t, l, SRC_USER_STATE, l->user, st) :
+	    walk(t, l, SRC_USER, l->user, NULL)) != 0)
 		return r;
-	if (l->n >= l->f->limit)
-		return 0;
-	l->dedupe = 1;
-	return jit_store_list_by_state(t, jit_state_name(JIT_STATE_PENDING),
-	    &opt, list_add, l);
+	for (i = 0; i < jit_policy_role_count(l->p); i++) {
+		role = jit_policy_role_at(l->p, i);
+		if ((f->role != NULL && strcmp(role->name, f->role) != 0) ||
+		    !jit_policy_is_approver_as(l->p, &l->pwho, role->name))
+			continue;
+		if ((r = walk(t, l, SRC_ROLE_STATE, role->name, st != NULL ?
+		    st : jit_state_name(JIT_STATE_PENDING))) != 0)
+			return r;
+	}
+	return 0;
 }
 
 static int
@@ -278,27 +333,28 @@ cmp_seq_desc(const void *a, const void *b)
 int
 jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_lc_filter *f,
-    struct jit_request ***items, size_t *n, struct jit_lc_why *why)
+    struct jit_request ***items, size_t *n, uint64_t *next,
+    struct jit_lc_why *why)
 {
 	struct list_ctx l;
-	struct jit_policy_who w;
-	size_t i;
+	size_t i, kept = 0;
 	int r;
 
 	lc_why_clear(why);
 	*items = NULL;
 	*n = 0;
+	*next = 0;
 	memset(&l, 0, sizeof(l));
 	l.p = p;
 	l.user = who->user;
 	l.who = who;
 	l.f = f;
-	lc_policy_who(who, &w);
-	l.all = jit_policy_is_admin_as(p, &w) ||
-	    jit_policy_is_auditor_as(p, &w);
-	if (f->limit == 0)
+	lc_policy_who(who, &l.pwho);
+	l.all = jit_policy_is_admin_as(p, &l.pwho) ||
+	    jit_policy_is_auditor_as(p, &l.pwho);
+	if (f->limit == 0 || f->limit > JIT_LC_LIST_MAX)
 		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
-		    "limit must be at least 1");
+		    "limit must be 1..%d", JIT_LC_LIST_MAX);
 	r = jit_store_read(lc->store, list_fn, &l);
 	if (r == 0 && l.n > 0 &&
 	    (*items = calloc(l.n, sizeof(**items))) == NULL)
@@ -311,9 +367,20 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 	}
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), cmp_seq_desc);
-	for (i = 0; i < l.n; i++)
-		(*items)[i] = l.items[i].req;
-	*n = l.n;
+	/* Sources overlap (an approver's own request of a role they
+	 * approve): keep the first of equal seqs, and at most limit. */
+	for (i = 0; i < l.n; i++) {
+		if ((kept > 0 && l.items[i].seq == l.items[i - 1].seq) ||
+		    kept == f->limit) {
+			if (kept == f->limit && *next == 0 &&
+			    l.items[i].seq != l.items[i - 1].seq)
+				*next = l.items[i - 1].seq;
+			jit_request_free(l.items[i].req);
+			continue;
+		}
+		(*items)[kept++] = l.items[i].req;
+	}
+	*n = kept;
 	free(l.items);
 	return 0;
 }

@@ -137,6 +137,8 @@ end_request(struct reload_batch *b, struct jit_store_txn *t,
 	json_t *extra;
 	int rc;
 
+	if (jit_request_set_end_reason(r, JIT_END_POLICY_CHANGED) != 0)
+		return JIT_ERR_ALLOC;
 	if (revoke) {
 		r->state = JIT_STATE_REVOKED;
 		r->revoked_at = b->now;

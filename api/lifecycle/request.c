@@ -115,6 +115,7 @@ jit_request_free(struct jit_request *r)
 	decisions_free(r->denials, r->ndenials);
 	free(r->revoked_by);
 	free(r->revoke_comment);
+	free(r->end_reason);
 	strv_free(r->extensions, r->nextensions);
 	free(r->force_command);
 	free(r->source_address);
@@ -293,6 +294,7 @@ jit_request_copy(const struct jit_request *r, struct jit_request **out)
 #define M_SERIAL "serial"
 #define M_REVOKED_BY "revoked_by"
 #define M_REVOKE_COMMENT "revoke_comment"
+#define M_END_REASON "end_reason"
 #define M_EXTENSIONS "extensions"
 #define M_FORCE_COMMAND "force_command"
 #define M_SOURCE_ADDRESS "source_address"
@@ -471,7 +473,9 @@ jit_request_to_json(const struct jit_request *r)
 	    (r->revoked_by != NULL && put(o, M_REVOKED_BY,
 	    json_string(r->revoked_by)) != 0) ||
 	    (r->revoke_comment != NULL && put(o, M_REVOKE_COMMENT,
-	    json_string(r->revoke_comment)) != 0))
+	    json_string(r->revoke_comment)) != 0) ||
+	    (jit_request_end_reason(r) != NULL && put(o, M_END_REASON,
+	    json_string(jit_request_end_reason(r))) != 0))
 		goto fail_o;
 	return o;
 fail:
@@ -670,6 +674,7 @@ jit_request_from_json(const json_t *j, struct jit_request **out)
 	    (rc = get_str(j, M_KEY_FP, 0, &r->key_fingerprint)) != 0 ||
 	    (rc = get_str(j, M_REVOKED_BY, 0, &r->revoked_by)) != 0 ||
 	    (rc = get_str(j, M_REVOKE_COMMENT, 0, &r->revoke_comment)) != 0 ||
+	    (rc = get_str(j, M_END_REASON, 0, &r->end_reason)) != 0 ||
 	    (rc = get_uint(j, M_DURATION, &r->duration)) != 0 ||
 	    (rc = get_uint(j, M_SERIAL, &r->serial)) != 0 ||
 	    (rc = get_uint(j, M_APPROVALS_NEEDED, &n)) != 0 ||
@@ -709,6 +714,46 @@ jit_request_from_json(const json_t *j, struct jit_request **out)
 out:
 	jit_request_free(r);
 	return rc;
+}
+
+int
+jit_request_set_end_reason(struct jit_request *r, const char *why)
+{
+	char *c = jit_strdup(why);
+
+	if (c == NULL)
+		return JIT_ERR_ALLOC;
+	free(r->end_reason);
+	r->end_reason = c;
+	return 0;
+}
+
+const char *
+jit_request_end_reason(const struct jit_request *r)
+{
+	if (r->end_reason != NULL)
+		return r->end_reason;
+	switch (r->state) {
+	case JIT_STATE_DENIED:
+		return JIT_END_DENIED;
+	case JIT_STATE_CANCELLED:
+		return JIT_END_CANCELLED;
+	case JIT_STATE_EXPIRED:
+		/* The sweeper expires only pending requests. */
+		return r->decided_at != 0 ? JIT_END_POLICY_CHANGED :
+		    JIT_END_EXPIRED;
+	case JIT_STATE_REVOKED:
+		if (r->revoked_by != NULL && strcmp(r->revoked_by,
+		    "system") == 0)
+			return JIT_END_POLICY_CHANGED;
+		return r->revoked_by != NULL && r->user != NULL &&
+		    strcmp(r->revoked_by, r->user) == 0 ?
+		    JIT_END_RELINQUISHED : JIT_END_REVOKED;
+	case JIT_STATE_ENDED:
+		return JIT_END_ENDED;
+	default:
+		return NULL;
+	}
 }
 
 uint64_t

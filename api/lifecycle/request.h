@@ -103,6 +103,9 @@ struct jit_request {
 	uint64_t issued_at;
 	char *revoked_by;         /* NULL unless revoked */
 	char *revoke_comment;     /* NULL = none */
+	char *end_reason;         /* a final state's why (JIT_END_*); NULL
+	                             while open, and in requests stored
+	                             before it was recorded */
 	/* The role's grant terms as they were when the request was made:
 	 * the certificate is built from these, never from a later policy,
 	 * so approvers approve what they see.  terms_recorded is 0 for a
@@ -174,6 +177,30 @@ json_t *jit_request_to_json(const struct jit_request *r);
  * its deadline index from this (jit_store_put_request's deadline).
  */
 uint64_t jit_request_deadline(const struct jit_request *r);
+
+/* Why a request reached its final state ("end_reason"): an approver
+ * denied it, its requester cancelled it, nobody decided in time, an
+ * approver or admin revoked the grant, its requester relinquished it,
+ * its window closed, a policy load ended it. */
+#define JIT_END_DENIED "denied"
+#define JIT_END_CANCELLED "cancelled"
+#define JIT_END_EXPIRED "expired"
+#define JIT_END_REVOKED "revoked"
+#define JIT_END_RELINQUISHED "relinquished"
+#define JIT_END_ENDED "ended"
+#define JIT_END_POLICY_CHANGED "policy_changed"
+
+/* Record why r ended (one of JIT_END_*, copied).  ALLOC. */
+int jit_request_set_end_reason(struct jit_request *r, const char *why);
+
+/*
+ * Why r ended: its recorded end_reason, or for a final request stored
+ * before reasons were recorded one told from its state (revoked_by
+ * "system" or an approved request that expired: policy_changed; revoked
+ * by its requester: relinquished).  NULL while r is pending or approved.
+ * The string is r's or static.
+ */
+const char *jit_request_end_reason(const struct jit_request *r);
 
 /* Replace r's missing list with n entries (copied).  ALLOC. */
 int jit_request_set_missing(struct jit_request *r,

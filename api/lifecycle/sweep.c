@@ -93,9 +93,11 @@ sweep_one(struct batch *b, struct jit_store_txn *t, const char *id)
 		extra = json_pack("{s:I}", "approvals",
 		    (json_int_t)r->napprovals);
 	}
-	if (extra == NULL)
+	if (extra == NULL || jit_request_set_end_reason(r, r->state ==
+	    JIT_STATE_ENDED ? JIT_END_ENDED : JIT_END_EXPIRED) != 0) {
+		json_decref(extra);
 		rc = JIT_ERR_ALLOC;
-	else if ((rc = jit_request_store_put(t, r, NULL)) != 0)
+	} else if ((rc = jit_request_store_put(t, r, NULL)) != 0)
 		json_decref(extra);
 	else
 		rc = lc_record(b->lc, t, lc_audit_fields(event, "system", r,

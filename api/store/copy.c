@@ -99,13 +99,22 @@ static int
 copy_request(const struct jit_store_raw_request *rq, void *vctx)
 {
 	struct copy_ctx *c = vctx;
+	struct jit_store_raw_request row = *rq;
+	json_t *req = NULL;
 	int r;
 
 	/* A schema 1 LMDB store opened read-only has no state or user in
 	 * its headers (and no deadlines): open it for writing first. */
 	if (rq->state[0] == '\0' || rq->user[0] == '\0')
 		return JIT_ERR_STORE_CORRUPT;
-	if ((r = TO_OPS(c)->put_raw_request(c->to, rq)) != 0)
+	/* What the target indexes besides state and user, as a create
+	 * would take it from the request. */
+	if ((r = jit_store__parse_object(rq->js, rq->jl, &req)) != 0)
+		return r;
+	jit_store__request_keys(req, &row.role, &row.not_after);
+	r = TO_OPS(c)->put_raw_request(c->to, &row);
+	json_decref(req);
+	if (r != 0)
 		return r;
 	c->st.requests++;
 	return 0;

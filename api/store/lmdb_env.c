@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -24,7 +25,9 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"requests", "by_state", "by_user", "by_seq", "certs", "tokens",
-	"token_ids", "values", "audit", "meta", "by_deadline", "outbox"
+	"token_ids", "values", "audit", "meta", "by_deadline", "outbox",
+	"by_user_state", "by_role_state", "by_state_end", "req_keys",
+	"state_counts"
 };
 
 /* ---- opening and closing ------------------------------------------- */
@@ -70,7 +73,10 @@ open_dbis(struct jit_store *s)
 		rc = mdb_dbi_open(t.txn, db_names[i], ro ? 0 : MDB_CREATE,
 		    &lm->dbi[i]);
 		/* Schema 1 had no by_deadline; only the sweeper (a writer,
-		 * which migrates first) uses it. */
+		 * which migrates first) uses it.  Schemas 1 and 2 had none
+		 * of schema 3's tables; a READONLY view does without them
+		 * (lmdb_request_list.c).  A store written before the outbox
+		 * has none: a READONLY view sees it empty (lmdb_outbox.c). */
 		if (rc == MDB_NOTFOUND && ro && i == DB_BY_DEADLINE) {
 			lm->no_deadline_db = 1;
 			continue;
@@ -79,6 +85,8 @@ open_dbis(struct jit_store *s)
 			lm->no_outbox_db = 1;
 			continue;
 		}
+		if (rc == MDB_NOTFOUND && ro && i >= DB_FIRST_V3)
+			continue;
 		if (rc != 0) {
 			r = jit_lmdb_map_err(rc);
 			goto fail;
@@ -90,15 +98,18 @@ open_dbis(struct jit_store *s)
 		r = JIT_ERR_STORE_CORRUPT;  /* written by a newer version */
 		goto fail;
 	}
-	/* A schema 1 store (request values without the index header) is
-	 * rewritten in this transaction when opened for writing; read-only,
-	 * it is read as it is. */
+	/* An older store is brought up to date in this transaction when
+	 * opened for writing (schema 1 lacks the request values' index
+	 * header, schemas 1 and 2 the schema 3 tables); read-only, it is
+	 * read as it is. */
 	lm->schema = schema == 0 ? SCHEMA_VERSION : schema;
-	if (!ro && schema == 1) {
-		if ((r = jit_lmdb_migrate_v1(&t)) != 0)
-			goto fail;
+	if (!ro && schema == 1 && (r = jit_lmdb_migrate_v1(&t)) != 0)
+		goto fail;
+	if (!ro && schema != 0 && schema < 3 &&
+	    (r = jit_lmdb_migrate_v2(&t)) != 0)
+		goto fail;
+	if (!ro)
 		lm->schema = SCHEMA_VERSION;
-	}
 	/* Committing (even a read-only transaction) keeps the handles
 	 * open for the life of the environment; an abort would close them. */
 	if (!ro && schema != SCHEMA_VERSION &&
@@ -216,19 +227,53 @@ lmdb_closure_end(struct jit_store_txn *t, int r)
 	return r;
 }
 
+/*
+ * The error of a failed commit.  LMDB reports a short write as EIO, and
+ * a write that runs out of disk is often short rather than ENOSPC: with
+ * no space left where the store lives, that is the disk being full, which
+ * callers can do something about (503, "storage is full"), not an I/O
+ * fault.
+ */
+static int
+commit_err(struct jit_lmdb *lm, int rc)
+{
+	struct statvfs fs;
+	const char *dir;
+
+	if (rc == EIO && mdb_env_get_path(lm->env, &dir) == 0 &&
+	    statvfs(dir, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < 2 * 65536)
+		return JIT_ERR_STORE_FULL;
+	return jit_lmdb_map_err(rc);
+}
+
 static int
 lmdb_batch_end(struct jit_store *s, int commit,
     const unsigned char slots[NSLOTS / 8], int other)
 {
 	MDB_txn *parent = s->lm->parent;
+	int rc;
 
 	(void)slots;
 	(void)other;
 	s->lm->parent = NULL;
-	if (commit)
-		return jit_lmdb_map_err(mdb_txn_commit(parent));
-	mdb_txn_abort(parent);
-	return 0;
+	if (!commit) {
+		mdb_txn_abort(parent);
+		return 0;
+	}
+	rc = mdb_txn_commit(parent);
+	return rc == 0 ? 0 : commit_err(s->lm, rc);
+}
+
+/* LMDB's transaction id: every commit of every process raises it. */
+static uint64_t
+lmdb_commit_id(struct jit_store *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(s->lm->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
 }
 
 static int
@@ -314,6 +359,10 @@ static const struct jit_store_ops lmdb_ops = {
 	.list_requests = jit_lmdb_list_requests,
 	.list_due = jit_lmdb_list_due,
 	.count_by_state = jit_lmdb_count_by_state,
+	.list_pair = jit_lmdb_list_pair,
+	.list_by_state_end = jit_lmdb_list_by_state_end,
+	.count_by_user_state = jit_lmdb_count_by_user_state,
+	.commit_id = lmdb_commit_id,
 	.next_serial = jit_lmdb_next_serial,
 	.reserve_serial = jit_lmdb_reserve_serial,
 	.claim_serial = jit_lmdb_claim_serial,

@@ -1,8 +1,9 @@
 /*
  * lmdb_requests.c - the LMDB backend's request records (create, put,
  * get) and the index entries kept with them (by_state, by_user, by_seq,
- * by_deadline; the layout is in lmdb_int.h).  Listing and counting are
- * in lmdb_request_list.c.
+ * by_deadline here; the schema 3 ones through lmdb_request_index.c; the
+ * layout is in lmdb_int.h).  Listing and counting are in
+ * lmdb_request_list.c.
  *
  * The deadline in a record's header and in by_deadline is the value the
  * caller passed; the store never derives it from the request's state.
@@ -206,21 +207,23 @@ lookup(struct jit_store_txn *t, const char *id, MDB_val *d)
 
 /* ---- create ------------------------------------------------------------ */
 
-/* Store request id as new with sequence number seq: its record and its
- * index entries.  CONFLICT if id exists (nothing is then written).
- * append: seq is above every stored one (by_seq is appended to). */
+/* Store request rq as new with sequence number seq: its record and its
+ * index entries, and count it in its state.  CONFLICT if its id exists
+ * (nothing is then written).  append: seq is above every stored one
+ * (by_seq is appended to). */
 static int
-insert(struct jit_store_txn *t, const char *id, const char *state,
-    const char *user, const char *js, size_t jl, uint64_t deadline,
+insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
     uint64_t seq, int append)
 {
+	const char *id = rq->id;
+	struct jit_lmdb_req_keys rk;
 	unsigned char *val = NULL, sb[8];
 	size_t vlen;
 	MDB_val k, d;
 	int r = JIT_ERR_INTERNAL;
 
-	if ((r = jit_lmdb_request_value(js, jl, seq, deadline, state, user,
-	    &val, &vlen)) != 0)
+	if ((r = jit_lmdb_request_value(rq->js, rq->jl, seq, rq->deadline,
+	    rq->state, rq->user, &val, &vlen)) != 0)
 		return r;
 	k.mv_data = (void *)id;
 	k.mv_size = strlen(id);
@@ -237,26 +240,26 @@ insert(struct jit_store_txn *t, const char *id, const char *state,
 	if ((r = jit_lmdb_map_err(mdb_put(t->txn, DBI(t, DB_BY_SEQ), &k, &d,
 	    append ? MDB_APPEND : MDB_NOOVERWRITE))) != 0)
 		goto out;
-	if ((r = index_put(t, DB_BY_STATE, state, seq, id)) != 0 ||
-	    (r = index_put(t, DB_BY_USER, user, seq, id)) != 0)
+	if ((r = index_put(t, DB_BY_STATE, rq->state, seq, id)) != 0 ||
+	    (r = index_put(t, DB_BY_USER, rq->user, seq, id)) != 0 ||
+	    (r = jit_lmdb_deadline_put(t, rq->deadline, seq, id)) != 0)
 		goto out;
-	r = jit_lmdb_deadline_put(t, deadline, seq, id);
+	jit_lmdb_keys_of(rq, &rk);
+	r = jit_lmdb_index_add(t, id, seq, rq->state, rq->user, &rk);
 out:
 	free(val);
 	return r;
 }
 
 int
-jit_lmdb_create_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline, uint64_t *seq)
+jit_lmdb_create_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq, uint64_t *seq)
 {
 	uint64_t next;
 	int r;
 
 	if ((r = jit_lmdb_meta_get_u64(t, "next_request_seq", 1, &next)) != 0
-	    || (r = insert(t, id, state, user, js, jl, deadline, next, 1))
-	    != 0
+	    || (r = insert(t, rq, next, 1)) != 0
 	    || (r = jit_lmdb_meta_put_u64(t, "next_request_seq", next + 1))
 	    != 0)
 		return r;
@@ -273,8 +276,7 @@ jit_lmdb_put_raw_request(struct jit_store_txn *t,
 	int r;
 
 	if ((r = jit_lmdb_meta_get_u64(t, "next_request_seq", 1, &next)) != 0
-	    || (r = insert(t, rq->id, rq->state, rq->user, rq->js, rq->jl,
-	    rq->deadline, rq->seq, 0)) != 0)
+	    || (r = insert(t, rq, rq->seq, 0)) != 0)
 		return r;
 	if (rq->seq >= next)
 		r = jit_lmdb_meta_put_u64(t, "next_request_seq", rq->seq + 1);
@@ -284,11 +286,14 @@ jit_lmdb_put_raw_request(struct jit_store_txn *t,
 /* ---- put --------------------------------------------------------------- */
 
 int
-jit_lmdb_put_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline)
+jit_lmdb_put_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq)
 {
+	const char *id = rq->id, *state = rq->state, *user = rq->user;
+	uint64_t deadline = rq->deadline;
 	struct jit_lmdb_req_head h;
+	struct jit_lmdb_req_keys rk;
+	char ostate[MAX_NAME + 1], ouser[MAX_NAME + 1];
 	unsigned char *val = NULL;
 	size_t vlen;
 	MDB_val k, d;
@@ -296,10 +301,21 @@ jit_lmdb_put_request(struct jit_store_txn *t, const char *id,
 
 	if ((r = lookup(t, id, &d)) != 0)
 		return r;
-	/* The old index keys come from the old value's header: no JSON. */
+	/* The old index keys come from the old value's header and its
+	 * req_keys record: no JSON. */
 	if ((r = jit_lmdb_head_parse(LM(t), &d, &h)) != 0)
 		return r;
-	if ((r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
+	/* d points into a page that the updates below may move (LMDB
+	 * spills dirty pages of a big transaction): copy what is used. */
+	if (h.slen > MAX_NAME || h.ulen > MAX_NAME)
+		return JIT_ERR_STORE_CORRUPT;
+	memcpy(ostate, h.state, h.slen);
+	memcpy(ouser, h.user, h.ulen);
+	h.state = ostate;
+	h.user = ouser;
+	jit_lmdb_keys_of(rq, &rk);
+	if ((r = jit_lmdb_index_move(t, id, &h, state, user, &rk)) != 0 ||
+	    (r = index_move(t, DB_BY_STATE, h.state, h.slen, state, h.seq,
 	    id)) != 0 ||
 	    (r = index_move(t, DB_BY_USER, h.user, h.ulen, user, h.seq,
 	    id)) != 0)
@@ -308,8 +324,8 @@ jit_lmdb_put_request(struct jit_store_txn *t, const char *id,
 	    ((r = deadline_del(t, h.deadline, h.seq)) != 0 ||
 	    (r = jit_lmdb_deadline_put(t, deadline, h.seq, id)) != 0))
 		goto out;
-	if ((r = jit_lmdb_request_value(js, jl, h.seq, deadline, state, user,
-	    &val, &vlen)) != 0)
+	if ((r = jit_lmdb_request_value(rq->js, rq->jl, h.seq, deadline,
+	    state, user, &val, &vlen)) != 0)
 		goto out;
 	k.mv_data = (void *)id;
 	k.mv_size = strlen(id);

@@ -1,6 +1,6 @@
 /*
  * lmdb_support.c - helpers the LMDB backend's files share (lmdb_int.h):
- * error mapping, cursor walks, meta counters.
+ * error mapping, cursor walks, be64 values (meta counters).
  */
 #include "lmdb_int.h"
 
@@ -52,13 +52,13 @@ jit_lmdb_walk_end(MDB_cursor *cur, int r, int rc)
 }
 
 int
-jit_lmdb_meta_get_u64(struct jit_store_txn *t, const char *name,
-    uint64_t dflt, uint64_t *v)
+jit_lmdb_get_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t dflt, uint64_t *v)
 {
-	MDB_val k = { strlen(name), (void *)name }, d;
+	MDB_val k = { klen, (void *)key }, d;
 	int rc;
 
-	rc = mdb_get(t->txn, DBI(t, DB_META), &k, &d);
+	rc = mdb_get(t->txn, DBI(t, db), &k, &d);
 	if (rc == MDB_NOTFOUND) {
 		*v = dflt;
 		return 0;
@@ -72,13 +72,26 @@ jit_lmdb_meta_get_u64(struct jit_store_txn *t, const char *name,
 }
 
 int
+jit_lmdb_put_u64(struct jit_store_txn *t, int db, const char *key,
+    size_t klen, uint64_t v)
+{
+	unsigned char b[8];
+	MDB_val k = { klen, (void *)key }, d = { 8, b };
+
+	put_be64(b, v);
+	return jit_lmdb_map_err(mdb_put(t->txn, DBI(t, db), &k, &d, 0));
+}
+
+int
+jit_lmdb_meta_get_u64(struct jit_store_txn *t, const char *name,
+    uint64_t dflt, uint64_t *v)
+{
+	return jit_lmdb_get_u64(t, DB_META, name, strlen(name), dflt, v);
+}
+
+int
 jit_lmdb_meta_put_u64(struct jit_store_txn *t, const char *name,
     uint64_t v)
 {
-	unsigned char b[8];
-	MDB_val k = { strlen(name), (void *)name }, d = { 8, b };
-
-	put_be64(b, v);
-	return jit_lmdb_map_err(mdb_put(t->txn, DBI(t, DB_META), &k, &d,
-	    0));
+	return jit_lmdb_put_u64(t, DB_META, name, strlen(name), v);
 }

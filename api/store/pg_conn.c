@@ -21,10 +21,11 @@
  */
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQ_INSERT] = "INSERT INTO jit_requests (id, seq, state, usr, "
-	    "deadline, body) VALUES ($1, $2, $3, $4, $5, $6) "
-	    "ON CONFLICT DO NOTHING",
+	    "deadline, body, role, not_after) VALUES ($1, $2, $3, $4, $5, $6, "
+	    "$7, $8) ON CONFLICT DO NOTHING",
 	[ST_REQ_UPDATE] = "UPDATE jit_requests SET state = $2, usr = $3, "
-	    "deadline = $4, body = $5 WHERE id = $1",
+	    "deadline = $4, body = $5, role = $6, not_after = $7 "
+	    "WHERE id = $1",
 	[ST_REQ_GET] = "SELECT seq, deadline, state, usr, body "
 	    "FROM jit_requests WHERE id = $1",
 	[ST_REQ_STATE_ASC] = "SELECT seq, body FROM jit_requests "
@@ -42,9 +43,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQ_DUE] = "SELECT deadline, seq, body FROM jit_requests "
 	    "WHERE deadline <> 0 AND deadline <= $1 AND (deadline, seq) > "
 	    "($2, $3) ORDER BY deadline, seq LIMIT $4",
-	[ST_REQ_COUNT] = "SELECT count(*) FROM jit_requests WHERE state = $1",
+	[ST_REQ_COUNT] = "SELECT coalesce((SELECT n FROM jit_state_counts "
+	    "WHERE state = $1), 0)",
 	[ST_REQ_RAW] = "SELECT id, seq, deadline, state, usr, body "
 	    "FROM jit_requests WHERE seq > $1 ORDER BY seq LIMIT $2",
+	[ST_REQ_USTATE_ASC] = "SELECT seq, body FROM jit_requests "
+	    "WHERE usr = $1 AND state = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+	[ST_REQ_USTATE_DESC] = "SELECT seq, body FROM jit_requests "
+	    "WHERE usr = $1 AND state = $2 AND seq < $3 "
+	    "ORDER BY seq DESC LIMIT $4",
+	[ST_REQ_RSTATE_ASC] = "SELECT seq, body FROM jit_requests "
+	    "WHERE role = $1 AND state = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+	[ST_REQ_RSTATE_DESC] = "SELECT seq, body FROM jit_requests "
+	    "WHERE role = $1 AND state = $2 AND seq < $3 "
+	    "ORDER BY seq DESC LIMIT $4",
+	[ST_REQ_END] = "SELECT not_after, seq, body FROM jit_requests "
+	    "WHERE state = $1 AND (not_after, seq) < ($2, $3) "
+	    "ORDER BY not_after DESC, seq DESC LIMIT $4",
+	[ST_REQ_COUNT_USTATE] = "SELECT count(*) FROM (SELECT 1 "
+	    "FROM jit_requests WHERE usr = $1 AND state = $2 LIMIT $3) c",
+	[ST_REQ_SET_KEYS] = "UPDATE jit_requests q SET role = v.r, "
+	    "not_after = v.n FROM json_to_recordset($1::json) "
+	    "AS v(i text, r text, n bigint) WHERE q.id = v.i",
 	[ST_SERIAL_BLOCK] = "SELECT nextval('jit_serial') "
 	    "FROM generate_series(1, 32) ORDER BY 1",
 	/* The highest serial handed out (0 for none). */
@@ -86,10 +106,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUD_ITER] = "SELECT seq, entry FROM jit_audit WHERE seq >= $1 "
 	    "ORDER BY seq LIMIT $2",
 	[ST_HEAD_GET] = "SELECT audit_seq, audit_hash, next_request_seq, "
-	    "next_outbox_seq, outbox_delivered FROM jit_head WHERE id = 1",
+	    "next_outbox_seq, outbox_delivered, commit_id FROM jit_head "
+	    "WHERE id = 1",
 	[ST_HEAD_LOCK] = "SELECT audit_seq, audit_hash, next_request_seq, "
-	    "next_outbox_seq, outbox_delivered FROM jit_head WHERE id = 1 "
-	    "FOR UPDATE",
+	    "next_outbox_seq, outbox_delivered, commit_id FROM jit_head "
+	    "WHERE id = 1 FOR UPDATE",
+	[ST_HEAD_COMMIT] = "SELECT commit_id FROM jit_head WHERE id = 1",
 	[ST_OB_INSERT] = "INSERT INTO jit_outbox (seq, endpoint, failed, "
 	    "created_at, body) VALUES ($1, $2, $3, $4, $5) "
 	    "ON CONFLICT DO NOTHING",

@@ -71,7 +71,48 @@ static const char migrate_v2[] =
     "CREATE INDEX jit_outbox_order ON jit_outbox (failed, endpoint, seq);"
     "INSERT INTO jit_schema_version VALUES (2);";
 
-static const char *const migrations[] = { migrate_v1, migrate_v2 };
+/*
+ * Version 3: what the lists of a user's or a role's requests in one state
+ * and the KRL's walk of revoked grants by their end read (each request's
+ * role and not_after in columns of their own, filled from the bodies by
+ * jit_pg_fill_request_keys() in the same transaction, and their indexes),
+ * the count of each state (a table the triggers keep as rows come, go
+ * and change state) and the head's commit counter.
+ */
+static const char migrate_v3[] =
+    "ALTER TABLE jit_head ADD COLUMN commit_id bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE jit_requests ADD COLUMN role text,"
+    " ADD COLUMN not_after bigint NOT NULL DEFAULT 9223372036854775807;"
+    "CREATE TABLE jit_state_counts ("
+    " state text PRIMARY KEY,"
+    " n bigint NOT NULL);"
+    "INSERT INTO jit_state_counts SELECT state, count(*)"
+    " FROM jit_requests GROUP BY state;"
+    "CREATE FUNCTION jit_count_state() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " IF TG_OP <> 'INSERT' THEN"
+    "  UPDATE jit_state_counts SET n = n - 1 WHERE state = OLD.state;"
+    " END IF;"
+    " IF TG_OP <> 'DELETE' THEN"
+    "  INSERT INTO jit_state_counts AS c VALUES (NEW.state, 1)"
+    "  ON CONFLICT (state) DO UPDATE SET n = c.n + 1;"
+    " END IF;"
+    " RETURN NULL; END $$;"
+    "CREATE TRIGGER jit_requests_count AFTER INSERT OR DELETE"
+    " ON jit_requests FOR EACH ROW EXECUTE FUNCTION jit_count_state();"
+    "CREATE TRIGGER jit_requests_recount AFTER UPDATE OF state"
+    " ON jit_requests FOR EACH ROW"
+    " WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+    " EXECUTE FUNCTION jit_count_state();"
+    "CREATE INDEX jit_requests_usr_state ON jit_requests (usr, state, seq);"
+    "CREATE INDEX jit_requests_role_state ON jit_requests"
+    " (role, state, seq) WHERE role IS NOT NULL;"
+    "CREATE INDEX jit_requests_state_end ON jit_requests"
+    " (state, not_after DESC, seq DESC);"
+    "INSERT INTO jit_schema_version VALUES (3);";
+
+static const char *const migrations[] = { migrate_v1, migrate_v2,
+    migrate_v3 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 static uint32_t
@@ -248,7 +289,8 @@ migrate(struct jit_pg *pg, struct jit_pg_conn *c, int readonly, char *err,
 	if (readonly)
 		return v == 0 ? JIT_ERR_NOT_FOUND : 0;
 	for (; v < PG_SCHEMA_VERSION; v++)
-		if ((r = jit_pg_exec(c, migrations[v], NULL)) != 0)
+		if ((r = jit_pg_exec(c, migrations[v], NULL)) != 0 ||
+		    (v + 1 == 3 && (r = jit_pg_fill_request_keys(c)) != 0))
 			goto fail;
 	return jit_pg_exec(c, "COMMIT", NULL);
 fail:
@@ -390,12 +432,13 @@ jit_pg_head_read(const PGresult *res, struct jit_pg_head *h)
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	if (PQntuples(res) != 1 || PQnfields(res) != 5)
+	if (PQntuples(res) != 1 || PQnfields(res) != 6)
 		return JIT_ERR_STORE_CORRUPT;
 	if ((r = jit_pg_get_u64(res, 0, 0, &h->audit_seq)) != 0 ||
 	    (r = jit_pg_get_u64(res, 0, 2, &h->next_request_seq)) != 0 ||
 	    (r = jit_pg_get_u64(res, 0, 3, &h->next_outbox_seq)) != 0 ||
-	    (r = jit_pg_get_u64(res, 0, 4, &h->outbox_delivered)) != 0)
+	    (r = jit_pg_get_u64(res, 0, 4, &h->outbox_delivered)) != 0 ||
+	    (r = jit_pg_get_u64(res, 0, 5, &h->commit_id)) != 0)
 		return r;
 	hh = PQgetvalue(res, 0, 1);
 	if (strlen(hh) != 64 && !(hh[0] == '\0' && h->audit_seq == 0))
@@ -538,10 +581,11 @@ make_note(const unsigned char slots[NSLOTS / 8], char note[NOTE_MAX + 1])
 }
 
 /*
- * Commit: the head row if it changed, the announcement of the changes
- * to the other nodes (NOTIFY is delivered only if the transaction
- * commits), COMMIT, in one round trip.  Every value in the text is made
- * here (digits, hex), none comes from a caller.
+ * Commit: the head row (its commit counter always, the rest if it
+ * changed), the announcement of the changes to the other nodes (NOTIFY
+ * is delivered only if the transaction commits), COMMIT, in one round
+ * trip.  Every value in the text is made here (digits, hex), none comes
+ * from a caller.
  */
 static int
 pg_batch_end(struct jit_store *s, int commit,
@@ -557,17 +601,20 @@ pg_batch_end(struct jit_store *s, int commit,
 		return 0;
 	}
 	make_note(slots, note);
-	if (pg->head_dirty) {
+	if (pg->head_dirty)
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
 		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
-		    "next_outbox_seq = %llu, outbox_delivered = %llu "
-		    "WHERE id = 1", (unsigned long long)pg->head.audit_seq,
+		    "next_outbox_seq = %llu, outbox_delivered = %llu, "
+		    "commit_id = commit_id + 1 WHERE id = 1",
+		    (unsigned long long)pg->head.audit_seq,
 		    pg->head.audit_hash,
 		    (unsigned long long)pg->head.next_request_seq,
 		    (unsigned long long)pg->head.next_outbox_seq,
 		    (unsigned long long)pg->head.outbox_delivered);
-		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
-	}
+	else
+		snprintf(sql, sizeof(sql), "UPDATE jit_head SET commit_id = "
+		    "commit_id + 1 WHERE id = 1");
+	r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
 	if (r == 0 && (note[0] != '\0' || other)) {
 		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '%s')",
 		    pg->channel, note);
@@ -760,6 +807,28 @@ out:
 	return r;
 }
 
+/*
+ * The head row's commit counter as it is now, read from the database (one
+ * round trip on a read connection), so that a commit any node made before
+ * this call is counted: a cache keyed by it (api/http/cache.h) never
+ * serves what another node's commit made stale.  Plus one, so that 0
+ * stays free for "cannot tell" (the database is unreachable).
+ */
+static uint64_t
+pg_commit_id(struct jit_store *s)
+{
+	struct jit_store_txn t = { 0 };
+	uint64_t v = 0;
+	int r;
+
+	t.s = s;
+	if (pg_read_begin(s, &t) != 0)
+		return 0;
+	r = jit_pg_run_u64(t.pc, ST_HEAD_COMMIT, 0, NULL, &v);
+	pg_read_end(&t);
+	return r == 0 && v < UINT64_MAX ? v + 1 : 0;
+}
+
 static void
 pg_release_pages(struct jit_store *s)
 {
@@ -886,6 +955,10 @@ static const struct jit_store_ops pg_ops = {
 	.list_requests = jit_pg_list_requests,
 	.list_due = jit_pg_list_due,
 	.count_by_state = jit_pg_count_by_state,
+	.list_pair = jit_pg_list_pair,
+	.list_by_state_end = jit_pg_list_by_state_end,
+	.count_by_user_state = jit_pg_count_by_user_state,
+	.commit_id = pg_commit_id,
 	.next_serial = jit_pg_next_serial,
 	.reserve_serial = jit_pg_reserve_serial,
 	.claim_serial = jit_pg_claim_serial,

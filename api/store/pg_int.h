@@ -15,19 +15,29 @@
  *                  entries, the counters, copying out
  *   pg_outbox.c    the notification outbox
  *
- * Schema (version 2; docs/DESIGN.md shows it with its reasons), in the
+ * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
  *   jit_schema_version (version)       one row per applied migration
  *   jit_head (id = 1, audit_seq, audit_hash, next_request_seq,
- *             next_outbox_seq, outbox_delivered)
+ *             next_outbox_seq, outbox_delivered, commit_id)
  *                                      the one row every write batch
  *                                      locks first (FOR UPDATE): it
  *                                      serialises the nodes' batches and
  *                                      holds the audit chain's head and
- *                                      the counters
- *   jit_requests (id, seq, state, usr, deadline, body)
+ *                                      the counters; every commit adds
+ *                                      one to commit_id (version 3)
+ *   jit_requests (id, seq, state, usr, deadline, body, role, not_after)
  *                                      indexes (state, seq), (usr, seq),
- *                                      (deadline, seq) where deadline <> 0
+ *                                      (deadline, seq) where deadline <>
+ *                                      0; version 3: role (NULL = none)
+ *                                      and not_after (PG_NO_END = none),
+ *                                      indexes (usr, state, seq), (role,
+ *                                      state, seq) where role is not
+ *                                      NULL, (state, not_after DESC, seq
+ *                                      DESC)
+ *   jit_state_counts (state, n)        (version 3) requests per state,
+ *                                      kept by triggers on jit_requests
+ *                                      in the same transaction
  *   jit_certs (serial, body)           write-once
  *   jit_serial                         sequence: reserved serials
  *   jit_tokens (hash, id, body)        hash bytea primary key, id unique
@@ -63,6 +73,7 @@
 #define PG_MAX_SCHEMA 48       /* so "jit_store_" + schema fits a name */
 #define PG_CHUNK 256           /* rows per query when walking a table */
 #define PG_MAX_JOBS 8          /* job locks one store may hold */
+#define PG_NO_END INT64_MAX    /* not_after of a request without one */
 
 /* The statements, prepared on first use on each connection. */
 enum jit_pg_stmt {
@@ -70,13 +81,15 @@ enum jit_pg_stmt {
 	ST_REQ_STATE_ASC, ST_REQ_STATE_DESC, ST_REQ_USER_ASC,
 	ST_REQ_USER_DESC, ST_REQ_ALL_ASC, ST_REQ_ALL_DESC,
 	ST_REQ_DUE, ST_REQ_COUNT, ST_REQ_RAW,
+	ST_REQ_USTATE_ASC, ST_REQ_USTATE_DESC, ST_REQ_RSTATE_ASC,
+	ST_REQ_RSTATE_DESC, ST_REQ_END, ST_REQ_COUNT_USTATE, ST_REQ_SET_KEYS,
 	ST_SERIAL_BLOCK, ST_SERIAL_STATE, ST_SERIAL_SET, ST_CERT_EXISTS,
 	ST_CERT_PUT, ST_CERT_GET, ST_CERT_LIST,
 	ST_TOK_HASH_OF, ST_TOK_PUT, ST_TOK_GET, ST_TOK_GET_ID, ST_TOK_DEL,
 	ST_TOK_LIST,
 	ST_VAL_PUT, ST_VAL_GET, ST_VAL_LIST,
 	ST_AUD_PUT, ST_AUD_GET, ST_AUD_LAST, ST_AUD_ITER, ST_HEAD_GET,
-	ST_HEAD_LOCK,
+	ST_HEAD_LOCK, ST_HEAD_COMMIT,
 	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
 	ST_OB_STATS,
 	ST_COUNT
@@ -116,6 +129,7 @@ struct jit_pg_head {
 	uint64_t next_request_seq;
 	uint64_t next_outbox_seq;
 	uint64_t outbox_delivered;
+	uint64_t commit_id;          /* commits so far (version 3) */
 };
 
 struct jit_pg {
@@ -262,12 +276,10 @@ int jit_pg_head_read(const PGresult *res, struct jit_pg_head *h);
 
 /* ---- pg_requests.c ----------------------------------------------------- */
 
-int jit_pg_create_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline, uint64_t *seq);
-int jit_pg_put_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline);
+int jit_pg_create_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq, uint64_t *seq);
+int jit_pg_put_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq);
 int jit_pg_get_request(struct jit_store_txn *t, const char *id,
     json_t **out, uint64_t *seq, void **raw, size_t *rawlen);
 int jit_pg_request_unchanged(struct jit_store_txn *t, const char *id,
@@ -281,6 +293,17 @@ int jit_pg_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx);
 int jit_pg_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count);
+int jit_pg_list_pair(struct jit_store_txn *t, enum jit_store_pair ix,
+    const char *name, const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx);
+int jit_pg_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx);
+int jit_pg_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count);
+/* Give each request of the table its role and not_after from its body,
+ * on connection c, in chunks: the version 3 migration (pg_env.c).
+ * STORE_CORRUPT if a body is no JSON object. */
+int jit_pg_fill_request_keys(struct jit_pg_conn *c);
 int jit_pg_raw_requests(struct jit_store_txn *t,
     jit_store__raw_request_cb cb, void *ctx);
 

@@ -1,7 +1,9 @@
 /*
  * pg_requests.c - the PostgreSQL backend's request rows (pg_int.h):
  * create, put, get, listing by the indexes, the due list, counting, and
- * walking them all for a copy.
+ * walking them all for a copy.  The count of each state is kept by the
+ * triggers of the version 3 migration (pg_env.c), so every statement that
+ * writes a row keeps it in the same transaction.
  */
 #include "pg_int.h"
 
@@ -15,23 +17,33 @@
 
 /* ---- create and put ------------------------------------------------------ */
 
-/* Insert request id with sequence number seq; CONFLICT if the id (or,
+/* The not_after column of rq: PG_NO_END for none (and for a time past
+ * what a bigint holds, which no RFC 3339 time of four digits is). */
+static const char *
+end_text(const struct jit_store_raw_request *rq, char buf[21])
+{
+	return jit_pg_u64_text(rq->not_after != 0 &&
+	    rq->not_after < PG_NO_END ? rq->not_after : PG_NO_END, buf);
+}
+
+/* Insert request rq with sequence number seq; CONFLICT if the id (or,
  * in a damaged store, the seq) exists, leaving the transaction usable. */
 static int
-insert(struct jit_store_txn *t, const char *id, const char *state,
-    const char *user, const char *js, size_t jl, uint64_t seq,
-    uint64_t deadline)
+insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
+    uint64_t seq)
 {
-	char sb[21], db[21];
-	const char *p[6] = { id, jit_pg_u64_text(seq, sb), state, user,
-	    jit_pg_u64_text(deadline, db), js };
-	int lens[6] = { -1, -1, -1, -1, -1, (int)jl };
+	char sb[21], db[21], nb[21];
+	const char *p[8] = { rq->id, jit_pg_u64_text(seq, sb), rq->state,
+	    rq->user, jit_pg_u64_text(rq->deadline, db), rq->js, rq->role,
+	    end_text(rq, nb) };
+	int lens[8] = { -1, -1, -1, -1, -1, (int)rq->jl, -1, -1 };
 	PGresult *res = NULL;
 	int r;
 
-	if (jl > INT32_MAX || deadline > PG_INT_MAX || seq > PG_INT_MAX)
+	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX ||
+	    seq > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 6, p, lens, &res)) != 0)
+	if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res)) != 0)
 		return r;
 	r = jit_pg_one_row(res);
 	PQclear(res);
@@ -39,17 +51,15 @@ insert(struct jit_store_txn *t, const char *id, const char *state,
 }
 
 int
-jit_pg_create_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline, uint64_t *seq)
+jit_pg_create_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq, uint64_t *seq)
 {
 	struct jit_pg_head *h = jit_pg_head_of(t);
 	int r;
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, id, state, user, js, jl, h->next_request_seq,
-	    deadline)) != 0)
+	if ((r = insert(t, rq, h->next_request_seq)) != 0)
 		return r;
 	if (seq != NULL)
 		*seq = h->next_request_seq;
@@ -67,8 +77,7 @@ jit_pg_put_raw_request(struct jit_store_txn *t,
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, rq->id, rq->state, rq->user, rq->js, rq->jl,
-	    rq->seq, rq->deadline)) != 0)
+	if ((r = insert(t, rq, rq->seq)) != 0)
 		return r;
 	if (rq->seq >= h->next_request_seq) {
 		h->next_request_seq = rq->seq + 1;
@@ -78,20 +87,20 @@ jit_pg_put_raw_request(struct jit_store_txn *t,
 }
 
 int
-jit_pg_put_request(struct jit_store_txn *t, const char *id,
-    const char *state, const char *user, const char *js, size_t jl,
-    uint64_t deadline)
+jit_pg_put_request(struct jit_store_txn *t,
+    const struct jit_store_raw_request *rq)
 {
-	char db[21];
-	const char *p[5] = { id, state, user, jit_pg_u64_text(deadline, db),
-	    js };
-	int lens[5] = { -1, -1, -1, -1, (int)jl };
+	char db[21], nb[21];
+	const char *p[7] = { rq->id, rq->state, rq->user,
+	    jit_pg_u64_text(rq->deadline, db), rq->js, rq->role,
+	    end_text(rq, nb) };
+	int lens[7] = { -1, -1, -1, -1, (int)rq->jl, -1, -1 };
 
-	if (jl > INT32_MAX || deadline > PG_INT_MAX)
+	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
 	/* Not waited for: a request that is not there fails the closure
 	 * with NOT_FOUND (store.h). */
-	return jit_pg_run_later(t->pc, ST_REQ_UPDATE, 5, p, lens,
+	return jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
 	    JIT_ERR_NOT_FOUND);
 }
 
@@ -218,6 +227,24 @@ req_row(const PGresult *res, int i, void *vctx)
 	return r;
 }
 
+/* A list in seq order (statement st, n parameters p, w->seq the seq
+ * bound among them) within opt's cursor and limit. */
+static int
+walk_seq(struct jit_store_txn *t, enum jit_pg_stmt st, int n,
+    const char **p, const struct jit_store_list *opt, struct req_walk *w)
+{
+	uint64_t bound = opt->after;
+
+	if (opt->descending) {
+		if (bound == 0 || bound > PG_INT_MAX)
+			bound = PG_INT_MAX;  /* from the newest */
+	} else if (bound >= PG_INT_MAX) {
+		return 0;                    /* nothing is above it */
+	}
+	jit_pg_u64_text(bound, w->seq);
+	return jit_pg_walk(t->pc, st, n, p, opt->limit, req_row, w);
+}
+
 int
 jit_pg_list_requests(struct jit_store_txn *t, enum jit_store_index ix,
     const char *name, const struct jit_store_list *opt,
@@ -229,17 +256,9 @@ jit_pg_list_requests(struct jit_store_txn *t, enum jit_store_index ix,
 	    ST_REQ_USER_DESC, ST_REQ_ALL_DESC };
 	struct req_walk w = { cb, NULL, ctx, 0, 1, -1, "", "" };
 	const char *p[3] = { name, w.seq, NULL };
-	uint64_t bound = opt->after;
 
-	if (opt->descending) {
-		if (bound == 0 || bound > PG_INT_MAX)
-			bound = PG_INT_MAX;
-	} else if (bound >= PG_INT_MAX) {
-		return 0;
-	}
-	jit_pg_u64_text(bound, w.seq);
-	return jit_pg_walk(t->pc, opt->descending ? desc[ix] : asc[ix], 3, p,
-	    opt->limit, req_row, &w);
+	return walk_seq(t, opt->descending ? desc[ix] : asc[ix], 3, p, opt,
+	    &w);
 }
 
 int
@@ -255,12 +274,55 @@ jit_pg_list_due(struct jit_store_txn *t, uint64_t now,
 }
 
 int
+jit_pg_list_pair(struct jit_store_txn *t, enum jit_store_pair ix,
+    const char *name, const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	static const enum jit_pg_stmt asc[] = { ST_REQ_USTATE_ASC,
+	    ST_REQ_RSTATE_ASC };
+	static const enum jit_pg_stmt desc[] = { ST_REQ_USTATE_DESC,
+	    ST_REQ_RSTATE_DESC };
+	struct req_walk w = { cb, NULL, ctx, 0, 1, -1, "", "" };
+	const char *p[4] = { name, state, w.seq, NULL };
+
+	return walk_seq(t, opt->descending ? desc[ix] : asc[ix], 4, p, opt,
+	    &w);
+}
+
+/* Latest not_after first: the walk goes on below the (not_after, seq)
+ * of the last row, PG_NO_END (none) coming first. */
+int
+jit_pg_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx)
+{
+	struct req_walk w = { cb, NULL, ctx, 1, 2, 0, "", "" };
+	const char *p[4] = { state, w.dl, w.seq, NULL };
+
+	jit_pg_u64_text(PG_NO_END, w.dl);
+	jit_pg_u64_text(PG_INT_MAX, w.seq);
+	return jit_pg_walk(t->pc, ST_REQ_END, 4, p, 0, req_row, &w);
+}
+
+int
 jit_pg_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count)
 {
 	const char *p[1] = { state };
 
 	return jit_pg_run_u64(t->pc, ST_REQ_COUNT, 1, p, count);
+}
+
+/* Inside a write this is current: the batch holds the head row, so no
+ * other node's batch commits meanwhile (pg_env.c). */
+int
+jit_pg_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count)
+{
+	char mb[21];
+	const char *p[3] = { user, state, max != 0 && max <= PG_INT_MAX ?
+	    jit_pg_u64_text(max, mb) : NULL };
+
+	return jit_pg_run_u64(t->pc, ST_REQ_COUNT_USTATE, 3, p, count);
 }
 
 /* ---- copying out --------------------------------------------------------- */
@@ -293,4 +355,76 @@ jit_pg_raw_requests(struct jit_store_txn *t, jit_store__raw_request_cb cb,
 	const char *p[2] = { w.seq, NULL };
 
 	return jit_pg_walk(t->pc, ST_REQ_RAW, 2, p, 0, raw_row, &w);
+}
+
+/* ---- the version 3 migration ----------------------------------------- */
+
+/* The keys of a chunk of rows: [{"i": id, "r": role, "n": not_after}]
+ * for the rows that have a role or a not_after. */
+struct fill {
+	struct jit_pg_conn *c;
+	json_t *rows;
+	char seq[21];
+};
+
+static int
+fill_flush(struct fill *f)
+{
+	char *js = NULL;
+	size_t jl;
+	const char *p[1];
+	int r;
+
+	if (json_array_size(f->rows) == 0)
+		return 0;
+	if ((r = jit_store__dump_json(f->rows, 0, &js, &jl)) != 0)
+		return r;
+	p[0] = js;
+	r = jit_pg_run(f->c, ST_REQ_SET_KEYS, 1, p, NULL, NULL);
+	free(js);
+	json_array_clear(f->rows);
+	return r;
+}
+
+static int
+fill_row(const PGresult *res, int i, void *vctx)
+{
+	struct fill *f = vctx;
+	struct jit_store_raw_request rq;
+	json_t *req = NULL, *row;
+	char nb[21];
+	uint64_t seq;
+	int r;
+
+	if ((r = jit_pg_get_u64(res, i, 1, &seq)) != 0 ||
+	    (r = jit_pg_get_json(res, i, 5, 1, &req)) != 0)
+		return r;
+	jit_pg_u64_text(seq, f->seq);
+	memset(&rq, 0, sizeof(rq));
+	jit_store__request_keys(req, &rq.role, &rq.not_after);
+	if (rq.role != NULL || rq.not_after != 0) {
+		row = json_pack("{s:s, s:s?, s:s}", "i", PQgetvalue(res, i, 0),
+		    "r", rq.role, "n", end_text(&rq, nb));
+		if (row == NULL || json_array_append_new(f->rows, row) != 0)
+			r = JIT_ERR_ALLOC;
+	}
+	json_decref(req);
+	if (r == 0 && json_array_size(f->rows) >= PG_CHUNK)
+		r = fill_flush(f);
+	return r;
+}
+
+int
+jit_pg_fill_request_keys(struct jit_pg_conn *c)
+{
+	struct fill f = { c, json_array(), "0" };
+	const char *p[2] = { f.seq, NULL };
+	int r;
+
+	if (f.rows == NULL)
+		return JIT_ERR_ALLOC;
+	if ((r = jit_pg_walk(c, ST_REQ_RAW, 2, p, 0, fill_row, &f)) == 0)
+		r = fill_flush(&f);
+	json_decref(f.rows);
+	return r;
 }

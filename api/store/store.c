@@ -402,6 +402,12 @@ jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
 	return changed;
 }
 
+uint64_t
+jit_store_commit_id(struct jit_store *s)
+{
+	return s != NULL ? s->ops->commit_id(s) : 0;
+}
+
 unsigned
 jit_store_wake_slot(const char *id)
 {
@@ -467,11 +473,29 @@ assign_id(json_t *req)
 	    JIT_ERR_ALLOC : 0;
 }
 
+/* rq for request req (checked) and its JSON js (jl bytes). */
+static int
+request_row(const json_t *req, const char *js, size_t jl, uint64_t deadline,
+    struct jit_store_raw_request *rq)
+{
+	int r;
+
+	memset(rq, 0, sizeof(*rq));
+	if ((r = jit_store__request_fields(req, &rq->id, &rq->state,
+	    &rq->user)) != 0)
+		return r;
+	jit_store__request_keys(req, &rq->role, &rq->not_after);
+	rq->deadline = deadline;
+	rq->js = js;
+	rq->jl = jl;
+	return 0;
+}
+
 int
 jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
     const char *js, size_t jl, uint64_t deadline, uint64_t *seq)
 {
-	const char *id, *state, *user;
+	struct jit_store_raw_request rq;
 	char *own = NULL;
 	int r = JIT_ERR_INTERNAL, fresh = 0;
 
@@ -490,27 +514,28 @@ jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
 	 * not overwrite (the backend refuses it), so a fresh id is drawn
 	 * again; a caller's own id that exists is the caller's CONFLICT. */
 	for (int tries = 0;; tries++) {
-		if (tries == 8)
-			return JIT_ERR_INTERNAL;
+		if (tries == 8) {
+			r = JIT_ERR_INTERNAL;
+			break;
+		}
 		if (fresh && (r = assign_id(req)) != 0)
-			return r;
-		if ((r = jit_store__request_fields(req, &id, &state, &user))
-		    != 0)
-			return r;
+			break;
 		if (js == NULL || fresh) {
 			free(own);
+			own = NULL;
 			if ((r = jit_store__dump_json(req, 0, &own, &jl)) != 0)
-				return r;
+				break;
 			js = own;
 		}
-		r = OPS(t)->create_request(t, id, state, user, js, jl,
-		    deadline, seq);
+		if ((r = request_row(req, js, jl, deadline, &rq)) != 0)
+			break;
+		r = OPS(t)->create_request(t, &rq, seq);
 		if (r != JIT_ERR_CONFLICT || !fresh)
 			break;
 	}
-	free(own);
 	if (r == 0)
-		jit_store__mark_changed(t, id);
+		jit_store__mark_changed(t, rq.id);
+	free(own);
 	return r;
 }
 
@@ -525,23 +550,23 @@ int
 jit_store_put_request_encoded(struct jit_store_txn *t, const json_t *req,
     const char *js, size_t jl, uint64_t deadline)
 {
-	const char *id, *state, *user;
+	struct jit_store_raw_request rq;
 	char *own = NULL;
 	int r;
 
 	if ((r = jit_store__need_write(t)) != 0)
 		return r;
-	if ((r = jit_store__request_fields(req, &id, &state, &user)) != 0)
+	if ((r = request_row(req, js, jl, deadline, &rq)) != 0)
 		return r;
 	if (js == NULL) {
-		if ((r = jit_store__dump_json(req, 0, &own, &jl)) != 0)
+		if ((r = jit_store__dump_json(req, 0, &own, &rq.jl)) != 0)
 			return r;
-		js = own;
+		rq.js = own;
 	}
-	r = OPS(t)->put_request(t, id, state, user, js, jl, deadline);
-	free(own);
+	r = OPS(t)->put_request(t, &rq);
 	if (r == 0)
-		jit_store__mark_changed(t, id);
+		jit_store__mark_changed(t, rq.id);
+	free(own);
 	return r;
 }
 
@@ -670,6 +695,62 @@ jit_store_count_by_state(struct jit_store_txn *t, const char *state,
 	    jit_store__check_name(state, MAX_NAME) != 0)
 		return JIT_ERR_INVALID_ARGUMENT;
 	return OPS(t)->count_by_state(t, state, count);
+}
+
+/* A list of one name and one state (schema 3's indexes). */
+static int
+list_pair(struct jit_store_txn *t, enum jit_store_pair ix, const char *name,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	if (need_txn(t) != 0 || cb == NULL ||
+	    jit_store__check_name(name, MAX_NAME) != 0 ||
+	    jit_store__check_name(state, MAX_NAME) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (opt == NULL)
+		opt = &list_everything;
+	if (!opt->descending && opt->after == UINT64_MAX)
+		return 0;
+	return OPS(t)->list_pair(t, ix, name, state, opt, cb, ctx);
+}
+
+int
+jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	return list_pair(t, JIT_PAIR_USER_STATE, user, state, opt, cb, ctx);
+}
+
+int
+jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx)
+{
+	return list_pair(t, JIT_PAIR_ROLE_STATE, role, state, opt, cb, ctx);
+}
+
+int
+jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx)
+{
+	if (need_txn(t) != 0 || cb == NULL ||
+	    jit_store__check_name(state, MAX_NAME) != 0)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return OPS(t)->list_by_state_end(t, state, cb, ctx);
+}
+
+int
+jit_store_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count)
+{
+	if (count != NULL)
+		*count = 0;
+	if (need_txn(t) != 0 || count == NULL ||
+	    jit_store__check_name(user, MAX_NAME) != 0 ||
+	    jit_store__check_name(state, MAX_NAME) != 0 || max > SIZE_MAX)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return OPS(t)->count_by_user_state(t, user, state, max, count);
 }
 
 /* ---- certificates -------------------------------------------------------- */

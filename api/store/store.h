@@ -66,7 +66,8 @@
  * Errors.  Every function returns 0 or a negative JIT_ERR_* (err.h);
  * LMDB and libpq codes never escape the backends' files in api/store/
  * (lmdb_int.h and pg_int.h list their mappings).  In short: map, disk or
- * quota full -> STORE_FULL; damaged data and unparsable records ->
+ * quota full (LMDB: also a commit's short write, EIO, with no space
+ * left on the disk) -> STORE_FULL; damaged data and unparsable records ->
  * STORE_CORRUPT; missing key -> NOT_FOUND; key exists on a create ->
  * CONFLICT; data dir held by another server -> STORE_LOCKED; permission
  * or authentication problems -> PERMISSION; an unreachable database and
@@ -158,7 +159,7 @@ const char *jit_store_backend(const struct jit_store *s);
 
 /* The version of the PostgreSQL schema this program writes (the value
  * of the schema_version table once opened for writing). */
-#define JIT_STORE_PG_SCHEMA 2
+#define JIT_STORE_PG_SCHEMA 3
 
 /*
  * Stop the writer thread (queued writes finish first), close the
@@ -215,10 +216,15 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
  * A stored request is a JSON object (its members are the lifecycle's,
  * api/lifecycle/request.h) that must have string members "id", "state"
  * and "user"; "id" at most 64 bytes, "state" and "user" at most 200 bytes
- * (INVALID_ARGUMENT otherwise).  The store indexes requests by state and
- * by user in *creation order*: each request gets a sequence number (1, 2,
- * ...) when created, which never changes and is the cursor used by the
- * list functions.  States are opaque names to the store.
+ * (INVALID_ARGUMENT otherwise).  The store indexes requests by state, by
+ * user, and by user and state together, in *creation order*: each
+ * request gets a sequence number (1, 2, ...) when created, which never
+ * changes and is the cursor used by the list functions.  Two optional
+ * members are indexed too: "role" (a string of 1 to 200 bytes), by role
+ * and state in creation order (a request without one is not in that
+ * index), and "not_after" (an RFC 3339 time), by state and that time.
+ * States are opaque names to the store; it counts the requests in each
+ * one.
  *
  * Deadlines.  Create and put also take the request's deadline: the UNIX
  * time (seconds) at which the request next needs the sweeper's
@@ -334,9 +340,39 @@ int jit_store_list_all(struct jit_store_txn *t,
 int jit_store_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx);
 
-/* Number of requests in a state (an index range count; for /metrics). */
+/* Requests of user in state, in creation order (by_user_state index;
+ * the cost follows what is returned).  On a READONLY view of a store
+ * written by an older version this is a filtered walk of the user's
+ * requests instead (the same answer, slower). */
+int jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx);
+/* Requests whose "role" is role, in state, in creation order
+ * (by_role_state index, as above; an older store READONLY: a filtered
+ * walk of the state's requests). */
+int jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
+    const char *state, const struct jit_store_list *opt,
+    jit_store_request_cb cb, void *ctx);
+/*
+ * Requests in state, latest "not_after" first (newest first among equal
+ * times); those without a "not_after" (or with one that is no RFC 3339
+ * time) come before all others.  A caller that needs only those that
+ * end after some time stops (returns 1) at the first that does not, so
+ * the cost follows what it reads, not how many ever were in the state.
+ * (An older store READONLY: every request in the state is read and
+ * sorted first.)
+ */
+int jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
+    jit_store_request_cb cb, void *ctx);
+
+/* Number of requests in a state: a stored count kept with every create
+ * and put, so this costs one read (for /metrics). */
 int jit_store_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count);
+/* Number of user's requests in state, counting at most max (0 = all):
+ * reads up to max index keys, no records. */
+int jit_store_count_by_user_state(struct jit_store_txn *t, const char *user,
+    const char *state, uint64_t max, uint64_t *count);
 
 /* ---- certificates --------------------------------------------------- */
 
@@ -605,6 +641,14 @@ int jit_store_copy(struct jit_store *from, struct jit_store *to,
 uint64_t jit_store_version(struct jit_store *s);
 int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
+
+/*
+ * The id of the last transaction committed to the store by any process
+ * (LMDB's transaction id): it grows with every commit, this process's
+ * and others' (jit-ca token create), so a value read from the store may
+ * be kept while it stays the same.  Cheap: no lock, no system call.
+ */
+uint64_t jit_store_commit_id(struct jit_store *s);
 
 /*
  * Wake-up slots: every request id maps to one of JIT_STORE_WAKE_SLOTS

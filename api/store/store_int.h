@@ -38,7 +38,7 @@
 
 #include "store.h"
 
-#define MAX_NAME 200       /* state, user, value keys */
+#define MAX_NAME 200       /* state, user, role, value keys */
 #define MAX_ID 64          /* request and token ids */
 #define NSLOTS JIT_STORE_WAKE_SLOTS  /* wake-up slots (store.h) */
 #define NWAKECV 256        /* condition variables the slots share */
@@ -63,11 +63,22 @@ struct jit_store_txn {
 
 /* The request indexes that jit_store_list_* walk. */
 enum jit_store_index { JIT_INDEX_STATE, JIT_INDEX_USER, JIT_INDEX_ALL };
+/* Those of one name and one state (jit_store_list_by_user_state and
+ * jit_store_list_by_role_state). */
+enum jit_store_pair { JIT_PAIR_USER_STATE, JIT_PAIR_ROLE_STATE };
 
-/* A request as stored, for copying (copy.c): its JSON text and the
- * members the store keeps beside it.  Borrowed during the callback. */
+/*
+ * A request as the backends store it: its JSON text and the members the
+ * store keeps beside it, to index it by (store.h, "requests"): role is
+ * its "role" if that is a name (else NULL), not_after its "not_after" as
+ * UNIX seconds if that is an RFC 3339 time (else 0).  Borrowed.  seq is
+ * ignored by create_request and put_request; raw_requests (copying out)
+ * leaves role and not_after unset, copy.c derives them from js.
+ */
 struct jit_store_raw_request {
 	const char *id, *state, *user;
+	const char *role;
+	uint64_t not_after;
 	uint64_t seq, deadline;
 	const char *js;
 	size_t jl;
@@ -129,15 +140,15 @@ struct jit_store_ops {
 	int (*job_lock)(struct jit_store *s, const char *job);
 	void (*release_pages)(struct jit_store *s);
 
-	/* Requests.  id, state and user come from req (checked); js is
-	 * req's compact JSON (jl bytes).  get_request: raw and rawlen may
-	 * be NULL (not wanted), else they receive the stored bytes. */
-	int (*create_request)(struct jit_store_txn *t, const char *id,
-	    const char *state, const char *user, const char *js, size_t jl,
-	    uint64_t deadline, uint64_t *seq);
-	int (*put_request)(struct jit_store_txn *t, const char *id,
-	    const char *state, const char *user, const char *js, size_t jl,
-	    uint64_t deadline);
+	/* Requests.  rq's members come from the request (checked), js
+	 * being its compact JSON.  Create and put keep every index and the
+	 * count of each state in the same transaction.  get_request: raw
+	 * and rawlen may be NULL (not wanted), else they receive the stored
+	 * bytes. */
+	int (*create_request)(struct jit_store_txn *t,
+	    const struct jit_store_raw_request *rq, uint64_t *seq);
+	int (*put_request)(struct jit_store_txn *t,
+	    const struct jit_store_raw_request *rq);
 	int (*get_request)(struct jit_store_txn *t, const char *id,
 	    json_t **out, uint64_t *seq, void **raw, size_t *rawlen);
 	int (*request_unchanged)(struct jit_store_txn *t, const char *id,
@@ -150,6 +161,18 @@ struct jit_store_ops {
 	    jit_store_request_cb cb, void *ctx);
 	int (*count_by_state)(struct jit_store_txn *t, const char *state,
 	    uint64_t *count);
+	/* The lists and count of schema 3 (store.h); opt is never NULL;
+	 * max 0 counts all. */
+	int (*list_pair)(struct jit_store_txn *t, enum jit_store_pair ix,
+	    const char *name, const char *state,
+	    const struct jit_store_list *opt, jit_store_request_cb cb,
+	    void *ctx);
+	int (*list_by_state_end)(struct jit_store_txn *t, const char *state,
+	    jit_store_request_cb cb, void *ctx);
+	int (*count_by_user_state)(struct jit_store_txn *t, const char *user,
+	    const char *state, uint64_t max, uint64_t *count);
+	/* jit_store_commit_id(); never fails (0 when it cannot tell). */
+	uint64_t (*commit_id)(struct jit_store *s);
 
 	/* Certificates; serial is never 0 or UINT64_MAX here. */
 	int (*next_serial)(struct jit_store_txn *t, uint64_t *serial);
@@ -338,6 +361,11 @@ int jit_store__encode_object(const json_t *obj, char **out, size_t *len);
  * missing or too long. */
 int jit_store__request_fields(const json_t *req, const char **id,
     const char **state, const char **user);
+/* What else req is indexed by (struct jit_store_raw_request): its "role"
+ * if that is a name of at most MAX_NAME bytes (borrowed; else NULL) and
+ * its "not_after" if that is an RFC 3339 time (else 0). */
+void jit_store__request_keys(const json_t *req, const char **role,
+    uint64_t *not_after);
 
 /* 0 for a write transaction, PERMISSION for a read snapshot,
  * INVALID_ARGUMENT for none. */

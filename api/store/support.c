@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "err.h"
+#include "util.h"
 
 unsigned
 jit_store__slot_of(const char *id)
@@ -119,6 +120,17 @@ jit_store__request_fields(const json_t *req, const char **id,
 	if (*id == NULL || *state == NULL || *user == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
 	return 0;
+}
+
+void
+jit_store__request_keys(const json_t *req, const char **role,
+    uint64_t *not_after)
+{
+	const char *na = json_string_value(json_object_get(req, "not_after"));
+
+	*role = jit_store__get_name(req, "role", MAX_NAME);
+	if (na == NULL || jit_parse_time(na, not_after) != 0)
+		*not_after = 0;
 }
 
 int

@@ -18,11 +18,18 @@
 #   with $BIG stored requests (default 1000000; 0 skips), $BIG_PENDING
 #   (default 1000) of them pending, filled by fill-store: the latency of
 #   GET /v1/requests?state=pending (the default page of 100, and all 1000)
-#   and the server's RSS (LMDB maps data.mdb; only pages read count).
+#   and the server's RSS (LMDB maps data.mdb; only pages read count);
+#   there too, a user who is no approver (user0006, who made 1 in 1,000
+#   of them) lists the ended ones (GET /v1/requests?state=ended);
+#   with $KRL revoked requests (default 200000; 0 skips), those of the
+#   last hour still valid, filled by fill-store -R: the latency of
+#   GET /v1/krl (the first call, then 20 in a row, then 8 callers at
+#   once right after a store change) and of GET /metrics, with the
+#   server's RSS after each.
 #
 # Usage: sh tests/bench/bench-http.sh [SECONDS-PER-RUN]   (default 5)
 # Env:   JIT_CA, LOADGEN (default: build-bench binaries), BENCH_DIR,
-#        CLIENTS, RATE
+#        CLIENTS, RATE, BIG, BIG_PENDING, KRL
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,6 +39,7 @@ LOADGEN=${LOADGEN:-$root/build-bench/tests/bench/loadgen}
 FILL=${FILL:-$(dirname "$LOADGEN")/fill-store}
 BIG=${BIG:-1000000}
 BIG_PENDING=${BIG_PENDING:-1000}
+KRL=${KRL:-200000}
 CLIENTS=${CLIENTS:-16 64}
 RATE=${RATE:-1000}
 for b in "$JIT_CA" "$LOADGEN"; do
@@ -48,7 +56,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 . "$root/tests/bench/bench-lib.sh"
-bench_policy
+# fill-store's requesters are user0000 .. user0999: they are in the policy
+# so the server keeps their pending requests open when it starts.
+bench_policy 1000
 # start DATA-DIR: the server on DATA-DIR.
 start() {
 	cat >"$T/server.yaml" <<EOF
@@ -90,26 +100,88 @@ rss_row "server RSS after the HTTP runs"
 stop_server
 echo "bench-http-best=$best $best_line" >"${BENCH_HTTP_OUT:-/dev/null}"
 
-[ "$BIG" -gt 0 ] || exit 0
+big_rows() {
+	rm -rf "$T/data"
+	fill=$("$FILL" -P "$T/policy.yaml" "$T/big" "$BIG" "$BIG_PENDING")
+	start "$T/big"
+	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
+	    >"$T/admin-token"
+	"$JIT_CA" token create user0006 --config "$T/server.yaml" \
+	    2>/dev/null >"$T/user-token"
+	rss_row "$BIG stored: server RSS at start"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 200 \
+	    -g "/v1/requests?state=pending") || true
+	row "$BIG stored: list pending (100/page) p50" "$(val p50 "$line") ms" \
+	    "p99 $(val p99 "$line") ms (target < 5 ms), $(val bytes "$line") bytes, errors $(val errors "$line")"
+	rss_row "$BIG stored: server RSS after 200 lists"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 100 \
+	    -g "/v1/requests?state=pending&limit=1000") || true
+	row "$BIG stored: list all $BIG_PENDING pending p50" "$(val p50 "$line") ms" \
+	    "p99 $(val p99 "$line") ms, $(val bytes "$line") bytes, errors $(val errors "$line")"
+	rss_row "$BIG stored: RSS after listing all pending"
+	line=$("$LOADGEN" -u "$url" -T "$T/user-token" -n 10 -W 1 \
+	    -g "/v1/requests?state=ended") || true
+	row "$BIG stored: a requester lists ended, p50" "$(val p50 "$line") ms" \
+	    "p99 $(val p99 "$line") ms, $(val bytes "$line") bytes, errors $(val errors "$line")"
+	rss_row "$BIG stored: RSS after the requester's lists"
+	# The sweeper (every 5 s) drops the map pages it and the lists touched.
+	sleep 6
+	rss_row "$BIG stored: RSS 6 s later (after a sweep)"
+	row "  (store filled by fill-store)" "" "$(echo "$fill" | sed 's/^fill-store: //')"
+	stop_server
+	rm -rf "$T/big"
+}
+
+krl_rows() {
+	fill=$("$FILL" -A -R -P "$T/policy.yaml" "$T/krl" "$KRL" 0)
+	start "$T/krl"
+	"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
+	    >"$T/admin-token"
+	rss_row "$KRL revoked: server RSS at start"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 1 -W 0 \
+	    -g /v1/krl) || true
+	row "$KRL revoked: GET /v1/krl, first call" "$(val p50 "$line") ms" \
+	    "$(val bytes "$line") bytes, errors $(val errors "$line")"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 20 -W 0 \
+	    -g /v1/krl) || true
+	row "$KRL revoked: GET /v1/krl, 20 in a row, p50" "$(val p50 "$line") ms" \
+	    "p99 $(val p99 "$line") ms, errors $(val errors "$line")"
+	rss_row "$KRL revoked: server RSS after the KRLs"
+	# A store change (here a token, made by another process) makes a
+	# cached KRL stale: the 8 callers find none to serve.
+	"$JIT_CA" token create admin --config "$T/server.yaml" >/dev/null 2>&1
+	t0=$(date +%s.%N)
+	pids=
+	for i in 1 2 3 4 5 6 7 8; do
+		"$LOADGEN" -u "$url" -T "$T/admin-token" -n 1 -W 0 \
+		    -g /v1/krl >"$T/krl.$i" &
+		pids="$pids $!"
+	done
+	# Not a bare wait: the server is a child of this shell too.  A
+	# caller that timed out shows in its errors, not as a stop here.
+	wait $pids || true
+	t1=$(date +%s.%N)
+	worst=$(cat "$T"/krl.* | tr ' ' '\n' | sed -n 's/^max=//p' |
+	    sort -n | tail -n 1)
+	row "$KRL revoked: 8 KRL callers at once, store changed" \
+	    "$(echo "$t0 $t1" | awk '{printf "%.0f ms", ($2 - $1) * 1000}')" \
+	    "wall time; slowest answer $worst ms"
+	rss_row "$KRL revoked: server RSS after 8 at once"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 1 -W 0 \
+	    -g /metrics) || true
+	row "$KRL revoked: GET /metrics, first call" "$(val p50 "$line") ms" \
+	    "$(val bytes "$line") bytes, errors $(val errors "$line")"
+	line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 100 \
+	    -g /metrics) || true
+	row "$KRL revoked: GET /metrics, 100 in a row, p50" "$(val p50 "$line") ms" \
+	    "p99 $(val p99 "$line") ms, errors $(val errors "$line")"
+	rss_row "$KRL revoked: server RSS after the scrapes"
+	row "  (store filled by fill-store -R)" "" "$(echo "$fill" | sed 's/^fill-store: //')"
+	stop_server
+	rm -rf "$T/krl"
+}
+
 [ -x "$FILL" ] || { echo "bench-http: $FILL missing; large-store rows skipped"; exit 0; }
-rm -rf "$T/data"
-fill=$("$FILL" "$T/big" "$BIG" "$BIG_PENDING")
-start "$T/big"
-"$JIT_CA" token create admin --config "$T/server.yaml" 2>/dev/null \
-    >"$T/admin-token"
-rss_row "$BIG stored: server RSS at start"
-line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 200 \
-    -g "/v1/requests?state=pending") || true
-row "$BIG stored: list pending (100/page) p50" "$(val p50 "$line") ms" \
-    "p99 $(val p99 "$line") ms (target < 5 ms), $(val bytes "$line") bytes, errors $(val errors "$line")"
-rss_row "$BIG stored: server RSS after 200 lists"
-line=$("$LOADGEN" -u "$url" -T "$T/admin-token" -n 100 \
-    -g "/v1/requests?state=pending&limit=1000") || true
-row "$BIG stored: list all $BIG_PENDING pending p50" "$(val p50 "$line") ms" \
-    "p99 $(val p99 "$line") ms, $(val bytes "$line") bytes, errors $(val errors "$line")"
-rss_row "$BIG stored: RSS after listing all pending"
-# The sweeper (every 5 s) drops the map pages it and the lists touched.
-sleep 6
-rss_row "$BIG stored: RSS 6 s later (after a sweep)"
-row "  (store filled by fill-store)" "" "$(echo "$fill" | sed 's/^fill-store: //')"
-stop_server
+[ "$BIG" -gt 0 ] && big_rows
+[ "$KRL" -gt 0 ] && krl_rows
+exit 0

@@ -2,8 +2,10 @@
 # bench-longpoll.sh); POSIX sh, sourced after T (a scratch directory) and
 # JIT_CA are set.
 #
-#   bench_policy              write $T/policy.yaml: users u1..u4 (group dev)
-#                             and admin (group sre, admin); role auto (no
+#   bench_policy [N]          write $T/policy.yaml: users u1..u4 (group dev)
+#                             and admin (group sre, admin), and with N the
+#                             N users fill-store makes requests for,
+#                             user0000 .. (group dev); role auto (no
 #                             approval: create, then fetch the certificate)
 #                             and role ops (one approval from sre)
 #   start_server              start `jit-ca serve --config $T/server.yaml`
@@ -16,12 +18,13 @@
 #                             stacks, mapped file, threads
 
 bench_policy() {
-	cat >"$T/policy.yaml" <<EOF2
-users:
-  u1: {groups: [dev]}
-  u2: {groups: [dev]}
-  u3: {groups: [dev]}
-  u4: {groups: [dev]}
+	{
+		echo "users:"
+		for _u in u1 u2 u3 u4; do echo "  $_u: {groups: [dev]}"; done
+		awk -v n="${1:-0}" 'BEGIN { for (i = 0; i < n; i++)
+		    printf "  user%04d: {groups: [dev]}\n", i }'
+	} >"$T/policy.yaml"
+	cat >>"$T/policy.yaml" <<EOF2
   admin: {groups: [sre]}
 admins: [admin]
 roles:

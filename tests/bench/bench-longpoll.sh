@@ -14,7 +14,9 @@
 # this machine's cores; taskset -c 0,1 pins it all to two.
 #
 # Rows:
-#   the same two loads without long-polls first (the baseline),
+#   the same two loads without long-polls first (the baseline), each
+#     with the server's CPU time per HTTP request (steadier than latency
+#     on a busy machine),
 #   the time until all N long-polls are held (jit_http_waiting = N) and
 #     the server's RSS then,
 #   whoami and issuance p50/p99 beside the held long-polls (target:
@@ -98,14 +100,21 @@ u1=$(head -n 1 "$T/tokens")
 ssh-keygen -q -t ed25519 -N '' -f "$T/key" >/dev/null 2>&1 ||
     { echo "bench-longpoll: ssh-keygen failed"; exit 1; }
 
+# cpu_ms: the server's CPU time so far (user + system), in ms.
+cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' \
+	    "/proc/$server_pid/stat"
+}
 # load NAME: whoami and issuances at their rates, side by side.
 load() {
+	c0=$(cpu_ms)
 	"$LOADGEN" -u "$url" -T "$T/tokens" -g /v1/whoami -r "$WHOAMI_RATE" \
 	    -d "$secs" -w 1 >"$T/whoami.$1" &
 	w=$!
 	"$LOADGEN" -u "$url" -T "$T/tokens" -c 32 -r "$RATE" -d "$secs" -w 1 \
 	    >"$T/issue.$1"
 	wait "$w"
+	c1=$(cpu_ms)
 	line=$(cat "$T/whoami.$1")
 	row "$2: GET /v1/whoami at $WHOAMI_RATE/s, p50" \
 	    "$(val p50 "$line") ms" \
@@ -113,6 +122,12 @@ load() {
 	line=$(cat "$T/issue.$1")
 	row "$2: issuance at $RATE/s, p50" "$(val p50 "$line") ms" \
 	    "p99 $(val p99 "$line") ms (create p99 $(val create_p99 "$line"), fetch p99 $(val fetch_p99 "$line")), errors $(val errors "$line")"
+	# Less sensitive to a busy machine than latency: what the server
+	# spent per HTTP request (whoami + create + fetch, warm-up too).
+	nreq=$(( (WHOAMI_RATE + 2 * RATE) * (secs + 1) ))
+	row "$2: server CPU per HTTP request" \
+	    "$(awk -v c=$((c1 - c0)) -v n=$nreq 'BEGIN {printf "%.3f", c / n}') ms" \
+	    "$((c1 - c0)) ms CPU for $nreq requests in $((secs + 1)) s"
 }
 
 load base "no long-polls"

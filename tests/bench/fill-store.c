@@ -10,10 +10,22 @@
  * whole sequence (the worst case for locality: no two on one page), with
  * their expires_at as the store's deadline; the rest are in final states
  * (expired, ended, denied, cancelled, revoked) with no deadline, so the
- * sweeper has nothing to do.  Each request also gets its request.create audit entry unless -A
- * is given.
+ * sweeper has nothing to do.  Each request also gets its request.create
+ * audit entry unless -A is given.
  *
- * Usage: fill-store [-A] DIR COUNT PENDING [USERS]   (USERS default 1000)
+ * Revoked requests were granted for an hour from their creation and had
+ * a certificate (a serial) before they were revoked, so they are what the
+ * KRL reads: those created within the last hour are still valid and
+ * listed, the older ones have expired.  With -R every request that is not
+ * pending is revoked (the KRL rows of bench-http.sh).
+ *
+ * The requests are for the role "ops" of the policy file given with -P
+ * (with its digest recorded, so the server keeps them open when it
+ * starts with that policy), else for a built-in role of that name that
+ * records none (a server would end the pending ones at start).
+ *
+ * Usage: fill-store [-A] [-R] [-P POLICY] DIR COUNT PENDING [USERS]
+ *        (USERS default 1000)
  * Prints the time taken and the size of DIR/data.mdb.
  */
 #include <stdio.h>
@@ -34,8 +46,10 @@
 struct fill {
 	unsigned long next, count, pending, users, every;
 	int audit;
+	int all_revoked;             /* -R */
 	const char *pk;
 	const char *fp;
+	const struct jit_policy_role *role;
 	uint64_t now;
 };
 
@@ -71,7 +85,9 @@ make_request(const struct fill *f, unsigned long i, struct jit_request **out)
 	snprintf(user, sizeof(user), "user%04lu", i % f->users);
 	memset(&terms, 0, sizeof(terms));
 	terms.user = user;
-	terms.role = &ops_role;
+	terms.role = f->role;
+	terms.role_digest = f->role != &ops_role ?
+	    jit_policy_role_digest(f->role) : NULL;
 	terms.public_key = f->pk;
 	terms.key_type = "ed25519";
 	terms.key_fingerprint = f->fp;
@@ -83,12 +99,23 @@ make_request(const struct fill *f, unsigned long i, struct jit_request **out)
 	if (pend) {
 		r->expires_at = f->now + 86400;
 	} else {
-		r->state = finals[i % 5];
+		r->state = f->all_revoked ? JIT_STATE_REVOKED : finals[i % 5];
 		r->expires_at = 0;
-		r->decided_at = created + 3600;
-		if (r->state == JIT_STATE_ENDED || r->state == JIT_STATE_REVOKED) {
+		r->decided_at = created;
+		if (r->state == JIT_STATE_ENDED ||
+		    r->state == JIT_STATE_REVOKED) {
 			r->not_before = created;
 			r->not_after = created + 3600;
+		}
+		if (r->state == JIT_STATE_REVOKED) {
+			/* Sparse, as in life. */
+			r->serial = 16 * (uint64_t)i + 1;
+			r->issued_at = created;
+			r->revoked_at = created + 60;
+			if ((r->revoked_by = strdup("admin")) == NULL) {
+				jit_request_free(r);
+				return JIT_ERR_ALLOC;
+			}
 		}
 	}
 	*out = r;
@@ -141,6 +168,8 @@ main(int argc, char **argv)
 	struct jit_store_options o = { 0 };
 	struct jit_store *s = NULL;
 	struct jit_key *k = NULL;
+	struct jit_policy *pol = NULL;
+	struct jit_policy_error pe;
 	struct fill f;
 	struct timespec t0, t1;
 	struct stat st;
@@ -149,13 +178,28 @@ main(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	f.audit = 1;
-	if (argc > 1 && strcmp(argv[1], "-A") == 0) {
-		f.audit = 0;
-		argi++;
+	f.role = &ops_role;
+	for (; argi < argc && argv[argi][0] == '-'; argi++) {
+		if (strcmp(argv[argi], "-A") == 0) {
+			f.audit = 0;
+		} else if (strcmp(argv[argi], "-R") == 0) {
+			f.all_revoked = 1;
+		} else if (strcmp(argv[argi], "-P") == 0 && argi + 1 < argc) {
+			memset(&pe, 0, sizeof(pe));
+			r = jit_policy_load(argv[++argi], &pol, &pe);
+			if (r != 0 ||
+			    (f.role = jit_policy_role(pol, "ops")) == NULL) {
+				fprintf(stderr, "fill-store: %s: no role ops "
+				    "(%s)\n", argv[argi], jit_err(r));
+				return 1;
+			}
+		} else {
+			break;
+		}
 	}
 	if (argc - argi < 3) {
-		fprintf(stderr, "usage: fill-store [-A] DIR COUNT PENDING "
-		    "[USERS]\n");
+		fprintf(stderr, "usage: fill-store [-A] [-R] [-P POLICY] DIR "
+		    "COUNT PENDING [USERS]\n");
 		return 2;
 	}
 	f.count = strtoul(argv[argi + 1], NULL, 10);
@@ -195,6 +239,7 @@ main(int argc, char **argv)
 	    t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)st.st_size >> 20);
 	jit_key_free(k);
+	jit_policy_free(pol);
 	free(pk);
 	free(fp);
 	return 0;

@@ -19,10 +19,12 @@
  *     queueing (no coordinated omission).
  *
  * A third mode (-g PATH -n N) times N sequential GETs of PATH on one
- * keep-alive connection with the first token (e.g. the pending list);
- * with -r RATE it GETs PATH on a fixed schedule instead (RATE per second
- * for -w + -d seconds, the first -w not counted), each timed from its
- * scheduled start (a late answer delays the next GET, whose wait counts).
+ * keep-alive connection with the first token (e.g. the pending list),
+ * after W untimed ones that warm the connection (-W, default 5; -W 0
+ * times the very first, e.g. a cache being filled); with -r RATE it GETs
+ * PATH on a fixed schedule instead (RATE per second for -w + -d seconds,
+ * the first -w not counted), each timed from its scheduled start (a late
+ * answer delays the next GET, whose wait counts).
  *
  * Several servers (nodes on one database): -u may be given up to 8 times;
  * client i talks to URL i mod n.  For tests that check what was
@@ -42,7 +44,8 @@
  * Usage: loadgen -u URL [-u URL]... -T TOKENFILE [-c CLIENTS] [-d SECONDS]
  *                [-w WARMUP] [-r RATE] [-R ROLE] [-k KEYS] [-N TOTAL]
  *                [-L LOGFILE] [-v]
- *        loadgen -u URL -T TOKENFILE -g PATH [-n N | -r RATE [-d S] [-w S]]
+ *        loadgen -u URL -T TOKENFILE -g PATH [-n N [-W W] | -r RATE [-d S]
+ *                [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
@@ -243,7 +246,8 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -u URL [-u URL]... -T TOKENFILE "
 	    "[-c CLIENTS] [-d SECONDS]\n               [-w WARMUP] [-r RATE] "
 	    "[-R ROLE] [-k KEYS] [-N TOTAL]\n               [-L LOGFILE] "
-	    "[-v]\n       loadgen -u URL -T TOKENFILE -g PATH [-n N]\n");
+	    "[-v]\n       loadgen -u URL -T TOKENFILE -g PATH [-n N] "
+	    "[-W W]\n");
 	exit(2);
 }
 
@@ -275,11 +279,12 @@ load_tokens(const char *path)
 	}
 }
 
-/* -g: N sequential GETs of path, or with rate > 0 GETs at that rate for
- * warm + secs seconds; prints n, p50, p99, max (ms), bytes. */
+/* -g: N sequential GETs of path after warm_n untimed ones, or with
+ * rate > 0 GETs at that rate for warm + secs seconds; prints n, p50, p99,
+ * max (ms), bytes. */
 static int
-get_mode(const char *path, unsigned long n, double rate, double secs,
-    double warm)
+get_mode(const char *path, unsigned long n, unsigned long warm_n,
+    double rate, double secs, double warm)
 {
 	struct client c;
 	struct lat l = { 0 };
@@ -301,7 +306,7 @@ get_mode(const char *path, unsigned long n, double rate, double secs,
 		double start = now_s(), t_from = start + warm,
 		    t_end = t_from + secs;
 
-		for (i = 0; rate > 0 || i < n + 5; i++) {
+		for (i = 0; rate > 0 || i < n + warm_n; i++) {
 			long code = 0;
 			double t0 = now_s();
 
@@ -328,7 +333,7 @@ get_mode(const char *path, unsigned long n, double rate, double secs,
 				continue;
 			}
 			/* The first few warm the connection. */
-			if (rate > 0 ? t0 >= t_from : i >= 5)
+			if (rate > 0 ? t0 >= t_from : i >= warm_n)
 				lat_add(&l, now_s() - t0);
 		}
 	}
@@ -369,7 +374,7 @@ main(int argc, char **argv)
 	struct client *cl;
 	CURLM *m;
 	const char *tokfile = NULL, *getpath = NULL;
-	unsigned long ngets = 200, total = 0;
+	unsigned long ngets = 200, warmgets = 5, total = 0;
 	unsigned long nclients = 16, nk = 256;
 	double secs = 5, warm = 1, rate = 0, t0, t_end, next_arrival = 0;
 	unsigned long backlog = 0, maxbacklog = 0, i;
@@ -377,7 +382,7 @@ main(int argc, char **argv)
 	size_t bl_head = 0, bl_cap = 0;
 	int ch, running;
 
-	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:N:L:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:N:L:")) != -1) {
 		switch (ch) {
 		case 'u':
 			if (nurls == MAX_URLS)
@@ -404,6 +409,7 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'g': getpath = optarg; break;
 		case 'n': ngets = strtoul(optarg, NULL, 10); break;
+		case 'W': warmgets = strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -414,7 +420,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
-		return get_mode(getpath, ngets, rate, secs, warm);
+		return get_mode(getpath, ngets, warmgets, rate, secs, warm);
 	make_keys(nk);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nclients);

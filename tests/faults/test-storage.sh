@@ -1,7 +1,9 @@
 #!/bin/bash
 # test-storage.sh - storage faults.
 #   Disk full: the data directory is a 2 MB tmpfs, filled up.  Writes get a
-#   clean 503 JSON error ("storage is full"), nothing half-done is visible
+#   clean 503 JSON error ("storage is full"); writes of each kind
+#   (creates, tokens, issuances, approvals) are tried until one is refused,
+#   since smaller ones may fit in pages LMDB freed; nothing half-done is visible
 #   (in particular no certificate is handed out whose issuance could not be
 #   recorded), the server stays up and reads keep working.  After space is
 #   freed everything is intact, the refused operations succeed and the
@@ -25,7 +27,8 @@ mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/data" 2>/dev/null ||
 trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc); _jit_cleanup' EXIT
 
 api_policy
-api_start || { fail "server starts on a 2 MB tmpfs"; finish; }
+# No cap on pending requests: the disk, not max_pending, must stop them.
+api_start "max_pending: 0" || { fail "server starts on a 2 MB tmpfs"; finish; }
 api_tokens alice bob erin || { fail "tokens"; finish; }
 make_user_key ed25519 "$T/user_key"
 
@@ -36,13 +39,20 @@ api "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"ok"}'
 api "$TOK_alice" GET "/v1/requests/$P1/certificate"
 assert_eq 200 "$STATUS" "a certificate is issued before the disk fills"
 CERT1=$RB
-new_request "$TOK_alice" ops 30m "INC-2"
-P2=$RID
-api "$TOK_bob" POST "/v1/requests/$P2/approve" '{"comment":"ok"}'
-assert_eq approved "$(jget "$RB" .state)" "a second request is approved (certificate not fetched yet)"
-new_request "$TOK_alice" ops 30m "INC-3"
-P3=$RID
-assert_eq 201 "$STATUS" "a third request is pending"
+# Approved requests whose certificates are not fetched yet, and pending
+# ones: writes of each kind to try once the disk is full.
+APPROVED=()
+PENDING=()
+for i in $(seq 10); do
+	new_request "$TOK_alice" ops 30m "INC-2$i"
+	APPROVED+=("$RID")
+	api "$TOK_bob" POST "/v1/requests/$RID/approve" '{"comment":"ok"}'
+	[ "$(jget "$RB" .state)" = approved ] || fail "approve $RID" "$RB"
+	new_request "$TOK_alice" ops 30m "INC-3$i"
+	[ "$STATUS" = 201 ] || fail "pending request $i" "$RB"
+	PENDING+=("$RID")
+done
+ok "10 approved requests (certificates not fetched yet) and 10 pending"
 
 # ---- fill the disk ---------------------------------------------------------------
 dd if=/dev/zero of="$T/data/filler" bs=16k 2>/dev/null
@@ -60,27 +70,6 @@ assert_eq "" "$(echo "$codes" | tr ' ' '\n' | grep -v -x -e '' -e 201 -e 503)" \
 	"only 201 or 503, no other error"
 assert_eq unavailable "$(jget "$RB" .error)" "a JSON error"
 assert_contains "$(jget "$RB" .detail)" "storage is full" "saying the storage is full"
-api "$TOK_erin" GET "/v1/requests?limit=1000"
-LIST_FULL=$RB
-A_FULL=$(audit_count)
-
-api "" GET /healthz
-assert_eq 200 "$STATUS" "the server is alive"
-api "$TOK_alice" GET "/v1/requests/$P1"
-assert_eq 200 "$STATUS" "reads work"
-api "$TOK_alice" GET "/v1/requests/$P1/certificate"
-assert_eq 200 "$STATUS" "an issued certificate re-fetches"
-assert_eq "$CERT1" "$RB" "byte for byte"
-api "$TOK_alice" GET "/v1/requests/$P2/certificate"
-assert_eq 503 "$STATUS" "a certificate that cannot be recorded is not issued (503)"
-assert_not_contains "$RB" "-cert-v01@openssh.com" "no certificate in the answer"
-api "$TOK_bob" POST "/v1/requests/$P3/approve" '{"comment":"ok"}'
-assert_eq 503 "$STATUS" "an approval on a full disk: 503"
-api "$TOK_alice" GET "/v1/requests/$P3"
-assert_eq pending "$(jget "$RB" .state)" "and the request is still pending"
-api "$TOK_erin" GET "/v1/requests?limit=1000"
-assert_eq "$LIST_FULL" "$RB" "refused writes changed no request"
-assert_eq "$A_FULL" "$(audit_count)" "and wrote no audit entry"
 # A token record is smaller than the request that no longer fit, so
 # LMDB's free pages may take a few more: create until refused.
 for i in $(seq 100); do
@@ -91,11 +80,56 @@ assert_ne 0 "$RC" "jit-ca token create on a full disk fails (after $((i - 1)) th
 assert_contains "$ERR" "storage is full" "and says so"
 assert_not_contains "$OUT" "jit_" "printing no token"
 
+api "" GET /healthz
+assert_eq 200 "$STATUS" "the server is alive"
+api "$TOK_alice" GET "/v1/requests/$P1"
+assert_eq 200 "$STATUS" "reads work"
+api "$TOK_alice" GET "/v1/requests/$P1/certificate"
+assert_eq 200 "$STATUS" "an issued certificate re-fetches"
+assert_eq "$CERT1" "$RB" "byte for byte"
+
+# snapshot: the requests and the audit log's length, before a write.
+snapshot() {
+	api "$TOK_erin" GET "/v1/requests?limit=1000"
+	LIST_FULL=$RB
+	A_FULL=$(audit_count)
+}
+# Each kind of write is smaller than a new request (which also writes
+# every index of the request), so a few may still fit in pages LMDB
+# freed: try them in turn until one is refused.
+S_PREV=$(printf '%s\n' "$CERT1" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
+n=0
+for P2 in "${APPROVED[@]}"; do
+	snapshot
+	api "$TOK_alice" GET "/v1/requests/$P2/certificate"
+	[ "$STATUS" = 200 ] || break
+	S_PREV=$(printf '%s\n' "$RB" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
+	n=$((n + 1))
+done
+assert_eq 503 "$STATUS" "a certificate that cannot be recorded is not issued (503; $n still fit)"
+assert_not_contains "$RB" "-cert-v01@openssh.com" "no certificate in the answer"
+api "$TOK_erin" GET "/v1/requests?limit=1000"
+assert_eq "$LIST_FULL" "$RB" "the refused issuance changed no request"
+assert_eq "$A_FULL" "$(audit_count)" "and wrote no audit entry"
+n=0
+for P3 in "${PENDING[@]}"; do
+	snapshot
+	api "$TOK_bob" POST "/v1/requests/$P3/approve" '{"comment":"ok"}'
+	[ "$STATUS" = 200 ] || break
+	n=$((n + 1))
+done
+assert_eq 503 "$STATUS" "an approval on a full disk: 503 ($n still fit)"
+api "$TOK_alice" GET "/v1/requests/$P3"
+assert_eq pending "$(jget "$RB" .state)" "and the request is still pending"
+api "$TOK_erin" GET "/v1/requests?limit=1000"
+assert_eq "$LIST_FULL" "$RB" "refused writes changed no request"
+assert_eq "$A_FULL" "$(audit_count)" "and wrote no audit entry"
+
 # A restart on the full disk: it either starts (LMDB still had room for
 # the start entries) or refuses with one line naming the cause.
 api_stop
 assert_eq 0 "$API_RC" "SIGTERM on a full disk: clean exit"
-if api_start 2>/dev/null; then
+if api_start "max_pending: 0" 2>/dev/null; then
 	api "$TOK_alice" GET "/v1/requests/$P1"
 	assert_eq 200 "$STATUS" "restart on a full disk: serves reads (LMDB had room for the start entries)"
 	api_stop
@@ -107,16 +141,15 @@ fi
 
 # ---- free the space ------------------------------------------------------------------
 rm -f "$T/data/filler"
-api_start || { fail "server starts once space is free"; finish; }
+api_start "max_pending: 0" || { fail "server starts once space is free"; finish; }
 api "$TOK_erin" GET "/v1/requests?limit=1000"
 assert_eq "$LIST_FULL" "$RB" "every request intact after the disk was full"
 api "$TOK_alice" GET "/v1/requests/$P1/certificate"
 assert_eq "$CERT1" "$RB" "the certificate issued before is unchanged"
 api "$TOK_alice" GET "/v1/requests/$P2/certificate"
 assert_eq 200 "$STATUS" "the refused certificate is issued now"
-s1=$(printf '%s\n' "$CERT1" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
 s2=$(printf '%s\n' "$RB" | ssh-keygen -L -f - | awk '/Serial:/{print $2}')
-assert_eq $((s1 + 1)) "$s2" "with the next serial (the refused issuance used none)"
+assert_eq $((S_PREV + 1)) "$s2" "with the next serial (the refused issuance used none)"
 api "$TOK_bob" POST "/v1/requests/$P3/approve" '{"comment":"ok"}'
 assert_eq approved "$(jget "$RB" .state)" "the refused approval succeeds now"
 if "$JIT_CA" audit export --help >/dev/null 2>&1; then

@@ -2,12 +2,14 @@
 # tests/integration/client-lib.sh - helpers for the jit-ssh client tests
 # (test-client-*.sh), on top of lib.sh (source that first).
 #
-#   client_server [EXTRA_POLICY_YAML]
+#   client_server [EXTRA_ROLES_YAML [EXTRA_USERS_YAML]]
 #       Start a real `jit-ca serve` on a free loopback port with a test
 #       policy (users alice/carol in dev, bob in dev+sre; roles "ops"
 #       (1 approval, principal $JIT_USER1) and "quick" (pending_timeout
-#       3s)), make a token per user in $T/TOKEN_alice etc.  Sets JURL,
-#       SERVER_PID, CA_PUB ($T/data/ca_key.pub).
+#       3s)), plus the roles and users given (YAML lines indented by two
+#       spaces, as in the policy's roles: and users: maps), make a token
+#       per user in $T/TOKEN_alice etc.  Sets JURL, SERVER_PID, CA_PUB
+#       ($T/data/ca_key.pub).
 #   client_setup USER           jit-ssh setup $JURL --token-file ... --yes as
 #                               USER (HOME=$T/home/USER)
 #   as USER CMD...              run CMD with HOME=$T/home/USER
@@ -19,6 +21,12 @@
 #   ssh_agent_try USER [CMD]    plain ssh (no -i) through the agent to the
 #                               test sshd
 #   ssh_files_try KEY USER      ssh -i KEY, no agent
+#   fake_server DIR SCRIPT [ARG...]
+#       Run DIR/SCRIPT (python3) as a fake jit-ca server on a free
+#       loopback port; sets FURL.  SCRIPT does `from fakelib import *`,
+#       defines a handler class H(Handler) with do_GET/do_POST (which
+#       answer with self.send(CODE, BODY[, CTYPE]); a BODY that is not
+#       a string is sent as JSON) and ends with serve(H, DIR).
 
 _client_server_conf() {
 	cat >"$T/server.yaml" <<EOF
@@ -30,13 +38,16 @@ EOF
 }
 
 client_server() {
-	local extra=${1:-} u
+	local extra=${1:-} extra_users=${2:-} u users="alice bob carol"
 	mkdir -p "$T/home"
+	users="$users $(printf '%s\n' "$extra_users" |
+		sed -n 's/^  \([a-z0-9_-]*\):.*/\1/p' | tr '\n' ' ')"
 	cat >"$T/policy.yaml" <<EOF
 users:
   alice: {groups: [dev]}
   bob:   {groups: [dev, sre]}
   carol: {groups: [dev]}
+$extra_users
 admins: [bob]
 auditors: [bob]
 roles:
@@ -73,7 +84,7 @@ EOF
 	port=$SERVE_PORT
 	JURL=http://127.0.0.1:$port
 	CA_PUB=$T/data/ca_key.pub
-	for u in alice bob carol; do
+	for u in $users; do
 		"$JIT_CA" token create "$u" --config "$T/server.yaml" \
 			>"$T/TOKEN_$u" 2>/dev/null || {
 			echo "token create $u failed" >&2; return 1; }
@@ -135,4 +146,38 @@ ssh_files_try() {
 		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
 		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
 		2>"$T/ssh.stderr"
+}
+
+fake_server() {
+	local dir=$1 script=$2
+	shift 2
+	cat >"$dir/fakelib.py" <<'EOF'
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send(self, code, body, ctype="application/json"):
+        if not isinstance(body, str): body = json.dumps(body)
+        b = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+def serve(handler, d):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with open(d + "/port.tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(d + "/port.tmp", d + "/port")
+    srv.serve_forever()
+EOF
+	rm -f "$dir/port"
+	jit_bg "$dir/server.log" env PYTHONPATH="$dir" python3 "$dir/$script" "$@"
+	wait_for "[ -s '$dir/port' ]" 10 || {
+		echo "the fake server did not start: $(cat "$dir/server.log")" >&2
+		return 1
+	}
+	FURL=http://127.0.0.1:$(cat "$dir/port")
 }

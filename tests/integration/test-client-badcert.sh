@@ -6,7 +6,8 @@
 # longer window, with a broken signature, with an unknown critical option,
 # as a host certificate, or garbage.  Each bad one must be
 # refused with exit 5, and nothing may change: no files written under
-# ~/.ssh/jit/, the agent's identities exactly as before.
+# ~/.ssh/jit/, the agent's identities exactly as before; the key made for
+# the request is deleted from ~/.ssh/jit/pending.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 
@@ -23,7 +24,7 @@ echo good >"$F/mode"
 
 cat >"$F/server.py" <<'EOF'
 import base64, datetime, json, os, subprocess, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fakelib import *
 
 F, principal = sys.argv[1], sys.argv[2]
 state = {}
@@ -47,16 +48,7 @@ def sign(ca, pub, principals, va, vb, extra=()):
                    check=True, env=env)
     return open(pub[:-4] + "-cert.pub").read().strip()
 
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def send(self, code, body, ctype="application/json"):
-        if not isinstance(body, str): body = json.dumps(body)
-        b = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
+class H(Handler):
     def do_GET(self):
         p = self.path.split("?")[0]
         if p == "/v1/ca":
@@ -119,16 +111,10 @@ class H(BaseHTTPRequestHandler):
             return self.send(201, state["req"])
         self.send(404, {"error": "not_found"})
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(F + "/port.tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(F + "/port.tmp", F + "/port")
-srv.serve_forever()
+serve(H, F)
 EOF
 
-jit_bg "$F/server.log" python3 "$F/server.py" "$F" "$U1"
-wait_for "[ -s '$F/port' ]" 10 || { fail "fake server started" "$(cat "$F/server.log")"; finish; }
-FURL=http://127.0.0.1:$(cat "$F/port")
+fake_server "$F" server.py "$F" "$U1" || { fail "fake server started"; finish; }
 start_agent || exit 1
 
 run as alice "$JIT_SSH" setup "$FURL" --token fake --yes
@@ -145,9 +131,8 @@ jd=$T/home/alice/.ssh/jit
 assert_contains "$(agent_list)" "jit-ssh:ops" "control: the agent holds it"
 
 # The installed state: agent identities and the files of every role.
-# pending/ is left out on purpose: it holds the key made for the refused
-# request, kept so `login --resume ID` can try again; it is never used by
-# ssh.
+# pending/ is checked apart: the key made for a refused request is
+# deleted (the server would send the same certificate again).
 snapshot() {
 	{
 		agent_list
@@ -166,6 +151,8 @@ for mode in wrongca wrongkey principals extraprincipal window badsig critical \
 	assert_contains "$ERR" "nothing was installed" "$mode: says nothing was installed"
 	after=$(snapshot)
 	assert_eq "$before" "$after" "$mode: agent and ~/.ssh/jit unchanged"
+	assert_eq "" "$(ls -A "$jd/pending")" \
+		"$mode: the key made for the refused request is deleted"
 done
 # What the refusals say for the three named cases.
 echo wrongca >"$F/mode"

@@ -78,7 +78,7 @@ as alice "$JIT_SSH" cancel "$id" >/dev/null
 jit_bg "$T/int.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/int.log")
-wait_for "grep -q approvals '$T/int.log'" 20
+wait_for "grep -q needs '$T/int.log'" 20
 t0=$(date +%s%N)
 kill -INT "$LOGIN_PID"
 wait "$LOGIN_PID"
@@ -108,7 +108,7 @@ as alice "$JIT_SSH" logout >/dev/null
 jit_bg "$T/restart.log" env HOME="$T/home/alice" "$JIT_SSH" login ops
 LOGIN_PID=$JIT_BG_PID
 id=$(wait_request_id "$T/restart.log")
-wait_for "grep -q approvals '$T/restart.log'" 20
+wait_for "grep -q needs '$T/restart.log'" 20
 jit_kill "$SERVER_PID"
 # Restart once the waiting login has noticed (20 s is a guard).
 wait_for "grep -q retrying '$T/restart.log'" 20
@@ -155,7 +155,8 @@ if command -v script >/dev/null 2>&1; then
 		'$JIT_SSH login ops --timeout 3s' /dev/null </dev/null"
 	assert_contains "$OUT" $'\r\e[K' "login on a terminal rewrites one line"
 	assert_contains "$OUT" "waited 0m02s" "the live line shows the time waited"
-	assert_contains "$OUT" "0/1 approvals" "the live line shows approvals so far"
+	assert_contains "$OUT" "pending, needs 1 more approval from any approver" \
+		"the live line says what is still needed"
 	id=$(echo "$OUT" | grep -oE 'request r-[A-Za-z0-9_-]+' | head -n 1 | awk '{print $2}')
 	as alice "$JIT_SSH" cancel "$id" >/dev/null
 fi

@@ -105,8 +105,8 @@ assert_eq ok "$(krl_q "$T/served.krl" "$T/ca.pub")" \
 assert_eq "5353484b524c0a00" "$(head -c 8 "$T/served.krl" | od -An -tx1 | tr -d ' \n')" \
 	"KRL magic"
 # Written by us: no signature section, no ssh-keygen in the server path.
-assert_eq 2 "$(od -An -v -tu1 -j12 -N8 "$T/served.krl" | awk '{print $8}')" \
-	"krl_version counts the two listed serials"
+assert_eq 4 "$(od -An -v -tu1 -j12 -N8 "$T/served.krl" | awk '{print $8}')" \
+	"krl_version: 3 revoked + 1 not listed (the one without a cert)"
 
 api "" POST /v1/krl '{}'
 assert_eq 405 "$STATUS" "POST /v1/krl is 405"
@@ -157,11 +157,11 @@ assert_eq ok "$(krl_q "$T/later.krl" "$T/short-cert.pub")" \
 	"an expired revoked cert is no longer in the KRL"
 assert_eq REVOKED "$(krl_q "$T/later.krl" "$T/gone-cert.pub")" \
 	"the unexpired revoked cert still is"
-assert_eq 3 "$(od -An -v -tu1 -j12 -N8 "$T/later.krl" | awk '{print $8}')" \
-	"krl_version grew when the entry dropped out (1 listed + 2 x 1 expired)"
+assert_eq 5 "$(od -An -v -tu1 -j12 -N8 "$T/later.krl" | awk '{print $8}')" \
+	"krl_version grew when the entry dropped out (3 revoked + 2 not listed)"
 assert_run_ok "jit-ca krl agrees after the expiry" \
 	"$JIT_CA" krl --config "$T/server.yaml" -o "$T/offline2.krl"
-assert_contains "$ERR" "1 expired left out" "jit-ca krl counts the expired one"
+assert_contains "$ERR" "2 left out" "jit-ca krl counts the expired one (and the one without a cert)"
 assert_run_ok "and writes the same bytes" cmp "$T/later.krl" "$T/offline2.krl"
 cp "$T/later.krl" "$T/sshd.krl"
 assert_login_refused "sshd (re-reading the KRL) still refuses the revoked cert" \

@@ -111,9 +111,11 @@ cp "$T/policy.narrow" "$T/policy.yaml"
 kill -HUP "$API_PID"
 wait_for "grep -q 'grant(s) revoked' '$API_LOG'" 10
 state() { curl -s -H "Authorization: Bearer $TOK_dave" "$JURL/v1/requests/$1" | jq -r "$2"; }
-assert_eq "revoked system" "$(state "$FRANK" '"\(.state) \(.revoked_by)"')" \
-	"frank's active grant is revoked by the reload"
-assert_eq expired "$(state "$LONG" .state)" "a pending request over the new maximum expires"
+assert_eq "revoked system policy_changed" \
+	"$(state "$FRANK" '"\(.state) \(.revoked_by) \(.end_reason)"')" \
+	"frank's active grant is revoked by the reload (end_reason policy_changed)"
+assert_eq "expired policy_changed" "$(state "$LONG" '"\(.state) \(.end_reason)"')" \
+	"a pending request over the new maximum expires (end_reason policy_changed)"
 assert_eq expired "$(state "$SHORT" .state)" "a pending request whose role's terms changed expires"
 assert_eq pending "$(state "$OTHER" .state)" "a request of an untouched role stays"
 assert_eq approved "$(state "$ALICE_AUTO" .state)" "an eligible requester's grant stays"

@@ -1,5 +1,9 @@
 /* test-config.c - server config loader (api/config.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "err.h"
@@ -49,6 +53,8 @@ test_defaults(void)
 	CHECK_U64(c.web_session_max, 12 * 3600);
 	CHECK(c.web_origin == NULL);
 	CHECK_INT(c.from_file, 0);
+	CHECK_INT(c.max_pending, 20);
+	CHECK(c.metrics_token_file == NULL);
 	jit_config_release(&c);
 }
 
@@ -101,6 +107,8 @@ test_full(void)
 	    "threads: 0\n"
 	    "max_connections: 50\n"
 	    "rate_limit: 0\n"
+	    "max_pending: 5\n"
+	    "metrics_token_file: /etc/jit-ssh/metrics.token\n"
 	    "request_timeout: 5s\n"
 	    "max_connections_per_address: 8\n", &c, err, sizeof(err)));
 	CHECK_INT(c.listen.kind, JIT_LISTEN_INET6);
@@ -117,9 +125,14 @@ test_full(void)
 	CHECK_U64(c.connection_timeout, 60);
 	CHECK_INT(c.max_connections, 50);
 	CHECK_INT(c.rate_limit, 0);
+	CHECK_INT(c.max_pending, 5);
+	CHECK_STR(c.metrics_token_file, "/etc/jit-ssh/metrics.token");
 	CHECK_U64(c.request_timeout, 5);
 	CHECK_INT(c.max_connections_per_address, 8);
 	CHECK_INT(c.from_file, 1);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("max_pending: 0\n", &c, err, sizeof(err)));
+	CHECK_INT(c.max_pending, 0);
 	jit_config_release(&c);
 
 	/* Unset keys keep the defaults; an empty file is all defaults. */
@@ -177,6 +190,13 @@ test_errors(void)
 	refuse("request_timeout: 0\n", "request_timeout: invalid duration");
 	refuse("request_timeout: 2h\n", "request_timeout: at most 1h");
 	refuse("rate_limit: lots\n", "rate_limit");
+	refuse("max_pending: 100001\n", "t.yaml:1: max_pending: must be at "
+	    "most 100000");
+	refuse("max_pending: -1\n", "max_pending: expected a non-negative");
+	refuse("metrics_token_file: ''\n", "metrics_token_file: must not be "
+	    "empty");
+	refuse("metrics_token_file: [a]\n", "metrics_token_file: expected a "
+	    "string");
 	refuse("- a\n- b\n", "t.yaml:1: config: expected a mapping");
 	refuse("listen: [unclosed\n", "t.yaml:");
 	refuse("a: 1\n---\nb: 2\n", "config");
@@ -358,6 +378,71 @@ test_store(void)
 	    "duplicate key 'url'");
 }
 
+/* Write text to a new file of the given mode in dir; returns its path
+ * (static). */
+static const char *
+secret_file(const char *dir, const char *text, mode_t mode)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	unlink(path);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs(text, f);
+	fclose(f);
+	REQUIRE(chmod(path, mode) == 0);
+	return path;
+}
+
+/* metrics_token_file: one line of 16..1024 printable characters, in a
+ * file only its owner may access. */
+static void
+test_secret(void)
+{
+	char dir[] = "/tmp/jit-test-secret-XXXXXX", err[512];
+	char *tok = NULL;
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	CHECK_OK(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0600), &tok, err, sizeof(err)));
+	CHECK_STR(tok, "0123456789abcdefXYZ");
+	free(tok);
+	CHECK_OK(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdef\r\n", 0400), &tok, err, sizeof(err)));
+	CHECK_STR(tok, "0123456789abcdef");
+	free(tok);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0640), &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK(tok == NULL && strstr(err, "group or others") != NULL);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\n", 0602), &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "short\n", 0600),
+	    &tok, err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK(strstr(err, "16 to 1024") != NULL);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789 abcdefXYZ\n", 0600), &tok, err, sizeof(err)),
+	    JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_config_read_secret(secret_file(dir,
+	    "0123456789abcdefXYZ\nsecond line\n", 0600), &tok, err,
+	    sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_config_read_secret(dir, &tok, err, sizeof(err)),
+	    JIT_ERR_PERMISSION);
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "", 0600), &tok,
+	    err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	{
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/token", dir);
+		unlink(path);
+		CHECK_INT(jit_config_read_secret(path, &tok, err, sizeof(err)),
+		    JIT_ERR_NOT_FOUND);
+	}
+	rmdir(dir);
+}
+
 /* The oidc: section: every key, its defaults and its errors. */
 static void
 test_oidc(void)
@@ -444,5 +529,6 @@ main(void)
 	test_size();
 	test_load_file();
 	test_store();
+	test_secret();
 	TEST_DONE();
 }

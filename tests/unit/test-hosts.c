@@ -565,7 +565,7 @@ test_revoke(void)
 	REQUIRE_OK(jit_revocation_krl(f.s, user_ca, host_ca,
 	    NOW + 10 + VALIDITY + SKEW, SKEW, &b, &info));
 	CHECK_U64(info.listed, 0);
-	CHECK_U64(info.expired, 2);
+	CHECK_U64(info.left_out, 2);
 	CHECK_U64(info.version, 4);
 	CHECK_U64(info.generated, NOW + 10 + VALIDITY + SKEW);
 	jit_buf_reset(&b);
@@ -713,6 +713,98 @@ test_http(void)
 	free(key);
 }
 
+static int
+revoked_request_fn(struct jit_store_txn *t, void *vctx)
+{
+	return jit_store_create_request(t, vctx, 0, NULL);
+}
+
+/* A revoked request of the user CA: serial (0 = none, revoked before
+ * issue), not_after and revoked_at. */
+static void
+revoked_request(struct fx *f, long long serial, uint64_t not_after,
+    uint64_t revoked_at)
+{
+	char na[JIT_TIME_LEN], ra[JIT_TIME_LEN];
+	json_t *req;
+
+	jit_format_time(not_after, na);
+	jit_format_time(revoked_at, ra);
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", "alice", "state",
+	    "revoked", "role", "ops", "not_after", na, "revoked_at", ra);
+	REQUIRE(req != NULL);
+	if (serial > 0)
+		json_object_set_new(req, "serial", json_integer(serial));
+	REQUIRE_OK(jit_store_write(f->s, revoked_request_fn, req));
+	json_decref(req);
+}
+
+/* One KRL with both sections: the user CA's read through by_state_end
+ * (stopping at the first dead grant), the host CA's from every revoked
+ * host; krl_version = 2 x revoked requests - user serials listed + host
+ * serials listed + 2 x host serials expired. */
+static void
+test_krl_both(void)
+{
+	struct fx f;
+	struct jit_key *a = NULL;
+	struct jit_buf b = JIT_BUF_INIT;
+	struct jit_revocation_info info;
+	struct jit_krl *krl = NULL;
+	size_t n = 0;
+	json_t *ra;
+
+	fx_open(&f, "hosts-krl-both");
+	REQUIRE_OK(jit_key_generate(JIT_KEY_ED25519, 0, &a));
+	ra = enroll(&f, a);                           /* h-1, serial 1 */
+	CHECK_OK(jit_hosts_revoke(f.s, "h-1", "cli:test", NOW + 30, &n));
+	revoked_request(&f, 100, NOW + 1000, NOW + 35);
+	revoked_request(&f, 0, NOW + 500, NOW + 36);
+
+	REQUIRE_OK(jit_revocation_krl(f.s, user_ca, host_ca, NOW + 40, SKEW,
+	    &b, &info));
+	CHECK_U64(info.listed, 2);
+	CHECK_U64(info.host_listed, 1);
+	CHECK_U64(info.revoked, 2);
+	CHECK_U64(info.left_out, 1);
+	CHECK_U64(info.version, 2 * 2 - 1 + 1);
+	CHECK_U64(info.generated, NOW + 35);
+	CHECK_U64(info.valid_until, NOW + 1000 + SKEW);
+	REQUIRE_OK(jit_krl_parse(jit_buf_ptr(&b), jit_buf_len(&b), &krl));
+	CHECK_INT(jit_krl_is_revoked_serial(krl, user_ca, 100), 1);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, host_ca, 1), 1);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, user_ca, 1), 0);
+	CHECK_INT(jit_krl_is_revoked_serial(krl, host_ca, 100), 0);
+	jit_krl_free(krl);
+	jit_buf_reset(&b);
+
+	/* The user certificate drops out first: the host's stays. */
+	REQUIRE_OK(jit_revocation_krl(f.s, user_ca, host_ca,
+	    NOW + 1000 + SKEW, SKEW, &b, &info));
+	CHECK_U64(info.listed, 1);
+	CHECK_U64(info.host_listed, 1);
+	CHECK_U64(info.left_out, 2);
+	CHECK_U64(info.version, 2 * 2 - 0 + 1);
+	CHECK_U64(info.generated, NOW + 1000 + SKEW);
+	CHECK(info.valid_until > NOW + 1000 + SKEW &&
+	    info.valid_until != UINT64_MAX);
+	jit_buf_reset(&b);
+
+	/* Then the host's: nothing listed, the version grew each time. */
+	REQUIRE_OK(jit_revocation_krl(f.s, user_ca, host_ca,
+	    NOW + 1 + VALIDITY + SKEW, SKEW, &b, &info));
+	CHECK_U64(info.listed, 0);
+	CHECK_U64(info.left_out, 3);
+	CHECK_U64(info.version, 2 * 2 - 0 + 0 + 2);
+	CHECK_U64(info.valid_until, UINT64_MAX);
+	jit_buf_reset(&b);
+
+	jit_buf_release(&b);
+	json_decref(ra);
+	jit_key_free(a);
+	fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -723,6 +815,7 @@ main(void)
 	test_enroll();
 	test_renew();
 	test_revoke();
+	test_krl_both();
 	test_http();
 	jit_key_free(host_ca);
 	jit_key_free(user_ca);

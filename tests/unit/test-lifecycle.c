@@ -174,8 +174,10 @@ struct fx {
 	unsigned calls;          /* hook calls seen by CHANGED() */
 };
 
+/* A fixture with policy yaml and the server's max_pending. */
 static void
-fx_open(struct fx *f, const char *tag)
+fx_open_with(struct fx *f, const char *tag, const char *yaml,
+    unsigned max_pending)
 {
 	struct jit_lifecycle_options o;
 	struct jit_policy_error pe;
@@ -184,8 +186,8 @@ fx_open(struct fx *f, const char *tag)
 	memset(&hk, 0, sizeof(hk));
 	f->dir = store_dir_new(tag);
 	REQUIRE_OK(test_store_open(f->dir, 0, &f->s));
-	if (jit_policy_load_mem("test-policy", policy_yaml,
-	    sizeof(policy_yaml) - 1, &f->p, &pe) != 0) {
+	if (jit_policy_load_mem("test-policy", yaml, strlen(yaml), &f->p,
+	    &pe) != 0) {
 		fprintf(stderr, "policy: %s:%u: %s: %s\n", pe.file, pe.line,
 		    pe.field, pe.message);
 		exit(1);
@@ -197,7 +199,14 @@ fx_open(struct fx *f, const char *tag)
 	o.sign_ctx = ca_key;
 	o.clock_skew = SKEW;
 	o.hook = hook;
+	o.max_pending = max_pending;
 	REQUIRE_OK(jit_lifecycle_new(&o, &f->lc));
+}
+
+static void
+fx_open(struct fx *f, const char *tag)
+{
+	fx_open_with(f, tag, policy_yaml, 0);
 }
 
 static void
@@ -659,10 +668,12 @@ listed(struct fx *f, const char *user, const struct jit_lc_filter *flt)
 	static int slot;
 	struct jit_request **items = NULL;
 	size_t n = 0, i, len = 0;
+	uint64_t next = 0;
 
 	slot = (slot + 1) % 4;
 	buf[slot][0] = '\0';
-	if (jit_lc_list(f->lc, f->p, AS(user), flt, &items, &n, &why) != 0)
+	if (jit_lc_list(f->lc, f->p, AS(user), flt, &items, &n, &next,
+	    &why) != 0)
 		return "ERROR";
 	for (i = 0; i < n; i++)
 		len += (size_t)snprintf(buf[slot] + len, sizeof(buf[slot]) -
@@ -690,6 +701,55 @@ test_state_names(void)
 	CHECK_STR(jit_state_name((enum jit_state)JIT_STATE_COUNT), "unknown");
 	CHECK_INT(jit_state_parse("approve", &s), JIT_ERR_INVALID_ARGUMENT);
 	CHECK_INT(jit_state_parse(NULL, &s), JIT_ERR_INVALID_ARGUMENT);
+}
+
+/* A final request stored before end_reason was recorded is told one
+ * from its state; a recorded one is kept as it is. */
+static void
+test_end_reason_legacy(void)
+{
+	static const struct {
+		const char *state, *extra, *want;
+	} c[] = {
+		{ "pending", "", NULL },
+		{ "denied", "", "denied" },
+		{ "cancelled", "", "cancelled" },
+		{ "expired", "", "expired" },
+		{ "expired", ",\"decided_at\":\"2026-01-01T00:00:00Z\"",
+		  "policy_changed" },
+		{ "revoked", ",\"revoked_by\":\"bob\"", "revoked" },
+		{ "revoked", ",\"revoked_by\":\"alice\"", "relinquished" },
+		{ "revoked", ",\"revoked_by\":\"system\"", "policy_changed" },
+		{ "revoked", ",\"revoked_by\":\"bob\",\"end_reason\":"
+		  "\"policy_changed\"", "policy_changed" },
+	};
+	struct jit_request *r;
+	json_t *j, *out;
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(text, sizeof(text), "{\"id\":\"r-aaaaaaaaaaaa\","
+		    "\"state\":\"%s\",\"user\":\"alice\",\"role\":\"x\","
+		    "\"public_key\":\"k\",\"key_type\":\"ed25519\","
+		    "\"key_fingerprint\":\"SHA256:x\",\"expires_at\":"
+		    "\"2026-01-01T00:00:00Z\"%s}", c[i].state, c[i].extra);
+		REQUIRE((j = json_loads(text, 0, NULL)) != NULL);
+		REQUIRE_OK(jit_request_from_json(j, &r));
+		if (c[i].want == NULL)
+			CHECK(jit_request_end_reason(r) == NULL);
+		else
+			CHECK_STR(jit_request_end_reason(r), c[i].want);
+		REQUIRE((out = jit_request_to_json(r)) != NULL);
+		if (c[i].want == NULL)
+			CHECK(json_object_get(out, "end_reason") == NULL);
+		else
+			CHECK_STR(json_string_value(json_object_get(out,
+			    "end_reason")), c[i].want);
+		json_decref(out);
+		json_decref(j);
+		jit_request_free(r);
+	}
 }
 
 /* create: pending, approved at once, and every refusal. */
@@ -1010,6 +1070,7 @@ test_deny_and_late(void)
 	CHECK_STR(r->denials[0].user, "bob");
 	CHECK_STR(r->denials[0].comment, "not during the freeze");
 	CHECK_U64(r->denials[0].at, T0 + 5);
+	CHECK_STR(r->end_reason, "denied");
 	jit_request_free(r);
 
 	/* Denied is final. */
@@ -1053,6 +1114,7 @@ test_cancel(void)
 	CHANGED(&f, 1, "request.cancel");
 	REQUIRE(r != NULL);
 	CHECK_STR(jit_state_name(r->state), "cancelled");
+	CHECK_STR(r->end_reason, "cancelled");
 	CHECK_U64(r->cancelled_at, T0 + 30);
 	CHECK_U64(r->expires_at, 0);
 	CHECK(is_stored(&f, r));
@@ -1107,6 +1169,7 @@ test_revoke(void)
 	CHECK_U64(r->revoked_at, T0 + 600);
 	CHECK_STR(r->revoked_by, "bob");
 	CHECK_STR(r->revoke_comment, "incident over");
+	CHECK_STR(r->end_reason, "revoked");
 	CHECK_U64(r->serial, serial);       /* for the KRL */
 	CHECK(is_stored(&f, r));
 	CHECK_STR(hk.comment, "incident over");
@@ -1147,6 +1210,7 @@ test_revoke(void)
 		REQUIRE(r != NULL);
 		CHECK_STR(jit_state_name(r->state), "revoked");
 		CHECK_STR(r->revoked_by, "alice");
+		CHECK_STR(r->end_reason, "relinquished");
 		jit_request_free(r);
 		memset(&ag, 0, sizeof(ag));
 		CHECK_OK(jit_store_read(f.s, audit_get_fn, &ag));
@@ -1376,10 +1440,12 @@ test_sweep(void)
 	CHECK_U64(r->expired_at, T0 + 4 * HOUR);
 	CHECK_U64(r->expires_at, 0);
 	CHECK_U64(jit_request_deadline(r), 0);
+	CHECK_STR(r->end_reason, "expired");
 	jit_request_free(r);
 	r = stored(&f, r2);
 	CHECK_STR(jit_state_name(r->state), "ended");
 	CHECK_U64(r->ended_at, T0 + 4 * HOUR);
+	CHECK_STR(r->end_reason, "ended");
 	CHECK_U64(r->not_before, T0);
 	CHECK_U64(r->not_after, T0 + HOUR);
 	jit_request_free(r);
@@ -2015,6 +2081,333 @@ test_two_nodes(void)
 	fx_close(&f);
 }
 
+/* ---- pending caps ------------------------------------------------- */
+
+/* The fixture's policy plus a role "batch" that caps its own pending
+ * requests at 2 per requester. */
+static char *
+policy_with_batch(void)
+{
+	static const char batch[] = "  batch:\n"
+	    "    principals: [batch]\n"
+	    "    requesters: [group:dev]\n"
+	    "    approvers: [group:sre]\n"
+	    "    max_pending: 2\n";
+	char *y = malloc(sizeof(policy_yaml) + sizeof(batch));
+
+	REQUIRE(y != NULL);
+	snprintf(y, sizeof(policy_yaml) + sizeof(batch), "%s%s", policy_yaml,
+	    batch);
+	return y;
+}
+
+struct racer {
+	struct fx *f;
+	int rc;
+	const char *slug;
+};
+
+static void *
+racer_main(void *arg)
+{
+	struct racer *rc = arg;
+	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
+	struct jit_lc_why w;
+
+	rc->rc = jit_lc_create(rc->f->lc, rc->f->p, AS("bob"), &a, T0, NULL,
+	    &w);
+	rc->slug = w.slug;
+	return NULL;
+}
+
+/* The server's max_pending (3 here) and a role's (batch: 2) refuse a
+ * create with too_many_pending and change nothing; requests that are not
+ * pending do not count; a cancel or a decision makes room; creates racing
+ * each other are counted inside the write, so exactly the cap passes. */
+static void
+test_pending_caps(void)
+{
+	struct jit_create_args batch = { "batch", NULL, 0, NULL, 0 };
+	struct jit_create_args staging = { "staging", NULL, 0, NULL, 0 };
+	struct racer rc[8];
+	pthread_t th[8];
+	char *yaml = policy_with_batch();
+	char b1[JIT_REQUEST_ID_LEN], s1[JIT_REQUEST_ID_LEN];
+	struct jit_request *r;
+	struct fx f;
+	int ok = 0, capped = 0;
+	size_t i;
+
+	batch.public_key = ed_line;
+	staging.public_key = ed_line;
+	fx_open_with(&f, "lc-caps", yaml, 3);
+	CREATE_ID(&f, b1, "alice", "batch", 0, NULL, 0, T0);
+	jit_request_free(CREATE(&f, "alice", "batch", 0, NULL, 0, T0));
+	NO_CREATE(&f, "alice", &batch, CONFLICT, "too_many_pending");
+	CHECK(strstr(why.message, "2 pending requests for role batch") !=
+	    NULL);
+	/* The role's cap is per requester. */
+	jit_request_free(CREATE(&f, "frank", "batch", 0, NULL, 0, T0));
+	/* alice's third pending request (another role) reaches the
+	 * server's cap of 3. */
+	CREATE_ID(&f, s1, "alice", "staging", 0, NULL, 0, T0);
+	NO_CREATE(&f, "alice", &staging, CONFLICT, "too_many_pending");
+	CHECK(strstr(why.message, "3 pending requests, the most") != NULL);
+	/* A grant that needs no approval is not pending: allowed. */
+	r = CREATE(&f, "alice", "readonly", 0, NULL, 0, T0);
+	CHECK_INT(r->state, JIT_STATE_APPROVED);
+	jit_request_free(r);
+	/* A cancel makes room for one more. */
+	CHECK_OK(jit_lc_cancel(f.lc, f.p, AS("alice"), b1, T0 + 1, NULL,
+	    &why));
+	CHANGED(&f, 1, "request.cancel");
+	jit_request_free(CREATE(&f, "alice", "batch", 0, NULL, 0, T0 + 2));
+	NO_CREATE(&f, "alice", &staging, CONFLICT, "too_many_pending");
+	/* So does a decision. */
+	jit_request_free(APPROVE(&f, "frank", s1, NULL, T0 + 3));
+	jit_request_free(CREATE(&f, "alice", "staging", 0, NULL, 0, T0 + 4));
+
+	/* Eight creates by bob at once: three pass, five are capped. */
+	for (i = 0; i < 8; i++) {
+		rc[i].f = &f;
+		REQUIRE(pthread_create(&th[i], NULL, racer_main, &rc[i]) == 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		if (rc[i].rc == 0)
+			ok++;
+		else if (rc[i].rc == JIT_ERR_CONFLICT && rc[i].slug != NULL &&
+		    strcmp(rc[i].slug, "too_many_pending") == 0)
+			capped++;
+	}
+	CHECK_INT(ok, 3);
+	CHECK_INT(capped, 5);
+	CHANGED(&f, 3, "request.create");
+	fx_close(&f);
+	free(yaml);
+}
+
+/* ---- pages --------------------------------------------------------------- */
+
+#define MANY 1200
+#define MAXIDS (MANY + 64)
+
+struct idlist {
+	char v[MAXIDS][JIT_REQUEST_ID_LEN];
+	size_t n;
+};
+
+/* Every page of f's list for user, limit at a time, into out; checks
+ * that every page but the last is full and only the last has no
+ * cursor. */
+static void
+all_pages(struct fx *f, const char *user, struct jit_lc_filter flt,
+    size_t limit, struct idlist *out)
+{
+	struct jit_request **items;
+	uint64_t next;
+	size_t n, i, pages = 0;
+
+	out->n = 0;
+	flt.limit = limit;
+	flt.before = 0;
+	do {
+		items = NULL;
+		n = 0;
+		REQUIRE_OK(jit_lc_list(f->lc, f->p, AS(user), &flt, &items, &n,
+		    &next, &why));
+		if (next != 0)
+			CHECK_U64(n, limit);
+		for (i = 0; i < n && out->n < MAXIDS; i++)
+			memcpy(out->v[out->n++], items[i]->id,
+			    JIT_REQUEST_ID_LEN);
+		jit_lc_list_free(items, n);
+		CHECK(next == 0 || next < flt.before || flt.before == 0);
+		flt.before = next;
+		REQUIRE(++pages < 1000);
+	} while (next != 0);
+}
+
+/* What the store's index says, newest first: user's requests (state
+ * NULL), or the requests in state. */
+struct store_ids {
+	const char *user, *state;
+	struct idlist *out;
+};
+
+static int
+store_ids_cb(json_t *j, uint64_t seq, void *vctx)
+{
+	struct idlist *l = vctx;
+
+	(void)seq;
+	if (l->n >= MAXIDS)
+		return JIT_ERR_INTERNAL;
+	snprintf(l->v[l->n++], JIT_REQUEST_ID_LEN, "%s",
+	    json_string_value(json_object_get(j, "id")));
+	return 0;
+}
+
+static int
+store_ids_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct store_ids *q = vctx;
+	struct jit_store_list desc = { 0, 0, 1 };
+
+	q->out->n = 0;
+	if (q->state == NULL)
+		return jit_store_list_by_user(t, q->user, &desc, store_ids_cb,
+		    q->out);
+	return jit_store_list_by_state(t, q->state, &desc, store_ids_cb,
+	    q->out);
+}
+
+static int
+same_ids(const struct idlist *a, const struct idlist *b)
+{
+	if (a->n != b->n) {
+		fprintf(stderr, "  %zu listed, %zu expected\n", a->n, b->n);
+		return 0;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0) {
+			fprintf(stderr, "  #%zu: %s, expected %s\n", i, a->v[i],
+			    b->v[i]);
+			return 0;
+		}
+	return 1;
+}
+
+struct maker {
+	struct fx *f;
+	const char *user;
+	int n, failed;
+};
+
+static void *
+maker_main(void *arg)
+{
+	struct maker *m = arg;
+	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
+	struct jit_lc_why w;
+
+	for (int i = 0; i < m->n; i++)
+		if (jit_lc_create(m->f->lc, m->f->p, AS(m->user), &a, T0, NULL,
+		    &w) != 0)
+			m->failed++;
+	return NULL;
+}
+
+/*
+ * After 1,200 pending requests from one user, every one of them can still
+ * be listed, a page at a time (newest first, each page before the
+ * cursor of the last, no request twice): by the requester, by an approver
+ * (who is no admin), by an admin.  An approver's list of ended states
+ * comes from the indexes of what they may see, with the same answer as
+ * an admin's list filtered by what they may see.
+ */
+static void
+test_paging(void)
+{
+	static struct idlist got, want, adm;
+	struct maker mk[12];
+	pthread_t th[12];
+	struct jit_lc_filter flt;
+	struct store_ids q;
+	struct jit_request *r;
+	struct fx f;
+	char fr[3][JIT_REQUEST_ID_LEN];
+	size_t i, k;
+
+	fx_open(&f, "lc-paging");
+	for (i = 0; i < 12; i++) {
+		mk[i].f = &f;
+		mk[i].user = "alice";
+		mk[i].n = MANY / 12;
+		mk[i].failed = 0;
+		REQUIRE(pthread_create(&th[i], NULL, maker_main, &mk[i]) == 0);
+	}
+	for (i = 0; i < 12; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(mk[i].failed, 0);
+	}
+	CHANGED(&f, MANY, "request.create");
+	/* frank: three more, one denied by alice, one approved. */
+	for (i = 0; i < 3; i++)
+		CREATE_ID(&f, fr[i], "frank", "staging", 0, NULL, 0, T0 + 1);
+	jit_request_free(DENY(&f, "alice", fr[0], "no", T0 + 2));
+	jit_request_free(APPROVE(&f, "bob", fr[1], NULL, T0 + 2));
+	r = CREATE(&f, "carol", "readonly", 0, NULL, 0, T0 + 3);
+	jit_request_free(r);
+
+	memset(&flt, 0, sizeof(flt));
+	/* alice, her own, 7 a page. */
+	flt.mine = 1;
+	all_pages(&f, "alice", flt, 7, &got);
+	q.user = "alice";
+	q.state = NULL;
+	q.out = &want;
+	REQUIRE_OK(jit_store_read(f.s, store_ids_fn, &q));
+	CHECK_U64(want.n, MANY);
+	CHECK(same_ids(&got, &want));
+	/* bob approves staging (dev): every pending request, 1000 and the
+	 * rest; the default list (own + pending he may decide on) too. */
+	flt.mine = 0;
+	flt.has_state = 1;
+	flt.state = JIT_STATE_PENDING;
+	q.user = NULL;
+	q.state = "pending";
+	REQUIRE_OK(jit_store_read(f.s, store_ids_fn, &q));
+	CHECK_U64(want.n, MANY + 1);
+	all_pages(&f, "bob", flt, JIT_LC_LIST_MAX, &got);
+	CHECK(same_ids(&got, &want));
+	all_pages(&f, "dave", flt, 500, &adm);
+	CHECK(same_ids(&adm, &want));
+	flt.has_state = 0;
+	all_pages(&f, "bob", flt, 333, &got);
+	CHECK(same_ids(&got, &want));
+	/* frank's default list: his own (3) and alice's pending ones. */
+	all_pages(&f, "frank", flt, 1000, &got);
+	CHECK_U64(got.n, MANY + 3);
+	/* Final and approved states, by someone who is no admin: alice
+	 * approves staging, so she sees frank's denied one; carol's
+	 * readonly grant is not hers to see, bob's approval of frank's is. */
+	flt.has_state = 1;
+	flt.state = JIT_STATE_DENIED;
+	all_pages(&f, "alice", flt, 5, &got);
+	CHECK_U64(got.n, 1);
+	CHECK_STR(got.v[0], fr[0]);
+	flt.state = JIT_STATE_APPROVED;
+	all_pages(&f, "alice", flt, 5, &got);
+	CHECK_U64(got.n, 1);
+	CHECK_STR(got.v[0], fr[1]);
+	all_pages(&f, "dave", flt, 5, &got);
+	CHECK_U64(got.n, 2);
+	all_pages(&f, "gus", flt, 5, &got);
+	CHECK_U64(got.n, 0);
+	/* A role filter: an admin's pages of one role in every state. */
+	flt.has_state = 0;
+	flt.role = "staging";
+	all_pages(&f, "erin", flt, 400, &got);
+	CHECK_U64(got.n, MANY + 3);
+	flt.role = "readonly";
+	all_pages(&f, "erin", flt, 400, &got);
+	CHECK_U64(got.n, 1);
+	/* A limit out of range is refused. */
+	flt.role = NULL;
+	for (k = 0; k < 2; k++) {
+		struct jit_request **items = NULL;
+		size_t n = 0;
+		uint64_t next = 0;
+
+		flt.limit = k == 0 ? 0 : JIT_LC_LIST_MAX + 1;
+		CHECK_INT(jit_lc_list(f.lc, f.p, AS("dave"), &flt, &items, &n,
+		    &next, &why), JIT_ERR_INVALID_ARGUMENT);
+		CHECK_STR(why.slug, "bad_query");
+	}
+	fx_close(&f);
+}
+
 int
 main(void)
 {
@@ -2027,6 +2420,7 @@ main(void)
 	REQUIRE_OK(jit_key_format_public(ec, NULL, &ec_line));
 
 	test_state_names();
+	test_end_reason_legacy();
 	test_create();
 	test_decide();
 	test_two_person();
@@ -2037,6 +2431,8 @@ main(void)
 	test_issue();
 	test_sweep();
 	test_visibility();
+	test_pending_caps();
+	test_paging();
 	test_wait();
 	test_hook_rollback();
 	test_sso_actor();

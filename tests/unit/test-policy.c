@@ -902,6 +902,45 @@ test_start_ahead(void)
 	CHECK_CONTAINS(e.message, "did you mean 'max_start_ahead'");
 }
 
+/* max_pending: a whole number 1..100000, absent = 0 (no cap of the
+ * role's own); errors name the file's line. */
+static void
+test_max_pending(void)
+{
+	static const struct { const char *line, *msg; unsigned at; } bad[] = {
+		{ "max_pending: 0", "from 1 to 100000, found '0'", 7 },
+		{ "max_pending: 100001", "from 1 to 100000", 7 },
+		{ "max_pending: 99999999999", "from 1 to 100000", 7 },
+		{ "max_pending: -2", "whole number", 7 },
+		{ "max_pending: 2x", "whole number", 7 },
+		{ "max_pending: [3]", "expected a number", 7 },
+		{ "max_pending: 3\n    max_pending: 4",
+		    "duplicate key 'max_pending'", 8 },
+	};
+	struct jit_policy *p;
+	struct jit_policy_error e;
+
+	REQUIRE((p = role_policy("", &e)) != NULL);
+	CHECK_INT(jit_policy_role(p, "r")->max_pending, 0);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    max_pending: 1\n", &e)) != NULL);
+	CHECK_INT(jit_policy_role(p, "r")->max_pending, 1);
+	jit_policy_free(p);
+	REQUIRE((p = role_policy("    max_pending: 100000\n", &e)) != NULL);
+	CHECK_INT(jit_policy_role(p, "r")->max_pending, 100000);
+	jit_policy_free(p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "    %s\n", bad[i].line);
+		CHECK(role_policy(line, &e) == NULL);
+		CHECK_STR(e.field, "roles.r.max_pending");
+		CHECK_INT(e.line, bad[i].at);
+		CHECK_CONTAINS(e.message, bad[i].msg);
+	}
+	CHECK(role_policy("    max_pendng: 3\n", &e) == NULL);
+	CHECK_CONTAINS(e.message, "did you mean 'max_pending'");
+}
+
 /* The role digest over the documented serialisation. */
 static void
 hex_sha256(const char *text, char out[65])
@@ -969,6 +1008,7 @@ test_digest(void)
 		"    extensions: [permit-pty]\n",
 		"    key_types: [rsa, ed25519, ecdsa]\n",
 		"    max_start_ahead: 0\n",
+		"    max_pending: 3\n",
 		"    require_mfa: false\n",
 	};
 	const size_t nt = sizeof(terms) / sizeof(terms[0]);
@@ -1474,6 +1514,7 @@ main(void)
 	test_decisions();
 	test_pcre();
 	test_start_ahead();
+	test_max_pending();
 	test_digest();
 	test_mfa();
 	test_tokens();

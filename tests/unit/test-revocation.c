@@ -123,10 +123,13 @@ main(void)
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 10), 0);
 	CHECK_U64(jit_krl_count_serials(k, ca), 2);
 	CHECK_U64(info.listed, 2);
-	CHECK_U64(info.expired, 1);
-	/* 3 revoked with a serial + 1 of them expired. */
-	CHECK_U64(k->version, 4);
-	CHECK_U64(info.version, 4);
+	CHECK_U64(info.revoked, 4);
+	/* 4 revoked + 2 of them not listed (serial 7 expired, one had no
+	 * cert). */
+	CHECK_U64(k->version, 6);
+	CHECK_U64(info.version, 6);
+	/* Serial 6 (not_after now-30) is the first to drop out, at now+30. */
+	CHECK_U64(info.valid_until, now + 30);
 	/* Latest content change: serial 5 revoked at now-10 (the request
 	 * revoked at now-5 had no cert, so it changed nothing) vs. serial 7
 	 * dropping out at now-100+60. */
@@ -145,7 +148,8 @@ main(void)
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 6), 0);
 	CHECK_INT(jit_krl_is_revoked_serial(k, ca, 5), 1);
 	CHECK_U64(info.listed, 1);
-	CHECK_U64(k->version, 5);
+	CHECK_U64(k->version, 7);
+	CHECK_U64(info.valid_until, now + 100);
 	jit_krl_free(k);
 	jit_buf_reset(&b2);
 
@@ -157,6 +161,38 @@ main(void)
 		CHECK_INT(jit_krl_is_revoked_serial(k, other, 5), 0);
 		jit_krl_free(k);
 		jit_key_free(other);
+	}
+
+	/* The walk stops at the first revoked grant that is dead
+	 * everywhere: a damaged record older than that is never read (a
+	 * build costs what is still valid, not every revocation ever). */
+	add(s, "revoked", -1, now - 5000, now - 6000);
+	REQUIRE_OK(jit_revocation_krl(s, ca, NULL, now, 60, &b2, &info));
+	CHECK_U64(info.listed, 2);
+	CHECK_U64(info.revoked, 5);
+	CHECK_U64(info.version, 8);
+	jit_buf_reset(&b2);
+
+	/* A revoked record with a serial but no not_after comes first in
+	 * the walk, and is refused. */
+	{
+		char d2[128];
+		struct jit_store *s2 = NULL;
+
+		snprintf(d2, sizeof(d2), "%s/two", dir);
+		REQUIRE_OK(jit_store_open(d2, 0, &s2));
+		add(s2, "revoked", 5, now + 100, now - 10);
+		add(s2, "revoked", 8, 0, now - 10);
+		CHECK_INT(jit_revocation_krl(s2, ca, NULL, now, 60, &b2, NULL),
+		    JIT_ERR_STORE_CORRUPT);
+		CHECK_U64(jit_buf_len(&b2), 0);
+		jit_store_close(s2);
+		snprintf(d2, sizeof(d2), "%s/two/data.mdb", dir);
+		unlink(d2);
+		snprintf(d2, sizeof(d2), "%s/two/lock.mdb", dir);
+		unlink(d2);
+		snprintf(d2, sizeof(d2), "%s/two", dir);
+		rmdir(d2);
 	}
 
 	/* A revoked record with a malformed serial: refuse, never leave a

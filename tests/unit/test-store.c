@@ -633,7 +633,7 @@ test_migrate_v1(void)
 	CHECK_STR(c.ids[0], id);
 	jit_store_close(s);
 
-	/* Written as schema 2: read-only now sees the deadline index. */
+	/* Written as schema 3: read-only now sees the deadline index. */
 	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
 	CHECK_INT(due(s, UINT64_MAX, &c), 2);
 	CHECK_STR(c.ids[1], "r-pendingpast");
