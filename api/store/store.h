@@ -643,10 +643,14 @@ int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
 
 /*
- * The id of the last transaction committed to the store by any process
- * (LMDB's transaction id): it grows with every commit, this process's
- * and others' (jit-ca token create), so a value read from the store may
- * be kept while it stays the same.  Cheap: no lock, no system call.
+ * The id of the last transaction committed to the store by any process:
+ * it grows with every commit, this process's and others' (jit-ca token
+ * create; on PostgreSQL, every node's), so a value read from the store
+ * may be kept while it stays the same.  A commit that returned before
+ * the call is always counted.  LMDB: LMDB's transaction id; cheap, no
+ * lock, no system call.  PostgreSQL: the head row's commit counter (plus
+ * one), read from the database: one round trip on a read connection;
+ * 0, which no commit has, when the database cannot be reached.
  */
 uint64_t jit_store_commit_id(struct jit_store *s);
 

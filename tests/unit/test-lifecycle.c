@@ -2101,8 +2101,10 @@ policy_with_batch(void)
 	return y;
 }
 
+/* One of the creates by bob that race each other, on node lc. */
 struct racer {
-	struct fx *f;
+	struct jit_lifecycle *lc;
+	const struct jit_policy *p;
 	int rc;
 	const char *slug;
 };
@@ -2114,10 +2116,36 @@ racer_main(void *arg)
 	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
 	struct jit_lc_why w;
 
-	rc->rc = jit_lc_create(rc->f->lc, rc->f->p, AS("bob"), &a, T0, NULL,
-	    &w);
+	rc->rc = jit_lc_create(rc->lc, rc->p, AS("bob"), &a, T0, NULL, &w);
 	rc->slug = w.slug;
 	return NULL;
+}
+
+/* n racers at once, racer i on lcs[i % nlc]: how many passed (*ok) and
+ * how many were refused with too_many_pending (*capped). */
+static void
+race(struct jit_lifecycle *const *lcs, int nlc, const struct jit_policy *p,
+    int n, int *ok, int *capped)
+{
+	struct racer rc[8];
+	pthread_t th[8];
+	int i;
+
+	REQUIRE(n <= 8);
+	*ok = *capped = 0;
+	for (i = 0; i < n; i++) {
+		rc[i].lc = lcs[i % nlc];
+		rc[i].p = p;
+		REQUIRE(pthread_create(&th[i], NULL, racer_main, &rc[i]) == 0);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (rc[i].rc == 0)
+			(*ok)++;
+		else if (rc[i].rc == JIT_ERR_CONFLICT && rc[i].slug != NULL &&
+		    strcmp(rc[i].slug, "too_many_pending") == 0)
+			(*capped)++;
+	}
 }
 
 /* The server's max_pending (3 here) and a role's (batch: 2) refuse a
@@ -2129,14 +2157,11 @@ test_pending_caps(void)
 {
 	struct jit_create_args batch = { "batch", NULL, 0, NULL, 0 };
 	struct jit_create_args staging = { "staging", NULL, 0, NULL, 0 };
-	struct racer rc[8];
-	pthread_t th[8];
 	char *yaml = policy_with_batch();
 	char b1[JIT_REQUEST_ID_LEN], s1[JIT_REQUEST_ID_LEN];
 	struct jit_request *r;
 	struct fx f;
 	int ok = 0, capped = 0;
-	size_t i;
 
 	batch.public_key = ed_line;
 	staging.public_key = ed_line;
@@ -2168,23 +2193,52 @@ test_pending_caps(void)
 	jit_request_free(CREATE(&f, "alice", "staging", 0, NULL, 0, T0 + 4));
 
 	/* Eight creates by bob at once: three pass, five are capped. */
-	for (i = 0; i < 8; i++) {
-		rc[i].f = &f;
-		REQUIRE(pthread_create(&th[i], NULL, racer_main, &rc[i]) == 0);
-	}
-	for (i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		if (rc[i].rc == 0)
-			ok++;
-		else if (rc[i].rc == JIT_ERR_CONFLICT && rc[i].slug != NULL &&
-		    strcmp(rc[i].slug, "too_many_pending") == 0)
-			capped++;
-	}
+	race(&f.lc, 1, f.p, 8, &ok, &capped);
 	CHECK_INT(ok, 3);
 	CHECK_INT(capped, 5);
 	CHANGED(&f, 3, "request.create");
 	fx_close(&f);
 	free(yaml);
+}
+
+/* Two nodes, each with the server's max_pending of 3: eight creates by
+ * bob at once, alternating between them, and still exactly three pass
+ * (each node counts inside its write, and the writes of the nodes
+ * commit one after the other). */
+static void
+test_two_nodes_caps(void)
+{
+	struct jit_lifecycle_options o;
+	struct jit_lifecycle *lcs[2];
+	struct jit_store *sb = NULL;
+	struct peek pk;
+	struct fx f;
+	int ok = 0, capped = 0;
+
+	fx_open_with(&f, "lc-nodes-caps", policy_yaml, 3);
+	REQUIRE_OK(test_store_open(f.dir, JIT_STORE_SERVER, &sb));
+	memset(&o, 0, sizeof(o));
+	o.store = sb;
+	o.ca = ca_key;
+	o.sign = jit_key_signer;
+	o.sign_ctx = ca_key;
+	o.clock_skew = SKEW;
+	o.max_pending = 3;
+	lcs[0] = f.lc;
+	REQUIRE_OK(jit_lifecycle_new(&o, &lcs[1]));
+	for (int round = 0; round < 3; round++) {
+		race(lcs, 2, f.p, 8, &ok, &capped);
+		CHECK_INT(ok, round == 0 ? 3 : 0);
+		CHECK_INT(capped, round == 0 ? 5 : 8);
+	}
+	/* Three creates, whichever node made them (B has no hook). */
+	memset(&pk, 0, sizeof(pk));
+	peek(&f, NULL, &pk);
+	CHECK_U64(pk.audit_seq, f.seq + 3);
+	peek_release(&pk);
+	jit_lifecycle_free(lcs[1]);
+	jit_store_close(sb);
+	fx_close(&f);
 }
 
 /* ---- pages --------------------------------------------------------------- */
@@ -2437,8 +2491,10 @@ main(void)
 	test_hook_rollback();
 	test_sso_actor();
 	test_audit_entries();
-	if (test_pg_url() != NULL)
+	if (test_pg_url() != NULL) {
 		test_two_nodes();
+		test_two_nodes_caps();
+	}
 
 	jit_key_free(ec);
 	jit_key_free(ed_key);

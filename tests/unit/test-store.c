@@ -28,6 +28,7 @@
 #include "test.h"
 #include "test-files.h"
 #include "test-store-open.h"
+#include "test-pg-sql.h"
 #include "util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -1534,7 +1535,7 @@ test_wait_change(void)
 	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	struct waiter w = { 0 }, wa = { 0 };
 	pthread_t th, tha;
-	uint64_t v, v2;
+	uint64_t v, v2, c0;
 	char *id;
 
 	REQUIRE_OK(test_store_open(sdir, 0, &s));
@@ -1564,10 +1565,17 @@ test_wait_change(void)
 	CHECK(w.waited_ms < 5000);
 	v2 = jit_store_version(s);
 	CHECK_U64(v2, v + 1);
-	/* A failed write does not bump the version. */
+	/* A failed write does not bump the version, nor the commit id;
+	 * a good one raises the commit id too. */
+	c0 = jit_store_commit_id(s);
+	CHECK(c0 != 0);
 	sc.id = "r-doesnotexist";
 	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 	CHECK_U64(jit_store_version(s), v2);
+	CHECK_U64(jit_store_commit_id(s), c0);
+	free(create(s, "bob", "pending"));
+	CHECK(jit_store_commit_id(s) > c0);
+	v2 = jit_store_version(s);
 
 	/* The change hook: once per commit, with the request's slot; not
 	 * for a failed write; not once cleared. */
@@ -2170,6 +2178,7 @@ test_two_nodes(void)
 	struct all_ctx ac = { 0 };
 	pthread_t wt;
 	int issued = 0, r = 0;
+	uint64_t c;
 	char *id;
 
 	REQUIRE(ids != NULL);
@@ -2190,6 +2199,15 @@ test_two_nodes(void)
 	CHECK(w.waited_ms < 10000);
 	printf("two nodes: a change on B woke A's waiter after %llu ms\n",
 	    (unsigned long long)w.waited_ms);
+	/* A's commit id counts B's commit as soon as B's write returned
+	 * (what keeps A's KRL cache from serving a revoked grant). */
+	c = jit_store_commit_id(a);
+	CHECK(c != 0);
+	CHECK_U64(jit_store_commit_id(b), c);
+	sc.state = "revoked";
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	CHECK(jit_store_commit_id(a) > c);
+	sc.state = "approved";
 	two_nodes_hook(a, b, id);
 	two_nodes_outbox(a, b);
 	free(id);
@@ -2249,32 +2267,6 @@ test_two_nodes(void)
 	store_dir_remove(sdir);
 }
 
-/* Run sql in the schema of directory d's store (test-store-open.h), on
- * a connection of the test's own: 0, or -1 after a message. */
-static int
-pg_exec_in(const char *d, const char *sql)
-{
-	struct jit_store_options o = { 0 };
-	char schema[16], set[64];
-	PGconn *c = PQconnectdb(test_pg_url());
-	PGresult *res;
-	int r = -1;
-
-	test_store_options(d, &o, schema);
-	snprintf(set, sizeof(set), "SET search_path TO %s", schema);
-	if (PQstatus(c) == CONNECTION_OK) {
-		PQclear(PQexec(c, set));
-		res = PQexec(c, sql);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-			r = 0;
-		else
-			fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-		PQclear(res);
-	}
-	PQfinish(c);
-	return r;
-}
-
 /*
  * A database at schema version 1 (before the outbox): a read-only open is
  * refused with a message that names jit-ca store migrate; a writer brings
@@ -2294,10 +2286,7 @@ test_pg_migrate(void)
 	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	id = create(s, "alice", "pending");
 	jit_store_close(s);
-	CHECK_INT(pg_exec_in(sdir, "DROP TABLE jit_outbox; "
-	    "ALTER TABLE jit_head DROP COLUMN next_outbox_seq, "
-	    "DROP COLUMN outbox_delivered; "
-	    "DELETE FROM jit_schema_version WHERE version = 2"), 0);
+	CHECK_INT(test_pg_exec_in(sdir, TEST_PG_DOWN_TO_1), 0);
 	o.flags = JIT_STORE_READONLY;
 	o.err = err;
 	o.errlen = sizeof(err);
@@ -2311,7 +2300,7 @@ test_pg_migrate(void)
 	CHECK_U64(ac.audit, 1);
 	CHECK_U64(ob_add(s, "chat"), 1);
 	jit_store_close(s);
-	CHECK_INT(pg_exec_in(sdir, "INSERT INTO jit_schema_version "
+	CHECK_INT(test_pg_exec_in(sdir, "INSERT INTO jit_schema_version "
 	    "VALUES (99)"), 0);
 	CHECK_INT(test_store_open(sdir, 0, &s), JIT_ERR_STORE_CORRUPT);
 	free(id);
