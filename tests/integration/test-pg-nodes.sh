@@ -4,8 +4,11 @@
 # once work on both; alice creates on node A, bob approves on node B and
 # alice's long-poll on A returns at once; the certificate fetched from B
 # is byte-identical to A's and a real sshd accepts it; a revocation on
-# one node is in the other's KRL; both nodes' audit exports verify and end
-# at the same head; `jit-ca store migrate` is a no-op on a current schema
+# one node is in the KRL the other serves next, though it had its KRL
+# cached (the caches are keyed by the database's commit counter), and so
+# is a new request in the other's /metrics; two nodes racing creates by
+# one user pass max_pending's cap exactly; both nodes' audit exports
+# verify and end at the same head; `jit-ca store migrate` is a no-op on a current schema
 # and a wrong password is one clear line.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/api-lib.sh"
@@ -23,6 +26,7 @@ pg_start || { fail "PostgreSQL starts"; finish; }
 ok "PostgreSQL on port $PG_PORT"
 api_policy
 node_ca || { fail "CA"; finish; }
+NODE_CONF_EXTRA="max_pending: 4"
 node_start a || { fail "node a starts"; finish; }
 node_start b || { fail "node b starts"; finish; }
 ok "nodes on $(nurl a) and $(nurl b)"
@@ -87,17 +91,53 @@ done
 wait "${pids[@]}"
 assert_eq 1 "$(cat "$T"/race.* | sort -u | wc -l)" "four simultaneous fetches on two nodes: one certificate"
 assert_match "$(cat "$T"/race.* | head -1)" '^ssh-ed25519-cert-v01@openssh.com ' "it is a certificate"
+RACED=$RID
 
-# ---- revoke on A: in B's KRL ----------------------------------------------
+# ---- revoke on A: in B's KRL at once, though B had it cached ----------------
+# requests in a state, from a node's /metrics
+gauge() {
+	curl -s "$(nurl "$1")/metrics" |
+		awk -v s="jit_requests{state=\"$2\"}" '$1 == s { print $2 }'
+}
 FIRST=$(jq -r .id "$T/poll.json")
+curl -s -o "$T/krl.b0" "$(nurl b)/v1/krl"
+curl -s -o "$T/krl.b1" "$(nurl b)/v1/krl"
+cmp -s "$T/krl.b0" "$T/krl.b1" && ok "node b serves its KRL again (cached)" ||
+	fail "node b's KRL changed with nothing committed"
+run ssh-keygen -Q -f "$T/krl.b1" "$T/user_key-cert.pub"
+assert_not_contains "$OUT" "REVOKED" "serial $SERIAL is not in node b's KRL yet"
 napi a "$TOK_dave" POST "/v1/requests/$FIRST/revoke" '{"comment":"done"}'
 assert_eq 200 "$STATUS" "revoke on node a"
-curl -s -o "$T/krl.a" "$(nurl a)/v1/krl"
 curl -s -o "$T/krl.b" "$(nurl b)/v1/krl"
+run ssh-keygen -Q -f "$T/krl.b" "$T/user_key-cert.pub"
+assert_contains "$OUT" "REVOKED" "node b's next KRL revokes serial $SERIAL"
+curl -s -o "$T/krl.a" "$(nurl a)/v1/krl"
 cmp -s "$T/krl.a" "$T/krl.b" && ok "both nodes serve the same KRL" ||
 	fail "the nodes' KRLs differ"
-run ssh-keygen -Q -f "$T/krl.b" "$T/user_key-cert.pub"
-assert_contains "$OUT" "REVOKED" "node b's KRL revokes serial $SERIAL"
+P0=$(gauge b pending)
+assert_eq "$P0" "$(gauge b pending)" "node b's /metrics, served again"
+JURL=$(nurl a)
+new_request "$TOK_alice" ops 30m "INC-78 metrics"
+assert_eq 201 "$STATUS" "a pending request made on node a"
+assert_eq "$((P0 + 1))" "$(gauge b pending)" "node b's /metrics counts it at once"
+
+# ---- max_pending across nodes: racing creates, the cap holds ------------------
+# bob's creates go to a and b in turn, 12 at once; the cap (max_pending:
+# 4 on both nodes) counts inside each write and the nodes' writes commit
+# one after the other, so exactly 4 pass.
+pids=()
+for i in $(seq 1 12); do
+	n=$([ $((i % 2)) = 0 ] && echo a || echo b)
+	curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+		-H "Authorization: Bearer $TOK_bob" \
+		-H 'Content-Type: application/json' \
+		-d "{\"role\":\"ops\",\"duration\":\"30m\",\"reason\":\"INC-$i race\",\"public_key\":\"$(cat "$T/user_key.pub")\"}" \
+		"$(nurl "$n")/v1/requests" >"$T/cap.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq 4 "$(cat "$T"/cap.* | grep -c '^201$')" "4 of 12 racing creates on two nodes pass"
+assert_eq 8 "$(cat "$T"/cap.* | grep -c '^409$')" "the other 8 are refused (too_many_pending)"
 
 # ---- one audit chain: both exports verify and end at the same head --------
 assert_run_ok "export through node a's config" "$JIT_CA" audit export \
@@ -114,7 +154,7 @@ assert_eq "$HEAD_A" "$(tail -1 "$T/audit.b.jsonl" | jq -c .export.chain_head)" \
 	"node b's export ends at the same chain head"
 assert_eq 2 "$(grep -c '"event":"server.start"' "$T/audit.a.jsonl")" \
 	"both nodes' starts are in the one log"
-assert_eq 1 "$(grep '"event":"cert.issue"' "$T/audit.a.jsonl" | grep -c "\"request\":\"$RID\"")" \
+assert_eq 1 "$(grep '"event":"cert.issue"' "$T/audit.a.jsonl" | grep -c "\"request\":\"$RACED\"")" \
 	"one cert.issue for the raced grant"
 seqs=$(jq -r 'select(.seq) | .seq' "$T/audit.a.jsonl" | tr '\n' ' ')
 assert_eq "$(seq 1 "$(jq -r .seq <<<"$HEAD_A")" | tr '\n' ' ')" "$seqs" \
@@ -126,7 +166,7 @@ assert_rc 0 "token list through node b's config"
 assert_contains "$OUT" "alice" "it lists the tokens made through node a's"
 run "$JIT_CA" store migrate --config "$T/a.yaml"
 assert_rc 0 "store migrate on a current schema"
-assert_contains "$ERR" "schema version 2" "it names the schema version"
+assert_contains "$ERR" "schema version 3" "it names the schema version"
 echo wrong >"$T/wrong.pw"
 sed "s|password_file: .*|password_file: $T/wrong.pw|" "$T/a.yaml" >"$T/bad.yaml"
 assert_one_line_error "a wrong password is one line" "$JIT_CA" token list \
