@@ -77,10 +77,18 @@ static const char migrate_v2[] =
  * role and not_after in columns of their own, filled from the bodies by
  * jit_pg_fill_request_keys() in the same transaction, and their indexes),
  * the count of each state (a table the triggers keep as rows come, go
- * and change state) and the head's commit counter.
+ * and change state) and the head's commit counter, which a trigger raises
+ * with every update of the head row: batch_end updates it in every
+ * commit, and so do the commits of nodes of version 2 that write anything
+ * audited, so their changes are seen by caches keyed by the counter while
+ * they run on until restarted (docs/DEPLOY.md, "Upgrades").
  */
 static const char migrate_v3[] =
     "ALTER TABLE jit_head ADD COLUMN commit_id bigint NOT NULL DEFAULT 0;"
+    "CREATE FUNCTION jit_count_commit() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$ BEGIN NEW.commit_id := OLD.commit_id + 1; RETURN NEW; END $$;"
+    "CREATE TRIGGER jit_head_commit BEFORE UPDATE ON jit_head"
+    " FOR EACH ROW EXECUTE FUNCTION jit_count_commit();"
     "ALTER TABLE jit_requests ADD COLUMN role text,"
     " ADD COLUMN not_after bigint NOT NULL DEFAULT 9223372036854775807;"
     "CREATE TABLE jit_state_counts ("
@@ -581,8 +589,8 @@ make_note(const unsigned char slots[NSLOTS / 8], char note[NOTE_MAX + 1])
 }
 
 /*
- * Commit: the head row (its commit counter always, the rest if it
- * changed), the announcement of the changes to the other nodes (NOTIFY
+ * Commit: the head row (its commit counter always, which its trigger
+ * raises by one, the rest if it changed), the announcement of the changes to the other nodes (NOTIFY
  * is delivered only if the transaction commits), COMMIT, in one round
  * trip.  Every value in the text is made here (digits, hex), none comes
  * from a caller.

@@ -15,6 +15,7 @@
 #define TEST_PG_DOWN_TO_2 \
 	"SET client_min_messages TO warning; " \
 	"DROP FUNCTION jit_count_state() CASCADE; " \
+	"DROP FUNCTION jit_count_commit() CASCADE; " \
 	"DROP TABLE jit_state_counts; " \
 	"DROP INDEX jit_requests_usr_state; " \
 	"ALTER TABLE jit_requests DROP COLUMN role, DROP COLUMN not_after; " \
