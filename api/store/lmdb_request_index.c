@@ -1,13 +1,13 @@
 /*
  * lmdb_request_index.c - the request indexes schema 3 added to the LMDB
- * backend (lmdb_int.h has their keys): by_user_state and by_role_state, so that a list of one
- * user's or one role's requests in one state reads only those;
- * by_state_end, so that the requests of a state can be read latest
- * not_after first (the KRL then reads only the revoked grants that have
- * not expired); req_keys, the role and not_after those entries were made
- * with; and the count of requests in each state.  lmdb_requests.c calls
- * these next to its own index entries, lmdb_migrate.c to build them for
- * an older store.
+ * backend (lmdb_int.h has their keys): by_user_state and by_role_state,
+ * so that a list of one user's or one role's requests in one state reads
+ * only those; by_state_end, so that the requests of a state can be read
+ * latest not_after first (the KRL then reads only the revoked grants that
+ * have not expired); req_keys, the role and not_after those entries were
+ * made with; and the count of requests in each state.  lmdb_requests.c
+ * calls these next to its own index entries, lmdb_migrate.c to build them
+ * for an older store.
  */
 #include "lmdb_int.h"
 

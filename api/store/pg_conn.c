@@ -15,9 +15,10 @@
 /*
  * Every statement the backend runs with parameters.  Each is prepared
  * once per connection (on first use), so the server parses and plans it
- * once.  Keyset pagination ("seq > $2 ... LIMIT $3") walks a table in
- * chunks of PG_CHUNK rows: memory stays bounded and callbacks may run
- * other statements on the same connection between chunks.
+ * once, but for those of plan_each_time (below).  Keyset pagination
+ * ("seq > $2 ... LIMIT $3") walks a table in chunks of PG_CHUNK rows:
+ * memory stays bounded and callbacks may run other statements on the
+ * same connection between chunks.
  */
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQ_INSERT] = "INSERT INTO jit_requests (id, seq, state, usr, "
@@ -129,6 +130,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "count(*) FILTER (WHERE failed), coalesce(min(created_at) "
 	    "FILTER (WHERE NOT failed AND created_at > 0), 0) "
 	    "FROM jit_outbox",
+};
+
+/*
+ * Statements planned anew for their parameters each time (not prepared):
+ * the lists by state, and by role and state.  A prepared statement's
+ * generic plan estimates "state = $1" from the number of distinct states
+ * (a handful), so it would walk the whole table in seq order filtering
+ * for a rare state (pending among a million ended), where the plan for
+ * the actual value reads only the index range of that state.
+ */
+static const unsigned char plan_each_time[ST_COUNT] = {
+	[ST_REQ_STATE_ASC] = 1, [ST_REQ_STATE_DESC] = 1,
+	[ST_REQ_RSTATE_ASC] = 1, [ST_REQ_RSTATE_DESC] = 1,
 };
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -540,7 +554,8 @@ jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
 {
 	if ((unsigned)st >= ST_COUNT)
 		return JIT_ERR_INVALID_ARGUMENT;
-	return run(c, st, NULL, n, params, lens, res, 0, 0);
+	return run(c, st, plan_each_time[st] ? stmt_sql[st] : NULL, n, params,
+	    lens, res, 0, 0);
 }
 
 int

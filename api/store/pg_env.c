@@ -590,10 +590,10 @@ make_note(const unsigned char slots[NSLOTS / 8], char note[NOTE_MAX + 1])
 
 /*
  * Commit: the head row (its commit counter always, which its trigger
- * raises by one, the rest if it changed), the announcement of the changes to the other nodes (NOTIFY
- * is delivered only if the transaction commits), COMMIT, in one round
- * trip.  Every value in the text is made here (digits, hex), none comes
- * from a caller.
+ * raises by one, the rest if it changed), the announcement of the
+ * changes to the other nodes (NOTIFY is delivered only if the
+ * transaction commits), COMMIT, in one round trip.  Every value in the
+ * text is made here (digits, hex), none comes from a caller.
  */
 static int
 pg_batch_end(struct jit_store *s, int commit,

@@ -3,10 +3,10 @@
  * store: a value is built once and served again while the store's commit
  * id and the time allow; a commit (by this process or by another one),
  * a value's own expiry and a clock stepped back each make the next call
- * build again; a failed build caches nothing; and callers that arrive during a build
- * wait for it and get its value (one build for nine callers).  On
- * PostgreSQL (tests/unit/with-pg.sh) the other process is another node
- * of the same database.
+ * build again; a failed build caches nothing; and callers that arrive
+ * during a build wait for it and get its value (one build for nine
+ * callers).  On PostgreSQL (tests/unit/with-pg.sh) the other process is
+ * another node of the same database.
  */
 #include <pthread.h>
 #include <stdatomic.h>

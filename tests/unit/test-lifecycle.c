@@ -1996,6 +1996,25 @@ node_wait_thread(void *arg)
 	return NULL;
 }
 
+/* Node B: a second store on f's database with a lifecycle of its own
+ * (no hook), the server's max_pending as given. */
+static void
+node_b(struct fx *f, unsigned max_pending, struct jit_store **sb,
+    struct jit_lifecycle **lb)
+{
+	struct jit_lifecycle_options o;
+
+	REQUIRE_OK(test_store_open(f->dir, JIT_STORE_SERVER, sb));
+	memset(&o, 0, sizeof(o));
+	o.store = *sb;
+	o.ca = ca_key;
+	o.sign = jit_key_signer;
+	o.sign_ctx = ca_key;
+	o.clock_skew = SKEW;
+	o.max_pending = max_pending;
+	REQUIRE_OK(jit_lifecycle_new(&o, lb));
+}
+
 /*
  * Node A is the fixture's store and lifecycle, node B a second store on
  * the same database with its own lifecycle.  Alice's long-poll on B
@@ -2006,7 +2025,6 @@ node_wait_thread(void *arg)
 static void
 test_two_nodes(void)
 {
-	struct jit_lifecycle_options o;
 	struct fx f;
 	struct jit_store *sb = NULL;
 	struct jit_lifecycle *lb = NULL;
@@ -2020,14 +2038,7 @@ test_two_nodes(void)
 
 	REQUIRE(gids != NULL);
 	fx_open(&f, "lc-nodes");
-	REQUIRE_OK(test_store_open(f.dir, JIT_STORE_SERVER, &sb));
-	memset(&o, 0, sizeof(o));
-	o.store = sb;
-	o.ca = ca_key;
-	o.sign = jit_key_signer;
-	o.sign_ctx = ca_key;
-	o.clock_skew = SKEW;
-	REQUIRE_OK(jit_lifecycle_new(&o, &lb));
+	node_b(&f, 0, &sb, &lb);
 
 	CREATE_ID(&f, id, "alice", "staging", 0, NULL, 0, T0);
 	memset(&nw, 0, sizeof(nw));
@@ -2208,7 +2219,6 @@ test_pending_caps(void)
 static void
 test_two_nodes_caps(void)
 {
-	struct jit_lifecycle_options o;
 	struct jit_lifecycle *lcs[2];
 	struct jit_store *sb = NULL;
 	struct peek pk;
@@ -2216,16 +2226,8 @@ test_two_nodes_caps(void)
 	int ok = 0, capped = 0;
 
 	fx_open_with(&f, "lc-nodes-caps", policy_yaml, 3);
-	REQUIRE_OK(test_store_open(f.dir, JIT_STORE_SERVER, &sb));
-	memset(&o, 0, sizeof(o));
-	o.store = sb;
-	o.ca = ca_key;
-	o.sign = jit_key_signer;
-	o.sign_ctx = ca_key;
-	o.clock_skew = SKEW;
-	o.max_pending = 3;
+	node_b(&f, 3, &sb, &lcs[1]);
 	lcs[0] = f.lc;
-	REQUIRE_OK(jit_lifecycle_new(&o, &lcs[1]));
 	for (int round = 0; round < 3; round++) {
 		race(lcs, 2, f.p, 8, &ok, &capped);
 		CHECK_INT(ok, round == 0 ? 3 : 0);

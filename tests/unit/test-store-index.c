@@ -347,7 +347,8 @@ outbox_fn(struct jit_store_txn *t, void *vctx)
 	REQUIRE(rec != NULL);
 	if ((r = jit_store_outbox_add(t, "hook", rec, NULL)) == 0 &&
 	    (r = jit_store_outbox_add(t, "mail", rec, &seq)) == 0)
-		r = jit_store_outbox_put(t, "mail", seq, JIT_OUTBOX_FAILED, rec);
+		r = jit_store_outbox_put(t, "mail", seq, JIT_OUTBOX_FAILED,
+		    rec);
 	json_decref(rec);
 	return r;
 }
