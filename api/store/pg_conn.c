@@ -490,7 +490,8 @@ run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
 
 	if (res != NULL)
 		*res = NULL;
-	if (c == NULL || n < 0 || n > 8)
+	if (c == NULL || n < 0 || n > 8 ||
+	    (sql == NULL && (unsigned)st >= ST_COUNT))
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (c->broken)
 		return JIT_ERR_STORE;
