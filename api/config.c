@@ -14,6 +14,7 @@
 #include "err.h"
 #include "oidc.h"
 #include "policy.h"
+#include "store.h"
 #include "util.h"
 #include "yaml_doc.h"
 
@@ -175,6 +176,11 @@ jit_config_release(struct jit_config *c)
 	free(c->policies);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->store_url);
+	free(c->store_password_file);
+	free(c->store_sslmode);
+	free(c->store_sslrootcert);
+	free(c->store_schema);
 	free(c->metrics_token_file);
 	free(c->web_origin);
 	free(c->public_url);
@@ -311,6 +317,103 @@ load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
 	return 0;
 }
 
+/* store: "lmdb", a postgresql:// URL, or a mapping with the URL and the
+ * connection's options. */
+static int
+load_store(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+{
+	static const char *const keys[] = { "url", "password_file", "sslmode",
+	    "sslrootcert", "schema", "connections" };
+	static const char *const modes[] = { "disable", "allow", "prefer",
+	    "require", "verify-ca", "verify-full" };
+	char **dst[] = { &c->store_url, &c->store_password_file,
+	    &c->store_sslmode, &c->store_sslrootcert, &c->store_schema };
+	char field[32];
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f, m;
+	int r;
+
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING) {
+		if ((r = get_string(d, n, "store", &c->store_url)) != 0)
+			return r;
+		if (strcmp(c->store_url, "lmdb") == 0) {
+			free(c->store_url);
+			c->store_url = NULL;
+		} else if (!jit_store_is_url(c->store_url)) {
+			return jit_yaml_fail(d, n, "store", "expected lmdb "
+			    "or a postgresql:// URL");
+		}
+		return 0;
+	}
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "store", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "store", NULL, keys, 6, &seen,
+		    &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "store", &v)) != 0)
+			return r;
+		snprintf(field, sizeof(field), "store.%s", keys[f]);
+		if (f == 5)
+			r = get_uint(d, v, field, 1000, &c->store_connections);
+		else
+			r = get_string(d, v, field, dst[f]);
+		if (r != 0)
+			return r;
+		if (f == 0 && !jit_store_is_url(c->store_url))
+			return jit_yaml_fail(d, v, field, "expected a "
+			    "postgresql:// URL");
+		for (m = 0; f == 2 && m < 6; m++)
+			if (strcmp(c->store_sslmode, modes[m]) == 0)
+				break;
+		if (f == 2 && m == 6)
+			return jit_yaml_fail(d, v, field, "expected disable, "
+			    "allow, prefer, require, verify-ca or verify-full");
+		if (f == 4 && (strlen(c->store_schema) > 48 ||
+		    strspn(c->store_schema, "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789_") != strlen(c->store_schema) ||
+		    (c->store_schema[0] >= '0' && c->store_schema[0] <= '9')))
+			return jit_yaml_fail(d, v, field, "expected at most 48 "
+			    "lowercase letters, digits and _, not starting "
+			    "with a digit");
+	}
+	if (!(seen & 1))
+		return jit_yaml_fail(d, n, "store", "needs url");
+	return 0;
+}
+
+int
+jit_config_open_store(const struct jit_config *c, const char *data,
+    unsigned flags, struct jit_store **out, char *err, size_t errlen)
+{
+	struct jit_store_options o;
+	char msg[512];
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (data == NULL)
+		data = c->data;
+	memset(&o, 0, sizeof(o));
+	o.flags = flags;
+	o.url = c->store_url;
+	o.password_file = c->store_password_file;
+	o.sslmode = c->store_sslmode;
+	o.sslrootcert = c->store_sslrootcert;
+	o.schema = c->store_schema;
+	o.connections = c->store_connections;
+	o.err = msg;
+	o.errlen = sizeof(msg);
+	if ((r = jit_store_open_opts(data, &o, out)) != 0 && err != NULL &&
+	    errlen > 0) {
+		if (c->store_url == NULL)
+			snprintf(err, errlen, "%s: %s", data, jit_err(r));
+		else
+			snprintf(err, errlen, "store: %s", *msg ? msg :
+			    jit_err(r));
+	}
+	return r;
+}
+
 /* An origin: http:// or https://, then a host[:port] without a path. */
 static int
 valid_origin(const char *s)
@@ -433,7 +536,7 @@ static const char *const top_keys[] = {
 	"max_wait", "sweep_interval", "connection_timeout", "threads",
 	"max_connections", "rate_limit", "web", "request_timeout",
 	"max_connections_per_address", "host_domains", "host_cert_validity",
-	"public_url", "notify", "oidc",
+	"public_url", "notify", "oidc", "store",
 	"max_pending", "metrics_token_file",
 };
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
@@ -539,6 +642,8 @@ load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
 	}
 	if (strcmp(key, "oidc") == 0)
 		return load_oidc(d, v, c);
+	if (strcmp(key, "store") == 0)
+		return load_store(d, v, c);
 	if (strcmp(key, "max_pending") == 0)
 		return get_uint(d, v, key, 100000, &c->max_pending);
 	if (strcmp(key, "metrics_token_file") == 0)

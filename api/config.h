@@ -43,6 +43,14 @@
  *     scopes: openid profile email  # asked for (default; + groups)
  *     session_ttl: 12h              # sessions signed in this way
  *     ca_file: FILE                 # the provider's TLS roots
+ *   store: lmdb                     # or a postgresql:// URL, or:
+ *   store:
+ *     url: postgresql://jit@db.example/jit
+ *     password_file: /etc/jit-ssh/db-password   # first line
+ *     sslmode: verify-full          # disable .. verify-full (libpq's)
+ *     sslrootcert: /etc/jit-ssh/db-ca.crt
+ *     schema: jit                   # default: the connection's
+ *     connections: 8                # read connections per server
  *
  * The loader is strict like the policy loader: an unknown key, a wrong
  * type or a bad value fails with "FILE:LINE: FIELD: message".  Relative
@@ -123,6 +131,14 @@ struct jit_config {
 	uint64_t host_cert_validity; /* seconds */
 	struct jit_config_oidc oidc;
 	int from_file;               /* 0 = embedded defaults */
+	/* store: NULL url = LMDB in data; else PostgreSQL (store.h's
+	 * jit_store_options; NULL = not given) */
+	char *store_url;
+	char *store_password_file;
+	char *store_sslmode;
+	char *store_sslrootcert;
+	char *store_schema;
+	unsigned store_connections;  /* 0 = the store's default */
 };
 
 #define JIT_CONFIG_DEFAULT_MAX_PENDING 20
@@ -144,6 +160,18 @@ int jit_config_load(const char *path, struct jit_config *c, char *err,
     size_t errlen);
 
 void jit_config_release(struct jit_config *c);
+
+struct jit_store;
+
+/*
+ * Open the store c configures: LMDB in data (NULL: c->data), or the
+ * PostgreSQL database of c->store_url, with flags (store.h).  err
+ * receives a message for the user on failure ("DIR: ..." or the
+ * database's "password authentication failed ..."); errors as
+ * jit_store_open_opts().
+ */
+int jit_config_open_store(const struct jit_config *c, const char *data,
+    unsigned flags, struct jit_store **out, char *err, size_t errlen);
 
 /* Read a token from path (metrics_token_file): the file's one line
  * without its line end, JIT_CONFIG_SECRET_MIN to JIT_CONFIG_SECRET_MAX

@@ -51,6 +51,7 @@ logmsg(const char *fmt, ...)
 
 struct sweeper {
 	struct jit_api *api;
+	struct jit_store *store;
 	uint64_t interval;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -76,7 +77,14 @@ sweeper_main(void *arg)
 		if (sw->stop)
 			break;
 		pthread_mutex_unlock(&sw->lock);
-		r = jit_api_sweep(sw->api, jit_now(), &expired, &ended);
+		/* With several servers on one database one sweeps at a
+		 * time; when it goes, the next try here takes over. */
+		r = jit_store_job_lock(sw->store, "sweep");
+		if (r == 1)
+			r = jit_api_sweep(sw->api, jit_now(), &expired,
+			    &ended);
+		else if (r == 0)
+			expired = ended = 0;
 		if (r != 0)
 			logmsg("sweeper: %s", jit_err(r));
 		else if (expired > 0 || ended > 0)
@@ -596,15 +604,19 @@ jit_server_run(const struct jit_config *cfg,
 		jit_seterr(err, errlen, "%s", msg);
 		goto out;
 	}
-	if ((r = jit_store_open(cfg->data, JIT_STORE_SERVER, &store)) != 0) {
+	if ((r = jit_config_open_store(cfg, NULL, JIT_STORE_SERVER, &store,
+	    msg, sizeof(msg))) != 0) {
 		if (r == JIT_ERR_STORE_LOCKED)
 			jit_seterr(err, errlen, "%s: data directory is locked "
 			    "by another process (another jit-ca serve is "
 			    "using it?)", cfg->data);
 		else
-			jit_seterr(err, errlen, "%s: %s", cfg->data, jit_err(r));
+			jit_seterr(err, errlen, "%s", msg);
 		goto out;
 	}
+	if (cfg->store_url != NULL)
+		logmsg("store: PostgreSQL (schema version %d)",
+		    JIT_STORE_PG_SCHEMA);
 	if (!jit_cadir_exists(cfg->data)) {
 		/* A host CA made beforehand (jit-ca init --host) stays. */
 		if (jit_cadir_host_exists(cfg->data))
@@ -739,6 +751,7 @@ jit_server_run(const struct jit_config *cfg,
 		hint_first_token(store, cfg);
 
 	sw.api = api;
+	sw.store = store;
 	sw.interval = cfg->sweep_interval;
 	if (pthread_create(&sw.thread, NULL, sweeper_main, &sw) != 0) {
 		r = JIT_ERR_SYSTEM;

@@ -109,9 +109,9 @@ write_all(int fd, const char *p, size_t n)
  * the trailer (stdout).
  */
 static int
-do_export(const char *data, const struct jit_audit_filter *f,
-    const char *out, const char *sigout, const char *keyfile,
-    const char *pass_file)
+do_export(const struct jit_config *cfg, const char *data,
+    const struct jit_audit_filter *f, const char *out, const char *sigout,
+    const char *keyfile, const char *pass_file)
 {
 	struct jit_cadir_pass pass;
 	char err[1024];
@@ -137,10 +137,13 @@ do_export(const char *data, const struct jit_audit_filter *f,
 		    "no CA key in this data directory" : jit_err(r));
 		goto out;
 	}
-	if ((r = jit_store_open(data, JIT_STORE_READONLY, &store)) != 0) {
-		cmd_fail("audit", "%s: %s", data, r == JIT_ERR_NOT_FOUND ?
-		    "no store here yet (the server has not run on this data "
-		    "directory)" : jit_err(r));
+	if ((r = jit_config_open_store(cfg, data, JIT_STORE_READONLY, &store,
+	    err, sizeof(err))) != 0) {
+		if (r == JIT_ERR_NOT_FOUND && cfg->store_url == NULL)
+			cmd_fail("audit", "%s: no store here yet (the server "
+			    "has not run on this data directory)", data);
+		else
+			cmd_fail("audit", "%s", err);
 		goto out;
 	}
 	if (sigout != NULL) {
@@ -496,7 +499,7 @@ cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (export)
-		ret = do_export(data, &filt, out, sig, key, pass_file);
+		ret = do_export(&cfg, data, &filt, out, sig, key, pass_file);
 	else
 		ret = do_verify(argv[optind], ca_key, data, sig);
 out:

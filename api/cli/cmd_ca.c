@@ -865,9 +865,9 @@ cmd_sign(int argc, char **argv)
 	/* With a store, the certificate goes into the record: a serial
 	 * the server never used, its record and a cert.issue entry.
 	 * Without one it is unaudited, and we say so. */
-	if ((r = cmd_sign_store_open(data, &store)) != 0) {
-		cmd_fail(cmd, "cannot open the store in %s: %s", data,
-		    jit_err(r));
+	if ((r = cmd_sign_store_open(&cfg, data, &store, err,
+	    sizeof(err))) != 0) {
+		cmd_fail(cmd, "cannot open the store: %s", err);
 		goto out;
 	}
 	if (store != NULL) {

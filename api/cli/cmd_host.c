@@ -241,7 +241,7 @@ cmd_host(int argc, char **argv)
 	struct jit_store *store = NULL;
 	struct opts o;
 	const char *sub;
-	char who[128];
+	char who[128], err[512];
 	size_t n;
 	int r, ret = 1, first;
 
@@ -273,9 +273,9 @@ cmd_host(int argc, char **argv)
 	if (cmd_config_load("host", o.config, &cfg, &o.data, NULL) != 0)
 		return 1;
 	cmd_actor(who, sizeof(who));
-	if ((r = jit_store_open(o.data, strcmp(sub, "list") == 0 ?
-	    JIT_STORE_READONLY : 0, &store)) != 0) {
-		cmd_fail("host", "%s: %s", o.data, jit_err(r));
+	if ((r = jit_config_open_store(&cfg, o.data, strcmp(sub, "list") ==
+	    0 ? JIT_STORE_READONLY : 0, &store, err, sizeof(err))) != 0) {
+		cmd_fail("host", "%s", err);
 		goto out;
 	}
 	if (strcmp(sub, "token create") == 0) {

@@ -157,9 +157,10 @@ cmd_krl(int argc, char **argv)
 			goto out;
 		}
 	}
-	r = jit_store_open(data, JIT_STORE_READONLY, &store);
+	r = jit_config_open_store(&cfg, data, JIT_STORE_READONLY, &store, err,
+	    sizeof(err));
 	if (r != 0 && r != JIT_ERR_NOT_FOUND) {
-		cmd_fail("krl", "%s: %s", data, jit_err(r));
+		cmd_fail("krl", "%s", err);
 		goto out;
 	}
 	/* NOT_FOUND: a CA without a store has revoked nothing yet. */

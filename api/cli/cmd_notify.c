@@ -151,6 +151,7 @@ cmd_notify(int argc, char **argv)
 	struct jit_config cfg;
 	struct jit_store *store = NULL;
 	const char *data = NULL, *config = NULL, *to = NULL, *sub;
+	char err[512];
 	int c, failed = 0, json = 0, r, ret = 1, nargs;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -208,9 +209,9 @@ cmd_notify(int argc, char **argv)
 	if (strcmp(sub, "list") == 0) {
 		struct list_ctx l = { json, failed, 0 };
 
-		if ((r = jit_store_open(data, JIT_STORE_READONLY,
-		    &store)) != 0) {
-			cmd_fail("notify", "%s: %s", data, jit_err(r));
+		if ((r = jit_config_open_store(&cfg, data,
+		    JIT_STORE_READONLY, &store, err, sizeof(err))) != 0) {
+			cmd_fail("notify", "%s", err);
 			goto out;
 		}
 		if ((r = jit_store_read(store, list_fn, &l)) != 0) {
@@ -220,8 +221,9 @@ cmd_notify(int argc, char **argv)
 	} else {
 		const char *id = argv[optind];
 
-		if ((r = jit_store_open(data, 0, &store)) != 0) {
-			cmd_fail("notify", "%s: %s", data, jit_err(r));
+		if ((r = jit_config_open_store(&cfg, data, 0, &store, err,
+		    sizeof(err))) != 0) {
+			cmd_fail("notify", "%s", err);
 			goto out;
 		}
 		if ((r = jit_notify_retry(store, id)) != 0) {

@@ -198,8 +198,9 @@ cmd_token(int argc, char **argv)
 			    "sign in through single sign-on)", user);
 			goto out;
 		}
-		if ((r = jit_store_open(data, 0, &store)) != 0) {
-			cmd_fail("token", "%s: %s", data, jit_err(r));
+		if ((r = jit_config_open_store(&cfg, data, 0, &store, err,
+		    sizeof(err))) != 0) {
+			cmd_fail("token", "%s", err);
 			goto out;
 		}
 		if ((r = jit_auth_token_create(store, user, ttl, actor, &tok,
@@ -217,9 +218,9 @@ cmd_token(int argc, char **argv)
 		free(tok);
 	} else if (strcmp(sub, "list") == 0) {
 		struct list_ctx l = { json, 0 };
-		if ((r = jit_store_open(data, JIT_STORE_READONLY,
-		    &store)) != 0) {
-			cmd_fail("token", "%s: %s", data, jit_err(r));
+		if ((r = jit_config_open_store(&cfg, data,
+		    JIT_STORE_READONLY, &store, err, sizeof(err))) != 0) {
+			cmd_fail("token", "%s", err);
 			goto out;
 		}
 		if ((r = jit_store_read(store, list_fn, &l)) != 0) {
@@ -228,8 +229,9 @@ cmd_token(int argc, char **argv)
 		}
 	} else {
 		const char *id = argv[optind];
-		if ((r = jit_store_open(data, 0, &store)) != 0) {
-			cmd_fail("token", "%s: %s", data, jit_err(r));
+		if ((r = jit_config_open_store(&cfg, data, 0, &store, err,
+		    sizeof(err))) != 0) {
+			cmd_fail("token", "%s", err);
 			goto out;
 		}
 		if ((r = jit_auth_token_revoke(store, id, actor)) != 0) {

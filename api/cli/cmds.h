@@ -7,8 +7,8 @@
 #ifndef JIT_CMDS_H
 #define JIT_CMDS_H
 
+#include <stddef.h>
 #include <stdint.h>
-
 
 int cmd_init(int argc, char **argv);     /* cmd_ca.c */
 int cmd_ca(int argc, char **argv);       /* cmd_ca.c */
@@ -18,6 +18,7 @@ int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_krl(int argc, char **argv);      /* cmd_krl.c */
+int cmd_store(int argc, char **argv);    /* cmd_store.c */
 int cmd_notify(int argc, char **argv);   /* cmd_notify.c */
 int cmd_host(int argc, char **argv);     /* cmd_host.c */
 
@@ -59,17 +60,19 @@ void cmd_pass_init(struct jit_cadir_pass *pass, const char *file);
 
 /*
  * Offline signing in the record (sign_record.c).  cmd_sign_store_open()
- * opens the store of data if there is one (*out NULL when the directory
- * has none: its certificates are unaudited).  cmd_sign_serial() checks
- * that a given serial was never used by the store (CONFLICT) or, given 0,
- * reserves the next one.  cmd_sign_record() stores the certificate's
+ * opens cfg's store: its PostgreSQL database when cfg names one, else
+ * the LMDB store of data if there is one (*out NULL when the directory
+ * has none: its certificates are unaudited); err receives a message.
+ * cmd_sign_serial() checks that a given serial was never used by the
+ * store (CONFLICT) or, given 0, reserves the next one.  cmd_sign_record() stores the certificate's
  * record, claims its serial and appends its cert.issue audit entry (actor
  * "operator:USER", "offline": true) in one write: CONFLICT when the
  * serial was used meanwhile.
  */
 struct jit_store;
 struct jit_cert_spec;
-int cmd_sign_store_open(const char *data, struct jit_store **out);
+int cmd_sign_store_open(const struct jit_config *cfg, const char *data,
+    struct jit_store **out, char *err, size_t errlen);
 int cmd_sign_serial(struct jit_store *s, uint64_t given, uint64_t *serial);
 int cmd_sign_record(struct jit_store *s, const struct jit_cert_spec *spec,
     const char *line, const char *key_fp, const char *ca_fp);

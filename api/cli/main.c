@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "run the approval API server" },
 	{ "audit", cmd_audit, "export and verify the audit log" },
 	{ "krl", cmd_krl, "write the key revocation list" },
+	{ "store", cmd_store, "migrate or copy the store (LMDB, PostgreSQL)" },
 	{ "notify", cmd_notify, "list, retry and test notifications" },
 };
 

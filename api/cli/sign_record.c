@@ -14,22 +14,28 @@
 #include "audit.h"
 #include "cert.h"
 #include "cmds.h"
+#include "config.h"
 #include "err.h"
 #include "store.h"
 #include "util.h"
 
 int
-cmd_sign_store_open(const char *data, struct jit_store **out)
+cmd_sign_store_open(const struct jit_config *cfg, const char *data,
+    struct jit_store **out, char *err, size_t errlen)
 {
 	char *path = NULL;
-	int r;
+	int here;
 
 	*out = NULL;
-	if (asprintf(&path, "%s/data.mdb", data) < 0)
-		return JIT_ERR_ALLOC;
-	r = access(path, F_OK) == 0 ? jit_store_open(data, 0, out) : 0;
-	free(path);
-	return r;
+	if (cfg->store_url == NULL) {
+		if (asprintf(&path, "%s/data.mdb", data) < 0)
+			return JIT_ERR_ALLOC;
+		here = access(path, F_OK) == 0;
+		free(path);
+		if (!here)
+			return 0;
+	}
+	return jit_config_open_store(cfg, data, 0, out, err, errlen);
 }
 
 struct serial_ctx {

@@ -67,12 +67,14 @@ copy_out(const unsigned char *p, size_t len, char **out, size_t *olen)
 	return 0;
 }
 
-/* c's value is right at now (c->mu held).  A clock that went back
- * before the build counts as stale too. */
+/* c's value is right at now for a caller that read commit id cur
+ * (c->mu held): built from a snapshot that had every commit up to cur
+ * (commit ids only grow; 0, "cannot tell", is never fresh).  A clock
+ * that went back before the build counts as stale too. */
 static int
-fresh(const struct jit_cache *c, uint64_t now)
+fresh(const struct jit_cache *c, uint64_t now, uint64_t cur)
 {
-	return c->have && c->version == jit_store_commit_id(c->s) &&
+	return c->have && cur != 0 && c->version >= cur &&
 	    now >= c->built_at && now < c->expires;
 }
 
@@ -80,18 +82,20 @@ int
 jit_cache_get(struct jit_cache *c, uint64_t now, char **out, size_t *len)
 {
 	struct jit_buf b = JIT_BUF_INIT;
-	uint64_t version, expires = 0;
+	uint64_t version, cur, expires = 0;
 	unsigned char *val = NULL;
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
 	*len = 0;
+	/* Outside the lock: on PostgreSQL this asks the database. */
+	cur = jit_store_commit_id(c->s);
 	pthread_mutex_lock(&c->mu);
-	while (!fresh(c, now) && c->building) {
+	while (!fresh(c, now, cur) && c->building) {
 		c->st.waits++;
 		pthread_cond_wait(&c->cv, &c->mu);
 	}
-	if (fresh(c, now)) {
+	if (fresh(c, now, cur)) {
 		c->st.hits++;
 		r = copy_out(c->val, c->len, out, len);
 		pthread_mutex_unlock(&c->mu);
@@ -100,9 +104,10 @@ jit_cache_get(struct jit_cache *c, uint64_t now, char **out, size_t *len)
 	c->building = 1;
 	pthread_mutex_unlock(&c->mu);
 
-	/* Read before the build: a commit that lands during it makes the
-	 * value stale at once, never one that is missing a change. */
-	version = jit_store_commit_id(c->s);
+	/* cur was read before the build: a commit that lands during it
+	 * makes the value stale at once, never one that is missing a
+	 * change. */
+	version = cur;
 	r = c->fn(c->ctx, now, &b, &expires);
 	if (r == 0 && (val = malloc(jit_buf_len(&b) + 1)) == NULL)
 		r = JIT_ERR_ALLOC;

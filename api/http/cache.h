@@ -2,9 +2,10 @@
  * cache.h - a value the HTTP adapter serves often and builds rarely
  * (GET /v1/krl, the store's part of GET /metrics).
  *
- * A built value is served again while the store's commit id
+ * A built value is served again to a caller while the store's commit id
  * (jit_store_commit_id, store.h: it grows with every commit by any
- * process) is the one read before it was built, and the time has not
+ * process, or on PostgreSQL any node) as the caller reads it is not
+ * above the one read before the value was built, and the time has not
  * reached the value's own expiry, which its build function sets: the
  * KRL's is the moment its first listed certificate drops out.  Otherwise
  * the next caller builds it again, and callers that come while a build

@@ -160,6 +160,7 @@ http_status_of(int code)
 		return 409;
 	case JIT_ERR_NO_BUFFER_SPACE:
 		return 413;
+	case JIT_ERR_STORE:
 	case JIT_ERR_STORE_FULL:
 	case JIT_ERR_STORE_LOCKED:
 		return 503;

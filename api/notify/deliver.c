@@ -2,6 +2,12 @@
  * deliver.c - the delivery threads (notify.h, "Deliver"): one per
  * endpoint, each sending its endpoint's oldest queued entry until there is
  * none, then waiting for the store to change.
+ *
+ * Several servers on one PostgreSQL store share its outbox: only the one
+ * holding the store's "notify" job lock (jit_store_job_lock) delivers,
+ * so an entry is sent by one server at a time; the others look for the
+ * lock every LOCK_RETRY_MS and take over when its holder is gone.  With
+ * LMDB the lock is always this server's.
  */
 #include "notify_int.h"
 
@@ -20,6 +26,9 @@
 #define POLL_MS 250
 /* How long to wait after an attempt whose outcome could not be stored. */
 #define RECORD_FAILED_PAUSE_MS 2000
+/* How often a server without the notify job lock tries to take it. */
+#define LOCK_RETRY_MS 1000
+#define NOTIFY_JOB "notify"
 
 struct first_ctx {
 	const char *endpoint;
@@ -49,12 +58,14 @@ outcome_fn(struct jit_store_txn *t, void *vctx)
 	struct outcome_ctx *o = vctx;
 	int r;
 
-	if (o->delivered) {
+	if (o->delivered)
 		r = jit_store_outbox_done(t, o->endpoint, o->seq);
-		/* Gone already: someone else settled it. */
-		return r == JIT_ERR_NOT_FOUND ? 0 : r;
-	}
-	return jit_store_outbox_put(t, o->endpoint, o->seq, o->st, o->rec);
+	else
+		r = jit_store_outbox_put(t, o->endpoint, o->seq, o->st,
+		    o->rec);
+	/* Gone already: someone else settled it (another server that
+	 * held the job lock meanwhile). */
+	return r == JIT_ERR_NOT_FOUND ? 0 : r;
 }
 
 static uint64_t
@@ -124,6 +135,24 @@ oom:
 	return JIT_ERR_ALLOC;
 }
 
+/* 1 if this server is the one that delivers now (taking the job lock if
+ * it is free); a change is logged once, on a store shared by several
+ * servers. */
+static int
+may_deliver(struct jit_notify *n)
+{
+	int mine = jit_store_job_lock(n->store, NOTIFY_JOB);
+
+	if (mine < 0)
+		return 0;       /* the database is away: nothing to say */
+	if (atomic_exchange(&n->delivering, mine) != mine &&
+	    strcmp(jit_store_backend(n->store), "lmdb") != 0)
+		notify_logf(n, mine ? "this server delivers the notifications "
+		    "(job lock taken)" : "another server delivers the "
+		    "notifications");
+	return mine;
+}
+
 /* Sleep ms milliseconds, or less when the notifier stops. */
 static void
 pause_ms(struct jit_notify *n, unsigned ms)
@@ -149,6 +178,12 @@ worker_main(void *arg)
 	CURL *curl = curl_easy_init();
 
 	while (!atomic_load(&n->stop)) {
+		if (!may_deliver(n)) {
+			/* Another server delivers, or the database cannot
+			 * be reached (this is tried again until it can). */
+			pause_ms(n, LOCK_RETRY_MS);
+			continue;
+		}
 		v = jit_store_version(n->store);
 		memset(&f, 0, sizeof(f));
 		f.endpoint = ep->name;
@@ -198,6 +233,7 @@ jit_notify_start(struct jit_notify *n)
 	if ((n->workers = calloc(n->neps, sizeof(*n->workers))) == NULL)
 		return JIT_ERR_ALLOC;
 	atomic_store(&n->stop, 0);
+	atomic_store(&n->delivering, -1);
 	for (i = 0; i < n->neps; i++) {
 		n->workers[i].n = n;
 		n->workers[i].ep = i;

@@ -36,6 +36,8 @@ struct jit_notify {
 	jit_notify_log_fn log;
 	void *log_ctx;
 	atomic_int stop;
+	atomic_int delivering;         /* holds the "notify" job lock: 1,
+	                                  0, or -1 before the first try */
 	struct notify_worker *workers; /* neps of them once started */
 };
 

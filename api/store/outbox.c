@@ -1,7 +1,6 @@
 /*
- * outbox.c - see store.h, "notification outbox": entries keyed by
- * u8 state || endpoint NUL be64(seq) (store_int.h), the sequence counter
- * and the delivered total in meta.
+ * outbox.c - see store.h, "notification outbox": the arguments checked and
+ * the record encoded, then the backend's operation (store_int.h).
  */
 #include "store_int.h"
 
@@ -10,103 +9,75 @@
 
 #include "err.h"
 
-#define STATE_QUEUED 'q'
-#define STATE_FAILED 'f'
-#define KEY_MAX (1 + MAX_NAME + 1 + 8)
-
-static unsigned char
-state_byte(enum jit_outbox_state st)
+uint64_t
+jit_store__outbox_created(const json_t *rec)
 {
-	return st == JIT_OUTBOX_FAILED ? STATE_FAILED : STATE_QUEUED;
-}
+	json_t *c = json_object_get(rec, "created_at");
 
-/* The key of (state, endpoint, seq) in buf; INVALID_ARGUMENT for a bad
- * endpoint name. */
-static int
-make_key(unsigned char state, const char *endpoint, uint64_t seq,
-    unsigned char buf[KEY_MAX], MDB_val *k)
-{
-	size_t n;
-
-	if (jit_store__check_name(endpoint, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	n = strlen(endpoint);
-	buf[0] = state;
-	memcpy(buf + 1, endpoint, n);
-	buf[1 + n] = '\0';
-	put_be64(buf + 2 + n, seq);
-	k->mv_data = buf;
-	k->mv_size = 2 + n + 8;
-	return 0;
-}
-
-/* Split key k into state, endpoint (copied into name, NUL-terminated)
- * and seq; STORE_CORRUPT if it is not an outbox key. */
-static int
-split_key(const MDB_val *k, unsigned char *state, char name[MAX_NAME + 1],
-    uint64_t *seq)
-{
-	const unsigned char *p = k->mv_data;
-	size_t n;
-
-	if (k->mv_size < 1 + 1 + 1 + 8 || k->mv_size > KEY_MAX ||
-	    (p[0] != STATE_QUEUED && p[0] != STATE_FAILED))
-		return JIT_ERR_STORE_CORRUPT;
-	n = k->mv_size - 1 - 1 - 8;
-	if (p[1 + n] != '\0' || memchr(p + 1, '\0', n) != NULL)
-		return JIT_ERR_STORE_CORRUPT;
-	*state = p[0];
-	memcpy(name, p + 1, n);
-	name[n] = '\0';
-	*seq = get_be64(p + 2 + n);
-	return 0;
+	return json_is_integer(c) && json_integer_value(c) > 0 ?
+	    (uint64_t)json_integer_value(c) : 0;
 }
 
 static int
-put_rec(struct jit_store_txn *t, MDB_val *k, const json_t *rec)
+have_txn(struct jit_store_txn *t)
 {
-	MDB_val d;
-	char *js = NULL;
-	size_t jl = 0;
+	return t != NULL && t->s != NULL;
+}
+
+/* A sequence number an entry can have. */
+static int
+seq_ok(uint64_t seq)
+{
+	return seq != 0 && seq <= INT64_MAX;
+}
+
+/* e for (endpoint, seq, st, rec), the record encoded into *own (free it
+ * afterwards).  INVALID_ARGUMENT for a bad name, state or record. */
+static int
+make_entry(const char *endpoint, uint64_t seq, enum jit_outbox_state st,
+    const json_t *rec, struct jit_store_outbox_entry *e, char **own)
+{
 	int r;
 
-	if ((r = jit_store__encode_object(rec, &js, &jl)) != 0)
+	*own = NULL;
+	if (jit_store__check_name(endpoint, MAX_NAME) != 0 ||
+	    !json_is_object(rec) ||
+	    (st != JIT_OUTBOX_QUEUED && st != JIT_OUTBOX_FAILED))
+		return JIT_ERR_INVALID_ARGUMENT;
+	memset(e, 0, sizeof(*e));
+	e->endpoint = endpoint;
+	e->seq = seq;
+	e->st = st;
+	e->rec = rec;
+	e->created = jit_store__outbox_created(rec);
+	if ((r = jit_store__encode_object(rec, own, &e->jl)) != 0)
 		return r;
-	d.mv_data = js;
-	d.mv_size = jl;
-	r = jit_store__map_err(mdb_put(t->txn, t->s->dbi[DB_OUTBOX], k, &d,
-	    0));
-	free(js);
-	return r;
+	e->js = *own;
+	return 0;
 }
 
 int
 jit_store_outbox_add(struct jit_store_txn *t, const char *endpoint,
     const json_t *rec, uint64_t *seq)
 {
-	unsigned char kb[KEY_MAX];
-	MDB_val k;
-	uint64_t next;
+	struct jit_store_outbox_entry e;
+	char *js = NULL;
+	uint64_t n = 0;
 	int r;
 
 	if (seq != NULL)
 		*seq = 0;
 	if ((r = jit_store__need_write(t)) != 0)
 		return r;
-	if (!json_is_object(rec) ||
-	    (r = make_key(STATE_QUEUED, endpoint, 0, kb, &k)) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_store__meta_get_u64(t, "next_outbox_seq", 1,
-	    &next)) != 0)
+	if ((r = make_entry(endpoint, 0, JIT_OUTBOX_QUEUED, rec, &e,
+	    &js)) == 0)
+		r = t->s->ops->outbox_add(t, &e, &n);
+	free(js);
+	if (r != 0)
 		return r;
-	if (next == 0 || next == UINT64_MAX)
-		return JIT_ERR_STORE_FULL;
-	(void)make_key(STATE_QUEUED, endpoint, next, kb, &k);
-	if ((r = put_rec(t, &k, rec)) != 0 ||
-	    (r = jit_store__meta_put_u64(t, "next_outbox_seq", next + 1)) != 0)
-		return r;
+	t->other = 1;
 	if (seq != NULL)
-		*seq = next;
+		*seq = n;
 	return 0;
 }
 
@@ -114,175 +85,67 @@ int
 jit_store_outbox_first(struct jit_store_txn *t, const char *endpoint,
     uint64_t *seq, json_t **rec)
 {
-	unsigned char kb[KEY_MAX], state;
-	char name[MAX_NAME + 1];
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	int r, rc;
-
 	if (seq != NULL)
 		*seq = 0;
 	if (rec != NULL)
 		*rec = NULL;
-	if (t == NULL || seq == NULL || rec == NULL)
+	if (!have_txn(t) || seq == NULL || rec == NULL ||
+	    jit_store__check_name(endpoint, MAX_NAME) != 0)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = make_key(STATE_QUEUED, endpoint, 0, kb, &k)) != 0)
-		return r;
-	if (t->s->no_outbox_db)
-		return JIT_ERR_NOT_FOUND;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTBOX], &cur)) != 0)
-		return jit_store__map_err(rc);
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	if (rc != 0) {
-		r = jit_store__map_err(rc);
-		goto out;
-	}
-	if ((r = split_key(&k, &state, name, seq)) != 0)
-		goto out;
-	if (state != STATE_QUEUED || strcmp(name, endpoint) != 0) {
-		*seq = 0;
-		r = JIT_ERR_NOT_FOUND;
-		goto out;
-	}
-	r = jit_store__parse_json(d.mv_data, d.mv_size, 0, rec);
-out:
-	mdb_cursor_close(cur);
-	return r;
+	return t->s->ops->outbox_first(t, endpoint, seq, rec);
 }
 
 int
 jit_store_outbox_put(struct jit_store_txn *t, const char *endpoint,
     uint64_t seq, enum jit_outbox_state st, const json_t *rec)
 {
-	unsigned char kb[KEY_MAX], ob[KEY_MAX];
-	MDB_val k, ok, d;
-	int r, rc;
+	struct jit_store_outbox_entry e;
+	char *js = NULL;
+	int r;
 
 	if ((r = jit_store__need_write(t)) != 0)
 		return r;
-	if (!json_is_object(rec) ||
-	    make_key(state_byte(st), endpoint, seq, kb, &k) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	(void)make_key(st == JIT_OUTBOX_FAILED ? STATE_QUEUED : STATE_FAILED,
-	    endpoint, seq, ob, &ok);
-	rc = mdb_get(t->txn, t->s->dbi[DB_OUTBOX], &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		/* Moving between states: the entry must be in the other. */
-		if ((rc = mdb_del(t->txn, t->s->dbi[DB_OUTBOX], &ok,
-		    NULL)) != 0)
-			return jit_store__map_err(rc);
-	} else if (rc != 0) {
-		return jit_store__map_err(rc);
-	}
-	return put_rec(t, &k, rec);
+	if ((r = make_entry(endpoint, seq, st, rec, &e, &js)) == 0)
+		r = seq_ok(seq) ? t->s->ops->outbox_put(t, &e) :
+		    JIT_ERR_NOT_FOUND;
+	free(js);
+	if (r == 0)
+		t->other = 1;
+	return r;
 }
 
 int
 jit_store_outbox_done(struct jit_store_txn *t, const char *endpoint,
     uint64_t seq)
 {
-	unsigned char kb[KEY_MAX];
-	MDB_val k;
-	uint64_t n;
-	int r, rc;
+	int r;
 
 	if ((r = jit_store__need_write(t)) != 0)
 		return r;
-	if (make_key(STATE_QUEUED, endpoint, seq, kb, &k) != 0)
+	if (jit_store__check_name(endpoint, MAX_NAME) != 0)
 		return JIT_ERR_INVALID_ARGUMENT;
-	rc = mdb_del(t->txn, t->s->dbi[DB_OUTBOX], &k, NULL);
-	if (rc == MDB_NOTFOUND) {
-		kb[0] = STATE_FAILED;
-		rc = mdb_del(t->txn, t->s->dbi[DB_OUTBOX], &k, NULL);
-	}
-	if (rc != 0)
-		return jit_store__map_err(rc);
-	if ((r = jit_store__meta_get_u64(t, "outbox_delivered", 0, &n)) != 0)
-		return r;
-	return jit_store__meta_put_u64(t, "outbox_delivered", n + 1);
+	if (!seq_ok(seq))
+		return JIT_ERR_NOT_FOUND;
+	if ((r = t->s->ops->outbox_done(t, endpoint, seq)) == 0)
+		t->other = 1;
+	return r;
 }
 
 int
 jit_store_outbox_list(struct jit_store_txn *t, int failed_only,
     jit_store_outbox_cb cb, void *ctx)
 {
-	unsigned char state;
-	char name[MAX_NAME + 1];
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	uint64_t seq;
-	int r = 0, rc = 0;
-
-	if (t == NULL || cb == NULL)
+	if (!have_txn(t) || cb == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->no_outbox_db)
-		return 0;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTBOX], &cur)) != 0)
-		return jit_store__map_err(rc);
-	/* 'f' sorts before 'q': queued first means two passes. */
-	for (int pass = 0; pass < (failed_only ? 1 : 2) && r == 0; pass++) {
-		unsigned char want = failed_only || pass == 1 ? STATE_FAILED :
-		    STATE_QUEUED;
-
-		k.mv_data = &want;
-		k.mv_size = 1;
-		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-			json_t *rec;
-
-			if ((r = split_key(&k, &state, name, &seq)) != 0)
-				break;
-			if (state != want)
-				break;
-			if ((r = jit_store__parse_json(d.mv_data, d.mv_size, 0,
-			    &rec)) != 0)
-				break;
-			r = cb(name, seq, state == STATE_FAILED ?
-			    JIT_OUTBOX_FAILED : JIT_OUTBOX_QUEUED, rec, ctx);
-			json_decref(rec);
-			if (r != 0)
-				break;
-		}
-		if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
-			break;
-	}
-	return jit_store__walk_end(cur, r, rc);
-}
-
-static int
-stats_cb(const char *endpoint, uint64_t seq, enum jit_outbox_state st,
-    json_t *rec, void *ctx)
-{
-	struct jit_outbox_stats *s = ctx;
-	json_t *c = json_object_get(rec, "created_at");
-	uint64_t created;
-
-	(void)endpoint;
-	(void)seq;
-	if (st == JIT_OUTBOX_FAILED) {
-		s->failed++;
-		return 0;
-	}
-	s->queued++;
-	if (json_is_integer(c) && json_integer_value(c) > 0) {
-		created = (uint64_t)json_integer_value(c);
-		if (s->oldest == 0 || created < s->oldest)
-			s->oldest = created;
-	}
-	return 0;
+	return t->s->ops->outbox_list(t, failed_only != 0, cb, ctx);
 }
 
 int
 jit_store_outbox_stats(struct jit_store_txn *t, struct jit_outbox_stats *st)
 {
-	int r;
-
 	if (st != NULL)
 		memset(st, 0, sizeof(*st));
-	if (t == NULL || st == NULL)
+	if (!have_txn(t) || st == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_store__meta_get_u64(t, "outbox_delivered", 0,
-	    &st->delivered)) != 0)
-		return r;
-	return jit_store_outbox_list(t, 0, stats_cb, st);
+	return t->s->ops->outbox_stats(t, st);
 }

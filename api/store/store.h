@@ -1,31 +1,39 @@
 /*
- * store.h - the approval server's durable state: one LMDB environment in
- * the data directory (DIR/data.mdb, DIR/lock.mdb, both 0600).
+ * store.h - the approval server's durable state, on one of two backends:
+ *
+ *   LMDB (the default): one LMDB environment in the data directory
+ *   (DIR/data.mdb, DIR/lock.mdb, both 0600), for one server.
+ *
+ *   PostgreSQL: tables in a database that several servers ("nodes") share,
+ *   reached through libpq with a postgresql:// URL.  Every guarantee below
+ *   holds across the nodes (see "Several nodes").
  *
  * Model.  Every state change is one *write closure*: a function the caller
  * hands to jit_store_write().  It runs inside a write transaction, makes
  * its changes (a request update, a cert record, a token, ...) and appends
  * the matching audit entry (jit_audit_append(), audit.h) in that same
  * transaction, so either all of it is stored or none of it is.
- * jit_store_write() returns only after the transaction is durable on disk
- * (fsync'd; LMDB's default sync mode, never MDB_NOSYNC / MDB_NOMETASYNC),
- * so once a caller has been told "ok" a kill -9 or power loss cannot lose
- * the change.
+ * jit_store_write() returns only after the transaction is durable (LMDB:
+ * fsync'd, LMDB's default sync mode, never MDB_NOSYNC / MDB_NOMETASYNC;
+ * PostgreSQL: COMMIT returned, which with the server's default
+ * synchronous_commit means flushed to its WAL), so once a caller has
+ * been told "ok" a kill -9 or power loss cannot lose the change.
  *
  * Group commit.  One writer thread per store runs every closure.  Callers
  * of jit_store_write() from any number of threads enqueue their closure
  * and sleep; the writer takes everything queued, opens ONE transaction,
- * runs each closure in its own nested transaction (a closure that fails
- * is rolled back alone; the others keep their changes), commits once (one
- * fsync) and then wakes every caller with its own result.  While the
- * writer waits for the disk, new callers queue up and form the next
- * batch, so throughput scales with concurrency instead of being capped by
- * fsync latency.
+ * runs each closure in its own nested part of it (LMDB: a nested
+ * transaction; PostgreSQL: a savepoint), so a closure that fails is
+ * rolled back alone and the others keep their changes, commits once and
+ * then wakes every caller with its own result.  While the writer waits
+ * for the disk, new callers queue up and form the next batch, so
+ * throughput scales with concurrency instead of being capped by commit
+ * latency.
  *
  * Reads.  jit_store_read() runs a closure in a read-only snapshot in the
  * caller's thread; reads never block writes and see only committed data.
- * Read snapshots should be short (they pin old pages): never wait on the
- * network or on jit_store_wait_change() inside one.
+ * Read snapshots should be short (they pin old pages or row versions):
+ * never wait on the network or on jit_store_wait_change() inside one.
  *
  * Processes.  LMDB is safe across processes: `jit-ca serve` opens with
  * JIT_STORE_SERVER (an exclusive flock on DIR/server.lock, so a second
@@ -36,21 +44,35 @@
  * process's jit_store_wait_change() waiters (those time out and re-read).
  * Never use a store across fork(): open it in the process that uses it.
  *
+ * Several nodes (PostgreSQL).  Any number of servers and CLI processes
+ * may open one database at once; JIT_STORE_SERVER takes no lock there.
+ * The writer's batch transaction first locks the one row of the head
+ * table (SELECT ... FOR UPDATE), so batches of all nodes commit one
+ * after the other: the audit chain stays one chain, counters (request
+ * sequence numbers) never repeat, and what a closure reads inside its
+ * write is current, so a re-check there (one certificate per grant) is
+ * sound without SERIALIZABLE.  Serials come from a sequence, unique
+ * across nodes.  Each server's store listens (LISTEN/NOTIFY) for the
+ * commits of other nodes and wakes its jit_store_wait_change() waiters.
+ * jit_store_job_lock() lets one node at a time run a periodic job.  A
+ * lost connection is re-opened by itself; meanwhile calls fail with
+ * STORE, never with a wrong answer (a write whose COMMIT went unanswered
+ * is reported as failed though it may have committed).
+ *
  * Threads.  A struct jit_store may be used from any number of threads at
  * once.  A struct jit_store_txn belongs to the closure it was passed to
  * and must not be used after that closure returns or from another thread.
  *
  * Errors.  Every function returns 0 or a negative JIT_ERR_* (err.h);
- * LMDB codes never escape the store's .c files in api/store/, the only
- * ones that include lmdb.h (store_int.h lists them and the on-disk
- * layout).  Mapping: map or disk full (MDB_MAP_FULL, ENOSPC, EDQUOT, or
- * a commit's short write, EIO, with no space left on the disk) ->
- * STORE_FULL; MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID,
- * MDB_VERSION_MISMATCH and unparsable records -> STORE_CORRUPT; missing
- * key -> NOT_FOUND; key exists on a create -> CONFLICT; data dir held by
- * another server -> STORE_LOCKED; permission problems -> PERMISSION;
- * anything else -> STORE.  A STORE_FULL write
- * leaves the stored data intact (the transaction is aborted).
+ * LMDB and libpq codes never escape the backends' files in api/store/
+ * (lmdb_int.h and pg_int.h list their mappings).  In short: map, disk or
+ * quota full (LMDB: also a commit's short write, EIO, with no space
+ * left on the disk) -> STORE_FULL; damaged data and unparsable records ->
+ * STORE_CORRUPT; missing key -> NOT_FOUND; key exists on a create ->
+ * CONFLICT; data dir held by another server -> STORE_LOCKED; permission
+ * or authentication problems -> PERMISSION; an unreachable database and
+ * anything else -> STORE.  A STORE_FULL write leaves the stored data
+ * intact (the transaction is aborted).
  *
  * JSON.  Records are jansson objects, stored compactly.  Getters return a
  * NEW reference the caller must json_decref().  Putters borrow their
@@ -72,9 +94,12 @@ struct jit_store_txn;
 /* ---- opening and closing ------------------------------------------- */
 
 /* Flags for jit_store_open(). */
-#define JIT_STORE_SERVER   0x1u  /* take DIR/server.lock exclusively */
+#define JIT_STORE_SERVER   0x1u  /* LMDB: take DIR/server.lock exclusively;
+                                    PostgreSQL: listen for other nodes'
+                                    commits (jit_store_wait_change) */
 #define JIT_STORE_READONLY 0x2u  /* no writes (jit_store_write gives
-                                    JIT_ERR_PERMISSION); no writer thread */
+                                    JIT_ERR_PERMISSION); no writer thread;
+                                    no schema migration */
 
 #define JIT_STORE_DEFAULT_MAP_SIZE (8ull << 30)  /* 8 GiB, sparse */
 
@@ -86,19 +111,55 @@ struct jit_store_options {
 	                         data is written.  Every process opening the
 	                         same dir should use the same size. */
 	unsigned max_batch;   /* most closures per commit; 0 = 4096 */
+
+	/* PostgreSQL (all NULL / 0 for LMDB).  url: a postgresql:// (or
+	 * postgres://) URL as libpq takes it; the options below override
+	 * what it says.  password_file: a file whose first line is the
+	 * password.  sslmode, sslrootcert: as libpq's.  schema: the
+	 * schema holding the tables (created if missing; NULL = the
+	 * connection's default, usually "public"); a name of at most 63
+	 * lowercase letters, digits and '_', not starting with a digit.
+	 * connections: how many connections reads use at most (0 = 8); the
+	 * writer, the listener and the job lock have one each. */
+	const char *url;
+	const char *password_file;
+	const char *sslmode;
+	const char *sslrootcert;
+	const char *schema;
+	unsigned connections;
+
+	/* If not NULL, receives a message for the user when opening fails
+	 * (e.g. libpq's "password authentication failed ..."). */
+	char *err;
+	size_t errlen;
 };
 
 /*
  * Open (creating if needed) the store in directory dir.  A missing dir is
- * created with mode 0700 (its parent must exist).  On success *out is the
- * new store, to be released with jit_store_close().  *out is NULL on
- * failure.  Errors: STORE_LOCKED (JIT_STORE_SERVER and another process
- * holds the lock), PERMISSION, NOT_FOUND (parent dir missing, or
- * READONLY and no store exists), STORE_CORRUPT, STORE_FULL, ALLOC, STORE.
+ * created with mode 0700 (its parent must exist).  With opt->url set, or
+ * dir a postgresql:// URL (jit_store_is_url), the PostgreSQL backend is
+ * opened instead: its tables are created, or brought to the current
+ * schema version, unless READONLY.  On success *out is the new store, to
+ * be released with jit_store_close().  *out is NULL on failure.  Errors:
+ * STORE_LOCKED (JIT_STORE_SERVER and another process holds the lock),
+ * PERMISSION (also: the database refused the login), NOT_FOUND (parent
+ * dir missing, or READONLY and no store exists), STORE_CORRUPT (also: a
+ * schema newer than this program's), STORE_FULL, ALLOC, STORE (also:
+ * the database is unreachable).
  */
 int jit_store_open(const char *dir, unsigned flags, struct jit_store **out);
 int jit_store_open_opts(const char *dir, const struct jit_store_options *opt,
     struct jit_store **out);
+
+/* 1 if where is a postgresql:// or postgres:// URL, else 0. */
+int jit_store_is_url(const char *where);
+
+/* "lmdb" or "postgresql": the backend s runs on. */
+const char *jit_store_backend(const struct jit_store *s);
+
+/* The version of the PostgreSQL schema this program writes (the value
+ * of the schema_version table once opened for writing). */
+#define JIT_STORE_PG_SCHEMA 3
 
 /*
  * Stop the writer thread (queued writes finish first), close the
@@ -195,6 +256,14 @@ int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
  * deadline with deadline (0 = none), moving its index entries if "state",
  * "user" or the deadline changed.  NOT_FOUND if no such request.  Marks
  * the id as changed for jit_store_wait_change().
+ *
+ * PostgreSQL sends this update, jit_store_put_value() and
+ * jit_store_audit_put() without waiting for the answer (one round trip
+ * fewer each): a failure of theirs (NOT_FOUND here) is returned by the
+ * closure's next store call or, at the latest, is the closure's result
+ * (jit_store_write() returns it and the closure is rolled back).  Read
+ * the request first, as the lifecycle does, to get NOT_FOUND from the
+ * read.
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
     uint64_t deadline);
@@ -328,6 +397,11 @@ int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
  * claimed (the signed cert is thrown away) leaves a gap in the
  * sequence, never a duplicate.  Do not mix with jit_store_next_serial()
  * in concurrent closures of one process (a CONFLICT is then possible).
+ * PostgreSQL: reserved serials come from a sequence that all nodes
+ * share, so no two reservations anywhere are the same; the claim checks
+ * for a cert record and raises the sequence past a serial it had not
+ * handed out yet (only jit_store_copy or a hand-picked serial do that).
+ * jit_store_next_serial takes from the same sequence.
  */
 int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
@@ -455,6 +529,9 @@ int jit_store_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
  * its first delivery or a retry) or failed (given up, kept until someone
  * retries it); a delivered entry is removed and counted.  Stores opened
  * READONLY that were written before the outbox existed have an empty one.
+ * PostgreSQL: one outbox for all nodes; the entries of an endpoint are
+ * delivered by the node holding the "notify" job lock
+ * (jit_store_job_lock(), api/notify/deliver.c), so by one at a time.
  */
 enum jit_outbox_state { JIT_OUTBOX_QUEUED, JIT_OUTBOX_FAILED };
 
@@ -498,13 +575,52 @@ struct jit_outbox_stats {
 /* Counts for /metrics.  Cost is proportional to the entries stored. */
 int jit_store_outbox_stats(struct jit_store_txn *t,
     struct jit_outbox_stats *st);
+/* ---- jobs on several nodes ------------------------------------------- */
+
+/*
+ * Periodic work that one node at a time should do (the sweeper, an
+ * outbox): 1 if this process holds the job's lock now (taking it if it
+ * is free), 0 if another process holds it, or a store error.  Call it
+ * before each run of the job.  LMDB: always 1 (one server per data
+ * directory).  PostgreSQL: a session advisory lock on a connection of
+ * its own, kept while this store is open; if that connection dies
+ * (the node crashed, or lost the database) the lock is released and the
+ * next call on another node takes it.  job: a non-empty name of at most
+ * 200 bytes.
+ */
+int jit_store_job_lock(struct jit_store *s, const char *job);
+
+/* ---- copying a store ------------------------------------------------- */
+
+struct jit_store_copy_stats {
+	uint64_t requests, certs, tokens, values, audit, outbox;
+	uint64_t audit_head_seq;           /* the copied chain's head */
+	char audit_head[65];               /* hex, "" if the log is empty */
+};
+
+/*
+ * Copy everything in from (any backend; READONLY is enough) into to,
+ * which must be empty (no requests, certs, tokens, values, audit or
+ * outbox entries; else CONFLICT): requests with their sequence numbers
+ * and deadlines, cert records, tokens, named values, the audit entries
+ * byte for byte (so the chain and its head are the same), the outbox's
+ * entries (queued and failed, with their sequence numbers) and the
+ * counters, so no serial or sequence number is handed out again and the
+ * delivered total goes on.  One write
+ * transaction on to: all of it or nothing.  Afterwards the head of to's
+ * log is compared with from's (AUDIT_CHAIN if they differ).  st (may be
+ * NULL) receives the counts.
+ */
+int jit_store_copy(struct jit_store *from, struct jit_store *to,
+    struct jit_store_copy_stats *st);
 
 /* ---- change notification (long-poll) --------------------------------- */
 
 /*
  * The store keeps a version number that grows by one with every durable
- * commit made by this process.  To wait for a request to change without
- * polling:
+ * commit made by this process and, on PostgreSQL with JIT_STORE_SERVER,
+ * with every commit another node announces.  To wait for a request to
+ * change without polling:
  *
  *     v = jit_store_version(s);          // BEFORE reading
  *     read the request; if its state is final, answer;
@@ -516,18 +632,25 @@ int jit_store_outbox_stats(struct jit_store_txn *t,
  * happened - or 0 after timeout_ms (0 = check only).  With id NULL, any
  * commit counts.  It may rarely return 1 for a commit that touched a
  * different request (ids share wake-up slots); callers must re-read.  It
- * never fails and needs no read snapshot.  Commits by other processes do
- * not wake it.
+ * never fails and needs no read snapshot.  LMDB: commits by other
+ * processes do not wake it.  PostgreSQL: other nodes' commits wake it
+ * (NOTIFY, delivered after their commit); when the listening connection
+ * was lost, every waiter is woken once it is back, since announcements
+ * may have been missed.
  */
 uint64_t jit_store_version(struct jit_store *s);
 int jit_store_wait_change(struct jit_store *s, const char *id, uint64_t since,
     int timeout_ms);
 
 /*
- * The id of the last transaction committed to the store by any process
- * (LMDB's transaction id): it grows with every commit, this process's
- * and others' (jit-ca token create), so a value read from the store may
- * be kept while it stays the same.  Cheap: no lock, no system call.
+ * The id of the last transaction committed to the store by any process:
+ * it grows with every commit, this process's and others' (jit-ca token
+ * create; on PostgreSQL, every node's), so a value read from the store
+ * may be kept while it stays the same.  A commit that returned before
+ * the call is always counted.  LMDB: LMDB's transaction id; cheap, no
+ * lock, no system call.  PostgreSQL: the head row's commit counter (plus
+ * one), read from the database: one round trip on a read connection;
+ * 0, which no commit has, when the database cannot be reached.
  */
 uint64_t jit_store_commit_id(struct jit_store *s);
 
@@ -539,10 +662,13 @@ uint64_t jit_store_commit_id(struct jit_store *s);
  * blocking in jit_store_wait_change(): fn(ctx, slots, n) is called after
  * every commit that changed requests, with the n distinct slots it touched
  * (ascending), once the new version is visible to jit_store_version() and
- * jit_store_wait_change().  It runs on the store's writer thread with the
- * store's version lock held: it must be quick, must not block and must not
- * call the store.  jit_store_set_change_hook(s, NULL, NULL) clears it; a
- * call in progress has finished when it returns.  One hook per store.
+ * jit_store_wait_change().  On PostgreSQL it is also called for the
+ * commits other nodes announce, and with every slot when the listening
+ * connection is back after a loss.  It runs on the store's writer thread
+ * (or the PostgreSQL listener's) with the store's version lock held: it
+ * must be quick, must not block and must not call the store.
+ * jit_store_set_change_hook(s, NULL, NULL) clears it; a call in progress
+ * has finished when it returns.  One hook per store.
  */
 #define JIT_STORE_WAKE_SLOTS 4096
 typedef void (*jit_store_change_fn)(void *ctx, const unsigned *slots,
@@ -572,7 +698,7 @@ void jit_store_get_stats(struct jit_store *s, struct jit_store_stats *st);
  * access maps it again (a minor fault).  A long scan (an audit export of
  * millions of entries) calls this now and then so the process's RSS does
  * not grow with the size of the store.  Safe while other threads read or
- * write; never fails; NULL is a no-op.
+ * write; never fails; NULL is a no-op; nothing to do on PostgreSQL.
  */
 void jit_store_release_pages(struct jit_store *s);
 

@@ -1,46 +1,18 @@
 /*
- * support.c - helpers shared by the store's files (store_int.h): LMDB
- * error mapping, meta counters, JSON records, name checks.
+ * support.c - what both backends share (store_int.h): JSON records, name
+ * checks, wake-up slots; and the parts of store.h that need no storage:
+ * request ids, token hashes, encoding records ahead of a write.
  */
 #include "store_int.h"
 
-#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
-int
-jit_store__map_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_NOTFOUND:
-		return JIT_ERR_NOT_FOUND;
-	case MDB_KEYEXIST:
-		return JIT_ERR_CONFLICT;
-	case MDB_MAP_FULL:
-	case ENOSPC:
-	case EDQUOT:
-		return JIT_ERR_STORE_FULL;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_INCOMPATIBLE:
-		return JIT_ERR_STORE_CORRUPT;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return JIT_ERR_PERMISSION;
-	case ENOENT:
-		return JIT_ERR_NOT_FOUND;
-	case ENOMEM:
-		return JIT_ERR_ALLOC;
-	default:
-		return JIT_ERR_STORE;
-	}
-}
+#include "err.h"
+#include "util.h"
 
 unsigned
 jit_store__slot_of(const char *id)
@@ -52,6 +24,14 @@ jit_store__slot_of(const char *id)
 		h *= 16777619u;
 	}
 	return h % NSLOTS;
+}
+
+void
+jit_store__mark_changed(struct jit_store_txn *t, const char *id)
+{
+	unsigned slot = jit_store__slot_of(id);
+
+	t->slots[slot / 8] |= (unsigned char)(1u << (slot % 8));
 }
 
 const char *
@@ -92,6 +72,21 @@ jit_store__parse_json(const void *data, size_t len, size_t flags,
 }
 
 int
+jit_store__parse_object(const void *data, size_t len, json_t **out)
+{
+	int r;
+
+	if ((r = jit_store__parse_json(data, len, 0, out)) != 0)
+		return r;
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return JIT_ERR_STORE_CORRUPT;
+	}
+	return 0;
+}
+
+int
 jit_store__dump_json(const json_t *j, size_t flags, char **out, size_t *len)
 {
 	*out = json_dumps(j, flags | JSON_COMPACT);
@@ -114,63 +109,83 @@ jit_store__encode_object(const json_t *obj, char **out, size_t *len)
 }
 
 int
-jit_store__walk_end(MDB_cursor *cur, int r, int rc)
+jit_store__request_fields(const json_t *req, const char **id,
+    const char **state, const char **user)
 {
-	mdb_cursor_close(cur);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	if (!json_is_object(req))
+		return JIT_ERR_INVALID_ARGUMENT;
+	*id = jit_store__get_name(req, "id", MAX_ID);
+	*state = jit_store__get_name(req, "state", MAX_NAME);
+	*user = jit_store__get_name(req, "user", MAX_NAME);
+	if (*id == NULL || *state == NULL || *user == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	return 0;
+}
+
+void
+jit_store__request_keys(const json_t *req, const char **role,
+    uint64_t *not_after)
+{
+	const char *na = json_string_value(json_object_get(req, "not_after"));
+
+	*role = jit_store__get_name(req, "role", MAX_NAME);
+	if (na == NULL || jit_parse_time(na, not_after) != 0)
+		*not_after = 0;
 }
 
 int
 jit_store__need_write(struct jit_store_txn *t)
 {
-	if (t == NULL || t->txn == NULL)
+	if (t == NULL || t->s == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
 	return t->write ? 0 : JIT_ERR_PERMISSION;
 }
 
 int
-jit_store__get_u64(struct jit_store_txn *t, int db, const char *key,
-    size_t klen, uint64_t dflt, uint64_t *v)
+jit_store__copy_text(const void *p, size_t len, char **out, size_t *outlen)
 {
-	MDB_val k = { klen, (void *)key }, d;
-	int rc;
-
-	rc = mdb_get(t->txn, t->s->dbi[db], &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		*v = dflt;
-		return 0;
-	}
-	if (rc != 0)
-		return jit_store__map_err(rc);
-	if (d.mv_size != 8)
-		return JIT_ERR_STORE_CORRUPT;
-	*v = get_be64(d.mv_data);
+	if (len == SIZE_MAX || (*out = malloc(len + 1)) == NULL)
+		return JIT_ERR_ALLOC;
+	memcpy(*out, p, len);
+	(*out)[len] = '\0';
+	if (outlen != NULL)
+		*outlen = len;
 	return 0;
 }
 
-int
-jit_store__put_u64(struct jit_store_txn *t, int db, const char *key,
-    size_t klen, uint64_t v)
-{
-	unsigned char b[8];
-	MDB_val k = { klen, (void *)key }, d = { 8, b };
+/* ---- store.h functions that need no storage --------------------------- */
 
-	put_be64(b, v);
-	return jit_store__map_err(mdb_put(t->txn, t->s->dbi[db], &k, &d, 0));
+int
+jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN])
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char rnd[12];
+
+	out[0] = '\0';
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return JIT_ERR_CRYPTO;
+	out[0] = 'r';
+	out[1] = '-';
+	for (int i = 0; i < 12; i++)
+		out[2 + i] = b32[rnd[i] & 31];
+	out[14] = '\0';
+	return 0;
+}
+
+void
+jit_store_token_hash(const char *token, unsigned char hash[JIT_TOKEN_HASH_LEN])
+{
+	SHA256((const unsigned char *)token, strlen(token), hash);
 }
 
 int
-jit_store__meta_get_u64(struct jit_store_txn *t, const char *name,
-    uint64_t dflt, uint64_t *v)
+jit_store_encode_request(const json_t *req, char **out, size_t *len)
 {
-	return jit_store__get_u64(t, DB_META, name, strlen(name), dflt, v);
+	return jit_store__encode_object(req, out, len);
 }
 
 int
-jit_store__meta_put_u64(struct jit_store_txn *t, const char *name,
-    uint64_t v)
+jit_store_encode_cert(const json_t *rec, char **out, size_t *len)
 {
-	return jit_store__put_u64(t, DB_META, name, strlen(name), v);
+	return jit_store__encode_object(rec, out, len);
 }

@@ -26,19 +26,31 @@
  * the first -w not counted), each timed from its scheduled start (a late
  * answer delays the next GET, whose wait counts).
  *
+ * Several servers (nodes on one database): -u may be given up to 8 times;
+ * client i talks to URL i mod n.  For tests that check what was
+ * acknowledged: -N TOTAL stops starting issuances once TOTAL completed
+ * (the run is bounded by work; -d stays a safety limit; SIGTERM ends it
+ * the same way, after the issuances under way), -L FILE writes
+ * "C ID" after each 201 and "I ID CERTLINE" after each certificate, and
+ * a client whose request failed waits 20 ms before its next one (a node
+ * that is down is not hammered).  The summary line counts failures by
+ * HTTP status (status_0 = no answer at all).
+ *
  * Latencies are recorded per issuance (POST start or scheduled start to
  * certificate received) and per HTTP request; completions in the first -w
  * seconds are not counted (warm-up).  Output: one line of key=value pairs
  * (for scripts), or a readable summary with -v.
  *
- * Usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] [-d SECONDS] [-w WARMUP]
- *                [-r RATE] [-R ROLE] [-k KEYS] [-v]
+ * Usage: loadgen -u URL [-u URL]... -T TOKENFILE [-c CLIENTS] [-d SECONDS]
+ *                [-w WARMUP] [-r RATE] [-R ROLE] [-k KEYS] [-N TOTAL]
+ *                [-L LOGFILE] [-v]
  *        loadgen -u URL -T TOKENFILE -g PATH [-n N [-W W] | -r RATE [-d S]
  *                [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +64,8 @@
 
 #define MAX_TOKENS 64
 #define MAX_CLIENTS 4096
+#define MAX_URLS 8
+#define ERROR_PAUSE 0.02            /* seconds after a failed request */
 
 enum phase { IDLE, CREATING, FETCHING };
 
@@ -65,6 +79,9 @@ struct client {
 	char post[1024];
 	double t_txn;               /* issuance start (scheduled, open loop) */
 	double t_op;                /* current HTTP request start */
+	double t_next;              /* closed loop: not before (after errors) */
+	const char *base;           /* the server this client talks to */
+	char id[64];                /* the request being fetched */
 };
 
 struct lat {
@@ -144,6 +161,10 @@ on_body(char *p, size_t sz, size_t nm, void *ud)
 }
 
 static const char *base_url;
+static const char *urls[MAX_URLS];
+static size_t nurls;
+static FILE *ack_log;
+static unsigned long status_count[600];
 static char *tokens[MAX_TOKENS];
 static size_t ntokens;
 static char **keys;
@@ -153,6 +174,14 @@ static struct lat lat_txn, lat_create, lat_fetch;
 static unsigned long done_total, done_counted, errors;
 static double t_count_from;
 static int verbose;
+static volatile sig_atomic_t term;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	term = 1;
+}
 
 static void
 start_create(CURLM *m, struct client *c)
@@ -166,7 +195,7 @@ start_create(CURLM *m, struct client *c)
 		fprintf(stderr, "loadgen: request body too long\n");
 		exit(1);
 	}
-	snprintf(c->url, sizeof(c->url), "%s/v1/requests", base_url);
+	snprintf(c->url, sizeof(c->url), "%s/v1/requests", c->base);
 	c->len = 0;
 	c->phase = CREATING;
 	curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
@@ -200,7 +229,8 @@ static void
 start_fetch(CURLM *m, struct client *c, const char *id)
 {
 	snprintf(c->url, sizeof(c->url), "%s/v1/requests/%s/certificate",
-	    base_url, id);
+	    c->base, id);
+	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->len = 0;
 	c->phase = FETCHING;
 	curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
@@ -213,10 +243,11 @@ start_fetch(CURLM *m, struct client *c, const char *id)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen -u URL -T TOKENFILE [-c CLIENTS] "
-	    "[-d SECONDS] [-w WARMUP]\n               [-r RATE] [-R ROLE] "
-	    "[-k KEYS] [-v]\n       loadgen -u URL -T TOKENFILE -g PATH "
-	    "[-n N] [-W W]\n");
+	fprintf(stderr, "usage: loadgen -u URL [-u URL]... -T TOKENFILE "
+	    "[-c CLIENTS] [-d SECONDS]\n               [-w WARMUP] [-r RATE] "
+	    "[-R ROLE] [-k KEYS] [-N TOTAL]\n               [-L LOGFILE] "
+	    "[-v]\n       loadgen -u URL -T TOKENFILE -g PATH [-n N] "
+	    "[-W W]\n");
 	exit(2);
 }
 
@@ -343,7 +374,7 @@ main(int argc, char **argv)
 	struct client *cl;
 	CURLM *m;
 	const char *tokfile = NULL, *getpath = NULL;
-	unsigned long ngets = 200, warmgets = 5;
+	unsigned long ngets = 200, warmgets = 5, total = 0;
 	unsigned long nclients = 16, nk = 256;
 	double secs = 5, warm = 1, rate = 0, t0, t_end, next_arrival = 0;
 	unsigned long backlog = 0, maxbacklog = 0, i;
@@ -351,9 +382,23 @@ main(int argc, char **argv)
 	size_t bl_head = 0, bl_cap = 0;
 	int ch, running;
 
-	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:N:L:")) != -1) {
 		switch (ch) {
-		case 'u': base_url = optarg; break;
+		case 'u':
+			if (nurls == MAX_URLS)
+				usage();
+			base_url = urls[nurls++] = optarg;
+			break;
+		case 'N': total = strtoul(optarg, NULL, 10); break;
+		case 'L':
+			if ((ack_log = fopen(optarg, "w")) == NULL) {
+				fprintf(stderr, "loadgen: %s: %s\n", optarg,
+				    strerror(errno));
+				return 1;
+			}
+			/* Others watch the log grow: a line at a time. */
+			setvbuf(ack_log, NULL, _IOLBF, 0);
+			break;
 		case 'T': tokfile = optarg; break;
 		case 'c': nclients = strtoul(optarg, NULL, 10); break;
 		case 'd': secs = strtod(optarg, NULL); break;
@@ -372,6 +417,7 @@ main(int argc, char **argv)
 	    nclients > MAX_CLIENTS || secs <= 0 || nk == 0 || warm < 0)
 		usage();
 	load_tokens(tokfile);
+	signal(SIGTERM, on_term);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getpath != NULL)
 		return get_mode(getpath, ngets, warmgets, rate, secs, warm);
@@ -385,6 +431,7 @@ main(int argc, char **argv)
 		struct client *c = &cl[i];
 		const char *tok = tokens[i % ntokens];
 
+		c->base = urls[i % nurls];
 		c->easy = curl_easy_init();
 		c->hdr_post = curl_slist_append(NULL, tok);
 		c->hdr_post = curl_slist_append(c->hdr_post,
@@ -468,6 +515,8 @@ main(int argc, char **argv)
 					if (t >= t_count_from && t < t_end)
 						lat_add(&lat_create,
 						    t - c->t_op);
+					if (ack_log != NULL)
+						fprintf(ack_log, "C %s\n", id);
 					start_fetch(m, c, id);
 					continue;
 				}
@@ -478,6 +527,10 @@ main(int argc, char **argv)
 				    "openssh.com ", 33) == 0;
 				if (ok) {
 					done_total++;
+					if (ack_log != NULL)
+						fprintf(ack_log, "I %s %.*s\n",
+						    c->id, (int)strcspn(c->body,
+						    "\r\n"), c->body);
 					if (t >= t_count_from && t < t_end) {
 						done_counted++;
 						lat_add(&lat_fetch,
@@ -489,6 +542,9 @@ main(int argc, char **argv)
 			}
 			if (!ok) {
 				errors++;
+				status_count[msg->data.result != CURLE_OK ||
+				    code < 0 || code >= 600 ? 0 : code]++;
+				c->t_next = t + ERROR_PAUSE;
 				if (errors <= 5)
 					fprintf(stderr, "loadgen: %s failed: "
 					    "%s, HTTP %ld: %.200s\n",
@@ -499,11 +555,18 @@ main(int argc, char **argv)
 					    c->body : "");
 			}
 			c->phase = IDLE;
-			if (rate <= 0 && t < t_end) {
-				c->t_txn = t;
-				start_create(m, c);
-			}
 		}
+		/* Closed loop: idle clients start again (after a pause if
+		 * their last request failed), until -N issuances are done. */
+		for (i = 0; rate <= 0 && t < t_end && i < nclients; i++) {
+			if (cl[i].phase != IDLE || t < cl[i].t_next ||
+			    (total != 0 && done_total >= total))
+				continue;
+			cl[i].t_txn = t;
+			start_create(m, &cl[i]);
+		}
+		if (((total != 0 && done_total >= total) || term) && t < t_end)
+			t_end = t;
 		t = now_s();
 		if (t >= t_end) {
 			int busy = 0;
@@ -547,12 +610,19 @@ main(int argc, char **argv)
 	}
 	printf("certs=%lu secs=%.2f rate=%.0f errors=%lu p50=%.3f p90=%.3f "
 	    "p99=%.3f max=%.3f create_p50=%.3f create_p99=%.3f "
-	    "fetch_p50=%.3f fetch_p99=%.3f backlog=%lu\n", done_counted, secs,
+	    "fetch_p50=%.3f fetch_p99=%.3f backlog=%lu", done_counted, secs,
 	    (double)done_counted / secs, errors, pct(&lat_txn, .5),
 	    pct(&lat_txn, .9), pct(&lat_txn, .99), pct(&lat_txn, 1),
 	    pct(&lat_create, .5), pct(&lat_create, .99), pct(&lat_fetch, .5),
 	    pct(&lat_fetch, .99), maxbacklog);
-
+	for (i = 0; i < 600; i++)
+		if (status_count[i] != 0)
+			printf(" status_%lu=%lu", i, status_count[i]);
+	printf("\n");
+	if (ack_log != NULL && fclose(ack_log) != 0) {
+		fprintf(stderr, "loadgen: writing the log failed\n");
+		return 1;
+	}
 	for (i = 0; i < nclients; i++) {
 		curl_easy_cleanup(cl[i].easy);
 		curl_slist_free_all(cl[i].hdr_post);

@@ -11,6 +11,9 @@
 #   HTTP issuance over loopback: certs/s and p50/p99 with concurrent
 #     clients, p99 at a fixed 1,000 issuances/s, server RSS, pending-list
 #     latency and RSS with 1,000,000 stored requests  (bench-http.sh)
+#   the same on PostgreSQL, one node and two, beside LMDB, and p99 at
+#     1,000 issuances/s                              (bench-pg.sh; needs
+#     Debian's postgresql package, else skipped)
 #   10,000 held long-polls from 100 loopback addresses: whoami and
 #     issuance p50/p99 beside them, wake-up and drop times, server RSS
 #                                                   (bench-longpoll.sh)
@@ -76,6 +79,7 @@ if [ -x "$B/tests/bench/bench-lmdb" ]; then
 	    }'
 fi
 sh tests/bench/bench-http.sh "$secs"
+CLIENTS=64 bash tests/bench/bench-pg.sh "$secs" | grep -v '^=='
 sh tests/bench/bench-longpoll.sh "$((secs * 5))"
 if [ -x "$JIT_SSH" ]; then
 	sh tests/bench/bench-login.sh 20 | awk '

@@ -19,7 +19,10 @@
 #       after api_stop / kill), picks another port when the log says
 #       "Address already in use".  API_CLOCK_SKEW (default 60s),
 #       API_MAX_WAIT (default 20s) and API_RATE_LIMIT (default 0 = off)
-#       set those config keys.
+#       set those config keys.  With JIT_TEST_PG=1 in the environment
+#       (the *-pg tests of meson.build) the store is a PostgreSQL
+#       database (pg-lib.sh, started by the first api_start) instead of
+#       LMDB in $T/data; the test SKIPs without the server binaries.
 #   api_stop                  SIGTERM the server, wait; sets API_RC
 #   api_tokens USER...        jit-ca token create for each; sets TOK_<user>
 #   api TOKEN METHOD PATH [BODY]
@@ -104,6 +107,18 @@ API_PID=
 API_LOG=
 JURL=
 
+if [ -n "${JIT_TEST_PG:-}" ]; then
+	. "$(dirname "${BASH_SOURCE[0]}")/pg-lib.sh"
+	pg_need
+fi
+
+# The store: section of a config on PostgreSQL (JIT_TEST_PG), else none.
+_api_store_conf() {
+	[ -n "${JIT_TEST_PG:-}" ] || return 0
+	printf 'store:\n  url: %s\n  password_file: %s\n' "$PG_URL_NOPW" \
+		"$PG_PWFILE"
+}
+
 # Writes $T/server.yaml for port $1 (serve_free_port's WRITE_FN).
 _api_server_conf() {
 	cat >"$T/server.yaml" <<EOF
@@ -115,6 +130,7 @@ max_body: 64KiB
 max_wait: ${API_MAX_WAIT:-20s}
 sweep_interval: 1s
 rate_limit: ${API_RATE_LIMIT:-0}
+$(_api_store_conf)
 $_API_EXTRA
 EOF
 }
@@ -123,6 +139,9 @@ api_start() {
 	local rc=0
 	_API_EXTRA=${1:-}
 	[ -f "$T/policy.yaml" ] || api_policy
+	if [ -n "${JIT_TEST_PG:-}" ] && [ -z "$PG_PORT" ]; then
+		pg_start || return 1
+	fi
 	API_STARTS=$((${API_STARTS:-0} + 1))
 	API_LOG=$T/server.$API_STARTS.log
 	SERVE_PORT_FIRST=$API_PORT serve_free_port "$API_LOG" \

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "policy.h"
 #include "store.h"
+#include "test-store-open.h"
 #include "test.h"
 #include "test-files.h"
 #include "util.h"
@@ -132,7 +133,7 @@ main(void)
 	struct jit_store *s = NULL;
 	unsigned deleted = 9;
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	memset(&info, 0, sizeof(info));
 
 	/* Bad arguments. */

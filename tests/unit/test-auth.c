@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "err.h"
 #include "store.h"
+#include "test-store-open.h"
 #include "test.h"
 #include "test-files.h"
 #include "util.h"
@@ -118,7 +119,7 @@ test_sessions(void)
 	const char *why = NULL;
 	unsigned ended = 0;
 
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	REQUIRE_OK(jit_auth_token_create(s, "alice", 0, "test", &tok, tid));
 
 	/* The token signs in; its id is what a session remembers. */

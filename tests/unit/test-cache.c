@@ -3,9 +3,10 @@
  * store: a value is built once and served again while the store's commit
  * id and the time allow; a commit (by this process or by another one),
  * a value's own expiry and a clock stepped back each make the next call
- * build again;
- * a failed build caches nothing; and callers that arrive during a build
- * wait for it and get its value (one build for nine callers).
+ * build again; a failed build caches nothing; and callers that arrive
+ * during a build wait for it and get its value (one build for nine
+ * callers).  On PostgreSQL (tests/unit/with-pg.sh) the other process is
+ * another node of the same database.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include "store.h"
 #include "test.h"
 #include "test-files.h"
+#include "test-store-open.h"
 
 struct builder {
 	atomic_int builds;
@@ -110,7 +112,7 @@ main(void)
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	b.expires = UINT64_MAX;
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	REQUIRE_OK(jit_cache_new(s, build, &b, &c));
 
 	CHECK_STR(get(c, 100), "build 1 at 100");
@@ -123,7 +125,7 @@ main(void)
 	if ((pid = fork()) == 0) {
 		struct jit_store *other = NULL;
 
-		_exit(jit_store_open(sdir, 0, &other) != 0 ||
+		_exit(test_store_open(sdir, 0, &other) != 0 ||
 		    jit_store_write(other, put_fn, NULL) != 0 ? 1 : 0);
 	}
 	REQUIRE(pid > 0 && waitpid(pid, &wst, 0) == pid);

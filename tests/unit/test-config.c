@@ -326,6 +326,58 @@ test_load_file(void)
 	jit_config_release(&c);
 }
 
+/* store: lmdb, a URL, or a mapping with the URL and its options. */
+static void
+test_store(void)
+{
+	struct jit_config c;
+	char err[512];
+
+	REQUIRE_OK(parse("listen: 127.0.0.1:1\n", &c, err, sizeof(err)));
+	CHECK(c.store_url == NULL);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("store: lmdb\n", &c, err, sizeof(err)));
+	CHECK(c.store_url == NULL);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("store: postgres://db/jit\n", &c, err, sizeof(err)));
+	CHECK_STR(c.store_url, "postgres://db/jit");
+	CHECK(c.store_password_file == NULL && c.store_sslmode == NULL);
+	jit_config_release(&c);
+	REQUIRE_OK(parse("store:\n"
+	    "  url: postgresql://jit@db1,db2/jit\n"
+	    "  password_file: /etc/jit-ssh/pw\n"
+	    "  sslmode: verify-full\n"
+	    "  sslrootcert: /etc/jit-ssh/ca.crt\n"
+	    "  schema: jit_prod\n"
+	    "  connections: 16\n", &c, err, sizeof(err)));
+	CHECK_STR(c.store_url, "postgresql://jit@db1,db2/jit");
+	CHECK_STR(c.store_password_file, "/etc/jit-ssh/pw");
+	CHECK_STR(c.store_sslmode, "verify-full");
+	CHECK_STR(c.store_sslrootcert, "/etc/jit-ssh/ca.crt");
+	CHECK_STR(c.store_schema, "jit_prod");
+	CHECK_INT(c.store_connections, 16);
+	jit_config_release(&c);
+	CHECK(c.store_url == NULL && c.store_schema == NULL);
+
+	refuse("store: mysql://db/jit\n",
+	    "t.yaml:1: store: expected lmdb or a postgresql:// URL");
+	refuse("store: ''\n", "store: must not be empty");
+	refuse("store:\n  sslmode: require\n", "store: needs url");
+	refuse("store:\n  url: lmdb\n", "store.url: expected a postgresql://");
+	refuse("store:\n  url: postgresql://x/y\n  sslmode: maybe\n",
+	    "t.yaml:3: store.sslmode: expected disable, allow");
+	refuse("store:\n  url: postgresql://x/y\n  schema: 9lives\n",
+	    "store.schema: expected at most 48");
+	refuse("store:\n  url: postgresql://x/y\n  schema: Jit\n",
+	    "store.schema");
+	refuse("store:\n  url: postgresql://x/y\n  connections: 1001\n",
+	    "store.connections: must be at most 1000");
+	refuse("store:\n  url: postgresql://x/y\n  passwd_file: x\n",
+	    "unknown key 'passwd_file'");
+	refuse("store:\n  url: postgresql://x/y\n  url: postgresql://z/y\n",
+	    "duplicate key 'url'");
+}
+
 /* Write text to a new file of the given mode in dir; returns its path
  * (static). */
 static const char *
@@ -476,6 +528,7 @@ main(void)
 	test_listen();
 	test_size();
 	test_load_file();
+	test_store();
 	test_secret();
 	TEST_DONE();
 }

@@ -21,6 +21,7 @@
 #include "revocation.h"
 #include "sshsig.h"
 #include "store.h"
+#include "test-store-open.h"
 #include "util.h"
 #include "test.h"
 #include "test-files.h"
@@ -46,7 +47,7 @@ fx_open(struct fx *f, const char *tag)
 
 	memset(f, 0, sizeof(*f));
 	f->dir = store_dir_new(tag);
-	REQUIRE_OK(jit_store_open(f->dir, 0, &f->s));
+	REQUIRE_OK(test_store_open(f->dir, 0, &f->s));
 	memset(&o, 0, sizeof(o));
 	o.store = f->s;
 	o.ca = host_ca;
@@ -625,7 +626,7 @@ test_http(void)
 	struct jit_store *s = NULL;
 	json_t *j;
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	REQUIRE_OK(jit_key_generate(JIT_KEY_ED25519, 0, &hk));
 	REQUIRE_OK(jit_policy_load("../policies/examples", &pol, &pe));
 	memset(&ao, 0, sizeof(ao));

@@ -29,6 +29,7 @@
 #include "store.h"
 #include "test.h"
 #include "test-files.h"
+#include "test-store-open.h"
 #include "util.h"
 
 /* 2026-01-01T00:00:00Z: the tests' clock, passed to every transition. */
@@ -184,7 +185,7 @@ fx_open_with(struct fx *f, const char *tag, const char *yaml,
 	memset(f, 0, sizeof(*f));
 	memset(&hk, 0, sizeof(hk));
 	f->dir = store_dir_new(tag);
-	REQUIRE_OK(jit_store_open(f->dir, 0, &f->s));
+	REQUIRE_OK(test_store_open(f->dir, 0, &f->s));
 	if (jit_policy_load_mem("test-policy", yaml, strlen(yaml), &f->p,
 	    &pe) != 0) {
 		fprintf(stderr, "policy: %s:%u: %s: %s\n", pe.file, pe.line,
@@ -1944,6 +1945,153 @@ test_audit_entries(void)
 	fx_close(&f);
 }
 
+/* ---- two nodes on one PostgreSQL database -------------------------------- */
+
+#define NODE_GRANTS 16
+#define NODE_THREADS 2          /* per node */
+
+struct fetcher {
+	struct jit_lifecycle *lc;
+	const struct jit_policy *p;
+	char (*ids)[JIT_REQUEST_ID_LEN];
+	int start;
+	char *lines[NODE_GRANTS];
+	int errors;
+};
+
+static void *
+fetch_thread(void *arg)
+{
+	struct fetcher *fe = arg;
+	struct jit_lc_why w;
+
+	for (int k = 0; k < NODE_GRANTS; k++) {
+		int i = (fe->start + k) % NODE_GRANTS;
+
+		if (jit_lc_issue(fe->lc, fe->p, AS("alice"), fe->ids[i],
+		    T0 + 20, &fe->lines[i], &w) != 0)
+			fe->errors++;
+	}
+	return NULL;
+}
+
+struct node_waiter {
+	struct jit_lifecycle *lc;
+	const struct jit_policy *p;
+	const char *id;
+	struct jit_request *got;
+	int rc;
+	uint64_t ms;
+};
+
+static void *
+node_wait_thread(void *arg)
+{
+	struct node_waiter *w = arg;
+	uint64_t t0 = jit_monotonic_ms();
+
+	w->rc = jit_lc_wait(w->lc, w->p, AS("alice"), w->id, 60000, NULL,
+	    &w->got, NULL);
+	w->ms = jit_monotonic_ms() - t0;
+	return NULL;
+}
+
+/* Node B: a second store on f's database with a lifecycle of its own
+ * (no hook), the server's max_pending as given. */
+static void
+node_b(struct fx *f, unsigned max_pending, struct jit_store **sb,
+    struct jit_lifecycle **lb)
+{
+	struct jit_lifecycle_options o;
+
+	REQUIRE_OK(test_store_open(f->dir, JIT_STORE_SERVER, sb));
+	memset(&o, 0, sizeof(o));
+	o.store = *sb;
+	o.ca = ca_key;
+	o.sign = jit_key_signer;
+	o.sign_ctx = ca_key;
+	o.clock_skew = SKEW;
+	o.max_pending = max_pending;
+	REQUIRE_OK(jit_lifecycle_new(&o, lb));
+}
+
+/*
+ * Node A is the fixture's store and lifecycle, node B a second store on
+ * the same database with its own lifecycle.  Alice's long-poll on B
+ * returns when bob approves on A; when every grant is fetched on both
+ * nodes at once, each gets one certificate and every fetch the same
+ * bytes; the audit log is one chain.
+ */
+static void
+test_two_nodes(void)
+{
+	struct fx f;
+	struct jit_store *sb = NULL;
+	struct jit_lifecycle *lb = NULL;
+	struct node_waiter nw;
+	struct fetcher fe[2 * NODE_THREADS];
+	pthread_t th[2 * NODE_THREADS], wt;
+	char (*gids)[JIT_REQUEST_ID_LEN] = calloc(NODE_GRANTS, sizeof(*gids));
+	char id[JIT_REQUEST_ID_LEN];
+	struct peek pk;
+	uint64_t count = 0;
+
+	REQUIRE(gids != NULL);
+	fx_open(&f, "lc-nodes");
+	node_b(&f, 0, &sb, &lb);
+
+	CREATE_ID(&f, id, "alice", "staging", 0, NULL, 0, T0);
+	memset(&nw, 0, sizeof(nw));
+	nw.lc = lb;
+	nw.p = f.p;
+	nw.id = id;
+	REQUIRE(pthread_create(&wt, NULL, node_wait_thread, &nw) == 0);
+	jit_request_free(APPROVE(&f, "bob", id, NULL, T0 + 1));
+	REQUIRE(pthread_join(wt, NULL) == 0);
+	CHECK_OK(nw.rc);
+	CHECK(nw.got != NULL && nw.got->state == JIT_STATE_APPROVED);
+	CHECK(nw.ms < 30000);
+	jit_request_free(nw.got);
+
+	for (int i = 0; i < NODE_GRANTS; i++) {
+		CREATE_ID(&f, gids[i], "alice", "staging", HOUR, NULL, 0, T0);
+		jit_request_free(APPROVE(&f, "bob", gids[i], NULL, T0 + 10));
+	}
+	memset(fe, 0, sizeof(fe));
+	for (int k = 0; k < 2 * NODE_THREADS; k++) {
+		fe[k].lc = k % 2 ? lb : f.lc;
+		fe[k].p = f.p;
+		fe[k].ids = gids;
+		fe[k].start = k * 5;
+		REQUIRE(pthread_create(&th[k], NULL, fetch_thread, &fe[k])
+		    == 0);
+	}
+	for (int k = 0; k < 2 * NODE_THREADS; k++) {
+		REQUIRE(pthread_join(th[k], NULL) == 0);
+		CHECK_INT(fe[k].errors, 0);
+	}
+	for (int i = 0; i < NODE_GRANTS; i++)
+		for (int k = 1; k < 2 * NODE_THREADS; k++)
+			CHECK(fe[0].lines[i] != NULL &&
+			    fe[k].lines[i] != NULL &&
+			    strcmp(fe[0].lines[i], fe[k].lines[i]) == 0);
+	memset(&pk, 0, sizeof(pk));
+	peek(&f, NULL, &pk);
+	CHECK_U64(pk.ncerts, NODE_GRANTS);
+	/* 1 + 16 creates, 17 approvals, 16 issues, one chain. */
+	CHECK_U64(pk.audit_seq, 2 * (1 + NODE_GRANTS) + NODE_GRANTS);
+	CHECK_OK(jit_store_read(f.s, verify_fn, &count));
+	CHECK_U64(count, pk.audit_seq);
+	peek_release(&pk);
+	for (int k = 0; k < 2 * NODE_THREADS; k++)
+		for (int i = 0; i < NODE_GRANTS; i++)
+			free(fe[k].lines[i]);
+	jit_lifecycle_free(lb);
+	jit_store_close(sb);
+	free(gids);
+	fx_close(&f);
+}
+
 /* ---- pending caps ------------------------------------------------- */
 
 /* The fixture's policy plus a role "batch" that caps its own pending
@@ -1964,8 +2112,10 @@ policy_with_batch(void)
 	return y;
 }
 
+/* One of the creates by bob that race each other, on node lc. */
 struct racer {
-	struct fx *f;
+	struct jit_lifecycle *lc;
+	const struct jit_policy *p;
 	int rc;
 	const char *slug;
 };
@@ -1977,10 +2127,36 @@ racer_main(void *arg)
 	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
 	struct jit_lc_why w;
 
-	rc->rc = jit_lc_create(rc->f->lc, rc->f->p, AS("bob"), &a, T0, NULL,
-	    &w);
+	rc->rc = jit_lc_create(rc->lc, rc->p, AS("bob"), &a, T0, NULL, &w);
 	rc->slug = w.slug;
 	return NULL;
+}
+
+/* n racers at once, racer i on lcs[i % nlc]: how many passed (*ok) and
+ * how many were refused with too_many_pending (*capped). */
+static void
+race(struct jit_lifecycle *const *lcs, int nlc, const struct jit_policy *p,
+    int n, int *ok, int *capped)
+{
+	struct racer rc[8];
+	pthread_t th[8];
+	int i;
+
+	REQUIRE(n <= 8);
+	*ok = *capped = 0;
+	for (i = 0; i < n; i++) {
+		rc[i].lc = lcs[i % nlc];
+		rc[i].p = p;
+		REQUIRE(pthread_create(&th[i], NULL, racer_main, &rc[i]) == 0);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (rc[i].rc == 0)
+			(*ok)++;
+		else if (rc[i].rc == JIT_ERR_CONFLICT && rc[i].slug != NULL &&
+		    strcmp(rc[i].slug, "too_many_pending") == 0)
+			(*capped)++;
+	}
 }
 
 /* The server's max_pending (3 here) and a role's (batch: 2) refuse a
@@ -1992,14 +2168,11 @@ test_pending_caps(void)
 {
 	struct jit_create_args batch = { "batch", NULL, 0, NULL, 0 };
 	struct jit_create_args staging = { "staging", NULL, 0, NULL, 0 };
-	struct racer rc[8];
-	pthread_t th[8];
 	char *yaml = policy_with_batch();
 	char b1[JIT_REQUEST_ID_LEN], s1[JIT_REQUEST_ID_LEN];
 	struct jit_request *r;
 	struct fx f;
 	int ok = 0, capped = 0;
-	size_t i;
 
 	batch.public_key = ed_line;
 	staging.public_key = ed_line;
@@ -2031,23 +2204,43 @@ test_pending_caps(void)
 	jit_request_free(CREATE(&f, "alice", "staging", 0, NULL, 0, T0 + 4));
 
 	/* Eight creates by bob at once: three pass, five are capped. */
-	for (i = 0; i < 8; i++) {
-		rc[i].f = &f;
-		REQUIRE(pthread_create(&th[i], NULL, racer_main, &rc[i]) == 0);
-	}
-	for (i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		if (rc[i].rc == 0)
-			ok++;
-		else if (rc[i].rc == JIT_ERR_CONFLICT && rc[i].slug != NULL &&
-		    strcmp(rc[i].slug, "too_many_pending") == 0)
-			capped++;
-	}
+	race(&f.lc, 1, f.p, 8, &ok, &capped);
 	CHECK_INT(ok, 3);
 	CHECK_INT(capped, 5);
 	CHANGED(&f, 3, "request.create");
 	fx_close(&f);
 	free(yaml);
+}
+
+/* Two nodes, each with the server's max_pending of 3: eight creates by
+ * bob at once, alternating between them, and still exactly three pass
+ * (each node counts inside its write, and the writes of the nodes
+ * commit one after the other). */
+static void
+test_two_nodes_caps(void)
+{
+	struct jit_lifecycle *lcs[2];
+	struct jit_store *sb = NULL;
+	struct peek pk;
+	struct fx f;
+	int ok = 0, capped = 0;
+
+	fx_open_with(&f, "lc-nodes-caps", policy_yaml, 3);
+	node_b(&f, 3, &sb, &lcs[1]);
+	lcs[0] = f.lc;
+	for (int round = 0; round < 3; round++) {
+		race(lcs, 2, f.p, 8, &ok, &capped);
+		CHECK_INT(ok, round == 0 ? 3 : 0);
+		CHECK_INT(capped, round == 0 ? 5 : 8);
+	}
+	/* Three creates, whichever node made them (B has no hook). */
+	memset(&pk, 0, sizeof(pk));
+	peek(&f, NULL, &pk);
+	CHECK_U64(pk.audit_seq, f.seq + 3);
+	peek_release(&pk);
+	jit_lifecycle_free(lcs[1]);
+	jit_store_close(sb);
+	fx_close(&f);
 }
 
 /* ---- pages --------------------------------------------------------------- */
@@ -2300,6 +2493,10 @@ main(void)
 	test_hook_rollback();
 	test_sso_actor();
 	test_audit_entries();
+	if (test_pg_url() != NULL) {
+		test_two_nodes();
+		test_two_nodes_caps();
+	}
 
 	jit_key_free(ec);
 	jit_key_free(ed_key);

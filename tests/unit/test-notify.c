@@ -21,6 +21,7 @@
 #include "notify_int.h"
 #include "policy.h"
 #include "store.h"
+#include "test-store-open.h"
 #include "terms.h"
 #include "test.h"
 #include "test-files.h"
@@ -336,7 +337,7 @@ test_outbox(void)
 	struct ob_ctx o;
 
 	memset(&o, 0, sizeof(o));
-	REQUIRE_OK(jit_store_open(d, 0, &s));
+	REQUIRE_OK(test_store_open(d, 0, &s));
 	REQUIRE_OK(jit_store_write(s, outbox_fill, NULL));
 	REQUIRE_OK(jit_store_read(s, ob_list, &o));
 	CHECK_STR(o.c.what, "a/1/q/1 a/3/q/3 a/4/q/4 b/2/q/2");
@@ -380,7 +381,7 @@ test_outbox(void)
 	json_decref(o.rec);
 	jit_store_close(s);
 	/* A read-only open sees the same outbox. */
-	REQUIRE_OK(jit_store_open(d, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(test_store_open(d, JIT_STORE_READONLY, &s));
 	memset(&o, 0, sizeof(o));
 	REQUIRE_OK(jit_store_read(s, ob_list, &o));
 	CHECK_STR(o.c.what, "a/1/q/1 a/4/q/4 b/2/q/2");
@@ -518,7 +519,7 @@ test_hook(void)
 	REQUIRE_OK(parse(cfg_yaml, &c, err, sizeof(err)));
 	REQUIRE_OK(jit_policy_load_mem("p", policy_yaml,
 	    sizeof(policy_yaml) - 1, &p, &pe));
-	REQUIRE_OK(jit_store_open(d, 0, &s));
+	REQUIRE_OK(test_store_open(d, 0, &s));
 	memset(&no, 0, sizeof(no));
 	no.endpoints = c.notify;
 	no.nendpoints = c.nnotify;

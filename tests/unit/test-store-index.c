@@ -12,6 +12,12 @@
  * through each step: kept by the upgrade of a store that has one,
  * empty on a READONLY view of one that has none and created by its
  * upgrade.
+ *
+ * On PostgreSQL (tests/unit/with-pg.sh sets JIT_TEST_STORE): the same
+ * model on a fresh database, then on one taken back to schema version 2
+ * (a READONLY open of it is refused, opening it for writing migrates it:
+ * the role and not_after columns filled from the stored requests, the
+ * counts from the table), then with more changes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +30,8 @@
 #include "store.h"
 #include "test.h"
 #include "test-files.h"
+#include "test-store-open.h"
+#include "test-pg-sql.h"
 #include "util.h"
 
 #define MAXREQ 600
@@ -339,7 +347,8 @@ outbox_fn(struct jit_store_txn *t, void *vctx)
 	REQUIRE(rec != NULL);
 	if ((r = jit_store_outbox_add(t, "hook", rec, NULL)) == 0 &&
 	    (r = jit_store_outbox_add(t, "mail", rec, &seq)) == 0)
-		r = jit_store_outbox_put(t, "mail", seq, JIT_OUTBOX_FAILED, rec);
+		r = jit_store_outbox_put(t, "mail", seq, JIT_OUTBOX_FAILED,
+		    rec);
 	json_decref(rec);
 	return r;
 }
@@ -417,6 +426,43 @@ raw_schema(const char *sdir, enum raw how)
 	return how != RAW_READ ? 2 : schema;
 }
 
+/* PostgreSQL: fresh, taken back to version 2 and migrated, changed. */
+static void
+pg_main(struct model *m, const char *sdir)
+{
+	struct jit_store_options o = { 0 };
+	struct jit_store *s = NULL;
+	char schema[16], err[256];
+
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
+	apply(s, m, 6);
+	REQUIRE(m->n > 100);
+	verify(s, m);
+	REQUIRE_OK(jit_store_write(s, outbox_fn, NULL));
+	check_outbox(s, 1, 1);
+	jit_store_close(s);
+
+	REQUIRE(test_pg_exec_in(sdir, TEST_PG_DOWN_TO_2) == 0);
+	o.flags = JIT_STORE_READONLY;
+	o.err = err;
+	o.errlen = sizeof(err);
+	test_store_options(sdir, &o, schema);
+	CHECK_INT(jit_store_open_opts(sdir, &o, &s), JIT_ERR_STORE);
+	CHECK(strstr(err, "jit-ca store migrate") != NULL);
+	o.flags = JIT_STORE_SERVER;
+	if (jit_store_open_opts(sdir, &o, &s) != 0)
+		fprintf(stderr, "migrating: %s\n", err);
+	REQUIRE(s != NULL);
+	verify(s, m);
+	check_outbox(s, 1, 1);
+	apply(s, m, 4);
+	verify(s, m);
+	jit_store_close(s);
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_READONLY, &s));
+	verify(s, m);
+	jit_store_close(s);
+}
+
 int
 main(void)
 {
@@ -425,6 +471,11 @@ main(void)
 	struct jit_store *s = NULL;
 
 	m.rnd = 20240611u;
+	if (test_pg_url() != NULL) {
+		pg_main(&m, sdir);
+		store_dir_remove(sdir);
+		TEST_DONE();
+	}
 	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
 	apply(s, &m, 6);
 	REQUIRE(m.n > 100);

@@ -1,7 +1,10 @@
 /*
- * test-store.c - the LMDB store: requests and indexes, the deadline index,
- * the schema 1 rewrite, serials, certs, tokens, group commit, durability
- * (reopen, kill -9), locking, map full.
+ * test-store.c - the store on the backend under test (test-store-open.h):
+ * requests and indexes, the deadline index, serials, certs, tokens, group
+ * commit, change notification, durability (reopen, kill -9), copying
+ * (with the outbox); LMDB's schema 1 rewrite, locking and map full;
+ * PostgreSQL's schema migration, two nodes on one database, reconnecting.
+ * The outbox's own contract is tested in test-notify.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <lmdb.h>
 
 #include "audit.h"
@@ -23,9 +27,11 @@
 #include "store.h"
 #include "test.h"
 #include "test-files.h"
+#include "test-store-open.h"
+#include "test-pg-sql.h"
 #include "util.h"
 
-/* ---- helpers --------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static json_t *
 mkreq(const char *user, const char *state, const char *role)
@@ -158,7 +164,7 @@ list(struct jit_store *s, int which, const char *name, uint64_t after,
 	return out->n;
 }
 
-/* ---- requests and indexes --------------------------------------------- */
+/* ---- requests and indexes ------------------------------------------------ */
 
 static void
 test_requests(void)
@@ -171,7 +177,7 @@ test_requests(void)
 	json_t *req;
 	uint64_t seq;
 
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	id1 = create(s, "alice", "pending");
 	id2 = create(s, "bob", "pending");
 	id3 = create(s, "alice", "pending");
@@ -228,7 +234,7 @@ test_requests(void)
 	jit_store_close(s);
 
 	/* Reopen: everything is still there, seq continues. */
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_INT(list(s, 0, "approved", 0, 0, 0, &c), 3);
 	CHECK_INT(list(s, 2, NULL, 0, 0, 0, &c), 3);
 	{
@@ -287,7 +293,7 @@ test_listing(void)
 	struct count_ctx cc = { "pending", 0 };
 	char *ids[20];
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	for (int i = 0; i < 20; i++)
 		ids[i] = create(s, i % 2 ? "bob" : "alice",
 		    i % 3 ? "pending" : "denied");
@@ -332,7 +338,7 @@ test_listing(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- the deadline index ------------------------------------------------- */
+/* ---- the deadline index -------------------------------------------------- */
 
 static void
 put_dl(struct jit_store *s, const char *id, const char *state,
@@ -367,7 +373,7 @@ due(struct jit_store *s, uint64_t now, struct collect *out)
 }
 
 /* The stored value's header: be64(seq) || be64(deadline) || u8 len ||
- * state || u8 len || user, then the JSON (store_int.h). */
+ * state || u8 len || user, then the JSON (lmdb_int.h). */
 struct raw_ctx {
 	const char *id;
 	void *raw;
@@ -396,6 +402,19 @@ check_header(struct jit_store *s, const char *id, uint64_t seq,
 	uint64_t v[2] = { 0, 0 };
 
 	CHECK_OK(jit_store_read(s, raw_fn, &c));
+	if (test_pg_url() != NULL) {
+		/* PostgreSQL's raw bytes are the row's columns, each
+		 * followed by a NUL: seq, deadline, state, user, body. */
+		char want[128];
+		int n = snprintf(want, sizeof(want), "%llu%c%llu%c%s%c%s%c{",
+		    (unsigned long long)seq, 0, (unsigned long long)deadline,
+		    0, state, 0, user, 0);
+
+		REQUIRE(n > 0 && c.raw != NULL && c.len > (size_t)n);
+		CHECK_MEM(c.raw, want, (size_t)n);
+		free(c.raw);
+		return;
+	}
 	REQUIRE(c.raw != NULL && c.len > 18 + sl + ul);
 	p = c.raw;
 	for (int i = 0; i < 16; i++)
@@ -418,7 +437,7 @@ test_due(void)
 	struct collect c;
 	char *a, *b, *d, *e, *f;
 
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	a = create_dl(s, "alice", "pending", 300);
 	b = create_dl(s, "bob", "pending", 100);
 	d = create_dl(s, "carol", "approved", 200);
@@ -466,7 +485,7 @@ test_due(void)
 	jit_store_close(s);
 
 	/* The index is durable. */
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_READONLY, &s));
 	CHECK_INT(due(s, UINT64_MAX, &c), 4);
 	CHECK_STR(c.ids[0], f);
 	CHECK_STR(c.ids[1], a);
@@ -481,7 +500,7 @@ test_due(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- schema 1 -> 2 ------------------------------------------------------ */
+/* ---- schema 1 -> 2 ------------------------------------------------------- */
 
 /* One schema 1 request: requests id -> be64(seq) || JSON, and its index
  * entries. */
@@ -624,7 +643,7 @@ test_migrate_v1(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- concurrency and group commit -------------------------------------- */
+/* ---- concurrency and group commit ---------------------------------------- */
 
 #define NTHREADS 8
 #define NPER 500
@@ -754,7 +773,7 @@ test_concurrent(void)
 	int dup = 0;
 
 	REQUIRE(w != NULL && all != NULL);
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	t0 = jit_monotonic_ms();
 	for (int k = 0; k < NTHREADS; k++) {
 		w[k].s = s;
@@ -784,7 +803,7 @@ test_concurrent(void)
 	jit_store_close(s);
 
 	/* After reopening: every cert, request and audit entry is there. */
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	cc.w = w;
 	CHECK_OK(jit_store_read(s, check_all_fn, &cc));
 	CHECK_INT(cc.missing, 0);
@@ -867,7 +886,7 @@ test_group_failure(void)
 	uint64_t serials[6];
 	int n = 0;
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	memset(g, 0, sizeof(g));
 	for (int i = 0; i < 6; i++) {
 		g[i].s = s;
@@ -898,11 +917,17 @@ test_group_failure(void)
 		CHECK_INT(e.cert_r, 0);
 		serials[n++] = g[i].ic.serial;
 	}
-	/* The rolled-back closure's serial was handed out again: the
-	 * committed serials are exactly 1..5. */
+	/* LMDB hands the rolled-back closure's serial out again (the
+	 * committed serials are exactly 1..5); PostgreSQL's sequence does
+	 * not undo it (five distinct serials of 1..6). */
 	qsort(serials, (size_t)n, sizeof(uint64_t), cmp_u64);
-	for (int i = 0; i < n; i++)
-		CHECK_U64(serials[i], (uint64_t)i + 1);
+	for (int i = 0; i < n; i++) {
+		if (test_pg_url() == NULL)
+			CHECK_U64(serials[i], (uint64_t)i + 1);
+		else
+			CHECK(serials[i] <= 6 && (i == 0 ||
+			    serials[i] > serials[i - 1]));
+	}
 	CHECK_OK(e.audit_r);
 	CHECK_U64(e.audit_count, 5);
 	jit_store_close(s);
@@ -993,7 +1018,7 @@ test_tokens(void)
 	struct jit_store *s;
 	struct tok_ctx c = { 0 };
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	jit_store_token_hash("jit_secret_one", c.h1);
 	jit_store_token_hash("jit_secret_two", c.h2);
 	CHECK(memcmp(c.h1, c.h2, JIT_TOKEN_HASH_LEN) != 0);
@@ -1084,7 +1109,7 @@ test_values_misc(void)
 	char *sdir = store_dir_new("store");
 	struct jit_store *s;
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	CHECK_OK(jit_store_write(s, value_put_fn, NULL));
 	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
 	/* Misuse inside a write closure fails instead of deadlocking. */
@@ -1093,11 +1118,13 @@ test_values_misc(void)
 	jit_store_close(s);
 
 	/* Read-only: reads work, writes are refused. */
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_READONLY, &s));
 	CHECK_INT(jit_store_read(s, value_get_fn, NULL), JIT_ERR_NOT_FOUND);
 	CHECK_INT(jit_store_write(s, value_put_fn, NULL), JIT_ERR_PERMISSION);
 	jit_store_close(s);
 	store_dir_remove(sdir);
+	if (test_pg_url() != NULL)
+		return;
 
 	/* A missing store cannot be opened read-only; a missing parent
 	 * directory is NOT_FOUND. */
@@ -1147,7 +1174,7 @@ test_serial_reserve(void)
 	struct claim_ctx c;
 	uint64_t a = 0, b = 0, x = 0;
 
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, reserve_fn, &a));
 	CHECK_OK(jit_store_read(s, reserve_fn, &b));
 	CHECK_INT(a, 1);
@@ -1170,10 +1197,15 @@ test_serial_reserve(void)
 	CHECK_INT(x, 4);
 	jit_store_close(s);
 	/* After a restart (x was never claimed) reservations start above
-	 * every stored serial. */
-	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	 * every stored serial: LMDB may hand out the unclaimed 4 again,
+	 * PostgreSQL's sequence never repeats a value (and what the closed
+	 * store had taken from it but not handed out is a gap). */
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 	CHECK_OK(jit_store_read(s, reserve_fn, &x));
-	CHECK_INT(x, 4);
+	if (test_pg_url() == NULL)
+		CHECK_INT(x, 4);
+	else
+		CHECK(x > 4);
 	jit_store_close(s);
 	store_dir_remove(sdir);
 }
@@ -1435,7 +1467,7 @@ test_map_full_concurrent(void)
 	store_dir_remove(sdir);
 }
 
-/* ---- change notification ------------------------------------------------ */
+/* ---- change notification ------------------------------------------------- */
 
 struct waiter {
 	struct jit_store *s;
@@ -1458,8 +1490,10 @@ waiter_main(void *arg)
 	return NULL;
 }
 
-/* The change hook's calls (store.h): the slots of the last one. */
+/* The change hook's calls (store.h): the slots of the last one.  The
+ * hook runs on the store's writer or listener thread. */
 struct hooked {
+	pthread_mutex_t mu;
 	int calls;
 	size_t n;
 	unsigned slots[8];
@@ -1470,9 +1504,27 @@ hook_fn(void *ctx, const unsigned *slots, size_t n)
 {
 	struct hooked *k = ctx;
 
+	pthread_mutex_lock(&k->mu);
 	k->calls++;
 	k->n = n;
 	memcpy(k->slots, slots, (n < 8 ? n : 8) * sizeof(*slots));
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* k's calls once there are more than before (or 10 s have passed). */
+static int
+hook_calls_after(struct hooked *k, int before)
+{
+	int n = before;
+
+	for (int i = 0; i < 1000 && n <= before; i++) {
+		pthread_mutex_lock(&k->mu);
+		n = k->calls;
+		pthread_mutex_unlock(&k->mu);
+		if (n <= before)
+			usleep(10000);
+	}
+	return n;
 }
 
 static void
@@ -1483,10 +1535,10 @@ test_wait_change(void)
 	struct put_dl_ctx sc = { NULL, NULL, 0 };
 	struct waiter w = { 0 }, wa = { 0 };
 	pthread_t th, tha;
-	uint64_t v, v2;
+	uint64_t v, v2, c0;
 	char *id;
 
-	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
 	id = create(s, "alice", "pending");
 	v = jit_store_version(s);
 	CHECK(v >= 1);
@@ -1513,10 +1565,17 @@ test_wait_change(void)
 	CHECK(w.waited_ms < 5000);
 	v2 = jit_store_version(s);
 	CHECK_U64(v2, v + 1);
-	/* A failed write does not bump the version. */
+	/* A failed write does not bump the version, nor the commit id;
+	 * a good one raises the commit id too. */
+	c0 = jit_store_commit_id(s);
+	CHECK(c0 != 0);
 	sc.id = "r-doesnotexist";
 	CHECK_INT(jit_store_write(s, put_dl_fn, &sc), JIT_ERR_NOT_FOUND);
 	CHECK_U64(jit_store_version(s), v2);
+	CHECK_U64(jit_store_commit_id(s), c0);
+	free(create(s, "bob", "pending"));
+	CHECK(jit_store_commit_id(s) > c0);
+	v2 = jit_store_version(s);
 
 	/* The change hook: once per commit, with the request's slot; not
 	 * for a failed write; not once cleared. */
@@ -1524,6 +1583,7 @@ test_wait_change(void)
 		struct hooked k;
 
 		memset(&k, 0, sizeof(k));
+		pthread_mutex_init(&k.mu, NULL);
 		jit_store_set_change_hook(s, hook_fn, &k);
 		sc.id = id;
 		sc.state = "revoked";
@@ -1542,13 +1602,14 @@ test_wait_change(void)
 		sc.state = "ended";
 		CHECK_OK(jit_store_write(s, put_dl_fn, &sc));
 		CHECK_INT(k.calls, 1);
+		pthread_mutex_destroy(&k.mu);
 	}
 	jit_store_close(s);
 	free(id);
 	store_dir_remove(sdir);
 }
 
-/* ---- crash safety: kill -9 at a random moment --------------------------- */
+/* ---- crash safety: kill -9 at a random moment ---------------------------- */
 
 #define CRASH_THREADS 4
 
@@ -1643,7 +1704,7 @@ test_crash(void)
 			struct jit_store *cs;
 
 			close(p[0]);
-			if (jit_store_open(sdir, JIT_STORE_SERVER, &cs) != 0)
+			if (test_store_open(sdir, JIT_STORE_SERVER, &cs) != 0)
 				_exit(30);
 			for (int k = 0; k < CRASH_THREADS; k++) {
 				w[k].s = cs;
@@ -1691,7 +1752,7 @@ test_crash(void)
 		fclose(f);
 
 		/* The server lock died with the process. */
-		REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+		REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
 		cc.a = a;
 		cc.n = total;
 		CHECK_OK(jit_store_read(s, crash_check_fn, &cc));
@@ -1709,22 +1770,662 @@ test_crash(void)
 	store_dir_remove(sdir);
 }
 
+/* ---- the outbox across copies and nodes ---------------------------------- */
+
+/* One outbox operation: 'a' add (seq: the new entry's), 'p' put, 'd'
+ * done, 'l' list (what: "ENDPOINT/SEQ/q|f ...") and stats. */
+struct ob_op {
+	char op;
+	const char *ep;
+	uint64_t seq;
+	enum jit_outbox_state st;
+	char what[256];
+	struct jit_outbox_stats stats;
+};
+
+static int
+ob_list_cb(const char *ep, uint64_t seq, enum jit_outbox_state st,
+    json_t *rec, void *ctx)
+{
+	struct ob_op *o = ctx;
+	size_t n = strlen(o->what);
+
+	(void)rec;
+	snprintf(o->what + n, sizeof(o->what) - n, "%s%s/%llu/%c",
+	    n > 0 ? " " : "", ep, (unsigned long long)seq,
+	    st == JIT_OUTBOX_FAILED ? 'f' : 'q');
+	return 0;
+}
+
+static int
+ob_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct ob_op *o = ctx;
+	json_t *rec;
+	int r;
+
+	if (o->op == 'l') {
+		o->what[0] = '\0';
+		if ((r = jit_store_outbox_list(t, 0, ob_list_cb, o)) != 0)
+			return r;
+		return jit_store_outbox_stats(t, &o->stats);
+	}
+	if (o->op == 'd')
+		return jit_store_outbox_done(t, o->ep, o->seq);
+	rec = json_pack("{s:s, s:I}", "id", "n-test", "created_at",
+	    (json_int_t)100);
+	r = o->op == 'a' ? jit_store_outbox_add(t, o->ep, rec, &o->seq) :
+	    jit_store_outbox_put(t, o->ep, o->seq, o->st, rec);
+	json_decref(rec);
+	return r;
+}
+
+/* Operation op on s: its result; *seq in, and out for an add. */
+static int
+ob(struct jit_store *s, char op, const char *ep, uint64_t *seq,
+    enum jit_outbox_state st)
+{
+	struct ob_op o;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.op = op;
+	o.ep = ep;
+	o.seq = *seq;
+	o.st = st;
+	r = jit_store_write(s, ob_fn, &o);
+	*seq = o.seq;
+	return r;
+}
+
+/* An add on s: the new entry's sequence number (0 on failure). */
+static uint64_t
+ob_add(struct jit_store *s, const char *ep)
+{
+	uint64_t seq = 0;
+
+	CHECK_OK(ob(s, 'a', ep, &seq, JIT_OUTBOX_QUEUED));
+	return seq;
+}
+
+/* s's outbox as "ENDPOINT/SEQ/q|f ..." in what, its counts in *st. */
+static void
+ob_list(struct jit_store *s, char what[256], struct jit_outbox_stats *st)
+{
+	struct ob_op o;
+
+	memset(&o, 0, sizeof(o));
+	o.op = 'l';
+	CHECK_OK(jit_store_read(s, ob_fn, &o));
+	memcpy(what, o.what, sizeof(o.what));
+	*st = o.stats;
+}
+
+/* ---- copying a store ----------------------------------------------------- */
+
+struct head_ctx {
+	uint64_t seq, count;
+	char hash[JIT_AUDIT_HASH_HEX];
+	int verify_r;
+	struct collect all, due;
+};
+
+static int
+head_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct head_ctx *h = ctx;
+	int r;
+
+	h->all.n = h->due.n = 0;
+	if ((r = jit_audit_head(t, &h->seq, h->hash)) != 0 ||
+	    (r = jit_store_list_all(t, NULL, collect_cb, &h->all)) != 0 ||
+	    (r = jit_store_list_due(t, UINT64_MAX, collect_cb, &h->due)) != 0)
+		return r;
+	h->verify_r = jit_audit_verify_store(t, &h->count, NULL, NULL);
+	return 0;
+}
+
+/*
+ * An LMDB store with requests, certs, tokens and values copied into an
+ * empty store of the backend under test: the same records, the same
+ * chain and head, counters that continue, and a second copy refused.
+ */
+static void
+test_copy(void)
+{
+	char *src = store_dir_new("copysrc"), *dst = store_dir_new("copydst");
+	struct jit_store *s, *d;
+	struct jit_store_copy_stats st;
+	struct head_ctx hs, hd;
+	struct tok_ctx tc = { 0 };
+	struct issue_ctx ic;
+	struct jit_outbox_stats os;
+	char *ids[5], what[256];
+	uint64_t seq;
+
+	REQUIRE_OK(jit_store_open(src, 0, &s));
+	for (int i = 0; i < 5; i++)
+		ids[i] = create_dl(s, i % 2 ? "bob" : "alice", "pending",
+		    i == 2 ? 0 : 1000 + (uint64_t)i);
+	put_dl(s, ids[1], "approved", 5000);
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(jit_store_write(s, issue_fn, &ic));
+	jit_store_token_hash("jit_secret_one", tc.h1);
+	jit_store_token_hash("jit_secret_two", tc.h2);
+	CHECK_OK(jit_store_write(s, tok_fn, &tc));
+	CHECK_OK(jit_store_write(s, value_put_fn, NULL));
+	/* The outbox: one queued, one failed, one delivered. */
+	CHECK_U64(ob_add(s, "chat"), 1);
+	CHECK_U64(ob_add(s, "mail"), 2);
+	CHECK_U64(ob_add(s, "chat"), 3);
+	seq = 2;
+	CHECK_OK(ob(s, 'p', "mail", &seq, JIT_OUTBOX_FAILED));
+	seq = 1;
+	CHECK_OK(ob(s, 'd', "chat", &seq, JIT_OUTBOX_QUEUED));
+	jit_store_close(s);
+
+	REQUIRE_OK(jit_store_open(src, JIT_STORE_READONLY, &s));
+	REQUIRE_OK(test_store_open(dst, 0, &d));
+	CHECK_OK(jit_store_copy(s, d, &st));
+	CHECK_U64(st.requests, 8);
+	CHECK_U64(st.certs, 3);
+	CHECK_U64(st.tokens, 2);
+	CHECK_U64(st.values, 2);
+	CHECK_U64(st.audit, 8);
+	CHECK_U64(st.outbox, 2);
+	ob_list(d, what, &os);
+	CHECK_STR(what, "chat/3/q mail/2/f");
+	CHECK_U64(os.queued, 1);
+	CHECK_U64(os.failed, 1);
+	CHECK_U64(os.delivered, 1);
+	CHECK_U64(os.oldest, 100);
+	memset(&hs, 0, sizeof(hs));
+	memset(&hd, 0, sizeof(hd));
+	CHECK_OK(jit_store_read(s, head_fn, &hs));
+	CHECK_OK(jit_store_read(d, head_fn, &hd));
+	CHECK_U64(hd.seq, hs.seq);
+	CHECK_STR(hd.hash, hs.hash);
+	CHECK_STR(st.audit_head, hs.hash);
+	CHECK_OK(hd.verify_r);
+	CHECK_U64(hd.count, 8);
+	CHECK_INT(hd.all.n, hs.all.n);
+	for (size_t i = 0; i < hs.all.n && i < hd.all.n; i++) {
+		CHECK_STR(hd.all.ids[i], hs.all.ids[i]);
+		CHECK_U64(hd.all.seqs[i], hs.all.seqs[i]);
+	}
+	/* The deadlines came along: the same due list. */
+	CHECK_INT(hd.due.n, 4);
+	CHECK_INT(hd.due.n, hs.due.n);
+	for (size_t i = 0; i < hs.due.n && i < hd.due.n; i++)
+		CHECK_STR(hd.due.ids[i], hs.due.ids[i]);
+	/* A second copy into a store that holds something is refused. */
+	CHECK_INT(jit_store_copy(s, d, NULL), JIT_ERR_CONFLICT);
+	jit_store_close(s);
+
+	/* The copy goes on where the source stopped: seq 9, serial 4,
+	 * audit entry 9 on the same chain. */
+	CHECK_OK(jit_store_write(d, issue_fn, &ic));
+	CHECK_U64(ic.serial, 4);
+	CHECK_OK(jit_store_read(d, head_fn, &hd));
+	CHECK_U64(hd.all.seqs[hd.all.n - 1], 9);
+	CHECK_OK(hd.verify_r);
+	CHECK_U64(hd.count, 9);
+	CHECK_U64(ob_add(d, "chat"), 4);
+	jit_store_close(d);
+	for (int i = 0; i < 5; i++)
+		free(ids[i]);
+	store_dir_remove(src);
+	store_dir_remove(dst);
+}
+
+/* ---- several nodes on one PostgreSQL database ---------------------------- */
+
+#define NODE_THREADS 3
+#define NODE_GRANTS 60
+
+/* The issuing path of the lifecycle (api/lifecycle/issue.c), reduced:
+ * read the grant and reserve a serial in a snapshot, then inside the
+ * write check again and store the cert only if the grant has none. */
+struct grant_ctx {
+	const char *id;
+	uint64_t reserved;
+	uint64_t serial;       /* the grant's serial afterwards */
+	int issued;            /* this call stored the cert */
+};
+
+static int
+grant_read_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct grant_ctx *g = ctx;
+	json_t *req = NULL;
+	int r;
+
+	if ((r = jit_store_get_request(t, g->id, &req, NULL)) != 0)
+		return r;
+	g->serial = (uint64_t)json_integer_value(json_object_get(req,
+	    "serial"));
+	json_decref(req);
+	return g->serial != 0 ? 0 : jit_store_reserve_serial(t, &g->reserved);
+}
+
+static int
+grant_write_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct grant_ctx *g = ctx;
+	json_t *req = NULL, *rec, *a;
+	int r;
+
+	if ((r = jit_store_get_request(t, g->id, &req, NULL)) != 0)
+		return r;
+	g->serial = (uint64_t)json_integer_value(json_object_get(req,
+	    "serial"));
+	if (g->serial != 0) {
+		json_decref(req);
+		return 0;       /* another node issued it first */
+	}
+	rec = json_pack("{s:I, s:s}", "serial", (json_int_t)g->reserved,
+	    "request", g->id);
+	if ((r = jit_store_claim_serial(t, g->reserved)) != 0 ||
+	    (r = jit_store_put_cert(t, g->reserved, rec)) != 0)
+		goto out;
+	json_object_set_new(req, "serial", json_integer(
+	    (json_int_t)g->reserved));
+	if ((r = jit_store_put_request(t, req, 0)) != 0)
+		goto out;
+	a = json_pack("{s:s, s:s, s:s, s:I}", "event", "cert.issue", "actor",
+	    "alice", "request", g->id, "serial", (json_int_t)g->reserved);
+	r = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	if (r == 0) {
+		g->serial = g->reserved;
+		g->issued = 1;
+	}
+out:
+	json_decref(rec);
+	json_decref(req);
+	return r;
+}
+
+struct node_worker {
+	struct jit_store *s;
+	char (*ids)[JIT_REQUEST_ID_LEN];
+	int start;
+	uint64_t serial[NODE_GRANTS];
+	int issued, errors;
+};
+
+static void *
+node_worker_main(void *arg)
+{
+	struct node_worker *w = arg;
+
+	for (int k = 0; k < NODE_GRANTS; k++) {
+		int i = (w->start + k) % NODE_GRANTS;
+		struct grant_ctx g = { w->ids[i], 0, 0, 0 };
+
+		if (jit_store_read(w->s, grant_read_fn, &g) != 0 ||
+		    (g.serial == 0 &&
+		    jit_store_write(w->s, grant_write_fn, &g) != 0)) {
+			w->errors++;
+			continue;
+		}
+		w->serial[i] = g.serial;
+		w->issued += g.issued;
+	}
+	return NULL;
+}
+
+struct certs_ctx {
+	uint64_t n;
+	char (*ids)[JIT_REQUEST_ID_LEN];
+	unsigned per[NODE_GRANTS];
+	int other;
+};
+
+static int
+certs_cb(json_t *rec, uint64_t serial, void *ctx)
+{
+	struct certs_ctx *c = ctx;
+	const char *req = json_string_value(json_object_get(rec, "request"));
+	int i;
+
+	(void)serial;
+	c->n++;
+	for (i = 0; i < NODE_GRANTS; i++)
+		if (req != NULL && strcmp(req, c->ids[i]) == 0)
+			break;
+	if (i < NODE_GRANTS)
+		c->per[i]++;
+	else
+		c->other++;
+	return 0;
+}
+
+static int
+certs_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_list_certs(t, 0, 0, certs_cb, ctx);
+}
+
+/* A's change hook (what wakes the server's held long-polls) hears of a
+ * change B makes to request id, with the request's slot. */
+static void
+two_nodes_hook(struct jit_store *a, struct jit_store *b, const char *id)
+{
+	struct put_dl_ctx sc = { id, "revoked", 0 };
+	struct hooked k;
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_init(&k.mu, NULL);
+	jit_store_set_change_hook(a, hook_fn, &k);
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	CHECK(hook_calls_after(&k, 0) >= 1);
+	pthread_mutex_lock(&k.mu);
+	CHECK(k.n >= 1);
+	CHECK_INT(k.slots[0], jit_store_wake_slot(id));
+	pthread_mutex_unlock(&k.mu);
+	jit_store_set_change_hook(a, NULL, NULL);
+	pthread_mutex_destroy(&k.mu);
+}
+
+/* One outbox for both nodes: entries numbered in commit order whichever
+ * node adds them; an add on B (no request changed) wakes A's waiters on
+ * any change (the deliverer's); an entry settled on one node is gone
+ * for the other. */
+static void
+two_nodes_outbox(struct jit_store *a, struct jit_store *b)
+{
+	struct jit_outbox_stats os;
+	char what[256];
+	uint64_t v, seq;
+
+	CHECK_U64(ob_add(a, "chat"), 1);
+	v = jit_store_version(a);
+	CHECK_U64(ob_add(b, "chat"), 2);
+	CHECK_INT(jit_store_wait_change(a, NULL, v, 10000), 1);
+	seq = 2;
+	CHECK_OK(ob(a, 'd', "chat", &seq, JIT_OUTBOX_QUEUED));
+	ob_list(b, what, &os);
+	CHECK_STR(what, "chat/1/q");
+	CHECK_U64(os.delivered, 1);
+	CHECK_INT(ob(b, 'd', "chat", &seq, JIT_OUTBOX_QUEUED),
+	    JIT_ERR_NOT_FOUND);
+	CHECK_INT(ob(b, 'p', "chat", &seq, JIT_OUTBOX_FAILED),
+	    JIT_ERR_NOT_FOUND);
+	CHECK_U64(ob_add(b, "mail"), 3);
+	ob_list(a, what, &os);
+	CHECK_STR(what, "chat/1/q mail/3/q");
+}
+
+/*
+ * Two stores on one schema stand for two nodes: a long-poll on one wakes
+ * when the other changes the request; job locks are held by one node at
+ * a time and move when it goes; and when both nodes issue every grant at
+ * once, each grant gets exactly one certificate, no serial twice, and the
+ * audit log stays one chain.
+ */
+static void
+test_two_nodes(void)
+{
+	char *sdir = store_dir_new("nodes");
+	struct jit_store *a, *b;
+	struct put_dl_ctx sc = { NULL, "approved", 0 };
+	struct waiter w = { 0 };
+	struct node_worker nw[2 * NODE_THREADS];
+	pthread_t th[2 * NODE_THREADS];
+	char (*ids)[JIT_REQUEST_ID_LEN] = calloc(NODE_GRANTS, sizeof(*ids));
+	struct certs_ctx cc;
+	struct all_ctx ac = { 0 };
+	pthread_t wt;
+	int issued = 0, r = 0;
+	uint64_t c;
+	char *id;
+
+	REQUIRE(ids != NULL);
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &a));
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &b));
+
+	/* Alice waits on node A; bob approves on node B. */
+	id = create(a, "alice", "pending");
+	w.s = a;
+	w.id = id;
+	w.since = jit_store_version(a);
+	w.timeout_ms = 20000;
+	REQUIRE(pthread_create(&wt, NULL, waiter_main, &w) == 0);
+	sc.id = id;
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	pthread_join(wt, NULL);
+	CHECK_INT(w.result, 1);
+	CHECK(w.waited_ms < 10000);
+	printf("two nodes: a change on B woke A's waiter after %llu ms\n",
+	    (unsigned long long)w.waited_ms);
+	/* A's commit id counts B's commit as soon as B's write returned
+	 * (what keeps A's KRL cache from serving a revoked grant). */
+	c = jit_store_commit_id(a);
+	CHECK(c != 0);
+	CHECK_U64(jit_store_commit_id(b), c);
+	sc.state = "revoked";
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	CHECK(jit_store_commit_id(a) > c);
+	sc.state = "approved";
+	two_nodes_hook(a, b, id);
+	two_nodes_outbox(a, b);
+	free(id);
+
+	/* One node per job. */
+	CHECK_INT(jit_store_job_lock(a, "sweep"), 1);
+	CHECK_INT(jit_store_job_lock(b, "sweep"), 0);
+	CHECK_INT(jit_store_job_lock(a, "sweep"), 1);
+	CHECK_INT(jit_store_job_lock(b, "krl"), 1);
+	CHECK_INT(jit_store_job_lock(a, "krl"), 0);
+
+	/* Both nodes issue every grant at once. */
+	for (int i = 0; i < NODE_GRANTS; i++) {
+		char *g = create(i % 2 ? a : b, "alice", "approved");
+
+		memcpy(ids[i], g, JIT_REQUEST_ID_LEN);
+		free(g);
+	}
+	memset(nw, 0, sizeof(nw));
+	for (int k = 0; k < 2 * NODE_THREADS; k++) {
+		nw[k].s = k % 2 ? a : b;
+		nw[k].ids = ids;
+		nw[k].start = k * 7;
+		REQUIRE(pthread_create(&th[k], NULL, node_worker_main,
+		    &nw[k]) == 0);
+	}
+	for (int k = 0; k < 2 * NODE_THREADS; k++) {
+		pthread_join(th[k], NULL);
+		CHECK_INT(nw[k].errors, 0);
+		issued += nw[k].issued;
+	}
+	CHECK_INT(issued, NODE_GRANTS);
+	/* Every caller was told the same serial for a grant. */
+	for (int i = 0; i < NODE_GRANTS; i++)
+		for (int k = 1; k < 2 * NODE_THREADS; k++)
+			CHECK_U64(nw[k].serial[i], nw[0].serial[i]);
+	memset(&cc, 0, sizeof(cc));
+	cc.ids = ids;
+	CHECK_OK(jit_store_read(a, certs_fn, &cc));
+	CHECK_U64(cc.n, NODE_GRANTS);
+	CHECK_INT(cc.other, 0);
+	for (int i = 0; i < NODE_GRANTS; i++)
+		CHECK_INT(cc.per[i], 1);
+	/* 1 + 60 creates, 1 approval (put_dl_fn writes none), 60 issues. */
+	CHECK_OK(jit_store_read(b, count_all_fn, &ac));
+	CHECK_OK(ac.audit_r);
+	CHECK_U64(ac.audit, 1 + 2 * NODE_GRANTS);
+
+	/* Node A goes away: its job moves to B. */
+	jit_store_close(a);
+	for (int i = 0; i < 200 && (r = jit_store_job_lock(b, "sweep")) == 0;
+	    i++)
+		usleep(20000);
+	CHECK_INT(r, 1);
+	jit_store_close(b);
+	free(ids);
+	store_dir_remove(sdir);
+}
+
+/*
+ * A database at schema version 1 (before the outbox): a read-only open is
+ * refused with a message that names jit-ca store migrate; a writer brings
+ * it to the current version keeping what it held, and the outbox works;
+ * an update of the head row by a node that knows no commit counter
+ * raises it.
+ * A version this program does not know is refused.
+ */
+static void
+test_pg_migrate(void)
+{
+	char *sdir = store_dir_new("pgmigrate");
+	struct jit_store_options o = { 0 };
+	struct all_ctx ac = { 0 };
+	struct jit_store *s = NULL;
+	char schema[16], err[256];
+	uint64_t c;
+	char *id;
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	id = create(s, "alice", "pending");
+	jit_store_close(s);
+	CHECK_INT(test_pg_exec_in(sdir, TEST_PG_DOWN_TO_1), 0);
+	o.flags = JIT_STORE_READONLY;
+	o.err = err;
+	o.errlen = sizeof(err);
+	test_store_options(sdir, &o, schema);
+	CHECK_INT(jit_store_open_opts(sdir, &o, &s), JIT_ERR_STORE);
+	CHECK(strstr(err, "jit-ca store migrate") != NULL);
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	CHECK_OK(jit_store_read(s, count_all_fn, &ac));
+	CHECK_U64(ac.n, 1);
+	CHECK_OK(ac.audit_r);
+	CHECK_U64(ac.audit, 1);
+	CHECK_U64(ob_add(s, "chat"), 1);
+	/* A commit of a node of an older version (it writes the head row
+	 * but knows no commit counter) is counted too. */
+	c = jit_store_commit_id(s);
+	CHECK_INT(test_pg_exec_in(sdir, "UPDATE jit_head SET audit_seq = "
+	    "audit_seq WHERE id = 1"), 0);
+	CHECK_U64(jit_store_commit_id(s), c + 1);
+	jit_store_close(s);
+	CHECK_INT(test_pg_exec_in(sdir, "INSERT INTO jit_schema_version "
+	    "VALUES (99)"), 0);
+	CHECK_INT(test_store_open(sdir, 0, &s), JIT_ERR_STORE_CORRUPT);
+	free(id);
+	store_dir_remove(sdir);
+}
+
+/* End every connection of jit-ca's but this one (pg_terminate_backend:
+ * what a server restart or a network cut does to them); the count. */
+static int
+terminate_connections(void)
+{
+	PGconn *c = PQconnectdb(test_pg_url());
+	PGresult *res;
+	int n = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		res = PQexec(c, "SELECT count(pg_terminate_backend(pid)) "
+		    "FROM pg_stat_activity WHERE application_name = 'jit-ca'");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return n;
+}
+
+/*
+ * Every connection of a store is cut: calls fail with STORE (never with
+ * another answer) until the store has connected again by itself, which
+ * the next call after a failure does; a waiter is woken when the
+ * listener is back (announcements may have been missed); nothing that
+ * was acknowledged is lost.
+ */
+static void
+test_pg_reconnect(void)
+{
+	char *sdir = store_dir_new("reconnect");
+	struct jit_store *s;
+	struct create_ctx c;
+	struct all_ctx ac = { 0 };
+	struct waiter w = { 0 };
+	pthread_t wt;
+	uint64_t acked = 0;
+	int r = 0, fails = 0;
+	char *id;
+
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
+	id = create(s, "alice", "pending");
+	acked++;
+	CHECK_OK(jit_store_read(s, count_all_fn, &ac));
+	w.s = s;
+	w.id = id;
+	w.since = jit_store_version(s);
+	w.timeout_ms = 20000;
+	REQUIRE(pthread_create(&wt, NULL, waiter_main, &w) == 0);
+	for (int round = 0; round < 3; round++) {
+		CHECK(terminate_connections() >= 2);
+		for (int i = 0; i < 20; i++) {
+			c.req = mkreq("bob", "pending", "x");
+			c.deadline = 0;
+			r = jit_store_write(s, create_fn, &c);
+			json_decref(c.req);
+			if (r == 0) {
+				acked++;
+				break;
+			}
+			fails++;
+			CHECK_INT(r, JIT_ERR_STORE);
+		}
+		CHECK_OK(r);
+		for (int i = 0; i < 20; i++) {
+			if ((r = jit_store_read(s, count_all_fn, &ac)) == 0)
+				break;
+			fails++;
+			CHECK_INT(r, JIT_ERR_STORE);
+		}
+		CHECK_OK(r);
+		CHECK_U64(ac.n, acked);
+		CHECK_OK(ac.audit_r);
+		CHECK_U64(ac.audit, acked);
+	}
+	pthread_join(wt, NULL);
+	CHECK_INT(w.result, 1);
+	printf("reconnect: 3 cuts, %d calls failed with STORE, %llu writes "
+	    "kept\n", fails, (unsigned long long)acked);
+	jit_store_close(s);
+	free(id);
+	store_dir_remove(sdir);
+}
+
 int
 main(void)
 {
+	printf("backend: %s\n", test_pg_url() != NULL ? "postgresql" :
+	    "lmdb");
 	test_requests();
 	test_listing();
 	test_due();
-	test_migrate_v1();
 	test_tokens();
 	test_values_misc();
 	test_serial_reserve();
 	test_wait_change();
 	test_group_failure();
 	test_concurrent();
-	test_locking();
-	test_map_full();
-	test_map_full_concurrent();
+	test_copy();
 	test_crash();
+	if (test_pg_url() == NULL) {
+		/* LMDB's own: its file format, server.lock, the map size. */
+		test_migrate_v1();
+		test_locking();
+		test_map_full();
+		test_map_full_concurrent();
+	} else {
+		test_pg_migrate();
+		test_two_nodes();
+		test_pg_reconnect();
+	}
 	TEST_DONE();
 }

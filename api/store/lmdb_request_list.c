@@ -1,13 +1,13 @@
 /*
- * request_list.c - see store.h, "Listing": walking the request indexes
- * (by_state, by_user, by_seq, by_deadline, by_user_state, by_role_state,
- * by_state_end; store_int.h) and counting requests.  Only the matching key
- * range is visited, so the cost follows what is returned, not the size of
- * the store.  A READONLY view of a store older than schema 3 has no
- * schema 3 indexes: the lists that need them walk the older ones and
- * filter instead (slower, the same answers).
+ * lmdb_request_list.c - see store.h, "Listing": walking the request
+ * indexes (by_state, by_user, by_seq, by_deadline, by_user_state,
+ * by_role_state, by_state_end; lmdb_int.h) and counting requests.  Only
+ * the matching key range is visited, so the cost follows what is
+ * returned, not the size of the store.  A READONLY view of a store older
+ * than schema 3 has no schema 3 indexes: the lists that need them walk
+ * the older ones and filter instead (slower, the same answers).
  */
-#include "store_int.h"
+#include "lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +27,10 @@ visit(struct jit_store_txn *t, const MDB_val *id, uint64_t seq,
 	json_t *req = NULL;
 	int r, rc;
 
-	if ((rc = mdb_get(t->txn, t->s->dbi[DB_REQUESTS], &k, &d)) != 0)
+	if ((rc = mdb_get(t->txn, DBI(t, DB_REQUESTS), &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? JIT_ERR_STORE_CORRUPT :
-		    jit_store__map_err(rc);
-	if ((r = jit_store__request_parse(t->s, &d, &req, NULL)) != 0)
+		    jit_lmdb_map_err(rc);
+	if ((r = jit_lmdb_request_parse(LM(t), &d, &req, NULL)) != 0)
 		return r;
 	r = cb(req, seq, ctx);
 	json_decref(req);
@@ -47,7 +47,6 @@ walk_index(struct jit_store_txn *t, int db, const unsigned char *prefix,
     size_t plen, const struct jit_store_list *opt, jit_store_request_cb cb,
     void *ctx)
 {
-	static const struct jit_store_list all = { 0, 0, 0 };
 	unsigned char kb[MAX_INDEX_KEY];
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
@@ -55,19 +54,15 @@ walk_index(struct jit_store_txn *t, int db, const unsigned char *prefix,
 	uint64_t seq;
 	int r = JIT_ERR_INTERNAL, rc;
 
-	if (opt == NULL)
-		opt = &all;
 	if (plen + 8 > sizeof(kb))
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (!opt->descending && opt->after == UINT64_MAX)
-		return 0;
 	memcpy(kb, prefix, plen);
 	if (opt->descending)
 		put_be64(kb + plen, opt->after ? opt->after : UINT64_MAX);
 	else
 		put_be64(kb + plen, opt->after + 1);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, db), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
 	k.mv_data = kb;
 	k.mv_size = plen + 8;
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
@@ -83,7 +78,7 @@ walk_index(struct jit_store_txn *t, int db, const unsigned char *prefix,
 		if (rc == MDB_NOTFOUND)
 			break;
 		if (rc != 0) {
-			r = jit_store__map_err(rc);
+			r = jit_lmdb_map_err(rc);
 			goto out;
 		}
 		if (k.mv_size != plen + 8 ||
@@ -107,43 +102,31 @@ out:
 	return r;
 }
 
+/* Walk index db (by_state, by_user) under name. */
 static int
 walk_named(struct jit_store_txn *t, int db, const char *name,
     const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx)
 {
-	if (t == NULL || cb == NULL ||
-	    jit_store__check_name(name, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
 	/* The prefix includes the NUL so "pend" never matches "pending". */
 	return walk_index(t, db, (const unsigned char *)name,
 	    strlen(name) + 1, opt, cb, ctx);
 }
 
 int
-jit_store_list_by_state(struct jit_store_txn *t, const char *state,
-    const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx)
-{
-	return walk_named(t, DB_BY_STATE, state, opt, cb, ctx);
-}
-
-int
-jit_store_list_by_user(struct jit_store_txn *t, const char *user,
-    const struct jit_store_list *opt, jit_store_request_cb cb, void *ctx)
-{
-	return walk_named(t, DB_BY_USER, user, opt, cb, ctx);
-}
-
-int
-jit_store_list_all(struct jit_store_txn *t, const struct jit_store_list *opt,
+jit_lmdb_list_requests(struct jit_store_txn *t, enum jit_store_index ix,
+    const char *name, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx)
 {
-	if (t == NULL || cb == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	return walk_index(t, DB_BY_SEQ, (const unsigned char *)"", 0, opt, cb,
-	    ctx);
+	if (ix == JIT_INDEX_ALL)
+		return walk_index(t, DB_BY_SEQ, (const unsigned char *)"", 0,
+		    opt, cb, ctx);
+	return walk_named(t, ix == JIT_INDEX_STATE ? DB_BY_STATE : DB_BY_USER,
+	    name, opt, cb, ctx);
 }
 
 /* ---- schema 3 indexes --------------------------------------------------- */
+
+static const struct jit_store_list list_all = { 0, 0, 0 };
 
 /* Older stores read READONLY: a walk of an older index that passes on
  * only the requests whose string member `member` is `value`, with the
@@ -174,11 +157,9 @@ walk_filtered(struct jit_store_txn *t, int db, const char *name,
     const char *member, const char *value, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx)
 {
-	struct jit_store_list o = { 0, 0, 0 };
+	struct jit_store_list o = *opt;
 	struct filtered f;
 
-	if (opt != NULL)
-		o = *opt;
 	memset(&f, 0, sizeof(f));
 	f.member = member;
 	f.value = value;
@@ -189,54 +170,28 @@ walk_filtered(struct jit_store_txn *t, int db, const char *name,
 	return walk_named(t, db, name, &o, filtered_cb, &f);
 }
 
-/* Walk index db (by_user_state or by_role_state) under name NUL state. */
-static int
-walk_pair(struct jit_store_txn *t, int db, const char *name,
-    const char *state, const struct jit_store_list *opt,
+/* A list of by_user_state or by_role_state under name NUL state, or on
+ * an older store READONLY, a walk of by_user (under the user) or
+ * by_state (under the state) that keeps the requests whose other member
+ * matches. */
+int
+jit_lmdb_list_pair(struct jit_store_txn *t, enum jit_store_pair ix,
+    const char *name, const char *state, const struct jit_store_list *opt,
     jit_store_request_cb cb, void *ctx)
 {
-	struct jit_store_key k = { { 0 }, 0 };
+	struct jit_lmdb_key k = { { 0 }, 0 };
+	int user = ix == JIT_PAIR_USER_STATE;
 
-	jit_store__key_name(&k, name, strlen(name));
-	jit_store__key_name(&k, state, strlen(state));
-	return walk_index(t, db, k.b, k.n, opt, cb, ctx);
-}
-
-/* A list of index db (by_user_state or by_role_state) under name NUL
- * state, or on an older store READONLY, a walk of old_db under old_name
- * that keeps the requests whose member is value. */
-static int
-list_pair(struct jit_store_txn *t, int db, const char *name,
-    const char *state, int old_db, const char *old_name, const char *member,
-    const char *value, const struct jit_store_list *opt,
-    jit_store_request_cb cb, void *ctx)
-{
-	if (t == NULL || cb == NULL ||
-	    jit_store__check_name(name, MAX_NAME) != 0 ||
-	    jit_store__check_name(state, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema < 3)
-		return walk_filtered(t, old_db, old_name, member, value, opt,
+	if (LM(t)->schema < 3)
+		return user ?
+		    walk_filtered(t, DB_BY_USER, name, "state", state, opt,
+		    cb, ctx) :
+		    walk_filtered(t, DB_BY_STATE, state, "role", name, opt,
 		    cb, ctx);
-	return walk_pair(t, db, name, state, opt, cb, ctx);
-}
-
-int
-jit_store_list_by_user_state(struct jit_store_txn *t, const char *user,
-    const char *state, const struct jit_store_list *opt,
-    jit_store_request_cb cb, void *ctx)
-{
-	return list_pair(t, DB_BY_USER_STATE, user, state, DB_BY_USER, user,
-	    "state", state, opt, cb, ctx);
-}
-
-int
-jit_store_list_by_role_state(struct jit_store_txn *t, const char *role,
-    const char *state, const struct jit_store_list *opt,
-    jit_store_request_cb cb, void *ctx)
-{
-	return list_pair(t, DB_BY_ROLE_STATE, role, state, DB_BY_STATE, state,
-	    "role", role, opt, cb, ctx);
+	jit_lmdb_key_name(&k, name, strlen(name));
+	jit_lmdb_key_name(&k, state, strlen(state));
+	return walk_index(t, user ? DB_BY_USER_STATE : DB_BY_ROLE_STATE, k.b,
+	    k.n, opt, cb, ctx);
 }
 
 /* by_state_end of an older store: its requests in state, sorted here. */
@@ -254,11 +209,11 @@ static int
 end_collect(json_t *req, uint64_t seq, void *vctx)
 {
 	struct end_list *l = vctx;
-	struct jit_store_req_keys k;
-	const char *id = jit_store__get_name(req, "id", MAX_ID);
+	const char *id = jit_store__get_name(req, "id", MAX_ID), *role;
+	uint64_t na;
 	void *nv;
 
-	jit_store__keys_of(req, &k);
+	jit_store__request_keys(req, &role, &na);
 	if (id == NULL)
 		return JIT_ERR_STORE_CORRUPT;
 	if (l->n == l->cap) {
@@ -270,7 +225,7 @@ end_collect(json_t *req, uint64_t seq, void *vctx)
 		l->v = nv;
 		l->cap = cap;
 	}
-	l->v[l->n].not_after = k.not_after != 0 ? k.not_after : UINT64_MAX;
+	l->v[l->n].not_after = na != 0 ? na : UINT64_MAX;
 	l->v[l->n].seq = seq;
 	memcpy(l->v[l->n].id, id, strlen(id) + 1);
 	l->n++;
@@ -295,8 +250,8 @@ end_fallback(struct jit_store_txn *t, const char *state,
 	size_t i;
 	int r;
 
-	if ((r = walk_named(t, DB_BY_STATE, state, NULL, end_collect, &l))
-	    == 0) {
+	if ((r = walk_named(t, DB_BY_STATE, state, &list_all, end_collect,
+	    &l)) == 0) {
 		qsort(l.v, l.n, sizeof(*l.v), end_cmp_desc);
 		for (i = 0; i < l.n && r == 0; i++) {
 			MDB_val id = { strlen(l.v[i].id), l.v[i].id };
@@ -309,27 +264,24 @@ end_fallback(struct jit_store_txn *t, const char *state,
 }
 
 int
-jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
+jit_lmdb_list_by_state_end(struct jit_store_txn *t, const char *state,
     jit_store_request_cb cb, void *ctx)
 {
-	struct jit_store_key bound = { { 0 }, 0 };
+	struct jit_lmdb_key bound = { { 0 }, 0 };
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	size_t plen;
 	int r = 0, rc;
 
-	if (t == NULL || cb == NULL ||
-	    jit_store__check_name(state, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema < 3)
+	if (LM(t)->schema < 3)
 		return end_fallback(t, state, cb, ctx);
-	jit_store__key_name(&bound, state, strlen(state));
+	jit_lmdb_key_name(&bound, state, strlen(state));
 	plen = bound.n;
-	jit_store__key_u64(&bound, UINT64_MAX);
-	jit_store__key_u64(&bound, UINT64_MAX);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_BY_STATE_END], &cur))
+	jit_lmdb_key_u64(&bound, UINT64_MAX);
+	jit_lmdb_key_u64(&bound, UINT64_MAX);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_BY_STATE_END), &cur))
 	    != 0)
-		return jit_store__map_err(rc);
+		return jit_lmdb_map_err(rc);
 	k.mv_data = bound.b;
 	k.mv_size = bound.n;
 	/* SET_RANGE lands on the first key >= the bound, past the range
@@ -349,11 +301,11 @@ jit_store_list_by_state_end(struct jit_store_txn *t, const char *state,
 		if (r != 0)
 			break;
 	}
-	return jit_store__walk_end(cur, r, rc);
+	return jit_lmdb_walk_end(cur, r, rc);
 }
 
 int
-jit_store_list_due(struct jit_store_txn *t, uint64_t now,
+jit_lmdb_list_due(struct jit_store_txn *t, uint64_t now,
     jit_store_request_cb cb, void *ctx)
 {
 	unsigned char kb[16];
@@ -361,13 +313,11 @@ jit_store_list_due(struct jit_store_txn *t, uint64_t now,
 	MDB_val k = { sizeof(kb), kb }, d;
 	int r = JIT_ERR_INTERNAL, rc;
 
-	if (t == NULL || cb == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->no_deadline_db)
+	if (LM(t)->no_deadline_db)
 		return 0;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_BY_DEADLINE], &cur))
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_BY_DEADLINE), &cur))
 	    != 0)
-		return jit_store__map_err(rc);
+		return jit_lmdb_map_err(rc);
 	memset(kb, 0, sizeof(kb));
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -384,7 +334,7 @@ jit_store_list_due(struct jit_store_txn *t, uint64_t now,
 		if (r > 0)
 			break;
 	}
-	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_store__map_err(rc);
+	r = rc == 0 || rc == MDB_NOTFOUND ? 0 : jit_lmdb_map_err(rc);
 out:
 	mdb_cursor_close(cur);
 	return r;
@@ -405,8 +355,8 @@ count_range(struct jit_store_txn *t, int db, const unsigned char *prefix,
 		return JIT_ERR_INVALID_ARGUMENT;
 	memcpy(kb, prefix, plen);
 	put_be64(kb + plen, 0);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, db), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != plen + 8 || memcmp(k.mv_data, kb, plen) != 0 ||
@@ -414,20 +364,15 @@ count_range(struct jit_store_txn *t, int db, const unsigned char *prefix,
 			break;
 		(*count)++;
 	}
-	return jit_store__walk_end(cur, 0, rc);
+	return jit_lmdb_walk_end(cur, 0, rc);
 }
 
 int
-jit_store_count_by_state(struct jit_store_txn *t, const char *state,
+jit_lmdb_count_by_state(struct jit_store_txn *t, const char *state,
     uint64_t *count)
 {
-	if (count != NULL)
-		*count = 0;
-	if (t == NULL || count == NULL ||
-	    jit_store__check_name(state, MAX_NAME) != 0)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema >= 3)
-		return jit_store__state_count(t, state, count);
+	if (LM(t)->schema >= 3)
+		return jit_lmdb_state_count(t, state, count);
 	return count_range(t, DB_BY_STATE, (const unsigned char *)state,
 	    strlen(state) + 1, 0, count);
 }
@@ -442,24 +387,71 @@ count_cb(json_t *req, uint64_t seq, void *vctx)
 }
 
 int
-jit_store_count_by_user_state(struct jit_store_txn *t, const char *user,
+jit_lmdb_count_by_user_state(struct jit_store_txn *t, const char *user,
     const char *state, uint64_t max, uint64_t *count)
 {
 	struct jit_store_list opt = { 0, 0, 0 };
-	struct jit_store_key k = { { 0 }, 0 };
+	struct jit_lmdb_key k = { { 0 }, 0 };
 
-	if (count != NULL)
-		*count = 0;
-	if (t == NULL || count == NULL ||
-	    jit_store__check_name(user, MAX_NAME) != 0 ||
-	    jit_store__check_name(state, MAX_NAME) != 0 || max > SIZE_MAX)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (t->s->schema < 3) {
+	if (LM(t)->schema < 3) {
 		opt.limit = (size_t)max;
 		return walk_filtered(t, DB_BY_USER, user, "state", state, &opt,
 		    count_cb, count);
 	}
-	jit_store__key_name(&k, user, strlen(user));
-	jit_store__key_name(&k, state, strlen(state));
+	jit_lmdb_key_name(&k, user, strlen(user));
+	jit_lmdb_key_name(&k, state, strlen(state));
 	return count_range(t, DB_BY_USER_STATE, k.b, k.n, max, count);
+}
+
+/* For copy.c: every request as stored, in seq order (by_seq). */
+int
+jit_lmdb_raw_requests(struct jit_store_txn *t, jit_store__raw_request_cb cb,
+    void *ctx)
+{
+	char sb[MAX_NAME + 1], ub[MAX_NAME + 1], ib[MAX_ID + 1];
+	struct jit_store_raw_request rq;
+	struct jit_lmdb_req_head h;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d, v;
+	int r = 0, rc;
+
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_BY_SEQ), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		v = d;
+		if (k.mv_size != 8 || d.mv_size == 0 || d.mv_size > MAX_ID) {
+			r = JIT_ERR_STORE_CORRUPT;
+			break;
+		}
+		memcpy(ib, d.mv_data, d.mv_size);
+		ib[d.mv_size] = '\0';
+		if ((rc = mdb_get(t->txn, DBI(t, DB_REQUESTS), &v, &d)) != 0) {
+			r = rc == MDB_NOTFOUND ? JIT_ERR_STORE_CORRUPT :
+			    jit_lmdb_map_err(rc);
+			break;
+		}
+		if ((r = jit_lmdb_head_parse(LM(t), &d, &h)) != 0)
+			break;
+		/* A schema 1 view has no state or user in the header. */
+		if (h.slen > MAX_NAME || h.ulen > MAX_NAME) {
+			r = JIT_ERR_STORE_CORRUPT;
+			break;
+		}
+		memcpy(sb, h.state != NULL ? h.state : "", h.slen);
+		sb[h.slen] = '\0';
+		memcpy(ub, h.user != NULL ? h.user : "", h.ulen);
+		ub[h.ulen] = '\0';
+		memset(&rq, 0, sizeof(rq));
+		rq.id = ib;
+		rq.state = sb;
+		rq.user = ub;
+		rq.seq = h.seq;
+		rq.deadline = h.deadline;
+		rq.js = (const char *)d.mv_data + h.json_off;
+		rq.jl = d.mv_size - h.json_off;
+		if ((r = cb(&rq, ctx)) != 0)
+			break;
+	}
+	return jit_lmdb_walk_end(cur, r, rc);
 }

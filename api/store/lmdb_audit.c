@@ -1,9 +1,9 @@
 /*
- * audit_store.c - see store.h, "audit log storage": the audit table
+ * lmdb_audit.c - see store.h, "audit log storage": the audit table
  * (be64(seq) -> canonical entry text) and the head recorded in meta.
  * The chain itself (hashing, canonical form) is api/audit/audit.c.
  */
-#include "store_int.h"
+#include "lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,33 +13,19 @@
 static int
 copy_text(const MDB_val *d, char **json, size_t *len)
 {
-	if ((*json = malloc(d->mv_size + 1)) == NULL)
-		return JIT_ERR_ALLOC;
-	memcpy(*json, d->mv_data, d->mv_size);
-	(*json)[d->mv_size] = '\0';
-	if (len != NULL)
-		*len = d->mv_size;
-	return 0;
+	return jit_store__copy_text(d->mv_data, d->mv_size, json, len);
 }
 
 int
-jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
+jit_lmdb_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
     size_t *len)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	int r = 0, rc;
 
-	if (seq != NULL)
-		*seq = 0;
-	if (json != NULL)
-		*json = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (t == NULL || seq == NULL || json == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &cur)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_AUDIT), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
 	rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
 	if (rc == 0) {
 		if (k.mv_size != 8)
@@ -47,7 +33,7 @@ jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
 		else if ((r = copy_text(&d, json, len)) == 0)
 			*seq = get_be64(k.mv_data);
 	} else if (rc != MDB_NOTFOUND) {
-		r = jit_store__map_err(rc);
+		r = jit_lmdb_map_err(rc);
 	}
 	mdb_cursor_close(cur);
 	return r;
@@ -56,22 +42,18 @@ jit_store_audit_last(struct jit_store_txn *t, uint64_t *seq, char **json,
 #define AUDIT_HEAD_KEY "audit_head"  /* be64(seq) || 64 hex digits */
 
 int
-jit_store_audit_head(struct jit_store_txn *t, uint64_t *seq, char *hash_hex)
+jit_lmdb_audit_head(struct jit_store_txn *t, uint64_t *seq, char *hash_hex)
 {
 	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, d;
 	int rc;
 
-	if (seq != NULL)
-		*seq = 0;
-	if (hash_hex != NULL)
-		hash_hex[0] = '\0';
-	if (t == NULL || seq == NULL || hash_hex == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &d);
+	*seq = 0;
+	hash_hex[0] = '\0';
+	rc = mdb_get(t->txn, DBI(t, DB_META), &k, &d);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return jit_store__map_err(rc);
+		return jit_lmdb_map_err(rc);
 	if (d.mv_size != 8 + 64)
 		return JIT_ERR_STORE_CORRUPT;
 	*seq = get_be64(d.mv_data);
@@ -81,7 +63,7 @@ jit_store_audit_head(struct jit_store_txn *t, uint64_t *seq, char *hash_hex)
 }
 
 int
-jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
+jit_lmdb_audit_put(struct jit_store_txn *t, uint64_t seq,
     const char *hash_hex, const char *json, size_t len)
 {
 	MDB_cursor *cur = NULL;
@@ -90,19 +72,14 @@ jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
 	uint64_t last = 0;
 	int r, rc;
 
-	if ((r = jit_store__need_write(t)) != 0)
-		return r;
-	if (json == NULL || len == 0 || seq == 0 || hash_hex == NULL ||
-	    strlen(hash_hex) != 64)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &cur)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_AUDIT), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
 	rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
 	if (rc == 0)
 		last = k.mv_size == 8 ? get_be64(k.mv_data) : UINT64_MAX;
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return jit_store__map_err(rc);
+		return jit_lmdb_map_err(rc);
 	if (last == UINT64_MAX)
 		return JIT_ERR_STORE_CORRUPT;
 	if (seq != last + 1)
@@ -112,7 +89,7 @@ jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
 		char hh[65];
 		uint64_t hseq;
 
-		if ((r = jit_store_audit_head(t, &hseq, hh)) != 0)
+		if ((r = jit_lmdb_audit_head(t, &hseq, hh)) != 0)
 			return r;
 		if (hseq != last && !(hseq == 0 && hh[0] == '\0'))
 			return JIT_ERR_STORE_CORRUPT;
@@ -122,7 +99,7 @@ jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
 	k.mv_size = 8;
 	d.mv_data = (void *)json;
 	d.mv_size = len;
-	if ((r = jit_store__map_err(mdb_put(t->txn, t->s->dbi[DB_AUDIT], &k, &d,
+	if ((r = jit_lmdb_map_err(mdb_put(t->txn, DBI(t, DB_AUDIT), &k, &d,
 	    MDB_APPEND))) != 0)
 		return r;
 	put_be64(hb, seq);
@@ -131,32 +108,26 @@ jit_store_audit_put(struct jit_store_txn *t, uint64_t seq,
 	k.mv_size = sizeof(AUDIT_HEAD_KEY) - 1;
 	d.mv_data = hb;
 	d.mv_size = sizeof(hb);
-	return jit_store__map_err(mdb_put(t->txn, t->s->dbi[DB_META], &k, &d,
+	return jit_lmdb_map_err(mdb_put(t->txn, DBI(t, DB_META), &k, &d,
 	    0));
 }
 
 int
-jit_store_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
+jit_lmdb_audit_get(struct jit_store_txn *t, uint64_t seq, char **json,
     size_t *len)
 {
 	unsigned char kb[8];
 	MDB_val k = { 8, kb }, d;
 	int rc;
 
-	if (json != NULL)
-		*json = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (t == NULL || json == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
 	put_be64(kb, seq);
-	if ((rc = mdb_get(t->txn, t->s->dbi[DB_AUDIT], &k, &d)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_get(t->txn, DBI(t, DB_AUDIT), &k, &d)) != 0)
+		return jit_lmdb_map_err(rc);
 	return copy_text(&d, json, len);
 }
 
 int
-jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
+jit_lmdb_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
     jit_store_audit_cb cb, void *ctx)
 {
 	unsigned char kb[8];
@@ -164,11 +135,9 @@ jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
 	MDB_val k = { 8, kb }, d;
 	int r = 0, rc;
 
-	if (t == NULL || cb == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
 	put_be64(kb, from_seq);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &cur)) != 0)
-		return jit_store__map_err(rc);
+	if ((rc = mdb_cursor_open(t->txn, DBI(t, DB_AUDIT), &cur)) != 0)
+		return jit_lmdb_map_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != 8) {
@@ -179,5 +148,5 @@ jit_store_audit_iter(struct jit_store_txn *t, uint64_t from_seq,
 		if (r != 0)
 			break;
 	}
-	return jit_store__walk_end(cur, r, rc);
+	return jit_lmdb_walk_end(cur, r, rc);
 }
