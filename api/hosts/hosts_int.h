@@ -48,11 +48,6 @@ struct jit_hosts {
 	size_t nused, capused;
 };
 
-/* Fill why (may be NULL) and return code. */
-int hosts__refuse(struct jit_hosts_why *why, int code, const char *slug,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void hosts__why_clear(struct jit_hosts_why *why);
-
 /* The record of host id (new reference): NOT_FOUND if absent,
  * STORE_CORRUPT if it is not an object with that "id". */
 int hosts__get_host(struct jit_store_txn *t, const char *id, json_t **out);

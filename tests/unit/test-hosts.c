@@ -90,7 +90,7 @@ pub_line(const struct jit_key *k)
 static json_t *
 enroll(struct fx *f, const struct jit_key *k)
 {
-	struct jit_hosts_why why;
+	struct jit_why why;
 	char *tok = token(f, NOW, 0), *pub = pub_line(k);
 	json_t *out = NULL;
 
@@ -259,7 +259,7 @@ static void
 test_enroll(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *hk = NULL, *other = NULL;
 	struct jit_cert *c = NULL;
 	struct jit_cert_expect e;
@@ -346,7 +346,7 @@ static void
 refused(struct fx *f, const char *cert, const struct proof *p, uint64_t at,
     int code, const char *slug)
 {
-	struct jit_hosts_why why;
+	struct jit_why why;
 	json_t *out = NULL;
 
 	CHECK_INT(jit_hosts_renew(f->h, cert, p->challenge, p->sig, NULL, at,
@@ -359,7 +359,7 @@ static void
 test_renew(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *hk = NULL, *other = NULL;
 	struct jit_cert *c = NULL;
 	struct jit_cert_spec spec;
@@ -502,7 +502,7 @@ static void
 test_revoke(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *a = NULL, *b2 = NULL;
 	struct jit_buf b = JIT_BUF_INIT;
 	struct jit_revocation_info info;
