@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "hosts.h"
 
 #define HOSTS_COUNT_KEY "hosts.count"
@@ -61,12 +62,9 @@ int hosts__count(struct jit_store_txn *t, uint64_t *n);
  * the pointers of *names (n of them, borrowed from arr; free(*names)). */
 int hosts__principals(const json_t *arr, const char ***names, size_t *n);
 
-/* "host_token." + hex(hash) for the store. */
-void hosts__token_key(const unsigned char hash[JIT_TOKEN_HASH_LEN],
-    char key[HOSTS_VALUE_KEY_MAX]);
-/* The SHA-256 of a well-formed token; INVALID_ARGUMENT otherwise. */
-int hosts__token_hash(const char *token,
-    unsigned char hash[JIT_TOKEN_HASH_LEN]);
+/* Enrollment tokens as a kind of secret (auth.h): "jith_" tokens, ids
+ * "ht-", records kept as the store value "host_token." + hex(hash). */
+extern const struct jit_secret_kind hosts__token_kind;
 
 /* Check a challenge's form, MAC and expiry at now: 0 and its nonce and
  * end, or FORBIDDEN.  hosts__challenge_use then marks it answered:

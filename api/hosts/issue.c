@@ -481,7 +481,7 @@ jit_hosts_enroll(struct jit_hosts *h, const char *token,
 	jit_buf_init(&is.blob);
 	if (h == NULL || public_key == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (hosts__token_hash(token, hash) != 0)
+	if (jit_secret_hash(&hosts__token_kind, token, hash) != 0)
 		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_token",
 		    "the enrollment token is unknown, used or expired");
 	if ((r = jit_key_parse_public(public_key, &key, NULL)) != 0)
@@ -491,7 +491,8 @@ jit_hosts_enroll(struct jit_hosts *h, const char *token,
 	is.now = now;
 	is.client_addr = client_addr;
 	is.why = why;
-	hosts__token_key(hash, is.token_key);
+	jit_secret_value_key(&hosts__token_kind, hash, is.token_key,
+	    sizeof(is.token_key));
 	if ((r = subject(&is, key)) == 0)
 		r = issue_run(&is, enroll_read_fn, enroll_write_fn, out);
 	jit_wipe(hash, sizeof(hash));
