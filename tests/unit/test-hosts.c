@@ -729,8 +729,9 @@ revoked_request(struct fx *f, long long serial, uint64_t not_after,
 
 	jit_format_time(not_after, na);
 	jit_format_time(revoked_at, ra);
-	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", "alice", "state",
-	    "revoked", "role", "ops", "not_after", na, "revoked_at", ra);
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "user", "alice",
+	    "state", "revoked", "role", "ops", "public_key", "ssh-ed25519 AAAA",
+	    "not_after", na, "revoked_at", ra);
 	REQUIRE(req != NULL);
 	if (serial > 0)
 		json_object_set_new(req, "serial", json_integer(serial));
