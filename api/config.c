@@ -683,8 +683,8 @@ jit_config_load(const char *path, struct jit_config *c, char *err,
 }
 
 int
-jit_config_read_secret(const char *path, char **out, char *err,
-    size_t errlen)
+jit_config_read_secret(const char *path, size_t min, char **out,
+    char *err, size_t errlen)
 {
 	unsigned char buf[JIT_CONFIG_SECRET_MAX + 3];
 	struct stat st;
@@ -732,11 +732,10 @@ jit_config_read_secret(const char *path, char **out, char *err,
 		n--;
 	for (i = 0; i < n && buf[i] > 0x20 && buf[i] < 0x7f; i++)
 		;
-	if (i != n || n < JIT_CONFIG_SECRET_MIN ||
-	    n > JIT_CONFIG_SECRET_MAX) {
-		jit_seterr(err, errlen, "%s: expected one line of %d to %d "
+	if (i != n || n < min || n == 0 || n > JIT_CONFIG_SECRET_MAX) {
+		jit_seterr(err, errlen, "%s: expected one line of %zu to %d "
 		    "printable characters without spaces", path,
-		    JIT_CONFIG_SECRET_MIN, JIT_CONFIG_SECRET_MAX);
+		    min > 0 ? min : 1, JIT_CONFIG_SECRET_MAX);
 		r = JIT_ERR_INVALID_FORMAT;
 		goto out;
 	}
