@@ -80,6 +80,12 @@
 #       $T/ssh.stderr; returns ssh's exit status (255 = refused).  Extra
 #       ssh options may be put in the array SSH_TRY_OPTS, e.g.
 #       SSH_TRY_OPTS=(-tt) to request a pty; reset it with SSH_TRY_OPTS=().
+#   ssh_login USER OPTION... -- [CMD...]
+#       What ssh_try and client-lib.sh's logins share: ssh to the test sshd
+#       as USER with OPTION... (how to authenticate) and the options every
+#       test login takes (no ~/.ssh/config or known hosts, public keys
+#       only, BatchMode, ConnectTimeout=5, SSH_TRY_OPTS), the same
+#       outputs and status.
 #   make_user_key TYPE FILE   ssh-keygen a key without passphrase; TYPE is
 #                             ed25519, ecdsa-256|384|521, rsa-2048|3072|...,
 #                             dsa (if ssh-keygen still can) ; writes FILE
@@ -394,19 +400,30 @@ sshd_log_grep() {
 	wait_for "sshd_log_since | grep -qE -- \"\$pat\"" "$secs"
 }
 
-ssh_try() {
-	local key=$1 cert=$2 user=$3
-	shift 3
+ssh_login() {
+	local user=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
 	[ $# -gt 0 ] || set -- true
-	local certopt=()
-	[ -n "$cert" ] && certopt=(-o "CertificateFile=$cert")
-	ssh -F /dev/null -n -i "$key" "${certopt[@]}" "${SSH_TRY_OPTS[@]}" \
-		-o IdentitiesOnly=yes -o IdentityAgent=none \
+	ssh -F /dev/null -n "${opts[@]}" "${SSH_TRY_OPTS[@]}" \
 		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
 		-o GlobalKnownHostsFile=/dev/null \
 		-o BatchMode=yes -o ConnectTimeout=5 \
 		-o PreferredAuthentications=publickey -o LogLevel=ERROR \
 		-p "$SSHD_PORT" "$user@127.0.0.1" "$@" 2>"$T/ssh.stderr"
+}
+
+ssh_try() {
+	local key=$1 cert=$2 user=$3
+	shift 3
+	local certopt=()
+	[ -n "$cert" ] && certopt=(-o "CertificateFile=$cert")
+	ssh_login "$user" -i "$key" "${certopt[@]}" -o IdentitiesOnly=yes \
+		-o IdentityAgent=none -- "$@"
 }
 
 make_user_key() {
