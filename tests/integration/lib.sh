@@ -33,6 +33,10 @@
 #   need_sshd                 skip unless /usr/sbin/sshd, ssh, ssh-keygen exist
 #   ensure_user NAME          create local test account NAME (see above)
 #   ensure_test_users         ensure_user $JIT_USER1 and $JIT_USER2
+#   tmpfs_data SIZE           mount a tmpfs of SIZE (mount's size=, e.g. 2m)
+#                             on $T/data, unmounted before the cleanup
+#                             removes $T; skip when it cannot be mounted
+#                             (needs root)
 #
 # Processes (all killed by the cleanup trap)
 #   jit_bg LOGFILE CMD [ARG...]  run CMD in the background, stdout+stderr to
@@ -227,6 +231,16 @@ ensure_user() {
 ensure_test_users() {
 	ensure_user "$JIT_USER1"
 	ensure_user "$JIT_USER2"
+}
+
+tmpfs_data() {
+	mkdir -p "$T/data"
+	mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$T/data" 2>/dev/null ||
+		skip "cannot mount a tmpfs here"
+	# Detach the mount before the cleanup removes $T (a server may still
+	# hold files in it until the cleanup kills it).
+	trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc)
+		_jit_cleanup' EXIT
 }
 
 jit_bg() {
