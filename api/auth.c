@@ -1,6 +1,7 @@
 /* auth.c - see auth.h. */
 #include "auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,19 +15,31 @@
 #include "err.h"
 #include "util.h"
 
-/* prefix (4 characters) + the unpadded base64url of 32 random bytes. */
+#define B64URL \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#define SECRET_B64_LEN 43    /* base64url of JIT_TOKEN_RANDOM_LEN bytes */
+
+const struct jit_secret_kind jit_secret_api = {
+	JIT_TOKEN_PREFIX, "t-", "token_id", NULL
+};
+
+/* Web session ids: kept in the token table like API tokens. */
+static const struct jit_secret_kind session_kind = {
+	JIT_SESSION_PREFIX, "s-", "session_id", NULL
+};
+
+/* k's prefix + the unpadded base64url of 32 random bytes. */
 static int
-random_secret(const char *prefix, char **out)
+random_secret(const struct jit_secret_kind *k, char **out)
 {
-	static const char b64url[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char rnd[JIT_TOKEN_RANDOM_LEN + 1];
+	size_t plen = strlen(k->prefix), len = plen + SECRET_B64_LEN;
 	char *t;
 	size_t i, o, bits = 0;
 	uint32_t acc = 0;
 
 	*out = NULL;
-	if ((t = malloc(JIT_TOKEN_STRING_LEN + 1)) == NULL)
+	if ((t = malloc(len + 1)) == NULL)
 		return JIT_ERR_ALLOC;
 	if (RAND_bytes(rnd, JIT_TOKEN_RANDOM_LEN) != 1) {
 		/* A failed call may still have written part of the bytes. */
@@ -34,26 +47,26 @@ random_secret(const char *prefix, char **out)
 		free(t);
 		return JIT_ERR_CRYPTO;
 	}
-	memcpy(t, prefix, 4);
-	o = 4;
+	memcpy(t, k->prefix, plen);
+	o = plen;
 	/* 256 bits -> 43 base64url characters (the last holds 4 bits). */
 	for (i = 0; i < JIT_TOKEN_RANDOM_LEN; i++) {
 		acc = (acc << 8) | rnd[i];
 		bits += 8;
 		while (bits >= 6) {
-			t[o++] = b64url[(acc >> (bits - 6)) & 0x3f];
+			t[o++] = B64URL[(acc >> (bits - 6)) & 0x3f];
 			bits -= 6;
 		}
 	}
 	if (bits > 0)
-		t[o++] = b64url[(acc << (6 - bits)) & 0x3f];
+		t[o++] = B64URL[(acc << (6 - bits)) & 0x3f];
 	t[o] = '\0';
 	/* acc still holds the last random bits.  A plain "acc = 0" is a
 	 * dead store the compiler may drop; jit_wipe cannot be. */
 	jit_wipe(rnd, sizeof(rnd));
 	jit_wipe(&acc, sizeof(acc));
-	if (o != JIT_TOKEN_STRING_LEN) {
-		jit_wipe(t, JIT_TOKEN_STRING_LEN + 1);
+	if (o != len) {
+		jit_wipe(t, len + 1);
 		free(t);
 		return JIT_ERR_INTERNAL;
 	}
@@ -62,25 +75,50 @@ random_secret(const char *prefix, char **out)
 }
 
 int
-jit_auth_token_generate(char **token)
+jit_secret_hash(const struct jit_secret_kind *k, const char *s,
+    unsigned char hash[JIT_TOKEN_HASH_LEN])
 {
-	return random_secret(JIT_TOKEN_PREFIX, token);
+	size_t plen = strlen(k->prefix);
+
+	if (s == NULL || strlen(s) != plen + SECRET_B64_LEN ||
+	    strncmp(s, k->prefix, plen) != 0 ||
+	    strspn(s + plen, B64URL) != SECRET_B64_LEN)
+		return JIT_ERR_INVALID_ARGUMENT;
+	jit_store_token_hash(s, hash);
+	return 0;
+}
+
+void
+jit_secret_id(const struct jit_secret_kind *k,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], char *id, size_t size)
+{
+	char hex[2 * 6 + 1];
+
+	jit_hex(hash, 6, hex);
+	snprintf(id, size, "%s%s", k->id_prefix, hex);
+}
+
+void
+jit_secret_value_key(const struct jit_secret_kind *k,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], char *key, size_t size)
+{
+	char hex[2 * JIT_TOKEN_HASH_LEN + 1];
+
+	jit_hex(hash, JIT_TOKEN_HASH_LEN, hex);
+	snprintf(key, size, "%s%s", k->value_prefix, hex);
 }
 
 void
 jit_auth_token_id(const unsigned char hash[JIT_TOKEN_HASH_LEN],
     char id[JIT_TOKEN_ID_LEN])
 {
-	char hex[2 * 6 + 1];
-
-	jit_hex(hash, 6, hex);
-	memcpy(id, "t-", 2);
-	memcpy(id + 2, hex, 12);
-	id[14] = '\0';
+	jit_secret_id(&jit_secret_api, hash, id, JIT_TOKEN_ID_LEN);
 }
 
 struct create_ctx {
 	unsigned char hash[JIT_TOKEN_HASH_LEN];
+	char key[JIT_SECRET_KEY_MAX];   /* a value kind's store key */
+	const struct jit_secret_kind *kind;
 	json_t *rec;
 	json_t *audit;
 };
@@ -89,42 +127,53 @@ static int
 create_fn(struct jit_store_txn *t, void *vctx)
 {
 	struct create_ctx *c = vctx;
+	int values = c->kind->value_prefix != NULL;
 	json_t *old = NULL;
 	int r;
 
-	/* A collision of 256-bit random tokens is not going to happen, but
-	 * never overwrite an existing record if it somehow did. */
-	if ((r = jit_store_get_token(t, c->hash, &old)) == 0) {
+	/* A collision of 256-bit random secrets is not going to happen,
+	 * but never overwrite an existing record if it somehow did. */
+	r = values ? jit_store_get_value(t, c->key, &old) :
+	    jit_store_get_token(t, c->hash, &old);
+	if (r == 0) {
 		json_decref(old);
 		return JIT_ERR_CONFLICT;
 	}
 	if (r != JIT_ERR_NOT_FOUND)
 		return r;
-	if ((r = jit_store_put_token(t, c->hash, c->rec)) != 0)
+	if ((r = values ? jit_store_put_value(t, c->key, c->rec) :
+	    jit_store_put_token(t, c->hash, c->rec)) != 0)
 		return r;
 	return jit_audit_append(t, c->audit, NULL, NULL);
 }
 
 int
-jit_auth_issue(struct jit_store *s, json_t *rec, json_t *audit, char **token,
-    char id[JIT_TOKEN_ID_LEN])
+jit_auth_issue(struct jit_store *s, const struct jit_secret_kind *k,
+    json_t *rec, json_t *audit, char **token, char *id, size_t idlen)
 {
 	struct create_ctx c;
-	char tid[JIT_TOKEN_ID_LEN];
+	char tid[JIT_SECRET_ID_MAX];
 	char *tok = NULL;
 	int r = JIT_ERR_INTERNAL;
 
 	*token = NULL;
-	if (id != NULL)
+	if (id != NULL && idlen > 0)
 		id[0] = '\0';
-	if ((r = jit_auth_token_generate(&tok)) != 0)
+	if (strlen(k->id_prefix) + 13 > sizeof(tid) ||
+	    (id != NULL && idlen < strlen(k->id_prefix) + 13))
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((r = random_secret(k, &tok)) != 0)
 		return r;
+	memset(&c, 0, sizeof(c));
 	jit_store_token_hash(tok, c.hash);
-	jit_auth_token_id(c.hash, tid);
+	if (k->value_prefix != NULL)
+		jit_secret_value_key(k, c.hash, c.key, sizeof(c.key));
+	jit_secret_id(k, c.hash, tid, sizeof(tid));
+	c.kind = k;
 	c.rec = rec;
 	c.audit = audit;
 	if (json_object_set_new(rec, "id", json_string(tid)) != 0 ||
-	    json_object_set_new(audit, "token_id", json_string(tid)) != 0) {
+	    json_object_set_new(audit, k->audit_id, json_string(tid)) != 0) {
 		r = JIT_ERR_ALLOC;
 		goto out;
 	}
@@ -133,7 +182,7 @@ jit_auth_issue(struct jit_store *s, json_t *rec, json_t *audit, char **token,
 	*token = tok;
 	tok = NULL;
 	if (id != NULL)
-		memcpy(id, tid, JIT_TOKEN_ID_LEN);
+		snprintf(id, idlen, "%s", tid);
 out:
 	if (tok != NULL) {
 		jit_wipe(tok, strlen(tok));
@@ -172,7 +221,8 @@ jit_auth_token_create(struct jit_store *s, const char *user,
 	if (rec == NULL || audit == NULL)
 		r = JIT_ERR_ALLOC;
 	else
-		r = jit_auth_issue(s, rec, audit, token, id);
+		r = jit_auth_issue(s, &jit_secret_api, rec, audit, token, id,
+		    JIT_TOKEN_ID_LEN);
 	json_decref(rec);
 	json_decref(audit);
 	return r;
@@ -347,10 +397,8 @@ check_bearer(struct jit_store *s, const struct jit_policy *p,
 	memset(info, 0, sizeof(*info));
 	if (why != NULL)
 		*why = "";
-	if (token == NULL || strlen(token) != JIT_TOKEN_STRING_LEN ||
-	    strncmp(token, JIT_TOKEN_PREFIX, 4) != 0)
+	if (jit_secret_hash(&jit_secret_api, token, hash) != 0)
 		return because(why, "malformed token", JIT_ERR_AUTH);
-	jit_store_token_hash(token, hash);
 	c.hash = hash;
 	c.rec = NULL;
 	r = jit_store_read(s, check_fn, &c);
@@ -491,22 +539,14 @@ static void
 session_id(const unsigned char hash[JIT_TOKEN_HASH_LEN],
     char id[JIT_TOKEN_ID_LEN])
 {
-	jit_auth_token_id(hash, id);
-	id[0] = 's';
+	jit_secret_id(&session_kind, hash, id, JIT_TOKEN_ID_LEN);
 }
 
-/* Hash a session id string; -1 if it is not one. */
+/* Hash a session id string; nonzero if it is not one. */
 static int
 session_hash(const char *sid, unsigned char hash[JIT_TOKEN_HASH_LEN])
 {
-	if (sid == NULL || strlen(sid) != JIT_SESSION_STRING_LEN ||
-	    strncmp(sid, JIT_SESSION_PREFIX, 4) != 0 ||
-	    strspn(sid + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
-	    JIT_SESSION_STRING_LEN - 4)
-		return -1;
-	jit_store_token_hash(sid, hash);
-	return 0;
+	return jit_secret_hash(&session_kind, sid, hash);
 }
 
 /* Has session record rec ended by time at now (idle timeout idle)? */
@@ -533,10 +573,10 @@ is_session(const json_t *rec)
 	return kind != NULL && strcmp(kind, "session") == 0;
 }
 
+/* A change to an existing session (a new one is jit_auth_issue's). */
 struct session_write {
 	unsigned char hash[JIT_TOKEN_HASH_LEN];
 	const char *id;
-	json_t *rec;                 /* start: the new record; touch: NULL */
 	json_t *audit;               /* NULL = no entry */
 	const char *seen_at;         /* touch: the new seen_at */
 	int remove;                  /* end, or drop an expired record */
@@ -549,35 +589,24 @@ session_write_fn(struct jit_store_txn *t, void *vctx)
 	json_t *old = NULL;
 	int r;
 
-	r = jit_store_get_token(t, w->hash, &old);
-	if (w->rec != NULL) {
-		/* Never overwrite a record (see create_fn). */
-		json_decref(old);
-		if (r == 0)
-			return JIT_ERR_CONFLICT;
-		if (r != JIT_ERR_NOT_FOUND ||
-		    (r = jit_store_put_token(t, w->hash, w->rec)) != 0)
-			return r;
-	} else {
-		if (r != 0)
-			return r;
-		if (!is_session(old))
-			r = JIT_ERR_NOT_FOUND;
-		else if (w->remove && w->audit != NULL &&
-		    json_object_set(w->audit, "actor",
-		    json_object_get(old, "user")) != 0)
-			r = JIT_ERR_ALLOC;
-		else if (w->remove)
-			r = jit_store_delete_token(t, w->id);
-		else if (json_object_set_new(old, "seen_at",
-		    json_string(w->seen_at)) != 0)
-			r = JIT_ERR_ALLOC;
-		else
-			r = jit_store_put_token(t, w->hash, old);
-		json_decref(old);
-		if (r != 0)
-			return r;
-	}
+	if ((r = jit_store_get_token(t, w->hash, &old)) != 0)
+		return r;
+	if (!is_session(old))
+		r = JIT_ERR_NOT_FOUND;
+	else if (w->remove && w->audit != NULL &&
+	    json_object_set(w->audit, "actor",
+	    json_object_get(old, "user")) != 0)
+		r = JIT_ERR_ALLOC;
+	else if (w->remove)
+		r = jit_store_delete_token(t, w->id);
+	else if (json_object_set_new(old, "seen_at",
+	    json_string(w->seen_at)) != 0)
+		r = JIT_ERR_ALLOC;
+	else
+		r = jit_store_put_token(t, w->hash, old);
+	json_decref(old);
+	if (r != 0)
+		return r;
 	return w->audit != NULL ? jit_audit_append(t, w->audit, NULL, NULL) :
 	    0;
 }
@@ -589,52 +618,38 @@ session_start(struct jit_store *s, const char *user, const char *token_id,
     const struct jit_sso_login *l, uint64_t now, uint64_t max,
     const char *client_addr, char **sid, struct jit_session *info)
 {
-	struct session_write w;
 	char id[JIT_TOKEN_ID_LEN], created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
-	char *tok = NULL;
+	json_t *rec, *audit;
 	int r = JIT_ERR_INTERNAL;
 
 	*sid = NULL;
-	memset(&w, 0, sizeof(w));
 	if (s == NULL || user == NULL || *user == '\0' ||
 	    strlen(user) > JIT_USER_MAX || max == 0 ||
 	    (l != NULL && l->subject == NULL))
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = random_secret(JIT_SESSION_PREFIX, &tok)) != 0)
-		return r;
-	jit_store_token_hash(tok, w.hash);
-	session_id(w.hash, id);
 	jit_format_time(now, created);
 	jit_format_time(now + max, expires);
-	w.rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}",
-	    "id", id, "kind", "session", "user", user, "created_at", created,
+	/* The ids (null here) are jit_auth_issue's. */
+	rec = json_pack("{s:n, s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}",
+	    "id", "kind", "session", "user", user, "created_at", created,
 	    "expires_at", expires, "seen_at", created, "token_id", token_id,
 	    "client_address", client_addr);
-	w.audit = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "event",
-	    "session.start", "actor", user, "session_id", id, "expires_at",
+	audit = json_pack("{s:s, s:s, s:n, s:s, s:s?, s:s?}", "event",
+	    "session.start", "actor", user, "session_id", "expires_at",
 	    expires, "token_id", token_id, "client_address", client_addr);
-	if (w.rec == NULL || w.audit == NULL ||
-	    (l != NULL && jit_auth_sso_members(w.rec, w.audit, l) != 0)) {
+	if (rec == NULL || audit == NULL ||
+	    (l != NULL && jit_auth_sso_members(rec, audit, l) != 0))
 		r = JIT_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = jit_store_write(s, session_write_fn, &w)) != 0)
-		goto out;
-	if (info != NULL) {
+	else
+		r = jit_auth_issue(s, &session_kind, rec, audit, sid, id,
+		    sizeof(id));
+	if (r == 0 && info != NULL) {
 		memcpy(info->user, user, strlen(user) + 1);
 		memcpy(info->id, id, sizeof(id));
 		info->expires_at = now + max;
 	}
-	*sid = tok;
-	tok = NULL;
-out:
-	if (tok != NULL) {
-		jit_wipe(tok, strlen(tok));
-		free(tok);
-	}
-	jit_wipe(w.hash, sizeof(w.hash));
-	json_decref(w.rec);
-	json_decref(w.audit);
+	json_decref(rec);
+	json_decref(audit);
 	return r;
 }
 

@@ -47,10 +47,42 @@
 #define JIT_TOKEN_MAX_TTL (3660ull * 86400)
 #define JIT_USER_MAX JIT_NAME_MAX      /* longest user name (policy.h) */
 
-/* A new random token string (secret). */
-int jit_auth_token_generate(char **token);
+/*
+ * Kinds of secret.  API tokens, single sign-on session tokens, web
+ * session ids (below) and host enrollment tokens (hosts.h) are made and
+ * kept alike: the secret is a prefix followed by the unpadded base64url
+ * of JIT_TOKEN_RANDOM_LEN random bytes (43 characters), the store keeps
+ * only its SHA-256 (jit_store_token_hash), and its public id is an id
+ * prefix followed by the first 12 hex digits of that hash.  A kind says
+ * which prefixes, and where the record is kept.
+ */
+struct jit_secret_kind {
+	const char *prefix;        /* "jit_", "jss_", "jith_" */
+	const char *id_prefix;     /* "t-", "s-", "ht-" (at most 3) */
+	const char *audit_id;      /* the audit entry's member for the id */
+	const char *value_prefix;  /* NULL: the token table, by hash; else
+	                              a store value (jit_secret_value_key) */
+};
+#define JIT_SECRET_ID_MAX 16           /* the longest public id + NUL */
+#define JIT_SECRET_KEY_MAX 96          /* the longest value key + NUL */
 
-/* The public id of a token hash. */
+/* API tokens and single sign-on session tokens. */
+extern const struct jit_secret_kind jit_secret_api;
+
+/* The SHA-256 of secret s of kind k: 0, or INVALID_ARGUMENT when s is
+ * not one (length, prefix, characters). */
+int jit_secret_hash(const struct jit_secret_kind *k, const char *s,
+    unsigned char hash[JIT_TOKEN_HASH_LEN]);
+/* The public id of a hash of kind k into id (size bytes, at least
+ * strlen(id_prefix) + 13). */
+void jit_secret_id(const struct jit_secret_kind *k,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], char *id, size_t size);
+/* For a kind kept as store values: the key of a hash, value_prefix + its
+ * 64 hex digits, into key (size bytes, JIT_SECRET_KEY_MAX is enough). */
+void jit_secret_value_key(const struct jit_secret_kind *k,
+    const unsigned char hash[JIT_TOKEN_HASH_LEN], char *key, size_t size);
+
+/* The public id of an API token hash. */
 void jit_auth_token_id(const unsigned char hash[JIT_TOKEN_HASH_LEN],
     char id[JIT_TOKEN_ID_LEN]);
 
@@ -64,13 +96,16 @@ int jit_auth_token_create(struct jit_store *s, const char *user,
     uint64_t ttl, const char *actor, char **token,
     char id[JIT_TOKEN_ID_LEN]);
 
-/* Make a new token and store its record rec (an object; its "id" is
- * set here) with the audit entry audit (its "token_id" is set here) in
- * one write, never replacing a record (CONFLICT).  rec and audit are
- * borrowed.  *token and id (may be NULL) as for jit_auth_token_create.
- * Errors: ALLOC, CRYPTO, store errors. */
-int jit_auth_issue(struct jit_store *s, json_t *rec, json_t *audit,
-    char **token, char id[JIT_TOKEN_ID_LEN]);
+/* The one issuer of secrets: make a new secret of kind k and store its
+ * record rec (an object; its "id" is set here) with the audit entry
+ * audit (its k->audit_id is set here) in one write, never replacing a
+ * record (CONFLICT).  rec and audit are borrowed.  On success *token is
+ * the secret (shown once; caller wipes and frees) and id (may be NULL;
+ * idlen bytes, at least strlen(k->id_prefix) + 13) its public id.
+ * Errors: INVALID_ARGUMENT (id too small), ALLOC, CRYPTO, store
+ * errors. */
+int jit_auth_issue(struct jit_store *s, const struct jit_secret_kind *k,
+    json_t *rec, json_t *audit, char **token, char *id, size_t idlen);
 
 /* Revoke by public id (audit "token.revoke").  NOT_FOUND if unknown;
  * revoking twice is not an error (the first revocation time is kept,

@@ -72,7 +72,8 @@ jit_auth_sso_create(struct jit_store *s, const struct jit_sso_login *l,
 	    l->client_addr : "-");
 	if (rec != NULL && audit != NULL &&
 	    (r = jit_auth_sso_members(rec, audit, l)) == 0)
-		r = jit_auth_issue(s, rec, audit, token, id);
+		r = jit_auth_issue(s, &jit_secret_api, rec, audit, token, id,
+		    JIT_TOKEN_ID_LEN);
 	json_decref(rec);
 	json_decref(audit);
 	return r;

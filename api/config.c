@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,132 +289,6 @@ get_uint(struct jit_yaml_doc *d, ynode *n, const char *field, unsigned max,
 	return 0;
 }
 
-static int
-load_tls(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
-{
-	static const char *const tls_keys[] = { "cert", "key" };
-	ynode *k, *v;
-	unsigned seen = 0;
-	size_t i, f;
-	int r;
-
-	if (jit_yaml_is_null(n))
-		return 0;
-	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
-		return jit_yaml_fail(d, n, "tls",
-		    "expected a mapping {cert, key}");
-	for (i = 0; i < jit_yaml_size(n); i++) {
-		if ((r = jit_yaml_pair_key(d, n, i, "tls", &k)) != 0 ||
-		    (r = jit_yaml_key(d, k, "tls", "tls", tls_keys, 2,
-		    &seen, &f)) != 0 ||
-		    (r = jit_yaml_pair_value(d, n, i, "tls", &v)) != 0)
-			return r;
-		if ((r = get_string(d, v, f == 0 ? "tls.cert" : "tls.key",
-		    f == 0 ? &c->tls_cert : &c->tls_key)) != 0)
-			return r;
-	}
-	if (seen != 3)
-		return jit_yaml_fail(d, n, "tls", "needs both cert and key");
-	return 0;
-}
-
-/* store: "lmdb", a postgresql:// URL, or a mapping with the URL and the
- * connection's options. */
-static int
-load_store(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
-{
-	static const char *const keys[] = { "url", "password_file", "sslmode",
-	    "sslrootcert", "schema", "connections" };
-	static const char *const modes[] = { "disable", "allow", "prefer",
-	    "require", "verify-ca", "verify-full" };
-	char **dst[] = { &c->store_url, &c->store_password_file,
-	    &c->store_sslmode, &c->store_sslrootcert, &c->store_schema };
-	char field[32];
-	ynode *k, *v;
-	unsigned seen = 0;
-	size_t i, f, m;
-	int r;
-
-	if (jit_yaml_kind(n) != JIT_YAML_MAPPING) {
-		if ((r = get_string(d, n, "store", &c->store_url)) != 0)
-			return r;
-		if (strcmp(c->store_url, "lmdb") == 0) {
-			free(c->store_url);
-			c->store_url = NULL;
-		} else if (!jit_store_is_url(c->store_url)) {
-			return jit_yaml_fail(d, n, "store", "expected lmdb "
-			    "or a postgresql:// URL");
-		}
-		return 0;
-	}
-	for (i = 0; i < jit_yaml_size(n); i++) {
-		if ((r = jit_yaml_pair_key(d, n, i, "store", &k)) != 0 ||
-		    (r = jit_yaml_key(d, k, "store", NULL, keys, 6, &seen,
-		    &f)) != 0 ||
-		    (r = jit_yaml_pair_value(d, n, i, "store", &v)) != 0)
-			return r;
-		snprintf(field, sizeof(field), "store.%s", keys[f]);
-		if (f == 5)
-			r = get_uint(d, v, field, 1000, &c->store_connections);
-		else
-			r = get_string(d, v, field, dst[f]);
-		if (r != 0)
-			return r;
-		if (f == 0 && !jit_store_is_url(c->store_url))
-			return jit_yaml_fail(d, v, field, "expected a "
-			    "postgresql:// URL");
-		for (m = 0; f == 2 && m < 6; m++)
-			if (strcmp(c->store_sslmode, modes[m]) == 0)
-				break;
-		if (f == 2 && m == 6)
-			return jit_yaml_fail(d, v, field, "expected disable, "
-			    "allow, prefer, require, verify-ca or verify-full");
-		if (f == 4 && (strlen(c->store_schema) > 48 ||
-		    strspn(c->store_schema, "abcdefghijklmnopqrstuvwxyz"
-		    "0123456789_") != strlen(c->store_schema) ||
-		    (c->store_schema[0] >= '0' && c->store_schema[0] <= '9')))
-			return jit_yaml_fail(d, v, field, "expected at most 48 "
-			    "lowercase letters, digits and _, not starting "
-			    "with a digit");
-	}
-	if (!(seen & 1))
-		return jit_yaml_fail(d, n, "store", "needs url");
-	return 0;
-}
-
-int
-jit_config_open_store(const struct jit_config *c, const char *data,
-    unsigned flags, struct jit_store **out, char *err, size_t errlen)
-{
-	struct jit_store_options o;
-	char msg[512];
-	int r;
-
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (data == NULL)
-		data = c->data;
-	memset(&o, 0, sizeof(o));
-	o.flags = flags;
-	o.url = c->store_url;
-	o.password_file = c->store_password_file;
-	o.sslmode = c->store_sslmode;
-	o.sslrootcert = c->store_sslrootcert;
-	o.schema = c->store_schema;
-	o.connections = c->store_connections;
-	o.err = msg;
-	o.errlen = sizeof(msg);
-	if ((r = jit_store_open_opts(data, &o, out)) != 0 && err != NULL &&
-	    errlen > 0) {
-		if (c->store_url == NULL)
-			snprintf(err, errlen, "%s: %s", data, jit_err(r));
-		else
-			snprintf(err, errlen, "store: %s", *msg ? msg :
-			    jit_err(r));
-	}
-	return r;
-}
-
 /* An origin: http:// or https://, then a host[:port] without a path. */
 static int
 valid_origin(const char *s)
@@ -431,115 +306,37 @@ valid_origin(const char *s)
 	    "0123456789.-:[]") == strlen(h);
 }
 
-/* web: {session_idle, session_max, origin} */
 static int
-load_web(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
+check_origin(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c)
 {
-	static const char *const web_keys[] = { "session_idle", "session_max",
-	    "origin" };
-	ynode *k, *v;
-	unsigned seen = 0;
-	size_t i, f;
-	int r;
-
-	if (jit_yaml_is_null(n))
-		return 0;
-	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
-		return jit_yaml_fail(d, n, "web", "expected a mapping "
-		    "{session_idle, session_max, origin}");
-	for (i = 0; i < jit_yaml_size(n); i++) {
-		if ((r = jit_yaml_pair_key(d, n, i, "web", &k)) != 0 ||
-		    (r = jit_yaml_key(d, k, "web", "web", web_keys, 3, &seen,
-		    &f)) != 0 ||
-		    (r = jit_yaml_pair_value(d, n, i, "web", &v)) != 0)
-			return r;
-		if (f == 0)
-			r = get_seconds(d, v, "web.session_idle", 1,
-			    &c->web_session_idle);
-		else if (f == 1)
-			r = get_seconds(d, v, "web.session_max", 1,
-			    &c->web_session_max);
-		else if ((r = get_string(d, v, "web.origin",
-		    &c->web_origin)) == 0 && !valid_origin(c->web_origin))
-			r = jit_yaml_fail(d, v, "web.origin", "expected "
-			    "http(s)://host[:port] without a path");
-		if (r != 0)
-			return r;
-	}
+	if (!valid_origin(c->web_origin))
+		return jit_yaml_fail(d, v, field, "expected "
+		    "http(s)://host[:port] without a path");
 	return 0;
 }
 
-static const char *const oidc_keys[] = {
-	"issuer", "client_id", "cli_client_id", "client_secret_file",
-	"username_claim", "groups_claim", "scopes", "session_ttl", "ca_file",
-};
-#define NOIDC (sizeof(oidc_keys) / sizeof(oidc_keys[0]))
-
-/* oidc.KEY (oidc_keys[f]) with value v. */
 static int
-load_oidc_value(struct jit_yaml_doc *d, size_t f, ynode *v,
-    struct jit_config_oidc *o)
+check_issuer(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c)
 {
-	char field[40], why[160];
-	char **strs[] = { &o->issuer, &o->client_id, &o->cli_client_id,
-	    &o->client_secret_file, &o->username_claim, &o->groups_claim,
-	    &o->scopes, NULL, &o->ca_file };
-	int r;
+	char why[160];
 
-	snprintf(field, sizeof(field), "oidc.%s", oidc_keys[f]);
-	if (strs[f] == NULL) {
-		r = get_seconds(d, v, field, 60, &o->session_ttl);
-		if (r == 0 && o->session_ttl > 7 * 86400)
-			r = jit_yaml_fail(d, v, field, "at most 7d");
-		return r;
-	}
-	if ((r = get_string(d, v, field, strs[f])) != 0)
-		return r;
-	if (strs[f] == &o->issuer &&
-	    jit_oidc_issuer_ok(o->issuer, why, sizeof(why)) != 0)
+	if (jit_oidc_issuer_ok(c->oidc.issuer, why, sizeof(why)) != 0)
 		return jit_yaml_fail(d, v, field, "%s", why);
-	if (strs[f] == &o->username_claim &&
-	    strcmp(o->username_claim, "preferred_username") != 0 &&
-	    strcmp(o->username_claim, "email") != 0)
+	return 0;
+}
+
+static int
+check_username_claim(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c)
+{
+	if (strcmp(c->oidc.username_claim, "preferred_username") != 0 &&
+	    strcmp(c->oidc.username_claim, "email") != 0)
 		return jit_yaml_fail(d, v, field, "must be preferred_username "
 		    "or email");
 	return 0;
 }
-
-static int
-load_oidc(struct jit_yaml_doc *d, ynode *n, struct jit_config *c)
-{
-	ynode *k, *v;
-	unsigned seen = 0;
-	size_t i, f;
-	int r;
-
-	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
-		return jit_yaml_fail(d, n, "oidc", "expected a mapping "
-		    "(issuer, client_id, ...)");
-	for (i = 0; i < jit_yaml_size(n); i++) {
-		if ((r = jit_yaml_pair_key(d, n, i, "oidc", &k)) != 0 ||
-		    (r = jit_yaml_key(d, k, "oidc", "oidc", oidc_keys, NOIDC,
-		    &seen, &f)) != 0 ||
-		    (r = jit_yaml_pair_value(d, n, i, "oidc", &v)) != 0 ||
-		    (r = load_oidc_value(d, f, v, &c->oidc)) != 0)
-			return r;
-	}
-	if (c->oidc.issuer == NULL || c->oidc.client_id == NULL)
-		return jit_yaml_fail(d, n, "oidc", "needs issuer and "
-		    "client_id");
-	return 0;
-}
-
-static const char *const top_keys[] = {
-	"listen", "data", "policies", "tls", "clock_skew", "max_body",
-	"max_wait", "sweep_interval", "connection_timeout", "threads",
-	"max_connections", "rate_limit", "web", "request_timeout",
-	"max_connections_per_address", "host_domains", "host_cert_validity",
-	"public_url", "notify", "oidc", "store",
-	"max_pending", "metrics_token_file",
-};
-#define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
 static int
 load_listen(struct jit_yaml_doc *d, ynode *v, const char *key,
@@ -626,108 +423,317 @@ load_domains(struct jit_yaml_doc *d, ynode *v, const char *key,
 	return 0;
 }
 
-/* Top-level key i (top_keys) with value v. */
 static int
-load_value(struct jit_yaml_doc *d, size_t i, ynode *v, struct jit_config *c)
+load_size(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c)
 {
-	const char *key = top_keys[i], *text;
+	const char *text;
+
+	if (jit_yaml_text(d, v, field, "a size", &text) != 0 ||
+	    jit_parse_size(text, &c->max_body) != 0)
+		return jit_yaml_fail(d, v, field, "expected a size like "
+		    "64KiB (1 byte to 1GiB)");
+	return 0;
+}
+
+static int
+load_notify(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c)
+{
+	(void)field;
+	jit_notify_config_release(c->notify, c->nnotify);
+	return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
+}
+
+/* store: "lmdb", a postgresql:// URL, or a mapping with the URL and the
+ * connection's options. */
+static int
+load_store(struct jit_yaml_doc *d, ynode *n, const char *key,
+    struct jit_config *c)
+{
+	static const char *const keys[] = { "url", "password_file", "sslmode",
+	    "sslrootcert", "schema", "connections" };
+	static const char *const modes[] = { "disable", "allow", "prefer",
+	    "require", "verify-ca", "verify-full" };
+	char **dst[] = { &c->store_url, &c->store_password_file,
+	    &c->store_sslmode, &c->store_sslrootcert, &c->store_schema };
+	char field[32];
+	ynode *k, *v;
+	unsigned seen = 0;
+	size_t i, f, m;
 	int r;
 
-	/* By name, so that keys added elsewhere do not renumber these. */
-	if (strcmp(key, "public_url") == 0)
-		return load_public_url(d, v, key, c);
-	if (strcmp(key, "notify") == 0) {
-		jit_notify_config_release(c->notify, c->nnotify);
-		return jit_notify_config_parse(d, v, &c->notify, &c->nnotify);
-	}
-	if (strcmp(key, "oidc") == 0)
-		return load_oidc(d, v, c);
-	if (strcmp(key, "store") == 0)
-		return load_store(d, v, c);
-	if (strcmp(key, "max_pending") == 0)
-		return get_uint(d, v, key, 100000, &c->max_pending);
-	if (strcmp(key, "metrics_token_file") == 0)
-		return get_string(d, v, key, &c->metrics_token_file);
-	switch (i) {
-	case 0:
-		return load_listen(d, v, key, c);
-	case 1:
-		return get_string(d, v, key, &c->data);
-	case 2:
-		return get_string(d, v, key, &c->policies);
-	case 3:
-		return load_tls(d, v, c);
-	case 4:
-		r = get_seconds(d, v, key, 0, &c->clock_skew);
-		if (r == 0 && c->clock_skew > 3600)
-			r = jit_yaml_fail(d, v, key, "at most 1h");
-		return r;
-	case 5:
-		if (jit_yaml_text(d, v, key, "a size", &text) != 0 ||
-		    jit_parse_size(text, &c->max_body) != 0)
-			return jit_yaml_fail(d, v, key, "expected a size like "
-			    "64KiB (1 byte to 1GiB)");
+	(void)key;
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING) {
+		if ((r = get_string(d, n, "store", &c->store_url)) != 0)
+			return r;
+		if (strcmp(c->store_url, "lmdb") == 0) {
+			free(c->store_url);
+			c->store_url = NULL;
+		} else if (!jit_store_is_url(c->store_url)) {
+			return jit_yaml_fail(d, n, "store", "expected lmdb "
+			    "or a postgresql:// URL");
+		}
 		return 0;
-	case 6:
-		r = get_seconds(d, v, key, 1, &c->max_wait);
-		if (r == 0 && c->max_wait > 600)
-			r = jit_yaml_fail(d, v, key, "at most 10m");
+	}
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, "store", &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, "store", NULL, keys, 6, &seen,
+		    &f)) != 0 ||
+		    (r = jit_yaml_pair_value(d, n, i, "store", &v)) != 0)
+			return r;
+		snprintf(field, sizeof(field), "store.%s", keys[f]);
+		if (f == 5)
+			r = get_uint(d, v, field, 1000, &c->store_connections);
+		else
+			r = get_string(d, v, field, dst[f]);
+		if (r != 0)
+			return r;
+		if (f == 0 && !jit_store_is_url(c->store_url))
+			return jit_yaml_fail(d, v, field, "expected a "
+			    "postgresql:// URL");
+		for (m = 0; f == 2 && m < 6; m++)
+			if (strcmp(c->store_sslmode, modes[m]) == 0)
+				break;
+		if (f == 2 && m == 6)
+			return jit_yaml_fail(d, v, field, "expected disable, "
+			    "allow, prefer, require, verify-ca or verify-full");
+		if (f == 4 && (strlen(c->store_schema) > 48 ||
+		    strspn(c->store_schema, "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789_") != strlen(c->store_schema) ||
+		    (c->store_schema[0] >= '0' && c->store_schema[0] <= '9')))
+			return jit_yaml_fail(d, v, field, "expected at most 48 "
+			    "lowercase letters, digits and _, not starting "
+			    "with a digit");
+	}
+	if (!(seen & 1))
+		return jit_yaml_fail(d, n, "store", "needs url");
+	return 0;
+}
+
+int
+jit_config_open_store(const struct jit_config *c, const char *data,
+    unsigned flags, struct jit_store **out, char *err, size_t errlen)
+{
+	struct jit_store_options o;
+	char msg[512];
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (data == NULL)
+		data = c->data;
+	memset(&o, 0, sizeof(o));
+	o.flags = flags;
+	o.url = c->store_url;
+	o.password_file = c->store_password_file;
+	o.sslmode = c->store_sslmode;
+	o.sslrootcert = c->store_sslrootcert;
+	o.schema = c->store_schema;
+	o.connections = c->store_connections;
+	o.err = msg;
+	o.errlen = sizeof(msg);
+	if ((r = jit_store_open_opts(data, &o, out)) != 0 && err != NULL &&
+	    errlen > 0) {
+		if (c->store_url == NULL)
+			snprintf(err, errlen, "%s: %s", data, jit_err(r));
+		else
+			snprintf(err, errlen, "store: %s", *msg ? msg :
+			    jit_err(r));
+	}
+	return r;
+}
+
+/*
+ * The sections of the file as tables: one row a key, saying how its
+ * value is read into struct jit_config, and one reader (load_section)
+ * for them all.
+ */
+typedef int (*field_fn)(struct jit_yaml_doc *d, ynode *v, const char *field,
+    struct jit_config *c);
+
+enum field_kind {
+	F_STRING,     /* get_string; then fn, when set, checks it */
+	F_SECONDS,    /* get_seconds, at least min (0 allows "0"); above
+	                 max (0 = no bound but get_seconds'): too_big */
+	F_UINT,       /* get_uint, at most max; below min: refused */
+	F_CALL,       /* fn reads it */
+	F_SECTION,    /* a mapping: sub */
+};
+
+struct section;
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+	size_t off;            /* of the value in struct jit_config */
+	uint64_t min, max;
+	const char *too_big;
+	field_fn fn;
+	const struct section *sub;
+};
+
+#define ROW_STRING(k, m, fn) { k, F_STRING, \
+	offsetof(struct jit_config, m), 0, 0, NULL, fn, NULL }
+#define ROW_SECONDS(k, m, lo, hi, big) { k, F_SECONDS, \
+	offsetof(struct jit_config, m), lo, hi, big, NULL, NULL }
+#define ROW_UINT(k, m, lo, hi) { k, F_UINT, \
+	offsetof(struct jit_config, m), lo, hi, NULL, NULL, NULL }
+#define ROW_CALL(k, fn) { k, F_CALL, 0, 0, 0, NULL, fn, NULL }
+#define ROW_SECTION(k, s) { k, F_SECTION, 0, 0, 0, NULL, NULL, s }
+
+struct section {
+	const char *name;      /* the parent of its fields: "tls"; "" at
+	                          the top */
+	const char *field;     /* where its own errors are: "tls", "config" */
+	const char *expected;  /* the message for a value that is no mapping */
+	int null_ok;           /* a null value leaves it unset */
+	unsigned needs;        /* the bits of the rows it must have */
+	const char *needs_text;
+	const struct field *rows;
+	size_t n;
+};
+
+#define NROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+static int load_section(struct jit_yaml_doc *d, ynode *n,
+    const struct section *s, struct jit_config *c);
+
+static const struct field tls_rows[] = {
+	ROW_STRING("cert", tls_cert, NULL),
+	ROW_STRING("key", tls_key, NULL),
+};
+static const struct section tls_section = {
+	"tls", "tls", "expected a mapping {cert, key}", 1, 3,
+	"needs both cert and key", tls_rows, NROWS(tls_rows),
+};
+
+static const struct field web_rows[] = {
+	ROW_SECONDS("session_idle", web_session_idle, 1, 0, NULL),
+	ROW_SECONDS("session_max", web_session_max, 1, 0, NULL),
+	ROW_STRING("origin", web_origin, check_origin),
+};
+static const struct section web_section = {
+	"web", "web", "expected a mapping {session_idle, session_max, "
+	"origin}", 1, 0, NULL, web_rows, NROWS(web_rows),
+};
+
+static const struct field oidc_rows[] = {
+	ROW_STRING("issuer", oidc.issuer, check_issuer),
+	ROW_STRING("client_id", oidc.client_id, NULL),
+	ROW_STRING("cli_client_id", oidc.cli_client_id, NULL),
+	ROW_STRING("client_secret_file", oidc.client_secret_file, NULL),
+	ROW_STRING("username_claim", oidc.username_claim,
+	    check_username_claim),
+	ROW_STRING("groups_claim", oidc.groups_claim, NULL),
+	ROW_STRING("scopes", oidc.scopes, NULL),
+	ROW_SECONDS("session_ttl", oidc.session_ttl, 60, 7 * 86400,
+	    "at most 7d"),
+	ROW_STRING("ca_file", oidc.ca_file, NULL),
+};
+static const struct section oidc_section = {
+	"oidc", "oidc", "expected a mapping (issuer, client_id, ...)", 0, 3,
+	"needs issuer and client_id", oidc_rows, NROWS(oidc_rows),
+};
+
+static const struct field top_rows[] = {
+	ROW_CALL("listen", load_listen),
+	ROW_STRING("data", data, NULL),
+	ROW_STRING("policies", policies, NULL),
+	ROW_SECTION("tls", &tls_section),
+	ROW_SECONDS("clock_skew", clock_skew, 0, 3600, "at most 1h"),
+	ROW_CALL("max_body", load_size),
+	ROW_SECONDS("max_wait", max_wait, 1, 600, "at most 10m"),
+	ROW_SECONDS("sweep_interval", sweep_interval, 1, 0, NULL),
+	ROW_SECONDS("connection_timeout", connection_timeout, 1, 0, NULL),
+	ROW_UINT("threads", threads, 0, 1024),
+	ROW_UINT("max_connections", max_connections, 1, 100000),
+	ROW_UINT("rate_limit", rate_limit, 0, 1000000),
+	ROW_SECTION("web", &web_section),
+	ROW_SECONDS("request_timeout", request_timeout, 1, 3600,
+	    "at most 1h"),
+	ROW_UINT("max_connections_per_address", max_connections_per_address,
+	    1, 100000),
+	ROW_CALL("host_domains", load_domains),
+	ROW_SECONDS("host_cert_validity", host_cert_validity, 10, 0, NULL),
+	ROW_CALL("public_url", load_public_url),
+	ROW_CALL("notify", load_notify),
+	ROW_SECTION("oidc", &oidc_section),
+	ROW_CALL("store", load_store),
+	ROW_UINT("max_pending", max_pending, 0, 100000),
+	ROW_STRING("metrics_token_file", metrics_token_file, NULL),
+};
+static const struct section top_section = {
+	"", "config", "expected a mapping at the top", 0, 0, NULL, top_rows,
+	NROWS(top_rows),
+};
+
+/* Row f's value v, called field in errors. */
+static int
+load_field(struct jit_yaml_doc *d, ynode *v, const char *field,
+    const struct field *f, struct jit_config *c)
+{
+	void *p = (char *)c + f->off;
+	int r;
+
+	switch (f->kind) {
+	case F_STRING:
+		if ((r = get_string(d, v, field, p)) == 0 && f->fn != NULL)
+			r = f->fn(d, v, field, c);
 		return r;
-	case 7:
-		return get_seconds(d, v, key, 1, &c->sweep_interval);
-	case 8:
-		return get_seconds(d, v, key, 1, &c->connection_timeout);
-	case 9:
-		return get_uint(d, v, key, 1024, &c->threads);
-	case 10:
-		r = get_uint(d, v, key, 100000, &c->max_connections);
-		if (r == 0 && c->max_connections == 0)
-			r = jit_yaml_fail(d, v, key, "must be at least 1");
+	case F_SECONDS:
+		if ((r = get_seconds(d, v, field, f->min, p)) == 0 &&
+		    f->max != 0 && *(uint64_t *)p > f->max)
+			r = jit_yaml_fail(d, v, field, "%s", f->too_big);
 		return r;
-	case 11:
-		return get_uint(d, v, key, 1000000, &c->rate_limit);
-	case 12:
-		return load_web(d, v, c);
-	case 13:
-		r = get_seconds(d, v, key, 1, &c->request_timeout);
-		if (r == 0 && c->request_timeout > 3600)
-			r = jit_yaml_fail(d, v, key, "at most 1h");
+	case F_UINT:
+		if ((r = get_uint(d, v, field, (unsigned)f->max, p)) == 0 &&
+		    *(unsigned *)p < f->min)
+			r = jit_yaml_fail(d, v, field, "must be at least %u",
+			    (unsigned)f->min);
 		return r;
-	case 14:
-		r = get_uint(d, v, key, 100000,
-		    &c->max_connections_per_address);
-		if (r == 0 && c->max_connections_per_address == 0)
-			r = jit_yaml_fail(d, v, key, "must be at least 1");
-		return r;
-	case 15:
-		return load_domains(d, v, key, c);
-	case 16:
-		return get_seconds(d, v, key, 10, &c->host_cert_validity);
+	case F_CALL:
+		return f->fn(d, v, field, c);
+	case F_SECTION:
+		return load_section(d, v, f->sub, c);
 	}
 	return JIT_ERR_INTERNAL;
 }
 
+/* The mapping n as section s: each key once, every key one of its
+ * rows, then the keys it needs. */
 static int
-load_top(struct jit_yaml_doc *d, ynode *root, struct jit_config *c)
+load_section(struct jit_yaml_doc *d, ynode *n, const struct section *s,
+    struct jit_config *c)
 {
+	const char *keys[32];
+	char field[64];
 	ynode *k, *v;
 	unsigned seen = 0;
 	size_t i, f;
 	int r;
 
-	if (jit_yaml_kind(root) != JIT_YAML_MAPPING)
-		return jit_yaml_fail(d, root, "config",
-		    "expected a mapping at the top");
-	for (i = 0; i < jit_yaml_size(root); i++) {
-		if ((r = jit_yaml_pair_key(d, root, i, "config",
-		    &k)) != 0 ||
-		    (r = jit_yaml_key(d, k, "", "config", top_keys, NTOP,
-		    &seen, &f)) != 0 ||
-		    (r = jit_yaml_pair_value(d, root, i, top_keys[f],
-		    &v)) != 0 ||
-		    (r = load_value(d, f, v, c)) != 0)
+	if (s->null_ok && jit_yaml_is_null(n))
+		return 0;
+	if (jit_yaml_kind(n) != JIT_YAML_MAPPING)
+		return jit_yaml_fail(d, n, s->field, "%s", s->expected);
+	for (f = 0; f < s->n; f++)
+		keys[f] = s->rows[f].key;
+	for (i = 0; i < jit_yaml_size(n); i++) {
+		if ((r = jit_yaml_pair_key(d, n, i, s->field, &k)) != 0 ||
+		    (r = jit_yaml_key(d, k, s->name, s->field, keys, s->n,
+		    &seen, &f)) != 0)
+			return r;
+		snprintf(field, sizeof(field), "%s%s%s", s->name,
+		    *s->name != '\0' ? "." : "", keys[f]);
+		/* A top-level value's own errors name its key. */
+		if ((r = jit_yaml_pair_value(d, n, i, *s->name != '\0' ?
+		    s->name : field, &v)) != 0 ||
+		    (r = load_field(d, v, field, &s->rows[f], c)) != 0)
 			return r;
 	}
+	if ((seen & s->needs) != s->needs)
+		return jit_yaml_fail(d, n, s->field, "%s", s->needs_text);
 	return 0;
 }
 
@@ -753,7 +759,7 @@ jit_config_parse(const char *name, const unsigned char *data, size_t len,
 	/* An empty file, or a null document, means "all defaults". */
 	if (r == 0 && (root = jit_yaml_root(doc)) != NULL &&
 	    !jit_yaml_is_null(root))
-		r = load_top(doc, root, c);
+		r = load_section(doc, root, &top_section, c);
 	jit_yaml_doc_free(doc);
 	if (r != 0) {
 		if (r == JIT_ERR_INVALID_FORMAT)
@@ -783,8 +789,8 @@ jit_config_load(const char *path, struct jit_config *c, char *err,
 }
 
 int
-jit_config_read_secret(const char *path, char **out, char *err,
-    size_t errlen)
+jit_config_read_secret(const char *path, size_t min, char **out,
+    char *err, size_t errlen)
 {
 	unsigned char buf[JIT_CONFIG_SECRET_MAX + 3];
 	struct stat st;
@@ -832,11 +838,10 @@ jit_config_read_secret(const char *path, char **out, char *err,
 		n--;
 	for (i = 0; i < n && buf[i] > 0x20 && buf[i] < 0x7f; i++)
 		;
-	if (i != n || n < JIT_CONFIG_SECRET_MIN ||
-	    n > JIT_CONFIG_SECRET_MAX) {
-		jit_seterr(err, errlen, "%s: expected one line of %d to %d "
+	if (i != n || n < min || n == 0 || n > JIT_CONFIG_SECRET_MAX) {
+		jit_seterr(err, errlen, "%s: expected one line of %zu to %d "
 		    "printable characters without spaces", path,
-		    JIT_CONFIG_SECRET_MIN, JIT_CONFIG_SECRET_MAX);
+		    min > 0 ? min : 1, JIT_CONFIG_SECRET_MAX);
 		r = JIT_ERR_INVALID_FORMAT;
 		goto out;
 	}

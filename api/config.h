@@ -142,7 +142,7 @@ struct jit_config {
 };
 
 #define JIT_CONFIG_DEFAULT_MAX_PENDING 20
-#define JIT_CONFIG_SECRET_MIN 16     /* bytes of a token in a file */
+#define JIT_CONFIG_SECRET_MIN 16     /* bytes of a token we ask for */
 #define JIT_CONFIG_SECRET_MAX 1024
 
 /* Fill c with the embedded defaults (allocates: release afterwards). */
@@ -173,14 +173,17 @@ struct jit_store;
 int jit_config_open_store(const struct jit_config *c, const char *data,
     unsigned flags, struct jit_store **out, char *err, size_t errlen);
 
-/* Read a token from path (metrics_token_file): the file's one line
- * without its line end, JIT_CONFIG_SECRET_MIN to JIT_CONFIG_SECRET_MAX
- * printable ASCII characters without spaces.  A file group or others
- * may read or write is refused (PERMISSION), as is one that is no
- * regular file.  *out is the token (caller wipes and frees).  Errors:
- * those of reading, PERMISSION, INVALID_FORMAT, with err saying what. */
-int jit_config_read_secret(const char *path, char **out, char *err,
-    size_t errlen);
+/* Read a secret from path (metrics_token_file with min
+ * JIT_CONFIG_SECRET_MIN; oidc.client_secret_file, whose length is the
+ * provider's, with 1): the file's one line without its line end, min to
+ * JIT_CONFIG_SECRET_MAX printable ASCII characters without spaces.  A
+ * file group or others may read or write is refused (PERMISSION), as is
+ * a symbolic link or anything else that is no regular file; the checks
+ * are of the one file read.  *out is the secret (caller wipes and
+ * frees); what else was read is wiped.  Errors: those of reading,
+ * PERMISSION, INVALID_FORMAT, with err saying what ("PATH: ..."). */
+int jit_config_read_secret(const char *path, size_t min, char **out,
+    char *err, size_t errlen);
 
 /* Parse a listen address ("127.0.0.1:8787", "[::1]:8787",
  * "localhost:80", "unix:/run/x.sock") into l (release with

@@ -10,7 +10,7 @@
 #include "err.h"
 #include "hosts.h"
 #include "krl.h"
-#include "util.h"
+#include "request.h"
 
 /* The serials one CA's section lists, and those left out as expired. */
 struct serials {
@@ -27,17 +27,6 @@ struct collect {
 	uint64_t generated;    /* for both */
 	uint64_t valid_until;  /* the earliest until of a listed serial */
 };
-
-static uint64_t
-time_member(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	uint64_t t;
-
-	if (s == NULL || jit_parse_time(s, &t) != 0)
-		return 0;
-	return t;
-}
 
 /* A revoked certificate that was valid until not_after and revoked at
  * revoked_at: listed in into (0), or left out as dead everywhere (1). */
@@ -77,23 +66,28 @@ add_serial(struct collect *c, struct serials *into, uint64_t serial,
 }
 
 /* One revoked request, latest not_after first (store.h); 1 (stop) at
- * the first that is dead everywhere, since all after it are too. */
+ * the first that is dead everywhere, since all after it are too.  A
+ * record that is not a request (request.h) is STORE_CORRUPT: never
+ * leave a revoked certificate out silently. */
 static int
 collect_cb(json_t *req, uint64_t seq, void *vctx)
 {
 	struct collect *c = vctx;
-	json_t *sj = json_object_get(req, "serial");
-	uint64_t not_after;
+	struct jit_request *r;
+	int rc;
 
 	(void)seq;
-	if (sj == NULL || json_is_null(sj))
-		return 0;       /* revoked before a cert was issued */
-	if (!json_is_integer(sj) || json_integer_value(sj) <= 0)
-		return JIT_ERR_STORE_CORRUPT;
-	if ((not_after = time_member(req, "not_after")) == 0)
-		return JIT_ERR_STORE_CORRUPT;
-	return add_serial(c, &c->user, (uint64_t)json_integer_value(sj),
-	    not_after, time_member(req, "revoked_at"));
+	if ((rc = jit_request_from_json(req, &r)) != 0)
+		return rc;
+	if (r->serial == 0)
+		rc = 0;         /* revoked before a cert was issued */
+	else if (r->not_after == 0)
+		rc = JIT_ERR_STORE_CORRUPT;
+	else
+		rc = add_serial(c, &c->user, r->serial, r->not_after,
+		    r->revoked_at);
+	jit_request_free(r);
+	return rc;
 }
 
 /* A certificate of a revoked host (all of them are read: their

@@ -79,13 +79,14 @@ struct jit_revocation_info {
  * host CA key host_ca (public or private; only their public halves are
  * used) at time now to out.  s may be NULL for a data directory that has
  * no store yet (nothing revoked).  info (may be NULL) receives the
- * figures.  A revoked request without a "serial" was revoked before any
- * cert was issued and is skipped; one whose "serial" is malformed, or
- * that has a serial but no valid "not_after", fails with STORE_CORRUPT,
- * because leaving out a revoked cert silently would let it in (one read:
- * those without a not_after come first in the walk); so does a malformed
- * revoked host (hosts.h).  Errors: the store's, ALLOC, the KRL builder's.
- * On error out is unchanged.
+ * figures.  Each revoked request is read as a request (request.h,
+ * jit_request_from_json).  One without a serial was revoked before any
+ * cert was issued and is skipped; one that does not read as a request
+ * (a malformed "serial", say), or that has a serial but no "not_after",
+ * fails with STORE_CORRUPT, because leaving out a revoked cert silently
+ * would let it in (one read: those without a not_after come first in the
+ * walk); so does a malformed revoked host (hosts.h).  Errors: the
+ * store's, ALLOC, the KRL builder's.  On error out is unchanged.
  */
 int jit_revocation_krl(struct jit_store *s, const struct jit_key *ca,
     const struct jit_key *host_ca, uint64_t now, uint64_t grace,

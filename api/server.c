@@ -431,45 +431,6 @@ hint_first_token(struct jit_store *store, const struct jit_config *cfg)
 
 /* ---- single sign-on ---------------------------------------------------- */
 
-/* The client secret in path: its first line, which must not be empty;
- * the file must not be readable by group or others. */
-static int
-read_secret(const char *path, char **out, char *err, size_t errlen)
-{
-	unsigned char *data = NULL;
-	struct stat st;
-	size_t len = 0;
-	int r;
-
-	*out = NULL;
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
-		jit_seterr(err, errlen, "oidc.client_secret_file %s is "
-		    "accessible by group or others (mode %04o): chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777));
-		return JIT_ERR_PERMISSION;
-	}
-	if ((r = jit_read_file(path, 4096, &data, &len)) != 0) {
-		jit_seterr(err, errlen, "oidc.client_secret_file %s: %s", path,
-		    jit_err(r));
-		return r;
-	}
-	len = strcspn((char *)data, "\r\n");
-	if (len == 0) {
-		jit_seterr(err, errlen, "oidc.client_secret_file %s is empty",
-		    path);
-		r = JIT_ERR_INVALID_FORMAT;
-	} else {
-		data[len] = '\0';
-		*out = (char *)data;
-		data = NULL;
-	}
-	if (data != NULL) {
-		jit_wipe(data, strlen((char *)data));
-		free(data);
-	}
-	return r;
-}
-
 /* The single sign-on module of cfg's oidc: section (*out NULL when
  * there is none), keeping its sign-ins and used tokens in store. */
 static int
@@ -485,9 +446,11 @@ oidc_start(const struct jit_config *cfg, struct jit_store *store,
 	if (c->issuer == NULL)
 		return 0;
 	if (c->client_secret_file != NULL &&
-	    (r = read_secret(c->client_secret_file, &secret, err,
-	    errlen)) != 0)
+	    (r = jit_config_read_secret(c->client_secret_file, 1, &secret,
+	    why, sizeof(why))) != 0) {
+		jit_seterr(err, errlen, "oidc.client_secret_file: %s", why);
 		return r;
+	}
 	memset(&o, 0, sizeof(o));
 	o.issuer = c->issuer;
 	o.client_id = c->client_id;
@@ -701,7 +664,7 @@ jit_server_run(const struct jit_config *cfg,
 	ao.max_pending = cfg->max_pending;
 	if (cfg->metrics_token_file != NULL &&
 	    (r = jit_config_read_secret(cfg->metrics_token_file,
-	    &metrics_token, msg, sizeof(msg))) != 0) {
+	    JIT_CONFIG_SECRET_MIN, &metrics_token, msg, sizeof(msg))) != 0) {
 		jit_seterr(err, errlen, "metrics_token_file: %s", msg);
 		goto out;
 	}

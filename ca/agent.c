@@ -316,39 +316,6 @@ jit_agent_list(struct jit_agent *a, struct jit_agent_idlist **out)
 	return r;
 }
 
-/*
- * Public fields of a plain key for ADD_IDENTITY.  The agent wants a plain
- * RSA key as n, e, d, iqmp, p, q, but the public fields as they appear in
- * blobs and certs are e, n: reorder them.
- */
-static int
-put_plain_public_fields(struct jit_buf *req, const struct jit_key *k)
-{
-	struct jit_buf pub = JIT_BUF_INIT;
-	const unsigned char *e, *n;
-	size_t elen, nlen;
-	int r = JIT_ERR_INTERNAL;
-
-	/* Ed25519's agent fields (pk, sk) already include the public key. */
-	if (jit_key_type(k) == JIT_KEY_ED25519)
-		return 0;
-	if ((r = jit_key_put_public_fields(k, &pub)) != 0)
-		goto out;
-	if (jit_key_type(k) != JIT_KEY_RSA) {
-		r = jit_buf_put(req, jit_buf_ptr(&pub), jit_buf_len(&pub));
-		goto out;
-	}
-	if ((r = jit_buf_get_mpint_direct(&pub, &e, &elen)) != 0 ||
-	    (r = jit_buf_get_mpint_direct(&pub, &n, &nlen)) != 0 ||
-	    (r = jit_buf_put_mpint(req, n, nlen)) != 0 ||
-	    (r = jit_buf_put_mpint(req, e, elen)) != 0)
-		goto out;
-	r = 0;
- out:
-	jit_buf_release(&pub);
-	return r;
-}
-
 int
 jit_agent_build_add(struct jit_buf *req, const struct jit_key *priv,
     const unsigned char *cert, size_t cert_len, const char *comment,
@@ -390,8 +357,7 @@ jit_agent_build_add(struct jit_buf *req, const struct jit_key *priv,
 			goto out;
 		}
 		if ((r = jit_buf_put_cstring(req, want)) != 0 ||
-		    (r = put_plain_public_fields(req, priv)) != 0 ||
-		    (r = jit_key_put_agent_private_fields(priv, req)) != 0)
+		    (r = jit_key_put_private_fields(priv, req)) != 0)
 			goto out;
 	}
 	if ((r = jit_buf_put_cstring(req, comment ? comment : "")) != 0)

@@ -1,6 +1,7 @@
 /* buf.c - bounded SSH wire buffer; see buf.h for the contract. */
 #include "buf.h"
 #include "err.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -381,11 +382,8 @@ jit_buf_get_string(struct jit_buf *b, unsigned char **p, size_t *len)
 		*len = 0;
 	if ((r = jit_buf_peek_string_direct(b, &s, &n)) != 0)
 		return r;
-	if ((copy = malloc(n + 1)) == NULL)
+	if ((copy = (unsigned char *)jit_memdup(s, n)) == NULL)
 		return JIT_ERR_ALLOC;
-	if (n > 0)
-		memcpy(copy, s, n);
-	copy[n] = '\0';
 	b->off += 4 + n;
 	*p = copy;
 	if (len != NULL)

@@ -2,6 +2,7 @@
  * contract. */
 #include "cert.h"
 #include "err.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -359,21 +360,6 @@ is_value_option(const char *name)
 	    strcmp(name, OPT_SOURCE_ADDRESS) == 0;
 }
 
-/* Copy len bytes into a new NUL-terminated allocation. */
-static int
-dup_bytes(const unsigned char *p, size_t len, unsigned char **out)
-{
-	*out = NULL;
-	if (len == SIZE_MAX)
-		return JIT_ERR_ALLOC;
-	if ((*out = malloc(len + 1)) == NULL)
-		return JIT_ERR_ALLOC;
-	if (len > 0)
-		memcpy(*out, p, len);
-	(*out)[len] = '\0';
-	return 0;
-}
-
 /*
  * Parse a critical-options or extensions section.  Names must be C
  * strings and unique (CERT_OPTION otherwise); like OpenSSH, unsorted
@@ -436,8 +422,11 @@ parse_options(struct jit_buf *sect, int critical,
 			dlen = vlen;
 		}
 		if (dlen > 0 || (critical && is_value_option(name))) {
-			if ((r = dup_bytes(data, dlen, &o[i].data)) != 0)
+			if ((o[i].data = (unsigned char *)jit_memdup(data,
+			    dlen)) == NULL) {
+				r = JIT_ERR_ALLOC;
 				goto out;
+			}
 			o[i].len = dlen;
 		}
 		o[i].name = name;
@@ -469,8 +458,10 @@ jit_cert_parse(const unsigned char *blob, size_t len, struct jit_cert **out)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return JIT_ERR_ALLOC;
-	if ((r = dup_bytes(blob, len, &c->blob)) != 0)
+	if ((c->blob = (unsigned char *)jit_memdup(blob, len)) == NULL) {
+		r = JIT_ERR_ALLOC;
 		goto out;
+	}
 	c->blob_len = len;
 	jit_buf_view(&b, c->blob, len);
 

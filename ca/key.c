@@ -557,36 +557,83 @@ out:
 
 /* ---- public blob ---- */
 
-/* Key fields of k computed from its key material (not the cache). */
+/*
+ * The one writer of key fields.  A field is one of these; the lists
+ * below say which a key type writes for each enum key_fields.
+ */
+enum { F_END, F_ED_PK, F_ED_SK, F_CURVE, F_EC_Q, F_EC_D, F_RSA_E, F_RSA_N,
+    F_RSA_D, F_RSA_IQMP, F_RSA_P, F_RSA_Q };
+
+static const unsigned char field_lists[3][3][7] = {
+	/* KF_PUBLIC, KF_PRIVATE, KF_AGENT_PRIVATE */
+	{ { F_ED_PK }, { F_ED_PK, F_ED_SK }, { F_ED_PK, F_ED_SK } },
+	{ { F_CURVE, F_EC_Q }, { F_CURVE, F_EC_Q, F_EC_D }, { F_EC_D } },
+	{ { F_RSA_E, F_RSA_N },
+	  { F_RSA_N, F_RSA_E, F_RSA_D, F_RSA_IQMP, F_RSA_P, F_RSA_Q },
+	  { F_RSA_D, F_RSA_IQMP, F_RSA_P, F_RSA_Q } },
+};
+
+/* OpenSSL's names of the numbers F_EC_D .. F_RSA_Q. */
+static const char *const bn_params[] = {
+	OSSL_PKEY_PARAM_PRIV_KEY, OSSL_PKEY_PARAM_RSA_E,
+	OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_D,
+	OSSL_PKEY_PARAM_RSA_COEFFICIENT1, OSSL_PKEY_PARAM_RSA_FACTOR1,
+	OSSL_PKEY_PARAM_RSA_FACTOR2,
+};
+
 static int
-put_fields_from_key(const struct jit_key *k, struct jit_buf *b)
+put_field(const struct jit_key *k, const struct keytype *kt, int f,
+    struct jit_buf *b)
 {
-	const struct keytype *kt = jit_key__type(k->type);
 	unsigned char q[EC_MAX_POINT];
 	size_t qlen;
-	int r = JIT_ERR_INTERNAL;
+	int r;
+
+	switch (f) {
+	case F_ED_PK:
+		return jit_buf_put_string(b, k->ed_pk, ED25519_PK_LEN);
+	case F_ED_SK:
+		return jit_buf_put_string(b, k->ed_sk, ED25519_SK_LEN);
+	case F_CURVE:
+		return jit_buf_put_cstring(b, kt->curve);
+	case F_EC_Q:
+		if ((r = jit_key__ec_get_point(k->pkey, kt, q, &qlen)) != 0)
+			return r;
+		return jit_buf_put_string(b, q, qlen);
+	default:
+		return jit_key__put_param_bn(b, k->pkey, bn_params[f - F_EC_D]);
+	}
+}
+
+int
+jit_key__put_fields(const struct jit_key *k, enum key_fields which,
+    struct jit_buf *b)
+{
+	const struct keytype *kt = jit_key__type(k->type);
+	const unsigned char *f;
+	int r;
 
 	if (kt == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
 	switch (k->type) {
 	case JIT_KEY_ED25519:
-		return jit_buf_put_string(b, k->ed_pk, sizeof(k->ed_pk));
+		f = field_lists[0][which];
+		break;
 	case JIT_KEY_ECDSA_P256:
 	case JIT_KEY_ECDSA_P384:
 	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_key__ec_get_point(k->pkey, kt, q, &qlen)) != 0 ||
-		    (r = jit_buf_put_cstring(b, kt->curve)) != 0 ||
-		    (r = jit_buf_put_string(b, q, qlen)) != 0)
-			return r;
-		return 0;
+		f = field_lists[1][which];
+		break;
 	case JIT_KEY_RSA:
-		if ((r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
-			return r;
-		return 0;
+		f = field_lists[2][which];
+		break;
 	default:
 		return JIT_ERR_KEY_TYPE_UNKNOWN;
 	}
+	for (; *f != F_END; f++)
+		if ((r = put_field(k, kt, *f, b)) != 0)
+			return r;
+	return 0;
 }
 
 /*
@@ -606,7 +653,7 @@ jit_key__key_cache_blob(struct jit_key *k, const unsigned char *fields,
 	k->fields_off = jit_buf_len(&k->blob);
 	if (fields != NULL)
 		return jit_buf_put(&k->blob, fields, flen);
-	return put_fields_from_key(k, &k->blob);
+	return jit_key__put_fields(k, KF_PUBLIC, &k->blob);
 }
 
 int

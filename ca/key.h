@@ -156,6 +156,13 @@ int jit_key_save_private(const struct jit_key *k, const char *path,
 int jit_key_put_private_openssh(const struct jit_key *k, const char *comment,
     struct jit_buf *b);
 
+/* Append the fields of plain private key k (after its type name) as
+ * openssh-key-v1 and the ssh-agent protocol's ADD_IDENTITY write them:
+ * ed25519: pk, sk(64); ecdsa: curve, Q, mpint d; rsa: mpint n, e, d,
+ * iqmp, p, q.  KEY_NO_PRIVATE for a public key; b is unchanged on
+ * error. */
+int jit_key_put_private_fields(const struct jit_key *k, struct jit_buf *b);
+
 /* Append the private fields used by the ssh-agent protocol
  * (PROTOCOL.agent) after the cert blob:  ed25519: pk, sk(64);
  * ecdsa: mpint d; rsa: mpint d, iqmp, p, q. */

@@ -112,6 +112,21 @@ int jit_key__ec_get_point(const EVP_PKEY *pkey, const struct keytype *kt,
 int jit_key__put_param_bn(struct jit_buf *b, const EVP_PKEY *pkey,
     const char *name);
 
+/* Which of a key's fields jit_key__put_fields writes. */
+enum key_fields {
+	KF_PUBLIC,        /* in blobs and certs: ed25519 pk; ecdsa curve,
+	                     Q; rsa e, n */
+	KF_PRIVATE,       /* a plain private key in openssh-key-v1 and the
+	                     agent: ed25519 pk, sk; ecdsa curve, Q, d;
+	                     rsa n, e, d, iqmp, p, q */
+	KF_AGENT_PRIVATE, /* after a cert blob in the agent: ed25519 pk,
+	                     sk; ecdsa d; rsa d, iqmp, p, q */
+};
+/* Append those fields of k to b (on error b may hold part of them).
+ * The private ones need k's private part. */
+int jit_key__put_fields(const struct jit_key *k, enum key_fields which,
+    struct jit_buf *b);
+
 /* Build an RSA key from its numbers; d == NULL for a public key. */
 int jit_key__rsa_from_parts(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
     const BIGNUM *iqmp, const BIGNUM *p, const BIGNUM *q, EVP_PKEY **out);

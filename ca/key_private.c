@@ -476,94 +476,36 @@ out:
 	return r;
 }
 
-/* The private key fields as written inside openssh-key-v1. */
+/* Fields which of private key k, appended to b only when all are
+ * written. */
 static int
-put_openssh_private_fields(const struct jit_key *k, struct jit_buf *b)
+put_private(const struct jit_key *k, enum key_fields which,
+    struct jit_buf *b)
 {
-	const struct keytype *kt = jit_key__type(k->type);
-	unsigned char q[EC_MAX_POINT];
-	size_t qlen;
+	struct jit_buf tmp = JIT_BUF_INIT;
 	int r;
 
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		if ((r = jit_buf_put_string(b, k->ed_pk, ED25519_PK_LEN)) != 0 ||
-		    (r = jit_buf_put_string(b, k->ed_sk, ED25519_SK_LEN)) != 0)
-			return r;
-		return 0;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_key__ec_get_point(k->pkey, kt, q, &qlen)) != 0 ||
-		    (r = jit_buf_put_cstring(b, kt->curve)) != 0 ||
-		    (r = jit_buf_put_string(b, q, qlen)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_PRIV_KEY)) != 0)
-			return r;
-		return 0;
-	case JIT_KEY_RSA:
-		if ((r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-		    (r = jit_key__put_param_bn(b, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0)
-			return r;
-		return 0;
-	default:
-		return JIT_ERR_KEY_TYPE_UNKNOWN;
-	}
+	if (k == NULL || b == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (!k->has_private)
+		return JIT_ERR_KEY_NO_PRIVATE;
+	if ((r = jit_key__put_fields(k, which, &tmp)) == 0)
+		r = jit_buf_put(b, jit_buf_ptr(&tmp), jit_buf_len(&tmp));
+	jit_buf_release(&tmp);
+	return r;
+}
+
+int
+jit_key_put_private_fields(const struct jit_key *k, struct jit_buf *b)
+{
+	return put_private(k, KF_PRIVATE, b);
 }
 
 int
 jit_key_put_agent_private_fields(const struct jit_key *k,
     struct jit_buf *b)
 {
-	struct jit_buf tmp = JIT_BUF_INIT;
-	int r = JIT_ERR_INTERNAL;
-
-	if (k == NULL || b == NULL)
-		return JIT_ERR_INVALID_ARGUMENT;
-	if (!k->has_private)
-		return JIT_ERR_KEY_NO_PRIVATE;
-	/* Build aside so b is unchanged on error. */
-	switch (k->type) {
-	case JIT_KEY_ED25519:
-		if ((r = jit_buf_put_string(&tmp, k->ed_pk,
-		    ED25519_PK_LEN)) != 0 ||
-		    (r = jit_buf_put_string(&tmp, k->ed_sk,
-		    ED25519_SK_LEN)) != 0)
-			goto out;
-		break;
-	case JIT_KEY_ECDSA_P256:
-	case JIT_KEY_ECDSA_P384:
-	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_key__put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_PRIV_KEY)) != 0)
-			goto out;
-		break;
-	case JIT_KEY_RSA:
-		if ((r = jit_key__put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-		    (r = jit_key__put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-		    (r = jit_key__put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-		    (r = jit_key__put_param_bn(&tmp, k->pkey,
-		    OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0)
-			goto out;
-		break;
-	default:
-		r = JIT_ERR_KEY_TYPE_UNKNOWN;
-		goto out;
-	}
-	r = jit_buf_put(b, jit_buf_ptr(&tmp), jit_buf_len(&tmp));
-out:
-	jit_buf_release(&tmp);
-	return r;
+	return put_private(k, KF_AGENT_PRIVATE, b);
 }
 
 int
@@ -586,7 +528,7 @@ jit_key_put_private_openssh(const struct jit_key *k, const char *comment,
 	    (r = jit_buf_put_u32(&priv, chk)) != 0 ||
 	    (r = jit_buf_put_cstring(&priv,
 	    jit_key_type_ssh_name(k->type))) != 0 ||
-	    (r = put_openssh_private_fields(k, &priv)) != 0 ||
+	    (r = jit_key__put_fields(k, KF_PRIVATE, &priv)) != 0 ||
 	    (r = jit_buf_put_cstring(&priv, comment == NULL ? "" :
 	    comment)) != 0)
 		goto out;

@@ -429,14 +429,19 @@ jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 char *
 jit_strdup(const char *s)
 {
-	size_t n;
+	return s == NULL ? NULL : jit_memdup(s, strlen(s));
+}
+
+char *
+jit_memdup(const void *p, size_t len)
+{
 	char *d;
 
-	if (s == NULL)
+	if (len == SIZE_MAX || (d = malloc(len + 1)) == NULL)
 		return NULL;
-	n = strlen(s);
-	if ((d = malloc(n + 1)) != NULL)
-		memcpy(d, s, n + 1);
+	if (len > 0)
+		memcpy(d, p, len);
+	d[len] = '\0';
 	return d;
 }
 

@@ -54,6 +54,10 @@ void jit_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Duplicate a string (NULL-safe: returns NULL for NULL). */
 char *jit_strdup(const char *s);
 
+/* A new copy of the len bytes at p (which may hold NUL bytes; p may be
+ * NULL when len is 0) with a NUL after them; NULL when out of memory. */
+char *jit_memdup(const void *p, size_t len);
+
 /* Replace *dst (freed; may be NULL) with a copy of v: 0, or ALLOC with
  * *dst unchanged. */
 int jit_strset(char **dst, const char *v);

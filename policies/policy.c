@@ -123,18 +123,6 @@ pol_suggest(const char *s, const char *const *known, size_t n)
 	return best;
 }
 
-char *
-pol_memdup(const char *s, size_t len)
-{
-	char *d;
-
-	if (len == SIZE_MAX || (d = malloc(len + 1)) == NULL)
-		return NULL;
-	memcpy(d, s, len);
-	d[len] = '\0';
-	return d;
-}
-
 int
 pol_grow(void **v, size_t *cap, size_t n, size_t elem)
 {

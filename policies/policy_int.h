@@ -129,8 +129,6 @@ const char *pol_shown(const char *s, size_t len, char out[POL_SHOWN_MAX]);
 /* The entry of known[0..n) closest to s (edit distance below 3), for
  * "did you mean" hints; NULL if none is close or s is long. */
 const char *pol_suggest(const char *s, const char *const *known, size_t n);
-/* A new NUL-terminated copy of len bytes; NULL on ALLOC. */
-char *pol_memdup(const char *s, size_t len);
 /* Make room for element n of *v (capacity *cap, elem bytes each). */
 int pol_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* strcmp for qsort over an array of char *. */

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "policy_int.h"
+#include "util.h"
 
 struct jit_yaml_doc {
 	yaml_document_t doc;
@@ -435,7 +436,7 @@ jit_yaml_string(struct jit_yaml_doc *d, const struct jit_yaml_node *n,
 	*out = NULL;
 	if ((r = jit_yaml_text(d, n, field, what, &v)) != 0)
 		return r;
-	if ((*out = pol_memdup(v, strlen(v))) == NULL)
+	if ((*out = jit_strdup(v)) == NULL)
 		return JIT_ERR_ALLOC;
 	return 0;
 }

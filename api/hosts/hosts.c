@@ -4,7 +4,6 @@
  */
 #include "hosts_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,30 +13,6 @@
 #include "audit.h"
 #include "err.h"
 #include "util.h"
-
-int
-hosts__refuse(struct jit_hosts_why *why, int code, const char *slug,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL) {
-		why->slug = slug;
-		va_start(ap, fmt);
-		vsnprintf(why->message, sizeof(why->message), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-void
-hosts__why_clear(struct jit_hosts_why *why)
-{
-	if (why != NULL) {
-		why->slug = NULL;
-		why->message[0] = '\0';
-	}
-}
 
 uint64_t
 hosts__time(const json_t *o, const char *key)

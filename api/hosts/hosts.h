@@ -61,7 +61,7 @@
  * clocks) until now + validity, no options or extensions.
  *
  * Errors.  0 or a negative JIT_ERR_*.  The calls a host makes refuse with
- * a code and a struct jit_hosts_why (a stable slug for docs/API.md and a
+ * a code and a struct jit_why (a stable slug for docs/API.md and a
  * sentence): INVALID_ARGUMENT bad_field, bad_public_key, bad_certificate;
  * FORBIDDEN bad_token (unknown, used or expired: not told apart),
  * bad_certificate (not ours, expired, not a host certificate),
@@ -82,6 +82,7 @@
 
 #include "key.h"
 #include "store.h"
+#include "why.h"
 
 #define JIT_HOSTS_SIG_NAMESPACE "jit-ssh-host"
 #define JIT_HOSTS_TOKEN_PREFIX "jith_"
@@ -95,12 +96,6 @@
 #define JIT_HOSTS_DEFAULT_VALIDITY (30ull * 86400)
 #define JIT_HOSTS_CHALLENGE_TTL 300      /* seconds */
 #define JIT_HOSTS_CHALLENGE_LEN 113      /* 112 hex digits + NUL */
-
-/* Why a call a host made was refused (see "Errors"). */
-struct jit_hosts_why {
-	const char *slug;        /* static; NULL on success */
-	char message[256];       /* "" on success */
-};
 
 struct jit_hosts_options {
 	struct jit_store *store;   /* borrowed; outlives the object */
@@ -167,7 +162,7 @@ int jit_hosts_token_create(struct jit_store *s, const char *const *principals,
  */
 int jit_hosts_enroll(struct jit_hosts *h, const char *token,
     const char *public_key, const char *client_addr, uint64_t now,
-    json_t **out, struct jit_hosts_why *why);
+    json_t **out, struct jit_why *why);
 
 /* A fresh challenge (JIT_HOSTS_CHALLENGE_LEN - 1 hex digits) valid for
  * JIT_HOSTS_CHALLENGE_TTL seconds after now, in out; *expires (may be
@@ -186,7 +181,7 @@ int jit_hosts_challenge(struct jit_hosts *h, uint64_t now,
  */
 int jit_hosts_renew(struct jit_hosts *h, const char *cert_line,
     const char *challenge, const char *signature, const char *client_addr,
-    uint64_t now, json_t **out, struct jit_hosts_why *why);
+    uint64_t now, json_t **out, struct jit_why *why);
 
 /* ---- administration (hosts.c) ---------------------------------------- */
 

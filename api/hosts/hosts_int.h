@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "hosts.h"
 
 #define HOSTS_COUNT_KEY "hosts.count"
@@ -48,11 +49,6 @@ struct jit_hosts {
 	size_t nused, capused;
 };
 
-/* Fill why (may be NULL) and return code. */
-int hosts__refuse(struct jit_hosts_why *why, int code, const char *slug,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void hosts__why_clear(struct jit_hosts_why *why);
-
 /* The record of host id (new reference): NOT_FOUND if absent,
  * STORE_CORRUPT if it is not an object with that "id". */
 int hosts__get_host(struct jit_store_txn *t, const char *id, json_t **out);
@@ -66,12 +62,9 @@ int hosts__count(struct jit_store_txn *t, uint64_t *n);
  * the pointers of *names (n of them, borrowed from arr; free(*names)). */
 int hosts__principals(const json_t *arr, const char ***names, size_t *n);
 
-/* "host_token." + hex(hash) for the store. */
-void hosts__token_key(const unsigned char hash[JIT_TOKEN_HASH_LEN],
-    char key[HOSTS_VALUE_KEY_MAX]);
-/* The SHA-256 of a well-formed token; INVALID_ARGUMENT otherwise. */
-int hosts__token_hash(const char *token,
-    unsigned char hash[JIT_TOKEN_HASH_LEN]);
+/* Enrollment tokens as a kind of secret (auth.h): "jith_" tokens, ids
+ * "ht-", records kept as the store value "host_token." + hex(hash). */
+extern const struct jit_secret_kind hosts__token_kind;
 
 /* Check a challenge's form, MAC and expiry at now: 0 and its nonce and
  * end, or FORBIDDEN.  hosts__challenge_use then marks it answered:

@@ -30,7 +30,7 @@ struct issue {
 	struct jit_hosts *h;
 	uint64_t now;
 	const char *client_addr;
-	struct jit_hosts_why *why;
+	struct jit_why *why;
 	int renew;
 	/* the subject */
 	const struct jit_key *key;       /* borrowed */
@@ -76,7 +76,7 @@ check_token(struct issue *is, const json_t *tok)
 	if (!json_is_object(tok) || exp == 0)
 		return JIT_ERR_STORE_CORRUPT;
 	if ((used != NULL && !json_is_null(used)) || is->now >= exp)
-		return hosts__refuse(is->why, JIT_ERR_FORBIDDEN, "bad_token",
+		return jit_refuse(is->why, JIT_ERR_FORBIDDEN, "bad_token",
 		    "the enrollment token is unknown, used or expired");
 	if ((r = hosts__principals(json_object_get(tok, "principals"),
 	    &names, &n)) != 0)
@@ -94,7 +94,7 @@ get_token(struct issue *is, struct jit_store_txn *t, json_t **tok)
 	int r = jit_store_get_value(t, is->token_key, tok);
 
 	if (r == JIT_ERR_NOT_FOUND)
-		return hosts__refuse(is->why, JIT_ERR_FORBIDDEN, "bad_token",
+		return jit_refuse(is->why, JIT_ERR_FORBIDDEN, "bad_token",
 		    "the enrollment token is unknown, used or expired");
 	return r;
 }
@@ -111,13 +111,13 @@ check_host(struct issue *is, const json_t *host)
 	int r;
 
 	if (json_is_string(json_object_get(host, "revoked_at")))
-		return hosts__refuse(is->why, JIT_ERR_FORBIDDEN,
+		return jit_refuse(is->why, JIT_ERR_FORBIDDEN,
 		    "host_revoked", "host %s is revoked: enroll it again with "
 		    "a new token", is->host_id);
 	if (pk == NULL)
 		return JIT_ERR_STORE_CORRUPT;
 	if (strcmp(pk, is->pub_line) != 0)
-		return hosts__refuse(is->why, JIT_ERR_FORBIDDEN,
+		return jit_refuse(is->why, JIT_ERR_FORBIDDEN,
 		    "bad_certificate", "the certificate's key is not the key "
 		    "host %s enrolled with", is->host_id);
 	if ((r = hosts__principals(json_object_get(host, "principals"),
@@ -155,7 +155,7 @@ renew_read_fn(struct jit_store_txn *t, void *vctx)
 
 	r = jit_store_get_cert(t, is->old_serial, &rec);
 	if (r == JIT_ERR_NOT_FOUND)
-		return hosts__refuse(is->why, JIT_ERR_FORBIDDEN,
+		return jit_refuse(is->why, JIT_ERR_FORBIDDEN,
 		    "bad_certificate", "serial %llu is not a certificate this "
 		    "server issued", (unsigned long long)is->old_serial);
 	if (r != 0)
@@ -164,7 +164,7 @@ renew_read_fn(struct jit_store_txn *t, void *vctx)
 	id = json_string_value(json_object_get(rec, "host"));
 	if (kind == NULL || strcmp(kind, "host") != 0 ||
 	    !jit_hosts_id_ok(id)) {
-		r = hosts__refuse(is->why, JIT_ERR_FORBIDDEN,
+		r = jit_refuse(is->why, JIT_ERR_FORBIDDEN,
 		    "bad_certificate", "serial %llu is not a host "
 		    "certificate", (unsigned long long)is->old_serial);
 		goto out;
@@ -435,10 +435,10 @@ issue_run(struct issue *is, jit_store_read_fn read_fn,
 		}
 		if (!is->retry)
 			break;
-		hosts__why_clear(is->why);
+		jit_why_clear(is->why);
 	}
 	if (r != 0 && is->why != NULL && is->why->message[0] == '\0')
-		hosts__refuse(is->why, r, NULL, "could not issue the host "
+		jit_refuse(is->why, r, NULL, "could not issue the host "
 		    "certificate");
 	return r;
 }
@@ -468,7 +468,7 @@ issue_release(struct issue *is)
 int
 jit_hosts_enroll(struct jit_hosts *h, const char *token,
     const char *public_key, const char *client_addr, uint64_t now,
-    json_t **out, struct jit_hosts_why *why)
+    json_t **out, struct jit_why *why)
 {
 	unsigned char hash[JIT_TOKEN_HASH_LEN];
 	struct jit_key *key = NULL;
@@ -476,22 +476,23 @@ jit_hosts_enroll(struct jit_hosts *h, const char *token,
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
-	hosts__why_clear(why);
+	jit_why_clear(why);
 	memset(&is, 0, sizeof(is));
 	jit_buf_init(&is.blob);
 	if (h == NULL || public_key == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (hosts__token_hash(token, hash) != 0)
-		return hosts__refuse(why, JIT_ERR_FORBIDDEN, "bad_token",
+	if (jit_secret_hash(&hosts__token_kind, token, hash) != 0)
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_token",
 		    "the enrollment token is unknown, used or expired");
 	if ((r = jit_key_parse_public(public_key, &key, NULL)) != 0)
-		return hosts__refuse(why, JIT_ERR_INVALID_ARGUMENT,
+		return jit_refuse(why, JIT_ERR_INVALID_ARGUMENT,
 		    "bad_public_key", "public_key: %s", jit_err(r));
 	is.h = h;
 	is.now = now;
 	is.client_addr = client_addr;
 	is.why = why;
-	hosts__token_key(hash, is.token_key);
+	jit_secret_value_key(&hosts__token_kind, hash, is.token_key,
+	    sizeof(is.token_key));
 	if ((r = subject(&is, key)) == 0)
 		r = issue_run(&is, enroll_read_fn, enroll_write_fn, out);
 	jit_wipe(hash, sizeof(hash));
@@ -506,7 +507,7 @@ jit_hosts_enroll(struct jit_hosts *h, const char *token,
 static int
 check_proof(struct jit_hosts *h, const char *cert_line,
     const char *challenge, const char *signature, uint64_t now,
-    struct jit_cert **cert, struct jit_hosts_why *why)
+    struct jit_cert **cert, struct jit_why *why)
 {
 	struct jit_cert_expect e;
 	struct jit_key *signer = NULL;
@@ -516,35 +517,35 @@ check_proof(struct jit_hosts *h, const char *cert_line,
 
 	*cert = NULL;
 	if ((r = jit_cert_parse_line(cert_line, cert)) != 0)
-		return hosts__refuse(why, JIT_ERR_INVALID_ARGUMENT,
+		return jit_refuse(why, JIT_ERR_INVALID_ARGUMENT,
 		    "bad_certificate", "certificate: %s", jit_err(r));
 	memset(&e, 0, sizeof(e));
 	e.type = JIT_CERT_TYPE_HOST;
 	e.ca = h->ca;
 	e.now = now;
 	if ((r = jit_cert_verify(*cert, &e)) != 0)
-		return hosts__refuse(why, JIT_ERR_FORBIDDEN, "bad_certificate",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_certificate",
 		    "not a current host certificate of this CA: %s",
 		    jit_err(r));
 	if (hosts__challenge_check(h, challenge, now, nonce, &expires) != 0)
-		return hosts__refuse(why, JIT_ERR_FORBIDDEN, "bad_challenge",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_challenge",
 		    "the challenge is not this server's or has expired; ask "
 		    "for a new one");
 	if (signature == NULL || (r = jit_sshsig_verify(signature,
 	    strlen(signature), JIT_HOSTS_SIG_NAMESPACE,
 	    (const unsigned char *)challenge, strlen(challenge),
 	    &signer)) != 0)
-		return hosts__refuse(why, JIT_ERR_FORBIDDEN, "bad_signature",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_signature",
 		    "signature: %s (sign the challenge with ssh-keygen -Y "
 		    "sign -n %s)", signature == NULL ? "missing" : jit_err(r),
 		    JIT_HOSTS_SIG_NAMESPACE);
 	r = jit_key_equal_public(signer, (*cert)->key);
 	jit_key_free(signer);
 	if (!r)
-		return hosts__refuse(why, JIT_ERR_FORBIDDEN, "bad_signature",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "bad_signature",
 		    "the challenge was not signed by the certified key");
 	if ((r = hosts__challenge_use(h, nonce, expires, now)) != 0)
-		return hosts__refuse(why, r, r == JIT_ERR_FORBIDDEN ?
+		return jit_refuse(why, r, r == JIT_ERR_FORBIDDEN ?
 		    "bad_challenge" : NULL, r == JIT_ERR_FORBIDDEN ?
 		    "the challenge was already used; ask for a new one" :
 		    "too many renewals at once; try again later");
@@ -554,14 +555,14 @@ check_proof(struct jit_hosts *h, const char *cert_line,
 int
 jit_hosts_renew(struct jit_hosts *h, const char *cert_line,
     const char *challenge, const char *signature, const char *client_addr,
-    uint64_t now, json_t **out, struct jit_hosts_why *why)
+    uint64_t now, json_t **out, struct jit_why *why)
 {
 	struct jit_cert *cert = NULL;
 	struct issue is;
 	int r = JIT_ERR_INTERNAL;
 
 	*out = NULL;
-	hosts__why_clear(why);
+	jit_why_clear(why);
 	memset(&is, 0, sizeof(is));
 	jit_buf_init(&is.blob);
 	if (h == NULL || cert_line == NULL)

@@ -117,7 +117,7 @@ void reply_body(struct call *c, unsigned status, char *body, size_t len,
 unsigned http_status_of(int code);
 /* Answer a refused or failed lifecycle call: status from code, slug and
  * message from why (5xx are also logged with their cause). */
-void reply_refusal(struct call *c, int code, const struct jit_lc_why *why);
+void reply_refusal(struct call *c, int code, const struct jit_why *why);
 /* Count an answer in http_counts (jit_api_handle does it for the answers
  * it returns; a deferred answer counts when it is given). */
 void reply_count(struct jit_api *api, unsigned status);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
 struct jit_cache {
 	struct jit_store *s;
@@ -58,11 +59,8 @@ jit_cache_free(struct jit_cache *c)
 static int
 copy_out(const unsigned char *p, size_t len, char **out, size_t *olen)
 {
-	if (len == SIZE_MAX || (*out = malloc(len + 1)) == NULL)
+	if ((*out = jit_memdup(p, len)) == NULL)
 		return JIT_ERR_ALLOC;
-	if (len > 0)
-		memcpy(*out, p, len);
-	(*out)[len] = '\0';
 	*olen = len;
 	return 0;
 }
@@ -109,10 +107,9 @@ jit_cache_get(struct jit_cache *c, uint64_t now, char **out, size_t *len)
 	 * change. */
 	version = cur;
 	r = c->fn(c->ctx, now, &b, &expires);
-	if (r == 0 && (val = malloc(jit_buf_len(&b) + 1)) == NULL)
+	if (r == 0 && (val = (unsigned char *)jit_memdup(jit_buf_ptr(&b),
+	    jit_buf_len(&b))) == NULL)
 		r = JIT_ERR_ALLOC;
-	if (r == 0 && jit_buf_len(&b) > 0)
-		memcpy(val, jit_buf_ptr(&b), jit_buf_len(&b));
 
 	pthread_mutex_lock(&c->mu);
 	c->building = 0;

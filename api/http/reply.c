@@ -170,7 +170,7 @@ http_status_of(int code)
 }
 
 void
-reply_refusal(struct call *c, int code, const struct jit_lc_why *why)
+reply_refusal(struct call *c, int code, const struct jit_why *why)
 {
 	unsigned st = http_status_of(code);
 	const char *msg = why != NULL ? why->message : "";
@@ -193,7 +193,7 @@ reply_refusal(struct call *c, int code, const struct jit_lc_why *why)
 void
 reply_failure(struct call *c, int code, const char *what)
 {
-	struct jit_lc_why why = { NULL, "" };
+	struct jit_why why = { NULL, "" };
 
 	snprintf(why.message, sizeof(why.message), "%s", what);
 	reply_refusal(c, code, &why);

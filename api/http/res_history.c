@@ -106,7 +106,7 @@ void
 res_request_history(struct call *c, const char *id)
 {
 	struct jit_request *req = NULL;
-	struct jit_lc_why why;
+	struct jit_why why;
 	struct history h;
 	json_t *asc;
 	size_t i, n;

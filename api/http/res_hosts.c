@@ -62,17 +62,12 @@ required(struct call *c, json_t *body, const char *key)
 
 /* Answer a host call's result or its refusal. */
 static void
-reply_host(struct call *c, int r, json_t *out, const struct jit_hosts_why *w)
+reply_host(struct call *c, int r, json_t *out, const struct jit_why *why)
 {
-	struct jit_lc_why why;
-
-	if (r == 0) {
+	if (r == 0)
 		reply_json(c, 200, out);
-		return;
-	}
-	why.slug = w->slug;
-	snprintf(why.message, sizeof(why.message), "%s", w->message);
-	reply_refusal(c, r, &why);
+	else
+		reply_refusal(c, r, why);
 }
 
 void
@@ -90,7 +85,7 @@ void
 res_hosts_enroll(struct call *c)
 {
 	static const char *const allowed[] = { "token", "public_key", NULL };
-	struct jit_hosts_why why;
+	struct jit_why why;
 	const char *token, *key;
 	json_t *body, *out = NULL;
 	int r;
@@ -134,7 +129,7 @@ res_hosts_renew(struct call *c)
 {
 	static const char *const allowed[] = { "certificate", "challenge",
 	    "signature", NULL };
-	struct jit_hosts_why why;
+	struct jit_why why;
 	const char *cert, *ch, *sig;
 	json_t *body, *out = NULL;
 	int r;

@@ -124,7 +124,7 @@ res_requests_create(struct call *c)
 	    "duration", "reason", "start", NULL };
 	struct jit_create_args a;
 	struct jit_request *req = NULL;
-	struct jit_lc_why why;
+	struct jit_why why;
 	json_t *body;
 	int r;
 
@@ -235,7 +235,7 @@ res_requests_list(struct call *c)
 	    { "cursor", "", 0 } };
 	struct jit_lc_filter f;
 	struct jit_request **items = NULL;
-	struct jit_lc_why why;
+	struct jit_why why;
 	json_t *arr, *next_j;
 	char next_s[24];
 	uint64_t next = 0;
@@ -336,7 +336,7 @@ res_request_get(struct call *c, const char *id)
 	struct jit_lc_wait *w = NULL;
 	struct jit_http_later *later = &c->resp->later;
 	struct longpoll *lp;
-	struct jit_lc_why why;
+	struct jit_why why;
 	unsigned long wait = 0;
 	int r, view;
 
@@ -388,7 +388,7 @@ res_request_get(struct call *c, const char *id)
 void
 res_request_certificate(struct call *c, const char *id)
 {
-	struct jit_lc_why why;
+	struct jit_why why;
 	char *line = NULL;
 	int r;
 
@@ -410,7 +410,7 @@ res_request_action(struct call *c, const char *id, const char *name)
 	static const char *const with_comment[] = { "comment", NULL };
 	static const char *const nothing[] = { NULL };
 	struct jit_request *req = NULL;
-	struct jit_lc_why why;
+	struct jit_why why;
 	const char *comment = NULL;
 	json_t *body;
 	int r, cancel = strcmp(name, "cancel") == 0;

@@ -522,17 +522,8 @@ jit_api_new(const struct jit_api_options *opt, struct jit_policy *policy,
 	*out = api;
 	return 0;
 fail:
-	jit_cache_free(api->krl);
-	jit_cache_free(api->metrics);
-	jit_hosts_free(api->hosts);
-	free(api->host_ca_line);
-	jit_ratelimit_free(api->refusals);
-	jit_ratelimit_free(api->limits);
-	jit_lifecycle_free(api->lc);
-	free(api->ca_line);
-	free(api->web_origin);
-	pthread_mutex_destroy(&api->lock);
-	free(api);
+	/* api->cur is NULL here: the policy stays the caller's. */
+	jit_api_free(api);
 	return r;
 }
 

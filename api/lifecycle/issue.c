@@ -28,7 +28,7 @@ struct issue_ctx {
 	const struct jit_actor *who;
 	const char *id;
 	uint64_t now;
-	struct jit_lc_why *why;
+	struct jit_why *why;
 	/* read before the write */
 	struct jit_request *snap;     /* the request as read */
 	void *raw;                    /* ... and its stored bytes */
@@ -69,16 +69,16 @@ issue_reset(struct issue_ctx *ic)
 /* Is r's grant fetchable by who now?  0, FORBIDDEN, CONFLICT. */
 static int
 check_fetch(const struct jit_actor *who, const struct jit_request *r,
-    uint64_t now, struct jit_lc_why *why)
+    uint64_t now, struct jit_why *why)
 {
 	if (strcmp(r->user, who->user) != 0)
-		return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "forbidden",
 		    "only the requester may fetch the certificate");
 	if (r->state != JIT_STATE_APPROVED)
-		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(why, JIT_ERR_CONFLICT, "conflict",
 		    "request is %s, not approved", jit_state_name(r->state));
 	if (now >= r->not_after)
-		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(why, JIT_ERR_CONFLICT, "conflict",
 		    "the grant has ended");
 	return 0;
 }
@@ -141,7 +141,7 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 	 * before terms were recorded takes them from the role in force. */
 	role = req->terms_recorded ? NULL : jit_policy_role(p, req->role);
 	if (!req->terms_recorded && role == NULL)
-		return lc_refuse(ic->why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(ic->why, JIT_ERR_CONFLICT, "conflict",
 		    "role %s is no longer in the policy", req->role);
 	if (req->nprincipals == 0)
 		return JIT_ERR_STORE_CORRUPT;
@@ -321,15 +321,15 @@ out:
 int
 jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t now, char **line,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	struct issue_ctx ic;
 	int r = JIT_ERR_INTERNAL, tries;
 
-	lc_why_clear(why);
+	jit_why_clear(why);
 	*line = NULL;
 	if (lc->sign == NULL)
-		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, NULL,
+		return jit_refuse(why, JIT_ERR_INVALID_ARGUMENT, NULL,
 		    "this lifecycle has no CA to sign with");
 	memset(&ic, 0, sizeof(ic));
 	ic.lc = lc;
@@ -365,10 +365,10 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 		}
 		if (!ic.retry)
 			break;
-		lc_why_clear(why);
+		jit_why_clear(why);
 	}
 	if (r != 0 && why != NULL && why->message[0] == '\0')
-		lc_refuse(why, r, NULL, "could not issue the certificate");
+		jit_refuse(why, r, NULL, "could not issue the certificate");
 	issue_reset(&ic);
 	return r;
 }

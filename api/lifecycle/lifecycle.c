@@ -1,7 +1,6 @@
 /* lifecycle.c - see lifecycle.h: creation, decisions, cancel, revoke. */
 #include "lifecycle_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,36 +11,12 @@
 
 /* ---- shared helpers (lifecycle_int.h) ----------------------------------- */
 
-void
-lc_why_clear(struct jit_lc_why *why)
-{
-	if (why != NULL) {
-		why->slug = NULL;
-		why->message[0] = '\0';
-	}
-}
-
 int
-lc_refuse(struct jit_lc_why *why, int code, const char *slug,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL) {
-		why->slug = slug;
-		va_start(ap, fmt);
-		vsnprintf(why->message, sizeof(why->message), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-int
-lc_load_failed(struct jit_lc_why *why, int code)
+lc_load_failed(struct jit_why *why, int code)
 {
 	if (code == JIT_ERR_NOT_FOUND)
-		return lc_refuse(why, code, "not_found", "no such request");
-	return lc_refuse(why, code, NULL, "could not read the request");
+		return jit_refuse(why, code, "not_found", "no such request");
+	return jit_refuse(why, code, NULL, "could not read the request");
 }
 
 json_t *
@@ -104,7 +79,7 @@ append_fn(struct jit_store_txn *t, void *vctx)
 static void
 audit_refusal(struct jit_lifecycle *lc, const struct jit_actor *who,
     const char *action, const char *role, const char *id,
-    const struct jit_lc_why *why)
+    const struct jit_why *why)
 {
 	char key[JIT_NAME_MAX + 16];
 	json_t *a;
@@ -337,7 +312,7 @@ create_check(const struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who,
     const struct jit_create_args *a, uint64_t now,
     const struct jit_policy_role **role, struct jit_key **key,
-    uint64_t *effective, struct jit_lc_why *why)
+    uint64_t *effective, struct jit_why *why)
 {
 	struct jit_policy_who w;
 	char msg[256];
@@ -346,38 +321,38 @@ create_check(const struct jit_lifecycle *lc, const struct jit_policy *p,
 	*key = NULL;
 	lc_policy_who(who, &w);
 	if ((*role = jit_policy_role(p, a->role)) == NULL)
-		return lc_refuse(why, JIT_ERR_POLICY_ROLE, "unknown_role",
+		return jit_refuse(why, JIT_ERR_POLICY_ROLE, "unknown_role",
 		    "unknown role '%s'", jit_text_printable(a->role) ?
 		    a->role : "?");
 	if (a->start > now + lc->clock_skew + (*role)->max_start_ahead) {
 		char ahead[32];
 		jit_format_duration((*role)->max_start_ahead, ahead,
 		    sizeof(ahead));
-		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT,
+		return jit_refuse(why, JIT_ERR_INVALID_ARGUMENT,
 		    "start_too_far", "start is too far ahead: role %s lets "
 		    "a grant start at most %s from now", (*role)->name,
 		    (*role)->max_start_ahead == 0 ? "0s (at approval)" :
 		    ahead);
 	}
 	if ((r = jit_key_parse_public(a->public_key, key, NULL)) != 0)
-		return lc_refuse(why, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
+		return jit_refuse(why, JIT_ERR_BAD_PUBLIC_KEY, "bad_public_key",
 		    "public_key: %s", jit_err(r));
 	if ((r = jit_policy_can_request_as(p, &w, a->role, msg,
 	    sizeof(msg))) != 0)
-		return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "%s",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "%s",
 		    *msg ? msg : jit_err(r));
 	if ((r = jit_policy_check_mfa(p, a->role, who->amr, who->amr != NULL ?
 	    who->namr : 0, msg, sizeof(msg))) != 0)
-		return lc_refuse(why, JIT_ERR_FORBIDDEN, "mfa_required", "%s",
+		return jit_refuse(why, JIT_ERR_FORBIDDEN, "mfa_required", "%s",
 		    *msg ? msg : jit_err(r));
 	if ((r = jit_policy_check_request(p, a->role, a->duration, a->reason,
 	    jit_key_type(*key), effective, msg, sizeof(msg))) != 0)
-		return lc_refuse(why, r, r == JIT_ERR_POLICY_DURATION ?
+		return jit_refuse(why, r, r == JIT_ERR_POLICY_DURATION ?
 		    "bad_duration" : r == JIT_ERR_POLICY_REASON ? "bad_reason" :
 		    r == JIT_ERR_POLICY_KEY_TYPE ? "bad_key_type" :
 		    "bad_request", "%s", *msg ? msg : jit_err(r));
 	if (*effective == 0)
-		return lc_refuse(why, JIT_ERR_INTERNAL, NULL,
+		return jit_refuse(why, JIT_ERR_INTERNAL, NULL,
 		    "policy gave no duration");
 	return 0;
 }
@@ -414,7 +389,7 @@ create_audit(const struct jit_request *req, const struct jit_actor *who)
 int
 jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
-    uint64_t now, struct jit_request **out, struct jit_lc_why *why)
+    uint64_t now, struct jit_request **out, struct jit_why *why)
 {
 	const struct jit_policy_role *role = NULL;
 	struct jit_request_terms terms;
@@ -425,7 +400,7 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	uint64_t effective = 0;
 	int r = JIT_ERR_INTERNAL;
 
-	lc_why_clear(why);
+	jit_why_clear(why);
 	memset(&cc, 0, sizeof(cc));
 	if (out != NULL)
 		*out = NULL;
@@ -437,7 +412,7 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	}
 	if ((r = jit_key_fingerprint(key, &fp)) != 0 ||
 	    (r = jit_key_format_public(key, NULL, &line)) != 0) {
-		lc_refuse(why, r, NULL, "could not read the public key");
+		jit_refuse(why, r, NULL, "could not read the public key");
 		goto out;
 	}
 	memset(&terms, 0, sizeof(terms));
@@ -455,13 +430,13 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	    (who->groups != NULL && who->ngroups > 0 &&
 	    (r = jit_request_set_user_groups(req, who->groups,
 	    who->ngroups)) != 0)) {
-		lc_refuse(why, r, NULL, "could not make the request");
+		jit_refuse(why, r, NULL, "could not make the request");
 		goto out;
 	}
 	if (req->approvals_needed == 0)
 		grant(req, now);
 	else if ((r = lc_update_missing(p, req)) != 0) {
-		lc_refuse(why, r, NULL, "could not count the approvals needed");
+		jit_refuse(why, r, NULL, "could not count the approvals needed");
 		goto out;
 	}
 	/* Encoded here, in the caller's thread, not on the writer thread
@@ -472,19 +447,19 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	cc.role_max = role->max_pending;
 	if ((r = jit_request_encode(req, &cc.enc)) != 0 ||
 	    (cc.audit = create_audit(req, who)) == NULL) {
-		r = lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+		r = jit_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
 		goto out;
 	}
 	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
 		if (cc.over != 0)
-			lc_refuse(why, r, "too_many_pending", "%s already has "
+			jit_refuse(why, r, "too_many_pending", "%s already has "
 			    "%u pending request%s%s%s, the most allowed; "
 			    "cancel one or wait for a decision", who->user,
 			    cc.over,
 			    cc.over == 1 ? "" : "s", cc.over_role ?
 			    " for role " : "", cc.over_role ? role->name : "");
 		else
-			lc_refuse(why, r, NULL, "could not store the "
+			jit_refuse(why, r, NULL, "could not store the "
 			    "request");
 		goto out;
 	}
@@ -518,18 +493,18 @@ struct change_ctx {
 	const char *comment;
 	uint64_t now;
 	struct jit_request *out;      /* the request after the change */
-	struct jit_lc_why *why;
+	struct jit_why *why;
 };
 
 static int
 check_pending(const struct jit_request *r, uint64_t now,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	if (r->state != JIT_STATE_PENDING)
-		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(why, JIT_ERR_CONFLICT, "conflict",
 		    "request is %s, not pending", jit_state_name(r->state));
 	if (now >= r->expires_at)
-		return lc_refuse(why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(why, JIT_ERR_CONFLICT, "conflict",
 		    "request has expired");
 	return 0;
 }
@@ -550,20 +525,20 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 	case OP_DENY:
 		if ((rc = jit_policy_can_approve_as(c->p, &w, r->user, r->role,
 		    msg, sizeof(msg))) != 0)
-			return lc_refuse(c->why, JIT_ERR_FORBIDDEN,
+			return jit_refuse(c->why, JIT_ERR_FORBIDDEN,
 			    "forbidden", "%s", *msg ? msg : jit_err(rc));
 		if ((rc = check_pending(r, c->now, c->why)) != 0)
 			return rc;
 		if (c->op == OP_APPROVE && jit_request_approved_by(r, user))
-			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			return jit_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
 			    "%s has already approved this request", user);
 		return 0;
 	case OP_CANCEL:
 		if (strcmp(r->user, user) != 0)
-			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
+			return jit_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
 			    "only the requester may cancel");
 		if (r->state != JIT_STATE_PENDING)
-			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			return jit_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
 			    "request is %s, not pending",
 			    jit_state_name(r->state));
 		return 0;
@@ -571,15 +546,15 @@ check_op(const struct change_ctx *c, const struct jit_request *r)
 		if (strcmp(r->user, user) != 0 &&
 		    !jit_policy_is_approver_as(c->p, &w, r->role) &&
 		    !jit_policy_is_admin_as(c->p, &w))
-			return lc_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
+			return jit_refuse(c->why, JIT_ERR_FORBIDDEN, "forbidden",
 			    "only the requester, approvers of role %s and "
 			    "admins may revoke", r->role);
 		if (r->state != JIT_STATE_APPROVED)
-			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			return jit_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
 			    "request is %s, not approved",
 			    jit_state_name(r->state));
 		if (c->now >= r->not_after)
-			return lc_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
+			return jit_refuse(c->why, JIT_ERR_CONFLICT, "conflict",
 			    "the grant has already ended");
 		return 0;
 	}
@@ -739,7 +714,7 @@ load_fn(struct jit_store_txn *t, void *vctx)
 
 int
 lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	void *v[2] = { (void *)id, NULL };
 	int r;
@@ -757,13 +732,13 @@ static int
 change(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, enum op op,
     const char *comment, uint64_t now, struct jit_request **out,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	struct change_ctx c = { lc, p, who, id, op, comment, now, NULL, why };
 	struct jit_request *cur;
 	int r;
 
-	lc_why_clear(why);
+	jit_why_clear(why);
 	if (out != NULL)
 		*out = NULL;
 	/* Refuse what is plainly not allowed without taking a write. */
@@ -779,7 +754,7 @@ change(struct jit_lifecycle *lc, const struct jit_policy *p,
 	if ((r = jit_store_write(lc->store, change_fn, &c)) != 0) {
 		jit_request_free(c.out);
 		if (why != NULL && why->slug == NULL && why->message[0] == '\0')
-			lc_refuse(why, r, NULL, "could not store the change");
+			jit_refuse(why, r, NULL, "could not store the change");
 		return r;
 	}
 	if (out != NULL)
@@ -793,7 +768,7 @@ int
 jit_lc_decide(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, enum jit_verdict v,
     const char *comment, uint64_t now, struct jit_request **out,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	return change(lc, p, who, id, v == JIT_DENY ? OP_DENY : OP_APPROVE,
 	    comment, now, out, why);
@@ -802,7 +777,7 @@ jit_lc_decide(struct jit_lifecycle *lc, const struct jit_policy *p,
 int
 jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t now,
-    struct jit_request **out, struct jit_lc_why *why)
+    struct jit_request **out, struct jit_why *why)
 {
 	return change(lc, p, who, id, OP_CANCEL, NULL, now, out, why);
 }
@@ -810,7 +785,7 @@ jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
 int
 jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, const char *comment,
-    uint64_t now, struct jit_request **out, struct jit_lc_why *why)
+    uint64_t now, struct jit_request **out, struct jit_why *why)
 {
 	return change(lc, p, who, id, OP_REVOKE, comment, now, out, why);
 }

@@ -22,7 +22,7 @@
  *
  * Transitions take the policy in force (borrowed for the call), the actor
  * (who asks; "system" for the sweeper) and the time.  They know nothing
- * of HTTP: a refusal is a negative JIT_ERR_* plus a struct jit_lc_why with
+ * of HTTP: a refusal is a negative JIT_ERR_* plus a struct jit_why with
  * a stable machine slug (docs/API.md lists them) and a one-line message
  * for people.  The HTTP layer maps codes to statuses in one place
  * (api/http/reply.c).  Codes used here:
@@ -56,12 +56,7 @@
 #include "ratelimit.h"
 #include "request.h"
 #include "store.h"
-
-/* Why a transition was refused or failed. */
-struct jit_lc_why {
-	const char *slug;        /* static machine slug; NULL on success */
-	char message[256];       /* for people; "" on success */
-};
+#include "why.h"
 
 /* Who asks.  A person who signed in through the identity provider
  * (auth.h, single sign-on) also brings the sign-in's authentication
@@ -157,7 +152,7 @@ struct jit_create_args {
  */
 int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
-    uint64_t now, struct jit_request **out, struct jit_lc_why *why);
+    uint64_t now, struct jit_request **out, struct jit_why *why);
 
 enum jit_verdict { JIT_APPROVE, JIT_DENY };
 
@@ -173,13 +168,13 @@ enum jit_verdict { JIT_APPROVE, JIT_DENY };
 int jit_lc_decide(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, enum jit_verdict v,
     const char *comment, uint64_t now, struct jit_request **out,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 
 /* The requester withdraws pending request id.  forbidden (not the
  * requester), conflict (not pending), not_found. */
 int jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t now,
-    struct jit_request **out, struct jit_lc_why *why);
+    struct jit_request **out, struct jit_why *why);
 
 /* The role's approvers or an admin end approved grant id before its
  * window closes, or its requester relinquishes it (the audit entry's
@@ -188,7 +183,7 @@ int jit_lc_cancel(struct jit_lifecycle *lc, const struct jit_policy *p,
  * not_found. */
 int jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, const char *comment,
-    uint64_t now, struct jit_request **out, struct jit_lc_why *why);
+    uint64_t now, struct jit_request **out, struct jit_why *why);
 
 /*
  * The requester's certificate for approved request id, inside its
@@ -201,7 +196,7 @@ int jit_lc_revoke(struct jit_lifecycle *lc, const struct jit_policy *p,
  */
 int jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t now, char **line,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 
 /*
  * One sweep at time now: pending requests past expires_at become expired
@@ -261,7 +256,7 @@ unsigned jit_lc_allowed_as(const struct jit_policy *p,
 /* Request id for who (forbidden, not_found). */
 int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_request **out,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 
 /*
  * Long-poll: request id for who, as jit_lc_get(), but while it is pending
@@ -271,7 +266,7 @@ int jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
 int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t wait_ms,
     const atomic_int *stop, struct jit_request **out,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 
 /*
  * The same long-poll without a thread that blocks (the HTTP server parks
@@ -297,7 +292,7 @@ int jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
 struct jit_lc_wait;
 int jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
-    struct jit_request **out, struct jit_lc_why *why);
+    struct jit_request **out, struct jit_why *why);
 unsigned jit_lc_wait_key(const struct jit_lc_wait *w);
 int jit_lc_wait_poll(struct jit_lc_wait *w, int final,
     struct jit_request **out);
@@ -332,7 +327,7 @@ struct jit_lc_filter {
 int jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_lc_filter *f,
     struct jit_request ***items, size_t *n, uint64_t *next,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 void jit_lc_list_free(struct jit_request **items, size_t n);
 
 /* ---- audit ---------------------------------------------------------- */

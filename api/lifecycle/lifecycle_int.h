@@ -21,19 +21,13 @@ struct jit_lifecycle {
 	char *ca_fp;
 };
 
-/* Set why's slug and message; returns code, so refusals read
- * `return lc_refuse(why, JIT_ERR_CONFLICT, "conflict", "...")`. */
-int lc_refuse(struct jit_lc_why *why, int code, const char *slug,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Clear why (NULL is allowed everywhere a why is taken). */
-void lc_why_clear(struct jit_lc_why *why);
 /* A refusal for a failed read of id: not_found or the store's error. */
-int lc_load_failed(struct jit_lc_why *why, int code);
+int lc_load_failed(struct jit_why *why, int code);
 
 /* Read request id in its own snapshot (not_found or the store's error
  * in why). */
 int lc_load(struct jit_lifecycle *lc, const char *id, struct jit_request **out,
-    struct jit_lc_why *why);
+    struct jit_why *why);
 
 /* a as the policy sees them: the user and their provider groups. */
 void lc_policy_who(const struct jit_actor *a, struct jit_policy_who *w);

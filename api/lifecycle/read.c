@@ -34,9 +34,9 @@ jit_lc_can_view(const struct jit_policy *p, const char *user,
 }
 
 static int
-refuse_view(struct jit_lc_why *why)
+refuse_view(struct jit_why *why)
 {
-	return lc_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "only the "
+	return jit_refuse(why, JIT_ERR_FORBIDDEN, "forbidden", "only the "
 	    "requester, the role's approvers, admins and auditors may see "
 	    "this request");
 }
@@ -44,11 +44,11 @@ refuse_view(struct jit_lc_why *why)
 int
 jit_lc_get(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_request **out,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	int r;
 
-	lc_why_clear(why);
+	jit_why_clear(why);
 	if ((r = lc_load(lc, id, out, why)) != 0)
 		return r;
 	if (!lc_can_view(p, who, *out)) {
@@ -77,7 +77,7 @@ struct jit_lc_wait {
 int
 jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, struct jit_lc_wait **w,
-    struct jit_request **out, struct jit_lc_why *why)
+    struct jit_request **out, struct jit_why *why)
 {
 	struct jit_request *req = NULL;
 	uint64_t version;
@@ -96,7 +96,7 @@ jit_lc_wait_begin(struct jit_lifecycle *lc, const struct jit_policy *p,
 	}
 	if ((*w = calloc(1, sizeof(**w))) == NULL) {
 		jit_request_free(req);
-		return lc_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+		return jit_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
 	}
 	(*w)->lc = lc;
 	(*w)->seen = req;
@@ -147,7 +147,7 @@ int
 jit_lc_wait(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const char *id, uint64_t wait_ms,
     const atomic_int *stop, struct jit_request **out,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	struct jit_lc_wait *w;
 	uint64_t deadline;
@@ -334,13 +334,13 @@ int
 jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_lc_filter *f,
     struct jit_request ***items, size_t *n, uint64_t *next,
-    struct jit_lc_why *why)
+    struct jit_why *why)
 {
 	struct list_ctx l;
 	size_t i, kept = 0;
 	int r;
 
-	lc_why_clear(why);
+	jit_why_clear(why);
 	*items = NULL;
 	*n = 0;
 	*next = 0;
@@ -353,7 +353,7 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 	l.all = jit_policy_is_admin_as(p, &l.pwho) ||
 	    jit_policy_is_auditor_as(p, &l.pwho);
 	if (f->limit == 0 || f->limit > JIT_LC_LIST_MAX)
-		return lc_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
+		return jit_refuse(why, JIT_ERR_INVALID_ARGUMENT, "bad_query",
 		    "limit must be 1..%d", JIT_LC_LIST_MAX);
 	r = jit_store_read(lc->store, list_fn, &l);
 	if (r == 0 && l.n > 0 &&
@@ -363,7 +363,7 @@ jit_lc_list(struct jit_lifecycle *lc, const struct jit_policy *p,
 		for (i = 0; i < l.n; i++)
 			jit_request_free(l.items[i].req);
 		free(l.items);
-		return lc_refuse(why, r, NULL, "could not list requests");
+		return jit_refuse(why, r, NULL, "could not list requests");
 	}
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), cmp_seq_desc);

@@ -22,12 +22,8 @@ command -v curl >/dev/null || { echo "bench-audit-http: no curl; skipped"; exit 
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/jit-bench-audit-http.XXXXXX")
 server_pid=
-cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+. "$root/tests/bench/bench-lib.sh"
+trap bench_cleanup EXIT INT TERM
 
 cat >"$T/policy.yaml" <<EOF
 users:
@@ -60,15 +56,7 @@ policies: $T/policy.yaml
 rate_limit: 0
 EOF
 	tok=$("$JIT_CA" token create erin --config "$T/server.yaml" 2>/dev/null)
-	"$JIT_CA" serve --config "$T/server.yaml" >"$T/server-$n.log" 2>&1 &
-	server_pid=$!
-	i=0
-	until grep -q 'listening on' "$T/server-$n.log" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || { cat "$T/server-$n.log"; exit 1; }
-		sleep 0.05
-	done
-	url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/server-$n.log")
+	start_server
 	# Warm up (one authenticated request) so "before" is the serving
 	# baseline.
 	curl -fsS -o /dev/null -H "Authorization: Bearer $tok" "$url/v1/whoami"
@@ -81,9 +69,7 @@ EOF
 	c1=$(cpu_ticks "$server_pid")
 	h1=$(kb "$server_pid" VmHWM)
 	a1=$(kb "$server_pid" RssAnon)
-	kill "$server_pid"
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
+	stop_server
 	total=$(($(wc -l <"$T/audit.jsonl") - 7))   # trailer + 6 armour lines
 	mb=$(awk -v b="$(wc -c <"$T/audit.jsonl")" 'BEGIN {printf "%.1f", b / 1e6}')
 	awk -v n="$total" -v mb="$mb" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" \

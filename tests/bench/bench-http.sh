@@ -48,14 +48,9 @@ done
 
 T=$(mktemp -d "${BENCH_DIR:-/var/tmp}/jit-bench-http.XXXXXX")
 server_pid=
-cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
 . "$root/tests/bench/bench-lib.sh"
+trap bench_cleanup EXIT INT TERM
+
 # fill-store's requesters are user0000 .. user0999: they are in the policy
 # so the server keeps their pending requests open when it starts.
 bench_policy 1000

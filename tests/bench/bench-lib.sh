@@ -1,21 +1,33 @@
-# tests/bench/bench-lib.sh - what the HTTP benchmarks share (bench-http.sh,
-# bench-longpoll.sh); POSIX sh, sourced after T (a scratch directory) and
-# JIT_CA are set.
+# tests/bench/bench-lib.sh - what the benchmark scripts share (bench-http.sh,
+# bench-longpoll.sh, bench-notify.sh, bench-audit-http.sh; run.sh for row);
+# POSIX sh.  Sourcing it only defines functions; they use T (a scratch
+# directory), JIT_CA and server_pid, which the caller sets first.
 #
+#   bench_cleanup [PID...]    the EXIT trap: stop the server and the
+#                             processes PID, wait for them, remove $T
 #   bench_policy [N]          write $T/policy.yaml: users u1..u4 (group dev)
 #                             and admin (group sre, admin), and with N the
 #                             N users fill-store makes requests for,
 #                             user0000 .. (group dev); role auto (no
 #                             approval: create, then fetch the certificate)
 #                             and role ops (one approval from sre)
-#   start_server              start `jit-ca serve --config $T/server.yaml`
-#                             (the caller writes it; listen 127.0.0.1:0),
-#                             log in $T/server.log; sets server_pid and url
+#   start_server [ARG...]     start `jit-ca serve --config $T/server.yaml
+#                             ARG...` (the caller writes it; listen
+#                             127.0.0.1:0), log in $T/server.log; sets
+#                             server_pid and url
 #   stop_server               SIGTERM it and wait
 #   row NAME VALUE NOTE       one table row
 #   val KEY LINE              the value of KEY=... in a key=value line
 #   rss_row NAME              a row with the server's RSS, peak, heap and
 #                             stacks, mapped file, threads
+
+bench_cleanup() {
+	for _p in "$server_pid" "$@"; do
+		[ -n "$_p" ] && kill "$_p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
 
 bench_policy() {
 	{
@@ -49,7 +61,10 @@ EOF2
 }
 
 start_server() {
-	"$JIT_CA" serve --config "$T/server.yaml" >"$T/server.log" 2>&1 &
+	# A log left by an earlier server must not answer the wait below
+	# before the new one has truncated it.
+	rm -f "$T/server.log"
+	"$JIT_CA" serve --config "$T/server.yaml" "$@" >"$T/server.log" 2>&1 &
 	server_pid=$!
 	_i=0
 	until grep -qs 'listening on' "$T/server.log"; do

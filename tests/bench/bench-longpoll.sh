@@ -54,15 +54,9 @@ fi
 T=$(mktemp -d "${BENCH_DIR:-/var/tmp}/jit-bench-lp.XXXXXX")
 server_pid=
 lp_pid=
-cleanup() {
-	[ -n "$lp_pid" ] && kill "$lp_pid" 2>/dev/null || true
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
 . "$root/tests/bench/bench-lib.sh"
+trap 'bench_cleanup "$lp_pid"' EXIT INT TERM
+
 ms() {
 	echo $(($(date +%s%N) / 1000000))
 }

@@ -30,40 +30,14 @@ command -v python3 >/dev/null || { echo "bench-notify: no python3; skipped"; exi
 T=$(mktemp -d "${BENCH_DIR:-/var/tmp}/jit-bench-notify.XXXXXX")
 server_pid=
 rcv_pid=
-cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-	[ -n "$rcv_pid" ] && kill "$rcv_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+. "$root/tests/bench/bench-lib.sh"
+trap 'bench_cleanup "$rcv_pid"' EXIT INT TERM
 
-row() {  # name value note
-	printf '%-46s %12s  %s\n' "$1" "$2" "$3"
-}
-val() {  # key line
-	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
 metric() {  # name
 	curl -s "$url/metrics" | awk -v n="$1" '$1 == n {print $2}'
 }
 
-cat >"$T/policy.yaml" <<EOF
-users:
-  u1: {groups: [dev]}
-  u2: {groups: [dev]}
-  admin: {groups: [sre]}
-admins: [admin]
-roles:
-  auto:
-    principals: [bench]
-    requesters: [group:dev]
-    approvers: [group:sre]
-    approvals: 0
-    max_duration: 1h
-    default_duration: 5m
-    key_types: [ed25519]
-EOF
+bench_policy
 
 # The receiver: answers at once, or (with $T/rcv/hang) never.
 mkdir -p "$T/rcv"
@@ -88,20 +62,7 @@ rate_limit: 0
 max_connections: 1024
 $2
 EOF
-	"$JIT_CA" serve --config "$T/server.yaml" --quiet >"$T/server.log" 2>&1 &
-	server_pid=$!
-	i=0
-	until grep -qs 'listening on' "$T/server.log"; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "bench-notify: server did not start:" >&2
-			cat "$T/server.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-	url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/server.log" |
-	    head -n 1)
+	start_server --quiet
 	for u in u1 u2; do
 		"$JIT_CA" token create "$u" --config "$T/server.yaml" \
 		    2>/dev/null >>"$T/tokens"
@@ -115,9 +76,7 @@ EOF
 		note="$note; notifications delivered $(metric jit_notify_delivered_total), queued $(metric jit_notify_queued)"
 	fi
 	row "$1: create p99" "$(val create_p99 "$line") ms" "$note"
-	kill "$server_pid"
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
+	stop_server
 }
 
 hook="notify:

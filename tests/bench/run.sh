@@ -54,9 +54,7 @@ export LOADGEN=$B/tests/bench/loadgen
 export FILL=$B/tests/bench/fill-store
 export LPGEN=$B/tests/bench/lpgen
 
-row() {  # name value note
-	printf '%-46s %12s  %s\n' "$1" "$2" "$3"
-}
+. "$root/tests/bench/bench-lib.sh"    # row
 
 echo "== jit-ssh benchmarks ($(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg) at start)"
 row "operation" "rate/time" "ratio / notes"

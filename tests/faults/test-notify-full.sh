@@ -14,10 +14,7 @@ need_env JIT_CA
 need_root
 need_cmd curl jq ssh-keygen python3 mount umount
 
-mkdir -p "$T/data"
-mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/data" 2>/dev/null ||
-	skip "cannot mount a tmpfs here"
-trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc); _jit_cleanup' EXIT
+tmpfs_data 2m
 
 notify_policy
 receiver_start || { fail "the receiver starts"; finish; }

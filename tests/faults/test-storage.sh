@@ -19,12 +19,7 @@ need_env JIT_CA
 need_root
 need_cmd curl jq ssh-keygen mount umount flock
 
-mkdir -p "$T/data"
-mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/data" 2>/dev/null ||
-	skip "cannot mount a tmpfs here"
-# Detach the mount before lib.sh's cleanup removes $T (the server may still
-# hold files in it until cleanup kills it).
-trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc); _jit_cleanup' EXIT
+tmpfs_data 2m
 
 api_policy
 # No cap on pending requests: the disk, not max_pending, must stop them.

@@ -19,8 +19,8 @@
 #   wait_request_id LOG         wait for "request ID ... created" in LOG,
 #                               print ID
 #   ssh_agent_try USER [CMD]    plain ssh (no -i) through the agent to the
-#                               test sshd
-#   ssh_files_try KEY USER      ssh -i KEY, no agent
+#                               test sshd (lib.sh's ssh_login)
+#   ssh_files_try KEY USER      ssh -i KEY, no agent (ssh_try KEY "" USER)
 #   fake_server DIR SCRIPT [ARG...]
 #       Run DIR/SCRIPT (python3) as a fake jit-ca server on a free
 #       loopback port; sets FURL.  SCRIPT does `from fakelib import *`,
@@ -126,26 +126,13 @@ wait_request_id() {
 ssh_agent_try() {
 	local user=$1
 	shift
-	[ $# -gt 0 ] || set -- true
-	ssh -F /dev/null -n -o IdentityAgent="$SSH_AUTH_SOCK" \
-		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
-		-o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
-		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
-		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
-		2>"$T/ssh.stderr"
+	ssh_login "$user" -o IdentityAgent="$SSH_AUTH_SOCK" -- "$@"
 }
 
 ssh_files_try() {
 	local key=$1 user=$2
 	shift 2
-	[ $# -gt 0 ] || set -- true
-	ssh -F /dev/null -n -i "$key" -o IdentityAgent=none \
-		-o IdentitiesOnly=yes \
-		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
-		-o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
-		-o ConnectTimeout=5 -o PreferredAuthentications=publickey \
-		-o LogLevel=ERROR -p "$SSHD_PORT" "$user@127.0.0.1" "$@" \
-		2>"$T/ssh.stderr"
+	ssh_try "$key" "" "$user" "$@"
 }
 
 fake_server() {

@@ -33,6 +33,10 @@
 #   need_sshd                 skip unless /usr/sbin/sshd, ssh, ssh-keygen exist
 #   ensure_user NAME          create local test account NAME (see above)
 #   ensure_test_users         ensure_user $JIT_USER1 and $JIT_USER2
+#   tmpfs_data SIZE           mount a tmpfs of SIZE (mount's size=, e.g. 2m)
+#                             on $T/data, unmounted before the cleanup
+#                             removes $T; skip when it cannot be mounted
+#                             (needs root)
 #
 # Processes (all killed by the cleanup trap)
 #   jit_bg LOGFILE CMD [ARG...]  run CMD in the background, stdout+stderr to
@@ -80,6 +84,12 @@
 #       $T/ssh.stderr; returns ssh's exit status (255 = refused).  Extra
 #       ssh options may be put in the array SSH_TRY_OPTS, e.g.
 #       SSH_TRY_OPTS=(-tt) to request a pty; reset it with SSH_TRY_OPTS=().
+#   ssh_login USER OPTION... -- [CMD...]
+#       What ssh_try and client-lib.sh's logins share: ssh to the test sshd
+#       as USER with OPTION... (how to authenticate) and the options every
+#       test login takes (no ~/.ssh/config or known hosts, public keys
+#       only, BatchMode, ConnectTimeout=5, SSH_TRY_OPTS), the same
+#       outputs and status.
 #   make_user_key TYPE FILE   ssh-keygen a key without passphrase; TYPE is
 #                             ed25519, ecdsa-256|384|521, rsa-2048|3072|...,
 #                             dsa (if ssh-keygen still can) ; writes FILE
@@ -221,6 +231,16 @@ ensure_user() {
 ensure_test_users() {
 	ensure_user "$JIT_USER1"
 	ensure_user "$JIT_USER2"
+}
+
+tmpfs_data() {
+	mkdir -p "$T/data"
+	mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$T/data" 2>/dev/null ||
+		skip "cannot mount a tmpfs here"
+	# Detach the mount before the cleanup removes $T (a server may still
+	# hold files in it until the cleanup kills it).
+	trap '_rc=$?; umount -l "$T/data" 2>/dev/null; (exit $_rc)
+		_jit_cleanup' EXIT
 }
 
 jit_bg() {
@@ -394,19 +414,30 @@ sshd_log_grep() {
 	wait_for "sshd_log_since | grep -qE -- \"\$pat\"" "$secs"
 }
 
-ssh_try() {
-	local key=$1 cert=$2 user=$3
-	shift 3
+ssh_login() {
+	local user=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
 	[ $# -gt 0 ] || set -- true
-	local certopt=()
-	[ -n "$cert" ] && certopt=(-o "CertificateFile=$cert")
-	ssh -F /dev/null -n -i "$key" "${certopt[@]}" "${SSH_TRY_OPTS[@]}" \
-		-o IdentitiesOnly=yes -o IdentityAgent=none \
+	ssh -F /dev/null -n "${opts[@]}" "${SSH_TRY_OPTS[@]}" \
 		-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
 		-o GlobalKnownHostsFile=/dev/null \
 		-o BatchMode=yes -o ConnectTimeout=5 \
 		-o PreferredAuthentications=publickey -o LogLevel=ERROR \
 		-p "$SSHD_PORT" "$user@127.0.0.1" "$@" 2>"$T/ssh.stderr"
+}
+
+ssh_try() {
+	local key=$1 cert=$2 user=$3
+	shift 3
+	local certopt=()
+	[ -n "$cert" ] && certopt=(-o "CertificateFile=$cert")
+	ssh_login "$user" -i "$key" "${certopt[@]}" -o IdentitiesOnly=yes \
+		-o IdentityAgent=none -- "$@"
 }
 
 make_user_key() {

@@ -396,7 +396,8 @@ secret_file(const char *dir, const char *text, mode_t mode)
 }
 
 /* metrics_token_file: one line of 16..1024 printable characters, in a
- * file only its owner may access. */
+ * file only its owner may access; oidc.client_secret_file the same from
+ * 1 character. */
 static void
 test_secret(void)
 {
@@ -405,40 +406,54 @@ test_secret(void)
 
 	REQUIRE(mkdtemp(dir) != NULL);
 	CHECK_OK(jit_config_read_secret(secret_file(dir,
-	    "0123456789abcdefXYZ\n", 0600), &tok, err, sizeof(err)));
+	    "0123456789abcdefXYZ\n", 0600), 16, &tok, err, sizeof(err)));
 	CHECK_STR(tok, "0123456789abcdefXYZ");
 	free(tok);
 	CHECK_OK(jit_config_read_secret(secret_file(dir,
-	    "0123456789abcdef\r\n", 0400), &tok, err, sizeof(err)));
+	    "0123456789abcdef\r\n", 0400), 16, &tok, err, sizeof(err)));
 	CHECK_STR(tok, "0123456789abcdef");
 	free(tok);
 	CHECK_INT(jit_config_read_secret(secret_file(dir,
-	    "0123456789abcdefXYZ\n", 0640), &tok, err, sizeof(err)),
+	    "0123456789abcdefXYZ\n", 0640), 16, &tok, err, sizeof(err)),
 	    JIT_ERR_PERMISSION);
 	CHECK(tok == NULL && strstr(err, "group or others") != NULL);
 	CHECK_INT(jit_config_read_secret(secret_file(dir,
-	    "0123456789abcdefXYZ\n", 0602), &tok, err, sizeof(err)),
+	    "0123456789abcdefXYZ\n", 0602), 16, &tok, err, sizeof(err)),
 	    JIT_ERR_PERMISSION);
 	CHECK_INT(jit_config_read_secret(secret_file(dir, "short\n", 0600),
-	    &tok, err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	    16, &tok, err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
 	CHECK(strstr(err, "16 to 1024") != NULL);
+	/* A client secret is as long as the provider made it. */
+	CHECK_OK(jit_config_read_secret(secret_file(dir, "short\n", 0600), 1,
+	    &tok, err, sizeof(err)));
+	CHECK_STR(tok, "short");
+	free(tok);
 	CHECK_INT(jit_config_read_secret(secret_file(dir,
-	    "0123456789 abcdefXYZ\n", 0600), &tok, err, sizeof(err)),
+	    "0123456789 abcdefXYZ\n", 0600), 16, &tok, err, sizeof(err)),
 	    JIT_ERR_INVALID_FORMAT);
 	CHECK_INT(jit_config_read_secret(secret_file(dir,
-	    "0123456789abcdefXYZ\nsecond line\n", 0600), &tok, err,
+	    "0123456789abcdefXYZ\nsecond line\n", 0600), 16, &tok, err,
 	    sizeof(err)), JIT_ERR_INVALID_FORMAT);
-	CHECK_INT(jit_config_read_secret(dir, &tok, err, sizeof(err)),
+	CHECK_INT(jit_config_read_secret(dir, 16, &tok, err, sizeof(err)),
 	    JIT_ERR_PERMISSION);
-	CHECK_INT(jit_config_read_secret(secret_file(dir, "", 0600), &tok,
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "", 0600), 16, &tok,
 	    err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK_INT(jit_config_read_secret(secret_file(dir, "\n", 0600), 1,
+	    &tok, err, sizeof(err)), JIT_ERR_INVALID_FORMAT);
+	CHECK(tok == NULL && strstr(err, "1 to 1024") != NULL);
 	{
-		char path[300];
+		char path[300], link[300];
 
+		snprintf(link, sizeof(link), "%s/link", dir);
+		REQUIRE(symlink(secret_file(dir, "0123456789abcdefXYZ\n",
+		    0600), link) == 0);
+		CHECK(jit_config_read_secret(link, 1, &tok, err,
+		    sizeof(err)) != 0 && tok == NULL);
+		unlink(link);
 		snprintf(path, sizeof(path), "%s/token", dir);
 		unlink(path);
-		CHECK_INT(jit_config_read_secret(path, &tok, err, sizeof(err)),
-		    JIT_ERR_NOT_FOUND);
+		CHECK_INT(jit_config_read_secret(path, 16, &tok, err,
+		    sizeof(err)), JIT_ERR_NOT_FOUND);
 	}
 	rmdir(dir);
 }

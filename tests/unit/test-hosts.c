@@ -91,7 +91,7 @@ pub_line(const struct jit_key *k)
 static json_t *
 enroll(struct fx *f, const struct jit_key *k)
 {
-	struct jit_hosts_why why;
+	struct jit_why why;
 	char *tok = token(f, NOW, 0), *pub = pub_line(k);
 	json_t *out = NULL;
 
@@ -260,7 +260,7 @@ static void
 test_enroll(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *hk = NULL, *other = NULL;
 	struct jit_cert *c = NULL;
 	struct jit_cert_expect e;
@@ -347,7 +347,7 @@ static void
 refused(struct fx *f, const char *cert, const struct proof *p, uint64_t at,
     int code, const char *slug)
 {
-	struct jit_hosts_why why;
+	struct jit_why why;
 	json_t *out = NULL;
 
 	CHECK_INT(jit_hosts_renew(f->h, cert, p->challenge, p->sig, NULL, at,
@@ -360,7 +360,7 @@ static void
 test_renew(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *hk = NULL, *other = NULL;
 	struct jit_cert *c = NULL;
 	struct jit_cert_spec spec;
@@ -503,7 +503,7 @@ static void
 test_revoke(void)
 {
 	struct fx f;
-	struct jit_hosts_why why;
+	struct jit_why why;
 	struct jit_key *a = NULL, *b2 = NULL;
 	struct jit_buf b = JIT_BUF_INIT;
 	struct jit_revocation_info info;
@@ -730,8 +730,9 @@ revoked_request(struct fx *f, long long serial, uint64_t not_after,
 
 	jit_format_time(not_after, na);
 	jit_format_time(revoked_at, ra);
-	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", "alice", "state",
-	    "revoked", "role", "ops", "not_after", na, "revoked_at", ra);
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "user", "alice",
+	    "state", "revoked", "role", "ops", "public_key", "ssh-ed25519 AAAA",
+	    "not_after", na, "revoked_at", ra);
 	REQUIRE(req != NULL);
 	if (serial > 0)
 		json_object_set_new(req, "serial", json_integer(serial));

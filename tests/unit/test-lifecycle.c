@@ -116,7 +116,7 @@ static struct jit_key *ed_key;     /* the users' keys */
 static char *ed_line, *ec_line;
 
 /* Every call's why; REFUSED() reads it. */
-static struct jit_lc_why why;
+static struct jit_why why;
 
 /* ---- the hook ------------------------------------------------------------ */
 
@@ -1963,7 +1963,7 @@ static void *
 fetch_thread(void *arg)
 {
 	struct fetcher *fe = arg;
-	struct jit_lc_why w;
+	struct jit_why w;
 
 	for (int k = 0; k < NODE_GRANTS; k++) {
 		int i = (fe->start + k) % NODE_GRANTS;
@@ -2125,7 +2125,7 @@ racer_main(void *arg)
 {
 	struct racer *rc = arg;
 	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
-	struct jit_lc_why w;
+	struct jit_why w;
 
 	rc->rc = jit_lc_create(rc->lc, rc->p, AS("bob"), &a, T0, NULL, &w);
 	rc->slug = w.slug;
@@ -2345,7 +2345,7 @@ maker_main(void *arg)
 {
 	struct maker *m = arg;
 	struct jit_create_args a = { "staging", ed_line, 0, NULL, 0 };
-	struct jit_lc_why w;
+	struct jit_why w;
 
 	for (int i = 0; i < m->n; i++)
 		if (jit_lc_create(m->f->lc, m->f->p, AS(m->user), &a, T0, NULL,

@@ -53,8 +53,8 @@ add(struct jit_store *s, const char *state, long long serial,
 	struct put_ctx p;
 	char t[JIT_TIME_LEN];
 
-	p.req = json_pack("{s:s, s:s, s:s}", "user", "alice", "state", state,
-	    "role", "ops");
+	p.req = json_pack("{s:s, s:s, s:s, s:s}", "user", "alice", "state",
+	    state, "role", "ops", "public_key", "ssh-ed25519 AAAA");
 	REQUIRE(p.req != NULL);
 	if (serial > 0)
 		json_object_set_new(p.req, "serial", json_integer(serial));
