@@ -14,7 +14,9 @@
  * on tmpfs (-D /dev/shm) the disk is out of it too, leaving the CPU the
  * handlers, the lifecycle, the audit log and the store's own code use.
  *
- * Usage: bench-api [-t THREADS] [-d SECONDS] [-D DIR]   (DIR default /tmp)
+ * Usage: bench-api [-t THREADS] [-d SECONDS] [-D DIR] [SECONDS]
+ * DIR defaults to $BENCH_DIR, else /tmp; a last SECONDS is -d's (as
+ * tests/bench/run.sh passes it).
  */
 #include <ftw.h>
 #include <getopt.h>
@@ -170,7 +172,8 @@ main(int argc, char **argv)
 	struct jit_store_stats s0, s1;
 	struct jit_key *ca = NULL, *k;
 	pthread_t th[1024];
-	const char *base = "/tmp";
+	const char *base = getenv("BENCH_DIR") != NULL ?
+	    getenv("BENCH_DIR") : "/tmp";
 	char dir[300], data[320], *tok;
 	double secs = 3, t0, t1, u0, u1, y0, y1;
 	unsigned nth = 16;
@@ -183,10 +186,12 @@ main(int argc, char **argv)
 		case 'D': base = optarg; break;
 		default:
 			fprintf(stderr, "usage: bench-api [-t THREADS] "
-			    "[-d SECONDS] [-D DIR]\n");
+			    "[-d SECONDS] [-D DIR] [SECONDS]\n");
 			return 2;
 		}
 	}
+	if (optind < argc)
+		secs = atof(argv[optind]);
 	if (nth == 0 || nth > 1024 || secs <= 0) {
 		fprintf(stderr, "bench-api: bad -t or -d\n");
 		return 2;
