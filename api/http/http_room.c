@@ -270,8 +270,10 @@ jit_http__queue(struct jit_http *h, struct http_req *rs, enum http_job job)
 	else
 		h->qhead = rs;
 	h->qtail = rs;
-	pthread_cond_signal(&h->qcv);
 	pthread_mutex_unlock(&h->qlock);
+	/* After the unlock, so the worker it wakes does not go straight back
+	 * to sleep on qlock. */
+	pthread_cond_signal(&h->qcv);
 }
 
 /* Queue a list of jobs linked by qnext (from the room thread). */
