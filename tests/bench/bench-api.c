@@ -8,8 +8,10 @@
  * token, the store's group commit, signing, the audit entries).  After a
  * warm-up second it counts for -d seconds (default 3) and prints one
  * line: certificates/s, the process's CPU time per certificate (user and
- * system: the HTTP layer's sockets and threads are not in it) and the
- * store's writes per commit.  Steadier than a whole-server benchmark on a
+ * system: the HTTP layer's sockets and threads are not in it), the
+ * store's writes per commit and the bytes it writes per commit (LMDB
+ * writes every page a commit dirtied: each B-tree a write touches costs
+ * a leaf, its branches and root).  Steadier than a whole-server benchmark on a
  * shared machine: no load generator shares the cores, and with the store
  * on tmpfs (-D /dev/shm) the disk is out of it too, leaving the CPU the
  * handlers, the lifecycle, the audit log and the store's own code use.
@@ -144,6 +146,22 @@ cpu_s(int sys)
 	return tv->tv_sec + tv->tv_usec / 1e6;
 }
 
+/* Bytes this process has written (write, pwrite: the store's pages). */
+static unsigned long long
+written(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	unsigned long long v = 0;
+	char line[128];
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
 static void
 sleep_s(double s)
 {
@@ -176,6 +194,7 @@ main(int argc, char **argv)
 	    getenv("BENCH_DIR") : "/tmp";
 	char dir[300], data[320], *tok;
 	double secs = 3, t0, t1, u0, u1, y0, y1;
+	unsigned long long w0, w1;
 	unsigned nth = 16;
 	int c;
 
@@ -246,12 +265,14 @@ main(int argc, char **argv)
 	t0 = now_s();
 	u0 = cpu_s(0);
 	y0 = cpu_s(1);
+	w0 = written();
 	atomic_store(&counting, 1);
 	sleep_s(secs);
 	atomic_store(&counting, 0);
 	t1 = now_s();
 	u1 = cpu_s(0);
 	y1 = cpu_s(1);
+	w1 = written();
 	jit_store_get_stats(store, &s1);
 	atomic_store(&stop, 1);
 	for (unsigned i = 0; i < nth; i++)
@@ -261,14 +282,16 @@ main(int argc, char **argv)
 		unsigned long n = atomic_load(&certs);
 		double d = n > 0 ? (double)n : 1;
 
+		double nc = s1.commits > s0.commits ?
+		    (double)(s1.commits - s0.commits) : 1;
+
 		printf("threads=%u certs=%lu rate=%.0f cpu_us=%.1f "
 		    "user_us=%.1f sys_us=%.1f writes_per_commit=%.1f "
-		    "errors=%lu\n", nth, n, n / (t1 - t0),
-		    ((u1 - u0) + (y1 - y0)) * 1e6 / d, (u1 - u0) * 1e6 / d,
-		    (y1 - y0) * 1e6 / d, s1.commits > s0.commits ?
-		    (double)(s1.writes - s0.writes) /
-		    (double)(s1.commits - s0.commits) : 0.0,
-		    atomic_load(&errors));
+		    "kib_per_commit=%.0f errors=%lu\n", nth, n,
+		    n / (t1 - t0), ((u1 - u0) + (y1 - y0)) * 1e6 / d,
+		    (u1 - u0) * 1e6 / d, (y1 - y0) * 1e6 / d,
+		    (double)(s1.writes - s0.writes) / nc,
+		    (double)(w1 - w0) / 1024 / nc, atomic_load(&errors));
 	}
 	jit_api_free(api);
 	jit_store_close(store);
