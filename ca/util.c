@@ -115,17 +115,46 @@ jit_format_duration(uint64_t s, char *out, size_t len)
 	}
 }
 
+/* v (< 10^n) as n decimal digits at p. */
+static void
+put_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * By arithmetic (the proleptic Gregorian calendar, days since 1970 to a
+ * date as in Howard Hinnant's civil_from_days), not gmtime_r and
+ * strftime: a request's JSON holds several times, and those two took a
+ * lock and a format parse for each.
+ */
 void
 jit_format_time(uint64_t t, char out[JIT_TIME_LEN])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
+	uint64_t z, era, doe, yoe, y, doy, mp, d, m, sec;
 
-	if (t > (uint64_t)253402300799ull || gmtime_r(&tt, &tm) == NULL) {
-		snprintf(out, JIT_TIME_LEN, "9999-12-31T23:59:59Z");
-		return;
-	}
-	strftime(out, JIT_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (t > (uint64_t)253402300799ull)
+		t = 253402300799ull;         /* 9999-12-31T23:59:59Z */
+	sec = t % 86400;
+	z = t / 86400 + 719468;              /* days since 0000-03-01 */
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	memcpy(out, "0000-00-00T00:00:00Z", JIT_TIME_LEN);
+	put_digits(out, (unsigned)y, 4);
+	put_digits(out + 5, (unsigned)m, 2);
+	put_digits(out + 8, (unsigned)d, 2);
+	put_digits(out + 11, (unsigned)(sec / 3600), 2);
+	put_digits(out + 14, (unsigned)(sec / 60 % 60), 2);
+	put_digits(out + 17, (unsigned)(sec % 60), 2);
 }
 
 static int

@@ -2,13 +2,13 @@
  * audit.c - see audit.h.  The chain logic lives here; the bytes live in
  * the store's audit table (api/store/audit_store.c).
  */
-#include "audit.h"
+#include "audit_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#include <sodium.h>
 
 #include "err.h"
 #include "util.h"
@@ -97,12 +97,14 @@ jit_audit_canonical(const json_t *entry, int without_hash, char **out,
 	return 0;
 }
 
+/* libsodium's SHA-256: OpenSSL 3's SHA256() looks the digest up again
+ * at every call. */
 static void
 sha256_hex(const char *s, size_t n, char hex[JIT_AUDIT_HASH_HEX])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[crypto_hash_sha256_BYTES];
 
-	SHA256((const unsigned char *)s, n, md);
+	crypto_hash_sha256(md, (const unsigned char *)s, n);
 	jit_hex(md, sizeof(md), hex);
 }
 
@@ -182,61 +184,35 @@ jit_audit_head(struct jit_store_txn *t, uint64_t *seq,
 	return r;
 }
 
-/*
- * Where the top-level member "hash" starts in compact JSON object text
- * (at its opening quote), or NULL.  Strings are skipped whole, so a
- * "hash" inside a value or a nested object is never taken for it.
- */
-static const char *
-find_top_hash(const char *text)
-{
-	const char *p = text;
-	int depth = 0, in_str = 0, member_start = 0;
+/* The placeholders of what the log assigns: each has the length of the
+ * real value where that is fixed, and nothing in it needs escaping. */
+#define TIME_HOLDER "\"0000-00-00T00:00:00Z\""
+static const char hash_holder[] =
+    "\"0000000000000000000000000000000000000000000000000000000000000000\"";
 
-	for (; *p != '\0'; p++) {
-		if (in_str) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '"')
-				in_str = 0;
-			continue;
-		}
-		if (*p == '"') {
-			if (depth == 1 && member_start &&
-			    strncmp(p, "\"hash\":", 7) == 0)
-				return p;
-			member_start = 0;
-			in_str = 1;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-			member_start = depth == 1;
-		} else if (*p == '}' || *p == ']') {
-			depth--;
-		} else if (*p == ',' && depth == 1) {
-			member_start = 1;
-		}
-	}
-	return NULL;
+void
+jit_audit_prep_release(struct jit_audit_prep *p)
+{
+	if (p == NULL)
+		return;
+	free(p->text);
+	memset(p, 0, sizeof(*p));
 }
 
 int
-jit_audit_append(struct jit_store_txn *t, const json_t *fields,
-    uint64_t *seq, char hash_hex[JIT_AUDIT_HASH_HEX])
+jit_audit_prepare(const json_t *fields, struct jit_audit_prep *p)
 {
-	char prev[JIT_AUDIT_HASH_HEX], hash[JIT_AUDIT_HASH_HEX];
-	char now[JIT_TIME_LEN];
-	json_t *e = NULL, *tm;
-	char *text = NULL, *without = NULL;
-	const char *hm;
-	uint64_t last;
-	size_t len, a, b;
-	int r = JIT_ERR_INTERNAL;
+	struct jit_audit__extra x[4] = {
+		{ "hash", hash_holder, &p->hash_at },
+		{ "prev", hash_holder, &p->prev_at },
+		{ "seq", "0", &p->seq_at },
+		{ "time", TIME_HOLDER, &p->time_at },
+	};
+	json_t *tm;
+	int r;
 
-	if (seq != NULL)
-		*seq = 0;
-	if (hash_hex != NULL)
-		hash_hex[0] = '\0';
-	if (t == NULL || !json_is_object(fields) ||
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(fields) ||
 	    !json_is_string(json_object_get(fields, "event")) ||
 	    !json_is_string(json_object_get(fields, "actor")) ||
 	    json_object_get(fields, "seq") != NULL ||
@@ -246,66 +222,106 @@ jit_audit_append(struct jit_store_txn *t, const json_t *fields,
 	tm = json_object_get(fields, "time");
 	if (tm != NULL && !json_is_string(tm))
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (!value_ok(fields, 0))
+	/* The value rules are checked as the text is written. */
+	r = jit_audit__canonical_with(fields, x, tm == NULL ? 4 : 3, &p->text,
+	    &p->len);
+	if (tm != NULL)
+		p->time_at = SIZE_MAX;
+	if (r != 0)
+		jit_audit_prep_release(p);
+	return r;
+}
+
+/* Offset o of a prepared text in the text whose "seq" value, at s, grew
+ * by grow bytes. */
+static size_t
+moved(size_t o, size_t s, size_t grow)
+{
+	return o > s ? o + grow : o;
+}
+
+int
+jit_audit_append_prepared(struct jit_store_txn *t,
+    const struct jit_audit_prep *p, uint64_t *seq,
+    char hash_hex[JIT_AUDIT_HASH_HEX])
+{
+	char prev[JIT_AUDIT_HASH_HEX], hash[JIT_AUDIT_HASH_HEX];
+	char now[JIT_TIME_LEN], num[24];
+	crypto_hash_sha256_state st;
+	unsigned char md[crypto_hash_sha256_BYTES];
+	size_t sv, nl, len, a, b;
+	uint64_t last;
+	char *text;
+	int r;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (hash_hex != NULL)
+		hash_hex[0] = '\0';
+	if (t == NULL || p == NULL || p->text == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = jit_audit_head(t, &last, prev)) != 0)
 		return r;
 	if (last >= (uint64_t)MAX_SAFE_INT)
 		return JIT_ERR_STORE_FULL;
-	/*
-	 * One serialisation instead of two: the entry is dumped in canonical
-	 * form with a placeholder hash (same length as the real one, no
-	 * escaping), the text without the hash member is that text minus the
-	 * member and one comma, and the real hash is then written over the
-	 * placeholder.  Byte for byte what jit_audit_canonical() gives
-	 * (compact, sorted: members are joined by single commas).  The copy
-	 * is shallow: only top-level members are added.
-	 */
-	if ((e = json_copy((json_t *)fields)) == NULL)
+	/* The text with the real seq in place of its one-digit "0". */
+	nl = (size_t)snprintf(num, sizeof(num), "%llu",
+	    (unsigned long long)(last + 1));
+	sv = p->seq_at + 6;                /* after "seq": */
+	len = p->len - 1 + nl;
+	if ((text = malloc(len + 1)) == NULL)
 		return JIT_ERR_ALLOC;
-	if (tm == NULL) {
+	memcpy(text, p->text, sv);
+	memcpy(text + sv, num, nl);
+	memcpy(text + sv + nl, p->text + sv + 1, p->len - sv);  /* and NUL */
+	memcpy(text + moved(p->prev_at, sv, nl - 1) + 8, prev, 64);
+	if (p->time_at != SIZE_MAX) {
 		jit_format_time(jit_now(), now);
-		if (json_object_set_new(e, "time", json_string(now)) != 0)
-			goto alloc;
+		memcpy(text + moved(p->time_at, sv, nl - 1) + 8, now, 20);
 	}
-	if (json_object_set_new(e, "seq", json_integer((json_int_t)(last + 1)))
-	    != 0 || json_object_set_new(e, "prev", json_string(prev)) != 0 ||
-	    json_object_set_new(e, "hash", json_string(zero_hash)) != 0)
-		goto alloc;
-	if ((text = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT)) == NULL)
-		goto alloc;
-	len = strlen(text);
-	if ((hm = find_top_hash(text)) == NULL || (size_t)(hm - text) < 2 ||
-	    len - (size_t)(hm - text) < 7 + 66) {
-		r = JIT_ERR_INTERNAL;
-		goto out;
-	}
-	a = (size_t)(hm - text);           /* "hash":"..." is [a, b) */
-	b = a + 7 + 66;
+	/* The hash covers the text without the "hash" member and one comma
+	 * ("hash":"..." is [a, b)); it is then written over the zeros. */
+	a = moved(p->hash_at, sv, nl - 1);
+	b = a + 8 + 65;
 	if (text[a - 1] == ',')
 		a--;                       /* drop the comma before it */
 	else if (text[b] == ',')
 		b++;                       /* first member: the one after */
-	if ((without = malloc(len - (b - a) + 1)) == NULL)
-		goto alloc;
-	memcpy(without, text, a);
-	memcpy(without + a, text + b, len - b + 1);
-	sha256_hex(without, len - (b - a), hash);
-	memcpy((char *)hm + 8, hash, 64);
-	if ((r = jit_store_audit_put(t, last + 1, hash, text, len)) != 0)
-		goto out;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)text, a);
+	crypto_hash_sha256_update(&st, (const unsigned char *)text + b,
+	    len - b);
+	crypto_hash_sha256_final(&st, md);
+	jit_hex(md, sizeof(md), hash);
+	memcpy(text + moved(p->hash_at, sv, nl - 1) + 8, hash, 64);
+	r = jit_store_audit_put(t, last + 1, hash, text, len);
+	free(text);
+	if (r != 0)
+		return r;
 	if (seq != NULL)
 		*seq = last + 1;
 	if (hash_hex != NULL)
 		memcpy(hash_hex, hash, JIT_AUDIT_HASH_HEX);
-	r = 0;
-	goto out;
-alloc:
-	r = JIT_ERR_ALLOC;
-out:
-	free(without);
-	free(text);
-	json_decref(e);
+	return 0;
+}
+
+int
+jit_audit_append(struct jit_store_txn *t, const json_t *fields,
+    uint64_t *seq, char hash_hex[JIT_AUDIT_HASH_HEX])
+{
+	struct jit_audit_prep p;
+	int r;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (hash_hex != NULL)
+		hash_hex[0] = '\0';
+	if (t == NULL)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if ((r = jit_audit_prepare(fields, &p)) != 0)
+		return r;
+	r = jit_audit_append_prepared(t, &p, seq, hash_hex);
+	jit_audit_prep_release(&p);
 	return r;
 }
 

@@ -69,6 +69,35 @@ int jit_audit_append(struct jit_store_txn *t, const json_t *fields,
     uint64_t *seq, char hash_hex[JIT_AUDIT_HASH_HEX]);
 
 /*
+ * An entry made ready before the write, so the writer thread that every
+ * write waits on spends no time on JSON: jit_audit_prepare() checks
+ * fields as jit_audit_append() does and serialises them once, in
+ * canonical form, with placeholders for "seq", "prev", "hash" and (when
+ * fields have none) "time"; jit_audit_append_prepared() then fills them
+ * in inside the write and appends the entry: the same bytes, seq, time
+ * and hash as jit_audit_append(t, fields, ...) at that moment.  A
+ * prepared entry is not changed by appending it (it may be appended
+ * again, e.g. in a retried write), and holds only its own memory
+ * (release it with jit_audit_prep_release; a zeroed one is empty).
+ * Errors: prepare: those of jit_audit_append's checks, ALLOC;
+ * append_prepared: INVALID_ARGUMENT (nothing prepared), ALLOC, and the
+ * store's and the chain's as for jit_audit_append.
+ */
+struct jit_audit_prep {
+	char *text;          /* canonical text, placeholders in */
+	size_t len;
+	size_t hash_at;      /* offsets of the members' opening quotes */
+	size_t prev_at;
+	size_t seq_at;
+	size_t time_at;      /* SIZE_MAX: fields brought their own time */
+};
+int jit_audit_prepare(const json_t *fields, struct jit_audit_prep *p);
+int jit_audit_append_prepared(struct jit_store_txn *t,
+    const struct jit_audit_prep *p, uint64_t *seq,
+    char hash_hex[JIT_AUDIT_HASH_HEX]);
+void jit_audit_prep_release(struct jit_audit_prep *p);
+
+/*
  * Canonical text of entry (an object).  If without_hash, the "hash"
  * member is left out (the text that "hash" is computed over).  *out is a
  * malloc'd NUL-terminated string; *len (may be NULL) its length.

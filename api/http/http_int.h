@@ -200,6 +200,9 @@ struct jit_http {
 	int epfd, evfd;
 	pthread_t room;
 	int room_started;
+	uint64_t room_until;         /* the room thread sleeps until then at
+	                                most (jit_monotonic_ms; UINT64_MAX:
+	                                no deadline; 0: it is awake) */
 	int room_quit;
 	int room_closed;             /* stopped: linger closes at once */
 	int stopping;                /* no more holding: final polls */

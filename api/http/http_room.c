@@ -78,6 +78,18 @@ room_signal(struct jit_http *h)
 	(void)!write(h->evfd, &one, sizeof(one));
 }
 
+/* Under wlock: a deadline at `at` was added.  The room thread needs a
+ * signal only if it would otherwise sleep past it: one that wakes
+ * earlier (or is awake) looks at the deadlines again anyway.  So a
+ * connection re-armed after each answer costs no wake-up of the room
+ * while an earlier deadline stands. */
+static void
+room_deadline_added(struct jit_http *h, uint64_t at)
+{
+	if (h->room_started && at < h->room_until)
+		room_signal(h);
+}
+
 /* ---- the held requests' deadline heap (under wlock) ------------------- */
 
 static int
@@ -207,8 +219,7 @@ hold(struct jit_http *h, struct http_req *rs, uint64_t since)
 	ev.events = EPOLLRDHUP;
 	ev.data.ptr = &rs->tag;
 	(void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, rs->fd, &ev);
-	if (rs->heap_i == 0)
-		room_signal(h);          /* the earliest deadline changed */
+	room_deadline_added(h, rs->later.deadline_ms);
 	pthread_mutex_unlock(&h->wlock);
 	return res;
 }
@@ -259,8 +270,10 @@ jit_http__queue(struct jit_http *h, struct http_req *rs, enum http_job job)
 	else
 		h->qhead = rs;
 	h->qtail = rs;
-	pthread_cond_signal(&h->qcv);
 	pthread_mutex_unlock(&h->qlock);
+	/* After the unlock, so the worker it wakes does not go straight back
+	 * to sleep on qlock. */
+	pthread_cond_signal(&h->qcv);
 }
 
 /* Queue a list of jobs linked by qnext (from the room thread). */
@@ -488,8 +501,7 @@ jit_http__linger(struct jit_http *h, int fd)
 		return;
 	}
 	http_list_append(&h->lingers, &l->link);
-	if (h->lingers.head == &l->link)
-		room_signal(h);          /* the earliest deadline changed */
+	room_deadline_added(h, l->deadline);
 	pthread_mutex_unlock(&h->wlock);
 }
 
@@ -515,8 +527,7 @@ jit_http__conn_arm(struct jit_http *h, struct http_conn *hc)
 	hc->deadline = jit_monotonic_ms() + h->request_timeout * 1000ull;
 	http_list_append(&h->conns, &hc->link);
 	hc->listed = 1;
-	if (h->conns.head == &hc->link && h->room_started)
-		room_signal(h);          /* the earliest deadline changed */
+	room_deadline_added(h, hc->deadline);
 	pthread_mutex_unlock(&h->wlock);
 }
 
@@ -633,11 +644,15 @@ room_main(void *arg)
 	struct jit_http *h = arg;
 	struct epoll_event ev[MAX_EVENTS];
 	struct http_req *jobs, *gone, *next;
+	uint64_t now;
 	int n, timeout, quit;
 
 	for (;;) {
 		pthread_mutex_lock(&h->wlock);
-		timeout = next_timeout(h, jit_monotonic_ms());
+		now = jit_monotonic_ms();
+		timeout = next_timeout(h, now);
+		h->room_until = timeout < 0 ? UINT64_MAX :
+		    now + (uint64_t)timeout;
 		quit = h->room_quit;
 		pthread_mutex_unlock(&h->wlock);
 		if (quit)
@@ -647,6 +662,7 @@ room_main(void *arg)
 			n = 0;
 		jobs = gone = NULL;
 		pthread_mutex_lock(&h->wlock);
+		h->room_until = 0;       /* awake: it looks before sleeping */
 		room_due(h, &jobs, &gone, ev, n);
 		pthread_mutex_unlock(&h->wlock);
 		for (; gone != NULL; gone = next) {

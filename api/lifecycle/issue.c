@@ -30,7 +30,9 @@ struct issue_ctx {
 	uint64_t now;
 	struct jit_why *why;
 	/* read before the write */
-	struct jit_request *snap;     /* the request as read */
+	struct jit_request *snap;     /* the request as read; from
+	                                 prepare_write on, as issued
+	                                 (serial, issued_at) */
 	void *raw;                    /* ... and its stored bytes */
 	size_t rawlen;
 	char *existing;               /* the cert line if already issued */
@@ -39,9 +41,8 @@ struct issue_ctx {
 	json_t *rec;                  /* the cert record */
 	char *rec_js;
 	size_t rec_jl;
-	struct jit_request *upd;      /* snap as issued (serial, issued_at) */
-	struct jit_request_enc upd_enc;
-	json_t *audit;
+	struct jit_request_enc upd_enc;   /* snap as issued, encoded */
+	struct jit_audit_prep audit;
 	char *line;                   /* the cert line */
 	int retry;                    /* read and sign again */
 };
@@ -54,14 +55,13 @@ issue_reset(struct issue_ctx *ic)
 	free(ic->existing);
 	json_decref(ic->rec);
 	free(ic->rec_js);
-	jit_request_free(ic->upd);
 	jit_request_enc_release(&ic->upd_enc);
-	json_decref(ic->audit);
+	jit_audit_prep_release(&ic->audit);
 	free(ic->line);
-	ic->snap = ic->upd = NULL;
+	ic->snap = NULL;
 	ic->raw = NULL;
 	ic->existing = ic->rec_js = ic->line = NULL;
-	ic->rec = ic->audit = NULL;
+	ic->rec = NULL;
 	ic->serial = 0;
 	ic->retry = 0;
 }
@@ -204,29 +204,31 @@ out:
 }
 
 /* Everything the write stores, made before it: the encoded cert record,
- * the issued request and the audit entry. */
+ * the issued request (ic->snap, changed in place: the write knows that
+ * the stored request, when unchanged, has no serial) and the audit
+ * entry. */
 static int
 prepare_write(struct issue_ctx *ic)
 {
 	int r;
 
 	if ((r = jit_store_encode_cert(ic->rec, &ic->rec_js, &ic->rec_jl))
-	    != 0 || (r = jit_request_copy(ic->snap, &ic->upd)) != 0)
+	    != 0)
 		return r;
-	ic->upd->serial = ic->serial;
-	ic->upd->issued_at = ic->now;
-	if ((r = jit_request_encode(ic->upd, &ic->upd_enc)) != 0)
+	ic->snap->serial = ic->serial;
+	ic->snap->issued_at = ic->now;
+	if ((r = jit_request_encode(ic->snap, &ic->upd_enc)) != 0)
 		return r;
-	ic->audit = lc_audit_fields("cert.issue", ic->who->user, ic->snap,
-	    json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+	return lc_prepare_audit(lc_audit_fields("cert.issue", ic->who->user,
+	    ic->snap, json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
 	    "serial", (json_int_t)ic->serial,
 	    "key_id", json_object_get(ic->rec, "key_id"),
 	    "principals", json_object_get(ic->rec, "principals"),
 	    "valid_after", json_object_get(ic->rec, "valid_after"),
 	    "valid_before", json_object_get(ic->rec, "valid_before"),
 	    "key_fingerprint", json_object_get(ic->rec, "key_fingerprint"),
-	    "ca_fingerprint", json_object_get(ic->rec, "ca_fingerprint")));
-	return ic->audit != NULL ? 0 : JIT_ERR_ALLOC;
+	    "ca_fingerprint", json_object_get(ic->rec, "ca_fingerprint"))),
+	    &ic->audit);
 }
 
 /* The members of a request that the signed certificate was made from. */
@@ -269,27 +271,27 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 	struct issue_ctx *ic = vctx;
 	struct jit_request *cur = NULL;
 	const struct jit_request *req = ic->snap;
-	int r, unchanged = 0;
+	int r;
 
 	/* Unchanged since the snapshot (the usual case): use the request
-	 * read then instead of parsing it again on the writer thread. */
-	if (jit_store_request_unchanged(t, ic->id, ic->raw, ic->rawlen) == 0)
-		unchanged = 1;
-	else if ((r = jit_request_load(t, ic->id, &cur)) != 0)
-		return r;
-	else
+	 * read then, without a certificate (reserve_fn), instead of parsing
+	 * it again on the writer thread; ic->snap is already as issued. */
+	if (jit_store_request_unchanged(t, ic->id, ic->raw, ic->rawlen) != 0) {
+		if ((r = jit_request_load(t, ic->id, &cur)) != 0)
+			return r;
 		req = cur;
+	}
 	if ((r = check_fetch(ic->who, req, ic->now, ic->why)) != 0)
 		goto out;
-	if (req->serial != 0) {
+	if (cur != NULL && cur->serial != 0) {
 		/* Another fetch issued it first: return the same bytes (ours
 		 * is dropped; its serial stays unused). */
 		free(ic->line);
 		ic->line = NULL;
-		r = cert_line(t, req->serial, &ic->line);
+		r = cert_line(t, cur->serial, &ic->line);
 		goto out;
 	}
-	if (!unchanged && !same_grant(req, ic->snap)) {
+	if (cur != NULL && !same_grant(cur, ic->snap)) {
 		ic->retry = 1;           /* changed since it was read */
 		r = JIT_ERR_CONFLICT;
 		goto out;
@@ -307,12 +309,12 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 		cur->issued_at = ic->now;
 		r = jit_request_store_put(t, cur, NULL);
 	} else {
-		r = jit_request_store_put(t, ic->upd, &ic->upd_enc);
+		r = jit_request_store_put(t, ic->snap, &ic->upd_enc);
 	}
 	if (r != 0 || (r = count_issued(t)) != 0)
 		goto out;
-	r = lc_record(ic->lc, t, json_incref(ic->audit), "cert.issue",
-	    ic->who->user, cur != NULL ? cur : ic->upd, NULL);
+	r = lc_record_prepared(ic->lc, t, &ic->audit, "cert.issue",
+	    ic->who->user, req, NULL);
 out:
 	jit_request_free(cur);
 	return r;

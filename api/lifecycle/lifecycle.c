@@ -48,19 +48,43 @@ lc_audit_fields(const char *event, const char *actor,
 }
 
 int
-lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
-    const char *event, const char *actor, const struct jit_request *r,
-    const char *comment)
+lc_prepare_audit(json_t *a, struct jit_audit_prep *p)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (a == NULL)
+		return JIT_ERR_ALLOC;
+	r = jit_audit_prepare(a, p);
+	json_decref(a);
+	return r;
+}
+
+int
+lc_record_prepared(struct jit_lifecycle *lc, struct jit_store_txn *t,
+    const struct jit_audit_prep *a, const char *event, const char *actor,
+    const struct jit_request *r, const char *comment)
 {
 	struct jit_lc_event ev = { event, actor, r, comment };
 	int rc;
 
-	if (a == NULL)
-		return JIT_ERR_ALLOC;
-	rc = jit_audit_append(t, a, NULL, NULL);
-	json_decref(a);
+	rc = jit_audit_append_prepared(t, a, NULL, NULL);
 	if (rc == 0 && lc->hook != NULL)
 		rc = lc->hook(t, &ev, lc->hook_ctx);
+	return rc;
+}
+
+int
+lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
+    const char *event, const char *actor, const struct jit_request *r,
+    const char *comment)
+{
+	struct jit_audit_prep p;
+	int rc;
+
+	if ((rc = lc_prepare_audit(a, &p)) == 0)
+		rc = lc_record_prepared(lc, t, &p, event, actor, r, comment);
+	jit_audit_prep_release(&p);
 	return rc;
 }
 
@@ -228,7 +252,7 @@ struct create_ctx {
 	struct jit_lifecycle *lc;
 	const struct jit_request *req;
 	struct jit_request_enc enc;   /* req, encoded before the write */
-	json_t *audit;                /* its audit entry, likewise */
+	struct jit_audit_prep audit;  /* its audit entry, likewise */
 	const char *actor;
 	unsigned role_max;            /* the role's max_pending; 0 = none */
 	unsigned over;                /* the cap that refused it, if one */
@@ -300,9 +324,8 @@ create_fn(struct jit_store_txn *t, void *vctx)
 	if ((r = check_pending_caps(t, cc)) != 0 ||
 	    (r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
 		return r;
-	r = lc_record(cc->lc, t, json_incref(cc->audit), "request.create",
+	return lc_record_prepared(cc->lc, t, &cc->audit, "request.create",
 	    cc->actor, cc->req, NULL);
-	return r;
 }
 
 /* The policy's checks of a new request; *effective is the duration to
@@ -446,8 +469,9 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	cc.actor = who->user;
 	cc.role_max = role->max_pending;
 	if ((r = jit_request_encode(req, &cc.enc)) != 0 ||
-	    (cc.audit = create_audit(req, who)) == NULL) {
-		r = jit_refuse(why, JIT_ERR_ALLOC, NULL, "out of memory");
+	    (r = lc_prepare_audit(create_audit(req, who), &cc.audit)) != 0) {
+		jit_refuse(why, r, NULL, r == JIT_ERR_ALLOC ? "out of memory" :
+		    "could not store the request");
 		goto out;
 	}
 	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
@@ -469,7 +493,7 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	}
 out:
 	jit_request_enc_release(&cc.enc);
-	json_decref(cc.audit);
+	jit_audit_prep_release(&cc.audit);
 	jit_request_free(req);
 	jit_key_free(key);
 	free(fp);

@@ -6,6 +6,7 @@
 #ifndef JIT_LIFECYCLE_INT_H
 #define JIT_LIFECYCLE_INT_H
 
+#include "audit.h"
 #include "lifecycle.h"
 
 struct jit_lifecycle {
@@ -50,5 +51,12 @@ json_t *lc_time_or_null(uint64_t t);
 int lc_record(struct jit_lifecycle *lc, struct jit_store_txn *t, json_t *a,
     const char *event, const char *actor, const struct jit_request *r,
     const char *comment);
+/* The same with the entry prepared before the write (audit.h), so the
+ * writer thread does not serialise it: lc_prepare_audit() prepares a
+ * (stolen; NULL is ALLOC) into *p, which is zeroed on failure. */
+int lc_prepare_audit(json_t *a, struct jit_audit_prep *p);
+int lc_record_prepared(struct jit_lifecycle *lc, struct jit_store_txn *t,
+    const struct jit_audit_prep *a, const char *event, const char *actor,
+    const struct jit_request *r, const char *comment);
 
 #endif

@@ -342,7 +342,7 @@ time_json(uint64_t t)
 	char buf[JIT_TIME_LEN];
 
 	jit_format_time(t, buf);
-	return json_string(buf);
+	return json_string_nocheck(buf);     /* ASCII */
 }
 
 static json_t *
@@ -351,11 +351,13 @@ opt_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-/* Set key to v (stolen); a NULL v is an allocation failure. */
+/* Set key (one of the member names above: ASCII, not checked again) to
+ * v (stolen); a NULL v is an allocation failure. */
 static int
 put(json_t *o, const char *key, json_t *v)
 {
-	return v != NULL && json_object_set_new(o, key, v) == 0 ? 0 : -1;
+	return v != NULL && json_object_set_new_nocheck(o, key, v) == 0 ?
+	    0 : -1;
 }
 
 static json_t *
@@ -440,7 +442,8 @@ jit_request_to_json(const struct jit_request *r)
 		if (json_array_append_new(p, json_string(r->principals[i])) != 0)
 			goto fail;
 	if (put(o, M_ID, json_string(r->id)) != 0 ||
-	    put(o, M_STATE, json_string(jit_state_name(r->state))) != 0 ||
+	    put(o, M_STATE, json_string_nocheck(jit_state_name(r->state)))
+	    != 0 ||
 	    put(o, M_USER, json_string(r->user)) != 0 ||
 	    put(o, M_ROLE, json_string(r->role)) != 0 ||
 	    put(o, M_PRINCIPALS, p) != 0)

@@ -10,10 +10,14 @@
 # with rate_limit 0 and its per-request log going to a file.
 #
 # Rows:
+#   the machine's load average as the runs start (it is shared);
 #   closed loop: certificates/s at C concurrent clients (C in $CLIENTS,
-#     default "16 64"), with p50/p99 of a whole issuance;
+#     default "16 64"), with p50/p99 of a whole issuance, and the
+#     server's CPU time per certificate (steadier than throughput on a
+#     busy machine), with the load generator's beside it;
 #   open loop at $RATE issuances/s (default 1000; 2 HTTP requests each):
-#     p50/p99 of an issuance and of each HTTP request;
+#     p50/p99 of an issuance and of each HTTP request, and CPU per
+#     certificate likewise;
 #   the server's peak and current RSS (VmHWM, VmRSS) after the runs;
 #   with $BIG stored requests (default 1000000; 0 skips), $BIG_PENDING
 #   (default 1000) of them pending, filled by fill-store: the latency of
@@ -72,18 +76,32 @@ for u in u1 u2 u3 u4; do
 	    >>"$T/tokens"
 done
 
+# cpu_row C0 LINE: the server's CPU per certificate since C0 (warm-up
+# included, as are its certificates) and the load generator's.
+cpu_row() {
+	_c=$(($(cpu_ms) - $1))
+	_n=$(val total "$2")
+	row "  server CPU per certificate" \
+	    "$(awk -v c="$_c" -v n="$_n" 'BEGIN {printf "%.3f", n ? c / n : 0}') ms" \
+	    "$_c ms for $_n; load generator $(awk -v c="$(val cpu_ms "$2")" -v n="$_n" 'BEGIN {printf "%.3f", n ? c / n : 0}') ms"
+}
+
+load_row
 best=0
 best_line=
 for c in $CLIENTS; do
+	c0=$(cpu_ms)
 	line=$("$LOADGEN" -u "$url" -T "$T/tokens" -c "$c" -d "$secs" -w 1)
 	rate=$(val rate "$line")
 	row "HTTP issuance, closed loop, $c clients" "$rate/s" \
 	    "p50 $(val p50 "$line") ms  p99 $(val p99 "$line") ms  errors $(val errors "$line")"
+	cpu_row "$c0" "$line"
 	if [ "$rate" -gt "$best" ]; then
 		best=$rate
 		best_line=$line
 	fi
 done
+c0=$(cpu_ms)
 line=$("$LOADGEN" -u "$url" -T "$T/tokens" -c 64 -d "$secs" -w 1 -r "$RATE")
 row "HTTP issuance, open loop at $RATE/s: p50" "$(val p50 "$line") ms" \
     "create+fetch; achieved $(val rate "$line")/s, errors $(val errors "$line")"
@@ -91,6 +109,7 @@ row "HTTP issuance, open loop at $RATE/s: p99" "$(val p99 "$line") ms" \
     "create+fetch (target < 10 ms); max $(val max "$line") ms"
 row "  per HTTP request at $((RATE * 2))/s: p99" \
     "$(val create_p99 "$line") ms" "create; fetch $(val fetch_p99 "$line") ms"
+cpu_row "$c0" "$line"
 rss_row "server RSS after the HTTP runs"
 stop_server
 echo "bench-http-best=$best $best_line" >"${BENCH_HTTP_OUT:-/dev/null}"

@@ -20,6 +20,10 @@
 #   val KEY LINE              the value of KEY=... in a key=value line
 #   rss_row NAME              a row with the server's RSS, peak, heap and
 #                             stacks, mapped file, threads
+#   cpu_ms                    the server's CPU time so far (user + system),
+#                             in ms
+#   load_row                  a row with the machine's load average (the
+#                             benchmarks share it with whatever else runs)
 
 bench_cleanup() {
 	for _p in "$server_pid" "$@"; do
@@ -102,4 +106,15 @@ rss_row() {
 	_file=$(awk '/^RssFile/ {print $2}' "$_st")
 	_thr=$(awk '/^Threads/ {print $2}' "$_st")
 	row "$1" "$((_rss / 1024)) MB" "peak $((_hwm / 1024)) MB; heap+stacks $((_anon / 1024)) MB, mapped file $((_file / 1024)) MB; $_thr threads"
+}
+
+cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' \
+	    "/proc/$server_pid/stat"
+}
+
+load_row() {
+	row "machine load average (1, 5, 15 min)" \
+	    "$(cut -d ' ' -f 1 /proc/loadavg)" \
+	    "$(cut -d ' ' -f 2,3 /proc/loadavg); $(getconf _NPROCESSORS_ONLN) CPUs"
 }

@@ -94,11 +94,6 @@ u1=$(head -n 1 "$T/tokens")
 ssh-keygen -q -t ed25519 -N '' -f "$T/key" >/dev/null 2>&1 ||
     { echo "bench-longpoll: ssh-keygen failed"; exit 1; }
 
-# cpu_ms: the server's CPU time so far (user + system), in ms.
-cpu_ms() {
-	awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' \
-	    "/proc/$server_pid/stat"
-}
 # load NAME: whoami and issuances at their rates, side by side.
 load() {
 	c0=$(cpu_ms)

@@ -368,11 +368,180 @@ test_append_canonical(void)
 	store_dir_remove(sdir);
 }
 
+/* A prepared entry appends as jit_audit_append would, as often as it is
+ * appended (seq growing from one digit to two on the way), with or
+ * without its own time, and stays as it was. */
+struct prep_ctx {
+	const struct jit_audit_prep *p[2];
+	int n;
+};
+
+static int
+prep_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct prep_ctx *c = ctx;
+	uint64_t seq;
+	char hash[JIT_AUDIT_HASH_HEX];
+	int r;
+
+	for (int i = 0; i < c->n; i++)
+		if ((r = jit_audit_append_prepared(t, c->p[i % 2], &seq,
+		    hash)) != 0)
+			return r;
+	return 0;
+}
+
+/* A prepared entry's text is jansson's canonical dump of the entry with
+ * the placeholders: fields is given with a "time". */
+static void
+check_prepared_text(json_t *fields)
+{
+	static const char z[] = "0000000000000000000000000000000000000000"
+	    "000000000000000000000000";
+	struct jit_audit_prep p;
+	json_t *e = json_copy(fields);
+	char *want;
+
+	REQUIRE(e != NULL);
+	json_object_set_new(e, "seq", json_integer(0));
+	json_object_set_new(e, "prev", json_string(z));
+	json_object_set_new(e, "hash", json_string(z));
+	want = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+	REQUIRE(want != NULL);
+	CHECK_OK(jit_audit_prepare(fields, &p));
+	if (p.text != NULL) {
+		CHECK_STR(p.text, want);
+		CHECK_U64(p.len, strlen(want));
+	}
+	jit_audit_prep_release(&p);
+	free(want);
+	json_decref(e);
+}
+
+static void
+test_prepared_text(void)
+{
+	json_error_t je;
+	json_t *kat = json_loads(kat_input, 0, &je), *f, *deep, *bad;
+	static const char *const bad_text[] = { "bell\a", "del\x7f",
+	    "nul\x00", "\xc3", "\xc0\x80", "\xed\xa0\x80",
+	    "\xf4\x90\x80\x80", "\xff" };
+
+	REQUIRE(kat != NULL);
+	json_object_del(kat, "seq");
+	json_object_del(kat, "prev");
+	json_object_del(kat, "hash");
+	check_prepared_text(kat);
+	f = json_pack("{s:s, s:s, s:s, s:[i, I, I, b, n, {}, []], s:{}, "
+	    "s:s, s:s, s:s}", "event", "e", "actor", "\xf0\x9f\x94\x91 \\\"/",
+	    "time", "t", "list", -1, (json_int_t)9007199254740992LL,
+	    (json_int_t)-9007199254740992LL, 1, "", "\t\r\n\xe2\x80\xa8",
+	    "B", "upper", "\xc3\xa9", "accent", "x");
+	REQUIRE(f != NULL);
+	check_prepared_text(f);
+	json_decref(f);
+	deep = json_pack("{s:s, s:s, s:s}", "event", "e", "actor", "a", "time",
+	    "t");
+	REQUIRE(deep != NULL);
+	{
+		json_t *d = json_array();
+
+		for (int i = 0; i < 31; i++)
+			d = json_pack("[o]", d);
+		json_object_set_new(deep, "d", d);
+		check_prepared_text(deep);           /* depth 32: fine */
+		json_object_set_new(deep, "d", json_pack("[O]", d));
+	}
+	{
+		struct jit_audit_prep p;
+
+		CHECK_INT(jit_audit_prepare(deep, &p), JIT_ERR_INVALID_ARGUMENT);
+		for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]);
+		    i++) {
+			bad = json_pack("{s:s, s:s}", "event", "e", "actor",
+			    "a");
+			json_object_set_new_nocheck(bad, "x",
+			    json_stringn_nocheck(bad_text[i],
+			    strlen(bad_text[i]) + (bad_text[i][0] == 'n')));
+			CHECK_INT(jit_audit_prepare(bad, &p),
+			    JIT_ERR_INVALID_ARGUMENT);
+			CHECK(p.text == NULL);
+			json_decref(bad);
+		}
+		bad = json_pack("{s:s, s:s, s:I}", "event", "e", "actor", "a",
+		    "x", (json_int_t)9007199254740993LL);
+		CHECK_INT(jit_audit_prepare(bad, &p), JIT_ERR_INVALID_ARGUMENT);
+		json_decref(bad);
+	}
+	json_decref(deep);
+	json_decref(kat);
+}
+
+static void
+test_prepared(void)
+{
+	char *sdir = store_dir_new("audit");
+	struct jit_store *s;
+	struct jit_audit_prep p[2], none;
+	struct prep_ctx pc;
+	struct verify_ctx vc;
+	json_t *f, *g, *bad;
+	char *copy;
+
+	f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "event",
+	    "e", "actor", "a", "hasg", "1", "sep", "\"seq\":0,", "zz", "z",
+	    "nest", "prev", "p", "hash", "x");
+	g = json_pack("{s:s, s:s, s:s, s:s}", "event", "e", "actor", "b",
+	    "time", "2026-01-01T00:00:00Z", "a", "b");
+	REQUIRE(f != NULL && g != NULL);
+	CHECK_OK(jit_audit_prepare(f, &p[0]));
+	CHECK_OK(jit_audit_prepare(g, &p[1]));
+	CHECK(p[1].time_at == SIZE_MAX && p[0].time_at != SIZE_MAX);
+	copy = jit_strdup(p[0].text);
+	REQUIRE(copy != NULL);
+	REQUIRE_OK(jit_store_open(sdir, JIT_STORE_SERVER, &s));
+	pc.p[0] = &p[0];
+	pc.p[1] = &p[1];
+	pc.n = 12;
+	CHECK_OK(jit_store_write(s, prep_fn, &pc));
+	CHECK_STR(p[0].text, copy);
+	memset(&vc, 0, sizeof(vc));
+	CHECK_OK(jit_store_read(s, verify_fn, &vc));
+	CHECK_U64(vc.count, 12);
+	CHECK_U64(vc.hseq, 12);
+
+	/* What append refuses, prepare refuses; nothing prepared is no
+	 * entry. */
+	bad = json_pack("{s:s, s:s, s:i}", "event", "e", "actor", "a", "seq",
+	    1);
+	CHECK_INT(jit_audit_prepare(bad, &none), JIT_ERR_INVALID_ARGUMENT);
+	CHECK(none.text == NULL);
+	json_decref(bad);
+	bad = json_pack("{s:s, s:s, s:f}", "event", "e", "actor", "a", "x",
+	    1.5);
+	CHECK_INT(jit_audit_prepare(bad, &none), JIT_ERR_INVALID_ARGUMENT);
+	json_decref(bad);
+	pc.p[0] = pc.p[1] = &none;
+	pc.n = 1;
+	CHECK_INT(jit_store_write(s, prep_fn, &pc), JIT_ERR_INVALID_ARGUMENT);
+	jit_audit_prep_release(&none);
+
+	jit_store_close(s);
+	free(copy);
+	jit_audit_prep_release(&p[0]);
+	jit_audit_prep_release(&p[1]);
+	json_decref(f);
+	json_decref(g);
+	store_dir_remove(sdir);
+}
+
 int
 main(void)
 {
 	test_canonical();
 	test_chain();
 	test_append_canonical();
+	test_prepared();
+	test_prepared_text();
 	TEST_DONE();
 }

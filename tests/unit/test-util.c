@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,28 @@ test_times(void)
 		CHECK_OK(jit_parse_time(out, &t));
 		CHECK_U64(t, samples[i]);
 	}
+	/* The same text as gmtime_r and strftime, from 1970 to 9999, at
+	 * a step that lands on every time of day and every day of the
+	 * 400-year cycle over the run. */
+	for (uint64_t s = 0; s <= 253402300799ull; s += 86400 * 37 + 4817) {
+		char want[JIT_TIME_LEN];
+		struct tm tm;
+		time_t tt = (time_t)s;
+
+		REQUIRE(gmtime_r(&tt, &tm) != NULL);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		jit_format_time(s, out);
+		if (strcmp(out, want) != 0) {
+			CHECK_STR(out, want);
+			break;
+		}
+	}
+	jit_format_time(253402300799ull, out);
+	CHECK_STR(out, "9999-12-31T23:59:59Z");
+	jit_format_time(951782400, out);
+	CHECK_STR(out, "2000-02-29T00:00:00Z");
+	jit_format_time(4107542399ull, out);
+	CHECK_STR(out, "2100-02-28T23:59:59Z");
 	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
 		t = 1;
 		CHECK_OK(jit_parse_time(parse[i].s, &t));
