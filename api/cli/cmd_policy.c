@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "config.h"
 #include "err.h"
 #include "lifecycle.h"
 #include "policy.h"
@@ -11,8 +12,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: jit-ca policy check [-v|--verbose] [--data DIR] "
-	    "PATH\n\n"
+	fprintf(f, "usage: jit-ca policy check [-v|--verbose] "
+	    "[--data DIR | --config FILE] PATH\n\n"
 	    "Load a policy file, or every *.yaml / *.yml file of a directory,\n"
 	    "with the same strict rules as the server, and report the first\n"
 	    "problem as FILE:LINE: FIELD: message.\n\n"
@@ -21,7 +22,9 @@ usage(FILE *f)
 	    "                 would end: open requests it refuses or whose\n"
 	    "                 role's terms changed (expired) and active grants\n"
 	    "                 whose role or requester it drops (revoked);\n"
-	    "                 nothing is changed\n\n"
+	    "                 nothing is changed\n"
+	    "  --config FILE  the same for the store a server config names\n"
+	    "                 (its data directory, or store: PostgreSQL)\n\n"
 	    "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n");
 }
 
@@ -70,22 +73,26 @@ print_end(void *ctx, const struct jit_request *r, int revoke,
 	    "expire", r->id, r->user, r->role, jit_state_name(r->state), why);
 }
 
-/* What loading p into the server of data would end (a dry run). */
+/* What loading p into the server of the store cfg names (data: its
+ * LMDB directory) would end (a dry run). */
 static int
-check_open(const struct jit_policy *p, const char *data)
+check_open(const struct jit_policy *p, const struct jit_config *cfg,
+    const char *data)
 {
+	char err[1024];
 	struct jit_lifecycle_options o;
 	struct jit_lifecycle *lc = NULL;
 	struct jit_lc_reload_counts n;
 	struct jit_store *s = NULL;
 	int r;
 
-	if ((r = jit_store_open(data, JIT_STORE_READONLY, &s)) != 0) {
-		if (r == JIT_ERR_NOT_FOUND) {
+	if ((r = jit_config_open_store(cfg, data, JIT_STORE_READONLY, &s,
+	    err, sizeof(err))) != 0) {
+		if (r == JIT_ERR_NOT_FOUND && cfg->store_url == NULL) {
 			printf("no store in %s: no open requests\n", data);
 			return 0;
 		}
-		cmd_fail("policy", "%s: %s", data, jit_err(r));
+		cmd_fail("policy", "%s", err);
 		return 1;
 	}
 	memset(&o, 0, sizeof(o));
@@ -96,7 +103,8 @@ check_open(const struct jit_policy *p, const char *data)
 	jit_lifecycle_free(lc);
 	jit_store_close(s);
 	if (r != 0) {
-		cmd_fail("policy", "%s: %s", data, jit_err(r));
+		cmd_fail("policy", "%s: %s", cfg->store_url != NULL ?
+		    "store" : data, jit_err(r));
 		return 1;
 	}
 	printf("loading it would expire %u open request%s and revoke %u "
@@ -110,7 +118,8 @@ cmd_policy(int argc, char **argv)
 {
 	struct jit_policy *p = NULL;
 	struct jit_policy_error err;
-	const char *path = NULL, *data = NULL;
+	struct jit_config cfg;
+	const char *path = NULL, *data = NULL, *config = NULL;
 	int verbose = 0, r;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
@@ -137,8 +146,14 @@ cmd_policy(int argc, char **argv)
 				return 2;
 			}
 			data = argv[i];
-		}
-		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (strcmp(argv[i], "--config") == 0) {
+			if (++i >= argc) {
+				cmd_fail("policy", "option --config needs a "
+				    "value");
+				return 2;
+			}
+			config = argv[i];
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			cmd_fail("policy", "unknown option %s (try --help)",
 			    argv[i]);
 			return 2;
@@ -151,6 +166,10 @@ cmd_policy(int argc, char **argv)
 	}
 	if (path == NULL) {
 		cmd_fail("policy", "check needs a PATH (file or directory)");
+		return 2;
+	}
+	if (data != NULL && config != NULL) {
+		cmd_fail("policy", "give --data or --config, not both");
 		return 2;
 	}
 	if ((r = jit_policy_load(path, &p, &err)) != 0) {
@@ -170,7 +189,14 @@ cmd_policy(int argc, char **argv)
 	if (verbose)
 		for (size_t i = 0; i < jit_policy_role_count(p); i++)
 			print_role(jit_policy_role_at(p, i));
-	r = data != NULL ? check_open(p, data) : 0;
+	r = 0;
+	if (data != NULL || config != NULL) {
+		/* Without --config: the built-in defaults, an LMDB store. */
+		memset(&cfg, 0, sizeof(cfg));
+		r = cmd_config_load("policy", config, &cfg, &data, NULL) != 0 ?
+		    1 : check_open(p, &cfg, data);
+		jit_config_release(&cfg);
+	}
 	jit_policy_free(p);
 	return r;
 }

@@ -119,6 +119,14 @@ _api_store_conf() {
 		"$PG_PWFILE"
 }
 
+# STORE_ARGS: the jit-ca options that open the server's store: --config
+# with the server's config on PostgreSQL (JIT_TEST_PG), --data otherwise.
+if [ -n "${JIT_TEST_PG:-}" ]; then
+	STORE_ARGS=(--config "$T/server.yaml")
+else
+	STORE_ARGS=(--data "$T/data")
+fi
+
 # Writes $T/server.yaml for port $1 (serve_free_port's WRITE_FN).
 _api_server_conf() {
 	cat >"$T/server.yaml" <<EOF

@@ -218,15 +218,15 @@ assert_eq "$(cat "$T/entries")" "$(head -n -1 "$T/cli.jsonl")" "CLI and HTTP exp
 run ssh-keygen -Y verify -f "$T/allowed_signers" -I jit-ssh-ca -n file \
 	-s "$T/cli.jsonl.sig" <"$T/cli.jsonl"
 assert_rc 255 "ssh-keygen: another namespace is refused"
-run "$JIT_CA" audit export --data "$T/data" --format csv --role ops -o "$T/ops.csv"
+run "$JIT_CA" audit export "${STORE_ARGS[@]}" --format csv --role ops -o "$T/ops.csv"
 assert_rc 0 "CLI CSV export with a filter"
 run "$JIT_CA" audit verify "$T/ops.csv" --ca-key "$T/ca.pub"
 assert_rc 0 "and it verifies"
-"$JIT_CA" audit export --data "$T/data" --event 'token.*' 2>/dev/null >"$T/stdout.jsonl"
+"$JIT_CA" audit export "${STORE_ARGS[@]}" --event 'token.*' 2>/dev/null >"$T/stdout.jsonl"
 run "$JIT_CA" audit verify - --ca-key "$T/ca.pub" <"$T/stdout.jsonl"
 assert_rc 0 "export to stdout (inline signature) verifies from stdin"
 assert_contains "$OUT" "ok: " "summary"
-assert_one_line_error "export: bad filter" "$JIT_CA" audit export --data "$T/data" --since never
+assert_one_line_error "export: bad filter" "$JIT_CA" audit export "${STORE_ARGS[@]}" --since never
 assert_one_line_error "verify without a key" "$JIT_CA" audit verify "$T/cli.jsonl"
 ssh-keygen -q -t ed25519 -N '' -f "$T/other" >/dev/null
 assert_one_line_error "verify with another CA key" "$JIT_CA" audit verify "$T/cli.jsonl" --ca-key "$T/other.pub"

@@ -96,7 +96,7 @@ assert_run_ok "the narrowed policy is valid" "$JIT_CA" policy check "$T/policy.n
 # ---- the dry run says what the reload would end -----------------------------
 a0=$(audit_count)
 assert_run_ok "policy check --data (dry run)" \
-	"$JIT_CA" policy check --data "$T/data" "$T/policy.narrow"
+	"$JIT_CA" policy check "${STORE_ARGS[@]}" "$T/policy.narrow"
 assert_contains "$OUT" "would revoke $FRANK (frank, role auto" "dry run: frank's grant revoked"
 assert_contains "$OUT" "would expire $LONG (alice, role ops" "dry run: the long ops request expires"
 assert_contains "$OUT" "would expire $SHORT (alice, role ops" "dry run: ops terms changed"
