@@ -186,7 +186,9 @@ ALICE_PUB=$(cat "$T/user_key.pub")
 node "$here/web.test.mjs" main
 assert_eq 0 "$?" "browser: phase 1 (see the lines above)"
 
-wait_for "! kill -0 $LOGIN_PID 2>/dev/null" 30
+# A login still waiting (the page never approved) is stopped, not waited
+# for: its long-poll would go on until the request expires.
+wait_for "! kill -0 $LOGIN_PID 2>/dev/null" 30 || kill "$LOGIN_PID" 2>/dev/null
 wait "$LOGIN_PID"
 assert_eq 0 "$?" "alice's waiting jit-ssh login returns after bob approves in the page"
 assert_contains "$(cat "$T/login.log")" "$STAGING" "for the request bob approved"

@@ -129,6 +129,9 @@ async function mainPhase() {
     if (r.url() === JURL + '/v1/session' && r.request().method() === 'POST') signinResp = r;
   });
   await bob.goto(JURL + '/');
+  // The page draws the form once GET /v1/session has answered, which on
+  // a busy machine can be after the load event.
+  await bob.waitForSelector('input[name=token]');
   check(await bob.$eval('input[name=token]', (e) => document.activeElement === e),
     'the token field has focus at load');
   check((await unlabelled(bob)).length === 0, 'sign-in: every field has a label');
