@@ -336,6 +336,20 @@ jit_key__ec_type_from_group(const char *group)
  * match the point.
  */
 int
+jit_key__get_curve(struct jit_buf *b, const struct keytype *kt, int bad)
+{
+	const unsigned char *p;
+	size_t len;
+	int r;
+
+	if ((r = jit_buf_get_string_direct(b, &p, &len)) != 0)
+		return r;
+	if (len != strlen(kt->curve) || memcmp(p, kt->curve, len) != 0)
+		return bad;
+	return 0;
+}
+
+int
 jit_key__ec_from_parts(const struct keytype *kt, const unsigned char *q,
     size_t qlen, const BIGNUM *d, EVP_PKEY **out)
 {
@@ -789,13 +803,9 @@ get_public_fields(struct jit_buf *b, enum jit_key_type t, int validate,
 	case JIT_KEY_ECDSA_P256:
 	case JIT_KEY_ECDSA_P384:
 	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_buf_get_string_direct(b, &p, &len)) != 0)
-			goto out;
-		if (len != strlen(kt->curve) || memcmp(p, kt->curve, len) != 0) {
-			r = JIT_ERR_BAD_PUBLIC_KEY;
-			goto out;
-		}
-		if ((r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
+		if ((r = jit_key__get_curve(b, kt,
+		    JIT_ERR_BAD_PUBLIC_KEY)) != 0 ||
+		    (r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
 		    (r = jit_key__ec_from_parts(kt, q, qlen, NULL, &k->pkey)) != 0)
 			goto out;
 		break;

@@ -83,6 +83,13 @@ int jit_key__crypto_ready(int priv);
 int jit_key__get_bn(struct jit_buf *b, int secret, BIGNUM **out);
 
 /*
+ * Read an EC key's curve name from b and check that it is kt's curve.
+ * Returns 0, a buffer error, or bad (the caller's code: a public or a
+ * private key) for another curve.
+ */
+int jit_key__get_curve(struct jit_buf *b, const struct keytype *kt, int bad);
+
+/*
  * Build an EC key from its SSH parts and validate it: the point must be
  * on the curve and in the group; a private scalar must be in range and
  * match the point.

@@ -114,13 +114,9 @@ get_openssh_private(struct jit_buf *b, struct jit_key **out)
 	case JIT_KEY_ECDSA_P256:
 	case JIT_KEY_ECDSA_P384:
 	case JIT_KEY_ECDSA_P521:
-		if ((r = jit_buf_get_string_direct(b, &p, &len)) != 0)
-			goto out;
-		if (len != strlen(kt->curve) || memcmp(p, kt->curve, len) != 0) {
-			r = JIT_ERR_BAD_PRIVATE_KEY;
-			goto out;
-		}
-		if ((r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
+		if ((r = jit_key__get_curve(b, kt,
+		    JIT_ERR_BAD_PRIVATE_KEY)) != 0 ||
+		    (r = jit_buf_get_string_direct(b, &q, &qlen)) != 0 ||
 		    (r = jit_key__get_bn(b, 1, &d)) != 0 ||
 		    (r = jit_key__ec_from_parts(kt, q, qlen, d, &pkey)) != 0 ||
 		    (r = key_from_pkey(t, &pkey, &k)) != 0)
