@@ -74,6 +74,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SERIAL_SET] = "SELECT setval('jit_serial', $1::bigint) "
 	    "WHERE $1::bigint > (SELECT CASE WHEN is_called THEN last_value "
 	    "ELSE last_value - 1 END FROM jit_serial)",
+	/* Past every stored serial (setval is not undone by a rollback). */
+	[ST_SERIAL_PAST_CERTS] = "SELECT setval('jit_serial', m) FROM "
+	    "(SELECT max(serial) AS m FROM jit_certs) c WHERE m > (SELECT "
+	    "CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+	    "FROM jit_serial)",
 	[ST_CERT_EXISTS] = "SELECT EXISTS (SELECT 1 FROM jit_certs "
 	    "WHERE serial = $1), (SELECT CASE WHEN is_called THEN last_value "
 	    "ELSE last_value - 1 END FROM jit_serial)",

@@ -121,6 +121,28 @@ raise_serial(struct jit_store_txn *t, uint64_t serial)
 	return jit_pg_run(t->pc, ST_SERIAL_SET, 1, p, NULL, NULL);
 }
 
+/*
+ * serial was taken by a certificate stored meanwhile.  The sequence can
+ * be behind the stored serials: nextval's WAL record is not flushed by a
+ * transaction that writes nothing else, so after PostgreSQL crashes the
+ * sequence may hand out again what this and other nodes already hold.
+ * Move the sequence past every stored serial and drop the serials this
+ * node holds, so the caller's next reservation is a fresh block instead
+ * of more of the same collisions.  CONFLICT (the caller retries).
+ */
+static int
+serial_collided(struct jit_store_txn *t)
+{
+	struct jit_pg *pg = PG(t);
+	int r;
+
+	pthread_mutex_lock(&t->s->smu);
+	pg->next_serial = pg->nserials = 0;
+	pthread_mutex_unlock(&t->s->smu);
+	r = jit_pg_run(t->pc, ST_SERIAL_PAST_CERTS, 0, NULL, NULL, NULL);
+	return r != 0 ? r : JIT_ERR_CONFLICT;
+}
+
 int
 jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial)
 {
@@ -135,7 +157,7 @@ jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial)
 	    &res)) != 0)
 		return r;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-		r = JIT_ERR_CONFLICT;
+		r = serial_collided(t);
 	else if ((r = jit_pg_get_u64(res, 0, 1, &top)) == 0 && serial > top)
 		r = raise_serial(t, serial);
 	PQclear(res);
@@ -154,7 +176,7 @@ jit_pg_put_cert(struct jit_store_txn *t, uint64_t serial, const char *js,
 		return JIT_ERR_INVALID_ARGUMENT;
 	if ((r = put_text(t, ST_CERT_PUT, 2, p, jl, &rows)) != 0)
 		return r;
-	return rows == 1 ? 0 : JIT_ERR_CONFLICT;
+	return rows == 1 ? 0 : serial_collided(t);
 }
 
 int

@@ -44,7 +44,8 @@ test_pg_exec_in(const char *d, const char *sql)
 	if (PQstatus(c) == CONNECTION_OK) {
 		PQclear(PQexec(c, set));
 		res = PQexec(c, sql);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		if (PQresultStatus(res) == PGRES_COMMAND_OK ||
+		    PQresultStatus(res) == PGRES_TUPLES_OK)
 			r = 0;
 		else
 			fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));

@@ -1192,9 +1192,13 @@ test_serial_reserve(void)
 	c.serial = b;
 	c.take_next = 0;
 	CHECK_INT(jit_store_write(s, claim_fn, &c), JIT_ERR_CONFLICT);
-	/* Reservations skip what next_serial handed out. */
+	/* Reservations skip what next_serial handed out (PostgreSQL's
+	 * skip past the serials this node held, dropped at the collision). */
 	CHECK_OK(jit_store_read(s, reserve_fn, &x));
-	CHECK_INT(x, 4);
+	if (test_pg_url() == NULL)
+		CHECK_INT(x, 4);
+	else
+		CHECK(x > 3);
 	jit_store_close(s);
 	/* After a restart (x was never claimed) reservations start above
 	 * every stored serial: LMDB may hand out the unclaimed 4 again,
@@ -1206,6 +1210,43 @@ test_serial_reserve(void)
 		CHECK_INT(x, 4);
 	else
 		CHECK(x > 4);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
+/*
+ * PostgreSQL may hand out a block of serials again after a crash (a
+ * nextval that nothing committed is not flushed): here the sequence is
+ * set back below the stored certificates and another node reserves.  Its
+ * first claim collides; its next reservation is past every stored serial
+ * rather than the next of the same stale block.
+ */
+static void
+test_pg_serial_set_back(void)
+{
+	char *sdir = store_dir_new("serialback");
+	struct jit_store *s, *s2;
+	struct claim_ctx c;
+	uint64_t x = 0;
+
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s));
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(jit_store_read(s, reserve_fn, &c.serial));
+		CHECK_OK(jit_store_write(s, claim_fn, &c));
+	}
+	CHECK_INT(c.serial, 3);
+	CHECK_INT(test_pg_exec_in(sdir,
+	    "SELECT setval('jit_serial', 1, false)"), 0);
+	REQUIRE_OK(test_store_open(sdir, JIT_STORE_SERVER, &s2));
+	CHECK_OK(jit_store_read(s2, reserve_fn, &c.serial));
+	CHECK_INT(c.serial, 1);
+	CHECK_INT(jit_store_write(s2, claim_fn, &c), JIT_ERR_CONFLICT);
+	CHECK_OK(jit_store_read(s2, reserve_fn, &x));
+	CHECK(x > 3);
+	c.serial = x;
+	CHECK_OK(jit_store_write(s2, claim_fn, &c));
+	jit_store_close(s2);
 	jit_store_close(s);
 	store_dir_remove(sdir);
 }
@@ -2424,6 +2465,7 @@ main(void)
 		test_map_full_concurrent();
 	} else {
 		test_pg_migrate();
+		test_pg_serial_set_back();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
