@@ -199,6 +199,24 @@ drop_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* c->server_start: when the server c reached started. */
+static int
+read_server_start(struct jit_pg_conn *c)
+{
+	PGresult *res = NULL;
+	int r = jit_pg_exec(c, "SELECT pg_postmaster_start_time()::text",
+	    &res);
+
+	if (r == 0 && (PQntuples(res) != 1 || PQgetlength(res, 0, 0) >=
+	    (int)sizeof(c->server_start)))
+		r = JIT_ERR_STORE;
+	if (r == 0)
+		memcpy(c->server_start, PQgetvalue(res, 0, 0),
+		    (size_t)PQgetlength(res, 0, 0) + 1);
+	PQclear(res);
+	return r;
+}
+
 int
 jit_pg_connect(struct jit_pg *pg, struct jit_pg_conn **out, char *err,
     size_t errlen)
@@ -230,6 +248,11 @@ jit_pg_connect(struct jit_pg *pg, struct jit_pg_conn **out, char *err,
 			jit_pg_disconnect(c);
 			return r;
 		}
+	}
+	if ((r = read_server_start(c)) != 0) {
+		set_err(err, errlen, PQerrorMessage(c->conn));
+		jit_pg_disconnect(c);
+		return r;
 	}
 	c->backend_pid = PQbackendPID(c->conn);
 	*out = c;

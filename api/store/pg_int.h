@@ -119,6 +119,9 @@ struct jit_pg_conn {
 	int failed;                  /* a command failed in this transaction */
 	int broken;                  /* lost, or out of step: drop it */
 	struct jit_pg_conn *next;    /* the pool's idle list */
+	/* When the PostgreSQL server this connection reached started
+	 * (pg_postmaster_start_time, as text): which run of it. */
+	char server_start[48];
 };
 
 /* What the head row holds; cached by the writer during a batch.  The
@@ -166,6 +169,11 @@ struct jit_pg {
 	 * did not hand out is a gap. */
 	uint64_t serials[32];
 	int nserials, next_serial;
+	/* The server run (jit_pg_conn.server_start) the block came from: a
+	 * block from an earlier run may be handed out again by the
+	 * sequence (a crash loses nextval's unflushed WAL), so it is
+	 * dropped once this node talks to a newer run. */
+	char serials_from[48];
 
 	/* Job locks, guarded by jmu. */
 	pthread_mutex_t jmu;

@@ -83,6 +83,8 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 	int r = 0, n;
 
 	pthread_mutex_lock(&t->s->smu);
+	if (strcmp(pg->serials_from, t->pc->server_start) != 0)
+		pg->next_serial = pg->nserials = 0;    /* an earlier run's */
 	if (pg->next_serial == pg->nserials) {
 		pg->next_serial = pg->nserials = 0;
 		if ((r = jit_pg_run(t->pc, ST_SERIAL_BLOCK, 0, NULL, NULL,
@@ -91,8 +93,11 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 		n = PQntuples(res);
 		for (int i = 0; i < n && i < 32 && r == 0; i++)
 			r = jit_pg_get_u64(res, i, 0, &pg->serials[i]);
-		if (r == 0)
+		if (r == 0) {
 			pg->nserials = n < 32 ? n : 32;
+			memcpy(pg->serials_from, t->pc->server_start,
+			    sizeof(pg->serials_from));
+		}
 		if (r == 0 && pg->nserials == 0)
 			r = JIT_ERR_STORE;
 		if (r != 0)
