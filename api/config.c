@@ -802,8 +802,10 @@ jit_config_read_secret(const char *path, size_t min, char **out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	/* Mode and contents of the one file opened, so a path swapped in
-	 * between cannot pass the check with another file's bytes. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	 * between cannot pass the check with another file's bytes.  A
+	 * symbolic link is followed (Kubernetes mounts secrets as links into
+	 * a ..data directory): the checks below are the target's. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = jit_err_from_errno(errno);
 		jit_seterr(err, errlen, "%s: %s", path, jit_err(r));
 		return r;

@@ -445,10 +445,22 @@ test_secret(void)
 		char path[300], link[300];
 
 		snprintf(link, sizeof(link), "%s/link", dir);
+		/* A link is followed and its target checked: a mounted
+		 * secret (Kubernetes) reads, a link to a readable file is
+		 * refused for the target's mode. */
 		REQUIRE(symlink(secret_file(dir, "0123456789abcdefXYZ\n",
 		    0600), link) == 0);
-		CHECK(jit_config_read_secret(link, 1, &tok, err,
-		    sizeof(err)) != 0 && tok == NULL);
+		CHECK_OK(jit_config_read_secret(link, 1, &tok, err,
+		    sizeof(err)));
+		CHECK(tok != NULL && strcmp(tok, "0123456789abcdefXYZ") == 0);
+		free(tok);
+		tok = NULL;
+		CHECK_INT(jit_config_read_secret(secret_file(dir,
+		    "0123456789abcdefXYZ\n", 0644), 1, &tok, err,
+		    sizeof(err)), JIT_ERR_PERMISSION);
+		CHECK_INT(jit_config_read_secret(link, 1, &tok, err,
+		    sizeof(err)), JIT_ERR_PERMISSION);
+		CHECK(tok == NULL && strstr(err, "mode 0644") != NULL);
 		unlink(link);
 		snprintf(path, sizeof(path), "%s/token", dir);
 		unlink(path);
