@@ -674,8 +674,22 @@ load_user_key(const char *path, struct jit_key **key, char **comment)
 	return r;
 }
 
-int
-cmd_sign(int argc, char **argv)
+/* What jit-ca sign was asked for: its options, then the values made
+ * from them (check_sign_args). */
+struct sign_args {
+	const char *data, *config, *keypath, *duration_arg, *identity;
+	const char *serial_arg, *force, *source, *valid_from, *output;
+	const char *pass_file;
+	const char *principals[JIT_CERT_MAX_PRINCIPALS];
+	const char *ext[MAX_EXTENSIONS];
+	size_t nprincipals, next;
+	int ext_given, no_ext;
+	uint64_t serial, start, end;    /* serial 0: pick one */
+};
+
+/* The command line into *a: -1 to go on, else the exit code. */
+static int
+parse_sign_args(int argc, char **argv, struct sign_args *a)
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
@@ -697,210 +711,271 @@ cmd_sign(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "sign", *pass_file = NULL;
-	const char *data = NULL, *keypath = NULL, *duration_arg = NULL;
-	const char *identity = NULL, *serial_arg = NULL, *force = NULL;
-	const char *source = NULL, *valid_from = NULL, *output = NULL;
-	const char *config = NULL;
-	struct jit_config cfg;
-	const char *principals[JIT_CERT_MAX_PRINCIPALS];
-	const char *ext[MAX_EXTENSIONS];
-	size_t nprincipals = 0, next = 0;
-	int ext_given = 0, no_ext = 0;
-	struct jit_key *user = NULL, *ca = NULL;
-	struct jit_cert_spec spec;
-	struct jit_cadir_pass pass;
-	struct jit_buf blob = JIT_BUF_INIT;
-	char *comment = NULL, *line = NULL, why[160], err[1024];
-	struct stat st;
-	uint64_t duration = 0, serial = 0, start, base, end, now;
-	int c, r, ret = 1;
-	struct jit_store *store = NULL;
+	const char *cmd = "sign";
+	int c, r;
 
-	memset(&cfg, 0, sizeof(cfg));
 	getopt_reset();
 	while ((c = getopt_long(argc, argv, ":d:c:k:n:I:z:o:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
-		case 'd': data = optarg; break;
-		case 'c': config = optarg; break;
-		case 'k': keypath = optarg; break;
+		case 'd': a->data = optarg; break;
+		case 'c': a->config = optarg; break;
+		case 'k': a->keypath = optarg; break;
 		case 'n':
-			if (nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
+			if (a->nprincipals >= JIT_CERT_MAX_PRINCIPALS) {
 				cmd_fail(cmd, "too many principals (at most "
 				    "%d)", JIT_CERT_MAX_PRINCIPALS);
 				return EXIT_USAGE;
 			}
-			if (check_principal(cmd, optarg, principals,
-			    nprincipals) != 0)
+			if (check_principal(cmd, optarg, a->principals,
+			    a->nprincipals) != 0)
 				return EXIT_USAGE;
-			principals[nprincipals++] = optarg;
+			a->principals[a->nprincipals++] = optarg;
 			break;
-		case OPT_DURATION: duration_arg = optarg; break;
-		case 'I': identity = optarg; break;
-		case 'z': serial_arg = optarg; break;
-		case OPT_FORCE_COMMAND: force = optarg; break;
-		case OPT_SOURCE_ADDRESS: source = optarg; break;
+		case OPT_DURATION: a->duration_arg = optarg; break;
+		case 'I': a->identity = optarg; break;
+		case 'z': a->serial_arg = optarg; break;
+		case OPT_FORCE_COMMAND: a->force = optarg; break;
+		case OPT_SOURCE_ADDRESS: a->source = optarg; break;
 		case OPT_EXTENSION:
-			ext_given = 1;
-			if (add_extensions(cmd, optarg, ext, &next) != 0)
+			a->ext_given = 1;
+			if (add_extensions(cmd, optarg, a->ext, &a->next) != 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_NO_EXTENSIONS: no_ext = 1; break;
-		case OPT_VALID_FROM: valid_from = optarg; break;
+		case OPT_NO_EXTENSIONS: a->no_ext = 1; break;
+		case OPT_VALID_FROM: a->valid_from = optarg; break;
 		case 'o':
 			/* "-" is standard output, as if -o were not given. */
-			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			a->output = strcmp(optarg, "-") == 0 ? NULL : optarg;
 			break;
-		case OPT_PASSPHRASE_FILE: pass_file = optarg; break;
+		case OPT_PASSPHRASE_FILE: a->pass_file = optarg; break;
 		case 'h': sign_usage(stdout); return 0;
 		default: return bad_option(cmd, c, argv);
 		}
 	}
 	if ((r = no_operands(cmd, argc, argv)) != 0)
 		return r;
+	return -1;
+}
 
-	/* Required options, in the order the usage line names them. */
-	if (data != NULL && *data == '\0') {
-		cmd_fail(cmd, "empty --data (try jit-ca sign --help)");
-		return EXIT_USAGE;
-	}
-	if (keypath == NULL || *keypath == '\0') {
-		cmd_fail(cmd, "missing --key USER.pub (try jit-ca sign --help)");
-		return EXIT_USAGE;
-	}
-	if (nprincipals == 0) {
-		cmd_fail(cmd, "missing --principal (a certificate without "
-		    "principals is refused by sshd)");
-		return EXIT_USAGE;
-	}
-	if (duration_arg == NULL) {
-		cmd_fail(cmd, "missing --duration (e.g. --duration 1h)");
-		return EXIT_USAGE;
-	}
+/* The validity window of a->valid_from and duration: a->start, a->end.
+ * 0, or -1 after a message. */
+static int
+sign_window(struct sign_args *a, uint64_t duration)
+{
+	const char *cmd = "sign", *vf = a->valid_from;
+	uint64_t now = jit_now(), base = now, delta;
 
-	/* Option values. */
-	if (jit_parse_duration(duration_arg, &duration) != 0) {
-		cmd_fail(cmd, "invalid --duration '%s' (use e.g. 90s, 30m, "
-		    "1h, 2d; must be more than zero)", duration_arg);
-		return EXIT_USAGE;
-	}
-	if (identity == NULL)
-		identity = principals[0];
-	if (*identity == '\0' || !jit_text_printable(identity)) {
-		cmd_fail(cmd, "invalid --identity (must be non-empty "
-		    "printable text)");
-		return EXIT_USAGE;
-	}
-	if (serial_arg != NULL &&
-	    (parse_uint(serial_arg, UINT64_MAX, &serial) != 0 ||
-	    serial == 0)) {
-		cmd_fail(cmd, "invalid --serial '%s' (a non-zero decimal "
-		    "number below 2^64)", serial_arg);
-		return EXIT_USAGE;
-	}
-	if (force != NULL && *force == '\0') {
-		cmd_fail(cmd, "empty --force-command");
-		return EXIT_USAGE;
-	}
-	if (source != NULL &&
-	    check_source_address(source, why, sizeof(why)) != 0) {
-		cmd_fail(cmd, "invalid --source-address: %s", why);
-		return EXIT_USAGE;
-	}
-	if (no_ext && ext_given) {
-		cmd_fail(cmd, "--no-extensions and --extension exclude each "
-		    "other");
-		return EXIT_USAGE;
-	}
-	if (!ext_given && !no_ext) {
-		ext[0] = "permit-pty";
-		next = 1;
-	}
 	/* Default window: backdated by the skew allowance, ending exactly
 	 * duration from now.  An explicit start is taken as given. */
-	now = jit_now();
-	base = now;
-	if (valid_from == NULL) {
-		start = now > CLOCK_SKEW ? now - CLOCK_SKEW : 0;
-	} else if (valid_from[0] == '+') {
-		uint64_t delta;
-		if (jit_parse_duration(valid_from + 1, &delta) != 0) {
-			cmd_fail(cmd, "invalid --valid-from '%s'", valid_from);
-			return EXIT_USAGE;
+	if (vf == NULL) {
+		a->start = now > CLOCK_SKEW ? now - CLOCK_SKEW : 0;
+	} else if (vf[0] == '+') {
+		if (jit_parse_duration(vf + 1, &delta) != 0) {
+			cmd_fail(cmd, "invalid --valid-from '%s'", vf);
+			return -1;
 		}
-		start = base = now + delta;
-	} else if (jit_parse_time(valid_from, &start) != 0) {
+		a->start = base = now + delta;
+	} else if (jit_parse_time(vf, &a->start) != 0) {
 		cmd_fail(cmd, "invalid --valid-from '%s' (use RFC 3339 like "
-		    "2030-01-31T08:00:00Z, epoch seconds or +1h)", valid_from);
-		return EXIT_USAGE;
+		    "2030-01-31T08:00:00Z, epoch seconds or +1h)", vf);
+		return -1;
 	} else {
-		base = start;
+		base = a->start;
 	}
 	/* duration is capped at ~100 years, so the sum cannot wrap. */
 	if (base > TIME_MAX - duration) {
 		cmd_fail(cmd, "validity window ends too far in the future");
-		return EXIT_USAGE;
+		return -1;
 	}
-	end = base + duration;
+	a->end = base + duration;
+	return 0;
+}
+
+/* Required options, in the order the usage line names them, then the
+ * values of the others.  0, or -1 after a message. */
+static int
+check_sign_args(struct sign_args *a)
+{
+	const char *cmd = "sign";
+	uint64_t duration = 0;
+	char why[160];
+
+	if (a->data != NULL && *a->data == '\0') {
+		cmd_fail(cmd, "empty --data (try jit-ca sign --help)");
+		return -1;
+	}
+	if (a->keypath == NULL || *a->keypath == '\0') {
+		cmd_fail(cmd, "missing --key USER.pub (try jit-ca sign --help)");
+		return -1;
+	}
+	if (a->nprincipals == 0) {
+		cmd_fail(cmd, "missing --principal (a certificate without "
+		    "principals is refused by sshd)");
+		return -1;
+	}
+	if (a->duration_arg == NULL) {
+		cmd_fail(cmd, "missing --duration (e.g. --duration 1h)");
+		return -1;
+	}
+	if (jit_parse_duration(a->duration_arg, &duration) != 0) {
+		cmd_fail(cmd, "invalid --duration '%s' (use e.g. 90s, 30m, "
+		    "1h, 2d; must be more than zero)", a->duration_arg);
+		return -1;
+	}
+	if (a->identity == NULL)
+		a->identity = a->principals[0];
+	if (*a->identity == '\0' || !jit_text_printable(a->identity)) {
+		cmd_fail(cmd, "invalid --identity (must be non-empty "
+		    "printable text)");
+		return -1;
+	}
+	if (a->serial_arg != NULL &&
+	    (parse_uint(a->serial_arg, UINT64_MAX, &a->serial) != 0 ||
+	    a->serial == 0)) {
+		cmd_fail(cmd, "invalid --serial '%s' (a non-zero decimal "
+		    "number below 2^64)", a->serial_arg);
+		return -1;
+	}
+	if (a->force != NULL && *a->force == '\0') {
+		cmd_fail(cmd, "empty --force-command");
+		return -1;
+	}
+	if (a->source != NULL &&
+	    check_source_address(a->source, why, sizeof(why)) != 0) {
+		cmd_fail(cmd, "invalid --source-address: %s", why);
+		return -1;
+	}
+	if (a->no_ext && a->ext_given) {
+		cmd_fail(cmd, "--no-extensions and --extension exclude each "
+		    "other");
+		return -1;
+	}
+	if (!a->ext_given && !a->no_ext) {
+		a->ext[0] = "permit-pty";
+		a->next = 1;
+	}
+	return sign_window(a, duration);
+}
+
+/* a->serial made final: from the store (a serial the server never
+ * used, a->serial if given and free), or random without one.  0, or -1
+ * after a message. */
+static int
+sign_pick_serial(struct sign_args *a, struct jit_store *store)
+{
+	const char *cmd = "sign";
+	uint64_t given = a->serial;
+	int r;
+
+	if (store == NULL) {
+		if (a->serial == 0 && (r = random_serial(&a->serial)) != 0) {
+			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+			return -1;
+		}
+		return 0;
+	}
+	if ((r = cmd_sign_serial(store, given, &a->serial)) == 0)
+		return 0;
+	if (r == JIT_ERR_CONFLICT)
+		cmd_fail(cmd, "serial %llu was already used by a certificate "
+		    "of %s", (unsigned long long)given, a->data);
+	else
+		cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
+	return -1;
+}
+
+/* The certificate line to a->output (a file, 0644) or standard output.
+ * 0, or -1 after a message. */
+static int
+sign_write(const struct sign_args *a, char *line)
+{
+	const char *cmd = "sign";
+	size_t len;
+	int r;
+
+	if (a->output == NULL) {
+		printf("%s\n", line);
+		if (fflush(stdout) != 0) {
+			cmd_fail(cmd, "cannot write to stdout");
+			return -1;
+		}
+		return 0;
+	}
+	len = strlen(line);
+	line[len] = '\n';   /* replaces the NUL; written by length */
+	r = jit_write_file_atomic(a->output, line, len + 1, 0644, 0);
+	line[len] = '\0';
+	if (r != 0) {
+		cmd_fail(cmd, "cannot write %s: %s", a->output, errmsg(r));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_sign(int argc, char **argv)
+{
+	const char *cmd = "sign";
+	struct sign_args a;
+	struct jit_config cfg;
+	struct jit_key *user = NULL, *ca = NULL;
+	struct jit_cert_spec spec;
+	struct jit_cadir_pass pass;
+	struct jit_buf blob = JIT_BUF_INIT;
+	char *comment = NULL, *line = NULL, err[1024];
+	struct stat st;
+	int r, ret = 1;
+	struct jit_store *store = NULL;
+
+	memset(&a, 0, sizeof(a));
+	if ((r = parse_sign_args(argc, argv, &a)) >= 0)
+		return r;
+	if (check_sign_args(&a) != 0)
+		return EXIT_USAGE;
+	memset(&cfg, 0, sizeof(cfg));
 
 	/* Keys.  A directory would fail later with a bare EISDIR. */
-	if (stat(keypath, &st) == 0 && !S_ISREG(st.st_mode)) {
-		cmd_fail(cmd, "%s: not a regular file", keypath);
+	if (stat(a.keypath, &st) == 0 && !S_ISREG(st.st_mode)) {
+		cmd_fail(cmd, "%s: not a regular file", a.keypath);
 		goto out;
 	}
-	r = load_user_key(keypath, &user, &comment);
+	r = load_user_key(a.keypath, &user, &comment);
 	if (r != 0) {
-		cmd_fail(cmd, "%s: %s", keypath, errmsg(r));
+		cmd_fail(cmd, "%s: %s", a.keypath, errmsg(r));
 		goto out;
 	}
-	if (cmd_config_load(cmd, config, &cfg, &data, NULL) != 0)
+	if (cmd_config_load(cmd, a.config, &cfg, &a.data, NULL) != 0)
 		goto out;
-	cmd_pass_init(&pass, pass_file);
-	if ((r = jit_cadir_load_pass(data, &pass, &ca, err,
+	cmd_pass_init(&pass, a.pass_file);
+	if ((r = jit_cadir_load_pass(a.data, &pass, &ca, err,
 	    sizeof(err))) != 0) {
-		ca_key_fail(cmd, data, "load the CA key from", r, err);
+		ca_key_fail(cmd, a.data, "load the CA key from", r, err);
 		goto out;
 	}
 	/* With a store, the certificate goes into the record: a serial
 	 * the server never used, its record and a cert.issue entry.
 	 * Without one it is unaudited, and we say so. */
-	if ((r = cmd_sign_store_open(&cfg, data, &store, err,
+	if ((r = cmd_sign_store_open(&cfg, a.data, &store, err,
 	    sizeof(err))) != 0) {
 		cmd_fail(cmd, "cannot open the store: %s", err);
 		goto out;
 	}
-	if (store != NULL) {
-		uint64_t given = serial;
-		if ((r = cmd_sign_serial(store, given, &serial)) != 0) {
-			if (r == JIT_ERR_CONFLICT)
-				cmd_fail(cmd, "serial %llu was already used by "
-				    "a certificate of %s", (unsigned long long)
-				    given, data);
-			else
-				cmd_fail(cmd, "cannot pick a serial: %s",
-				    jit_err(r));
-			goto out;
-		}
-	} else {
-		if (serial == 0 && (r = random_serial(&serial)) != 0) {
-			cmd_fail(cmd, "cannot pick a serial: %s", jit_err(r));
-			goto out;
-		}
-	}
+	if (sign_pick_serial(&a, store) != 0)
+		goto out;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.key = user;
-	spec.serial = serial;
-	spec.key_id = identity;
-	spec.principals = principals;
-	spec.nprincipals = nprincipals;
-	spec.valid_after = start;
-	spec.valid_before = end;
-	spec.force_command = force;
-	spec.source_address = source;
-	spec.extensions = ext;
-	spec.nextensions = next;
+	spec.serial = a.serial;
+	spec.key_id = a.identity;
+	spec.principals = a.principals;
+	spec.nprincipals = a.nprincipals;
+	spec.valid_after = a.start;
+	spec.valid_before = a.end;
+	spec.force_command = a.force;
+	spec.source_address = a.source;
+	spec.extensions = a.ext;
+	spec.nextensions = a.next;
 	if ((r = jit_cert_sign(&spec, ca, jit_key_signer, ca, &blob)) != 0) {
 		cmd_fail(cmd, "cannot sign the certificate: %s", jit_err(r));
 		goto out;
@@ -914,33 +989,18 @@ cmd_sign(int argc, char **argv)
 	    ca)) != 0) {
 		if (r == JIT_ERR_CONFLICT)
 			cmd_fail(cmd, "serial %llu was used meanwhile; sign "
-			    "again", (unsigned long long)serial);
+			    "again", (unsigned long long)a.serial);
 		else
 			cmd_fail(cmd, "cannot record the certificate in %s: %s",
-			    data, jit_err(r));
+			    a.data, jit_err(r));
 		goto out;
 	}
-	if (output != NULL) {
-		size_t len = strlen(line);
-		line[len] = '\n';   /* replaces the NUL; written by length */
-		r = jit_write_file_atomic(output, line, len + 1, 0644, 0);
-		line[len] = '\0';
-		if (r != 0) {
-			cmd_fail(cmd, "cannot write %s: %s", output,
-			    errmsg(r));
-			goto out;
-		}
-	} else {
-		printf("%s\n", line);
-		if (fflush(stdout) != 0) {
-			cmd_fail(cmd, "cannot write to stdout");
-			goto out;
-		}
-	}
+	if (sign_write(&a, line) != 0)
+		goto out;
 	/* Said once the certificate is out, so a failure stays one line. */
 	if (store == NULL)
 		fprintf(stderr, "jit-ca sign: %s has no store: this "
-		    "certificate is not in any audit log\n", data);
+		    "certificate is not in any audit log\n", a.data);
 	ret = 0;
 out:
 	jit_store_close(store);
