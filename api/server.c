@@ -506,50 +506,33 @@ raise_nofile(unsigned max_connections)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-int
-jit_server_run(const struct jit_config *cfg,
-    const struct jit_cadir_pass *pass, int quiet, char *err, size_t errlen)
+/* Log the public keys of CAs just made. */
+static void
+log_new_cas(const char *data, const struct jit_key *ca,
+    const struct jit_key *host_ca)
 {
-	struct jit_policy *policy = NULL;
-	struct jit_policy_error pe;
-	struct jit_store *store = NULL;
-	struct jit_key *ca = NULL, *host_ca = NULL;
-	struct jit_api *api = NULL;
-	struct jit_oidc *oidc = NULL;
-	struct jit_http *http = NULL;
-	struct jit_notify *notify = NULL;
+	char *line = NULL;
+
+	if (jit_key_format_public(ca, JIT_CADIR_COMMENT, &line) == 0)
+		logmsg("created a new CA in %s: %s", data, line);
+	free(line);
+	line = NULL;
+	if (host_ca != NULL && jit_key_format_public(host_ca,
+	    JIT_CADIR_HOST_COMMENT, &line) == 0)
+		logmsg("created a new host CA in %s: %s", data, line);
+	free(line);
+}
+
+/* Bind the listening socket of cfg into *http.  0, or the error with a
+ * message in err. */
+static int
+bind_http(const struct jit_config *cfg, int quiet, struct jit_http **http,
+    char *err, size_t errlen)
+{
 	struct jit_http_options ho;
-	struct jit_api_options ao;
-	char *metrics_token = NULL;
-	struct sweeper sw;
-	sigset_t set;
-	int r, sig, fresh = 0, sweeper_started = 0, hooked = 0;
-	unsigned mode = 0;
 	char msg[768];
-	json_t *f;
+	int r;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	memset(&sw, 0, sizeof(sw));
-	pthread_mutex_init(&sw.lock, NULL);
-	pthread_cond_init(&sw.cond, NULL);
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if ((r = jit_policy_load(cfg->policies, &policy, &pe)) != 0) {
-		jit_policy_error_format(&pe, msg, sizeof(msg));
-		jit_seterr(err, errlen, "policy: %s", *msg ? msg : jit_err(r));
-		goto out;
-	}
-	if ((r = check_data_dir(cfg->data, err, errlen)) != 0)
-		goto out;
-	/* Bind first: a busy address must fail before a CA or demo tokens
-	 * are made (and printed) for a server that never runs. */
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = &cfg->listen;
 	ho.tls_cert = cfg->tls_cert;
@@ -563,38 +546,42 @@ jit_server_run(const struct jit_config *cfg,
 	ho.workers = cfg->threads;
 	ho.quiet = quiet;
 	raise_nofile(cfg->max_connections);
-	if ((r = jit_http_bind(&ho, &http, msg, sizeof(msg))) != 0) {
+	if ((r = jit_http_bind(&ho, http, msg, sizeof(msg))) != 0)
 		jit_seterr(err, errlen, "%s", msg);
-		goto out;
-	}
-	if ((r = jit_config_open_store(cfg, NULL, JIT_STORE_SERVER, &store,
-	    msg, sizeof(msg))) != 0) {
-		if (r == JIT_ERR_STORE_LOCKED)
-			jit_seterr(err, errlen, "%s: data directory is locked "
-			    "by another process (another jit-ca serve is "
-			    "using it?)", cfg->data);
-		else
-			jit_seterr(err, errlen, "%s", msg);
-		goto out;
-	}
-	if (cfg->store_url != NULL)
-		logmsg("store: PostgreSQL (schema version %d)",
-		    JIT_STORE_PG_SCHEMA);
+	return r;
+}
+
+/* The user CA of cfg->data in *ca: made, with a host CA in *host_ca,
+ * when the directory has none (*fresh set); else loaded, refusing a key
+ * file that group or others can read.  0, or the error with a message
+ * in err. */
+static int
+open_user_ca(const struct jit_config *cfg, const struct jit_cadir_pass *pass,
+    struct jit_key **ca, struct jit_key **host_ca, int *fresh, char *err,
+    size_t errlen)
+{
+	unsigned mode = 0;
+	char msg[768];
+	int r;
+
+	*fresh = 0;
 	if (!jit_cadir_exists(cfg->data)) {
 		/* A host CA made beforehand (jit-ca init --host) stays. */
 		if (jit_cadir_host_exists(cfg->data))
-			r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0,
-			    &ca);
+			r = jit_cadir_create(cfg->data, JIT_KEY_ED25519, 0, ca);
 		else
 			r = jit_cadir_create_with_host(cfg->data,
-			    JIT_KEY_ED25519, 0, NULL, &ca, &host_ca);
+			    JIT_KEY_ED25519, 0, NULL, ca, host_ca);
 		if (r != 0) {
 			jit_seterr(err, errlen, "creating the CA in %s: %s",
 			    cfg->data, jit_err(r));
-			goto out;
+			return r;
 		}
-		fresh = 1;
-	} else if ((r = jit_cadir_check_key_mode(cfg->data, &mode)) != 0) {
+		*fresh = 1;
+		log_new_cas(cfg->data, *ca, *host_ca);
+		return 0;
+	}
+	if ((r = jit_cadir_check_key_mode(cfg->data, &mode)) != 0) {
 		if (r == JIT_ERR_PERMISSION)
 			jit_seterr(err, errlen, "%s/%s is accessible by group or "
 			    "others (mode %04o); refusing to use it: chmod 600 "
@@ -603,45 +590,32 @@ jit_server_run(const struct jit_config *cfg,
 		else
 			jit_seterr(err, errlen, "CA key %s/%s: %s", cfg->data,
 			    JIT_CADIR_KEY, jit_err(r));
-		goto out;
-	} else if ((r = jit_cadir_load_pass(cfg->data, pass, &ca, msg,
+		return r;
+	}
+	msg[0] = '\0';
+	if ((r = jit_cadir_load_pass(cfg->data, pass, ca, msg,
 	    sizeof(msg))) != 0) {
 		if (*msg != '\0')
 			jit_seterr(err, errlen, "%s", msg);
 		else
 			jit_seterr(err, errlen, "loading the CA key from %s: %s",
 			    cfg->data, jit_err(r));
-		goto out;
 	}
-	if (fresh) {
-		char *line = NULL;
-		if (jit_key_format_public(ca, JIT_CADIR_COMMENT, &line) == 0)
-			logmsg("created a new CA in %s: %s", cfg->data, line);
-		free(line);
-		line = NULL;
-		if (host_ca != NULL && jit_key_format_public(host_ca,
-		    JIT_CADIR_HOST_COMMENT, &line) == 0)
-			logmsg("created a new host CA in %s: %s", cfg->data,
-			    line);
-		free(line);
-	}
-	if (host_ca == NULL && (r = load_host_ca(cfg->data, pass, &host_ca,
-	    err, errlen)) != 0)
-		goto out;
-	if (!jit_key_memory_locked(ca))
-		logmsg("warning: the CA key is not locked in memory (%s), so "
-		    "it may be written to swap", jit_key_type(ca) ==
-		    JIT_KEY_RSA ? "OpenSSL keeps RSA keys on its ordinary "
-		    "heap" : "RLIMIT_MEMLOCK is too small: raise LimitMEMLOCK "
-		    "or ulimit -l");
-	if (fresh && !cfg->from_file &&
-	    (r = make_demo_tokens(store, policy, cfg->data, err,
-	    errlen)) != 0)
-		goto out;
-	warn_demo_tokens(store, policy, cfg->data);
-	if ((r = notify_open(cfg, store, &notify, err, errlen)) != 0 ||
-	    (r = oidc_start(cfg, store, &oidc, err, errlen)) != 0)
-		goto out;
+	return r;
+}
+
+/* The API over store with cfg's options; it takes policy (on success
+ * only).  0, or the error with a message in err. */
+static int
+make_api(const struct jit_config *cfg, struct jit_store *store,
+    struct jit_notify *notify, struct jit_oidc *oidc, struct jit_key *ca,
+    struct jit_key *host_ca, struct jit_policy *policy, struct jit_api **api,
+    char *err, size_t errlen)
+{
+	struct jit_api_options ao;
+	char *metrics_token = NULL, msg[768];
+	int r;
+
 	memset(&ao, 0, sizeof(ao));
 	ao.oidc = oidc;
 	ao.session_ttl = cfg->oidc.session_ttl;
@@ -666,19 +640,130 @@ jit_server_run(const struct jit_config *cfg,
 	    (r = jit_config_read_secret(cfg->metrics_token_file,
 	    JIT_CONFIG_SECRET_MIN, &metrics_token, msg, sizeof(msg))) != 0) {
 		jit_seterr(err, errlen, "metrics_token_file: %s", msg);
-		goto out;
+		return r;
 	}
 	ao.metrics_token = metrics_token;
-	r = jit_api_new(&ao, policy, &api);
+	r = jit_api_new(&ao, policy, api);
 	if (metrics_token != NULL) {
 		jit_wipe(metrics_token, strlen(metrics_token));
 		free(metrics_token);
-		metrics_token = NULL;
 	}
-	if (r != 0) {
+	if (r != 0)
 		jit_seterr(err, errlen, "%s", jit_err(r));
+	return r;
+}
+
+/* The audit entries of a start (policy.load, server.start) and the
+ * "listening on" line that tests and scripts wait for.  0, or the error
+ * with a message in err. */
+static int
+announce_start(const struct jit_config *cfg, struct jit_api *api,
+    struct jit_http *http, char *err, size_t errlen)
+{
+	json_t *f;
+	int r;
+
+	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
+		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
+		return r;
+	}
+	f = json_pack("{s:s, s:s}", "listen", cfg->listen_text, "version",
+	    JIT_VERSION);
+	r = jit_api_audit(api, "server.start", f);
+	json_decref(f);
+	if (r != 0) {
+		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
+		return r;
+	}
+	check_open_requests(api);
+	if (cfg->listen.kind == JIT_LISTEN_UNIX)
+		logmsg("listening on unix:%s", cfg->listen.host);
+	else
+		logmsg("listening on %s://%s%s%s:%u", cfg->tls_cert != NULL ?
+		    "https" : "http", cfg->listen.kind == JIT_LISTEN_INET6 ?
+		    "[" : "", cfg->listen.host,
+		    cfg->listen.kind == JIT_LISTEN_INET6 ? "]" : "",
+		    jit_http_port(http));
+	return 0;
+}
+
+int
+jit_server_run(const struct jit_config *cfg,
+    const struct jit_cadir_pass *pass, int quiet, char *err, size_t errlen)
+{
+	struct jit_policy *policy = NULL;
+	struct jit_policy_error pe;
+	struct jit_store *store = NULL;
+	struct jit_key *ca = NULL, *host_ca = NULL;
+	struct jit_api *api = NULL;
+	struct jit_oidc *oidc = NULL;
+	struct jit_http *http = NULL;
+	struct jit_notify *notify = NULL;
+	struct sweeper sw;
+	sigset_t set;
+	int r, sig, fresh = 0, sweeper_started = 0, hooked = 0;
+	char msg[768];
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	memset(&sw, 0, sizeof(sw));
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.cond, NULL);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = jit_policy_load(cfg->policies, &policy, &pe)) != 0) {
+		jit_policy_error_format(&pe, msg, sizeof(msg));
+		jit_seterr(err, errlen, "policy: %s", *msg ? msg : jit_err(r));
 		goto out;
 	}
+	if ((r = check_data_dir(cfg->data, err, errlen)) != 0)
+		goto out;
+	/* Bind first: a busy address must fail before a CA or demo tokens
+	 * are made (and printed) for a server that never runs. */
+	if ((r = bind_http(cfg, quiet, &http, err, errlen)) != 0)
+		goto out;
+	if ((r = jit_config_open_store(cfg, NULL, JIT_STORE_SERVER, &store,
+	    msg, sizeof(msg))) != 0) {
+		if (r == JIT_ERR_STORE_LOCKED)
+			jit_seterr(err, errlen, "%s: data directory is locked "
+			    "by another process (another jit-ca serve is "
+			    "using it?)", cfg->data);
+		else
+			jit_seterr(err, errlen, "%s", msg);
+		goto out;
+	}
+	if (cfg->store_url != NULL)
+		logmsg("store: PostgreSQL (schema version %d)",
+		    JIT_STORE_PG_SCHEMA);
+	if ((r = open_user_ca(cfg, pass, &ca, &host_ca, &fresh, err,
+	    errlen)) != 0)
+		goto out;
+	if (host_ca == NULL && (r = load_host_ca(cfg->data, pass, &host_ca,
+	    err, errlen)) != 0)
+		goto out;
+	if (!jit_key_memory_locked(ca))
+		logmsg("warning: the CA key is not locked in memory (%s), so "
+		    "it may be written to swap", jit_key_type(ca) ==
+		    JIT_KEY_RSA ? "OpenSSL keeps RSA keys on its ordinary "
+		    "heap" : "RLIMIT_MEMLOCK is too small: raise LimitMEMLOCK "
+		    "or ulimit -l");
+	if (fresh && !cfg->from_file &&
+	    (r = make_demo_tokens(store, policy, cfg->data, err,
+	    errlen)) != 0)
+		goto out;
+	warn_demo_tokens(store, policy, cfg->data);
+	if ((r = notify_open(cfg, store, &notify, err, errlen)) != 0 ||
+	    (r = oidc_start(cfg, store, &oidc, err, errlen)) != 0)
+		goto out;
+	if ((r = make_api(cfg, store, notify, oidc, ca, host_ca, policy,
+	    &api, err, errlen)) != 0)
+		goto out;
 	policy = NULL;  /* owned by api */
 
 	if ((r = jit_http_serve(http, jit_api_handle, api, msg,
@@ -689,27 +774,8 @@ jit_server_run(const struct jit_config *cfg,
 	/* Held long-polls wake on the commits that change their request. */
 	jit_store_set_change_hook(store, wake_http, http);
 	hooked = 1;
-	if ((r = jit_api_audit(api, "policy.load", NULL)) != 0) {
-		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
+	if ((r = announce_start(cfg, api, http, err, errlen)) != 0)
 		goto out;
-	}
-	f = json_pack("{s:s, s:s}", "listen", cfg->listen_text, "version",
-	    JIT_VERSION);
-	if ((r = jit_api_audit(api, "server.start", f)) != 0) {
-		json_decref(f);
-		jit_seterr(err, errlen, "audit log: %s", jit_err(r));
-		goto out;
-	}
-	json_decref(f);
-	check_open_requests(api);
-	if (cfg->listen.kind == JIT_LISTEN_UNIX)
-		logmsg("listening on unix:%s", cfg->listen.host);
-	else
-		logmsg("listening on %s://%s%s%s:%u", cfg->tls_cert != NULL ?
-		    "https" : "http", cfg->listen.kind == JIT_LISTEN_INET6 ?
-		    "[" : "", cfg->listen.host,
-		    cfg->listen.kind == JIT_LISTEN_INET6 ? "]" : "",
-		    jit_http_port(http));
 	if (oidc == NULL)
 		hint_first_token(store, cfg);
 
