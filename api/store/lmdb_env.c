@@ -152,6 +152,9 @@ lmdb_close(struct jit_store *s)
 
 	if (lm == NULL)
 		return;
+	while (lm->nread_pool > 0)
+		mdb_txn_abort(lm->read_pool[--lm->nread_pool]);
+	pthread_mutex_destroy(&lm->rmu);
 	if (lm->env != NULL)
 		mdb_env_close(lm->env);
 	/* Closing the descriptor releases the flock. */
@@ -177,6 +180,10 @@ jit_lmdb_open(struct jit_store *s, const char *dir,
 	if ((lm = calloc(1, sizeof(*lm))) == NULL)
 		return JIT_ERR_ALLOC;
 	lm->lock_fd = -1;
+	if (pthread_mutex_init(&lm->rmu, NULL) != 0) {
+		free(lm);
+		return JIT_ERR_ALLOC;
+	}
 	s->lm = lm;
 	s->ops = &lmdb_ops;
 	if (!(s->flags & JIT_STORE_READONLY) && mkdir(dir, 0700) != 0 &&
@@ -276,17 +283,46 @@ lmdb_commit_id(struct jit_store *s)
 	return (uint64_t)info.me_last_txnid;
 }
 
+/* A read transaction: a pooled one renewed (it then sees the latest
+ * commit, as a new one would), else a new one. */
 static int
 lmdb_read_begin(struct jit_store *s, struct jit_store_txn *t)
 {
-	return jit_lmdb_map_err(mdb_txn_begin(s->lm->env, NULL, MDB_RDONLY,
+	struct jit_lmdb *lm = s->lm;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	pthread_mutex_lock(&lm->rmu);
+	if (lm->nread_pool > 0)
+		txn = lm->read_pool[--lm->nread_pool];
+	pthread_mutex_unlock(&lm->rmu);
+	if (txn != NULL) {
+		if ((rc = mdb_txn_renew(txn)) == 0) {
+			t->txn = txn;
+			return 0;
+		}
+		mdb_txn_abort(txn);
+	}
+	return jit_lmdb_map_err(mdb_txn_begin(lm->env, NULL, MDB_RDONLY,
 	    &t->txn));
 }
 
+/* Back to the pool (reset: the snapshot it held is released now), or
+ * aborted when the pool is full. */
 static void
 lmdb_read_end(struct jit_store_txn *t)
 {
-	mdb_txn_abort(t->txn);
+	struct jit_lmdb *lm = t->s->lm;
+
+	mdb_txn_reset(t->txn);
+	pthread_mutex_lock(&lm->rmu);
+	if (lm->nread_pool < READ_POOL_MAX) {
+		lm->read_pool[lm->nread_pool++] = t->txn;
+		t->txn = NULL;
+	}
+	pthread_mutex_unlock(&lm->rmu);
+	if (t->txn != NULL)
+		mdb_txn_abort(t->txn);
 }
 
 /* One server per data directory (server.lock): its jobs are its own. */
