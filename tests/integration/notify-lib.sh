@@ -78,10 +78,22 @@ smtp_start() {
 	done
 	[ -n "$SMTP_PY" ] || skip "python3-aiosmtpd is not installed"
 	mkdir -p "$T/mail"
-	SMTP_PORT=$(free_port) || return 1
-	jit_bg "$T/smtp.log" "$SMTP_PY" "$JIT_SOURCE_ROOT/tests/integration/notify-smtp.py" \
-		"$SMTP_PORT" "$T/mail"
-	wait_for "[ -e '$T/mail/ready' ]" 20 && wait_port "$SMTP_PORT" 20
+	# Another process may take the free port first: then the server
+	# exits, and another port is tried.
+	for _ in 1 2 3; do
+		SMTP_PORT=$(free_port) || return 1
+		jit_bg "$T/smtp.log" "$SMTP_PY" \
+			"$JIT_SOURCE_ROOT/tests/integration/notify-smtp.py" \
+			"$SMTP_PORT" "$T/mail"
+		wait_for "[ -e '$T/mail/ready' ] ||
+			! kill -0 $JIT_BG_PID 2>/dev/null" 90
+		if [ -e "$T/mail/ready" ] && wait_port "$SMTP_PORT" 20; then
+			return 0
+		fi
+		jit_kill "$JIT_BG_PID"
+		cat "$T/smtp.log" >&2
+	done
+	return 1
 }
 
 deliveries() {

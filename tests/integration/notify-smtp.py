@@ -38,7 +38,13 @@ class Handler:
 
 
 os.makedirs(DIR, exist_ok=True)
-ctl = Controller(Handler(), hostname="127.0.0.1", port=PORT)
+# The controller's thread must be up within ready_timeout (5 s by
+# default), which a busy machine can miss: give it a minute.
+try:
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=PORT,
+                     ready_timeout=60)
+except TypeError:  # an aiosmtpd without the keyword
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=PORT)
 ctl.start()
 with open(os.path.join(DIR, "ready"), "w") as f:
     f.write("%d\n" % PORT)

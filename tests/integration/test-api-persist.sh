@@ -30,7 +30,7 @@ A0=$(audit_count)
 
 # ---- a second server on the same data dir is refused ----------------------
 cp "$T/server.yaml" "$T/server2.yaml"
-sed -i "s/^listen: .*/listen: 127.0.0.1:$(free_port)/" "$T/server2.yaml"
+sed -i "s/^listen: .*/listen: 127.0.0.1:0/" "$T/server2.yaml"
 assert_one_line_error "second server on the same data dir" \
 	"$JIT_CA" serve --config "$T/server2.yaml"
 assert_contains "$ERR" "another jit-ca serve" "says why"

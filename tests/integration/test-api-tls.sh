@@ -66,14 +66,14 @@ api_stop
 # A broken TLS key refuses to start with one line.
 echo junk >"$T/bad.key"
 cat >"$T/bad.yaml" <<EOT
-listen: 127.0.0.1:$(free_port)
+listen: 127.0.0.1:0
 data: $T/data
 policies: $T/policy.yaml
 tls: {cert: $T/tls.crt, key: $T/bad.key}
 EOT
 assert_one_line_error "bad TLS key" "$JIT_CA" serve --config "$T/bad.yaml"
 cat >"$T/bad.yaml" <<EOT
-listen: 127.0.0.1:$(free_port)
+listen: 127.0.0.1:0
 data: $T/data
 policies: $T/policy.yaml
 tls: {cert: $T/nonexistent.crt, key: $T/tls.key}

@@ -247,7 +247,8 @@ printf 'correct horse battery\n' >"$T/srv-pass"
 chmod 600 "$T/srv-pass"
 cat "$T/data/ca_key.pub" >>"$T/trusted.pub"
 _API_EXTRA=
-_api_server_conf "$(free_port)"
+# Port 0: the refusals below come after the bind, which must not fail.
+_api_server_conf 0
 run timeout 60 "$JIT_CA" serve --config "$T/server.yaml" \
 	--passphrase-file "$T/wrong" </dev/null
 assert_eq "jit-ca serve: the CA key $T/data/ca_key is encrypted and the passphrase is wrong" \
