@@ -107,15 +107,6 @@ jit_key__unknown_type_error(const unsigned char *s, size_t len)
 
 /* ---- lifecycle ---- */
 
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_ready;
-
-static void
-sodium_init_once(void)
-{
-	sodium_ready = sodium_init() >= 0;
-}
-
 /*
  * Private key material is kept out of core dumps and swap.  A private
  * struct jit_key (which holds the Ed25519 seed) gets pages of its own,
@@ -163,8 +154,7 @@ secret_new(void)
 int
 jit_key__crypto_ready(int priv)
 {
-	pthread_once(&sodium_once, sodium_init_once);
-	if (!sodium_ready)
+	if (jit_sodium_ready() != 0)
 		return JIT_ERR_CRYPTO;
 	if (priv)
 		pthread_once(&secure_once, secure_heap_init_once);
@@ -178,8 +168,7 @@ jit_key__key_new(enum jit_key_type t, int priv, struct jit_key **out)
 	struct jit_key *k;
 
 	*out = NULL;
-	pthread_once(&sodium_once, sodium_init_once);
-	if (!sodium_ready)
+	if (jit_sodium_ready() != 0)
 		return JIT_ERR_CRYPTO;
 	if (jit_key__type(t) == NULL)
 		return JIT_ERR_KEY_TYPE_UNKNOWN;

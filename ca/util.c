@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 /* The characters application/x-www-form-urlencoded keeps as they are. */
 #define FORM_SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
@@ -603,4 +605,20 @@ jit_form_add(char **form, const char *name, const char *value)
 	}
 	*form = n;
 	return 0;
+}
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_ok;
+
+static void
+sodium_start(void)
+{
+	sodium_ok = sodium_init() >= 0;
+}
+
+int
+jit_sodium_ready(void)
+{
+	pthread_once(&sodium_once, sodium_start);
+	return sodium_ok ? 0 : JIT_ERR_CRYPTO;
 }

@@ -80,4 +80,8 @@ int jit_host_loopback(const char *host);
  * but A-Z a-z 0-9 - . _ ~ is percent-encoded.  0 or ALLOC. */
 int jit_form_add(char **form, const char *name, const char *value);
 
+/* libsodium initialised (once per process, any thread may ask): 0, or
+ * CRYPTO if it could not be. */
+int jit_sodium_ready(void);
+
 #endif

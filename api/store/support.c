@@ -5,7 +5,6 @@
  */
 #include "store_int.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,14 +160,6 @@ jit_store__copy_text(const void *p, size_t len, char **out, size_t *outlen)
  * the server's CPU per issued certificate.  SHA-256 is SHA-256: a token
  * hash is the same bytes as before (test-store checks a known vector).
  */
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_ok;
-
-static void
-sodium_start(void)
-{
-	sodium_ok = sodium_init() >= 0;
-}
 
 int
 jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN])
@@ -177,8 +168,7 @@ jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN])
 	unsigned char rnd[12];
 
 	out[0] = '\0';
-	pthread_once(&sodium_once, sodium_start);
-	if (!sodium_ok)
+	if (jit_sodium_ready() != 0)
 		return JIT_ERR_CRYPTO;
 	randombytes_buf(rnd, sizeof(rnd));
 	out[0] = 'r';
