@@ -20,6 +20,11 @@
  * memory stays bounded and callbacks may run other statements on the
  * same connection between chunks.
  */
+/* The highest serial the sequence handed out (0 for none), as a
+ * scalar subquery. */
+#define SERIAL_TOP "(SELECT CASE WHEN is_called THEN last_value " \
+	"ELSE last_value - 1 END FROM jit_serial)"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQ_INSERT] = "INSERT INTO jit_requests (id, seq, state, usr, "
 	    "deadline, body, role, not_after) VALUES ($1, $2, $3, $4, $5, $6, "
@@ -69,19 +74,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SERIAL_BLOCK] = "SELECT nextval('jit_serial') "
 	    "FROM generate_series(1, 32) ORDER BY 1",
 	/* The highest serial handed out (0 for none). */
-	[ST_SERIAL_STATE] = "SELECT CASE WHEN is_called THEN last_value "
-	    "ELSE last_value - 1 END FROM jit_serial",
+	[ST_SERIAL_STATE] = "SELECT " SERIAL_TOP,
 	[ST_SERIAL_SET] = "SELECT setval('jit_serial', $1::bigint) "
-	    "WHERE $1::bigint > (SELECT CASE WHEN is_called THEN last_value "
-	    "ELSE last_value - 1 END FROM jit_serial)",
+	    "WHERE $1::bigint > " SERIAL_TOP,
 	/* Past every stored serial (setval is not undone by a rollback). */
 	[ST_SERIAL_PAST_CERTS] = "SELECT setval('jit_serial', m) FROM "
-	    "(SELECT max(serial) AS m FROM jit_certs) c WHERE m > (SELECT "
-	    "CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
-	    "FROM jit_serial)",
+	    "(SELECT max(serial) AS m FROM jit_certs) c WHERE m > " SERIAL_TOP,
 	[ST_CERT_EXISTS] = "SELECT EXISTS (SELECT 1 FROM jit_certs "
-	    "WHERE serial = $1), (SELECT CASE WHEN is_called THEN last_value "
-	    "ELSE last_value - 1 END FROM jit_serial)",
+	    "WHERE serial = $1), " SERIAL_TOP,
 	[ST_CERT_PUT] = "INSERT INTO jit_certs (serial, body) VALUES ($1, $2) "
 	    "ON CONFLICT DO NOTHING",
 	[ST_CERT_GET] = "SELECT body FROM jit_certs WHERE serial = $1",
