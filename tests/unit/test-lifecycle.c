@@ -1950,36 +1950,43 @@ test_audit_entries(void)
 
 /* ---- issued at creation -------------------------------------------------- */
 
-/* Audit entry seq as JSON (new reference), or NULL. */
-struct audit_json {
-	uint64_t seq;
-	json_t *e;
+/* Audit entry n (cert 0) or the cert record of serial n (cert 1), as
+ * JSON. */
+struct json_get {
+	int cert;
+	uint64_t n;
+	json_t *out;
 };
 
 static int
-audit_json_fn(struct jit_store_txn *t, void *ctx)
+json_get_fn(struct jit_store_txn *t, void *ctx)
 {
-	struct audit_json *aj = ctx;
+	struct json_get *g = ctx;
 	char *js = NULL;
 	size_t len;
 	int r;
 
-	if ((r = jit_store_audit_get(t, aj->seq, &js, &len)) != 0)
+	if (g->cert)
+		return jit_store_get_cert(t, g->n, &g->out);
+	if ((r = jit_store_audit_get(t, g->n, &js, &len)) != 0)
 		return r;
-	aj->e = json_loadb(js, len, 0, NULL);
+	g->out = json_loadb(js, len, 0, NULL);
 	free(js);
-	return aj->e != NULL ? 0 : JIT_ERR_STORE_CORRUPT;
+	return g->out != NULL ? 0 : JIT_ERR_STORE_CORRUPT;
 }
 
+/* The JSON (new reference) of audit entry n, or of the cert record of
+ * serial n; NULL if missing. */
 static json_t *
-audit_json(struct fx *f, uint64_t seq)
+stored_entry(struct fx *f, int cert, uint64_t n)
 {
-	struct audit_json aj = { seq, NULL };
+	struct json_get g = { cert, n, NULL };
 
-	if (jit_store_read(f->s, audit_json_fn, &aj) != 0)
-		return NULL;
-	return aj.e;
+	CHECK_OK(jit_store_read(f->s, json_get_fn, &g));
+	return g.out;
 }
+#define audit_json(f, seq) stored_entry((f), 0, (seq))
+#define cert_rec(f, serial) stored_entry((f), 1, (serial))
 
 /* 1 if a and b (JSON objects) have the same members with the same
  * values, but for those that name one request or entry (skip). */
@@ -2026,29 +2033,6 @@ certs_issued(struct fx *f)
 
 	CHECK_OK(jit_store_read(f->s, certs_issued_fn, &n));
 	return n;
-}
-
-struct cert_get {
-	uint64_t serial;
-	json_t *rec;
-};
-
-static int
-cert_get_fn(struct jit_store_txn *t, void *ctx)
-{
-	struct cert_get *cg = ctx;
-
-	return jit_store_get_cert(t, cg->serial, &cg->rec);
-}
-
-/* The cert record of serial (new reference), or NULL. */
-static json_t *
-cert_rec(struct fx *f, uint64_t serial)
-{
-	struct cert_get cg = { serial, NULL };
-
-	CHECK_OK(jit_store_read(f->s, cert_get_fn, &cg));
-	return cg.rec;
 }
 
 static int
