@@ -169,7 +169,7 @@ int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
  * issued.  *cert_line is NULL, and the request stored as jit_lc_create()
  * stores it, when it is pending or starts later, when the lifecycle has
  * no CA, or when the certificate could not be made (signing failed, the
- * serial was taken LC_ISSUE_TRIES times): jit_lc_issue() makes it then.
+ * serial was taken three times): jit_lc_issue() makes it then.
  * Refusals as jit_lc_create().
  */
 int jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
