@@ -573,16 +573,25 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	uint32_t lifetime;
 	int r, agent = 0, rc = JIT_EXIT_ERROR;
 
-	snprintf(path, sizeof(path), "/v1/requests/%s/certificate", id);
-	if ((rc = client_api_call(c, "GET", path, NULL, 1, &res)) != 0) {
-		fprintf(stderr, "jit-ssh: request %s is approved; install its "
-		    "certificate with: jit-ssh login --resume %s\n", id, id);
-		return rc;
+	memset(&res, 0, sizeof(res));
+	/* A request approved at creation comes with its certificate
+	 * (docs/API.md); otherwise it is fetched. */
+	if ((s = client_json_str(req, "certificate")) == NULL) {
+		snprintf(path, sizeof(path), "/v1/requests/%s/certificate",
+		    id);
+		if ((rc = client_api_call(c, "GET", path, NULL, 1,
+		    &res)) != 0) {
+			fprintf(stderr, "jit-ssh: request %s is approved; "
+			    "install its certificate with: jit-ssh login "
+			    "--resume %s\n", id, id);
+			return rc;
+		}
+		s = res.body;
 	}
 	rc = JIT_EXIT_ERROR;
 	/* One line, without trailing whitespace. */
-	n = strcspn(res.body, "\r\n");
-	if ((line = strndup(res.body, n)) == NULL)
+	n = strcspn(s, "\r\n");
+	if ((line = strndup(s, n)) == NULL)
 		goto out;
 	if ((r = verify_cert(line, req, ca, key, &cert, msg,
 	    sizeof(msg))) != 0) {

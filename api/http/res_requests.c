@@ -125,19 +125,32 @@ res_requests_create(struct call *c)
 	struct jit_create_args a;
 	struct jit_request *req = NULL;
 	struct jit_why why;
-	json_t *body;
+	char *cert = NULL;
+	json_t *body, *j;
 	int r;
 
 	if ((body = decode_body(c, allowed, 0)) == NULL)
 		return;
 	if (decode_create(c, body, &a) == 0) {
-		r = jit_lc_create(c->api->lc, c->p, &c->who, &a, c->now, &req,
-		    &why);
-		if (r != 0)
+		/* A request approved at creation whose window starts now
+		 * comes with its certificate (docs/API.md). */
+		r = jit_lc_create_issue(c->api->lc, c->p, &c->who, &a, c->now,
+		    &req, &cert, &why);
+		if (r != 0) {
 			reply_refusal(c, r, &why);
-		else
+		} else if (cert == NULL) {
 			reply_request(c, 201, req);
+		} else {
+			j = jit_request_to_json(req);
+			if (j != NULL && json_object_set_new(j, "certificate",
+			    json_string(cert)) != 0) {
+				json_decref(j);
+				j = NULL;
+			}
+			reply_json(c, 201, j);
+		}
 	}
+	free(cert);
 	jit_request_free(req);
 	json_decref(body);
 }

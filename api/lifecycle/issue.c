@@ -7,7 +7,9 @@
  * request is checked again, the serial claimed, and the cert record, the
  * request's serial and the audit entry stored together.  When the request
  * changed between the read and the write, the work is done again (at most
- * ISSUE_TRIES times).
+ * LC_ISSUE_TRIES times).  The signing and what the write stores with a
+ * certificate (lc_cert_*, lifecycle_int.h) also serve a request that is
+ * issued at its creation (lifecycle.c).
  */
 #include "lifecycle_int.h"
 
@@ -20,7 +22,6 @@
 #include "err.h"
 #include "util.h"
 
-#define ISSUE_TRIES 3
 #define METRIC_CERTS_ISSUED "metrics.certs_issued"
 
 struct issue_ctx {
@@ -36,14 +37,11 @@ struct issue_ctx {
 	void *raw;                    /* ... and its stored bytes */
 	size_t rawlen;
 	char *existing;               /* the cert line if already issued */
-	uint64_t serial;              /* reserved */
-	/* made before the write */
-	json_t *rec;                  /* the cert record */
-	char *rec_js;
-	size_t rec_jl;
+	/* made before the write (the serial reserved in the read) */
+	struct lc_cert cert;
 	struct jit_request_enc upd_enc;   /* snap as issued, encoded */
-	struct jit_audit_prep audit;
-	char *line;                   /* the cert line */
+	char *line;                   /* the cert line of another fetch
+	                                 that issued it first */
 	int retry;                    /* read and sign again */
 };
 
@@ -53,16 +51,12 @@ issue_reset(struct issue_ctx *ic)
 	jit_request_free(ic->snap);
 	free(ic->raw);
 	free(ic->existing);
-	json_decref(ic->rec);
-	free(ic->rec_js);
+	lc_cert_release(&ic->cert);
 	jit_request_enc_release(&ic->upd_enc);
-	jit_audit_prep_release(&ic->audit);
 	free(ic->line);
 	ic->snap = NULL;
 	ic->raw = NULL;
-	ic->existing = ic->rec_js = ic->line = NULL;
-	ic->rec = NULL;
-	ic->serial = 0;
+	ic->existing = ic->line = NULL;
 	ic->retry = 0;
 }
 
@@ -118,15 +112,38 @@ reserve_fn(struct jit_store_txn *t, void *vctx)
 		return r;
 	if (ic->snap->serial != 0)
 		return cert_line(t, ic->snap->serial, &ic->existing);
-	return jit_store_reserve_serial(t, &ic->serial);
+	return jit_store_reserve_serial(t, &ic->cert.serial);
 }
 
-/* Sign the certificate for ic->snap with ic->serial (before the write):
- * ic->rec, ic->line. */
 static int
-sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
+reserve_only_fn(struct jit_store_txn *t, void *vctx)
 {
-	const struct jit_request *req = ic->snap;
+	return jit_store_reserve_serial(t, vctx);
+}
+
+int
+lc_cert_reserve(struct jit_lifecycle *lc, struct lc_cert *c)
+{
+	return jit_store_read(lc->store, reserve_only_fn, &c->serial);
+}
+
+void
+lc_cert_release(struct lc_cert *c)
+{
+	json_decref(c->rec);
+	free(c->rec_js);
+	jit_audit_prep_release(&c->audit);
+	free(c->line);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Sign the certificate for req with c->serial at now (before the
+ * write): c->rec, c->line. */
+static int
+sign_cert(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_request *req, uint64_t now, struct lc_cert *c,
+    struct jit_why *why)
+{
 	const struct jit_policy_role *role;
 	struct jit_cert_spec spec;
 	struct jit_key *key = NULL;
@@ -141,7 +158,7 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 	 * before terms were recorded takes them from the role in force. */
 	role = req->terms_recorded ? NULL : jit_policy_role(p, req->role);
 	if (!req->terms_recorded && role == NULL)
-		return jit_refuse(ic->why, JIT_ERR_CONFLICT, "conflict",
+		return jit_refuse(why, JIT_ERR_CONFLICT, "conflict",
 		    "role %s is no longer in the policy", req->role);
 	if (req->nprincipals == 0)
 		return JIT_ERR_STORE_CORRUPT;
@@ -154,12 +171,12 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 	    req->id, req->role);
 	memset(&spec, 0, sizeof(spec));
 	spec.key = key;
-	spec.serial = ic->serial;
+	spec.serial = c->serial;
 	spec.key_id = keyid;
 	spec.principals = (const char *const *)req->principals;
 	spec.nprincipals = req->nprincipals;
-	spec.valid_after = req->not_before > ic->lc->clock_skew ?
-	    req->not_before - ic->lc->clock_skew : 0;
+	spec.valid_after = req->not_before > lc->clock_skew ?
+	    req->not_before - lc->clock_skew : 0;
 	spec.valid_before = req->not_after;
 	if (role != NULL) {
 		spec.force_command = role->force_command;
@@ -172,10 +189,10 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 		spec.extensions = (const char *const *)req->extensions;
 		spec.nextensions = req->nextensions;
 	}
-	if ((r = jit_cert_sign(&spec, ic->lc->ca, ic->lc->sign,
-	    ic->lc->sign_ctx, &blob)) != 0 ||
+	if ((r = jit_cert_sign(&spec, lc->ca, lc->sign, lc->sign_ctx,
+	    &blob)) != 0 ||
 	    (r = jit_cert_format(jit_buf_ptr(&blob), jit_buf_len(&blob),
-	    keyid, &ic->line)) != 0)
+	    keyid, &c->line)) != 0)
 		goto out;
 	r = JIT_ERR_ALLOC;
 	if ((pr = json_array()) == NULL)
@@ -185,16 +202,16 @@ sign_cert(struct issue_ctx *ic, const struct jit_policy *p)
 		    != 0)
 			goto out;
 	jit_format_time(spec.valid_after, va);
-	ic->rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s, "
+	c->rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s, "
 	    "s:o, s:s, s:o}",
-	    "serial", (json_int_t)ic->serial, "request", req->id,
+	    "serial", (json_int_t)c->serial, "request", req->id,
 	    "user", req->user, "role", req->role, "key_id", keyid,
-	    "cert", ic->line, "principals", pr,
+	    "cert", c->line, "principals", pr,
 	    "key_fingerprint", req->key_fingerprint, "valid_after", va,
 	    "valid_before", lc_time_or_null(req->not_after),
-	    "ca_fingerprint", ic->lc->ca_fp,
-	    "issued_at", lc_time_or_null(ic->now));
-	if (ic->rec != NULL)
+	    "ca_fingerprint", lc->ca_fp,
+	    "issued_at", lc_time_or_null(now));
+	if (c->rec != NULL)
 		r = 0;
 out:
 	json_decref(pr);
@@ -203,32 +220,28 @@ out:
 	return r;
 }
 
-/* Everything the write stores, made before it: the encoded cert record,
- * the issued request (ic->snap, changed in place: the write knows that
- * the stored request, when unchanged, has no serial) and the audit
- * entry. */
-static int
-prepare_write(struct issue_ctx *ic)
+int
+lc_cert_make(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const char *actor, struct jit_request *req, uint64_t now,
+    struct lc_cert *c, struct jit_why *why)
 {
 	int r;
 
-	if ((r = jit_store_encode_cert(ic->rec, &ic->rec_js, &ic->rec_jl))
-	    != 0)
+	if ((r = sign_cert(lc, p, req, now, c, why)) != 0 ||
+	    (r = jit_store_encode_cert(c->rec, &c->rec_js, &c->rec_jl)) != 0)
 		return r;
-	ic->snap->serial = ic->serial;
-	ic->snap->issued_at = ic->now;
-	if ((r = jit_request_encode(ic->snap, &ic->upd_enc)) != 0)
-		return r;
-	return lc_prepare_audit(lc_audit_fields("cert.issue", ic->who->user,
-	    ic->snap, json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
-	    "serial", (json_int_t)ic->serial,
-	    "key_id", json_object_get(ic->rec, "key_id"),
-	    "principals", json_object_get(ic->rec, "principals"),
-	    "valid_after", json_object_get(ic->rec, "valid_after"),
-	    "valid_before", json_object_get(ic->rec, "valid_before"),
-	    "key_fingerprint", json_object_get(ic->rec, "key_fingerprint"),
-	    "ca_fingerprint", json_object_get(ic->rec, "ca_fingerprint"))),
-	    &ic->audit);
+	req->serial = c->serial;
+	req->issued_at = now;
+	return lc_prepare_audit(lc_audit_fields("cert.issue", actor, req,
+	    json_pack("{s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+	    "serial", (json_int_t)c->serial,
+	    "key_id", json_object_get(c->rec, "key_id"),
+	    "principals", json_object_get(c->rec, "principals"),
+	    "valid_after", json_object_get(c->rec, "valid_after"),
+	    "valid_before", json_object_get(c->rec, "valid_before"),
+	    "key_fingerprint", json_object_get(c->rec, "key_fingerprint"),
+	    "ca_fingerprint", json_object_get(c->rec, "ca_fingerprint"))),
+	    &c->audit);
 }
 
 /* The members of a request that the signed certificate was made from. */
@@ -265,6 +278,27 @@ count_issued(struct jit_store_txn *t)
 	return r;
 }
 
+int
+lc_cert_store(struct jit_store_txn *t, const struct lc_cert *c)
+{
+	int r;
+
+	if ((r = jit_store_claim_serial(t, c->serial)) != 0 ||
+	    (r = jit_store_put_cert_encoded(t, c->serial, c->rec_js,
+	    c->rec_jl)) != 0)
+		return r;
+	return count_issued(t);
+}
+
+int
+lc_cert_record(struct jit_lifecycle *lc, struct jit_store_txn *t,
+    const struct lc_cert *c, const char *actor,
+    const struct jit_request *req)
+{
+	return lc_record_prepared(lc, t, &c->audit, "cert.issue", actor, req,
+	    NULL);
+}
+
 static int
 issue_fn(struct jit_store_txn *t, void *vctx)
 {
@@ -296,25 +330,21 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 		r = JIT_ERR_CONFLICT;
 		goto out;
 	}
-	if ((r = jit_store_claim_serial(t, ic->serial)) != 0 ||
-	    (r = jit_store_put_cert_encoded(t, ic->serial, ic->rec_js,
-	    ic->rec_jl)) != 0) {
+	if ((r = lc_cert_store(t, &ic->cert)) != 0) {
 		/* CONFLICT: another process stored a cert with this serial
 		 * meanwhile; a fresh reservation skips past it. */
 		ic->retry = r == JIT_ERR_CONFLICT;
 		goto out;
 	}
 	if (cur != NULL) {
-		cur->serial = ic->serial;
+		cur->serial = ic->cert.serial;
 		cur->issued_at = ic->now;
 		r = jit_request_store_put(t, cur, NULL);
 	} else {
 		r = jit_request_store_put(t, ic->snap, &ic->upd_enc);
 	}
-	if (r != 0 || (r = count_issued(t)) != 0)
-		goto out;
-	r = lc_record_prepared(ic->lc, t, &ic->audit, "cert.issue",
-	    ic->who->user, req, NULL);
+	if (r == 0)
+		r = lc_cert_record(ic->lc, t, &ic->cert, ic->who->user, req);
 out:
 	jit_request_free(cur);
 	return r;
@@ -339,7 +369,7 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 	ic.id = id;
 	ic.now = now;
 	ic.why = why;
-	for (tries = 0; tries < ISSUE_TRIES; tries++) {
+	for (tries = 0; tries < LC_ISSUE_TRIES; tries++) {
 		issue_reset(&ic);
 		if ((r = jit_store_read(lc->store, reserve_fn, &ic)) != 0) {
 			lc_load_failed(why, r);
@@ -352,17 +382,26 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 			ic.existing = NULL;
 			break;
 		}
-		if (ic.serial == 0) {
+		if (ic.cert.serial == 0) {
 			r = JIT_ERR_STORE_CORRUPT;
 			break;
 		}
-		if ((r = sign_cert(&ic, p)) != 0 ||
-		    (r = prepare_write(&ic)) != 0)
+		/* The write knows that the stored request, when unchanged,
+		 * has no serial: ic.snap becomes the request as issued. */
+		if ((r = lc_cert_make(lc, p, who->user, ic.snap, now,
+		    &ic.cert, why)) != 0 ||
+		    (r = jit_request_encode(ic.snap, &ic.upd_enc)) != 0)
 			break;
 		r = jit_store_write(lc->store, issue_fn, &ic);
 		if (r == 0) {
-			*line = ic.line;
-			ic.line = NULL;
+			/* Ours, or that of a fetch that issued it first. */
+			if (ic.line != NULL) {
+				*line = ic.line;
+				ic.line = NULL;
+			} else {
+				*line = ic.cert.line;
+				ic.cert.line = NULL;
+			}
 			break;
 		}
 		if (!ic.retry)

@@ -257,6 +257,12 @@ struct create_ctx {
 	unsigned role_max;            /* the role's max_pending; 0 = none */
 	unsigned over;                /* the cap that refused it, if one */
 	int over_role;                /* 1 if that was the role's */
+	/* Issued at creation (jit_lc_create_issue): the certificate made
+	 * before the write and the request as issued, which is what is
+	 * stored (enc is then issued's); NULL for a plain create. */
+	const struct lc_cert *cert;
+	const struct jit_request *issued;
+	int retry;                    /* the serial was taken: sign again */
 };
 
 struct role_count {
@@ -321,11 +327,28 @@ create_fn(struct jit_store_txn *t, void *vctx)
 	struct create_ctx *cc = vctx;
 	int r;
 
-	if ((r = check_pending_caps(t, cc)) != 0 ||
-	    (r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
+	if ((r = check_pending_caps(t, cc)) != 0)
 		return r;
-	return lc_record_prepared(cc->lc, t, &cc->audit, "request.create",
-	    cc->actor, cc->req, NULL);
+	if (cc->cert == NULL) {
+		if ((r = jit_request_store_new(t, cc->req, &cc->enc)) != 0)
+			return r;
+		return lc_record_prepared(cc->lc, t, &cc->audit,
+		    "request.create", cc->actor, cc->req, NULL);
+	}
+	/* With its certificate: the serial first (CONFLICT when another
+	 * process stored a cert with it meanwhile, before any hook ran),
+	 * then the request, stored once as issued, and the two audit
+	 * entries and hook calls as jit_lc_create() then jit_lc_issue()
+	 * would make them. */
+	if ((r = lc_cert_store(t, cc->cert)) != 0) {
+		cc->retry = r == JIT_ERR_CONFLICT;
+		return r;
+	}
+	if ((r = jit_request_store_new(t, cc->issued, &cc->enc)) != 0 ||
+	    (r = lc_record_prepared(cc->lc, t, &cc->audit, "request.create",
+	    cc->actor, cc->req, NULL)) != 0)
+		return r;
+	return lc_cert_record(cc->lc, t, cc->cert, cc->actor, cc->issued);
 }
 
 /* The policy's checks of a new request; *effective is the duration to
@@ -409,14 +432,75 @@ create_audit(const struct jit_request *req, const struct jit_actor *who)
 	    "not_after", lc_time_or_null(req->not_after)));
 }
 
+/*
+ * Store cc->req with its certificate (jit_lc_create_issue): a serial
+ * reserved in a read, the certificate signed outside the write, then one
+ * write with the request as issued, its cert record and both audit
+ * entries; again with a fresh serial when another process took it.
+ * 0 with *issued and *cert_line; 1 when no certificate could be made
+ * (the caller stores the request without one, and a later jit_lc_issue
+ * makes it); the write's error otherwise.
+ */
+static int
+create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
+    struct create_ctx *cc, uint64_t now, struct jit_request **issued,
+    char **cert_line)
+{
+	struct lc_cert cert;
+	struct jit_request *ir = NULL;
+	struct jit_why why;
+	int r = 1, tries;
+
+	memset(&cert, 0, sizeof(cert));
+	if (jit_request_copy(cc->req, &ir) != 0)
+		return 1;
+	for (tries = 0; tries < LC_ISSUE_TRIES; tries++) {
+		lc_cert_release(&cert);
+		jit_request_enc_release(&cc->enc);
+		if (lc_cert_reserve(lc, &cert) != 0 ||
+		    lc_cert_make(lc, p, cc->actor, ir, now, &cert, &why) != 0 ||
+		    jit_request_encode(ir, &cc->enc) != 0)
+			break;
+		cc->cert = &cert;
+		cc->issued = ir;
+		cc->retry = 0;
+		if ((r = jit_store_write(lc->store, create_fn, cc)) == 0 ||
+		    !cc->retry)
+			break;
+		r = 1;
+	}
+	cc->cert = NULL;
+	cc->issued = NULL;
+	if (r == 0) {
+		*issued = ir;
+		ir = NULL;
+		*cert_line = cert.line;
+		cert.line = NULL;
+	} else {
+		jit_request_enc_release(&cc->enc);
+	}
+	lc_cert_release(&cert);
+	jit_request_free(ir);
+	return r;
+}
+
 int
 jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
     uint64_t now, struct jit_request **out, struct jit_why *why)
 {
+	return jit_lc_create_issue(lc, p, who, a, now, out, NULL, why);
+}
+
+int
+jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_create_args *a,
+    uint64_t now, struct jit_request **out, char **cert_line,
+    struct jit_why *why)
+{
 	const struct jit_policy_role *role = NULL;
 	struct jit_request_terms terms;
-	struct jit_request *req = NULL;
+	struct jit_request *req = NULL, *issued = NULL;
 	struct create_ctx cc;
 	struct jit_key *key = NULL;
 	char *fp = NULL, *line = NULL;
@@ -427,6 +511,8 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	memset(&cc, 0, sizeof(cc));
 	if (out != NULL)
 		*out = NULL;
+	if (cert_line != NULL)
+		*cert_line = NULL;
 	if ((r = create_check(lc, p, who, a, now, &role, &key, &effective,
 	    why)) != 0) {
 		if (r == JIT_ERR_FORBIDDEN || r == JIT_ERR_POLICY_REASON)
@@ -468,13 +554,26 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 	cc.req = req;
 	cc.actor = who->user;
 	cc.role_max = role->max_pending;
-	if ((r = jit_request_encode(req, &cc.enc)) != 0 ||
-	    (r = lc_prepare_audit(create_audit(req, who), &cc.audit)) != 0) {
+	if ((r = lc_prepare_audit(create_audit(req, who), &cc.audit)) != 0) {
 		jit_refuse(why, r, NULL, r == JIT_ERR_ALLOC ? "out of memory" :
 		    "could not store the request");
 		goto out;
 	}
-	if ((r = jit_store_write(lc->store, create_fn, &cc)) != 0) {
+	/* Approved, and its window starts now: issue its certificate in
+	 * the same commit.  A start ahead leaves that to jit_lc_issue. */
+	r = 1;
+	if (cert_line != NULL && lc->sign != NULL &&
+	    req->state == JIT_STATE_APPROVED && req->not_before == now)
+		r = create_issued(lc, p, &cc, now, &issued, cert_line);
+	if (r == 1) {
+		if ((r = jit_request_encode(req, &cc.enc)) != 0) {
+			jit_refuse(why, r, NULL, r == JIT_ERR_ALLOC ?
+			    "out of memory" : "could not store the request");
+			goto out;
+		}
+		r = jit_store_write(lc->store, create_fn, &cc);
+	}
+	if (r != 0) {
 		if (cc.over != 0)
 			jit_refuse(why, r, "too_many_pending", "%s already has "
 			    "%u pending request%s%s%s, the most allowed; "
@@ -487,7 +586,10 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
 			    "request");
 		goto out;
 	}
-	if (out != NULL) {
+	if (out != NULL && issued != NULL) {
+		*out = issued;
+		issued = NULL;
+	} else if (out != NULL) {
 		*out = req;
 		req = NULL;
 	}
@@ -495,6 +597,7 @@ out:
 	jit_request_enc_release(&cc.enc);
 	jit_audit_prep_release(&cc.audit);
 	jit_request_free(req);
+	jit_request_free(issued);
 	jit_key_free(key);
 	free(fp);
 	free(line);

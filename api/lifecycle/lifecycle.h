@@ -154,6 +154,29 @@ int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
     uint64_t now, struct jit_request **out, struct jit_why *why);
 
+/*
+ * jit_lc_create() that also issues the certificate of a request approved
+ * at creation whose window starts now (no start ahead), so one call and
+ * one commit do what jit_lc_create() then jit_lc_issue() do with two.
+ * The serial is reserved in a read and the certificate signed before the
+ * write, as jit_lc_issue() does; the write stores the request as issued
+ * (serial, issued_at), claims the serial, stores the cert record and
+ * counts it, and appends "request.create" then "cert.issue" (each with
+ * its hook call, as the two calls would make them); a serial another
+ * process took meanwhile is replaced and the certificate signed again.
+ * *cert_line (caller frees) is the OpenSSH certificate line, which later
+ * jit_lc_issue() calls return byte for byte, and *out the request as
+ * issued.  *cert_line is NULL, and the request stored as jit_lc_create()
+ * stores it, when it is pending or starts later, when the lifecycle has
+ * no CA, or when the certificate could not be made (signing failed, the
+ * serial was taken three times): jit_lc_issue() makes it then.
+ * Refusals as jit_lc_create().
+ */
+int jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const struct jit_actor *who, const struct jit_create_args *a,
+    uint64_t now, struct jit_request **out, char **cert_line,
+    struct jit_why *why);
+
 enum jit_verdict { JIT_APPROVE, JIT_DENY };
 
 /*

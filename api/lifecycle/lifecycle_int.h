@@ -59,4 +59,48 @@ int lc_record_prepared(struct jit_lifecycle *lc, struct jit_store_txn *t,
     const struct jit_audit_prep *a, const char *event, const char *actor,
     const struct jit_request *r, const char *comment);
 
+/*
+ * A certificate signed before the write that stores it (issue.c), for
+ * jit_lc_issue() and for a request issued at creation (lifecycle.c).
+ *
+ *   lc_cert_reserve() reserves a serial in a read snapshot (store.h,
+ *   jit_store_reserve_serial) into c->serial; a caller that reads in a
+ *   snapshot anyway may reserve there itself.
+ *   lc_cert_make() signs req's certificate with c->serial at time now,
+ *   outside any transaction, and makes everything the write stores with
+ *   it: the encoded cert record and the "cert.issue" audit entry of
+ *   actor.  It sets req->serial and req->issued_at, so req is then the
+ *   request as issued (the caller stores it).  c->line is the OpenSSH
+ *   certificate line.  CONFLICT (why) when an old request's role is
+ *   gone; signing and ALLOC errors.
+ *   lc_cert_store() claims the serial and stores the record and the
+ *   count of certificates issued, inside write t: CONFLICT when another
+ *   process stored a cert with that serial meanwhile (reserve and sign
+ *   again).  lc_cert_record() then appends the audit entry and calls
+ *   the hook with req (as issued).
+ *   lc_cert_release() frees c's contents and zeroes it (a zeroed c is a
+ *   no-op).
+ */
+/* Attempts at an issuance whose write found the request changed or the
+ * serial taken. */
+#define LC_ISSUE_TRIES 3
+
+struct lc_cert {
+	uint64_t serial;
+	json_t *rec;                  /* the cert record */
+	char *rec_js;                 /* ... encoded */
+	size_t rec_jl;
+	struct jit_audit_prep audit;  /* its "cert.issue" entry */
+	char *line;                   /* the certificate line */
+};
+int lc_cert_reserve(struct jit_lifecycle *lc, struct lc_cert *c);
+int lc_cert_make(struct jit_lifecycle *lc, const struct jit_policy *p,
+    const char *actor, struct jit_request *req, uint64_t now,
+    struct lc_cert *c, struct jit_why *why);
+int lc_cert_store(struct jit_store_txn *t, const struct lc_cert *c);
+int lc_cert_record(struct jit_lifecycle *lc, struct jit_store_txn *t,
+    const struct lc_cert *c, const char *actor,
+    const struct jit_request *req);
+void lc_cert_release(struct lc_cert *c);
+
 #endif

@@ -5,7 +5,9 @@
 #
 # One issuance = POST /v1/requests for a role that needs no approval, then
 # GET /v1/requests/ID/certificate: two durable commits (fsync, group
-# commit), each with its audit entry.  The data directory is on the real
+# commit), each with its audit entry.  The one-call rows take the
+# certificate from the 201 instead (loadgen -1; docs/API.md): one commit
+# holding both entries.  The data directory is on the real
 # disk ($BENCH_DIR, default /var/tmp), never tmpfs, and the server runs
 # with rate_limit 0 and its per-request log going to a file.
 #
@@ -18,6 +20,8 @@
 #   open loop at $RATE issuances/s (default 1000; 2 HTTP requests each):
 #     p50/p99 of an issuance and of each HTTP request, and CPU per
 #     certificate likewise;
+#   the one-call flow: closed loop at 64 clients and open loop at $RATE
+#     (1 HTTP request each), with CPU per certificate likewise;
 #   the server's peak and current RSS (VmHWM, VmRSS) after the runs;
 #   with $BIG stored requests (default 1000000; 0 skips), $BIG_PENDING
 #   (default 1000) of them pending, filled by fill-store: the latency of
@@ -109,6 +113,20 @@ row "HTTP issuance, open loop at $RATE/s: p99" "$(val p99 "$line") ms" \
     "create+fetch (target < 10 ms); max $(val max "$line") ms"
 row "  per HTTP request at $((RATE * 2))/s: p99" \
     "$(val create_p99 "$line") ms" "create; fetch $(val fetch_p99 "$line") ms"
+cpu_row "$c0" "$line"
+c0=$(cpu_ms)
+line=$("$LOADGEN" -u "$url" -T "$T/tokens" -c 64 -d "$secs" -w 1 -1)
+row "HTTP issuance, 1 call, closed, 64 clients" \
+    "$(val rate "$line")/s" \
+    "p50 $(val p50 "$line") ms  p99 $(val p99 "$line") ms  errors $(val errors "$line")"
+cpu_row "$c0" "$line"
+c0=$(cpu_ms)
+line=$("$LOADGEN" -u "$url" -T "$T/tokens" -c 64 -d "$secs" -w 1 -r "$RATE" -1)
+row "HTTP issuance, 1 call, open at $RATE/s: p50" \
+    "$(val p50 "$line") ms" \
+    "create with certificate; achieved $(val rate "$line")/s, errors $(val errors "$line")"
+row "HTTP issuance, 1 call, open at $RATE/s: p99" \
+    "$(val p99 "$line") ms" "max $(val max "$line") ms"
 cpu_row "$c0" "$line"
 rss_row "server RSS after the HTTP runs"
 stop_server

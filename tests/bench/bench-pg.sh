@@ -5,7 +5,8 @@
 #
 # One issuance = POST /v1/requests for a role without approval, then
 # GET /v1/requests/ID/certificate: two durable commits with their audit
-# entries.  PostgreSQL is a throwaway server from Debian's package
+# entries.  The one-call rows ("1 call") take the certificate from the
+# 201 instead (loadgen -1): one commit with both entries.  PostgreSQL is a throwaway server from Debian's package
 # (tests/integration/pg-lib.sh) with fsync on and synchronous_commit on,
 # its data under $BENCH_DIR (the real disk); LMDB fsyncs every commit too.
 # On PostgreSQL every write batch of every node locks the one head row
@@ -16,7 +17,8 @@
 # (the load split evenly between them):
 #   closed loop: certificates/s at $CLIENTS concurrent clients (default
 #     64), p50/p99 of an issuance, and the commits per batch;
-#   open loop at $RATE issuances/s (default 1000): p50/p99.
+#   open loop at $RATE issuances/s (default 1000): p50/p99;
+#   both again for the one-call flow.
 #
 # Usage: bash tests/bench/bench-pg.sh [SECONDS-PER-RUN]   (default 5)
 # Env:   JIT_CA, LOADGEN (default: build-bench binaries), BENCH_DIR,
@@ -130,24 +132,33 @@ commits() {  # URL...: writes and commits summed over the nodes
 	echo "$w $c"
 }
 measure() {  # LABEL URL...
-	local label=$1 args=() u before after line w c
+	local label=$1 args=() u before after line w c one closed open
 	shift
 	for u in "$@"; do args+=(-u "$u"); done
 	# Warm up: connections opened, statements prepared, caches filled.
 	"$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" -d 2 -w 0 \
 	    >/dev/null
-	before=$(commits "$@")
-	line=$("$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" \
-	    -d "$secs" -w 1)
-	after=$(commits "$@")
-	w=$(($(echo "$after" | cut -d' ' -f1) - $(echo "$before" | cut -d' ' -f1)))
-	c=$(($(echo "$after" | cut -d' ' -f2) - $(echo "$before" | cut -d' ' -f2)))
-	row "$label: closed loop, $CLIENTS clients" "$(val rate "$line")/s" \
-	    "p50 $(val p50 "$line") ms  p99 $(val p99 "$line") ms  errors $(val errors "$line"); $(awk -v w="$w" -v c="$c" 'BEGIN { printf "%.1f", c ? w / c : 0 }') writes/commit"
-	line=$("$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" \
-	    -d "$secs" -w 1 -r "$RATE")
-	row "$label: open loop at $RATE/s" "$(val p99 "$line") ms" \
-	    "p99 (p50 $(val p50 "$line") ms, max $(val max "$line") ms); achieved $(val rate "$line")/s, errors $(val errors "$line")"
+	# Two calls (create, then fetch), then one (the 201's certificate).
+	for one in "" -1; do
+		closed="closed loop, $CLIENTS clients"
+		open="open loop at $RATE/s"
+		if [ -n "$one" ]; then
+			closed="1 call, closed loop"
+			open="1 call, open at $RATE/s"
+		fi
+		before=$(commits "$@")
+		line=$("$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" \
+		    -d "$secs" -w 1 $one)
+		after=$(commits "$@")
+		w=$(($(echo "$after" | cut -d' ' -f1) - $(echo "$before" | cut -d' ' -f1)))
+		c=$(($(echo "$after" | cut -d' ' -f2) - $(echo "$before" | cut -d' ' -f2)))
+		row "$label: $closed" "$(val rate "$line")/s" \
+		    "p50 $(val p50 "$line") ms  p99 $(val p99 "$line") ms  errors $(val errors "$line"); $(awk -v w="$w" -v c="$c" 'BEGIN { printf "%.1f", c ? w / c : 0 }') writes/commit"
+		line=$("$LOADGEN" "${args[@]}" -T "$T/tokens" -c "$CLIENTS" \
+		    -d "$secs" -w 1 -r "$RATE" $one)
+		row "$label: $open" "$(val p99 "$line") ms" \
+		    "p99 (p50 $(val p50 "$line") ms, max $(val max "$line") ms); achieved $(val rate "$line")/s, errors $(val errors "$line")"
+	done
 }
 
 PG_STORE="store:

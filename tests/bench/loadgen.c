@@ -5,8 +5,11 @@
  * One issuance = POST /v1/requests {role, public_key, duration} for a role
  * that needs no approval (201), then GET /v1/requests/ID/certificate (200,
  * an OpenSSH certificate line).  Each is a durable commit with its audit
- * entry on the server.  Public keys come from a pool of Ed25519 keys made
- * at start-up (-k), so key generation is not measured.
+ * entry on the server.  With -1 (one call) the certificate is taken from
+ * the 201's "certificate" member, which a request approved at creation
+ * carries (one commit with both audit entries); a 201 without one is
+ * followed by the fetch as above.  Public keys come from a pool of
+ * Ed25519 keys made at start-up (-k), so key generation is not measured.
  *
  * Modes:
  *   closed loop (default): C virtual clients (-c), each on its own
@@ -31,7 +34,8 @@
  * acknowledged: -N TOTAL stops starting issuances once TOTAL completed
  * (the run is bounded by work; -d stays a safety limit; SIGTERM ends it
  * the same way, after the issuances under way), -L FILE writes
- * "C ID" after each 201 and "I ID CERTLINE" after each certificate, and
+ * "C ID" after each 201 and "I ID CERTLINE" after each certificate (with
+ * -1 both after the 201 that carries it), and
  * a client whose request failed waits 20 ms before its next one (a node
  * that is down is not hammered).  The summary line counts failures by
  * HTTP status (status_0 = no answer at all).
@@ -46,7 +50,7 @@
  *
  * Usage: loadgen -u URL [-u URL]... -T TOKENFILE [-c CLIENTS] [-d SECONDS]
  *                [-w WARMUP] [-r RATE] [-R ROLE] [-k KEYS] [-N TOTAL]
- *                [-L LOGFILE] [-v]
+ *                [-L LOGFILE] [-1] [-v]
  *        loadgen -u URL -T TOKENFILE -g PATH [-n N [-W W] | -r RATE [-d S]
  *                [-w S]]
  * TOKENFILE holds one bearer token per line; clients use them in turn.
@@ -190,6 +194,7 @@ static struct lat lat_txn, lat_create, lat_fetch;
 static unsigned long done_total, done_counted, errors;
 static double t_count_from;
 static int verbose;
+static int one_call;               /* -1: the certificate of the 201 */
 static volatile sig_atomic_t term;
 
 static void
@@ -239,6 +244,44 @@ find_id(const char *body, char *id, size_t idlen)
 	memcpy(id, p, n);
 	id[n] = '\0';
 	return 0;
+}
+
+#define CERT_PREFIX "ssh-ed25519-cert-v01@openssh.com "
+
+/* The "certificate" member of a create answer (a JSON string the server
+ * writes without escapes: base64 and a key id of [a-z0-9=. -]): its
+ * start and length in *len, or NULL. */
+static const char *
+find_cert(const char *body, int *len)
+{
+	const char *p = strstr(body, "\"certificate\":\"");
+	size_t n;
+
+	if (p == NULL)
+		return NULL;
+	p += 15;
+	n = strcspn(p, "\"\\");
+	if (p[n] != '"' || n > 65536 ||
+	    strncmp(p, CERT_PREFIX, sizeof(CERT_PREFIX) - 1) != 0)
+		return NULL;
+	*len = (int)n;
+	return p;
+}
+
+/* A certificate line arrived at t for c's issuance of request id:
+ * count it, and its latency when counted (after the warm-up, before the
+ * end). */
+static void
+cert_done(struct client *c, const char *id, const char *line, int len,
+    double t, int counted)
+{
+	done_total++;
+	if (ack_log != NULL)
+		fprintf(ack_log, "I %s %.*s\n", id, len, line);
+	if (counted) {
+		done_counted++;
+		lat_add(&lat_txn, t - c->t_txn);
+	}
 }
 
 static void
@@ -294,7 +337,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -u URL [-u URL]... -T TOKENFILE "
 	    "[-c CLIENTS] [-d SECONDS]\n               [-w WARMUP] [-r RATE] "
 	    "[-R ROLE] [-k KEYS] [-N TOTAL]\n               [-L LOGFILE] "
-	    "[-v]\n       loadgen -u URL -T TOKENFILE -g PATH [-n N] "
+	    "[-1] [-v]\n       loadgen -u URL -T TOKENFILE -g PATH [-n N] "
 	    "[-W W]\n");
 	exit(2);
 }
@@ -430,7 +473,8 @@ main(int argc, char **argv)
 	size_t bl_head = 0, bl_cap = 0;
 	int ch, running;
 
-	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:N:L:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:T:c:d:w:r:R:k:vg:n:W:N:L:1")) !=
+	    -1) {
 		switch (ch) {
 		case 'u':
 			if (nurls == MAX_URLS)
@@ -455,6 +499,7 @@ main(int argc, char **argv)
 		case 'R': role = optarg; break;
 		case 'k': nk = strtoul(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
+		case '1': one_call = 1; break;
 		case 'g': getpath = optarg; break;
 		case 'n': ngets = strtoul(optarg, NULL, 10); break;
 		case 'W': warmgets = strtoul(optarg, NULL, 10); break;
@@ -543,9 +588,10 @@ main(int argc, char **argv)
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 			struct client *c;
+			const char *cert;
 			long code = 0;
 			char id[64];
-			int ok;
+			int ok, counted, clen = 0;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -555,37 +601,38 @@ main(int argc, char **argv)
 			    &code);
 			curl_multi_remove_handle(m, c->easy);
 			t = now_s();
+			counted = t >= t_count_from && t < t_end;
 			if (c->phase == CREATING) {
 				ok = msg->data.result == CURLE_OK &&
 				    code == 201 && c->body != NULL &&
 				    find_id(c->body, id, sizeof(id)) == 0;
 				if (ok) {
-					if (t >= t_count_from && t < t_end)
+					if (counted)
 						lat_add(&lat_create,
 						    t - c->t_op);
 					if (ack_log != NULL)
 						fprintf(ack_log, "C %s\n", id);
-					start_fetch(m, c, id);
-					continue;
+					if (one_call && (cert = find_cert(
+					    c->body, &clen)) != NULL)
+						cert_done(c, id, cert, clen, t,
+						    counted);
+					else {
+						start_fetch(m, c, id);
+						continue;
+					}
 				}
 			} else {
 				ok = msg->data.result == CURLE_OK &&
 				    code == 200 && c->body != NULL &&
-				    strncmp(c->body, "ssh-ed25519-cert-v01@"
-				    "openssh.com ", 33) == 0;
+				    strncmp(c->body, CERT_PREFIX,
+				    sizeof(CERT_PREFIX) - 1) == 0;
 				if (ok) {
-					done_total++;
-					if (ack_log != NULL)
-						fprintf(ack_log, "I %s %.*s\n",
-						    c->id, (int)strcspn(c->body,
-						    "\r\n"), c->body);
-					if (t >= t_count_from && t < t_end) {
-						done_counted++;
+					if (counted)
 						lat_add(&lat_fetch,
 						    t - c->t_op);
-						lat_add(&lat_txn,
-						    t - c->t_txn);
-					}
+					cert_done(c, c->id, c->body,
+					    (int)strcspn(c->body, "\r\n"), t,
+					    counted);
 				}
 			}
 			if (!ok) {
@@ -642,8 +689,9 @@ main(int argc, char **argv)
 			    rate, maxbacklog);
 		printf("certificates: %lu in %.1f s = %.0f/s, errors %lu\n",
 		    done_counted, secs, (double)done_counted / secs, errors);
-		printf("issuance (create+fetch) ms: p50 %.2f p90 %.2f p99 "
-		    "%.2f max %.2f\n", pct(&lat_txn, .5), pct(&lat_txn, .9),
+		printf("issuance (%s) ms: p50 %.2f p90 %.2f p99 "
+		    "%.2f max %.2f\n", one_call ? "create with certificate" :
+		    "create+fetch", pct(&lat_txn, .5), pct(&lat_txn, .9),
 		    pct(&lat_txn, .99), pct(&lat_txn, 1));
 		printf("create ms: p50 %.2f p99 %.2f; fetch ms: p50 %.2f "
 		    "p99 %.2f\n", pct(&lat_create, .5), pct(&lat_create, .99),

@@ -56,6 +56,7 @@ assert_eq "$JIT_USER1" "$(jget "$RB" '.principals[0]')" "principals from the rol
 assert_eq "INC-1234 fix replication" "$(jget "$RB" .reason)" "reason stored"
 assert_match "$(jget "$RB" .key_fingerprint)" '^SHA256:' "key fingerprint"
 assert_ne "" "$(jget "$RB" '.expires_at // empty')" "pending request has expires_at"
+assert_eq null "$(jget "$RB" .certificate)" "a pending request has no certificate"
 assert_eq $((A0 + 1)) "$(audit_count)" "request.create audited"
 
 curl -s -H "Authorization: Bearer $TOK_alice" "$JURL/v1/requests/$RID?wait=15" \
@@ -68,6 +69,7 @@ assert_eq 200 "$STATUS" "approve: 200"
 assert_eq approved "$(jget "$RB" .state)" "approved after one sre approval"
 assert_eq bob "$(jget "$RB" '.approvals[0].user')" "approval recorded"
 assert_eq "go ahead" "$(jget "$RB" '.approvals[0].comment')" "approval comment"
+assert_eq null "$(jget "$RB" .certificate)" "an approval brings no certificate"
 NB=$(jget "$RB" .not_before)
 NA=$(jget "$RB" .not_after)
 assert_eq 1800 $(($(date -ud "$NA" +%s) - $(date -ud "$NB" +%s))) "window = duration"
@@ -104,14 +106,27 @@ api "$TOK_alice" GET "/v1/requests/$RID"
 assert_eq "$SERIAL" "$(jget "$RB" .serial)" "request records the serial"
 
 # ---- auto-approval with the role's critical options -----------------------
+# Approved at creation, its window starting now: the 201 carries the
+# certificate, made in the same commit as the request (request.create
+# then cert.issue); a later fetch returns the same line.
+a1=$(audit_count)
 new_request "$TOK_alice" auto
 assert_eq 201 "$STATUS" "auto role: 201"
 assert_eq approved "$(jget "$RB" .state)" "approvals: 0 -> approved at once"
 assert_eq 300 "$(jget "$RB" .duration)" "default duration 5m"
 AUTO=$RID
+jget "$RB" .certificate >"$T/auto-cert.pub"
+assert_match "$(cat "$T/auto-cert.pub")" '^ssh-ed25519-cert-v01@openssh.com ' \
+	"the 201 carries the certificate"
+assert_ne "" "$(jget "$RB" '.serial // empty')" "the 201 shows the serial"
+assert_eq $((a1 + 2)) "$(audit_count)" "create with certificate: two audit entries"
+assert_eq "request.create cert.issue" "$(curl -s -H "Authorization: Bearer $TOK_dave" \
+	"$JURL/v1/audit?user=alice" | jq -r "select(.request == \"$AUTO\") | .event" |
+	tr '\n' ' ' | sed 's/ $//')" "audit: request.create then cert.issue"
 api "$TOK_alice" GET "/v1/requests/$AUTO/certificate"
 assert_eq 200 "$STATUS" "auto cert 200"
-printf '%s\n' "$RB" >"$T/auto-cert.pub"
+assert_eq "$(cat "$T/auto-cert.pub")" "$RB" "the fetch returns the 201's certificate"
+assert_eq $((a1 + 2)) "$(audit_count)" "the fetch writes no audit entry"
 L=$(ssh-keygen -L -f "$T/auto-cert.pub")
 assert_contains "$L" "force-command /bin/echo forced" "force_command from the role"
 assert_contains "$L" "source-address 127.0.0.0/8" "source_address from the role"
@@ -119,6 +134,22 @@ got=$(ssh_try "$T/user_key" "$T/auto-cert.pub" "$JIT_USER2" id -un)
 assert_eq forced "$got" "sshd runs the forced command"
 s2=$(ssh-keygen -L -f "$T/auto-cert.pub" | awk '/Serial:/{print $2}')
 assert_ne "$SERIAL" "$s2" "second grant has a new serial"
+api "$TOK_alice" GET "/v1/requests/$AUTO"
+assert_eq "$s2" "$(jget "$RB" .serial)" "the request records the 201's serial"
+
+# A start ahead (within the clock skew, as auto allows none beyond it):
+# approved at once, but no certificate until it is fetched.
+start=$(date -ud "@$(($(date +%s) + 20))" +%Y-%m-%dT%H:%M:%SZ)
+api "$TOK_alice" POST /v1/requests "$(jq -cn --arg k "$(cat "$T/user_key.pub")" \
+	--arg s "$start" '{role: "auto", public_key: $k, start: $s}')"
+assert_eq 201 "$STATUS" "auto role, start ahead: 201"
+assert_eq approved "$(jget "$RB" .state)" "start ahead: approved"
+assert_eq null "$(jget "$RB" .certificate)" "start ahead: no certificate in the 201"
+LATER=$(jget "$RB" .id)
+api "$TOK_alice" GET "/v1/requests/$LATER/certificate"
+assert_eq 200 "$STATUS" "start ahead: the fetch issues it"
+api "$TOK_dave" POST "/v1/requests/$LATER/revoke" '{"comment":"test over"}'
+assert_eq 200 "$STATUS" "start ahead: revoked again"
 
 # ---- deny ---------------------------------------------------------------
 new_request "$TOK_alice" ops 10m "INC-2"
@@ -193,7 +224,7 @@ assert_eq 3 "$(jget "$RB" '.approvals | length')" "three approvals recorded"
 # ---- listing ----------------------------------------------------------------
 api "$TOK_alice" GET "/v1/requests?mine=1"
 assert_eq 200 "$STATUS" "list mine 200"
-assert_eq 5 "$(jget "$RB" '.requests | length')" "alice sees her 5 requests"
+assert_eq 6 "$(jget "$RB" '.requests | length')" "alice sees her 6 requests"
 assert_eq "$TWO" "$(jget "$RB" '.requests[0].id')" "newest first"
 api "$TOK_alice" GET "/v1/requests?state=denied"
 assert_eq "$DEN" "$(jget "$RB" '.requests[0].id')" "state filter"

@@ -124,6 +124,7 @@ static struct {
 	unsigned calls;          /* every call, committed or not */
 	unsigned bad;            /* calls whose audit entry did not match */
 	int fail;                /* what the hook returns */
+	const char *fail_event;  /* ... for this event only (NULL: all) */
 	char event[32];
 	char actor[32];
 	char id[JIT_REQUEST_ID_LEN];
@@ -160,6 +161,8 @@ hook(struct jit_store_txn *t, const struct jit_lc_event *ev, void *ctx)
 		hk.bad++;
 	json_decref(e);
 	free(js);
+	if (hk.fail_event != NULL && strcmp(hk.fail_event, ev->event) != 0)
+		return 0;
 	return hk.fail;
 }
 
@@ -1945,6 +1948,321 @@ test_audit_entries(void)
 	fx_close(&f);
 }
 
+/* ---- issued at creation -------------------------------------------------- */
+
+/* Audit entry n (cert 0) or the cert record of serial n (cert 1), as
+ * JSON. */
+struct json_get {
+	int cert;
+	uint64_t n;
+	json_t *out;
+};
+
+static int
+json_get_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct json_get *g = ctx;
+	char *js = NULL;
+	size_t len;
+	int r;
+
+	if (g->cert)
+		return jit_store_get_cert(t, g->n, &g->out);
+	if ((r = jit_store_audit_get(t, g->n, &js, &len)) != 0)
+		return r;
+	g->out = json_loadb(js, len, 0, NULL);
+	free(js);
+	return g->out != NULL ? 0 : JIT_ERR_STORE_CORRUPT;
+}
+
+/* The JSON (new reference) of audit entry n, or of the cert record of
+ * serial n; NULL if missing. */
+static json_t *
+stored_entry(struct fx *f, int cert, uint64_t n)
+{
+	struct json_get g = { cert, n, NULL };
+
+	CHECK_OK(jit_store_read(f->s, json_get_fn, &g));
+	return g.out;
+}
+#define audit_json(f, seq) stored_entry((f), 0, (seq))
+#define cert_rec(f, serial) stored_entry((f), 1, (serial))
+
+/* 1 if a and b (JSON objects) have the same members with the same
+ * values, but for those that name one request or entry (skip). */
+static int
+same_but(json_t *a, json_t *b, const char *const *skip)
+{
+	json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+	int same;
+
+	for (; *skip != NULL; skip++) {
+		json_object_del(ca, *skip);
+		json_object_del(cb, *skip);
+	}
+	same = ca != NULL && cb != NULL && json_equal(ca, cb);
+	if (!same) {
+		char *x = json_dumps(ca, JSON_SORT_KEYS);
+		char *y = json_dumps(cb, JSON_SORT_KEYS);
+
+		fprintf(stderr, "  %s\n  %s\n", x ? x : "?", y ? y : "?");
+		free(x);
+		free(y);
+	}
+	json_decref(ca);
+	json_decref(cb);
+	return same;
+}
+
+static int
+certs_issued_fn(struct jit_store_txn *t, void *ctx)
+{
+	json_t *v = NULL;
+	int r;
+
+	if ((r = jit_store_get_value(t, "metrics.certs_issued", &v)) == 0)
+		*(uint64_t *)ctx = (uint64_t)json_integer_value(v);
+	json_decref(v);
+	return r;
+}
+
+static uint64_t
+certs_issued(struct fx *f)
+{
+	uint64_t n = 0;
+
+	CHECK_OK(jit_store_read(f->s, certs_issued_fn, &n));
+	return n;
+}
+
+static int
+reserve_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_store_reserve_serial(t, ctx);
+}
+
+/* A cert record with serial, stored as another process would (no
+ * claim): a reservation of it then conflicts. */
+static int
+plant_cert_fn(struct jit_store_txn *t, void *ctx)
+{
+	uint64_t serial = *(uint64_t *)ctx;
+	json_t *rec = json_pack("{s:I, s:s}", "serial", (json_int_t)serial,
+	    "cert", "planted");
+	int r = rec != NULL ? jit_store_put_cert(t, serial, rec) :
+	    JIT_ERR_ALLOC;
+
+	json_decref(rec);
+	return r;
+}
+
+/* jit_lc_create_issue that must issue: the request and its line. */
+static struct jit_request *
+create_issue_at(struct fx *f, const char *user, uint64_t dur, uint64_t now,
+    char **cert, int line)
+{
+	struct jit_create_args a = { "readonly", ed_line, dur, NULL, 0 };
+	struct jit_request *r = NULL;
+	uint64_t v = jit_store_version(f->s);
+	int rc;
+
+	rc = jit_lc_create_issue(f->lc, f->p, AS(user), &a, now, &r, cert,
+	    &why);
+	if (rc != 0 || r == NULL || *cert == NULL) {
+		fail_at(line, "create_issue by %s: %d %s: %s", user, rc,
+		    why.slug ? why.slug : "-", why.message);
+		exit(1);
+	}
+	/* One commit, with both entries, in order. */
+	if (jit_store_version(f->s) != v + 1)
+		fail_at(line, "%" PRIu64 " commits, expected 1",
+		    jit_store_version(f->s) - v);
+	changed_at(f, 2, "cert.issue", line);
+	if (strcmp(audit_event(f, f->seq - 1), "request.create") != 0)
+		fail_at(line, "entry before cert.issue: %s",
+		    audit_event(f, f->seq - 1));
+	if (strcmp(hk.id, r->id) != 0 || hk.state != JIT_STATE_APPROVED)
+		fail_at(line, "hook saw %s %s", hk.id,
+		    jit_state_name(hk.state));
+	if (!is_stored(f, r))
+		fail_at(line, "the issued request is not what is stored");
+	return r;
+}
+#define CREATE_ISSUE(f, user, dur, now, cert) \
+	create_issue_at((f), (user), (dur), (now), (cert), __LINE__)
+
+/*
+ * A request approved at creation whose window starts now comes with its
+ * certificate (jit_lc_create_issue), made in the create's one commit:
+ * request.create then cert.issue, with their hook calls, the request
+ * stored as issued, the certificate this grant's and verifiable, a later
+ * fetch the same bytes, every serial its own.  The audit entries, the
+ * stored request, the cert record and the count of certificates are
+ * those of a create followed by a fetch.  A pending request or one that
+ * starts later has none; a hook that fails on cert.issue takes the
+ * request with it; a serial another process took is replaced.
+ */
+static void
+test_create_issue(void)
+{
+	static const char *const skip_entry[] = { "request", "serial",
+	    "key_id", "seq", "hash", "prev", "ts", NULL };
+	static const char *const skip_req[] = { "id", "serial", NULL };
+	static const char *const skip_rec[] = { "request", "serial",
+	    "key_id", "cert", NULL };
+	const char *want[] = { "readonly" };
+	struct jit_create_args a;
+	struct jit_request *r, *two;
+	struct jit_cert *c = NULL;
+	struct jit_cert_expect e;
+	struct fx f;
+	json_t *x, *y;
+	char *cert = NULL, *again, *line2, id[JIT_REQUEST_ID_LEN];
+	uint64_t serials[4], n, v, planted;
+	size_t i, k;
+
+	fx_open(&f, "lc-create-issue");
+	r = CREATE_ISSUE(&f, "alice", 2 * HOUR, T0, &cert);
+	CHECK(r->serial > 0);
+	CHECK_U64(r->issued_at, T0);
+	CHECK_U64(r->not_before, T0);
+	CHECK_U64(certs_issued(&f), 1);
+	REQUIRE_OK(jit_cert_parse_line(cert, &c));
+	CHECK_U64(c->serial, r->serial);
+	CHECK_U64(c->valid_after, T0 - SKEW);
+	CHECK_U64(c->valid_before, T0 + 2 * HOUR);
+	memset(&e, 0, sizeof(e));
+	e.ca = ca_key;
+	e.key = ed_key;
+	e.now = T0;
+	e.principals = want;
+	e.nprincipals = 1;
+	CHECK_OK(jit_cert_verify(c, &e));
+	jit_cert_free(c);
+	/* A later fetch: the same bytes, nothing written. */
+	v = jit_store_version(f.s);
+	again = ISSUE(&f, "alice", r->id, T0 + 5);
+	CHECK_STR(again, cert);
+	CHECK_U64(jit_store_version(f.s), v);
+	CHANGED(&f, 0, NULL);
+	free(again);
+
+	/* The same grant made with two calls at the same time stores the
+	 * same: entries, request, cert record, count. */
+	CREATE_ID(&f, id, "alice", "readonly", 2 * HOUR, NULL, 0, T0);
+	line2 = ISSUE(&f, "alice", id, T0);
+	CHANGED(&f, 1, "cert.issue");
+	two = stored(&f, id);
+	for (k = 0; k < 2; k++) {
+		x = audit_json(&f, f.seq - 3 + k);
+		y = audit_json(&f, f.seq - 1 + k);
+		CHECK(x != NULL && y != NULL && same_but(x, y, skip_entry));
+		json_decref(x);
+		json_decref(y);
+	}
+	x = jit_request_to_json(r);
+	y = jit_request_to_json(two);
+	CHECK(same_but(x, y, skip_req));
+	json_decref(x);
+	json_decref(y);
+	x = cert_rec(&f, r->serial);
+	y = cert_rec(&f, two->serial);
+	CHECK(x != NULL && y != NULL && same_but(x, y, skip_rec));
+	CHECK_STR(json_string_value(json_object_get(x, "cert")), cert);
+	json_decref(x);
+	json_decref(y);
+	CHECK_U64(certs_issued(&f), 2);
+	serials[0] = r->serial;
+	serials[1] = two->serial;
+	jit_request_free(two);
+	jit_request_free(r);
+	free(line2);
+	free(cert);
+
+	/* Two more, each with its own serial. */
+	for (i = 2; i < 4; i++) {
+		r = CREATE_ISSUE(&f, "bob", HOUR, T0 + i, &cert);
+		serials[i] = r->serial;
+		jit_request_free(r);
+		free(cert);
+	}
+	for (i = 0; i < 4; i++)
+		for (k = i + 1; k < 4; k++)
+			CHECK(serials[i] != serials[k]);
+	CHECK_U64(certs_issued(&f), 4);
+
+	/* Pending, or starting later: no certificate, one entry; the
+	 * fetch issues it as before. */
+	memset(&a, 0, sizeof(a));
+	a.role = "staging";
+	a.public_key = ed_line;
+	cert = sentinel_line;
+	CHECK_OK(jit_lc_create_issue(f.lc, f.p, AS("alice"), &a, T0, &r,
+	    &cert, &why));
+	CHECK(cert == NULL);
+	CHECK_STR(jit_state_name(r->state), "pending");
+	CHANGED(&f, 1, "request.create");
+	jit_request_free(r);
+	a.role = "readonly";
+	a.start = T0 + HOUR;
+	cert = sentinel_line;
+	CHECK_OK(jit_lc_create_issue(f.lc, f.p, AS("alice"), &a, T0, &r,
+	    &cert, &why));
+	CHECK(cert == NULL);
+	CHANGED(&f, 1, "request.create");
+	CHECK_STR(jit_state_name(r->state), "approved");
+	CHECK_U64(r->not_before, T0 + HOUR);
+	CHECK_U64(r->serial, 0);
+	CHECK(is_stored(&f, r));
+	cert = ISSUE(&f, "alice", r->id, T0 + 10);
+	CHANGED(&f, 1, "cert.issue");
+	CHECK_U64(certs_issued(&f), 5);
+	jit_request_free(r);
+	free(cert);
+
+	/* Refusals as jit_lc_create's, with no certificate. */
+	a.start = 0;
+	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden",
+	    jit_lc_create_issue(f.lc, f.p, AS("gus"), &a, T0, &rout, &lout,
+	    &why));
+
+	/* A hook that fails on cert.issue rolls the request back too. */
+	hk.fail = JIT_ERR_IO;
+	hk.fail_event = "cert.issue";
+	n = hk.calls;
+	r = NULL;
+	cert = NULL;
+	ROLLED_BACK(&f, NULL, jit_lc_create_issue(f.lc, f.p, AS("alice"), &a,
+	    T0, &r, &cert, &why));
+	CHECK(r == NULL && cert == NULL);
+	CHECK_U64(hk.calls, n + 2);
+	hk.fail = 0;
+	hk.fail_event = NULL;
+	CHECK_U64(certs_issued(&f), 5);
+
+	/* The next serial taken by another process meanwhile: signed again
+	 * with a fresh one, still one commit with two entries. */
+	REQUIRE_OK(jit_store_read(f.s, reserve_fn, &planted));
+	planted++;
+	REQUIRE_OK(jit_store_write(f.s, plant_cert_fn, &planted));
+	r = CREATE_ISSUE(&f, "alice", HOUR, T0 + 20, &cert);
+	CHECK(r->serial != planted);
+	REQUIRE_OK(jit_cert_parse_line(cert, &c));
+	CHECK_U64(c->serial, r->serial);
+	jit_cert_free(c);
+	x = cert_rec(&f, planted);
+	CHECK_STR(json_string_value(json_object_get(x, "cert")), "planted");
+	json_decref(x);
+	CHECK_U64(certs_issued(&f), 6);
+	jit_request_free(r);
+	free(cert);
+
+	n = 0;
+	CHECK_OK(jit_store_read(f.s, verify_fn, &n));
+	CHECK_U64(n, f.seq);
+	fx_close(&f);
+}
+
 /* ---- two nodes on one PostgreSQL database -------------------------------- */
 
 #define NODE_GRANTS 16
@@ -2493,6 +2811,7 @@ main(void)
 	test_hook_rollback();
 	test_sso_actor();
 	test_audit_entries();
+	test_create_issue();
 	if (test_pg_url() != NULL) {
 		test_two_nodes();
 		test_two_nodes_caps();
