@@ -312,6 +312,23 @@ fail:
 
 /* ---- the pool of read connections ---------------------------------------- */
 
+/*
+ * A read connection: REPEATABLE READ by default, then pipeline mode.  A
+ * read sends no BEGIN: its statements, up to the sync point read_end
+ * queues, are one implicit transaction (the extended protocol's), so
+ * they share one snapshot, taken at the first of them.
+ */
+static int
+read_setup(struct jit_pg_conn *c)
+{
+	int r;
+
+	if ((r = jit_pg_exec(c, "SET default_transaction_isolation TO "
+	    "'repeatable read'", NULL)) != 0)
+		return r;
+	return jit_pg_pipeline(c);
+}
+
 /* A connection from the pool, or a new one (*fresh = 1) if none is idle
  * and fewer than the maximum are open. */
 static int
@@ -336,7 +353,7 @@ pool_get(struct jit_pg *pg, struct jit_pg_conn **out, int *fresh)
 	pg->open++;
 	pthread_mutex_unlock(&pg->pmu);
 	if ((r = jit_pg_connect(pg, &c, NULL, 0)) != 0 ||
-	    (r = jit_pg_pipeline(c)) != 0) {
+	    (r = read_setup(c)) != 0) {
 		jit_pg_disconnect(c);
 		pthread_mutex_lock(&pg->pmu);
 		pg->open--;
@@ -371,12 +388,14 @@ pool_put(struct jit_pg *pg, struct jit_pg_conn *c)
  * A read snapshot: REPEATABLE READ, so every statement of the closure
  * sees the same committed state.  Not READ ONLY: reserving a serial
  * (nextval) is allowed in it; the store refuses writes through a read
- * transaction itself (PERMISSION).  BEGIN goes with the closure's first
- * statement and COMMIT with the next user's (pg_conn.c, pipeline mode),
- * so a read costs the round trips of its statements.  The answers the
- * last user left are read first: a pooled connection that died while
- * idle (the server restarted) is noticed there and dropped, until one
- * works or a new one fails too.
+ * transaction itself (PERMISSION).  No BEGIN or COMMIT: the statements
+ * up to the sync point that read_end queues are one implicit transaction
+ * (read_setup), and that sync goes with the next user's first statement
+ * (pg_conn.c, pipeline mode), so a read costs the round trips of its
+ * statements and the server runs only those.  The answers the last user
+ * left are read first: a pooled connection that died while idle (the
+ * server restarted) is noticed there and dropped, until one works or a
+ * new one fails too.
  */
 static int
 pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
@@ -389,11 +408,11 @@ pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
 			return r;
 		(void)jit_pg_settle(c);
 		c->failed = 0;
-		if (jit_pg_check(c) && (r = jit_pg_queue(c, "BEGIN ISOLATION "
-		    "LEVEL REPEATABLE READ", JIT_PG_REPORT)) == 0) {
+		if (jit_pg_check(c)) {
 			t->pc = c;
 			return 0;
 		}
+		r = JIT_ERR_STORE;
 		pool_put(s->pg, c);
 		if (fresh)
 			return r != 0 ? r : JIT_ERR_STORE;
@@ -403,8 +422,9 @@ pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
 static void
 pg_read_end(struct jit_store_txn *t)
 {
-	/* COMMIT ends a failed transaction too (answering ROLLBACK). */
-	(void)jit_pg_queue(t->pc, "COMMIT", JIT_PG_SYNC);
+	/* The sync point ends the implicit transaction, a failed one
+	 * too. */
+	(void)jit_pg_queue(t->pc, NULL, JIT_PG_SYNC);
 	pool_put(t->s->pg, t->pc);
 	t->pc = NULL;
 }
@@ -923,7 +943,7 @@ jit_pg_open(struct jit_store *s, const char *url,
 	r = migrate(pg, c, (s->flags & JIT_STORE_READONLY) != 0, opt->err,
 	    opt->errlen);
 	if (r == 0)
-		r = jit_pg_pipeline(c);
+		r = read_setup(c);
 	pool_put(pg, c);
 	if (r != 0)
 		goto fail;

@@ -84,7 +84,6 @@ enum jit_pg_stmt {
 	ST_REQ_USTATE_ASC, ST_REQ_USTATE_DESC, ST_REQ_RSTATE_ASC,
 	ST_REQ_RSTATE_DESC, ST_REQ_END, ST_REQ_COUNT_USTATE, ST_REQ_SET_KEYS,
 	ST_SERIAL_BLOCK, ST_SERIAL_STATE, ST_SERIAL_SET, ST_SERIAL_PAST_CERTS,
-	ST_CERT_EXISTS,
 	ST_CERT_PUT, ST_CERT_GET, ST_CERT_LIST,
 	ST_TOK_HASH_OF, ST_TOK_PUT, ST_TOK_GET, ST_TOK_GET_ID, ST_TOK_DEL,
 	ST_TOK_LIST,
@@ -223,8 +222,10 @@ int jit_pg_pipeline(struct jit_pg_conn *c);
  * the failure of that call; JIT_PG_COMMIT expects a COMMIT's tag (a
  * failed transaction answers COMMIT with ROLLBACK); JIT_PG_SYNC adds a
  * sync point after it (ending the pipeline's implicit transaction, so a
- * connection left idle holds nothing open).  Without pipeline mode the
- * command runs at once.  STORE if the connection is gone.
+ * connection left idle holds nothing open).  sql may be NULL with
+ * JIT_PG_SYNC: a sync point alone, which ends the implicit transaction
+ * of the statements before it.  Without pipeline mode the command runs
+ * at once.  STORE if the connection is gone.
  */
 #define JIT_PG_REPORT 0x1u
 #define JIT_PG_COMMIT 0x2u
