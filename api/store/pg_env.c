@@ -450,6 +450,11 @@ batch_lock(struct jit_pg *pg)
 		return r;
 	r = jit_pg_head_read(res, &pg->head);
 	PQclear(res);
+	/* A commit since this node's last one (another node's, or one of
+	 * unknown outcome): what the writer's cache holds may be stale. */
+	if (r != 0 || pg->cache_commit == 0 ||
+	    pg->head.commit_id != pg->cache_commit)
+		jit_pg_cache_clear(pg);
 	return r;
 }
 
@@ -491,6 +496,7 @@ writer_connect(struct jit_pg *pg)
 	if (pg->wc != NULL && jit_pg_check(pg->wc))
 		return 0;
 	writer_disconnect(pg);
+	jit_pg_cache_clear(pg);
 	if ((r = jit_pg_connect(pg, &pg->wc, NULL, 0)) != 0)
 		return r;
 	if ((r = jit_pg_pipeline(pg->wc)) != 0) {
@@ -570,6 +576,8 @@ pg_closure_end(struct jit_store_txn *t, int r)
 	}
 	pg->head = pg->head_saved;
 	pg->head_dirty = pg->head_dirty_saved;
+	/* What the closure put in the cache is undone in the database. */
+	jit_pg_cache_clear(pg);
 	/* Its unanswered writes first, so a failure among them is not
 	 * taken for the next closure's. */
 	(void)jit_pg_settle(pg->wc);
@@ -624,6 +632,7 @@ pg_batch_end(struct jit_store *s, int commit,
 	int r = 0;
 
 	if (!commit) {
+		jit_pg_cache_clear(pg);
 		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 			(void)jit_pg_settle(pg->wc);
 		return 0;
@@ -653,6 +662,12 @@ pg_batch_end(struct jit_store *s, int commit,
 		    JIT_PG_COMMIT | JIT_PG_SYNC);
 	if (r == 0)
 		r = jit_pg_settle(pg->wc);
+	/* The head's trigger made the counter one more than the batch
+	 * found it; unless another node commits, the cache stays right. */
+	if (r == 0)
+		pg->cache_commit = pg->head.commit_id + 1;
+	else
+		jit_pg_cache_clear(pg);
 	if (r != 0 && jit_pg_alive(pg->wc) &&
 	    jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 		(void)jit_pg_settle(pg->wc);
@@ -884,6 +899,7 @@ pg_close(struct jit_store *s)
 	if (pg->stop_pipe[1] >= 0)
 		close(pg->stop_pipe[1]);
 	writer_disconnect(pg);
+	jit_pg_cache_free(pg);
 	jit_pg_disconnect(pg->jc);
 	for (int i = 0; i < pg->njobs; i++)
 		free(pg->jobs[i]);
@@ -925,6 +941,8 @@ jit_pg_open(struct jit_store *s, const char *url,
 	pg->max = opt->connections ? opt->connections : DEFAULT_CONNECTIONS;
 	s->pg = pg;
 	s->ops = &pg_ops;
+	if ((r = jit_pg_cache_new(pg)) != 0)
+		goto fail;
 	if (opt->schema != NULL &&
 	    (pg->schema = jit_strdup(opt->schema)) == NULL) {
 		r = JIT_ERR_ALLOC;

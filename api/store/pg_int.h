@@ -14,6 +14,8 @@
  *   pg_records.c   serials and cert records, tokens, named values, audit
  *                  entries, the counters, copying out
  *   pg_outbox.c    the notification outbox
+ *   pg_cache.c     the writer's cache of the request rows and values it
+ *                  knows to be current
  *
  * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
@@ -74,6 +76,9 @@
 #define PG_CHUNK 256           /* rows per query when walking a table */
 #define PG_MAX_JOBS 8          /* job locks one store may hold */
 #define PG_NO_END INT64_MAX    /* not_after of a request without one */
+#define PG_CACHE_SLOTS 4096    /* entries of the writer's cache */
+#define PG_C_REQ 1             /* cache kinds: request rows (row_raw) */
+#define PG_C_VAL 2             /* named values (their text) */
 
 /* The statements, prepared on first use on each connection. */
 enum jit_pg_stmt {
@@ -154,6 +159,11 @@ struct jit_pg {
 	struct jit_pg_head head, head_saved;
 	int head_dirty, head_dirty_saved;
 	int release_pending;         /* a savepoint to release */
+	/* The writer's cache (pg_cache.c; writer thread only): right
+	 * while the head's commit counter is cache_commit (0: unknown). */
+	struct jit_pg_centry *cache;
+	size_t cache_used;
+	uint64_t cache_commit;
 
 	/* The listener (JIT_STORE_SERVER). */
 	pthread_t listener;
@@ -275,6 +285,27 @@ int jit_pg_head_get(struct jit_store_txn *t, struct jit_pg_head *h);
 /* The head from the one row of res (ST_HEAD_GET, ST_HEAD_LOCK);
  * STORE_CORRUPT. */
 int jit_pg_head_read(const PGresult *res, struct jit_pg_head *h);
+
+/* ---- pg_cache.c -------------------------------------------------------- */
+
+/*
+ * The writer's cache: for a write transaction t, what the database holds
+ * under (kind, key) as this writer last read or wrote it.  get: 1 and
+ * *data, *len (the cache's; NULL: known to be absent) on a hit, 0 on a
+ * miss (and always in a read).  put copies data (NULL: absent) and may
+ * keep nothing (out of memory: a later miss).  clear empties it and
+ * makes cache_commit unknown; pg_env.c calls it when a closure or a
+ * batch fails, on a new writer connection and when another node
+ * committed since this node's last commit.
+ */
+int jit_pg_cache_new(struct jit_pg *pg);
+void jit_pg_cache_free(struct jit_pg *pg);
+void jit_pg_cache_clear(struct jit_pg *pg);
+int jit_pg_cache_get(struct jit_store_txn *t, int kind, const char *key,
+    const char **data, size_t *len);
+void jit_pg_cache_put(struct jit_store_txn *t, int kind, const char *key,
+    const void *data, size_t len);
+void jit_pg_cache_drop(struct jit_store_txn *t, int kind, const char *key);
 
 /* ---- pg_requests.c ----------------------------------------------------- */
 

@@ -437,15 +437,39 @@ jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
 	const char *p[2] = { key, js };
 	int lens[2] = { -1, (int)jl };
 
+	int r;
+
 	if (jl > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	return jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0);
+	if ((r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0)) == 0)
+		jit_pg_cache_put(t, PG_C_VAL, key, js, jl);
+	return r;
 }
 
+/* In a write, from the writer's cache when it holds the value (or knows
+ * there is none); what is read is kept there. */
 int
 jit_pg_get_value(struct jit_store_txn *t, const char *key, json_t **out)
 {
-	return get_json_one(t, ST_VAL_GET, key, 0, 0, out);
+	PGresult *res = NULL;
+	const char *d;
+	size_t n;
+	int r;
+
+	*out = NULL;
+	if (jit_pg_cache_get(t, PG_C_VAL, key, &d, &n))
+		return d == NULL ? JIT_ERR_NOT_FOUND :
+		    jit_store__parse_json(d, n, JSON_DECODE_ANY, out);
+	r = get_one(t, ST_VAL_GET, key, &res);
+	if (r == JIT_ERR_NOT_FOUND)
+		jit_pg_cache_put(t, PG_C_VAL, key, NULL, 0);
+	if (r != 0)
+		return r;
+	jit_pg_cache_put(t, PG_C_VAL, key, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0));
+	r = jit_pg_get_json(res, 0, 0, 0, out);
+	PQclear(res);
+	return r;
 }
 
 struct value_walk {
