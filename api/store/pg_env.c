@@ -638,6 +638,13 @@ pg_batch_end(struct jit_store *s, int commit,
 		return 0;
 	}
 	make_note(slots, note);
+	/* The last closure's savepoint first: the head row, locked by the
+	 * batch's own transaction, is then updated by it and not by a
+	 * subtransaction, which would make its lock a MultiXact (one per
+	 * commit, looked up by the next batch's FOR UPDATE). */
+	if (pg->release_pending)
+		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
+	pg->release_pending = 0;
 	if (pg->head_dirty)
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
 		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
@@ -651,7 +658,8 @@ pg_batch_end(struct jit_store *s, int commit,
 	else
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET commit_id = "
 		    "commit_id + 1 WHERE id = 1");
-	r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
+	if (r == 0)
+		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
 	if (r == 0 && (note[0] != '\0' || other)) {
 		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '%s')",
 		    pg->channel, note);

@@ -104,11 +104,15 @@ cache_row(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
 	free(raw);
 }
 
-/* Insert request rq with sequence number seq; CONFLICT if the id (or,
- * in a damaged store, the seq) exists, leaving the transaction usable. */
+/*
+ * Insert request rq with sequence number seq; CONFLICT if the id (or, in
+ * a damaged store, the seq) exists, leaving the transaction usable.  With
+ * later, not waited for: that CONFLICT is then the closure's, when its
+ * statements are settled (pg_env.c).
+ */
 static int
 insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
-    uint64_t seq)
+    uint64_t seq, int later)
 {
 	char sb[21], db[21], nb[21];
 	const char *p[8] = { rq->id, jit_pg_u64_text(seq, sb), rq->state,
@@ -121,10 +125,14 @@ insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX ||
 	    seq > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res)) != 0)
-		return r;
-	r = jit_pg_one_row(res);
-	PQclear(res);
+	if (later)
+		r = jit_pg_run_later(t->pc, ST_REQ_INSERT, 8, p, lens,
+		    JIT_ERR_CONFLICT);
+	else if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res))
+	    == 0) {
+		r = jit_pg_one_row(res);
+		PQclear(res);
+	}
 	if (r == 0)
 		cache_row(t, rq, p[1]);
 	return r;
@@ -139,7 +147,13 @@ jit_pg_create_request(struct jit_store_txn *t,
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, rq, h->next_request_seq)) != 0)
+	/*
+	 * Not waited for (a round trip less on the writer): an id that
+	 * exists fails the closure with CONFLICT when it ends, not this
+	 * call, so a fresh id that clashed (60 random bits) is not drawn
+	 * again (store.c): the create fails instead, overwriting nothing.
+	 */
+	if ((r = insert(t, rq, h->next_request_seq, 1)) != 0)
 		return r;
 	if (seq != NULL)
 		*seq = h->next_request_seq;
@@ -157,7 +171,7 @@ jit_pg_put_raw_request(struct jit_store_txn *t,
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, rq, rq->seq)) != 0)
+	if ((r = insert(t, rq, rq->seq, 0)) != 0)
 		return r;
 	if (rq->seq >= h->next_request_seq) {
 		h->next_request_seq = rq->seq + 1;
