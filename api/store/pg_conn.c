@@ -80,8 +80,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* Past every stored serial (setval is not undone by a rollback). */
 	[ST_SERIAL_PAST_CERTS] = "SELECT setval('jit_serial', m) FROM "
 	    "(SELECT max(serial) AS m FROM jit_certs) c WHERE m > " SERIAL_TOP,
-	[ST_CERT_EXISTS] = "SELECT EXISTS (SELECT 1 FROM jit_certs "
-	    "WHERE serial = $1), " SERIAL_TOP,
 	[ST_CERT_PUT] = "INSERT INTO jit_certs (serial, body) VALUES ($1, $2) "
 	    "ON CONFLICT DO NOTHING",
 	[ST_CERT_GET] = "SELECT body FROM jit_certs WHERE serial = $1",
@@ -472,7 +470,7 @@ jit_pg_queue(struct jit_pg_conn *c, const char *sql, unsigned flags)
 	if (c->broken)
 		return JIT_ERR_STORE;
 	if (!c->pipeline) {
-		if ((r = jit_pg_exec(c, sql, NULL)) != 0 &&
+		if (sql != NULL && (r = jit_pg_exec(c, sql, NULL)) != 0 &&
 		    (flags & JIT_PG_REPORT))
 			return r;
 		return 0;
@@ -480,13 +478,15 @@ jit_pg_queue(struct jit_pg_conn *c, const char *sql, unsigned flags)
 	/* Keep room for the statement and the sync that follow. */
 	if (c->qlen >= PG_QUEUE - 4 && (r = drain(c, NULL)) != 0)
 		return r;
-	if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0)
-	    != 1) {
-		c->broken = 1;
-		return JIT_ERR_STORE;
+	if (sql != NULL) {
+		if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL,
+		    0) != 1) {
+			c->broken = 1;
+			return JIT_ERR_STORE;
+		}
+		(void)push(c, 0, (flags & JIT_PG_REPORT) != 0, 0,
+		    (flags & JIT_PG_COMMIT) != 0);  /* room kept above */
 	}
-	(void)push(c, 0, (flags & JIT_PG_REPORT) != 0, 0,
-	    (flags & JIT_PG_COMMIT) != 0);  /* room kept above */
 	if (flags & JIT_PG_SYNC) {
 		if (PQpipelineSync(c->conn) != 1) {
 			c->broken = 1;

@@ -312,6 +312,23 @@ fail:
 
 /* ---- the pool of read connections ---------------------------------------- */
 
+/*
+ * A read connection: REPEATABLE READ by default, then pipeline mode.  A
+ * read sends no BEGIN: its statements, up to the sync point read_end
+ * queues, are one implicit transaction (the extended protocol's), so
+ * they share one snapshot, taken at the first of them.
+ */
+static int
+read_setup(struct jit_pg_conn *c)
+{
+	int r;
+
+	if ((r = jit_pg_exec(c, "SET default_transaction_isolation TO "
+	    "'repeatable read'", NULL)) != 0)
+		return r;
+	return jit_pg_pipeline(c);
+}
+
 /* A connection from the pool, or a new one (*fresh = 1) if none is idle
  * and fewer than the maximum are open. */
 static int
@@ -336,7 +353,7 @@ pool_get(struct jit_pg *pg, struct jit_pg_conn **out, int *fresh)
 	pg->open++;
 	pthread_mutex_unlock(&pg->pmu);
 	if ((r = jit_pg_connect(pg, &c, NULL, 0)) != 0 ||
-	    (r = jit_pg_pipeline(c)) != 0) {
+	    (r = read_setup(c)) != 0) {
 		jit_pg_disconnect(c);
 		pthread_mutex_lock(&pg->pmu);
 		pg->open--;
@@ -371,12 +388,14 @@ pool_put(struct jit_pg *pg, struct jit_pg_conn *c)
  * A read snapshot: REPEATABLE READ, so every statement of the closure
  * sees the same committed state.  Not READ ONLY: reserving a serial
  * (nextval) is allowed in it; the store refuses writes through a read
- * transaction itself (PERMISSION).  BEGIN goes with the closure's first
- * statement and COMMIT with the next user's (pg_conn.c, pipeline mode),
- * so a read costs the round trips of its statements.  The answers the
- * last user left are read first: a pooled connection that died while
- * idle (the server restarted) is noticed there and dropped, until one
- * works or a new one fails too.
+ * transaction itself (PERMISSION).  No BEGIN or COMMIT: the statements
+ * up to the sync point that read_end queues are one implicit transaction
+ * (read_setup), and that sync goes with the next user's first statement
+ * (pg_conn.c, pipeline mode), so a read costs the round trips of its
+ * statements and the server runs only those.  The answers the last user
+ * left are read first: a pooled connection that died while idle (the
+ * server restarted) is noticed there and dropped, until one works or a
+ * new one fails too.
  */
 static int
 pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
@@ -389,11 +408,11 @@ pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
 			return r;
 		(void)jit_pg_settle(c);
 		c->failed = 0;
-		if (jit_pg_check(c) && (r = jit_pg_queue(c, "BEGIN ISOLATION "
-		    "LEVEL REPEATABLE READ", JIT_PG_REPORT)) == 0) {
+		if (jit_pg_check(c)) {
 			t->pc = c;
 			return 0;
 		}
+		r = JIT_ERR_STORE;
 		pool_put(s->pg, c);
 		if (fresh)
 			return r != 0 ? r : JIT_ERR_STORE;
@@ -403,8 +422,9 @@ pg_read_begin(struct jit_store *s, struct jit_store_txn *t)
 static void
 pg_read_end(struct jit_store_txn *t)
 {
-	/* COMMIT ends a failed transaction too (answering ROLLBACK). */
-	(void)jit_pg_queue(t->pc, "COMMIT", JIT_PG_SYNC);
+	/* The sync point ends the implicit transaction, a failed one
+	 * too. */
+	(void)jit_pg_queue(t->pc, NULL, JIT_PG_SYNC);
 	pool_put(t->s->pg, t->pc);
 	t->pc = NULL;
 }
@@ -430,6 +450,11 @@ batch_lock(struct jit_pg *pg)
 		return r;
 	r = jit_pg_head_read(res, &pg->head);
 	PQclear(res);
+	/* A commit since this node's last one (another node's, or one of
+	 * unknown outcome): what the writer's cache holds may be stale. */
+	if (r != 0 || pg->cache_commit == 0 ||
+	    pg->head.commit_id != pg->cache_commit)
+		jit_pg_cache_clear(pg);
 	return r;
 }
 
@@ -471,6 +496,7 @@ writer_connect(struct jit_pg *pg)
 	if (pg->wc != NULL && jit_pg_check(pg->wc))
 		return 0;
 	writer_disconnect(pg);
+	jit_pg_cache_clear(pg);
 	if ((r = jit_pg_connect(pg, &pg->wc, NULL, 0)) != 0)
 		return r;
 	if ((r = jit_pg_pipeline(pg->wc)) != 0) {
@@ -550,6 +576,8 @@ pg_closure_end(struct jit_store_txn *t, int r)
 	}
 	pg->head = pg->head_saved;
 	pg->head_dirty = pg->head_dirty_saved;
+	/* What the closure put in the cache is undone in the database. */
+	jit_pg_cache_clear(pg);
 	/* Its unanswered writes first, so a failure among them is not
 	 * taken for the next closure's. */
 	(void)jit_pg_settle(pg->wc);
@@ -604,11 +632,19 @@ pg_batch_end(struct jit_store *s, int commit,
 	int r = 0;
 
 	if (!commit) {
+		jit_pg_cache_clear(pg);
 		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 			(void)jit_pg_settle(pg->wc);
 		return 0;
 	}
 	make_note(slots, note);
+	/* The last closure's savepoint first: the head row, locked by the
+	 * batch's own transaction, is then updated by it and not by a
+	 * subtransaction, which would make its lock a MultiXact (one per
+	 * commit, looked up by the next batch's FOR UPDATE). */
+	if (pg->release_pending)
+		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
+	pg->release_pending = 0;
 	if (pg->head_dirty)
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
 		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
@@ -622,7 +658,8 @@ pg_batch_end(struct jit_store *s, int commit,
 	else
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET commit_id = "
 		    "commit_id + 1 WHERE id = 1");
-	r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
+	if (r == 0)
+		r = jit_pg_queue(pg->wc, sql, JIT_PG_REPORT);
 	if (r == 0 && (note[0] != '\0' || other)) {
 		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '%s')",
 		    pg->channel, note);
@@ -633,6 +670,12 @@ pg_batch_end(struct jit_store *s, int commit,
 		    JIT_PG_COMMIT | JIT_PG_SYNC);
 	if (r == 0)
 		r = jit_pg_settle(pg->wc);
+	/* The head's trigger made the counter one more than the batch
+	 * found it; unless another node commits, the cache stays right. */
+	if (r == 0)
+		pg->cache_commit = pg->head.commit_id + 1;
+	else
+		jit_pg_cache_clear(pg);
 	if (r != 0 && jit_pg_alive(pg->wc) &&
 	    jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 		(void)jit_pg_settle(pg->wc);
@@ -864,6 +907,7 @@ pg_close(struct jit_store *s)
 	if (pg->stop_pipe[1] >= 0)
 		close(pg->stop_pipe[1]);
 	writer_disconnect(pg);
+	jit_pg_cache_free(pg);
 	jit_pg_disconnect(pg->jc);
 	for (int i = 0; i < pg->njobs; i++)
 		free(pg->jobs[i]);
@@ -905,6 +949,8 @@ jit_pg_open(struct jit_store *s, const char *url,
 	pg->max = opt->connections ? opt->connections : DEFAULT_CONNECTIONS;
 	s->pg = pg;
 	s->ops = &pg_ops;
+	if ((r = jit_pg_cache_new(pg)) != 0)
+		goto fail;
 	if (opt->schema != NULL &&
 	    (pg->schema = jit_strdup(opt->schema)) == NULL) {
 		r = JIT_ERR_ALLOC;
@@ -923,7 +969,7 @@ jit_pg_open(struct jit_store *s, const char *url,
 	r = migrate(pg, c, (s->flags & JIT_STORE_READONLY) != 0, opt->err,
 	    opt->errlen);
 	if (r == 0)
-		r = jit_pg_pipeline(c);
+		r = read_setup(c);
 	pool_put(pg, c);
 	if (r != 0)
 		goto fail;

@@ -14,6 +14,8 @@
  *   pg_records.c   serials and cert records, tokens, named values, audit
  *                  entries, the counters, copying out
  *   pg_outbox.c    the notification outbox
+ *   pg_cache.c     the writer's cache of the request rows and values it
+ *                  knows to be current
  *
  * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
@@ -74,6 +76,9 @@
 #define PG_CHUNK 256           /* rows per query when walking a table */
 #define PG_MAX_JOBS 8          /* job locks one store may hold */
 #define PG_NO_END INT64_MAX    /* not_after of a request without one */
+#define PG_CACHE_SLOTS 4096    /* entries of the writer's cache */
+#define PG_C_REQ 1             /* cache kinds: request rows (row_raw) */
+#define PG_C_VAL 2             /* named values (their text) */
 
 /* The statements, prepared on first use on each connection. */
 enum jit_pg_stmt {
@@ -84,7 +89,6 @@ enum jit_pg_stmt {
 	ST_REQ_USTATE_ASC, ST_REQ_USTATE_DESC, ST_REQ_RSTATE_ASC,
 	ST_REQ_RSTATE_DESC, ST_REQ_END, ST_REQ_COUNT_USTATE, ST_REQ_SET_KEYS,
 	ST_SERIAL_BLOCK, ST_SERIAL_STATE, ST_SERIAL_SET, ST_SERIAL_PAST_CERTS,
-	ST_CERT_EXISTS,
 	ST_CERT_PUT, ST_CERT_GET, ST_CERT_LIST,
 	ST_TOK_HASH_OF, ST_TOK_PUT, ST_TOK_GET, ST_TOK_GET_ID, ST_TOK_DEL,
 	ST_TOK_LIST,
@@ -158,6 +162,11 @@ struct jit_pg {
 	struct jit_pg_head head, head_saved;
 	int head_dirty, head_dirty_saved;
 	int release_pending;         /* a savepoint to release */
+	/* The writer's cache (pg_cache.c; writer thread only): right
+	 * while the head's commit counter is cache_commit (0: unknown). */
+	struct jit_pg_centry *cache;
+	size_t cache_used;
+	uint64_t cache_commit;
 
 	/* The listener (JIT_STORE_SERVER). */
 	pthread_t listener;
@@ -231,8 +240,10 @@ int jit_pg_pipeline(struct jit_pg_conn *c);
  * the failure of that call; JIT_PG_COMMIT expects a COMMIT's tag (a
  * failed transaction answers COMMIT with ROLLBACK); JIT_PG_SYNC adds a
  * sync point after it (ending the pipeline's implicit transaction, so a
- * connection left idle holds nothing open).  Without pipeline mode the
- * command runs at once.  STORE if the connection is gone.
+ * connection left idle holds nothing open).  sql may be NULL with
+ * JIT_PG_SYNC: a sync point alone, which ends the implicit transaction
+ * of the statements before it.  Without pipeline mode the command runs
+ * at once.  STORE if the connection is gone.
  */
 #define JIT_PG_REPORT 0x1u
 #define JIT_PG_COMMIT 0x2u
@@ -282,6 +293,27 @@ int jit_pg_head_get(struct jit_store_txn *t, struct jit_pg_head *h);
 /* The head from the one row of res (ST_HEAD_GET, ST_HEAD_LOCK);
  * STORE_CORRUPT. */
 int jit_pg_head_read(const PGresult *res, struct jit_pg_head *h);
+
+/* ---- pg_cache.c -------------------------------------------------------- */
+
+/*
+ * The writer's cache: for a write transaction t, what the database holds
+ * under (kind, key) as this writer last read or wrote it.  get: 1 and
+ * *data, *len (the cache's; NULL: known to be absent) on a hit, 0 on a
+ * miss (and always in a read).  put copies data (NULL: absent) and may
+ * keep nothing (out of memory: a later miss).  clear empties it and
+ * makes cache_commit unknown; pg_env.c calls it when a closure or a
+ * batch fails, on a new writer connection and when another node
+ * committed since this node's last commit.
+ */
+int jit_pg_cache_new(struct jit_pg *pg);
+void jit_pg_cache_free(struct jit_pg *pg);
+void jit_pg_cache_clear(struct jit_pg *pg);
+int jit_pg_cache_get(struct jit_store_txn *t, int kind, const char *key,
+    const char **data, size_t *len);
+void jit_pg_cache_put(struct jit_store_txn *t, int kind, const char *key,
+    const void *data, size_t len);
+void jit_pg_cache_drop(struct jit_store_txn *t, int kind, const char *key);
 
 /* ---- pg_requests.c ----------------------------------------------------- */
 

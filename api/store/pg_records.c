@@ -148,25 +148,22 @@ serial_collided(struct jit_store_txn *t)
 	return r != 0 ? r : JIT_ERR_CONFLICT;
 }
 
+/*
+ * The claim costs no round trip: the sequence is raised past serial
+ * (where it is below) by a statement sent with the next one, and a cert
+ * record already stored under serial is found by the put that follows
+ * every claim (its INSERT changes no row: CONFLICT, serial_collided), in
+ * the same transaction, with the contract's outcome for the closure.
+ */
 int
 jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial)
 {
 	char sb[21];
-	PGresult *res = NULL;
-	uint64_t top;
-	int r;
+	const char *p[1] = { jit_pg_u64_text(serial, sb) };
 
 	if (serial > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = get_one(t, ST_CERT_EXISTS, jit_pg_u64_text(serial, sb),
-	    &res)) != 0)
-		return r;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-		r = serial_collided(t);
-	else if ((r = jit_pg_get_u64(res, 0, 1, &top)) == 0 && serial > top)
-		r = raise_serial(t, serial);
-	PQclear(res);
-	return r;
+	return jit_pg_run_later(t->pc, ST_SERIAL_SET, 1, p, NULL, 0);
 }
 
 int
@@ -445,15 +442,39 @@ jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
 	const char *p[2] = { key, js };
 	int lens[2] = { -1, (int)jl };
 
+	int r;
+
 	if (jl > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	return jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0);
+	if ((r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0)) == 0)
+		jit_pg_cache_put(t, PG_C_VAL, key, js, jl);
+	return r;
 }
 
+/* In a write, from the writer's cache when it holds the value (or knows
+ * there is none); what is read is kept there. */
 int
 jit_pg_get_value(struct jit_store_txn *t, const char *key, json_t **out)
 {
-	return get_json_one(t, ST_VAL_GET, key, 0, 0, out);
+	PGresult *res = NULL;
+	const char *d;
+	size_t n;
+	int r;
+
+	*out = NULL;
+	if (jit_pg_cache_get(t, PG_C_VAL, key, &d, &n))
+		return d == NULL ? JIT_ERR_NOT_FOUND :
+		    jit_store__parse_json(d, n, JSON_DECODE_ANY, out);
+	r = get_one(t, ST_VAL_GET, key, &res);
+	if (r == JIT_ERR_NOT_FOUND)
+		jit_pg_cache_put(t, PG_C_VAL, key, NULL, 0);
+	if (r != 0)
+		return r;
+	jit_pg_cache_put(t, PG_C_VAL, key, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0));
+	r = jit_pg_get_json(res, 0, 0, 0, out);
+	PQclear(res);
+	return r;
 }
 
 struct value_walk {

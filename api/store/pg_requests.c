@@ -26,11 +26,93 @@ end_text(const struct jit_store_raw_request *rq, char buf[21])
 	    rq->not_after < PG_NO_END ? rq->not_after : PG_NO_END, buf);
 }
 
-/* Insert request rq with sequence number seq; CONFLICT if the id (or,
- * in a damaged store, the seq) exists, leaving the transaction usable. */
+/*
+ * A request's stored bytes for jit_store_request_unchanged(): everything
+ * its row holds, seq, deadline, state, user and body (role and not_after
+ * come from the body), each followed by a NUL; from a row of ST_REQ_GET
+ * or, for the writer's cache, from what a write stores.
+ */
+#define RAW_FIELDS 5
+
+static int
+make_raw(const char *const f[RAW_FIELDS], const size_t l[RAW_FIELDS],
+    void **raw, size_t *rawlen)
+{
+	size_t n = 0, off = 0;
+	char *p;
+
+	for (int j = 0; j < RAW_FIELDS; j++)
+		n += l[j] + 1;
+	if ((p = malloc(n)) == NULL)
+		return JIT_ERR_ALLOC;
+	for (int j = 0; j < RAW_FIELDS; j++) {
+		memcpy(p + off, f[j], l[j]);
+		off += l[j];
+		p[off++] = '\0';
+	}
+	*raw = p;
+	*rawlen = n;
+	return 0;
+}
+
+static int
+row_raw(const PGresult *res, void **raw, size_t *rawlen)
+{
+	const char *f[RAW_FIELDS];
+	size_t l[RAW_FIELDS];
+
+	for (int j = 0; j < RAW_FIELDS; j++) {
+		f[j] = PQgetvalue(res, 0, j);
+		l[j] = (size_t)PQgetlength(res, 0, j);
+	}
+	return make_raw(f, l, raw, rawlen);
+}
+
+/*
+ * What rq's row is after a write, in the writer's cache: seq is the
+ * row's (NULL: an update, which keeps the seq the cache has; without
+ * one, or out of memory, the entry goes, a miss later).
+ */
+static void
+cache_row(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
+    const char *seq)
+{
+	char db[21], sb[21];
+	const char *f[RAW_FIELDS] = { seq, jit_pg_u64_text(rq->deadline, db),
+	    rq->state, rq->user, rq->js };
+	size_t l[RAW_FIELDS];
+	const char *old;
+	void *raw = NULL;
+	size_t len = 0;
+
+	if (!t->write)
+		return;
+	if (seq == NULL && jit_pg_cache_get(t, PG_C_REQ, rq->id, &old, &len) &&
+	    old != NULL && strlen(old) < sizeof(sb))
+		f[0] = memcpy(sb, old, strlen(old) + 1);
+	if (f[0] == NULL) {
+		jit_pg_cache_drop(t, PG_C_REQ, rq->id);
+		return;
+	}
+	for (int j = 0; j < RAW_FIELDS - 1; j++)
+		l[j] = strlen(f[j]);
+	l[RAW_FIELDS - 1] = rq->jl;
+	if (make_raw(f, l, &raw, &len) == 0)
+		jit_pg_cache_put(t, PG_C_REQ, rq->id, raw, len);
+	else
+		jit_pg_cache_drop(t, PG_C_REQ, rq->id);
+	free(raw);
+}
+
+/*
+ * Insert request rq with sequence number seq; CONFLICT if the id (or, in
+ * a damaged store, the seq) exists, leaving the transaction usable.  With
+ * later, not waited for: that CONFLICT is then the closure's, when its
+ * statements are settled (pg_env.c).
+ */
 static int
 insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
-    uint64_t seq)
+    uint64_t seq, int later)
 {
 	char sb[21], db[21], nb[21];
 	const char *p[8] = { rq->id, jit_pg_u64_text(seq, sb), rq->state,
@@ -43,10 +125,16 @@ insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX ||
 	    seq > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res)) != 0)
-		return r;
-	r = jit_pg_one_row(res);
-	PQclear(res);
+	if (later)
+		r = jit_pg_run_later(t->pc, ST_REQ_INSERT, 8, p, lens,
+		    JIT_ERR_CONFLICT);
+	else if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res))
+	    == 0) {
+		r = jit_pg_one_row(res);
+		PQclear(res);
+	}
+	if (r == 0)
+		cache_row(t, rq, p[1]);
 	return r;
 }
 
@@ -59,7 +147,13 @@ jit_pg_create_request(struct jit_store_txn *t,
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, rq, h->next_request_seq)) != 0)
+	/*
+	 * Not waited for (a round trip less on the writer): an id that
+	 * exists fails the closure with CONFLICT when it ends, not this
+	 * call, so a fresh id that clashed (60 random bits) is not drawn
+	 * again (store.c): the create fails instead, overwriting nothing.
+	 */
+	if ((r = insert(t, rq, h->next_request_seq, 1)) != 0)
 		return r;
 	if (seq != NULL)
 		*seq = h->next_request_seq;
@@ -77,7 +171,7 @@ jit_pg_put_raw_request(struct jit_store_txn *t,
 
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
-	if ((r = insert(t, rq, rq->seq)) != 0)
+	if ((r = insert(t, rq, rq->seq, 0)) != 0)
 		return r;
 	if (rq->seq >= h->next_request_seq) {
 		h->next_request_seq = rq->seq + 1;
@@ -95,42 +189,30 @@ jit_pg_put_request(struct jit_store_txn *t,
 	    jit_pg_u64_text(rq->deadline, db), rq->js, rq->role,
 	    end_text(rq, nb) };
 	int lens[7] = { -1, -1, -1, -1, (int)rq->jl, -1, -1 };
+	int r;
 
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
 	/* Not waited for: a request that is not there fails the closure
-	 * with NOT_FOUND (store.h). */
-	return jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
-	    JIT_ERR_NOT_FOUND);
+	 * with NOT_FOUND (store.h), which empties the cache. */
+	if ((r = jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
+	    JIT_ERR_NOT_FOUND)) == 0)
+		cache_row(t, rq, NULL);
+	return r;
 }
 
 /* ---- get ----------------------------------------------------------------- */
 
-/*
- * A request's stored bytes for jit_store_request_unchanged(): everything
- * its row holds, seq, deadline, state, user and body, each field
- * followed by a NUL.
- */
-static int
-row_raw(const PGresult *res, void **raw, size_t *rawlen)
+/* The row of res (ST_REQ_GET) in the writer's cache. */
+static void
+cache_fetched(struct jit_store_txn *t, const char *id, const PGresult *res)
 {
-	size_t n = 0, off = 0;
-	char *p;
+	void *raw = NULL;
+	size_t len = 0;
 
-	for (int j = 0; j < 5; j++)
-		n += (size_t)PQgetlength(res, 0, j) + 1;
-	if ((p = malloc(n)) == NULL)
-		return JIT_ERR_ALLOC;
-	for (int j = 0; j < 5; j++) {
-		size_t l = (size_t)PQgetlength(res, 0, j);
-
-		memcpy(p + off, PQgetvalue(res, 0, j), l);
-		off += l;
-		p[off++] = '\0';
-	}
-	*raw = p;
-	*rawlen = n;
-	return 0;
+	if (row_raw(res, &raw, &len) == 0)
+		jit_pg_cache_put(t, PG_C_REQ, id, raw, len);
+	free(raw);
 }
 
 /* The row of request id (seq, deadline, state, usr, body) in *res;
@@ -169,25 +251,41 @@ jit_pg_get_request(struct jit_store_txn *t, const char *id, json_t **out,
 		json_decref(*out);
 		*out = NULL;
 	}
+	if (r == 0 && t->write)
+		cache_fetched(t, id, res);
 out:
 	PQclear(res);
 	return r;
 }
 
+/*
+ * In a write, the writer's cache answers when it holds the row (it is
+ * current: pg_cache.c); otherwise the row is read, and kept there.
+ */
 int
 jit_pg_request_unchanged(struct jit_store_txn *t, const char *id,
     const void *raw, size_t rawlen)
 {
 	PGresult *res = NULL;
+	const char *cd;
 	void *now = NULL;
 	size_t nl = 0;
 	int r;
 
+	if (jit_pg_cache_get(t, PG_C_REQ, id, &cd, &nl)) {
+		if (cd == NULL)
+			return JIT_ERR_NOT_FOUND;
+		return nl == rawlen && memcmp(cd, raw, nl) == 0 ? 0 :
+		    JIT_ERR_CONFLICT;
+	}
 	if ((r = get_row(t, id, &res)) != 0)
 		return r;
-	if ((r = row_raw(res, &now, &nl)) == 0)
+	if ((r = row_raw(res, &now, &nl)) == 0) {
+		if (t->write)
+			jit_pg_cache_put(t, PG_C_REQ, id, now, nl);
 		r = nl == rawlen && memcmp(now, raw, nl) == 0 ? 0 :
 		    JIT_ERR_CONFLICT;
+	}
 	free(now);
 	PQclear(res);
 	return r;

@@ -398,9 +398,11 @@ int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
  * sequence, never a duplicate.  Do not mix with jit_store_next_serial()
  * in concurrent closures of one process (a CONFLICT is then possible).
  * PostgreSQL: reserved serials come from a sequence that all nodes
- * share, so no two reservations anywhere are the same; the claim checks
- * for a cert record and raises the sequence past a serial it had not
- * handed out yet (only jit_store_copy or a hand-picked serial do that).
+ * share, so no two reservations anywhere are the same; the claim raises
+ * the sequence past a serial it had not handed out yet (only
+ * jit_store_copy or a hand-picked serial do that), and a cert record
+ * already there is the CONFLICT of the jit_store_put_cert that must
+ * follow the claim in the same closure (the claim costs no round trip).
  * jit_store_next_serial takes from the same sequence.
  */
 int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);

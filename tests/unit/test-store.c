@@ -2204,6 +2204,83 @@ two_nodes_outbox(struct jit_store *a, struct jit_store *b)
 	CHECK_STR(what, "chat/1/q mail/3/q");
 }
 
+/* A write that reads what the writer's cache may hold (pg_cache.c):
+ * whether request id is stored as raw, and the value "cache.test"; or,
+ * with put set, stores the value put and then fails (fail != 0). */
+struct wcache_ctx {
+	const char *id;
+	void *raw;
+	size_t len;
+	int unchanged;
+	json_int_t val;
+	json_int_t put;
+	int fail;
+};
+
+static int
+wcache_fn(struct jit_store_txn *t, void *ctx)
+{
+	struct wcache_ctx *c = ctx;
+	json_t *v = NULL;
+	int r;
+
+	if (c->put != 0) {
+		v = json_integer(c->put);
+		r = jit_store_put_value(t, "cache.test", v);
+		json_decref(v);
+		return r != 0 ? r : c->fail;
+	}
+	c->unchanged = jit_store_request_unchanged(t, c->id, c->raw, c->len);
+	c->val = 0;
+	if ((r = jit_store_get_value(t, "cache.test", &v)) == 0)
+		c->val = json_integer_value(v);
+	json_decref(v);
+	return r == JIT_ERR_NOT_FOUND ? 0 : r;
+}
+
+/*
+ * What a node's writer remembers of what it wrote and read (pg_cache.c)
+ * never hides another node's commit or keeps a failed closure's work: A
+ * writes a request and a value, B changes both, and A's next write sees
+ * B's; a closure of A that fails after storing a value leaves no trace.
+ */
+static void
+two_nodes_cache(struct jit_store *a, struct jit_store *b)
+{
+	struct wcache_ctx c = { 0 };
+	struct raw_ctx rc = { NULL, NULL, 0 };
+	struct put_dl_ctx sc = { NULL, "approved", 0 };
+	char *id = create(a, "carol", "pending");
+
+	rc.id = c.id = sc.id = id;
+	CHECK_OK(jit_store_read(a, raw_fn, &rc));
+	c.raw = rc.raw;
+	c.len = rc.len;
+	c.put = 1;
+	CHECK_OK(jit_store_write(a, wcache_fn, &c));
+	c.put = 0;
+	CHECK_OK(jit_store_write(a, wcache_fn, &c));
+	CHECK_INT(c.unchanged, 0);
+	CHECK_INT((int)c.val, 1);
+	/* B changes both; A's next write sees B's. */
+	CHECK_OK(jit_store_write(b, put_dl_fn, &sc));
+	c.put = 2;
+	CHECK_OK(jit_store_write(b, wcache_fn, &c));
+	c.put = 0;
+	CHECK_OK(jit_store_write(a, wcache_fn, &c));
+	CHECK_INT(c.unchanged, JIT_ERR_CONFLICT);
+	CHECK_INT((int)c.val, 2);
+	/* A failed closure of A: its value is not what A reads next. */
+	c.put = 3;
+	c.fail = JIT_ERR_CONFLICT;
+	CHECK_INT(jit_store_write(a, wcache_fn, &c), JIT_ERR_CONFLICT);
+	c.put = 0;
+	CHECK_OK(jit_store_write(a, wcache_fn, &c));
+	CHECK_INT((int)c.val, 2);
+	free(rc.raw);
+	free(id);
+}
+
 /*
  * Two stores on one schema stand for two nodes: a long-poll on one wakes
  * when the other changes the request; job locks are held by one node at
@@ -2302,6 +2379,7 @@ test_two_nodes(void)
 	CHECK_OK(jit_store_read(b, count_all_fn, &ac));
 	CHECK_OK(ac.audit_r);
 	CHECK_U64(ac.audit, 1 + 2 * NODE_GRANTS);
+	two_nodes_cache(a, b);
 
 	/* Node A goes away: its job moves to B. */
 	jit_store_close(a);
