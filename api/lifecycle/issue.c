@@ -408,6 +408,14 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 			break;
 		jit_why_clear(why);
 	}
+	if (tries == LC_ISSUE_TRIES) {
+		/* Collided every time (another node's serials, a grant that
+		 * kept changing): nothing is wrong with the request, so the
+		 * caller may try again (503, not 409). */
+		r = jit_refuse(why, JIT_ERR_STORE, NULL, "could not issue the "
+		    "certificate: its write conflicted %d times; try again",
+		    LC_ISSUE_TRIES);
+	}
 	if (r != 0 && why != NULL && why->message[0] == '\0')
 		jit_refuse(why, r, NULL, "could not issue the certificate");
 	issue_reset(&ic);

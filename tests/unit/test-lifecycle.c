@@ -2263,6 +2263,53 @@ test_create_issue(void)
 	fx_close(&f);
 }
 
+/* A fetch whose serial keeps colliding with certificates another process
+ * stored: LMDB tries ISSUE_TRIES serials in a row and then refuses
+ * with STORE (503, try again: not 409, nothing is wrong with the grant)
+ * and changes nothing; PostgreSQL moves its sequence past the stored
+ * serials after the first collision and issues at once. */
+#define ISSUE_TRIES 3           /* lifecycle_int.h's LC_ISSUE_TRIES */
+
+static void
+test_issue_collisions(void)
+{
+	struct fx f;
+	struct jit_request *r;
+	struct peek before, after;
+	char id[JIT_REQUEST_ID_LEN], *cert = NULL;
+	uint64_t s, planted;
+	int rc;
+
+	fx_open(&f, "lc-collide");
+	CREATE_ID(&f, id, "alice", "readonly", HOUR, NULL, 0, T0);
+	REQUIRE_OK(jit_store_read(f.s, reserve_fn, &s));
+	for (planted = s + 1; planted <= s + ISSUE_TRIES; planted++)
+		REQUIRE_OK(jit_store_write(f.s, plant_cert_fn, &planted));
+	CHANGED(&f, 0, NULL);
+	peek(&f, id, &before);
+	rc = jit_lc_issue(f.lc, f.p, AS("alice"), id, T0 + 1, &cert, &why);
+	if (test_pg_url() == NULL) {
+		CHECK_INT(rc, JIT_ERR_STORE);
+		CHECK(cert == NULL);
+		CHECK(strstr(why.message, "try again") != NULL);
+		peek(&f, id, &after);
+		CHECK(peek_same(&before, &after));
+		CHANGED(&f, 0, NULL);
+		peek_release(&after);
+		/* The next serial is free: the fetch works again. */
+		cert = ISSUE(&f, "alice", id, T0 + 2);
+	} else {
+		CHECK_OK(rc);
+	}
+	CHANGED(&f, 1, "cert.issue");
+	r = stored(&f, id);
+	CHECK(r->serial > s + ISSUE_TRIES);
+	jit_request_free(r);
+	peek_release(&before);
+	free(cert);
+	fx_close(&f);
+}
+
 /* ---- two nodes on one PostgreSQL database -------------------------------- */
 
 #define NODE_GRANTS 16
@@ -2812,6 +2859,7 @@ main(void)
 	test_sso_actor();
 	test_audit_entries();
 	test_create_issue();
+	test_issue_collisions();
 	if (test_pg_url() != NULL) {
 		test_two_nodes();
 		test_two_nodes_caps();
