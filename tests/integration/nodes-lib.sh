@@ -21,8 +21,11 @@
 #   load_setup              PostgreSQL, the policy, the CA, nodes a and b,
 #                           alice's token (in $T/tokens) and $T/user_key;
 #                           a failed step ends the test
-#   load_start              loadgen issues on both nodes until load_stop,
-#                           logging what was acknowledged in $T/ack.log
+#   load_start              two loadgens issue on both nodes until
+#                           load_stop: one in two calls (create, fetch),
+#                           one in one call (the certificate in the 201),
+#                           logging what was acknowledged in $T/ack2.log
+#                           and $T/ack1.log
 #   issued                  certificates acknowledged so far
 #   more                    wait for $STEP more (0 if they came)
 #   load_stop ALLOWED       stop loadgen after the issuances under way;
@@ -119,15 +122,24 @@ load_setup() {
 }
 
 load_start() {
-	jit_bg "$T/loadgen.out" "$JIT_LOADGEN" -u "$(nurl a)" -u "$(nurl b)" \
-		-T "$T/tokens" -c 8 -k 32 -w 0 -d 600 -L "$T/ack.log"
-	LOADGEN_PID=$JIT_BG_PID
+	local calls flag
+	LOADGEN_PIDS=()
+	for calls in 2 1; do
+		flag=$([ "$calls" = 1 ] && echo -1)
+		jit_bg "$T/loadgen$calls.out" "$JIT_LOADGEN" -u "$(nurl a)" \
+			-u "$(nurl b)" -T "$T/tokens" -c $((calls * 3)) \
+			-k 32 -w 0 -d 600 -L "$T/ack$calls.log" $flag
+		LOADGEN_PIDS+=("$JIT_BG_PID")
+	done
+}
+
+# What both loadgens acknowledged, one line each (loadgen -L's format).
+acked() {
+	cat "$T/ack2.log" "$T/ack1.log" 2>/dev/null
 }
 
 issued() {
-	local n
-	n=$(grep -c '^I ' "$T/ack.log" 2>/dev/null)
-	echo "${n:-0}"
+	acked | grep -c '^I '
 }
 
 more() {
@@ -136,13 +148,18 @@ more() {
 }
 
 load_stop() {
-	kill -TERM "$LOADGEN_PID"
-	wait "$LOADGEN_PID"
-	assert_eq 0 "$?" "the load generator finished"
-	sed 's/^/# /' "$T/loadgen.out"
-	assert_eq "" "$(tail -1 "$T/loadgen.out" | tr ' ' '\n' |
-		grep '^status_' | grep -v -E "^status_($1)=")" \
-		"every failed call got no answer or a status of $1"
+	local calls=2 pid
+	kill -TERM "${LOADGEN_PIDS[@]}"
+	for pid in "${LOADGEN_PIDS[@]}"; do
+		wait "$pid"
+		assert_eq 0 "$?" "the $calls-call load generator finished"
+		sed 's/^/# /' "$T/loadgen$calls.out"
+		assert_eq "" "$(tail -1 "$T/loadgen$calls.out" |
+			tr ' ' '\n' | grep '^status_' |
+			grep -v -E "^status_($1)=")" \
+			"every failed $calls-call issuance got no answer or $1"
+		calls=1
+	done
 }
 
 load_check() {
@@ -153,7 +170,7 @@ load_check() {
 		"$T/audit.jsonl" --ca-key "$T/a/ca_key.pub"
 	jq -r 'select(.event == "request.create") | .request' \
 		"$T/audit.jsonl" | sort >"$T/created"
-	awk '$1 == "C" {print $2}' "$T/ack.log" | sort >"$T/acked"
+	acked | awk '$1 == "C" {print $2}' | sort >"$T/acked"
 	assert_eq "" "$(comm -13 "$T/created" "$T/acked")" \
 		"every acknowledged request ($(wc -l <"$T/acked")) was created"
 	jq -r 'select(.event == "cert.issue") | .serial' "$T/audit.jsonl" |
@@ -168,7 +185,7 @@ load_check() {
 			"$(nurl "$node")/v1/requests/$id/certificate")
 		[ "$got" = "$cert" ] || bad=$((bad + 1))
 		grep -qx "$id" "$T/cert-requests" || bad=$((bad + 1))
-	done < <(grep '^I ' "$T/ack.log")
+	done < <(acked | grep '^I ')
 	assert_eq 0 "$bad" \
 		"every acknowledged certificate is stored, the same bytes"
 	assert_not_contains "$(cat "$T"/node-*.log)" "internal error" \
