@@ -133,9 +133,10 @@ res_requests_create(struct call *c)
 		return;
 	if (decode_create(c, body, &a) == 0) {
 		/* A request approved at creation whose window starts now
-		 * comes with its certificate (docs/API.md). */
+		 * comes with its certificate (docs/API.md), but not to a
+		 * session: the page never issues one (router.c). */
 		r = jit_lc_create_issue(c->api->lc, c->p, &c->who, &a, c->now,
-		    &req, &cert, &why);
+		    &req, c->via_session ? NULL : &cert, &why);
 		if (r != 0) {
 			reply_refusal(c, r, &why);
 		} else if (cert == NULL) {

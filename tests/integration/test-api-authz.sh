@@ -175,6 +175,32 @@ assert_one_line_error "token for a user not in the policy" \
 assert_one_line_error "revoke an unknown token id" \
 	"$JIT_CA" token revoke t-000000000000 --config "$T/server.yaml"
 
+# ---- a session never issues a certificate ---------------------------------------
+# The page's session may create a request, but certificates are for bearer
+# tokens only (docs/API.md, "Sessions"): an auto grant created through a
+# session is approved without one, and the requester's token fetches it.
+rm -f "$T/jar"
+STATUS=$(curl -s -c "$T/jar" -o "$T/.si" -w '%{http_code}' -X POST \
+	-H "Origin: $JURL" -H 'Content-Type: application/json' \
+	--data-binary "{\"token\":\"$TOK_alice\"}" "$JURL/v1/session")
+assert_eq 201 "$STATUS" "alice signs in for a session"
+CSRF=$(jq -r .csrf_token "$T/.si")
+a0=$(audit_count)
+STATUS=$(curl -s -b "$T/jar" -o "$T/.p" -w '%{http_code}' -X POST \
+	-H "Origin: $JURL" -H "X-CSRF-Token: $CSRF" \
+	-H 'Content-Type: application/json' --data-binary "$(jq -cn \
+	--arg k "$(cat "$T/user_key.pub")" '{role: "auto", public_key: $k}')" \
+	"$JURL/v1/requests")
+RB=$(cat "$T/.p")
+assert_eq 201 "$STATUS" "a session creates an auto grant"
+assert_eq approved "$(jget "$RB" .state)" "session's auto grant: approved"
+assert_eq null "$(jget "$RB" .certificate)" "session's 201: no certificate"
+assert_eq null "$(jget "$RB" .serial)" "session's 201: nothing issued"
+assert_eq $((a0 + 1)) "$(audit_count)" "session's create: request.create only"
+SID=$(jget "$RB" .id)
+api "$TOK_alice" GET "/v1/requests/$SID/certificate"
+assert_eq 200 "$STATUS" "the requester's token fetches it"
+
 # ---- unknown ids ------------------------------------------------------------------
 api "$TOK_alice" GET "/v1/requests/r-aaaaaaaaaaaa"
 assert_eq 404 "$STATUS" "unknown request id: 404"

@@ -2056,6 +2056,18 @@ plant_cert_fn(struct jit_store_txn *t, void *ctx)
 	return r;
 }
 
+/* A CA whose signer fails (an HSM that is down). */
+static int
+failing_signer(void *ctx, const unsigned char *data, size_t len,
+    struct jit_buf *sig)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	(void)sig;
+	return JIT_ERR_IO;
+}
+
 /* jit_lc_create_issue that must issue: the request and its line. */
 static struct jit_request *
 create_issue_at(struct fx *f, const char *user, uint64_t dur, uint64_t now,
@@ -2100,7 +2112,8 @@ create_issue_at(struct fx *f, const char *user, uint64_t dur, uint64_t now,
  * stored request, the cert record and the count of certificates are
  * those of a create followed by a fetch.  A pending request or one that
  * starts later has none; a hook that fails on cert.issue takes the
- * request with it; a serial another process took is replaced.
+ * request with it; a serial another process took is replaced; a signer
+ * that fails leaves the request as jit_lc_create() stores it.
  */
 static void
 test_create_issue(void)
@@ -2256,6 +2269,36 @@ test_create_issue(void)
 	CHECK_U64(certs_issued(&f), 6);
 	jit_request_free(r);
 	free(cert);
+
+	/* The signer fails: the request is stored as jit_lc_create stores
+	 * it, without a certificate, and its first fetch issues it. */
+	{
+		struct jit_lifecycle_options o;
+		struct jit_lifecycle *down = NULL;
+
+		memset(&o, 0, sizeof(o));
+		o.store = f.s;
+		o.ca = ca_key;
+		o.sign = failing_signer;
+		o.clock_skew = SKEW;
+		o.hook = hook;
+		REQUIRE_OK(jit_lifecycle_new(&o, &down));
+		cert = sentinel_line;
+		CHECK_OK(jit_lc_create_issue(down, f.p, AS("alice"), &a,
+		    T0 + 30, &r, &cert, &why));
+		CHECK(cert == NULL);
+		CHANGED(&f, 1, "request.create");
+		CHECK_STR(jit_state_name(r->state), "approved");
+		CHECK_U64(r->serial, 0);
+		CHECK(is_stored(&f, r));
+		CHECK_U64(certs_issued(&f), 6);
+		jit_lifecycle_free(down);
+		cert = ISSUE(&f, "alice", r->id, T0 + 31);
+		CHANGED(&f, 1, "cert.issue");
+		CHECK_U64(certs_issued(&f), 7);
+		jit_request_free(r);
+		free(cert);
+	}
 
 	n = 0;
 	CHECK_OK(jit_store_read(f.s, verify_fn, &n));
