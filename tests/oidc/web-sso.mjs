@@ -51,7 +51,9 @@ try {
 
   // The sign-in page offers single sign-on; it leads to the provider.
   await page.goto(JURL + '/');
-  await page.waitForSelector('#sso');
+  // #sso is in the page from the start, hidden until the page has asked
+  // the server whether single sign-on is on: wait until it shows.
+  await page.waitForSelector('#sso', { visible: true });
   check(true, 'the sign-in page offers single sign-on');
   await Promise.all([page.waitForNavigation(), page.click('#sso')]);
   check(!page.url().startsWith(JURL), 'it leads to the provider',
