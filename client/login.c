@@ -699,41 +699,40 @@ fetch_verify_install(const struct client_config *c, const struct client_opts *o,
 	return rc;
 }
 
-int
-client_cmd_login(const struct client_opts *o)
-{
+/* One run of jit-ssh login: what its steps share.  Owns every pointer. */
+struct login {
+	const struct client_opts *o;
 	struct client_config c;
-	struct jit_key *ca = NULL, *key = NULL, *reqkey = NULL;
-	struct client_http_result res;
-	struct waiter w;
-	json_t *body = NULL, *req = NULL;
-	const char *role = NULL, *state, *s;
-	char *key_path = NULL, *tmp_path = NULL, *publine = NULL, *id = NULL;
-	char *role_copy = NULL, name[64], msg[256];
-	uint64_t secs = 0, timeout_s = 0;
-	int rc = JIT_EXIT_ERROR, r, key_owned = 0;
+	const char *role;             /* o's, or role_copy */
+	char *role_copy;
+	char *id;                     /* the request's */
+	json_t *req;                  /* the request as last seen */
+	struct jit_key *key;          /* the grant's private key */
+	char *key_path;               /* where key is stored */
+	char *tmp_path;               /* a fresh key before its request */
+	int key_owned;                /* key_path is ours (pending/ID) */
+};
 
-	memset(&c, 0, sizeof(c));
-	memset(&res, 0, sizeof(res));
-	memset(&w, 0, sizeof(w));
+/* Check o's arguments: 0 with *secs (--for) and *timeout_s (--timeout),
+ * or JIT_EXIT_USAGE after saying why. */
+static int
+login_args(const struct client_opts *o, uint64_t *secs, uint64_t *timeout_s)
+{
 	if (o->nargs > 1 || (o->nargs == 0 && o->resume == NULL)) {
 		client_fail("usage: jit-ssh login ROLE [--for DURATION] "
 		    "[--reason TEXT] [--key PATH] [--no-agent] [--no-wait] | "
 		    "login --resume ID");
 		return JIT_EXIT_USAGE;
 	}
-	if (o->nargs == 1)
-		role = o->args[0];
-	if (role != NULL && !client_role_name_ok(role)) {
-		client_fail("invalid role name '%s'", role);
+	if (o->nargs == 1 && !client_role_name_ok(o->args[0])) {
+		client_fail("invalid role name '%s'", o->args[0]);
 		return JIT_EXIT_USAGE;
 	}
-	if (o->duration != NULL && jit_parse_duration(o->duration, &secs)) {
+	if (o->duration != NULL && jit_parse_duration(o->duration, secs)) {
 		client_fail("--for: %s", jit_err(JIT_ERR_BAD_DURATION));
 		return JIT_EXIT_USAGE;
 	}
-	if (o->timeout != NULL && jit_parse_duration(o->timeout,
-	    &timeout_s)) {
+	if (o->timeout != NULL && jit_parse_duration(o->timeout, timeout_s)) {
 		client_fail("--timeout: %s", jit_err(JIT_ERR_BAD_DURATION));
 		return JIT_EXIT_USAGE;
 	}
@@ -741,213 +740,275 @@ client_cmd_login(const struct client_opts *o)
 		client_fail("invalid request ID '%s'", o->resume);
 		return JIT_EXIT_USAGE;
 	}
-	if ((rc = client_opts_config(o, &c)) != 0)
+	return 0;
+}
+
+/* l->key for a resumed request: the pending key made for it, the key
+ * it was installed with (~/.ssh/jit/ROLE), or --key; it must be the
+ * request's.  0, or JIT_EXIT_ERROR after saying why. */
+static int
+resume_key(struct login *l)
+{
+	struct jit_key *reqkey = NULL;
+	const char *s;
+	char *dir = NULL, msg[256];
+	int r, ok;
+
+	if (l->o->key != NULL)
+		l->key_path = strdup(l->o->key);
+	else {
+		l->key_path = client_pending_path(l->id, 1);
+		l->key_owned = 1;
+	}
+	if (l->key_path == NULL)
+		return JIT_EXIT_ERROR;
+	r = jit_key_load_private(l->key_path, &l->key);
+	if (r == JIT_ERR_NOT_FOUND && l->key_owned) {
+		/* Installed before: the key is now ~/.ssh/jit/ROLE (checked
+		 * against the request below). */
+		free(l->key_path);
+		l->key_path = NULL;
+		l->key_owned = 0;
+		if (client_ssh_jit_dir(0, &dir, msg, sizeof(msg)) == 0 &&
+		    asprintf(&l->key_path, "%s/%s", dir, l->role) < 0)
+			l->key_path = NULL;
+		free(dir);
+		if (l->key_path == NULL)
+			return JIT_EXIT_ERROR;
+		r = jit_key_load_private(l->key_path, &l->key);
+	}
+	if (r != 0) {
+		client_fail("cannot load the key for request %s from %s: %s%s",
+		    l->id, l->key_path, jit_err(r), l->key_owned ?
+		    " (made with --key? pass it again)" : "");
+		return JIT_EXIT_ERROR;
+	}
+	s = client_json_str(l->req, "public_key");
+	ok = s != NULL && jit_key_parse_public(s, &reqkey, NULL) == 0 &&
+	    jit_key_equal_public(l->key, reqkey);
+	jit_key_free(reqkey);
+	if (!ok) {
+		client_fail("%s is not the key of request %s", l->key_path,
+		    l->id);
+		return JIT_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* Pick up request --resume ID.  0 to wait and install; with *done set,
+ * the request is over and rc says how it ended; an exit code otherwise. */
+static int
+login_resume(struct login *l, int *done)
+{
+	const char *s, *state;
+	int rc;
+
+	if ((rc = get_request(&l->c, l->o->resume, 0, NULL, &l->req, NULL,
+	    0)) != 0)
 		return rc;
-	rc = JIT_EXIT_ERROR;
-	/* The pinned CA first: signing in is of no use without it. */
-	if (client_pinned_ca(&c, &ca) != 0 ||
-	    (rc = client_sso_ensure(&c)) != 0)
-		goto out;
-	rc = JIT_EXIT_ERROR;
-
-	if (o->resume != NULL) {
-		/* Pick up an existing request: its key is the pending key
-		 * made for it, or --key. */
-		if ((rc = get_request(&c, o->resume, 0, NULL, &req, NULL,
-		    0)) != 0)
-			goto out;
-		rc = JIT_EXIT_ERROR;
-		if ((id = strdup(o->resume)) == NULL)
-			goto out;
-		s = client_json_str(req, "role");
-		if (s == NULL || !client_role_name_ok(s) ||
-		    (role != NULL && strcmp(role, s) != 0)) {
-			client_fail("request %s is for role '%s'%s%s", id,
-			    s ? s : "?", role ? ", not " : "",
-			    role ? role : "");
-			goto out;
-		}
-		/* req is replaced while waiting: keep our own copy. */
-		if ((role_copy = strdup(s)) == NULL)
-			goto out;
-		role = role_copy;
-		state = client_json_str(req, "state");
-		if (client_state_final(state) || (state != NULL &&
-		    strcmp(state, "approved") == 0 && window_over(req))) {
-			/* Nothing left to wait for or install. */
-			rc = report_end(req, id, o->json);
-			client_pending_forget(id);
-			goto out;
-		}
-		if (o->key != NULL)
-			key_path = strdup(o->key);
-		else {
-			key_path = client_pending_path(id, 1);
-			key_owned = 1;
-		}
-		if (key_path == NULL)
-			goto out;
-		r = jit_key_load_private(key_path, &key);
-		if (r == JIT_ERR_NOT_FOUND && key_owned) {
-			/* Installed before: the key is now ~/.ssh/jit/ROLE
-			 * (checked against the request below). */
-			char *dir = NULL;
-
-			free(key_path);
-			key_path = NULL;
-			key_owned = 0;
-			if (client_ssh_jit_dir(0, &dir, msg,
-			    sizeof(msg)) == 0 &&
-			    asprintf(&key_path, "%s/%s", dir, role) < 0)
-				key_path = NULL;
-			free(dir);
-			if (key_path == NULL)
-				goto out;
-			r = jit_key_load_private(key_path, &key);
-		}
-		if (r != 0) {
-			client_fail("cannot load the key for request %s from "
-			    "%s: %s%s", id, key_path, jit_err(r), key_owned ?
-			    " (made with --key? pass it again)" : "");
-			goto out;
-		}
-		s = client_json_str(req, "public_key");
-		if (s == NULL || jit_key_parse_public(s, &reqkey, NULL) != 0 ||
-		    !jit_key_equal_public(key, reqkey)) {
-			client_fail("%s is not the key of request %s", key_path,
-			    id);
-			goto out;
-		}
-	} else {
-		if (o->key != NULL) {
-			if ((r = jit_key_load_private(o->key, &key)) != 0) {
-				client_fail("--key %s: %s", o->key, jit_err(r));
-				goto out;
-			}
-			if ((key_path = strdup(o->key)) == NULL)
-				goto out;
-		} else {
-			/* A fresh key for this grant, saved before the
-			 * request exists so it cannot be lost. */
-			if ((r = jit_key_generate(JIT_KEY_ED25519, 0,
-			    &key)) != 0) {
-				client_fail("cannot make a key: %s",
-				    jit_err(r));
-				goto out;
-			}
-			snprintf(name, sizeof(name), "new-%ld-%llu",
-			    (long)getpid(),
-			    (unsigned long long)jit_monotonic_ms());
-			if ((tmp_path = client_pending_path(name, 1)) == NULL) {
-				client_fail("cannot create ~/.ssh/jit/pending");
-				goto out;
-			}
-			if ((r = jit_key_save_private(key, tmp_path,
-			    "jit-ssh")) != 0) {
-				client_fail("cannot write %s: %s", tmp_path,
-				    jit_err(r));
-				goto out;
-			}
-			key_owned = 1;
-		}
-		if ((r = jit_key_format_public(key, NULL, &publine)) != 0) {
-			client_fail("%s", jit_err(r));
-			goto out;
-		}
-		body = json_pack("{s:s, s:s}", "role", role, "public_key",
-		    publine);
-		if (body == NULL)
-			goto out;
-		if (o->duration != NULL)
-			json_object_set_new(body, "duration",
-			    json_integer((json_int_t)secs));
-		if (o->reason != NULL)
-			json_object_set_new(body, "reason",
-			    json_string(o->reason));
-		if ((rc = client_api_call(&c, "POST", "/v1/requests", body, 0,
-		    &res)) != 0)
-			goto out;
-		rc = JIT_EXIT_ERROR;
-		req = json_incref(res.json);
-		client_http_result_release(&res);
-		s = client_json_str(req, "id");
-		if (s == NULL || !client_request_id_ok(s)) {
-			client_fail("the server's answer has no valid "
-			    "request ID");
-			goto out;
-		}
-		if ((id = strdup(s)) == NULL)
-			goto out;
-		if ((s = client_json_str(req, "role")) == NULL ||
-		    strcmp(s, role) != 0) {
-			client_fail("the server answered request %s for role "
-			    "'%s', not '%s'", id, s ? s : "?", role);
-			goto out;
-		}
-		if (key_owned) {
-			if ((key_path = client_pending_path(id, 1)) == NULL ||
-			    rename(tmp_path, key_path) != 0) {
-				client_fail("cannot keep the key for request "
-				    "%s: %s", id, strerror(errno));
-				goto out;
-			}
-			free(tmp_path);
-			tmp_path = NULL;
-		}
-		if (!o->json)
-			client_line(stderr, "jit-ssh: request %s for role %s "
-			    "created", id, role);
+	if ((l->id = strdup(l->o->resume)) == NULL)
+		return JIT_EXIT_ERROR;
+	s = client_json_str(l->req, "role");
+	if (s == NULL || !client_role_name_ok(s) ||
+	    (l->role != NULL && strcmp(l->role, s) != 0)) {
+		client_fail("request %s is for role '%s'%s%s", l->id,
+		    s ? s : "?", l->role ? ", not " : "",
+		    l->role ? l->role : "");
+		return JIT_EXIT_ERROR;
 	}
+	/* l->req is replaced while waiting: keep our own copy. */
+	if ((l->role_copy = strdup(s)) == NULL)
+		return JIT_EXIT_ERROR;
+	l->role = l->role_copy;
+	state = client_json_str(l->req, "state");
+	if (client_state_final(state) || (state != NULL &&
+	    strcmp(state, "approved") == 0 && window_over(l->req))) {
+		/* Nothing left to wait for or install. */
+		*done = 1;
+		rc = report_end(l->req, l->id, l->o->json);
+		client_pending_forget(l->id);
+		return rc;
+	}
+	return resume_key(l);
+}
 
-	state = client_json_str(req, "state");
-	if (o->no_wait && state != NULL && strcmp(state, "pending") == 0) {
-		if (o->json)
-			client_print_json(req);
+/* l->key: --key, or a fresh Ed25519 key saved (in l->tmp_path) before
+ * the request exists, so it cannot be lost.  0 or JIT_EXIT_ERROR. */
+static int
+new_key(struct login *l)
+{
+	char name[64];
+	int r;
+
+	if (l->o->key != NULL) {
+		if ((r = jit_key_load_private(l->o->key, &l->key)) != 0) {
+			client_fail("--key %s: %s", l->o->key, jit_err(r));
+			return JIT_EXIT_ERROR;
+		}
+		l->key_path = strdup(l->o->key);
+		return l->key_path != NULL ? 0 : JIT_EXIT_ERROR;
+	}
+	if ((r = jit_key_generate(JIT_KEY_ED25519, 0, &l->key)) != 0) {
+		client_fail("cannot make a key: %s", jit_err(r));
+		return JIT_EXIT_ERROR;
+	}
+	snprintf(name, sizeof(name), "new-%ld-%llu", (long)getpid(),
+	    (unsigned long long)jit_monotonic_ms());
+	if ((l->tmp_path = client_pending_path(name, 1)) == NULL) {
+		client_fail("cannot create ~/.ssh/jit/pending");
+		return JIT_EXIT_ERROR;
+	}
+	if ((r = jit_key_save_private(l->key, l->tmp_path, "jit-ssh")) != 0) {
+		client_fail("cannot write %s: %s", l->tmp_path, jit_err(r));
+		return JIT_EXIT_ERROR;
+	}
+	l->key_owned = 1;
+	return 0;
+}
+
+/* POST /v1/requests for l->role with l->key (duration secs when --for
+ * was given), then keep a fresh key under the request's id.  0 or an exit
+ * code. */
+static int
+login_create(struct login *l, uint64_t secs)
+{
+	struct client_http_result res;
+	json_t *body;
+	const char *s;
+	char *publine = NULL;
+	int r, rc;
+
+	if ((rc = new_key(l)) != 0)
+		return rc;
+	if ((r = jit_key_format_public(l->key, NULL, &publine)) != 0) {
+		client_fail("%s", jit_err(r));
+		return JIT_EXIT_ERROR;
+	}
+	body = json_pack("{s:s, s:s}", "role", l->role, "public_key",
+	    publine);
+	free(publine);
+	if (body == NULL)
+		return JIT_EXIT_ERROR;
+	if (l->o->duration != NULL)
+		json_object_set_new(body, "duration",
+		    json_integer((json_int_t)secs));
+	if (l->o->reason != NULL)
+		json_object_set_new(body, "reason", json_string(l->o->reason));
+	memset(&res, 0, sizeof(res));
+	rc = client_api_call(&l->c, "POST", "/v1/requests", body, 0, &res);
+	json_decref(body);
+	if (rc != 0)
+		return rc;
+	l->req = json_incref(res.json);
+	client_http_result_release(&res);
+	s = client_json_str(l->req, "id");
+	if (s == NULL || !client_request_id_ok(s)) {
+		client_fail("the server's answer has no valid request ID");
+		return JIT_EXIT_ERROR;
+	}
+	if ((l->id = strdup(s)) == NULL)
+		return JIT_EXIT_ERROR;
+	if ((s = client_json_str(l->req, "role")) == NULL ||
+	    strcmp(s, l->role) != 0) {
+		client_fail("the server answered request %s for role '%s', "
+		    "not '%s'", l->id, s ? s : "?", l->role);
+		return JIT_EXIT_ERROR;
+	}
+	if (l->key_owned) {
+		if ((l->key_path = client_pending_path(l->id, 1)) == NULL ||
+		    rename(l->tmp_path, l->key_path) != 0) {
+			client_fail("cannot keep the key for request %s: %s",
+			    l->id, strerror(errno));
+			return JIT_EXIT_ERROR;
+		}
+		free(l->tmp_path);
+		l->tmp_path = NULL;
+	}
+	if (!l->o->json)
+		client_line(stderr, "jit-ssh: request %s for role %s created",
+		    l->id, l->role);
+	return 0;
+}
+
+/* Wait for l's request to be decided (at most timeout_s when not 0),
+ * then install its certificate or report how it ended. */
+static int
+login_finish(struct login *l, const struct jit_key *ca, uint64_t timeout_s)
+{
+	struct waiter w;
+	const char *state, *s;
+	int rc;
+
+	state = client_json_str(l->req, "state");
+	if (l->o->no_wait && state != NULL && strcmp(state, "pending") == 0) {
+		if (l->o->json)
+			client_print_json(l->req);
 		else {
-			printf("%s\n", id);
+			printf("%s\n", l->id);
 			fprintf(stderr, "jit-ssh: not waiting; when it is "
-			    "approved run: jit-ssh login --resume %s\n", id);
+			    "approved run: jit-ssh login --resume %s\n", l->id);
 		}
-		rc = JIT_EXIT_OK;
-		goto out;
+		return JIT_EXIT_OK;
 	}
-
-	w.id = id;
-	w.role = role;
+	memset(&w, 0, sizeof(w));
+	w.id = l->id;
+	w.role = l->role;
 	w.started_ms = jit_monotonic_ms();
 	w.tty = isatty(2);
-	w.quiet = o->json;
-	if ((s = client_json_str(req, "created_at")) == NULL ||
+	w.quiet = l->o->json;
+	if ((s = client_json_str(l->req, "created_at")) == NULL ||
 	    jit_parse_time(s, &w.created) != 0)
 		w.created = 0;
-	if ((rc = wait_decision(&c, &w, &req, timeout_s)) != 0)
-		goto out;
-	state = client_json_str(req, "state");
+	if ((rc = wait_decision(&l->c, &w, &l->req, timeout_s)) != 0)
+		return rc;
+	state = client_json_str(l->req, "state");
 	if (state == NULL || strcmp(state, "approved") != 0 ||
-	    window_over(req)) {
-		rc = report_end(req, id, o->json);
+	    window_over(l->req)) {
+		rc = report_end(l->req, l->id, l->o->json);
 		/* The request is over for good: its key is of no use. */
-		if (key_owned && (client_state_final(state) || window_over(req)))
-			client_pending_forget(id);
-		goto out;
+		if (l->key_owned && (client_state_final(state) ||
+		    window_over(l->req)))
+			client_pending_forget(l->id);
+		return rc;
 	}
-	rc = fetch_verify_install(&c, o, id, role, req, ca, key, key_path,
-	    key_owned);
- out:
-	if (tmp_path != NULL) {
-		unlink(tmp_path);
-		free(tmp_path);
+	return fetch_verify_install(&l->c, l->o, l->id, l->role, l->req, ca,
+	    l->key, l->key_path, l->key_owned);
+}
+
+int
+client_cmd_login(const struct client_opts *o)
+{
+	struct login l;
+	struct jit_key *ca = NULL;
+	uint64_t secs = 0, timeout_s = 0;
+	int rc, done = 0;
+
+	if ((rc = login_args(o, &secs, &timeout_s)) != 0)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	l.o = o;
+	l.role = o->nargs == 1 ? o->args[0] : NULL;
+	if ((rc = client_opts_config(o, &l.c)) != 0)
+		return rc;
+	/* The pinned CA first: signing in is of no use without it. */
+	if (client_pinned_ca(&l.c, &ca) != 0)
+		rc = JIT_EXIT_ERROR;
+	else if ((rc = client_sso_ensure(&l.c)) == 0) {
+		rc = o->resume != NULL ? login_resume(&l, &done) :
+		    login_create(&l, secs);
+		if (rc == 0 && !done)
+			rc = login_finish(&l, ca, timeout_s);
 	}
-	free(role_copy);
-	json_decref(body);
-	json_decref(req);
-	client_http_result_release(&res);
+	if (l.tmp_path != NULL) {
+		unlink(l.tmp_path);
+		free(l.tmp_path);
+	}
+	free(l.role_copy);
+	json_decref(l.req);
 	jit_key_free(ca);
-	jit_key_free(key);
-	jit_key_free(reqkey);
-	free(key_path);
-	free(publine);
-	free(id);
-	client_config_release(&c);
+	jit_key_free(l.key);
+	free(l.key_path);
+	free(l.id);
+	client_config_release(&l.c);
 	return rc;
 }
