@@ -503,6 +503,7 @@ writer_connect(struct jit_pg *pg)
 		writer_disconnect(pg);
 		return r;
 	}
+	pg->wc->owner = pg;
 	atomic_store(&pg->writer_pid, pg->wc->backend_pid);
 	return 0;
 }
@@ -515,6 +516,7 @@ pg_batch_begin(struct jit_store *s)
 
 	pg->head_dirty = 0;
 	pg->release_pending = 0;
+	jit_pg_defer_clear(pg);
 	/* A connection that died since the last batch is seen at BEGIN;
 	 * nothing was done yet, so one new connection is tried. */
 	for (int tries = 0; tries < 2; tries++) {
@@ -551,6 +553,7 @@ pg_closure_begin(struct jit_store *s, struct jit_store_txn *t)
 		return r;
 	pg->head_saved = pg->head;
 	pg->head_dirty_saved = pg->head_dirty;
+	jit_pg_defer_mark(pg);
 	t->pc = pg->wc;
 	return 0;
 }
@@ -576,6 +579,9 @@ pg_closure_end(struct jit_store_txn *t, int r)
 	}
 	pg->head = pg->head_saved;
 	pg->head_dirty = pg->head_dirty_saved;
+	/* Its deferred rows go, and those of earlier closures that it
+	 * sent are sent again. */
+	jit_pg_defer_undo(pg);
 	/* What the closure put in the cache is undone in the database. */
 	jit_pg_cache_clear(pg);
 	/* Its unanswered writes first, so a failure among them is not
@@ -632,6 +638,7 @@ pg_batch_end(struct jit_store *s, int commit,
 	int r = 0;
 
 	if (!commit) {
+		jit_pg_defer_clear(pg);
 		jit_pg_cache_clear(pg);
 		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 			(void)jit_pg_settle(pg->wc);
@@ -645,6 +652,10 @@ pg_batch_end(struct jit_store *s, int commit,
 	if (pg->release_pending)
 		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
 	pg->release_pending = 0;
+	/* The batch's deferred rows, one statement per table. */
+	if (r == 0)
+		r = jit_pg_defer_flush(pg, ~0u);
+	jit_pg_defer_clear(pg);
 	if (pg->head_dirty)
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
 		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
@@ -908,6 +919,7 @@ pg_close(struct jit_store *s)
 		close(pg->stop_pipe[1]);
 	writer_disconnect(pg);
 	jit_pg_cache_free(pg);
+	jit_pg_defer_free(pg);
 	jit_pg_disconnect(pg->jc);
 	for (int i = 0; i < pg->njobs; i++)
 		free(pg->jobs[i]);

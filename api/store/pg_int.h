@@ -16,6 +16,8 @@
  *   pg_outbox.c    the notification outbox
  *   pg_cache.c     the writer's cache of the request rows and values it
  *                  knows to be current
+ *   pg_defer.c     the writer's deferred rows: request inserts, audit
+ *                  entries and values, one statement per table and batch
  *
  * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
@@ -97,6 +99,7 @@ enum jit_pg_stmt {
 	ST_HEAD_LOCK, ST_HEAD_COMMIT,
 	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
 	ST_OB_STATS,
+	ST_REQ_INSERT_MANY, ST_AUD_PUT_MANY, ST_VAL_PUT_MANY,
 	ST_COUNT
 };
 
@@ -109,7 +112,25 @@ struct jit_pg_item {
 	unsigned char prep;          /* PREPARE of statement prep - 1 */
 	unsigned char commit;        /* a COMMIT: its tag must say so */
 	int rows_code;               /* if not 0: the failure when the
-	                                command did not change one row */
+	                                command did not change rows_want
+	                                rows */
+	long rows_want;
+};
+
+/* The tables of the writer's deferred rows (pg_defer.c), as bits of
+ * jit_pg_conn.pending. */
+#define PG_D_REQ 0             /* request inserts */
+#define PG_D_AUD 1             /* audit entries */
+#define PG_D_VAL 2             /* named values */
+#define PG_D_TABLES 3
+
+struct jit_pg_dtab {
+	char **cell;                 /* n rows of the table's columns,
+	                                owned; NULL: SQL NULL */
+	size_t *len;
+	size_t n, cap;
+	size_t sent;                 /* rows before this one were sent */
+	size_t mark_n, mark_sent;    /* at the closure's start */
 };
 
 struct jit_pg_conn {
@@ -122,6 +143,10 @@ struct jit_pg_conn {
 	int aborted;                 /* the server skips to a sync point */
 	int failed;                  /* a command failed in this transaction */
 	int broken;                  /* lost, or out of step: drop it */
+	/* The writer's: its deferred rows, sent before a statement that
+	 * reads their table (bits 1 << PG_D_*); NULL and 0 elsewhere. */
+	struct jit_pg *owner;
+	unsigned pending;
 	struct jit_pg_conn *next;    /* the pool's idle list */
 	/* When the PostgreSQL server this connection reached started
 	 * (pg_postmaster_start_time, as text): which run of it. */
@@ -167,6 +192,7 @@ struct jit_pg {
 	struct jit_pg_centry *cache;
 	size_t cache_used;
 	uint64_t cache_commit;
+	struct jit_pg_dtab defer[PG_D_TABLES];
 
 	/* The listener (JIT_STORE_SERVER). */
 	pthread_t listener;
@@ -226,6 +252,11 @@ int jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
  */
 int jit_pg_run_later(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
     const char *const *params, const int *lens, int rows_code);
+
+/* Send st like jit_pg_run_later, expecting it to change rows rows
+ * (rows_code if not).  Parameters are all binary (lens). */
+int jit_pg_run_rows(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, long rows, int rows_code);
 
 /* Run sql, without parameters; *res as for jit_pg_run.  Without pipeline
  * mode sql may hold several statements (the simple protocol). */
@@ -314,6 +345,24 @@ int jit_pg_cache_get(struct jit_store_txn *t, int kind, const char *key,
 void jit_pg_cache_put(struct jit_store_txn *t, int kind, const char *key,
     const void *data, size_t len);
 void jit_pg_cache_drop(struct jit_store_txn *t, int kind, const char *key);
+
+/* ---- pg_defer.c -------------------------------------------------------- */
+
+/*
+ * The writer's deferred rows (pg_defer.c says how they are sent).  add
+ * copies a row of table tab (PG_D_*): cells[j] of lens[j] bytes, NULL for
+ * SQL NULL; ALLOC.  mark: a closure starts; undo: it failed (after its
+ * savepoint's rollback was queued); clear: the batch ended.  flush sends
+ * the rows of the tables in mask (bits 1 << PG_D_*) without waiting;
+ * ALLOC, STORE.
+ */
+int jit_pg_defer_add(struct jit_pg *pg, int tab, const char *const *cells,
+    const size_t *lens);
+void jit_pg_defer_mark(struct jit_pg *pg);
+void jit_pg_defer_undo(struct jit_pg *pg);
+void jit_pg_defer_clear(struct jit_pg *pg);
+void jit_pg_defer_free(struct jit_pg *pg);
+int jit_pg_defer_flush(struct jit_pg *pg, unsigned mask);
 
 /* ---- pg_requests.c ----------------------------------------------------- */
 

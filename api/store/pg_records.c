@@ -441,12 +441,17 @@ jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
 {
 	const char *p[2] = { key, js };
 	int lens[2] = { -1, (int)jl };
-
+	size_t dl[2] = { strlen(key), jl };
 	int r;
 
 	if (jl > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0)) == 0)
+	/* In a write, deferred: the batch writes each value once. */
+	if (t->write)
+		r = jit_pg_defer_add(PG(t), PG_D_VAL, p, dl);
+	else
+		r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0);
+	if (r == 0)
 		jit_pg_cache_put(t, PG_C_VAL, key, js, jl);
 	return r;
 }
@@ -552,7 +557,7 @@ jit_pg_audit_put(struct jit_store_txn *t, uint64_t seq,
 	struct jit_pg_head *h = jit_pg_head_of(t);
 	char sb[21];
 	const char *p[2] = { jit_pg_u64_text(seq, sb), json };
-	int lens[2] = { -1, (int)len };
+	size_t dl[2] = { strlen(sb), len };
 	int r;
 
 	if (h == NULL)
@@ -561,10 +566,9 @@ jit_pg_audit_put(struct jit_store_txn *t, uint64_t seq,
 		return JIT_ERR_CONFLICT;
 	if (len > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	/* Not waited for; an entry already there (past the head) would
-	 * fail the closure. */
-	if ((r = jit_pg_run_later(t->pc, ST_AUD_PUT, 2, p, lens,
-	    JIT_ERR_STORE_CORRUPT)) != 0)
+	/* Deferred: the batch writes its entries with one statement; an
+	 * entry already there (past the head) fails the batch. */
+	if ((r = jit_pg_defer_add(PG(t), PG_D_AUD, p, dl)) != 0)
 		return r;
 	h->audit_seq = seq;
 	memcpy(h->audit_hash, hash_hex, 65);
