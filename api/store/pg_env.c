@@ -119,8 +119,39 @@ static const char migrate_v3[] =
     " (state, not_after DESC, seq DESC);"
     "INSERT INTO jit_schema_version VALUES (3);";
 
+/*
+ * Version 4: the per-state counts of new and deleted requests once per
+ * statement (transition tables) instead of once per row, so the writer's
+ * one INSERT of a batch's requests (pg_defer.c) updates each state's row
+ * once; a change of state keeps its row trigger.  And room in the
+ * request table's pages, so an update that changes no indexed column
+ * (the fetch that stores a serial) is a HOT update, writing no index.
+ */
+static const char migrate_v4[] =
+    "DROP TRIGGER jit_requests_count ON jit_requests;"
+    "CREATE FUNCTION jit_count_new() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " INSERT INTO jit_state_counts AS c"
+    "  SELECT state, count(*) FROM jit_new GROUP BY state"
+    "  ON CONFLICT (state) DO UPDATE SET n = c.n + EXCLUDED.n;"
+    " RETURN NULL; END $$;"
+    "CREATE FUNCTION jit_count_gone() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " UPDATE jit_state_counts AS c SET n = c.n - o.k"
+    "  FROM (SELECT state, count(*) AS k FROM jit_old GROUP BY state) o"
+    "  WHERE c.state = o.state;"
+    " RETURN NULL; END $$;"
+    "CREATE TRIGGER jit_requests_count_new AFTER INSERT ON jit_requests"
+    " REFERENCING NEW TABLE AS jit_new"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jit_count_new();"
+    "CREATE TRIGGER jit_requests_count_gone AFTER DELETE ON jit_requests"
+    " REFERENCING OLD TABLE AS jit_old"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jit_count_gone();"
+    "ALTER TABLE jit_requests SET (fillfactor = 80);"
+    "INSERT INTO jit_schema_version VALUES (4);";
+
 static const char *const migrations[] = { migrate_v1, migrate_v2,
-    migrate_v3 };
+    migrate_v3, migrate_v4 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 static uint32_t

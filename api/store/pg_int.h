@@ -209,6 +209,9 @@ struct jit_pg {
 	 * sequence (a crash loses nextval's unflushed WAL), so it is
 	 * dropped once this node talks to a newer run. */
 	char serials_from[48];
+	/* The highest serial the sequence handed to this store in that
+	 * run: the claim of one at or below needs no raise. */
+	uint64_t serial_max;
 
 	/* Job locks, guarded by jmu. */
 	pthread_mutex_t jmu;

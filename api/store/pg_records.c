@@ -83,8 +83,10 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 	int r = 0, n;
 
 	pthread_mutex_lock(&t->s->smu);
-	if (strcmp(pg->serials_from, t->pc->server_start) != 0)
+	if (strcmp(pg->serials_from, t->pc->server_start) != 0) {
 		pg->next_serial = pg->nserials = 0;    /* an earlier run's */
+		pg->serial_max = 0;
+	}
 	if (pg->next_serial == pg->nserials) {
 		pg->next_serial = pg->nserials = 0;
 		if ((r = jit_pg_run(t->pc, ST_SERIAL_BLOCK, 0, NULL, NULL,
@@ -95,6 +97,9 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 			r = jit_pg_get_u64(res, i, 0, &pg->serials[i]);
 		if (r == 0) {
 			pg->nserials = n < 32 ? n : 32;
+			if (pg->nserials > 0 && pg->serials[pg->nserials - 1] >
+			    pg->serial_max)
+				pg->serial_max = pg->serials[pg->nserials - 1];
 			memcpy(pg->serials_from, t->pc->server_start,
 			    sizeof(pg->serials_from));
 		}
@@ -150,7 +155,8 @@ serial_collided(struct jit_store_txn *t)
 
 /*
  * The claim costs no round trip: the sequence is raised past serial
- * (where it is below) by a statement sent with the next one, and a cert
+ * (where it is below, so never for a serial this store took from it) by a
+ * statement sent with the next one, and a cert
  * record already stored under serial is found by the put that follows
  * every claim (its INSERT changes no row: CONFLICT, serial_collided), in
  * the same transaction, with the contract's outcome for the closure.
@@ -161,8 +167,21 @@ jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial)
 	char sb[21];
 	const char *p[1] = { jit_pg_u64_text(serial, sb) };
 
+	struct jit_pg *pg = PG(t);
+	int handed_out;
+
 	if (serial > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
+	/* The sequence handed out serial or a higher one to this store,
+	 * in the server run this transaction talks to: it is past serial
+	 * (its nextval was logged before this commit), so the raise would
+	 * change nothing. */
+	pthread_mutex_lock(&t->s->smu);
+	handed_out = serial <= pg->serial_max &&
+	    strcmp(pg->serials_from, t->pc->server_start) == 0;
+	pthread_mutex_unlock(&t->s->smu);
+	if (handed_out)
+		return 0;
 	return jit_pg_run_later(t->pc, ST_SERIAL_SET, 1, p, NULL, 0);
 }
 

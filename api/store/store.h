@@ -159,7 +159,7 @@ const char *jit_store_backend(const struct jit_store *s);
 
 /* The version of the PostgreSQL schema this program writes (the value
  * of the schema_version table once opened for writing). */
-#define JIT_STORE_PG_SCHEMA 3
+#define JIT_STORE_PG_SCHEMA 4
 
 /*
  * Stop the writer thread (queued writes finish first), close the
