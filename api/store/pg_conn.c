@@ -133,19 +133,26 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "count(*) FILTER (WHERE failed), coalesce(min(created_at) "
 	    "FILTER (WHERE NOT failed AND created_at > 0), 0) "
 	    "FROM jit_outbox",
-	/* The writer's deferred rows (pg_defer.c), each column a text[]. */
+	/*
+	 * The writer's deferred rows (pg_defer.c), each column a text[].  A
+	 * key that exists fails the statement (unique_violation: CONFLICT),
+	 * not just changes fewer rows: at the end of a batch the COMMIT is
+	 * sent before the answer is read, and the server must not commit.
+	 */
 	[ST_REQ_INSERT_MANY] = "INSERT INTO jit_requests (id, seq, state, "
 	    "usr, deadline, body, role, not_after) SELECT i, s::bigint, st, "
 	    "u, d::bigint, b, r, n::bigint FROM unnest($1::text[], "
 	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-	    "$7::text[], $8::text[]) AS v(i, s, st, u, d, b, r, n) "
-	    "ON CONFLICT DO NOTHING",
+	    "$7::text[], $8::text[]) AS v(i, s, st, u, d, b, r, n)",
 	[ST_AUD_PUT_MANY] = "INSERT INTO jit_audit (seq, entry) "
 	    "SELECT s::bigint, e FROM unnest($1::text[], $2::text[]) "
-	    "AS v(s, e) ON CONFLICT DO NOTHING",
+	    "AS v(s, e)",
 	[ST_VAL_PUT_MANY] = "INSERT INTO jit_values (key, body) "
 	    "SELECT k, b FROM unnest($1::text[], $2::text[]) AS v(k, b) "
 	    "ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body",
+	[ST_CERT_PUT_MANY] = "INSERT INTO jit_certs (serial, body) "
+	    "SELECT s::bigint, b FROM unnest($1::text[], $2::text[]) "
+	    "AS v(s, b)",
 };
 
 /*
@@ -157,6 +164,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 #define D_REQ (1u << PG_D_REQ)
 #define D_AUD (1u << PG_D_AUD)
 #define D_VAL (1u << PG_D_VAL)
+#define D_CERT (1u << PG_D_CERT)
 static const unsigned char stmt_tables[ST_COUNT] = {
 	[ST_REQ_INSERT] = D_REQ, [ST_REQ_UPDATE] = D_REQ, [ST_REQ_GET] = D_REQ,
 	[ST_REQ_STATE_ASC] = D_REQ, [ST_REQ_STATE_DESC] = D_REQ,
@@ -170,6 +178,8 @@ static const unsigned char stmt_tables[ST_COUNT] = {
 	[ST_VAL_PUT] = D_VAL, [ST_VAL_GET] = D_VAL, [ST_VAL_LIST] = D_VAL,
 	[ST_AUD_PUT] = D_AUD, [ST_AUD_GET] = D_AUD, [ST_AUD_LAST] = D_AUD,
 	[ST_AUD_ITER] = D_AUD,
+	[ST_CERT_PUT] = D_CERT, [ST_CERT_GET] = D_CERT, [ST_CERT_LIST] = D_CERT,
+	[ST_SERIAL_PAST_CERTS] = D_CERT,
 };
 
 /*
@@ -561,7 +571,11 @@ run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (c->broken)
 		return JIT_ERR_STORE;
-	/* The writer's deferred rows this statement would miss. */
+	/* The writer's closure: its savepoint before its first statement,
+	 * then the deferred rows this statement would miss. */
+	if (c->owner != NULL && c->owner->sp_wanted &&
+	    (r = jit_pg_savepoint(c->owner)) != 0)
+		return r;
 	if (c->owner != NULL && (c->pending & ((unsigned)st < ST_COUNT ?
 	    stmt_tables[st] : 0xffu)) != 0 &&
 	    (r = jit_pg_defer_flush(c->owner, (unsigned)st < ST_COUNT ?

@@ -1,7 +1,10 @@
 /*
  * pg_defer.c - the writer's deferred rows (pg_int.h): request inserts,
- * audit entries and named values that a batch writes with one statement
- * per table instead of one per row.
+ * audit entries, named values and cert records that a batch writes with
+ * one statement per table instead of one per row.  A closure whose writes
+ * are all deferred sends no statement (not even a savepoint, pg_env.c),
+ * so a batch of them costs the writer two round trips, whatever its
+ * size.
  *
  * A row is kept here until the batch ends, or until a statement that
  * reads its table is sent on the writer's connection (pg_conn.c asks
@@ -9,8 +12,9 @@
  * sees the rows of the closures before it, as if each had been written at
  * once.  The rows go as arrays (binary text[], one per column) to
  * statements that unnest them; a flush is sent without waiting, and
- * fails when it does not write every row (an id or audit seq that
- * exists).
+ * fails when a key exists (an id, an audit seq, a serial: CONFLICT for
+ * the whole batch, as the statement fails in the server, which then does
+ * not commit the transaction).
  *
  * Savepoints: a flush in the middle of closure k sends the rows of the
  * closures before k inside k's savepoint.  When k fails, its rollback
@@ -39,6 +43,7 @@ static const struct {
 	{ ST_REQ_INSERT_MANY, 8, JIT_ERR_CONFLICT },
 	{ ST_AUD_PUT_MANY, 2, JIT_ERR_STORE_CORRUPT },
 	{ ST_VAL_PUT_MANY, 2, JIT_ERR_STORE },
+	{ ST_CERT_PUT_MANY, 2, JIT_ERR_CONFLICT },
 };
 
 static void

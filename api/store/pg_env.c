@@ -547,6 +547,7 @@ pg_batch_begin(struct jit_store *s)
 
 	pg->head_dirty = 0;
 	pg->release_pending = 0;
+	pg->sp_wanted = pg->sp_made = 0;
 	jit_pg_defer_clear(pg);
 	/* A connection that died since the last batch is seen at BEGIN;
 	 * nothing was done yet, so one new connection is tried. */
@@ -565,23 +566,38 @@ pg_batch_begin(struct jit_store *s)
 }
 
 /*
- * Each closure runs after a savepoint.  The previous closure's RELEASE
- * and this SAVEPOINT are queued and go with the closure's first
+ * A closure that sends a statement runs after a savepoint, made before
+ * that statement (pg_conn.c calls jit_pg_savepoint).  The RELEASE of the
+ * last closure that had one and this SAVEPOINT are queued and go with the
  * statement; whether a closure left the transaction usable is known
- * without asking the server (c->failed: a statement of it failed).
+ * without asking the server (c->failed: a statement of it failed).  A
+ * closure that sends nothing (its writes deferred, pg_defer.c, its reads
+ * from the cache) needs no savepoint and no round trip: when it fails,
+ * its deferred rows, the head and the cache are undone here.
  */
+int
+jit_pg_savepoint(struct jit_pg *pg)
+{
+	int r = 0;
+
+	pg->sp_wanted = 0;
+	if (pg->release_pending)
+		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
+	pg->release_pending = 0;
+	if (r == 0 && (r = jit_pg_queue(pg->wc, "SAVEPOINT c",
+	    JIT_PG_REPORT)) == 0)
+		pg->sp_made = 1;
+	return r;
+}
+
 static int
 pg_closure_begin(struct jit_store *s, struct jit_store_txn *t)
 {
 	struct jit_pg *pg = s->pg;
-	int r = 0;
 
-	if (pg->release_pending)
-		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
-	pg->release_pending = 0;
-	if (r != 0 || (r = jit_pg_queue(pg->wc, "SAVEPOINT c",
-	    JIT_PG_REPORT)) != 0)
-		return r;
+	/* The savepoint waits for the closure's first statement. */
+	pg->sp_wanted = 1;
+	pg->sp_made = 0;
 	pg->head_saved = pg->head;
 	pg->head_dirty_saved = pg->head_dirty;
 	jit_pg_defer_mark(pg);
@@ -593,6 +609,20 @@ static int
 pg_closure_end(struct jit_store_txn *t, int r)
 {
 	struct jit_pg *pg = PG(t);
+
+	pg->sp_wanted = 0;
+	if (!pg->sp_made) {
+		/* It sent nothing: what it did is here, in the deferred
+		 * rows, the head and the cache. */
+		if (r == 0)
+			return 0;
+		pg->head = pg->head_saved;
+		pg->head_dirty = pg->head_dirty_saved;
+		jit_pg_defer_undo(pg);
+		jit_pg_cache_clear(pg);
+		return r;
+	}
+	pg->sp_made = 0;
 
 	/* The closure's writes that were sent without waiting: their
 	 * answers decide whether it is kept. */
@@ -721,6 +751,10 @@ pg_batch_end(struct jit_store *s, int commit,
 	if (r != 0 && jit_pg_alive(pg->wc) &&
 	    jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 		(void)jit_pg_settle(pg->wc);
+	/* A deferred row that was there: a cert's serial (the sequence
+	 * behind the stored serials) or, far less likely, a request's id. */
+	if (r == JIT_ERR_CONFLICT)
+		jit_pg_serials_collided(s);
 	return r;
 }
 

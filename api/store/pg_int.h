@@ -17,7 +17,8 @@
  *   pg_cache.c     the writer's cache of the request rows and values it
  *                  knows to be current
  *   pg_defer.c     the writer's deferred rows: request inserts, audit
- *                  entries and values, one statement per table and batch
+ *                  entries, values and cert records, one statement per
+ *                  table and batch
  *
  * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
@@ -99,7 +100,7 @@ enum jit_pg_stmt {
 	ST_HEAD_LOCK, ST_HEAD_COMMIT,
 	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
 	ST_OB_STATS,
-	ST_REQ_INSERT_MANY, ST_AUD_PUT_MANY, ST_VAL_PUT_MANY,
+	ST_REQ_INSERT_MANY, ST_AUD_PUT_MANY, ST_VAL_PUT_MANY, ST_CERT_PUT_MANY,
 	ST_COUNT
 };
 
@@ -122,7 +123,8 @@ struct jit_pg_item {
 #define PG_D_REQ 0             /* request inserts */
 #define PG_D_AUD 1             /* audit entries */
 #define PG_D_VAL 2             /* named values */
-#define PG_D_TABLES 3
+#define PG_D_CERT 3            /* cert records */
+#define PG_D_TABLES 4
 
 struct jit_pg_dtab {
 	char **cell;                 /* n rows of the table's columns,
@@ -187,6 +189,8 @@ struct jit_pg {
 	struct jit_pg_head head, head_saved;
 	int head_dirty, head_dirty_saved;
 	int release_pending;         /* a savepoint to release */
+	int sp_wanted;               /* the closure has no savepoint yet */
+	int sp_made;                 /* ... it has one */
 	/* The writer's cache (pg_cache.c; writer thread only): right
 	 * while the head's commit counter is cache_commit (0: unknown). */
 	struct jit_pg_centry *cache;
@@ -349,6 +353,10 @@ void jit_pg_cache_put(struct jit_store_txn *t, int kind, const char *key,
     const void *data, size_t len);
 void jit_pg_cache_drop(struct jit_store_txn *t, int kind, const char *key);
 
+/* The running closure's savepoint, made before its first statement
+ * (pg_conn.c asks): a closure that sends none needs none.  STORE. */
+int jit_pg_savepoint(struct jit_pg *pg);
+
 /* ---- pg_defer.c -------------------------------------------------------- */
 
 /*
@@ -405,6 +413,10 @@ int jit_pg_raw_requests(struct jit_store_txn *t,
 int jit_pg_next_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial);
+/* A batch failed with CONFLICT, maybe for a serial that was taken: drop
+ * the serials this store holds and raise the sequence past every stored
+ * one, on the writer's connection (outside a transaction). */
+void jit_pg_serials_collided(struct jit_store *s);
 int jit_pg_put_cert(struct jit_store_txn *t, uint64_t serial,
     const char *js, size_t jl);
 int jit_pg_get_cert(struct jit_store_txn *t, uint64_t serial,

@@ -153,6 +153,17 @@ serial_collided(struct jit_store_txn *t)
 	return r != 0 ? r : JIT_ERR_CONFLICT;
 }
 
+void
+jit_pg_serials_collided(struct jit_store *s)
+{
+	struct jit_store_txn t = { 0 };
+
+	t.s = s;
+	t.pc = s->pg->wc;
+	if (t.pc != NULL && jit_pg_alive(t.pc))
+		(void)serial_collided(&t);
+}
+
 /*
  * The claim costs no round trip: the sequence is raised past serial
  * (where it is below, so never for a serial this store took from it) by a
@@ -195,6 +206,14 @@ jit_pg_put_cert(struct jit_store_txn *t, uint64_t serial, const char *js,
 
 	if (serial > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->write) {
+		/* Deferred (pg_defer.c): a serial that is taken fails the
+		 * batch with CONFLICT, and pg_env.c calls
+		 * jit_pg_serials_collided(). */
+		size_t dl[2] = { strlen(sb), jl };
+
+		return jit_pg_defer_add(PG(t), PG_D_CERT, p, dl);
+	}
 	if ((r = put_text(t, ST_CERT_PUT, 2, p, jl, &rows)) != 0)
 		return r;
 	return rows == 1 ? 0 : serial_collided(t);
