@@ -153,6 +153,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_PUT_MANY] = "INSERT INTO jit_certs (serial, body) "
 	    "SELECT s::bigint, b FROM unnest($1::text[], $2::text[]) "
 	    "AS v(s, b)",
+	/* A request that is not there fails it (a text that is no
+	 * integer, 22P02: STORE) rather than updating fewer rows. */
+	[ST_REQ_UPDATE_MANY] = "WITH u AS (UPDATE jit_requests q "
+	    "SET state = v.st, usr = v.u, deadline = v.d::bigint, body = v.b, "
+	    "role = v.r, not_after = v.n::bigint FROM unnest($1::text[], "
+	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+	    "$7::text[]) AS v(i, st, u, d, b, r, n) WHERE q.id = v.i "
+	    "RETURNING 1) SELECT CASE WHEN count(*) = cardinality($1::text[]) "
+	    "THEN 0 ELSE ('missing ' || count(*))::int END FROM u",
 };
 
 /*
@@ -165,6 +174,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 #define D_AUD (1u << PG_D_AUD)
 #define D_VAL (1u << PG_D_VAL)
 #define D_CERT (1u << PG_D_CERT)
+#undef D_REQ
+#define D_REQ ((1u << PG_D_REQ) | (1u << PG_D_UPD))
 static const unsigned char stmt_tables[ST_COUNT] = {
 	[ST_REQ_INSERT] = D_REQ, [ST_REQ_UPDATE] = D_REQ, [ST_REQ_GET] = D_REQ,
 	[ST_REQ_STATE_ASC] = D_REQ, [ST_REQ_STATE_DESC] = D_REQ,

@@ -1,7 +1,8 @@
 /*
- * pg_defer.c - the writer's deferred rows (pg_int.h): request inserts,
- * audit entries, named values and cert records that a batch writes with
- * one statement per table instead of one per row.  A closure whose writes
+ * pg_defer.c - the writer's deferred rows (pg_int.h): request inserts
+ * and updates, audit entries, named values and cert records that a batch
+ * writes with one statement per table instead of one per row (values and
+ * updates: the last of each key).  A closure whose writes
  * are all deferred sends no statement (not even a savepoint, pg_env.c),
  * so a batch of them costs the writer two round trips, whatever its
  * size.
@@ -13,8 +14,8 @@
  * once.  The rows go as arrays (binary text[], one per column) to
  * statements that unnest them; a flush is sent without waiting, and
  * fails when a key exists (an id, an audit seq, a serial: CONFLICT for
- * the whole batch, as the statement fails in the server, which then does
- * not commit the transaction).
+ * the whole batch) or an updated request does not (STORE), as the
+ * statement fails in the server, which then does not commit.
  *
  * Savepoints: a flush in the middle of closure k sends the rows of the
  * closures before k inside k's savepoint.  When k fails, its rollback
@@ -39,11 +40,14 @@ static const struct {
 	enum jit_pg_stmt st;
 	int ncols;
 	int rows_code;     /* when fewer rows were written than sent */
+	int last;          /* only the last row of each key (column 0) */
+	int one_row;       /* it answers one row, not the rows written */
 } tabs[PG_D_TABLES] = {
-	{ ST_REQ_INSERT_MANY, 8, JIT_ERR_CONFLICT },
-	{ ST_AUD_PUT_MANY, 2, JIT_ERR_STORE_CORRUPT },
-	{ ST_VAL_PUT_MANY, 2, JIT_ERR_STORE },
-	{ ST_CERT_PUT_MANY, 2, JIT_ERR_CONFLICT },
+	{ ST_REQ_INSERT_MANY, 8, JIT_ERR_CONFLICT, 0, 0 },
+	{ ST_AUD_PUT_MANY, 2, JIT_ERR_STORE_CORRUPT, 0, 0 },
+	{ ST_VAL_PUT_MANY, 2, JIT_ERR_STORE, 1, 0 },
+	{ ST_CERT_PUT_MANY, 2, JIT_ERR_CONFLICT, 0, 0 },
+	{ ST_REQ_UPDATE_MANY, 7, JIT_ERR_NOT_FOUND, 1, 1 },
 };
 
 static void
@@ -203,19 +207,19 @@ array_of(const struct jit_pg_dtab *d, int nc, int j, const unsigned char *keep,
 	return 0;
 }
 
-/* Of the values to send, the last of each key (an upsert may not touch a
- * row twice); the number kept. */
+/* Of the rows to send, the last of each key (column 0: a statement may
+ * not change a row twice); the number kept. */
 static size_t
-last_of_each_key(const struct jit_pg_dtab *d, unsigned char *keep)
+last_of_each_key(const struct jit_pg_dtab *d, int nc, unsigned char *keep)
 {
-	size_t n = d->n - d->sent, kept = 0;
+	size_t n = d->n - d->sent, kept = 0, w = (size_t)nc;
 
 	for (size_t i = n; i-- > 0; ) {
-		const char *key = d->cell[(d->sent + i) * 2];
+		const char *key = d->cell[(d->sent + i) * w];
 
 		keep[i] = 1;
 		for (size_t k = i + 1; k < n && keep[i]; k++)
-			if (keep[k] && strcmp(d->cell[(d->sent + k) * 2],
+			if (keep[k] && strcmp(d->cell[(d->sent + k) * w],
 			    key) == 0)
 				keep[i] = 0;
 		kept += keep[i];
@@ -232,17 +236,17 @@ flush_tab(struct jit_pg *pg, int k)
 	unsigned char *keep = NULL;
 	size_t rows = d->n - d->sent;
 
-	if (k == PG_D_VAL) {
+	if (tabs[k].last) {
 		if ((keep = malloc(rows)) == NULL)
 			return JIT_ERR_ALLOC;
-		rows = last_of_each_key(d, keep);
+		rows = last_of_each_key(d, nc, keep);
 	}
 	for (int j = 0; j < nc && r == 0; j++)
 		r = array_of(d, nc, j, keep, rows, &arr[j], &lens[j]);
 	if (r == 0)
 		r = jit_pg_run_rows(pg->wc, tabs[k].st, nc,
-		    (const char *const *)arr, lens, (long)rows,
-		    tabs[k].rows_code);
+		    (const char *const *)arr, lens,
+		    tabs[k].one_row ? 1 : (long)rows, tabs[k].rows_code);
 	if (r == 0)
 		d->sent = d->n;
 	for (int j = 0; j < nc; j++)

@@ -16,9 +16,9 @@
  *   pg_outbox.c    the notification outbox
  *   pg_cache.c     the writer's cache of the request rows and values it
  *                  knows to be current
- *   pg_defer.c     the writer's deferred rows: request inserts, audit
- *                  entries, values and cert records, one statement per
- *                  table and batch
+ *   pg_defer.c     the writer's deferred rows: request inserts and
+ *                  updates, audit entries, values and cert records, one
+ *                  statement per table and batch
  *
  * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
@@ -101,6 +101,7 @@ enum jit_pg_stmt {
 	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
 	ST_OB_STATS,
 	ST_REQ_INSERT_MANY, ST_AUD_PUT_MANY, ST_VAL_PUT_MANY, ST_CERT_PUT_MANY,
+	ST_REQ_UPDATE_MANY,
 	ST_COUNT
 };
 
@@ -124,7 +125,8 @@ struct jit_pg_item {
 #define PG_D_AUD 1             /* audit entries */
 #define PG_D_VAL 2             /* named values */
 #define PG_D_CERT 3            /* cert records */
-#define PG_D_TABLES 4
+#define PG_D_UPD 4             /* request updates (after the inserts) */
+#define PG_D_TABLES 5
 
 struct jit_pg_dtab {
 	char **cell;                 /* n rows of the table's columns,

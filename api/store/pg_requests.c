@@ -196,10 +196,20 @@ jit_pg_put_request(struct jit_store_txn *t,
 
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	/* Not waited for: a request that is not there fails the closure
-	 * with NOT_FOUND (store.h), which empties the cache. */
-	if ((r = jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
-	    JIT_ERR_NOT_FOUND)) == 0)
+	if (t->write) {
+		/* Deferred (pg_defer.c): a request that is not there fails
+		 * the batch (store.h), which empties the cache. */
+		size_t dl[7];
+
+		for (int j = 0; j < 7; j++)
+			dl[j] = p[j] == NULL ? 0 : j == 4 ? rq->jl :
+			    strlen(p[j]);
+		r = jit_pg_defer_add(PG(t), PG_D_UPD, p, dl);
+	} else {
+		r = jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
+		    JIT_ERR_NOT_FOUND);
+	}
+	if (r == 0)
 		cache_row(t, rq, NULL);
 	return r;
 }

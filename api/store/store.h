@@ -257,13 +257,16 @@ int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
  * "user" or the deadline changed.  NOT_FOUND if no such request.  Marks
  * the id as changed for jit_store_wait_change().
  *
- * PostgreSQL sends this update, jit_store_put_value() and
- * jit_store_audit_put() without waiting for the answer (one round trip
- * fewer each): a failure of theirs (NOT_FOUND here) is returned by the
- * closure's next store call or, at the latest, is the closure's result
- * (jit_store_write() returns it and the closure is rolled back).  Read
- * the request first, as the lifecycle does, to get NOT_FOUND from the
- * read.
+ * PostgreSQL defers this update, request creates, jit_store_put_value(),
+ * jit_store_put_cert() and jit_store_audit_put() in a write to one
+ * statement per table for the whole batch, sent before any statement
+ * that reads the table and at the latest with the commit: a failure of
+ * theirs (a request that is not there here, an id or a serial that is
+ * taken) fails the whole batch (every closure of it returns the error,
+ * nothing is committed; CONFLICT for a taken id or serial, STORE for a
+ * missing request), or, when a read of the closure sent them, the
+ * closure.  Read the request first, as the lifecycle does, to get
+ * NOT_FOUND from the read.
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
     uint64_t deadline);

@@ -867,6 +867,50 @@ group_main(void *arg)
 	return NULL;
 }
 
+/* An update of a request that is not there, with an audit entry: on
+ * PostgreSQL the update is deferred to the batch's end (pg_defer.c),
+ * where it must fail the whole batch, committing nothing. */
+static int
+put_missing_fn(struct jit_store_txn *t, void *ctx)
+{
+	json_t *req = mkreq("alice", "approved", "prod-db");
+	json_t *a;
+	int r;
+
+	(void)ctx;
+	json_object_set_new(req, "id", json_string("r-missing"));
+	r = jit_store_put_request(t, req, 0);
+	json_decref(req);
+	if (r != 0)
+		return r;
+	a = json_pack("{s:s, s:s}", "event", "request.approve", "actor",
+	    "alice");
+	r = jit_audit_append(t, a, NULL, NULL);
+	json_decref(a);
+	return r;
+}
+
+static int
+audit_count_fn(struct jit_store_txn *t, void *ctx)
+{
+	return jit_audit_verify_store(t, ctx, NULL, NULL);
+}
+
+static void
+test_put_missing(void)
+{
+	char *sdir = store_dir_new("store");
+	struct jit_store *s;
+	uint64_t n = 0;
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	CHECK(jit_store_write(s, put_missing_fn, NULL) != 0);
+	CHECK_OK(jit_store_read(s, audit_count_fn, &n));
+	CHECK_U64(n, 0);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
 struct exist_ctx {
 	const char *id;
 	uint64_t serial;
@@ -2555,6 +2599,7 @@ main(void)
 	test_serial_reserve();
 	test_wait_change();
 	test_group_failure();
+	test_put_missing();
 	test_concurrent();
 	test_copy();
 	test_crash();
