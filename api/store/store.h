@@ -405,8 +405,12 @@ int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
  * the sequence past a serial it had not handed out yet (only
  * jit_store_copy or a hand-picked serial do that), and a cert record
  * already there is the CONFLICT of the jit_store_put_cert that must
- * follow the claim in the same closure (the claim costs no round trip).
- * jit_store_next_serial takes from the same sequence.
+ * follow the claim in the same closure (the claim costs no round trip),
+ * found when the batch's cert records are inserted (jit_store_put_request says
+ * when): the whole batch fails with CONFLICT,
+ * after which this store's reserved serials are dropped and the sequence
+ * is raised past every stored serial, so the callers reserve and sign
+ * again.  jit_store_next_serial takes from the same sequence.
  */
 int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
@@ -416,7 +420,8 @@ int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
  * rec is a JSON object; suggested members: "serial", "request", "user",
  * "role", "cert" (the OpenSSH cert line), "key_fingerprint",
  * "valid_after", "valid_before", "issued_at".  CONFLICT if the serial
- * already has a record (records are write-once).
+ * already has a record (records are write-once); on PostgreSQL, in a
+ * write, the batch's (see jit_store_claim_serial).
  */
 int jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
     const json_t *rec);
