@@ -20,7 +20,7 @@
  *                  updates, audit entries, values and cert records, one
  *                  statement per table and batch
  *
- * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
+ * Schema (version 4; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
  *   jit_schema_version (version)       one row per applied migration
  *   jit_head (id = 1, audit_seq, audit_hash, next_request_seq,
@@ -39,10 +39,12 @@
  *                                      indexes (usr, state, seq), (role,
  *                                      state, seq) where role is not
  *                                      NULL, (state, not_after DESC, seq
- *                                      DESC)
+ *                                      DESC); version 4: fillfactor 80
  *   jit_state_counts (state, n)        (version 3) requests per state,
  *                                      kept by triggers on jit_requests
- *                                      in the same transaction
+ *                                      in the same transaction (version
+ *                                      4: per statement for inserts and
+ *                                      deletes)
  *   jit_certs (serial, body)           write-once
  *   jit_serial                         sequence: reserved serials
  *   jit_tokens (hash, id, body)        hash bytea primary key, id unique
@@ -58,8 +60,10 @@
  * opening); integers as bigint (so at most 2^63 - 1).
  *
  * Errors (libpq's SQLSTATEs): 23505 unique_violation -> CONFLICT (the
- * statements avoid it with ON CONFLICT DO NOTHING where the contract
- * wants CONFLICT, so the transaction stays usable); 53100 disk_full ->
+ * statements of one row avoid it with ON CONFLICT DO NOTHING where the
+ * contract wants CONFLICT, so the transaction stays usable; the
+ * deferred rows of a batch, pg_defer.c, do not: their failure must stop
+ * the commit sent behind them); 53100 disk_full ->
  * STORE_FULL; 42501 and class 28 (authorisation) -> PERMISSION; 3D000
  * (no such database) -> NOT_FOUND; a connection that is gone, and
  * everything else -> STORE.  A failed statement leaves the transaction
