@@ -170,12 +170,10 @@ static const char *const stmt_sql[ST_COUNT] = {
  * A statement that is not here (and the deferred rows' own) touches none
  * of them; SQL text without a statement (jit_pg_exec) may touch all.
  */
-#define D_REQ (1u << PG_D_REQ)
+#define D_REQ ((1u << PG_D_REQ) | (1u << PG_D_UPD))  /* inserts, updates */
 #define D_AUD (1u << PG_D_AUD)
 #define D_VAL (1u << PG_D_VAL)
 #define D_CERT (1u << PG_D_CERT)
-#undef D_REQ
-#define D_REQ ((1u << PG_D_REQ) | (1u << PG_D_UPD))
 static const unsigned char stmt_tables[ST_COUNT] = {
 	[ST_REQ_INSERT] = D_REQ, [ST_REQ_UPDATE] = D_REQ, [ST_REQ_GET] = D_REQ,
 	[ST_REQ_STATE_ASC] = D_REQ, [ST_REQ_STATE_DESC] = D_REQ,
