@@ -464,8 +464,12 @@ create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
 		cc->cert = &cert;
 		cc->issued = ir;
 		cc->retry = 0;
-		if ((r = jit_store_write(lc->store, create_fn, cc)) == 0 ||
-		    !cc->retry)
+		/* A CONFLICT of the write that no cap made may be the
+		 * serial's too, found as the batch commits (the PostgreSQL
+		 * store defers the cert record's insert). */
+		r = jit_store_write(lc->store, create_fn, cc);
+		if (r == 0 || !(cc->retry || (r == JIT_ERR_CONFLICT &&
+		    cc->over == 0)))
 			break;
 		r = 1;
 	}

@@ -133,6 +133,62 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "count(*) FILTER (WHERE failed), coalesce(min(created_at) "
 	    "FILTER (WHERE NOT failed AND created_at > 0), 0) "
 	    "FROM jit_outbox",
+	/*
+	 * The writer's deferred rows (pg_defer.c), each column a text[].  A
+	 * key that exists fails the statement (unique_violation: CONFLICT),
+	 * not just changes fewer rows: at the end of a batch the COMMIT is
+	 * sent before the answer is read, and the server must not commit.
+	 */
+	[ST_REQ_INSERT_MANY] = "INSERT INTO jit_requests (id, seq, state, "
+	    "usr, deadline, body, role, not_after) SELECT i, s::bigint, st, "
+	    "u, d::bigint, b, r, n::bigint FROM unnest($1::text[], "
+	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+	    "$7::text[], $8::text[]) AS v(i, s, st, u, d, b, r, n)",
+	[ST_AUD_PUT_MANY] = "INSERT INTO jit_audit (seq, entry) "
+	    "SELECT s::bigint, e FROM unnest($1::text[], $2::text[]) "
+	    "AS v(s, e)",
+	[ST_VAL_PUT_MANY] = "INSERT INTO jit_values (key, body) "
+	    "SELECT k, b FROM unnest($1::text[], $2::text[]) AS v(k, b) "
+	    "ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body",
+	[ST_CERT_PUT_MANY] = "INSERT INTO jit_certs (serial, body) "
+	    "SELECT s::bigint, b FROM unnest($1::text[], $2::text[]) "
+	    "AS v(s, b)",
+	/* A request that is not there fails it (a text that is no
+	 * integer, 22P02: STORE) rather than updating fewer rows. */
+	[ST_REQ_UPDATE_MANY] = "WITH u AS (UPDATE jit_requests q "
+	    "SET state = v.st, usr = v.u, deadline = v.d::bigint, body = v.b, "
+	    "role = v.r, not_after = v.n::bigint FROM unnest($1::text[], "
+	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+	    "$7::text[]) AS v(i, st, u, d, b, r, n) WHERE q.id = v.i "
+	    "RETURNING 1) SELECT CASE WHEN count(*) = cardinality($1::text[]) "
+	    "THEN 0 ELSE ('missing ' || count(*))::int END FROM u",
+};
+
+/*
+ * The tables of the writer's deferred rows each statement reads or
+ * writes (bits 1 << PG_D_*): their rows are sent before it (pg_defer.c).
+ * A statement that is not here (and the deferred rows' own) touches none
+ * of them; SQL text without a statement (jit_pg_exec) may touch all.
+ */
+#define D_REQ ((1u << PG_D_REQ) | (1u << PG_D_UPD))  /* inserts, updates */
+#define D_AUD (1u << PG_D_AUD)
+#define D_VAL (1u << PG_D_VAL)
+#define D_CERT (1u << PG_D_CERT)
+static const unsigned char stmt_tables[ST_COUNT] = {
+	[ST_REQ_INSERT] = D_REQ, [ST_REQ_UPDATE] = D_REQ, [ST_REQ_GET] = D_REQ,
+	[ST_REQ_STATE_ASC] = D_REQ, [ST_REQ_STATE_DESC] = D_REQ,
+	[ST_REQ_USER_ASC] = D_REQ, [ST_REQ_USER_DESC] = D_REQ,
+	[ST_REQ_ALL_ASC] = D_REQ, [ST_REQ_ALL_DESC] = D_REQ,
+	[ST_REQ_DUE] = D_REQ, [ST_REQ_COUNT] = D_REQ, [ST_REQ_RAW] = D_REQ,
+	[ST_REQ_USTATE_ASC] = D_REQ, [ST_REQ_USTATE_DESC] = D_REQ,
+	[ST_REQ_RSTATE_ASC] = D_REQ, [ST_REQ_RSTATE_DESC] = D_REQ,
+	[ST_REQ_END] = D_REQ, [ST_REQ_COUNT_USTATE] = D_REQ,
+	[ST_REQ_SET_KEYS] = D_REQ,
+	[ST_VAL_PUT] = D_VAL, [ST_VAL_GET] = D_VAL, [ST_VAL_LIST] = D_VAL,
+	[ST_AUD_PUT] = D_AUD, [ST_AUD_GET] = D_AUD, [ST_AUD_LAST] = D_AUD,
+	[ST_AUD_ITER] = D_AUD,
+	[ST_CERT_PUT] = D_CERT, [ST_CERT_GET] = D_CERT, [ST_CERT_LIST] = D_CERT,
+	[ST_SERIAL_PAST_CERTS] = D_CERT,
 };
 
 /*
@@ -357,6 +413,7 @@ push(struct jit_pg_conn *c, int sync, int report, int prep, int commit)
 	it->prep = (unsigned char)prep;
 	it->commit = (unsigned char)commit;
 	it->rows_code = 0;
+	it->rows_want = 1;
 	return it;
 }
 
@@ -393,7 +450,7 @@ read_item(struct jit_pg_conn *c, PGresult **keep, int *err)
 	    strcmp(PQcmdStatus(res), "COMMIT") != 0)
 		r = JIT_ERR_STORE;    /* COMMIT of a failed transaction */
 	else if (r == 0 && it.rows_code != 0 &&
-	    strcmp(PQcmdTuples(res), "1") != 0)
+	    strtol(PQcmdTuples(res), NULL, 10) != it.rows_want)
 		r = it.rows_code;
 	/* A PREPARE counts as done when sent (a second one of the same
 	 * name would fail); one that failed is forgotten again. */
@@ -508,7 +565,7 @@ jit_pg_settle(struct jit_pg_conn *c)
 static int
 run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
     const char *const *params, const int *lens, PGresult **res, int later,
-    int rows_code)
+    int rows_code, long rows_want)
 {
 	struct jit_pg_item *it;
 	char name[16];
@@ -523,6 +580,16 @@ run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (c->broken)
 		return JIT_ERR_STORE;
+	/* The writer's closure: its savepoint before its first statement,
+	 * then the deferred rows this statement would miss. */
+	if (c->owner != NULL && c->owner->sp_wanted &&
+	    (r = jit_pg_savepoint(c->owner)) != 0)
+		return r;
+	if (c->owner != NULL && (c->pending & ((unsigned)st < ST_COUNT ?
+	    stmt_tables[st] : 0xffu)) != 0 &&
+	    (r = jit_pg_defer_flush(c->owner, (unsigned)st < ST_COUNT ?
+	    stmt_tables[st] : 0xffu)) != 0)
+		return r;
 	for (int i = 0; i < n; i++) {
 		fmt[i] = lens != NULL && lens[i] >= 0;
 		len[i] = fmt[i] ? lens[i] : 0;
@@ -563,6 +630,7 @@ run(struct jit_pg_conn *c, enum jit_pg_stmt st, const char *sql, int n,
 	it = push(c, 0, 1, 0, 0);
 	if (later) {
 		it->rows_code = rows_code;
+		it->rows_want = rows_want;
 		return 0;
 	}
 	if ((r = drain(c, &p)) != 0)
@@ -584,7 +652,7 @@ jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
 	if ((unsigned)st >= ST_COUNT)
 		return JIT_ERR_INVALID_ARGUMENT;
 	return run(c, st, plan_each_time[st] ? stmt_sql[st] : NULL, n, params,
-	    lens, res, 0, 0);
+	    lens, res, 0, 0, 1);
 }
 
 int
@@ -597,9 +665,28 @@ jit_pg_run_later(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
 	if ((unsigned)st >= ST_COUNT)
 		return JIT_ERR_INVALID_ARGUMENT;
 	if (c->pipeline)
-		return run(c, st, NULL, n, params, lens, NULL, 1, rows_code);
-	if ((r = run(c, st, NULL, n, params, lens, &res, 0, 0)) == 0 &&
+		return run(c, st, NULL, n, params, lens, NULL, 1, rows_code, 1);
+	if ((r = run(c, st, NULL, n, params, lens, &res, 0, 0, 1)) == 0 &&
 	    rows_code != 0 && jit_pg_one_row(res) != 0)
+		r = rows_code;
+	PQclear(res);
+	return r;
+}
+
+int
+jit_pg_run_rows(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, long rows, int rows_code)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if ((unsigned)st >= ST_COUNT)
+		return JIT_ERR_INVALID_ARGUMENT;
+	if (c->pipeline)
+		return run(c, st, NULL, n, params, lens, NULL, 1, rows_code,
+		    rows);
+	if ((r = run(c, st, NULL, n, params, lens, &res, 0, 0, 1)) == 0 &&
+	    strtol(PQcmdTuples(res), NULL, 10) != rows)
 		r = rows_code;
 	PQclear(res);
 	return r;
@@ -611,7 +698,7 @@ jit_pg_exec(struct jit_pg_conn *c, const char *sql, PGresult **res)
 	if (res != NULL)
 		*res = NULL;
 	if (c->pipeline)
-		return run(c, ST_COUNT, sql, 0, NULL, NULL, res, 0, 0);
+		return run(c, ST_COUNT, sql, 0, NULL, NULL, res, 0, 0, 1);
 	return finish(c, PQexec(c->conn, sql), res);
 }
 

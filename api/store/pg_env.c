@@ -119,8 +119,39 @@ static const char migrate_v3[] =
     " (state, not_after DESC, seq DESC);"
     "INSERT INTO jit_schema_version VALUES (3);";
 
+/*
+ * Version 4: the per-state counts of new and deleted requests once per
+ * statement (transition tables) instead of once per row, so the writer's
+ * one INSERT of a batch's requests (pg_defer.c) updates each state's row
+ * once; a change of state keeps its row trigger.  And room in the
+ * request table's pages, so an update that changes no indexed column
+ * (the fetch that stores a serial) is a HOT update, writing no index.
+ */
+static const char migrate_v4[] =
+    "DROP TRIGGER jit_requests_count ON jit_requests;"
+    "CREATE FUNCTION jit_count_new() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " INSERT INTO jit_state_counts AS c"
+    "  SELECT state, count(*) FROM jit_new GROUP BY state"
+    "  ON CONFLICT (state) DO UPDATE SET n = c.n + EXCLUDED.n;"
+    " RETURN NULL; END $$;"
+    "CREATE FUNCTION jit_count_gone() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " UPDATE jit_state_counts AS c SET n = c.n - o.k"
+    "  FROM (SELECT state, count(*) AS k FROM jit_old GROUP BY state) o"
+    "  WHERE c.state = o.state;"
+    " RETURN NULL; END $$;"
+    "CREATE TRIGGER jit_requests_count_new AFTER INSERT ON jit_requests"
+    " REFERENCING NEW TABLE AS jit_new"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jit_count_new();"
+    "CREATE TRIGGER jit_requests_count_gone AFTER DELETE ON jit_requests"
+    " REFERENCING OLD TABLE AS jit_old"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jit_count_gone();"
+    "ALTER TABLE jit_requests SET (fillfactor = 80);"
+    "INSERT INTO jit_schema_version VALUES (4);";
+
 static const char *const migrations[] = { migrate_v1, migrate_v2,
-    migrate_v3 };
+    migrate_v3, migrate_v4 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 static uint32_t
@@ -503,6 +534,7 @@ writer_connect(struct jit_pg *pg)
 		writer_disconnect(pg);
 		return r;
 	}
+	pg->wc->owner = pg;
 	atomic_store(&pg->writer_pid, pg->wc->backend_pid);
 	return 0;
 }
@@ -515,6 +547,8 @@ pg_batch_begin(struct jit_store *s)
 
 	pg->head_dirty = 0;
 	pg->release_pending = 0;
+	pg->sp_wanted = pg->sp_made = 0;
+	jit_pg_defer_clear(pg);
 	/* A connection that died since the last batch is seen at BEGIN;
 	 * nothing was done yet, so one new connection is tried. */
 	for (int tries = 0; tries < 2; tries++) {
@@ -532,25 +566,41 @@ pg_batch_begin(struct jit_store *s)
 }
 
 /*
- * Each closure runs after a savepoint.  The previous closure's RELEASE
- * and this SAVEPOINT are queued and go with the closure's first
+ * A closure that sends a statement runs after a savepoint, made before
+ * that statement (pg_conn.c calls jit_pg_savepoint).  The RELEASE of the
+ * last closure that had one and this SAVEPOINT are queued and go with the
  * statement; whether a closure left the transaction usable is known
- * without asking the server (c->failed: a statement of it failed).
+ * without asking the server (c->failed: a statement of it failed).  A
+ * closure that sends nothing (its writes deferred, pg_defer.c, its reads
+ * from the cache) needs no savepoint and no round trip: when it fails,
+ * its deferred rows, the head and the cache are undone here.
  */
+int
+jit_pg_savepoint(struct jit_pg *pg)
+{
+	int r = 0;
+
+	pg->sp_wanted = 0;
+	if (pg->release_pending)
+		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
+	pg->release_pending = 0;
+	if (r == 0 && (r = jit_pg_queue(pg->wc, "SAVEPOINT c",
+	    JIT_PG_REPORT)) == 0)
+		pg->sp_made = 1;
+	return r;
+}
+
 static int
 pg_closure_begin(struct jit_store *s, struct jit_store_txn *t)
 {
 	struct jit_pg *pg = s->pg;
-	int r = 0;
 
-	if (pg->release_pending)
-		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
-	pg->release_pending = 0;
-	if (r != 0 || (r = jit_pg_queue(pg->wc, "SAVEPOINT c",
-	    JIT_PG_REPORT)) != 0)
-		return r;
+	/* The savepoint waits for the closure's first statement. */
+	pg->sp_wanted = 1;
+	pg->sp_made = 0;
 	pg->head_saved = pg->head;
 	pg->head_dirty_saved = pg->head_dirty;
+	jit_pg_defer_mark(pg);
 	t->pc = pg->wc;
 	return 0;
 }
@@ -559,6 +609,20 @@ static int
 pg_closure_end(struct jit_store_txn *t, int r)
 {
 	struct jit_pg *pg = PG(t);
+
+	pg->sp_wanted = 0;
+	if (!pg->sp_made) {
+		/* It sent nothing: what it did is here, in the deferred
+		 * rows, the head and the cache. */
+		if (r == 0)
+			return 0;
+		pg->head = pg->head_saved;
+		pg->head_dirty = pg->head_dirty_saved;
+		jit_pg_defer_undo(pg);
+		jit_pg_cache_clear(pg);
+		return r;
+	}
+	pg->sp_made = 0;
 
 	/* The closure's writes that were sent without waiting: their
 	 * answers decide whether it is kept. */
@@ -576,6 +640,9 @@ pg_closure_end(struct jit_store_txn *t, int r)
 	}
 	pg->head = pg->head_saved;
 	pg->head_dirty = pg->head_dirty_saved;
+	/* Its deferred rows go, and those of earlier closures that it
+	 * sent are sent again. */
+	jit_pg_defer_undo(pg);
 	/* What the closure put in the cache is undone in the database. */
 	jit_pg_cache_clear(pg);
 	/* Its unanswered writes first, so a failure among them is not
@@ -632,6 +699,7 @@ pg_batch_end(struct jit_store *s, int commit,
 	int r = 0;
 
 	if (!commit) {
+		jit_pg_defer_clear(pg);
 		jit_pg_cache_clear(pg);
 		if (jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 			(void)jit_pg_settle(pg->wc);
@@ -645,6 +713,10 @@ pg_batch_end(struct jit_store *s, int commit,
 	if (pg->release_pending)
 		r = jit_pg_queue(pg->wc, "RELEASE SAVEPOINT c", JIT_PG_REPORT);
 	pg->release_pending = 0;
+	/* The batch's deferred rows, one statement per table. */
+	if (r == 0)
+		r = jit_pg_defer_flush(pg, ~0u);
+	jit_pg_defer_clear(pg);
 	if (pg->head_dirty)
 		snprintf(sql, sizeof(sql), "UPDATE jit_head SET audit_seq = "
 		    "%llu, audit_hash = '%s', next_request_seq = %llu, "
@@ -679,6 +751,10 @@ pg_batch_end(struct jit_store *s, int commit,
 	if (r != 0 && jit_pg_alive(pg->wc) &&
 	    jit_pg_queue(pg->wc, "ROLLBACK", JIT_PG_SYNC) == 0)
 		(void)jit_pg_settle(pg->wc);
+	/* A deferred row that was there: a cert's serial (the sequence
+	 * behind the stored serials) or, far less likely, a request's id. */
+	if (r == JIT_ERR_CONFLICT)
+		jit_pg_serials_collided(s);
 	return r;
 }
 
@@ -908,6 +984,7 @@ pg_close(struct jit_store *s)
 		close(pg->stop_pipe[1]);
 	writer_disconnect(pg);
 	jit_pg_cache_free(pg);
+	jit_pg_defer_free(pg);
 	jit_pg_disconnect(pg->jc);
 	for (int i = 0; i < pg->njobs; i++)
 		free(pg->jobs[i]);

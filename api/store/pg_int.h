@@ -16,8 +16,11 @@
  *   pg_outbox.c    the notification outbox
  *   pg_cache.c     the writer's cache of the request rows and values it
  *                  knows to be current
+ *   pg_defer.c     the writer's deferred rows: request inserts and
+ *                  updates, audit entries, values and cert records, one
+ *                  statement per table and batch
  *
- * Schema (version 3; docs/DESIGN.md shows it with its reasons), in the
+ * Schema (version 4; docs/DESIGN.md shows it with its reasons), in the
  * configured schema or the connection's default:
  *   jit_schema_version (version)       one row per applied migration
  *   jit_head (id = 1, audit_seq, audit_hash, next_request_seq,
@@ -36,10 +39,12 @@
  *                                      indexes (usr, state, seq), (role,
  *                                      state, seq) where role is not
  *                                      NULL, (state, not_after DESC, seq
- *                                      DESC)
+ *                                      DESC); version 4: fillfactor 80
  *   jit_state_counts (state, n)        (version 3) requests per state,
  *                                      kept by triggers on jit_requests
- *                                      in the same transaction
+ *                                      in the same transaction (version
+ *                                      4: per statement for inserts and
+ *                                      deletes)
  *   jit_certs (serial, body)           write-once
  *   jit_serial                         sequence: reserved serials
  *   jit_tokens (hash, id, body)        hash bytea primary key, id unique
@@ -55,8 +60,10 @@
  * opening); integers as bigint (so at most 2^63 - 1).
  *
  * Errors (libpq's SQLSTATEs): 23505 unique_violation -> CONFLICT (the
- * statements avoid it with ON CONFLICT DO NOTHING where the contract
- * wants CONFLICT, so the transaction stays usable); 53100 disk_full ->
+ * statements of one row avoid it with ON CONFLICT DO NOTHING where the
+ * contract wants CONFLICT, so the transaction stays usable; the
+ * deferred rows of a batch, pg_defer.c, do not: their failure must stop
+ * the commit sent behind them); 53100 disk_full ->
  * STORE_FULL; 42501 and class 28 (authorisation) -> PERMISSION; 3D000
  * (no such database) -> NOT_FOUND; a connection that is gone, and
  * everything else -> STORE.  A failed statement leaves the transaction
@@ -97,6 +104,8 @@ enum jit_pg_stmt {
 	ST_HEAD_LOCK, ST_HEAD_COMMIT,
 	ST_OB_INSERT, ST_OB_FIRST, ST_OB_UPDATE, ST_OB_DELETE, ST_OB_LIST,
 	ST_OB_STATS,
+	ST_REQ_INSERT_MANY, ST_AUD_PUT_MANY, ST_VAL_PUT_MANY, ST_CERT_PUT_MANY,
+	ST_REQ_UPDATE_MANY,
 	ST_COUNT
 };
 
@@ -109,7 +118,27 @@ struct jit_pg_item {
 	unsigned char prep;          /* PREPARE of statement prep - 1 */
 	unsigned char commit;        /* a COMMIT: its tag must say so */
 	int rows_code;               /* if not 0: the failure when the
-	                                command did not change one row */
+	                                command did not change rows_want
+	                                rows */
+	long rows_want;
+};
+
+/* The tables of the writer's deferred rows (pg_defer.c), as bits of
+ * jit_pg_conn.pending. */
+#define PG_D_REQ 0             /* request inserts */
+#define PG_D_AUD 1             /* audit entries */
+#define PG_D_VAL 2             /* named values */
+#define PG_D_CERT 3            /* cert records */
+#define PG_D_UPD 4             /* request updates (after the inserts) */
+#define PG_D_TABLES 5
+
+struct jit_pg_dtab {
+	char **cell;                 /* n rows of the table's columns,
+	                                owned; NULL: SQL NULL */
+	size_t *len;
+	size_t n, cap;
+	size_t sent;                 /* rows before this one were sent */
+	size_t mark_n, mark_sent;    /* at the closure's start */
 };
 
 struct jit_pg_conn {
@@ -122,6 +151,10 @@ struct jit_pg_conn {
 	int aborted;                 /* the server skips to a sync point */
 	int failed;                  /* a command failed in this transaction */
 	int broken;                  /* lost, or out of step: drop it */
+	/* The writer's: its deferred rows, sent before a statement that
+	 * reads their table (bits 1 << PG_D_*); NULL and 0 elsewhere. */
+	struct jit_pg *owner;
+	unsigned pending;
 	struct jit_pg_conn *next;    /* the pool's idle list */
 	/* When the PostgreSQL server this connection reached started
 	 * (pg_postmaster_start_time, as text): which run of it. */
@@ -162,11 +195,14 @@ struct jit_pg {
 	struct jit_pg_head head, head_saved;
 	int head_dirty, head_dirty_saved;
 	int release_pending;         /* a savepoint to release */
+	int sp_wanted;               /* the closure has no savepoint yet */
+	int sp_made;                 /* ... it has one */
 	/* The writer's cache (pg_cache.c; writer thread only): right
 	 * while the head's commit counter is cache_commit (0: unknown). */
 	struct jit_pg_centry *cache;
 	size_t cache_used;
 	uint64_t cache_commit;
+	struct jit_pg_dtab defer[PG_D_TABLES];
 
 	/* The listener (JIT_STORE_SERVER). */
 	pthread_t listener;
@@ -183,6 +219,9 @@ struct jit_pg {
 	 * sequence (a crash loses nextval's unflushed WAL), so it is
 	 * dropped once this node talks to a newer run. */
 	char serials_from[48];
+	/* The highest serial the sequence handed to this store in that
+	 * run: the claim of one at or below needs no raise. */
+	uint64_t serial_max;
 
 	/* Job locks, guarded by jmu. */
 	pthread_mutex_t jmu;
@@ -226,6 +265,11 @@ int jit_pg_run(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
  */
 int jit_pg_run_later(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
     const char *const *params, const int *lens, int rows_code);
+
+/* Send st like jit_pg_run_later, expecting it to change rows rows
+ * (rows_code if not).  Parameters are all binary (lens). */
+int jit_pg_run_rows(struct jit_pg_conn *c, enum jit_pg_stmt st, int n,
+    const char *const *params, const int *lens, long rows, int rows_code);
 
 /* Run sql, without parameters; *res as for jit_pg_run.  Without pipeline
  * mode sql may hold several statements (the simple protocol). */
@@ -315,6 +359,28 @@ void jit_pg_cache_put(struct jit_store_txn *t, int kind, const char *key,
     const void *data, size_t len);
 void jit_pg_cache_drop(struct jit_store_txn *t, int kind, const char *key);
 
+/* The running closure's savepoint, made before its first statement
+ * (pg_conn.c asks): a closure that sends none needs none.  STORE. */
+int jit_pg_savepoint(struct jit_pg *pg);
+
+/* ---- pg_defer.c -------------------------------------------------------- */
+
+/*
+ * The writer's deferred rows (pg_defer.c says how they are sent).  add
+ * copies a row of table tab (PG_D_*): cells[j] of lens[j] bytes, NULL for
+ * SQL NULL; ALLOC.  mark: a closure starts; undo: it failed (after its
+ * savepoint's rollback was queued); clear: the batch ended.  flush sends
+ * the rows of the tables in mask (bits 1 << PG_D_*) without waiting;
+ * ALLOC, STORE.
+ */
+int jit_pg_defer_add(struct jit_pg *pg, int tab, const char *const *cells,
+    const size_t *lens);
+void jit_pg_defer_mark(struct jit_pg *pg);
+void jit_pg_defer_undo(struct jit_pg *pg);
+void jit_pg_defer_clear(struct jit_pg *pg);
+void jit_pg_defer_free(struct jit_pg *pg);
+int jit_pg_defer_flush(struct jit_pg *pg, unsigned mask);
+
 /* ---- pg_requests.c ----------------------------------------------------- */
 
 int jit_pg_create_request(struct jit_store_txn *t,
@@ -353,6 +419,10 @@ int jit_pg_raw_requests(struct jit_store_txn *t,
 int jit_pg_next_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial);
+/* A batch failed with CONFLICT, maybe for a serial that was taken: drop
+ * the serials this store holds and raise the sequence past every stored
+ * one, on the writer's connection (outside a transaction). */
+void jit_pg_serials_collided(struct jit_store *s);
 int jit_pg_put_cert(struct jit_store_txn *t, uint64_t serial,
     const char *js, size_t jl);
 int jit_pg_get_cert(struct jit_store_txn *t, uint64_t serial,

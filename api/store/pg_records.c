@@ -83,8 +83,10 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 	int r = 0, n;
 
 	pthread_mutex_lock(&t->s->smu);
-	if (strcmp(pg->serials_from, t->pc->server_start) != 0)
+	if (strcmp(pg->serials_from, t->pc->server_start) != 0) {
 		pg->next_serial = pg->nserials = 0;    /* an earlier run's */
+		pg->serial_max = 0;
+	}
 	if (pg->next_serial == pg->nserials) {
 		pg->next_serial = pg->nserials = 0;
 		if ((r = jit_pg_run(t->pc, ST_SERIAL_BLOCK, 0, NULL, NULL,
@@ -95,6 +97,9 @@ jit_pg_reserve_serial(struct jit_store_txn *t, uint64_t *serial)
 			r = jit_pg_get_u64(res, i, 0, &pg->serials[i]);
 		if (r == 0) {
 			pg->nserials = n < 32 ? n : 32;
+			if (pg->nserials > 0 && pg->serials[pg->nserials - 1] >
+			    pg->serial_max)
+				pg->serial_max = pg->serials[pg->nserials - 1];
 			memcpy(pg->serials_from, t->pc->server_start,
 			    sizeof(pg->serials_from));
 		}
@@ -148,9 +153,21 @@ serial_collided(struct jit_store_txn *t)
 	return r != 0 ? r : JIT_ERR_CONFLICT;
 }
 
+void
+jit_pg_serials_collided(struct jit_store *s)
+{
+	struct jit_store_txn t = { 0 };
+
+	t.s = s;
+	t.pc = s->pg->wc;
+	if (t.pc != NULL && jit_pg_alive(t.pc))
+		(void)serial_collided(&t);
+}
+
 /*
  * The claim costs no round trip: the sequence is raised past serial
- * (where it is below) by a statement sent with the next one, and a cert
+ * (where it is below, so never for a serial this store took from it) by a
+ * statement sent with the next one, and a cert
  * record already stored under serial is found by the put that follows
  * every claim (its INSERT changes no row: CONFLICT, serial_collided), in
  * the same transaction, with the contract's outcome for the closure.
@@ -161,8 +178,21 @@ jit_pg_claim_serial(struct jit_store_txn *t, uint64_t serial)
 	char sb[21];
 	const char *p[1] = { jit_pg_u64_text(serial, sb) };
 
+	struct jit_pg *pg = PG(t);
+	int handed_out;
+
 	if (serial > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
+	/* The sequence handed out serial or a higher one to this store,
+	 * in the server run this transaction talks to: it is past serial
+	 * (its nextval was logged before this commit), so the raise would
+	 * change nothing. */
+	pthread_mutex_lock(&t->s->smu);
+	handed_out = serial <= pg->serial_max &&
+	    strcmp(pg->serials_from, t->pc->server_start) == 0;
+	pthread_mutex_unlock(&t->s->smu);
+	if (handed_out)
+		return 0;
 	return jit_pg_run_later(t->pc, ST_SERIAL_SET, 1, p, NULL, 0);
 }
 
@@ -176,6 +206,14 @@ jit_pg_put_cert(struct jit_store_txn *t, uint64_t serial, const char *js,
 
 	if (serial > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
+	if (t->write) {
+		/* Deferred (pg_defer.c): a serial that is taken fails the
+		 * batch with CONFLICT, and pg_env.c calls
+		 * jit_pg_serials_collided(). */
+		size_t dl[2] = { strlen(sb), jl };
+
+		return jit_pg_defer_add(PG(t), PG_D_CERT, p, dl);
+	}
 	if ((r = put_text(t, ST_CERT_PUT, 2, p, jl, &rows)) != 0)
 		return r;
 	return rows == 1 ? 0 : serial_collided(t);
@@ -441,12 +479,17 @@ jit_pg_put_value(struct jit_store_txn *t, const char *key, const char *js,
 {
 	const char *p[2] = { key, js };
 	int lens[2] = { -1, (int)jl };
-
+	size_t dl[2] = { strlen(key), jl };
 	int r;
 
 	if (jl > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if ((r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0)) == 0)
+	/* In a write, deferred: the batch writes each value once. */
+	if (t->write)
+		r = jit_pg_defer_add(PG(t), PG_D_VAL, p, dl);
+	else
+		r = jit_pg_run_later(t->pc, ST_VAL_PUT, 2, p, lens, 0);
+	if (r == 0)
 		jit_pg_cache_put(t, PG_C_VAL, key, js, jl);
 	return r;
 }
@@ -552,7 +595,7 @@ jit_pg_audit_put(struct jit_store_txn *t, uint64_t seq,
 	struct jit_pg_head *h = jit_pg_head_of(t);
 	char sb[21];
 	const char *p[2] = { jit_pg_u64_text(seq, sb), json };
-	int lens[2] = { -1, (int)len };
+	size_t dl[2] = { strlen(sb), len };
 	int r;
 
 	if (h == NULL)
@@ -561,10 +604,9 @@ jit_pg_audit_put(struct jit_store_txn *t, uint64_t seq,
 		return JIT_ERR_CONFLICT;
 	if (len > INT32_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	/* Not waited for; an entry already there (past the head) would
-	 * fail the closure. */
-	if ((r = jit_pg_run_later(t->pc, ST_AUD_PUT, 2, p, lens,
-	    JIT_ERR_STORE_CORRUPT)) != 0)
+	/* Deferred: the batch writes its entries with one statement; an
+	 * entry already there (past the head) fails the batch. */
+	if ((r = jit_pg_defer_add(PG(t), PG_D_AUD, p, dl)) != 0)
 		return r;
 	h->audit_seq = seq;
 	memcpy(h->audit_hash, hash_hex, 65);

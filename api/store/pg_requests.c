@@ -107,8 +107,7 @@ cache_row(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
 /*
  * Insert request rq with sequence number seq; CONFLICT if the id (or, in
  * a damaged store, the seq) exists, leaving the transaction usable.  With
- * later, not waited for: that CONFLICT is then the closure's, when its
- * statements are settled (pg_env.c).
+ * later, deferred (pg_defer.c): that CONFLICT is then the batch's.
  */
 static int
 insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
@@ -125,10 +124,14 @@ insert(struct jit_store_txn *t, const struct jit_store_raw_request *rq,
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX ||
 	    seq > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	if (later)
-		r = jit_pg_run_later(t->pc, ST_REQ_INSERT, 8, p, lens,
-		    JIT_ERR_CONFLICT);
-	else if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res))
+	if (later) {
+		size_t dl[8];
+
+		for (int j = 0; j < 8; j++)
+			dl[j] = p[j] == NULL ? 0 : j == 5 ? rq->jl :
+			    strlen(p[j]);
+		r = jit_pg_defer_add(PG(t), PG_D_REQ, p, dl);
+	} else if ((r = jit_pg_run(t->pc, ST_REQ_INSERT, 8, p, lens, &res))
 	    == 0) {
 		r = jit_pg_one_row(res);
 		PQclear(res);
@@ -148,8 +151,8 @@ jit_pg_create_request(struct jit_store_txn *t,
 	if (h == NULL)
 		return JIT_ERR_INTERNAL;
 	/*
-	 * Not waited for (a round trip less on the writer): an id that
-	 * exists fails the closure with CONFLICT when it ends, not this
+	 * Deferred (pg_defer.c: one INSERT per batch): an id that exists
+	 * fails the batch with CONFLICT when its rows are sent, not this
 	 * call, so a fresh id that clashed (60 random bits) is not drawn
 	 * again (store.c): the create fails instead, overwriting nothing.
 	 */
@@ -193,10 +196,20 @@ jit_pg_put_request(struct jit_store_txn *t,
 
 	if (rq->jl > INT32_MAX || rq->deadline > PG_INT_MAX)
 		return JIT_ERR_INVALID_ARGUMENT;
-	/* Not waited for: a request that is not there fails the closure
-	 * with NOT_FOUND (store.h), which empties the cache. */
-	if ((r = jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
-	    JIT_ERR_NOT_FOUND)) == 0)
+	if (t->write) {
+		/* Deferred (pg_defer.c): a request that is not there fails
+		 * the batch (store.h), which empties the cache. */
+		size_t dl[7];
+
+		for (int j = 0; j < 7; j++)
+			dl[j] = p[j] == NULL ? 0 : j == 4 ? rq->jl :
+			    strlen(p[j]);
+		r = jit_pg_defer_add(PG(t), PG_D_UPD, p, dl);
+	} else {
+		r = jit_pg_run_later(t->pc, ST_REQ_UPDATE, 7, p, lens,
+		    JIT_ERR_NOT_FOUND);
+	}
+	if (r == 0)
 		cache_row(t, rq, NULL);
 	return r;
 }

@@ -159,7 +159,7 @@ const char *jit_store_backend(const struct jit_store *s);
 
 /* The version of the PostgreSQL schema this program writes (the value
  * of the schema_version table once opened for writing). */
-#define JIT_STORE_PG_SCHEMA 3
+#define JIT_STORE_PG_SCHEMA 4
 
 /*
  * Stop the writer thread (queued writes finish first), close the
@@ -257,13 +257,16 @@ int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
  * "user" or the deadline changed.  NOT_FOUND if no such request.  Marks
  * the id as changed for jit_store_wait_change().
  *
- * PostgreSQL sends this update, jit_store_put_value() and
- * jit_store_audit_put() without waiting for the answer (one round trip
- * fewer each): a failure of theirs (NOT_FOUND here) is returned by the
- * closure's next store call or, at the latest, is the closure's result
- * (jit_store_write() returns it and the closure is rolled back).  Read
- * the request first, as the lifecycle does, to get NOT_FOUND from the
- * read.
+ * PostgreSQL defers this update, request creates, jit_store_put_value(),
+ * jit_store_put_cert() and jit_store_audit_put() in a write to one
+ * statement per table for the whole batch, sent before any statement
+ * that reads the table and at the latest with the commit: a failure of
+ * theirs (a request that is not there here, an id or a serial that is
+ * taken) fails the whole batch (every closure of it returns the error,
+ * nothing is committed; CONFLICT for a taken id or serial, STORE for a
+ * missing request), or, when a read of the closure sent them, the
+ * closure.  Read the request first, as the lifecycle does, to get
+ * NOT_FOUND from the read.
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
     uint64_t deadline);
@@ -402,8 +405,12 @@ int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
  * the sequence past a serial it had not handed out yet (only
  * jit_store_copy or a hand-picked serial do that), and a cert record
  * already there is the CONFLICT of the jit_store_put_cert that must
- * follow the claim in the same closure (the claim costs no round trip).
- * jit_store_next_serial takes from the same sequence.
+ * follow the claim in the same closure (the claim costs no round trip),
+ * found when the batch's cert records are inserted (jit_store_put_request says
+ * when): the whole batch fails with CONFLICT,
+ * after which this store's reserved serials are dropped and the sequence
+ * is raised past every stored serial, so the callers reserve and sign
+ * again.  jit_store_next_serial takes from the same sequence.
  */
 int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
@@ -413,7 +420,8 @@ int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
  * rec is a JSON object; suggested members: "serial", "request", "user",
  * "role", "cert" (the OpenSSH cert line), "key_fingerprint",
  * "valid_after", "valid_before", "issued_at".  CONFLICT if the serial
- * already has a record (records are write-once).
+ * already has a record (records are write-once); on PostgreSQL, in a
+ * write, the batch's (see jit_store_claim_serial).
  */
 int jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
     const json_t *rec);

@@ -166,7 +166,7 @@ assert_rc 0 "token list through node b's config"
 assert_contains "$OUT" "alice" "it lists the tokens made through node a's"
 run "$JIT_CA" store migrate --config "$T/a.yaml"
 assert_rc 0 "store migrate on a current schema"
-assert_contains "$ERR" "schema version 3" "it names the schema version"
+assert_contains "$ERR" "schema version 4" "it names the schema version"
 echo wrong >"$T/wrong.pw"
 sed "s|password_file: .*|password_file: $T/wrong.pw|" "$T/a.yaml" >"$T/bad.yaml"
 assert_one_line_error "a wrong password is one line" "$JIT_CA" token list \

@@ -2254,10 +2254,15 @@ test_create_issue(void)
 	CHECK_U64(certs_issued(&f), 5);
 
 	/* The next serial taken by another process meanwhile: signed again
-	 * with a fresh one, still one commit with two entries. */
+	 * with a fresh one, still one commit with two entries.  PostgreSQL
+	 * finds the taken serial only as the batch commits (the cert
+	 * record's insert is deferred), after the hooks of the attempt that
+	 * is rolled back ran: two calls more, their writes undone. */
 	REQUIRE_OK(jit_store_read(f.s, reserve_fn, &planted));
 	planted++;
 	REQUIRE_OK(jit_store_write(f.s, plant_cert_fn, &planted));
+	if (test_pg_url() != NULL)
+		f.calls += 2;
 	r = CREATE_ISSUE(&f, "alice", HOUR, T0 + 20, &cert);
 	CHECK(r->serial != planted);
 	REQUIRE_OK(jit_cert_parse_line(cert, &c));

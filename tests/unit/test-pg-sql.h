@@ -11,9 +11,14 @@
 
 #include <libpq-fe.h>
 
-/* What schema version 3 added, gone again (pg_env.c's migrate_v3). */
+/* What schema versions 4 and 3 added, gone again (pg_env.c's
+ * migrate_v4, migrate_v3). */
 #define TEST_PG_DOWN_TO_2 \
 	"SET client_min_messages TO warning; " \
+	"DROP FUNCTION jit_count_new() CASCADE; " \
+	"DROP FUNCTION jit_count_gone() CASCADE; " \
+	"ALTER TABLE jit_requests RESET (fillfactor); " \
+	"DELETE FROM jit_schema_version WHERE version = 4; " \
 	"DROP FUNCTION jit_count_state() CASCADE; " \
 	"DROP FUNCTION jit_count_commit() CASCADE; " \
 	"DROP TABLE jit_state_counts; " \
