@@ -62,6 +62,7 @@
 	X(STORE_LOCKED,        -72, "data directory is locked by another process") \
 	X(STORE_CORRUPT,       -73, "stored data is corrupt")                \
 	X(CONFLICT,            -74, "operation not allowed in the current state") \
+	X(STORE_RETRY,         -75, "the write was not committed; try again") \
 	X(AUTH,                -80, "authentication required or token invalid") \
 	X(FORBIDDEN,           -81, "not allowed by policy")                 \
 	X(HTTP,                -90, "HTTP error")                            \

@@ -433,7 +433,9 @@ issue_run(struct issue *is, jit_store_read_fn read_fn,
 			is->result = NULL;
 			break;
 		}
-		if (!is->retry)
+		/* STORE_RETRY: the batch could not commit, perhaps for the
+		 * serial (PostgreSQL finds a taken one only at the commit). */
+		if (!is->retry && r != JIT_ERR_STORE_RETRY)
 			break;
 		jit_why_clear(is->why);
 	}

@@ -161,6 +161,7 @@ http_status_of(int code)
 	case JIT_ERR_NO_BUFFER_SPACE:
 		return 413;
 	case JIT_ERR_STORE:
+	case JIT_ERR_STORE_RETRY:
 	case JIT_ERR_STORE_FULL:
 	case JIT_ERR_STORE_LOCKED:
 		return 503;

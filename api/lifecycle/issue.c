@@ -43,7 +43,6 @@ struct issue_ctx {
 	char *line;                   /* the cert line of another fetch
 	                                 that issued it first */
 	int retry;                    /* read and sign again */
-	int refused;                  /* the write's check_fetch refused */
 };
 
 static void
@@ -58,7 +57,7 @@ issue_reset(struct issue_ctx *ic)
 	ic->snap = NULL;
 	ic->raw = NULL;
 	ic->existing = ic->line = NULL;
-	ic->retry = ic->refused = 0;
+	ic->retry = 0;
 }
 
 /* Is r's grant fetchable by who now?  0, FORBIDDEN, CONFLICT. */
@@ -316,10 +315,8 @@ issue_fn(struct jit_store_txn *t, void *vctx)
 			return r;
 		req = cur;
 	}
-	if ((r = check_fetch(ic->who, req, ic->now, ic->why)) != 0) {
-		ic->refused = 1;
+	if ((r = check_fetch(ic->who, req, ic->now, ic->why)) != 0)
 		goto out;
-	}
 	if (cur != NULL && cur->serial != 0) {
 		/* Another fetch issued it first: return the same bytes (ours
 		 * is dropped; its serial stays unused). */
@@ -407,10 +404,11 @@ jit_lc_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 			}
 			break;
 		}
-		/* A CONFLICT that no refusal made may be the serial's, found
-		 * as the batch commits (the PostgreSQL store defers the cert
-		 * record's insert). */
-		if (!ic.retry && !(r == JIT_ERR_CONFLICT && !ic.refused))
+		/* STORE_RETRY: the batch could not commit, perhaps for our
+		 * serial (the PostgreSQL store defers the cert record's
+		 * insert and finds a taken serial only as the batch
+		 * commits, then moves past it). */
+		if (!ic.retry && r != JIT_ERR_STORE_RETRY)
 			break;
 		jit_why_clear(why);
 	}

@@ -464,12 +464,10 @@ create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
 		cc->cert = &cert;
 		cc->issued = ir;
 		cc->retry = 0;
-		/* A CONFLICT of the write that no cap made may be the
-		 * serial's too, found as the batch commits (the PostgreSQL
-		 * store defers the cert record's insert). */
+		/* STORE_RETRY: the batch could not commit, perhaps for our
+		 * serial, found only as the batch commits (jit_lc_issue). */
 		r = jit_store_write(lc->store, create_fn, cc);
-		if (r == 0 || !(cc->retry || (r == JIT_ERR_CONFLICT &&
-		    cc->over == 0)))
+		if (r == 0 || !(cc->retry || r == JIT_ERR_STORE_RETRY))
 			break;
 		r = 1;
 	}

@@ -13,9 +13,11 @@
  * sees the rows of the closures before it, as if each had been written at
  * once.  The rows go as arrays (binary text[], one per column) to
  * statements that unnest them; a flush is sent without waiting, and
- * fails when a key exists (an id, an audit seq, a serial: CONFLICT for
- * the whole batch) or an updated request does not (STORE), as the
- * statement fails in the server, which then does not commit.
+ * fails when a key exists (an id, a serial: STORE_RETRY for the whole
+ * batch; an audit seq: STORE_CORRUPT) or an updated request does not
+ * (STORE), as the statement fails in the server, which then does not
+ * commit.  Not CONFLICT: the closures of the batch cannot tell whose row
+ * it was, and most of them did nothing wrong (store.h).
  *
  * Savepoints: a flush in the middle of closure k sends the rows of the
  * closures before k inside k's savepoint.  When k fails, its rollback
@@ -43,10 +45,10 @@ static const struct {
 	int last;          /* only the last row of each key (column 0) */
 	int one_row;       /* it answers one row, not the rows written */
 } tabs[PG_D_TABLES] = {
-	{ ST_REQ_INSERT_MANY, 8, JIT_ERR_CONFLICT, 0, 0 },
+	{ ST_REQ_INSERT_MANY, 8, JIT_ERR_STORE_RETRY, 0, 0 },
 	{ ST_AUD_PUT_MANY, 2, JIT_ERR_STORE_CORRUPT, 0, 0 },
 	{ ST_VAL_PUT_MANY, 2, JIT_ERR_STORE, 1, 0 },
-	{ ST_CERT_PUT_MANY, 2, JIT_ERR_CONFLICT, 0, 0 },
+	{ ST_CERT_PUT_MANY, 2, JIT_ERR_STORE_RETRY, 0, 0 },
 	{ ST_REQ_UPDATE_MANY, 7, JIT_ERR_NOT_FOUND, 1, 1 },
 };
 

@@ -753,7 +753,7 @@ pg_batch_end(struct jit_store *s, int commit,
 		(void)jit_pg_settle(pg->wc);
 	/* A deferred row that was there: a cert's serial (the sequence
 	 * behind the stored serials) or, far less likely, a request's id. */
-	if (r == JIT_ERR_CONFLICT)
+	if (r == JIT_ERR_STORE_RETRY)
 		jit_pg_serials_collided(s);
 	return r;
 }

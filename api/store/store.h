@@ -188,7 +188,9 @@ typedef int (*jit_store_write_fn)(struct jit_store_txn *t, void *ctx);
 /*
  * Run fn(t, ctx) in a write transaction and return when it is durably
  * committed (0), or when it failed: fn's own negative code, or a commit
- * error (STORE_FULL, STORE, ...) in which case nothing of fn is stored.
+ * error (STORE_FULL, STORE, STORE_RETRY: the batch could not commit for
+ * a row of some closure of it, and the same write may succeed if made
+ * again) in which case nothing of fn is stored.
  * Blocks the calling thread; thread-safe; group-committed with other
  * callers.  READONLY stores give PERMISSION.
  */
@@ -239,7 +241,8 @@ int jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN]);
 /*
  * Create a request with the given deadline (0 = none; see "Deadlines").
  * If req has no "id", a fresh ID is generated and set in req (the caller
- * sees it); an ID that already exists gives CONFLICT.  Sets *seq (may be
+ * sees it); an ID that already exists gives CONFLICT (on PostgreSQL the
+ * batch's STORE_RETRY, see jit_store_put_request).  Sets *seq (may be
  * NULL) to the new request's sequence number.  Marks the id as changed
  * for jit_store_wait_change().
  */
@@ -263,9 +266,10 @@ int jit_store_create_request_encoded(struct jit_store_txn *t, json_t *req,
  * that reads the table and at the latest with the commit: a failure of
  * theirs (a request that is not there here, an id or a serial that is
  * taken) fails the whole batch (every closure of it returns the error,
- * nothing is committed; CONFLICT for a taken id or serial, STORE for a
- * missing request), or, when a read of the closure sent them, the
- * closure.  Read the request first, as the lifecycle does, to get
+ * nothing is committed; STORE_RETRY for a taken id or serial, STORE for
+ * a missing request), or, when a read of the closure sent them, the
+ * closure.  Not CONFLICT: a closure cannot tell its own row from another
+ * closure's, and most of the batch did nothing wrong.  Read the request first, as the lifecycle does, to get
  * NOT_FOUND from the read.
  */
 int jit_store_put_request(struct jit_store_txn *t, const json_t *req,
@@ -404,13 +408,12 @@ int jit_store_next_serial(struct jit_store_txn *t, uint64_t *serial);
  * share, so no two reservations anywhere are the same; the claim raises
  * the sequence past a serial it had not handed out yet (only
  * jit_store_copy or a hand-picked serial do that), and a cert record
- * already there is the CONFLICT of the jit_store_put_cert that must
- * follow the claim in the same closure (the claim costs no round trip),
- * found when the batch's cert records are inserted (jit_store_put_request says
- * when): the whole batch fails with CONFLICT,
- * after which this store's reserved serials are dropped and the sequence
- * is raised past every stored serial, so the callers reserve and sign
- * again.  jit_store_next_serial takes from the same sequence.
+ * already there makes the jit_store_put_cert that must follow the claim
+ * in the same closure fail (the claim costs no round trip), found when
+ * the batch's cert records are inserted (jit_store_put_request says
+ * when): the whole batch fails with STORE_RETRY, after which this store's
+ * reserved serials are dropped and the sequence is raised past every
+ * stored serial, so the callers reserve and sign again.  jit_store_next_serial takes from the same sequence.
  */
 int jit_store_reserve_serial(struct jit_store_txn *t, uint64_t *serial);
 int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
@@ -421,7 +424,7 @@ int jit_store_claim_serial(struct jit_store_txn *t, uint64_t serial);
  * "role", "cert" (the OpenSSH cert line), "key_fingerprint",
  * "valid_after", "valid_before", "issued_at".  CONFLICT if the serial
  * already has a record (records are write-once); on PostgreSQL, in a
- * write, the batch's (see jit_store_claim_serial).
+ * write, STORE_RETRY for the batch (see jit_store_claim_serial).
  */
 int jit_store_put_cert(struct jit_store_txn *t, uint64_t serial,
     const json_t *rec);
