@@ -489,13 +489,13 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
     uint64_t now, struct jit_request **out, struct jit_why *why)
 {
-	return jit_lc_create_issue(lc, p, who, a, now, out, NULL, why);
+	return jit_lc_create_issue(lc, p, who, a, now, out, NULL, NULL, why);
 }
 
 int
 jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
-    uint64_t now, struct jit_request **out, char **cert_line,
+    uint64_t now, struct jit_request **out, char **cert_line, char **json,
     struct jit_why *why)
 {
 	const struct jit_policy_role *role = NULL;
@@ -513,6 +513,8 @@ jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 		*out = NULL;
 	if (cert_line != NULL)
 		*cert_line = NULL;
+	if (json != NULL)
+		*json = NULL;
 	if ((r = create_check(lc, p, who, a, now, &role, &key, &effective,
 	    why)) != 0) {
 		if (r == JIT_ERR_FORBIDDEN || r == JIT_ERR_POLICY_REASON)
@@ -585,6 +587,11 @@ jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 			jit_refuse(why, r, NULL, "could not store the "
 			    "request");
 		goto out;
+	}
+	/* cc.enc is what was stored: the request as issued, or req. */
+	if (json != NULL) {
+		*json = cc.enc.js;
+		cc.enc.js = NULL;
 	}
 	if (out != NULL && issued != NULL) {
 		*out = issued;
