@@ -170,7 +170,7 @@ jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN])
 	out[0] = '\0';
 	if (jit_sodium_ready() != 0)
 		return JIT_ERR_CRYPTO;
-	randombytes_buf(rnd, sizeof(rnd));
+	jit_random(rnd, sizeof(rnd));
 	out[0] = 'r';
 	out[1] = '-';
 	for (int i = 0; i < 12; i++)
