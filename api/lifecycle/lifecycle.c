@@ -461,8 +461,8 @@ create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
 		jit_request_enc_release(&cc->enc);
 		ir = *req;
 		if (lc_cert_reserve(lc, &cert) != 0 ||
-		    lc_cert_make(lc, p, cc->actor, &ir, now, &cert, &why) != 0 ||
-		    jit_request_encode(&ir, &cc->enc) != 0)
+		    lc_cert_make(lc, p, cc->actor, &ir, now, &cert,
+		    &why) != 0 || jit_request_encode(&ir, &cc->enc) != 0)
 			break;
 		cc->cert = &cert;
 		cc->issued = &ir;
