@@ -223,7 +223,7 @@ jit_cert_sign(const struct jit_cert_spec *spec,
 	if ((r = jit_buf_ensure(out, est)) != 0 && r != JIT_ERR_NO_BUFFER_SPACE)
 		goto out;
 
-	randombytes_buf(nonce, sizeof(nonce));
+	jit_random(nonce, sizeof(nonce));
 	start = jit_buf_len(out);
 	appended = 1;
 	if ((r = jit_buf_put_cstring(out, certname)) != 0 ||

@@ -734,7 +734,7 @@ static const unsigned char ed25519_small_order[7][32] = {
  * prime-order part); OpenSSH itself accepts such keys.
  */
 static int
-ed25519_pk_ok(const unsigned char *p)
+ed25519_pk_check(const unsigned char *p)
 {
 	unsigned char sum[32], c = 0, d;
 	size_t i, j;
@@ -753,6 +753,53 @@ ed25519_pk_ok(const unsigned char *p)
 			return 0;
 	}
 	return crypto_core_ed25519_add(sum, p, p) == 0;
+}
+
+/*
+ * Keys that ed25519_pk_check accepted lately: a user's key comes back
+ * with each of their requests, and its point decoding is about a tenth
+ * of the server's CPU per issuance.  Direct-mapped on the key's first
+ * two bytes (someone choosing keys only evicts others'); a slot is read
+ * and written under its stripe's mutex.  Only accepted keys are kept, so
+ * a refused key is checked every time, and a hit compares all 32 bytes.
+ */
+#define PK_CACHE 1024
+#define PK_STRIPES 64
+static struct {
+	pthread_mutex_t mu[PK_STRIPES];
+	unsigned char used[PK_CACHE];
+	unsigned char pk[PK_CACHE][ED25519_PK_LEN];
+} pk_cache;
+static pthread_once_t pk_cache_once = PTHREAD_ONCE_INIT;
+
+static void
+pk_cache_init(void)
+{
+	for (size_t i = 0; i < PK_STRIPES; i++)
+		pthread_mutex_init(&pk_cache.mu[i], NULL);
+}
+
+static int
+ed25519_pk_ok(const unsigned char *p)
+{
+	size_t slot = ((size_t)p[0] | (size_t)p[1] << 8) % PK_CACHE;
+	pthread_mutex_t *mu = &pk_cache.mu[slot % PK_STRIPES];
+	int hit;
+
+	pthread_once(&pk_cache_once, pk_cache_init);
+	pthread_mutex_lock(mu);
+	hit = pk_cache.used[slot] &&
+	    memcmp(pk_cache.pk[slot], p, ED25519_PK_LEN) == 0;
+	pthread_mutex_unlock(mu);
+	if (hit)
+		return 1;
+	if (!ed25519_pk_check(p))
+		return 0;
+	pthread_mutex_lock(mu);
+	memcpy(pk_cache.pk[slot], p, ED25519_PK_LEN);
+	pk_cache.used[slot] = 1;
+	pthread_mutex_unlock(mu);
+	return 1;
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,4 +622,44 @@ jit_sodium_ready(void)
 {
 	pthread_once(&sodium_once, sodium_start);
 	return sodium_ok ? 0 : JIT_ERR_CRYPTO;
+}
+
+/* Bumped in a child after fork(): a pool made before it is dropped. */
+static atomic_uint random_gen = 1;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void
+random_forked(void)
+{
+	atomic_fetch_add(&random_gen, 1);
+}
+
+static void
+random_start(void)
+{
+	pthread_atfork(NULL, NULL, random_forked);
+}
+
+void
+jit_random(void *out, size_t n)
+{
+	static _Thread_local unsigned char pool[JIT_RANDOM_POOL];
+	static _Thread_local size_t left;
+	static _Thread_local unsigned gen;
+	unsigned now;
+
+	if (n > JIT_RANDOM_POOL / 4) {
+		randombytes_buf(out, n);
+		return;
+	}
+	pthread_once(&random_once, random_start);
+	now = atomic_load(&random_gen);
+	if (left < n || gen != now) {
+		randombytes_buf(pool, sizeof(pool));
+		left = sizeof(pool);
+		gen = now;
+	}
+	memcpy(out, pool + sizeof(pool) - left, n);
+	sodium_memzero(pool + sizeof(pool) - left, n);
+	left -= n;
 }

@@ -84,4 +84,17 @@ int jit_form_add(char **form, const char *name, const char *value);
  * CRYPTO if it could not be. */
 int jit_sodium_ready(void);
 
+/*
+ * n random bytes into out, from the kernel's generator (libsodium's
+ * randombytes_buf, after jit_sodium_ready) fetched JIT_RANDOM_POOL
+ * bytes at a time into a pool of the calling thread: a small draw (an
+ * issuance takes a certificate nonce and a request id) costs no system
+ * call.  Each byte is handed out once and wiped from the pool when it
+ * is; a child made by fork() starts with an empty pool (pthread_atfork).
+ * Draws larger than a quarter of the pool go to the kernel directly.
+ * Any thread.
+ */
+#define JIT_RANDOM_POOL 256
+void jit_random(void *out, size_t n);
+
 #endif

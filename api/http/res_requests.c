@@ -117,6 +117,57 @@ decode_create(struct call *c, json_t *body, struct jit_create_args *a)
 	return 0;
 }
 
+/*
+ * The 201 of a create from js, the request as stored (compact JSON,
+ * taken over; NULL answers 500), with "certificate": cert added last
+ * when cert is not NULL: the bytes that json_dumps(JSON_COMPACT) of
+ * jit_request_to_json() with that member set would give, without
+ * building and encoding the request again.
+ */
+static void
+reply_created(struct call *c, char *js, const char *cert)
+{
+	static const char member[] = ",\"certificate\":";
+	json_t *v = NULL;
+	char *esc = NULL, *t;
+	size_t n, en;
+
+	n = js != NULL ? strlen(js) : 0;
+	if (n < 2 || js[n - 1] != '}') {
+		free(js);
+		reply_json(c, 201, NULL);       /* a 500 */
+		return;
+	}
+	if (cert != NULL && ((v = json_string(cert)) == NULL ||
+	    (esc = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT)) == NULL)) {
+		json_decref(v);
+		free(js);
+		reply_json(c, 201, NULL);
+		return;
+	}
+	json_decref(v);
+	en = esc != NULL ? strlen(esc) : 0;
+	/* js without its '}', the member, '}', '\n', NUL */
+	if ((t = realloc(js, n + (esc != NULL ? sizeof(member) - 1 + en : 0) +
+	    2)) == NULL) {
+		free(js);
+		free(esc);
+		reply_json(c, 201, NULL);
+		return;
+	}
+	if (esc != NULL) {
+		memcpy(t + n - 1, member, sizeof(member) - 1);
+		n += sizeof(member) - 1;
+		memcpy(t + n - 1, esc, en);
+		n += en;
+		t[n - 1] = '}';
+		free(esc);
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	reply_body(c, 201, t, n + 1, NULL);
+}
+
 void
 res_requests_create(struct call *c)
 {
@@ -125,8 +176,8 @@ res_requests_create(struct call *c)
 	struct jit_create_args a;
 	struct jit_request *req = NULL;
 	struct jit_why why;
-	char *cert = NULL;
-	json_t *body, *j;
+	char *cert = NULL, *js = NULL;
+	json_t *body;
 	int r;
 
 	if ((body = decode_body(c, allowed, 0)) == NULL)
@@ -136,21 +187,14 @@ res_requests_create(struct call *c)
 		 * comes with its certificate (docs/API.md), but not to a
 		 * session: the page never issues one (router.c). */
 		r = jit_lc_create_issue(c->api->lc, c->p, &c->who, &a, c->now,
-		    &req, c->via_session ? NULL : &cert, &why);
-		if (r != 0) {
+		    &req, c->via_session ? NULL : &cert, &js, &why);
+		if (r != 0)
 			reply_refusal(c, r, &why);
-		} else if (cert == NULL) {
-			reply_request(c, 201, req);
-		} else {
-			j = jit_request_to_json(req);
-			if (j != NULL && json_object_set_new(j, "certificate",
-			    json_string(cert)) != 0) {
-				json_decref(j);
-				j = NULL;
-			}
-			reply_json(c, 201, j);
-		}
+		else
+			reply_created(c, js, cert);
+		js = NULL;
 	}
+	free(js);
 	free(cert);
 	jit_request_free(req);
 	json_decref(body);

@@ -433,36 +433,39 @@ create_audit(const struct jit_request *req, const struct jit_actor *who)
 }
 
 /*
- * Store cc->req with its certificate (jit_lc_create_issue): a serial
+ * Store req with its certificate (jit_lc_create_issue): a serial
  * reserved in a read, the certificate signed outside the write, then one
  * write with the request as issued, its cert record and both audit
  * entries; again with a fresh serial when another process took it.
- * 0 with *issued and *cert_line; 1 when no certificate could be made
- * (the caller stores the request without one, and a later jit_lc_issue
- * makes it); the write's error otherwise.
+ * The request as issued is a view of req that shares its members
+ * (lc_cert_make sets only serial and issued_at), not a copy: cc->req
+ * stays the request as created for the write's "request.create" hook
+ * call.  0 with req as issued (its serial and issued_at set) and
+ * *cert_line; 1 when no certificate could be made (req unchanged: the
+ * caller stores it without one, and a later jit_lc_issue makes it); the
+ * write's error otherwise.
  */
 static int
 create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
-    struct create_ctx *cc, uint64_t now, struct jit_request **issued,
+    struct create_ctx *cc, struct jit_request *req, uint64_t now,
     char **cert_line)
 {
 	struct lc_cert cert;
-	struct jit_request *ir = NULL;
+	struct jit_request ir;
 	struct jit_why why;
 	int r = 1, tries;
 
 	memset(&cert, 0, sizeof(cert));
-	if (jit_request_copy(cc->req, &ir) != 0)
-		return 1;
 	for (tries = 0; tries < LC_ISSUE_TRIES; tries++) {
 		lc_cert_release(&cert);
 		jit_request_enc_release(&cc->enc);
+		ir = *req;
 		if (lc_cert_reserve(lc, &cert) != 0 ||
-		    lc_cert_make(lc, p, cc->actor, ir, now, &cert, &why) != 0 ||
-		    jit_request_encode(ir, &cc->enc) != 0)
+		    lc_cert_make(lc, p, cc->actor, &ir, now, &cert,
+		    &why) != 0 || jit_request_encode(&ir, &cc->enc) != 0)
 			break;
 		cc->cert = &cert;
-		cc->issued = ir;
+		cc->issued = &ir;
 		cc->retry = 0;
 		/* STORE_RETRY: the batch could not commit, perhaps for our
 		 * serial, found only as the batch commits (jit_lc_issue). */
@@ -474,15 +477,14 @@ create_issued(struct jit_lifecycle *lc, const struct jit_policy *p,
 	cc->cert = NULL;
 	cc->issued = NULL;
 	if (r == 0) {
-		*issued = ir;
-		ir = NULL;
+		req->serial = ir.serial;
+		req->issued_at = ir.issued_at;
 		*cert_line = cert.line;
 		cert.line = NULL;
 	} else {
 		jit_request_enc_release(&cc->enc);
 	}
 	lc_cert_release(&cert);
-	jit_request_free(ir);
 	return r;
 }
 
@@ -491,18 +493,18 @@ jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
     uint64_t now, struct jit_request **out, struct jit_why *why)
 {
-	return jit_lc_create_issue(lc, p, who, a, now, out, NULL, why);
+	return jit_lc_create_issue(lc, p, who, a, now, out, NULL, NULL, why);
 }
 
 int
 jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
-    uint64_t now, struct jit_request **out, char **cert_line,
+    uint64_t now, struct jit_request **out, char **cert_line, char **json,
     struct jit_why *why)
 {
 	const struct jit_policy_role *role = NULL;
 	struct jit_request_terms terms;
-	struct jit_request *req = NULL, *issued = NULL;
+	struct jit_request *req = NULL;
 	struct create_ctx cc;
 	struct jit_key *key = NULL;
 	char *fp = NULL, *line = NULL;
@@ -515,6 +517,8 @@ jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 		*out = NULL;
 	if (cert_line != NULL)
 		*cert_line = NULL;
+	if (json != NULL)
+		*json = NULL;
 	if ((r = create_check(lc, p, who, a, now, &role, &key, &effective,
 	    why)) != 0) {
 		if (r == JIT_ERR_FORBIDDEN || r == JIT_ERR_POLICY_REASON)
@@ -566,7 +570,7 @@ jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 	r = 1;
 	if (cert_line != NULL && lc->sign != NULL &&
 	    req->state == JIT_STATE_APPROVED && req->not_before == now)
-		r = create_issued(lc, p, &cc, now, &issued, cert_line);
+		r = create_issued(lc, p, &cc, req, now, cert_line);
 	if (r == 1) {
 		if ((r = jit_request_encode(req, &cc.enc)) != 0) {
 			jit_refuse(why, r, NULL, r == JIT_ERR_ALLOC ?
@@ -588,10 +592,12 @@ jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
 			    "request");
 		goto out;
 	}
-	if (out != NULL && issued != NULL) {
-		*out = issued;
-		issued = NULL;
-	} else if (out != NULL) {
+	/* cc.enc is what was stored: the request as issued, or req. */
+	if (json != NULL) {
+		*json = cc.enc.js;
+		cc.enc.js = NULL;
+	}
+	if (out != NULL) {
 		*out = req;
 		req = NULL;
 	}
@@ -599,7 +605,6 @@ out:
 	jit_request_enc_release(&cc.enc);
 	jit_audit_prep_release(&cc.audit);
 	jit_request_free(req);
-	jit_request_free(issued);
 	jit_key_free(key);
 	free(fp);
 	free(line);

@@ -170,13 +170,16 @@ int jit_lc_create(struct jit_lifecycle *lc, const struct jit_policy *p,
  * stores it, when it is pending or starts later, when the lifecycle has
  * no CA, or when the certificate could not be made (signing failed, the
  * serial was taken three times): jit_lc_issue() makes it then.
- * Refusals as jit_lc_create(); a hook that fails either entry rolls the
- * whole write back, and the create is refused with the hook's error (it
- * is not retried without the certificate).
+ * *json, when json is not NULL (caller frees), is *out as stored:
+ * compact JSON, the bytes json_dumps(jit_request_to_json(*out),
+ * JSON_COMPACT) gives, so an answer need not encode it again; NULL on
+ * a refusal.  Refusals as jit_lc_create(); a hook that fails either
+ * entry rolls the whole write back, and the create is refused with the
+ * hook's error (it is not retried without the certificate).
  */
 int jit_lc_create_issue(struct jit_lifecycle *lc, const struct jit_policy *p,
     const struct jit_actor *who, const struct jit_create_args *a,
-    uint64_t now, struct jit_request **out, char **cert_line,
+    uint64_t now, struct jit_request **out, char **cert_line, char **json,
     struct jit_why *why);
 
 enum jit_verdict { JIT_APPROVE, JIT_DENY };

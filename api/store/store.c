@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,11 +23,30 @@ struct jit_store_wreq {
 	jit_store_write_fn fn;
 	void *ctx;
 	int result;
-	int done;             /* guarded by mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	sem_t *done;          /* the caller's (wreq_sem), posted once result
+	                         is final */
 	struct jit_store_wreq *next;  /* guarded by the store's qmu */
 };
+
+/*
+ * The semaphore a thread waits on for its writes: one per thread, made
+ * on its first write and never destroyed (a glibc semaphore holds no
+ * resource), so the writer's sem_post may still touch it after the
+ * caller returned.  A post is one futex wake when the caller sleeps; the
+ * mutex and condition variable this replaced cost a second wake (and a
+ * context switch) whenever the woken caller found the mutex still held.
+ * NULL if sem_init failed.
+ */
+static sem_t *
+wreq_sem(void)
+{
+	static _Thread_local sem_t sem;
+	static _Thread_local int ready;
+
+	if (!ready && sem_init(&sem, 0, 0) == 0)
+		ready = 1;
+	return ready ? &sem : NULL;
+}
 
 /* ---- opening and closing ------------------------------------------------- */
 
@@ -261,17 +281,15 @@ writer_main(void *arg)
 
 		run_batch(s, batch, n);
 
-		/* Wake each caller through its own mutex, so callers do
-		 * not pile up on the queue lock while new ones enqueue. */
+		/* Wake each caller through its own semaphore, so callers
+		 * do not pile up on the queue lock while new ones
+		 * enqueue. */
 		for (w = batch; w != NULL; ) {
 			struct jit_store_wreq *next = w->next;
 
-			/* Once done is set the caller may return and its
-			 * stack frame (w) vanish: read next first. */
-			pthread_mutex_lock(&w->mu);
-			w->done = 1;
-			pthread_cond_signal(&w->cv);
-			pthread_mutex_unlock(&w->mu);
+			/* Once posted the caller may return and its stack
+			 * frame (w) vanish: read next first. */
+			sem_post(w->done);
 			w = next;
 		}
 		pthread_mutex_lock(&s->qmu);
@@ -290,6 +308,7 @@ int
 jit_store_write(struct jit_store *s, jit_store_write_fn fn, void *ctx)
 {
 	struct jit_store_wreq w;
+	int first;
 
 	if (s == NULL || fn == NULL)
 		return JIT_ERR_INVALID_ARGUMENT;
@@ -300,28 +319,28 @@ jit_store_write(struct jit_store *s, jit_store_write_fn fn, void *ctx)
 	memset(&w, 0, sizeof(w));
 	w.fn = fn;
 	w.ctx = ctx;
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
+	if ((w.done = wreq_sem()) == NULL)
+		return JIT_ERR_STORE;
 	pthread_mutex_lock(&s->qmu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->qmu);
 		w.result = JIT_ERR_STORE;
 		goto out;
 	}
+	/* The writer waits only on an empty queue; it is signalled after
+	 * the unlock, so it does not wake to find qmu held. */
+	first = s->qtail == NULL;
 	if (s->qtail != NULL)
 		s->qtail->next = &w;
 	else
 		s->qhead = &w;
 	s->qtail = &w;
-	pthread_cond_signal(&s->qcv);
 	pthread_mutex_unlock(&s->qmu);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
+	if (first)
+		pthread_cond_signal(&s->qcv);
+	while (sem_wait(w.done) != 0)
+		;             /* EINTR */
 out:
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
 	return w.result;
 }
 

@@ -85,9 +85,25 @@ jit_store__parse_object(const void *data, size_t len, json_t **out)
 	return 0;
 }
 
+/* A value that fits is encoded on the stack, then copied once: json_dumps
+ * grows its buffer by doubling from 16 bytes and copies the result again
+ * (some ten allocations for a request). */
+#define DUMP_STACK 4096
+
 int
 jit_store__dump_json(const json_t *j, size_t flags, char **out, size_t *len)
 {
+	char buf[DUMP_STACK];
+	size_t n = json_dumpb(j, buf, sizeof(buf), flags | JSON_COMPACT);
+
+	if (n > 0 && n <= sizeof(buf)) {
+		if ((*out = malloc(n + 1)) == NULL)
+			return JIT_ERR_ALLOC;
+		memcpy(*out, buf, n);
+		(*out)[n] = '\0';
+		*len = n;
+		return 0;
+	}
 	*out = json_dumps(j, flags | JSON_COMPACT);
 	if (*out == NULL)
 		return JIT_ERR_ALLOC;
@@ -170,7 +186,7 @@ jit_store_new_request_id(char out[JIT_REQUEST_ID_LEN])
 	out[0] = '\0';
 	if (jit_sodium_ready() != 0)
 		return JIT_ERR_CRYPTO;
-	randombytes_buf(rnd, sizeof(rnd));
+	jit_random(rnd, sizeof(rnd));
 	out[0] = 'r';
 	out[1] = '-';
 	for (int i = 0; i < 12; i++)

@@ -1195,6 +1195,18 @@ test_ed25519_points(void)
 	REQUIRE(crypto_core_ed25519_add(m, pk, c8) == 0);
 	CHECK(!crypto_core_ed25519_is_valid_point(m));
 	CHECK_OK(ed25519_parse(m));
+	/* The cache of accepted keys (key.c): the good key again, then
+	 * keys in its slot (same first two bytes) that must still be
+	 * refused: off the curve, and of small order. */
+	CHECK_OK(ed25519_parse(pk));
+	memcpy(t, pk, 32);
+	for (t[2] = 0; crypto_core_ed25519_add(m, t, t) == 0; t[2]++)
+		;
+	CHECK_INT(ed25519_parse(t), JIT_ERR_BAD_PUBLIC_KEY);
+	CHECK_INT(ed25519_parse(t), JIT_ERR_BAD_PUBLIC_KEY);
+	CHECK_OK(ed25519_parse(pk));
+	memcpy(t, ys[1], 32);             /* y = 1, the identity */
+	CHECK_INT(ed25519_parse(t), JIT_ERR_BAD_PUBLIC_KEY);
 	sodium_memzero(sk, sizeof(sk));
 }
 

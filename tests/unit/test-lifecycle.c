@@ -2076,10 +2076,12 @@ create_issue_at(struct fx *f, const char *user, uint64_t dur, uint64_t now,
 	struct jit_create_args a = { "readonly", ed_line, dur, NULL, 0 };
 	struct jit_request *r = NULL;
 	uint64_t v = jit_store_version(f->s);
+	json_t *j;
+	char *js = NULL, *want;
 	int rc;
 
 	rc = jit_lc_create_issue(f->lc, f->p, AS(user), &a, now, &r, cert,
-	    &why);
+	    &js, &why);
 	if (rc != 0 || r == NULL || *cert == NULL) {
 		fail_at(line, "create_issue by %s: %d %s: %s", user, rc,
 		    why.slug ? why.slug : "-", why.message);
@@ -2098,6 +2100,15 @@ create_issue_at(struct fx *f, const char *user, uint64_t dur, uint64_t now,
 		    jit_state_name(hk.state));
 	if (!is_stored(f, r))
 		fail_at(line, "the issued request is not what is stored");
+	/* *json is the request as issued, encoded as an answer would. */
+	j = jit_request_to_json(r);
+	want = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (js == NULL || want == NULL || strcmp(js, want) != 0)
+		fail_at(line, "json: %s, not %s", js ? js : "NULL",
+		    want ? want : "NULL");
+	json_decref(j);
+	free(want);
+	free(js);
 	return r;
 }
 #define CREATE_ISSUE(f, user, dur, now, cert) \
@@ -2211,7 +2222,7 @@ test_create_issue(void)
 	a.public_key = ed_line;
 	cert = sentinel_line;
 	CHECK_OK(jit_lc_create_issue(f.lc, f.p, AS("alice"), &a, T0, &r,
-	    &cert, &why));
+	    &cert, NULL, &why));
 	CHECK(cert == NULL);
 	CHECK_STR(jit_state_name(r->state), "pending");
 	CHANGED(&f, 1, "request.create");
@@ -2220,7 +2231,7 @@ test_create_issue(void)
 	a.start = T0 + HOUR;
 	cert = sentinel_line;
 	CHECK_OK(jit_lc_create_issue(f.lc, f.p, AS("alice"), &a, T0, &r,
-	    &cert, &why));
+	    &cert, NULL, &why));
 	CHECK(cert == NULL);
 	CHANGED(&f, 1, "request.create");
 	CHECK_STR(jit_state_name(r->state), "approved");
@@ -2237,7 +2248,7 @@ test_create_issue(void)
 	a.start = 0;
 	REFUSED(&f, NULL, JIT_ERR_FORBIDDEN, "forbidden",
 	    jit_lc_create_issue(f.lc, f.p, AS("gus"), &a, T0, &rout, &lout,
-	    &why));
+	    NULL, &why));
 
 	/* A hook that fails on cert.issue rolls the request back too. */
 	hk.fail = JIT_ERR_IO;
@@ -2246,7 +2257,7 @@ test_create_issue(void)
 	r = NULL;
 	cert = NULL;
 	ROLLED_BACK(&f, NULL, jit_lc_create_issue(f.lc, f.p, AS("alice"), &a,
-	    T0, &r, &cert, &why));
+	    T0, &r, &cert, NULL, &why));
 	CHECK(r == NULL && cert == NULL);
 	CHECK_U64(hk.calls, n + 2);
 	hk.fail = 0;
@@ -2290,7 +2301,7 @@ test_create_issue(void)
 		REQUIRE_OK(jit_lifecycle_new(&o, &down));
 		cert = sentinel_line;
 		CHECK_OK(jit_lc_create_issue(down, f.p, AS("alice"), &a,
-		    T0 + 30, &r, &cert, &why));
+		    T0 + 30, &r, &cert, NULL, &why));
 		CHECK(cert == NULL);
 		CHANGED(&f, 1, "request.create");
 		CHECK_STR(jit_state_name(r->state), "approved");

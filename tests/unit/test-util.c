@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -326,6 +327,40 @@ test_printable(void)
 	}
 }
 
+/* jit_random: no byte handed out twice (draws differ), large draws,
+ * and a forked child does not repeat the parent's pool. */
+static void
+test_random(void)
+{
+	unsigned char a[32], b[32], big[200], c[32];
+	int fd[2], st;
+	pid_t pid;
+
+	REQUIRE(jit_sodium_ready() == 0);
+	jit_random(a, sizeof(a));
+	for (int i = 0; i < 40; i++) {      /* past a refill */
+		jit_random(b, sizeof(b));
+		CHECK(memcmp(a, b, sizeof(a)) != 0);
+	}
+	memset(big, 0, sizeof(big));
+	jit_random(big, sizeof(big));
+	CHECK(memcmp(big + 100, a, sizeof(a)) != 0);
+	jit_random(a, 1);                   /* a pool with bytes left */
+	REQUIRE(pipe(fd) == 0);
+	REQUIRE((pid = fork()) >= 0);
+	if (pid == 0) {
+		jit_random(c, sizeof(c));
+		_exit(write(fd[1], c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1);
+	}
+	close(fd[1]);
+	jit_random(b, sizeof(b));
+	CHECK(read(fd[0], c, sizeof(c)) == (ssize_t)sizeof(c));
+	close(fd[0]);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0);
+	CHECK(memcmp(b, c, sizeof(b)) != 0);
+}
+
 int
 main(void)
 {
@@ -339,6 +374,7 @@ main(void)
 	test_files();
 	test_misc();
 	test_printable();
+	test_random();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
