@@ -80,6 +80,7 @@ data: $T/data
 policies: $T/policy.yaml
 rate_limit: 0
 max_wait: 10m
+max_pending: 0
 max_connections: $((N + 1000))
 max_connections_per_address: $((per > 128 ? per : 128))
 EOF
