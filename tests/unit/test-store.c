@@ -1324,6 +1324,29 @@ test_pg_serial_set_back(void)
 	store_dir_remove(sdir);
 }
 
+/*
+ * An audit entry that finds its seq taken when the batch's deferred rows
+ * are sent (pg_defer.c): the entry is past the head, so the store is
+ * damaged, STORE_CORRUPT as pg_int.h says, not the CONFLICT of a create.
+ */
+static void
+test_pg_audit_taken(void)
+{
+	char *sdir = store_dir_new("pgaudit");
+	struct jit_store *s;
+	struct create_ctx cc = { NULL, 0, 0 };
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	free(create(s, "alice", "pending"));
+	CHECK_INT(test_pg_exec_in(sdir, "INSERT INTO jit_audit "
+	    "VALUES (2, '{}')"), 0);
+	cc.req = mkreq("bob", "pending", "x");
+	CHECK_INT(jit_store_write(s, create_fn, &cc), JIT_ERR_STORE_CORRUPT);
+	json_decref(cc.req);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
 /* ---- locking and other processes ----------------------------------------- */
 
 static int
@@ -2618,6 +2641,7 @@ main(void)
 	} else {
 		test_pg_migrate();
 		test_pg_serial_set_back();
+		test_pg_audit_taken();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
