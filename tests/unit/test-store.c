@@ -1347,6 +1347,49 @@ test_pg_audit_taken(void)
 	store_dir_remove(sdir);
 }
 
+/* The connections of jit-ca's inside a transaction, but this one's. */
+static int
+in_transaction(void)
+{
+	PGconn *c = PQconnectdb(test_pg_url());
+	PGresult *res;
+	int n = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		res = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'jit-ca' "
+		    "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return n;
+}
+
+/*
+ * After a batch that failed for a taken serial (STORE_RETRY, the
+ * sequence then raised past the stored serials on the writer's
+ * connection) the writer holds no transaction open, as after any batch.
+ */
+static void
+test_pg_collided_idle(void)
+{
+	char *sdir = store_dir_new("pgidle");
+	struct jit_store *s;
+	struct claim_ctx c;
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	memset(&c, 0, sizeof(c));
+	CHECK_OK(jit_store_read(s, reserve_fn, &c.serial));
+	CHECK_OK(jit_store_write(s, claim_fn, &c));
+	CHECK_INT(in_transaction(), 0);
+	CHECK_INT(jit_store_write(s, claim_fn, &c), JIT_ERR_STORE_RETRY);
+	CHECK_INT(in_transaction(), 0);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
 /* ---- locking and other processes ----------------------------------------- */
 
 static int
@@ -2642,6 +2685,7 @@ main(void)
 		test_pg_migrate();
 		test_pg_serial_set_back();
 		test_pg_audit_taken();
+		test_pg_collided_idle();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
