@@ -38,6 +38,32 @@
 #include "util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
+/* Out of memory on demand (glibc, without a sanitizer's allocator): the
+ * next malloc of exactly malloc_fail_size bytes fails. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_NO_MALLOC_HOOK 1
+#endif
+#endif
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && \
+	!defined(TEST_NO_MALLOC_HOOK)
+#include <stdatomic.h>
+#define TEST_MALLOC_FAIL 1
+extern void *__libc_malloc(size_t);
+static atomic_size_t malloc_fail_size;
+
+void *
+malloc(size_t n)
+{
+	size_t want = n;
+
+	if (n != 0 && atomic_compare_exchange_strong(&malloc_fail_size,
+	    &want, 0))
+		return NULL;
+	return __libc_malloc(n);
+}
+#endif
+
 
 static json_t *
 mkreq(const char *user, const char *state, const char *role)
@@ -1390,6 +1416,63 @@ test_pg_collided_idle(void)
 	store_dir_remove(sdir);
 }
 
+#ifdef TEST_MALLOC_FAIL
+/* Put a value under a key of ctx's length, its body 300 bytes; with
+ * fail set, the copy of the key in the deferred rows cannot be made. */
+struct oom_ctx {
+	size_t klen;
+	int fail;
+};
+
+static int
+oom_value_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct oom_ctx *o = vctx;
+	char key[160], body[300];
+	json_t *v;
+	int r;
+
+	memset(key, 'k', o->klen);
+	key[o->klen] = '\0';
+	memset(body, 'b', sizeof(body) - 3);
+	body[sizeof(body) - 3] = '\0';
+	if ((v = json_string(body)) == NULL)
+		return JIT_ERR_ALLOC;
+	if (o->fail)
+		atomic_store(&malloc_fail_size, o->klen + 1);
+	r = jit_store_put_value(t, key, v);
+	atomic_store(&malloc_fail_size, 0);
+	json_decref(v);
+	return r;
+}
+#endif
+
+/*
+ * A deferred row whose copy runs out of memory (pg_defer.c): the write
+ * fails with ALLOC, the row's other cells (left from an earlier batch's
+ * rows) are not freed again, and the next write works.
+ */
+static void
+test_pg_defer_oom(void)
+{
+#ifdef TEST_MALLOC_FAIL
+	char *sdir = store_dir_new("pgoom");
+	struct jit_store *s;
+	struct oom_ctx o = { 150, 0 };
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	o.klen = 151;
+	o.fail = 1;
+	CHECK_INT(jit_store_write(s, oom_value_fn, &o), JIT_ERR_ALLOC);
+	o.fail = 0;
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	jit_store_close(s);
+	store_dir_remove(sdir);
+#endif
+}
+
 /* ---- locking and other processes ----------------------------------------- */
 
 static int
@@ -2686,6 +2769,7 @@ main(void)
 		test_pg_serial_set_back();
 		test_pg_audit_taken();
 		test_pg_collided_idle();
+		test_pg_defer_oom();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
