@@ -453,9 +453,12 @@ read_item(struct jit_pg_conn *c, PGresult **keep, int *err)
 	    strtol(PQcmdTuples(res), NULL, 10) != it.rows_want)
 		r = it.rows_code;
 	/* A key that exists, in a batch's deferred rows (pg_defer.c): the
-	 * batch cannot commit, but its closures did nothing wrong. */
-	if (r == JIT_ERR_CONFLICT && it.rows_code == JIT_ERR_STORE_RETRY)
-		r = JIT_ERR_STORE_RETRY;
+	 * batch cannot commit, but its closures did nothing wrong (an id,
+	 * a serial: STORE_RETRY; an audit seq past the head: the store is
+	 * damaged, STORE_CORRUPT). */
+	if (r == JIT_ERR_CONFLICT && (it.rows_code == JIT_ERR_STORE_RETRY ||
+	    it.rows_code == JIT_ERR_STORE_CORRUPT))
+		r = it.rows_code;
 	/* A PREPARE counts as done when sent (a second one of the same
 	 * name would fail); one that failed is forgotten again. */
 	if (r != 0 && it.prep != 0)

@@ -94,9 +94,12 @@ jit_pg_defer_add(struct jit_pg *pg, int tab, const char *const *cells,
 		d->cap = cap;
 	}
 	base = d->n * (size_t)nc;
+	/* Every cell first, so a failure below frees only this row's. */
 	for (int j = 0; j < nc; j++) {
 		d->cell[base + (size_t)j] = NULL;
 		d->len[base + (size_t)j] = 0;
+	}
+	for (int j = 0; j < nc; j++) {
 		if (cells[j] == NULL)
 			continue;
 		if ((d->cell[base + (size_t)j] = malloc(lens[j] + 1)) == NULL) {

@@ -160,8 +160,13 @@ jit_pg_serials_collided(struct jit_store *s)
 
 	t.s = s;
 	t.pc = s->pg->wc;
-	if (t.pc != NULL && jit_pg_alive(t.pc))
-		(void)serial_collided(&t);
+	if (t.pc == NULL || !jit_pg_alive(t.pc))
+		return;
+	(void)serial_collided(&t);
+	/* Outside the batch's transaction: a sync point ends the implicit
+	 * one its statement opened, so the idle writer holds none. */
+	if (jit_pg_queue(t.pc, NULL, JIT_PG_SYNC) == 0)
+		(void)jit_pg_settle(t.pc);
 }
 
 /*

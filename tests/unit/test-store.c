@@ -38,6 +38,45 @@
 #include "util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
+/* Out of memory on demand (glibc, without a sanitizer's allocator): the
+ * next malloc of exactly malloc_fail_size bytes fails. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_NO_MALLOC_HOOK 1
+#endif
+#endif
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && \
+	!defined(TEST_NO_MALLOC_HOOK)
+#include <stdatomic.h>
+#define TEST_MALLOC_FAIL 1
+extern void *__libc_malloc(size_t);
+static atomic_size_t malloc_fail_size;
+
+void *
+malloc(size_t n)
+{
+	size_t want = n;
+
+	if (n != 0 && atomic_compare_exchange_strong(&malloc_fail_size,
+	    &want, 0))
+		return NULL;
+	return __libc_malloc(n);
+}
+
+/* 1 if malloc above is the one called (not under valgrind, say). */
+static int
+malloc_fails_on_demand(void)
+{
+	void *volatile p;
+
+	atomic_store(&malloc_fail_size, 12345);
+	p = malloc(12345);
+	atomic_store(&malloc_fail_size, 0);
+	free(p);
+	return p == NULL;
+}
+#endif
+
 
 static json_t *
 mkreq(const char *user, const char *state, const char *role)
@@ -1322,6 +1361,133 @@ test_pg_serial_set_back(void)
 	jit_store_close(s2);
 	jit_store_close(s);
 	store_dir_remove(sdir);
+}
+
+/*
+ * An audit entry that finds its seq taken when the batch's deferred rows
+ * are sent (pg_defer.c): the entry is past the head, so the store is
+ * damaged, STORE_CORRUPT as pg_int.h says, not the CONFLICT of a create.
+ */
+static void
+test_pg_audit_taken(void)
+{
+	char *sdir = store_dir_new("pgaudit");
+	struct jit_store *s;
+	struct create_ctx cc = { NULL, 0, 0 };
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	free(create(s, "alice", "pending"));
+	CHECK_INT(test_pg_exec_in(sdir, "INSERT INTO jit_audit "
+	    "VALUES (2, '{}')"), 0);
+	cc.req = mkreq("bob", "pending", "x");
+	CHECK_INT(jit_store_write(s, create_fn, &cc), JIT_ERR_STORE_CORRUPT);
+	json_decref(cc.req);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
+/* The connections of jit-ca's inside a transaction, but this one's. */
+static int
+in_transaction(void)
+{
+	PGconn *c = PQconnectdb(test_pg_url());
+	PGresult *res;
+	int n = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		res = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'jit-ca' "
+		    "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return n;
+}
+
+/*
+ * After a batch that failed for a taken serial (STORE_RETRY, the
+ * sequence then raised past the stored serials on the writer's
+ * connection) the writer holds no transaction open, as after any batch.
+ */
+static void
+test_pg_collided_idle(void)
+{
+	char *sdir = store_dir_new("pgidle");
+	struct jit_store *s;
+	struct claim_ctx c;
+
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	memset(&c, 0, sizeof(c));
+	CHECK_OK(jit_store_read(s, reserve_fn, &c.serial));
+	CHECK_OK(jit_store_write(s, claim_fn, &c));
+	CHECK_INT(in_transaction(), 0);
+	CHECK_INT(jit_store_write(s, claim_fn, &c), JIT_ERR_STORE_RETRY);
+	CHECK_INT(in_transaction(), 0);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
+#ifdef TEST_MALLOC_FAIL
+/* Put a value under a key of ctx's length, its body 300 bytes; with
+ * fail set, the copy of the key in the deferred rows cannot be made. */
+struct oom_ctx {
+	size_t klen;
+	int fail;
+};
+
+static int
+oom_value_fn(struct jit_store_txn *t, void *vctx)
+{
+	struct oom_ctx *o = vctx;
+	char key[160], body[300];
+	json_t *v;
+	int r;
+
+	memset(key, 'k', o->klen);
+	key[o->klen] = '\0';
+	memset(body, 'b', sizeof(body) - 3);
+	body[sizeof(body) - 3] = '\0';
+	if ((v = json_string(body)) == NULL)
+		return JIT_ERR_ALLOC;
+	if (o->fail)
+		atomic_store(&malloc_fail_size, o->klen + 1);
+	r = jit_store_put_value(t, key, v);
+	atomic_store(&malloc_fail_size, 0);
+	json_decref(v);
+	return r;
+}
+#endif
+
+/*
+ * A deferred row whose copy runs out of memory (pg_defer.c): the write
+ * fails with ALLOC, the row's other cells (left from an earlier batch's
+ * rows) are not freed again, and the next write works.
+ */
+static void
+test_pg_defer_oom(void)
+{
+#ifdef TEST_MALLOC_FAIL
+	char *sdir = store_dir_new("pgoom");
+	struct jit_store *s;
+	struct oom_ctx o = { 150, 0 };
+
+	if (!malloc_fails_on_demand()) {
+		store_dir_remove(sdir);
+		return;
+	}
+	REQUIRE_OK(test_store_open(sdir, 0, &s));
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	o.klen = 151;
+	o.fail = 1;
+	CHECK_INT(jit_store_write(s, oom_value_fn, &o), JIT_ERR_ALLOC);
+	o.fail = 0;
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	CHECK_OK(jit_store_write(s, oom_value_fn, &o));
+	jit_store_close(s);
+	store_dir_remove(sdir);
+#endif
 }
 
 /* ---- locking and other processes ----------------------------------------- */
@@ -2618,6 +2784,9 @@ main(void)
 	} else {
 		test_pg_migrate();
 		test_pg_serial_set_back();
+		test_pg_audit_taken();
+		test_pg_collided_idle();
+		test_pg_defer_oom();
 		test_two_nodes();
 		test_pg_reconnect();
 	}
