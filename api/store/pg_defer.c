@@ -212,23 +212,45 @@ array_of(const struct jit_pg_dtab *d, int nc, int j, const unsigned char *keep,
 	return 0;
 }
 
+/* A row to send by its key, for sorting. */
+struct keyed_row {
+	const char *key;
+	size_t i;                /* from d->sent */
+};
+
+static int
+keyed_row_cmp(const void *va, const void *vb)
+{
+	const struct keyed_row *a = va, *b = vb;
+	int c = strcmp(a->key, b->key);
+
+	return c != 0 ? c : (a->i > b->i) - (a->i < b->i);
+}
+
 /* Of the rows to send, the last of each key (column 0: a statement may
- * not change a row twice); the number kept. */
-static size_t
+ * not change a row twice), in keep[]; the number kept, or -1 without
+ * memory.  Sorted by key, then by row, so n log n: a batch has up to
+ * max_batch rows, all with different keys as a rule. */
+static long
 last_of_each_key(const struct jit_pg_dtab *d, int nc, unsigned char *keep)
 {
-	size_t n = d->n - d->sent, kept = 0, w = (size_t)nc;
+	size_t n = d->n - d->sent, w = (size_t)nc;
+	struct keyed_row *rows;
+	long kept = 0;
 
-	for (size_t i = n; i-- > 0; ) {
-		const char *key = d->cell[(d->sent + i) * w];
-
-		keep[i] = 1;
-		for (size_t k = i + 1; k < n && keep[i]; k++)
-			if (keep[k] && strcmp(d->cell[(d->sent + k) * w],
-			    key) == 0)
-				keep[i] = 0;
-		kept += keep[i];
+	if ((rows = malloc((n > 0 ? n : 1) * sizeof(*rows))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		rows[i].key = d->cell[(d->sent + i) * w];
+		rows[i].i = i;
 	}
+	qsort(rows, n, sizeof(*rows), keyed_row_cmp);
+	for (size_t i = 0; i < n; i++) {
+		keep[rows[i].i] = i + 1 == n ||
+		    strcmp(rows[i + 1].key, rows[i].key) != 0;
+		kept += keep[rows[i].i];
+	}
+	free(rows);
 	return kept;
 }
 
@@ -242,9 +264,15 @@ flush_tab(struct jit_pg *pg, int k)
 	size_t rows = d->n - d->sent;
 
 	if (tabs[k].last) {
-		if ((keep = malloc(rows)) == NULL)
+		long kept;
+
+		if ((keep = malloc(rows > 0 ? rows : 1)) == NULL)
 			return JIT_ERR_ALLOC;
-		rows = last_of_each_key(d, nc, keep);
+		if ((kept = last_of_each_key(d, nc, keep)) < 0) {
+			free(keep);
+			return JIT_ERR_ALLOC;
+		}
+		rows = (size_t)kept;
 	}
 	for (int j = 0; j < nc && r == 0; j++)
 		r = array_of(d, nc, j, keep, rows, &arr[j], &lens[j]);

@@ -1197,6 +1197,63 @@ value_get_fn(struct jit_store_txn *t, void *ctx)
 	return jit_store_get_value(t, "absent", &v);
 }
 
+/* One closure puts keys a, b, c several times over, without a read in
+ * between (on PostgreSQL the puts are one deferred statement that keeps
+ * the last row of each key). */
+static int
+values_over_fn(struct jit_store_txn *t, void *ctx)
+{
+	static const char *const keys = "abacbaca";
+	int r = 0;
+
+	(void)ctx;
+	for (int i = 0; keys[i] != '\0' && r == 0; i++) {
+		char key[2] = { keys[i], '\0' };
+		json_t *v = json_integer(i);
+
+		r = v != NULL ? jit_store_put_value(t, key, v) : JIT_ERR_ALLOC;
+		json_decref(v);
+	}
+	return r;
+}
+
+static int
+values_last_fn(struct jit_store_txn *t, void *ctx)
+{
+	json_int_t *got = ctx;
+
+	for (int i = 0; i < 3; i++) {
+		char key[2] = { (char)('a' + i), '\0' };
+		json_t *v = NULL;
+		int r = jit_store_get_value(t, key, &v);
+
+		if (r != 0)
+			return r;
+		got[i] = json_integer_value(v);
+		json_decref(v);
+	}
+	return 0;
+}
+
+/* The last put of each key is what is stored (positions 7, 4, 6 of
+ * "abacbaca"). */
+static void
+test_values_last(void)
+{
+	char *d = store_dir_new("values-last");
+	struct jit_store *s = NULL;
+	json_int_t got[3] = { -1, -1, -1 };
+
+	REQUIRE_OK(test_store_open(d, JIT_STORE_SERVER, &s));
+	CHECK_OK(jit_store_write(s, values_over_fn, NULL));
+	CHECK_OK(jit_store_read(s, values_last_fn, got));
+	CHECK_INT(got[0], 7);
+	CHECK_INT(got[1], 4);
+	CHECK_INT(got[2], 6);
+	jit_store_close(s);
+	store_dir_remove(d);
+}
+
 static int
 nested_read_fn(struct jit_store_txn *t, void *ctx)
 {
@@ -2768,6 +2825,7 @@ main(void)
 	test_due();
 	test_tokens();
 	test_values_misc();
+	test_values_last();
 	test_serial_reserve();
 	test_wait_change();
 	test_group_failure();
