@@ -57,7 +57,7 @@ roles:
     pending_timeout: 1h
     max_start_ahead: 1h
     reason: required
-    reason_pattern: '^[A-Z]+-[0-9]+'
+    reason_pattern: '^[A-Z]+-\d+'
     extensions: [permit-pty]
     key_types: [ed25519, ecdsa]
   twoman:

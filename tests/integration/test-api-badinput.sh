@@ -100,6 +100,14 @@ create 400 "reason not matching the pattern" \
 	"$(j --arg k "$PK" '{role:"ops",public_key:$k,reason:"because"}')"
 create 400 "reason with control characters" \
 	"$(j --arg k "$PK" '{role:"ops",public_key:$k,reason:"INC-1\u0007"}')"
+# The pattern is PCRE2's ^[A-Z]+-\d+ (api-lib.sh): digits only.
+create 400 "reason INC-ddd not matching ^[A-Z]+-\\d+" \
+	"$(j --arg k "$PK" '{role:"ops",public_key:$k,reason:"INC-ddd"}')"
+assert_eq bad_reason "$(jget "$RB" .error)" "a reason off the pattern is bad_reason"
+for cp in 009b 0085 202e 2066; do
+	create 400 "reason with U+${cp^^} (C1 control or bidi override)" \
+		"$(j --arg k "$PK" "{role:\"ops\",public_key:\$k,reason:\"INC-1 \\u$cp x\"}")"
+done
 create 400 "reason too long" \
 	"$(j --arg k "$PK" --arg r "INC-1 $(head -c 2000 /dev/zero | tr '\0' x)" '{role:"ops",public_key:$k,reason:$r}')"
 
@@ -126,6 +134,8 @@ bad 400 "approve: comment of the wrong type" "$TOK_bob" POST "/v1/requests/$P1/a
 bad 400 "approve: unknown field" "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"x","force":true}'
 bad 400 "approve: malformed JSON" "$TOK_bob" POST "/v1/requests/$P1/approve" '{'
 bad 400 "approve: control characters in comment" "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"a\nb"}'
+bad 400 "approve: a C1 control in comment" "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"ok \u009b31m"}'
+bad 400 "approve: a bidi override in comment" "$TOK_bob" POST "/v1/requests/$P1/approve" '{"comment":"ok \u202e"}'
 bad 400 "deny: empty comment" "$TOK_bob" POST "/v1/requests/$P1/deny" '{"comment":""}'
 bad 400 "cancel: a body with fields" "$TOK_alice" POST "/v1/requests/$P1/cancel" '{"comment":"x"}'
 
