@@ -805,6 +805,63 @@ query_param(const char *url, const char *name)
 	return v;
 }
 
+/* An ID token of claims (its nonce its own) verified by module m. */
+static int
+verify_claims(struct jit_oidc *m, EVP_PKEY *key, const char *claims,
+    struct jit_oidc_identity *id, char *why, size_t whylen)
+{
+	char *t = token(key, "ES256", "e1", claims);
+	int r = jit_oidc_verify(m, t, JIT_OIDC_DEVICE, NULL, NOW, id, why,
+	    whylen);
+
+	free(t);
+	return r;
+}
+
+#define EMAIL_CLAIMS(nonce, more) "{\"iss\":\"" ISS "\",\"aud\":\"jit\"," \
+	"\"sub\":\"u1\",\"exp\":1900000600,\"iat\":1900000000,\"nonce\":\"" \
+	nonce "\",\"preferred_username\":\"root\"" more "}"
+
+/* username_claim: email names the user by a verified address only. */
+static void
+test_email_claim(void)
+{
+	struct jit_store *s = NULL;
+	struct jit_oidc *m;
+	struct jit_oidc_identity id;
+	char *sdir = store_dir_new("oidc-email"), why[256];
+	EVP_PKEY *ec = keygen("EC", "P-256");
+
+	REQUIRE_OK(jit_store_open(sdir, 0, &s));
+	m = node(s);
+	free(m->username_claim);
+	REQUIRE((m->username_claim = strdup("email")) != NULL);
+	m->jwks = keyset(jwk_of(ec, "e1"), NULL, NULL);
+	m->jwks_at = jit_now();
+	CHECK_OK(verify_claims(m, ec, EMAIL_CLAIMS("n-e1",
+	    ",\"email\":\"alice@example.com\",\"email_verified\":true"), &id,
+	    why, sizeof(why)));
+	CHECK_STR(id.user, "alice@example.com");
+	jit_oidc_identity_release(&id);
+	CHECK_INT(verify_claims(m, ec, EMAIL_CLAIMS("n-e2",
+	    ",\"email\":\"bob@example.com\",\"email_verified\":false"), &id,
+	    why, sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "the token's email address is not verified "
+	    "(\"email_verified\")");
+	CHECK_INT(verify_claims(m, ec, EMAIL_CLAIMS("n-e3",
+	    ",\"email\":\"bob@example.com\""), &id, why, sizeof(why)),
+	    JIT_ERR_AUTH);
+	CHECK_STR(why, "the token's email address is not verified "
+	    "(\"email_verified\")");
+	CHECK_INT(verify_claims(m, ec, EMAIL_CLAIMS("n-e4", ""), &id, why,
+	    sizeof(why)), JIT_ERR_AUTH);
+	CHECK_STR(why, "the token has no \"email\" claim to name the user");
+	jit_oidc_free(m);
+	EVP_PKEY_free(ec);
+	jit_store_close(s);
+	store_dir_remove(sdir);
+}
+
 static void
 test_shared_replay(void)
 {
@@ -1070,6 +1127,7 @@ main(void)
 	test_urls();
 	test_module();
 	test_shared_replay();
+	test_email_claim();
 	test_shared_login();
 	TEST_DONE();
 }
