@@ -1443,24 +1443,32 @@ test_pg_audit_taken(void)
 	store_dir_remove(sdir);
 }
 
-/* The connections of jit-ca's inside a transaction, but this one's. */
+/* The number sql (a one-row count) answers on a connection of the
+ * test's own; -1 if it fails. */
 static int
-in_transaction(void)
+pg_count(const char *sql)
 {
 	PGconn *c = PQconnectdb(test_pg_url());
 	PGresult *res;
 	int n = -1;
 
 	if (PQstatus(c) == CONNECTION_OK) {
-		res = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
-		    "WHERE application_name = 'jit-ca' "
-		    "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()");
+		res = PQexec(c, sql);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			n = atoi(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
 	PQfinish(c);
 	return n;
+}
+
+/* The connections of jit-ca's inside a transaction, but this one's. */
+static int
+in_transaction(void)
+{
+	return pg_count("SELECT count(*) FROM pg_stat_activity "
+	    "WHERE application_name = 'jit-ca' "
+	    "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()");
 }
 
 /*
@@ -2736,19 +2744,8 @@ test_pg_migrate(void)
 static int
 terminate_connections(void)
 {
-	PGconn *c = PQconnectdb(test_pg_url());
-	PGresult *res;
-	int n = -1;
-
-	if (PQstatus(c) == CONNECTION_OK) {
-		res = PQexec(c, "SELECT count(pg_terminate_backend(pid)) "
-		    "FROM pg_stat_activity WHERE application_name = 'jit-ca'");
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			n = atoi(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	PQfinish(c);
-	return n;
+	return pg_count("SELECT count(pg_terminate_backend(pid)) "
+	    "FROM pg_stat_activity WHERE application_name = 'jit-ca'");
 }
 
 /*
